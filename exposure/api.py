@@ -1,0 +1,147 @@
+"""The scriptable entry points the CLI wraps: compose -> validate -> simulate / run.
+
+    cfg = exposure.compose(["market=flat", "simulation.paths=2000"])
+    exposure.validate(cfg)            # raises ConfigError naming the key; no compute
+    results = exposure.run(cfg)       # the whole chain, written to cfg.output.dir
+
+Only this module and ``cli`` touch Hydra; everything below takes plain config nodes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from exposure.errors import ConfigError
+
+
+def conf_dir() -> str:
+    """$XPOSURE_CONF_DIR, else ./conf in the working directory, else the repository's conf/."""
+    env = os.environ.get("XPOSURE_CONF_DIR")
+    if env:
+        return str(Path(env).resolve())
+    local = Path.cwd() / "conf"
+    if (local / "config.yaml").exists():
+        return str(local.resolve())
+    return str((Path(__file__).resolve().parent.parent / "conf").resolve())
+
+
+def compose(overrides: list[str] | None = None, config_name: str = "config") -> DictConfig:
+    """Compose the Hydra config with ``overrides``; a bad key or type raises ConfigError."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from exposure.config.schema import register_configs
+
+    register_configs()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
+            return hydra_compose(config_name=config_name, overrides=list(overrides or []))
+    except Exception as exc:  # Hydra wraps OmegaConf's validation errors; report them as config errors.
+        cause = exc.__cause__ or exc
+        full_key = getattr(cause, "full_key", None) or getattr(exc, "full_key", None)
+        msg = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
+        if not full_key:
+            # Hydra's override errors quote the override text; name its key rather than "overrides".
+            hit = [o for o in (overrides or []) if o in str(exc)]
+            full_key = hit[0].split("=", 1)[0].lstrip("+~") if hit else "overrides"
+            if "Ambiguous value" in msg:
+                msg += " (quote values that contain commas: key='1Y,2Y')"
+        raise ConfigError(str(full_key), msg, source=conf_dir()) from exc
+    finally:
+        GlobalHydra.instance().clear()
+
+
+@dataclasses.dataclass(frozen=True)
+class Setup:
+    """Everything built from the config before any simulation: market, model, grid, portfolio."""
+
+    market: object
+    built: object
+    grid: object
+    portfolio: object | None
+
+
+def setup(cfg: DictConfig, calibrate: bool = True) -> Setup:
+    """Build and validate every input; raises ConfigError/TradeError before any path is simulated."""
+    from exposure.market.snapshot import build_market
+    from exposure.models.build import build_model
+    from exposure.simulation.grid import TimeGrid
+
+    _check_simulation(cfg.simulation)
+    market = build_market(cfg.market)
+    built = build_model(market, cfg.model, calibrate=calibrate)
+    grid = TimeGrid.build(market.asof, cfg.simulation.grid, cfg.simulation.mpor)
+    portfolio = None
+    if cfg.get("portfolio") is not None:
+        from exposure.portfolio import load_portfolio
+
+        portfolio = load_portfolio(cfg.portfolio, market, grid)
+    return Setup(market, built, grid, portfolio)
+
+
+def _check_simulation(sc) -> None:
+    if int(sc.paths) <= 0:
+        raise ConfigError("simulation.paths", f"must be > 0 (got {sc.paths})")
+    if int(sc.chunk_size) <= 0:
+        raise ConfigError("simulation.chunk_size", f"must be > 0 (got {sc.chunk_size})")
+    if bool(sc.antithetic) and int(sc.paths) % 2:
+        raise ConfigError("simulation.paths", f"antithetic sampling needs an even number of paths (got {sc.paths})")
+
+
+def validate(cfg: DictConfig) -> Setup:
+    """Run every check (market, model, grid, portfolio) without calibrating or simulating."""
+    return setup(cfg, calibrate=False)
+
+
+def path_generator(cfg: DictConfig, s: Setup):
+    from exposure.simulation.paths import Discretisation, PathGenerator
+
+    sc = cfg.simulation
+    return PathGenerator(
+        Discretisation.build(s.built.model, s.grid),
+        n_paths=int(sc.paths),
+        chunk_size=int(sc.chunk_size),
+        seed=int(sc.seed),
+        antithetic=bool(sc.antithetic),
+        dtype=getattr(sc.precision, "value", sc.precision),
+        device=getattr(sc.device, "value", sc.device),
+    )
+
+
+def simulate(cfg: DictConfig, s: Setup | None = None):
+    """Simulated states as an xarray Dataset (path, date, factor), t0 included."""
+    import datetime as dt
+
+    import numpy as np
+
+    from exposure import __version__
+    from exposure.simulation.scenario_io import scenarios_dataset
+
+    s = s or setup(cfg)
+    gen = path_generator(cfg, s)
+    states = gen.all_states()
+    attrs = {
+        "seed": int(cfg.simulation.seed),
+        "base_currency": s.market.base_currency,
+        "asof": s.market.asof.isoformat(),
+        "package_version": __version__,
+        "numeraire": "base-currency bank account (BA state)",
+        "config": OmegaConf.to_yaml(cfg),
+    }
+    dates = [s.market.asof] + list(s.grid.dates)
+    times = np.concatenate([[0.0], s.grid.times])
+    del dt
+    return scenarios_dataset(states, dates, times, s.built.model.state_names, attrs)
+
+
+def run(cfg: DictConfig):
+    """The whole chain on the configured market and portfolio; results written under cfg.output.dir."""
+    from exposure.pipeline import run_pipeline
+
+    return run_pipeline(cfg)

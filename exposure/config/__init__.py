@@ -1,0 +1,1 @@
+"""Typed configuration: dataclass schemas (registered in Hydra's ConfigStore) and validation."""

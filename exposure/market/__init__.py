@@ -1,0 +1,1 @@
+"""Market data at t0: discount/forward curves, FX and equity data, volatilities, credit curves."""

@@ -1,0 +1,329 @@
+"""Credit curves: piecewise-constant hazard rates bootstrapped from CDS par spreads.
+
+    S(t) = exp(-H(t)),   H(t) = int_0^t h(u) du,   h(u) = h_i on (t_{i-1}, t_i]  (t_0 = 0),
+    h(u) = h_n beyond t_n (flat extrapolation of the last hazard), S(t) = 1 for t <= 0.
+
+Times are years ACT/365F from the as-of date, as for ``DiscountCurve``; hazards are per year.
+
+A CDS (per unit notional, running spread s, protection bought) is worth  V = Prot - s * Annuity:
+    Prot    = (1-R) sum_i [S(a_i) - S(b_i)] P(0, tau_i)
+    Annuity = sum_i S(pay_i) alpha_i P(0, pay_i) + sum_i [S(a_i) - S(b_i)] alpha_i(tau_i) P(0, tau_i)
+              - rebate P(0, t_rebate)
+with [a_i, b_i] the protection part of premium period i, alpha_i its ACT/360 accrual, alpha_i(tau) the
+accrual up to the default date, and tau_i the *mid-point date* of [a_i, b_i] (integer days, rounded
+down). This is QuantLib's MidPointCdsEngine term for term, and ``cds_contract`` builds the dates as
+QuantLib's SpreadCdsHelper does (protection from as-of + settlement_days; the accrual rebate of the
+first coupon under CDS/CDS2015 rules), so the bootstrap matches QuantLib's PiecewiseFlatHazardRate.
+``engine="integral"`` instead integrates the default leg and accrual-on-default exactly over the
+piecewise-constant hazard and forward rate, with accrual growing linearly in time within a period.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from scipy.optimize import brentq
+
+from exposure._pytree import pytree_dataclass, static_field
+from exposure.errors import MarketDataError
+from exposure.market.curves import DiscountCurve
+from exposure.market.schedule import (WEEKENDS_ONLY, Calendar, add_tenor, cds_maturity, make_schedule,
+                                      year_fraction)
+
+_MAX_HAZARD = 50.0  # per year: S drops by e^-12 in a quarter, well past any quoted name
+
+
+def _cum_hazard(xp, times, hazards, t):
+    t = xp.maximum(xp.asarray(t, dtype=hazards.dtype), 0.0)
+    starts = xp.concatenate([xp.zeros(1, hazards.dtype), times[:-1]])
+    h_starts = xp.concatenate([xp.zeros(1, hazards.dtype), xp.cumsum(hazards * (times - starts))[:-1]])
+    i = xp.clip(xp.searchsorted(times, t, side="left"), 0, times.shape[0] - 1)
+    return h_starts[i] + hazards[i] * (t - starts[i])
+
+
+@pytree_dataclass
+class CreditCurve:
+    """Piecewise-constant hazards. times: (n,) increasing pillar times > 0, years; hazards: (n,) per year,
+    hazards[i] on (times[i-1], times[i]]; recovery: scalar recovery rate R used by the bootstrap (the
+    LGD of a CVA is 1 - R). Methods take t of any shape and return that shape."""
+
+    times: jnp.ndarray
+    hazards: jnp.ndarray
+    recovery: jnp.ndarray
+    name: str = static_field(default="")
+
+    @staticmethod
+    def from_hazards(times, hazards, recovery: float = 0.4, name: str = "") -> "CreditCurve":
+        t = np.atleast_1d(np.asarray(times, dtype=np.float64))
+        h = np.atleast_1d(np.asarray(hazards, dtype=np.float64))
+        if t.ndim != 1 or t.size == 0 or h.shape != t.shape:
+            raise MarketDataError(f"credit curve '{name}': needs n pillar times and n hazards, got {t.size}, {h.size}")
+        if not np.all(np.isfinite(t)) or np.any(t <= 0.0) or np.any(np.diff(t) <= 0.0):
+            raise MarketDataError(f"credit curve '{name}': pillar times must be finite, > 0 and increasing")
+        if not np.all(np.isfinite(h)) or np.any(h < 0.0):
+            raise MarketDataError(f"credit curve '{name}': hazard rates must be finite and >= 0 (got {h.tolist()})")
+        _check_recovery(recovery, name)
+        return CreditCurve(jnp.asarray(t), jnp.asarray(h), jnp.asarray(float(recovery)), name=name)
+
+    @staticmethod
+    def flat(hazard: float, recovery: float = 0.4, name: str = "", horizon: float = 100.0) -> "CreditCurve":
+        """S(t) = exp(-hazard t)."""
+        return CreditCurve.from_hazards([horizon], [hazard], recovery, name)
+
+    def cumulative_hazard(self, t):
+        """H(t) = int_0^t h(u) du (0 for t <= 0)."""
+        return _cumulative_hazard(self, t)
+
+    def survival(self, t):
+        """S(t) = P(tau > t)."""
+        return _survival(self, t)
+
+    def default_probability(self, t):
+        """P(tau <= t) = 1 - S(t)."""
+        return _default_probability(self, t)
+
+    def default_probability_between(self, t1, t2):
+        """Unconditional P(t1 < tau <= t2) = S(t1) - S(t2) (QuantLib's defaultProbability(d1, d2))."""
+        return _survival(self, t1) - _survival(self, t2)
+
+    def hazard(self, t):
+        """h(t), left-continuous at the pillars (h(t_i) = hazards[i]); hazards[0] for t <= 0."""
+        return _hazard(self, t)
+
+
+# Jitted so that eager calls compile once per argument shape rather than once per jnp operation.
+@jax.jit
+def _cumulative_hazard(curve: CreditCurve, t):
+    return _cum_hazard(jnp, curve.times, curve.hazards, t)
+
+
+@jax.jit
+def _survival(curve: CreditCurve, t):
+    return jnp.exp(-_cum_hazard(jnp, curve.times, curve.hazards, t))
+
+
+@jax.jit
+def _default_probability(curve: CreditCurve, t):
+    return -jnp.expm1(-_cum_hazard(jnp, curve.times, curve.hazards, t))
+
+
+@jax.jit
+def _hazard(curve: CreditCurve, t):
+    t = jnp.asarray(t, dtype=curve.hazards.dtype)
+    return curve.hazards[jnp.clip(jnp.searchsorted(curve.times, t, side="left"), 0, curve.times.shape[0] - 1)]
+
+
+@pytree_dataclass
+class CdsContract:
+    """Premium periods of one CDS, times in years ACT/365F from as-of, arrays (m,) over the periods not
+    yet paid: pay_time, accrual (coupon per unit spread), prot_start/prot_end (protected part [a_i, b_i]),
+    accrual_start/accrual_end, default_time (mid-point tau_i, or pay_time if paid at period end),
+    accrued_at_default (alpha_i(tau_i)); rebate/rebate_time: accrual rebate per unit spread and its date.
+    """
+
+    pay_time: np.ndarray
+    accrual: np.ndarray
+    prot_start: np.ndarray
+    prot_end: np.ndarray
+    accrual_start: np.ndarray
+    accrual_end: np.ndarray
+    default_time: np.ndarray
+    accrued_at_default: np.ndarray
+    rebate: np.ndarray
+    rebate_time: np.ndarray
+    pillar_date: _dt.date = static_field()
+    pillar_time: float = static_field()
+    pays_at_default: bool = static_field(default=True)
+    settles_accrual: bool = static_field(default=True)
+
+
+def cds_contract(asof: _dt.date, tenor_or_date, *, rule: str = "cds2015", settlement_days: int = 0,
+                 frequency: str = "3M", convention: str = "following", calendar: Calendar = WEEKENDS_ONLY,
+                 day_count: str = "ACT/360", include_last_day: bool = False, settles_accrual: bool = True,
+                 pays_at_default_time: bool = True, rebates_accrual: bool = True,
+                 cash_settlement_days: int = 3) -> CdsContract:
+    """The CDS that QuantLib's SpreadCdsHelper(tenor, settlement_days, calendar, frequency, convention,
+    rule, day_count, ..., lastPeriodDayCounter=Actual360(include_last_day)) prices, as period arrays.
+
+    Protection starts at as-of + settlement_days (calendar days). Maturity: ``cds_maturity(asof, tenor)``
+    under the cds/cds2015 rules, protection start + tenor otherwise, or ``tenor_or_date`` itself when it
+    is a date. The pillar is the adjusted last schedule date (QuantLib's Pillar::LastRelevantDate).
+    """
+    cds_rule = rule.lower() in ("cds", "cds2015")
+    protection = asof + _dt.timedelta(days=settlement_days)
+    start = protection if cds_rule else calendar.adjust(protection, convention)
+    if isinstance(tenor_or_date, _dt.date):
+        end = tenor_or_date
+    else:
+        end = cds_maturity(asof, tenor_or_date, rule) if cds_rule else add_tenor(protection, tenor_or_date)
+    sched = make_schedule(start, end, frequency, convention, rule, calendar, termination_convention="unadjusted")
+    dates = sched.dates
+    n = len(dates) - 1
+    # QuantLib's FixedRateLeg: only the last of several coupons uses the last-period day count.
+    dcs = [(day_count, False)] * (n - 1) + [(day_count, include_last_day and n > 1)]
+
+    def accrued(i, d):  # FixedRateCoupon::accruedAmount(d) per unit notional and spread
+        if d <= dates[i] or d > pays[i]:
+            return 0.0
+        return year_fraction(dates[i], min(d, dates[i + 1]), dcs[i][0]) + dcs[i][1] / 360.0
+
+    pays = [calendar.adjust(d, convention) for d in dates[1:]]
+    trade = protection if cds_rule else protection - _dt.timedelta(days=1)
+    rebate_date = calendar.advance(trade, f"{cash_settlement_days}D", convention)
+    rebate = 0.0
+    if rebates_accrual and trade >= dates[0]:
+        ref = trade + _dt.timedelta(days=1)
+        i = next((k for k in range(n) if ref <= pays[k]), None)
+        if i is not None:
+            rebate = (accrued(i, dates[i + 1]) if i == n - 1 else 0.0) if ref == pays[i] else accrued(i, ref)
+    rows = []
+    for i in range(n):
+        if pays[i] <= asof:  # already paid (QuantLib's hasOccurred at the discount curve's reference date)
+            continue
+        a = protection if i == 0 else dates[i]
+        b = dates[i + 1]
+        eff = asof if a <= asof <= b else a
+        days = (b - eff).days
+        tau = eff + _dt.timedelta(days=int(days / 2))  # C++ integer division truncates
+        amount = accrued(i, dates[i + 1])
+        if not pays_at_default_time:
+            tau, aod = pays[i], amount
+        else:
+            aod = accrued(i, tau)
+        rows.append([pays[i], amount, eff, b, dates[i], dates[i + 1], tau, aod if settles_accrual else 0.0])
+
+    def yf(d):
+        return year_fraction(asof, d, "ACT/365F")
+
+    cols = list(zip(*rows))
+    arr = [np.array([yf(d) for d in cols[k]]) if k in (0, 2, 3, 4, 5, 6) else np.array(cols[k], float)
+           for k in range(8)]
+    rebate_time = yf(rebate_date)
+    pillar = calendar.adjust(dates[-1], convention)
+    return CdsContract(*arr, np.asarray(rebate if rebate_time > 0.0 else 0.0), np.asarray(rebate_time),
+                       pillar_date=pillar, pillar_time=yf(pillar), pays_at_default=pays_at_default_time,
+                       settles_accrual=settles_accrual)
+
+
+def _phi(xp, x, k0):
+    """phi_k0(x) = int_0^1 v^(k0) e^(-x v) dv for k0 in {0, 1}, with a series near 0 (no cancellation)."""
+    small = xp.abs(x) < 0.05
+    xs = xp.where(small, x, 0.0)
+    series = sum((-xs) ** k / (math.factorial(k) * (k + k0 + 1)) for k in range(9))
+    xl = xp.where(small, 1.0, x)
+    em = -xp.expm1(-xl)
+    exact = em / xl if k0 == 0 else (em - xl * xp.exp(-xl)) / (xl * xl)
+    return xp.where(small, series, exact)
+
+
+def _legs(xp, times, hazards, recovery, c: CdsContract, log_df, disc_knots, engine: str):
+    """(protection leg, annuity net of the rebate) per unit notional; xp is numpy or jax.numpy."""
+    def surv(t):
+        return xp.exp(-_cum_hazard(xp, times, hazards, t))
+
+    annuity = xp.sum(surv(c.pay_time) * c.accrual * xp.exp(log_df(c.pay_time)))
+    annuity = annuity - c.rebate * xp.exp(log_df(c.rebate_time))
+    p_def = surv(c.prot_start) - surv(c.prot_end)
+    if engine == "midpoint" or not c.pays_at_default:
+        d_def = xp.exp(log_df(c.default_time))
+        return (1.0 - recovery) * xp.sum(p_def * d_def), annuity + xp.sum(p_def * c.accrued_at_default * d_def)
+    if engine != "integral":
+        raise ValueError(f"unknown CDS engine '{engine}' (expected 'midpoint' or 'integral')")
+    # Cells between consecutive knots of hazard, discount and period bounds carry constant h and f, so
+    # int h S P du over a cell of width d from g is  S(g) P(g) h d phi0((h+f) d)  and the accrual-weighted
+    # integral adds (u - accrual_start).
+    zero = xp.zeros(1, hazards.dtype)
+    grid = xp.sort(xp.concatenate([zero, times, disc_knots, c.prot_start, c.prot_end]))
+    g0, g1 = grid[:-1], grid[1:]
+    d = g1 - g0
+    lnp = log_df(grid)
+    wide = d > 0.0
+    fwd = xp.where(wide, -(lnp[1:] - lnp[:-1]) / xp.where(wide, d, 1.0), 0.0)
+    h = hazards[xp.clip(xp.searchsorted(times, 0.5 * (g0 + g1), side="left"), 0, times.shape[0] - 1)]
+    x = (h + fwd) * d
+    base = xp.exp(lnp[:-1] - _cum_hazard(xp, times, hazards, g0)) * h * d
+    inside = (g0[None, :] >= c.prot_start[:, None]) & (g1[None, :] <= c.prot_end[:, None]) & wide[None, :]
+    p0, p1 = _phi(xp, x, 0), _phi(xp, x, 1)
+    protection = (1.0 - recovery) * xp.sum(xp.where(inside, base * p0, 0.0))
+    rate = c.accrual / (c.accrual_end - c.accrual_start) * float(c.settles_accrual)
+    aod = base * ((g0[None, :] - c.accrual_start[:, None]) * p0 + d * p1)
+    return protection, annuity + xp.sum(xp.where(inside, aod * rate[:, None], 0.0))
+
+
+@functools.partial(jax.jit, static_argnames="engine")
+def cds_legs(curve: CreditCurve, contract: CdsContract, discount: DiscountCurve, engine: str = "midpoint"):
+    """(Prot, Annuity) per unit notional in jnp (see module docstring); buyer's NPV = Prot - s Annuity."""
+    return _legs(jnp, curve.times, curve.hazards, curve.recovery, contract, discount.log_discount,
+                 discount.times, engine)
+
+
+@functools.partial(jax.jit, static_argnames="engine")
+def cds_par_spread(curve: CreditCurve, contract: CdsContract, discount: DiscountCurve, engine: str = "midpoint"):
+    """Par running spread s* = Prot / Annuity (decimal, 0.01 = 100bp)."""
+    prot, annuity = cds_legs(curve, contract, discount, engine)
+    return prot / annuity
+
+
+def bootstrap_cds(asof: _dt.date, tenors_or_dates, par_spreads, recovery: float, discount: DiscountCurve, *,
+                  name: str = "", engine: str = "midpoint", **contract_kw) -> CreditCurve:
+    """Piecewise-flat hazards h_1..h_n, solved pillar by pillar (brentq on [0, 50]) so that CDS k reprices
+    par_spreads[k] (decimal) to 1e-12; the pillars are the CDS pillar dates. ``contract_kw`` go to
+    ``cds_contract`` (rule, settlement_days, convention, calendar, include_last_day, ...)."""
+    items = list(tenors_or_dates)
+    s = np.atleast_1d(np.asarray(par_spreads, dtype=np.float64))
+    if s.shape != (len(items),) or not items:
+        raise MarketDataError(f"credit curve '{name}': {s.size} spreads for {len(items)} CDS pillars")
+    _check_recovery(recovery, name)
+    label = [str(x) for x in items]
+    for k in range(len(items)):
+        if not np.isfinite(s[k]) or s[k] < 0.0:
+            raise MarketDataError(f"credit curve '{name}': pillar {label[k]}: par spread {s[k]} must be >= 0")
+    if engine not in ("midpoint", "integral"):
+        raise ValueError(f"unknown CDS engine '{engine}' (expected 'midpoint' or 'integral')")
+    try:
+        contracts = [cds_contract(asof, x, **contract_kw) for x in items]
+    except ValueError as e:
+        raise MarketDataError(f"credit curve '{name}': bad CDS pillar: {e}") from e
+    times = np.array([c.pillar_time for c in contracts])
+    for k in range(len(items)):
+        if times[k] <= (times[k - 1] if k else 0.0):
+            raise MarketDataError(f"credit curve '{name}': pillar {label[k]} ({contracts[k].pillar_date}) is not "
+                                  f"after the previous pillar / as-of date; pillars must be increasing")
+    knots = np.asarray(discount.times)
+    # Every discount time the bootstrap needs is known up front: one JAX call, then exact look-ups.
+    need = [np.zeros(1), times, knots] + [getattr(c, f) for c in contracts for f in (
+        "pay_time", "default_time", "prot_start", "prot_end")] + [np.atleast_1d(c.rebate_time) for c in contracts]
+    table_t = np.unique(np.concatenate(need))
+    padded = np.concatenate([table_t, np.full(-table_t.size % 256, table_t[-1])])  # reuse compiled shapes
+    table_y = np.asarray(discount.log_discount(padded))[: table_t.size]
+
+    def log_df(t):
+        return table_y[np.searchsorted(table_t, t)]
+
+    hazards = np.zeros(len(items))
+    for k, c in enumerate(contracts):
+        def error(h):
+            hazards[k:] = h  # later pillars do not affect CDS k; setting them keeps the curve flat
+            prot, annuity = _legs(np, times, hazards, recovery, c, log_df, knots, engine)
+            return prot / annuity - s[k]
+
+        lo, hi = error(0.0), error(_MAX_HAZARD)
+        if lo > 0.0 or hi < 0.0:
+            side = "below what a zero hazard gives" if lo > 0.0 else f"above what hazard {_MAX_HAZARD} gives"
+            raise MarketDataError(f"credit curve '{name}': pillar {label[k]}: par spread {s[k]} has no root, "
+                                  f"it is {side} after the earlier pillars")
+        h = 0.0 if lo == 0.0 else brentq(error, 0.0, _MAX_HAZARD, xtol=1e-16, rtol=1e-15, maxiter=200)
+        if abs(error(h)) > 1e-12:
+            raise MarketDataError(f"credit curve '{name}': pillar {label[k]}: bootstrap did not converge")
+        hazards[k:] = h
+    return CreditCurve(jnp.asarray(times), jnp.asarray(hazards), jnp.asarray(float(recovery)), name=name)
+
+
+def _check_recovery(recovery, name: str) -> None:
+    if not np.isfinite(recovery) or not 0.0 <= recovery < 1.0:
+        raise MarketDataError(f"credit curve '{name}': recovery {recovery} must be in [0, 1)")

@@ -1,0 +1,1 @@
+"""Stochastic models: Hull-White 1F rates, lognormal FX/equity, the cross-asset Gaussian state, calibration."""

@@ -1,0 +1,235 @@
+"""Cross-asset model: Hull-White rates per currency, lognormal FX and equity, one correlation matrix.
+
+Measure and numeraire: the base-currency risk-neutral measure with the bank account
+beta(t) = exp(int_0^t r_0) as numeraire. State Y = (x_0, I_0, x_1..x_n, y_1..y_n, s_1..s_q) with
+
+    dx_0 = -a_0 x_0 dt + sigma_0 dW_0                       (base short rate r_0 = phi_0 + x_0)
+    dI_0 = x_0 dt                                           (so ln beta(t) = int_0^t phi_0 + I_0(t))
+    dx_c = (-a_c x_c - rho(IR:c, FX:c) sigma_c sigma_Xc) dt + sigma_c dW_c        (quanto drift)
+    dy_c = (r_0 - r_c - sigma_Xc^2 / 2) dt + sigma_Xc dW_Xc,   y_c = ln X_c (base per unit of c)
+    ds_e = (r_c(e) - q_e - sigma_e^2 / 2 - [c(e) != 0] rho(EQ:e, FX:c) sigma_e sigma_Xc) dt + sigma_e dW_e
+
+with int_0^t phi_c = -ln P_c(0,t) + V_c(0,t)/2 (fit to each t0 curve). This is a linear SDE
+dY = (b(t) + A Y) dt + C(t) dW, d<W> = R dt, with A constant and b, C piecewise constant between the
+volatility breakpoints. Its transition over a step is exactly Gaussian:
+
+    Y(t) = Phi Y(s) + mu + eps,   Phi = e^{A (t-s)},   eps ~ N(0, Sigma),
+
+with Phi, mu, Sigma from Van Loan's block exponentials on every constant piece, composed over the
+step, and the curve terms int phi added in closed form (the y and s columns of A are zero, so they pass
+through Phi unchanged). No Euler bias on rates, FX or equity.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import scipy.linalg
+
+from exposure.models.hull_white import HullWhiteParams, integrated_phi
+from exposure.market.curves import DiscountCurve
+
+
+@dataclasses.dataclass(frozen=True)
+class PiecewiseVol:
+    """sigma(u) = values[k] on [times[k-1], times[k]) (times[-1] := 0), last value held; years, decimal."""
+
+    times: np.ndarray
+    values: np.ndarray
+
+    def at(self, u: float) -> float:
+        return float(self.values[np.searchsorted(self.times, u, side="right")])
+
+
+@dataclasses.dataclass(frozen=True)
+class CrossAssetModel:
+    """Model parameters; ``currencies[0]`` is the base currency. Correlation is over ``factor_names``."""
+
+    currencies: tuple
+    hw: tuple  # HullWhiteParams per currency
+    curves: tuple  # DiscountCurve per currency
+    fx_spot: np.ndarray  # (n_ccy - 1,) base per foreign
+    fx_vol: tuple  # PiecewiseVol per foreign currency
+    equity_names: tuple
+    equity_ccy: tuple  # index into currencies
+    equity_spot: np.ndarray
+    equity_div: np.ndarray
+    equity_vol: tuple  # PiecewiseVol per equity
+    correlation: np.ndarray  # (m, m) over factor_names
+
+    @property
+    def n_ccy(self) -> int:
+        return len(self.currencies)
+
+    @property
+    def factor_names(self) -> tuple:
+        return (
+            tuple(f"IR:{c}" for c in self.currencies)
+            + tuple(f"FX:{c}" for c in self.currencies[1:])
+            + tuple(f"EQ:{e}" for e in self.equity_names)
+        )
+
+    @property
+    def state_names(self) -> tuple:
+        c = self.currencies
+        return (
+            (f"IR:{c[0]}", f"BA:{c[0]}")
+            + tuple(f"IR:{x}" for x in c[1:])
+            + tuple(f"FX:{x}" for x in c[1:])
+            + tuple(f"EQ:{e}" for e in self.equity_names)
+        )
+
+    def ir_state(self, ccy_index: int) -> int:
+        """Row of x_c in the state vector."""
+        return 0 if ccy_index == 0 else 1 + ccy_index
+
+    def fx_state(self, ccy_index: int) -> int:
+        """Row of ln X_c (ccy_index >= 1)."""
+        return 1 + self.n_ccy + (ccy_index - 1)
+
+    def eq_state(self, eq_index: int) -> int:
+        return 2 * self.n_ccy + eq_index
+
+    @property
+    def dim(self) -> int:
+        return 2 * self.n_ccy + len(self.equity_names)
+
+    def initial_state(self) -> np.ndarray:
+        y0 = np.zeros(self.dim)
+        for c in range(1, self.n_ccy):
+            y0[self.fx_state(c)] = np.log(self.fx_spot[c - 1])
+        for e in range(len(self.equity_names)):
+            y0[self.eq_state(e)] = np.log(self.equity_spot[e])
+        return y0
+
+    # ---- the linear SDE ----------------------------------------------------------------------------
+    def drift_matrix(self) -> np.ndarray:
+        d, n = self.dim, self.n_ccy
+        A = np.zeros((d, d))
+        for c in range(n):
+            A[self.ir_state(c), self.ir_state(c)] = -float(self.hw[c].mean_reversion)
+        A[1, 0] = 1.0
+        for c in range(1, n):
+            A[self.fx_state(c), self.ir_state(0)] += 1.0
+            A[self.fx_state(c), self.ir_state(c)] -= 1.0
+        for e, c in enumerate(self.equity_ccy):
+            A[self.eq_state(e), self.ir_state(c)] = 1.0
+        return A
+
+    @property
+    def ir_vols(self) -> tuple:
+        """Hull-White vols as NumPy PiecewiseVol (converted once: JAX scalars are slow in Python loops)."""
+        cached = self.__dict__.get("_ir_vols")
+        if cached is None:
+            cached = tuple(PiecewiseVol(np.asarray(h.vol_times), np.asarray(h.vol_values)) for h in self.hw)
+            object.__setattr__(self, "_ir_vols", cached)
+        return cached
+
+    def _vols_at(self, u: float):
+        ir = np.array([v.at(u) for v in self.ir_vols])
+        fx = np.array([v.at(u) for v in self.fx_vol])
+        eq = np.array([v.at(u) for v in self.equity_vol])
+        return ir, fx, eq
+
+    def local_coefficients(self, u: float):
+        """Constant drift b and diffusion C (d x m) on the piece containing u (curve terms excluded)."""
+        n, q = self.n_ccy, len(self.equity_names)
+        m = n + (n - 1) + q
+        d = self.dim
+        R = self.correlation
+        ir, fx, eq = self._vols_at(u)
+        b = np.zeros(d)
+        C = np.zeros((d, m))
+        for c in range(n):
+            C[self.ir_state(c), c] = ir[c]
+        for c in range(1, n):
+            fxf = n + c - 1
+            C[self.fx_state(c), fxf] = fx[c - 1]
+            b[self.fx_state(c)] = -0.5 * fx[c - 1] ** 2
+            b[self.ir_state(c)] = -R[c, fxf] * ir[c] * fx[c - 1]
+        for e, c in enumerate(self.equity_ccy):
+            eqf = 2 * n - 1 + e
+            C[self.eq_state(e), eqf] = eq[e]
+            b[self.eq_state(e)] = -float(self.equity_div[e]) - 0.5 * eq[e] ** 2
+            if c != 0:
+                b[self.eq_state(e)] -= R[eqf, n + c - 1] * eq[e] * fx[c - 1]
+        return b, C
+
+    def breakpoints(self) -> np.ndarray:
+        pts = [v.times for v in self.ir_vols]
+        pts += [v.times for v in self.fx_vol] + [v.times for v in self.equity_vol]
+        return np.unique(np.concatenate([np.zeros(0)] + [np.asarray(p, dtype=float) for p in pts]))
+
+    def transitions(self, times: np.ndarray):
+        """Exact step transitions on the grid t_0 = 0 < t_1 < ... < t_n.
+
+        Returns Phi (n, d, d), mu (n, d), Sigma (n, d, d), float64: Y_k = Phi_k Y_{k-1} + mu_k + N(0, Sigma_k).
+        """
+        times = np.asarray(times, dtype=np.float64)
+        A = self.drift_matrix()
+        d = self.dim
+        amax = max(float(h.mean_reversion) for h in self.hw)
+        bps = self.breakpoints()
+        starts = np.concatenate([[0.0], times[:-1]])
+        Phis, mus, Sigmas = [], [], []
+        phi_int = self._integrated_phi(np.concatenate([[0.0], times]))
+        for k, (s, t) in enumerate(zip(starts, times)):
+            cuts = np.concatenate([[s], bps[(bps > s) & (bps < t)], [t]])
+            Phi, mu, Sig = np.eye(d), np.zeros(d), np.zeros((d, d))
+            for u1, u2 in zip(cuts[:-1], cuts[1:]):
+                # Split so that a*tau <= 0.5: Van Loan's product F22^T F12 loses digits as e^{2 a tau} grows.
+                nsub = max(1, int(np.ceil((u2 - u1) * amax / 0.5)))
+                tau = (u2 - u1) / nsub
+                b, C = self.local_coefficients(0.5 * (u1 + u2))
+                P_, m_, S_ = _van_loan(A, b, C @ self.correlation @ C.T, tau)
+                for _ in range(nsub):
+                    Phi, mu, Sig = P_ @ Phi, P_ @ mu + m_, P_ @ Sig @ P_.T + S_
+            mu = mu + self._phi_increment(phi_int, k)
+            Phis.append(Phi)
+            mus.append(mu)
+            Sigmas.append(0.5 * (Sig + Sig.T))
+        return np.stack(Phis), np.stack(mus), np.stack(Sigmas)
+
+    def _integrated_phi(self, times: np.ndarray) -> np.ndarray:
+        """int_0^t phi_c for every currency: (n_ccy, len(times))."""
+        return np.stack([np.asarray(integrated_phi(h, cv, times)) for h, cv in zip(self.hw, self.curves)])
+
+    def _phi_increment(self, phi_int: np.ndarray, k: int) -> np.ndarray:
+        inc = phi_int[:, k + 1] - phi_int[:, k]
+        out = np.zeros(self.dim)
+        for c in range(1, self.n_ccy):
+            out[self.fx_state(c)] = inc[0] - inc[c]
+        for e, c in enumerate(self.equity_ccy):
+            out[self.eq_state(e)] = inc[c]
+        return out
+
+
+def _van_loan(A: np.ndarray, b: np.ndarray, Q: np.ndarray, tau: float):
+    """Exact transition of dY = (b + A Y) dt + dM, d<M> = Q dt, over tau: (Phi, mu, Sigma).
+
+    Phi = e^{A tau}; mu = int_0^tau e^{A s} b ds; Sigma = int_0^tau e^{A s} Q e^{A' s} ds (Van Loan 1978).
+    """
+    d = A.shape[0]
+    aug = np.zeros((d + 1, d + 1))
+    aug[:d, :d] = A
+    aug[:d, d] = b
+    E1 = scipy.linalg.expm(aug * tau)
+    Phi, mu = E1[:d, :d], E1[:d, d]
+    M = np.zeros((2 * d, 2 * d))
+    M[:d, :d] = -A
+    M[:d, d:] = Q
+    M[d:, d:] = A.T
+    E2 = scipy.linalg.expm(M * tau)
+    Sigma = E2[d:, d:].T @ E2[:d, d:]
+    return Phi, mu, Sigma
+
+
+def factor_matrix(Sigma: np.ndarray) -> np.ndarray:
+    """A square root L with L L' = Sigma for PSD (possibly singular) Sigma, via the symmetric eigensystem.
+
+    Cholesky fails on the rank-deficient covariances of short steps or zero vols; this does not.
+    Shape (..., d, d).
+    """
+    w, V = np.linalg.eigh(Sigma)
+    return V * np.sqrt(np.clip(w, 0.0, None))[..., None, :]

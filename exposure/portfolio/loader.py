@@ -1,0 +1,157 @@
+"""Load a portfolio file (YAML or JSON) into batches of same-type trades.
+
+File layout::
+
+    netting_sets:
+      NS_A: {counterparty: CP_A, csa: {margining: two_way, threshold_cpty: 1.0e6, mta_cpty: 1.0e5}}
+    trades:
+      - {id: SWP1, type: Swap, netting_set: NS_A, currency: USD, notional: 1.0e7, ...}
+
+Each trade type is registered by its product module with ``register_trade_type(name, parse, batch)``:
+``parse(raw: dict, ctx) -> spec`` validates one trade and raises TradeError naming it; ``batch(specs,
+netting_index) -> TradeBatch`` builds the array batch. A trade whose netting set is not listed becomes its
+own netting set (its counterparty is the trade's ``counterparty`` field, or the trade id). With
+``on_error: skip`` a trade that fails to parse is listed in ``Portfolio.skipped`` instead of stopping.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+import yaml
+
+from exposure.errors import ConfigError, TradeError
+from exposure.portfolio.fixings import Fixings
+from exposure.portfolio.netting import Csa, NettingSet
+
+_REGISTRY: dict = {}
+
+
+def register_trade_type(name: str, parse, batch) -> None:
+    _REGISTRY[name] = (parse, batch)
+
+
+def _ensure_products_registered() -> None:
+    # Product modules register themselves on import; import them here so a bare load works.
+    import importlib
+
+    for mod in ("exposure.pricing.linear_products", "exposure.pricing.options"):
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name != mod:
+                raise
+
+
+@dataclasses.dataclass(frozen=True)
+class ParseContext:
+    """What a trade parser may check against: the t0 market (currencies, indices), the grid, fixings."""
+
+    market: object
+    grid: object
+    fixings: Fixings
+    source: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Portfolio:
+    trades: tuple  # specs in file order (each has .id, .type, .netting_set)
+    netting_sets: tuple  # NettingSet, in index order
+    batches: tuple  # TradeBatch
+    fixings: Fixings
+    skipped: tuple = ()  # (trade_id, reason)
+
+    @property
+    def netting_set_ids(self) -> tuple:
+        return tuple(ns.id for ns in self.netting_sets)
+
+    @property
+    def trade_ids(self) -> tuple:
+        return tuple(t.id for t in self.trades)
+
+
+def _read(path: str) -> dict:
+    if not os.path.exists(path):
+        raise ConfigError("portfolio.trades", f"file not found: {path}")
+    with open(path) as fh:
+        text = fh.read()
+    try:
+        data = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise ConfigError("portfolio.trades", f"cannot parse: {exc}", source=path) from exc
+    if isinstance(data, list):
+        data = {"trades": data}
+    if not isinstance(data, dict) or not isinstance(data.get("trades"), list):
+        raise ConfigError("trades", "expected a list of trades (top-level 'trades:' key)", source=path)
+    return data
+
+
+def load_portfolio(pc, market, grid) -> Portfolio:
+    """Parse and validate every trade, netting set and fixing before any simulation."""
+    _ensure_products_registered()
+    path = str(pc.trades)
+    data = _read(path)
+    ns_raw = dict(data.get("netting_sets") or {})
+    if pc.get("netting_sets"):
+        ns_raw.update(_read_netting_file(str(pc.netting_sets)))
+    fixings = Fixings.read(str(pc.fixings)) if pc.get("fixings") else Fixings.empty()
+    ctx = ParseContext(market, grid, fixings, path)
+    on_error = str(pc.get("on_error", "fail"))
+    if on_error not in ("fail", "skip"):
+        raise ConfigError("portfolio.on_error", f"must be 'fail' or 'skip' (got '{on_error}')")
+
+    netting: dict = {}
+    for nid, nd in ns_raw.items():
+        nd = dict(nd or {})
+        key = f"netting_sets.{nid}"
+        unknown = set(nd) - {"counterparty", "csa"}
+        if unknown:
+            raise ConfigError(f"{key}.{sorted(unknown)[0]}", "unknown netting set field", source=path)
+        csa = Csa.parse(dict(nd["csa"]), f"{key}.csa", market.curves) if nd.get("csa") else None
+        netting[str(nid)] = NettingSet(str(nid), str(nd.get("counterparty", nid)), csa)
+
+    specs, skipped, seen = [], [], set()
+    for i, raw in enumerate(data["trades"]):
+        tid = str(raw.get("id", f"#{i}")) if isinstance(raw, dict) else f"#{i}"
+        try:
+            if not isinstance(raw, dict) or "id" not in raw or "type" not in raw:
+                raise TradeError(tid, "every trade needs 'id' and 'type'", source=path)
+            if tid in seen:
+                raise TradeError(tid, "duplicate trade id", source=path)
+            if raw["type"] not in _REGISTRY:
+                raise TradeError(tid, f"unknown trade type '{raw['type']}' (known: {', '.join(sorted(_REGISTRY))})", source=path)
+            spec = _REGISTRY[raw["type"]][0](raw, ctx)
+        except TradeError as exc:
+            if on_error == "skip":
+                skipped.append((tid, exc.problem))
+                continue
+            raise
+        seen.add(tid)
+        ns = spec.netting_set or tid
+        if ns not in netting:
+            netting[ns] = NettingSet(ns, str(raw.get("counterparty", ns)), None)
+        specs.append(spec)
+    if not specs:
+        raise ConfigError("trades", "the portfolio has no valid trade", source=path)
+
+    ns_list = tuple(netting[n] for n in netting if any((s.netting_set or s.id) == n for s in specs))
+    ns_index = {n.id: i for i, n in enumerate(ns_list)}
+    batches = []
+    for type_name, (_, make_batch) in _REGISTRY.items():
+        group = [s for s in specs if s.type == type_name]
+        if group:
+            idx = [ns_index[s.netting_set or s.id] for s in group]
+            batches.extend(make_batch(group, idx))
+    return Portfolio(tuple(specs), ns_list, tuple(batches), fixings, tuple(skipped))
+
+
+def _read_netting_file(path: str) -> dict:
+    if not os.path.exists(path):
+        raise ConfigError("portfolio.netting_sets", f"file not found: {path}")
+    with open(path) as fh:
+        data = yaml.safe_load(fh)
+    if not isinstance(data, dict):
+        raise ConfigError("netting_sets", "expected a mapping of netting set ids", source=path)
+    return data.get("netting_sets", data)

@@ -1,0 +1,127 @@
+"""The market view every pricer sees: today's market or a chunk of simulated paths, same interface.
+
+    P_c(t_k, T) = exp(lnA_c(t_k, T) - B_c(t_k, T) x_c[k, p])       zero bond in currency c
+    X_c[k, p]   = units of base currency per unit of c (1 for the base)
+    S_e[k, p]   = equity spot in its own currency
+    N[k, p]     = base-currency bank account (numeraire); N = 1 at t = 0
+
+Shapes: K valuation dates (t_0 = 0 allowed), P paths. Today's market is the view with K = 1, P = 1,
+times = [0] and the initial state, so the same pricer code produces t0 prices and path values.
+Deterministic quantities (lnA, B, vols over [t_k, T]) are precomputed in NumPy by each batch's
+``prepare`` from ``PricingContext``; the view carries only the stochastic state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax.numpy as jnp
+import numpy as np
+
+from exposure._pytree import pytree_dataclass, static_field
+from exposure.models.cross_asset import CrossAssetModel
+from exposure.models.hull_white import hw_B, integrated_phi, log_bond_intercept
+
+
+@pytree_dataclass
+class PathView:
+    """x: (n_ccy, K, P); fx: (n_ccy, K, P); eq: (n_eq, K, P); numeraire: (K, P); times: (K,)."""
+
+    times: jnp.ndarray
+    x: jnp.ndarray
+    fx: jnp.ndarray
+    eq: jnp.ndarray
+    numeraire: jnp.ndarray
+    currencies: tuple = static_field(default=())
+    equity_names: tuple = static_field(default=())
+
+    @property
+    def n_paths(self) -> int:
+        return self.x.shape[-1]
+
+    def ccy_index(self, ccy: str) -> int:
+        return self.currencies.index(ccy)
+
+    @staticmethod
+    def from_states(model: CrossAssetModel, states, times, numeraire_log_det) -> "PathView":
+        """View of simulated states (K, d, P) at model ``times`` (K,); numeraire_log_det = int_0^t phi_0 (K,)."""
+        n = model.n_ccy
+        x = jnp.stack([states[:, model.ir_state(c), :] for c in range(n)])
+        ones = jnp.ones_like(states[:, 0, :])
+        fx = jnp.stack([ones] + [jnp.exp(states[:, model.fx_state(c), :]) for c in range(1, n)])
+        neq = len(model.equity_names)
+        eq = (
+            jnp.stack([jnp.exp(states[:, model.eq_state(e), :]) for e in range(neq)])
+            if neq
+            else jnp.zeros((0,) + ones.shape, ones.dtype)
+        )
+        num = jnp.exp(jnp.asarray(numeraire_log_det, ones.dtype)[:, None] + states[:, 1, :])
+        return PathView(jnp.asarray(times), x, fx, eq, num, tuple(model.currencies), tuple(model.equity_names))
+
+    @staticmethod
+    def today(model: CrossAssetModel) -> "PathView":
+        """The t0 market as a one-date, one-path view."""
+        y0 = jnp.asarray(model.initial_state())[None, :, None]
+        return PathView.from_states(model, y0, np.zeros(1), np.zeros(1))
+
+
+@dataclasses.dataclass(frozen=True)
+class PricingContext:
+    """What ``prepare`` may use: the t0 market, the model, the valuation times (K,), and the fixings.
+
+    ``bond_coefficients(ccy, T)`` gives lnA (K, *T.shape) and B (K, *T.shape) for the view's dates, with
+    the convention that a bond with T <= t_k is not alive (callers mask it).
+    """
+
+    market: object  # MarketSnapshot
+    model: CrossAssetModel
+    times: np.ndarray
+    fixings: object = None  # exposure.portfolio.fixings.Fixings or None
+    dates: tuple = ()  # calendar dates of ``times`` (t0 = market.asof)
+
+    def ccy_index(self, ccy: str) -> int:
+        return self.model.currencies.index(ccy)
+
+    def bond_coefficients(self, ccy: str, T):
+        c = self.ccy_index(ccy)
+        hw, curve = self.model.hw[c], self.model.curves[c]
+        t = np.asarray(self.times, dtype=np.float64).reshape((-1,) + (1,) * np.ndim(T))
+        T = np.asarray(T, dtype=np.float64)[None]
+        lnA = np.asarray(log_bond_intercept(hw, curve, t, np.maximum(T, t)))
+        B = np.asarray(hw_B(hw.mean_reversion, t, np.maximum(T, t)))
+        return lnA, B
+
+    def numeraire_log_det(self) -> np.ndarray:
+        return np.asarray(integrated_phi(self.model.hw[0], self.model.curves[0], self.times))
+
+    def basis_ratio(self, index: str | None, ccy: str, T):
+        """D(T) = P_f(0,T) / P_d(0,T): the deterministic multiplicative basis of a forwarding curve."""
+        fwd = self.market.forward_curve(index, ccy)
+        disc = self.market.curves[ccy]
+        return np.exp(np.asarray(fwd.log_discount(T)) - np.asarray(disc.log_discount(T)))
+
+
+class TradeBatch:
+    """A batch of same-type trades. Subclasses set ``ids``, ``netting_set`` and implement two methods.
+
+    ids: tuple of trade ids (n,); netting_set: (n,) int index into the portfolio's netting sets.
+    prepare(ctx) -> a pytree of deterministic arrays for these valuation times.
+    values(pre, view) -> (K, n, P) trade values in the BASE currency at t_k, undiscounted
+    (divide by view.numeraire for discounted values). Values of matured trades are 0.
+    """
+
+    ids: tuple = ()
+    netting_set: np.ndarray = np.zeros(0, dtype=int)
+
+    def prepare(self, ctx: PricingContext):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def values(self, pre, view: PathView):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def netting_values(self, pre, view: PathView, n_netting_sets: int):
+        """(K, n_netting_sets, P): the batch's values summed per netting set; linear batches override this
+        with an aggregation before the path dimension."""
+        v = self.values(pre, view)
+        seg = jnp.asarray(self.netting_set)
+        return jnp.zeros((v.shape[0], n_netting_sets, v.shape[2]), v.dtype).at[:, seg, :].add(v)

@@ -1,0 +1,1 @@
+"""Time grid, random numbers and path generation of the cross-asset model."""

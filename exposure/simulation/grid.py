@@ -1,0 +1,124 @@
+"""The simulation time grid: the one place that turns calendar dates into model time.
+
+    t(d) = (d - asof).days / 365    (ACT/365F, years)
+
+A grid is given as tenor strings relative to the as-of date (``1M,3M,6M,1Y``), as ``<n>x<tenor>``
+(``120x1M`` = 1M, 2M, ..., 120M), as ISO dates, or a mix. With a margin period of risk the grid also
+carries a close-out date d + MPoR for every valuation date d; the simulation runs on the sorted union and
+the index arrays map valuation and close-out dates into it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+
+import numpy as np
+
+from exposure.errors import ConfigError
+from exposure.market.schedule import add_tenor
+
+_TENOR = re.compile(r"^\s*(\d+)\s*([DWMYdwmy])\s*$")
+_REPEAT = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+[DWMYdwmy])\s*$")
+
+
+def year_fraction(asof: dt.date, dates) -> np.ndarray:
+    """Model time ACT/365F of each date from ``asof``; shape of ``dates``."""
+    return np.array([(d - asof).days / 365.0 for d in dates], dtype=np.float64)
+
+
+def parse_date(text: str, key: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(str(text).strip())
+    except ValueError as exc:
+        raise ConfigError(key, f"'{text}' is not an ISO date (YYYY-MM-DD)") from exc
+
+
+def tenor_date(asof: dt.date, tenor: str, key: str) -> dt.date:
+    """asof + tenor (unadjusted, end of month clipped); a clear ConfigError for a bad tenor string."""
+    if not _TENOR.match(str(tenor)):
+        raise ConfigError(key, f"unknown tenor string '{tenor}' (expected <n>D, <n>W, <n>M or <n>Y)")
+    return add_tenor(asof, str(tenor).strip().upper())
+
+
+def tenor_time(asof: dt.date, tenor: str, key: str) -> float:
+    """Model time of asof + tenor."""
+    return float(year_fraction(asof, [tenor_date(asof, tenor, key)])[0])
+
+
+def parse_grid_dates(asof: dt.date, spec, key: str = "simulation.grid") -> list[dt.date]:
+    """Grid dates from a comma-separated string or a list of tenors / ``<n>x<tenor>`` / ISO dates."""
+    items = [s for s in (spec.split(",") if isinstance(spec, str) else list(spec)) if str(s).strip()]
+    if not items:
+        raise ConfigError(key, "the grid is empty")
+    dates: list[dt.date] = []
+    for item in items:
+        item = str(item).strip()
+        rep = _REPEAT.match(item)
+        if rep:
+            n, step = int(rep.group(1)), rep.group(2).upper()
+            num, unit = int(step[:-1]), step[-1]
+            dates += [tenor_date(asof, f"{num * k}{unit}", key) for k in range(1, n + 1)]
+        elif _TENOR.match(item):
+            dates.append(tenor_date(asof, item.upper(), key))
+        elif re.match(r"^\d{4}-\d{2}-\d{2}$", item):
+            dates.append(parse_date(item, key))
+        else:
+            raise ConfigError(key, f"unknown grid entry '{item}' (tenor like 3M, <n>x<tenor>, or ISO date)")
+    for prev, cur in zip(dates, dates[1:]):
+        if cur <= prev:
+            raise ConfigError(key, f"grid dates out of order or repeated: {cur.isoformat()} after {prev.isoformat()}")
+    if dates[0] <= asof:
+        raise ConfigError(key, f"first grid date {dates[0].isoformat()} is not after the as-of date {asof.isoformat()}")
+    return dates
+
+
+@dataclasses.dataclass(frozen=True)
+class TimeGrid:
+    """Simulation dates (without t0) and their model times; valuation/close-out indices into them.
+
+    dates: (n,) sorted unique simulation dates. times: (n,) ACT/365F years.
+    valuation_index: (k,) positions of the exposure (valuation) dates.
+    closeout_index: (k,) positions of the close-out dates, or None without an MPoR.
+    """
+
+    asof: dt.date
+    dates: tuple
+    times: np.ndarray
+    valuation_index: np.ndarray
+    closeout_index: np.ndarray | None = None
+    mpor: str | None = None
+
+    @property
+    def valuation_dates(self) -> list[dt.date]:
+        return [self.dates[i] for i in self.valuation_index]
+
+    @property
+    def valuation_times(self) -> np.ndarray:
+        return self.times[self.valuation_index]
+
+    @property
+    def steps(self) -> np.ndarray:
+        """Step lengths dt_k = t_k - t_{k-1} with t_0 = 0; (n,)."""
+        return np.diff(np.concatenate([[0.0], self.times]))
+
+    @staticmethod
+    def build(asof: dt.date, spec, mpor: str | None = None, key: str = "simulation.grid") -> "TimeGrid":
+        valuation = parse_grid_dates(asof, spec, key)
+        if mpor is None:
+            times = year_fraction(asof, valuation)
+            return TimeGrid(asof, tuple(valuation), times, np.arange(len(valuation)), None, None)
+        if not _TENOR.match(str(mpor)):
+            raise ConfigError("simulation.mpor", f"unknown tenor string '{mpor}' (e.g. 10D or 2W)")
+        closeout = [add_tenor(d, str(mpor).strip().upper()) for d in valuation]
+        union = sorted(set(valuation) | set(closeout))
+        pos = {d: i for i, d in enumerate(union)}
+        return TimeGrid(
+            asof,
+            tuple(union),
+            year_fraction(asof, union),
+            np.array([pos[d] for d in valuation]),
+            np.array([pos[d] for d in closeout]),
+            str(mpor).strip().upper(),
+        )

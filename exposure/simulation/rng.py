@@ -1,0 +1,26 @@
+"""Counter-based normals: path p's draws depend only on (seed, p), never on chunking or devices.
+
+    z_p = N(0, I) from key_p = fold_in(PRNGKey(seed), p)            (plain)
+    z_p = (-1)^p N(0, I) from fold_in(PRNGKey(seed), p // 2)         (antithetic pairs 2j, 2j+1)
+
+Shape of a draw: (n_steps, dim). Threefry is JAX's default and is reproducible across backends.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+
+def path_normals(key, path_index, n_steps: int, dim: int, antithetic: bool, dtype=jnp.float64):
+    """Standard normals of one path: (n_steps, dim)."""
+    if antithetic:
+        z = jax.random.normal(jax.random.fold_in(key, path_index // 2), (n_steps, dim), dtype=dtype)
+        return jnp.where(path_index % 2 == 0, z, -z)
+    return jax.random.normal(jax.random.fold_in(key, path_index), (n_steps, dim), dtype=dtype)
+
+
+def chunk_normals(key, path_indices, n_steps: int, dim: int, antithetic: bool, dtype=jnp.float64):
+    """Normals of a chunk laid out for the scan: (n_steps, dim, n_paths), paths contiguous."""
+    z = jax.vmap(lambda p: path_normals(key, p, n_steps, dim, antithetic, dtype))(path_indices)
+    return jnp.transpose(z, (1, 2, 0))
