@@ -20,6 +20,7 @@ piecewise-constant hazard and forward rate, with accrual growing linearly in tim
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import functools
 import math
@@ -32,17 +33,26 @@ from scipy.optimize import brentq
 from exposure._pytree import pytree_dataclass, static_field
 from exposure.errors import MarketDataError
 from exposure.market.curves import DiscountCurve
-from exposure.market.schedule import (WEEKENDS_ONLY, Calendar, add_tenor, cds_maturity, make_schedule,
-                                      year_fraction)
+from exposure.market.schedule import (RULES, WEEKENDS_ONLY, Calendar, _canonical, add_tenor, cds_maturity,
+                                      make_schedule, year_fraction)
 
 _MAX_HAZARD = 50.0  # per year: S drops by e^-12 in a quarter, well past any quoted name
+
+
+def _segment(xp, times, t):
+    """Index i of the hazard segment (times[i-1], times[i]] holding t, clipped to the last segment."""
+    if xp is jnp:  # 'compare_all' compiles in a fraction of the default 'scan' on short pillar lists
+        i = jnp.searchsorted(times, t, side="left", method="compare_all")
+    else:
+        i = np.searchsorted(times, t, side="left")
+    return xp.clip(i, 0, times.shape[0] - 1)
 
 
 def _cum_hazard(xp, times, hazards, t):
     t = xp.maximum(xp.asarray(t, dtype=hazards.dtype), 0.0)
     starts = xp.concatenate([xp.zeros(1, hazards.dtype), times[:-1]])
     h_starts = xp.concatenate([xp.zeros(1, hazards.dtype), xp.cumsum(hazards * (times - starts))[:-1]])
-    i = xp.clip(xp.searchsorted(times, t, side="left"), 0, times.shape[0] - 1)
+    i = _segment(xp, times, t)
     return h_starts[i] + hazards[i] * (t - starts[i])
 
 
@@ -59,14 +69,16 @@ class CreditCurve:
 
     @staticmethod
     def from_hazards(times, hazards, recovery: float = 0.4, name: str = "") -> "CreditCurve":
+        """Validated constructor: hazards[i] >= 0 on (times[i-1], times[i]], times > 0 increasing."""
         t = np.atleast_1d(np.asarray(times, dtype=np.float64))
         h = np.atleast_1d(np.asarray(hazards, dtype=np.float64))
         if t.ndim != 1 or t.size == 0 or h.shape != t.shape:
-            raise MarketDataError(f"credit curve '{name}': needs n pillar times and n hazards, got {t.size}, {h.size}")
+            raise MarketDataError(f"credit curve '{name}': needs n pillar times and n hazards, "
+                                  f"got {t.size} and {h.size}")
         if not np.all(np.isfinite(t)) or np.any(t <= 0.0) or np.any(np.diff(t) <= 0.0):
             raise MarketDataError(f"credit curve '{name}': pillar times must be finite, > 0 and increasing")
         if not np.all(np.isfinite(h)) or np.any(h < 0.0):
-            raise MarketDataError(f"credit curve '{name}': hazard rates must be finite and >= 0 (got {h.tolist()})")
+            raise MarketDataError(f"credit curve '{name}': hazards must be finite and >= 0 (got {h.tolist()})")
         _check_recovery(recovery, name)
         return CreditCurve(jnp.asarray(t), jnp.asarray(h), jnp.asarray(float(recovery)), name=name)
 
@@ -115,7 +127,7 @@ def _default_probability(curve: CreditCurve, t):
 @jax.jit
 def _hazard(curve: CreditCurve, t):
     t = jnp.asarray(t, dtype=curve.hazards.dtype)
-    return curve.hazards[jnp.clip(jnp.searchsorted(curve.times, t, side="left"), 0, curve.times.shape[0] - 1)]
+    return curve.hazards[_segment(jnp, curve.times, t)]
 
 
 @pytree_dataclass
@@ -146,15 +158,18 @@ def cds_contract(asof: _dt.date, tenor_or_date, *, rule: str = "cds2015", settle
                  frequency: str = "3M", convention: str = "following", calendar: Calendar = WEEKENDS_ONLY,
                  day_count: str = "ACT/360", include_last_day: bool = False, settles_accrual: bool = True,
                  pays_at_default_time: bool = True, rebates_accrual: bool = True,
-                 cash_settlement_days: int = 3) -> CdsContract:
+                 cash_settlement_days: int = 3, n_periods: int | None = None) -> CdsContract:
     """The CDS that QuantLib's SpreadCdsHelper(tenor, settlement_days, calendar, frequency, convention,
     rule, day_count, ..., lastPeriodDayCounter=Actual360(include_last_day)) prices, as period arrays.
 
     Protection starts at as-of + settlement_days (calendar days). Maturity: ``cds_maturity(asof, tenor)``
     under the cds/cds2015 rules, protection start + tenor otherwise, or ``tenor_or_date`` itself when it
     is a date. The pillar is the adjusted last schedule date (QuantLib's Pillar::LastRelevantDate).
+    ``n_periods`` pads the arrays with empty periods (no accrual, no protection) to that length, so
+    that CDS of different maturities share one shape (one compilation, or a vmap over a book).
     """
-    cds_rule = rule.lower() in ("cds", "cds2015")
+    rule = _canonical(rule, RULES, "date generation rule")
+    cds_rule = rule in ("cds", "cds2015")
     protection = asof + _dt.timedelta(days=settlement_days)
     start = protection if cds_rule else calendar.adjust(protection, convention)
     if isinstance(tenor_or_date, _dt.date):
@@ -164,13 +179,14 @@ def cds_contract(asof: _dt.date, tenor_or_date, *, rule: str = "cds2015", settle
     sched = make_schedule(start, end, frequency, convention, rule, calendar, termination_convention="unadjusted")
     dates = sched.dates
     n = len(dates) - 1
-    # QuantLib's FixedRateLeg: only the last of several coupons uses the last-period day count.
-    dcs = [(day_count, False)] * (n - 1) + [(day_count, include_last_day and n > 1)]
+    # QuantLib's FixedRateLeg: only the last of several coupons uses the last-period day count, which
+    # with include_last_day counts the end date too (Actual360(true), the ISDA standard CDS convention).
+    extra_day = [_dt.timedelta(days=0)] * (n - 1) + [_dt.timedelta(days=int(include_last_day and n > 1))]
 
     def accrued(i, d):  # FixedRateCoupon::accruedAmount(d) per unit notional and spread
         if d <= dates[i] or d > pays[i]:
             return 0.0
-        return year_fraction(dates[i], min(d, dates[i + 1]), dcs[i][0]) + dcs[i][1] / 360.0
+        return year_fraction(dates[i], min(d, dates[i + 1]) + extra_day[i], day_count)
 
     pays = [calendar.adjust(d, convention) for d in dates[1:]]
     trade = protection if cds_rule else protection - _dt.timedelta(days=1)
@@ -200,6 +216,13 @@ def cds_contract(asof: _dt.date, tenor_or_date, *, rule: str = "cds2015", settle
     def yf(d):
         return year_fraction(asof, d, "ACT/365F")
 
+    if not rows:
+        raise ValueError(f"CDS to {end} has no premium payment after the as-of date {asof}")
+    if n_periods is not None:
+        if n_periods < len(rows):
+            raise ValueError(f"n_periods={n_periods} is below the {len(rows)} periods of the {tenor_or_date} CDS")
+        last = rows[-1]
+        rows += [[last[0], 0.0, last[3], last[3], last[4], last[5], last[6], 0.0]] * (n_periods - len(rows))
     cols = list(zip(*rows))
     arr = [np.array([yf(d) for d in cols[k]]) if k in (0, 2, 3, 4, 5, 6) else np.array(cols[k], float)
            for k in range(8)]
@@ -223,30 +246,31 @@ def _phi(xp, x, k0):
 
 def _legs(xp, times, hazards, recovery, c: CdsContract, log_df, disc_knots, engine: str):
     """(protection leg, annuity net of the rebate) per unit notional; xp is numpy or jax.numpy."""
-    def surv(t):
-        return xp.exp(-_cum_hazard(xp, times, hazards, t))
-
-    annuity = xp.sum(surv(c.pay_time) * c.accrual * xp.exp(log_df(c.pay_time)))
-    annuity = annuity - c.rebate * xp.exp(log_df(c.rebate_time))
-    p_def = surv(c.prot_start) - surv(c.prot_end)
-    if engine == "midpoint" or not c.pays_at_default:
-        d_def = xp.exp(log_df(c.default_time))
-        return (1.0 - recovery) * xp.sum(p_def * d_def), annuity + xp.sum(p_def * c.accrued_at_default * d_def)
-    if engine != "integral":
+    if engine not in ("midpoint", "integral"):
         raise ValueError(f"unknown CDS engine '{engine}' (expected 'midpoint' or 'integral')")
-    # Cells between consecutive knots of hazard, discount and period bounds carry constant h and f, so
-    # int h S P du over a cell of width d from g is  S(g) P(g) h d phi0((h+f) d)  and the accrual-weighted
-    # integral adds (u - accrual_start).
+    exact = engine == "integral" and c.pays_at_default
     zero = xp.zeros(1, hazards.dtype)
-    grid = xp.sort(xp.concatenate([zero, times, disc_knots, c.prot_start, c.prot_end]))
+    # Cells between consecutive knots of hazard, discount and period bounds carry constant h and f.
+    grid = xp.sort(xp.concatenate([zero, times, disc_knots, c.prot_start, c.prot_end])) if exact else zero[:0]
+    m = c.pay_time.shape[0]
+    # One discount and one survival evaluation for every time the legs need (one compiled interpolation).
+    lnp = log_df(xp.concatenate([c.pay_time, xp.reshape(c.rebate_time, (1,)), c.default_time, grid]))
+    cum = _cum_hazard(xp, times, hazards, xp.concatenate([c.pay_time, c.prot_start, c.prot_end, grid]))
+    annuity = xp.sum(xp.exp(lnp[:m] - cum[:m]) * c.accrual) - c.rebate * xp.exp(lnp[m])
+    p_def = xp.exp(-cum[m:2 * m]) - xp.exp(-cum[2 * m:3 * m])
+    if not exact:
+        d_def = xp.exp(lnp[m + 1:2 * m + 1])
+        return (1.0 - recovery) * xp.sum(p_def * d_def), annuity + xp.sum(p_def * c.accrued_at_default * d_def)
+    # Over a cell [g, g + d]:  int h S P du = S(g) P(g) h d phi0((h+f) d),  and with the accrual weight
+    # (u - accrual_start) the integral adds S(g) P(g) h d [(g - accrual_start) phi0 + d phi1].
+    ln_grid, cum_grid = lnp[2 * m + 1:], cum[3 * m:]
     g0, g1 = grid[:-1], grid[1:]
     d = g1 - g0
-    lnp = log_df(grid)
     wide = d > 0.0
-    fwd = xp.where(wide, -(lnp[1:] - lnp[:-1]) / xp.where(wide, d, 1.0), 0.0)
-    h = hazards[xp.clip(xp.searchsorted(times, 0.5 * (g0 + g1), side="left"), 0, times.shape[0] - 1)]
+    fwd = xp.where(wide, -(ln_grid[1:] - ln_grid[:-1]) / xp.where(wide, d, 1.0), 0.0)
+    h = hazards[_segment(xp, times, 0.5 * (g0 + g1))]
     x = (h + fwd) * d
-    base = xp.exp(lnp[:-1] - _cum_hazard(xp, times, hazards, g0)) * h * d
+    base = xp.exp(ln_grid[:-1] - cum_grid[:-1]) * h * d
     inside = (g0[None, :] >= c.prot_start[:, None]) & (g1[None, :] <= c.prot_end[:, None]) & wide[None, :]
     p0, p1 = _phi(xp, x, 0), _phi(xp, x, 1)
     protection = (1.0 - recovery) * xp.sum(xp.where(inside, base * p0, 0.0))
@@ -255,18 +279,23 @@ def _legs(xp, times, hazards, recovery, c: CdsContract, log_df, disc_knots, engi
     return protection, annuity + xp.sum(xp.where(inside, aod * rate[:, None], 0.0))
 
 
-@functools.partial(jax.jit, static_argnames="engine")
 def cds_legs(curve: CreditCurve, contract: CdsContract, discount: DiscountCurve, engine: str = "midpoint"):
     """(Prot, Annuity) per unit notional in jnp (see module docstring); buyer's NPV = Prot - s Annuity."""
-    return _legs(jnp, curve.times, curve.hazards, curve.recovery, contract, discount.log_discount,
-                 discount.times, engine)
+    # Names and pillar dates are static metadata; dropping them lets inputs of one shape share a compilation.
+    anonymous = dataclasses.replace(contract, pillar_date=None, pillar_time=0.0)
+    return _cds_legs(dataclasses.replace(curve, name=""), anonymous, dataclasses.replace(discount, name=""), engine)
 
 
-@functools.partial(jax.jit, static_argnames="engine")
 def cds_par_spread(curve: CreditCurve, contract: CdsContract, discount: DiscountCurve, engine: str = "midpoint"):
     """Par running spread s* = Prot / Annuity (decimal, 0.01 = 100bp)."""
     prot, annuity = cds_legs(curve, contract, discount, engine)
     return prot / annuity
+
+
+@functools.partial(jax.jit, static_argnames="engine")
+def _cds_legs(curve: CreditCurve, contract: CdsContract, discount: DiscountCurve, engine: str):
+    return _legs(jnp, curve.times, curve.hazards, curve.recovery, contract, discount.log_discount,
+                 discount.times, engine)
 
 
 def bootstrap_cds(asof: _dt.date, tenors_or_dates, par_spreads, recovery: float, discount: DiscountCurve, *,
@@ -285,10 +314,12 @@ def bootstrap_cds(asof: _dt.date, tenors_or_dates, par_spreads, recovery: float,
             raise MarketDataError(f"credit curve '{name}': pillar {label[k]}: par spread {s[k]} must be >= 0")
     if engine not in ("midpoint", "integral"):
         raise ValueError(f"unknown CDS engine '{engine}' (expected 'midpoint' or 'integral')")
-    try:
-        contracts = [cds_contract(asof, x, **contract_kw) for x in items]
-    except ValueError as e:
-        raise MarketDataError(f"credit curve '{name}': bad CDS pillar: {e}") from e
+    contracts = []
+    for k, x in enumerate(items):
+        try:
+            contracts.append(cds_contract(asof, x, **contract_kw))
+        except ValueError as e:
+            raise MarketDataError(f"credit curve '{name}': pillar {label[k]}: {e}") from e
     times = np.array([c.pillar_time for c in contracts])
     for k in range(len(items)):
         if times[k] <= (times[k - 1] if k else 0.0):

@@ -11,6 +11,7 @@ continuously compounded. Every method accepts JAX or NumPy arrays of any shape a
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -60,15 +61,7 @@ class DiscountCurve:
 
     def log_discount(self, t):
         """ln P(0,t); t: any shape, years. Returns the same shape."""
-        t = jnp.asarray(t, dtype=self.times.dtype)
-        knots_t = jnp.concatenate([jnp.zeros(1, self.times.dtype), self.times])
-        knots_y = jnp.concatenate([jnp.zeros(1, self.log_dfs.dtype), self.log_dfs])
-        inner = jnp.interp(t, knots_t, knots_y)
-        last_fwd = -(knots_y[-1] - knots_y[-2]) / (knots_t[-1] - knots_t[-2])
-        after = knots_y[-1] - last_fwd * (t - knots_t[-1])
-        first_fwd = -(knots_y[1] - knots_y[0]) / (knots_t[1] - knots_t[0])
-        before = -first_fwd * t
-        return jnp.where(t > knots_t[-1], after, jnp.where(t < 0.0, before, inner))
+        return _log_discount(self.times, self.log_dfs, jnp.asarray(t, dtype=self.times.dtype))
 
     def discount(self, t):
         """P(0,t)."""
@@ -95,6 +88,19 @@ class DiscountCurve:
         return (jnp.exp(self.log_discount(t1) - self.log_discount(t2)) - 1.0) / (
             jnp.asarray(t2) - jnp.asarray(t1)
         )
+
+
+@jax.jit
+def _log_discount(times, log_dfs, t):
+    # One compiled kernel per input shape: op-by-op dispatch of jnp.interp costs ~1 s of compilation per shape.
+    knots_t = jnp.concatenate([jnp.zeros(1, times.dtype), times])
+    knots_y = jnp.concatenate([jnp.zeros(1, log_dfs.dtype), log_dfs])
+    inner = jnp.interp(t, knots_t, knots_y)
+    last_fwd = -(knots_y[-1] - knots_y[-2]) / (knots_t[-1] - knots_t[-2])
+    after = knots_y[-1] - last_fwd * (t - knots_t[-1])
+    first_fwd = -(knots_y[1] - knots_y[0]) / (knots_t[1] - knots_t[0])
+    before = -first_fwd * t
+    return jnp.where(t > knots_t[-1], after, jnp.where(t < 0.0, before, inner))
 
 
 def _check_pillars(t: np.ndarray, name: str) -> None:

@@ -298,8 +298,8 @@ def make_schedule(start: _dt.date, end: _dt.date, tenor: str, convention: str = 
     if eom and calendar.is_end_of_month(seed):
         unadj[1:-1] = [month_end(d) for d in unadj[1:-1]]
     out = [adj(dates[0])] + [adj(d) for d in unadj[1:-1]] + [dates[-1]]
-    if tconv != "unadjusted" and rule not in ("cds", "cds2015"):
-        out[-1] = adj(out[-1], tconv)  # ISDA leaves the termination date unadjusted unless told otherwise
+    if tconv != "unadjusted" and rule not in ("cds", "cds2015"):  # CDS keep the unadjusted maturity (ISDA)
+        out[-1] = adj(out[-1], tconv)
     # QuantLib's final safety checks: drop a next-to-last (or second) date that adjustment pushed onto
     # or past the end (or start) date.
     if len(out) >= 2 and out[-2] >= out[-1]:

@@ -98,8 +98,9 @@ class PathGenerator:
         put = lambda a: jax.device_put(jnp.asarray(a, dtype=dt), dev)  # noqa: E731
         return put(self.disc.Phi), put(self.disc.mu), put(self.disc.L), put(self.disc.y0), dev
 
-    def chunks(self) -> Iterator[tuple[int, int, jnp.ndarray]]:
-        """Yields (start, stop, states) with states (n_steps + 1, d, stop - start)."""
+    def chunks(self, pad: bool = False) -> Iterator[tuple[int, int, jnp.ndarray]]:
+        """Yields (start, stop, states) with states (n_steps + 1, d, stop - start), or (..., chunk_size) with
+        ``pad`` (the last chunk then carries extra paths, so downstream jitted code keeps one shape)."""
         Phi, mu, L, y0, dev = self._arrays()
         key = jax.random.PRNGKey(self.seed)
         size = min(self.chunk_size, self.n_paths)
@@ -108,7 +109,7 @@ class PathGenerator:
             # Pad the last chunk to the common size so the compiled function is reused.
             idx = jax.device_put(jnp.arange(start, start + size, dtype=jnp.int64), dev)
             states = simulate_chunk(Phi, mu, L, y0, key, idx, antithetic=self.antithetic)
-            yield start, stop, states[..., : stop - start]
+            yield start, stop, (states if pad else states[..., : stop - start])
 
     def all_states(self) -> np.ndarray:
         """Every path at once, (n_steps + 1, d, n_paths) as NumPy: for tests and small runs."""

@@ -46,3 +46,12 @@ def write_netcdf_atomic(ds: xr.Dataset, path: str) -> str:
 def read_scenarios(path: str) -> xr.Dataset:
     with xr.open_dataset(path, engine="h5netcdf") as ds:
         return ds.load()
+
+
+def atomic_text(path: str, text: str) -> str:
+    """Write a text file through a temporary name and an atomic rename."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+    return path

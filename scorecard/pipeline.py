@@ -1,0 +1,251 @@
+"""scorecard.run(cfg): load and validate every input, compute metrics, score, write outputs.
+
+All input and configuration checks happen before any metric is computed (ScorecardInputError otherwise).
+Without data files, deterministic synthetic data (and a SYNTHETIC exposure-results fixture) are generated into
+<output.dir>/data so that `scorecard run` works with no arguments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import credit as credit_mod
+from .aliases import build_alias_table, normalise
+from .composite import apply_overrides, composite_scores, toxicity_costs
+from .errors import ScorecardInputError
+from .feedback import FeedbackStore
+from .impact import impact_metrics
+from .inputs import load_inputs, resolve_paths
+from .markouts import markout_metrics
+from .protocol import protocol_metrics
+from .reliability import reliability_metrics
+from .skipping import skipping_metrics
+from .slippage import slippage_metrics
+from .stats import METRIC_COLUMNS
+
+CP_TABLES = ("executions", "rfq", "book", "headroom")
+SCORE_METRICS = ("credit_score", "adverse_selection_bps", "excess_slippage_bps", "stress_fill_pct",
+                 "fill_degradation_pp", "excess_impact_bps", "skipping_cost_bps", "protocol_score", "reversion_bps",
+                 "capital_usage", "profitability_bps")
+
+
+@dataclass
+class ScorecardResult:
+    scorecard: pd.DataFrame  # index counterparty
+    metrics: pd.DataFrame  # long: counterparty, metric, value, se, lo, hi, n, unit
+    unmatched: pd.DataFrame
+    alerts: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+    paths: dict[str, str] = field(default_factory=dict)
+    impact: dict | None = None
+
+    def summary_text(self) -> str:
+        cols = ["score", "class", "rank", "adverse_selection_bps", "excess_slippage_bps", "stress_fill_pct",
+                "credit_score"]
+        body = self.scorecard[[c for c in cols if c in self.scorecard]].round(2).to_string()
+        return "\n".join([body, *self.notes, f"written to {self.paths.get('dir', '?')}"])
+
+
+def validate_config(cfg) -> None:
+    for key in ("headline", "reversion_short", "reversion_long", "max_staleness"):
+        _duration(getattr(cfg.markouts, key), f"markouts.{key}")
+    for i, h in enumerate(cfg.markouts.horizons):
+        if _duration(h, f"markouts.horizons[{i}]") <= 0:
+            raise ScorecardInputError("config", f"markouts.horizons[{i}]", f"horizon must be > 0, got {h}")
+    for key, v in (("stress.max_staleness", cfg.stress.max_staleness), ("alerts.window", cfg.alerts.window),
+                   ("skipping.max_staleness", cfg.skipping.max_staleness)):
+        _duration(v, key)
+    if not 0 < cfg.exposure.pfe_quantile < 1:
+        raise ScorecardInputError("config", "exposure.pfe_quantile", "must be in (0, 1)")
+    if not cfg.ci.z > 0:
+        raise ScorecardInputError("config", "ci.z", "must be > 0")
+    names = [b.name for b in cfg.composite.bands]
+    missing = [n for n in names if n not in cfg.limits.multipliers]
+    if missing:
+        raise ScorecardInputError("config", "limits.multipliers", f"no multiplier for classes {missing}")
+
+
+def _duration(s, key) -> int:
+    try:
+        return int(pd.Timedelta(str(s)).value)
+    except ValueError as exc:
+        raise ScorecardInputError("config", key, f"'{s}' is not a duration like 5s or 5min") from exc
+
+
+def prepare_data(cfg, out_dir: Path, notes: list[str]) -> tuple[dict, str | None]:
+    """Table paths and exposure results path; generates synthetic data when no data was configured."""
+    paths = resolve_paths(cfg.data)
+    exposure = cfg.exposure.results
+    if not any(paths.values()):
+        from .synthetic import generate, write_tables
+        from .synthetic_exposure import write_exposure_fixture
+
+        s = cfg.data.synthetic
+        data = generate(seed=int(s.seed), n_fills_per_cp=int(s.n_fills_per_cp), n_rfq=int(s.n_rfq))
+        paths = write_tables(data, out_dir / "data", "csv")
+        notes.append(f"no data files configured: SYNTHETIC data generated with seed {s.seed} into {out_dir / 'data'}")
+        if exposure is None:
+            exposure = write_exposure_fixture(out_dir / "data" / "exposure_results.h5",
+                                              [asdict(p) for p in data.planted], seed=int(s.seed))
+            notes.append("exposure results: SYNTHETIC fixture (not an engine run)")
+    if exposure and Path(exposure).is_dir():
+        found = sorted(Path(exposure).glob("*.h5"), key=lambda p: p.stat().st_mtime)
+        if not found:
+            raise ScorecardInputError(str(exposure), "exposure.results", "folder has no *.h5 exposure results")
+        exposure = str(found[-1])
+        notes.append(f"exposure results: newest file in the folder, {exposure}")
+    return paths, exposure
+
+
+def load_all(cfg, out_dir: Path, notes: list[str]):
+    """Everything read and validated; no metric computed yet."""
+    validate_config(cfg)
+    paths, exposure_path = prepare_data(cfg, out_dir, notes)
+    inputs = load_inputs(paths)
+    t = inputs.tables
+    aliases = build_alias_table(t["counterparties"], t["aliases"], inputs.sources.get("aliases", "aliases"))
+    reports = []
+    for name in CP_TABLES:
+        if t.get(name) is not None:
+            t[name], rep = normalise(t[name], aliases, inputs.sources.get(name, name), cfg.data.unmatched)
+            reports.append(rep)
+    unmatched = pd.concat(reports, ignore_index=True) if reports else pd.DataFrame(columns=["table", "name", "rows"])
+    for _, r in unmatched.iterrows():
+        notes.append(f"unmatched counterparty name '{r['name']}' in {r['table']}: {r['rows']} rows "
+                     f"({cfg.data.unmatched.name if hasattr(cfg.data.unmatched, 'name') else cfg.data.unmatched})")
+    _cross_checks(t, inputs.sources)
+    if t.get("rfq") is not None and t.get("regime") is None:
+        raise ScorecardInputError("data config", "data.regime", "RFQ logs given without the regime (vol index) table")
+    if (t.get("book") is None) != (t.get("headroom") is None):
+        raise ScorecardInputError("data config", "data.book / data.headroom", "skipping cost needs both tables")
+    credit = None
+    if exposure_path:
+        ds = credit_mod.load_exposure_results(exposure_path)
+        limits = t["counterparties"].set_index("counterparty")["pfe_limit"]
+        cin = credit_mod.credit_inputs(ds, limits, float(cfg.exposure.pfe_quantile),
+                                       float(cfg.exposure.pd_horizon_years), aliases.resolve)
+        credit = credit_mod.credit_scores(cin, cfg.credit)
+        notes.append(f"credit from saved exposure results {exposure_path} (asof {ds.attrs.get('asof', '?')})")
+    else:
+        notes.append("no exposure results: credit metrics absent, weights renormalised")
+    return inputs, aliases, unmatched, credit
+
+
+def _cross_checks(t: dict, sources: dict) -> None:
+    """Relations between tables that would otherwise silently drop data from a metric."""
+    ex = t["executions"]
+    if t.get("instruments") is not None:
+        missing = sorted(set(ex["instrument"]) - set(t["instruments"]["instrument"]))
+        if missing:
+            raise ScorecardInputError(sources.get("instruments", "instruments"), f"instruments {missing[:5]}",
+                                      "traded in the executions but absent from the instrument reference data")
+    no_quotes = sorted(set(ex["instrument"]) - set(t["quotes"]["instrument"]))
+    if no_quotes:
+        raise ScorecardInputError(sources.get("quotes", "quotes"), f"instruments {no_quotes[:5]}",
+                                  "traded in the executions but have no top-of-book quotes (markouts impossible)")
+
+
+def compute_metrics(inputs, cfg, z: float) -> tuple[pd.DataFrame, dict | None]:
+    t = inputs.tables
+    ex = t["executions"]
+    parts = [markout_metrics(ex, t["quotes"], cfg.markouts, z), slippage_metrics(ex, t["instruments"], cfg.slippage, z)]
+    imp, fit = impact_metrics(ex, t["instruments"], z)
+    parts.append(imp)
+    if t.get("rfq") is not None:
+        parts += [reliability_metrics(t["rfq"], t["regime"], cfg.stress, z), protocol_metrics(t["rfq"], cfg.protocol, z)]
+    if t.get("book") is not None:
+        parts.append(skipping_metrics(ex, t["book"], t["headroom"], cfg.skipping, z))
+    metrics = pd.concat([p for p in parts if not p.empty], ignore_index=True)
+    if metrics.empty:
+        raise ScorecardInputError("inputs", "all metrics", "no metric could be computed from the data given")
+    fit_d = None if fit is None else {"intercept_bps": asdict(fit.intercept), "y": asdict(fit.y), "n": fit.n}
+    return metrics, fit_d
+
+
+def _credit_rows(credit: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for cp, r in credit.iterrows():
+        n = len(r["credit_inputs"].split(",")) if r["credit_inputs"] else 0
+        for m, unit in (("credit_score", "score 1-10"), ("capital_usage", "fraction of limit")):
+            if m in r and np.isfinite(r[m]):
+                # deterministic given the saved exposure results: Monte Carlo error lives in the engine's output
+                rows.append({"counterparty": cp, "metric": m, "value": r[m], "se": 0.0, "lo": r[m], "hi": r[m],
+                             "n": n, "unit": unit})
+    return pd.DataFrame(rows, columns=METRIC_COLUMNS)
+
+
+def annual_notional(ex: pd.DataFrame, ref: pd.DataFrame) -> pd.Series:
+    """Reference annual_notional when given, else observed notional scaled to a year (365.25 d / span)."""
+    span_days = max(1.0, (ex["ts_ns"].max() - ex["ts_ns"].min()) / 8.64e13)
+    obs = (ex["price"] * ex["size"]).groupby(ex["counterparty"]).sum() * 365.25 / span_days
+    if "annual_notional" in ref.columns:
+        refn = ref.set_index("counterparty")["annual_notional"].astype(float)
+        return refn.combine_first(obs)
+    return obs
+
+
+def build_scorecard(metrics: pd.DataFrame, credit: pd.DataFrame | None, ref: pd.DataFrame, notional: pd.Series,
+                    overrides: pd.DataFrame | None, cfg) -> pd.DataFrame:
+    wide = metrics.pivot_table(index="counterparty", columns="metric", values="value", aggfunc="first")
+    se = metrics.pivot_table(index="counterparty", columns="metric", values="se", aggfunc="first")
+    sc = composite_scores(wide, cfg.composite.transforms, cfg.profile.weights, cfg.composite.bands,
+                          cfg.composite.missing)
+    sc = apply_overrides(sc, overrides, cfg.composite.bands)
+    for m in SCORE_METRICS:
+        if m in wide:
+            sc[m] = wide[m].reindex(sc.index)
+            sc[f"{m}_se"] = se[m].reindex(sc.index)
+    if credit is not None:
+        for c in ("pfe_peak", "pfe_limit", "utilisation", "epe_peak", "eepe", "pd", "cva", "capital", "credit_inputs"):
+            if c in credit:
+                sc[c] = credit[c].reindex(sc.index)
+    if "pfe_limit" not in sc:
+        sc["pfe_limit"] = ref.set_index("counterparty")["pfe_limit"].reindex(sc.index)
+    if "name" in ref.columns:
+        sc.insert(0, "name", ref.set_index("counterparty")["name"].reindex(sc.index))
+    sc = sc.join(toxicity_costs(wide.reindex(sc.index), notional))
+    sc["profile"] = cfg.profile.name
+    sc.index.name = "counterparty"
+    first = [c for c in ("name", "score", "class", "rank", "override", "metrics_used") if c in sc]
+    return sc[first + [c for c in sc.columns if c not in first]]
+
+
+def run(cfg) -> ScorecardResult:
+    from .alerts import detect_alerts
+    from .report import write_outputs
+
+    out_dir = Path(cfg.output.dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    notes: list[str] = []
+    inputs, aliases, unmatched, credit = load_all(cfg, out_dir, notes)
+    store = FeedbackStore(cfg.feedback.db or out_dir / "feedback.sqlite")
+    overrides = store.active_overrides()
+    z = float(cfg.ci.z)
+    metrics, fit = compute_metrics(inputs, cfg, z)
+    if credit is not None:
+        metrics = pd.concat([metrics, _credit_rows(credit)], ignore_index=True)
+    t = inputs.tables
+    notional = annual_notional(t["executions"], t["counterparties"])
+    sc = build_scorecard(metrics, credit, t["counterparties"], notional, overrides, cfg)
+    now = datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    alerts = detect_alerts(store.score_history(), sc, now, cfg.alerts.window, float(cfg.alerts.max_move))
+    store.record_scores(sc, now)
+    res = ScorecardResult(sc, metrics, unmatched, alerts, notes, impact=fit)
+    res.paths = write_outputs(res, cfg, aliases, inputs.sources, now)
+    return res
+
+
+def validate(cfg) -> str:
+    """Load and check config and inputs without computing metrics; returns a short report."""
+    notes: list[str] = []
+    out_dir = Path(cfg.output.dir)
+    inputs, _, unmatched, credit = load_all(cfg, out_dir, notes)
+    lines = [f"{k}: {len(v)} rows from {inputs.sources.get(k)}" for k, v in inputs.tables.items() if v is not None]
+    if credit is not None:
+        lines.append(f"credit inputs for {len(credit)} counterparties")
+    return "\n".join(["inputs OK", *lines, *notes])
