@@ -1,0 +1,58 @@
+"""Netting, collateral and exposure measures: pure reductions over the path axis.
+
+    values (K, n_netting_sets, P) --collateral (CSA, MPoR)--> X --measures--> EPE, ENE, PFE, Basel EE/EEE/EEPE
+
+``ExposureAggregator`` is the streaming entry point (one chunk of paths at a time); the modules hold the
+definitions: ``collateral`` (variation margin recursion), ``measures`` (EPE/ENE/PFE/Basel, quantile store),
+``allocation`` (netting and the Euler / pro-rata allocation of netting-set EPE to trades).
+"""
+
+from exposure.aggregation.allocation import allocation_paths, net_values, netting_members
+from exposure.aggregation.collateral import (
+    collateral_paths,
+    collateral_paths_batch,
+    exposure_with_collateral,
+    net_collateral,
+    vm_target,
+)
+from exposure.aggregation.measures import (
+    DEFAULT_QUANTILES,
+    BlockSums,
+    ExposureAccumulator,
+    ExposureAggregator,
+    ExposureMeasures,
+    QuantileStore,
+    basel_measures,
+    basel_weights,
+    effective_ee,
+    exposure_measures,
+    exposure_quantiles,
+    quantile_positions,
+    quantile_stderr,
+    time_weighted_average,
+)
+
+__all__ = [
+    "DEFAULT_QUANTILES",
+    "BlockSums",
+    "ExposureAccumulator",
+    "ExposureAggregator",
+    "ExposureMeasures",
+    "QuantileStore",
+    "allocation_paths",
+    "basel_measures",
+    "basel_weights",
+    "collateral_paths",
+    "collateral_paths_batch",
+    "effective_ee",
+    "exposure_measures",
+    "exposure_quantiles",
+    "exposure_with_collateral",
+    "net_collateral",
+    "net_values",
+    "netting_members",
+    "quantile_positions",
+    "quantile_stderr",
+    "time_weighted_average",
+    "vm_target",
+]
