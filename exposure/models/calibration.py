@@ -9,7 +9,7 @@ a root exists iff the market price lies above that value; otherwise ``Calibratio
 
 Market prices (unit notional): payer = A [(F - K) N(d) + s sqrt(T) n(d)], d = (F - K)/(s sqrt(T)) for a
 normal (Bachelier) vol s in absolute rate units (85bp = 0.0085); payer = A [(F + h) N(d1) - (K + h) N(d2)]
-for a (shifted, shift h) Black vol. Receivers by parity. Annuity A = sum_i tau_i P(0,T_i) and
+for a (shifted, shift h) Black vol; receivers with w = -1 (see the formulas). Annuity A = sum_i tau_i P(0,T_i) and
 F = float-leg PV / A from the t0 curve(s). Schedules are in model time: fixed payments at
 T0 + i/f (f = fixed_frequency per year) with tau_i = 1/f exactly, i.e. no calendars, day counts or spot lag;
 these calibration instruments only have to pin down the vol term structure, and using the same year
@@ -57,6 +57,8 @@ class SwaptionQuote:
 
 @dataclass(frozen=True)
 class CalibrationRow:
+    """One swaption of the report; prices per unit notional, errors = model - market."""
+
     instrument: str
     expiry: float
     tenor: float
@@ -94,7 +96,10 @@ class CalibrationReport:
 def coterminal_strip(final_maturity: float, vols, expiries=None, **quote_fields) -> list[SwaptionQuote]:
     """Expiries 1..N-1 (or ``expiries``) into ``final_maturity``; other SwaptionQuote fields by keyword."""
     exps = np.arange(1.0, float(final_maturity)) if expiries is None else np.asarray(expiries, dtype=float)
-    vols = np.broadcast_to(np.asarray(vols, dtype=float), exps.shape)
+    vols = np.asarray(vols, dtype=float)
+    if vols.ndim and vols.shape != exps.shape:
+        raise ConfigError("calibration.swaptions", f"{vols.size} vols for co-terminal expiries {exps.tolist()}")
+    vols = np.broadcast_to(vols, exps.shape)
     end = float(final_maturity)
     return [SwaptionQuote(float(e), end - float(e), float(v), **quote_fields) for e, v in zip(exps, vols)]
 
@@ -163,10 +168,16 @@ def _discount(curve: DiscountCurve, times):
     return curve.discount(times)
 
 
+def _bucket(n: int, step: int = 16) -> int:
+    """Round a size up to a multiple of ``step`` so that strips of similar size share one XLA compile."""
+    return max(step, -(-n // step) * step)
+
+
 def _discounts(curve: DiscountCurve, times):
     """P(0,t) at the distinct ``times`` with one jitted call: per-shape eager ops would each compile."""
     uniq = np.unique(times)
-    vals = np.asarray(_discount(curve, jnp.asarray(uniq)))
+    padded = np.r_[uniq, np.full(_bucket(uniq.size, 32) - uniq.size, uniq[-1])]
+    vals = np.asarray(_discount(curve, jnp.asarray(padded)))[: uniq.size]
     return lambda t: vals[np.searchsorted(uniq, t)]
 
 
@@ -281,15 +292,21 @@ def calibrate_hull_white(
             f"{quotes[i].label} and {quotes[i + 1].label} share expiry {exps[i]:g}: a piecewise vol with breakpoints "
             "at the expiries can fit only one swaption per expiry",
         )
-    base = HullWhiteParams.create(mean_reversion, np.full(len(quotes), 0.01), exps[:-1], where="calibration")
+    m = len(quotes)
+    base = HullWhiteParams.create(mean_reversion, np.full(m, 0.01), exps[:-1], where="calibration")
     inst, market = _prepare(quotes, curve, forward_curve, float_frequency)
-    times, amounts = pad_cashflows([(it[3], it[4]) for it in inst])
+    n_flows = _bucket(max(len(it[3]) for it in inst))
+    times, amounts = pad_cashflows([(it[3], it[4]) for it in inst], pad_to=n_flows)
     target = np.array([it[5] for it in inst])
     payer = np.array([q.is_payer for q in quotes])
-    args = (base.mean_reversion, base.vol_times)
+    # Pricing runs on vol pieces padded to a bucket size with breakpoints after the last expiry, where no
+    # calibration swaption looks, so strips of similar size reuse one compiled pricer.
+    m_pad = _bucket(m)
+    args = (base.mean_reversion, jnp.asarray(np.r_[exps[:-1], exps[-1] + np.arange(1.0, m_pad - m + 1)]))
 
     def model_price(k, vols):
-        return float(_model_prices(*args, jnp.asarray(vols), curve, exps[k], times[k], amounts[k], target[k], payer[k]))
+        vols = jnp.asarray(np.r_[vols, np.zeros(m_pad - m)])
+        return float(_model_prices(*args, vols, curve, exps[k], times[k], amounts[k], target[k], payer[k]))
 
     sig = np.zeros(len(quotes))
     for k, q in enumerate(quotes):

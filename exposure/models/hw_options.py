@@ -50,8 +50,10 @@ def zero_bond_option(p: HullWhiteParams, curve: DiscountCurve, t, expiry, maturi
     t = jnp.asarray(t, dtype=jnp.float64)
     expiry = jnp.asarray(expiry, dtype=jnp.float64)
     w = jnp.where(jnp.asarray(is_call), 1.0, -1.0)
-    p_s = zero_bond(p, curve, t, maturity, x_t)
-    k_fwd = strike * zero_bond(p, curve, t, expiry, x_t)
+    # Both bonds in one call (a trailing axis of 2): half the curve look-ups and a smaller XLA program.
+    ends = jnp.stack(jnp.broadcast_arrays(expiry, jnp.asarray(maturity, dtype=jnp.float64)), axis=-1)
+    bonds = zero_bond(p, curve, t[..., None], ends, jnp.asarray(x_t)[..., None])
+    k_fwd, p_s = strike * bonds[..., 0], bonds[..., 1]
     s_p = hw_B(a, expiry, maturity) * jnp.sqrt(state_variance(p, t, expiry))
     use_bs = (s_p > _TINY_SP) & (k_fwd > 0.0)
     # Safe operands in the untaken branch keep values and gradients free of NaN (jnp.where evaluates both).
@@ -78,43 +80,40 @@ def jamshidian_critical_state(
     expiry: (...) T0, years. pay_times, amounts: (..., n) cash-flow times (>= T0) and amounts c_i (0 pads).
     Newton from x = 0 with steps capped at 0.25 (the bond sum is convex and decreasing in x when all c_i >= 0,
     so once left of the root Newton climbs monotonically; the cap stops a flat tangent throwing it far away).
-    Differentiable through ``lax.custom_root`` (implicit function theorem), so greeks need no unrolling.
     Negative amounts (deterministic-basis legs) are fine while the bond stays monotone in x near x*.
+    Differentiable: the loop runs on stop_gradient'ed inputs and one more Newton step is taken outside it; at
+    a root that step's derivative is exactly the implicit-function one, -(dF/dtheta)/(dF/dx).
     """
     ln_a, b = _bond_terms(p, curve, expiry, pay_times)
+    return _critical_state(ln_a, b, amounts, target, max_iter)
+
+
+def _critical_state(ln_a, b, amounts, target, max_iter: int = 100):
     amounts = jnp.asarray(amounts, dtype=jnp.float64)
-    shape = jnp.broadcast_shapes(ln_a.shape[:-1], amounts.shape[:-1], jnp.shape(target))
+    target = jnp.asarray(target, dtype=jnp.float64)
+    shape = jnp.broadcast_shapes(ln_a.shape[:-1], amounts.shape[:-1], target.shape)
 
-    def residual(x):
-        return jnp.sum(amounts * jnp.exp(ln_a - b * x[..., None]), axis=-1) - target
+    def newton_step(x, ln_a, b, amounts, target):
+        terms = amounts * jnp.exp(ln_a - b * x[..., None])
+        val = jnp.sum(terms, axis=-1) - target
+        slope = -jnp.sum(b * terms, axis=-1)
+        # A padded (all-zero) trade has slope 0: leave it where it is instead of dividing by zero.
+        return jnp.where(slope < 0.0, -val / jnp.where(slope < 0.0, slope, -1.0), 0.0)
 
-    def newton(f, x0):
-        def step(x):
-            terms = amounts * jnp.exp(ln_a - b * x[..., None])
-            val = jnp.sum(terms, axis=-1) - target
-            slope = -jnp.sum(b * terms, axis=-1)
-            # A padded (all-zero) trade has slope 0: leave it at x0 instead of dividing by zero.
-            dx = jnp.where(slope < 0.0, -val / jnp.where(slope < 0.0, slope, -1.0), 0.0)
-            return jnp.clip(dx, -0.25, 0.25)
+    frozen = jax.lax.stop_gradient((ln_a, b, amounts, target))
 
-        def cond(state):
-            i, _, dx = state
-            return (i < max_iter) & jnp.any(jnp.abs(dx) > 1e-15)
+    def body(state):
+        i, x, _ = state
+        dx = jnp.clip(newton_step(x, *frozen), -0.25, 0.25)
+        return i + 1, x + dx, dx
 
-        def body(state):
-            i, x, _ = state
-            dx = step(x)
-            return i + 1, x + dx, dx
-
-        _, x, _ = jax.lax.while_loop(cond, body, (0, x0, jnp.ones_like(x0)))
-        return x
-
-    def tangent_solve(g, y):
-        # The residual is elementwise in x (one equation per trade), so its Jacobian is diagonal.
-        return y / g(jnp.ones_like(y))
+    def cond(state):
+        i, _, dx = state
+        return (i < max_iter) & jnp.any(jnp.abs(dx) > 1e-15)
 
     x0 = jnp.zeros(shape, dtype=jnp.float64)
-    return jax.lax.custom_root(residual, x0, newton, tangent_solve)
+    _, x, _ = jax.lax.while_loop(cond, body, (0, x0, jnp.ones_like(x0)))
+    return x + newton_step(x, ln_a, b, amounts, target)
 
 
 @jax.jit
@@ -138,15 +137,15 @@ def swaption_jamshidian(
     in currency (the price is homogeneous of degree one in them). x_star: pass the cached critical state to
     skip the root-find (do so for per-path revaluation). Result shape: broadcast of x_t and the trade shape.
     """
+    ln_a, b = _bond_terms(p, curve, expiry, pay_times)  # shared by the root-find and the strikes
     if x_star is None:
-        x_star = jamshidian_critical_state(p, curve, expiry, pay_times, amounts, target)
-    e = jnp.asarray(expiry, dtype=jnp.float64)[..., None]
-    k = zero_bond(p, curve, e, pay_times, jnp.asarray(x_star)[..., None])
+        x_star = _critical_state(ln_a, b, amounts, target)
+    k = jnp.exp(ln_a - b * jnp.asarray(x_star)[..., None])
     zbo = zero_bond_option(
         p,
         curve,
         jnp.asarray(t, dtype=jnp.float64)[..., None],
-        e,
+        jnp.asarray(expiry, dtype=jnp.float64)[..., None],
         pay_times,
         k,
         jnp.logical_not(jnp.asarray(is_payer))[..., None],
@@ -190,7 +189,9 @@ def swap_coupon_bond(expiry, fixed_times, fixed_accruals, fixed_rate, float_star
     coupon tau_j L_j paid at e_j is worth b_j P(T0,s_j) - P(T0,e_j), so the leg is a bond with amount -b_j at
     s_j and +1 at e_j; flows at T0 (P = 1) go into the target and flows on the same date are merged, which on
     a contiguous schedule leaves target = b_0 and -(b_j - 1) at each later reset: the basis is a set of small
-    negative coupons. The float schedule must end on the fixed leg's end date.
+    negative coupons. With a spot lag (first reset s_0 > T0) the target is 0 and -b_0 sits at s_0; the bond
+    e^{B_0 x} sum c_i P(T0,T_i; x) is then still decreasing in x, so x* stays unique. Float periods must start
+    at or after T0 (a reset fixed before T0 is a known cash flow, not modelled here; ValueError).
     """
     t0 = float(expiry)
     times = [np.asarray(fixed_times, dtype=np.float64)]
@@ -204,29 +205,34 @@ def swap_coupon_bond(expiry, fixed_times, fixed_accruals, fixed_rate, float_star
         e = np.asarray(float_ends, dtype=np.float64)
         b = np.broadcast_to(np.asarray(1.0 if basis is None else basis, dtype=np.float64), s.shape)
         at_t0 = np.abs(s - t0) < 1e-12
-        target = float(np.sum(b[at_t0])) if np.any(at_t0) else 0.0
+        target = float(np.sum(b[at_t0]))
         times += [s[~at_t0], e]
         amounts += [-b[~at_t0], np.ones_like(e)]
     times = np.concatenate(times)
     amounts = np.concatenate(amounts)
-    # Merge flows on the same date (to 1e-10 y): cancelling ZBOs cost time and break the bond's convexity.
-    uniq, inv = np.unique(np.round(times, 10), return_inverse=True)
-    merged = np.zeros(uniq.size)
-    np.add.at(merged, inv, amounts)
+    if np.any(times < t0 - 1e-12):
+        raise ValueError(f"swap_coupon_bond: cash flow or reset at {times.min():g} before the expiry {t0:g}")
+    # Merge flows within 1e-10 y (keeping the first time): cancelling ZBOs cost time and break convexity.
+    order = np.argsort(times, kind="stable")
+    times, amounts = times[order], amounts[order]
+    first = np.r_[True, np.diff(times) > 1e-10]
+    merged = np.zeros(int(first.sum()))
+    np.add.at(merged, np.cumsum(first) - 1, amounts)
     keep = merged != 0.0
-    return uniq[keep], merged[keep], target
+    return times[first][keep], merged[keep], target
 
 
-def pad_cashflows(flows, pad_time=None):
-    """Stack per-trade (times, amounts) into (trades, n_max) arrays, padding with amount 0.
+def pad_cashflows(flows, pad_to: int | None = None):
+    """Stack per-trade (times, amounts) into (trades, n) arrays, n = max(longest, pad_to), amount 0 padding.
 
-    Pads with the trade's last time (or ``pad_time``) so padded slots are ordinary zero-weight bonds.
+    Pads with the trade's last time so padded slots are ordinary zero-weight bonds. A fixed ``pad_to`` keeps
+    one jit signature across portfolios.
     """
-    n = max(len(f[0]) for f in flows)
+    n = max([len(f[0]) for f in flows] + [pad_to or 0])
     times = np.zeros((len(flows), n))
     amts = np.zeros((len(flows), n))
     for i, (ti, ai) in enumerate(flows):
         times[i, : len(ti)] = ti
-        times[i, len(ti) :] = ti[-1] if pad_time is None else pad_time
+        times[i, len(ti) :] = ti[-1]
         amts[i, : len(ai)] = ai
     return times, amts
