@@ -72,9 +72,21 @@ class Portfolio:
         return tuple(t.id for t in self.trades)
 
 
+def resolve_input(path: str, key: str) -> str:
+    """An input path as given, else relative to the project root (the parent of the conf/ directory)."""
+    if os.path.exists(path) or os.path.isabs(path):
+        if not os.path.exists(path):
+            raise ConfigError(key, f"file not found: {path}")
+        return path
+    from exposure.api import conf_dir
+
+    alt = os.path.join(os.path.dirname(conf_dir()), path)
+    if not os.path.exists(alt):
+        raise ConfigError(key, f"file not found: {path} (also looked in {os.path.dirname(alt) or '.'})")
+    return alt
+
+
 def _read(path: str) -> dict:
-    if not os.path.exists(path):
-        raise ConfigError("portfolio.trades", f"file not found: {path}")
     with open(path) as fh:
         text = fh.read()
     try:
@@ -91,12 +103,12 @@ def _read(path: str) -> dict:
 def load_portfolio(pc, market, grid) -> Portfolio:
     """Parse and validate every trade, netting set and fixing before any simulation."""
     _ensure_products_registered()
-    path = str(pc.trades)
+    path = resolve_input(str(pc.trades), "portfolio.trades")
     data = _read(path)
     ns_raw = dict(data.get("netting_sets") or {})
     if pc.get("netting_sets"):
-        ns_raw.update(_read_netting_file(str(pc.netting_sets)))
-    fixings = Fixings.read(str(pc.fixings)) if pc.get("fixings") else Fixings.empty()
+        ns_raw.update(_read_netting_file(resolve_input(str(pc.netting_sets), "portfolio.netting_sets")))
+    fixings = Fixings.read(resolve_input(str(pc.fixings), "portfolio.fixings")) if pc.get("fixings") else Fixings.empty()
     ctx = ParseContext(market, grid, fixings, path)
     on_error = str(pc.get("on_error", "fail"))
     if on_error not in ("fail", "skip"):

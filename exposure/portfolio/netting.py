@@ -35,6 +35,14 @@ class Csa:
         for k in d:
             if k not in known:
                 raise ConfigError(f"{key}.{k}", f"unknown CSA field (known: {', '.join(sorted(known))})")
+        d = dict(d)
+        for k, v in d.items():
+            # PyYAML reads 1.0e6 (no sign in the exponent) as a string: accept numeric strings.
+            if isinstance(v, str) and k not in ("margining", "collateral_currency"):
+                try:
+                    d[k] = float(v)
+                except ValueError:
+                    raise ConfigError(f"{key}.{k}", f"must be a number (got '{v}')") from None
         out = Csa(**d)
         if out.margining not in MARGINING:
             raise ConfigError(f"{key}.margining", f"'{out.margining}' is not one of {', '.join(MARGINING)}")

@@ -1,0 +1,215 @@
+"""Cash-flow tables of linear trades: every trade as deterministic bond flows, floating coupons and equity terms.
+
+Under Hull-White with a deterministic multiplicative basis D(T) = P_f(0,T) / P_d(0,T) between an index's
+forwarding curve f and the discount curve d, a floating coupon on [T1, T2] not yet fixed pays
+N tau_leg (L + s) at T2 with L = (D(T1)/D(T2) P_d(T1,T1)/P_d(T1,T2) - 1) / tau_idx, so at t < T1
+
+    V(t) = N g D(T1)/D(T2) P_d(t, T1) - N g P_d(t, T2) + N tau_leg s P_d(t, T2),   g = tau_leg / tau_idx,
+
+exactly, linear in zero bonds (g = 1 when the leg and the index share a day count; an overnight
+coupon compounded daily telescopes to the same expression). An FRA settled at T1 with
+N tau (L - K) / (1 + tau L) is worth N P_d(t, T1) - N (1 + tau K) D(T2)/D(T1) P_d(t, T2) for t < T1.
+
+So every trade becomes three tables, with days counted from the as-of date (model time = days / 365):
+
+flows      a * X_c(t) * P_c(t, T)   while day(t) < dead (dead <= T; T is ``day``). ``dead`` is T for an
+           ordinary flow and the fixing date T1 for the D(T1)/D(T2) part of a projected coupon (after
+           it the coupon is "current", below). ``settle`` is the payment date of the cash flow the row
+           belongs to (T2 for both parts of a coupon), used to tell paid from remaining flows.
+coupons    current floating coupons: while T1 <= day(t) < T2 the coupon's D(T1)/D(T2) part is worth
+           w X_c(t) P_c(s, T1) / P_c(s, T2) P_c(t, T2) with w = sign N g D(T1)/D(T2) and s the fixing
+           state's date (see ``exposure.pricing.linear``); its -N g and spread parts stay in ``flows``.
+equity     q X_c(t) S(t) exp(-div (T - t)) while day(t) < T (the strike is a flow).
+
+Coupons fixed before the as-of date are ordinary flows with their known amount (IBOR: past fixing;
+OIS accruing over the as-of date: realised compounding times the t0 forward compounding to T2).
+Flows paid on or before the as-of date are dropped (as QuantLib, today's flows are not in the t0 value).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import numpy as np
+
+from exposure.market.schedule import year_fraction
+from exposure.pricing.linear_products import EquityLeg, Exchange, FixedLeg, FloatLeg, FraLeg
+
+
+def log_discount(curve, t) -> np.ndarray:
+    """ln P(0, t) of a ``DiscountCurve`` in NumPy: the same formula as ``DiscountCurve.log_discount``
+    (log-linear through (0, 0) and the pillars, flat-forward extrapolation on both sides). The jnp
+    version run eagerly compiles every operation anew for each new array shape (seconds per batch)."""
+    t = np.asarray(t, dtype=np.float64)
+    kt = np.concatenate([[0.0], np.asarray(curve.times, dtype=np.float64)])
+    ky = np.concatenate([[0.0], np.asarray(curve.log_dfs, dtype=np.float64)])
+    inner = np.interp(t, kt, ky)
+    last_fwd = -(ky[-1] - ky[-2]) / (kt[-1] - kt[-2])
+    first_fwd = -(ky[1] - ky[0]) / (kt[1] - kt[0])
+    return np.where(t > kt[-1], ky[-1] - last_fwd * (t - kt[-1]), np.where(t < 0.0, -first_fwd * t, inner))
+
+
+@dataclasses.dataclass(frozen=True)
+class CashFlows:
+    """Flat NumPy tables for a list of trades (row order: trade order, then leg order).
+
+    flows: f_trade (F,) int, f_ccy (F,) int into ``currencies``, f_day (F,) bond maturity (days),
+    f_dead (F,) alive while day < f_dead, f_settle (F,), f_amount (F,) in the flow's currency.
+    coupons: c_trade, c_ccy, c_leg (a running index of floating legs), c_fix (T1 day), c_pay (T2 day),
+    c_weight (C,).
+    equity: e_trade, e_equity (int into ``equities``), e_ccy, e_day, e_qty (signed), e_div (E,).
+    """
+
+    asof: dt.date
+    n_trades: int
+    currencies: tuple
+    equities: tuple
+    f_trade: np.ndarray
+    f_ccy: np.ndarray
+    f_day: np.ndarray
+    f_dead: np.ndarray
+    f_settle: np.ndarray
+    f_amount: np.ndarray
+    c_trade: np.ndarray
+    c_ccy: np.ndarray
+    c_leg: np.ndarray
+    c_fix: np.ndarray
+    c_pay: np.ndarray
+    c_weight: np.ndarray
+    e_trade: np.ndarray
+    e_equity: np.ndarray
+    e_ccy: np.ndarray
+    e_day: np.ndarray
+    e_qty: np.ndarray
+    e_div: np.ndarray
+
+
+class _Builder:
+    def __init__(self, market):
+        self.market = market
+        self.asof = market.asof
+        self.flows: list = []
+        self.coupons: list = []
+        self.equity: list = []
+        self.logdf: dict = {}
+        self.n_legs = 0
+
+    def day(self, d: dt.date) -> int:
+        return (d - self.asof).days
+
+    def t(self, d: dt.date) -> float:
+        return self.day(d) / 365.0
+
+    def prefetch(self, specs) -> None:
+        """Evaluate every forward/discount log-factor the legs need in one vectorised call per curve."""
+        need: dict = {}
+        for s in specs:
+            for leg in s.legs:
+                if isinstance(leg, FloatLeg):
+                    ds = set(leg.accrual_start) | set(leg.accrual_end) | {d for d in leg.past_end if d is not None}
+                elif isinstance(leg, FraLeg):
+                    ds = {leg.start, leg.end}
+                else:
+                    continue
+                need.setdefault((leg.index, leg.currency), set()).update(ds)
+                need.setdefault((None, leg.currency), set()).update(ds)
+        for (index, ccy), ds in need.items():
+            days = sorted(self.day(d) for d in ds)
+            curve = self.market.forward_curve(index, ccy) if index is not None else self.market.curves[ccy]
+            vals = log_discount(curve, np.asarray(days, dtype=np.float64) / 365.0)
+            self.logdf[(index, ccy)] = dict(zip(days, vals.tolist()))
+
+    def log_fwd(self, index, ccy, d: dt.date) -> float:
+        """ln P_f(0, T) of the index's forwarding curve (the discount curve without an index)."""
+        key = (index if index in self.market.indices else None, ccy)
+        if key not in self.logdf or self.day(d) not in self.logdf[key]:
+            curve = self.market.forward_curve(index, ccy)
+            return float(log_discount(curve, self.t(d)))
+        return self.logdf[key][self.day(d)]
+
+    def basis(self, index, ccy, d: dt.date) -> float:
+        """D(T) = P_f(0,T) / P_d(0,T)."""
+        return float(np.exp(self.log_fwd(index, ccy, d) - self.log_fwd(None, ccy, d)))
+
+    def flow(self, i, ccy, pay: dt.date, amount, dead: dt.date | None = None, settle: dt.date | None = None):
+        dead = pay if dead is None else dead
+        settle = pay if settle is None else settle
+        if self.day(min(dead, pay)) > 0 and amount != 0.0:
+            self.flows.append((i, ccy, self.day(pay), self.day(min(dead, pay)), self.day(settle), float(amount)))
+
+    def add(self, i: int, leg) -> None:
+        if isinstance(leg, FixedLeg):
+            for N, a, b, p in zip(leg.notionals, leg.accrual_start, leg.accrual_end, leg.payment):
+                self.flow(i, leg.currency, p, leg.sign * N * leg.rate * year_fraction(a, b, leg.day_count))
+        elif isinstance(leg, FloatLeg):
+            self._float(i, leg)
+        elif isinstance(leg, FraLeg):
+            if leg.start > self.asof:
+                tau = year_fraction(leg.start, leg.end, leg.day_count)
+                d1, d2 = self.basis(leg.index, leg.currency, leg.start), self.basis(leg.index, leg.currency, leg.end)
+                self.flow(i, leg.currency, leg.start, leg.sign * leg.notional)
+                self.flow(i, leg.currency, leg.end, -leg.sign * leg.notional * (1.0 + tau * leg.strike) * d2 / d1,
+                          dead=leg.start, settle=leg.start)
+        elif isinstance(leg, Exchange):
+            self.flow(i, leg.currency, leg.date, leg.amount)
+        elif isinstance(leg, EquityLeg):
+            if leg.maturity > self.asof:
+                div = float(self.market.equities[leg.name].dividend_yield)
+                self.equity.append((i, leg.name, leg.currency, self.day(leg.maturity), leg.sign * leg.quantity, div))
+                self.flow(i, leg.currency, leg.maturity, -leg.sign * leg.quantity * leg.strike)
+        else:  # pragma: no cover - a new leg kind must be handled here
+            raise TypeError(f"unknown leg type {type(leg).__name__}")
+
+    def _float(self, i: int, leg: FloatLeg) -> None:
+        ccy = leg.currency
+        self.n_legs += 1
+        for k, (N, t1, t2, pay) in enumerate(zip(leg.notionals, leg.accrual_start, leg.accrual_end, leg.payment)):
+            if pay <= self.asof:
+                continue
+            tau = year_fraction(t1, t2, leg.day_count)
+            g = tau / year_fraction(t1, t2, leg.index_day_count)
+            past = leg.past[k]
+            if past is not None:
+                if leg.overnight:
+                    # realised compounding to past_end, then the t0 forward compounding to T2
+                    growth = past * float(np.exp(self.log_fwd(leg.index, ccy, leg.past_end[k])
+                                                 - self.log_fwd(leg.index, ccy, t2)))
+                    amount = N * (g * (growth - 1.0) + tau * leg.spread)
+                else:
+                    amount = N * tau * (past + leg.spread)
+                self.flow(i, ccy, pay, leg.sign * amount)
+                continue
+            ratio = self.basis(leg.index, ccy, t1) / self.basis(leg.index, ccy, t2)
+            w = leg.sign * N * g * ratio
+            self.flow(i, ccy, t1, w, settle=pay)
+            self.flow(i, ccy, pay, -leg.sign * N * g)
+            self.flow(i, ccy, pay, leg.sign * N * tau * leg.spread)
+            self.coupons.append((i, ccy, self.n_legs - 1, self.day(t1), self.day(pay), w))
+
+
+def generate(specs, market) -> CashFlows:
+    """The cash-flow tables of ``specs`` (LinearTrade) on the t0 ``market`` (for the basis and t0 forwards)."""
+    b = _Builder(market)
+    b.prefetch(specs)
+    for i, s in enumerate(specs):
+        for leg in s.legs:
+            b.add(i, leg)
+    ccys = tuple(sorted({r[1] for r in b.flows} | {r[1] for r in b.coupons} | {r[2] for r in b.equity}))
+    eqs = tuple(sorted({r[1] for r in b.equity}))
+    ci = {c: j for j, c in enumerate(ccys)}
+    ei = {e: j for j, e in enumerate(eqs)}
+
+    def col(rows, j, dtype, f=lambda v: v):
+        return np.array([f(r[j]) for r in rows], dtype=dtype)
+
+    F, C, E = b.flows, b.coupons, b.equity
+    return CashFlows(
+        market.asof, len(specs), ccys, eqs,
+        col(F, 0, np.int64), col(F, 1, np.int64, ci.get), col(F, 2, np.int64), col(F, 3, np.int64),
+        col(F, 4, np.int64), col(F, 5, np.float64),
+        col(C, 0, np.int64), col(C, 1, np.int64, ci.get), col(C, 2, np.int64), col(C, 3, np.int64),
+        col(C, 4, np.int64), col(C, 5, np.float64),
+        col(E, 0, np.int64), col(E, 1, np.int64, ei.get), col(E, 2, np.int64, ci.get), col(E, 3, np.int64),
+        col(E, 4, np.float64), col(E, 5, np.float64),
+    )

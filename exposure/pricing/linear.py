@@ -1,0 +1,425 @@
+"""The valuation engine of linear trades on paths: cash flows times zero bonds, as moment matrix products.
+
+Value in base currency at t_k of a set of trades (a netting set, or one trade):
+
+    V(t_k) = sum_c X_c(t_k) sum_f a_f P_c(t_k, T_f)                  deterministic flows alive at t_k
+           + sum_cpn X_c(t_k) w P_c(s, T1) / P_c(s, T2) P_c(t_k, T2)   current floating coupons
+           + sum_eq  X_c(t_k) q S(t_k) exp(-div (T - t_k))             equity forwards
+
+(see ``exposure.pricing.cashflows`` for the tables). With P_c(t_k, T) = A exp(-B x), x = x_c[k, p], the
+flow sum is expanded around B_mid(k) = (B_min + B_max) / 2 over the batch's alive flows of currency c:
+
+    sum_f a_f A_f exp(-B_f x) = exp(-B_mid x) sum_{n=0}^{N} m_n(k) xi^n,
+    xi = x / s_k,  s_k = Y / h_k,  h_k = (B_max - B_min) / 2,   m_n(k) = sum_f a_f A_f ((B_mid - B_f) s_k)^n / n!
+
+so that |(B_mid - B_f) x| <= Y exactly when |xi| <= 1. With Y = 6 and N = 41 the truncation error
+|y|^{N+1}/(N+1)! e^{2|y|} is below 1e-13 and the rounding error eps e^{2|y|} below 2e-11, both relative
+to the gross sum sum_f |a_f P_f|; for realistic states (|x| of a few percent, |y| < 1) both are ~1e-15.
+Y = 6 means e.g. a short-rate deviation |x| = 0.5 for flows spread over 50 years (mean reversion 3%):
+beyond it (|xi| > 1 on some path) ``values``/``netting_values`` raise SeriesRangeError (NaN when traced).
+
+The moments m_n(k) are precomputed per (date, currency, trade) in NumPy (``prepare``; one sparse
+product per date), and summed per netting set. On paths each (date, currency) is one matrix product
+moments (n, N+1) x powers (N+1, P) whatever the number of trades; dates are a ``lax.scan``. A chunk of
+paths uses the smallest order (a multiple of 4, at most N) whose bound holds for its largest |xi|:
+realistic Hull-White paths have |xi| ~ 0.2 and need N ~ 16.
+
+Current coupons (fixing date T1 <= t_k < payment T2) are evaluated exactly, one exp per coupon and path
+(at most one per floating leg and date), packed per date and taken ``COUPON_CHUNK`` at a time so that
+the work follows the number of live coupons; their cost grows with the number of floating legs. Their
+fixing is the forward implied by the state at the fixing date if it is a valuation date of the view,
+else at the last view date s before it (the t0 state if there is none):
+
+    L = (D(T1)/D(T2) P(s,T1)/P(s,T2) - 1) / tau.
+
+This approximates the realised fixing (and realised overnight compounding), but it is the fixing's
+conditional expectation under the payment-date forward measure, so discounted values stay martingales
+and E[V(t)/N(t)] is exactly the t0 value of the flows paid after t; it is exact when fixing dates are
+grid dates.
+
+Per-trade values: ``values(pre, view)`` (K, n_trades, P); netting-set sums: ``netting_values(pre,
+view, n)`` (K, n, P), both in base currency, undiscounted, zero after maturity.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import scipy.sparse
+
+from exposure._pytree import pytree_dataclass, static_field
+from exposure.errors import ExposureError
+from exposure.pricing.cashflows import CashFlows, generate, log_discount
+from exposure.pricing.view import PathView, PricingContext, TradeBatch
+
+SERIES_RANGE = 6.0  # Y: the largest |(B_f - B_mid) x| the series covers
+SERIES_TOL = 1e-13
+COUPON_CHUNK = 32  # current coupons are evaluated this many at a time (work follows the live count)
+
+
+def series_order(y: float = SERIES_RANGE, tol: float = SERIES_TOL) -> int:
+    """Smallest N with y^{N+1}/(N+1)! e^{2y} <= tol (the truncation error relative to the gross sum)."""
+    n = 1
+    while y ** (n + 1) / math.factorial(n + 1) * math.exp(2.0 * y) > tol:
+        n += 1
+    return n
+
+
+SERIES_ORDER = series_order()  # 41 for Y = 6
+
+
+class SeriesRangeError(ExposureError, ValueError):
+    """A simulated rate state is outside the range the moment expansion covers."""
+
+
+@pytree_dataclass
+class LinearPre:
+    """Deterministic arrays of a linear batch for K valuation dates (float64 NumPy at build time).
+
+    mom_tr (K, n_ccy_b, N+1, n_trades), mom_ns (K, n_ccy_b, N+1, n_ns_b): moments m_n per trade /
+        per netting set of the batch (local index u, global index ``ns_global[u]``)
+    bmid, inv_scale (K, n_ccy_b): B_mid(k) and 1/s_k = h_k / Y per batch currency
+    cc_w, cc_b1, cc_b2, cc_j, cc_b (K, C): the current coupons of each date, packed to the front (cc_n (K,)
+        of them, C a multiple of ``COUPON_CHUNK``; padding has w = 0): value w exp(-b1 x_b(s) - b2 x_b(t_k))
+        X_b(t_k) with b = cc_b the batch currency and s = cc_j the view date of the fixing state (K: the t0
+        state x = 0); sorted by (currency, local netting set, trade). cc_tr / cc_ns (K, C): the segment
+        b * n_trades + trade / b * n_ns_b + netting set the value adds to
+    eq_tr (K, n_eq_b, n_trades), eq_ns (K, n_eq_b, n_ns_b): q exp(-div (T - t_k)) of alive equity terms
+    static: ccy_idx / eq_idx / eq_ccy_idx view indices of the batch's currencies, equities, their currency
+    """
+
+    mom_tr: jnp.ndarray
+    mom_ns: jnp.ndarray
+    bmid: jnp.ndarray
+    inv_scale: jnp.ndarray
+    cc_w: jnp.ndarray
+    cc_b1: jnp.ndarray
+    cc_b2: jnp.ndarray
+    cc_j: jnp.ndarray
+    cc_b: jnp.ndarray
+    cc_n: jnp.ndarray
+    cc_tr: jnp.ndarray
+    cc_ns: jnp.ndarray
+    eq_tr: jnp.ndarray
+    eq_ns: jnp.ndarray
+    ccy_idx: tuple = static_field(default=())
+    eq_idx: tuple = static_field(default=())
+    eq_ccy_idx: tuple = static_field(default=())
+    ns_global: tuple = static_field(default=())
+
+
+def _integrated_variance(hw, t, T) -> np.ndarray:
+    """NumPy twin of ``hull_white.integrated_variance``: int_t^T sigma(u)^2 B(u,T)^2 du, 0 where T <= t."""
+    a = float(hw.mean_reversion)
+    vt = np.asarray(hw.vol_times, dtype=np.float64)
+    lo, hi = np.concatenate([[0.0], vt]), np.concatenate([vt, [np.inf]])
+    sig = np.asarray(hw.vol_values, dtype=np.float64)
+    t, T = np.asarray(t, dtype=np.float64)[..., None], np.asarray(T, dtype=np.float64)[..., None]
+    u1, u2 = np.maximum(t, lo), np.minimum(T, hi)
+    active = u2 > u1
+    u2 = np.where(active, u2, u1)
+    e1, e2 = np.exp(-a * (T - u1)), np.exp(-a * (T - u2))
+    g = ((u2 - u1) - 2.0 / a * (e2 - e1) + 0.5 / a * (e2 * e2 - e1 * e1)) / (a * a)
+    return np.sum(np.where(active, sig * sig * g, 0.0), axis=-1)
+
+
+def bond_coefficients(ctx: PricingContext, ccy: str, T) -> tuple:
+    """lnA, B (K, n) of P_c(t_k, T) = exp(lnA - B x) for the context's times and maturities T (n,).
+
+    The same formulas as ``PricingContext.bond_coefficients`` (``hull_white.log_bond_intercept``,
+    ``hw_B``; bonds with T <= t_k get lnA = B = 0) in NumPy, so that ``prepare`` compiles nothing."""
+    c = ctx.ccy_index(ccy)
+    hw, curve = ctx.model.hw[c], ctx.model.curves[c]
+    t = np.asarray(ctx.times, dtype=np.float64).reshape(-1, 1)
+    T = np.maximum(np.asarray(T, dtype=np.float64).reshape(1, -1), t)
+    t = np.broadcast_to(t, T.shape)
+    zero = np.zeros_like(t)
+    lnA = (log_discount(curve, T) - log_discount(curve, t)
+           + 0.5 * (_integrated_variance(hw, t, T) - _integrated_variance(hw, zero, T)
+                    + _integrated_variance(hw, zero, t)))
+    a = float(hw.mean_reversion)
+    return lnA, -np.expm1(-a * (T - t)) / a
+
+
+def _view_days(ctx: PricingContext) -> np.ndarray:
+    if ctx.dates and len(ctx.dates) == len(ctx.times):
+        return np.array([(d - ctx.market.asof).days for d in ctx.dates], dtype=np.int64)
+    return np.rint(np.asarray(ctx.times, dtype=np.float64) * 365.0).astype(np.int64)
+
+
+def _taylor_terms(z: np.ndarray, order: int) -> np.ndarray:
+    """(len(z), order+1): z^n / n!."""
+    steps = np.empty((z.size, order + 1))
+    steps[:, 0] = 1.0
+    steps[:, 1:] = z[:, None] / np.arange(1, order + 1)[None, :]
+    return np.cumprod(steps, axis=1)
+
+
+def _flow_moments(ctx, cf: CashFlows, j: int, days, order: int, y: float):
+    """Per-trade moments (K, N+1, n_tr), B_mid (K,) and 1/s (K,) of the flows of batch currency j."""
+    K, n_tr = days.size, cf.n_trades
+    mom = np.zeros((K, order + 1, n_tr))
+    bmid, inv_s = np.zeros(K), np.zeros(K)
+    sel = np.nonzero(cf.f_ccy == j)[0]
+    if sel.size == 0:
+        return mom, bmid, inv_s
+    key = np.stack([cf.f_day[sel], cf.f_dead[sel]], axis=1)
+    groups, inverse = np.unique(key, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    W = scipy.sparse.csr_matrix((cf.f_amount[sel], (cf.f_trade[sel], inverse)), shape=(n_tr, groups.shape[0]))
+    W.sum_duplicates()
+    lnA, B = bond_coefficients(ctx, cf.currencies[j], groups[:, 0] / 365.0)
+    alive = days[:, None] < groups[None, :, 1]
+    for k in range(K):
+        a = alive[k]
+        if not a.any():
+            continue
+        Bk = B[k]
+        bmax, bmin = Bk[a].max(), Bk[a].min()
+        bm, h = 0.5 * (bmax + bmin), 0.5 * (bmax - bmin)
+        bmid[k], inv_s[k] = bm, h / y
+        z = np.where(a, (bm - Bk) * (y / h if h > 0.0 else 0.0), 0.0)
+        D = _taylor_terms(z, order) * np.where(a, np.exp(lnA[k]), 0.0)[:, None]
+        mom[k] = (W @ D).T
+    return mom, bmid, inv_s
+
+
+def _current_coupons(ctx, cf: CashFlows, days, ns_local, n_u: int):
+    """The coupons in their fixed phase at each date, packed (see ``LinearPre``)."""
+    K, n_tr = days.size, cf.n_trades
+    active = (cf.c_fix[None, :] <= days[:, None]) & (days[:, None] < cf.c_pay[None, :])
+    counts = active.sum(axis=1) if cf.c_fix.size else np.zeros(K, dtype=np.int64)
+    C = COUPON_CHUNK * max(1, -(-int(counts.max(initial=0)) // COUPON_CHUNK))
+    out = {n: np.zeros((K, C)) for n in ("w", "b1", "b2")}
+    out.update({n: np.zeros((K, C), dtype=np.int32) for n in ("j", "b", "tr", "ns")})
+    out["n"] = counts.astype(np.int32)
+    if cf.c_fix.size == 0:
+        return out
+    jfix = np.searchsorted(days, cf.c_fix, side="right") - 1  # last view date <= fixing date
+    T1, T2 = cf.c_fix / 365.0, cf.c_pay / 365.0
+    n = cf.c_fix.size
+    lnA1, B1, lnA2, B2 = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+    lnAk, Bk = np.zeros((K, n)), np.zeros((K, n))
+    for j, ccy in enumerate(cf.currencies):
+        sel = np.nonzero(cf.c_ccy == j)[0]
+        if sel.size == 0:
+            continue
+        a1, b1 = bond_coefficients(ctx, ccy, T1[sel])
+        a2, b2 = bond_coefficients(ctx, ccy, T2[sel])
+        lnAk[:, sel], Bk[:, sel] = a2, b2
+        js = jfix[sel]
+        has = js >= 0
+        rows, cols = np.maximum(js, 0), np.arange(sel.size)
+        lnA1[sel] = np.where(has, a1[rows, cols], 0.0)
+        lnA2[sel] = np.where(has, a2[rows, cols], 0.0)
+        B1[sel] = np.where(has, b1[rows, cols], 0.0)
+        B2[sel] = np.where(has, b2[rows, cols], 0.0)
+        if (~has).any():  # no view date on or before the fixing: the t0 state (x = 0)
+            curve = ctx.model.curves[ctx.ccy_index(ccy)]
+            lnA1[sel[~has]] = log_discount(curve, T1[sel[~has]])
+            lnA2[sel[~has]] = log_discount(curve, T2[sel[~has]])
+    order = np.lexsort((cf.c_trade, ns_local[cf.c_trade], cf.c_ccy))  # packing order within a date
+    for k in range(K):
+        cc = order[active[k, order]]
+        m = cc.size
+        if m == 0:
+            continue
+        out["w"][k, :m] = cf.c_weight[cc] * np.exp(lnA1[cc] - lnA2[cc] + lnAk[k, cc])
+        out["b1"][k, :m] = B1[cc] - B2[cc]
+        out["b2"][k, :m] = Bk[k, cc]
+        out["j"][k, :m] = np.where(jfix[cc] >= 0, jfix[cc], K)
+        out["b"][k, :m] = cf.c_ccy[cc]
+        out["tr"][k, :m] = cf.c_ccy[cc] * n_tr + cf.c_trade[cc]
+        out["ns"][k, :m] = cf.c_ccy[cc] * n_u + ns_local[cf.c_trade[cc]]
+    return out
+
+
+class LinearBatch(TradeBatch):
+    """Linear trades of one type and currency set, priced as moment matrix products (module docstring)."""
+
+    def __init__(self, specs, netting_set, series_range: float = SERIES_RANGE):
+        self.specs = tuple(specs)
+        self.ids = tuple(s.id for s in self.specs)
+        self.netting_set = np.asarray(netting_set, dtype=np.int64).reshape(-1)
+        if self.netting_set.size != len(self.specs):
+            raise ValueError(f"{self.netting_set.size} netting set indices for {len(self.specs)} trades")
+        self.type = self.specs[0].type if self.specs else ""
+        self.series_range = float(series_range)
+        self.order = series_order(self.series_range)
+
+    def __repr__(self) -> str:
+        ccys = sorted({c for s in self.specs for c in s.currencies})
+        return f"LinearBatch({self.type}, {'/'.join(ccys)}, {len(self.ids)} trades)"
+
+    def cashflows(self, market) -> CashFlows:
+        return generate(self.specs, market)
+
+    def prepare(self, ctx: PricingContext) -> LinearPre:
+        cf = self.cashflows(ctx.market)
+        days = _view_days(ctx)
+        K, n_tr = days.size, len(self.ids)
+        ns_global, ns_local = np.unique(self.netting_set, return_inverse=True)
+        ns_local = ns_local.reshape(-1)
+        member = np.zeros((n_tr, ns_global.size))
+        member[np.arange(n_tr), ns_local] = 1.0
+        ccy_view = tuple(ctx.ccy_index(c) for c in cf.currencies)
+        nb = len(cf.currencies)
+        mom_tr = np.zeros((K, nb, self.order + 1, n_tr))
+        bmid, inv_s = np.zeros((K, nb)), np.zeros((K, nb))
+        for j in range(nb):
+            mom_tr[:, j], bmid[:, j], inv_s[:, j] = _flow_moments(ctx, cf, j, days, self.order, self.series_range)
+        cc = _current_coupons(ctx, cf, days, ns_local, ns_global.size)
+        ne = len(cf.equities)
+        eq_tr = np.zeros((K, ne, n_tr))
+        times = np.asarray(ctx.times, dtype=np.float64)  # model times (days only decide what is alive)
+        for r in range(cf.e_trade.size):
+            coef = cf.e_qty[r] * np.exp(-cf.e_div[r] * (cf.e_day[r] / 365.0 - times))
+            eq_tr[:, cf.e_equity[r], cf.e_trade[r]] += np.where(days < cf.e_day[r], coef, 0.0)
+        eq_idx = tuple(ctx.model.equity_names.index(e) for e in cf.equities)
+        eq_ccy = tuple(ccy_view[int(cf.e_ccy[np.nonzero(cf.e_equity == e)[0][0]])] for e in range(ne))
+        return LinearPre(
+            mom_tr=mom_tr, mom_ns=mom_tr @ member, bmid=bmid, inv_scale=inv_s,
+            cc_w=cc["w"], cc_b1=cc["b1"], cc_b2=cc["b2"], cc_j=cc["j"], cc_b=cc["b"], cc_n=cc["n"],
+            cc_tr=cc["tr"], cc_ns=cc["ns"],
+            eq_tr=eq_tr, eq_ns=eq_tr @ member, ccy_idx=ccy_view, eq_idx=eq_idx, eq_ccy_idx=eq_ccy,
+            ns_global=tuple(int(u) for u in ns_global),
+        )
+
+    def values(self, pre: LinearPre, view: PathView):
+        """(K, n_trades, P) trade values in base currency, undiscounted."""
+        return self._run(pre, view, per_trade=True)
+
+    def netting_values(self, pre: LinearPre, view: PathView, n_netting_sets: int):
+        """(K, n_netting_sets, P): the batch's values summed per netting set before the path dimension."""
+        v = self._run(pre, view, per_trade=False)
+        if pre.ns_global == tuple(range(n_netting_sets)):
+            return v
+        return _scatter(v, jnp.asarray(pre.ns_global, dtype=jnp.int32), n_netting_sets)
+
+    def _run(self, pre: LinearPre, view: PathView, per_trade: bool):
+        mom, seg, eqc = (pre.mom_tr, pre.cc_tr, pre.eq_tr) if per_trade else (pre.mom_ns, pre.cc_ns, pre.eq_ns)
+        if not pre.ccy_idx:  # every trade has paid out
+            return jnp.zeros((view.x.shape[1], mom.shape[-1], view.x.shape[2]), view.x.dtype)
+        order = mom.shape[2] - 1
+        traced = isinstance(view.x, jax.core.Tracer)
+        if not traced:
+            # The order this chunk needs: the largest |xi| = |x| h / Y over its paths and dates decides.
+            r = float(_max_ratio(view.x, pre.inv_scale, pre.ccy_idx))
+            if not r <= 1.0:
+                raise SeriesRangeError(
+                    f"{self!r}: a simulated rate state is {r:.3g} times beyond the range of the moment expansion "
+                    f"(|(B_f - B_mid) x| <= {self.series_range:g}); the model's rate paths are implausible (check "
+                    f"the Hull-White volatilities) or build the batch with a larger series_range")
+            order = min(order, _round_order(series_order(max(r, 1e-3) * self.series_range)))
+        return _evaluate(mom, pre.bmid, pre.inv_scale, pre.cc_w, pre.cc_b1, pre.cc_b2, pre.cc_j, pre.cc_b,
+                         pre.cc_n, seg, eqc, view.x, view.fx, view.eq, pre.ccy_idx, pre.eq_idx, pre.eq_ccy_idx,
+                         order, not per_trade, traced)
+
+
+def _round_order(n: int) -> int:
+    """Orders used are multiples of 4 (fewer compilations)."""
+    return 4 * ((n + 3) // 4)
+
+
+@partial(jax.jit, static_argnames=("ccy_idx",))
+def _max_ratio(x, inv_s, ccy_idx):
+    xm = jnp.max(jnp.abs(x[jnp.asarray(ccy_idx, jnp.int32)]), axis=2)  # (n_b, K)
+    return jnp.max(xm * jnp.asarray(inv_s, x.dtype).T, initial=0.0)
+
+
+@partial(jax.jit, static_argnums=(2,))
+def _scatter(v, idx, n):
+    return jnp.zeros((v.shape[0], n, v.shape[2]), v.dtype).at[:, idx, :].set(v)
+
+
+@partial(jax.jit, static_argnames=("ccy_idx", "eq_idx", "eq_ccy_idx", "order", "sorted_seg", "poison"))
+def _evaluate(mom, bmid, inv_s, cc_w, cc_b1, cc_b2, cc_j, cc_b, cc_n, seg, eqc, x, fx, eq,
+              ccy_idx, eq_idx, eq_ccy_idx, order, sorted_seg, poison):
+    """(K, n_out, P) values with the series truncated at ``order``; with ``poison`` (traced callers, who
+    cannot be stopped by an exception) all NaN if |xi| > 1 on some path."""
+    dt = x.dtype
+    K, P = x.shape[1], x.shape[2]
+    n_out, nb = mom.shape[-1], len(ccy_idx)
+    cast = lambda a: jnp.asarray(a, dt)  # noqa: E731
+    mom = cast(mom)[:, :, : order + 1]
+    bmid, inv_s, cc_w, cc_b1, cc_b2, eqc = map(cast, (bmid, inv_s, cc_w, cc_b1, cc_b2, eqc))
+    cidx = jnp.asarray(ccy_idx, jnp.int32)
+    xb, fxb = x[cidx], fx[cidx]  # (n_b, K, P)
+    xpad = jnp.concatenate([xb, jnp.zeros((nb, 1, P), dt)], axis=1)  # row K: the t0 state x = 0
+    if eq_idx:
+        eqb = eq[jnp.asarray(eq_idx, jnp.int32)] * fx[jnp.asarray(eq_ccy_idx, jnp.int32)]  # (n_e, K, P)
+    else:
+        eqb = jnp.zeros((0, K, P), dt)
+    CH = COUPON_CHUNK
+
+    def step(_, inp):
+        k, mom_k, bmid_k, inv_k, w, b1, b2, cj, cb, cn, sg, eq_k = inp
+        xk = jax.lax.dynamic_index_in_dim(xb, k, axis=1, keepdims=False)  # (n_b, P)
+        fxk = jax.lax.dynamic_index_in_dim(fxb, k, axis=1, keepdims=False)
+        xi = xk * inv_k[:, None]
+        # powers xi^0..xi^N by an inner scan (an unrolled product chain compiles slowly and fuses badly)
+        _, pw = jax.lax.scan(lambda p, _: (p * xi, p), jnp.ones_like(xi), None, length=order + 1)
+        v = jnp.einsum("bnu,nbp->bup", mom_k, pw)  # one (n_out, N+1) x (N+1, P) product per currency
+        v = v * jnp.exp(-bmid_k[:, None] * xk)[:, None, :]  # (n_b, n_out, P)
+
+        def chunk(i, acc):  # exact current coupons, CH at a time, only as many chunks as there are coupons
+            sl = lambda a: jax.lax.dynamic_slice_in_dim(a, i * CH, CH)  # noqa: E731
+            b_, j_ = sl(cb), sl(cj)
+            xs = xpad[b_, j_]  # (CH, P) fixing states
+            cv = sl(w)[:, None] * jnp.exp(-sl(b1)[:, None] * xs - sl(b2)[:, None] * xk[b_])
+            return acc + jax.ops.segment_sum(cv, sl(sg), num_segments=nb * n_out, indices_are_sorted=sorted_seg)
+
+        cpn = jax.lax.fori_loop(0, (cn + CH - 1) // CH, chunk, jnp.zeros((nb * n_out, P), dt))
+        v = v + cpn.reshape(nb, n_out, P)
+        val = jnp.einsum("bup,bp->up", v, fxk)
+        if eq_idx:
+            val = val + eq_k.T @ jax.lax.dynamic_index_in_dim(eqb, k, axis=1, keepdims=False)
+        return None, (val, jnp.max(jnp.abs(xi), initial=0.0) if poison else jnp.zeros((), dt))
+
+    xs_in = (jnp.arange(K), mom, bmid, inv_s, cc_w, cc_b1, cc_b2, cc_j, cc_b, cc_n, seg, eqc)
+    _, (vals, ratio) = jax.lax.scan(step, None, xs_in)
+    return jnp.where(jnp.max(ratio) <= 1.0, vals, jnp.nan) if poison else vals
+
+
+def make_batches(specs, netting_index) -> list:
+    """Group specs by (type, currencies) into LinearBatch objects (first-appearance order)."""
+    groups: dict = {}
+    for s, n in zip(specs, netting_index):
+        groups.setdefault(s.batch_key, ([], []))
+        groups[s.batch_key][0].append(s)
+        groups[s.batch_key][1].append(n)
+    return [LinearBatch(g, idx) for g, idx in groups.values()]
+
+
+def today_context(market, model, fixings=None) -> PricingContext:
+    """The pricing context of the t0 market (one date, t = 0)."""
+    return PricingContext(market, model, np.zeros(1), fixings, (market.asof,))
+
+
+def present_values(batch: LinearBatch, market, model) -> np.ndarray:
+    """(n_trades,) t0 values in base currency through the same code as the path values."""
+    pre = batch.prepare(today_context(market, model))
+    return np.asarray(batch.values(pre, PathView.today(model)))[0, :, 0]
+
+
+def present_values_local(batch: LinearBatch, market) -> np.ndarray:
+    """(n_trades,) t0 values straight from the cash-flow tables and t0 curves (no model): sum a P(0,T) X(0)."""
+    cf = batch.cashflows(market)
+    out = np.zeros(len(batch.ids))
+    for r in range(cf.f_trade.size):
+        c = cf.currencies[cf.f_ccy[r]]
+        p = float(np.exp(float(market.curves[c].log_discount(cf.f_day[r] / 365.0))))
+        out[cf.f_trade[r]] += cf.f_amount[r] * p * market.fx_spot(c)
+    for r in range(cf.c_trade.size):
+        if cf.c_fix[r] <= 0:  # fixing today, current at t0: w P(0,T1)/P(0,T2) P(0,T2) with T1 = 0
+            out[cf.c_trade[r]] += cf.c_weight[r] * market.fx_spot(cf.currencies[cf.c_ccy[r]])
+    for r in range(cf.e_trade.size):
+        e = cf.equities[cf.e_equity[r]]
+        c = cf.currencies[cf.e_ccy[r]]
+        spot = market.equities[e].spot
+        out[cf.e_trade[r]] += cf.e_qty[r] * spot * np.exp(-cf.e_div[r] * cf.e_day[r] / 365.0) * market.fx_spot(c)
+    return out

@@ -1,0 +1,201 @@
+"""Portfolio files with linear trades: loading, batching, trade errors named by id, on_error: skip, the example
+and benchmark portfolios and their generator."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import pathlib
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import yaml
+from omegaconf import OmegaConf
+
+import exposure  # noqa: F401  (x64)
+from exposure.config.schema import MarketConfig, ModelConfig
+from exposure.errors import TradeError
+from exposure.market.snapshot import build_market
+from exposure.models.build import build_model
+from exposure.portfolio import load_portfolio
+from exposure.pricing.linear import LinearBatch, present_values
+from exposure.pricing.view import PathView, PricingContext
+from exposure.simulation.grid import TimeGrid
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples" / "portfolio"
+LINEAR = {"Swap", "Fra", "CrossCurrencySwap", "FxForward", "EquityForward"}
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location("portfolio_generate", EXAMPLES / "generate.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def mm():
+    mc = OmegaConf.merge(OmegaConf.structured(MarketConfig), OmegaConf.load(ROOT / "conf" / "market" / "example.yaml"))
+    market = build_market(mc)
+    md = OmegaConf.merge(OmegaConf.structured(ModelConfig), OmegaConf.load(ROOT / "conf" / "model" / "example.yaml"))
+    return market, build_model(market, md, calibrate=False).model
+
+
+@pytest.fixture(scope="module")
+def grid(mm):
+    return TimeGrid.build(mm[0].asof, "6M,1Y,2Y,5Y")
+
+
+def load(tmp_path, mm, grid, trades, netting_sets=None, **pc):
+    path = tmp_path / "trades.yaml"
+    path.write_text(yaml.safe_dump({"netting_sets": netting_sets or {}, "trades": trades}))
+    return load_portfolio(OmegaConf.create({"trades": str(path), **pc}), mm[0], grid)
+
+
+GOOD = [
+    dict(id="S1", type="Swap", netting_set="NS1", currency="USD", notional=1e7, maturity="5Y", fixed_rate=0.036,
+         float_index="USD-LIBOR-3M"),
+    dict(id="S2", type="Swap", netting_set="NS2", currency="EUR", notional=1e7, maturity="3Y", fixed_rate=0.024,
+         float_index="EUR-EURIBOR-6M"),
+    dict(id="S3", type="Swap", netting_set="NS1", currency="USD", notional=2e7, maturity="2Y", fixed_rate=0.035,
+         float_index="USD-SOFR", payer=False),
+    dict(id="F1", type="FxForward", netting_set="NS2", buy_currency="EUR", buy_amount=1e6, sell_currency="USD",
+         sell_amount=1.1e6, maturity="1Y"),
+    dict(id="R1", type="Fra", counterparty="CP_E", float_index="USD-LIBOR-3M", notional=1e7, start="3M",
+         fixed_rate=0.04),
+]
+
+BAD = [
+    (dict(id="B1", type="Swap", currency="USD", notional=1e7, maturity="5Y", fixed_rate=0.03, float_index="USD-LIBOR-6M"),
+     "unknown index 'USD-LIBOR-6M'"),
+    (dict(id="B2", type="Swap", currency="JPY", notional=1e7, maturity="5Y", fixed_rate=0.03), "unknown currency 'JPY'"),
+    (dict(id="B3", type="Swap", currency="USD", notional=1e7, start="2Y", maturity="1Y", fixed_rate=0.03),
+     "is not after the start date"),
+    (dict(id="B4", type="Swap", currency="USD", notional=-1e7, maturity="5Y", fixed_rate=0.03), "notional: must be > 0"),
+    (dict(id="B5", type="Swap", currency="USD", notional=1e7, start="2026-03-16", maturity="2029-03-16", fixed_rate=0.03,
+          float_index="USD-LIBOR-3M"), "missing past fixing of USD-LIBOR-3M on 2026-09-16"),
+    (dict(id="B6", type="Swap", currency="USD", notional=1e7, maturity="5Y", fixed_rate=0.03, float_index="EUR-EURIBOR-6M"),
+     "is in EUR, not in the leg's currency USD"),
+    (dict(id="B7", type="Swap", currency="USD", notional=1e7, maturity="5Y"), "fixed_rate: missing required field"),
+    (dict(id="B8", type="Swap", currency="USD", notional=1e7, maturity="5Y", fixed_rate=0.03, fixd_rate=0.03),
+     "fixd_rate: unknown field"),
+    (dict(id="B9", type="Swap", currency="USD", notional=1e7, maturity="5Q", fixed_rate=0.03),
+     "neither an ISO date"),
+    (dict(id="B10", type="Swap", currency="USD", notional=[1e7, 5e6], maturity="5Y", fixed_rate=0.03),
+     "2 notionals for 5 periods"),
+    (dict(id="B11", type="Swap", currency="USD", notional=1e7, amortisation={"amount": 3e6}, maturity="5Y",
+          fixed_rate=0.03), "amortises the notional to"),
+    (dict(id="B12", type="FxForward", buy_currency="EUR", buy_amount=1e6, sell_currency="EUR", sell_amount=1e6,
+          maturity="1Y"), "same as buy_currency"),
+    (dict(id="B13", type="FxForward", buy_currency="EUR", buy_amount=0.0, sell_currency="USD", sell_amount=1e6,
+          maturity="1Y"), "buy_amount: must be > 0"),
+    (dict(id="B14", type="EquityForward", name="NKY", quantity=10, strike=100, maturity="1Y"), "unknown equity 'NKY'"),
+    (dict(id="B15", type="CrossCurrencySwap", maturity="5Y", pay_leg=dict(currency="USD", notional=1e7),
+          receive_leg=dict(currency="USD", notional=1e7, fixed_rate=0.03)), "needs two currencies"),
+    (dict(id="B16", type="Fra", float_index="USD-LIBOR-3M", notional=1e7, start="3M", end="1M", fixed_rate=0.04),
+     "is not after the start date"),
+    (dict(id="B17", type="Swap", currency="USD", notional=1e7, maturity="5Y", fixed_rate=0.03, payer="yes"),
+     "payer: expected true or false"),
+    (dict(id="B18", type="Swap", currency="USD", notional=1e7, maturity="5Y", fixed_rate=0.03, fixed_day_count="ACT/366"),
+     "unknown day count"),
+    (dict(id="B19", type="Swap", currency="USD", notional=1e7, start="2026-10-01", maturity="2028-10-01", fixed_rate=0.03,
+          float_index="USD-SOFR"), "missing past fixing of USD-SOFR on 2026-10-01"),
+]
+
+
+@pytest.mark.parametrize("raw,problem", BAD, ids=[b[0]["id"] for b in BAD])
+def test_bad_trade_is_named_with_its_problem(tmp_path, mm, grid, raw, problem):
+    with pytest.raises(TradeError) as err:
+        load(tmp_path, mm, grid, GOOD + [raw])
+    assert err.value.trade_id == raw["id"]
+    assert problem in err.value.problem, err.value.problem
+    assert raw["id"] in str(err.value)
+
+
+def test_on_error_skip_lists_bad_trades_and_keeps_good_ones(tmp_path, mm, grid):
+    p = load(tmp_path, mm, grid, GOOD + [b[0] for b in BAD], on_error="skip")
+    assert p.trade_ids == tuple(t["id"] for t in GOOD)
+    assert [s[0] for s in p.skipped] == [b[0]["id"] for b in BAD]
+    for (tid, reason), (_, problem) in zip(p.skipped, BAD):
+        assert problem in reason
+
+
+def test_batches_group_by_type_and_currency_and_net_consistently(tmp_path, mm, grid):
+    market, model = mm
+    p = load(tmp_path, mm, grid, GOOD, netting_sets={"NS1": {"counterparty": "CP_A"}, "NS2": {"counterparty": "CP_B"}})
+    keys = sorted((b.type, tuple(sorted({c for s in b.specs for c in s.currencies}))) for b in p.batches)
+    assert keys == [("Fra", ("USD",)), ("FxForward", ("EUR", "USD")), ("Swap", ("EUR",)), ("Swap", ("USD",))]
+    assert p.netting_set_ids == ("NS1", "NS2", "R1")  # R1 has no netting set: its own
+    times = np.concatenate([[0.0], grid.times])
+    ctx = PricingContext(market, model, times, None, (market.asof,) + tuple(grid.dates))
+    rng = np.random.default_rng(3)
+    K, P = times.size, 16
+    x = jnp.asarray(rng.standard_normal((3, K, P)) * 0.01)
+    fx = jnp.asarray(np.concatenate([np.ones((1, K, P)), np.asarray(model.fx_spot)[:, None, None]
+                                     * np.exp(0.05 * rng.standard_normal((2, K, P)))]))
+    eq = jnp.asarray(np.asarray(model.equity_spot)[:, None, None] * np.ones((2, K, P)))
+    view = PathView(jnp.asarray(times), x, fx, eq, jnp.ones((K, P)), tuple(model.currencies), tuple(model.equity_names))
+    total = sum(np.asarray(b.netting_values(b.prepare(ctx), view, 3)) for b in p.batches)
+    # per-trade values of all trades in one batch (one compilation), summed per netting set by hand
+    specs = [s for b in p.batches for s in b.specs]
+    ns = [n for b in p.batches for n in b.netting_set]
+    one = LinearBatch(specs, ns)
+    v = np.asarray(one.values(one.prepare(ctx), view))
+    by_trade = np.zeros((K, 3, P))
+    for i, n in enumerate(ns):
+        by_trade[:, n] += v[:, i]
+    np.testing.assert_allclose(total, by_trade, rtol=1e-12, atol=1e-6)
+
+
+def test_example_portfolio_loads_and_prices(mm, grid):
+    market, model = mm
+    pc = OmegaConf.create({"trades": str(EXAMPLES / "example.yaml"), "fixings": str(EXAMPLES / "fixings.csv"),
+                           "on_error": "skip"})
+    p = load_portfolio(pc, market, grid)
+    raw = yaml.safe_load((EXAMPLES / "example.yaml").read_text())
+    linear = [t["id"] for t in raw["trades"] if t["type"] in LINEAR]
+    assert set(linear) <= set(p.trade_ids)
+    assert all(tid not in linear for tid, _ in p.skipped)  # only options may be skipped (no options module)
+    assert {t["type"] for t in raw["trades"]} == LINEAR | {"FxOption", "Swaption"}
+    assert len(raw["netting_sets"]) == 4 and sum("csa" in n for n in raw["netting_sets"].values()) == 2
+    assert all(n["counterparty"] in market.credit for n in raw["netting_sets"].values())
+    specs = [s for b in p.batches if isinstance(b, LinearBatch) for s in b.specs]
+    v = present_values(LinearBatch(specs, np.zeros(len(specs), dtype=int)), market, model)  # one compilation
+    assert np.all(np.isfinite(v)) and np.all(np.abs(v) < 5e7)
+    # without the fixings file the seasoned swap is reported
+    with pytest.raises(TradeError, match="SWP_USD_SEASONED.*missing past fixing of USD-LIBOR-3M on 2026-09-14"):
+        load_portfolio(OmegaConf.create({"trades": str(EXAMPLES / "example.yaml")}), market, grid)
+
+
+def test_generator_is_seeded_and_matches_the_committed_benchmark(mm, grid):
+    gen = _generator()
+    a = gen.generate_portfolio(60, 20, 10, 10, n_netting_sets=8, seed=3, with_csa_fraction=0.5, n_xccy=5, n_fras=5,
+                               n_equity_forwards=5)
+    b = gen.generate_portfolio(60, 20, 10, 10, n_netting_sets=8, seed=3, with_csa_fraction=0.5, n_xccy=5, n_fras=5,
+                               n_equity_forwards=5)
+    assert a == b
+    assert a != gen.generate_portfolio(60, 20, 10, 10, n_netting_sets=8, seed=4, with_csa_fraction=0.5)
+    types = [t["type"] for t in a["trades"]]
+    assert [types.count(k) for k in ("Swap", "FxForward", "FxOption", "Swaption", "CrossCurrencySwap", "Fra",
+                                     "EquityForward")] == [60, 20, 10, 10, 5, 5, 5]
+    assert sum("csa" in n for n in a["netting_sets"].values()) == 4
+    assert yaml.safe_load(yaml.safe_dump(a)) == a
+    bench = yaml.safe_load((EXAMPLES / "bench_1k.yaml").read_text())
+    assert bench == gen.generate_portfolio(600, 200, 100, 100, n_netting_sets=50, seed=1, with_csa_fraction=0.4)
+
+
+def test_generated_linear_trades_all_parse(tmp_path, mm, grid):
+    gen = _generator()
+    data = gen.generate_portfolio(150, 50, 0, 0, n_netting_sets=10, seed=9, with_csa_fraction=0.3, n_xccy=20,
+                                  n_fras=20, n_equity_forwards=20)
+    p = load(tmp_path, mm, grid, data["trades"], data["netting_sets"])
+    assert len(p.trades) == 260 and not p.skipped
+    market, model = mm
+    ccys = {tuple(sorted({c for s in b.specs for c in s.currencies})) for b in p.batches if b.type == "Swap"}
+    assert ccys == {("USD",), ("EUR",), ("GBP",)}
+    specs = [s for b in p.batches for s in b.specs]
+    v = present_values(LinearBatch(specs, np.zeros(len(specs), dtype=int)), market, model)
+    assert np.all(np.isfinite(v))
+    assert dt.date.fromisoformat("2026-11-20") == market.asof
