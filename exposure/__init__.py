@@ -10,6 +10,25 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 
+
+def _enable_compilation_cache() -> None:
+    """JAX's persistent compilation cache makes a second CLI run start warm. XPOSURE_JAX_CACHE=0 turns it
+    off (the benchmarks do, so that cold times include compilation); any other value is the directory."""
+    import os
+
+    where = os.environ.get("XPOSURE_JAX_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "xposure", "jax"))
+    if where == "0":
+        return
+    try:
+        os.makedirs(where, exist_ok=True)
+        jax.config.update("jax_compilation_cache_dir", where)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+    except (OSError, AttributeError):  # read-only home, or a JAX without the option: run uncached
+        pass
+
+
+_enable_compilation_cache()
+
 __version__ = "0.1.0"
 
 __all__ = ["__version__", "compose", "run", "validate"]
