@@ -1,0 +1,132 @@
+"""Caps and floors under the currency's Hull-White model, as sums of caplets/floorlets on paths.
+
+Periods [s_j, e_j) from the trade's schedule, accrual tau_j in the index day count, fixing on s_j (no
+fixing lag), payment on e_j, rate L_j with 1 + tau_j L_j = b_j / P(s_j, e_j) (b_j the deterministic basis
+of the index's forwarding curve over the discount curve, 1 on a single curve). At t_k:
+
+  * t_k <= s_j (fixing ahead): the caplet is (1 + K tau_j) ZBO_put(t_k; s_j, e_j, b_j / (1 + K tau_j))
+    (floorlet: the call), as ``hw_options.caplet``, evaluated with ``opt_common.zbo`` (live terms only);
+  * s_j < t_k < e_j (fixed, not yet paid): the intrinsic value max(w (F_j - (1 + K tau_j)), 0) P(t_k, e_j)
+    with F_j = 1 + tau_j L_j observed as in ``opt_common.current_coupons`` (the fixings file or today's
+    curve for fixings on or before the as-of date; else the forward seen from the path's state at the
+    last valuation date on or before s_j, the linear pricer's convention: exact when fixing dates are
+    valuation dates, otherwise the caplet loses its optionality between that date and s_j);
+  * e_j <= t_k: paid (a payment on a valuation date is not in that date's value), 0.
+
+Every caplet is included, the first one too (it is fixed at the start date). Values are in base currency
+(times X_c on the path); a short position is negative.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from exposure.market.schedule import year_fraction
+from exposure.pricing.opt_common import (
+    TIME_EPS,
+    accumulate,
+    basis_np,
+    bond_coefficients,
+    current_coupons,
+    entries,
+    hw_B_np,
+    pad_rows,
+    state_variance_np,
+    zbo,
+)
+from exposure.pricing.view import TradeBatch
+
+
+class CapFloorBatch(TradeBatch):
+    """Caps/floors in one currency; specs from ``options.parse_cap_floor``."""
+
+    def __init__(self, specs, netting_index):
+        self.specs = tuple(specs)
+        self.ids = tuple(s.id for s in specs)
+        self.netting_set = np.asarray(netting_index, dtype=int)
+        self.currency = specs[0].currency
+
+    def periods(self, market):
+        """Per trade: starts, ends (model times), accruals, basis b_j, fixing factors (nan if none), curve."""
+        out = []
+        for s in self.specs:
+            d = s.dates
+            ic = market.indices[s.index]
+            st = np.array([market.time(x) for x in d[:-1]])
+            en = np.array([market.time(x) for x in d[1:]])
+            tau = np.array([year_fraction(a, b, ic.day_count) for a, b in zip(d[:-1], d[1:])])
+            disc = market.curves[s.currency]
+            b = basis_np(disc, ic.curve, st, en)
+            fix = np.array([np.nan if f is None else 1.0 + ta * f for f, ta in zip(s.fixings, tau)])
+            out.append((st, en, tau, b, fix, ic.curve))
+        return out
+
+    def prepare(self, ctx):
+        specs, ccy = self.specs, self.currency
+        c = ctx.ccy_index(ccy)
+        hw = ctx.model.hw[c]
+        t = np.asarray(ctx.times, dtype=np.float64)
+        per = self.periods(ctx.market)
+        st = pad_rows([p[0] for p in per], fill=None)
+        en = pad_rows([p[1] for p in per], fill=None)
+        tau = pad_rows([p[2] for p in per], fill=0.0)
+        b = pad_rows([p[3] for p in per], fill=1.0)
+        fix = pad_rows([p[4] for p in per], fill=np.nan)
+        valid = pad_rows([np.ones_like(p[0]) for p in per], fill=0.0) > 0.5
+        strike = np.array([s.strike for s in specs])
+        notional = np.array([s.notional for s in specs])
+        sign = np.array([1.0 if s.long else -1.0 for s in specs])
+        is_cap = np.array([s.cap for s in specs])
+        scale = 1.0 + strike[:, None] * tau
+        ln_kb = np.log(b / scale)
+
+        lnA_S, B_S = bond_coefficients(ctx, ccy, en)
+        lnA_T, B_T = bond_coefficients(ctx, ccy, st)
+        ahead = (t[:, None, None] <= st[None] + TIME_EPS) & (st[None] > TIME_EPS) & valid[None]
+        sv = np.where(ahead, state_variance_np(hw, t[:, None, None], st[None]), 0.0)
+        s_p = hw_B_np(hw.mean_reversion, st, en)[None] * np.sqrt(np.maximum(sv, 0.0))
+        n = len(specs)
+        opt = entries(
+            ahead & (notional[:, None] * scale != 0.0)[None], n,
+            alpha=lnA_S - lnA_T - ln_kb[None], beta=B_S - B_T, gamma=ln_kb[None] + lnA_T, delta=B_T, s=s_p,
+            w=np.where(is_cap, -1.0, 1.0)[None, :, None], wgt=(notional[:, None] * scale)[None],
+        )
+        keys = ("has", "j", "m", "c0", "Bfix", "lnA_e", "B_e")
+        cur = {k: np.zeros((t.size, n), dtype=(int if k in ("j", "m") else bool if k == "has" else float))
+               for k in keys}
+        groups: dict = {}  # one call per distinct forwarding curve
+        for i, p in enumerate(per):
+            groups.setdefault(id(p[5]), (p[5], []))[1].append(i)
+        for fwd, idx in groups.values():
+            idx = np.asarray(idx)
+            part = current_coupons(ctx, ccy, fwd, st[idx], en[idx], valid[idx], fix[idx])
+            for k in keys:
+                cur[k][:, idx] = part[k]
+        cols = np.arange(n)[None, :]
+        fixed = entries(
+            cur["has"], n, c0=cur["c0"], Bfix=cur["Bfix"], m=cur["m"], lnA_e=cur["lnA_e"], B_e=cur["B_e"],
+            scale=scale[cols, cur["j"]], w=notional[None, :], wp=np.where(is_cap, 1.0, -1.0)[None, :],
+        )
+        pre = {"opt": opt, "fixed": fixed, "sign": sign}
+        return jax.tree_util.tree_map(jnp.asarray, pre)
+
+    def values(self, pre, view):
+        ci = view.ccy_index(self.currency)
+        return _cap_values(pre, view.x[ci], view.fx[ci])
+
+
+@jax.jit
+def _cap_values(pre, x_all, fx):
+    (K, P), n = x_all.shape, pre["sign"].shape[0]
+
+    def fixed(x, c):
+        col = lambda name: c[name][:, None]  # noqa: E731
+        factor = jnp.exp(col("c0") + col("Bfix") * x_all[c["m"]])
+        payoff = jnp.maximum(col("wp") * (factor - col("scale")), 0.0)
+        return col("w") * payoff * jnp.exp(col("lnA_e") - col("B_e") * x)
+
+    acc = accumulate(jnp.zeros((K * n, P), x_all.dtype), x_all, pre["opt"], zbo)
+    acc = accumulate(acc, x_all, pre["fixed"], fixed)
+    return acc.reshape(K, n, P) * pre["sign"][None, :, None] * fx[:, None, :]

@@ -1,0 +1,416 @@
+"""Shared pieces of the option pricers: trade-field parsing, grid look-ups, and the path kernels.
+
+Deterministic coefficients (bond intercepts, slopes, option vols) are precomputed by each batch's
+``prepare``; on a path only exp, erfc and multiply-adds remain. FX and equity options are evaluated one
+valuation date at a time (``map_dates``, a scan over the K dates, temporaries (trades, paths)). Rate
+options are sums of many terms (a zero-bond option per coupon, a bond per swap flow), most of which are
+dead at a given date (expired, fixed, paid) or padding: ``entries`` lists the live (date, trade, flow)
+terms once in ``prepare`` and ``accumulate`` evaluates them in chunks of CHUNK with a scatter-add into
+the (K n, P) result, so the work follows the number of live terms.
+
+Hull-White zero-bond option with precomputed coefficients (the closed form of
+``exposure.models.hw_options.zero_bond_option``, rearranged so that every deterministic part is hoisted
+out of the path loop):
+
+    g = ln[P(t,S) / (K P(t,T))] = alpha - beta x,      v = ln[K P(t,T)] = gamma - delta x,
+    ZBO = w [ e^{g+v} N(w h) - e^v N(w (h - s)) ],     h = g/s + s/2,   s = B(T,S) sqrt(Var[x(T)|x(t)]),
+
+with alpha = lnA(t,S) - lnA(t,T) - ln K, beta = B(t,S) - B(t,T), gamma = ln K + lnA(t,T), delta = B(t,T),
+and the intrinsic value max(w (e^{g+v} - e^v), 0) when s is ~0 (t = T or zero vol), as in hw_options.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from exposure.errors import TradeError
+from exposure.market.schedule import WEEKENDS_ONLY, add_tenor, day_count_name, parse_tenor
+
+# Same threshold as hw_options: below it the option is worth its intrinsic value.
+TINY_SD = 1e-14
+# Two model times closer than this are the same date (times are whole days / 365).
+TIME_EPS = 1e-10
+
+COMMON_FIELDS = frozenset({"id", "type", "netting_set", "counterparty", "description"})
+_MISSING = object()
+
+
+# ---- parsing ----------------------------------------------------------------------------------------
+class Fields:
+    """Typed access to one raw trade dict; every problem is a TradeError naming the trade and the field."""
+
+    def __init__(self, raw: dict, ctx, allowed):
+        self.raw = raw
+        self.tid = str(raw["id"])
+        self.source = getattr(ctx, "source", None)
+        self.market = ctx.market
+        unknown = sorted(set(map(str, raw)) - COMMON_FIELDS - set(allowed))
+        if unknown:
+            raise self.error(f"unknown field '{unknown[0]}' (allowed: {', '.join(sorted(set(allowed)))})")
+
+    def error(self, problem: str) -> TradeError:
+        return TradeError(self.tid, problem, source=self.source)
+
+    def get(self, key, default=_MISSING):
+        if key not in self.raw or self.raw[key] is None:
+            if default is _MISSING:
+                raise self.error(f"missing field '{key}'")
+            return default
+        return self.raw[key]
+
+    def number(self, key, default=_MISSING, positive=False) -> float:
+        v = self.get(key, default)
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            try:
+                v = float(str(v).strip()) if isinstance(v, str) else None
+            except ValueError:
+                v = None
+            if v is None:
+                raise self.error(f"'{key}' must be a number (got {self.raw.get(key)!r})")
+        v = float(v)
+        if not math.isfinite(v):
+            raise self.error(f"'{key}' must be finite (got {v})")
+        if positive and v <= 0.0:
+            raise self.error(f"non-positive {key} {v:g}: must be > 0")
+        return v
+
+    def boolean(self, key, default=_MISSING) -> bool:
+        v = self.get(key, default)
+        if isinstance(v, bool):
+            return v
+        if isinstance(v, str) and v.strip().lower() in ("true", "false"):
+            return v.strip().lower() == "true"
+        raise self.error(f"'{key}' must be true or false (got {v!r})")
+
+    def string(self, key, default=_MISSING) -> str:
+        v = self.get(key, default)
+        return v if v is None else str(v).strip()
+
+    def choice(self, key, allowed, default=_MISSING) -> str:
+        v = self.string(key, default)
+        if v.lower() not in allowed:
+            raise self.error(f"'{key}' must be one of {', '.join(allowed)} (got '{v}')")
+        return v.lower()
+
+    def currency(self, key) -> str:
+        c = self.string(key)
+        if c not in self.market.curves:
+            raise self.error(f"unknown currency '{c}' in '{key}' (market has {', '.join(sorted(self.market.curves))})")
+        return c
+
+    def tenor(self, key, default=_MISSING) -> str:
+        v = self.string(key, default)
+        try:
+            n, unit = parse_tenor(v)
+        except ValueError as exc:
+            raise self.error(f"'{key}': {exc}") from exc
+        if n <= 0:
+            raise self.error(f"'{key}' must be a positive tenor (got '{v}')")
+        return f"{n}{unit}"
+
+    def day_count(self, key, default=_MISSING) -> str:
+        v = self.string(key, default)
+        try:
+            return day_count_name(v)
+        except ValueError as exc:
+            raise self.error(f"'{key}': {exc}") from exc
+
+    def date(self, key, default=_MISSING) -> dt.date:
+        """An ISO date (YYYY-MM-DD, or a YAML date) or a tenor counted from the as-of date (unadjusted)."""
+        v = self.get(key, default)
+        if isinstance(v, dt.datetime):
+            return v.date()
+        if isinstance(v, dt.date):
+            return v
+        s = str(v).strip()
+        try:
+            return dt.date.fromisoformat(s)
+        except ValueError:
+            pass
+        try:
+            return add_tenor(self.market.asof, s.upper())
+        except ValueError:
+            raise self.error(f"'{key}' must be an ISO date (YYYY-MM-DD) or a tenor like 6M (got {v!r})") from None
+
+    def not_past(self, key, d: dt.date) -> None:
+        if d < self.market.asof:
+            raise self.error(f"{key} {d.isoformat()} is in the past (as-of date {self.market.asof.isoformat()})")
+
+
+def business_day(d: dt.date) -> dt.date:
+    """Modified following on the weekends-only calendar (the schedules' calendar)."""
+    return WEEKENDS_ONLY.adjust(d, "modified_following")
+
+
+# ---- grid look-ups (NumPy, prepare time) -------------------------------------------------------------
+def first_at_or_after(times: np.ndarray, T) -> np.ndarray:
+    """Index of the first valuation time >= T (to TIME_EPS), clipped to the last index; shape of T."""
+    idx = np.searchsorted(np.asarray(times), np.asarray(T, dtype=np.float64) - TIME_EPS, side="left")
+    return np.minimum(idx, len(times) - 1)
+
+
+def pad_rows(rows, fill=0.0, width=None):
+    """Stack 1-d sequences into (n, max_len), padding with ``fill`` (or each row's last value if None)."""
+    m = max(1, max((len(r) for r in rows), default=1)) if width is None else width
+    out = np.zeros((len(rows), m))
+    for i, r in enumerate(rows):
+        r = np.asarray(r, dtype=np.float64)
+        out[i, : r.size] = r
+        out[i, r.size :] = (r[-1] if r.size else 0.0) if fill is None else fill
+    return out
+
+
+# ---- kernels (traced) --------------------------------------------------------------------------------
+_SQRT1_2 = 0.7071067811865476
+
+
+def ndtr(x):
+    """Standard normal cdf as 0.5 erfc(-x / sqrt 2): one erfc (jax.scipy's ndtr evaluates erf and erfc and
+    selects, 2.5x slower on CPU); relative accuracy in the lower tail, absolute ~1e-16 in the upper."""
+    return 0.5 * jax.lax.erfc(-x * _SQRT1_2)
+
+
+def zbo(x, c):
+    """sum of wgt ZBO over entries: x (C, P) each entry's state; c: (C,) arrays alpha, beta, gamma, delta, s,
+    w (+1 call / -1 put), wgt (see the module docstring). Returns (C, P)."""
+    col = lambda name: c[name][:, None]  # noqa: E731
+    g = col("alpha") - col("beta") * x
+    v = col("gamma") - col("delta") * x
+    w = col("w")
+    live = col("s") > TINY_SD
+    ss = jnp.where(live, col("s"), 1.0)
+    h = g / ss + 0.5 * ss
+    ps = jnp.exp(g + v)
+    kp = jnp.exp(v)
+    closed = w * (ps * ndtr(w * h) - kp * ndtr(w * (h - ss)))
+    return col("wgt") * jnp.where(live, closed, jnp.maximum(w * (ps - kp), 0.0))
+
+
+def black_log(ln_f, ln_k, sd, w):
+    """Undiscounted Black value from logs: w [F N(w d1) - K N(w d2)], F = e^{ln_f}, K = e^{ln_k}; sd may be 0."""
+    live = sd > TINY_SD
+    ss = jnp.where(live, sd, 1.0)
+    d1 = (ln_f - ln_k) / ss + 0.5 * ss
+    f, k = jnp.exp(ln_f), jnp.exp(ln_k)
+    closed = w * (f * ndtr(w * d1) - k * ndtr(w * (d1 - ss)))
+    return jnp.where(live, closed, jnp.maximum(w * (f - k), 0.0))
+
+
+def map_dates(fn, per_date, batch_size=None):
+    """Apply fn(k_slice) over the leading K axis of the pytree ``per_date`` with lax.map (a scan)."""
+    return jax.lax.map(fn, per_date, batch_size=batch_size)
+
+
+# ---- sparse terms: only the live (date, trade, flow) entries are evaluated ---------------------------
+CHUNK = 16  # entries evaluated together: temporaries are (CHUNK, paths)
+
+
+def entries(mask, n_trades: int, chunk: int = CHUNK, **coefs) -> dict:
+    """Flatten the True cells of ``mask`` (K, n[, m]) into entry arrays padded to a multiple of ``chunk``.
+
+    Every coefficient broadcasts against ``mask``; the result has, per entry, ``k`` (date), ``i``
+    (trade), ``row`` = k n + i (the output row) and the coefficients. Padding entries are all zero (a
+    zero weight must make a term vanish)."""
+    mask = np.asarray(mask, dtype=bool)
+    idx = np.nonzero(mask)
+    L = idx[0].size
+    Lp = chunk * max(1, -(-L // chunk))
+    out = {}
+    for name, arr in coefs.items():
+        a = np.broadcast_to(np.asarray(arr), mask.shape)[idx]
+        out[name] = np.concatenate([a, np.zeros(Lp - L, dtype=a.dtype)])
+    k, i = idx[0], idx[1]
+    out["k"] = np.concatenate([k, np.zeros(Lp - L, dtype=k.dtype)]).astype(np.int32)
+    out["i"] = np.concatenate([i, np.zeros(Lp - L, dtype=i.dtype)]).astype(np.int32)
+    out["row"] = out["k"] * np.int32(n_trades) + out["i"]
+    return out
+
+
+def accumulate(acc, x_all, ent, fn, chunk: int = CHUNK):
+    """acc[row_e] += fn(x_all[k_e], entry chunk) for every entry e: a scan over chunks of ``chunk``.
+
+    acc: (K n, P); x_all: (K, P) the currency's state; fn(x (C, P), c) -> (C, P)."""
+    L = ent["row"].shape[0]
+    chunks = jax.tree_util.tree_map(lambda a: a.reshape((L // chunk, chunk) + a.shape[1:]), ent)
+
+    def body(acc, c):
+        return acc.at[c["row"]].add(fn(x_all[c["k"]], c)), None
+
+    acc, _ = jax.lax.scan(body, acc, chunks)
+    return acc
+
+
+# ---- jitted deterministic helpers (prepare time) ------------------------------------------------------
+# Called eagerly, the model's jnp functions compile one XLA program per primitive and per new shape (a
+# hundred compilations, ~10 s on a laptop CPU, for every new batch size). Here each is one jitted program
+# applied to flattened arguments padded to a power-of-two length, so a run compiles each helper a handful
+# of times whatever the batch sizes.
+def bucket(n: int, minimum: int = 256) -> int:
+    """Smallest power of two >= max(n, minimum)."""
+    return max(minimum, 1 << max(0, int(n) - 1).bit_length())
+
+
+def _flat_call(fn, static, *arrays):
+    """fn(*static, *flat_arrays) elementwise over the broadcast of ``arrays``; NumPy in, NumPy out."""
+    arrs = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in arrays))
+    shape = arrs[0].shape
+    size = int(np.prod(shape, dtype=np.int64))
+    n = bucket(size)
+    flat = []
+    for a in arrs:
+        f = np.empty(n)
+        f[:size] = a.reshape(-1)
+        f[size:] = a.reshape(-1)[0] if size else 0.0
+        flat.append(f)
+    out = fn(*static, *flat)
+    if isinstance(out, tuple):
+        return tuple(np.asarray(o)[:size].reshape(shape) for o in out)
+    return np.asarray(out)[:size].reshape(shape)
+
+
+@jax.jit
+def _bond_coefs(hw, curve, t, T):
+    from exposure.models.hull_white import hw_B, log_bond_intercept
+
+    T = jnp.maximum(T, t)
+    return log_bond_intercept(hw, curve, t, T), hw_B(hw.mean_reversion, t, T)
+
+
+def bond_coefficients(ctx, ccy: str, T, t=None):
+    """lnA, B of P(t, T) = exp(lnA - B x(t)) in ``ccy`` for T >= t (T < t is clamped to t, i.e. P = 1).
+
+    Default t: the context's times, giving (K, *T.shape) as ``PricingContext.bond_coefficients``;
+    otherwise t and T broadcast against each other."""
+    c = ctx.ccy_index(ccy)
+    T = np.asarray(T, dtype=np.float64)
+    if t is None:
+        t = np.asarray(ctx.times, dtype=np.float64).reshape((-1,) + (1,) * T.ndim)
+        T = T[None]
+    return _flat_call(_bond_coefs, (ctx.model.hw[c], ctx.model.curves[c]), t, T)
+
+
+def hw_B_np(a, t, T) -> np.ndarray:
+    """B(t,T) = (1 - exp(-a (T - t))) / a in NumPy."""
+    return -np.expm1(-float(a) * (np.asarray(T, dtype=np.float64) - np.asarray(t, dtype=np.float64))) / float(a)
+
+
+@jax.jit
+def _state_variance(hw, s, t):
+    from exposure.models.hull_white import state_variance
+
+    return state_variance(hw, s, t)
+
+
+def state_variance_np(hw, s, t) -> np.ndarray:
+    """Var[x(t) | x(s)] (0 where t <= s), NumPy in and out."""
+    return _flat_call(_state_variance, (hw,), s, t)
+
+
+@jax.jit
+def _zero_bond(hw, curve, t, T, x):
+    from exposure.models.hull_white import zero_bond
+
+    return zero_bond(hw, curve, t, T, x)
+
+
+def zero_bond_np(hw, curve, t, T, x) -> np.ndarray:
+    return _flat_call(_zero_bond, (hw, curve), t, T, x)
+
+
+@jax.jit
+def _log_discount(curve, t):
+    return curve.log_discount(t)
+
+
+def log_discount_np(curve, t) -> np.ndarray:
+    return _flat_call(_log_discount, (curve,), t)
+
+
+def basis_np(discount, forward, start, end) -> np.ndarray:
+    """hw_options.basis_factor in NumPy: [P_f(0,s)/P_f(0,e)] / [P_d(0,s)/P_d(0,e)]; exactly 1 on one curve."""
+    if forward is discount:
+        return np.ones(np.broadcast_shapes(np.shape(start), np.shape(end)))
+    return np.exp(log_discount_np(forward, start) - log_discount_np(forward, end)
+                  - log_discount_np(discount, start) + log_discount_np(discount, end))
+
+
+@jax.jit
+def _variance_between(vol, s, t):
+    return vol.variance_between(s, t)
+
+
+def variance_between_np(vol, s, t) -> np.ndarray:
+    """w(t) - w(s) of a BlackVolCurve, NumPy in and out."""
+    return _flat_call(_variance_between, (vol,), s, t)
+
+
+def critical_states(hw, curve, expiry, pay_times, amounts, target) -> np.ndarray:
+    """hw_options.jamshidian_critical_state with the trade axis padded to a power of two (fewer compiles)."""
+    from exposure.models.hw_options import jamshidian_critical_state
+
+    n = len(expiry)
+    nb = bucket(n, minimum=8)
+
+    def pad(a, v):
+        return np.concatenate([np.asarray(a, dtype=np.float64), np.full((nb - n,) + np.shape(a)[1:], v)])
+
+    x = jamshidian_critical_state(hw, curve, pad(expiry, expiry[0]), pad(pay_times, pay_times[0, -1]),
+                                  pad(amounts, 0.0), pad(target, 0.0))
+    return np.asarray(x)[:n]
+
+
+# ---- floating coupons fixed before the valuation date (NumPy, prepare time) ---------------------------
+def current_coupons(ctx, ccy: str, fwd_curve, starts, ends, valid, fixing_factor=None) -> dict:
+    """The floating period in its fixed phase at each valuation date and the coefficients of its fixing.
+
+    starts, ends, valid: (n, m) accrual periods (contiguous, increasing; ``valid`` False on padding).
+    For each (k, i) the period j with s_j < t_k < e_j, or with s_j <= 0 (fixed on or before the as-of
+    date) and t_k < e_j (a coupon paid on t_k is no longer in the value at t_k). Its fixing factor
+    F = 1 + tau L is
+
+      * s_j <= 0: ``fixing_factor[i, j]`` (1 + tau x the fixing from the fixings file) where finite, else
+        P_f(0, s_j) / P_f(0, e_j) from today's forwarding curve;
+      * s_j > 0: the forward for [s_j, e_j] seen from the state at s, the last valuation date on or
+        before s_j (the t0 state, i.e. today's curve, if there is none), the convention of
+        ``exposure.pricing.linear``: F = b_j P(s, s_j) / P(s, e_j) = exp(c0 + Bfix x(s)) with b_j the
+        deterministic basis of ``hw_options.basis_factor``. Exact when s_j is a valuation date; otherwise
+        the fixing's conditional expectation under the payment-date forward measure, so linear payoffs
+        keep their martingale property (a caplet's optionality over (s, s_j] is lost).
+
+    Returns (K, n) arrays: has (bool), j (period index), m (date index of the fixing state), c0, Bfix and
+    lnA_e, B_e of the bond P(t_k, e_j) that discounts the coupon to t_k; all zero where ``has`` is False.
+    """
+    curve = ctx.model.curves[ctx.ccy_index(ccy)]
+    t = np.asarray(ctx.times, dtype=np.float64)
+    starts = np.asarray(starts, dtype=np.float64)
+    ends = np.asarray(ends, dtype=np.float64)
+    n = starts.shape[0]
+    thresh = np.maximum(t - TIME_EPS, 2.0 * TIME_EPS)
+    j = np.empty((t.size, n), dtype=int)
+    for i in range(n):
+        j[:, i] = np.searchsorted(starts[i][valid[i]], thresh, side="left") - 1
+    jj = np.maximum(j, 0)
+    cols = np.arange(n)[None, :]
+    s, e = starts[cols, jj], ends[cols, jj]
+    has = (j >= 0) & (t[:, None] < e - TIME_EPS) & valid[cols, jj]
+    m = np.searchsorted(t, s + TIME_EPS, side="right") - 1  # last view date <= s_j
+    det = (s <= TIME_EPS) | (m < 0)
+    ff = np.full(s.shape, np.nan) if fixing_factor is None else np.asarray(fixing_factor, dtype=np.float64)[cols, jj]
+    curve_ff = np.exp(log_discount_np(fwd_curve, s) - log_discount_np(fwd_curve, e))
+    f_det = np.where(np.isfinite(ff) & (s <= TIME_EPS), ff, curve_ff)
+    m = np.maximum(m, 0)
+    tm = np.minimum(t[m], s)
+    lnb = np.log(basis_np(curve, fwd_curve, s, e))
+    lnA_s, B_s = bond_coefficients(ctx, ccy, s, t=tm)
+    lnA_f, B_f = bond_coefficients(ctx, ccy, e, t=tm)
+    c0 = np.where(det, np.log(np.where(f_det > 0.0, f_det, 1.0)), lnb + lnA_s - lnA_f)
+    bfix = np.where(det, 0.0, B_f - B_s)
+    lnA_e, B_e = bond_coefficients(ctx, ccy, e, t=t[:, None])
+    z = lambda v: np.where(has, v, 0.0)  # noqa: E731
+    return {"has": has, "j": jj, "m": np.where(has & ~det, m, 0), "c0": z(c0), "Bfix": z(bfix),
+            "lnA_e": z(lnA_e), "B_e": z(B_e)}

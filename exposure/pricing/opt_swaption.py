@@ -1,0 +1,215 @@
+"""European swaptions under the currency's Hull-White model, on paths.
+
+Before expiry (t_k <= T0): Jamshidian. The underlying at T0 is written as a coupon bond with
+``hw_options.swap_coupon_bond`` (fixed coupons K tau_i, the notional at T_n, and, with a forwarding
+index, the deterministic-basis coupons -(b_j - 1) at the float resets); the critical state x* solving
+sum_i c_i P(T0,T_i; x*) = target is per trade and path-independent (``jamshidian_critical_state``, once in
+``prepare``), and the value on a path is sum_i c_i ZBO(t_k; T0, T_i, K_i = P(T0,T_i; x*)) given x(t_k),
+a put per coupon for a payer and a call for a receiver (``opt_common.zbo``, live terms only). A cash
+settled swaption is valued with the same formula before expiry (the physical value: the par-yield
+annuity of cash settlement is not modelled, as QuantLib's Jamshidian engine, which refuses it).
+
+At and after expiry:
+  * cash settled: 0 from the expiry date on (the cash settlement is paid at expiry, and a payment on a
+    valuation date is no longer in that date's value, as for linear trades);
+  * physically settled: on the paths where the holder exercised, the underlying swap
+        V_swap(t) = sum_{pay T_i > t} a_i P(t, T_i) + sum_{s_j >= t} b_j P(t, s_j) + F_j P(t, e_j)
+    with a_i the fixed coupons (-K tau_i for the payer) and -1 at each float end, +b_j at each float start
+    (so a float period not yet fixed is worth b_j P(t,s_j) - P(t,e_j)), and the float coupon in its fixed
+    phase (s_j < t < e_j) paying F_j = 1 + tau L_j observed as in ``opt_common.current_coupons`` (the
+    convention of the linear pricer). At t_k = T0 the value is max(V_swap(T0), 0). The holder exercises
+    where V_swap(t_e) > 0 (the holder's swap: payer for a payer swaption), t_e the expiry if it is a
+    valuation date, else the first valuation date after it: an approximation on the grid, as in ORE,
+    exact when the expiry is on it. The decision is the holder's whether we are long or short; a short
+    position is worth minus the long one. Cash flows paid on a valuation date are not in its value.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from exposure.errors import TradeError
+from exposure.market.schedule import year_fraction
+from exposure.models.hw_options import pad_cashflows, swap_coupon_bond
+from exposure.pricing.opt_common import (
+    TIME_EPS,
+    accumulate,
+    basis_np,
+    bond_coefficients,
+    critical_states,
+    current_coupons,
+    entries,
+    first_at_or_after,
+    hw_B_np,
+    pad_rows,
+    state_variance_np,
+    zbo,
+    zero_bond_np,
+)
+from exposure.pricing.view import TradeBatch
+
+
+def _merge(times, amounts):
+    """Sum flows on the same date (to 1e-10 y), keeping the exact times; drop zero amounts."""
+    times = np.asarray(times, dtype=np.float64)
+    _, first, inv = np.unique(np.round(times, 10), return_index=True, return_inverse=True)
+    merged = np.zeros(first.size)
+    np.add.at(merged, inv.reshape(-1), amounts)
+    keep = merged != 0.0
+    return times[first][keep], merged[keep]
+
+
+class SwaptionBatch(TradeBatch):
+    """Swaptions in one currency with one settlement type; specs from ``options.parse_swaption``."""
+
+    def __init__(self, specs, netting_index):
+        self.specs = tuple(specs)
+        self.ids = tuple(s.id for s in specs)
+        self.netting_set = np.asarray(netting_index, dtype=int)
+        self.currency = specs[0].currency
+        self.physical = specs[0].settlement == "physical"
+
+    # -- deterministic set-up -------------------------------------------------------------------------
+    def legs(self, market):
+        """Per trade: T0, fixed (times, accruals), float (starts, ends), basis b_j (model times)."""
+        out = []
+        for s in self.specs:
+            tm = market.time
+            fd, gd = s.fixed_dates, s.float_dates
+            fixed_t = np.array([tm(d) for d in fd[1:]])
+            fixed_acc = np.array([year_fraction(a, b, s.fixed_day_count) for a, b in zip(fd[:-1], fd[1:])])
+            fs = np.array([tm(d) for d in gd[:-1]])
+            fe = np.array([tm(d) for d in gd[1:]])
+            fwd = market.forward_curve(s.float_index, s.currency)
+            disc = market.curves[s.currency]
+            b = basis_np(disc, fwd, fs, fe)
+            out.append((tm(s.expiry), fixed_t, fixed_acc, fs, fe, b, fwd))
+        return out
+
+    def prepare(self, ctx):
+        specs, ccy = self.specs, self.currency
+        c = ctx.ccy_index(ccy)
+        hw, curve = ctx.model.hw[c], ctx.model.curves[c]
+        a = hw.mean_reversion
+        t = np.asarray(ctx.times, dtype=np.float64)
+        legs = self.legs(ctx.market)
+        T0 = np.array([lg[0] for lg in legs])
+        bonds = [swap_coupon_bond(lg[0], lg[1], lg[2], s.fixed_rate, lg[3], lg[4], lg[5]) for s, lg in zip(specs, legs)]
+        times, amts = pad_cashflows([(b[0], b[1]) for b in bonds])
+        target = np.array([b[2] for b in bonds])
+        xstar = critical_states(hw, curve, T0, times, amts, target)
+        strikes = zero_bond_np(hw, curve, T0[:, None], times, xstar[:, None])
+        resid = np.abs(np.sum(amts * strikes, axis=1) - target)
+        for i in np.flatnonzero(~np.isfinite(xstar) | ~(resid <= 1e-9 * np.maximum(1.0, np.abs(target)))):
+            raise TradeError(specs[i].id, "no Jamshidian critical rate (the underlying coupon bond is not "
+                                          "monotone in the short rate): check fixed_rate and the schedules")
+        lnK = np.log(strikes)
+        notional = np.array([s.notional for s in specs])
+        sign = np.array([1.0 if s.long else -1.0 for s in specs])
+        payer = np.array([s.payer for s in specs])
+
+        lnA_S, B_S = bond_coefficients(ctx, ccy, times)  # (K, n, m)
+        lnA_T, B_T = bond_coefficients(ctx, ccy, T0)  # (K, n)
+        # Cash settlement is paid at T0, so the option counts up to T0 exclusive; physical up to T0 inclusive
+        # (max(V_swap(T0), 0), the same as the exercised swap).
+        pre_mask = t[:, None] <= T0[None, :] + (TIME_EPS if self.physical else -TIME_EPS)
+        sv = np.where(pre_mask, state_variance_np(hw, t[:, None], T0[None, :]), 0.0)
+        s_p = hw_B_np(a, T0[:, None], times)[None] * np.sqrt(np.maximum(sv, 0.0))[..., None]
+        n = len(specs)
+        opt = entries(
+            (amts != 0.0)[None] & pre_mask[..., None], n,
+            alpha=lnA_S - lnA_T[..., None] - lnK[None], beta=B_S - B_T[..., None],
+            gamma=lnK[None] + lnA_T[..., None], delta=B_T[..., None], s=s_p,
+            w=np.where(payer, -1.0, 1.0)[None, :, None], wgt=(notional[:, None] * amts)[None],
+        )
+        pre = {"opt": opt, "sign": sign}
+        if self.physical:
+            pre.update(self._underlying(ctx, legs, specs, t, T0, notional, payer))
+        return jax.tree_util.tree_map(jnp.asarray, pre)
+
+    def _underlying(self, ctx, legs, specs, t, T0, notional, payer):
+        """Entries of the holder's underlying swap after T0, and of its value at the exercise date."""
+        ccy, n = self.currency, len(specs)
+        flows, kinds = [], []
+        for s, (t0, fixed_t, fixed_acc, fs, fe, b, _) in zip(specs, legs):
+            u = 1.0 if s.payer else -1.0
+            pt, pa = _merge(np.concatenate([fixed_t, fe]),
+                            np.concatenate([-s.fixed_rate * fixed_acc, -np.ones_like(fe)]) * u * s.notional)
+            flows.append((np.concatenate([pt, fs]), np.concatenate([pa, b * u * s.notional])))
+            kinds.append(np.concatenate([np.ones_like(pt), np.zeros_like(fs)]))  # 1: a payment, 0: a float start
+        U = pad_rows([f[0] for f in flows], fill=None)
+        aU = pad_rows([f[1] for f in flows], fill=0.0)
+        is_pay = pad_rows(kinds, fill=1.0) > 0.5
+        lnA_U, B_U = bond_coefficients(ctx, ccy, U)
+        tk = t[:, None, None]
+        alive = np.where(is_pay[None], U[None] > tk + TIME_EPS, U[None] >= tk - TIME_EPS) & (aU != 0.0)[None]
+        after = t[:, None] > T0[None, :] + TIME_EPS  # (K, n): the option itself covers t_k <= T0
+        starts = pad_rows([lg[3] for lg in legs], fill=None)
+        ends = pad_rows([lg[4] for lg in legs], fill=None)
+        valid = pad_rows([np.ones_like(lg[3]) for lg in legs], fill=0.0) > 0.5
+        cur = {k: np.zeros((t.size, n), dtype=(int if k in ("j", "m") else bool if k == "has" else float))
+               for k in ("has", "j", "m", "c0", "Bfix", "lnA_e", "B_e")}
+        groups: dict = {}  # one call per distinct forwarding curve
+        for i, lg in enumerate(legs):
+            groups.setdefault(id(lg[6]), (lg[6], []))[1].append(i)
+        for fwd, idx in groups.values():
+            idx = np.asarray(idx)
+            part = current_coupons(ctx, ccy, fwd, starts[idx], ends[idx], valid[idx])
+            for k in cur:
+                cur[k][:, idx] = part[k]
+        u = (np.where(payer, 1.0, -1.0) * notional)[None, :]
+        run = dict(c0=cur["c0"] + cur["lnA_e"], Bfix=cur["Bfix"], m=cur["m"], B_e=cur["B_e"], w=u)
+        e_idx = first_at_or_after(t, T0)
+        at_ex = np.arange(t.size)[:, None] == e_idx[None, :]  # (K, n)
+        on_or_after = t[:, None] >= T0[None, :] - TIME_EPS
+        ex_flows = entries(alive & (at_ex & on_or_after)[..., None], n, lnA=lnA_U, B=B_U, amt=aU[None])
+        ex_run = entries(cur["has"] & at_ex & on_or_after, n, **run)
+        for e in (ex_flows, ex_run):  # accumulate per trade (rows i) at its exercise date
+            e["row"] = e["i"]
+        return {"flows": entries(alive & after[..., None], n, lnA=lnA_U, B=B_U, amt=aU[None]),
+                "run": entries(cur["has"] & after, n, **run), "ex_flows": ex_flows, "ex_run": ex_run}
+
+    # -- path values ----------------------------------------------------------------------------------
+    def values(self, pre, view):
+        ci = view.ccy_index(self.currency)
+        if self.physical:
+            return _physical_values(pre, view.x[ci], view.fx[ci])
+        return _cash_values(pre, view.x[ci], view.fx[ci])
+
+
+def _flow_terms(ind=None):
+    def fn(x, c):
+        v = c["amt"][:, None] * jnp.exp(c["lnA"][:, None] - c["B"][:, None] * x)
+        return v if ind is None else v * ind[c["i"]]
+
+    return fn
+
+
+def _running_terms(x_all, ind=None):
+    """The float coupon in its fixed phase: w F P(t, e), F = exp(c0' + Bfix x(fixing date)) (lnA_e in c0)."""
+    def fn(x, c):
+        v = c["w"][:, None] * jnp.exp(c["c0"][:, None] + c["Bfix"][:, None] * x_all[c["m"]] - c["B_e"][:, None] * x)
+        return v if ind is None else v * ind[c["i"]]
+
+    return fn
+
+
+@jax.jit
+def _cash_values(pre, x_all, fx):
+    (K, P), n = x_all.shape, pre["sign"].shape[0]
+    acc = accumulate(jnp.zeros((K * n, P), x_all.dtype), x_all, pre["opt"], zbo)
+    return acc.reshape(K, n, P) * pre["sign"][None, :, None] * fx[:, None, :]
+
+
+@jax.jit
+def _physical_values(pre, x_all, fx):
+    (K, P), n = x_all.shape, pre["sign"].shape[0]
+    swap_ex = accumulate(jnp.zeros((n, P), x_all.dtype), x_all, pre["ex_flows"], _flow_terms())
+    swap_ex = accumulate(swap_ex, x_all, pre["ex_run"], _running_terms(x_all))
+    ind = (swap_ex > 0.0).astype(x_all.dtype)  # (n, P): the holder exercised
+    acc = accumulate(jnp.zeros((K * n, P), x_all.dtype), x_all, pre["opt"], zbo)
+    acc = accumulate(acc, x_all, pre["flows"], _flow_terms(ind))
+    acc = accumulate(acc, x_all, pre["run"], _running_terms(x_all, ind))
+    return acc.reshape(K, n, P) * pre["sign"][None, :, None] * fx[:, None, :]

@@ -1,0 +1,267 @@
+"""Option trades: FX options, swaptions, caps/floors, equity options. Parsing, specs and registration.
+
+Trade types (fields besides id, type, netting_set, counterparty, description; dates are ISO dates or
+tenors counted from the as-of date, e.g. ``expiry: 1Y``, ``maturity: 2031-11-20``, ``start: -6M``; an
+unknown field is an error):
+
+  FxOption      foreign_currency, domestic_currency, notional (> 0, foreign units), strike (> 0, domestic
+                per foreign), expiry, call (bool), long (bool, default true)
+  Swaption      currency, notional (> 0), expiry, maturity (of the underlying swap, after the expiry),
+                fixed_rate (finite; may be negative), payer (bool), fixed_tenor (default 1Y),
+                fixed_day_count (default 30/360), float_index (a market.indices key of the same currency,
+                or null: single curve), float_tenor (default: the index tenor when it is in months or
+                years, else fixed_tenor), settlement (physical | cash, default physical), long (default true)
+  CapFloor      currency (default: the index's), index (market.indices key), notional (> 0), start,
+                maturity, strike (> 0), cap (bool: true cap, false floor), long (default true), tenor
+                (default: the index tenor, which must then be in months or years)
+  EquityOption  name (market.equities key), quantity (> 0), strike (> 0), expiry, call (bool), long
+
+Conventions: swaption expiries roll to a business day (modified following, weekends-only calendar) and the
+underlying starts on the expiry date (no spot lag); schedules are QuantLib's Schedule (backward, modified
+following, weekends only); floating rates fix on the accrual start (no fixing lag) and pay on the accrual
+end. A cap/floor running on the as-of date needs the fixing of its current period in the fixings file
+when the period started before the as-of date (one fixing on the as-of date uses the file's fixing if
+present, else the forward). As for linear trades, a payment dated on a valuation date is no longer in
+that date's value: a cash-settled option (FX, equity, cash swaption) is worth 0 from its expiry date on,
+a caplet from its payment date on. All values are in base currency, undiscounted; short positions
+(long: false) are negative. Pricing formulas are in the opt_* modules: ``opt_fx``, ``opt_swaption``,
+``opt_capfloor``, ``opt_equity``; ``price_today`` gives t0 prices through the same path code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import numpy as np
+
+from exposure.market.schedule import make_schedule, parse_tenor
+from exposure.portfolio.loader import register_trade_type
+from exposure.pricing.opt_capfloor import CapFloorBatch
+from exposure.pricing.opt_common import Fields, business_day
+from exposure.pricing.opt_equity import EquityOptionBatch
+from exposure.pricing.opt_fx import FxOptionBatch
+from exposure.pricing.opt_swaption import SwaptionBatch
+from exposure.pricing.view import PathView, PricingContext
+
+__all__ = [
+    "FxOptionSpec", "SwaptionSpec", "CapFloorSpec", "EquityOptionSpec",
+    "parse_fx_option", "parse_swaption", "parse_cap_floor", "parse_equity_option",
+    "fx_option_batches", "swaption_batches", "cap_floor_batches", "equity_option_batches",
+    "FxOptionBatch", "SwaptionBatch", "CapFloorBatch", "EquityOptionBatch", "price_today",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class FxOptionSpec:
+    id: str
+    type: str
+    netting_set: str | None
+    counterparty: str | None
+    foreign_currency: str
+    domestic_currency: str
+    notional: float
+    strike: float
+    expiry: dt.date
+    expiry_time: float
+    call: bool
+    long: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class SwaptionSpec:
+    id: str
+    type: str
+    netting_set: str | None
+    counterparty: str | None
+    currency: str
+    notional: float
+    expiry: dt.date  # business day; the underlying starts here
+    maturity: dt.date
+    fixed_rate: float
+    payer: bool
+    fixed_tenor: str
+    fixed_day_count: str
+    float_index: str | None
+    float_tenor: str
+    settlement: str  # "physical" | "cash"
+    long: bool
+    fixed_dates: tuple  # adjusted schedule dates, expiry .. maturity
+    float_dates: tuple
+
+
+@dataclasses.dataclass(frozen=True)
+class CapFloorSpec:
+    id: str
+    type: str
+    netting_set: str | None
+    counterparty: str | None
+    currency: str
+    index: str
+    notional: float
+    start: dt.date
+    maturity: dt.date
+    strike: float
+    cap: bool
+    long: bool
+    tenor: str
+    dates: tuple  # adjusted schedule dates
+    fixings: tuple  # per period: the fixing (decimal) for periods fixed before the as-of date, else None
+
+
+@dataclasses.dataclass(frozen=True)
+class EquityOptionSpec:
+    id: str
+    type: str
+    netting_set: str | None
+    counterparty: str | None
+    name: str
+    currency: str
+    quantity: float
+    strike: float
+    expiry: dt.date
+    expiry_time: float
+    call: bool
+    long: bool
+
+
+def _head(f: Fields, raw: dict) -> dict:
+    ns = raw.get("netting_set")
+    cp = raw.get("counterparty")
+    return {"id": f.tid, "type": str(raw["type"]), "netting_set": None if ns is None else str(ns),
+            "counterparty": None if cp is None else str(cp)}
+
+
+def _schedule(f: Fields, start, end, tenor, what):
+    try:
+        return make_schedule(start, end, tenor, "modified_following", "backward").dates
+    except ValueError as exc:
+        raise f.error(f"cannot build the {what} schedule: {exc}") from exc
+
+
+def _is_term(tenor: str) -> bool:
+    return parse_tenor(tenor)[1] in ("M", "Y")
+
+
+# ---- parsers -----------------------------------------------------------------------------------------
+def parse_fx_option(raw: dict, ctx) -> FxOptionSpec:
+    f = Fields(raw, ctx, ("foreign_currency", "domestic_currency", "notional", "strike", "expiry", "call", "long"))
+    fc, dc = f.currency("foreign_currency"), f.currency("domestic_currency")
+    if fc == dc:
+        raise f.error(f"foreign_currency and domestic_currency are both '{fc}'")
+    expiry = f.date("expiry")
+    f.not_past("expiry", expiry)
+    return FxOptionSpec(**_head(f, raw), foreign_currency=fc, domestic_currency=dc,
+                        notional=f.number("notional", positive=True), strike=f.number("strike", positive=True),
+                        expiry=expiry, expiry_time=ctx.market.time(expiry), call=f.boolean("call"),
+                        long=f.boolean("long", True))
+
+
+def parse_swaption(raw: dict, ctx) -> SwaptionSpec:
+    f = Fields(raw, ctx, ("currency", "notional", "expiry", "maturity", "fixed_rate", "payer", "fixed_tenor",
+                          "fixed_day_count", "float_index", "float_tenor", "settlement", "long"))
+    market = ctx.market
+    ccy = f.currency("currency")
+    expiry = business_day(f.date("expiry"))
+    f.not_past("expiry", expiry)
+    maturity = f.date("maturity")
+    if maturity <= expiry:
+        raise f.error(f"maturity {maturity.isoformat()} is not after the expiry {expiry.isoformat()}")
+    index = f.string("float_index", None)
+    if index is not None:
+        if index not in market.indices:
+            raise f.error(f"unknown index '{index}' (market.indices has {', '.join(sorted(market.indices)) or 'none'})")
+        if market.indices[index].currency != ccy:
+            raise f.error(f"float_index '{index}' is in {market.indices[index].currency}, the swaption in {ccy}")
+    fixed_tenor = f.tenor("fixed_tenor", "1Y")
+    default_float = fixed_tenor
+    if index is not None and _is_term(market.indices[index].tenor):
+        default_float = market.indices[index].tenor
+    float_tenor = f.tenor("float_tenor", default_float)
+    return SwaptionSpec(
+        **_head(f, raw), currency=ccy, notional=f.number("notional", positive=True), expiry=expiry,
+        maturity=maturity, fixed_rate=f.number("fixed_rate"), payer=f.boolean("payer"), fixed_tenor=fixed_tenor,
+        fixed_day_count=f.day_count("fixed_day_count", "30/360"), float_index=index, float_tenor=float_tenor,
+        settlement=f.choice("settlement", ("physical", "cash"), "physical"), long=f.boolean("long", True),
+        fixed_dates=_schedule(f, expiry, maturity, fixed_tenor, "fixed leg"),
+        float_dates=_schedule(f, expiry, maturity, float_tenor, "floating leg"),
+    )
+
+
+def parse_cap_floor(raw: dict, ctx) -> CapFloorSpec:
+    f = Fields(raw, ctx, ("currency", "index", "notional", "start", "maturity", "strike", "cap", "long", "tenor"))
+    market = ctx.market
+    index = f.string("index")
+    if index not in market.indices:
+        raise f.error(f"unknown index '{index}' (market.indices has {', '.join(sorted(market.indices)) or 'none'})")
+    ic = market.indices[index]
+    ccy = f.currency("currency") if raw.get("currency") is not None else ic.currency
+    if ic.currency != ccy:
+        raise f.error(f"index '{index}' is in {ic.currency}, the cap/floor in {ccy}")
+    start, maturity = f.date("start"), f.date("maturity")
+    if maturity <= start:
+        raise f.error(f"maturity {maturity.isoformat()} is not after the start {start.isoformat()}")
+    f.not_past("maturity", maturity)
+    if "tenor" not in raw and not _is_term(ic.tenor):
+        raise f.error(f"index '{index}' has tenor {ic.tenor}: give the caplet 'tenor' (e.g. 3M)")
+    tenor = f.tenor("tenor", ic.tenor)
+    dates = _schedule(f, start, maturity, tenor, "caplet")
+    fixings = []
+    for s, e in zip(dates[:-1], dates[1:]):
+        value = None
+        if s <= market.asof <= e:
+            fixing = ctx.fixings.get(index, s) if ctx.fixings is not None else None
+            if fixing is None and s < market.asof:
+                raise f.error(f"missing fixing of '{index}' on {s.isoformat()} (the running period's start)")
+            value = fixing
+        fixings.append(None if value is None else float(value))
+    return CapFloorSpec(**_head(f, raw), currency=ccy, index=index, notional=f.number("notional", positive=True),
+                        start=start, maturity=maturity, strike=f.number("strike", positive=True),
+                        cap=f.boolean("cap"), long=f.boolean("long", True), tenor=tenor, dates=dates,
+                        fixings=tuple(fixings))
+
+
+def parse_equity_option(raw: dict, ctx) -> EquityOptionSpec:
+    f = Fields(raw, ctx, ("name", "quantity", "strike", "expiry", "call", "long"))
+    name = f.string("name")
+    if name not in ctx.market.equities:
+        known = ", ".join(sorted(ctx.market.equities)) or "none"
+        raise f.error(f"unknown equity '{name}' (market.equities has {known})")
+    expiry = f.date("expiry")
+    f.not_past("expiry", expiry)
+    return EquityOptionSpec(**_head(f, raw), name=name, currency=ctx.market.equities[name].currency,
+                            quantity=f.number("quantity", positive=True), strike=f.number("strike", positive=True),
+                            expiry=expiry, expiry_time=ctx.market.time(expiry), call=f.boolean("call"),
+                            long=f.boolean("long", True))
+
+
+# ---- batches -----------------------------------------------------------------------------------------
+def _grouped(cls, key):
+    """batch(specs, netting_index) -> one ``cls`` batch per static key, trade order kept within a batch."""
+
+    def make(specs, netting_index):
+        groups: dict = {}
+        for s, ns in zip(specs, netting_index):
+            g = groups.setdefault(key(s), ([], []))
+            g[0].append(s)
+            g[1].append(ns)
+        return [cls(ss, idx) for ss, idx in groups.values()]
+
+    return make
+
+
+fx_option_batches = _grouped(FxOptionBatch, lambda s: (s.foreign_currency, s.domestic_currency))
+swaption_batches = _grouped(SwaptionBatch, lambda s: (s.currency, s.settlement))
+cap_floor_batches = _grouped(CapFloorBatch, lambda s: s.currency)
+equity_option_batches = _grouped(EquityOptionBatch, lambda s: s.name)
+
+register_trade_type("FxOption", parse_fx_option, fx_option_batches)
+register_trade_type("Swaption", parse_swaption, swaption_batches)
+register_trade_type("CapFloor", parse_cap_floor, cap_floor_batches)
+register_trade_type("EquityOption", parse_equity_option, equity_option_batches)
+
+
+def price_today(batch, market, model, fixings=None) -> np.ndarray:
+    """t0 values (n,) in base currency: the batch's own path code on the one-date, one-path t0 view."""
+    ctx = PricingContext(market, model, np.zeros(1), fixings, (market.asof,))
+    return np.asarray(batch.values(batch.prepare(ctx), PathView.today(model)))[0, :, 0]
