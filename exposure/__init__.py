@@ -36,8 +36,13 @@ __all__ = ["__version__", "compose", "run", "validate"]
 
 def __getattr__(name: str):
     # Lazy so that `import exposure` stays cheap and Hydra is only imported by callers that compose configs.
-    if name in ("compose", "run", "validate"):
-        from exposure import api
+    import importlib
 
-        return getattr(api, name)
-    raise AttributeError(name)
+    if name in ("compose", "run", "validate"):
+        return getattr(importlib.import_module("exposure.api"), name)
+    try:
+        return importlib.import_module(f"exposure.{name}")  # exposure.api, exposure.pipeline, ...
+    except ModuleNotFoundError as exc:
+        if exc.name != f"exposure.{name}":
+            raise
+        raise AttributeError(f"module 'exposure' has no attribute '{name}'") from None

@@ -14,8 +14,8 @@ base-currency discount factor, q a quantile level. Names follow ORE's exposure r
     BaselEEE(t_k) = max(BaselEEE(t_{k-1}), BaselEE(t_k))      effective EE (running maximum)
     BaselEPE      = sum_k w_k BaselEE(t_k),  BaselEEPE = sum_k w_k BaselEEE(t_k)  (EEPE: the same number)
                     w_k = dt_k / sum_j dt_j over the dates with t_k <= min(1Y + 4D, maturity), dt_k = t_k - t_{k-1},
-                    t_{-1} = 0 (Basel CRE53: right end points; ORE multiplies the weight of (t_{k-1}, t_k] with
-                    the EE at t_{k-1}, i.e. left end points; the 4-day slack is ORE's, so the 1Y date is kept)
+                    t_{-1} = 0 (Basel CRE53 right end points, as ORE's ee_b[j+1] * timeDeltas[j]; ORE measures the
+                    steps ACT/ACT where we use ACT/365F; the 4-day slack is ORE's, so the 1Y date is kept)
     TimeWeightedBaselEPE(t_j)  = sum_{k<=j} BaselEE(t_k) dt_k / sum_{k<=j} dt_k   (running time average;
     TimeWeightedBaselEEPE(t_j) likewise on BaselEEE; at t = 0 the value itself)
     PFE(t, q)     = Q_q(max(X(t), 0))               NON-discounted by default (pfe_basis="undiscounted"): the
