@@ -17,7 +17,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-ORE = pytest.importorskip("ORE", reason="needs the open-source-risk-engine package (import ORE)")
+import importlib.util
+
+# ORE runs in a child process (run_ore_isolated): importing its bindings here would load a second QuantLib
+# into the test session and crash the QuantLib-based tests.
+if importlib.util.find_spec("ORE") is None:
+    pytest.skip("needs the open-source-risk-engine package (import ORE)", allow_module_level=True)
 
 _ROOT = str(Path(__file__).resolve().parents[1])  # benchmarks/ is not an installed package
 if _ROOT not in sys.path:
@@ -39,7 +44,7 @@ def case(tmp_path_factory):
     work = tmp_path_factory.mktemp("ore_side_by_side")
     trades = oi.make_trades(SPEC)
     ore_xml = oi.write_ore_inputs(work / "ore", SPEC, trades, paths=PATHS)
-    ore = ro.run_ore(ore_xml)
+    ore = ro.run_ore_isolated(ore_xml)
     return {"work": work, "trades": trades, "ore": ore}
 
 

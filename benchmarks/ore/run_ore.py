@@ -153,3 +153,46 @@ def ore_statistics(values: np.ndarray, q: float) -> dict:
         "PFE": quantile_ore(values, q),
         "PFE_se": quantile_se(values, q),
     }
+
+
+def run_ore_isolated(ore_xml: str, netting_set: str = "NS_ORE", reports=("npv", "curves", "netcube")) -> OreRun:
+    """``run_ore`` in a child process. ORE's bindings carry their own QuantLib; loading it next to the
+    QuantLib wheel in one process (as a test session does) crashes the other's tests, so callers that may
+    also use QuantLib run ORE here. Reports come back through pickled DataFrames in a temporary folder."""
+    import os
+    import pickle
+    import subprocess
+    import sys
+    import tempfile
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "ore_run.pkl")
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
+        proc = subprocess.run(
+            [sys.executable, "-m", "benchmarks.ore.run_ore", str(ore_xml), out, netting_set, *reports],
+            capture_output=True, text=True, env=env, cwd=root, check=False,
+        )
+        if proc.returncode != 0 or not os.path.exists(out):
+            raise RuntimeError(f"ORE child process failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
+        with open(out, "rb") as fh:
+            return pickle.load(fh)
+
+
+def _main(argv) -> int:
+    import pickle
+
+    # Through the importable module, not __main__, so the pickled OreRun unpickles in the parent.
+    from benchmarks.ore.run_ore import run_ore as run_ore_importable
+
+    ore_xml, out, netting_set, *reports = argv
+    run = run_ore_importable(ore_xml, netting_set, tuple(reports))
+    with open(out, "wb") as fh:
+        pickle.dump(run, fh)
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(_main(sys.argv[1:]))

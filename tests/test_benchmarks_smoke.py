@@ -1,0 +1,63 @@
+"""The benchmark suite runs (at smoke sizes) and writes a complete JSON: it must never rot."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+COMMON_KEYS = ("name", "description", "status", "tuple", "precision", "device", "cold_s", "warm_s", "warm_repeats",
+               "path_dates_per_s", "trade_path_date_valuations_per_s", "peak_rss_gib", "hardware", "command")
+
+
+def _positive(x) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x) and x > 0
+
+
+@pytest.mark.slow
+def test_benchmark_suite_smoke(tmp_path):
+    sys.path.insert(0, str(REPO))
+    try:
+        from benchmarks.run import SCHEMA, WORKLOADS
+    finally:
+        sys.path.remove(str(REPO))
+    out = tmp_path / "results.json"
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--smoke", "--out", str(out)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert "wrote" in proc.stdout
+    res = json.loads(out.read_text())
+    assert res["schema"] == SCHEMA and res["smoke"] is True
+    assert res["hardware"]["cores"] and res["date"] and res["command"].startswith("python -m benchmarks.run")
+    assert res["gpu_run"]
+    recs = {r["name"]: r for r in res["workloads"]}
+    assert set(recs) == set(WORKLOADS)
+    for name, r in recs.items():
+        for key in COMMON_KEYS:
+            assert key in r, (name, key)
+        if r["status"] == "skipped":  # the GPU-only workload on a machine without a GPU
+            assert name == "bench1k_e2e_gpu_100k" and "GPU" in r["skipped"]
+            continue
+        assert r["status"] == "ok", (name, r.get("error"))
+        if name == "floor":
+            assert _positive(r["floor_s"]) and _positive(r["measured_s"]) and _positive(r["measured_over_floor"])
+            assert _positive(r["machine"]["gemm_gflops"]) and _positive(r["machine"]["bandwidth_gbs"])
+            assert _positive(r["flop_equivalents"]) and _positive(r["bytes"])
+            continue
+        assert _positive(r["cold_s"]) and _positive(r["warm_s"]), name
+        assert _positive(r["path_dates_per_s"]) and _positive(r["peak_rss_gib"]), name
+        assert r["warm_repeats"] >= 1, name
+        if name != "simulation":
+            assert _positive(r["trade_path_date_valuations_per_s"]), name
+        if name.startswith("scaling_"):
+            assert len(r["points"]) >= 2 and math.isfinite(r["slope"]), name
+    assert recs["bench1k_e2e"]["warm_compiles"] == 0  # warm really is warm: nothing recompiles
+    assert recs["bench1k_memory_1m"]["extrapolated"] is True  # the smoke forces the extrapolation branch
