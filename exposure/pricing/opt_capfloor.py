@@ -27,6 +27,7 @@ from exposure.market.schedule import year_fraction
 from exposure.pricing.opt_common import (
     TIME_EPS,
     accumulate,
+    cast_floats,
     basis_np,
     bond_coefficients,
     current_coupons,
@@ -119,6 +120,7 @@ class CapFloorBatch(TradeBatch):
 
 @jax.jit
 def _cap_values(pre, x_all, fx):
+    pre = cast_floats(pre, x_all.dtype)
     (K, P), n = x_all.shape, pre["sign"].shape[0]
 
     def fixed(x, c):

@@ -201,6 +201,15 @@ def black_log(ln_f, ln_k, sd, w):
     return jnp.where(live, closed, jnp.maximum(w * (f - k), 0.0))
 
 
+def cast_floats(tree, dtype):
+    """The floating-point leaves of ``tree`` in ``dtype`` (the view's: float32 runs stay float32)."""
+    def cast(a):
+        a = jnp.asarray(a)
+        return a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a
+
+    return jax.tree_util.tree_map(cast, tree)
+
+
 def map_dates(fn, per_date, batch_size=None):
     """Apply fn(k_slice) over the leading K axis of the pytree ``per_date`` with lax.map (a scan)."""
     return jax.lax.map(fn, per_date, batch_size=batch_size)

@@ -21,7 +21,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from exposure.pricing.opt_common import TIME_EPS, black_log, bond_coefficients, map_dates, variance_between_np
+from exposure.pricing.opt_common import (
+    TIME_EPS,
+    black_log,
+    bond_coefficients,
+    cast_floats,
+    map_dates,
+    variance_between_np,
+)
 from exposure.pricing.view import TradeBatch
 
 
@@ -65,6 +72,7 @@ class EquityOptionBatch(TradeBatch):
 @partial(jax.jit, static_argnames=("ci", "ei"))
 def _eq_values(pre, x, fx, eq, ci: int, ei: int):
     """(K, n, P) base-currency values."""
+    pre = cast_floats(pre, x.dtype)
     per_date = {k: pre[k] for k in ("div", "lnA", "B", "sd", "wgt")}
     per_date.update(x=x[ci], y=jnp.log(fx[ci]), s=jnp.log(eq[ei]))
     w = pre["w"][:, None]

@@ -31,7 +31,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from exposure.pricing.opt_common import TIME_EPS, black_log, bond_coefficients, map_dates, variance_between_np
+from exposure.pricing.opt_common import (
+    TIME_EPS,
+    black_log,
+    bond_coefficients,
+    cast_floats,
+    map_dates,
+    variance_between_np,
+)
 from exposure.pricing.view import TradeBatch
 
 
@@ -120,6 +127,7 @@ class FxOptionBatch(TradeBatch):
 @partial(jax.jit, static_argnames=("fi", "di"))
 def _fx_values(pre, x, fx, fi: int, di: int):
     """(K, n, P) base-currency values."""
+    pre = cast_floats(pre, x.dtype)
     per_date = {k: pre[k] for k in ("lnAf", "Bf", "lnAd", "Bd", "sd", "wgt")}
     per_date.update(xf=x[fi], xd=x[di], yf=jnp.log(fx[fi]), yd=jnp.log(fx[di]))
     w = pre["w"][:, None]

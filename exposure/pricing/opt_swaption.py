@@ -36,6 +36,7 @@ from exposure.models.hw_options import pad_cashflows, swap_coupon_bond
 from exposure.pricing.opt_common import (
     TIME_EPS,
     accumulate,
+    cast_floats,
     basis_np,
     bond_coefficients,
     critical_states,
@@ -198,6 +199,7 @@ def _running_terms(x_all, ind=None):
 
 @jax.jit
 def _cash_values(pre, x_all, fx):
+    pre = cast_floats(pre, x_all.dtype)
     (K, P), n = x_all.shape, pre["sign"].shape[0]
     acc = accumulate(jnp.zeros((K * n, P), x_all.dtype), x_all, pre["opt"], zbo)
     return acc.reshape(K, n, P) * pre["sign"][None, :, None] * fx[:, None, :]
@@ -205,6 +207,7 @@ def _cash_values(pre, x_all, fx):
 
 @jax.jit
 def _physical_values(pre, x_all, fx):
+    pre = cast_floats(pre, x_all.dtype)
     (K, P), n = x_all.shape, pre["sign"].shape[0]
     swap_ex = accumulate(jnp.zeros((n, P), x_all.dtype), x_all, pre["ex_flows"], _flow_terms())
     swap_ex = accumulate(swap_ex, x_all, pre["ex_run"], _running_terms(x_all))
