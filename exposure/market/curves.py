@@ -63,6 +63,17 @@ class DiscountCurve:
         """ln P(0,t); t: any shape, years. Returns the same shape."""
         return _log_discount(self.times, self.log_dfs, jnp.asarray(t, dtype=self.times.dtype))
 
+    def log_discount_np(self, t) -> np.ndarray:
+        """ln P(0,t) in NumPy: the same formula for set-up code that must not compile (one XLA program per
+        new input shape adds up to seconds per trade batch)."""
+        t = np.asarray(t, dtype=np.float64)
+        kt = np.concatenate([[0.0], np.asarray(self.times, dtype=np.float64)])
+        ky = np.concatenate([[0.0], np.asarray(self.log_dfs, dtype=np.float64)])
+        inner = np.interp(t, kt, ky)
+        last_fwd = -(ky[-1] - ky[-2]) / (kt[-1] - kt[-2])
+        first_fwd = -(ky[1] - ky[0]) / (kt[1] - kt[0])
+        return np.where(t > kt[-1], ky[-1] - last_fwd * (t - kt[-1]), np.where(t < 0.0, -first_fwd * t, inner))
+
     def discount(self, t):
         """P(0,t)."""
         return jnp.exp(self.log_discount(t))

@@ -56,21 +56,22 @@ def hw_B(a, t, T):
     return -jnp.expm1(-a * (jnp.asarray(T) - jnp.asarray(t))) / a
 
 
-def _pieces(p: HullWhiteParams):
+def _pieces(p: HullWhiteParams, xp=jnp):
     """Piece boundaries lo_k, hi_k (hi of the last piece = +inf) and sigma_k, each (m+1,)."""
-    lo = jnp.concatenate([jnp.zeros(1, p.vol_values.dtype), p.vol_times])
-    hi = jnp.concatenate([p.vol_times, jnp.full(1, jnp.inf, p.vol_values.dtype)])
-    return lo, hi, p.vol_values
+    vt, vv = xp.asarray(p.vol_times, dtype=xp.float64), xp.asarray(p.vol_values, dtype=xp.float64)
+    lo = xp.concatenate([xp.zeros(1), vt])
+    hi = xp.concatenate([vt, xp.full(1, xp.inf)])
+    return lo, hi, vv
 
 
-def _clip_pieces(p: HullWhiteParams, t, T):
-    lo, hi, sig = _pieces(p)
-    t = jnp.asarray(t)[..., None]
-    T = jnp.asarray(T)[..., None]
-    u1 = jnp.maximum(t, lo)
-    u2 = jnp.minimum(T, hi)
+def _clip_pieces(p: HullWhiteParams, t, T, xp=jnp):
+    lo, hi, sig = _pieces(p, xp)
+    t = xp.asarray(t, dtype=xp.float64)[..., None]
+    T = xp.asarray(T, dtype=xp.float64)[..., None]
+    u1 = xp.maximum(t, lo)
+    u2 = xp.minimum(T, hi)
     active = u2 > u1
-    u2 = jnp.where(active, u2, u1)
+    u2 = xp.where(active, u2, u1)
     return u1, u2, T, sig, active
 
 
@@ -79,25 +80,26 @@ def _clip_pieces(p: HullWhiteParams, t, T):
 _I1_SERIES = tuple((-1) ** n * (2.0 - 2.0 ** (n - 1)) / math.factorial(n) for n in range(3, 22))
 
 
-def integrated_variance(p: HullWhiteParams, t, T):
+def integrated_variance(p: HullWhiteParams, t, T, xp=jnp):
     """V(t,T) = int_t^T sigma(u)^2 B(u,T)^2 du, exact per constant piece [u1, u2]; 0 where T <= t.
 
     B(u,T) = B(u,u2) + e^{-a(u2-u)} B(u2,T) splits each piece into cancellation-free terms.
+    ``xp=numpy`` evaluates in NumPy (set-up code that must not compile), default jax.numpy.
     """
-    a = p.mean_reversion
-    u1, u2, T, sig, active = _clip_pieces(p, t, T)
+    a = float(p.mean_reversion) if xp is not jnp else p.mean_reversion
+    u1, u2, T, sig, active = _clip_pieces(p, t, T, xp)
     d = u2 - u1
     z = a * d
-    e = -jnp.expm1(-z)  # a B(u1, u2)
+    e = -xp.expm1(-z)  # a B(u1, u2)
     small = z < 0.5
-    zs = jnp.where(small, z, 0.0)
-    poly = jnp.zeros_like(zs)
+    zs = xp.where(small, z, 0.0)
+    poly = xp.zeros_like(zs)
     for c in reversed(_I1_SERIES):
         poly = poly * zs + c
-    i1 = jnp.where(small, d**3 * poly, (z - e - 0.5 * e * e) / (a * a * a))
-    b2 = hw_B(a, u2, T)
-    g = i1 + b2 * (e / a) ** 2 + b2 * b2 * -jnp.expm1(-2.0 * z) / (2.0 * a)
-    return jnp.sum(jnp.where(active, sig * sig * g, 0.0), axis=-1)
+    i1 = xp.where(small, d**3 * poly, (z - e - 0.5 * e * e) / (a * a * a))
+    b2 = -xp.expm1(-a * (T - u2)) / a
+    g = i1 + b2 * (e / a) ** 2 + b2 * b2 * -xp.expm1(-2.0 * z) / (2.0 * a)
+    return xp.sum(xp.where(active, sig * sig * g, 0.0), axis=-1)
 
 
 def state_variance(p: HullWhiteParams, s, t):
@@ -116,13 +118,17 @@ def zeta(p: HullWhiteParams, t):
     return jnp.sum(jnp.where(active, sig * sig * g, 0.0), axis=-1)
 
 
-def log_bond_intercept(p: HullWhiteParams, curve: DiscountCurve, t, T):
-    """ln A(t,T) = ln P(0,T) - ln P(0,t) + 0.5 [V(t,T) - V(0,T) + V(0,t)], so P(t,T) = A exp(-B x(t))."""
-    zero = jnp.zeros_like(jnp.asarray(t, dtype=jnp.float64))
+def log_bond_intercept(p: HullWhiteParams, curve: DiscountCurve, t, T, xp=jnp):
+    """ln A(t,T) = ln P(0,T) - ln P(0,t) + 0.5 [V(t,T) - V(0,T) + V(0,t)], so P(t,T) = A exp(-B x(t)).
+
+    ``xp=numpy`` evaluates in NumPy (no compilation), default jax.numpy."""
+    log_df = curve.log_discount_np if xp is np else curve.log_discount
+    zero = xp.zeros_like(xp.asarray(t, dtype=xp.float64))
     return (
-        curve.log_discount(T)
-        - curve.log_discount(t)
-        + 0.5 * (integrated_variance(p, t, T) - integrated_variance(p, zero, T) + integrated_variance(p, zero, t))
+        log_df(T)
+        - log_df(t)
+        + 0.5 * (integrated_variance(p, t, T, xp) - integrated_variance(p, zero, T, xp)
+                 + integrated_variance(p, zero, t, xp))
     )
 
 

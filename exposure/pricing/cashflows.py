@@ -38,16 +38,8 @@ from exposure.pricing.linear_products import EquityLeg, Exchange, FixedLeg, Floa
 
 
 def log_discount(curve, t) -> np.ndarray:
-    """ln P(0, t) of a ``DiscountCurve`` in NumPy: the same formula as ``DiscountCurve.log_discount``
-    (log-linear through (0, 0) and the pillars, flat-forward extrapolation on both sides). The jnp
-    version run eagerly compiles every operation anew for each new array shape (seconds per batch)."""
-    t = np.asarray(t, dtype=np.float64)
-    kt = np.concatenate([[0.0], np.asarray(curve.times, dtype=np.float64)])
-    ky = np.concatenate([[0.0], np.asarray(curve.log_dfs, dtype=np.float64)])
-    inner = np.interp(t, kt, ky)
-    last_fwd = -(ky[-1] - ky[-2]) / (kt[-1] - kt[-2])
-    first_fwd = -(ky[1] - ky[0]) / (kt[1] - kt[0])
-    return np.where(t > kt[-1], ky[-1] - last_fwd * (t - kt[-1]), np.where(t < 0.0, -first_fwd * t, inner))
+    """ln P(0, t) of a ``DiscountCurve`` in NumPy (``DiscountCurve.log_discount_np``)."""
+    return curve.log_discount_np(t)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -53,6 +53,7 @@ import scipy.sparse
 
 from exposure._pytree import pytree_dataclass, static_field
 from exposure.errors import ExposureError
+from exposure.models.hull_white import integrated_variance
 from exposure.pricing.cashflows import CashFlows, generate, log_discount
 from exposure.pricing.view import PathView, PricingContext, TradeBatch
 
@@ -113,18 +114,8 @@ class LinearPre:
 
 
 def _integrated_variance(hw, t, T) -> np.ndarray:
-    """NumPy twin of ``hull_white.integrated_variance``: int_t^T sigma(u)^2 B(u,T)^2 du, 0 where T <= t."""
-    a = float(hw.mean_reversion)
-    vt = np.asarray(hw.vol_times, dtype=np.float64)
-    lo, hi = np.concatenate([[0.0], vt]), np.concatenate([vt, [np.inf]])
-    sig = np.asarray(hw.vol_values, dtype=np.float64)
-    t, T = np.asarray(t, dtype=np.float64)[..., None], np.asarray(T, dtype=np.float64)[..., None]
-    u1, u2 = np.maximum(t, lo), np.minimum(T, hi)
-    active = u2 > u1
-    u2 = np.where(active, u2, u1)
-    e1, e2 = np.exp(-a * (T - u1)), np.exp(-a * (T - u2))
-    g = ((u2 - u1) - 2.0 / a * (e2 - e1) + 0.5 / a * (e2 * e2 - e1 * e1)) / (a * a)
-    return np.sum(np.where(active, sig * sig * g, 0.0), axis=-1)
+    """``hull_white.integrated_variance`` evaluated in NumPy (no compilation in ``prepare``)."""
+    return integrated_variance(hw, t, T, xp=np)
 
 
 def bond_coefficients(ctx: PricingContext, ccy: str, T) -> tuple:
@@ -289,32 +280,39 @@ class LinearBatch(TradeBatch):
             ns_global=tuple(int(u) for u in ns_global),
         )
 
-    def values(self, pre: LinearPre, view: PathView):
+    def values(self, pre: LinearPre, view: PathView, order: int | None = None):
         """(K, n_trades, P) trade values in base currency, undiscounted."""
-        return self._run(pre, view, per_trade=True)
+        return self._run(pre, view, per_trade=True, order=order)
 
-    def netting_values(self, pre: LinearPre, view: PathView, n_netting_sets: int):
+    def netting_values(self, pre: LinearPre, view: PathView, n_netting_sets: int, order: int | None = None):
         """(K, n_netting_sets, P): the batch's values summed per netting set before the path dimension."""
-        v = self._run(pre, view, per_trade=False)
+        v = self._run(pre, view, per_trade=False, order=order)
         if pre.ns_global == tuple(range(n_netting_sets)):
             return v
         return _scatter(v, jnp.asarray(pre.ns_global, dtype=jnp.int32), n_netting_sets)
 
-    def _run(self, pre: LinearPre, view: PathView, per_trade: bool):
+    def chunk_order(self, pre: LinearPre, x) -> int:
+        """The series order a chunk with concrete rate states x (n_ccy, K, P) needs: its largest
+        |xi| = |x| h / Y over paths and dates decides. Callers that jit the pricing pass it in as a static
+        argument (inside a trace the order cannot be read off the data and would default to the maximum)."""
+        order = pre.mom_ns.shape[2] - 1
+        if not pre.ccy_idx:
+            return order
+        r = float(_max_ratio(x, pre.inv_scale, pre.ccy_idx))
+        if not r <= 1.0:
+            raise SeriesRangeError(
+                f"{self!r}: a simulated rate state is {r:.3g} times beyond the range of the moment expansion "
+                f"(|(B_f - B_mid) x| <= {self.series_range:g}); the model's rate paths are implausible (check "
+                f"the Hull-White volatilities) or build the batch with a larger series_range")
+        return min(order, _round_order(series_order(max(r, 1e-3) * self.series_range)))
+
+    def _run(self, pre: LinearPre, view: PathView, per_trade: bool, order: int | None = None):
         mom, seg, eqc = (pre.mom_tr, pre.cc_tr, pre.eq_tr) if per_trade else (pre.mom_ns, pre.cc_ns, pre.eq_ns)
         if not pre.ccy_idx:  # every trade has paid out
             return jnp.zeros((view.x.shape[1], mom.shape[-1], view.x.shape[2]), view.x.dtype)
-        order = mom.shape[2] - 1
         traced = isinstance(view.x, jax.core.Tracer)
-        if not traced:
-            # The order this chunk needs: the largest |xi| = |x| h / Y over its paths and dates decides.
-            r = float(_max_ratio(view.x, pre.inv_scale, pre.ccy_idx))
-            if not r <= 1.0:
-                raise SeriesRangeError(
-                    f"{self!r}: a simulated rate state is {r:.3g} times beyond the range of the moment expansion "
-                    f"(|(B_f - B_mid) x| <= {self.series_range:g}); the model's rate paths are implausible (check "
-                    f"the Hull-White volatilities) or build the batch with a larger series_range")
-            order = min(order, _round_order(series_order(max(r, 1e-3) * self.series_range)))
+        if order is None:
+            order = mom.shape[2] - 1 if traced else self.chunk_order(pre, view.x)
         return _evaluate(mom, pre.bmid, pre.inv_scale, pre.cc_w, pre.cc_b1, pre.cc_b2, pre.cc_j, pre.cc_b,
                          pre.cc_n, seg, eqc, view.x, view.fx, view.eq, pre.ccy_idx, pre.eq_idx, pre.eq_ccy_idx,
                          order, not per_trade, traced)
