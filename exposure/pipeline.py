@@ -143,7 +143,24 @@ def run_pipeline(cfg, s: Setup | None = None) -> RunResults:
                      "n_trades": len(trade_ids)},
     )
     ds["NPV"] = ("netting_set", ns_npv)
+    ds = _with_credit(ds, market, pf, val_times)
     return _write(cfg, s, ds, dict(zip(trade_ids, npv0.tolist())))
+
+
+def _with_credit(ds, market, pf, val_times):
+    """Survival and default probabilities S(t), 1 - S(t) of every counterparty with a credit curve (and of
+    the bank itself) at the exposure dates, on a ``credit_name`` dimension: what CVA/DVA and the scorecard
+    read from the saved results."""
+    names = [n for n in dict.fromkeys([ns.counterparty for ns in pf.netting_sets] + [market.own_name])
+             if n in market.credit]
+    if not names:
+        return ds
+    surv = np.stack([np.asarray(market.credit[n].survival(val_times)) for n in names])
+    ds = ds.assign_coords(credit_name=("credit_name", names))
+    ds["survival_probability"] = (("credit_name", "date"), surv)
+    ds["default_probability"] = (("credit_name", "date"), 1.0 - surv)
+    ds["recovery_rate"] = ("credit_name", np.array([float(market.credit[n].recovery) for n in names]))
+    return ds
 
 
 def _check_finite(npv0, trade_ids) -> None:
