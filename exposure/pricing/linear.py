@@ -233,9 +233,7 @@ class LinearBatch(TradeBatch):
     """Linear trades of one type and currency set, priced as moment matrix products (module docstring)."""
 
     def __init__(self, specs, netting_set, series_range: float = SERIES_RANGE):
-        self.specs = tuple(specs)
-        self.ids = tuple(s.id for s in self.specs)
-        self.netting_set = np.asarray(netting_set, dtype=np.int64).reshape(-1)
+        super().__init__(specs, netting_set)
         if self.netting_set.size != len(self.specs):
             raise ValueError(f"{self.netting_set.size} netting set indices for {len(self.specs)} trades")
         self.type = self.specs[0].type if self.specs else ""

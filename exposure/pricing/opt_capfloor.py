@@ -44,9 +44,7 @@ class CapFloorBatch(TradeBatch):
     """Caps/floors in one currency; specs from ``options.parse_cap_floor``."""
 
     def __init__(self, specs, netting_index):
-        self.specs = tuple(specs)
-        self.ids = tuple(s.id for s in specs)
-        self.netting_set = np.asarray(netting_index, dtype=int)
+        super().__init__(specs, netting_index)
         self.currency = specs[0].currency
 
     def periods(self, market):

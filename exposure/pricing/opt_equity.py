@@ -36,9 +36,7 @@ class EquityOptionBatch(TradeBatch):
     """Equity options on one underlying; specs from ``options.parse_equity_option``."""
 
     def __init__(self, specs, netting_index):
-        self.specs = tuple(specs)
-        self.ids = tuple(s.id for s in specs)
-        self.netting_set = np.asarray(netting_index, dtype=int)
+        super().__init__(specs, netting_index)
         self.name = specs[0].name
         self.currency = specs[0].currency
 

@@ -93,9 +93,7 @@ class FxOptionBatch(TradeBatch):
     """FX options on one currency pair (foreign, domestic); specs from ``options.parse_fx_option``."""
 
     def __init__(self, specs, netting_index):
-        self.specs = tuple(specs)
-        self.ids = tuple(s.id for s in specs)
-        self.netting_set = np.asarray(netting_index, dtype=int)
+        super().__init__(specs, netting_index)
         self.foreign = specs[0].foreign_currency
         self.domestic = specs[0].domestic_currency
 

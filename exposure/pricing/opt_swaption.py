@@ -66,9 +66,7 @@ class SwaptionBatch(TradeBatch):
     """Swaptions in one currency with one settlement type; specs from ``options.parse_swaption``."""
 
     def __init__(self, specs, netting_index):
-        self.specs = tuple(specs)
-        self.ids = tuple(s.id for s in specs)
-        self.netting_set = np.asarray(netting_index, dtype=int)
+        super().__init__(specs, netting_index)
         self.currency = specs[0].currency
         self.physical = specs[0].settlement == "physical"
 

@@ -113,6 +113,12 @@ class TradeBatch:
     ids: tuple = ()
     netting_set: np.ndarray = np.zeros(0, dtype=int)
 
+    def __init__(self, specs, netting_index):
+        """specs: the batch's trade specs (each with ``.id``); netting_index: (n,) netting-set index per trade."""
+        self.specs = tuple(specs)
+        self.ids = tuple(s.id for s in self.specs)
+        self.netting_set = np.asarray(netting_index, dtype=np.int64).reshape(-1)
+
     def prepare(self, ctx: PricingContext):  # pragma: no cover - interface
         raise NotImplementedError
 
