@@ -116,8 +116,6 @@ def path_generator(cfg: DictConfig, s: Setup):
 
 def simulate(cfg: DictConfig, s: Setup | None = None):
     """Simulated states as an xarray Dataset (path, date, factor), t0 included."""
-    import datetime as dt
-
     import numpy as np
 
     from exposure import __version__
@@ -136,7 +134,6 @@ def simulate(cfg: DictConfig, s: Setup | None = None):
     }
     dates = [s.market.asof] + list(s.grid.dates)
     times = np.concatenate([[0.0], s.grid.times])
-    del dt
     return scenarios_dataset(states, dates, times, s.built.model.state_names, attrs)
 
 

@@ -29,7 +29,6 @@ from exposure.portfolio.fixings import Fixings
 from exposure.pricing.linear import (
     LinearBatch,
     SeriesRangeError,
-    bond_coefficients,
     present_values,
     present_values_local,
     series_order,
@@ -294,7 +293,7 @@ def test_model_free_t0_equals_engine_t0(mm):
 def exact_reference(batch, ctx, view):
     """(K, n_trades, P) values and gross magnitudes, one exp per flow, coupon and path (the obvious way).
 
-    Bond coefficients come from ``linear.bond_coefficients`` (checked against the context's own in
+    Bond coefficients come from ``PricingContext.bond_coefficients`` (checked against the context's own in
     ``test_numpy_bond_coefficients_equal_the_context``); everything else is written out here."""
     cf = batch.cashflows(ctx.market)
     times = np.asarray(ctx.times)
@@ -310,7 +309,7 @@ def exact_reference(batch, ctx, view):
     for r in range(cf.f_trade.size):
         ccy = cf.currencies[cf.f_ccy[r]]
         c = ctx.ccy_index(ccy)
-        lnA, B = bond_coefficients(ctx, ccy, np.array([cf.f_day[r] / 365.0]))
+        lnA, B = ctx.bond_coefficients(ccy, np.array([cf.f_day[r] / 365.0]))
         for k in range(K):
             if days[k] < cf.f_dead[r]:
                 add(k, cf.f_trade[r], cf.f_amount[r] * np.exp(lnA[k, 0] - B[k, 0] * x[c, k]) * fx[c, k])
@@ -320,9 +319,9 @@ def exact_reference(batch, ctx, view):
         T1, T2 = cf.c_fix[r] / 365.0, cf.c_pay[r] / 365.0
         before = np.nonzero(days <= cf.c_fix[r])[0]  # the fixing state: last view date on or before T1
         s, xs = (times[before[-1]], x[c, before[-1]]) if before.size else (0.0, np.zeros(P))
-        a_s, b_s = bond_coefficients(dataclasses.replace(ctx, times=np.array([s])), ccy, np.array([T1, T2]))
+        a_s, b_s = dataclasses.replace(ctx, times=np.array([s])).bond_coefficients(ccy, np.array([T1, T2]))
         fwd = np.exp(a_s[0, 0] - a_s[0, 1] - (b_s[0, 0] - b_s[0, 1]) * xs)  # P(s,T1) / P(s,T2)
-        a_k, b_k = bond_coefficients(ctx, ccy, np.array([T2]))
+        a_k, b_k = ctx.bond_coefficients(ccy, np.array([T2]))
         for k in range(K):
             if cf.c_fix[r] <= days[k] < cf.c_pay[r]:
                 add(k, cf.c_trade[r], cf.c_weight[r] * fwd * np.exp(a_k[k, 0] - b_k[k, 0] * x[c, k]) * fx[c, k])
@@ -368,7 +367,7 @@ def test_series_order_bound():
 
 
 def test_numpy_bond_coefficients_equal_the_context(mm):
-    """linear.bond_coefficients (NumPy) against the formulas of PricingContext.bond_coefficients
+    """PricingContext.bond_coefficients (NumPy) against the JAX formulas it mirrors
     (hull_white.log_bond_intercept and hw_B at max(T, t)), jitted here to compile once."""
     market, model = mm
     times = np.array([0.0, 0.25, 1.0, 3.7, 12.0, 31.0])
@@ -383,7 +382,7 @@ def test_numpy_bond_coefficients_equal_the_context(mm):
         return log_bond_intercept(hw, curve, tt, Tm), hw_B(hw.mean_reversion, tt, Tm)
 
     a1, b1 = reference(model.hw[c], model.curves[c], jnp.asarray(times), jnp.asarray(T))
-    a2, b2 = bond_coefficients(ctx, "USD", T)
+    a2, b2 = ctx.bond_coefficients("USD", T)
     np.testing.assert_allclose(a2, np.asarray(a1), atol=1e-14)
     np.testing.assert_allclose(b2, np.asarray(b1), atol=1e-13)
 

@@ -53,7 +53,6 @@ import scipy.sparse
 
 from exposure._pytree import pytree_dataclass, static_field
 from exposure.errors import ExposureError
-from exposure.models.hull_white import integrated_variance
 from exposure.pricing.cashflows import CashFlows, generate, log_discount
 from exposure.pricing.view import PathView, PricingContext, TradeBatch
 
@@ -113,29 +112,6 @@ class LinearPre:
     ns_global: tuple = static_field(default=())
 
 
-def _integrated_variance(hw, t, T) -> np.ndarray:
-    """``hull_white.integrated_variance`` evaluated in NumPy (no compilation in ``prepare``)."""
-    return integrated_variance(hw, t, T, xp=np)
-
-
-def bond_coefficients(ctx: PricingContext, ccy: str, T) -> tuple:
-    """lnA, B (K, n) of P_c(t_k, T) = exp(lnA - B x) for the context's times and maturities T (n,).
-
-    The same formulas as ``PricingContext.bond_coefficients`` (``hull_white.log_bond_intercept``,
-    ``hw_B``; bonds with T <= t_k get lnA = B = 0) in NumPy, so that ``prepare`` compiles nothing."""
-    c = ctx.ccy_index(ccy)
-    hw, curve = ctx.model.hw[c], ctx.model.curves[c]
-    t = np.asarray(ctx.times, dtype=np.float64).reshape(-1, 1)
-    T = np.maximum(np.asarray(T, dtype=np.float64).reshape(1, -1), t)
-    t = np.broadcast_to(t, T.shape)
-    zero = np.zeros_like(t)
-    lnA = (log_discount(curve, T) - log_discount(curve, t)
-           + 0.5 * (_integrated_variance(hw, t, T) - _integrated_variance(hw, zero, T)
-                    + _integrated_variance(hw, zero, t)))
-    a = float(hw.mean_reversion)
-    return lnA, -np.expm1(-a * (T - t)) / a
-
-
 def _view_days(ctx: PricingContext) -> np.ndarray:
     if ctx.dates and len(ctx.dates) == len(ctx.times):
         return np.array([(d - ctx.market.asof).days for d in ctx.dates], dtype=np.int64)
@@ -163,7 +139,7 @@ def _flow_moments(ctx, cf: CashFlows, j: int, days, order: int, y: float):
     inverse = inverse.reshape(-1)
     W = scipy.sparse.csr_matrix((cf.f_amount[sel], (cf.f_trade[sel], inverse)), shape=(n_tr, groups.shape[0]))
     W.sum_duplicates()
-    lnA, B = bond_coefficients(ctx, cf.currencies[j], groups[:, 0] / 365.0)
+    lnA, B = ctx.bond_coefficients(cf.currencies[j], groups[:, 0] / 365.0)
     alive = days[:, None] < groups[None, :, 1]
     for k in range(K):
         a = alive[k]
@@ -199,8 +175,8 @@ def _current_coupons(ctx, cf: CashFlows, days, ns_local, n_u: int):
         sel = np.nonzero(cf.c_ccy == j)[0]
         if sel.size == 0:
             continue
-        a1, b1 = bond_coefficients(ctx, ccy, T1[sel])
-        a2, b2 = bond_coefficients(ctx, ccy, T2[sel])
+        a1, b1 = ctx.bond_coefficients(ccy, T1[sel])
+        a2, b2 = ctx.bond_coefficients(ccy, T2[sel])
         lnAk[:, sel], Bk[:, sel] = a2, b2
         js = jfix[sel]
         has = js >= 0

@@ -29,7 +29,6 @@ from exposure.pricing.opt_common import (
     accumulate,
     cast_floats,
     basis_np,
-    bond_coefficients,
     current_coupons,
     entries,
     hw_B_np,
@@ -81,8 +80,8 @@ class CapFloorBatch(TradeBatch):
         scale = 1.0 + strike[:, None] * tau
         ln_kb = np.log(b / scale)
 
-        lnA_S, B_S = bond_coefficients(ctx, ccy, en)
-        lnA_T, B_T = bond_coefficients(ctx, ccy, st)
+        lnA_S, B_S = ctx.bond_coefficients(ccy, en)
+        lnA_T, B_T = ctx.bond_coefficients(ccy, st)
         ahead = (t[:, None, None] <= st[None] + TIME_EPS) & (st[None] > TIME_EPS) & valid[None]
         sv = np.where(ahead, state_variance_np(hw, t[:, None, None], st[None]), 0.0)
         s_p = hw_B_np(hw.mean_reversion, st, en)[None] * np.sqrt(np.maximum(sv, 0.0))

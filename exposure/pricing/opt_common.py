@@ -28,7 +28,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from exposure.models.hull_white import log_bond_intercept
 from exposure.errors import TradeError
 from exposure.market.schedule import WEEKENDS_ONLY, add_tenor, day_count_name, parse_tenor
 
@@ -283,22 +282,6 @@ def _flat_call(fn, static, *arrays):
     return np.asarray(out)[:size].reshape(shape)
 
 
-def bond_coefficients(ctx, ccy: str, T, t=None):
-    """lnA, B of P(t, T) = exp(lnA - B x(t)) in ``ccy`` for T >= t (T < t is clamped to t, i.e. P = 1).
-
-    Default t: the context's times, giving (K, *T.shape) as ``PricingContext.bond_coefficients``;
-    otherwise t and T broadcast against each other."""
-    c = ctx.ccy_index(ccy)
-    T = np.asarray(T, dtype=np.float64)
-    if t is None:
-        t = np.asarray(ctx.times, dtype=np.float64).reshape((-1,) + (1,) * T.ndim)
-        T = T[None]
-    hw, curve = ctx.model.hw[c], ctx.model.curves[c]
-    t, T = np.broadcast_arrays(np.asarray(t, dtype=np.float64), np.maximum(T, t))
-    # NumPy on purpose: a jitted version compiled once per array shape (about 12 s per bench-1k run).
-    return log_bond_intercept(hw, curve, t, T, xp=np), -np.expm1(-float(hw.mean_reversion) * (T - t)) / float(hw.mean_reversion)
-
-
 def hw_B_np(a, t, T) -> np.ndarray:
     """B(t,T) = (1 - exp(-a (T - t))) / a in NumPy."""
     return -np.expm1(-float(a) * (np.asarray(T, dtype=np.float64) - np.asarray(t, dtype=np.float64))) / float(a)
@@ -327,13 +310,8 @@ def zero_bond_np(hw, curve, t, T, x) -> np.ndarray:
     return _flat_call(_zero_bond, (hw, curve), t, T, x)
 
 
-@jax.jit
-def _log_discount(curve, t):
-    return curve.log_discount(t)
-
-
 def log_discount_np(curve, t) -> np.ndarray:
-    return _flat_call(_log_discount, (curve,), t)
+    return curve.log_discount_np(t)
 
 
 def basis_np(discount, forward, start, end) -> np.ndarray:
@@ -411,11 +389,11 @@ def current_coupons(ctx, ccy: str, fwd_curve, starts, ends, valid, fixing_factor
     m = np.maximum(m, 0)
     tm = np.minimum(t[m], s)
     lnb = np.log(basis_np(curve, fwd_curve, s, e))
-    lnA_s, B_s = bond_coefficients(ctx, ccy, s, t=tm)
-    lnA_f, B_f = bond_coefficients(ctx, ccy, e, t=tm)
+    lnA_s, B_s = ctx.bond_coefficients(ccy, s, t=tm)
+    lnA_f, B_f = ctx.bond_coefficients(ccy, e, t=tm)
     c0 = np.where(det, np.log(np.where(f_det > 0.0, f_det, 1.0)), lnb + lnA_s - lnA_f)
     bfix = np.where(det, 0.0, B_f - B_s)
-    lnA_e, B_e = bond_coefficients(ctx, ccy, e, t=t[:, None])
+    lnA_e, B_e = ctx.bond_coefficients(ccy, e, t=t[:, None])
     z = lambda v: np.where(has, v, 0.0)  # noqa: E731
     return {"has": has, "j": jj, "m": np.where(has & ~det, m, 0), "c0": z(c0), "Bfix": z(bfix),
             "lnA_e": z(lnA_e), "B_e": z(B_e)}

@@ -24,7 +24,6 @@ import numpy as np
 from exposure.pricing.opt_common import (
     TIME_EPS,
     black_log,
-    bond_coefficients,
     cast_floats,
     map_dates,
     variance_between_np,
@@ -46,7 +45,7 @@ class EquityOptionBatch(TradeBatch):
         ccy = self.currency
         t = np.asarray(ctx.times, dtype=np.float64)
         T = np.array([s.expiry_time for s in specs])
-        lnA, B = bond_coefficients(ctx, ccy, T)
+        lnA, B = ctx.bond_coefficients(ccy, T)
         alive = t[:, None] < T[None, :] - TIME_EPS
         Te = np.maximum(T[None, :], t[:, None])
         var = variance_between_np(eq.vol, t[:, None], Te)

@@ -34,7 +34,6 @@ import numpy as np
 from exposure.pricing.opt_common import (
     TIME_EPS,
     black_log,
-    bond_coefficients,
     cast_floats,
     map_dates,
     variance_between_np,
@@ -101,8 +100,8 @@ class FxOptionBatch(TradeBatch):
         specs = self.specs
         t = np.asarray(ctx.times, dtype=np.float64)
         T = np.array([s.expiry_time for s in specs])
-        lnAf, Bf = bond_coefficients(ctx, self.foreign, T)
-        lnAd, Bd = bond_coefficients(ctx, self.domestic, T)
+        lnAf, Bf = ctx.bond_coefficients(self.foreign, T)
+        lnAd, Bd = ctx.bond_coefficients(self.domestic, T)
         alive = t[:, None] < T[None, :] - TIME_EPS
         var = pair_variance(ctx.market, ctx.model, self.foreign, self.domestic, t[:, None], T[None, :])
         sd = np.sqrt(np.where(alive, np.maximum(var, 0.0), 0.0))

@@ -38,7 +38,6 @@ from exposure.pricing.opt_common import (
     accumulate,
     cast_floats,
     basis_np,
-    bond_coefficients,
     critical_states,
     current_coupons,
     entries,
@@ -109,8 +108,8 @@ class SwaptionBatch(TradeBatch):
         sign = np.array([1.0 if s.long else -1.0 for s in specs])
         payer = np.array([s.payer for s in specs])
 
-        lnA_S, B_S = bond_coefficients(ctx, ccy, times)  # (K, n, m)
-        lnA_T, B_T = bond_coefficients(ctx, ccy, T0)  # (K, n)
+        lnA_S, B_S = ctx.bond_coefficients(ccy, times)  # (K, n, m)
+        lnA_T, B_T = ctx.bond_coefficients(ccy, T0)  # (K, n)
         # Cash settlement is paid at T0, so the option counts up to T0 exclusive; physical up to T0 inclusive
         # (max(V_swap(T0), 0), the same as the exercised swap).
         pre_mask = t[:, None] <= T0[None, :] + (TIME_EPS if self.physical else -TIME_EPS)
@@ -141,7 +140,7 @@ class SwaptionBatch(TradeBatch):
         U = pad_rows([f[0] for f in flows], fill=None)
         aU = pad_rows([f[1] for f in flows], fill=0.0)
         is_pay = pad_rows(kinds, fill=1.0) > 0.5
-        lnA_U, B_U = bond_coefficients(ctx, ccy, U)
+        lnA_U, B_U = ctx.bond_coefficients(ccy, U)
         tk = t[:, None, None]
         alive = np.where(is_pay[None], U[None] > tk + TIME_EPS, U[None] >= tk - TIME_EPS) & (aU != 0.0)[None]
         after = t[:, None] > T0[None, :] + TIME_EPS  # (K, n): the option itself covers t_k <= T0

@@ -20,7 +20,7 @@ import numpy as np
 
 from exposure._pytree import pytree_dataclass, static_field
 from exposure.models.cross_asset import CrossAssetModel
-from exposure.models.hull_white import hw_B, integrated_phi, log_bond_intercept
+from exposure.models.hull_white import integrated_phi, log_bond_intercept
 
 
 @pytree_dataclass
@@ -70,7 +70,7 @@ class PricingContext:
     """What ``prepare`` may use: the t0 market, the model, the valuation times (K,), and the fixings.
 
     ``bond_coefficients(ccy, T)`` gives lnA (K, *T.shape) and B (K, *T.shape) for the view's dates, with
-    the convention that a bond with T <= t_k is not alive (callers mask it).
+    the convention that a bond with T <= t_k is not alive (lnA = B = 0; callers mask it).
     """
 
     market: object  # MarketSnapshot
@@ -82,14 +82,20 @@ class PricingContext:
     def ccy_index(self, ccy: str) -> int:
         return self.model.currencies.index(ccy)
 
-    def bond_coefficients(self, ccy: str, T):
+    def bond_coefficients(self, ccy: str, T, t=None):
+        """lnA, B of P(t, T) = exp(lnA - B x(t)) in ``ccy``; T < t is clamped to t (lnA = B = 0, P = 1).
+
+        Default t: the context's times, giving (K, *T.shape); otherwise t and T broadcast. NumPy on purpose:
+        set-up code that compiled one XLA program per array shape cost about 12 s per bench-1k run."""
         c = self.ccy_index(ccy)
         hw, curve = self.model.hw[c], self.model.curves[c]
-        t = np.asarray(self.times, dtype=np.float64).reshape((-1,) + (1,) * np.ndim(T))
-        T = np.asarray(T, dtype=np.float64)[None]
-        lnA = np.asarray(log_bond_intercept(hw, curve, t, np.maximum(T, t)))
-        B = np.asarray(hw_B(hw.mean_reversion, t, np.maximum(T, t)))
-        return lnA, B
+        T = np.asarray(T, dtype=np.float64)
+        if t is None:
+            t = np.asarray(self.times, dtype=np.float64).reshape((-1,) + (1,) * T.ndim)
+            T = T[None]
+        t, T = np.broadcast_arrays(np.asarray(t, dtype=np.float64), np.maximum(T, t))
+        a = float(hw.mean_reversion)
+        return log_bond_intercept(hw, curve, t, T, xp=np), -np.expm1(-a * (T - t)) / a
 
     def numeraire_log_det(self) -> np.ndarray:
         return np.asarray(integrated_phi(self.model.hw[0], self.model.curves[0], self.times))
