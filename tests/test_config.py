@@ -44,6 +44,8 @@ def test_flat_market_is_flat():
         ("model.correlations=[{a: IR:USD, b: IR:XXX, rho: 0.5}]", "model.correlations[0].b", "unknown factor 'IR:XXX'"),
         ("model.correlations=[{a: IR:USD, b: FX:EUR, rho: 1.5}]", "model.correlations[0].rho", "[-1, 1]"),
         ("simulation.paths=0", "simulation.paths", "> 0"),
+        ("market.fx_vols.EUR.vols=[0.002,0.002,0.002,0.002,0.002,0.002,0.002]", "market.fx_vols.EUR",
+         "no non-negative model vol"),
     ],
 )
 def test_bad_config_names_the_key(override, key, words):

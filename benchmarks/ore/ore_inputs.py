@@ -252,7 +252,8 @@ def engine_overrides(spec: SideBySide, portfolio_path, out_dir, paths: int | Non
     ov = ["market=flat", "model=flat", "portfolio=example",
           "~market.curves.GBP", "~market.fx_spots.GBP", "~market.fx_vols.GBP", "~market.equities.SPX", "~model.ir.GBP",
           f"market.asof='{spec.asof.isoformat()}'", f"market.base_currency={spec.base}",
-          f"market.fx_spots.EUR={spec.fx_spot!r}", f"market.fx_vols.EUR.vols=[{spec.fx_vol!r}]"]
+          f"market.fx_spots.EUR={spec.fx_spot!r}", f"market.fx_vols.EUR.vols=[{spec.fx_vol!r}]",
+          "model.vol_calibration=market"]  # ORE's CrossCcyLGM here: constant sigma = fx_vol, not calibrated
     for ccy, r in spec.rates:
         ov += [f"market.curves.{ccy}.tenors=[50Y]", f"market.curves.{ccy}.quotes=[{r!r}]",
                f"market.curves.{ccy}.kind=zero",

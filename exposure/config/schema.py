@@ -37,6 +37,11 @@ class Device(str, Enum):
     gpu = "gpu"
 
 
+class VolCalibration(str, Enum):
+    bootstrap = "bootstrap"  # FX / equity model vols fitted so the model's forward variance = market at each pillar
+    market = "market"  # the market's Black vol curve used as the spot vol (rates' contribution not removed)
+
+
 class CalibrationStrip(str, Enum):
     none = "none"
     coterminal = "coterminal"
@@ -134,6 +139,7 @@ class ModelConfig:
     name: str = "model"
     ir: Dict[str, IrModelConfig] = field(default_factory=dict)
     correlations: List[CorrelationEntry] = field(default_factory=list)
+    vol_calibration: VolCalibration = VolCalibration.bootstrap  # FX and equity vols
 
 
 @dataclass

@@ -3,8 +3,11 @@
     R[i, j] = rho(factor_i, factor_j) from the config's pairs (unlisted pairs 0, unit diagonal),
     required symmetric positive semi-definite (smallest eigenvalue >= -1e-10).
 
-FX and equity use the market's Black vol term structures as piecewise-constant instantaneous vols.
 Hull-White vols are taken as configured or calibrated to swaptions (``calibrate: coterminal|diagonal``).
+FX and equity vols are piecewise constant on the market's vol pillars: with ``vol_calibration:
+bootstrap`` (the default) bootstrapped so that the model's variance of each log forward, rates
+included, equals the market's total variance at every pillar (``forward_variance``); with ``market``
+the market's forward Black vols are used as the spot vols as they are.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from exposure.simulation.grid import tenor_time
 @dataclasses.dataclass(frozen=True)
 class BuiltModel:
     model: CrossAssetModel
-    calibration: dict  # ccy -> calibration report (list of dict rows), empty when not calibrated
+    calibration: dict  # ccy or FX_<ccy> / EQ_<name> -> report with ``to_frame()``; empty when not calibrated
 
 
 def correlation_matrix(names: tuple, entries) -> np.ndarray:
@@ -105,4 +108,13 @@ def build_model(market: MarketSnapshot, mc, calibrate: bool = True) -> BuiltMode
         equity_vol=tuple(_vol_piecewise(market.equities[e].vol) for e in eq_names),
         correlation=R,
     )
+    mode = getattr(mc, "vol_calibration", "bootstrap")
+    mode = str(getattr(mode, "value", mode))
+    if mode == "bootstrap":
+        from exposure.models.forward_variance import calibrated_model
+
+        model, vol_reports = calibrated_model(model, market)
+        reports.update(vol_reports)
+    elif mode != "market":
+        raise ConfigError("model.vol_calibration", f"must be bootstrap or market (got '{mode}')")
     return BuiltModel(model, reports)

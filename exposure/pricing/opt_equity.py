@@ -7,10 +7,14 @@ Black vol curve of the market) with strike K in c and expiry T, valued at t_k <=
     V_base = X_c V_c = Q w [ X_c S e^{-q(T-t)} N(w d1) - K X_c P_c N(w d2) ]
 
 S is the view's spot (in c), P_c from the path's Hull-White state, X_c the path's FX (1 for the base).
-The option is cash settled at expiry: 0 from t_k = T on (a payment on a valuation date is not in that
-date's value, as for linear trades). Short positions are negative. As for FX options (see ``opt_fx``),
-the market variance stands for the forward's: with stochastic rates the discounted path values are not
-exactly martingales around the t0 price (the forward's variance also carries the rate vol).
+As for FX options (``opt_fx``), v is the model's conditional variance of ln F (equity vol, the rate vol
+of c and their correlation) plus the per-expiry constant that makes the t0 value the market's:
+
+    v(t,T) = v_model(t,T) + [w_e(T) - v_model(0,T)]
+
+(0 shift at the pillars when the equity vol is bootstrapped), so E[V(t)/N(t)] = V(0) on the paths. The
+option is cash settled at expiry: 0 from t_k = T on (a payment on a valuation date is not in that
+date's value, as for linear trades). Short positions are negative.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from exposure.models.forward_variance import equity_log_forward, forward_variance
 from exposure.pricing.opt_common import (
     TIME_EPS,
     black_log,
@@ -48,7 +53,9 @@ class EquityOptionBatch(TradeBatch):
         lnA, B = ctx.bond_coefficients(ccy, T)
         alive = t[:, None] < T[None, :] - TIME_EPS
         Te = np.maximum(T[None, :], t[:, None])
-        var = variance_between_np(eq.vol, t[:, None], Te)
+        lf = equity_log_forward(ctx.model, ctx.model.equity_names.index(self.name))
+        shift = variance_between_np(eq.vol, np.zeros_like(T), T) - forward_variance(ctx.model, lf, 0.0, T)
+        var = forward_variance(ctx.model, lf, t[:, None], Te) + shift[None, :]
         sd = np.sqrt(np.where(alive, np.maximum(var, 0.0), 0.0))
         sign = np.array([1.0 if s.long else -1.0 for s in specs])
         qty = np.array([s.quantity for s in specs])

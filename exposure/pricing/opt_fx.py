@@ -5,22 +5,26 @@ strike K (units of d per unit of f), expiry T, valued at t_k <= T on a path:
 
     S = X_f / X_d                          (X_c = base per unit of c, from the view; X_base = 1)
     F = S P_f(t,T) / P_d(t,T)              (P_c from the path's Hull-White state of currency c)
-    V_d = N P_d(t,T) Black(F, K, v, w),    v = remaining Black variance over [t_k, T]
+    V_d = N P_d(t,T) Black(F, K, v, w),    v = v(t_k, T) below
     V_base = X_d V_d = N w [ X_f P_f N(w d1) - K X_d P_d N(w d2) ],
     d1 = ln(X_f P_f / (K X_d P_d)) / sqrt(v) + sqrt(v) / 2
 
-v = w_f(T) - w_f(t) of the market's FX vol curve when d is the base currency (w_d when f is); for a cross
-of two non-base currencies v = int_t^T (s_f^2 + s_d^2 - 2 rho s_f s_d) du with the curves' instantaneous
-vols and the model correlation rho(FX:f, FX:d). The option is cash settled at expiry: it is worth 0 from
-t_k = T on (a payment on a valuation date is not in that date's value, as for linear trades; an option
-expiring on the as-of date is worth 0 at t0). Short positions carry the opposite sign.
+v(t,T) is the model's conditional variance of ln F (``models.forward_variance``: FX and both
+currencies' rate vols with their correlations) plus a per-expiry constant,
 
-Model consistency. The market's variance stands for the forward's variance, as when ORE prices on a
-simulated market. Under the cross-asset model the forward F(t,T) also carries both currencies' rate vols
-and their correlations with FX, so with stochastic rates E[V(t)/N(t)] = X_d(0) P_d(0,T) Black(F0, K,
-Var_model[ln F(t,T)] + v(t,T)) rather than V(0) (the tests check this identity; it is V(0) with
-deterministic rates). Calibrating the model's FX vols to the options (as ORE does) and pricing with the
-model's conditional variance would make path values and t0 prices agree exactly.
+    v(t,T) = v_model(t,T) + [w(T) - v_model(0,T)],
+
+with w(T) the market's total variance of the pair: w_f(T) of the market's FX vol curve when d is the
+base currency (w_d when f is); for a cross of two non-base currencies int_0^T (s_f^2 + s_d^2 - 2 rho s_f
+s_d) du with the curves' instantaneous vols and the model correlation rho(FX:f, FX:d). The constant makes
+the t0 value the market's Garman-Kohlhagen price for every expiry; it is 0 at the vol pillars when the
+model's FX vols are bootstrapped (``model.vol_calibration: bootstrap``), so there the path values are
+those of the simulated model itself (a negative constant, possible between pillars, is clipped with
+v at 0 just before expiry). Either way, since ln F(t,T) is Gaussian with variance v_model(0,T)
+- v_model(t,T) over [0, t] under the domestic T-forward measure, E[V(t)/N(t)] = V(0): the discounted
+path values are martingales around the t0 price (tested). The option is cash settled at expiry: it is
+worth 0 from t_k = T on (a payment on a valuation date is not in that date's value, as for linear
+trades; an option expiring on the as-of date is worth 0 at t0). Short positions carry the opposite sign.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from exposure.models.forward_variance import forward_variance, fx_log_forward
 from exposure.pricing.opt_common import (
     TIME_EPS,
     black_log,
@@ -69,7 +74,7 @@ def covariance_integral(curve_a, curve_b, t, T):
 
 
 def pair_variance(market, model, foreign: str, domestic: str, t, T):
-    """Remaining Black variance of ln(X_f / X_d) over [t, T] (0 where t >= T); t, T broadcast."""
+    """The market's Black variance of ln(X_f / X_d) over [t, T] (0 where t >= T); t, T broadcast."""
     base = model.currencies[0]
     t = np.asarray(t, dtype=np.float64)
     T = np.asarray(T, dtype=np.float64)
@@ -103,7 +108,10 @@ class FxOptionBatch(TradeBatch):
         lnAf, Bf = ctx.bond_coefficients(self.foreign, T)
         lnAd, Bd = ctx.bond_coefficients(self.domestic, T)
         alive = t[:, None] < T[None, :] - TIME_EPS
-        var = pair_variance(ctx.market, ctx.model, self.foreign, self.domestic, t[:, None], T[None, :])
+        lf = fx_log_forward(ctx.model, self.foreign, self.domestic)
+        shift = pair_variance(ctx.market, ctx.model, self.foreign, self.domestic, 0.0, T) - forward_variance(
+            ctx.model, lf, 0.0, T)
+        var = forward_variance(ctx.model, lf, t[:, None], T[None, :]) + shift[None, :]
         sd = np.sqrt(np.where(alive, np.maximum(var, 0.0), 0.0))
         sign = np.array([1.0 if s.long else -1.0 for s in specs])
         notional = np.array([s.notional for s in specs])
