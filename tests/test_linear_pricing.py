@@ -34,7 +34,7 @@ from exposure.pricing.linear import (
     series_order,
 )
 from exposure.pricing.cashflows import log_discount
-from exposure.pricing.linear_products import parse_trade
+from exposure.pricing.linear_parse import parse_trade
 from exposure.pricing.view import PathView, PricingContext
 from exposure.simulation.grid import TimeGrid
 from exposure.simulation.paths import Discretisation, PathGenerator

@@ -215,7 +215,7 @@ def make_trades(spec: SideBySide) -> list:
 
 
 def to_engine_portfolio(trades: list, path) -> str:
-    """Write ``trades`` in the engine's portfolio YAML (exposure/portfolio/loader.py, pricing/linear_products.py)."""
+    """Write ``trades`` in the engine's portfolio YAML (exposure/portfolio/loader.py, pricing/linear_parse.py)."""
     import yaml
 
     out = []

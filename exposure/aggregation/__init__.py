@@ -3,11 +3,15 @@
     values (K, n_netting_sets, P) --collateral (CSA, MPoR)--> X --measures--> EPE, ENE, PFE, Basel EE/EEE/EEPE
 
 ``ExposureAggregator`` is the streaming entry point (one chunk of paths at a time); the modules hold the
-definitions: ``collateral`` (variation margin recursion), ``measures`` (EPE/ENE/PFE/Basel, quantile store),
-``allocation`` (netting and the Euler / pro-rata allocation of netting-set EPE to trades).
+definitions: ``collateral`` (variation margin recursion), ``measures`` (the aggregator and the whole
+reduction), ``accumulators`` (EPE/ENE/collateral path sums), ``quantiles`` (PFE order statistics, quantile
+store), ``basel`` (EEE/EPE/EEPE), ``allocation`` (netting and the Euler / pro-rata allocation of netting-set
+EPE to trades).
 """
 
+from exposure.aggregation.accumulators import BlockSums, ExposureAccumulator
 from exposure.aggregation.allocation import allocation_paths, net_values, netting_members
+from exposure.aggregation.basel import basel_measures, basel_weights, effective_ee, time_weighted_average
 from exposure.aggregation.collateral import (
     collateral_paths,
     collateral_paths_batch,
@@ -15,21 +19,13 @@ from exposure.aggregation.collateral import (
     net_collateral,
     vm_target,
 )
-from exposure.aggregation.measures import (
+from exposure.aggregation.measures import ExposureAggregator, ExposureMeasures, exposure_measures
+from exposure.aggregation.quantiles import (
     DEFAULT_QUANTILES,
-    BlockSums,
-    ExposureAccumulator,
-    ExposureAggregator,
-    ExposureMeasures,
     QuantileStore,
-    basel_measures,
-    basel_weights,
-    effective_ee,
-    exposure_measures,
     exposure_quantiles,
     quantile_positions,
     quantile_stderr,
-    time_weighted_average,
 )
 
 __all__ = [

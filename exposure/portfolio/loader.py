@@ -37,7 +37,7 @@ def _ensure_products_registered() -> None:
     # Product modules register themselves on import; import them here so a bare load works.
     import importlib
 
-    for mod in ("exposure.pricing.linear_products", "exposure.pricing.options"):
+    for mod in ("exposure.pricing.linear_parse", "exposure.pricing.options"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as exc:
@@ -151,7 +151,9 @@ def load_portfolio(pc, market, grid) -> Portfolio:
     ns_list = tuple(netting[n] for n in netting if any((s.netting_set or s.id) == n for s in specs))
     ns_index = {n.id: i for i, n in enumerate(ns_list)}
     batches = []
-    for type_name, (_, make_batch) in _REGISTRY.items():
+    # By type name, not registration order: netting sums add batches in this order, and the last bits of
+    # a result must not depend on which product module a process happened to import first.
+    for type_name, (_, make_batch) in sorted(_REGISTRY.items()):
         group = [s for s in specs if s.type == type_name]
         if group:
             idx = [ns_index[s.netting_set or s.id] for s in group]

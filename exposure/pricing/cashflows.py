@@ -34,7 +34,7 @@ import datetime as dt
 import numpy as np
 
 from exposure.market.schedule import year_fraction
-from exposure.pricing.linear_products import EquityLeg, Exchange, FixedLeg, FloatLeg, FraLeg
+from exposure.pricing.linear_specs import EquityLeg, Exchange, FixedLeg, FloatLeg, FraLeg
 
 
 def log_discount(curve, t) -> np.ndarray:

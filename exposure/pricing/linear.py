@@ -58,7 +58,7 @@ from exposure.pricing.view import PathView, PricingContext, TradeBatch
 
 SERIES_RANGE = 6.0  # Y: the largest |(B_f - B_mid) x| the series covers
 SERIES_TOL = 1e-13
-COUPON_CHUNK = 32  # current coupons are evaluated this many at a time (work follows the live count)
+COUPON_CHUNK = 128  # current coupons are evaluated this many at a time (work follows the live count)
 
 
 def series_order(y: float = SERIES_RANGE, tol: float = SERIES_TOL) -> int:

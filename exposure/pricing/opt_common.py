@@ -1,4 +1,4 @@
-"""Shared pieces of the option pricers: trade-field parsing, grid look-ups, and the path kernels.
+"""Shared pieces of the option pricers: business days, grid look-ups, and the path kernels.
 
 Deterministic coefficients (bond intercepts, slopes, option vols) are precomputed by each batch's
 ``prepare``; on a path only exp, erfc and multiply-adds remain. FX and equity options are evaluated one
@@ -22,126 +22,21 @@ and the intrinsic value max(w (e^{g+v} - e^v), 0) when s is ~0 (t = T or zero vo
 from __future__ import annotations
 
 import datetime as dt
-import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from exposure.errors import TradeError
-from exposure.market.schedule import WEEKENDS_ONLY, add_tenor, day_count_name, parse_tenor
+from exposure.market.schedule import WEEKENDS_ONLY
+from exposure.pricing.fields import COMMON_FIELDS, Fields  # noqa: F401  (re-exported: their home before fields.py)
 
 # Same threshold as hw_options: below it the option is worth its intrinsic value.
 TINY_SD = 1e-14
 # Two model times closer than this are the same date (times are whole days / 365).
 TIME_EPS = 1e-10
 
-COMMON_FIELDS = frozenset({"id", "type", "netting_set", "counterparty", "description"})
-_MISSING = object()
 
-
-# ---- parsing ----------------------------------------------------------------------------------------
-class Fields:
-    """Typed access to one raw trade dict; every problem is a TradeError naming the trade and the field."""
-
-    def __init__(self, raw: dict, ctx, allowed):
-        self.raw = raw
-        self.tid = str(raw["id"])
-        self.source = getattr(ctx, "source", None)
-        self.market = ctx.market
-        unknown = sorted(set(map(str, raw)) - COMMON_FIELDS - set(allowed))
-        if unknown:
-            raise self.error(f"unknown field '{unknown[0]}' (allowed: {', '.join(sorted(set(allowed)))})")
-
-    def error(self, problem: str) -> TradeError:
-        return TradeError(self.tid, problem, source=self.source)
-
-    def get(self, key, default=_MISSING):
-        if key not in self.raw or self.raw[key] is None:
-            if default is _MISSING:
-                raise self.error(f"missing field '{key}'")
-            return default
-        return self.raw[key]
-
-    def number(self, key, default=_MISSING, positive=False) -> float:
-        v = self.get(key, default)
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            try:
-                v = float(str(v).strip()) if isinstance(v, str) else None
-            except ValueError:
-                v = None
-            if v is None:
-                raise self.error(f"'{key}' must be a number (got {self.raw.get(key)!r})")
-        v = float(v)
-        if not math.isfinite(v):
-            raise self.error(f"'{key}' must be finite (got {v})")
-        if positive and v <= 0.0:
-            raise self.error(f"non-positive {key} {v:g}: must be > 0")
-        return v
-
-    def boolean(self, key, default=_MISSING) -> bool:
-        v = self.get(key, default)
-        if isinstance(v, bool):
-            return v
-        if isinstance(v, str) and v.strip().lower() in ("true", "false"):
-            return v.strip().lower() == "true"
-        raise self.error(f"'{key}' must be true or false (got {v!r})")
-
-    def string(self, key, default=_MISSING) -> str:
-        v = self.get(key, default)
-        return v if v is None else str(v).strip()
-
-    def choice(self, key, allowed, default=_MISSING) -> str:
-        v = self.string(key, default)
-        if v.lower() not in allowed:
-            raise self.error(f"'{key}' must be one of {', '.join(allowed)} (got '{v}')")
-        return v.lower()
-
-    def currency(self, key) -> str:
-        c = self.string(key)
-        if c not in self.market.curves:
-            raise self.error(f"unknown currency '{c}' in '{key}' (market has {', '.join(sorted(self.market.curves))})")
-        return c
-
-    def tenor(self, key, default=_MISSING) -> str:
-        v = self.string(key, default)
-        try:
-            n, unit = parse_tenor(v)
-        except ValueError as exc:
-            raise self.error(f"'{key}': {exc}") from exc
-        if n <= 0:
-            raise self.error(f"'{key}' must be a positive tenor (got '{v}')")
-        return f"{n}{unit}"
-
-    def day_count(self, key, default=_MISSING) -> str:
-        v = self.string(key, default)
-        try:
-            return day_count_name(v)
-        except ValueError as exc:
-            raise self.error(f"'{key}': {exc}") from exc
-
-    def date(self, key, default=_MISSING) -> dt.date:
-        """An ISO date (YYYY-MM-DD, or a YAML date) or a tenor counted from the as-of date (unadjusted)."""
-        v = self.get(key, default)
-        if isinstance(v, dt.datetime):
-            return v.date()
-        if isinstance(v, dt.date):
-            return v
-        s = str(v).strip()
-        try:
-            return dt.date.fromisoformat(s)
-        except ValueError:
-            pass
-        try:
-            return add_tenor(self.market.asof, s.upper())
-        except ValueError:
-            raise self.error(f"'{key}' must be an ISO date (YYYY-MM-DD) or a tenor like 6M (got {v!r})") from None
-
-    def not_past(self, key, d: dt.date) -> None:
-        if d < self.market.asof:
-            raise self.error(f"{key} {d.isoformat()} is in the past (as-of date {self.market.asof.isoformat()})")
-
-
+# ---- dates ------------------------------------------------------------------------------------------
 def business_day(d: dt.date) -> dt.date:
     """Modified following on the weekends-only calendar (the schedules' calendar)."""
     return WEEKENDS_ONLY.adjust(d, "modified_following")
@@ -216,7 +111,7 @@ def map_dates(fn, per_date, batch_size=None):
 
 
 # ---- sparse terms: only the live (date, trade, flow) entries are evaluated ---------------------------
-CHUNK = 16  # entries evaluated together: temporaries are (CHUNK, paths)
+CHUNK = 64  # entries evaluated together: temporaries are (CHUNK, paths); 16 left XLA CPU one core idle
 
 
 def entries(mask, n_trades: int, chunk: int = CHUNK, **coefs) -> dict:

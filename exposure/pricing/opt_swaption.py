@@ -5,8 +5,14 @@ Before expiry (t_k <= T0): Jamshidian. The underlying at T0 is written as a coup
 index, the deterministic-basis coupons -(b_j - 1) at the float resets); the critical state x* solving
 sum_i c_i P(T0,T_i; x*) = target is per trade and path-independent (``jamshidian_critical_state``, once in
 ``prepare``), and the value on a path is sum_i c_i ZBO(t_k; T0, T_i, K_i = P(T0,T_i; x*)) given x(t_k),
-a put per coupon for a payer and a call for a receiver (``opt_common.zbo``, live terms only). A cash
-settled swaption is valued with the same formula before expiry (the physical value: the par-yield
+a put per coupon for a payer and a call for a receiver. Every option is exercised on the same event
+{x(T0) beyond x*}, so the strike legs share one probability: with w = -1 (payer) / +1 (receiver),
+
+    V = sum_i c_i w P(t,T_i) N(w h_i) - w P(t,T0) N(w (h_r - s_r)) sum_i c_i K_i,
+    h_i = ln[P(t,T_i) / (K_i P(t,T0))] / s_i + s_i/2,   s_i = B(T0,T_i) sqrt(Var[x(T0) | x(t)]),
+
+h_r, s_r of the last coupon (h_i - s_i is the same for every i): one exponential and one normal cdf per
+coupon instead of two of each (live terms only). A cash settled swaption is valued with the same formula before expiry (the physical value: the par-yield
 annuity of cash settlement is not modelled, as QuantLib's Jamshidian engine, which refuses it).
 
 At and after expiry:
@@ -44,8 +50,9 @@ from exposure.pricing.opt_common import (
     first_at_or_after,
     hw_B_np,
     pad_rows,
+    TINY_SD,
+    ndtr,
     state_variance_np,
-    zbo,
     zero_bond_np,
 )
 from exposure.pricing.view import TradeBatch
@@ -116,12 +123,17 @@ class SwaptionBatch(TradeBatch):
         sv = np.where(pre_mask, state_variance_np(hw, t[:, None], T0[None, :]), 0.0)
         s_p = hw_B_np(a, T0[:, None], times)[None] * np.sqrt(np.maximum(sv, 0.0))[..., None]
         n = len(specs)
-        opt = entries(
-            (amts != 0.0)[None] & pre_mask[..., None], n,
-            alpha=lnA_S - lnA_T[..., None] - lnK[None], beta=B_S - B_T[..., None],
-            gamma=lnK[None] + lnA_T[..., None], delta=B_T[..., None], s=s_p,
-            w=np.where(payer, -1.0, 1.0)[None, :, None], wgt=(notional[:, None] * amts)[None],
-        )
+        w = np.where(payer, -1.0, 1.0)
+        alpha, beta = lnA_S - lnA_T[..., None] - lnK[None], B_S - B_T[..., None]
+        coupons = entries((amts != 0.0)[None] & pre_mask[..., None], n, p=lnA_S, q=B_S, alpha=alpha, beta=beta,
+                          s=s_p, e=0.0, w=w[None, :, None], wgt=(w[:, None] * notional[:, None] * amts)[None])
+        # The strike legs of all coupons share one probability, Q^{T0}(exercise): one term per (date, trade)
+        # on P(t, T0), its probability read off the last coupon (the largest s, the best conditioned).
+        r = np.array([np.flatnonzero(row)[-1] for row in amts != 0.0])
+        last = lambda a: np.take_along_axis(a, np.broadcast_to(r[None, :, None], a.shape[:2] + (1,)), axis=2)[..., 0]  # noqa: E731
+        strike_leg = entries(pre_mask, n, p=lnA_T, q=B_T, alpha=last(alpha), beta=last(beta), s=last(s_p), e=1.0,
+                             w=w[None, :], wgt=(-w * notional * np.sum(amts * strikes, axis=1))[None, :])
+        opt = {k: np.concatenate([coupons[k], strike_leg[k]]) for k in coupons}
         pre = {"opt": opt, "sign": sign}
         if self.physical:
             pre.update(self._underlying(ctx, legs, specs, t, T0, notional, payer))
@@ -177,6 +189,19 @@ class SwaptionBatch(TradeBatch):
         return _cash_values(pre, view.x[ci], view.fx[ci])
 
 
+def _jamshidian_terms(x, c):
+    """wgt P(t, T) Pr, P = exp(p - q x), Pr = N(w (h - e s)), h = g/s + s/2, g = alpha - beta x: with e = 0 the
+    coupon leg of a zero-bond option, w P(t,S) N(w h); with e = 1 the strike leg, w K P(t,T0) N(w (h - s))
+    (the sign is in wgt). At s ~ 0 (the expiry) Pr is the exercise indicator 1{w g > 0}. x: (C, P)."""
+    col = lambda name: c[name][:, None]  # noqa: E731
+    g = col("alpha") - col("beta") * x
+    w = col("w")
+    live = col("s") > TINY_SD
+    ss = jnp.where(live, col("s"), 1.0)
+    prob = jnp.where(live, ndtr(w * (g / ss + (0.5 - col("e")) * ss)), (w * g > 0.0).astype(x.dtype))
+    return col("wgt") * jnp.exp(col("p") - col("q") * x) * prob
+
+
 def _flow_terms(ind=None):
     def fn(x, c):
         v = c["amt"][:, None] * jnp.exp(c["lnA"][:, None] - c["B"][:, None] * x)
@@ -198,7 +223,7 @@ def _running_terms(x_all, ind=None):
 def _cash_values(pre, x_all, fx):
     pre = cast_floats(pre, x_all.dtype)
     (K, P), n = x_all.shape, pre["sign"].shape[0]
-    acc = accumulate(jnp.zeros((K * n, P), x_all.dtype), x_all, pre["opt"], zbo)
+    acc = accumulate(jnp.zeros((K * n, P), x_all.dtype), x_all, pre["opt"], _jamshidian_terms)
     return acc.reshape(K, n, P) * pre["sign"][None, :, None] * fx[:, None, :]
 
 
@@ -209,7 +234,7 @@ def _physical_values(pre, x_all, fx):
     swap_ex = accumulate(jnp.zeros((n, P), x_all.dtype), x_all, pre["ex_flows"], _flow_terms())
     swap_ex = accumulate(swap_ex, x_all, pre["ex_run"], _running_terms(x_all))
     ind = (swap_ex > 0.0).astype(x_all.dtype)  # (n, P): the holder exercised
-    acc = accumulate(jnp.zeros((K * n, P), x_all.dtype), x_all, pre["opt"], zbo)
+    acc = accumulate(jnp.zeros((K * n, P), x_all.dtype), x_all, pre["opt"], _jamshidian_terms)
     acc = accumulate(acc, x_all, pre["flows"], _flow_terms(ind))
     acc = accumulate(acc, x_all, pre["run"], _running_terms(x_all, ind))
     return acc.reshape(K, n, P) * pre["sign"][None, :, None] * fx[:, None, :]

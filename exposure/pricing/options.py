@@ -37,8 +37,9 @@ import numpy as np
 
 from exposure.market.schedule import make_schedule, parse_tenor
 from exposure.portfolio.loader import register_trade_type
+from exposure.pricing.fields import Fields
 from exposure.pricing.opt_capfloor import CapFloorBatch
-from exposure.pricing.opt_common import Fields, business_day
+from exposure.pricing.opt_common import business_day
 from exposure.pricing.opt_equity import EquityOptionBatch
 from exposure.pricing.opt_fx import FxOptionBatch
 from exposure.pricing.opt_swaption import SwaptionBatch

@@ -90,11 +90,18 @@ class PricingContext:
         c = self.ccy_index(ccy)
         hw, curve = self.model.hw[c], self.model.curves[c]
         T = np.asarray(T, dtype=np.float64)
-        if t is None:
-            t = np.asarray(self.times, dtype=np.float64).reshape((-1,) + (1,) * T.ndim)
-            T = T[None]
-        t, T = np.broadcast_arrays(np.asarray(t, dtype=np.float64), np.maximum(T, t))
         a = float(hw.mean_reversion)
+        if t is None:
+            # Portfolios repeat payment dates across trades (and pad with them): evaluate each distinct T
+            # once on the (K, U) grid; the formula is elementwise, so this changes nothing but the cost.
+            Tu, inv = np.unique(T, return_inverse=True)
+            t = np.asarray(self.times, dtype=np.float64)[:, None]
+            Tu = np.maximum(Tu[None, :], t)
+            lnA = log_bond_intercept(hw, curve, np.broadcast_to(t, Tu.shape), Tu, xp=np)
+            B = -np.expm1(-a * (Tu - t)) / a
+            shape = (t.shape[0],) + T.shape
+            return lnA[:, inv.reshape(-1)].reshape(shape), B[:, inv.reshape(-1)].reshape(shape)
+        t, T = np.broadcast_arrays(np.asarray(t, dtype=np.float64), np.maximum(T, t))
         return log_bond_intercept(hw, curve, t, T, xp=np), -np.expm1(-a * (T - t)) / a
 
     def numeraire_log_det(self) -> np.ndarray:
