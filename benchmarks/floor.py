@@ -25,8 +25,9 @@ once, i.e. not at all); d = model states (8 on the example model); "live" counts
   FX options        per live (date, trade): log-forward and log-strike: 6; Black: d1: 4, 2 exp, 2 erfc,
                     payoff: 6; weight and netting: 2 -> 18 flops + 2 exp + 2 erfc; plus 2 log per date and
                     batch (the FX log-states)
-  swaptions         per live (date, trade, coupon) zero-bond option (Jamshidian): g, v: 4, h: 3, 2 exp, 2 erfc,
-                    payoff: 6, weight and netting: 2 -> 15 flops + 2 exp + 2 erfc; physical settlement, per
+  swaptions         per live Jamshidian term (a coupon leg per (date, trade, coupon), one strike leg per (date,
+                    trade)): g: 2, the cdf argument: 4, the bond: 2, 1 exp, 1 erfc, weight and netting: 4
+                    -> 12 flops + 1 exp + 1 erfc; physical settlement, per
                     live exercised-swap flow: 1 exp + 5 flops, per running coupon: 1 exp + 7 flops, the
                     exercise decision at expiry likewise; per (date, trade): sign x FX and netting: 3 flops
   aggregation       per netting set, date and path: 1 / N, max, ENE, EPE sums, the standard-error sums: 10;
@@ -199,7 +200,7 @@ def count_workload(trades: str, paths: int, dates: int, precision: str = "float6
         elif isinstance(b, SwaptionBatch):
             opt = pre["opt"]
             live = float(np.count_nonzero((np.asarray(opt["wgt"]) != 0.0) & (np.asarray(opt["k"]) >= 1)))
-            W.add("swaptions: Jamshidian ZBOs", flops=P * live * 15, exp=P * live * 2, erfc=P * live * 2)
+            W.add("swaptions: Jamshidian terms", flops=P * live * 12, exp=P * live, erfc=P * live)
             n_tr = len(b.ids)
             W.add("swaptions: scaling, netting", flops=P * dates * n_tr * 3)
             if "flows" in pre:

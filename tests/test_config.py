@@ -83,3 +83,22 @@ def test_unquoted_comma_override_names_the_key():
     with pytest.raises(ConfigError, match="quote values") as info:
         exposure.compose(["simulation.grid=1Y,6M"])
     assert info.value.key == "simulation.grid"
+
+
+def test_vol_calibration_modes():
+    """bootstrap (default): FX and equity vols are fitted (reports reprice every pillar to 1e-12) and sit
+    away from the market's local vols; market: the market's local vols are used as they are."""
+    import numpy as np
+
+    boot = _validate()
+    reports = boot.built.calibration
+    assert {"FX_EUR", "FX_GBP", "EQ_SPX", "EQ_SX5E"} <= set(reports)
+    for key in ("FX_EUR", "FX_GBP", "EQ_SPX", "EQ_SX5E"):
+        assert reports[key].max_abs_error < 1e-12, key
+    mkt = _validate("model.vol_calibration=market")
+    assert not any(k.startswith(("FX_", "EQ_")) for k in mkt.built.calibration)
+    times, local = boot.market.fx_vols["EUR"].local_vol_piecewise()
+    np.testing.assert_allclose(mkt.built.model.fx_vol[0].values, np.asarray(local), rtol=1e-15)
+    assert np.max(np.abs(boot.built.model.fx_vol[0].values - np.asarray(local))) > 1e-3
+    with pytest.raises(ConfigError):
+        exposure.compose(["model.vol_calibration=sometimes"])
