@@ -145,7 +145,7 @@ class VolCalibrationReport:
 
 
 def bootstrap_vol(model: CrossAssetModel, lf: LogForward, factor: int, pillars, total_variances, where: str):
-    """(PiecewiseVol, VolCalibrationReport) for the asset ``factor`` of ``lf`` matching v(0,T_i) = w_i.
+    """(PiecewiseVol, sigmas (n,)) for the asset ``factor`` of ``lf`` so that v(0,T_i) = w_i at every pillar.
 
     ``lf`` must hold ``factor`` among its assets with sign +1 (its vol there is ignored)."""
     T = np.asarray(pillars, dtype=np.float64)
@@ -184,27 +184,28 @@ def bootstrap_vol(model: CrossAssetModel, lf: LogForward, factor: int, pillars, 
 
 
 def calibrated_model(model: CrossAssetModel, market) -> tuple[CrossAssetModel, dict]:
-    """The model with every FX and equity vol bootstrapped to the market's pillars, and the reports
-    (``{"FX_EUR": VolCalibrationReport, "EQ_SPX": ...}``)."""
-    n = model.n_ccy
-    fx, eq, reports = list(model.fx_vol), list(model.equity_vol), {}
-    jobs = [(f"FX:{c}", f"market.fx_vols.{c}", market.fx_vols[c], fx_log_forward(model, c, model.currencies[0]),
-             n + k, ("fx", k)) for k, c in enumerate(model.currencies[1:])]
-    jobs += [(f"EQ:{e}", f"market.equities.{e}.vol", market.equities[e].vol, equity_log_forward(model, k),
-              2 * n - 1 + k, ("eq", k)) for k, e in enumerate(model.equity_names)]
-    for name, where, curve, lf, factor, (kind, k) in jobs:
-        T = np.asarray(curve.times, dtype=np.float64)
-        w = np.asarray(curve.total_variances, dtype=np.float64)
-        pv, sig = bootstrap_vol(model, lf, factor, T, w, where)
-        (fx if kind == "fx" else eq)[k] = pv
-        reports[name.replace(":", "_")] = (pv, lf, factor, T, w, sig)
+    """The model with every FX and equity vol bootstrapped to the market's pillars, and one report per factor
+    (``{"FX_EUR": VolCalibrationReport, "EQ_SPX": ...}``) repricing each pillar with the calibrated model."""
+    n, base = model.n_ccy, model.currencies[0]
+    fx, eq = list(model.fx_vol), list(model.equity_vol)
+    fits = {}
+    for k, c in enumerate(model.currencies[1:]):
+        curve = market.fx_vols[c]
+        fx[k], sig = bootstrap_vol(model, fx_log_forward(model, c, base), n + k, curve.times,
+                                   curve.total_variances, f"market.fx_vols.{c}")
+        fits[f"FX:{c}"] = (curve, sig, lambda m, c=c: fx_log_forward(m, c, base))
+    for k, e in enumerate(model.equity_names):
+        curve = market.equities[e].vol
+        eq[k], sig = bootstrap_vol(model, equity_log_forward(model, k), 2 * n - 1 + k, curve.times,
+                                   curve.total_variances, f"market.equities.{e}.vol")
+        fits[f"EQ:{e}"] = (curve, sig, lambda m, k=k: equity_log_forward(m, k))
     out = dataclasses.replace(model, fx_vol=tuple(fx), equity_vol=tuple(eq))
-    final = {}
-    for key, (pv, lf, factor, T, w, sig) in reports.items():
-        lf_new = LogForward(tuple((f, pv if f == factor else v, s) for f, v, s in lf.assets), lf.bonds)
-        v = forward_variance(out, lf_new, np.zeros_like(T), T)
-        mkt, mod = np.sqrt(w / T), np.sqrt(v / T)
-        rows = tuple(dict(factor=key.replace("_", ":", 1), expiry=float(Ti), market_vol=float(a), model_vol=float(b),
-                          vol_error=float(b - a), sigma=float(s)) for Ti, a, b, s in zip(T, mkt, mod, sig))
-        final[key] = VolCalibrationReport(key.replace("_", ":", 1), rows)
-    return out, final
+    reports = {}
+    for name, (curve, sig, log_forward) in fits.items():
+        T = np.asarray(curve.times, dtype=np.float64)
+        mkt = np.sqrt(np.asarray(curve.total_variances, dtype=np.float64) / T)
+        mod = np.sqrt(forward_variance(out, log_forward(out), np.zeros_like(T), T) / T)
+        rows = tuple(dict(factor=name, expiry=float(Ti), market_vol=float(a), model_vol=float(b),
+                          vol_error=float(b - a), sigma=float(sg)) for Ti, a, b, sg in zip(T, mkt, mod, sig))
+        reports[name.replace(":", "_")] = VolCalibrationReport(name, rows)
+    return out, reports
