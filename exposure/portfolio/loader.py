@@ -27,6 +27,8 @@ from exposure.portfolio.fixings import Fixings
 from exposure.portfolio.netting import Csa, NettingSet
 
 _REGISTRY: dict = {}
+# libyaml's safe loader when PyYAML was built with it: the same documents, ~10x faster on a large portfolio.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def register_trade_type(name: str, parse, batch) -> None:
@@ -90,7 +92,7 @@ def _read(path: str) -> dict:
     with open(path) as fh:
         text = fh.read()
     try:
-        data = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
+        data = json.loads(text) if path.endswith(".json") else yaml.load(text, Loader=_YAML_LOADER)
     except (ValueError, yaml.YAMLError) as exc:
         raise ConfigError("portfolio.trades", f"cannot parse: {exc}", source=path) from exc
     if isinstance(data, list):
@@ -165,7 +167,7 @@ def _read_netting_file(path: str) -> dict:
     if not os.path.exists(path):
         raise ConfigError("portfolio.netting_sets", f"file not found: {path}")
     with open(path) as fh:
-        data = yaml.safe_load(fh)
+        data = yaml.load(fh, Loader=_YAML_LOADER)
     if not isinstance(data, dict):
         raise ConfigError("netting_sets", "expected a mapping of netting set ids", source=path)
     return data.get("netting_sets", data)
