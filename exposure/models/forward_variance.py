@@ -39,6 +39,7 @@ from exposure.models.cross_asset import CrossAssetModel, PiecewiseVol
 
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(16)
 _MAX_PIECE = 1.0  # years
+_EXPIRY_BLOCK = 32
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,12 +117,16 @@ def forward_variance(model: CrossAssetModel, lf: LogForward, t, T) -> np.ndarray
     Tu, inv = np.unique(Te, return_inverse=True)
     knots = _pieces(model, lf, np.concatenate([t.ravel(), Tu]))
     R = model.correlation
+    C = np.empty((Tu.size, knots.size))
+    # Blocks of expiries bound the temporaries (expiries x nodes x factors) for books with many expiries.
+    for lo in range(0, Tu.size, _EXPIRY_BLOCK):
+        Tb = Tu[lo : lo + _EXPIRY_BLOCK]
 
-    def integrand(u):
-        L = _loadings(model, lf, u, Tu)
-        return np.einsum("tni,ij,tnj->tn", L, R, L)
+        def integrand(u, Tb=Tb):
+            L = _loadings(model, lf, u, Tb)
+            return np.sum((L @ R) * L, axis=-1)
 
-    C = _cumulative(knots, integrand)
+        C[lo : lo + Tb.size] = _cumulative(knots, integrand)
     rows = inv.reshape(Te.shape)
     v = C[rows, np.searchsorted(knots, Te)] - C[rows, np.searchsorted(knots, t)]
     return np.maximum(v, 0.0)
@@ -156,7 +161,7 @@ def bootstrap_vol(model: CrossAssetModel, lf: LogForward, factor: int, pillars, 
 
     def h_and_g(u):
         r = _loadings(model, rest, u, T)
-        return np.concatenate([r @ R[factor], np.einsum("tni,ij,tnj->tn", r, R, r)], axis=0)
+        return np.concatenate([r @ R[factor], np.sum((r @ R) * r, axis=-1)], axis=0)
 
     C = _cumulative(knots, h_and_g)
     n = T.size
