@@ -66,15 +66,14 @@ def _pricing_function(batches, n_ns: int, model, trade_level: bool):
     if key in _PRICERS:
         return _PRICERS[key]
 
-    def price(states, pres, times, log_num, orders):
+    def price(states, pres, times, log_num):
         view = PathView.from_states(model, states, times, log_num)
-        kw = [{} if o is None else {"order": o} for o in orders]
-        ns = sum(b.netting_values(pre, view, n_ns, **k) for b, pre, k in zip(batches, pres, kw))
-        trades = (jnp.concatenate([b.values(pre, view, **k) for b, pre, k in zip(batches, pres, kw)], axis=1)
+        ns = sum(b.netting_values(pre, view, n_ns) for b, pre in zip(batches, pres))
+        trades = (jnp.concatenate([b.values(pre, view) for b, pre in zip(batches, pres)], axis=1)
                   if trade_level else None)
         return ns, trades, view.numeraire, view.fx
 
-    _PRICERS[key] = jax.jit(price, static_argnames=("orders",))
+    _PRICERS[key] = jax.jit(price)
     return _PRICERS[key]
 
 
@@ -117,10 +116,12 @@ def run_pipeline(cfg, s: Setup | None = None) -> RunResults:
     )
     with agg:
         for start, stop, states in gen.chunks(pad=True):
-            # Per-batch series orders from this chunk's concrete rate states (static: a few compiled variants).
+            # Named errors for rate states beyond a series expansion's range (inside the trace they are NaN).
             x = jnp.stack([states[:, model.ir_state(c), :] for c in range(model.n_ccy)])
-            orders = tuple(b.chunk_order(p, x) if hasattr(b, "chunk_order") else None for b, p in zip(batches, pres))
-            ns, tr, num, fx = price(states, pres, jtimes, log_num, orders=orders)
+            for b, p in zip(batches, pres):
+                if hasattr(b, "check_range"):
+                    b.check_range(p, x)
+            ns, tr, num, fx = price(states, pres, jtimes, log_num)
             n = stop - start
             ns = np.asarray(ns[..., :n])
             if not np.all(np.isfinite(ns)):

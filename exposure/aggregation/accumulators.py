@@ -72,8 +72,9 @@ class BlockSums:
             self._pending_len += p - pos
 
     def _add_blocks(self, a: np.ndarray) -> None:
-        # a view (..., nb, B) whose rows are contiguous: numpy reduces each row with the same pairwise sum
-        sums = a.reshape(a.shape[:-1] + (-1, self.block)).sum(axis=-1)
+        # (..., nb, B) copied C-contiguous: numpy then reduces each row with the same pairwise sum. On a strided
+        # view (a slice of a chunk) its iterator may reorder the loops, and the bits would follow the chunking.
+        sums = np.ascontiguousarray(a).reshape(a.shape[:-1] + (-1, self.block)).sum(axis=-1)
         for j in range(sums.shape[-1]):
             self.total += sums[..., j]
 

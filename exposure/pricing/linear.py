@@ -19,10 +19,13 @@ Y = 6 means e.g. a short-rate deviation |x| = 0.5 for flows spread over 50 years
 beyond it (|xi| > 1 on some path) ``values``/``netting_values`` raise SeriesRangeError (NaN when traced).
 
 The moments m_n(k) are precomputed per (date, currency, trade) in NumPy (``prepare``; one sparse
-product per date), and summed per netting set. On paths each (date, currency) is one matrix product
-moments (n, N+1) x powers (N+1, P) whatever the number of trades; dates are a ``lax.scan``. A chunk of
-paths uses the smallest order (a multiple of 4, at most N) whose bound holds for its largest |xi|:
-realistic Hull-White paths have |xi| ~ 0.2 and need N ~ 16.
+product per date), and summed per netting set. On paths each (date, currency) is one Horner evaluation
+of the (n_out, N_k + 1) moments at xi, whatever the number of trades; dates are a ``lax.scan``. The order
+N_k of date k (a multiple of 4, at most N) is the smallest whose bound holds for |x| up to |E x_c(t_k)| +
+BOUND_SD sd(x_c(t_k)) under the model: fixed before any path is drawn, so every path is evaluated with the
+same operations whatever chunk it falls in (Horner, not a BLAS product, whose blocking changes the last
+bits with the number of paths): results are bitwise independent of the chunk size. A date where some
+path of a chunk lies beyond that bound (probability ~1e-15 per path and date) takes the full order N.
 
 Current coupons (fixing date T1 <= t_k < payment T2) are evaluated exactly, one exp per coupon and path
 (at most one per floating leg and date), packed per date and taken ``COUPON_CHUNK`` at a time so that
@@ -58,6 +61,7 @@ from exposure.pricing.view import PathView, PricingContext, TradeBatch
 
 SERIES_RANGE = 6.0  # Y: the largest |(B_f - B_mid) x| the series covers
 SERIES_TOL = 1e-13
+BOUND_SD = 8.0  # the per-date order covers |x| up to |mean| + BOUND_SD standard deviations
 COUPON_CHUNK = 128  # current coupons are evaluated this many at a time (work follows the live count)
 
 
@@ -83,6 +87,7 @@ class LinearPre:
     mom_tr (K, n_ccy_b, N+1, n_trades), mom_ns (K, n_ccy_b, N+1, n_ns_b): moments m_n per trade /
         per netting set of the batch (local index u, global index ``ns_global[u]``)
     bmid, inv_scale (K, n_ccy_b): B_mid(k) and 1/s_k = h_k / Y per batch currency
+    order_k (K,) int32, xi_lim (K, n_ccy_b): the series order of each date and the |xi| it covers
     cc_w, cc_b1, cc_b2, cc_j, cc_b (K, C): the current coupons of each date, packed to the front (cc_n (K,)
         of them, C a multiple of ``COUPON_CHUNK``; padding has w = 0): value w exp(-b1 x_b(s) - b2 x_b(t_k))
         X_b(t_k) with b = cc_b the batch currency and s = cc_j the view date of the fixing state (K: the t0
@@ -96,6 +101,8 @@ class LinearPre:
     mom_ns: jnp.ndarray
     bmid: jnp.ndarray
     inv_scale: jnp.ndarray
+    order_k: jnp.ndarray
+    xi_lim: jnp.ndarray
     cc_w: jnp.ndarray
     cc_b1: jnp.ndarray
     cc_b2: jnp.ndarray
@@ -237,6 +244,9 @@ class LinearBatch(TradeBatch):
         bmid, inv_s = np.zeros((K, nb)), np.zeros((K, nb))
         for j in range(nb):
             mom_tr[:, j], bmid[:, j], inv_s[:, j] = _flow_moments(ctx, cf, j, days, self.order, self.series_range)
+        xi_lim = np.minimum(_state_bound(ctx, cf.currencies) * inv_s, 1.0)
+        order_k = np.array([min(self.order, _round_order(series_order(max(r, 1e-3) * self.series_range)))
+                            for r in xi_lim.max(axis=1, initial=0.0)], dtype=np.int32)
         cc = _current_coupons(ctx, cf, days, ns_local, ns_global.size)
         ne = len(cf.equities)
         eq_tr = np.zeros((K, ne, n_tr))
@@ -247,49 +257,71 @@ class LinearBatch(TradeBatch):
         eq_idx = tuple(ctx.model.equity_names.index(e) for e in cf.equities)
         eq_ccy = tuple(ccy_view[int(cf.e_ccy[np.nonzero(cf.e_equity == e)[0][0]])] for e in range(ne))
         return LinearPre(
-            mom_tr=mom_tr, mom_ns=mom_tr @ member, bmid=bmid, inv_scale=inv_s,
+            mom_tr=mom_tr, mom_ns=mom_tr @ member, bmid=bmid, inv_scale=inv_s, order_k=order_k, xi_lim=xi_lim,
             cc_w=cc["w"], cc_b1=cc["b1"], cc_b2=cc["b2"], cc_j=cc["j"], cc_b=cc["b"], cc_n=cc["n"],
             cc_tr=cc["tr"], cc_ns=cc["ns"],
             eq_tr=eq_tr, eq_ns=eq_tr @ member, ccy_idx=ccy_view, eq_idx=eq_idx, eq_ccy_idx=eq_ccy,
             ns_global=tuple(int(u) for u in ns_global),
         )
 
-    def values(self, pre: LinearPre, view: PathView, order: int | None = None):
+    def values(self, pre: LinearPre, view: PathView):
         """(K, n_trades, P) trade values in base currency, undiscounted."""
-        return self._run(pre, view, per_trade=True, order=order)
+        return self._run(pre, view, per_trade=True)
 
-    def netting_values(self, pre: LinearPre, view: PathView, n_netting_sets: int, order: int | None = None):
+    def netting_values(self, pre: LinearPre, view: PathView, n_netting_sets: int):
         """(K, n_netting_sets, P): the batch's values summed per netting set before the path dimension."""
-        v = self._run(pre, view, per_trade=False, order=order)
+        v = self._run(pre, view, per_trade=False)
         if pre.ns_global == tuple(range(n_netting_sets)):
             return v
         return _scatter(v, jnp.asarray(pre.ns_global, dtype=jnp.int32), n_netting_sets)
 
-    def chunk_order(self, pre: LinearPre, x) -> int:
-        """The series order a chunk with concrete rate states x (n_ccy, K, P) needs: its largest
-        |xi| = |x| h / Y over paths and dates decides. Callers that jit the pricing pass it in as a static
-        argument (inside a trace the order cannot be read off the data and would default to the maximum)."""
-        order = pre.mom_ns.shape[2] - 1
+    def check_range(self, pre: LinearPre, x) -> None:
+        """Raise SeriesRangeError if a concrete rate state x (n_ccy, K, P) has |xi| = |x| h / Y > 1 on some
+        path and date: there the series is not accurate. (Inside a trace values are poisoned with NaN.)"""
         if not pre.ccy_idx:
-            return order
+            return
         r = float(_max_ratio(x, pre.inv_scale, pre.ccy_idx))
         if not r <= 1.0:
             raise SeriesRangeError(
                 f"{self!r}: a simulated rate state is {r:.3g} times beyond the range of the moment expansion "
                 f"(|(B_f - B_mid) x| <= {self.series_range:g}); the model's rate paths are implausible (check "
                 f"the Hull-White volatilities) or build the batch with a larger series_range")
-        return min(order, _round_order(series_order(max(r, 1e-3) * self.series_range)))
 
-    def _run(self, pre: LinearPre, view: PathView, per_trade: bool, order: int | None = None):
+    def _run(self, pre: LinearPre, view: PathView, per_trade: bool):
         mom, seg, eqc = (pre.mom_tr, pre.cc_tr, pre.eq_tr) if per_trade else (pre.mom_ns, pre.cc_ns, pre.eq_ns)
         if not pre.ccy_idx:  # every trade has paid out
             return jnp.zeros((view.x.shape[1], mom.shape[-1], view.x.shape[2]), view.x.dtype)
         traced = isinstance(view.x, jax.core.Tracer)
-        if order is None:
-            order = mom.shape[2] - 1 if traced else self.chunk_order(pre, view.x)
-        return _evaluate(mom, pre.bmid, pre.inv_scale, pre.cc_w, pre.cc_b1, pre.cc_b2, pre.cc_j, pre.cc_b,
-                         pre.cc_n, seg, eqc, view.x, view.fx, view.eq, pre.ccy_idx, pre.eq_idx, pre.eq_ccy_idx,
-                         order, not per_trade, traced)
+        if not traced:
+            self.check_range(pre, view.x)
+        return _evaluate(mom, pre.bmid, pre.inv_scale, pre.order_k, pre.xi_lim, pre.cc_w, pre.cc_b1, pre.cc_b2,
+                         pre.cc_j, pre.cc_b, pre.cc_n, seg, eqc, view.x, view.fx, view.eq, pre.ccy_idx, pre.eq_idx,
+                         pre.eq_ccy_idx, not per_trade, traced)
+
+
+def _state_bound(ctx: PricingContext, currencies) -> np.ndarray:
+    """(K, n_b): |E x_c(t_k)| + BOUND_SD sd(x_c(t_k)) under the model, from x_c(0) = 0.
+
+    sd from the Hull-White state variance; the mean of a non-base x_c is its quanto drift,
+    -int_0^t e^{-a (t-u)} rho sigma_c sigma_Xc du, bounded by |rho| max sigma_c max sigma_Xc (1 - e^{-a t}) / a."""
+    from exposure.pricing.opt_common import state_variance_np
+
+    model = ctx.model
+    t = np.asarray(ctx.times, dtype=np.float64)
+    out = np.zeros((t.size, len(currencies)))
+    names = model.factor_names
+    for j, ccy in enumerate(currencies):
+        c = model.currencies.index(ccy)
+        hw = model.hw[c]
+        sd = np.sqrt(np.maximum(state_variance_np(hw, np.zeros_like(t), t), 0.0))
+        mean = np.zeros_like(t)
+        if c:
+            rho = abs(float(model.correlation[names.index(f"IR:{ccy}"), names.index(f"FX:{ccy}")]))
+            a = float(hw.mean_reversion)
+            decay = t if abs(a) < 1e-14 else -np.expm1(-a * t) / a
+            mean = rho * float(np.max(model.ir_vols[c].values)) * float(np.max(model.fx_vol[c - 1].values)) * decay
+        out[:, j] = mean + BOUND_SD * sd
+    return out
 
 
 def _round_order(n: int) -> int:
@@ -308,17 +340,19 @@ def _scatter(v, idx, n):
     return jnp.zeros((v.shape[0], n, v.shape[2]), v.dtype).at[:, idx, :].set(v)
 
 
-@partial(jax.jit, static_argnames=("ccy_idx", "eq_idx", "eq_ccy_idx", "order", "sorted_seg", "poison"))
-def _evaluate(mom, bmid, inv_s, cc_w, cc_b1, cc_b2, cc_j, cc_b, cc_n, seg, eqc, x, fx, eq,
-              ccy_idx, eq_idx, eq_ccy_idx, order, sorted_seg, poison):
-    """(K, n_out, P) values with the series truncated at ``order``; with ``poison`` (traced callers, who
-    cannot be stopped by an exception) all NaN if |xi| > 1 on some path."""
+@partial(jax.jit, static_argnames=("ccy_idx", "eq_idx", "eq_ccy_idx", "sorted_seg", "poison"))
+def _evaluate(mom, bmid, inv_s, order_k, xi_lim, cc_w, cc_b1, cc_b2, cc_j, cc_b, cc_n, seg, eqc, x, fx, eq,
+              ccy_idx, eq_idx, eq_ccy_idx, sorted_seg, poison):
+    """(K, n_out, P) values with the series of date k truncated at order_k[k] (at the full order where a
+    path has |xi| > xi_lim); with ``poison`` (traced callers, who cannot be stopped by an exception) all
+    NaN if |xi| > 1 on some path. Every operation is elementwise over paths, in a fixed order."""
     dt = x.dtype
     K, P = x.shape[1], x.shape[2]
     n_out, nb = mom.shape[-1], len(ccy_idx)
     cast = lambda a: jnp.asarray(a, dt)  # noqa: E731
-    mom = cast(mom)[:, :, : order + 1]
-    bmid, inv_s, cc_w, cc_b1, cc_b2, eqc = map(cast, (bmid, inv_s, cc_w, cc_b1, cc_b2, eqc))
+    mom = cast(mom)
+    full = mom.shape[2] - 1
+    bmid, inv_s, xi_lim, cc_w, cc_b1, cc_b2, eqc = map(cast, (bmid, inv_s, xi_lim, cc_w, cc_b1, cc_b2, eqc))
     cidx = jnp.asarray(ccy_idx, jnp.int32)
     xb, fxb = x[cidx], fx[cidx]  # (n_b, K, P)
     xpad = jnp.concatenate([xb, jnp.zeros((nb, 1, P), dt)], axis=1)  # row K: the t0 state x = 0
@@ -329,13 +363,17 @@ def _evaluate(mom, bmid, inv_s, cc_w, cc_b1, cc_b2, cc_j, cc_b, cc_n, seg, eqc, 
     CH = COUPON_CHUNK
 
     def step(_, inp):
-        k, mom_k, bmid_k, inv_k, w, b1, b2, cj, cb, cn, sg, eq_k = inp
+        k, mom_k, bmid_k, inv_k, ord_k, lim_k, w, b1, b2, cj, cb, cn, sg, eq_k = inp
         xk = jax.lax.dynamic_index_in_dim(xb, k, axis=1, keepdims=False)  # (n_b, P)
         fxk = jax.lax.dynamic_index_in_dim(fxb, k, axis=1, keepdims=False)
         xi = xk * inv_k[:, None]
-        # powers xi^0..xi^N by an inner scan (an unrolled product chain compiles slowly and fuses badly)
-        _, pw = jax.lax.scan(lambda p, _: (p * xi, p), jnp.ones_like(xi), None, length=order + 1)
-        v = jnp.einsum("bnu,nbp->bup", mom_k, pw)  # one (n_out, N+1) x (N+1, P) product per currency
+        n_top = jnp.where(jnp.any(jnp.abs(xi) > lim_k[:, None]), full, ord_k)
+        coef = lambda n: jax.lax.dynamic_index_in_dim(mom_k, n, axis=1, keepdims=False)[:, :, None]  # noqa: E731
+
+        def horner(i, acc):  # sum_n m_n xi^n from n = n_top down
+            return acc * xi[:, None, :] + coef(n_top - i)
+
+        v = jax.lax.fori_loop(1, n_top + 1, horner, jnp.broadcast_to(coef(n_top), (nb, n_out, P)))
         v = v * jnp.exp(-bmid_k[:, None] * xk)[:, None, :]  # (n_b, n_out, P)
 
         def chunk(i, acc):  # exact current coupons, CH at a time, only as many chunks as there are coupons
@@ -347,12 +385,17 @@ def _evaluate(mom, bmid, inv_s, cc_w, cc_b1, cc_b2, cc_j, cc_b, cc_n, seg, eqc, 
 
         cpn = jax.lax.fori_loop(0, (cn + CH - 1) // CH, chunk, jnp.zeros((nb * n_out, P), dt))
         v = v + cpn.reshape(nb, n_out, P)
-        val = jnp.einsum("bup,bp->up", v, fxk)
-        if eq_idx:
-            val = val + eq_k.T @ jax.lax.dynamic_index_in_dim(eqb, k, axis=1, keepdims=False)
+        val = v[0] * fxk[0][None, :]
+        for j in range(1, nb):  # in a fixed order: XLA's reduce over this axis changed the last bit with P
+            val = val + v[j] * fxk[j][None, :]
+        if eq_idx:  # term by term, not a matrix product (its blocking would depend on P)
+            eqk = jax.lax.dynamic_index_in_dim(eqb, k, axis=1, keepdims=False)  # (n_e, P)
+            for e in range(len(eq_idx)):
+                val = val + eq_k[e][:, None] * eqk[e][None, :]
         return None, (val, jnp.max(jnp.abs(xi), initial=0.0) if poison else jnp.zeros((), dt))
 
-    xs_in = (jnp.arange(K), mom, bmid, inv_s, cc_w, cc_b1, cc_b2, cc_j, cc_b, cc_n, seg, eqc)
+    xs_in = (jnp.arange(K), mom, bmid, inv_s, jnp.asarray(order_k, jnp.int32), xi_lim, cc_w, cc_b1, cc_b2, cc_j,
+             cc_b, cc_n, seg, eqc)
     _, (vals, ratio) = jax.lax.scan(step, None, xs_in)
     return jnp.where(jnp.max(ratio) <= 1.0, vals, jnp.nan) if poison else vals
 

@@ -1,9 +1,9 @@
 """Path generation: Y_k = Phi_k Y_{k-1} + mu_k + L_k z_k, scanned over dates, vectorised over paths.
 
 States come out as (n_dates + 1, dim, n_paths) with t_0 = 0 first and paths on the contiguous last axis.
-Chunks of paths are simulated one after another with the same compiled function (the last chunk is
-padded), and every path's normals depend only on (seed, path index), so the paths are the same whatever
-the chunk size.
+Chunks of paths are simulated one after another with the same compiled function (every chunk padded to
+a multiple of PATH_LANES paths), and every path's normals depend only on (seed, path index), so the
+paths are the same whatever the chunk size.
 """
 
 from __future__ import annotations
@@ -22,6 +22,12 @@ from exposure.simulation.rng import chunk_normals
 
 if TYPE_CHECKING:
     from exposure.simulation.grid import TimeGrid
+
+
+# Chunks are simulated and priced this many paths wide at a time (a multiple): XLA's CPU code evaluates
+# the tail of a vectorised loop with scalar code whose last bits can differ, so a path must never land in
+# a tail, whatever the chunk size, for results to be bit-identical across chunk sizes.
+PATH_LANES = 64
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,15 +105,16 @@ class PathGenerator:
         return put(self.disc.Phi), put(self.disc.mu), put(self.disc.L), put(self.disc.y0), dev
 
     def chunks(self, pad: bool = False) -> Iterator[tuple[int, int, jnp.ndarray]]:
-        """Yields (start, stop, states) with states (n_steps + 1, d, stop - start), or (..., chunk_size) with
-        ``pad`` (the last chunk then carries extra paths, so downstream jitted code keeps one shape)."""
+        """Yields (start, stop, states) with states (n_steps + 1, d, stop - start), or with ``pad`` the
+        chunk's full simulated width: chunk_size rounded up to a multiple of PATH_LANES (extra paths beyond
+        ``stop`` follow, so downstream jitted code keeps one shape; callers drop them)."""
         Phi, mu, L, y0, dev = self._arrays()
         key = jax.random.PRNGKey(self.seed)
         size = min(self.chunk_size, self.n_paths)
+        width = -(-size // PATH_LANES) * PATH_LANES
         for start in range(0, self.n_paths, size):
             stop = min(start + size, self.n_paths)
-            # Pad the last chunk to the common size so the compiled function is reused.
-            idx = jax.device_put(jnp.arange(start, start + size, dtype=jnp.int64), dev)
+            idx = jax.device_put(jnp.arange(start, start + width, dtype=jnp.int64), dev)
             states = simulate_chunk(Phi, mu, L, y0, key, idx, antithetic=self.antithetic)
             yield start, stop, (states if pad else states[..., : stop - start])
 
