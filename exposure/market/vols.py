@@ -144,6 +144,17 @@ def _npdf(x):
     return np.exp(-0.5 * x * x) / np.sqrt(2.0 * np.pi)
 
 
+def black_price_np(forward, strike, total_var, discount=1.0, is_call=True):
+    """``black_price`` in NumPy: for scalar code such as root searches, where a jitted call per evaluation
+    would cost more than the formula."""
+    return _black(np, ndtr, forward, strike, total_var, discount, is_call)
+
+
+def bachelier_price_np(forward, strike, normal_total_var, annuity=1.0, is_call=True):
+    """``bachelier_price`` in NumPy (see ``black_price_np``)."""
+    return _bachelier(np, ndtr, _npdf, forward, strike, normal_total_var, annuity, is_call)
+
+
 def _invert(price_of_sd, price: float, lo_bound: float, hi_bound: float, what: str) -> float:
     """Std dev s with price_of_sd(s) = price; the price must lie strictly inside (intrinsic, limit)."""
     intrinsic = price_of_sd(0.0)
@@ -161,7 +172,7 @@ def _invert(price_of_sd, price: float, lo_bound: float, hi_bound: float, what: s
 
 def _black_iv(price, forward, strike, expiry, discount, is_call):
     def p(s):
-        return float(_black(np, ndtr, forward, strike, s * s, discount, is_call))
+        return float(black_price_np(forward, strike, s * s, discount, is_call))
 
     upper = discount * (forward if is_call else strike)  # s -> infinity limit
     s = _invert(p, float(price), 1.0, upper, f"Black implied vol (F={forward}, K={strike}, T={expiry})")
@@ -170,7 +181,7 @@ def _black_iv(price, forward, strike, expiry, discount, is_call):
 
 def _bachelier_iv(price, forward, strike, expiry, annuity, is_call):
     def p(s):
-        return float(_bachelier(np, ndtr, _npdf, forward, strike, s * s, annuity, is_call))
+        return float(bachelier_price_np(forward, strike, s * s, annuity, is_call))
 
     scale = max(abs(forward), abs(strike), abs(price / annuity), 1e-4)
     s = _invert(p, float(price), scale, np.inf, f"Bachelier implied vol (F={forward}, K={strike}, T={expiry})")

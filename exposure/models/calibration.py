@@ -26,9 +26,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from scipy.optimize import brentq
-from scipy.stats import norm
 
 from exposure.errors import CalibrationError, ConfigError
+from exposure.market.vols import bachelier_price_np, black_price_np
 from exposure.market.curves import DiscountCurve
 from exposure.models.hull_white import HullWhiteParams
 from exposure.models.hw_options import pad_cashflows, swap_coupon_bond, swaption_jamshidian
@@ -110,31 +110,13 @@ def diagonal_strip(expiries, tenors, vols, **quote_fields) -> list[SwaptionQuote
     return [SwaptionQuote(float(a), float(b), float(c), **quote_fields) for a, b, c in zip(e, t, v)]
 
 
-def bachelier_price(forward, strike, vol, expiry, annuity, is_payer=True):
-    """A [w (F - K) N(w d) + s sqrt(T) n(d)], d = (F - K)/(s sqrt(T)); intrinsic at zero vol."""
-    sd = vol * np.sqrt(expiry)
-    w = 1.0 if is_payer else -1.0
-    if sd <= 0.0:
-        return annuity * max(w * (forward - strike), 0.0)
-    d = (forward - strike) / sd
-    return annuity * (w * (forward - strike) * norm.cdf(w * d) + sd * norm.pdf(d))
-
-
-def black_price(forward, strike, vol, expiry, annuity, is_payer=True, shift=0.0):
-    """A w [(F + h) N(w d1) - (K + h) N(w d2)], d1,2 = ln((F+h)/(K+h))/(s sqrt T) +- s sqrt(T)/2."""
-    f, k = forward + shift, strike + shift
-    sd = vol * np.sqrt(expiry)
-    w = 1.0 if is_payer else -1.0
-    if sd <= 0.0:
-        return annuity * max(w * (f - k), 0.0)
-    d1 = np.log(f / k) / sd + 0.5 * sd
-    return annuity * w * (f * norm.cdf(w * d1) - k * norm.cdf(w * (d1 - sd)))
-
-
 def _market_formula(q: SwaptionQuote, forward, strike, vol, annuity):
+    """The quote's market price: Bachelier A [w (F-K) N(w d) + s n(d)] for normal vols, else shifted Black
+    A w [(F+h) N(w d1) - (K+h) N(w d2)], s = vol sqrt(T), w = +1 payer / -1 receiver."""
+    var = vol * vol * q.expiry
     if q.vol_type == "normal":
-        return bachelier_price(forward, strike, vol, q.expiry, annuity, q.is_payer)
-    return black_price(forward, strike, vol, q.expiry, annuity, q.is_payer, q.shift)
+        return float(bachelier_price_np(forward, strike, var, annuity, q.is_payer))
+    return float(black_price_np(forward + q.shift, strike + q.shift, var, annuity, q.is_payer))
 
 
 def implied_vol(q: SwaptionQuote, price, forward, strike, annuity) -> float:
