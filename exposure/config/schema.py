@@ -158,7 +158,7 @@ class SimulationConfig:
 @dataclass
 class PortfolioConfig:
     name: str = "portfolio"
-    trades: str = MISSING  # path to a trades file (JSON/YAML/CSV)
+    trades: str = MISSING  # path to a trades file (.json: JSON; anything else: YAML)
     netting_sets: Optional[str] = None
     fixings: Optional[str] = None
     on_error: str = "fail"  # fail | skip

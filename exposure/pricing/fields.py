@@ -15,23 +15,16 @@ Every problem raises (or, from ``error``, returns) a TradeError naming the trade
 ``known`` (nor one of COMMON_FIELDS at the top level) is an error. ``sub`` reads a nested mapping (a leg) whose
 fields are then named ``leg.field``.
 
-Two dialects, one per product family, so that each family keeps its error wording and leniency:
-
-    OPTION (the default; options.py)   "missing field 'x'", "'x' must be a number (got ...)"; booleans also
-                                       from the strings "true"/"false"; numbers parsed from strings only;
-                                       dates: anything ``date.fromisoformat`` takes, else a tenor
-    LINEAR (linear_parse.py)           "x: missing required field", "x: expected a number (got ...)"; booleans
-                                       only as true/false; numbers from any value whose str() parses; dates:
-                                       YYYY-MM-DD only (an impossible one is its own error), else a tenor
+Leniency, the same for every trade type: booleans are true/false or the strings "true"/"false" (any
+case: values quoted in a file); numbers are numbers or anything whose text parses as one; a date string is YYYY-MM-DD
+(an impossible one is its own error) or a tenor.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import math
 import re
-from typing import Mapping
 
 from exposure.errors import TradeError
 from exposure.market.schedule import CONVENTIONS, add_tenor, day_count_name, parse_tenor
@@ -41,65 +34,22 @@ _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MISSING = object()
 
 
-@dataclasses.dataclass(frozen=True)
-class Dialect:
-    """How a family of trade types words its errors and how leniently it reads values.
-
-    ``where`` prefixes a free-form problem about field {key}; ``messages`` are str.format templates by kind,
-    with {key} (the field, leg prefix included), {value}, {got} (the value as given), {raw} (the raw dict's
-    entry), {known}, {known_all} (with COMMON_FIELDS), {asof}.
-    """
-
-    where: str
-    messages: Mapping[str, str]
-    bool_strings: bool  # the strings "true" / "false" (any case) are booleans
-    coerce_numbers: bool  # any value whose str() parses is a number (else strings only, stripped)
-    strict_iso: bool  # a date string is YYYY-MM-DD or a tenor (else anything date.fromisoformat takes)
-
-
-OPTION = Dialect(
-    where="'{key}': ",
-    messages={
-        "unknown": "unknown field '{key}' (allowed: {known})",
-        "missing": "missing field '{key}'",
-        "not_number": "'{key}' must be a number (got {raw!r})",
-        "not_finite": "'{key}' must be finite (got {value})",
-        "not_positive": "non-positive {key} {value:g}: must be > 0",
-        "negative": "'{key}' must be >= 0 (got {value:g})",
-        "not_bool": "'{key}' must be true or false (got {got!r})",
-        "tenor_sign": "'{key}' must be a positive tenor (got '{value}')",
-        "bad_date": "'{key}' is not a valid date (got '{value}')",
-        "not_date": "'{key}' must be an ISO date (YYYY-MM-DD) or a tenor like 6M (got {got!r})",
-        "currency": "unknown currency '{value}' in '{key}' (market has {known})",
-        "choice": "'{key}' must be one of {known} (got '{value}')",
-        "past": "{key} {value} is in the past (as-of date {asof})",
-    },
-    bool_strings=True,
-    coerce_numbers=False,
-    strict_iso=False,
-)
-
-LINEAR = Dialect(
-    where="{key}: ",
-    messages={
-        "unknown": "{key}: unknown field (known: {known_all})",
-        "missing": "{key}: missing required field",
-        "not_number": "{key}: expected a number (got {got!r})",
-        "not_finite": "{key}: must be finite (got {value})",
-        "not_positive": "{key}: must be > 0 (got {value:g}); the direction is set by payer/long, not the sign",
-        "negative": "{key}: must be >= 0 (got {value:g})",
-        "not_bool": "{key}: expected true or false (got {got!r})",
-        "tenor_sign": "{key}: tenor must be positive (got '{value}')",
-        "bad_date": "{key}: '{value}' is not a valid date",
-        "not_date": "{key}: '{value}' is neither an ISO date (YYYY-MM-DD) nor a tenor (e.g. 6M, 5Y, -1Y)",
-        "currency": "{key}: unknown currency '{value}' (market has {known})",
-        "choice": "{key}: must be one of {known} (got '{value}')",
-        "past": "{key}: {value} is in the past (as-of date {asof})",
-    },
-    bool_strings=False,
-    coerce_numbers=True,
-    strict_iso=True,
-)
+# Every message names the field first (a leg's fields as ``leg.field``); TradeError adds the trade id.
+_MESSAGES = {
+    "unknown": "{key}: unknown field (known: {known_all})",
+    "missing": "{key}: missing required field",
+    "not_number": "{key}: expected a number (got {got!r})",
+    "not_finite": "{key}: must be finite (got {value})",
+    "not_positive": "{key}: must be > 0 (got {value:g}); the direction is set by payer/long, not the sign",
+    "negative": "{key}: must be >= 0 (got {value:g})",
+    "not_bool": "{key}: expected true or false (got {got!r})",
+    "tenor_sign": "{key}: tenor must be positive (got '{value}')",
+    "bad_date": "{key}: '{value}' is not a valid date",
+    "not_date": "{key}: '{value}' is neither an ISO date (YYYY-MM-DD) nor a tenor (e.g. 6M, 5Y, -1Y)",
+    "currency": "{key}: unknown currency '{value}' (market has {known})",
+    "choice": "{key}: must be one of {known} (got '{value}')",
+    "past": "{key}: {value} is in the past (as-of date {asof})",
+}
 
 
 class Fields:
@@ -110,9 +60,8 @@ class Fields:
     A ``default`` of None makes a missing field read as None.
     """
 
-    def __init__(self, raw: dict, ctx, known, prefix: str = "", dialect: Dialect = OPTION, *,
-                 trade_id: str | None = None):
-        self.raw, self.ctx, self.prefix, self.dialect = raw, ctx, prefix, dialect
+    def __init__(self, raw: dict, ctx, known, prefix: str = "", *, trade_id: str | None = None):
+        self.raw, self.ctx, self.prefix = raw, ctx, prefix
         self.tid = str(raw.get("id", "?")) if trade_id is None else trade_id
         self.market = ctx.market
         self.source = getattr(ctx, "source", None)
@@ -126,14 +75,14 @@ class Fields:
 
     def error(self, problem: str, key: str | None = None) -> TradeError:
         """The TradeError for ``problem`` (about field ``key`` when given), for the caller to raise."""
-        where = self.dialect.where.format(key=f"{self.prefix}{key}") if key else ""
+        where = f"{self.prefix}{key}: " if key else ""
         return TradeError(self.tid, f"{where}{problem}", source=self.source)
 
     def fail(self, key: str | None, problem: str):
         raise self.error(problem, key)
 
     def _error(self, kind: str, key: str, **values) -> TradeError:
-        text = self.dialect.messages[kind].format(key=f"{self.prefix}{key}", **values)
+        text = _MESSAGES[kind].format(key=f"{self.prefix}{key}", **values)
         return TradeError(self.tid, text, source=self.source)
 
     # -- plain values ------------------------------------------------------------------------------------
@@ -154,14 +103,12 @@ class Fields:
         if v is None:
             return None
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            if self.dialect.coerce_numbers:
-                text = str(v)
-            else:
-                text = v.strip() if isinstance(v, str) else ""
-            try:
-                v = float(text)
+            try:  # a quoted number, or a NumPy scalar
+                v = float(str(v).strip()) if not isinstance(v, bool) else None
             except ValueError:
-                raise self._error("not_number", key, got=v, raw=self.raw.get(key)) from None
+                v = None
+            if v is None:
+                raise self._error("not_number", key, got=self.raw.get(key))
         v = float(v)
         if not math.isfinite(v):
             raise self._error("not_finite", key, value=v)
@@ -175,7 +122,7 @@ class Fields:
         v = self.get(key, default)
         if isinstance(v, bool):
             return v
-        if self.dialect.bool_strings and isinstance(v, str) and v.strip().lower() in ("true", "false"):
+        if isinstance(v, str) and v.strip().lower() in ("true", "false"):  # a quoted boolean
             return v.strip().lower() == "true"
         raise self._error("not_bool", key, got=v)
 
@@ -225,12 +172,11 @@ class Fields:
         if isinstance(v, dt.date):
             return v
         s = str(v).strip()
-        if not self.dialect.strict_iso or _ISO.match(s):
+        if _ISO.match(s):
             try:
                 return dt.date.fromisoformat(s)
             except ValueError:
-                if self.dialect.strict_iso:
-                    raise self._error("bad_date", key, value=s) from None
+                raise self._error("bad_date", key, value=s) from None
         try:
             return add_tenor(self.market.asof, s.upper())
         except ValueError:
@@ -279,8 +225,8 @@ class Fields:
     # -- nested mappings ---------------------------------------------------------------------------------
 
     def sub(self, key: str, known) -> Fields:
-        """The mapping under ``key`` (a leg), read in this dialect with its fields named ``key.field``."""
+        """The mapping under ``key`` (a leg), its fields named ``key.field`` in messages."""
         raw = self.get(key)
         if not isinstance(raw, dict):
             self.fail(key, "expected a mapping of leg fields")
-        return Fields(raw, self.ctx, known, prefix=f"{self.prefix}{key}.", dialect=self.dialect, trade_id=self.tid)
+        return Fields(raw, self.ctx, known, prefix=f"{self.prefix}{key}.", trade_id=self.tid)

@@ -9,8 +9,7 @@ convention, an unknown field. The types register themselves with the portfolio l
 Dates and tenors. A date field takes an ISO date (``2027-03-15``) or a tenor relative to the as-of
 date (``5Y``, ``-18M`` for a seasoned trade, ``0D`` = as-of); tenors add calendar months/days (month
 ends clip), and schedules then adjust the dates. Where a trade has both ``maturity`` and ``tenor``
-only one may be given: ``tenor`` is the length from ``start``. Fields are read by ``fields.Fields``
-in its LINEAR dialect.
+only one may be given: ``tenor`` is the length from ``start``. Fields are read by ``fields.Fields``.
 
 Common fields: ``id``, ``type``, ``netting_set`` (default: the trade is its own netting set),
 ``counterparty``, ``description`` (ignored).
@@ -38,7 +37,8 @@ Common fields: ``id``, ``type``, ``netting_set`` (default: the trade is its own 
 ``CrossCurrencySwap``
     start, maturity or tenor, convention; pay_leg and receive_leg, each {currency, notional,
     fixed_rate (a fixed leg) or float_index / spread (a floating leg; neither: floating off the
-    discount curve), tenor (default 1Y fixed, index tenor or 3M floating), day_count}; initial_exchange
+    discount curve), tenor (default 1Y fixed; floating: the index tenor, 1Y for an overnight index, 3M
+    without an index), day_count}; initial_exchange
     and final_exchange (default true): at start the bank receives the pay leg's notional and pays the
     receive leg's; at maturity the reverse. Exchanges dated on or before the as-of date are gone.
     Notionals are constant (no mark-to-market resets).
@@ -59,7 +59,7 @@ import dataclasses
 
 from exposure.errors import TradeError
 from exposure.market.schedule import WEEKENDS_ONLY, add_tenor
-from exposure.pricing.fields import LINEAR, Fields
+from exposure.pricing.fields import Fields
 from exposure.pricing.linear_legs import (
     OVERNIGHT_TENORS,
     default_float_tenor,
@@ -89,7 +89,7 @@ def _ids(raw: dict):
 def parse_swap(raw: dict, ctx) -> SwapSpec:
     f = Fields(raw, ctx, ("currency", "notional", "amortisation", "start", "maturity", "tenor", "fixed_rate",
                           "payer", "fixed_tenor", "fixed_day_count", "float_index", "float_tenor",
-                          "float_day_count", "spread", "convention"), dialect=LINEAR)
+                          "float_day_count", "spread", "convention"))
     ccy = f.currency()
     index_name, idx = f.index("float_index", ccy)
     start, end = f.start_end()
@@ -121,7 +121,7 @@ def parse_swap(raw: dict, ctx) -> SwapSpec:
 
 def parse_fra(raw: dict, ctx) -> FraSpec:
     f = Fields(raw, ctx, ("currency", "notional", "start", "end", "tenor", "fixed_rate", "float_index",
-                          "day_count", "long", "convention"), dialect=LINEAR)
+                          "day_count", "long", "convention"))
     index_name, idx = f.index("float_index", None, required=True)
     ccy = f.currency("currency", idx.currency)
     if idx.currency != ccy:
@@ -150,7 +150,7 @@ _XCCY_LEG = ("currency", "notional", "fixed_rate", "float_index", "spread", "ten
 
 def parse_cross_currency_swap(raw: dict, ctx) -> CrossCurrencySwapSpec:
     f = Fields(raw, ctx, ("start", "maturity", "tenor", "convention", "pay_leg", "receive_leg",
-                          "initial_exchange", "final_exchange"), dialect=LINEAR)
+                          "initial_exchange", "final_exchange"))
     start, end = f.start_end()
     conv = f.convention()
     init_x = f.boolean("initial_exchange", True)
@@ -188,7 +188,7 @@ def parse_cross_currency_swap(raw: dict, ctx) -> CrossCurrencySwapSpec:
 
 
 def parse_fx_forward(raw: dict, ctx) -> FxForwardSpec:
-    f = Fields(raw, ctx, ("buy_currency", "buy_amount", "sell_currency", "sell_amount", "maturity"), dialect=LINEAR)
+    f = Fields(raw, ctx, ("buy_currency", "buy_amount", "sell_currency", "sell_amount", "maturity"))
     buy, sell = f.currency("buy_currency"), f.currency("sell_currency")
     if buy == sell:
         f.fail("sell_currency", f"same as buy_currency ({buy})")
@@ -201,7 +201,7 @@ def parse_fx_forward(raw: dict, ctx) -> FxForwardSpec:
 
 
 def parse_equity_forward(raw: dict, ctx) -> EquityForwardSpec:
-    f = Fields(raw, ctx, ("name", "quantity", "strike", "maturity", "long"), dialect=LINEAR)
+    f = Fields(raw, ctx, ("name", "quantity", "strike", "maturity", "long"))
     name = f.string("name")
     if name not in f.market.equities:
         known = ", ".join(sorted(f.market.equities)) or "none"

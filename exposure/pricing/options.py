@@ -14,7 +14,7 @@ unknown field is an error):
   CapFloor      currency (default: the index's), index (market.indices key), notional (> 0), start,
                 maturity, strike (> 0), cap (bool: true cap, false floor), long (default true), tenor
                 (default: the index tenor, which must then be in months or years)
-  EquityOption  name (market.equities key), quantity (> 0), strike (> 0), expiry, call (bool), long
+  EquityOption  name (market.equities key), quantity (> 0), strike (> 0), expiry, call (bool), long (default true)
 
 Conventions: swaption expiries roll to a business day (modified following, weekends-only calendar) and the
 underlying starts on the expiry date (no spot lag); schedules are QuantLib's Schedule (backward, modified
