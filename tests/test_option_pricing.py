@@ -766,3 +766,26 @@ def test_portfolio_file_loads_option_trades(tmp_path):
             by_id[i] = v
     assert by_id["FXO"] < 0 < by_id["SWO"] and by_id["CAP"] > 0 and by_id["EQO"] > 0
     assert by_id["SWO"] == pytest.approx(today(pf.trades[1])[0], rel=1e-14)
+
+
+@pytest.mark.parametrize("pair", [("EUR", "USD"), ("USD", "EUR"), ("GBP", "EUR"), ("SPX", None)])
+def test_model_forward_variance_matches_quadrature(pair):
+    """models.forward_variance (Gauss-Legendre on the vol pieces) against scipy quad of the same loadings
+    written independently here, for (t, T) pairs off the breakpoints, with piecewise Hull-White vols."""
+    from exposure.models.forward_variance import equity_log_forward, forward_variance, fx_log_forward
+
+    hw = (HullWhiteParams.create(0.05, [0.008, 0.011, 0.009], [1.0, 3.0]),
+          HullWhiteParams.create(0.02, [0.007, 0.010], [2.5]), MODEL.hw[2])
+    model = dataclasses.replace(MODEL, hw=hw)
+    fc, dc = pair
+    if dc is None:
+        lf, L = equity_log_forward(model, 0), _eq_loadings(model)
+    else:
+        lf, L = fx_log_forward(model, fc, dc), _fx_loadings(model, fc, dc)
+    t = np.array([0.0, 0.3, 1.7, 2.9, 0.0])
+    T = np.array([0.9, 2.2, 4.1, 7.3, 12.5])
+    got = forward_variance(model, lf, t[:, None], T[None, :])
+    for i, ti in enumerate(t):
+        for j, Tj in enumerate(T):
+            ref = _forward_variance(model, L, ti, Tj, Tj) if ti < Tj else 0.0
+            assert got[i, j] == pytest.approx(ref, rel=1e-11, abs=1e-15), (ti, Tj)
