@@ -19,7 +19,7 @@ once, i.e. not at all); d = model states (8 on the example model); "live" counts
                     exp(-B_mid x): 1 exp + 1; times the FX rate and into the netting sets: 2 n_ns_b flops;
                     each live current coupon (one per floating leg in its fixed phase): 1 exp + 6 flops.
                     N is the order the paths need: the smallest multiple of 4 whose truncation bound holds
-                    for the largest |xi| on a probe chunk of simulated paths (``linear._max_ratio``); the order
+                    for the largest |xi| on a probe chunk of simulated paths (``linear.state_abs_max``); the order
                     the pipeline evaluates (41 when the series is traced inside the pipeline's jit) is
                     recorded next to it (``linear_order_pipeline``)
   FX options        per live (date, trade): log-forward and log-strike: 6; Black: d1: 4, 2 exp, 2 erfc,
@@ -146,11 +146,9 @@ class Work:
 
 def count_workload(trades: str, paths: int, dates: int, precision: str = "float64", probe_paths: int = 1000) -> dict:
     """Counts for ``paths`` paths of the portfolio on the '<dates>x1M' grid (module docstring)."""
-    import jax.numpy as jnp
-
     from benchmarks.bench_e2e import compose
     from exposure.api import path_generator, setup
-    from exposure.pricing.linear import LinearBatch, _max_ratio, _round_order, series_order
+    from exposure.pricing.linear import LinearBatch, _round_order, series_order, state_abs_max
     from exposure.pricing.opt_fx import FxOptionBatch
     from exposure.pricing.opt_swaption import SwaptionBatch
     from exposure.pricing.view import PathView, PricingContext
@@ -180,7 +178,8 @@ def count_workload(trades: str, paths: int, dates: int, precision: str = "float6
             if not pre.ccy_idx:
                 continue
             n_b = pre.mom_ns.shape[-1]
-            r = float(_max_ratio(view.x, jnp.asarray(pre.inv_scale), pre.ccy_idx))
+            xm = state_abs_max(view.x)[list(pre.ccy_idx)]
+            r = float(np.max(xm * np.asarray(pre.inv_scale).T, initial=0.0))
             full = pre.mom_ns.shape[2] - 1
             N = min(full, _round_order(series_order(max(r, 1e-3) * b.series_range)))
             orders.append(N)

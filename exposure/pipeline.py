@@ -19,6 +19,7 @@ from omegaconf import OmegaConf
 
 from exposure.api import Setup, path_generator, setup
 from exposure.errors import ConfigError
+from exposure.pricing.linear import state_abs_max
 from exposure.pricing.view import PathView, PricingContext
 
 
@@ -117,10 +118,10 @@ def run_pipeline(cfg, s: Setup | None = None) -> RunResults:
     with agg:
         for start, stop, states in gen.chunks(pad=True):
             # Named errors for rate states beyond a series expansion's range (inside the trace they are NaN).
-            x = jnp.stack([states[:, model.ir_state(c), :] for c in range(model.n_ccy)])
+            x_abs_max = state_abs_max(jnp.stack([states[:, model.ir_state(c), :] for c in range(model.n_ccy)]))
             for b, p in zip(batches, pres):
                 if hasattr(b, "check_range"):
-                    b.check_range(p, x)
+                    b.check_range(p, x_abs_max)
             ns, tr, num, fx = price(states, pres, jtimes, log_num)
             n = stop - start
             ns = np.asarray(ns[..., :n])

@@ -275,12 +275,13 @@ class LinearBatch(TradeBatch):
             return v
         return _scatter(v, jnp.asarray(pre.ns_global, dtype=jnp.int32), n_netting_sets)
 
-    def check_range(self, pre: LinearPre, x) -> None:
-        """Raise SeriesRangeError if a concrete rate state x (n_ccy, K, P) has |xi| = |x| h / Y > 1 on some
-        path and date: there the series is not accurate. (Inside a trace values are poisoned with NaN.)"""
+    def check_range(self, pre: LinearPre, x_abs_max) -> None:
+        """Raise SeriesRangeError if |xi| = |x| h / Y > 1 on some path and date, where the series is not
+        accurate. x_abs_max (n_ccy, K): max over paths of |x| (``state_abs_max``), NumPy; one computation
+        per chunk serves every batch. (Inside a trace values are poisoned with NaN instead.)"""
         if not pre.ccy_idx:
             return
-        r = float(_max_ratio(x, pre.inv_scale, pre.ccy_idx))
+        r = float(np.max(np.asarray(x_abs_max)[list(pre.ccy_idx)] * np.asarray(pre.inv_scale).T, initial=0.0))
         if not r <= 1.0:
             raise SeriesRangeError(
                 f"{self!r}: a simulated rate state is {r:.3g} times beyond the range of the moment expansion "
@@ -293,7 +294,7 @@ class LinearBatch(TradeBatch):
             return jnp.zeros((view.x.shape[1], mom.shape[-1], view.x.shape[2]), view.x.dtype)
         traced = isinstance(view.x, jax.core.Tracer)
         if not traced:
-            self.check_range(pre, view.x)
+            self.check_range(pre, state_abs_max(view.x))
         return _evaluate(mom, pre.bmid, pre.inv_scale, pre.order_k, pre.xi_lim, pre.cc_w, pre.cc_b1, pre.cc_b2,
                          pre.cc_j, pre.cc_b, pre.cc_n, seg, eqc, view.x, view.fx, view.eq, pre.ccy_idx, pre.eq_idx,
                          pre.eq_ccy_idx, not per_trade, traced)
@@ -329,10 +330,14 @@ def _round_order(n: int) -> int:
     return 4 * ((n + 3) // 4)
 
 
-@partial(jax.jit, static_argnames=("ccy_idx",))
-def _max_ratio(x, inv_s, ccy_idx):
-    xm = jnp.max(jnp.abs(x[jnp.asarray(ccy_idx, jnp.int32)]), axis=2)  # (n_b, K)
-    return jnp.max(xm * jnp.asarray(inv_s, x.dtype).T, initial=0.0)
+def state_abs_max(x) -> np.ndarray:
+    """max over paths of |x|: (n_ccy, K) NumPy float64 from rate states x (n_ccy, K, P)."""
+    return np.asarray(_abs_max(x), dtype=np.float64)
+
+
+@jax.jit
+def _abs_max(x):
+    return jnp.max(jnp.abs(x), axis=2)
 
 
 @partial(jax.jit, static_argnums=(2,))
