@@ -31,6 +31,7 @@ from exposure.errors import ConfigError, TradeError
 from exposure.market.snapshot import build_market
 from exposure.portfolio import fixings as fixings_mod
 from exposure.portfolio import loader
+from exposure.portfolio.loader import NETTING_SET_FIELDS
 from exposure.portfolio.netting import Csa
 from exposure.pricing import fields as fields_mod
 from exposure.simulation.grid import TimeGrid
@@ -205,6 +206,7 @@ def test_csa_table():
 
 def test_netting_set_table(env, tmp_path):
     documented = set(TABLES["Netting set fields"])
+    assert documented == set(NETTING_SET_FIELDS)
     trade = {"id": "T", "type": "FxForward", "netting_set": "NS", "buy_currency": "EUR", "buy_amount": 1e6,
              "sell_currency": "USD", "sell_amount": 1.1e6, "maturity": "1Y"}
     values = {"counterparty": "CP_A", "csa": {"margining": "two_way"}}

@@ -27,6 +27,7 @@ from exposure.portfolio.fixings import Fixings
 from exposure.portfolio.netting import Csa, NettingSet
 
 _REGISTRY: dict = {}
+NETTING_SET_FIELDS = ("counterparty", "csa")  # the fields of a netting-set entry (documented, tested)
 # libyaml's safe loader when PyYAML was built with it: the same documents, ~10x faster on a large portfolio.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -120,7 +121,7 @@ def load_portfolio(pc, market, grid) -> Portfolio:
     for nid, nd in ns_raw.items():
         nd = dict(nd or {})
         key = f"netting_sets.{nid}"
-        unknown = set(nd) - {"counterparty", "csa"}
+        unknown = set(nd) - set(NETTING_SET_FIELDS)
         if unknown:
             raise ConfigError(f"{key}.{sorted(unknown)[0]}", "unknown netting set field", source=path)
         csa = Csa.parse(dict(nd["csa"]), f"{key}.csa", market.curves) if nd.get("csa") else None
