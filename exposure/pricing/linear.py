@@ -57,6 +57,7 @@ import scipy.sparse
 from exposure._pytree import pytree_dataclass, static_field
 from exposure.errors import ExposureError
 from exposure.pricing.cashflows import CashFlows, generate, log_discount
+from exposure.pricing.opt_common import state_variance_np
 from exposure.pricing.view import PathView, PricingContext, TradeBatch
 
 SERIES_RANGE = 6.0  # Y: the largest |(B_f - B_mid) x| the series covers
@@ -305,8 +306,6 @@ def _state_bound(ctx: PricingContext, currencies) -> np.ndarray:
 
     sd from the Hull-White state variance; the mean of a non-base x_c is its quanto drift,
     -int_0^t e^{-a (t-u)} rho sigma_c sigma_Xc du, bounded by |rho| max sigma_c max sigma_Xc (1 - e^{-a t}) / a."""
-    from exposure.pricing.opt_common import state_variance_np
-
     model = ctx.model
     t = np.asarray(ctx.times, dtype=np.float64)
     out = np.zeros((t.size, len(currencies)))

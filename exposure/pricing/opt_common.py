@@ -28,7 +28,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from exposure.market.schedule import WEEKENDS_ONLY
-from exposure.pricing.fields import COMMON_FIELDS, Fields  # noqa: F401  (re-exported: their home before fields.py)
 
 # Same threshold as hw_options: below it the option is worth its intrinsic value.
 TINY_SD = 1e-14
