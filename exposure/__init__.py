@@ -22,7 +22,11 @@ def _enable_compilation_cache() -> None:
     try:
         os.makedirs(where, exist_ok=True)
         jax.config.update("jax_compilation_cache_dir", where)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+        # Every program is cached, however quick to compile: a run compiles a handful of programs, and the
+        # default 1 s threshold left the small ones to be recompiled by every fresh process.
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+        jax.config.update("jax_compilation_cache_max_size", 2 * 1024**3)  # bytes, least recently used evicted
     except (OSError, AttributeError):  # read-only home, or a JAX without the option: run uncached
         pass
 

@@ -9,24 +9,11 @@ Only this module and ``cli`` touch Hydra; everything below takes plain config no
 
 from __future__ import annotations
 
-import dataclasses
-import os
-from pathlib import Path
-
 from omegaconf import DictConfig, OmegaConf
 
+from exposure.config.locate import conf_dir
 from exposure.errors import ConfigError
-
-
-def conf_dir() -> str:
-    """$XPOSURE_CONF_DIR, else ./conf in the working directory, else the repository's conf/."""
-    env = os.environ.get("XPOSURE_CONF_DIR")
-    if env:
-        return str(Path(env).resolve())
-    local = Path.cwd() / "conf"
-    if (local / "config.yaml").exists():
-        return str(local.resolve())
-    return str((Path(__file__).resolve().parent.parent / "conf").resolve())
+from exposure.setup import Setup, path_generator, setup  # noqa: F401  (re-exported)
 
 
 def compose(overrides: list[str] | None = None, config_name: str = "config") -> DictConfig:
@@ -38,6 +25,9 @@ def compose(overrides: list[str] | None = None, config_name: str = "config") -> 
     from exposure.config.schema import register_configs
 
     register_configs()
+    # A calling Hydra application (an @hydra.main script, a notebook that composed its own config) keeps its
+    # global state: set it aside for our compose and put it back afterwards.
+    caller = GlobalHydra.instance().hydra if GlobalHydra.instance().is_initialized() else None
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
@@ -55,63 +45,13 @@ def compose(overrides: list[str] | None = None, config_name: str = "config") -> 
         raise ConfigError(str(full_key), msg, source=conf_dir()) from exc
     finally:
         GlobalHydra.instance().clear()
-
-
-@dataclasses.dataclass(frozen=True)
-class Setup:
-    """Everything built from the config before any simulation: market, model, grid, portfolio."""
-
-    market: object
-    built: object
-    grid: object
-    portfolio: object | None
-
-
-def setup(cfg: DictConfig, calibrate: bool = True) -> Setup:
-    """Build and validate every input; raises ConfigError/TradeError before any path is simulated."""
-    from exposure.market.snapshot import build_market
-    from exposure.models.build import build_model
-    from exposure.simulation.grid import TimeGrid
-
-    _check_simulation(cfg.simulation)
-    market = build_market(cfg.market)
-    built = build_model(market, cfg.model, calibrate=calibrate)
-    grid = TimeGrid.build(market.asof, cfg.simulation.grid, cfg.simulation.mpor)
-    portfolio = None
-    if cfg.get("portfolio") is not None:
-        from exposure.portfolio import load_portfolio
-
-        portfolio = load_portfolio(cfg.portfolio, market, grid)
-    return Setup(market, built, grid, portfolio)
-
-
-def _check_simulation(sc) -> None:
-    if int(sc.paths) <= 0:
-        raise ConfigError("simulation.paths", f"must be > 0 (got {sc.paths})")
-    if int(sc.chunk_size) <= 0:
-        raise ConfigError("simulation.chunk_size", f"must be > 0 (got {sc.chunk_size})")
-    if bool(sc.antithetic) and int(sc.paths) % 2:
-        raise ConfigError("simulation.paths", f"antithetic sampling needs an even number of paths (got {sc.paths})")
+        if caller is not None:
+            GlobalHydra.instance().initialize(caller)
 
 
 def validate(cfg: DictConfig) -> Setup:
     """Run every check (market, model, grid, portfolio) without calibrating or simulating."""
     return setup(cfg, calibrate=False)
-
-
-def path_generator(cfg: DictConfig, s: Setup):
-    from exposure.simulation.paths import Discretisation, PathGenerator
-
-    sc = cfg.simulation
-    return PathGenerator(
-        Discretisation.build(s.built.model, s.grid),
-        n_paths=int(sc.paths),
-        chunk_size=int(sc.chunk_size),
-        seed=int(sc.seed),
-        antithetic=bool(sc.antithetic),
-        dtype=getattr(sc.precision, "value", sc.precision),
-        device=getattr(sc.device, "value", sc.device),
-    )
 
 
 def simulate(cfg: DictConfig, s: Setup | None = None):

@@ -17,9 +17,8 @@ import jax.numpy as jnp
 import numpy as np
 from omegaconf import OmegaConf
 
-from exposure.api import Setup, path_generator, setup
+from exposure.setup import Setup, path_generator, setup
 from exposure.errors import ConfigError
-from exposure.pricing.linear import state_abs_max
 from exposure.pricing.view import PathView, PricingContext
 
 
@@ -47,6 +46,7 @@ class RunResults:
 
 
 _PRICERS: dict = {}
+_MAX_PRICERS = 8  # compiled chunk pricers kept per process (a notebook cycling portfolios must not grow without end)
 
 
 def _pricing_key(batches, n_ns: int, model, trade_level: bool):
@@ -60,20 +60,29 @@ def _pricing_key(batches, n_ns: int, model, trade_level: bool):
 
 
 def _pricing_function(batches, n_ns: int, model, trade_level: bool):
-    """jit-compiled chunk pricer (states (K, d, P), pres, times (K,), log_num (K,)) -> (netting values
-    (K, n_ns, P), trade values or None, numeraire (K, P), fx (n_ccy, K, P)). Cached across runs in the
-    process, so a second run of the same portfolio (a warm benchmark, a notebook) does not recompile."""
+    """The one compiled program per run: (states (K, d, P), pres, pres0, times (K,), log_num (K,)) ->
+    (netting values (K, n_ns, P), trade values or None, numeraire (K, P), fx (n_ccy, K, P),
+    t0 trade values (n_trades,), max over paths of |x_c| (n_ccy, K)).
+
+    t0 prices come from the same program on today's one-path view (``pres0`` prepared at t = 0), so they
+    need no compilation of their own; the range of the rate states is reduced inside it too. Cached in the
+    process (a second run of the same portfolio does not retrace) and, through JAX's persistent cache,
+    across processes."""
     key = _pricing_key(batches, n_ns, model, trade_level)
     if key in _PRICERS:
         return _PRICERS[key]
 
-    def price(states, pres, times, log_num):
+    def price(states, pres, pres0, times, log_num):
         view = PathView.from_states(model, states, times, log_num)
         ns = sum(b.netting_values(pre, view, n_ns) for b, pre in zip(batches, pres))
         trades = (jnp.concatenate([b.values(pre, view) for b, pre in zip(batches, pres)], axis=1)
                   if trade_level else None)
-        return ns, trades, view.numeraire, view.fx
+        today = PathView.today(model)
+        npv0 = jnp.concatenate([b.values(p0, today)[0, :, 0] for b, p0 in zip(batches, pres0)])
+        return ns, trades, view.numeraire, view.fx, npv0, jnp.max(jnp.abs(view.x), axis=2)
 
+    while len(_PRICERS) >= _MAX_PRICERS:
+        _PRICERS.pop(next(iter(_PRICERS)))
     _PRICERS[key] = jax.jit(price)
     return _PRICERS[key]
 
@@ -91,20 +100,15 @@ def run_pipeline(cfg, s: Setup | None = None) -> RunResults:
     ctx = PricingContext(market, model, times, pf.fixings, dates)
     batches = list(pf.batches)
     pres = [b.prepare(ctx) for b in batches]
+    t0_ctx = PricingContext(market, model, np.zeros(1), pf.fixings, (market.asof,))
+    pres0 = [b.prepare(t0_ctx) for b in batches]
     trade_ids = [tid for b in batches for tid in b.ids]
     trade_ns = np.concatenate([np.asarray(b.netting_set, dtype=int) for b in batches])
     n_ns = len(pf.netting_sets)
     trade_level = bool(cfg.output.trade_level)
 
-    # t0 prices through the same pricers on today's market (one date, one path).
-    t0_ctx = PricingContext(market, model, np.zeros(1), pf.fixings, (market.asof,))
-    today = PathView.today(model)
-    npv0 = np.concatenate([np.asarray(b.values(b.prepare(t0_ctx), today))[0, :, 0] for b in batches])
-    _check_finite(npv0, trade_ids)
-
     price = _pricing_function(batches, n_ns, model, trade_level)
-    log_num = jnp.asarray(ctx.numeraire_log_det())
-    jtimes = jnp.asarray(times)
+    log_num = ctx.numeraire_log_det()
     gen = path_generator(cfg, s)
     valuation_index = np.concatenate([[0], 1 + grid.valuation_index])
     closeout_index = None if grid.closeout_index is None else np.concatenate([[0], 1 + grid.closeout_index])
@@ -115,23 +119,28 @@ def run_pipeline(cfg, s: Setup | None = None) -> RunResults:
         quantiles=list(cfg.output.quantiles), trade_netting_index=trade_ns if trade_level else None,
         store_cube=bool(cfg.output.store_cube), spill_dir=str(cfg.output.dir),
     )
+    npv0 = None
     with agg:
         for start, stop, states in gen.chunks(pad=True):
+            ns, tr, num, fx, t0_values, x_abs_max = price(states, pres, pres0, times, log_num)
+            if npv0 is None:
+                npv0 = np.asarray(t0_values)
+                _check_finite(npv0, trade_ids)
             # Named errors for rate states beyond a series expansion's range (inside the trace they are NaN).
-            x_abs_max = state_abs_max(jnp.stack([states[:, model.ir_state(c), :] for c in range(model.n_ccy)]))
+            x_abs_max = np.asarray(x_abs_max)
             for b, p in zip(batches, pres):
                 if hasattr(b, "check_range"):
                     b.check_range(p, x_abs_max)
-            ns, tr, num, fx = price(states, pres, jtimes, log_num)
             n = stop - start
-            ns = np.asarray(ns[..., :n])
+            # To NumPy before slicing: slicing a device array compiles a program per chunk width.
+            ns = np.asarray(ns)[..., :n]
             if not np.all(np.isfinite(ns)):
                 bad = np.argwhere(~np.isfinite(ns))[0]
                 raise FloatingPointError(
                     f"non-finite netting-set value in '{pf.netting_sets[bad[1]].id}' at date index {bad[0]}, path {start + bad[2]}")
-            agg.add_chunk(start, stop, ns, np.asarray(num[..., :n]), np.asarray(fx[..., :n]),
-                          None if tr is None else np.asarray(tr[..., :n]))
-        dfs = np.asarray(market.curves[market.base_currency].discount(val_times))
+            agg.add_chunk(start, stop, ns, np.asarray(num)[..., :n], np.asarray(fx)[..., :n],
+                          None if tr is None else np.asarray(tr)[..., :n])
+        dfs = np.exp(market.curves[market.base_currency].log_discount_np(val_times))
         measures = agg.finalize(discount_factors=dfs)
 
     ns_npv = np.zeros(n_ns)
@@ -157,7 +166,7 @@ def _with_credit(ds, market, pf, val_times):
              if n in market.credit]
     if not names:
         return ds
-    surv = np.stack([np.asarray(market.credit[n].survival(val_times)) for n in names])
+    surv = np.stack([market.credit[n].survival_np(val_times) for n in names])
     ds = ds.assign_coords(credit_name=("credit_name", names))
     ds["survival_probability"] = (("credit_name", "date"), surv)
     ds["default_probability"] = (("credit_name", "date"), 1.0 - surv)

@@ -102,3 +102,19 @@ def test_vol_calibration_modes():
     assert np.max(np.abs(boot.built.model.fx_vol[0].values - np.asarray(local))) > 1e-3
     with pytest.raises(ConfigError):
         exposure.compose(["model.vol_calibration=sometimes"])
+
+
+def test_compose_leaves_a_calling_hydra_application_initialised(tmp_path):
+    """exposure.compose inside another Hydra application must not clear that application's global state."""
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    (tmp_path / "app.yaml").write_text("x: 1\n")
+    with initialize_config_dir(config_dir=str(tmp_path), version_base="1.3"):
+        before = GlobalHydra.instance().hydra
+        cfg = exposure.compose(["simulation.paths=123"])
+        assert cfg.simulation.paths == 123
+        assert GlobalHydra.instance().is_initialized() and GlobalHydra.instance().hydra is before
+        from hydra import compose as hydra_compose
+
+        assert hydra_compose(config_name="app").x == 1

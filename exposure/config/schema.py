@@ -31,6 +31,11 @@ class Precision(str, Enum):
     float32 = "float32"
 
 
+class EventDates(str, Enum):
+    options = "options"  # option fixings and exercise dates simulated as extra, unreported dates (exact)
+    none = "none"  # events read the state at the previous grid date (biased for options off the grid)
+
+
 class Device(str, Enum):
     auto = "auto"
     cpu = "cpu"
@@ -153,6 +158,7 @@ class SimulationConfig:
     precision: Precision = Precision.float64
     device: Device = Device.auto
     store_scenarios: bool = False
+    events: EventDates = EventDates.options
 
 
 @dataclass

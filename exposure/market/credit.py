@@ -107,6 +107,11 @@ class CreditCurve:
         """h(t), left-continuous at the pillars (h(t_i) = hazards[i]); hazards[0] for t <= 0."""
         return _hazard(self, t)
 
+    def survival_np(self, t) -> np.ndarray:
+        """S(t) in NumPy (set-up and result code that must not compile)."""
+        times = np.asarray(self.times, dtype=np.float64)
+        return np.exp(-_cum_hazard(np, times, np.asarray(self.hazards, dtype=np.float64), t))
+
 
 # Jitted so that eager calls compile once per argument shape rather than once per jnp operation.
 @jax.jit
@@ -330,8 +335,7 @@ def bootstrap_cds(asof: _dt.date, tenors_or_dates, par_spreads, recovery: float,
     need = [np.zeros(1), times, knots] + [getattr(c, f) for c in contracts for f in (
         "pay_time", "default_time", "prot_start", "prot_end")] + [np.atleast_1d(c.rebate_time) for c in contracts]
     table_t = np.unique(np.concatenate(need))
-    padded = np.concatenate([table_t, np.full(-table_t.size % 256, table_t[-1])])  # reuse compiled shapes
-    table_y = np.asarray(discount.log_discount(padded))[: table_t.size]
+    table_y = discount.log_discount_np(table_t)
 
     def log_df(t):
         return table_y[np.searchsorted(table_t, t)]

@@ -71,10 +71,26 @@ class BlackVolCurve:
         """int_s^t sigma_inst(u)^2 du = w(t) - w(s)."""
         return self.total_variance(t) - self.total_variance(s)
 
+    def total_variance_np(self, t) -> np.ndarray:
+        """w(t) in NumPy (set-up code that must not compile); the formula of ``total_variance``."""
+        kt = np.concatenate([[0.0], np.asarray(self.times, dtype=np.float64)])
+        kw = np.concatenate([[0.0], np.asarray(self.total_variances, dtype=np.float64)])
+        t = np.maximum(np.asarray(t, dtype=np.float64), 0.0)
+        return np.where(t > kt[-1], kw[-1] * t / kt[-1], np.interp(t, kt, kw))
+
+    def variance_between_np(self, s, t) -> np.ndarray:
+        """w(t) - w(s) in NumPy."""
+        return self.total_variance_np(t) - self.total_variance_np(s)
+
     def local_vol_piecewise(self):
         """(breaks (n,), values (n+1,)): sigma_inst = values[k] on (breaks[k-1], breaks[k]] with
-        breaks[-1] := 0, and values[n] = sigma(T_n) after the last expiry (HullWhiteParams layout)."""
-        return _local_vol_piecewise(self)
+        breaks[-1] := 0, and values[n] = sigma(T_n) after the last expiry (HullWhiteParams layout).
+        NumPy for concrete pillars (set-up, no compilation); jax.numpy inside a trace."""
+        if isinstance(self.total_variances, jax.core.Tracer):
+            return _local_vol_piecewise(self)
+        kt = np.concatenate([[0.0], np.asarray(self.times, dtype=np.float64)])
+        kw = np.concatenate([[0.0], np.asarray(self.total_variances, dtype=np.float64)])
+        return kt[1:], np.sqrt(np.concatenate([np.diff(kw) / np.diff(kt), [kw[-1] / kt[-1]]]))
 
 
 @jax.jit

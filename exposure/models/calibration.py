@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from scipy.optimize import brentq
@@ -31,7 +30,7 @@ from exposure.errors import CalibrationError, ConfigError
 from exposure.market.vols import bachelier_price_np, black_price_np
 from exposure.market.curves import DiscountCurve
 from exposure.models.hull_white import HullWhiteParams
-from exposure.models.hw_options import pad_cashflows, swap_coupon_bond, swaption_jamshidian
+from exposure.models.hw_options import pad_cashflows, swap_coupon_bond, swaption_price_t0_np
 
 _VOL_TYPES = ("normal", "lognormal")
 
@@ -145,21 +144,10 @@ def _check_quote(i: int, q: SwaptionQuote) -> None:
         raise ConfigError(key, f"vol must be finite and > 0 (got {q.vol})")
 
 
-@jax.jit
-def _discount(curve: DiscountCurve, times):
-    return curve.discount(times)
-
-
-def _bucket(n: int, step: int = 16) -> int:
-    """Round a size up to a multiple of ``step`` so that strips of similar size share one XLA compile."""
-    return max(step, -(-n // step) * step)
-
-
 def _discounts(curve: DiscountCurve, times):
-    """P(0,t) at the distinct ``times`` with one jitted call: per-shape eager ops would each compile."""
+    """P(0,t) lookup at the given ``times`` (NumPy: set-up code compiles nothing)."""
     uniq = np.unique(times)
-    padded = np.r_[uniq, np.full(_bucket(uniq.size, 32) - uniq.size, uniq[-1])]
-    vals = np.asarray(_discount(curve, jnp.asarray(padded)))[: uniq.size]
+    vals = np.exp(curve.log_discount_np(uniq))
     return lambda t: vals[np.searchsorted(uniq, t)]
 
 
@@ -237,12 +225,6 @@ def _bootstrap_piece(q: SwaptionQuote, market: float, model_price, piece_start: 
     return brentq(lambda s: model_price(s) - market, 0.0, hi, xtol=1e-18, rtol=1e-15)
 
 
-@jax.jit
-def _model_prices(a, vol_times, vol_values, curve, expiry, times, amounts, target, is_payer):
-    p = HullWhiteParams(a, vol_times, vol_values)
-    return swaption_jamshidian(p, curve, 0.0, 0.0, expiry, times, amounts, is_payer, target)
-
-
 def calibrate_hull_white(
     curve: DiscountCurve,
     quotes,
@@ -277,18 +259,15 @@ def calibrate_hull_white(
     m = len(quotes)
     base = HullWhiteParams.create(mean_reversion, np.full(m, 0.01), exps[:-1], where="calibration")
     inst, market = _prepare(quotes, curve, forward_curve, float_frequency)
-    n_flows = _bucket(max(len(it[3]) for it in inst))
-    times, amounts = pad_cashflows([(it[3], it[4]) for it in inst], pad_to=n_flows)
+    times, amounts = pad_cashflows([(it[3], it[4]) for it in inst])
     target = np.array([it[5] for it in inst])
     payer = np.array([q.is_payer for q in quotes])
-    # Pricing runs on vol pieces padded to a bucket size with breakpoints after the last expiry, where no
-    # calibration swaption looks, so strips of similar size reuse one compiled pricer.
-    m_pad = _bucket(m)
-    args = (base.mean_reversion, jnp.asarray(np.r_[exps[:-1], exps[-1] + np.arange(1.0, m_pad - m + 1)]))
+    vol_times = np.asarray(base.vol_times, dtype=np.float64)
 
     def model_price(k, vols):
-        vols = jnp.asarray(np.r_[vols, np.zeros(m_pad - m)])
-        return float(_model_prices(*args, vols, curve, exps[k], times[k], amounts[k], target[k], payer[k]))
+        p = HullWhiteParams(float(mean_reversion), vol_times, np.asarray(vols, dtype=np.float64))
+        return float(swaption_price_t0_np(p, curve, exps[k:k + 1], times[k:k + 1], amounts[k:k + 1],
+                                          payer[k:k + 1], target[k])[0])
 
     sig = np.zeros(len(quotes))
     for k, q in enumerate(quotes):
@@ -296,7 +275,6 @@ def calibrate_hull_white(
         price_k = lambda s, k=k: model_price(k, np.r_[sig[:k], s, sig[k + 1 :]])  # noqa: E731
         sig[k] = _bootstrap_piece(q, market[k], price_k, exps[k - 1] if k else 0.0, max_vol)
     params = base.with_vols(jnp.asarray(sig))
-    # Reprice with the final vols through the same scalar-trade jit (a (trades,)-shaped call would recompile).
     model = [model_price(k, sig) for k in range(len(quotes))]
     rows = []
     for k, q in enumerate(quotes):

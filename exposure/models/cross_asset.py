@@ -193,7 +193,7 @@ class CrossAssetModel:
 
     def _integrated_phi(self, times: np.ndarray) -> np.ndarray:
         """int_0^t phi_c for every currency: (n_ccy, len(times))."""
-        return np.stack([np.asarray(integrated_phi(h, cv, times)) for h, cv in zip(self.hw, self.curves)])
+        return np.stack([integrated_phi(h, cv, times, xp=np) for h, cv in zip(self.hw, self.curves)])
 
     def _phi_increment(self, phi_int: np.ndarray, k: int) -> np.ndarray:
         inc = phi_int[:, k + 1] - phi_int[:, k]

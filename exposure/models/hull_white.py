@@ -51,9 +51,14 @@ class HullWhiteParams:
         return HullWhiteParams(self.mean_reversion, self.vol_times, jnp.asarray(vol_values))
 
 
-def hw_B(a, t, T):
+def _scalar_a(p: HullWhiteParams, xp):
+    """The mean reversion as a Python float for NumPy set-up code (no device round trip), else as is."""
+    return float(p.mean_reversion) if xp is np else p.mean_reversion
+
+
+def hw_B(a, t, T, xp=jnp):
     """B(t,T) = (1 - exp(-a (T - t))) / a."""
-    return -jnp.expm1(-a * (jnp.asarray(T) - jnp.asarray(t))) / a
+    return -xp.expm1(-a * (xp.asarray(T) - xp.asarray(t))) / a
 
 
 def _pieces(p: HullWhiteParams, xp=jnp):
@@ -86,7 +91,7 @@ def integrated_variance(p: HullWhiteParams, t, T, xp=jnp):
     B(u,T) = B(u,u2) + e^{-a(u2-u)} B(u2,T) splits each piece into cancellation-free terms.
     ``xp=numpy`` evaluates in NumPy (set-up code that must not compile), default jax.numpy.
     """
-    a = float(p.mean_reversion) if xp is not jnp else p.mean_reversion
+    a = _scalar_a(p, xp)
     u1, u2, T, sig, active = _clip_pieces(p, t, T, xp)
     d = u2 - u1
     z = a * d
@@ -102,20 +107,20 @@ def integrated_variance(p: HullWhiteParams, t, T, xp=jnp):
     return xp.sum(xp.where(active, sig * sig * g, 0.0), axis=-1)
 
 
-def state_variance(p: HullWhiteParams, s, t):
-    """Var[x(t) | x(s)] = int_s^t sigma(u)^2 exp(-2a (t-u)) du."""
-    a = p.mean_reversion
-    u1, u2, t_, sig, active = _clip_pieces(p, s, t)
-    g = jnp.exp(-2.0 * a * (t_ - u2)) * -jnp.expm1(-2.0 * a * (u2 - u1)) / (2.0 * a)
-    return jnp.sum(jnp.where(active, sig * sig * g, 0.0), axis=-1)
+def state_variance(p: HullWhiteParams, s, t, xp=jnp):
+    """Var[x(t) | x(s)] = int_s^t sigma(u)^2 exp(-2a (t-u)) du (0 where t <= s)."""
+    a = _scalar_a(p, xp)
+    u1, u2, t_, sig, active = _clip_pieces(p, s, t, xp)
+    g = xp.exp(-2.0 * a * (t_ - u2)) * -xp.expm1(-2.0 * a * (u2 - u1)) / (2.0 * a)
+    return xp.sum(xp.where(active, sig * sig * g, 0.0), axis=-1)
 
 
-def zeta(p: HullWhiteParams, t):
+def zeta(p: HullWhiteParams, t, xp=jnp):
     """LGM variance zeta(t) = int_0^t sigma(u)^2 exp(2a u) du, so Var x(t) = exp(-2at) zeta(t)."""
-    a = p.mean_reversion
-    u1, u2, _, sig, active = _clip_pieces(p, jnp.zeros_like(jnp.asarray(t, dtype=jnp.float64)), t)
-    g = jnp.exp(2.0 * a * u2) * -jnp.expm1(-2.0 * a * (u2 - u1)) / (2.0 * a)
-    return jnp.sum(jnp.where(active, sig * sig * g, 0.0), axis=-1)
+    a = _scalar_a(p, xp)
+    u1, u2, _, sig, active = _clip_pieces(p, xp.zeros_like(xp.asarray(t, dtype=xp.float64)), t, xp)
+    g = xp.exp(2.0 * a * u2) * -xp.expm1(-2.0 * a * (u2 - u1)) / (2.0 * a)
+    return xp.sum(xp.where(active, sig * sig * g, 0.0), axis=-1)
 
 
 def log_bond_intercept(p: HullWhiteParams, curve: DiscountCurve, t, T, xp=jnp):
@@ -132,12 +137,13 @@ def log_bond_intercept(p: HullWhiteParams, curve: DiscountCurve, t, T, xp=jnp):
     )
 
 
-def zero_bond(p: HullWhiteParams, curve: DiscountCurve, t, T, x):
+def zero_bond(p: HullWhiteParams, curve: DiscountCurve, t, T, x, xp=jnp):
     """P(t,T) given the state x(t); broadcasts t, T, x."""
-    return jnp.exp(log_bond_intercept(p, curve, t, T) - hw_B(p.mean_reversion, t, T) * x)
+    return xp.exp(log_bond_intercept(p, curve, t, T, xp) - hw_B(_scalar_a(p, xp), t, T, xp) * x)
 
 
-def integrated_phi(p: HullWhiteParams, curve: DiscountCurve, t):
+def integrated_phi(p: HullWhiteParams, curve: DiscountCurve, t, xp=jnp):
     """int_0^t phi(u) du = -ln P(0,t) + 0.5 V(0,t): the deterministic part of the bank account's log."""
-    zero = jnp.zeros_like(jnp.asarray(t, dtype=jnp.float64))
-    return -curve.log_discount(t) + 0.5 * integrated_variance(p, zero, t)
+    log_df = curve.log_discount_np if xp is np else curve.log_discount
+    zero = xp.zeros_like(xp.asarray(t, dtype=xp.float64))
+    return -log_df(t) + 0.5 * integrated_variance(p, zero, t, xp)

@@ -116,6 +116,61 @@ def _critical_state(ln_a, b, amounts, target, max_iter: int = 100):
     return x + newton_step(x, ln_a, b, amounts, target)
 
 
+def jamshidian_critical_state_np(p: HullWhiteParams, curve: DiscountCurve, expiry, pay_times, amounts, target):
+    """``jamshidian_critical_state`` in NumPy for set-up code (no compilation): x* per trade.
+
+    expiry (n,), pay_times / amounts (n, m) (amount 0 pads), target (n,). The same Newton iteration: from
+    x = 0, steps capped at 0.25, until every step is below 1e-15 (at most 100), then one more step."""
+    e = np.asarray(expiry, dtype=np.float64).reshape(-1, 1)
+    T = np.maximum(np.asarray(pay_times, dtype=np.float64).reshape(e.shape[0], -1), e)
+    ln_a = log_bond_intercept(p, curve, np.broadcast_to(e, T.shape), T, xp=np)
+    b = hw_B(float(p.mean_reversion), e, T, xp=np)
+    c = np.asarray(amounts, dtype=np.float64).reshape(T.shape)
+    target = np.broadcast_to(np.asarray(target, dtype=np.float64), (e.shape[0],))
+
+    def step(x):
+        terms = c * np.exp(ln_a - b * x[:, None])
+        val = terms.sum(axis=-1) - target
+        slope = -(b * terms).sum(axis=-1)
+        # A padded (all-zero) trade has slope 0: leave it where it is instead of dividing by zero.
+        return np.where(slope < 0.0, -val / np.where(slope < 0.0, slope, -1.0), 0.0)
+
+    x = np.zeros(e.shape[0])
+    for _ in range(100):
+        dx = np.clip(step(x), -0.25, 0.25)
+        x = x + dx
+        if not np.any(np.abs(dx) > 1e-15):
+            break
+    return x + step(x)
+
+
+def swaption_price_t0_np(p: HullWhiteParams, curve: DiscountCurve, expiry, pay_times, amounts, is_payer,
+                         target=1.0) -> np.ndarray:
+    """``swaption_jamshidian`` at t = 0 (x = 0) in NumPy: sum_i c_i ZBO(0; T0, T_i, K_i), K_i = P(T0,T_i; x*).
+
+    expiry (n,), pay_times / amounts (n, m), is_payer (n,), target (n,) or scalar. Today the bonds are the
+    curve's, P(0,T), and s_p = B(T0,T_i) sqrt(Var x(T0)); payer = put on the coupon bond."""
+    from scipy.special import ndtr as ndtr_np
+
+    e = np.asarray(expiry, dtype=np.float64).reshape(-1, 1)
+    T = np.maximum(np.asarray(pay_times, dtype=np.float64).reshape(e.shape[0], -1), e)
+    c = np.asarray(amounts, dtype=np.float64).reshape(T.shape)
+    x_star = jamshidian_critical_state_np(p, curve, e[:, 0], T, c, target)
+    a = float(p.mean_reversion)
+    strike = np.exp(log_bond_intercept(p, curve, np.broadcast_to(e, T.shape), T, xp=np)
+                    - hw_B(a, e, T, xp=np) * x_star[:, None])
+    p_s = np.exp(curve.log_discount_np(T))
+    k_fwd = strike * np.exp(curve.log_discount_np(e))
+    s_p = hw_B(a, e, T, xp=np) * np.sqrt(state_variance(p, np.zeros_like(e), e, xp=np))
+    w = np.where(np.asarray(is_payer, dtype=bool).reshape(-1, 1), -1.0, 1.0)
+    use_bs = (s_p > _TINY_SP) & (k_fwd > 0.0)
+    sp_safe = np.where(use_bs, s_p, 1.0)
+    h = np.log(np.where(use_bs, p_s / np.where(use_bs, k_fwd, 1.0), 1.0)) / sp_safe + 0.5 * sp_safe
+    closed = w * (p_s * ndtr_np(w * h) - k_fwd * ndtr_np(w * (h - sp_safe)))
+    zbo = np.where(use_bs, closed, np.maximum(w * (p_s - k_fwd), 0.0))
+    return np.sum(c * zbo, axis=-1)
+
+
 @jax.jit
 def swaption_jamshidian(
     p: HullWhiteParams,

@@ -81,7 +81,7 @@ def resolve_input(path: str, key: str) -> str:
         if not os.path.exists(path):
             raise ConfigError(key, f"file not found: {path}")
         return path
-    from exposure.api import conf_dir
+    from exposure.config.locate import conf_dir
 
     alt = os.path.join(os.path.dirname(conf_dir()), path)
     if not os.path.exists(alt):

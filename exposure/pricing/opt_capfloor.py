@@ -46,6 +46,10 @@ class CapFloorBatch(TradeBatch):
         super().__init__(specs, netting_index)
         self.currency = specs[0].currency
 
+    def event_dates(self) -> tuple:
+        """Every caplet's fixing date (the accrual start, no fixing lag)."""
+        return tuple(d for s in self.specs for d in s.dates[:-1])
+
     def periods(self, market):
         """Per trade: starts, ends (model times), accruals, basis b_j, fixing factors (nan if none), curve."""
         out = []

@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from exposure.market.schedule import WEEKENDS_ONLY
+from exposure.models.hull_white import hw_B, state_variance, zero_bond
 
 # Same threshold as hw_options: below it the option is worth its intrinsic value.
 TINY_SD = 1e-14
@@ -148,60 +149,24 @@ def accumulate(acc, x_all, ent, fn, chunk: int = CHUNK):
     return acc
 
 
-# ---- jitted deterministic helpers (prepare time) ------------------------------------------------------
-# Called eagerly, the model's jnp functions compile one XLA program per primitive and per new shape (a
-# hundred compilations, ~10 s on a laptop CPU, for every new batch size). Here each is one jitted program
-# applied to flattened arguments padded to a power-of-two length, so a run compiles each helper a handful
-# of times whatever the batch sizes.
-def bucket(n: int, minimum: int = 256) -> int:
-    """Smallest power of two >= max(n, minimum)."""
-    return max(minimum, 1 << max(0, int(n) - 1).bit_length())
-
-
-def _flat_call(fn, static, *arrays):
-    """fn(*static, *flat_arrays) elementwise over the broadcast of ``arrays``; NumPy in, NumPy out."""
-    arrs = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in arrays))
-    shape = arrs[0].shape
-    size = int(np.prod(shape, dtype=np.int64))
-    n = bucket(size)
-    flat = []
-    for a in arrs:
-        f = np.empty(n)
-        f[:size] = a.reshape(-1)
-        f[size:] = a.reshape(-1)[0] if size else 0.0
-        flat.append(f)
-    out = fn(*static, *flat)
-    if isinstance(out, tuple):
-        return tuple(np.asarray(o)[:size].reshape(shape) for o in out)
-    return np.asarray(out)[:size].reshape(shape)
-
-
+# ---- deterministic helpers (prepare time, NumPy) -------------------------------------------------------
+# Set-up runs in NumPy: every eager or jitted JAX call at prepare time compiles its own XLA program (a
+# hundred of them cost a fresh process about 10 s), and these are elementwise formulas over small arrays.
 def hw_B_np(a, t, T) -> np.ndarray:
     """B(t,T) = (1 - exp(-a (T - t))) / a in NumPy."""
-    return -np.expm1(-float(a) * (np.asarray(T, dtype=np.float64) - np.asarray(t, dtype=np.float64))) / float(a)
-
-
-@jax.jit
-def _state_variance(hw, s, t):
-    from exposure.models.hull_white import state_variance
-
-    return state_variance(hw, s, t)
+    return hw_B(float(a), np.asarray(t, dtype=np.float64), np.asarray(T, dtype=np.float64), xp=np)
 
 
 def state_variance_np(hw, s, t) -> np.ndarray:
-    """Var[x(t) | x(s)] (0 where t <= s), NumPy in and out."""
-    return _flat_call(_state_variance, (hw,), s, t)
-
-
-@jax.jit
-def _zero_bond(hw, curve, t, T, x):
-    from exposure.models.hull_white import zero_bond
-
-    return zero_bond(hw, curve, t, T, x)
+    """Var[x(t) | x(s)] (0 where t <= s), NumPy in and out; broadcasts s and t."""
+    s, t = np.broadcast_arrays(np.asarray(s, dtype=np.float64), np.asarray(t, dtype=np.float64))
+    return state_variance(hw, s, t, xp=np)
 
 
 def zero_bond_np(hw, curve, t, T, x) -> np.ndarray:
-    return _flat_call(_zero_bond, (hw, curve), t, T, x)
+    """P(t,T | x(t)) in NumPy; broadcasts t, T, x."""
+    t, T, x = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in (t, T, x)))
+    return zero_bond(hw, curve, t, T, x, xp=np)
 
 
 def log_discount_np(curve, t) -> np.ndarray:
@@ -216,29 +181,16 @@ def basis_np(discount, forward, start, end) -> np.ndarray:
                   - log_discount_np(discount, start) + log_discount_np(discount, end))
 
 
-@jax.jit
-def _variance_between(vol, s, t):
-    return vol.variance_between(s, t)
-
-
 def variance_between_np(vol, s, t) -> np.ndarray:
     """w(t) - w(s) of a BlackVolCurve, NumPy in and out."""
-    return _flat_call(_variance_between, (vol,), s, t)
+    return vol.variance_between_np(s, t)
 
 
 def critical_states(hw, curve, expiry, pay_times, amounts, target) -> np.ndarray:
-    """hw_options.jamshidian_critical_state with the trade axis padded to a power of two (fewer compiles)."""
-    from exposure.models.hw_options import jamshidian_critical_state
+    """Jamshidian critical states x* per trade (hw_options.jamshidian_critical_state_np): NumPy, no compile."""
+    from exposure.models.hw_options import jamshidian_critical_state_np
 
-    n = len(expiry)
-    nb = bucket(n, minimum=8)
-
-    def pad(a, v):
-        return np.concatenate([np.asarray(a, dtype=np.float64), np.full((nb - n,) + np.shape(a)[1:], v)])
-
-    x = jamshidian_critical_state(hw, curve, pad(expiry, expiry[0]), pad(pay_times, pay_times[0, -1]),
-                                  pad(amounts, 0.0), pad(target, 0.0))
-    return np.asarray(x)[:n]
+    return jamshidian_critical_state_np(hw, curve, expiry, pay_times, amounts, target)
 
 
 # ---- floating coupons fixed before the valuation date (NumPy, prepare time) ---------------------------

@@ -44,6 +44,10 @@ class EquityOptionBatch(TradeBatch):
         self.name = specs[0].name
         self.currency = specs[0].currency
 
+    def event_dates(self) -> tuple:
+        """The expiry dates (cash settlement from the path's state at expiry)."""
+        return tuple(s.expiry for s in self.specs)
+
     def prepare(self, ctx):
         specs = self.specs
         eq = ctx.market.equities[self.name]

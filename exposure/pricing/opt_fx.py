@@ -101,6 +101,10 @@ class FxOptionBatch(TradeBatch):
         self.foreign = specs[0].foreign_currency
         self.domestic = specs[0].domestic_currency
 
+    def event_dates(self) -> tuple:
+        """The expiry dates (cash settlement from the path's state at expiry)."""
+        return tuple(s.expiry for s in self.specs)
+
     def prepare(self, ctx):
         specs = self.specs
         t = np.asarray(ctx.times, dtype=np.float64)

@@ -76,6 +76,10 @@ class SwaptionBatch(TradeBatch):
         self.currency = specs[0].currency
         self.physical = specs[0].settlement == "physical"
 
+    def event_dates(self) -> tuple:
+        """The exercise (expiry) dates."""
+        return tuple(s.expiry for s in self.specs)
+
     # -- deterministic set-up -------------------------------------------------------------------------
     def legs(self, market):
         """Per trade: T0, fixed (times, accruals), float (starts, ends), basis b_j (model times)."""

@@ -105,7 +105,7 @@ class PricingContext:
         return log_bond_intercept(hw, curve, t, T, xp=np), -np.expm1(-a * (T - t)) / a
 
     def numeraire_log_det(self) -> np.ndarray:
-        return np.asarray(integrated_phi(self.model.hw[0], self.model.curves[0], self.times))
+        return integrated_phi(self.model.hw[0], self.model.curves[0], np.asarray(self.times, np.float64), xp=np)
 
     def basis_ratio(self, index: str | None, ccy: str, T):
         """D(T) = P_f(0,T) / P_d(0,T): the deterministic multiplicative basis of a forwarding curve."""
@@ -131,6 +131,12 @@ class TradeBatch:
         self.specs = tuple(specs)
         self.ids = tuple(s.id for s in self.specs)
         self.netting_set = np.asarray(netting_index, dtype=np.int64).reshape(-1)
+
+    def event_dates(self) -> tuple:
+        """Calendar dates on which the batch's trades observe the market (option fixings and exercises):
+        the pipeline simulates them as extra, unreported dates so that every such event reads the state at
+        its own date whatever the reporting grid. None for trades whose values need no state off the grid."""
+        return ()
 
     def prepare(self, ctx: PricingContext):  # pragma: no cover - interface
         raise NotImplementedError

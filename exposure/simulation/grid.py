@@ -103,6 +103,25 @@ class TimeGrid:
         """Step lengths dt_k = t_k - t_{k-1} with t_0 = 0; (n,)."""
         return np.diff(np.concatenate([[0.0], self.times]))
 
+    def with_events(self, event_dates) -> "TimeGrid":
+        """The grid with ``event_dates`` simulated too (unreported): dates after the as-of date and not after
+        the last simulated date join the sorted union; valuation and close-out indices follow their dates."""
+        last = self.dates[-1]
+        extra = {d for d in event_dates if self.asof < d <= last} - set(self.dates)
+        if not extra:
+            return self
+        union = sorted(set(self.dates) | extra)
+        pos = {d: i for i, d in enumerate(union)}
+        remap = lambda idx: None if idx is None else np.array([pos[self.dates[i]] for i in idx])  # noqa: E731
+        return TimeGrid(self.asof, tuple(union), year_fraction(self.asof, union), remap(self.valuation_index),
+                        remap(self.closeout_index), self.mpor)
+
+    @property
+    def n_event_dates(self) -> int:
+        """Simulated dates that are neither valuation nor close-out dates."""
+        used = set(self.valuation_index.tolist()) | set(() if self.closeout_index is None else self.closeout_index.tolist())
+        return len(self.dates) - len(used)
+
     @staticmethod
     def build(asof: dt.date, spec, mpor: str | None = None, key: str = "simulation.grid") -> "TimeGrid":
         valuation = parse_grid_dates(asof, spec, key)
