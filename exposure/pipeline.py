@@ -18,6 +18,7 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from exposure.setup import Setup, path_generator, setup
+from exposure.simulation.programs import exported
 from exposure.errors import ConfigError
 from exposure.pricing.view import PathView, PricingContext
 
@@ -59,31 +60,32 @@ def _pricing_key(batches, n_ns: int, model, trade_level: bool):
     return (h.hexdigest(), n_ns, trade_level, model.currencies, model.equity_names, model.dim)
 
 
-def _pricing_function(batches, n_ns: int, model, trade_level: bool):
-    """The one compiled program per run: (states (K, d, P), pres, pres0, times (K,), log_num (K,)) ->
+def _pricing_function(batches, n_ns: int, model, trade_level: bool, example_args):
+    """The one compiled program per run: (states (K, d, P), pres, pres0, y0 (d,), times (K,), log_num (K,)) ->
     (netting values (K, n_ns, P), trade values or None, numeraire (K, P), fx (n_ccy, K, P),
     t0 trade values (n_trades,), max over paths of |x_c| (n_ccy, K)).
 
-    t0 prices come from the same program on today's one-path view (``pres0`` prepared at t = 0), so they
-    need no compilation of their own; the range of the rate states is reduced inside it too. Cached in the
-    process (a second run of the same portfolio does not retrace) and, through JAX's persistent cache,
-    across processes."""
-    key = _pricing_key(batches, n_ns, model, trade_level)
+    t0 prices come from the same program on today's one-path view (``pres0`` prepared at t = 0, the initial
+    state ``y0`` an argument, so market data is never baked in), so they need no compilation of their own;
+    the range of the rate states is reduced inside it too. Kept in the process (a second run of the same
+    portfolio does not retrace) and, traced and lowered, across processes (``simulation.programs``)."""
+    leaves = jax.tree_util.tree_leaves(example_args)
+    key = _pricing_key(batches, n_ns, model, trade_level) + (tuple((x.shape, str(x.dtype)) for x in leaves),)
     if key in _PRICERS:
         return _PRICERS[key]
 
-    def price(states, pres, pres0, times, log_num):
+    def price(states, pres, pres0, y0, times, log_num):
         view = PathView.from_states(model, states, times, log_num)
         ns = sum(b.netting_values(pre, view, n_ns) for b, pre in zip(batches, pres))
         trades = (jnp.concatenate([b.values(pre, view) for b, pre in zip(batches, pres)], axis=1)
                   if trade_level else None)
-        today = PathView.today(model)
+        today = PathView.from_states(model, y0[None, :, None], np.zeros(1), np.zeros(1))
         npv0 = jnp.concatenate([b.values(p0, today)[0, :, 0] for b, p0 in zip(batches, pres0)])
         return ns, trades, view.numeraire, view.fx, npv0, jnp.max(jnp.abs(view.x), axis=2)
 
     while len(_PRICERS) >= _MAX_PRICERS:
         _PRICERS.pop(next(iter(_PRICERS)))
-    _PRICERS[key] = jax.jit(price)
+    _PRICERS[key] = exported(price, key[:-1], *example_args)
     return _PRICERS[key]
 
 
@@ -107,8 +109,8 @@ def run_pipeline(cfg, s: Setup | None = None) -> RunResults:
     n_ns = len(pf.netting_sets)
     trade_level = bool(cfg.output.trade_level)
 
-    price = _pricing_function(batches, n_ns, model, trade_level)
     log_num = ctx.numeraire_log_det()
+    y0 = np.asarray(model.initial_state(), dtype=np.float64)
     gen = path_generator(cfg, s)
     valuation_index = np.concatenate([[0], 1 + grid.valuation_index])
     closeout_index = None if grid.closeout_index is None else np.concatenate([[0], 1 + grid.closeout_index])
@@ -121,8 +123,11 @@ def run_pipeline(cfg, s: Setup | None = None) -> RunResults:
     )
     npv0 = None
     with agg:
+        price = None
         for start, stop, states in gen.chunks(pad=True):
-            ns, tr, num, fx, t0_values, x_abs_max = price(states, pres, pres0, times, log_num)
+            args = (states, pres, pres0, y0, times, log_num)
+            price = price or _pricing_function(batches, n_ns, model, trade_level, args)
+            ns, tr, num, fx, t0_values, x_abs_max = price(*args)
             if npv0 is None:
                 npv0 = np.asarray(t0_values)
                 _check_finite(npv0, trade_ids)

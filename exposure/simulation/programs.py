@@ -1,0 +1,80 @@
+"""Traced programs kept across processes, so that a fresh run neither traces nor lowers what an earlier one did.
+
+    program = exported(fn, key, *example_args)      # then program(*args) with args shaped like example_args
+
+JAX's persistent compilation cache skips XLA's backend compile, but it is keyed by the lowered module, so every
+fresh process still traces the Python function and lowers it to StableHLO first (for the chunk pricer of the
+bundled example that is most of a warm run). Here the traced and lowered program is serialised with
+``jax.export`` next to the compilation cache, under a key of everything the trace bakes in:
+
+    key = sha256(caller's key, argument tree structure (static fields included), argument shapes and dtypes,
+                 backend platform, jax and package versions)
+
+The caller's key must name what the function closes over (e.g. the trades by content and the model's layout);
+array arguments are inputs, never baked in. A later process with the same key deserialises the module and only
+wraps it (``jax.jit(exported.call)``), whose compilation the persistent cache then serves. With the cache off
+(``XPOSURE_JAX_CACHE=0``) or when serialisation fails, the plain ``jax.jit(fn)`` is used: the same numbers, bit
+for bit (the exported module is the one ``jit`` would compile).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import jax
+
+
+def _cache_dir() -> str | None:
+    where = jax.config.jax_compilation_cache_dir
+    return os.path.join(where, "exported") if where else None
+
+
+def exported(fn, key, *example_args):
+    """A callable equivalent to ``jax.jit(fn)`` for arguments shaped like ``example_args``."""
+    leaves, treedef = jax.tree_util.tree_flatten(example_args)
+    where = _cache_dir()
+    if where is None:
+        return jax.jit(fn)
+    from exposure import __version__
+
+    avals = [(tuple(x.shape), str(x.dtype)) for x in leaves]
+    text = repr((key, str(treedef), avals, jax.default_backend(), jax.__version__, __version__))
+    path = os.path.join(where, hashlib.sha256(text.encode()).hexdigest() + ".jaxexport")
+
+    def flat(*xs):
+        return fn(*jax.tree_util.tree_unflatten(treedef, xs))
+
+    try:
+        exp = _load(path)
+        if exp is None:
+            specs = [jax.ShapeDtypeStruct(s, d) for s, d in avals]
+            exp = jax.export.export(jax.jit(flat))(*specs)
+            _store(path, exp.serialize())
+    except Exception:  # noqa: BLE001 - a program JAX cannot export still runs, only uncached
+        return jax.jit(fn)
+    call = jax.jit(exp.call)
+    return lambda *args: call(*jax.tree_util.tree_leaves(args))
+
+
+def _load(path: str):
+    try:
+        with open(path, "rb") as f:
+            blob = f.read()
+    except OSError:
+        return None
+    try:
+        return jax.export.deserialize(bytearray(blob))
+    except Exception:  # noqa: BLE001 - a truncated or foreign file is rebuilt, never trusted
+        return None
+
+
+def _store(path: str, blob: bytes) -> None:
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as f:
+            f.write(blob)
+        os.replace(tmp, path)  # atomic: a concurrent run reads the old file, the new one, or none
+    except OSError:  # a read-only cache only costs the next run its tracing
+        pass

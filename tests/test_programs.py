@@ -1,0 +1,67 @@
+"""The chunk pricer kept across processes (jax.export) gives the numbers of the plain jit, bit for bit, and a
+stored program is reused only for the portfolio it was traced for."""
+
+from __future__ import annotations
+
+import os
+
+import jax
+import numpy as np
+import pytest
+
+import exposure
+from exposure import pipeline
+from exposure.simulation import programs
+
+
+@pytest.fixture
+def cache_dir(tmp_path):
+    before = jax.config.jax_compilation_cache_dir
+    jax.config.update("jax_compilation_cache_dir", str(tmp_path / "jax"))
+    pipeline._PRICERS.clear()
+    yield tmp_path / "jax"
+    jax.config.update("jax_compilation_cache_dir", before)
+    pipeline._PRICERS.clear()
+
+
+def _run(tmp_path, name, extra=()):
+    cfg = exposure.compose(["simulation.paths=300", "simulation.chunk_size=300", "simulation.grid='3M,1Y,2Y,5Y'",
+                            f"output.dir={tmp_path / name}", *extra])
+    return exposure.run(cfg).dataset
+
+
+def test_exported_program_equals_plain_jit_bit_for_bit(tmp_path, cache_dir):
+    first = _run(tmp_path, "a")  # traces, exports, stores
+    stored = os.listdir(cache_dir / "exported")
+    assert len(stored) == 1
+    pipeline._PRICERS.clear()  # as a fresh process: the stored program is deserialised, nothing traced
+    calls = []
+    orig = programs.jax.export.export
+    programs.jax.export.export = lambda *a, **k: calls.append(1) or orig(*a, **k)
+    try:
+        second = _run(tmp_path, "b")
+    finally:
+        programs.jax.export.export = orig
+    assert calls == []
+    jax.config.update("jax_compilation_cache_dir", None)  # cache off: plain jax.jit
+    pipeline._PRICERS.clear()
+    plain = _run(tmp_path, "c")
+    for v in ("EPE", "ENE", "PFE", "NPV"):
+        np.testing.assert_array_equal(first[v].values, plain[v].values)
+        np.testing.assert_array_equal(second[v].values, plain[v].values)
+
+
+def test_other_argument_shapes_are_another_program(tmp_path, cache_dir):
+    _run(tmp_path, "a")
+    _run(tmp_path, "b", ["simulation.paths=200", "simulation.chunk_size=200"])  # other shapes: another program
+    assert len(os.listdir(cache_dir / "exported")) == 2
+
+
+def test_a_corrupt_stored_program_is_rebuilt(tmp_path, cache_dir):
+    ref = _run(tmp_path, "a")
+    (path,) = [cache_dir / "exported" / f for f in os.listdir(cache_dir / "exported")]
+    path.write_bytes(b"not a program")
+    pipeline._PRICERS.clear()
+    again = _run(tmp_path, "b")
+    np.testing.assert_array_equal(ref["EPE"].values, again["EPE"].values)
+    assert path.stat().st_size > 100
