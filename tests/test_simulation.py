@@ -40,9 +40,9 @@ def _hw_variances_by_quadrature(hw, t):
     B(u,t) = (1 - e^{-a(t-u)}) / a: Brigo-Mercurio (3.37)-(3.39), integrated numerically by scipy."""
     a, sig = float(hw.mean_reversion), _hw_sigma(hw)
     kinks = [float(b) for b in np.asarray(hw.vol_times) if b < t]
-    var_x = quad(lambda u: sig(u) ** 2 * np.exp(-2 * a * (t - u)), 0.0, t, points=kinks or None, epsabs=0, epsrel=1e-13)[0]
-    var_i = quad(lambda u: sig(u) ** 2 * (-np.expm1(-a * (t - u)) / a) ** 2, 0.0, t, points=kinks or None,
-                 epsabs=0, epsrel=1e-13)[0]
+    opts = dict(points=kinks or None, epsabs=0.0, epsrel=1e-13)
+    var_x = quad(lambda u: sig(u) ** 2 * np.exp(-2 * a * (t - u)), 0.0, t, **opts)[0]
+    var_i = quad(lambda u: sig(u) ** 2 * (-np.expm1(-a * (t - u)) / a) ** 2, 0.0, t, **opts)[0]
     return var_x, var_i
 
 
