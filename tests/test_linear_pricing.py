@@ -276,15 +276,28 @@ def test_fx_forward_equity_forward_and_xccy_closed_forms(mm):
     assert rel(ours[2], ref, 1e7) < 1e-10, (ours[2], ref)
 
 
-def test_model_free_t0_equals_engine_t0(mm):
-    """sum a P(0,T) X(0) straight from the cash-flow tables equals the path engine on today's view."""
+def test_model_free_t0_and_engine_t0_match_quantlib(mm):
+    """Both t0 routes (the path engine ``present_values`` and the model-free tables ``present_values_local``)
+    against references written here: a SONIA swap as QuantLib's OvernightIndexedSwap, and an FX forward as
+    N_buy X_buy P_buy(0,T) - N_sell X_sell P_sell(0,T) with P read off QuantLib's curves."""
     market, model = mm
+    disc = ql_setup(market)
     specs = [parse_trade(dict(id="A", type="Swap", currency="GBP", notional=3e6, maturity="12Y", fixed_rate=0.04,
-                              float_index="GBP-SONIA"), market),
+                              fixed_day_count="ACT/365F", float_index="GBP-SONIA"), market),
              parse_trade(dict(id="B", type="FxForward", buy_currency="USD", buy_amount=2e6, sell_currency="EUR",
                               sell_amount=1.8e6, maturity="9M"), market)]
+    swap = ql.OvernightIndexedSwap(ql.Swap.Payer, 3e6, ql_schedule(specs[0].start, specs[0].maturity, 12), 0.04,
+                                   ql.Actual365Fixed(), ql_overnight(market, "GBP-SONIA"), 0.0)
+    swap.setPricingEngine(ql.DiscountingSwapEngine(disc["GBP"]))
+    T = qd(market.asof) + ql.Period(9, ql.Months)  # the engine's 9M: unadjusted 2027-08-20 is a Friday
+    fwd = (2e6 * market.fx_spot("USD") * disc["USD"].discount(T)
+           - 1.8e6 * market.fx_spot("EUR") * disc["EUR"].discount(T))
+    refs = [swap.NPV() * market.fx_spot("GBP"), fwd]
+    scales = [abs(swap.fixedLegNPV() * market.fx_spot("GBP")), 2e6]
     b = LinearBatch(specs, [0, 1])
-    np.testing.assert_allclose(present_values(b, market, model), present_values_local(b, market), rtol=1e-12)
+    for name, got in (("engine", present_values(b, market, model)), ("local", present_values_local(b, market))):
+        for v, ref, scale, s in zip(np.asarray(got), refs, scales, specs):
+            assert rel(v, ref, scale) < 1e-10, (name, s.id, v, ref)
 
 
 # ---- the moment engine against exact per-flow evaluation -------------------------------------------

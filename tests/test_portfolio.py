@@ -169,7 +169,7 @@ def test_example_portfolio_loads_and_prices(mm, grid):
         load_portfolio(OmegaConf.create({"trades": str(EXAMPLES / "example.yaml")}), market, grid)
 
 
-def test_generator_is_seeded_and_matches_the_committed_benchmark(mm, grid):
+def test_generator_is_seeded(mm, grid):
     gen = _generator()
     a = gen.generate_portfolio(60, 20, 10, 10, n_netting_sets=8, seed=3, with_csa_fraction=0.5, n_xccy=5, n_fras=5,
                                n_equity_forwards=5)
@@ -182,8 +182,51 @@ def test_generator_is_seeded_and_matches_the_committed_benchmark(mm, grid):
                                      "EquityForward")] == [60, 20, 10, 10, 5, 5, 5]
     assert sum("csa" in n for n in a["netting_sets"].values()) == 4
     assert yaml.safe_load(yaml.safe_dump(a)) == a
+
+
+def _months(tenor: str) -> float:
+    n, unit = int(tenor[:-1]), tenor[-1]
+    return {"D": 12.0 / 365.0, "M": 1.0, "Y": 12.0}[unit] * n
+
+
+def test_committed_bench_1k_has_its_documented_composition(tmp_path, mm, grid):
+    """bench_1k.yaml read as data (not regenerated): the composition its header, generate.py and
+    benchmarks document (600 swaps, 200 FX forwards, 100 FX options, 100 swaptions; 50 netting sets of
+    CP_A..CP_E, 40% with a CSA), unique ids, every referenced netting set listed, documented ranges
+    (FX option strikes within 15% of the market's spot, FX forwards up to 2Y with strikes near the forward,
+    swaps 2Y..30Y, swaptions 1Y..10Y into 2Y..10Y), and every trade parsing on the example market."""
+    market = mm[0]
     bench = yaml.safe_load((EXAMPLES / "bench_1k.yaml").read_text())
-    assert bench == gen.generate_portfolio(600, 200, 100, 100, n_netting_sets=50, seed=1, with_csa_fraction=0.4)
+    trades, sets = bench["trades"], bench["netting_sets"]
+    types = [t["type"] for t in trades]
+    assert {k: types.count(k) for k in set(types)} == {"Swap": 600, "FxForward": 200, "FxOption": 100, "Swaption": 100}
+    ids = [t["id"] for t in trades]
+    assert len(set(ids)) == len(ids) == 1000
+    assert len(sets) == 50 and sum("csa" in n for n in sets.values()) == 20
+    assert {n["counterparty"] for n in sets.values()} == {"CP_A", "CP_B", "CP_C", "CP_D", "CP_E"}
+    assert {t["netting_set"] for t in trades} <= set(sets)
+    for t in trades:
+        what = f"{t['id']}: {t}"
+        amounts = [t[k] for k in ("notional", "buy_amount", "sell_amount") if k in t]
+        assert amounts and all(5e5 <= a <= 1e9 for a in amounts), what  # plausible sizes around 1e7
+        if t["type"] == "Swap":
+            assert t["currency"] in ("USD", "EUR", "GBP") and 24 <= _months(t["tenor"]) <= 360, what
+            assert 0.0 < t["fixed_rate"] < 0.08, what
+        elif t["type"] == "Swaption":
+            expiry, end = _months(t["expiry"]), _months(t["maturity"])
+            assert t["currency"] in ("USD", "EUR") and 12 <= expiry <= 120 and 24 <= end - expiry <= 120, what
+            assert 0.0 < t["fixed_rate"] < 0.08, what
+        elif t["type"] == "FxOption":
+            spot = market.fx_spot(t["foreign_currency"]) / market.fx_spot(t["domestic_currency"])
+            assert abs(t["strike"] / spot - 1.0) <= 0.15 + 1e-4, what  # strikes rounded to 4 decimals
+            assert 1 <= _months(t["expiry"]) <= 36, what
+        else:
+            value_ratio = (t["sell_amount"] * market.fx_spot(t["sell_currency"])
+                           / (t["buy_amount"] * market.fx_spot(t["buy_currency"])))
+            assert _months(t["maturity"]) <= 24 and abs(value_ratio - 1.0) < 0.15, what
+    p = load_portfolio(OmegaConf.create({"trades": str(EXAMPLES / "bench_1k.yaml")}), market, grid)
+    assert len(p.trades) == 1000 and not p.skipped
+    assert set(p.netting_set_ids) == {t["netting_set"] for t in trades}
 
 
 def test_generated_linear_trades_all_parse(tmp_path, mm, grid):
