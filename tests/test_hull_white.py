@@ -375,3 +375,27 @@ def test_many_trades_many_paths_vmap_and_grad():
     fd = [(x_star_sum(vols.at[i].add(h)) - x_star_sum(vols.at[i].add(-h))) / (2 * h) for i in range(vols.size)]
     assert np.max(np.abs(grad)) > 1e-3  # the vols do move x* (through A(T0, T_i))
     np.testing.assert_allclose(grad, np.array(fd), rtol=1e-6, atol=1e-10)
+
+
+def test_rate_model_interface_matches_the_hull_white_closed_forms():
+    """The NumPy RateModel the pricers use gives the JAX model functions' bonds, variances and x*."""
+    from exposure.models.hull_white import integrated_phi, state_variance, zero_bond
+    from exposure.models.hw_options import jamshidian_critical_state
+    from exposure.models.rate_model import HullWhiteRateModel, RateModel
+
+    p = HullWhiteParams.create(0.07, [0.008, 0.012, 0.01], [1.0, 4.0])
+    curve = DiscountCurve.from_zero_rates([1.0, 5.0, 20.0], [0.03, 0.033, 0.036])
+    rm = HullWhiteRateModel(p, curve)
+    t = np.array([0.0, 0.5, 2.0, 7.0])[:, None]
+    T = np.array([0.25, 3.0, 10.0, 25.0])[None, :]
+    x = np.array([-0.02, 0.0, 0.01, 0.05])[:, None]
+    np.testing.assert_allclose(rm.zero_bond(t, T, x), np.where(T > t, np.asarray(zero_bond(p, curve, t, np.maximum(T, t), x)), 1.0), rtol=1e-13)
+    np.testing.assert_allclose(rm.state_variance(t, T), np.asarray(state_variance(p, t, T)), rtol=1e-13, atol=1e-18)
+    np.testing.assert_allclose(rm.integrated_drift(T[0]), np.asarray(integrated_phi(p, curve, T[0])), rtol=1e-13)
+    pay = np.array([[3.0, 4.0, 5.0, 6.0], [2.5, 3.5, 4.5, 4.5]])
+    amt = np.array([[0.03, 0.03, 0.03, 1.03], [0.02, 0.02, 1.02, 0.0]])
+    exp = np.array([2.0, 1.5])
+    np.testing.assert_allclose(rm.critical_state(exp, pay, amt, np.ones(2)),
+                               np.asarray(jamshidian_critical_state(p, curve, exp, pay, amt, np.ones(2))), atol=1e-14)
+    with pytest.raises(TypeError):  # an incomplete model cannot be built
+        type("Partial", (RateModel,), {"bond_coefficients": lambda self, t, T: (t, T)})()

@@ -191,6 +191,12 @@ class CrossAssetModel:
             Sigmas.append(0.5 * (Sig + Sig.T))
         return np.stack(Phis), np.stack(mus), np.stack(Sigmas)
 
+    def rate_model(self, ccy_index: int):
+        """The interface pricers use for currency ``ccy_index``'s rates (``models.rate_model.RateModel``)."""
+        from exposure.models.rate_model import HullWhiteRateModel
+
+        return HullWhiteRateModel(self.hw[ccy_index], self.curves[ccy_index])
+
     def _integrated_phi(self, times: np.ndarray) -> np.ndarray:
         """int_0^t phi_c for every currency: (n_ccy, len(times))."""
         return np.stack([integrated_phi(h, cv, times, xp=np) for h, cv in zip(self.hw, self.curves)])

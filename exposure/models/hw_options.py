@@ -117,31 +117,11 @@ def _critical_state(ln_a, b, amounts, target, max_iter: int = 100):
 
 
 def jamshidian_critical_state_np(p: HullWhiteParams, curve: DiscountCurve, expiry, pay_times, amounts, target):
-    """``jamshidian_critical_state`` in NumPy for set-up code (no compilation): x* per trade.
+    """``jamshidian_critical_state`` in NumPy for set-up code (no compilation): x* per trade (the same Newton
+    iteration, ``RateModel.critical_state``). expiry (n,), pay_times / amounts (n, m), target (n,)."""
+    from exposure.models.rate_model import HullWhiteRateModel
 
-    expiry (n,), pay_times / amounts (n, m) (amount 0 pads), target (n,). The same Newton iteration: from
-    x = 0, steps capped at 0.25, until every step is below 1e-15 (at most 100), then one more step."""
-    e = np.asarray(expiry, dtype=np.float64).reshape(-1, 1)
-    T = np.maximum(np.asarray(pay_times, dtype=np.float64).reshape(e.shape[0], -1), e)
-    ln_a = log_bond_intercept(p, curve, np.broadcast_to(e, T.shape), T, xp=np)
-    b = hw_B(float(p.mean_reversion), e, T, xp=np)
-    c = np.asarray(amounts, dtype=np.float64).reshape(T.shape)
-    target = np.broadcast_to(np.asarray(target, dtype=np.float64), (e.shape[0],))
-
-    def step(x):
-        terms = c * np.exp(ln_a - b * x[:, None])
-        val = terms.sum(axis=-1) - target
-        slope = -(b * terms).sum(axis=-1)
-        # A padded (all-zero) trade has slope 0: leave it where it is instead of dividing by zero.
-        return np.where(slope < 0.0, -val / np.where(slope < 0.0, slope, -1.0), 0.0)
-
-    x = np.zeros(e.shape[0])
-    for _ in range(100):
-        dx = np.clip(step(x), -0.25, 0.25)
-        x = x + dx
-        if not np.any(np.abs(dx) > 1e-15):
-            break
-    return x + step(x)
+    return HullWhiteRateModel(p, curve).critical_state(expiry, pay_times, amounts, target)
 
 
 def swaption_price_t0_np(p: HullWhiteParams, curve: DiscountCurve, expiry, pay_times, amounts, is_payer,

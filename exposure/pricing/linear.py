@@ -57,7 +57,6 @@ import scipy.sparse
 from exposure._pytree import pytree_dataclass, static_field
 from exposure.errors import ExposureError
 from exposure.pricing.cashflows import CashFlows, generate, log_discount
-from exposure.pricing.opt_common import state_variance_np
 from exposure.pricing.view import PathView, PricingContext, TradeBatch
 
 SERIES_RANGE = 6.0  # Y: the largest |(B_f - B_mid) x| the series covers
@@ -312,14 +311,12 @@ def _state_bound(ctx: PricingContext, currencies) -> np.ndarray:
     names = model.factor_names
     for j, ccy in enumerate(currencies):
         c = model.currencies.index(ccy)
-        hw = model.hw[c]
-        sd = np.sqrt(np.maximum(state_variance_np(hw, np.zeros_like(t), t), 0.0))
+        rm = model.rate_model(c)
+        sd = np.sqrt(np.maximum(rm.state_variance(np.zeros_like(t), t), 0.0))
         mean = np.zeros_like(t)
         if c:
             rho = abs(float(model.correlation[names.index(f"IR:{ccy}"), names.index(f"FX:{ccy}")]))
-            a = float(hw.mean_reversion)
-            decay = t if abs(a) < 1e-14 else -np.expm1(-a * t) / a
-            mean = rho * float(np.max(model.ir_vols[c].values)) * float(np.max(model.fx_vol[c - 1].values)) * decay
+            mean = rm.quanto_drift_bound(t, rho * float(np.max(model.fx_vol[c - 1].values)))
         out[:, j] = mean + BOUND_SD * sd
     return out
 

@@ -31,9 +31,7 @@ from exposure.pricing.opt_common import (
     basis_np,
     current_coupons,
     entries,
-    hw_B_np,
     pad_rows,
-    state_variance_np,
     zbo,
 )
 from exposure.pricing.view import TradeBatch
@@ -68,7 +66,7 @@ class CapFloorBatch(TradeBatch):
     def prepare(self, ctx):
         specs, ccy = self.specs, self.currency
         c = ctx.ccy_index(ccy)
-        hw = ctx.model.hw[c]
+        rm = ctx.rate_model(ccy)
         t = np.asarray(ctx.times, dtype=np.float64)
         per = self.periods(ctx.market)
         st = pad_rows([p[0] for p in per], fill=None)
@@ -87,8 +85,8 @@ class CapFloorBatch(TradeBatch):
         lnA_S, B_S = ctx.bond_coefficients(ccy, en)
         lnA_T, B_T = ctx.bond_coefficients(ccy, st)
         ahead = (t[:, None, None] <= st[None] + TIME_EPS) & (st[None] > TIME_EPS) & valid[None]
-        sv = np.where(ahead, state_variance_np(hw, t[:, None, None], st[None]), 0.0)
-        s_p = hw_B_np(hw.mean_reversion, st, en)[None] * np.sqrt(np.maximum(sv, 0.0))
+        sv = np.where(ahead, rm.state_variance(t[:, None, None], st[None]), 0.0)
+        s_p = rm.bond_coefficients(st, en)[1][None] * np.sqrt(np.maximum(sv, 0.0))
         n = len(specs)
         opt = entries(
             ahead & (notional[:, None] * scale != 0.0)[None], n,

@@ -28,7 +28,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from exposure.market.schedule import WEEKENDS_ONLY
-from exposure.models.hull_white import hw_B, state_variance, zero_bond
 
 # Same threshold as hw_options: below it the option is worth its intrinsic value.
 TINY_SD = 1e-14
@@ -152,23 +151,6 @@ def accumulate(acc, x_all, ent, fn, chunk: int = CHUNK):
 # ---- deterministic helpers (prepare time, NumPy) -------------------------------------------------------
 # Set-up runs in NumPy: every eager or jitted JAX call at prepare time compiles its own XLA program (a
 # hundred of them cost a fresh process about 10 s), and these are elementwise formulas over small arrays.
-def hw_B_np(a, t, T) -> np.ndarray:
-    """B(t,T) = (1 - exp(-a (T - t))) / a in NumPy."""
-    return hw_B(float(a), np.asarray(t, dtype=np.float64), np.asarray(T, dtype=np.float64), xp=np)
-
-
-def state_variance_np(hw, s, t) -> np.ndarray:
-    """Var[x(t) | x(s)] (0 where t <= s), NumPy in and out; broadcasts s and t."""
-    s, t = np.broadcast_arrays(np.asarray(s, dtype=np.float64), np.asarray(t, dtype=np.float64))
-    return state_variance(hw, s, t, xp=np)
-
-
-def zero_bond_np(hw, curve, t, T, x) -> np.ndarray:
-    """P(t,T | x(t)) in NumPy; broadcasts t, T, x."""
-    t, T, x = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in (t, T, x)))
-    return zero_bond(hw, curve, t, T, x, xp=np)
-
-
 def log_discount_np(curve, t) -> np.ndarray:
     return curve.log_discount_np(t)
 
@@ -184,13 +166,6 @@ def basis_np(discount, forward, start, end) -> np.ndarray:
 def variance_between_np(vol, s, t) -> np.ndarray:
     """w(t) - w(s) of a BlackVolCurve, NumPy in and out."""
     return vol.variance_between_np(s, t)
-
-
-def critical_states(hw, curve, expiry, pay_times, amounts, target) -> np.ndarray:
-    """Jamshidian critical states x* per trade (hw_options.jamshidian_critical_state_np): NumPy, no compile."""
-    from exposure.models.hw_options import jamshidian_critical_state_np
-
-    return jamshidian_critical_state_np(hw, curve, expiry, pay_times, amounts, target)
 
 
 # ---- floating coupons fixed before the valuation date (NumPy, prepare time) ---------------------------

@@ -44,16 +44,12 @@ from exposure.pricing.opt_common import (
     accumulate,
     cast_floats,
     basis_np,
-    critical_states,
     current_coupons,
     entries,
     first_at_or_after,
-    hw_B_np,
     pad_rows,
     TINY_SD,
     ndtr,
-    state_variance_np,
-    zero_bond_np,
 )
 from exposure.pricing.view import TradeBatch
 
@@ -100,16 +96,15 @@ class SwaptionBatch(TradeBatch):
     def prepare(self, ctx):
         specs, ccy = self.specs, self.currency
         c = ctx.ccy_index(ccy)
-        hw, curve = ctx.model.hw[c], ctx.model.curves[c]
-        a = hw.mean_reversion
+        rm = ctx.rate_model(ccy)
         t = np.asarray(ctx.times, dtype=np.float64)
         legs = self.legs(ctx.market)
         T0 = np.array([lg[0] for lg in legs])
         bonds = [swap_coupon_bond(lg[0], lg[1], lg[2], s.fixed_rate, lg[3], lg[4], lg[5]) for s, lg in zip(specs, legs)]
         times, amts = pad_cashflows([(b[0], b[1]) for b in bonds])
         target = np.array([b[2] for b in bonds])
-        xstar = critical_states(hw, curve, T0, times, amts, target)
-        strikes = zero_bond_np(hw, curve, T0[:, None], times, xstar[:, None])
+        xstar = rm.critical_state(T0, times, amts, target)
+        strikes = rm.zero_bond(T0[:, None], times, xstar[:, None])
         resid = np.abs(np.sum(amts * strikes, axis=1) - target)
         for i in np.flatnonzero(~np.isfinite(xstar) | ~(resid <= 1e-9 * np.maximum(1.0, np.abs(target)))):
             raise TradeError(specs[i].id, "no Jamshidian critical rate (the underlying coupon bond is not "
@@ -124,8 +119,8 @@ class SwaptionBatch(TradeBatch):
         # Cash settlement is paid at T0, so the option counts up to T0 exclusive; physical up to T0 inclusive
         # (max(V_swap(T0), 0), the same as the exercised swap).
         pre_mask = t[:, None] <= T0[None, :] + (TIME_EPS if self.physical else -TIME_EPS)
-        sv = np.where(pre_mask, state_variance_np(hw, t[:, None], T0[None, :]), 0.0)
-        s_p = hw_B_np(a, T0[:, None], times)[None] * np.sqrt(np.maximum(sv, 0.0))[..., None]
+        sv = np.where(pre_mask, rm.state_variance(t[:, None], T0[None, :]), 0.0)
+        s_p = rm.bond_coefficients(T0[:, None], times)[1][None] * np.sqrt(np.maximum(sv, 0.0))[..., None]
         n = len(specs)
         w = np.where(payer, -1.0, 1.0)
         alpha, beta = lnA_S - lnA_T[..., None] - lnK[None], B_S - B_T[..., None]

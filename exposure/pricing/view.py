@@ -20,7 +20,6 @@ import numpy as np
 
 from exposure._pytree import pytree_dataclass, static_field
 from exposure.models.cross_asset import CrossAssetModel
-from exposure.models.hull_white import integrated_phi, log_bond_intercept
 
 
 @pytree_dataclass
@@ -82,30 +81,29 @@ class PricingContext:
     def ccy_index(self, ccy: str) -> int:
         return self.model.currencies.index(ccy)
 
+    def rate_model(self, ccy: str):
+        """The currency's rate model (``models.rate_model.RateModel``): all a pricer asks of the rates."""
+        return self.model.rate_model(self.ccy_index(ccy))
+
     def bond_coefficients(self, ccy: str, T, t=None):
         """lnA, B of P(t, T) = exp(lnA - B x(t)) in ``ccy``; T < t is clamped to t (lnA = B = 0, P = 1).
 
         Default t: the context's times, giving (K, *T.shape); otherwise t and T broadcast. NumPy on purpose:
         set-up code that compiled one XLA program per array shape cost about 12 s per bench-1k run."""
-        c = self.ccy_index(ccy)
-        hw, curve = self.model.hw[c], self.model.curves[c]
+        rm = self.rate_model(ccy)
         T = np.asarray(T, dtype=np.float64)
-        a = float(hw.mean_reversion)
         if t is None:
             # Portfolios repeat payment dates across trades (and pad with them): evaluate each distinct T
             # once on the (K, U) grid; the formula is elementwise, so this changes nothing but the cost.
             Tu, inv = np.unique(T, return_inverse=True)
-            t = np.asarray(self.times, dtype=np.float64)[:, None]
-            Tu = np.maximum(Tu[None, :], t)
-            lnA = log_bond_intercept(hw, curve, np.broadcast_to(t, Tu.shape), Tu, xp=np)
-            B = -np.expm1(-a * (Tu - t)) / a
-            shape = (t.shape[0],) + T.shape
+            lnA, B = rm.bond_coefficients(np.asarray(self.times, dtype=np.float64)[:, None], Tu[None, :])
+            shape = (lnA.shape[0],) + T.shape
             return lnA[:, inv.reshape(-1)].reshape(shape), B[:, inv.reshape(-1)].reshape(shape)
-        t, T = np.broadcast_arrays(np.asarray(t, dtype=np.float64), np.maximum(T, t))
-        return log_bond_intercept(hw, curve, t, T, xp=np), -np.expm1(-a * (T - t)) / a
+        return rm.bond_coefficients(t, T)
 
     def numeraire_log_det(self) -> np.ndarray:
-        return integrated_phi(self.model.hw[0], self.model.curves[0], np.asarray(self.times, np.float64), xp=np)
+        """int_0^t phi_base at the context's times: the deterministic part of the log numeraire."""
+        return self.model.rate_model(0).integrated_drift(self.times)
 
     def basis_ratio(self, index: str | None, ccy: str, T):
         """D(T) = P_f(0,T) / P_d(0,T): the deterministic multiplicative basis of a forwarding curve."""
