@@ -108,7 +108,7 @@ def rate_shifts(trades) -> dict:
     when any is <= 0; 0 otherwise (the plain lognormal delta)."""
     low: dict = {}
     for t in trades:
-        if t.asset_class == "IR" and t.option in ("call", "put") and t.delta is None:
+        if t.asset_class == "IR" and t.option in ("call", "put") and t.delta is None and t.shift is None:
             low[t.hedging_set] = min(low.get(t.hedging_set, math.inf), t.price, t.strike)
     return {c: (max(-lo, 0.0) + 0.001 if lo <= 0 else 0.0) for c, lo in low.items()}
 
@@ -138,7 +138,8 @@ def addon_by_class(trades, margined: bool, mpor_days: float, shifts: dict | None
             d = t.notional * supervisory_duration(t.start, end)
         else:
             d = t.notional
-        delta = option_delta(t, shifts.get(t.hedging_set, 0.0) if t.asset_class == "IR" else 0.0)
+        lam = t.shift if t.shift is not None else (shifts.get(t.hedging_set, 0.0) if t.asset_class == "IR" else 0.0)
+        delta = option_delta(t, lam)
         mf = maturity_factor(t.maturity, margined, mpor_days)
         en = delta * d * mf
         details.append(TradeDetail(t.trade_id, d, delta, mf, en))
