@@ -2,4 +2,17 @@
 
     saccr_tables  supervisory factors, correlations, option vols; ``SaccrTrade``
     saccr         SA-CCR EAD per netting set (CRE52)
+    saccr_input   the SA-CCR trade table and margin table (CSV)
+    saccr_engine  the engine's trades mapped to SA-CCR attributes
+    imm           EEPE over min(1y, maturity), EAD = alpha x EEPE
+    irb           IRB risk weight (CRE31)
+    bacva         BA-CVA reduced and full (MAR50)
+    sacva         SA-CVA aggregation from supplied sensitivities (MAR50)
+    settings      CapitalSettings from the ``capital`` config node
+    stage         add_capital(ds, portfolio, market, settings, npv): the stage; capital.csv; run summary
 """
+
+from exposure.capital.settings import CapitalSettings, capital_settings
+from exposure.capital.stage import add_capital, capital_csv_text, capital_summary
+
+__all__ = ["CapitalSettings", "add_capital", "capital_csv_text", "capital_settings", "capital_summary"]
