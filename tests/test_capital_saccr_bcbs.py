@@ -101,7 +101,8 @@ def test_margined_ead_is_capped_at_the_unmargined_ead():
     un = 1.4 * 0.04 * 1_000_000 * math.sqrt(0.05)
     mg = 1.4 * (50_000 + 0.04 * 1_000_000 * 0.3)
     assert r.EAD_unmargined == pytest.approx(un, rel=1e-14)
-    assert r.EAD == pytest.approx(min(un, mg), rel=1e-14) and un < mg
+    assert r.EAD == pytest.approx(min(un, mg), rel=1e-14) and un < mg and r.capped
+    assert r.EAD == pytest.approx(1.4 * (r.RC + r.PFE), rel=1e-14) and r.RC == 0.0
 
 
 def test_shifted_lognormal_delta_for_negative_rates():

@@ -61,7 +61,8 @@ class TradeDetail:
 @dataclasses.dataclass(frozen=True)
 class SaccrResult:
     """One netting set: V, C, RC, add-on per asset class, multiplier, PFE, EAD (after the cap), the
-    unmargined EAD (== EAD for an unmargined set) and the trade details of the basis used for EAD."""
+    unmargined EAD (== EAD for an unmargined set) and the trade details, all of the calculation that gives
+    EAD (the unmargined one when the cap binds: ``capped``), so that EAD = alpha (RC + PFE) always."""
 
     netting_set: str
     V: float
@@ -75,6 +76,7 @@ class SaccrResult:
     EAD_unmargined: float
     margined: bool
     trades: tuple
+    capped: bool = False  # a margined set whose EAD is its unmargined EAD
 
 
 def maturity_factor(m: float, margined: bool, mpor_days: float) -> float:
@@ -196,15 +198,12 @@ def saccr_netting_set(netting_set: str, trades, terms: MarginTerms | None = None
     V = sum(t.mtm for t in trades) if V is None else float(V)
     shifts = rate_shifts(trades)
     un = _ead(trades, V, terms, False, alpha, floor, shifts)
-    if terms.margined:
-        mg = _ead(trades, V, terms, True, alpha, floor, shifts)
-        ead = min(mg[5], un[5])
-        rc, addons, addon, m, pfe, _, details = mg
-    else:
-        ead = un[5]
-        rc, addons, addon, m, pfe, _, details = un
+    mg = _ead(trades, V, terms, True, alpha, floor, shifts) if terms.margined else None
+    # the cap (CRE52.2): when the unmargined EAD is lower, its RC, add-on and multiplier are the ones reported
+    capped = mg is not None and un[5] < mg[5]
+    rc, addons, addon, m, pfe, ead, details = un if mg is None or capped else mg
     return SaccrResult(netting_set, V, terms.collateral, rc, addons, addon, m, pfe, ead, un[5], terms.margined,
-                       details)
+                       details, capped)
 
 
 def saccr(trades, terms: dict | None = None, values: dict | None = None, *, alpha: float = ALPHA,
