@@ -1,6 +1,7 @@
 """The capital stage end to end: trade table (CSV) input and errors, the engine-trade mapping, and a run of
 the bundled example with the capital variables in results.h5 and capital.csv consistent with the formulas."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -56,37 +57,134 @@ def test_trade_table_unknown_column_duplicates_and_option_fields(tmp_path):
 
 
 @pytest.fixture(scope="module")
+def example():
+    """The bundled example's market and portfolio (no calibration, no simulation)."""
+    from exposure.market.snapshot import build_market
+    from exposure.portfolio import load_portfolio
+    from exposure.simulation.grid import TimeGrid
+
+    cfg = exposure.compose([])
+    market = build_market(cfg.market)
+    grid = TimeGrid.build(market.asof, cfg.simulation.grid, cfg.simulation.mpor)
+    return cfg, market, load_portfolio(cfg.portfolio, market, grid), grid
+
+
+def test_engine_trades_are_mapped(example):
+    from exposure.capital.saccr import option_delta
+    from exposure.capital.saccr_engine import map_portfolio
+
+    _, mkt, pf, _ = example
+    m = {t.trade_id: t for t in map_portfolio(pf, mkt)}
+    swp = m["SWP_USD_5Y"]  # payer: long the floating rate
+    assert swp.asset_class == "IR" and swp.long and swp.hedging_set == "USD" and swp.notional == 5e7
+    fxf = m["FXF_EURUSD_6M"]
+    spec = next(t for t in pf.trades if t.id == "FXF_EURUSD_6M")
+    eur = spec.buy_amount if spec.buy_currency == "EUR" else spec.sell_amount
+    assert fxf.hedging_set == "EURUSD" and fxf.long == (spec.buy_currency == "EUR")
+    assert fxf.notional == pytest.approx(eur * mkt.fx_spot("EUR"), rel=1e-15)
+    opt = m["FXO_EURUSD_1Y_PUT"]
+    o = next(t for t in pf.trades if t.id == "FXO_EURUSD_1Y_PUT")
+    T = o.expiry_time
+    fwd = mkt.fx_spot("EUR") * float(mkt.curves["EUR"].discount(T)) / float(mkt.curves["USD"].discount(T))
+    assert opt.price == pytest.approx(fwd, rel=1e-12) and opt.option == "put" and opt.expiry == T
+    d1 = (math.log(fwd / o.strike) + 0.5 * 0.15 ** 2 * T) / (0.15 * math.sqrt(T))
+    assert option_delta(opt) == pytest.approx((-1 if o.long else 1) * norm.cdf(-d1), rel=1e-12)
+
+
+def _synthetic_results(pf, market):
+    """A results Dataset with a hand-made EE profile: EE = 100 k (1 + t) for netting set k (base currency)."""
+    import xarray as xr
+
+    times = np.array([0.0, 0.25, 0.5, 0.75, 1.0, 2.0, 5.0])
+    ids = [n.id for n in pf.netting_sets]
+    ee = np.array([[100.0 * (k + 1) * (1 + t) for t in times] for k in range(len(ids))])
+    ds = xr.Dataset(
+        {"BaselEE": (("netting_set", "date"), ee), "EPE": (("netting_set", "date"), ee),
+         "ExpectedCollateral": (("netting_set", "date"), np.zeros_like(ee)),
+         "NPV": ("netting_set", np.arange(len(ids)) * 10.0 - 10.0), "DiscountFactor": ("date", np.ones(7)),
+         "BaselEEPE": ("netting_set", np.zeros(len(ids))), "BaselEPE": ("netting_set", np.zeros(len(ids))),
+         "EEPE": ("netting_set", np.zeros(len(ids)))},
+        coords={"netting_set": ids, "counterparty": ("netting_set", [n.counterparty for n in pf.netting_sets]),
+                "date": np.arange(7), "time": ("date", times)})
+    return ds
+
+
+def test_stage_on_hand_made_exposures(example):
+    from exposure.capital import add_capital, capital_settings
+    from exposure.capital.saccr import saccr_netting_set
+    from exposure.capital.saccr_engine import map_portfolio
+    from exposure.capital.stage import capital_csv_text, engine_margin_terms
+
+    cfg, market, pf, _ = example
+    ds = _synthetic_results(pf, market)
+    st = capital_settings(cfg.capital)
+    out = add_capital(ds, pf, market, st, {})
+    # IMM: EE rising linearly, every set longer than a year: EEPE = mean of EE(0.25..1) = 100 k (1 + 0.625)
+    k = np.arange(1, ds.sizes["netting_set"] + 1)
+    np.testing.assert_allclose(out["EEPE"], 100 * k * 1.625, rtol=1e-14)
+    np.testing.assert_allclose(out["EAD_IMM"], 1.4 * 100 * k * 1.625, rtol=1e-14)
+    # SA-CCR per netting set = the SA-CCR function on the mapped trades, CSA terms and the run's NPV
+    trades = map_portfolio(pf, market, equity_indices=st.equity_indices)  # SPX, SX5E: indices
+    for i, n in enumerate(pf.netting_sets):
+        r = saccr_netting_set(n.id, [t for t in trades if t.netting_set == n.id],
+                              engine_margin_terms(n, market, 0.0, 10.0), V=float(ds["NPV"][i]))
+        assert float(out["EAD_SACCR"][i]) == pytest.approx(r.EAD, rel=1e-14)
+    np.testing.assert_allclose(out["EAD_SACCR"], 1.4 * (out["RC_SACCR"] + out["PFE_addon_SACCR"]), rtol=1e-13)
+    rw = irb.risk_weight(out["PD"].values, out["LGD"].values, out["M_effective"].values, pd_floor=0.0005)
+    np.testing.assert_allclose(out["RWA"], rw * out["EAD"].values, rtol=1e-13)
+    np.testing.assert_allclose(out["Capital"], 0.08 * out["RWA"], rtol=1e-15)
+    # PD: the credit curve's 1y default probability
+    c0 = str(out["counterparty"].values[0])
+    assert float(out["PD"][0]) == pytest.approx(float(market.credit[c0].default_probability(1.0)), rel=1e-14)
+    # BA-CVA reduced by hand from the stand-alone numbers
+    s = out["BA_CVA_cpty"].values / 0.65
+    kk = math.sqrt((0.5 * s.sum()) ** 2 + 0.75 * np.sum(s * s))
+    assert float(out["BA_CVA_total"]) == pytest.approx(0.65 * kk, rel=1e-13)
+    np.testing.assert_allclose(out["EAD_profile"].values[:, 0], out["EAD"].values, rtol=1e-15)
+    np.testing.assert_allclose(out["Capital_profile"], 0.08 * out["RW"].values[:, None] * out["EAD_profile"].values)
+    # IMM approach: the EAD is EAD_IMM; profile at 5y: one date left, alpha EE(5y)
+    out2 = add_capital(ds, pf, market, dataclasses.replace(st, approach="imm"), {})
+    np.testing.assert_allclose(out2["EAD"], out2["EAD_IMM"], rtol=0)
+    mats = out2["Maturity"].values
+    for i in range(len(k)):
+        if mats[i] > 5.0:
+            assert float(out2["EAD_profile"][i, -1]) == pytest.approx(1.4 * 100 * k[i] * 6.0, rel=1e-14)
+    # the EE grows, so the profile at 1y is the effective EE from 1y: mean of EE over (1y, 2y] = EE(2y)
+    assert float(out2["EAD_profile"][0, 4]) == pytest.approx(1.4 * 100 * 3.0, rel=1e-14)
+    text = capital_csv_text(out)
+    assert sum(line.startswith("netting_set,") for line in text.splitlines()) == len(k)
+    # SA-CVA runs only with supplied sensitivities
+    assert "SA_CVA_total" not in out and "not computed" in out.attrs["sa_cva"]
+
+
+def test_trade_table_joins_the_engine_netting_sets(example, tmp_path):
+    from exposure.capital import add_capital, capital_settings
+
+    cfg, market, pf, _ = example
+    ds = _synthetic_results(pf, market)
+    ns = pf.netting_sets[0].id
+    p = tmp_path / "t.csv"
+    p.write_text("trade_id,netting_set,asset_class,notional,maturity,mtm,risk_factor,sub_class\n"
+                 f"C1,{ns},CO,1e7,2,5e5,gold,metals\n")
+    st = dataclasses.replace(capital_settings(cfg.capital), trade_table=str(p))
+    out = add_capital(ds, pf, market, st, {})
+    # the first set has a two-way CSA: margined MF = 1.5 sqrt(10 / 250) = 0.3
+    assert pf.netting_sets[0].csa.margining == "two_way"
+    assert float(out["AddOn_SACCR_CO"][0]) == pytest.approx(0.18 * 1e7 * 0.3, rel=1e-14)
+    p.write_text("trade_id,netting_set,asset_class,notional,maturity,risk_factor,sub_class\n"
+                 "C1,NOPE,CO,1e7,2,gold,metals\n")
+    with pytest.raises(ConfigError, match="netting set 'NOPE'"):
+        add_capital(ds, pf, market, st, {})
+
+
+@pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("cap")
     cfg = exposure.compose(["simulation.paths=64", "simulation.grid='3M,6M,1Y,2Y,5Y,10Y'", f"output.dir={out}"])
     return exposure.run(cfg), cfg, out
 
 
-def test_engine_trades_are_mapped(run):
-    from exposure.api import setup
-    from exposure.capital.saccr_engine import map_portfolio
-
-    _, cfg, _ = run
-    s = setup(cfg)
-    m = {t.trade_id: t for t in map_portfolio(s.portfolio, s.market)}
-    mkt = s.market
-    swp = m["SWP_USD_5Y"]  # payer: long the floating rate
-    assert swp.asset_class == "IR" and swp.long and swp.hedging_set == "USD" and swp.notional == 5e7
-    fxf = m["FXF_EURUSD_6M"]
-    spec = next(t for t in s.portfolio.trades if t.id == "FXF_EURUSD_6M")
-    eur = spec.buy_amount if spec.buy_currency == "EUR" else spec.sell_amount
-    assert fxf.hedging_set == "EURUSD" and fxf.long == (spec.buy_currency == "EUR")
-    assert fxf.notional == pytest.approx(eur * mkt.fx_spot("EUR"), rel=1e-15)
-    opt = m["FXO_EURUSD_1Y_PUT"]
-    o = next(t for t in s.portfolio.trades if t.id == "FXO_EURUSD_1Y_PUT")
-    T = o.expiry_time
-    fwd = mkt.fx_spot("EUR") * float(mkt.curves["EUR"].discount(T)) / float(mkt.curves["USD"].discount(T))
-    assert opt.price == pytest.approx(fwd, rel=1e-12) and opt.option == "put" and opt.expiry == T
-    from exposure.capital.saccr import option_delta
-    d1 = (math.log(fwd / o.strike) + 0.5 * 0.15 ** 2 * T) / (0.15 * math.sqrt(T))
-    assert option_delta(opt) == pytest.approx((-1 if o.long else 1) * norm.cdf(-d1), rel=1e-12)
-
-
+@pytest.mark.slow
 def test_run_writes_consistent_capital_results(run):
     res, cfg, out = run
     ds = exposure.results.read_results(str(out / "results.h5"))
