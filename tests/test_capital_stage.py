@@ -210,3 +210,19 @@ def test_run_writes_consistent_capital_results(run):
     assert text[0].startswith("Level,NettingSet,Counterparty,Approach,NPV,Collateral,RC_SACCR")
     assert sum(line.startswith("netting_set,") for line in text) == ds.sizes["netting_set"]
     assert "EAD_SACCR" in res.summary() and "BA-CVA capital" in res.summary()
+
+
+def test_capital_settings_from_config_and_errors():
+    from exposure.capital import capital_settings
+
+    cfg = exposure.compose(["capital.approach=imm", "+capital.eepe_stressed.NS_CP_A=5.0e5", "capital.ba_cva=full",
+                            "capital.cds_hedges=[{counterparty: CP_A, sector: financial, investment_grade: true, "
+                            "maturity: 5, notional: 1.0e6}]"])
+    st = capital_settings(cfg.capital)
+    assert st.approach == "imm" and dict(st.eepe_stressed) == {"NS_CP_A": 5e5} and st.ba_cva == "full"
+    assert st.cds_hedges[0].rw == 0.05 and st.cds_hedges[0].counterparty == "CP_A"
+    assert st.counterparty("CP_E").sector == "consumer" and not st.counterparty("CP_E").investment_grade
+    with pytest.raises(ConfigError, match="capital.approach"):
+        capital_settings(exposure.compose(["capital.approach=foo"]).capital)
+    with pytest.raises(ConfigError, match=r"capital.counterparties.CP_A.sector"):
+        capital_settings(exposure.compose(["capital.counterparties.CP_A.sector=banks"]).capital)

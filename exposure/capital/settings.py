@@ -64,7 +64,10 @@ class CapitalSettings:
 
 
 def _get(node, key, default):
-    v = getattr(node, key, default) if node is not None else default
+    if isinstance(node, dict):
+        v = node.get(key, default)
+    else:
+        v = getattr(node, key, default) if node is not None else default
     return default if v is None else v
 
 
@@ -137,8 +140,8 @@ def capital_settings(node) -> CapitalSettings:
         large_financial=bool(_get(node, "large_financial", False)), default_sector=sector,
         default_investment_grade=bool(_get(node, "default_investment_grade", False)), counterparties=tuple(cps),
         ba_cva=ba, cds_hedges=tuple(hedges),
-        eepe_stressed=tuple((str(k), _num({"v": v} and type("V", (), {"v": v})(), "v", 0.0, 0.0, None,
-                                          f"capital.eepe_stressed.{k}")) for k, v in _items(node, "eepe_stressed")),
+        eepe_stressed=tuple((str(k), _num({str(k): v}, str(k), 0.0, 0.0, None, "capital.eepe_stressed"))
+                            for k, v in _items(node, "eepe_stressed")),
         sa_cva_sensitivities=None if sens is None else str(sens),
         m_cva=_num(sa, "m_cva", 1.0, 0.0, 10.0, "capital.sa_cva") if sa is not None else 1.0,
         sa_cva_rho=tuple((str(k), float(v)) for k, v in _items(sa, "rho")) if sa is not None else (),
