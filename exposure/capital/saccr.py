@@ -26,8 +26,6 @@ import dataclasses
 import math
 from collections import defaultdict
 
-from scipy.stats import norm
-
 from exposure.capital.saccr_tables import (BUSINESS_DAYS_PER_YEAR, COMMODITY_HEDGING_SET, IR_BUCKET_CORR, MIN_MATURITY,
                                            RHO, SaccrTrade, ir_bucket, supervisory_duration)
 
@@ -79,6 +77,11 @@ class SaccrResult:
     capped: bool = False  # a margined set whose EAD is its unmargined EAD
 
 
+def _phi(x: float) -> float:
+    """Standard normal CDF (erfc form: full relative precision in both tails)."""
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+
 def maturity_factor(m: float, margined: bool, mpor_days: float) -> float:
     if margined:
         return 1.5 * math.sqrt(mpor_days / BUSINESS_DAYS_PER_YEAR)
@@ -101,8 +104,8 @@ def option_delta(t: SaccrTrade, shift: float = 0.0) -> float:
     vol = t.supervisory_vol()
     d1 = (math.log(p / k) + 0.5 * vol * vol * T) / (vol * math.sqrt(T))
     if t.option == "call":
-        return sign * norm.cdf(d1)
-    return -sign * norm.cdf(-d1)
+        return sign * _phi(d1)
+    return -sign * _phi(-d1)
 
 
 def rate_shifts(trades) -> dict:

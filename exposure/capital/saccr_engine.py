@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from exposure.capital.saccr_tables import SaccrTrade
 from exposure.market.schedule import year_fraction
 
@@ -46,11 +48,19 @@ def _fx_notional(market, amounts: dict) -> float:
     return non_base[0] if len(non_base) == 1 else max(legs.values())
 
 
+def _dfs(market, ccy: str, times, index: str | None = None) -> np.ndarray:
+    curve = market.forward_curve(index, ccy) if index else market.curves[ccy]
+    return np.asarray(curve.discount(np.maximum(np.asarray(times, dtype=np.float64), 0.0)), dtype=np.float64)
+
+
 def _swap_rate(market, ccy, index, fixed_dates, fixed_dc, float_dates) -> float:
+    """Forward swap rate: sum_j P(e_j) (P_f(s_j) / P_f(e_j) - 1) / sum_i tau_i P(t_i) (one vector call per curve)."""
     t = market.time
-    annuity = sum(year_fraction(a, b, fixed_dc) * _df(market, ccy, t(b)) for a, b in zip(fixed_dates[:-1], fixed_dates[1:]))
-    flt = sum(_df(market, ccy, t(b)) * (_df(market, ccy, t(a), index) / _df(market, ccy, t(b), index) - 1.0)
-              for a, b in zip(float_dates[:-1], float_dates[1:]))
+    tau = np.array([year_fraction(a, b, fixed_dc) for a, b in zip(fixed_dates[:-1], fixed_dates[1:])])
+    annuity = float(np.sum(tau * _dfs(market, ccy, [t(d) for d in fixed_dates[1:]])))
+    ft = np.array([t(d) for d in float_dates])
+    pf = _dfs(market, ccy, ft, index)
+    flt = float(np.sum(_dfs(market, ccy, ft[1:]) * (pf[:-1] / pf[1:] - 1.0)))
     return flt / annuity
 
 
