@@ -82,6 +82,9 @@ def setup(cfg: DictConfig, calibrate: bool = True) -> Setup:
         from exposure.portfolio import load_portfolio
 
         portfolio = load_portfolio(cfg.portfolio, market, grid)
+    # capital stage inputs (settings, trade/margin tables, SA-CVA sensitivities), checked before any compute
+    from exposure.capital import check_inputs
+    check_inputs(cfg.get("capital"), market, portfolio)
     return Setup(market, built, grid, portfolio)
 
 

@@ -226,3 +226,15 @@ def test_capital_settings_from_config_and_errors():
         capital_settings(exposure.compose(["capital.approach=foo"]).capital)
     with pytest.raises(ConfigError, match=r"capital.counterparties.CP_A.sector"):
         capital_settings(exposure.compose(["capital.counterparties.CP_A.sector=banks"]).capital)
+
+
+def test_bad_capital_inputs_fail_at_validate(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text("trade_id,netting_set,asset_class,notional,maturity\n1,NS_CP_A,IR,100,1\n")
+    with pytest.raises(ConfigError, match=r"line 2, field 'hedging_set'"):
+        exposure.validate(exposure.compose([f"capital.trade_table={p}"]))
+    with pytest.raises(ConfigError, match=r"capital.trade_table: file not found"):
+        exposure.validate(exposure.compose([f"capital.trade_table={tmp_path / 'nope.csv'}"]))
+    p.write_text("netting_set,margined\nNS_X,true\n")
+    with pytest.raises(ConfigError, match=r"netting set 'NS_X' is not in the portfolio"):
+        exposure.validate(exposure.compose([f"capital.margin_table={p}"]))

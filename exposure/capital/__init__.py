@@ -13,6 +13,6 @@
 """
 
 from exposure.capital.settings import CapitalSettings, capital_settings
-from exposure.capital.stage import add_capital, capital_csv_text, capital_summary
+from exposure.capital.stage import add_capital, capital_csv_text, capital_summary, check_inputs
 
-__all__ = ["CapitalSettings", "add_capital", "capital_csv_text", "capital_settings", "capital_summary"]
+__all__ = ["CapitalSettings", "add_capital", "check_inputs", "capital_csv_text", "capital_settings", "capital_summary"]

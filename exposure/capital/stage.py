@@ -96,10 +96,51 @@ def _imm_profile(basel_ee, times, maturity, alpha) -> np.ndarray:
     return out
 
 
+def resolve_inputs(settings):
+    """The settings with the trade table, margin table and sensitivities paths resolved (as given, else relative
+    to the project root, as the portfolio files); ConfigError naming the key when a file is missing."""
+    from exposure.portfolio.loader import resolve_input
+
+    kw = {}
+    for field, key in (("trade_table", "capital.trade_table"), ("margin_table", "capital.margin_table"),
+                       ("sa_cva_sensitivities", "capital.sa_cva.sensitivities")):
+        v = getattr(settings, field)
+        if v:
+            kw[field] = resolve_input(v, key)
+    return dataclasses.replace(settings, **kw)
+
+
+def check_inputs(node, market, portfolio):
+    """Parse the capital settings and every capital input file before any compute (called by setup/validate):
+    a typo in a key, a bad row of the trade or margin table, a trade table netting set that is not in the
+    portfolio, or a bad sensitivity row raises ConfigError naming the key / file, line and field."""
+    from exposure.capital.settings import capital_settings
+
+    st = resolve_inputs(capital_settings(node))
+    if not st.enabled:
+        return st
+    ids = {n.id for n in portfolio.netting_sets} if portfolio is not None else set()
+    if st.trade_table:
+        for t in read_trade_table(st.trade_table, market.asof):
+            if portfolio is not None and t.netting_set not in ids:
+                raise ConfigError("capital.trade_table", f"trade '{t.trade_id}': netting set '{t.netting_set}' is not "
+                                  f"in the portfolio ({', '.join(sorted(ids))}); price stand-alone sets with "
+                                  "`python -m exposure.capital`", source=st.trade_table)
+    if st.margin_table:
+        for ns in read_margin_table(st.margin_table):
+            if portfolio is not None and ns not in ids:
+                raise ConfigError("capital.margin_table", f"netting set '{ns}' is not in the portfolio",
+                                  source=st.margin_table)
+    if st.sa_cva_sensitivities:
+        sacva.read_sensitivities(st.sa_cva_sensitivities)
+    return st
+
+
 def add_capital(ds: xr.Dataset, portfolio, market, settings, npv: dict | None = None) -> xr.Dataset:
     """The results Dataset with the capital variables added (see the module docstring)."""
     if not settings.enabled:
         return ds
+    settings = resolve_inputs(settings)
     ns_ids = [str(x) for x in ds["netting_set"].values]
     cps = [str(x) for x in ds["counterparty"].values]
     times = np.asarray(ds["time"].values, dtype=np.float64)
