@@ -30,6 +30,7 @@ if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 from benchmarks.ore import saccr_ore as so  # noqa: E402
+from exposure.capital import bacva  # noqa: E402
 from exposure.capital.saccr import addon_by_class, saccr_netting_set  # noqa: E402
 from exposure.capital.saccr_tables import SaccrTrade, supervisory_duration  # noqa: E402
 
@@ -39,9 +40,9 @@ pytestmark = [pytest.mark.ore, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def case(tmp_path_factory):
     work = tmp_path_factory.mktemp("saccr_ore")
-    trades, summary, detail = so.run_ore_saccr(work)
+    trades, summary, detail, ba = so.run_ore_saccr(work)
     ours, market = so.engine_saccr_trades(trades, work, detail["NPV"].to_dict())
-    return {"trades": trades, "summary": summary, "detail": detail, "ours": ours, "market": market}
+    return {"trades": trades, "summary": summary, "detail": detail, "ours": ours, "market": market, "bacva": ba}
 
 
 def _row(summary, ac, hs):
@@ -129,3 +130,21 @@ def test_engine_reproduces_ore_when_given_ores_conventions(case):
     # and the engine's Basel EAD (reported) is higher here: sqrt bucket aggregation, no netting across currencies
     r = saccr_netting_set("NS_ORE", list(ours.values()))
     assert r.EAD > float(top.EAD)
+
+
+def test_ba_cva_formula_agrees_with_ore_on_ores_inputs(case):
+    """ORE's BA-CVA on its own SA-CCR EAD: the engine's MAR50 formulas on ORE's EAD, M and RW give ORE's DF,
+    SCVA and capital. The effective maturity differs: ORE's EffMaturity (1.95y here) vs the engine's
+    notional-weighted residual maturity of the trades (CRE32.48 weighting by notional, ~7y here)."""
+    ba = case["bacva"]
+    val = lambda name: float(ba[ba.Analytic == name].Value.iloc[0])  # noqa: E731
+    ead, m, df = val("EAD"), val("EffMaturity"), val("DiscountFactor")
+    assert float(bacva.discount_factor(m)) == pytest.approx(df, rel=1e-6)
+    s = bacva.scva(so.BA_CVA_RW, [m], [ead], [df])
+    # ORE's report rounds M and DF to 6 decimals: up to ~8e-7 relative in M DF
+    assert s == pytest.approx(val("sCVA"), rel=1e-6)
+    assert bacva.ba_cva({"CP_A": s})["capital"] == pytest.approx(val("BA_CVA_CAPITAL"), rel=1e-6)
+    assert bacva.ba_cva({"CP_A": val("sCVA")})["capital"] == pytest.approx(val("BA_CVA_CAPITAL"), rel=1e-9)
+    ours = case["ours"]
+    m_ours = sum(t.notional * t.maturity for t in ours) / sum(t.notional for t in ours)
+    assert m_ours > 3 * m  # the documented difference in M

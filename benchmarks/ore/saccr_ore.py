@@ -2,7 +2,8 @@
 portfolio, run in a child process (ORE's bindings carry their own QuantLib), and the engine's SA-CCR on the same
 trades. Used by tests/test_capital_ore.py; ``python -m benchmarks.ore.saccr_ore OUT`` prints both.
 
-ORE's reports: ``saccr`` (per netting set / asset class / hedging set: AddOn, NPV, RC, Multiplier, PFE, EAD)
+ORE's reports: ``bacva`` (per counterparty / netting set: EAD, EffMaturity, DiscountFactor, sCVA, capital),
+``saccr`` (per netting set / asset class / hedging set: AddOn, NPV, RC, Multiplier, PFE, EAD)
 and ``saccr_detail`` (per trade: d, delta, MF, M, S, E, bucket). ORE needs ``simmVersion`` for its
 bucket mapper and a collateral-balances file (empty here: no collateral, no CSA).
 """
@@ -25,13 +26,26 @@ _SACCR = """    <Analytic type="saccr">
       <Parameter name="collateralBalancesFile">collateralbalances.xml</Parameter>
       <Parameter name="simmVersion">2.6</Parameter>
     </Analytic>
+    <Analytic type="bacva">
+      <Parameter name="active">Y</Parameter>
+      <Parameter name="csaFile">netting.xml</Parameter>
+      <Parameter name="collateralBalancesFile">collateralbalances.xml</Parameter>
+      <Parameter name="counterpartyFile">counterparty.xml</Parameter>
+      <Parameter name="simmVersion">2.6</Parameter>
+    </Analytic>
   </Analytics>"""
+BA_CVA_RW = 0.05  # the counterparty: financial, investment grade (MAR50.16)
+_COUNTERPARTY = f"""<?xml version="1.0"?>
+<CounterpartyInformation><Counterparties><Counterparty><CounterpartyId>{oi.COUNTERPARTY}</CounterpartyId>
+<CreditQuality>IG</CreditQuality><BaCvaRiskWeight>{BA_CVA_RW}</BaCvaRiskWeight><SaCcrRiskWeight>1.0</SaCcrRiskWeight>
+</Counterparty></Counterparties></CounterpartyInformation>
+"""
 
 _RUN = """import sys, ORE
 p = ORE.Parameters(); p.fromFile(sys.argv[1])
 app = ORE.OREApp(p, False); app.run()
 names = set(app.getReportNames())
-if not {"saccr", "saccr_detail"} <= names:
+if not {"saccr", "saccr_detail", "bacva"} <= names:
     sys.exit("ORE produced no saccr report: " + repr(app.getErrors()))
 """
 
@@ -39,13 +53,18 @@ if not {"saccr", "saccr_detail"} <= names:
 def write_inputs(folder, spec=SPEC):
     trades = oi.make_trades(spec)
     xml = Path(oi.write_ore_inputs(Path(folder) / "ore", spec, trades, exposure=False))
-    xml.write_text(xml.read_text().replace("  </Analytics>", _SACCR))
+    text = xml.read_text().replace("  </Analytics>", _SACCR)
+    text = text.replace('    <Parameter name="iborFallbackConfig">',
+                        '    <Parameter name="counterpartyFile">counterparty.xml</Parameter>\n'
+                        '    <Parameter name="iborFallbackConfig">')
+    xml.write_text(text)
+    (xml.parent / "counterparty.xml").write_text(_COUNTERPARTY)
     (xml.parent / "collateralbalances.xml").write_text('<?xml version="1.0"?>\n<CollateralBalances/>\n')
     return trades, xml
 
 
 def run_ore_saccr(folder, spec=SPEC):
-    """(trades, saccr DataFrame, saccr_detail DataFrame indexed by trade id) from ORE in a child process."""
+    """(trades, saccr, saccr_detail indexed by trade id, bacva) DataFrames from ORE in a child process."""
     trades, xml = write_inputs(folder, spec)
     proc = subprocess.run([sys.executable, "-c", _RUN, str(xml)], capture_output=True, text=True, timeout=600)
     if proc.returncode:
@@ -53,7 +72,8 @@ def run_ore_saccr(folder, spec=SPEC):
     out = xml.parent.parent / "Output"
     summary = pd.read_csv(out / "saccr.csv").rename(columns={"#NettingSet": "NettingSet"})
     detail = pd.read_csv(out / "saccr_detail.csv").rename(columns={"#TradeId": "TradeId"}).set_index("TradeId")
-    return trades, summary, detail
+    bacva = pd.read_csv(out / "bacva.csv").rename(columns={"#Counterparty": "Counterparty"})
+    return trades, summary, detail, bacva
 
 
 def engine_saccr_trades(trades, folder, npv: dict, spec=SPEC):
@@ -74,7 +94,8 @@ def engine_saccr_trades(trades, folder, npv: dict, spec=SPEC):
 if __name__ == "__main__":  # pragma: no cover
     from exposure.capital.saccr import saccr_netting_set
 
-    tr, summ, det = run_ore_saccr(sys.argv[1])
+    tr, summ, det, ba = run_ore_saccr(sys.argv[1])
+    print(ba.to_string())
     print(summ.to_string())
     ours, _ = engine_saccr_trades(tr, sys.argv[1], det["NPV"].to_dict())
     r = saccr_netting_set(oi.NETTING_SET, ours)
