@@ -132,7 +132,7 @@ def check_inputs(node, market, portfolio):
                 raise ConfigError("capital.margin_table", f"netting set '{ns}' is not in the portfolio",
                                   source=st.margin_table)
     if st.sa_cva_sensitivities:
-        sacva.read_sensitivities(st.sa_cva_sensitivities)
+        sacva.read_sensitivities(st.sa_cva_sensitivities, market.base_currency)
     return st
 
 
@@ -257,7 +257,7 @@ def add_capital(ds: xr.Dataset, portfolio, market, settings, npv: dict | None = 
     out["BA_CVA_total"] = ((), ba["capital"], {"units": "base currency",
                                                "description": f"BA-CVA capital ({settings.ba_cva}) 0.65 K"})
     if settings.sa_cva_sensitivities:
-        sens = sacva.read_sensitivities(settings.sa_cva_sensitivities)
+        sens = sacva.read_sensitivities(settings.sa_cva_sensitivities, market.base_currency)
         k = sacva.capital(sens, m_cva=settings.m_cva, base_currency=market.base_currency,
                           rho=dict(settings.sa_cva_rho), gamma=dict(settings.sa_cva_gamma))
         out["SA_CVA_total"] = ((), k["K"], {"units": "base currency"})
