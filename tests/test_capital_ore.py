@@ -40,9 +40,10 @@ pytestmark = [pytest.mark.ore, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def case(tmp_path_factory):
     work = tmp_path_factory.mktemp("saccr_ore")
-    trades, summary, detail, ba = so.run_ore_saccr(work)
+    trades, summary, detail, ba, sa = so.run_ore_saccr(work)
     ours, market = so.engine_saccr_trades(trades, work, detail["NPV"].to_dict())
-    return {"trades": trades, "summary": summary, "detail": detail, "ours": ours, "market": market, "bacva": ba}
+    return {"trades": trades, "summary": summary, "detail": detail, "ours": ours, "market": market, "bacva": ba,
+            "sacva": sa}
 
 
 def _row(summary, ac, hs):
@@ -150,3 +151,23 @@ def test_ba_cva_formula_agrees_with_ore_on_ores_inputs(case):
     ours = case["ours"]
     m_ours = sum(t.notional * t.maturity for t in ours) / sum(t.notional for t in ours)
     assert m_ours == pytest.approx(4.865, abs=1e-3) and m == pytest.approx(1.952, abs=1e-3)
+
+
+def test_sa_cva_aggregation_agrees_with_ore(case):
+    """ORE's sacva analytic on a net-sensitivities file and the engine's aggregation on the same numbers: IR delta
+    (USD tenors and inflation, EUR 10y), IR vega, FX delta. ORE 1.8.17 by default treats FX delta as perfectly
+    hedged (its hedge sensitivity = the CVA one, leaving the R = 1% disallowance) and ignores other hedge rows
+    (unhedged); the engine gets the same case with s_hedge = s_cva on the FX row."""
+    from exposure.capital.sacva import Sensitivity, capital
+
+    sa = case["sacva"]
+    top = sa[(sa.NettingSetId == "") & (sa.RiskType == "All")].Value.iloc[0]
+    rc = {"InterestRate": "IR", "ForeignExchange": "FX"}
+    rows = [Sensitivity(rc[rt], mt.lower(), b, f, v, v if rt == "ForeignExchange" else 0.0)
+            for rt, mt, _, b, v, f in so.SA_CVA_ROWS]
+    ours = capital(rows, base_currency="USD")
+    assert ours["K"] == pytest.approx(float(top), abs=5e-5)  # ORE prints 4 decimals
+    for (rt, mt), key in ((("InterestRate", "Delta"), ("IR", "delta")), (("InterestRate", "Vega"), ("IR", "vega")),
+                          (("ForeignExchange", "Delta"), ("FX", "delta"))):
+        v = sa[(sa.NettingSetId == "") & (sa.RiskType == rt) & (sa.MarginType == mt) & (sa.Bucket == "All")].Value
+        assert ours[key] == pytest.approx(float(v.iloc[0]), abs=5e-5), key
