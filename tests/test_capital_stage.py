@@ -151,6 +151,9 @@ def test_stage_on_hand_made_exposures(example):
             assert float(out2["EAD_profile"][i, -1]) == pytest.approx(1.4 * 100 * k[i] * 6.0, rel=1e-14)
     # the EE grows, so the profile at 1y is the effective EE from 1y: mean of EE over (1y, 2y] = EE(2y)
     assert float(out2["EAD_profile"][0, 4]) == pytest.approx(1.4 * 100 * 3.0, rel=1e-14)
+    # stand-alone BA-CVA profile at t0 = 0.65 SCVA of the set (one netting set per counterparty here)
+    assert len(set(out["counterparty"].values)) == out.sizes["netting_set"]
+    np.testing.assert_allclose(out["BA_CVA_profile"].values[:, 0], out["BA_CVA_cpty"].values, rtol=1e-13)
     text = capital_csv_text(out)
     assert sum(line.startswith("netting_set,") for line in text.splitlines()) == len(k)
     # SA-CVA runs only with supplied sensitivities

@@ -8,6 +8,7 @@ min(1y, maturity) (CRE53.16), EAD (the ``approach``'s), M_effective, PD, LGD, RW
 Capital = 8% RWA; profiles EAD_profile and Capital_profile on (netting_set, date).
 Per counterparty (dim ``cpty``): EAD_cpty, RWA_cpty, Capital_cpty, BA_CVA_cpty (stand-alone DS SCVA_c).
 Totals: BA_CVA_total (reduced, or full with CDS hedges), SA_CVA_total (only with supplied sensitivities).
+Profile of the stand-alone BA-CVA capital per netting set: BA_CVA_profile (netting_set, date), for KVA.
 
 Margin terms from the CSA (two_way / cpty_posts: margined with TH = threshold_cpty, MTA = mta_cpty, NICA =
 independent_amount_held - independent_amount_posted, all in base currency; C = ExpectedCollateral at t0; MPoR
@@ -254,6 +255,16 @@ def add_capital(ds: xr.Dataset, portfolio, market, settings, npv: dict | None = 
     out["Capital_cpty"] = ("cpty", agg(cap), {"units": "base currency"})
     out["BA_CVA_cpty"] = ("cpty", np.array([bacva.DS * scvas[c] for c in names]),
                           {"units": "base currency", "description": "stand-alone BA-CVA capital DS x SCVA_c"})
+    if settings.profile:
+        # stand-alone BA-CVA per netting set at future dates (for KVA): 0.65 RW_c M(t) EAD(t) DF(M(t)) / alpha,
+        # M(t) = max(1y, M - t) the residual effective maturity; 0 once the set has matured
+        rw_ns = np.array([bacva.risk_weight(settings.counterparty(c).sector, settings.counterparty(c).investment_grade)
+                          for c in cps])
+        m_t = np.maximum(m_ba[:, None] - times[None, :], 1.0)
+        df_t = bacva.discount_factor(m_t, imm=use_imm)
+        prof_cva = bacva.DS * rw_ns[:, None] * m_t * out["EAD_profile"].values * df_t / settings.alpha
+        out["BA_CVA_profile"] = (("netting_set", "date"), prof_cva, {
+            "units": "base currency", "description": "stand-alone BA-CVA capital of the netting set at each date"})
     out["BA_CVA_total"] = ((), ba["capital"], {"units": "base currency",
                                                "description": f"BA-CVA capital ({settings.ba_cva}) 0.65 K"})
     if settings.sa_cva_sensitivities:
