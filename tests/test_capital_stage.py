@@ -113,7 +113,8 @@ def test_stage_on_hand_made_exposures(example):
     from exposure.capital import add_capital, capital_settings
     from exposure.capital.saccr import saccr_netting_set
     from exposure.capital.saccr_engine import map_portfolio
-    from exposure.capital.stage import capital_csv_text, engine_margin_terms
+    from exposure.capital import capital_csv_text
+    from exposure.capital.stage import engine_margin_terms
 
     cfg, market, pf, _ = example
     ds = _synthetic_results(pf, market)

@@ -43,7 +43,8 @@ _SACCR = """    <Analytic type="saccr">
   </Analytics>"""
 # SA-CVA net sensitivities (ORE's file: NettingSet,RiskType,CvaType,MarginType,RiskFactor,Bucket,Value), CVA only:
 # (ORE risk type, margin type, ORE risk factor, bucket, CVA sensitivity, the engine's risk factor label)
-SA_CVA_ROWS = (("InterestRate", "Delta", "1Y", "USD", 1000.0, "1y"), ("InterestRate", "Delta", "5Y", "USD", 2000.0, "5y"),
+SA_CVA_ROWS = (("InterestRate", "Delta", "1Y", "USD", 1000.0, "1y"),
+               ("InterestRate", "Delta", "5Y", "USD", 2000.0, "5y"),
                ("InterestRate", "Delta", "Inflation", "USD", 300.0, "inflation"),
                ("InterestRate", "Delta", "10Y", "EUR", -800.0, "10y"),
                ("InterestRate", "Vega", "IRVolatility", "USD", 50.0, "ir_vol"),

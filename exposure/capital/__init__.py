@@ -9,10 +9,13 @@
     bacva         BA-CVA reduced and full (MAR50)
     sacva         SA-CVA aggregation from supplied sensitivities (MAR50)
     settings      CapitalSettings from the ``capital`` config node
-    stage         add_capital(ds, portfolio, market, settings, npv): the stage; capital.csv; run summary
+    profile       EAD at future dates (IMM and SA-CCR)
+    stage         add_capital(ds, portfolio, market, settings, npv): the stage; check_inputs (before compute)
+    report        capital.csv and the run-summary lines
 """
 
 from exposure.capital.settings import CapitalSettings, capital_settings
-from exposure.capital.stage import add_capital, capital_csv_text, capital_summary, check_inputs
+from exposure.capital.report import capital_csv_text, capital_summary
+from exposure.capital.stage import add_capital, check_inputs
 
 __all__ = ["CapitalSettings", "add_capital", "check_inputs", "capital_csv_text", "capital_settings", "capital_summary"]

@@ -191,7 +191,8 @@ def read_margin_table(path: str) -> dict:
         ns = r.text("netting_set", True)
         if ns in out:
             raise r.error("netting_set", f"duplicate netting set '{ns}'")
-        out[ns] = MarginTerms(margined=r.boolean("margined", False), threshold=r.number("threshold", 0.0, min_value=0.0),
+        out[ns] = MarginTerms(margined=r.boolean("margined", False),
+                              threshold=r.number("threshold", 0.0, min_value=0.0),
                               mta=r.number("mta", 0.0, min_value=0.0), nica=r.number("nica", 0.0),
                               collateral=r.number("collateral", 0.0),
                               mpor_days=r.number("mpor_days", 10.0, min_value=1.0))

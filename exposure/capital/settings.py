@@ -124,7 +124,8 @@ def capital_settings(node) -> CapitalSettings:
             rw *= INDEX_DIVERSIFICATION
         r = _num(h, "r", 1.0, 0.0, 1.0, key)
         if cp is not None and r not in (1.0, 0.8, 0.5):
-            raise ConfigError(f"{key}.r", f"must be 1.0 (the name), 0.8 (legally related) or 0.5 (sector/region), got {r}")
+            raise ConfigError(f"{key}.r", "must be 1.0 (the name), 0.8 (legally related) or 0.5 (sector/region), "
+                              f"got {r}")
         hedges.append(CdsHedge(None if cp is None else str(cp), rw, _num(h, "maturity", None, 0.0, None, key),
                                _num(h, "notional", None, 0.0, None, key), r))
     sa = _get(node, "sa_cva", None)

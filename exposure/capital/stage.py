@@ -28,6 +28,7 @@ from exposure.aggregation.basel import basel_measures
 from exposure.capital import bacva, imm, irb, sacva
 from exposure.capital.saccr import MarginTerms, saccr_netting_set
 from exposure.capital.saccr_engine import map_portfolio
+from exposure.capital.profile import imm_profile, saccr_profile
 from exposure.capital.saccr_input import read_margin_table, read_trade_table
 from exposure.errors import ConfigError
 
@@ -51,50 +52,6 @@ def imm_effective_maturity(basel_ee, eee, times, dfs) -> np.ndarray:
     num = np.sum(np.where(first, eee, basel_ee) * dt * dfs, axis=-1)
     den = np.sum(np.where(first, eee, 0.0) * dt * dfs, axis=-1)
     return np.where(den > 0, num / np.where(den > 0, den, 1.0), 1.0)
-
-
-def _aged(t, dt: float):
-    """The SA-CCR attributes of a trade seen at a future date (times shortened by dt), None once it matured."""
-    if t.maturity <= dt:
-        return None
-    sh = lambda x: None if x is None else x - dt  # noqa: E731
-    kw = dict(maturity=t.maturity - dt, start=max(t.start - dt, 0.0), end=sh(t.end))
-    if t.option in ("call", "put") and t.expiry is not None and t.expiry <= dt:
-        kw.update(option="", delta=None, long=t.long)  # exercised into the underlying (physical settlement)
-    elif t.expiry is not None:
-        kw["expiry"] = t.expiry - dt
-    return dataclasses.replace(t, **kw)
-
-
-def _saccr_profile(trades, terms, ee, times, s) -> np.ndarray:
-    """alpha (EE(t) + AddOn of the trades alive at t, aged to t) at each date (multiplier 1)."""
-    out = np.zeros(len(times))
-    for k, tk in enumerate(times):
-        alive = [a for a in (_aged(t, tk) for t in trades) if a is not None]
-        if not alive:
-            continue
-        r = saccr_netting_set("x", alive, dataclasses.replace(terms, collateral=0.0), V=0.0, alpha=s.alpha)
-        out[k] = s.alpha * (max(ee[k], 0.0) + r.addon)
-    return out
-
-
-def _imm_profile(basel_ee, times, maturity, alpha) -> np.ndarray:
-    """alpha EEPE(t_k): effective EPE over (t_k, min(t_k + 1y, M)] with the effective EE restarted at t_k."""
-    out = np.zeros(len(times))
-    for k, tk in enumerate(times):
-        if maturity <= tk:
-            break
-        rest = times[k:] - tk
-        eee = np.maximum.accumulate(basel_ee[k:])
-        if rest.size == 1:
-            out[k] = alpha * basel_ee[k]
-            continue
-        # right end points over (0, min(1y, M - t_k)]; the date straddling the end weighs the part inside, so a
-        # grid coarser than a year past t_k still gives the effective EE at its next date
-        prev = np.concatenate([[0.0], rest[:-1]])
-        w = np.clip(np.minimum(rest, min(1.0, maturity - tk)) - prev, 0.0, None)
-        out[k] = alpha * float(np.sum(w * eee) / np.sum(w))
-    return out
 
 
 def resolve_inputs(settings):
@@ -220,18 +177,18 @@ def add_capital(ds: xr.Dataset, portfolio, market, settings, npv: dict | None = 
     }
     for ac in ("IR", "FX", "CR", "EQ", "CO"):
         nsv[f"AddOn_SACCR_{ac}"] = np.array([r.addons[ac] for _, r in res])
+    units = {"PD": "1", "LGD": "1", "RW": "1", "Multiplier_SACCR": "1", "Maturity": "years", "M_effective": "years"}
     for k, v in nsv.items():
-        out[k] = ("netting_set", np.asarray(v, dtype=np.float64), {"units": "1" if k in ("PD", "LGD", "RW", "Multiplier_SACCR") else (
-            "years" if k in ("Maturity", "M_effective") else "base currency")})
+        out[k] = ("netting_set", np.asarray(v, dtype=np.float64), {"units": units.get(k, "base currency")})
 
     if settings.profile:
         prof = np.zeros((n, len(times)))
         for i in range(n):
             if use_imm:
-                prof[i] = _imm_profile(ds["BaselEE"].values[i], times, mats[i], settings.alpha)
+                prof[i] = imm_profile(ds["BaselEE"].values[i], times, mats[i], settings.alpha)
                 prof[i, 0] = ead_imm[i]
             else:
-                prof[i] = _saccr_profile(res[i][0], terms_all[i], ds["BaselEE"].values[i], times, settings)
+                prof[i] = saccr_profile(res[i][0], terms_all[i], ds["BaselEE"].values[i], times, settings)
                 prof[i, 0] = ead_sa[i]
         out["EAD_profile"] = (("netting_set", "date"), prof, {"units": "base currency"})
         out["Capital_profile"] = (("netting_set", "date"), 0.08 * rw[:, None] * prof, {"units": "base currency"})
@@ -278,56 +235,3 @@ def add_capital(ds: xr.Dataset, portfolio, market, settings, npv: dict | None = 
     out.attrs["capital_approach"] = settings.approach
     out.attrs["capital_pd_source"] = "; ".join(pd_src)
     return out
-
-
-CSV_COLUMNS = ("Level", "NettingSet", "Counterparty", "Approach", "NPV", "Collateral", "RC_SACCR", "AddOn_SACCR",
-               "Multiplier_SACCR", "PFE_addon_SACCR", "EAD_SACCR", "EEPE", "EAD_IMM", "EAD", "M_effective", "PD",
-               "LGD", "RW", "RWA", "Capital", "BA_CVA", "SA_CVA")
-
-
-def capital_rows(ds: xr.Dataset):
-    """capital.csv rows: one per netting set, one per counterparty, one total (see ``CSV_COLUMNS``)."""
-    f = lambda x: repr(float(x))  # noqa: E731
-    appr = str(ds.attrs.get("capital_approach", ""))
-    coll = ds["ExpectedCollateral"].values[:, 0] if "ExpectedCollateral" in ds else np.zeros(ds.sizes["netting_set"])
-    rows = []
-    for i, nid in enumerate(ds["netting_set"].values):
-        g = lambda k: f(ds[k].values[i]) if k in ds else ""  # noqa: E731
-        rows.append(["netting_set", str(nid), str(ds["counterparty"].values[i]), appr, g("NPV"), f(coll[i]),
-                     g("RC_SACCR"), g("AddOn_SACCR"), g("Multiplier_SACCR"), g("PFE_addon_SACCR"), g("EAD_SACCR"),
-                     g("EEPE"), g("EAD_IMM"), g("EAD"), g("M_effective"), g("PD"), g("LGD"), g("RW"), g("RWA"),
-                     g("Capital"), "", ""])
-    cps = list(ds["counterparty"].values)
-    for j, c in enumerate(ds["cpty"].values):
-        sel = [i for i, x in enumerate(cps) if x == c]
-        s = lambda k: f(np.sum(ds[k].values[sel])) if k in ds else ""  # noqa: E731
-        rows.append(["counterparty", "", str(c), appr, s("NPV"), f(np.sum(coll[sel])), "", "", "",
-                     s("PFE_addon_SACCR"), s("EAD_SACCR"), s("EEPE"), s("EAD_IMM"), f(ds["EAD_cpty"].values[j]), "",
-                     "", "", "", f(ds["RWA_cpty"].values[j]), f(ds["Capital_cpty"].values[j]),
-                     f(ds["BA_CVA_cpty"].values[j]), ""])
-    tot = lambda k: f(np.sum(ds[k].values)) if k in ds else ""  # noqa: E731
-    rows.append(["total", "", "", appr, tot("NPV"), f(np.sum(coll)), "", "", "", tot("PFE_addon_SACCR"),
-                 tot("EAD_SACCR"), tot("EEPE"), tot("EAD_IMM"), tot("EAD"), "", "", "", "", tot("RWA"), tot("Capital"),
-                 f(ds["BA_CVA_total"].values) if "BA_CVA_total" in ds else "",
-                 f(ds["SA_CVA_total"].values) if "SA_CVA_total" in ds else ""])
-    return rows
-
-
-def capital_csv_text(ds: xr.Dataset) -> str:
-    return ",".join(CSV_COLUMNS) + "\n" + "".join(",".join(r) + "\n" for r in capital_rows(ds))
-
-
-def capital_summary(ds: xr.Dataset) -> str:
-    """Lines of the run summary: EAD, RWA and capital per netting set and the CVA capital totals."""
-    appr = str(ds.attrs.get("capital_approach", ""))
-    lines = [f"{'capital':<14}{'cpty':<8}{'EAD_SACCR':>14}{'EAD_IMM':>14}{'EAD (' + appr + ')':>16}{'RWA':>14}"
-             f"{'Capital':>14}"]
-    for i, ns in enumerate(ds["netting_set"].values):
-        lines.append(f"{str(ns):<14}{str(ds['counterparty'].values[i]):<8}{float(ds['EAD_SACCR'].values[i]):>14,.0f}"
-                     f"{float(ds['EAD_IMM'].values[i]):>14,.0f}{float(ds['EAD'].values[i]):>16,.0f}"
-                     f"{float(ds['RWA'].values[i]):>14,.0f}{float(ds['Capital'].values[i]):>14,.0f}")
-    tail = f"BA-CVA capital {float(ds['BA_CVA_total'].values):,.0f}" if "BA_CVA_total" in ds else "BA-CVA: absent"
-    tail += (f"; SA-CVA capital {float(ds['SA_CVA_total'].values):,.0f}" if "SA_CVA_total" in ds
-             else "; SA-CVA not computed (no sensitivities supplied)")
-    lines.append(tail)
-    return "\n".join(lines)
