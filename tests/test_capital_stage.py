@@ -242,3 +242,41 @@ def test_bad_capital_inputs_fail_at_validate(tmp_path):
     p.write_text("netting_set,margined\nNS_X,true\n")
     with pytest.raises(ConfigError, match=r"netting set 'NS_X' is not in the portfolio"):
         exposure.validate(exposure.compose([f"capital.margin_table={p}"]))
+
+
+def test_cap_floor_and_equity_option_mapping(tmp_path):
+    from exposure.capital.saccr import option_delta
+    from exposure.capital.saccr_engine import map_portfolio
+    from exposure.market.schedule import year_fraction
+    from exposure.market.snapshot import build_market
+    from exposure.portfolio import load_portfolio
+    from exposure.simulation.grid import TimeGrid
+
+    p = tmp_path / "pf.yaml"
+    p.write_text("trades:\n"
+                 "  - {id: CAP, type: CapFloor, index: USD-LIBOR-3M, notional: 1.0e+6, start: 3M, maturity: 2Y,\n"
+                 "     strike: 0.04, cap: true}\n"
+                 "  - {id: EQO, type: EquityOption, name: SPX, quantity: 100, strike: 6000, expiry: 1Y, call: false,\n"
+                 "     long: false}\n")
+    cfg = exposure.compose([f"portfolio.trades={p}", "portfolio.fixings=null"])
+    market = build_market(cfg.market)
+    pf = load_portfolio(cfg.portfolio, market, TimeGrid.build(market.asof, cfg.simulation.grid, None))
+    m = map_portfolio(pf, market, {"CAP": 123.0}, equity_indices=("SPX",))
+    caplets = [t for t in m if t.trade_id.startswith("CAP#")]
+    spec = pf.trades[0]
+    assert len(caplets) == len(spec.dates) - 1  # forward start: no period fixed yet
+    assert sum(t.mtm for t in caplets) == 123.0
+    c = caplets[2]
+    s, e = spec.dates[2], spec.dates[3]
+    curve = market.indices["USD-LIBOR-3M"].curve
+    tau = year_fraction(s, e, market.indices["USD-LIBOR-3M"].day_count)
+    fwd = (float(curve.discount(market.time(s))) / float(curve.discount(market.time(e))) - 1) / tau
+    assert c.price == pytest.approx(fwd, rel=1e-12) and c.option == "call" and c.strike == 0.04
+    assert c.start == c.expiry == pytest.approx(market.time(s)) and c.end == c.maturity == pytest.approx(market.time(e))
+    eq = next(t for t in m if t.trade_id == "EQO")
+    spx = market.equities["SPX"]
+    T = pf.trades[1].expiry_time
+    f = spx.spot * math.exp(-spx.dividend_yield * T) / float(market.curves["USD"].discount(T))
+    assert eq.price == pytest.approx(f, rel=1e-12) and eq.is_index and eq.notional == 100 * spx.spot
+    d1 = (math.log(f / 6000) + 0.5 * 0.75 ** 2 * T) / (0.75 * math.sqrt(T))
+    assert option_delta(eq) == pytest.approx(norm.cdf(-d1), rel=1e-12)  # sold put: +Phi(-d1), index vol 75%
