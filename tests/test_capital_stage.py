@@ -157,6 +157,15 @@ def test_stage_on_hand_made_exposures(example):
     np.testing.assert_allclose(out["BA_CVA_profile"].values[:, 0], out["BA_CVA_cpty"].values, rtol=1e-13)
     text = capital_csv_text(out)
     assert sum(line.startswith("netting_set,") for line in text.splitlines()) == len(k)
+    # BA-CVA full with a single-name CDS hedge on the first counterparty: K = 0.25 K_reduced + 0.75 K_hedged
+    hedge = bacva.CdsHedge(c0, 0.05, 5.0, 2.0e5, r=1.0)
+    out3 = add_capital(ds, pf, market, dataclasses.replace(st, ba_cva="full", cds_hedges=(hedge,)), {})
+    scvas = dict(zip(out["cpty"].values, out["BA_CVA_cpty"].values / 0.65))
+    x = 0.05 * 5.0 * 2.0e5 * (1 - math.exp(-0.25)) / 0.25
+    net = np.array([v - (x if c == c0 else 0.0) for c, v in scvas.items()])
+    kh = math.sqrt((0.5 * net.sum()) ** 2 + 0.75 * np.sum(net * net))
+    assert float(out3["BA_CVA_total"]) == pytest.approx(0.65 * (0.25 * kk + 0.75 * kh), rel=1e-13)
+    assert float(out3["BA_CVA_total"]) < float(out["BA_CVA_total"])
     # SA-CVA runs only with supplied sensitivities
     assert "SA_CVA_total" not in out and "not computed" in out.attrs["sa_cva"]
 
