@@ -289,3 +289,17 @@ def test_cap_floor_and_equity_option_mapping(tmp_path):
     assert eq.price == pytest.approx(f, rel=1e-12) and eq.is_index and eq.notional == 100 * spx.spot
     d1 = (math.log(f / 6000) + 0.5 * 0.75 ** 2 * T) / (0.75 * math.sqrt(T))
     assert option_delta(eq) == pytest.approx(norm.cdf(-d1), rel=1e-12)  # sold put: +Phi(-d1), index vol 75%
+
+
+def test_sa_cva_through_the_stage_when_sensitivities_are_supplied(example, tmp_path):
+    from exposure.capital import add_capital, capital_csv_text, capital_settings
+
+    cfg, market, pf, _ = example
+    p = tmp_path / "sens.csv"
+    p.write_text("risk_class,type,bucket,risk_factor,s_cva,s_hedge\nIR,delta,USD,5y,2000,0\nFX,delta,EUR,EUR,300,0\n")
+    st = dataclasses.replace(capital_settings(cfg.capital), sa_cva_sensitivities=str(p))
+    out = add_capital(_synthetic_results(pf, market), pf, market, st, {})
+    assert float(out["SA_CVA_total"]) == pytest.approx(0.0074 * 2000 + 0.11 * 300, rel=1e-14)
+    assert "from supplied sensitivities" in out.attrs["sa_cva"]
+    total = capital_csv_text(out).splitlines()[-1].split(",")
+    assert float(total[-1]) == pytest.approx(float(out["SA_CVA_total"]), rel=1e-15)
