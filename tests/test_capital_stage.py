@@ -303,3 +303,21 @@ def test_sa_cva_through_the_stage_when_sensitivities_are_supplied(example, tmp_p
     assert "from supplied sensitivities" in out.attrs["sa_cva"]
     total = capital_csv_text(out).splitlines()[-1].split(",")
     assert float(total[-1]) == pytest.approx(float(out["SA_CVA_total"]), rel=1e-15)
+
+
+def test_an_existing_cpty_dim_keeps_its_order(example):
+    from exposure.capital import add_capital, capital_settings
+
+    cfg, market, pf, _ = example
+    ds = _synthetic_results(pf, market)
+    cps = list(dict.fromkeys(ds["counterparty"].values))[::-1] + ["CP_NOBODY"]
+    ds = ds.assign_coords(cpty=("cpty", np.array(cps, dtype=object)))
+    ds["CVA_cpty"] = ("cpty", np.arange(len(cps), dtype=float))
+    ref = add_capital(_synthetic_results(pf, market), pf, market, capital_settings(cfg.capital), {})
+    out = add_capital(ds, pf, market, capital_settings(cfg.capital), {})
+    assert list(out["cpty"].values) == cps
+    np.testing.assert_array_equal(out["CVA_cpty"].values, np.arange(len(cps)))
+    for c in cps[:-1]:
+        assert float(out["EAD_cpty"].sel(cpty=c)) == float(ref["EAD_cpty"].sel(cpty=c))
+    assert float(out["EAD_cpty"].sel(cpty="CP_NOBODY")) == 0.0
+    assert float(out["BA_CVA_total"]) == pytest.approx(float(ref["BA_CVA_total"]), rel=1e-14)

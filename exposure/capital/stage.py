@@ -205,7 +205,18 @@ def add_capital(ds: xr.Dataset, portfolio, market, settings, npv: dict | None = 
         rwc = bacva.risk_weight(ct.sector, ct.investment_grade)
         scvas[c] = bacva.scva(rwc, m_ba[idx[c]], ead[idx[c]], df[idx[c]], settings.alpha)
     ba = bacva.ba_cva(scvas, settings.cds_hedges, full=settings.ba_cva == "full")
-    out = out.assign_coords(cpty=("cpty", np.array(names, dtype=object)))
+    # another stage (XVA) may have laid out the cpty dim already: keep its order, extend it only if it must
+    if "cpty" in out.coords:
+        order = [str(c) for c in out["cpty"].values]
+        extra = [c for c in names if c not in order]
+        if extra:
+            out = out.reindex(cpty=order + extra, fill_value=0.0)
+        names = order + extra
+        for c in names:
+            idx.setdefault(c, [])
+            scvas.setdefault(c, 0.0)
+    else:
+        out = out.assign_coords(cpty=("cpty", np.array(names, dtype=object)))
     agg = lambda x: np.array([float(np.sum(x[idx[c]])) for c in names])  # noqa: E731
     out["EAD_cpty"] = ("cpty", agg(ead), {"units": "base currency"})
     out["RWA_cpty"] = ("cpty", agg(rwa), {"units": "base currency"})
