@@ -42,6 +42,9 @@ class RunResults:
                 f"{float(ds['EPE'].values[i].max()):>14,.0f}{float(ds['PFE'].values[i, :, qi].max()):>14,.0f}"
                 f"{float(ds['BaselEEPE'].values[i]):>14,.0f}"
             )
+        if "EAD" in ds:  # capital stage
+            from exposure.capital import capital_summary
+            lines.append(capital_summary(ds))
         lines.append(f"results: {self.out_dir}")
         return "\n".join(lines)
 
@@ -160,6 +163,10 @@ def run_pipeline(cfg, s: Setup | None = None) -> RunResults:
     )
     ds["NPV"] = ("netting_set", ns_npv)
     ds = _with_credit(ds, market, pf, val_times)
+    # --- capital stage (exposure.capital): SA-CCR / IMM EAD, RWA, BA-CVA, SA-CVA, profiles
+    from exposure.capital import add_capital, capital_settings
+    ds = add_capital(ds, pf, market, capital_settings(cfg.get("capital")), dict(zip(trade_ids, npv0.tolist())))
+    # ---
     return _write(cfg, s, ds, dict(zip(trade_ids, npv0.tolist())))
 
 
@@ -197,6 +204,9 @@ def _write(cfg, s: Setup, ds, npv: dict) -> RunResults:
     files.append(atomic_text(os.path.join(out, "config.yaml"), OmegaConf.to_yaml(cfg)))
     npv_csv = "TradeId,NPV\n" + "".join(f"{k},{v:.10g}\n" for k, v in npv.items())
     files.append(atomic_text(os.path.join(out, "npv.csv"), npv_csv))
+    if "EAD" in ds and bool(getattr(cfg.get("capital"), "csv", True)):  # capital stage output
+        from exposure.capital import capital_csv_text
+        files.append(atomic_text(os.path.join(out, "capital.csv"), capital_csv_text(ds)))
     for ccy, rep in s.built.calibration.items():
         files.append(atomic_text(os.path.join(out, f"calibration_{ccy}.csv"), rep.to_frame().to_csv(index=False)))
     if s.portfolio.skipped:

@@ -36,6 +36,10 @@ def setup(cfg, calibrate: bool = True) -> Setup:
         events = cfg.simulation.get("events", "options")
         if getattr(events, "value", events) != "none":  # option fixings and exercises on their own dates
             grid = grid.with_events(d for b in portfolio.batches for d in b.event_dates())
+    # capital stage inputs (settings, trade/margin tables, SA-CVA sensitivities), checked before any compute
+    from exposure.capital import check_inputs
+
+    check_inputs(cfg.get("capital"), market, portfolio)
     return Setup(market, built, grid, portfolio)
 
 

@@ -58,8 +58,9 @@ def test_basel_horizon_keeps_the_one_year_date_and_caps_at_maturity():
     w = basel_weights(t)
     assert w[3] > 0 and w[4] == 0 and w.sum() == pytest.approx(1.0)
     w = basel_weights(t, maturity=[0.6, 0.1])
-    np.testing.assert_allclose(w[0], [0.5, 0.5, 0, 0, 0], rtol=1e-12)
-    np.testing.assert_array_equal(w[1], np.zeros(5))  # matures before the first date: ORE reports 0
+    # CRE53: the average runs over (0, M]; the date straddling M weighs M - t_{k-1}
+    np.testing.assert_allclose(w[0], np.array([91, 91, 0.6 * 365 - 182, 0, 0]) / (0.6 * 365), rtol=1e-12)
+    np.testing.assert_allclose(w[1], [1, 0, 0, 0, 0])  # matures before the first date: EEE(t_1) over (0, M]
     w = basel_weights(np.array([0.0, 0.5, 1.0]))
     np.testing.assert_allclose(w, [0.0, 0.5, 0.5])  # a t0 row carries no weight
 

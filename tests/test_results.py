@@ -67,10 +67,13 @@ def test_dataset_layout(dataset):
     assert list(ds["quantile"].values) == [0.95, 0.975, 0.99]
     assert list(ds["trade_netting_set"].values) == ["NS_A", "NS_A", "NS/B", "T4"]
     np.testing.assert_array_equal(ds["EEPE"].values, ds["BaselEEPE"].values)
-    # NS/B matures after 0.4 years: its Basel average stops at the last date before (t = 0.088, 0.252)
+    # NS/B matures after 0.4 years: its Basel average runs over (0, 0.4] (CRE53.16), the date straddling 0.4
+    # weighing 0.4 - t_1 (t = 0.088, 0.252, ...)
     t = ds["time"].values
     eee = ds["BaselEEE"].sel(netting_set="NS/B").values
-    assert ds["BaselEEPE"].sel(netting_set="NS/B") == pytest.approx((eee[0] * t[0] + eee[1] * (t[1] - t[0])) / t[1])
+    assert t[1] < 0.4 < t[2]
+    assert ds["BaselEEPE"].sel(netting_set="NS/B") == pytest.approx(
+        (eee[0] * t[0] + eee[1] * (t[1] - t[0]) + eee[2] * (0.4 - t[1])) / 0.4)
     assert ds.attrs["seed"] == 1234 and ds.attrs["package_version"] == exposure.__version__
     assert ds.attrs["base_currency"] == "USD" and ds.attrs["asof"] == "2024-03-28"
     assert yaml.safe_load(ds.attrs["config"]) == {"simulation": {"paths": 400, "seed": 1234}}

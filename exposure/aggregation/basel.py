@@ -7,6 +7,10 @@ Along the date axis K of arrays (..., K), times t_k in years (ACT/365F), BaselEE
                     w_k = dt_k / sum_j dt_j over the dates with t_k <= min(1Y + 4D, maturity), dt_k = t_k - t_{k-1},
                     t_{-1} = 0 (Basel CRE53 right end points, as ORE's ee_b[j+1] * timeDeltas[j]; ORE measures the
                     steps ACT/ACT where we use ACT/365F; the 4-day slack is ORE's, so the 1Y date is kept)
+    With a netting-set maturity M under the horizon (CRE53.16: "or, if all contracts in the netting set mature
+    before one year, over the time period of the longest-maturity contract") the average runs over (0, M]:
+    the date t_k straddling M weighs M - t_{k-1} (its EEE is the running maximum up to M, EE being 0 after M),
+    so a set maturing before the first grid date still gets its effective EE rather than 0.
     TimeWeightedBaselEPE(t_j)  = sum_{k<=j} BaselEE(t_k) dt_k / sum_{k<=j} dt_k   (running time average;
     TimeWeightedBaselEEPE(t_j) likewise on BaselEEE; at t = 0 the value itself)
 """
@@ -26,14 +30,18 @@ def effective_ee(ee, axis: int = -1) -> np.ndarray:
 def basel_weights(times, horizon: float = 1.0, maturity=None, slack: float = ORE_HORIZON_SLACK) -> np.ndarray:
     """Weights w_k (..., K) of the Basel time average: dt_k on t_k <= min(horizon + slack, maturity), normalised.
 
-    times: (K,) ascending years (t = 0 allowed; its weight is 0). maturity: None, a scalar or (n,) years.
-    Rows without any date inside the horizon get zero weights (ORE then reports 0).
+    times: (K,) ascending years (t = 0 allowed; its weight is 0). maturity: None, a scalar or (n,) years;
+    where maturity < horizon the date straddling it weighs maturity - t_{k-1}. Rows without any date
+    after t = 0 get zero weights.
     """
     t = np.asarray(times, dtype=np.float64)
-    dt = np.diff(np.concatenate([[0.0], t]))
-    cutoff = horizon + slack if maturity is None else np.minimum(horizon + slack, np.asarray(maturity, float))
-    cutoff = np.asarray(cutoff, dtype=np.float64)[..., None]
-    w = np.where(t <= cutoff, dt, 0.0)
+    prev = np.concatenate([[0.0], t[:-1]])
+    dt = t - prev
+    w = np.where(t <= horizon + slack, dt, 0.0)
+    if maturity is not None:
+        m = np.asarray(maturity, dtype=np.float64)[..., None]
+        partial = np.clip(np.minimum(t, m) - prev, 0.0, None)
+        w = np.where(m < horizon, partial, w)
     tot = w.sum(axis=-1, keepdims=True)
     return np.where(tot > 0, w / np.where(tot > 0, tot, 1.0), 0.0)
 

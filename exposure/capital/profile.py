@@ -1,0 +1,60 @@
+"""EAD at future dates on the exposure grid (for KVA).
+
+    IMM:     EAD(t_k) = alpha EEPE(t_k), the effective EPE over (t_k, min(t_k + 1y, M)] with the effective EE
+             restarted at t_k (right end points; the date straddling the end weighs the part inside)
+    SA-CCR:  EAD(t_k) = alpha (EE(t_k) + AddOn of the trades alive at t_k, aged to t_k), multiplier 1; options past
+             their expiry become their underlying (physical settlement), others keep their t0 delta
+EE = BaselEE (non-discounted, base currency); times in years; arrays (K,) per netting set.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from exposure.capital.saccr import saccr_netting_set
+
+
+def _aged(t, dt: float):
+    """The SA-CCR attributes of a trade seen at a future date (times shortened by dt), None once it matured."""
+    if t.maturity <= dt:
+        return None
+    sh = lambda x: None if x is None else x - dt  # noqa: E731
+    kw = dict(maturity=t.maturity - dt, start=max(t.start - dt, 0.0), end=sh(t.end))
+    if t.option in ("call", "put") and t.expiry is not None and t.expiry <= dt:
+        kw.update(option="", delta=None, long=t.long)  # exercised into the underlying (physical settlement)
+    elif t.expiry is not None:
+        kw["expiry"] = t.expiry - dt
+    return dataclasses.replace(t, **kw)
+
+
+def saccr_profile(trades, terms, ee, times, s) -> np.ndarray:
+    """alpha (EE(t) + AddOn of the trades alive at t, aged to t) at each date (multiplier 1)."""
+    out = np.zeros(len(times))
+    for k, tk in enumerate(times):
+        alive = [a for a in (_aged(t, tk) for t in trades) if a is not None]
+        if not alive:
+            continue
+        r = saccr_netting_set("x", alive, dataclasses.replace(terms, collateral=0.0), V=0.0, alpha=s.alpha)
+        out[k] = s.alpha * (max(ee[k], 0.0) + r.addon)
+    return out
+
+
+def imm_profile(basel_ee, times, maturity, alpha) -> np.ndarray:
+    """alpha EEPE(t_k): effective EPE over (t_k, min(t_k + 1y, M)] with the effective EE restarted at t_k."""
+    out = np.zeros(len(times))
+    for k, tk in enumerate(times):
+        if maturity <= tk:
+            break
+        rest = times[k:] - tk
+        eee = np.maximum.accumulate(basel_ee[k:])
+        if rest.size == 1:
+            out[k] = alpha * basel_ee[k]
+            continue
+        # right end points over (0, min(1y, M - t_k)]; the date straddling the end weighs the part inside, so a
+        # grid coarser than a year past t_k still gives the effective EE at its next date
+        prev = np.concatenate([[0.0], rest[:-1]])
+        w = np.clip(np.minimum(rest, min(1.0, maturity - tk)) - prev, 0.0, None)
+        out[k] = alpha * float(np.sum(w * eee) / np.sum(w))
+    return out
