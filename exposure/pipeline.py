@@ -21,6 +21,7 @@ from exposure.api import Setup, path_generator, setup
 from exposure.errors import ConfigError
 from exposure.pricing.linear import state_abs_max
 from exposure.pricing.view import PathView, PricingContext
+from exposure.xva import add_xva, path_functionals, write_xva_csv, xva_settings
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,7 +33,9 @@ class RunResults:
 
     def summary(self) -> str:
         ds = self.dataset
-        lines = [f"{'netting set':<14}{'cpty':<8}{'NPV':>14}{'peak EPE':>14}{'peak PFE99':>14}{'EEPE':>14}"]
+        xva = [v for v in ("CVA", "DVA", "FVA") if v in ds]
+        lines = [f"{'netting set':<14}{'cpty':<8}{'NPV':>14}{'peak EPE':>14}{'peak PFE99':>14}{'EEPE':>14}"
+                 + "".join(f"{v:>12}" for v in xva)]
         q = ds["quantile"].values
         qi = int(np.argmin(np.abs(q - 0.99)))
         for i, ns in enumerate(ds["netting_set"].values):
@@ -41,6 +44,7 @@ class RunResults:
                 f"{str(ns):<14}{str(ds['counterparty'].values[i]):<8}{npv:>14,.0f}"
                 f"{float(ds['EPE'].values[i].max()):>14,.0f}{float(ds['PFE'].values[i, :, qi].max()):>14,.0f}"
                 f"{float(ds['BaselEEPE'].values[i]):>14,.0f}"
+                + "".join(f"{float(ds[v].values[i]):>12,.0f}" for v in xva)
             )
         lines.append(f"results: {self.out_dir}")
         return "\n".join(lines)
@@ -109,11 +113,15 @@ def run_pipeline(cfg, s: Setup | None = None) -> RunResults:
     valuation_index = np.concatenate([[0], 1 + grid.valuation_index])
     closeout_index = None if grid.closeout_index is None else np.concatenate([[0], 1 + grid.closeout_index])
     val_times = times[valuation_index]
+    # XVA: its date weights are known before the simulation, so the aggregator streams their standard errors.
+    xva_cfg = xva_settings(cfg, market.asof)
+    xva_kw = path_functionals(xva_cfg, market.credit, market.own_name, pf.netting_sets, val_times,
+                              np.asarray(market.curves[market.base_currency].discount(val_times)))
     agg = ExposureAggregator(
         pf.netting_sets, gen.n_paths, val_times, valuation_index=valuation_index, closeout_index=closeout_index,
         t0_index=0, currencies=model.currencies, base_currency=market.base_currency,
         quantiles=list(cfg.output.quantiles), trade_netting_index=trade_ns if trade_level else None,
-        store_cube=bool(cfg.output.store_cube), spill_dir=str(cfg.output.dir),
+        store_cube=bool(cfg.output.store_cube), spill_dir=str(cfg.output.dir), **xva_kw,
     )
     with agg:
         for start, stop, states in gen.chunks(pad=True):
@@ -146,6 +154,7 @@ def run_pipeline(cfg, s: Setup | None = None) -> RunResults:
     )
     ds["NPV"] = ("netting_set", ns_npv)
     ds = _with_credit(ds, market, pf, val_times)
+    ds = add_xva(ds, market.credit, market.own_name, xva_cfg, measures.functionals)
     return _write(cfg, s, ds, dict(zip(trade_ids, npv0.tolist())))
 
 
@@ -180,6 +189,7 @@ def _write(cfg, s: Setup, ds, npv: dict) -> RunResults:
     files = [write_results(ds, os.path.join(out, "results.h5"))]
     if bool(cfg.output.csv):
         files += list(write_ore_csv(ds, out))
+        files += write_xva_csv(ds, out)
     files.append(atomic_text(os.path.join(out, "config.yaml"), OmegaConf.to_yaml(cfg)))
     npv_csv = "TradeId,NPV\n" + "".join(f"{k},{v:.10g}\n" for k, v in npv.items())
     files.append(atomic_text(os.path.join(out, "npv.csv"), npv_csv))

@@ -15,6 +15,8 @@ from typing import Any, Dict, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from exposure.config.xva_schema import FundingConfig, XvaConfig
+
 
 class CurveKind(str, Enum):
     zero = "zero"  # continuously compounded zero rates
@@ -114,6 +116,7 @@ class MarketConfig:
     swaption_vols: Dict[str, SwaptionVolConfig] = field(default_factory=dict)
     credit: Dict[str, CreditConfig] = field(default_factory=dict)
     own_name: str = "BANK"  # the bank's own credit curve name, for DVA
+    funding: Optional[FundingConfig] = None  # borrowing / lending spreads for FVA (exposure.xva)
 
 
 @dataclass
@@ -180,6 +183,7 @@ class ExposureConfig:
     simulation: SimulationConfig = field(default_factory=SimulationConfig)
     portfolio: Optional[PortfolioConfig] = None
     output: OutputConfig = field(default_factory=OutputConfig)
+    xva: XvaConfig = field(default_factory=XvaConfig)
     extra: Dict[str, Any] = field(default_factory=dict)
 
 
@@ -191,3 +195,4 @@ def register_configs() -> None:
     cs.store(group="simulation", name="simulation_schema", node=SimulationConfig)
     cs.store(group="portfolio", name="portfolio_schema", node=PortfolioConfig)
     cs.store(group="output", name="output_schema", node=OutputConfig)
+    cs.store(group="xva", name="xva_schema", node=XvaConfig)
