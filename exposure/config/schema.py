@@ -116,7 +116,7 @@ class MarketConfig:
     swaption_vols: Dict[str, SwaptionVolConfig] = field(default_factory=dict)
     credit: Dict[str, CreditConfig] = field(default_factory=dict)
     own_name: str = "BANK"  # the bank's own credit curve name, for DVA
-    funding: Optional[FundingConfig] = None  # borrowing / lending spreads for FVA (exposure.xva)
+    funding: FundingConfig = field(default_factory=FundingConfig)  # FVA spreads (exposure.xva); no tenors: none
 
 
 @dataclass

@@ -81,7 +81,8 @@ def _number(node, name: str, default: float, lo: float = 0.0) -> float:
 
 
 def funding_spreads(node, asof) -> FundingSpreads | None:
-    """FundingSpreads from a ``market.funding`` node (tenors, borrowing_bp, lending_bp) or None."""
+    """FundingSpreads from a ``market.funding`` node (tenors, borrowing_bp, lending_bp); None without one or
+    with no tenors (no FVA)."""
     if node is None:
         return None
     from exposure.simulation.grid import tenor_time
@@ -90,7 +91,9 @@ def funding_spreads(node, asof) -> FundingSpreads | None:
     b = [float(x) for x in (getattr(node, "borrowing_bp", []) or [])]
     le = [float(x) for x in (getattr(node, "lending_bp", []) or [])]
     if not tenors:
-        raise ConfigError("market.funding.tenors", "needs at least one tenor")
+        if b or le:
+            raise ConfigError("market.funding.tenors", f"{len(b)} borrowing / {len(le)} lending spreads but no tenors")
+        return None
     for name, vals in (("borrowing_bp", b), ("lending_bp", le)):
         if len(vals) != len(tenors):
             raise ConfigError(f"market.funding.{name}", f"{len(vals)} spreads for {len(tenors)} tenors")
