@@ -1,0 +1,95 @@
+"""CVA/DVA side by side: the inputs of ``ore_inputs`` plus flat hazard-rate default curves for the counterparty
+and the bank, and ORE's xva analytic with ``cva``/``dva`` switched on.
+
+    ore_xml = ore_inputs.write_ore_inputs(folder, spec, trades)
+    add_credit(folder, spec)                      # patches market.txt, curveconfig, conventions, todaysmarket, ore.xml
+    run = run_ore.run_ore_isolated(ore_xml, reports=("npv", "netcube", "xva"))
+
+Default curves (ORE ``Type HazardRate``, quotes HAZARD_RATE/RATE/<name>/SR/USD/<tenor> all equal to h, A365,
+recovery RECOVERY_RATE/RATE/<name>/SR/USD): S(t) = exp(-h t) with t = days/365, the engine's ``market=flat`` curves
+(CP_A 2%, BANK 1%, recovery 40%). ORE's netting-set CVA (StaticCreditXvaCalculator, ValueAdjustmentCalculator):
+
+    CVA = sum_j (1 - R_c) (S_c(d_{j-1}) - S_c(d_j)) EPE(d_j),   DVA likewise with the bank and ENE,
+
+d_0 = today, d_j the simulation dates, EPE/ENE from ORE's exposure profile (unilateral). The engine's
+``xva.bilateral=false, xva.discretisation=ore`` is the same formula on the same dates.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+CREDIT = {"CP_A": (0.02, 0.4), "BANK": (0.01, 0.4)}  # name -> (flat hazard, recovery): conf/market/flat.yaml
+TENORS = ("1Y", "2Y", "5Y", "10Y", "20Y", "30Y")
+OWN_NAME = "BANK"
+
+
+def _market_lines(spec, credit) -> str:
+    a = spec.asof.strftime("%Y%m%d")
+    lines = []
+    for name, (h, rec) in credit.items():
+        lines.append(f"{a} RECOVERY_RATE/RATE/{name}/SR/USD {rec!r}")
+        lines += [f"{a} HAZARD_RATE/RATE/{name}/SR/USD/{t} {h!r}" for t in TENORS]
+    return "\n".join(lines) + "\n"
+
+
+def _default_curves_xml(credit) -> str:
+    out = []
+    for name in credit:
+        quotes = "".join(f"<Quote>HAZARD_RATE/RATE/{name}/SR/USD/{t}</Quote>" for t in TENORS)
+        out.append(f"""    <DefaultCurve>
+      <CurveId>{name}_SR_USD</CurveId>
+      <CurveDescription>flat hazard rate</CurveDescription>
+      <Currency>USD</Currency>
+      <Type>HazardRate</Type>
+      <DiscountCurve/>
+      <DayCounter>A365</DayCounter>
+      <RecoveryRate>RECOVERY_RATE/RATE/{name}/SR/USD</RecoveryRate>
+      <Quotes>{quotes}</Quotes>
+      <Conventions>CDS-STANDARD-CONVENTIONS</Conventions>
+    </DefaultCurve>""")
+    return "  <DefaultCurves>\n" + "\n".join(out) + "\n  </DefaultCurves>\n"
+
+
+CDS_CONVENTIONS = """  <CDS>
+    <Id>CDS-STANDARD-CONVENTIONS</Id>
+    <SettlementDays>0</SettlementDays>
+    <Calendar>WeekendsOnly</Calendar>
+    <Frequency>Quarterly</Frequency>
+    <PaymentConvention>ModifiedFollowing</PaymentConvention>
+    <Rule>TwentiethIMM</Rule>
+    <DayCounter>A360</DayCounter>
+    <SettlesAccrual>true</SettlesAccrual>
+    <PaysAtDefaultTime>true</PaysAtDefaultTime>
+  </CDS>
+"""
+
+
+def _patch(path: Path, old: str, new: str) -> None:
+    """Replace the LAST occurrence of old (closing tags such as </Conventions> also close inner elements)."""
+    text = path.read_text()
+    i = text.rfind(old)
+    if i < 0:
+        raise ValueError(f"{path.name}: '{old.strip()[:60]}' not found (ore_inputs changed?)")
+    path.write_text(text[:i] + new + text[i + len(old):])
+
+
+def add_credit(folder, spec, credit: dict | None = None, own_name: str = OWN_NAME) -> None:
+    """Patch the input folder written by ``ore_inputs.write_ore_inputs`` for CVA/DVA (module docstring)."""
+    credit = dict(credit or CREDIT)
+    inp = Path(folder).resolve() / "Input"
+    with open(inp / "market.txt", "a") as fh:
+        fh.write(_market_lines(spec, credit))
+    _patch(inp / "curveconfig.xml", "</CurveConfiguration>", _default_curves_xml(credit) + "</CurveConfiguration>")
+    _patch(inp / "conventions.xml", "</Conventions>", CDS_CONVENTIONS + "</Conventions>")
+    _patch(inp / "todaysmarket.xml", "    <SwapIndexCurvesId>default</SwapIndexCurvesId>\n",
+           "    <SwapIndexCurvesId>default</SwapIndexCurvesId>\n    <DefaultCurvesId>default</DefaultCurvesId>\n")
+    curves = "".join(f'    <DefaultCurve name="{n}">Default/USD/{n}_SR_USD</DefaultCurve>\n' for n in credit)
+    _patch(inp / "todaysmarket.xml", "</TodaysMarket>",
+           f'  <DefaultCurves id="default">\n{curves}  </DefaultCurves>\n</TodaysMarket>')
+    _patch(inp / "ore.xml", '<Parameter name="cva">N</Parameter>', '<Parameter name="cva">Y</Parameter>')
+    _patch(inp / "ore.xml", '<Parameter name="dva">N</Parameter>',
+           f'<Parameter name="dva">Y</Parameter>\n      <Parameter name="dvaName">{own_name}</Parameter>')
+    _patch(inp / "ore.xml", '<Parameter name="allocationMethod">None</Parameter>',
+           '<Parameter name="allocationMethod">None</Parameter>\n      <Parameter name="rawCubeOutputFile">'
+           '</Parameter>')
