@@ -13,6 +13,15 @@ recovery RECOVERY_RATE/RATE/<name>/SR/USD): S(t) = exp(-h t) with t = days/365, 
 
 d_0 = today, d_j the simulation dates, EPE/ENE from ORE's exposure profile (unilateral). The engine's
 ``xva.bilateral=false, xva.discretisation=ore`` is the same formula on the same dates.
+
+CSA with a margin period of risk (``add_csa``): ORE's close-out grid (simulation ``CloseOutLag``, ``MporMode``,
+xva ``calculationType NoLag``) is the engine's ``simulation.mpor``: collateral called at t, portfolio valued at
+t + MPoR. ``MporMode ActualDate`` values at the close-out date itself, as the engine does; ``StickyDate`` keeps
+the valuation date t and moves only the market (cash flows inside the margin period are not paid, and a coupon
+fixing inside it takes the close-out date's rate). Measured on tests/test_ore_xva.py's case (10 swaps + 2 FX
+forwards, 20 x 6M dates, zero-threshold CSA, MPoR 2W, 2,000 ORE paths, same ORE seed for both modes):
+StickyDate - ActualDate = +23.4 CVA (+1.9%, ~1.2 ORE standard errors) and -12.0 DVA (-1.9%). The tests
+compare with ActualDate.
 """
 
 from __future__ import annotations
@@ -93,3 +102,52 @@ def add_credit(folder, spec, credit: dict | None = None, own_name: str = OWN_NAM
     _patch(inp / "ore.xml", '<Parameter name="allocationMethod">None</Parameter>',
            '<Parameter name="allocationMethod">None</Parameter>\n      <Parameter name="rawCubeOutputFile">'
            '</Parameter>')
+
+
+def csa_netting_xml(netting_set: str, mpor: str) -> str:
+    """A two-way CSA with zero thresholds, MTAs and independent amounts, daily calls, USD cash collateral."""
+    return f"""<?xml version="1.0"?>
+<NettingSetDefinitions>
+  <NettingSet>
+    <NettingSetId>{netting_set}</NettingSetId>
+    <ActiveCSAFlag>true</ActiveCSAFlag>
+    <CSADetails>
+      <Bilateral>Bilateral</Bilateral>
+      <CSACurrency>USD</CSACurrency>
+      <Index>USD-LIBOR-3M</Index>
+      <ThresholdPay>0</ThresholdPay>
+      <ThresholdReceive>0</ThresholdReceive>
+      <MinimumTransferAmountPay>0</MinimumTransferAmountPay>
+      <MinimumTransferAmountReceive>0</MinimumTransferAmountReceive>
+      <IndependentAmount>
+        <IndependentAmountHeld>0</IndependentAmountHeld>
+        <IndependentAmountType>FIXED</IndependentAmountType>
+      </IndependentAmount>
+      <MarginingFrequency>
+        <CallFrequency>1D</CallFrequency>
+        <PostFrequency>1D</PostFrequency>
+      </MarginingFrequency>
+      <MarginPeriodOfRisk>{mpor}</MarginPeriodOfRisk>
+      <CollateralCompoundingSpreadReceive>0.00</CollateralCompoundingSpreadReceive>
+      <CollateralCompoundingSpreadPay>0.00</CollateralCompoundingSpreadPay>
+      <EligibleCollaterals>
+        <Currencies><Currency>USD</Currency></Currencies>
+      </EligibleCollaterals>
+    </CSADetails>
+  </NettingSet>
+</NettingSetDefinitions>
+"""
+
+
+def add_csa(folder, mpor: str = "2W", mpor_mode: str = "ActualDate", netting_set: str = "NS_ORE") -> None:
+    """Make the side-by-side netting set collateralised (zero threshold/MTA, margin period of risk ``mpor``) and
+    value it on ORE's close-out grid: simulation ``CloseOutLag`` = mpor with ``MporMode`` (ActualDate: the
+    portfolio is valued at the close-out date t + MPoR; StickyDate: at t with the market of t + MPoR), xva
+    ``calculationType NoLag`` (the collateral is the one called at t, the exposure the close-out value less it:
+    the engine's ``simulation.mpor``)."""
+    inp = Path(folder).resolve() / "Input"
+    (inp / "netting.xml").write_text(csa_netting_xml(netting_set, mpor))
+    _patch(inp / "simulation.xml", "    <Seed>",
+           f"    <CloseOutLag>{mpor}</CloseOutLag>\n    <MporMode>{mpor_mode}</MporMode>\n    <Seed>")
+    _patch(inp / "ore.xml", '<Parameter name="calculationType">Symmetric</Parameter>',
+           '<Parameter name="calculationType">NoLag</Parameter>')
