@@ -11,7 +11,7 @@ Data variables (units: base currency; "discounted" = deflated by the numeraire t
     BaselEE, BaselEEE                                (netting_set, date)   non-discounted (EPE / P(0, t))
     TimeWeightedBaselEPE, TimeWeightedBaselEEPE      (netting_set, date)   running time averages
     PFE                                              (netting_set, date, quantile)  basis: attrs pfe_basis
-    optional (newer runs): ENE_stderr, FundingEPE, FundingENE (netting_set, date); PFE_lower, PFE_upper
+    optional (newer runs): ENE_stderr, FundingEPE, FundingENE, ExpectedIM (netting_set, date); PFE_lower, PFE_upper
     (netting_set, date, quantile), the order-statistic interval of PFE at attrs pfe_ci_level; the XVA stage's
     CVA, DVA, FCA, FBA, FVA, MVA, KVA (+ _stderr) on netting_set, *_cpty on cpty, *_total (exposure.xva)
     BaselEPE, BaselEEPE, EEPE (= BaselEEPE)          (netting_set)         one-year Basel averages
@@ -43,7 +43,7 @@ import xarray as xr
 RESULTS_SCHEMA = "xposure-results/1"
 
 NETTING_DATE_VARS = ("EPE", "ENE", "BaselEE", "BaselEEE", "ExpectedCollateral", "EE_stderr")
-OPTIONAL_NETTING_DATE_VARS = ("ENE_stderr", "FundingEPE", "FundingENE")
+OPTIONAL_NETTING_DATE_VARS = ("ENE_stderr", "FundingEPE", "FundingENE", "ExpectedIM")
 REQUIRED_VARS = NETTING_DATE_VARS + ("PFE", "BaselEPE", "BaselEEPE", "EEPE", "PeakPFE", "PeakPFEDate")
 REQUIRED_ATTRS = ("seed", "config", "package_version", "base_currency", "asof")
 
@@ -63,6 +63,7 @@ _DESCRIPTIONS = {
     "ENE_stderr": "Monte Carlo standard error of ENE: sd(max(-X,0)/N)/sqrt(n_paths)",
     "FundingEPE": "E[max(F,0)/N], F = V(t) - variation margin held at t (funding exposure, no MPoR lag)",
     "FundingENE": "E[max(-F,0)/N], F = V(t) - variation margin held at t",
+    "ExpectedIM": "E[IM/N]: regression dynamic initial margin, discounted (exposure.aggregation.dim)",
     "PFE_lower": "lower end of the distribution-free (order-statistic) confidence interval of PFE",
     "PFE_upper": "upper end of the distribution-free (order-statistic) confidence interval of PFE",
     "TimeWeightedBaselEPE": "running time average of BaselEE up to the date",

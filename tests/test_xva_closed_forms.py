@@ -196,3 +196,24 @@ def test_swap_cva_and_dva_match_quantlib_jamshidian(tmp_path):
         assert abs(got - ref) < 4 * se, (name, got, ref, se)
         assert 0 < se < 0.05 * ref
     assert ds.attrs["xva_cva_type"].startswith("bilateral")
+
+
+def test_regression_dim_and_mva_of_an_fx_forward(tmp_path):
+    """Zero rates, FX lognormal sigma 10%, MPoR d = 2W: V = X - K, dV = X (e^{sigma W_d - sigma^2 d/2} - 1), so
+    E[dV | V] = 0 and sd(dV | V) = (V + K) sqrt(e^{sigma^2 d} - 1), exactly what a quadratic variance regression
+    captures; IM = Phi^-1(0.99) X sqrt(e^{sigma^2 d} - 1) and ExpectedIM(t) = Phi^-1(0.99) sqrt(e^{sigma^2 d} - 1)
+    E[X_t] = the same times X_0 = 1 (a martingale). MVA = sum_k s_k dcf^B_k ExpectedIM(t_k), within 4 SE."""
+    trades = [_fx("ATM", "NS", "EUR", 1.0, "USD", 1.0)]
+    ds = _run(tmp_path, trades, {"NS": {"counterparty": "CP_A"}},
+              ZERO_RATES + FUNDING + ["simulation.grid='3M,6M,9M,1Y,15M,18M,21M'", "simulation.mpor=2W",
+                                      "xva.mva=true"], paths=4000)
+    t = ds["time"].values
+    im = norm.ppf(0.99) * np.sqrt(np.expm1(0.01 * 14 / 365))
+    live = (t > 0) & (t < 2.0 - 14 / 365)
+    got = ds["ExpectedIM"].values[0]
+    assert np.all(np.abs(got[live] / im - 1.0) < 0.03), got[live] / im  # regression + sampling error only
+    surv = np.exp(-(H_C + H_B) * t[:-1])
+    mva_ref = np.sum((surv * np.expm1(0.01 * np.diff(t)))[live[1:]]) * im
+    mva, se = float(ds["MVA"].values[0]), float(ds["MVA_stderr"].values[0])
+    assert abs(mva - mva_ref) < 4 * se, (mva, mva_ref, se)
+    assert "regression DIM" in ds.attrs["xva_mva"]

@@ -14,6 +14,7 @@ and this module adds
 
     BaselEE(t)    = EPE(t) / P(0, t)                non-discounted EE (ORE: epe / curve->discount(date))
     PeakPFE(q)    = max_t PFE(t, q), PeakPFEDate its first date
+    ExpectedIM(t) = E[IM(t) / N(t)]: regression dynamic initial margin (``dim``), with mva_weights and an MPoR
     FundingEPE(t) = E[max(F(t), 0) / N(t)], FundingENE(t) = E[max(-F(t), 0) / N(t)]: the funding exposure
                     F(t_k) = V(t_k) - X_c(t_k) C_k, the value net of the variation margin held at the call date
                     itself (no margin period of risk: funding is a going-concern cost, not a close-out). VM is
@@ -46,6 +47,7 @@ from exposure.aggregation.accumulators import DEFAULT_BLOCK, BlockSums, Exposure
 from exposure.aggregation.allocation import allocation_paths, netting_members
 from exposure.aggregation.basel import basel_measures
 from exposure.aggregation.collateral import collateral_paths_batch
+from exposure.aggregation.dim import RegressionDIM
 from exposure.aggregation.quantiles import DEFAULT_MEMORY_BUDGET, DEFAULT_QUANTILES
 
 
@@ -114,6 +116,8 @@ class ExposureAggregator:
     (basis EPE, ENE, FundingEPE or FundingENE) whose mean and standard error are streamed
     (``accumulators.PathFunctionalSums``), with sums over ``functional_groups`` (n_ns,) ints and the total;
     pfe_ci_level: confidence level of the PFE order-statistic interval (None: none).
+    mva_weights (n_ns, K): with a close-out grid, the regression dynamic initial margin (``dim``) is computed
+    (ExpectedIM) and the MVA path functional sum_k w_k IM_k / N_k streamed (functionals["MVA"]).
     trade_netting_index: (n_trades,) set index of each trade to compute trade-level EPE/ENE, the allocation
     (AllocatedEPE/ENE) and, with trade_pfe, trade PFE. store_cube keeps X, N (and collateral) for every path
     in memory (n_ns * K * P * itemsize bytes: for moderate runs). For ORE's t = 0 report row, make t0 the first
@@ -128,7 +132,8 @@ class ExposureAggregator:
                  store_cube: bool = False, cube_dtype="float32", memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET,
                  store_dtype="float64", spill_dir: str | None = None, force_spill: bool = False,
                  block_size: int = DEFAULT_BLOCK, path_functionals: dict | None = None,
-                 functional_groups=None, pfe_ci_level: float | None = 0.95):
+                 functional_groups=None, pfe_ci_level: float | None = 0.95, mva_weights=None,
+                 dim_quantile: float = 0.99, dim_order: int = 2):
         self.netting_sets = tuple(netting_sets)
         self.n_ns = len(self.netting_sets)
         self.n_paths = int(n_paths)
@@ -167,6 +172,14 @@ class ExposureAggregator:
                                            with_collateral=bool(self._csa_idx.size), pfe_ci_level=pfe_ci_level,
                                            extras=FUNDING_BASES if self._csa_idx.size else (), **common)
         self.pfe_ci_level = pfe_ci_level
+        self._functional_groups = functional_groups
+        self._dim = None
+        if mva_weights is not None and self.closeout_index is not None:
+            self._mva_weights = np.asarray(mva_weights, dtype=np.float64)
+            if self._mva_weights.shape != (self.n_ns, K):
+                raise ValueError(f"mva_weights must be ({self.n_ns}, {K}), got {self._mva_weights.shape}")
+            self._dim = RegressionDIM(self.n_ns, K, self.n_paths, dim_quantile, dim_order,
+                                      memory_budget_bytes, spill_dir)
         self._functionals = None
         if path_functionals:
             self._functionals = PathFunctionalSums(path_functionals, self.n_ns, K, self.n_paths, block_size,
@@ -253,6 +266,8 @@ class ExposureAggregator:
             raise ValueError(f"values must be (K_all, {self.n_ns}, {p}); got {vals.shape}")
         N = np.asarray(numeraire, dtype=np.float64)[self._vi]
         X, coll, _, F = self.collateralise(vals, fx)
+        if self._dim is not None:
+            self._dim.add(start, stop, vals[self._vi], vals[self._ci], N)
         fund = ({"FundingEPE": np.maximum(F, 0.0), "FundingENE": np.maximum(-F, 0.0)}
                 if self._csa_idx.size or self._functionals is not None else None)
         self._ns_acc.add(start, stop, X, N, collateral=coll, extras=fund if self._csa_idx.size else None)
@@ -310,6 +325,9 @@ class ExposureAggregator:
                 trade["AllocatedEPE"] = trade.pop("trade_AllocatedEPE")
                 trade["AllocatedENE"] = trade.pop("trade_AllocatedENE")
             functionals = self._functionals.result() if self._functionals is not None else None
+            if self._dim is not None:
+                netting["ExpectedIM"], mva = self._dim.result(self._mva_weights, self._functional_groups)
+                functionals = dict(functionals or {}, MVA=mva)
             return ExposureMeasures(self.times, self.quantiles, self.n_paths, self.quantile_method, self.pfe_basis,
                                     df, netting, trade, self.cube, self.trade_netting_index, functionals,
                                     self.pfe_ci_level if "PFE_lower" in netting else None)
@@ -319,6 +337,8 @@ class ExposureAggregator:
     def close(self) -> None:
         """Release the quantile stores (and delete their spill files); finalize does it on its own."""
         self._ns_acc.close()
+        if self._dim is not None:
+            self._dim.close()
         if self._trade_acc is not None:
             self._trade_acc.close()
 

@@ -38,6 +38,9 @@ class XvaConfig:
     capital_ratio: float = 0.08  # KVA capital proxy: ratio x risk weight x alpha x forward EEPE
     risk_weight: float = 1.0
     alpha: float = 1.4
+    mva: bool = False  # regression dynamic initial margin and MVA (needs simulation.mpor and market.funding)
+    dim_quantile: float = 0.99
+    dim_order: int = 2
 
 
 @dataclass

@@ -102,7 +102,11 @@ def path_functionals(settings: XvaSettings | None, credit: dict, own_name: str, 
         fca, fba = w.funding["FCA" + suffix], w.funding["FBA" + suffix]
         spec.update(FCA=("FundingEPE", fca), FBA=("FundingENE", fba),
                     FVA=[("FundingEPE", fca), ("FundingENE", -fba)])
-    return {"path_functionals": spec, "functional_groups": counterparty_groups(cps)[1]}
+    out = {"path_functionals": spec, "functional_groups": counterparty_groups(cps)[1]}
+    if settings.mva and w.funding:
+        out.update(mva_weights=w.funding["FCA" + FUNDING_VARIANTS[settings.survival_weighting]],
+                   dim_quantile=settings.dim_quantile, dim_order=settings.dim_order)
+    return out
 
 
 def _profile(ds: xr.Dataset, name: str, fallback: str, notes: list) -> np.ndarray:
@@ -144,6 +148,8 @@ def add_xva(ds: xr.Dataset, credit: dict, own_name: str, settings: XvaSettings |
         suffix = FUNDING_VARIANTS[settings.survival_weighting]
         values["FCA"], values["FBA"] = values["FCA" + suffix], values["FBA" + suffix]
         values["FVA"] = values["FCA"] - values["FBA"]
+        if "ExpectedIM" in ds:  # MVA: the borrowing cost of the initial margin the bank posts
+            values["MVA"] = np.sum(w.funding["FCA" + suffix] * ds["ExpectedIM"].values, axis=1)
     surv = np.stack([survival_factors(credit.get(cp), credit.get(own_name), t, settings.survival_weighting)
                      for cp in cps]) if cps else np.zeros((0, t.size))
     kva, kva_source = kva_from_profile(ds, settings, surv, capital_profile)
@@ -152,7 +158,7 @@ def add_xva(ds: xr.Dataset, credit: dict, own_name: str, settings: XvaSettings |
     units = {"units": "base currency"}
     for name, v in values.items():
         out[name] = ("netting_set", v, {**units, "description": _DESCRIPTIONS.get(name.split("_")[0], name)})
-    for name in ("CVA", "DVA", "FCA", "FBA", "FVA", "KVA"):
+    for name in ("CVA", "DVA", "FCA", "FBA", "FVA", "MVA", "KVA"):
         if name not in values:
             continue
         by_cp = np.zeros(len(cp_names))
@@ -182,7 +188,8 @@ def add_xva(ds: xr.Dataset, credit: dict, own_name: str, settings: XvaSettings |
         "xva_notes": "; ".join(notes) or "none",
         "xva_funding": ("market.funding spreads over the base curve" if w.funding
                         else "no market.funding: FCA, FBA, FVA not computed"),
-        "xva_mva": "not computed (no dynamic initial margin model yet)",
+        "xva_mva": ("regression DIM (exposure.aggregation.dim): sum_k s_k dcf^B_k ExpectedIM(t_k)" if "MVA" in values
+                    else "not computed (needs xva.mva=true, simulation.mpor and market.funding)"),
         "KVA_capital_source": kva_source,
     })
     return out
@@ -194,5 +201,6 @@ _DESCRIPTIONS = {
     "FCA": "sum_k s_k dcf^B_k FundingEPE(t_k): funding cost of the positive funding exposure",
     "FBA": "sum_k s_k dcf^L_k FundingENE(t_k): funding benefit of the negative funding exposure",
     "FVA": "FCA - FBA (net funding cost)",
+    "MVA": "sum_k s_k dcf^B_k ExpectedIM(t_k): borrowing cost of the posted regression DIM",
     "KVA": "cost_of_capital x sum_k s_k Capital(t_{k-1}) (t_k - t_{k-1}) P(0, t_k) (attrs KVA_capital_source)",
 }

@@ -1,10 +1,10 @@
 """xva.csv in ORE's columns (OREAnalytics reportwriter writeXVA), where they apply.
 
 One row per netting set (TradeId empty) followed by its trades when trade-level results exist:
-TradeId, NettingSetId, CVA, DVA, FBA, FCA, FBAexOwnSP, FCAexOwnSP, FBAexAllSP, FCAexAllSP, KVA, AllocatedCVA,
+TradeId, NettingSetId, CVA, DVA, FBA, FCA, FBAexOwnSP, FCAexOwnSP, FBAexAllSP, FCAexAllSP, MVA, KVA, AllocatedCVA,
 AllocatedDVA, AllocationMethod, BaselEPE, BaselEEPE, then the engine's additions FVA, CVA_stderr, DVA_stderr,
-FCA_stderr, FBA_stderr, FVA_stderr. Trade rows: CVA/DVA stand-alone, AllocatedCVA/DVA the Euler allocation
-(``allocation``), FBA/FCA/KVA/Basel columns #N/A (not computed per trade). ORE's MVA, COLVA, KVA CCR/CVA split
+FCA_stderr, FBA_stderr, FVA_stderr, MVA_stderr. Trade rows: CVA/DVA stand-alone, AllocatedCVA/DVA the Euler allocation
+(``allocation``), FBA/FCA/MVA/KVA/Basel columns #N/A (not computed per trade; MVA #N/A also when not computed). ORE's COLVA, KVA CCR/CVA split
 and CollateralFloor columns are left out (not computed here). Missing figures are ORE's #N/A; signs as ORE
 (magnitudes, ``adjustments``).
 """
@@ -18,8 +18,8 @@ import os
 from exposure.simulation.scenario_io import atomic_text
 
 COLUMNS = ("TradeId", "NettingSetId", "CVA", "DVA", "FBA", "FCA", "FBAexOwnSP", "FCAexOwnSP", "FBAexAllSP",
-           "FCAexAllSP", "KVA", "AllocatedCVA", "AllocatedDVA", "AllocationMethod", "BaselEPE", "BaselEEPE",
-           "FVA", "CVA_stderr", "DVA_stderr", "FCA_stderr", "FBA_stderr", "FVA_stderr")
+           "FCAexAllSP", "MVA", "KVA", "AllocatedCVA", "AllocatedDVA", "AllocationMethod", "BaselEPE", "BaselEEPE",
+           "FVA", "CVA_stderr", "DVA_stderr", "FCA_stderr", "FBA_stderr", "FVA_stderr", "MVA_stderr")
 _NS_VARS = {"FBAexOwnSP": "FBA_exOwnSP", "FCAexOwnSP": "FCA_exOwnSP", "FBAexAllSP": "FBA_exAllSP",
             "FCAexAllSP": "FCA_exAllSP", "AllocatedCVA": "CVA", "AllocatedDVA": "DVA"}
 _TRADE_VARS = {"CVA": "trade_CVA", "DVA": "trade_DVA", "AllocatedCVA": "AllocatedCVA", "AllocatedDVA": "AllocatedDVA"}

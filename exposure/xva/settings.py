@@ -8,6 +8,7 @@
                                       listed in attrs xva_missing_credit) or "fail" (ConfigError before compute)
     xva.cost_of_capital       float   KVA hurdle rate per year (decimal)
     xva.capital_ratio, xva.risk_weight, xva.alpha    the EEPE capital proxy of KVA (``kva``)
+    xva.mva, xva.dim_quantile, xva.dim_order   regression DIM and MVA (``exposure.aggregation.dim``)
     market.funding            tenors, borrowing_bp, lending_bp: zero spreads over the base discount curve (bp)
 
 Nothing here imports Hydra or OmegaConf: the config node is read through getattr only.
@@ -54,6 +55,9 @@ class XvaSettings:
     risk_weight: float = 1.0
     alpha: float = 1.4
     funding: FundingSpreads | None = None
+    mva: bool = False
+    dim_quantile: float = 0.99
+    dim_order: int = 2
 
     def describe(self) -> str:
         return (f"bilateral={self.bilateral}; discretisation={self.discretisation}; "
@@ -111,6 +115,9 @@ def xva_settings(cfg, asof) -> XvaSettings | None:
     node = getattr(cfg, "xva", None)
     if node is None or not bool(getattr(node, "enabled", True)):
         return None
+    q = float(getattr(node, "dim_quantile", 0.99))
+    if not 0.5 < q < 1.0:
+        raise ConfigError("xva.dim_quantile", f"must lie in (0.5, 1) (got {q})")
     market = getattr(cfg, "market", None)
     return XvaSettings(
         enabled=True,
@@ -123,4 +130,7 @@ def xva_settings(cfg, asof) -> XvaSettings | None:
         risk_weight=_number(node, "risk_weight", 1.0),
         alpha=_number(node, "alpha", 1.4),
         funding=funding_spreads(getattr(market, "funding", None) if market is not None else None, asof),
+        mva=bool(getattr(node, "mva", False)),
+        dim_quantile=_number(node, "dim_quantile", 0.99),
+        dim_order=int(_number(node, "dim_order", 2)),
     )
