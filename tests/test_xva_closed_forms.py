@@ -217,3 +217,18 @@ def test_regression_dim_and_mva_of_an_fx_forward(tmp_path):
     mva, se = float(ds["MVA"].values[0]), float(ds["MVA_stderr"].values[0])
     assert abs(mva - mva_ref) < 4 * se, (mva, mva_ref, se)
     assert "regression DIM" in ds.attrs["xva_mva"]
+
+
+def test_wrong_way_cva_on_the_simulated_cube(fx_run):
+    """Exposure-driven intensity on the engine's paths: b = 0 gives the independent CVA (float32 cube), b = 1 more
+    than 4 SE above it, b = -1 below it."""
+    from exposure.market.credit import CreditCurve
+    from exposure.xva.wwr import add_wrong_way_cva
+
+    credit = {"CP_A": CreditCurve.flat(H_C, 0.4)}
+    j = _ns(fx_run, "NS_ATM")
+    out = {b: add_wrong_way_cva(fx_run.copy(), credit, b) for b in (-1.0, 0.0, 1.0)}
+    cva = float(fx_run["CVA"].values[j])
+    assert float(out[0.0]["CVA_WWR"].values[j]) == pytest.approx(cva, rel=1e-5)
+    hi, se = float(out[1.0]["CVA_WWR"].values[j]), float(out[1.0]["CVA_WWR_stderr"].values[j])
+    assert hi > cva + 4 * se and float(out[-1.0]["CVA_WWR"].values[j]) < cva

@@ -202,3 +202,27 @@ def test_incremental_cva_is_the_per_path_difference():
     assert d == pytest.approx(full, rel=1e-12)
     indep = np.sqrt(np.var(np.sum(w[:, None] * np.maximum(V + v, 0), axis=0), ddof=1) / P)
     assert 0 < se < indep  # the same paths: the difference is known far better than either CVA
+
+
+def test_wrong_way_cva_calibrates_to_the_curve_and_is_monotone_in_b():
+    from exposure.xva.wwr import path_survival, wrong_way_cva
+
+    rng = np.random.default_rng(7)
+    K, P = 9, 20000
+    t = np.linspace(0.0, 4.0, K)
+    x = np.concatenate([np.zeros((1, P)), np.cumsum(rng.standard_normal((K - 1, P)) * 0.5, axis=0)]) + 0.2
+    N = np.exp(0.02 * t)[:, None] * np.ones((1, P))
+    c = CreditCurve.from_hazards([1.0, 3.0, 10.0], [0.02, 0.05, 0.03], 0.4)
+    s = np.asarray(c.survival(t))
+    z = (x - x.mean(1, keepdims=True)) / np.where(x.std(1, keepdims=True) > 0, x.std(1, keepdims=True), 1.0)
+    for b in (-1.0, 0.0, 1.0):
+        np.testing.assert_allclose(path_survival(z, t, s, b).mean(axis=1), s, rtol=1e-12)  # market curve kept
+    # b = 0: the independent CVA of the ore discretisation, exactly
+    epe = (np.maximum(x, 0) / N).mean(axis=1)
+    indep = float(credit_weights(0.6, c, t, None, "ore") @ epe)
+    cva0, se0 = wrong_way_cva(x, N, t, s, 0.6, 0.0)
+    assert cva0 == pytest.approx(indep, rel=1e-12)
+    values = [wrong_way_cva(x, N, t, s, 0.6, b) for b in (-1.0, -0.3, 0.0, 0.3, 1.0)]
+    cvas = [v for v, _ in values]
+    assert all(a < b for a, b in zip(cvas, cvas[1:])), cvas  # wrong way raises, right way lowers CVA
+    assert cvas[-1] > indep + 4 * values[-1][1]

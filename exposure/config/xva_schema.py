@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import List
+from typing import List, Optional
 
 
 class XvaDiscretisation(str, Enum):
@@ -41,6 +41,7 @@ class XvaConfig:
     mva: bool = False  # regression dynamic initial margin and MVA (needs simulation.mpor and market.funding)
     dim_quantile: float = 0.99
     dim_order: int = 2
+    wwr_b: Optional[float] = None  # wrong-way risk: exposure-driven intensity strength (needs output.store_cube)
 
 
 @dataclass

@@ -8,6 +8,7 @@
 ``kva``          KVA from a capital profile (or the labelled EEPE proxy)
 ``allocation``   trade CVA/DVA (stand-alone, Euler allocation), incremental CVA of a proposed trade
 ``report``       xva.csv in ORE's columns
+``wwr``          wrong-way risk: CVA with an exposure-driven intensity calibrated to the credit curve
 """
 
 from exposure.xva.adjustments import FUNDING_VARIANTS, XvaWeights, add_xva, counterparty_groups, path_functionals, xva_weights

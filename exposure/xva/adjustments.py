@@ -178,6 +178,10 @@ def add_xva(ds: xr.Dataset, credit: dict, own_name: str, settings: XvaSettings |
     else:
         stderr_note = "not available: no per-path sums (stage re-run on stored profiles)"
     out = trade_adjustments(out, w)
+    if settings.wwr_b is not None:
+        from exposure.xva.wwr import add_wrong_way_cva
+
+        out = add_wrong_way_cva(out, credit, settings.wwr_b)
     out.attrs.update({
         "xva_settings": settings.describe(),
         "xva_sign_convention": "magnitudes as ORE xva.csv: CVA, FCA, KVA costs; DVA, FBA benefits; FVA = FCA - FBA",

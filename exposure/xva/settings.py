@@ -9,6 +9,7 @@
     xva.cost_of_capital       float   KVA hurdle rate per year (decimal)
     xva.capital_ratio, xva.risk_weight, xva.alpha    the EEPE capital proxy of KVA (``kva``)
     xva.mva, xva.dim_quantile, xva.dim_order   regression DIM and MVA (``exposure.aggregation.dim``)
+    xva.wwr_b                 wrong-way risk: CVA_WWR with an exposure-driven intensity (``wwr``)
     market.funding            tenors, borrowing_bp, lending_bp: zero spreads over the base discount curve (bp)
 
 Nothing here imports Hydra or OmegaConf: the config node is read through getattr only.
@@ -58,6 +59,7 @@ class XvaSettings:
     mva: bool = False
     dim_quantile: float = 0.99
     dim_order: int = 2
+    wwr_b: float | None = None
 
     def describe(self) -> str:
         return (f"bilateral={self.bilateral}; discretisation={self.discretisation}; "
@@ -133,4 +135,5 @@ def xva_settings(cfg, asof) -> XvaSettings | None:
         mva=bool(getattr(node, "mva", False)),
         dim_quantile=_number(node, "dim_quantile", 0.99),
         dim_order=int(_number(node, "dim_order", 2)),
+        wwr_b=None if getattr(node, "wwr_b", None) is None else _number(node, "wwr_b", 0.0, lo=-np.inf),
     )
