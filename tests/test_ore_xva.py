@@ -49,29 +49,12 @@ def runs(tmp_path_factory):
     return ore, eng
 
 
-def _weights(times):
-    from exposure.market.credit import CreditCurve
-    from exposure.xva import credit_weights
-
-    (hc, rc), (hb, rb) = ox.CREDIT["CP_A"], ox.CREDIT["BANK"]
-    return (credit_weights(1 - rc, CreditCurve.flat(hc, rc), times, None, "ore"),
-            credit_weights(1 - rb, CreditCurve.flat(hb, rb), times, None, "ore"))
-
-
 def _ore_figures(ore):
-    dates, v = ore.netcube()
-    t = np.array([(pd.Timestamp(d).date() - SPEC.asof).days / 365.0 for d in dates])
-    w_c, w_d = _weights(t)
-    cva_p = w_c @ np.maximum(v, 0.0)
-    dva_p = w_d @ np.maximum(-v, 0.0)
-    n = v.shape[1]
-    return {"CVA": (cva_p.mean(), cva_p.std(ddof=1) / np.sqrt(n)), "DVA": (dva_p.mean(), dva_p.std(ddof=1) / np.sqrt(n))}
+    return ox.ore_figures(ore, SPEC.asof)
 
 
 def _ore_report(ore, name):
-    x = ore.reports["xva"]
-    row = x[(x["TradeId"].fillna("") == "") & (x["NettingSetId"] == oi.NETTING_SET)]
-    return float(row[name].iloc[0])
+    return ox.ore_report_value(ore, name, oi.NETTING_SET)
 
 
 def test_ore_cva_dva_reproduced_from_its_netcube_with_the_engines_weights(runs):

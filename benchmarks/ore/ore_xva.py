@@ -151,3 +151,44 @@ def add_csa(folder, mpor: str = "2W", mpor_mode: str = "ActualDate", netting_set
            f"    <CloseOutLag>{mpor}</CloseOutLag>\n    <MporMode>{mpor_mode}</MporMode>\n    <Seed>")
     _patch(inp / "ore.xml", '<Parameter name="calculationType">Symmetric</Parameter>',
            '<Parameter name="calculationType">NoLag</Parameter>')
+
+
+def ore_figures(ore, asof) -> dict:
+    """ORE's CVA and DVA recomputed from its netcube with the engine's weights, with their standard errors:
+    {"CVA": (mean, se), "DVA": (mean, se)} (ORE reports no error)."""
+    import numpy as np
+    import pandas as pd
+
+    from exposure.market.credit import CreditCurve
+    from exposure.xva import credit_weights
+
+    dates, v = ore.netcube()
+    t = np.array([(pd.Timestamp(d).date() - asof).days / 365.0 for d in dates])
+    (hc, rc), (hb, rb) = CREDIT["CP_A"], CREDIT[OWN_NAME]
+    w_c = credit_weights(1 - rc, CreditCurve.flat(hc, rc), t, None, "ore")
+    w_d = credit_weights(1 - rb, CreditCurve.flat(hb, rb), t, None, "ore")
+    cva_p, dva_p = w_c @ np.maximum(v, 0.0), w_d @ np.maximum(-v, 0.0)
+    n = v.shape[1]
+    return {"CVA": (cva_p.mean(), cva_p.std(ddof=1) / np.sqrt(n)), "DVA": (dva_p.mean(), dva_p.std(ddof=1) / np.sqrt(n))}
+
+
+def ore_report_value(ore, name: str, netting_set: str = "NS_ORE") -> float:
+    """A netting set's figure from ORE's xva report (the row with an empty TradeId)."""
+    x = ore.reports["xva"]
+    row = x[(x["TradeId"].fillna("") == "") & (x["NettingSetId"] == netting_set)]
+    return float(row[name].iloc[0])
+
+
+def xva_table(ore, ds, asof, netting_set: str = "NS_ORE"):
+    """CVA and DVA of both engines with standard errors and z = difference / combined error (a DataFrame)."""
+    import numpy as np
+    import pandas as pd
+
+    mine = ore_figures(ore, asof)
+    rows = []
+    for name in ("CVA", "DVA"):
+        e, se_e = float(ds[name].values[0]), float(ds[f"{name}_stderr"].values[0])
+        o, se_o = ore_report_value(ore, name, netting_set), mine[name][1]
+        rows.append({"figure": name, "engine": e, "engine_se": se_e, "ore": o, "ore_se": se_o,
+                     "ore_from_netcube": mine[name][0], "z": (e - o) / np.hypot(se_e, se_o)})
+    return pd.DataFrame(rows)
