@@ -82,6 +82,9 @@ def setup(cfg: DictConfig, calibrate: bool = True) -> Setup:
         from exposure.portfolio import load_portfolio
 
         portfolio = load_portfolio(cfg.portfolio, market, grid)
+    from exposure.xva import xva_settings
+
+    xva_settings(cfg, market.asof)  # the xva group and market.funding fail here, before any compute
     return Setup(market, built, grid, portfolio)
 
 

@@ -226,3 +226,34 @@ def test_wrong_way_cva_calibrates_to_the_curve_and_is_monotone_in_b():
     cvas = [v for v, _ in values]
     assert all(a < b for a, b in zip(cvas, cvas[1:])), cvas  # wrong way raises, right way lowers CVA
     assert cvas[-1] > indep + 4 * values[-1][1]
+
+
+def test_funding_exposure_is_the_value_net_of_margin_at_the_call_date():
+    """F(t) = V(t) - VM(t): with a zero-threshold CSA the margin called at t funds V(t) exactly (FundingEPE = 0)
+    while the close-out exposure over the MPoR stays (EPE > 0); with threshold H, F = clip(V, -H, H); IA is not in F."""
+    from exposure.portfolio.netting import Csa, NettingSet
+
+    rng = np.random.default_rng(5)
+    P, H = 3000, 0.3
+    v = np.cumsum(rng.standard_normal((6, 3, P)) * 0.2, axis=0)  # dates 0..5: valuation 0, 2, 4; close-out 1, 3, 5
+    sets = [NettingSet("FULL", "C", Csa(independent_amount_held=0.5)), NettingSet("H", "C", Csa(threshold_cpty=H,
+            threshold_bank=H)), NettingSet("NONE", "C")]
+    m = exposure_measures(v, times=np.array([0.0, 0.5, 1.0]), netting_sets=sets, valuation_index=np.array([0, 2, 4]),
+                          closeout_index=np.array([1, 3, 5]), t0_index=0, quantiles=())
+    vv = v[[0, 2, 4]]
+    assert np.all(m.netting["FundingEPE"][0] == 0.0) and np.all(m.netting["FundingENE"][0] == 0.0)
+    assert np.all(m.netting["EPE"][0, 1:] > 0.0)
+    np.testing.assert_allclose(m.netting["FundingEPE"][1], np.minimum(np.maximum(vv[:, 1], 0), H).mean(axis=1),
+                               rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(m.netting["FundingENE"][1], np.minimum(np.maximum(-vv[:, 1], 0), H).mean(axis=1),
+                               rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(m.netting["FundingEPE"][2], np.maximum(vv[:, 2], 0).mean(axis=1), rtol=1e-13)
+
+
+@pytest.mark.parametrize("override, key", [("market.funding.tenors=[1Y,2Y]", "market.funding.borrowing_bp"),
+                                           ("xva.dim_quantile=0.3", "xva.dim_quantile")])
+def test_validate_names_the_bad_xva_key(override, key):
+    import exposure
+
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        exposure.validate(exposure.compose([override]))
