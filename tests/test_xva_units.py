@@ -11,7 +11,6 @@ from scipy import integrate
 from scipy.stats import binom
 
 from exposure.aggregation import exposure_measures
-from exposure.aggregation.accumulators import PathFunctionalSums
 from exposure.aggregation.quantiles import order_statistic_interval
 from exposure.errors import ConfigError
 from exposure.market.credit import CreditCurve

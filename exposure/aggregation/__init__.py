@@ -21,7 +21,8 @@ from exposure.aggregation.collateral import (
     vm_target,
 )
 from exposure.aggregation.dim import RegressionDIM, regression_im
-from exposure.aggregation.measures import ExposureAggregator, ExposureMeasures, exposure_measures
+from exposure.aggregation.in_memory import exposure_measures
+from exposure.aggregation.measures import ExposureAggregator, ExposureMeasures
 from exposure.aggregation.quantiles import (
     DEFAULT_QUANTILES,
     QuantileStore,
