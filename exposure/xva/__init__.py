@@ -12,7 +12,7 @@
 """
 
 from exposure.xva.adjustments import FUNDING_VARIANTS, XvaWeights, add_xva, counterparty_groups, path_functionals, xva_weights
-from exposure.xva.allocation import incremental_cva, trade_adjustments
+from exposure.xva.allocation import incremental_cva, incremental_cva_from_runs, trade_adjustments
 from exposure.xva.kva import capital_proxy, forward_eepe, kva
 from exposure.xva.report import write_xva_csv
 from exposure.xva.settings import FundingSpreads, XvaSettings, funding_spreads, xva_settings
@@ -21,6 +21,6 @@ from exposure.xva.weights import credit_weights, default_increments, funding_dcf
 __all__ = [
     "FUNDING_VARIANTS", "FundingSpreads", "XvaSettings", "XvaWeights", "add_xva", "capital_proxy",
     "counterparty_groups", "credit_weights", "default_increments", "forward_eepe", "funding_dcf",
-    "funding_spreads", "funding_weights", "incremental_cva", "kva", "path_functionals", "survival_factors",
+    "funding_spreads", "funding_weights", "incremental_cva", "incremental_cva_from_runs", "kva", "path_functionals", "survival_factors",
     "trade_adjustments", "write_xva_csv", "xva_settings", "xva_weights",
 ]

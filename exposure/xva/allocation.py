@@ -53,3 +53,29 @@ def incremental_cva(netting_values, trade_values, numeraire, weights) -> tuple[f
     P = d.size
     se = float(np.std(d, ddof=1) / np.sqrt(P)) if P > 1 else 0.0
     return float(d.mean()), se
+
+
+def incremental_cva_from_runs(base, trade, netting_set: str, trade_netting_set: str, credit: dict, own_name: str,
+                              settings) -> tuple[float, float]:
+    """Incremental CVA of adding the trade(s) of ``trade_netting_set`` in run ``trade`` to ``netting_set`` of run
+    ``base``: both results Datasets with the path cube (``output.store_cube=true``) from the same seed, grid and
+    number of paths (hence the same scenarios). Only for netting sets without a CSA (the cube holds the
+    collateralised value; with a CSA the collateral of the combined set would have to be recomputed).
+    Returns (CVA(V + v) - CVA(V), standard error)."""
+    from exposure.xva.adjustments import xva_weights
+
+    for ds, name in ((base, "base"), (trade, "trade")):
+        if "cube_exposure" not in ds:
+            raise ValueError(f"the {name} run has no path cube: run it with output.store_cube=true")
+    if base.sizes["path"] != trade.sizes["path"] or not np.array_equal(base["time"].values, trade["time"].values):
+        raise ValueError("the two runs must share the grid and the number of paths (and the seed)")
+    if base.attrs.get("seed") != trade.attrs.get("seed"):
+        raise ValueError(f"the runs have different seeds ({base.attrs.get('seed')} vs {trade.attrs.get('seed')})")
+    if "cube_collateral" in base and np.any(base["cube_collateral"].sel(netting_set=netting_set).values != 0):
+        raise ValueError(f"netting set '{netting_set}' is collateralised: incremental CVA needs an uncollateralised set")
+    j = list(base["netting_set"].values).index(netting_set)
+    w = xva_weights(settings, credit, own_name, [netting_set], [str(base["counterparty"].values[j])],
+                    base["time"].values, base["DiscountFactor"].values).cva[0]
+    V = base["cube_exposure"].sel(netting_set=netting_set).values.astype(np.float64)
+    v = trade["cube_exposure"].sel(netting_set=trade_netting_set).values.astype(np.float64)
+    return incremental_cva(V, v, base["cube_numeraire"].values.astype(np.float64), w)
