@@ -21,7 +21,6 @@ from exposure.api import Setup, path_generator, setup
 from exposure.errors import ConfigError
 from exposure.pricing.linear import state_abs_max
 from exposure.pricing.view import PathView, PricingContext
-from exposure.xva import add_xva, path_functionals, write_xva_csv, xva_settings
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,6 +84,7 @@ def _pricing_function(batches, n_ns: int, model, trade_level: bool):
 def run_pipeline(cfg, s: Setup | None = None) -> RunResults:
     from exposure.aggregation.measures import ExposureAggregator
     from exposure.results import build_results
+    from exposure.xva import add_xva, path_functionals, xva_settings
 
     s = s or setup(cfg)
     if s.portfolio is None:
@@ -183,6 +183,7 @@ def _check_finite(npv0, trade_ids) -> None:
 def _write(cfg, s: Setup, ds, npv: dict) -> RunResults:
     from exposure.results import write_ore_csv, write_results
     from exposure.simulation.scenario_io import atomic_text
+    from exposure.xva import write_xva_csv
 
     out = str(cfg.output.dir)
     os.makedirs(out, exist_ok=True)
