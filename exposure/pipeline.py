@@ -32,7 +32,9 @@ class RunResults:
 
     def summary(self) -> str:
         ds = self.dataset
-        lines = [f"{'netting set':<14}{'cpty':<8}{'NPV':>14}{'peak EPE':>14}{'peak PFE99':>14}{'EEPE':>14}"]
+        xva = [v for v in ("CVA", "DVA", "FVA") if v in ds]
+        lines = [f"{'netting set':<14}{'cpty':<8}{'NPV':>14}{'peak EPE':>14}{'peak PFE99':>14}{'EEPE':>14}"
+                 + "".join(f"{v:>12}" for v in xva)]
         q = ds["quantile"].values
         qi = int(np.argmin(np.abs(q - 0.99)))
         for i, ns in enumerate(ds["netting_set"].values):
@@ -41,6 +43,7 @@ class RunResults:
                 f"{str(ns):<14}{str(ds['counterparty'].values[i]):<8}{npv:>14,.0f}"
                 f"{float(ds['EPE'].values[i].max()):>14,.0f}{float(ds['PFE'].values[i, :, qi].max()):>14,.0f}"
                 f"{float(ds['BaselEEPE'].values[i]):>14,.0f}"
+                + "".join(f"{float(ds[v].values[i]):>12,.0f}" for v in xva)
             )
         if "EAD" in ds:  # capital stage
             from exposure.capital import capital_summary
@@ -95,6 +98,7 @@ def _pricing_function(batches, n_ns: int, model, trade_level: bool, example_args
 def run_pipeline(cfg, s: Setup | None = None) -> RunResults:
     from exposure.aggregation.measures import ExposureAggregator
     from exposure.results import build_results
+    from exposure.xva import add_xva, path_functionals, xva_settings
 
     s = s or setup(cfg)
     if s.portfolio is None:
@@ -118,11 +122,15 @@ def run_pipeline(cfg, s: Setup | None = None) -> RunResults:
     valuation_index = np.concatenate([[0], 1 + grid.valuation_index])
     closeout_index = None if grid.closeout_index is None else np.concatenate([[0], 1 + grid.closeout_index])
     val_times = times[valuation_index]
+    # XVA: its date weights are known before the simulation, so the aggregator streams their standard errors.
+    xva_cfg = xva_settings(cfg, market.asof)
+    xva_kw = path_functionals(xva_cfg, market.credit, market.own_name, pf.netting_sets, val_times,
+                              np.asarray(market.curves[market.base_currency].discount(val_times)))
     agg = ExposureAggregator(
         pf.netting_sets, gen.n_paths, val_times, valuation_index=valuation_index, closeout_index=closeout_index,
         t0_index=0, currencies=model.currencies, base_currency=market.base_currency,
         quantiles=list(cfg.output.quantiles), trade_netting_index=trade_ns if trade_level else None,
-        store_cube=bool(cfg.output.store_cube), spill_dir=str(cfg.output.dir),
+        store_cube=bool(cfg.output.store_cube), spill_dir=str(cfg.output.dir), **xva_kw,
     )
     npv0 = None
     with agg:
@@ -167,6 +175,7 @@ def run_pipeline(cfg, s: Setup | None = None) -> RunResults:
     from exposure.capital import add_capital, capital_settings
     ds = add_capital(ds, pf, market, capital_settings(cfg.get("capital")), dict(zip(trade_ids, npv0.tolist())))
     # ---
+    ds = add_xva(ds, market.credit, market.own_name, xva_cfg, measures.functionals)
     return _write(cfg, s, ds, dict(zip(trade_ids, npv0.tolist())))
 
 
@@ -195,12 +204,14 @@ def _check_finite(npv0, trade_ids) -> None:
 def _write(cfg, s: Setup, ds, npv: dict) -> RunResults:
     from exposure.results import write_ore_csv, write_results
     from exposure.simulation.scenario_io import atomic_text
+    from exposure.xva import write_xva_csv
 
     out = str(cfg.output.dir)
     os.makedirs(out, exist_ok=True)
     files = [write_results(ds, os.path.join(out, "results.h5"))]
     if bool(cfg.output.csv):
         files += list(write_ore_csv(ds, out))
+        files += write_xva_csv(ds, out)
     files.append(atomic_text(os.path.join(out, "config.yaml"), OmegaConf.to_yaml(cfg)))
     npv_csv = "TradeId,NPV\n" + "".join(f"{k},{v:.10g}\n" for k, v in npv.items())
     files.append(atomic_text(os.path.join(out, "npv.csv"), npv_csv))

@@ -11,6 +11,9 @@ Data variables (units: base currency; "discounted" = deflated by the numeraire t
     BaselEE, BaselEEE                                (netting_set, date)   non-discounted (EPE / P(0, t))
     TimeWeightedBaselEPE, TimeWeightedBaselEEPE      (netting_set, date)   running time averages
     PFE                                              (netting_set, date, quantile)  basis: attrs pfe_basis
+    optional (newer runs): ENE_stderr, FundingEPE, FundingENE, ExpectedIM (netting_set, date); PFE_lower, PFE_upper
+    (netting_set, date, quantile), the order-statistic interval of PFE at attrs pfe_ci_level; the XVA stage's
+    CVA, DVA, FCA, FBA, FVA, MVA, KVA (+ _stderr) on netting_set, *_cpty on cpty, *_total (exposure.xva)
     BaselEPE, BaselEEPE, EEPE (= BaselEEPE)          (netting_set)         one-year Basel averages
     PeakPFE, PeakPFEDate                             (netting_set, quantile)
     DiscountFactor                                   (date)                P(0, t) used for the Basel measures
@@ -40,6 +43,7 @@ import xarray as xr
 RESULTS_SCHEMA = "xposure-results/1"
 
 NETTING_DATE_VARS = ("EPE", "ENE", "BaselEE", "BaselEEE", "ExpectedCollateral", "EE_stderr")
+OPTIONAL_NETTING_DATE_VARS = ("ENE_stderr", "FundingEPE", "FundingENE", "ExpectedIM")
 REQUIRED_VARS = NETTING_DATE_VARS + ("PFE", "BaselEPE", "BaselEEPE", "EEPE", "PeakPFE", "PeakPFEDate")
 REQUIRED_ATTRS = ("seed", "config", "package_version", "base_currency", "asof")
 
@@ -56,6 +60,12 @@ _DESCRIPTIONS = {
     "BaselEEE": "running maximum of BaselEE (effective EE)",
     "ExpectedCollateral": "E[Coll(t)/N(t)], Coll = net collateral held at close-out (VM + IA held - IA posted)",
     "EE_stderr": "Monte Carlo standard error of EPE: sd(max(X,0)/N)/sqrt(n_paths)",
+    "ENE_stderr": "Monte Carlo standard error of ENE: sd(max(-X,0)/N)/sqrt(n_paths)",
+    "FundingEPE": "E[max(F,0)/N], F = V(t) - variation margin held at t (funding exposure, no MPoR lag)",
+    "FundingENE": "E[max(-F,0)/N], F = V(t) - variation margin held at t",
+    "ExpectedIM": "E[IM/N]: regression dynamic initial margin, discounted (exposure.aggregation.dim)",
+    "PFE_lower": "lower end of the distribution-free (order-statistic) confidence interval of PFE",
+    "PFE_upper": "upper end of the distribution-free (order-statistic) confidence interval of PFE",
     "TimeWeightedBaselEPE": "running time average of BaselEE up to the date",
     "TimeWeightedBaselEEPE": "running time average of BaselEEE up to the date",
     "PFE": "q-quantile of max(X(t),0) over paths (basis: attrs pfe_basis; method: attrs quantile_method)",
@@ -136,6 +146,12 @@ def build_results(measures, netting_set_ids: Sequence[str], counterparties: Sequ
     for name in ("TimeWeightedBaselEPE", "TimeWeightedBaselEEPE"):
         data[name] = _var(ns_date, N[name], name)
     data["PFE"] = _var(("netting_set", "date", "quantile"), N["PFE"], "PFE")
+    for name in OPTIONAL_NETTING_DATE_VARS:
+        if name in N:
+            data[name] = _var(ns_date, N[name], name)
+    for name in ("PFE_lower", "PFE_upper"):
+        if name in N:
+            data[name] = _var(("netting_set", "date", "quantile"), N[name], name)
     data["BaselEPE"] = _var(("netting_set",), N["BaselEPE"], "BaselEPE")
     data["BaselEEPE"] = _var(("netting_set",), N["BaselEEPE"], "BaselEEPE")
     data["EEPE"] = _var(("netting_set",), N["BaselEEPE"].copy(), "EEPE")
@@ -194,6 +210,7 @@ def build_results(measures, netting_set_ids: Sequence[str], counterparties: Sequ
         "n_paths": int(measures.n_paths),
         "quantile_method": str(measures.quantile_method),
         "pfe_basis": str(measures.pfe_basis),
+        "pfe_ci_level": float(getattr(measures, "pfe_ci_level", None) or 0.0),  # 0: no PFE interval
         "results_schema": RESULTS_SCHEMA,
     }
     for k, v in (extra_attrs or {}).items():

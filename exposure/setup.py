@@ -40,6 +40,9 @@ def setup(cfg, calibrate: bool = True) -> Setup:
     from exposure.capital import check_inputs
 
     check_inputs(cfg.get("capital"), market, portfolio)
+    from exposure.xva import xva_settings
+
+    xva_settings(cfg, market.asof)  # the xva group and market.funding fail here, before any compute
     return Setup(market, built, grid, portfolio)
 
 

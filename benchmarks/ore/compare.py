@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.ore import ore_inputs as oi
+from benchmarks.ore import ore_xva as ox
 from benchmarks.ore import run_ore as ro
 
 
@@ -100,11 +101,12 @@ def side_by_side(spec: oi.SideBySide, workdir, ore_paths: int, engine_paths: int
     workdir = Path(workdir)
     trades = oi.make_trades(spec)
     ore_xml = oi.write_ore_inputs(workdir / "ore", spec, trades, paths=ore_paths, seed=ore_seed)
+    ox.add_credit(workdir / "ore", spec)  # CVA/DVA too (ore_xva.py)
     yaml_path = oi.to_engine_portfolio(trades, workdir / "engine_portfolio.yaml")
-    ore = ro.run_ore(ore_xml)
+    ore = ro.run_ore(ore_xml, reports=("npv", "curves", "netcube", "xva"))
     eng = run_engine(spec, yaml_path, str(workdir / "engine_out"), paths=engine_paths, seed=engine_seed)
     return {"ore": ore, "engine": eng, "npv": npv_table(ore, eng), "profile": profile_table(ore, eng, spec.quantile),
-            "trades": trades}
+            "trades": trades, "xva": ox.xva_table(ore, eng.dataset, spec.asof)}
 
 
 def timing(spec: oi.SideBySide, workdir, paths: int, repeats: int = 2) -> dict:
@@ -211,6 +213,7 @@ def main(argv=None) -> int:
             "EPE_area_ratio_engine_over_ore": float(live["EPE_eng"].sum() / live["EPE_ore"].sum()),
             "ENE_area_ratio_engine_over_ore": float(live["ENE_eng"].sum() / live["ENE_ore"].sum()),
             "PFE_area_ratio_engine_over_ore": float(live["PFE_eng"].sum() / live["PFE_ore"].sum()),
+            "xva": r["xva"].to_dict(orient="records"),
         })
     _LAST_SUMMARY.clear()
     _LAST_SUMMARY.update(summary)

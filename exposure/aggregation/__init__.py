@@ -4,12 +4,13 @@
 
 ``ExposureAggregator`` is the streaming entry point (one chunk of paths at a time); the modules hold the
 definitions: ``collateral`` (variation margin recursion), ``measures`` (the aggregator and the whole
-reduction), ``accumulators`` (EPE/ENE/collateral path sums), ``quantiles`` (PFE order statistics, quantile
-store), ``basel`` (EEE/EPE/EEPE), ``allocation`` (netting and the Euler / pro-rata allocation of netting-set
-EPE to trades).
+reduction), ``accumulators`` (EPE/ENE/collateral path sums and their standard errors, weighted per-path date
+sums for the XVA standard errors), ``quantiles`` (PFE order statistics and their distribution-free interval,
+quantile store), ``basel`` (EEE/EPE/EEPE), ``allocation`` (netting and the Euler / pro-rata allocation of
+netting-set EPE to trades), ``dim`` (regression dynamic initial margin for MVA).
 """
 
-from exposure.aggregation.accumulators import BlockSums, ExposureAccumulator
+from exposure.aggregation.accumulators import BlockSums, ExposureAccumulator, PathFunctionalSums
 from exposure.aggregation.allocation import allocation_paths, net_values, netting_members
 from exposure.aggregation.basel import basel_measures, basel_weights, effective_ee, time_weighted_average
 from exposure.aggregation.collateral import (
@@ -19,11 +20,14 @@ from exposure.aggregation.collateral import (
     net_collateral,
     vm_target,
 )
-from exposure.aggregation.measures import ExposureAggregator, ExposureMeasures, exposure_measures
+from exposure.aggregation.dim import RegressionDIM, regression_im
+from exposure.aggregation.in_memory import exposure_measures
+from exposure.aggregation.measures import ExposureAggregator, ExposureMeasures
 from exposure.aggregation.quantiles import (
     DEFAULT_QUANTILES,
     QuantileStore,
     exposure_quantiles,
+    order_statistic_interval,
     quantile_positions,
     quantile_stderr,
 )
@@ -34,7 +38,9 @@ __all__ = [
     "ExposureAccumulator",
     "ExposureAggregator",
     "ExposureMeasures",
+    "PathFunctionalSums",
     "QuantileStore",
+    "RegressionDIM",
     "allocation_paths",
     "basel_measures",
     "basel_weights",
@@ -47,8 +53,10 @@ __all__ = [
     "net_collateral",
     "net_values",
     "netting_members",
+    "order_statistic_interval",
     "quantile_positions",
     "quantile_stderr",
+    "regression_im",
     "time_weighted_average",
     "vm_target",
 ]

@@ -7,11 +7,18 @@ N(t, p) the base-currency bank account numeraire (N(0) = 1), P paths. Per entity
     ENE(t)        = E[max(-X(t), 0) / N(t)]         discounted (the counterparty's exposure to us)
     EE_stderr(t)  = sd(max(X(t), 0) / N(t)) / sqrt(P)    Monte Carlo standard error of EPE (ddof = 1; the
                     sums are of y - y_0, y_0 the value on path 0, so that the variance has no cancellation)
+    ENE_stderr(t) = sd(max(-X(t), 0) / N(t)) / sqrt(P)   the same for ENE
     ExpectedCollateral(t) = E[Coll(t) / N(t)]       Coll = X_c(t^co) (C + IA_held - IA_posted), discounted
     PFE(t, q)     = Q_q(max(X(t), 0))               (n, K, nq); NON-discounted by default
                     (pfe_basis="undiscounted"): the quantile of the exposure in base currency at t under the
                     simulation measure. ORE takes the quantile of the numeraire-deflated exposure X/N (its cube
                     holds NPV * fx / numeraire), which is pfe_basis="discounted" here (``quantiles``).
+    PFE_lower(t, q), PFE_upper(t, q) = max(x_(l), 0), max(x_(u), 0): a distribution-free confidence interval
+                    of PFE(t, q) at ``pfe_ci_level`` from two order statistics of the same paths (ranks from the
+                    binomial law, ``quantiles.order_statistic_interval``), in PFE's units and basis.
+
+``PathFunctionalSums`` streams the mean and standard error of per-path weighted sums over dates
+F(p) = sum_k w_k y(t_k, p) (CVA, DVA, FCA, FBA are such sums with weights known before the simulation).
 
 Division by N is implemented as multiplication by 1/N (the same for every measure and for the discounted PFE).
 
@@ -27,7 +34,8 @@ from typing import Sequence
 
 import numpy as np
 
-from exposure.aggregation.quantiles import DEFAULT_MEMORY_BUDGET, QUANTILE_METHODS, QuantileStore
+from exposure.aggregation.quantiles import (DEFAULT_MEMORY_BUDGET, QUANTILE_METHODS, QuantileStore,
+                                            order_statistic_interval)
 
 PFE_BASES = ("undiscounted", "discounted")
 DEFAULT_WORK_BYTES = 256 * 1024**2  # per-slice working memory of the streaming sums
@@ -97,7 +105,7 @@ class ExposureAccumulator:
     def __init__(self, n_entities: int, n_dates: int, n_paths: int, quantiles=(), *, quantile_method="ore",
                  pfe_basis="undiscounted", with_collateral=False, extras: Sequence[str] = (), block_size=DEFAULT_BLOCK,
                  store_dtype="float64", memory_budget_bytes=DEFAULT_MEMORY_BUDGET, spill_dir=None,
-                 force_spill=False, work_bytes=DEFAULT_WORK_BYTES):
+                 force_spill=False, work_bytes=DEFAULT_WORK_BYTES, pfe_ci_level: float | None = 0.95):
         if quantile_method not in QUANTILE_METHODS:
             raise ValueError(f"unknown quantile method '{quantile_method}' (known: {', '.join(QUANTILE_METHODS)})")
         if pfe_basis not in PFE_BASES:
@@ -105,10 +113,11 @@ class ExposureAccumulator:
         self.n, self.K, self.P = int(n_entities), int(n_dates), int(n_paths)
         self.quantiles = np.asarray(quantiles, dtype=np.float64).reshape(-1)
         self.quantile_method, self.pfe_basis = quantile_method, pfe_basis
+        self.pfe_ci_level = pfe_ci_level
         # EPE_dev / EPE_sq: sums of (y - s) and (y - s)^2 with y = max(X,0)/N and s the value on path 0 (a shift
-        # that keeps the variance free of cancellation, fixed whatever the chunking)
-        self.names = (["EPE", "ENE", "EPE_dev", "EPE_sq"] + (["ExpectedCollateral"] if with_collateral else [])
-                      + list(extras))
+        # that keeps the variance free of cancellation, fixed whatever the chunking); ENE_dev / ENE_sq likewise
+        self.names = (["EPE", "ENE", "EPE_dev", "EPE_sq", "ENE_dev", "ENE_sq"]
+                      + (["ExpectedCollateral"] if with_collateral else []) + list(extras))
         self._shift = None
         self.block = int(block_size)
         self._sums = BlockSums((len(self.names), self.K, self.n), self.block)
@@ -142,10 +151,12 @@ class ExposureAccumulator:
             np.subtract(pos, xs, out=q[1])  # max(-x, 0) = max(x, 0) - x, exactly
             np.multiply(q[1], inv, out=q[1])
             if self._shift is None:
-                self._shift = q[0][..., :1].copy()
-            np.subtract(q[0], self._shift, out=q[2])
+                self._shift = q[:2, ..., :1].copy()
+            np.subtract(q[0], self._shift[0], out=q[2])
             np.multiply(q[2], q[2], out=q[3])
-            for j, name in enumerate(self.names[4:], start=4):
+            np.subtract(q[1], self._shift[1], out=q[4])
+            np.multiply(q[4], q[4], out=q[5])
+            for j, name in enumerate(self.names[6:], start=6):
                 src = collateral if name == "ExpectedCollateral" else extras[name]
                 np.multiply(np.asarray(src, dtype=np.float64)[..., s0:s1], inv, out=q[j])
             self._sums.add(q)
@@ -159,14 +170,20 @@ class ExposureAccumulator:
         sums = self._sums.result()
         P = float(self.P)
         out = {name: np.ascontiguousarray(sums[j].T) / P for j, name in enumerate(self.names)
-               if name not in ("EPE_dev", "EPE_sq")}
-        s1, s2 = sums[2].T, sums[3].T
-        if self.P > 1:
-            out["EE_stderr"] = np.sqrt(np.maximum(s2 - s1 * s1 / P, 0.0) / (P - 1.0) / P)
-        else:
-            out["EE_stderr"] = np.full_like(s1, np.nan)
+               if name not in ("EPE_dev", "EPE_sq", "ENE_dev", "ENE_sq")}
+        out["EE_stderr"] = _stderr(sums[2].T, sums[3].T, self.P)
+        out["ENE_stderr"] = _stderr(sums[4].T, sums[5].T, self.P)
         if self.store is not None:
-            out["PFE"] = np.maximum(self.store.quantiles(self.quantiles, self.quantile_method), 0.0)
+            if self.pfe_ci_level is not None:
+                lo, hi = order_statistic_interval(self.quantiles, self.P, self.pfe_ci_level)
+                pfe, stats = self.store.quantiles(self.quantiles, self.quantile_method,
+                                                  ranks=np.concatenate([lo, hi]))
+                nq = self.quantiles.size
+                out["PFE_lower"] = np.maximum(stats[..., :nq], 0.0)
+                out["PFE_upper"] = np.maximum(stats[..., nq:], 0.0)
+            else:
+                pfe = self.store.quantiles(self.quantiles, self.quantile_method)
+            out["PFE"] = np.maximum(pfe, 0.0)
         else:
             out["PFE"] = np.full((self.n, self.K, self.quantiles.size), np.nan)
         return out
@@ -174,3 +191,94 @@ class ExposureAccumulator:
     def close(self) -> None:
         if self.store is not None:
             self.store.close()
+
+
+def _stderr(dev, sq, P: int):
+    """sd / sqrt(P) (ddof = 1) from sums of deviations d = y - shift and of d^2 over P paths; NaN for P = 1."""
+    if P <= 1:
+        return np.full_like(dev, np.nan)
+    P = float(P)
+    return np.sqrt(np.maximum(sq - dev * dev / P, 0.0) / (P - 1.0) / P)
+
+
+class PathFunctionalSums:
+    """Mean and Monte Carlo standard error of per-path weighted sums over dates, chunking-invariant.
+
+        F_f(j, p) = sum_terms sum_k w_{f,term}(j, k) y_{b(f,term)}(k, j, p),   mean_f(j) = E_P[F_f(j)],
+        stderr_f(j) = sd_P(F_f(j)) / sqrt(P)  (ddof = 1)
+
+    f runs over the functionals, j over the entities (netting sets), k over the dates; y_b is a per-path
+    amount of basis b (e.g. max(X, 0)/N), given per chunk as (K, n, p). A functional has one or more terms
+    (basis, weights (n, K)), so that FVA = FCA - FBA gets the error of the difference (covariance included).
+    ``groups`` (n,) ints (e.g. the counterparty of each netting set) adds group sums G_f(g) = sum_{j in g} F_f(j)
+    and the total sum_j F_f(j) on the same paths, with their own standard errors.
+
+    The date and entity sums are taken in a fixed order with elementwise NumPy operations (no BLAS), and the
+    path sums of F - F(path 0) and of its square go through ``BlockSums``: the same bits for any chunking.
+
+    weights: {name: (basis, (n, K)) or [(basis, (n, K)), ...]}.
+    """
+
+    def __init__(self, weights: dict, n_entities: int, n_dates: int, n_paths: int, block: int = DEFAULT_BLOCK,
+                 groups=None):
+        self.names = tuple(weights)
+        self.terms = []
+        for f in self.names:
+            spec = weights[f]
+            terms = [spec] if isinstance(spec, tuple) and isinstance(spec[0], str) else list(spec)
+            out = []
+            for b, w in terms:
+                a = np.asarray(w, dtype=np.float64)
+                if a.shape != (n_entities, n_dates):
+                    raise ValueError(f"path functional '{f}': weights must be ({n_entities}, {n_dates}), got {a.shape}")
+                if not np.all(np.isfinite(a)):
+                    raise ValueError(f"path functional '{f}': weights must be finite")
+                out.append((b, a))
+            self.terms.append(out)
+        self.n, self.K, self.P = int(n_entities), int(n_dates), int(n_paths)
+        self.groups = None if groups is None else np.asarray(groups, dtype=np.int64).reshape(-1)
+        if self.groups is not None and (self.groups.shape != (self.n,) or (self.n and self.groups.min() < 0)):
+            raise ValueError(f"groups must be ({self.n},) non-negative ints")
+        self.n_groups = 0 if self.groups is None or not self.n else int(self.groups.max()) + 1
+        width = self.n + self.n_groups + 1
+        self._sums = BlockSums((2, len(self.names), width), block)
+        self._shift = None
+        self._next = 0
+
+    @property
+    def bases(self) -> set:
+        return {b for terms in self.terms for b, _ in terms}
+
+    def add(self, start: int, stop: int, y: dict) -> None:
+        """Paths [start, stop): y {basis: (K, n, p) per-path amounts}; chunks in path order."""
+        if start != self._next:
+            raise ValueError(f"paths must arrive in order: expected start {self._next}, got {start}")
+        p = stop - start
+        F = np.zeros((len(self.names), self.n + self.n_groups + 1, p))
+        for i, terms in enumerate(self.terms):
+            for b, w in terms:
+                yb = y[b]
+                for k in range(self.K):  # date order fixed: the same bits for any p
+                    F[i, :self.n] += w[:, k, None] * yb[k]
+            for j in range(self.n):  # entity order fixed
+                if self.n_groups:
+                    F[i, self.n + self.groups[j]] += F[i, j]
+                F[i, -1] += F[i, j]
+        if self._shift is None:
+            self._shift = F[..., :1].copy()
+        d = F - self._shift
+        self._sums.add(np.stack([d, d * d]))
+        self._next = stop
+
+    def result(self) -> dict:
+        """{name: {"entity": (mean (n,), stderr (n,)), "group": (mean (n_groups,), stderr), "total": (mean,
+        stderr) scalars}}."""
+        if self._next != self.P:
+            raise RuntimeError(f"accumulated {self._next} of {self.P} paths")
+        s = self._sums.result()
+        shift = self._shift[..., 0] if self._shift is not None else np.zeros(s.shape[1:])
+        mean = shift + s[0] / self.P
+        se = _stderr(s[0], s[1], self.P)
+        n, g = self.n, self.n_groups
+        return {f: {"entity": (mean[i, :n], se[i, :n]), "group": (mean[i, n:n + g], se[i, n:n + g]),
+                    "total": (float(mean[i, -1]), float(se[i, -1]))} for i, f in enumerate(self.names)}

@@ -14,6 +14,16 @@ and this module adds
 
     BaselEE(t)    = EPE(t) / P(0, t)                non-discounted EE (ORE: epe / curve->discount(date))
     PeakPFE(q)    = max_t PFE(t, q), PeakPFEDate its first date
+    ExpectedIM(t) = E[IM(t) / N(t)]: regression dynamic initial margin (``dim``), with mva_weights and an MPoR
+    FundingEPE(t) = E[max(F(t), 0) / N(t)], FundingENE(t) = E[max(-F(t), 0) / N(t)]: the funding exposure
+                    F(t_k) = V(t_k) - X_c(t_k) C_k, the value net of the variation margin held at the call date
+                    itself (no margin period of risk: funding is a going-concern cost, not a close-out). VM is
+                    taken as rehypothecable and remunerated at the numeraire (OIS) rate, so it funds the trades
+                    one for one; independent amounts are segregated and left out (their cost is an MVA-type
+                    term). F = V without a CSA. These feed FCA/FBA (``exposure.xva.funding``).
+    path functionals: mean and standard error of sum_k w_k y(t_k) per path for y in {EPE, ENE, FundingEPE,
+                    FundingENE} (the per-path amounts behind those profiles) and weights given up front
+                    (``accumulators.PathFunctionalSums``): ``ExposureMeasures.functionals``.
 
 Results are arrays (n_netting_sets, K[, nq]) (``ExposureMeasures.netting``) and (n_trades, K[, nq])
 (``ExposureMeasures.trade``).
@@ -33,11 +43,16 @@ from typing import Sequence
 
 import numpy as np
 
-from exposure.aggregation.accumulators import DEFAULT_BLOCK, BlockSums, ExposureAccumulator
+from exposure.aggregation.accumulators import DEFAULT_BLOCK, BlockSums, ExposureAccumulator, PathFunctionalSums
 from exposure.aggregation.allocation import allocation_paths, netting_members
 from exposure.aggregation.basel import basel_measures
 from exposure.aggregation.collateral import collateral_paths_batch
+from exposure.aggregation.dim import RegressionDIM
 from exposure.aggregation.quantiles import DEFAULT_MEMORY_BUDGET, DEFAULT_QUANTILES
+
+
+FUNDING_BASES = ("FundingEPE", "FundingENE")
+FUNCTIONAL_BASES = ("EPE", "ENE") + FUNDING_BASES
 
 
 @dataclasses.dataclass
@@ -59,6 +74,8 @@ class ExposureMeasures:
     trade: dict | None = None
     cube: dict | None = None
     trade_netting_index: np.ndarray | None = None
+    functionals: dict | None = None  # name -> PathFunctionalSums.result() entry (entity / group / total)
+    pfe_ci_level: float | None = None  # confidence level of PFE_lower / PFE_upper when present
 
 
 def _finish(acc: dict, df: np.ndarray, times, maturity, horizon, prefix: str = "") -> dict:
@@ -95,6 +112,12 @@ class ExposureAggregator:
     ``add_chunk`` (default 0..K-1); closeout_index: (K,) positions of the close-out dates t_k + MPoR, or None
     without a margin period of risk; t0_index: position of t = 0 values (for the t0 collateral target) or None.
     currencies: names of the fx axis (fx[c] = base units per unit of currency c) for collateral currencies.
+    path_functionals: {name: (basis, weights (n_ns, K)) or a list of such terms} per-path weighted date sums
+    (basis EPE, ENE, FundingEPE or FundingENE) whose mean and standard error are streamed
+    (``accumulators.PathFunctionalSums``), with sums over ``functional_groups`` (n_ns,) ints and the total;
+    pfe_ci_level: confidence level of the PFE order-statistic interval (None: none).
+    mva_weights (n_ns, K): with a close-out grid, the regression dynamic initial margin (``dim``) is computed
+    (ExpectedIM) and the MVA path functional sum_k w_k IM_k / N_k streamed (functionals["MVA"]).
     trade_netting_index: (n_trades,) set index of each trade to compute trade-level EPE/ENE, the allocation
     (AllocatedEPE/ENE) and, with trade_pfe, trade PFE. store_cube keeps X, N (and collateral) for every path
     in memory (n_ns * K * P * itemsize bytes: for moderate runs). For ORE's t = 0 report row, make t0 the first
@@ -108,7 +131,9 @@ class ExposureAggregator:
                  trade_netting_index=None, trade_pfe: bool = False, allocation_limit: float = 0.0,
                  store_cube: bool = False, cube_dtype="float32", memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET,
                  store_dtype="float64", spill_dir: str | None = None, force_spill: bool = False,
-                 block_size: int = DEFAULT_BLOCK):
+                 block_size: int = DEFAULT_BLOCK, path_functionals: dict | None = None,
+                 functional_groups=None, pfe_ci_level: float | None = 0.95, mva_weights=None,
+                 dim_quantile: float = 0.99, dim_order: int = 2):
         self.netting_sets = tuple(netting_sets)
         self.n_ns = len(self.netting_sets)
         self.n_paths = int(n_paths)
@@ -144,7 +169,24 @@ class ExposureAggregator:
                       store_dtype=store_dtype, memory_budget_bytes=memory_budget_bytes, spill_dir=spill_dir,
                       force_spill=force_spill)
         self._ns_acc = ExposureAccumulator(self.n_ns, K, self.n_paths, self.quantiles,
-                                           with_collateral=bool(self._csa_idx.size), **common)
+                                           with_collateral=bool(self._csa_idx.size), pfe_ci_level=pfe_ci_level,
+                                           extras=FUNDING_BASES if self._csa_idx.size else (), **common)
+        self.pfe_ci_level = pfe_ci_level
+        self._functional_groups = functional_groups
+        self._dim = None
+        if mva_weights is not None and self.closeout_index is not None:
+            self._mva_weights = np.asarray(mva_weights, dtype=np.float64)
+            if self._mva_weights.shape != (self.n_ns, K):
+                raise ValueError(f"mva_weights must be ({self.n_ns}, {K}), got {self._mva_weights.shape}")
+            self._dim = RegressionDIM(self.n_ns, K, self.n_paths, dim_quantile, dim_order,
+                                      memory_budget_bytes, spill_dir)
+        self._functionals = None
+        if path_functionals:
+            self._functionals = PathFunctionalSums(path_functionals, self.n_ns, K, self.n_paths, block_size,
+                                                   functional_groups)
+            bad = self._functionals.bases - set(FUNCTIONAL_BASES)
+            if bad:
+                raise ValueError(f"path functional basis {sorted(bad)}: must be one of {', '.join(FUNCTIONAL_BASES)}")
         self._df_sums = BlockSums((K,), block_size)
 
         self.trade_netting_index = None
@@ -172,13 +214,15 @@ class ExposureAggregator:
     # -- per chunk -------------------------------------------------------------------------------------------
 
     def collateralise(self, values, fx=None):
-        """(X, collateral, V_exposure), each (K, n_ns, p): collateralised value, net collateral held (base
-        currency, 0 without a CSA) and the uncollateralised value at the exposure date; values (K_all, n_ns, p)."""
+        """(X, collateral, V_exposure, F), each (K, n_ns, p): collateralised value, net collateral held (base
+        currency, None without any CSA), the uncollateralised value at the exposure date and the funding value
+        F = V(t_k) - X_c(t_k) C_k (module docstring); values (K_all, n_ns, p)."""
         vals = np.asarray(values, dtype=np.float64)
         vi, ci = self._vi, self._ci
         Vv = vals[vi]
         X = Vv.copy() if self._csa_idx.size else Vv
         V_exp = Vv
+        F = Vv
         coll = None
         if self._csa_idx.size:
             cs = self._csa_idx
@@ -198,6 +242,8 @@ class ExposureAggregator:
             C = np.asarray(collateral_paths_batch(V_call, self._csas, fx_call, v0, fx0))
             ia = np.array([c.independent_amount_held - c.independent_amount_posted for c in self._csas])
             held = C + ia[None, :, None]
+            F = Vv.copy()
+            F[:, cs] = V_call - (C * fx_call if fx_call is not None else C)
             if fx_co is not None:
                 held = held * fx_co
             X[:, cs] = V_co - held
@@ -205,7 +251,7 @@ class ExposureAggregator:
             if ci is not None:
                 V_exp = Vv.copy()
                 V_exp[:, cs] = V_co
-        return X, coll, V_exp
+        return X, coll, V_exp, F
 
     def add_chunk(self, start: int, stop: int, values, numeraire, fx=None, trade_values=None) -> None:
         """Paths [start, stop): values (K_all, n_ns, p) netting-set values in base currency (undiscounted) on
@@ -219,8 +265,21 @@ class ExposureAggregator:
         if vals.ndim != 3 or vals.shape[1] != self.n_ns or vals.shape[2] != p:
             raise ValueError(f"values must be (K_all, {self.n_ns}, {p}); got {vals.shape}")
         N = np.asarray(numeraire, dtype=np.float64)[self._vi]
-        X, coll, _ = self.collateralise(vals, fx)
-        self._ns_acc.add(start, stop, X, N, collateral=coll)
+        X, coll, _, F = self.collateralise(vals, fx)
+        if self._dim is not None:
+            self._dim.add(start, stop, vals[self._vi], vals[self._ci], N)
+        fund = ({"FundingEPE": np.maximum(F, 0.0), "FundingENE": np.maximum(-F, 0.0)}
+                if self._csa_idx.size or self._functionals is not None else None)
+        self._ns_acc.add(start, stop, X, N, collateral=coll, extras=fund if self._csa_idx.size else None)
+        if self._functionals is not None:
+            inv = 1.0 / N[:, None, :]
+            pos = np.maximum(X, 0.0)
+            y = {"EPE": pos * inv, "ENE": (pos - X) * inv}  # the per-path amounts of the EPE/ENE sums, exactly
+            if self._csa_idx.size:
+                y["FundingEPE"], y["FundingENE"] = fund["FundingEPE"] * inv, fund["FundingENE"] * inv
+            else:
+                y["FundingEPE"], y["FundingENE"] = y["EPE"], y["ENE"]
+            self._functionals.add(start, stop, y)
         self._df_sums.add(1.0 / N)
         if self._trade_acc is not None:
             if trade_values is None:
@@ -257,19 +316,29 @@ class ExposureAggregator:
             netting = _finish(self._ns_acc.result(), df, self.times, maturities, horizon)
             if "ExpectedCollateral" not in netting:
                 netting["ExpectedCollateral"] = np.zeros((self.n_ns, self.K))
+            for name, src in zip(FUNDING_BASES, ("EPE", "ENE")):
+                if name not in netting:  # no CSA anywhere: F = V = X
+                    netting[name] = netting[src].copy()
             trade = None
             if self._trade_acc is not None:
                 trade = _finish(self._trade_acc.result(), df, self.times, trade_maturities, horizon, prefix="trade_")
                 trade["AllocatedEPE"] = trade.pop("trade_AllocatedEPE")
                 trade["AllocatedENE"] = trade.pop("trade_AllocatedENE")
+            functionals = self._functionals.result() if self._functionals is not None else None
+            if self._dim is not None:
+                netting["ExpectedIM"], mva = self._dim.result(self._mva_weights, self._functional_groups)
+                functionals = dict(functionals or {}, MVA=mva)
             return ExposureMeasures(self.times, self.quantiles, self.n_paths, self.quantile_method, self.pfe_basis,
-                                    df, netting, trade, self.cube, self.trade_netting_index)
+                                    df, netting, trade, self.cube, self.trade_netting_index, functionals,
+                                    self.pfe_ci_level if "PFE_lower" in netting else None)
         finally:
             self.close()
 
     def close(self) -> None:
         """Release the quantile stores (and delete their spill files); finalize does it on its own."""
         self._ns_acc.close()
+        if self._dim is not None:
+            self._dim.close()
         if self._trade_acc is not None:
             self._trade_acc.close()
 
@@ -278,30 +347,3 @@ class ExposureAggregator:
 
     def __exit__(self, *exc):
         self.close()
-
-
-def exposure_measures(values, numeraire=None, times=None, *, netting_sets=None, discount_factors=None,
-                      maturities=None, chunk_size: int | None = None, **kwargs) -> ExposureMeasures:
-    """In-memory convenience: measures of netting-set values (K, n, P) (uncollateralised sets by default).
-
-    numeraire (K, P) defaults to 1 (so EPE = BaselEE = E[max(V, 0)]); times (K,) default 1..K;
-    netting_sets default to uncollateralised sets NS0..; chunk_size feeds the paths in chunks (for tests).
-    Other keyword arguments go to ExposureAggregator.
-    """
-    from exposure.portfolio.netting import NettingSet
-
-    v = np.asarray(values, dtype=np.float64)
-    K, n, P = v.shape
-    if netting_sets is None:
-        netting_sets = [NettingSet(f"NS{j}", f"CP{j}") for j in range(n)]
-    num = np.ones((K, P)) if numeraire is None else np.asarray(numeraire, dtype=np.float64)
-    t = np.arange(1, K + 1, dtype=np.float64) if times is None else times
-    trade_values = kwargs.pop("trade_values", None)
-    fx = kwargs.pop("fx", None)
-    size = P if chunk_size is None else int(chunk_size)
-    with ExposureAggregator(netting_sets, P, t, **kwargs) as agg:
-        for s in range(0, P, size):
-            e = min(P, s + size)
-            agg.add_chunk(s, e, v[..., s:e], num[..., s:e], None if fx is None else np.asarray(fx)[..., s:e],
-                          None if trade_values is None else np.asarray(trade_values)[..., s:e])
-        return agg.finalize(discount_factors, maturities)

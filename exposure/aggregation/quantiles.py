@@ -51,22 +51,46 @@ def _lerp(a, b, t):
     return np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)
 
 
-def exposure_quantiles(x, quantiles, method: str = "ore", overwrite: bool = False) -> np.ndarray:
+def exposure_quantiles(x, quantiles, method: str = "ore", overwrite: bool = False, ranks=None):
     """Quantiles along the last axis of ``x`` (..., P) -> (..., nq) float64; exact (numpy.partition).
 
     overwrite=True partitions ``x`` in place (it must then be a writable array; its path order is lost).
+    ranks: optional (m,) 0-based order-statistic positions read off the same partition; the result is then
+    the pair (quantiles (..., nq), order statistics (..., m)).
     """
     a = np.asarray(x)
     if not overwrite:
         a = a.copy()
     n = a.shape[-1]
     lo, hi, frac = quantile_positions(quantiles, n, method)
-    kth = np.unique(np.concatenate([lo, hi]))
+    r = np.zeros(0, np.int64) if ranks is None else np.asarray(ranks, np.int64).reshape(-1)
+    if r.size and (r.min() < 0 or r.max() >= n):
+        raise ValueError(f"order-statistic ranks must lie in [0, {n})")
+    kth = np.unique(np.concatenate([lo, hi, r]))
     a.partition(kth, axis=-1)
     xlo = a[..., lo].astype(np.float64)
-    if method == "ore":
-        return xlo
-    return _lerp(xlo, a[..., hi].astype(np.float64), frac)
+    q = xlo if method == "ore" else _lerp(xlo, a[..., hi].astype(np.float64), frac)
+    return q if ranks is None else (q, a[..., r].astype(np.float64))
+
+
+def order_statistic_interval(quantiles, n: int, level: float = 0.95):
+    """Distribution-free confidence interval of the q-quantile from n iid samples: 0-based ranks (l, u), each
+    (nq,), such that P(x_(l) <= Q_q <= x_(u)) >= level (when neither rank is clipped at 0 or n - 1).
+
+    The number B of samples below Q_q is Binomial(n, q): P(x_(l) > Q_q) = P(B <= l) and P(x_(u) < Q_q) =
+    P(B >= u + 1). l = F^-1(a/2) - 1 and u = F^-1(1 - a/2) with F^-1 the binomial quantile function
+    (smallest k with F(k) >= p) and a = 1 - level, so each tail is at most a/2. Conover, Practical
+    Nonparametric Statistics, 3rd ed., section 3.2.
+    """
+    from scipy.stats import binom
+
+    q = np.atleast_1d(np.asarray(quantiles, dtype=np.float64))
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"confidence level must lie in (0, 1) (got {level})")
+    a = 1.0 - float(level)
+    lo = np.asarray(binom.ppf(a / 2.0, n, q), dtype=np.int64) - 1
+    hi = np.asarray(binom.ppf(1.0 - a / 2.0, n, q), dtype=np.int64)
+    return np.clip(lo, 0, n - 1), np.clip(hi, 0, n - 1)
 
 
 def quantile_stderr(q, n_paths: int, density_at_quantile):
@@ -137,19 +161,26 @@ class QuantileStore:
             self._h5[name].read_direct(out, np.s_[entity, k0:k1, :], np.s_[:, start:stop])
         return out
 
-    def quantiles(self, quantiles, method: str = "ore") -> np.ndarray:
-        """(n_entities, n_dates, nq) exact quantiles over all paths."""
+    def quantiles(self, quantiles, method: str = "ore", ranks=None):
+        """(n_entities, n_dates, nq) exact quantiles over all paths; with ``ranks`` (m,) also the order
+        statistics at those 0-based positions, (n_entities, n_dates, m), from the same pass: a pair."""
         if not self.complete:
             raise RuntimeError(f"QuantileStore holds {self._count} of {self.shape[2]} paths")
         n, K, P = self.shape
         nq = len(np.atleast_1d(quantiles))
         out = np.empty((n, K, nq), dtype=np.float64)
+        m = 0 if ranks is None else np.asarray(ranks).size
+        stats = np.empty((n, K, m), dtype=np.float64)
         per_group = max(1, min(K, self.memory_budget_bytes // max(1, P * self.dtype.itemsize)))
         for i in range(n):
             for k0 in range(0, K, per_group):
                 k1 = min(K, k0 + per_group)
-                out[i, k0:k1] = exposure_quantiles(self.rows(i, k0, k1), quantiles, method, overwrite=True)
-        return out
+                res = exposure_quantiles(self.rows(i, k0, k1), quantiles, method, overwrite=True, ranks=ranks)
+                if ranks is None:
+                    out[i, k0:k1] = res
+                else:
+                    out[i, k0:k1], stats[i, k0:k1] = res
+        return out if ranks is None else (out, stats)
 
     def close(self) -> None:
         if self._h5 is not None:

@@ -16,6 +16,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from exposure.config.capital_schema import CapitalConfig
+from exposure.config.xva_schema import FundingConfig, XvaConfig
 
 
 class CurveKind(str, Enum):
@@ -121,6 +122,7 @@ class MarketConfig:
     swaption_vols: Dict[str, SwaptionVolConfig] = field(default_factory=dict)
     credit: Dict[str, CreditConfig] = field(default_factory=dict)
     own_name: str = "BANK"  # the bank's own credit curve name, for DVA
+    funding: FundingConfig = field(default_factory=FundingConfig)  # FVA spreads (exposure.xva); no tenors: none
 
 
 @dataclass
@@ -189,6 +191,7 @@ class ExposureConfig:
     portfolio: Optional[PortfolioConfig] = None
     output: OutputConfig = field(default_factory=OutputConfig)
     capital: CapitalConfig = field(default_factory=CapitalConfig)
+    xva: XvaConfig = field(default_factory=XvaConfig)
     extra: Dict[str, Any] = field(default_factory=dict)
 
 
@@ -201,3 +204,4 @@ def register_configs() -> None:
     cs.store(group="portfolio", name="portfolio_schema", node=PortfolioConfig)
     cs.store(group="output", name="output_schema", node=OutputConfig)
     cs.store(group="capital", name="capital_schema", node=CapitalConfig)
+    cs.store(group="xva", name="xva_schema", node=XvaConfig)
