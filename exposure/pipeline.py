@@ -157,7 +157,10 @@ def run_pipeline(cfg, s: Setup | None = None) -> RunResults:
             agg.add_chunk(start, stop, ns, np.asarray(num)[..., :n], np.asarray(fx)[..., :n],
                           None if tr is None else np.asarray(tr)[..., :n])
         dfs = np.exp(market.curves[market.base_currency].log_discount_np(val_times))
-        measures = agg.finalize(discount_factors=dfs)
+        from exposure.capital.imm import netting_set_maturities
+
+        # Basel EEPE over min(1Y, maturity) (CRE53.16), with or without the capital stage.
+        measures = agg.finalize(discount_factors=dfs, maturities=netting_set_maturities(pf, market))
 
     ns_npv = np.zeros(n_ns)
     np.add.at(ns_npv, trade_ns, npv0)
