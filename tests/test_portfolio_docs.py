@@ -209,12 +209,13 @@ def test_netting_set_table(env, tmp_path):
     assert documented == set(NETTING_SET_FIELDS)
     trade = {"id": "T", "type": "FxForward", "netting_set": "NS", "buy_currency": "EUR", "buy_amount": 1e6,
              "sell_currency": "USD", "sell_amount": 1.1e6, "maturity": "1Y"}
-    values = {"counterparty": "CP_A", "csa": {"margining": "two_way"}}
+    values = {"counterparty": "CP_A", "csa": {"margining": "two_way"}, "calendar": "TARGET,UK"}
     assert documented <= set(values), f"no test value for {sorted(documented - set(values))}"
     path = tmp_path / "ns.yaml"
     path.write_text(yaml.safe_dump({"netting_sets": {"NS": {k: values[k] for k in documented}}, "trades": [trade]}))
     p = _load(path, env)
     assert p.netting_sets[0].counterparty == "CP_A" and p.netting_sets[0].csa == Csa()
+    assert p.netting_sets[0].calendar == "TARGET,UK"
     path.write_text(yaml.safe_dump({"netting_sets": {"NS": {"undocumented_field": 1}}, "trades": [trade]}))
     with pytest.raises(ConfigError, match="undocumented_field"):
         _load(path, env)
