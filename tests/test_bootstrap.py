@@ -136,3 +136,51 @@ def test_curves_agree_with_quantlib(ours):
         qp = np.array([(dt.date(p.year(), p.month(), p.dayOfMonth()) - ASOF).days / 365.0 for p in qc.dates()[1:]])
         np.testing.assert_array_equal(np.asarray(ours.curves[name].times), qp, err_msg=name)
         assert np.max(np.abs(mine / ref - 1.0)) < 1e-10, (name, np.max(np.abs(mine / ref - 1.0)))
+
+
+def _market_cfg(extra=None):
+    from omegaconf import OmegaConf
+
+    from exposure.config.schema import MarketConfig
+
+    d = {"asof": ASOF.isoformat(), "base_currency": "USD", "fx_spots": {}, "curve_inputs": {
+        "curves": {
+            "USD": {"index": "USD-SOFR", "instruments": [{"type": "deposit", "tenor": "1D", "quote": 0.0433}] + [
+                {"type": "ois", "tenor": t, "quote": r} for t, r in SOFR]},
+            "USD-LIBOR-3M": {"instruments": [{"type": "deposit", "tenor": "3M", "quote": 0.0445}] + [
+                {"type": "fra", "start": s, "tenor": "3M", "quote": r} for s, r in LIBOR_FRA] + [
+                {"type": "swap", "tenor": t, "quote": r} for t, r in LIBOR_SWAP]},
+        }}}
+    cfg = OmegaConf.merge(OmegaConf.structured(MarketConfig), d, extra or {})
+    return cfg
+
+
+def test_build_market_from_instrument_quotes(ours):
+    from exposure.market.snapshot import build_market
+
+    m = build_market(_market_cfg())
+    assert set(m.curves) == {"USD"} and {"USD-SOFR", "USD-LIBOR-3M"} <= set(m.indices)
+    for name, got in (("USD", m.curves["USD"]), ("USD-LIBOR-3M", m.indices["USD-LIBOR-3M"].curve)):
+        np.testing.assert_array_equal(np.asarray(got.times), np.asarray(ours.curves[name].times))
+        np.testing.assert_allclose(np.asarray(got.log_dfs), np.asarray(ours.curves[name].log_dfs), rtol=0, atol=1e-13)
+    assert m.indices["USD-LIBOR-3M"].tenor == "3M" and m.indices["USD-LIBOR-3M"].day_count == "ACT/360"
+    assert m.indices["USD-SOFR"].curve is m.curves["USD"]
+
+
+@pytest.mark.parametrize("extra, key", [
+    ({"curve_inputs": {"curves": {"USD": {"instruments": [{"type": "bond", "tenor": "1Y", "quote": 0.01}]}}}},
+     "market.curve_inputs.curves.USD.instruments[0].type"),
+    ({"curve_inputs": {"curves": {"USD-LIBOR-3M": {"instruments": [{"type": "swap", "tenor": "5X", "quote": 0.01}]}}}},
+     "market.curve_inputs.curves.USD-LIBOR-3M.instruments[0].tenor"),
+    ({"curve_inputs": {"curves": {"USD-LIBOR-3M": {"instruments": [{"type": "ois", "tenor": "5Y", "quote": 0.01}]}}}},
+     "market.curve_inputs.curves.USD-LIBOR-3M.instruments[0].index"),
+    ({"curve_inputs": {"curves": {"XYZ-IDX-3M": {"instruments": [{"type": "swap", "tenor": "5Y", "quote": 0.01}]}}}},
+     "market.curve_inputs.curves.XYZ-IDX-3M.index"),
+])
+def test_bad_instrument_names_its_key(extra, key):
+    from exposure.errors import ConfigError
+    from exposure.market.snapshot import build_market
+
+    with pytest.raises(ConfigError) as ei:
+        build_market(_market_cfg(extra))
+    assert ei.value.key == key, str(ei.value)

@@ -15,6 +15,8 @@ from typing import Any, Dict, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from exposure.config.market_inputs_schema import MarketInputsConfig
+
 
 class CurveKind(str, Enum):
     zero = "zero"  # continuously compounded zero rates
@@ -114,6 +116,7 @@ class MarketConfig:
     swaption_vols: Dict[str, SwaptionVolConfig] = field(default_factory=dict)
     credit: Dict[str, CreditConfig] = field(default_factory=dict)
     own_name: str = "BANK"  # the bank's own credit curve name, for DVA
+    curve_inputs: Optional[MarketInputsConfig] = None  # curves bootstrapped from instrument quotes
 
 
 @dataclass

@@ -160,20 +160,25 @@ def build_market(mc) -> MarketSnapshot:
     """MarketSnapshot from a ``MarketConfig`` node; raises ConfigError naming the first bad key."""
     asof = parse_date(mc.asof, "market.asof")
     base = str(mc.base_currency)
-    if not mc.curves:
-        raise ConfigError("market.curves", "no discount curve is given")
     for ccy in mc.curves:
         if not _CCY.match(str(ccy)):
             raise ConfigError(f"market.curves.{ccy}", "currency codes are three upper-case letters (ISO 4217)")
-    if base not in mc.curves:
-        raise ConfigError("market.base_currency", f"unknown currency '{base}': no curve in market.curves")
     curves = {c: build_curve(asof, cc, f"market.curves.{c}", c) for c, cc in mc.curves.items()}
-    indices = {}
+    boot = _bootstrapped(asof, getattr(mc, "curve_inputs", None), curves)
+    curves.update({n: c for n, c in boot.curves.items() if _CCY.match(n)} if boot else {})
+    if not curves:
+        raise ConfigError("market.curves", "no discount curve is given (market.curves or market.curve_inputs)")
+    if base not in curves:
+        raise ConfigError("market.base_currency", f"unknown currency '{base}': no curve in market.curves")
+    indices = _bootstrapped_indices(boot, mc.indices)
     for name, ic in mc.indices.items():
         key = f"market.indices.{name}"
         if ic.currency not in curves:
             raise ConfigError(f"{key}.currency", f"unknown currency '{ic.currency}'")
-        fwd = curves[ic.currency] if ic.curve is None else build_curve(asof, ic.curve, f"{key}.curve", name)
+        if ic.curve is None and name in indices:
+            fwd = indices[name].curve  # bootstrapped in market.curve_inputs
+        else:
+            fwd = curves[ic.currency] if ic.curve is None else build_curve(asof, ic.curve, f"{key}.curve", name)
         indices[name] = IndexCurve(name, ic.currency, str(ic.tenor), str(ic.day_count), fwd)
     fx_spots = {base: 1.0}
     for ccy, spot in mc.fx_spots.items():
@@ -205,6 +210,25 @@ def build_market(mc) -> MarketSnapshot:
     swvols = {ccy: _swaption_vols(asof, ccy, sc, curves) for ccy, sc in mc.swaption_vols.items()}
     credit = {n: build_credit(asof, cc, f"market.credit.{n}", n, curves[base]) for n, cc in mc.credit.items()}
     return MarketSnapshot(asof, base, curves, indices, fx_spots, fx_vols, equities, swvols, credit, str(mc.own_name))
+
+
+def _bootstrapped(asof, ci, known):
+    """The curves of ``market.curve_inputs`` (None when absent); see ``exposure.market.curve_inputs``."""
+    if ci is None:
+        return None
+    from exposure.market.curve_inputs import build_input_curves
+
+    return build_input_curves(asof, ci, known)
+
+
+def _bootstrapped_indices(boot, configured) -> dict:
+    """IndexCurve per index with a bootstrapped forwarding curve (conventions from market.curve_inputs)."""
+    if boot is None:
+        return {}
+    out = {}
+    for name, conv in boot.indices.items():
+        out[name] = IndexCurve(name, conv.currency, conv.tenor, conv.day_count, boot.curves[boot.index_curve[name]])
+    return out
 
 
 def _swaption_vols(asof, ccy, sc, curves) -> SwaptionVols:
