@@ -58,5 +58,6 @@ class InputCurveConfig:
 
 @dataclass
 class MarketInputsConfig:
+    ore_market: Optional[str] = None  # an ORE market.txt: its quotes of market.asof fill what the config leaves out
     conventions: Dict[str, IndexConventionConfig] = field(default_factory=dict)
     curves: Dict[str, InputCurveConfig] = field(default_factory=dict)

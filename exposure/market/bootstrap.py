@@ -43,6 +43,7 @@ class Quote:
 class CurveSpec:
     name: str
     quotes: tuple  # Quote
+    drop_duplicate_pillars: bool = False  # keep the first instrument of a pillar (else an error)
 
     def depends_on(self) -> set:
         out = set()
@@ -109,7 +110,9 @@ def _order(specs: dict, known: dict) -> list:
 
 
 def _solve_curve(spec: CurveSpec, curves: _Curves, asof: dt.date):
-    quotes = sorted(spec.quotes, key=lambda q: q.helper.pillar)
+    quotes = sorted(spec.quotes, key=lambda q: q.helper.pillar)  # stable: the first listed stays first
+    if spec.drop_duplicate_pillars:
+        quotes = [q for i, q in enumerate(quotes) if i == 0 or q.helper.pillar != quotes[i - 1].helper.pillar]
     pillars = [q.helper.pillar for q in quotes]
     for a, b, qa, qb in zip(pillars[:-1], pillars[1:], quotes[:-1], quotes[1:]):
         if a == b:
@@ -141,6 +144,13 @@ def _solve_curve(spec: CurveSpec, curves: _Curves, asof: dt.date):
     return DiscountCurve(jnp.asarray(times), jnp.asarray(np.array(ys)), name=spec.name)
 
 
+def _used(spec: CurveSpec) -> list:
+    qs = sorted(spec.quotes, key=lambda q: q.helper.pillar)
+    if not spec.drop_duplicate_pillars:
+        return qs
+    return [q for i, q in enumerate(qs) if i == 0 or q.helper.pillar != qs[i - 1].helper.pillar]
+
+
 def bootstrap(asof: dt.date, specs: dict, known: dict | None = None) -> BootstrapResult:
     """Solve every curve in ``specs`` (name -> CurveSpec) given the ``known`` curves; see module docstring."""
     known = dict(known or {})
@@ -148,6 +158,6 @@ def bootstrap(asof: dt.date, specs: dict, known: dict | None = None) -> Bootstra
     out = {}
     for name in _order(specs, known):
         out[name] = _solve_curve(specs[name], curves, asof)
-    errors = {n: tuple((q.label, q.helper.implied(curves, q.fwd, q.disc) - q.helper.quote) for q in s.quotes)
+    errors = {n: tuple((q.label, q.helper.implied(curves, q.fwd, q.disc) - q.helper.quote) for q in _used(s))
               for n, s in specs.items()}
     return BootstrapResult(out, errors)

@@ -83,7 +83,7 @@ def build_input_curves(asof, ci, known: dict, key: str = "market.curve_inputs") 
         for i, inst in enumerate(insts):
             ik = f"{ck}.instruments[{i}]"
             quotes.append(_quote(asof, inst, ik, name, ccy, own_index, disc, cc, index, index_curve))
-        specs[name] = CurveSpec(name, tuple(quotes))
+        specs[name] = CurveSpec(name, tuple(quotes), bool(getattr(cc, "drop_duplicate_pillars", False)))
     try:
         res = bootstrap(asof, specs, known)
     except MarketDataError as exc:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 
 import numpy as np
 
@@ -77,7 +78,14 @@ class Deposit:
     asof: dt.date
     forward_start: str | None = None
 
+    @functools.cached_property
+    def _dates(self):
+        return self._make_dates()
+
     def dates(self):
+        return self._dates
+
+    def _make_dates(self):
         cal, ix = self.index.cal, self.index
         spot = spot_date(self.asof, ix.fixing_days, ix.calendar)
         if self.forward_start is None:
@@ -85,7 +93,7 @@ class Deposit:
         start = cal.advance(spot, self.forward_start, ix.convention, ix.end_of_month)
         return start, cal.advance(start, self.tenor, ix.convention, ix.end_of_month)
 
-    @property
+    @functools.cached_property
     def pillar(self):
         return self.dates()[1]
 
@@ -104,6 +112,7 @@ class Swap:
     quote: float
     asof: dt.date
 
+    @functools.cached_property
     def _legs(self):
         ix, c = self.index, self.conv
         days = c.settlement_days if c.settlement_days is not None else (2 if ix.overnight else ix.fixing_days)
@@ -118,13 +127,13 @@ class Swap:
         ftau = np.array([year_fraction(a, b, c.fixed_day_count) for a, b in zip(fix[:-1], fix[1:])])
         return fpay, ftau, coupons
 
-    @property
+    @functools.cached_property
     def pillar(self):
-        fpay, _, cp = self._legs()
+        fpay, _, cp = self._legs
         return max(max(fpay), cp.last_date())
 
     def implied(self, curves, fwd: str, disc: str) -> float:
-        fpay, ftau, cp = self._legs()
+        fpay, ftau, cp = self._legs
         annuity = float(np.sum(ftau * curves.df(disc, fpay)))
         flt = float(np.sum(cp.tau * cp.forwards(curves, fwd) * curves.df(disc, cp.pay)))
         return flt / annuity
@@ -146,6 +155,7 @@ class TenorBasisSwap:
     base_curve: str = ""
     other_curve: str = ""
 
+    @functools.cached_property
     def _legs(self):
         cal = get_calendar(self.calendar)
         start = cal.advance(self.asof, f"{self.settlement_days}D", "following")
@@ -157,12 +167,12 @@ class TenorBasisSwap:
             legs.append(FloatCoupons.build(ix, d))
         return legs
 
-    @property
+    @functools.cached_property
     def pillar(self):
-        return max(c.last_date() for c in self._legs())
+        return max(c.last_date() for c in self._legs)
 
     def implied(self, curves, fwd: str, disc: str) -> float:
-        b, o = self._legs()
+        b, o = self._legs
         pv_b = float(np.sum(b.tau * b.forwards(curves, self.base_curve) * curves.df(disc, b.pay)))
         pv_o = float(np.sum(o.tau * o.forwards(curves, self.other_curve) * curves.df(disc, o.pay)))
         return (pv_o - pv_b) / float(np.sum(b.tau * curves.df(disc, b.pay)))
@@ -187,6 +197,7 @@ class CrossCurrencyBasisSwap:
     end_of_month: bool = False
     spread_leg: str = "this"
 
+    @functools.cached_property
     def _legs(self):
         cal = get_calendar(self.calendar)
         start = cal.advance(cal.adjust(self.asof), f"{self.settlement_days}D", "following")
@@ -198,12 +209,12 @@ class CrossCurrencyBasisSwap:
             out.append((d[0], d[-1], FloatCoupons.build(ix, d)))
         return out
 
-    @property
+    @functools.cached_property
     def pillar(self):
-        return max(max(e, c.last_date()) for _, e, c in self._legs())
+        return max(max(e, c.last_date()) for _, e, c in self._legs)
 
     def implied(self, curves, fwd: str, disc: str) -> float:
-        (s1, e1, c1), (s2, e2, c2) = self._legs()
+        (s1, e1, c1), (s2, e2, c2) = self._legs
 
         def pv(s, e, c, fwd_curve, disc_curve):
             d = curves.df(disc_curve, c.pay)

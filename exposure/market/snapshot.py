@@ -160,6 +160,7 @@ def build_market(mc) -> MarketSnapshot:
     """MarketSnapshot from a ``MarketConfig`` node; raises ConfigError naming the first bad key."""
     asof = parse_date(mc.asof, "market.asof")
     base = str(mc.base_currency)
+    mc = _with_ore_market(mc, asof, base)
     for ccy in mc.curves:
         if not _CCY.match(str(ccy)):
             raise ConfigError(f"market.curves.{ccy}", "currency codes are three upper-case letters (ISO 4217)")
@@ -210,6 +211,29 @@ def build_market(mc) -> MarketSnapshot:
     swvols = {ccy: _swaption_vols(asof, ccy, sc, curves) for ccy, sc in mc.swaption_vols.items()}
     credit = {n: build_credit(asof, cc, f"market.credit.{n}", n, curves[base]) for n, cc in mc.credit.items()}
     return MarketSnapshot(asof, base, curves, indices, fx_spots, fx_vols, equities, swvols, credit, str(mc.own_name))
+
+
+def _with_ore_market(mc, asof, base):
+    """``mc`` with the quotes of ``market.curve_inputs.ore_market`` underneath (see ``market.ore_market``)."""
+    ci = getattr(mc, "curve_inputs", None)
+    path = getattr(ci, "ore_market", None) if ci is not None else None
+    if not path:
+        return mc
+    import os
+
+    from exposure.market.ore_market import market_from_ore, merged
+
+    path = str(path)
+    if not os.path.exists(path):  # else relative to the project root (the parent of the exposure package)
+        alt = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), path)
+        if not os.path.exists(alt):
+            raise ConfigError("market.curve_inputs.ore_market", f"file not found: {path}")
+        path = alt
+    try:
+        ore = market_from_ore(path, asof, base)
+    except MarketDataError as exc:
+        raise ConfigError("market.curve_inputs.ore_market", str(exc)) from None
+    return merged(mc, ore.config)
 
 
 def _bootstrapped(asof, ci, known):
