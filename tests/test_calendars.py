@@ -106,3 +106,28 @@ def test_netting_set_close_out_date_rolls_on_its_calendar():
     assert NettingSet("NS", "CP").close_out_date(dt.date(2026, 12, 11), "2W") == dt.date(2026, 12, 25)
     with pytest.raises(ConfigError, match="netting_sets.NS.calendar"):
         parse_calendar("XXX-NOPE", "netting_sets.NS.calendar")
+
+
+def test_trade_calendar_drives_its_schedule():
+    import pathlib
+
+    from omegaconf import OmegaConf
+
+    from exposure.config.schema import MarketConfig
+    from exposure.errors import TradeError
+    from exposure.market.snapshot import build_market
+    from exposure.pricing.linear_parse import parse_trade
+
+    conf = pathlib.Path(__file__).resolve().parent.parent / "conf" / "market" / "example.yaml"
+    market = build_market(OmegaConf.merge(OmegaConf.structured(MarketConfig), OmegaConf.load(conf)))
+    raw = {"id": "S", "type": "Swap", "currency": "GBP", "notional": 1e6, "start": "2026-12-24",
+           "maturity": "2031-12-24", "fixed_rate": 0.03, "fixed_tenor": "6M", "calendar": "UK"}
+    spec = parse_trade(raw, market)
+    qc = ql.UnitedKingdom(ql.UnitedKingdom.Settlement)
+    q = ql.Schedule(_qd(dt.date(2026, 12, 24)), _qd(dt.date(2031, 12, 24)), ql.Period("6M"), qc, ql.ModifiedFollowing,
+                    ql.ModifiedFollowing, ql.DateGeneration.Backward, False)
+    fixed = spec.legs[0]
+    assert [fixed.accrual_start[0]] + list(fixed.accrual_end) == [_pd(x) for x in q.dates()]
+    assert dt.date(2028, 12, 27) in fixed.accrual_end  # Sun 24 Dec 2028 -> Mon 25, Tue 26 are UK holidays -> Wed 27
+    with pytest.raises(TradeError, match="calendar: unknown calendar"):
+        parse_trade({**raw, "calendar": "MARS"}, market)

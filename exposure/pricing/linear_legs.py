@@ -1,7 +1,7 @@
 """Leg builders of the linear trades: schedules, notionals per period, past fixings -> FixedLeg / FloatLeg.
 
-Schedules are QuantLib's ``Schedule`` (rule backward from maturity, short front stub) on the
-weekends-only calendar, business-day convention ``convention`` (default modified_following, also used
+Schedules are QuantLib's ``Schedule`` (rule backward from maturity, short front stub) on the trade's
+``calendar`` (default weekends only), business-day convention ``convention`` (default modified_following, also used
 for the termination date), no end-of-month rule. Every coupon pays on its adjusted accrual end (no
 payment lag). Day counts: ACT/365F, ACT/360, 30/360 (bond basis), ACT/ACT (ISDA).
 
@@ -30,9 +30,9 @@ from exposure.pricing.linear_specs import FixedLeg, FloatLeg
 OVERNIGHT_TENORS = ("1D", "ON", "O/N")
 
 
-def _schedule(f: Fields, start, end, tenor, conv, key):
+def _schedule(f: Fields, start, end, tenor, conv, key, calendar=WEEKENDS_ONLY):
     try:
-        s = make_schedule(start, end, tenor, conv, "backward", WEEKENDS_ONLY, conv)
+        s = make_schedule(start, end, tenor, conv, "backward", calendar, conv)
     except ValueError as exc:
         f.fail(key, f"cannot build the schedule: {exc}")
     return s.dates
@@ -73,9 +73,9 @@ def leg_notionals(f: Fields, key: str, n: int, amort_key: str | None = None) -> 
     f.fail(amort_key, "expected {type: linear} or {amount: A}")
 
 
-def fixed_leg(f, ccy, sign, rate, tenor, dc, start, end, conv, notionals, key) -> FixedLeg:
+def fixed_leg(f, ccy, sign, rate, tenor, dc, start, end, conv, notionals, key, calendar=WEEKENDS_ONLY) -> FixedLeg:
     """FixedLeg on the schedule start..end; ``notionals`` a sequence or a function of the period count."""
-    dates = _schedule(f, start, end, tenor, conv, key)
+    dates = _schedule(f, start, end, tenor, conv, key, calendar)
     if callable(notionals):
         notionals = notionals(len(dates) - 1)
     return FixedLeg(ccy, float(sign), float(rate), dc, dates[:-1], dates[1:], dates[1:], tuple(notionals))
@@ -134,12 +134,13 @@ def _past_fixings(f, leg_key, ccy, index_name, overnight, idx_dc, starts, ends, 
     return tuple(past), tuple(past_end)
 
 
-def float_leg(f, leg_key, ccy, sign, index_name, idx, tenor, dc, spread, start, end, conv, notionals) -> FloatLeg:
+def float_leg(f, leg_key, ccy, sign, index_name, idx, tenor, dc, spread, start, end, conv, notionals,
+              calendar=WEEKENDS_ONLY) -> FloatLeg:
     """FloatLeg on the schedule start..end, past fixings included; ``notionals`` a sequence or a function
     of the accrual starts."""
     overnight = idx is not None and str(idx.tenor).upper() in OVERNIGHT_TENORS
     idx_dc = day_count_name(idx.day_count) if idx is not None else dc
-    dates = _schedule(f, start, end, tenor, conv, leg_key)
+    dates = _schedule(f, start, end, tenor, conv, leg_key, calendar)
     if callable(notionals):
         notionals = notionals(dates[:-1])
     starts, ends = dates[:-1], dates[1:]
