@@ -165,6 +165,7 @@ class PortfolioConfig:
     netting_sets: Optional[str] = None
     fixings: Optional[str] = None
     on_error: str = "fail"  # fail | skip
+    ore_xml: Optional[str] = None  # an ORE portfolio.xml, read instead of ``trades``
 
 
 @dataclass
