@@ -131,3 +131,14 @@ def test_trade_calendar_drives_its_schedule():
     assert dt.date(2028, 12, 27) in fixed.accrual_end  # Sun 24 Dec 2028 -> Mon 25, Tue 26 are UK holidays -> Wed 27
     with pytest.raises(TradeError, match="calendar: unknown calendar"):
         parse_trade({**raw, "calendar": "MARS"}, market)
+
+
+def test_null_calendar_and_joins_with_it():
+    null = get_calendar("NullCalendar")
+    sat = dt.date(2026, 12, 26)
+    assert null.is_business_day(sat) and null.is_business_day(dt.date(2026, 12, 25))
+    qn = ql.JointCalendar(ql.NullCalendar(), ql.TARGET(), ql.JoinBusinessDays)
+    qh = ql.JointCalendar(ql.NullCalendar(), ql.TARGET(), ql.JoinHolidays)
+    for d in list(_days())[:800]:
+        assert get_calendar("NullCalendar|TARGET").is_business_day(d) == qn.isBusinessDay(_qd(d))
+        assert get_calendar("NullCalendar,TARGET").is_business_day(d) == qh.isBusinessDay(_qd(d))

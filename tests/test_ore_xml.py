@@ -63,8 +63,8 @@ def _option(long, kind, expiry, settle="Physical"):
 # Linear trades and FX options (these are also priced by ORE below), on the flat market's indices.
 LINEAR = {
     "SWP_EUR_TARGET": _trade("SWP_EUR_TARGET", "Swap", "<SwapData>" + _leg(
-        "Fixed", True, "EUR", [1e7], "30/360", _rules("2026-12-24", "2031-12-24", "1Y", "TARGET"), _fixed(0.021)) + _leg(
-        "Floating", False, "EUR", [1e7], "A360", _rules("2026-12-24", "2031-12-24", "6M", "TARGET"),
+        "Fixed", True, "EUR", [1e7], "30/360", _rules("2026-12-31", "2031-12-31", "1Y", "EUR", "F"), _fixed(0.021)) + _leg(
+        "Floating", False, "EUR", [1e7], "A360", _rules("2026-12-31", "2031-12-31", "6M", "TARGET"),
         _float("EUR-EURIBOR-6M", 0.001)) + "</SwapData>"),
     "SWP_USD_AMORT": _trade("SWP_USD_AMORT", "Swap", "<SwapData>" + _leg(
         "Fixed", False, "USD", [4e6, 3e6, 2e6, 1e6], "30/360", _rules("2026-11-24", "2030-11-24", "1Y", "USD,GBP"),
@@ -95,10 +95,11 @@ LINEAR = {
 }
 # The engine's YAML mapping of each (what the loader must produce from the XML).
 YAML = {
-    "SWP_EUR_TARGET": {"type": "Swap", "currency": "EUR", "notional": 1e7, "start": "2026-12-24", "maturity": "2031-12-24",
+    "SWP_EUR_TARGET": {"type": "Swap", "currency": "EUR", "notional": 1e7, "start": "2026-12-31", "maturity": "2031-12-31",
                        "fixed_rate": 0.021, "payer": True, "fixed_tenor": "1Y", "fixed_day_count": "30/360",
                        "float_index": "EUR-EURIBOR-6M", "float_tenor": "6M", "float_day_count": "ACT/360",
-                       "spread": 0.001, "convention": "modified_following", "calendar": "TARGET"},
+                       "spread": 0.001, "convention": "following", "float_convention": "modified_following",
+                       "calendar": "TARGET"},
     "SWP_USD_AMORT": {"type": "Swap", "currency": "USD", "notional": [4e6, 3e6, 2e6, 1e6], "start": "2026-11-24",
                       "maturity": "2030-11-24", "fixed_rate": 0.031, "payer": False, "fixed_tenor": "1Y",
                       "float_index": "USD-LIBOR-3M", "float_tenor": "3M", "calendar": "US,UK"},

@@ -4,7 +4,7 @@
 
 Names (case-insensitive; ORE's ``conventions.xml``/``portfolio.xml`` spellings are accepted):
 
-    WeekendsOnly (also WEEKENDS_ONLY, NullCalendar is not supported: weekends are never business days)
+    WeekendsOnly (also WEEKENDS_ONLY);  NullCalendar (every day a business day)
     TARGET (EUR, TARGET2, XECB)            ECB TARGET2 closing days          holidays: financial XECB
     US (USD, US-SET, USA, UnitedStates)    US settlement (federal, observed)  holidays: country US
     US-GOV (US-SIFMA, XSIF, USGS)          SIFMA US government bond market    holidays: financial XSIF
@@ -13,8 +13,8 @@ Names (case-insensitive; ORE's ``conventions.xml``/``portfolio.xml`` spellings a
     US-NYSE (NYSE, XNYS)                   New York Stock Exchange            holidays: financial XNYS
     UK (GB, GBP, UK-SET, London)           England & Wales bank holidays      holidays: country GB, subdiv ENG
     UK-EXCH (XLON, LSE)                    London Stock Exchange              holidays: financial XLON
-    any other ISO country code ('JP', 'CH', ...) or market code known to ``holidays`` (not checked
-    against QuantLib)
+    any other ISO country code ('JP', 'CH', ...) or market code known to ``holidays``, and ORE's currency
+    and city codes for them (CHF, ZUB, JPY, SEK, SS, ...): not checked against QuantLib
 
 Joint calendars (QuantLib's JointCalendar): ``'TARGET,UK'`` joins holidays (a holiday in any is a holiday:
 ORE's comma syntax); ``'TARGET|UK'`` joins business days (a holiday only if a holiday in every one).
@@ -43,7 +43,8 @@ YEARS = range(1901, 2200)
 _GOOD_FRIDAY_OFFSET = _dt.timedelta(days=2)  # Easter Sunday - 2 days
 
 _ALIASES = {
-    "WEEKENDSONLY": "WeekendsOnly", "WEEKENDS": "WeekendsOnly",
+    "WEEKENDSONLY": "WeekendsOnly", "WEEKENDS": "WeekendsOnly", "NULLCALENDAR": "NullCalendar", "NULL": "NullCalendar",
+    "TGT": "TARGET",
     "TARGET": "TARGET", "EUR": "TARGET", "TARGET2": "TARGET", "XECB": "TARGET", "ECB": "TARGET",
     "US": "US", "USD": "US", "USSET": "US", "USA": "US", "UNITEDSTATES": "US", "USSETTLEMENT": "US",
     "USGOV": "US-GOV", "USSIFMA": "US-GOV", "XSIF": "US-GOV", "USGS": "US-GOV", "USGOVERNMENTBOND": "US-GOV",
@@ -52,6 +53,9 @@ _ALIASES = {
     "USNYSE": "US-NYSE", "NYSE": "US-NYSE", "XNYS": "US-NYSE",
     "UK": "UK", "GB": "UK", "GBP": "UK", "UKSET": "UK", "LONDON": "UK", "UNITEDKINGDOM": "UK", "GBLO": "UK",
     "UKEXCH": "UK-EXCH", "XLON": "UK-EXCH", "LSE": "UK-EXCH",
+    # ORE's currency and city codes for country calendars (not checked against QuantLib)
+    "CHF": "CH", "ZUB": "CH", "JPY": "JP", "SEK": "SE", "SS": "SE", "NOK": "NO", "DKK": "DK", "CAD": "CA",
+    "AUD": "AU", "NZD": "NZ", "RUB": "RU", "TRY": "TR", "ZAR": "ZA", "PLN": "PL", "HKD": "HK", "SGD": "SG",
 }
 
 
@@ -71,13 +75,15 @@ def canonical_name(name: str) -> str:
 
 
 def _dates(h) -> frozenset:
-    return frozenset(d for d in h if d.weekday() < 5)
+    return frozenset(h)
 
 
 @functools.lru_cache(maxsize=None)
 def _single(canon: str) -> Calendar:
     if canon == "WeekendsOnly":
         return WEEKENDS_ONLY
+    if canon == "NullCalendar":  # every day is a business day
+        return Calendar(frozenset(), "NullCalendar", frozenset())
     if canon == "TARGET":
         h = _hol.financial_holidays("XECB", years=YEARS)
     elif canon == "US":
@@ -110,13 +116,18 @@ def joint(calendars, rule: str = "join_holidays") -> Calendar:
         raise ValueError("a joint calendar needs at least one calendar")
     if rule == "join_holidays":
         days = frozenset().union(*(c.holidays for c in cals))
+        weekend = frozenset().union(*(c.weekend for c in cals))
         sep = ","
     elif rule == "join_business_days":
-        days = frozenset.intersection(*(frozenset(c.holidays) for c in cals))
+        # a holiday only where every calendar is closed: a weekday holiday of all, or a common weekend day
+        closed = [frozenset(c.holidays) for c in cals]
+        weekend = frozenset.intersection(*(frozenset(c.weekend) for c in cals))
+        days = frozenset(d for d in frozenset().union(*closed)
+                         if all(d in h or d.weekday() in c.weekend for h, c in zip(closed, cals)))
         sep = "|"
     else:
         raise ValueError(f"unknown joint-calendar rule '{rule}' (join_holidays or join_business_days)")
-    return Calendar(days, sep.join(c.name for c in cals))
+    return Calendar(days, sep.join(c.name for c in cals), weekend)
 
 
 @functools.lru_cache(maxsize=256)

@@ -18,9 +18,8 @@ so the loader parses and validates it with the same product parsers:
 Conventions carried over: schedule start/end/tenor, calendar (``exposure.market.calendars`` names; ORE's
 spellings), business-day convention, day counts, index, spreads, payer/long flags. ORE features the engine does
 not represent make the trade unsupported (TradeError naming the trade and the element): explicit schedule dates,
-a rule other than Backward, end of month, in-arrears or capped/floored coupons, step-up rates, a payment lag, a
-fixing lag other than the index's spot lag (``FixingDays`` is read; the engine fixes IBOR coupons on the accrual
-start: README). The envelope's CounterParty and NettingSetId become ``counterparty`` and ``netting_set``.
+a rule other than Backward (Forward is accepted when it gives the Backward dates: no stub), end of month, in-arrears or capped/floored coupons, step-up rates, a payment lag.
+``FixingDays`` is read but not applied: the engine fixes IBOR coupons on the accrual start (README). The envelope's CounterParty and NettingSetId become ``counterparty`` and ``netting_set``.
 
 netting.xml: NettingSetId, ActiveCSAFlag, CSADetails (Bilateral: Bilateral -> two_way, CallOnly -> cpty_posts,
 PostOnly -> bank_posts; ThresholdPay/Receive -> threshold_bank/_cpty; MinimumTransferAmountPay/Receive ->
@@ -67,6 +66,16 @@ def _t(node, tag, default=None):
     return e.text.strip()
 
 
+def _iso(v: str) -> str:
+    """ORE's date spellings as ISO: YYYYMMDD, DD/MM/YYYY, YYYY-MM-DD (a tenor is left as it is)."""
+    v = v.strip()
+    if len(v) == 8 and v.isdigit():
+        return f"{v[:4]}-{v[4:6]}-{v[6:8]}"
+    if len(v) == 10 and v[2] == "/" and v[5] == "/":
+        return f"{v[6:]}-{v[3:5]}-{v[:2]}"
+    return v
+
+
 def _all(node, tag):
     return [e.text.strip() for e in node.findall(tag) if e.text and e.text.strip()]
 
@@ -107,8 +116,7 @@ class _Trade:
         self.fail(f"<{tag}>: '{v}' is not a boolean")
 
     def date(self, node, tag):
-        v = self.req(node, tag)
-        return f"{v[:4]}-{v[4:6]}-{v[6:8]}" if len(v) == 8 and v.isdigit() else v
+        return _iso(self.req(node, tag))
 
     def dc(self, node, tag="DayCounter"):
         v = self.req(node, tag)
@@ -139,16 +147,43 @@ class _Trade:
             self.fail("explicit schedule <Dates> (or several <Rules>) are not supported: give one <Rules> block")
         r = sd.find("Rules")
         rule = (_t(r, "Rule") or "Backward").lower()
-        if rule != "backward":
-            self.fail(f"schedule <Rule> {rule}: only Backward is supported")
+        if rule not in ("backward", "forward"):
+            self.fail(f"schedule <Rule> {rule}: only Backward (or Forward without a stub) is supported")
         if self.flag(r, "EndOfMonth"):
             self.fail("schedule <EndOfMonth> true is not supported")
         conv = self.conv(_t(r, "Convention"), "Convention")
         term = self.conv(_t(r, "TermConvention", _t(r, "Convention")), "TermConvention")
         if term != conv:
             self.fail(f"<TermConvention> {term} differs from <Convention> {conv}: not supported")
-        return {"start": self.date(r, "StartDate"), "maturity": self.date(r, "EndDate"), "tenor": self.req(r, "Tenor"),
-                "calendar": _t(r, "Calendar", "WeekendsOnly"), "convention": conv}
+        from exposure.market.calendars import get_calendar
+
+        cal = _t(r, "Calendar", "WeekendsOnly")
+        try:
+            cal = get_calendar(cal).name  # one spelling per calendar: ORE's 'EUR' is 'TARGET'
+        except ValueError as exc:
+            self.fail(f"<Calendar>: {exc}")
+        out = {"start": self.date(r, "StartDate"), "maturity": self.date(r, "EndDate"), "tenor": self.req(r, "Tenor"),
+               "calendar": cal, "convention": conv}
+        if rule == "forward" and not self._same_as_backward(out):
+            self.fail("schedule <Rule> Forward with a stub period: only Backward (or Forward without a stub) "
+                      "is supported")
+        return out
+
+    def _same_as_backward(self, r) -> bool:
+        """A Forward schedule without a stub has the Backward schedule's dates."""
+        import datetime as dt
+
+        from exposure.market.calendars import get_calendar
+        from exposure.market.schedule import make_schedule
+
+        try:
+            cal = get_calendar(r["calendar"])
+            s, e = dt.date.fromisoformat(r["start"]), dt.date.fromisoformat(r["maturity"])
+            f = make_schedule(s, e, r["tenor"], r["convention"], "forward", cal)
+            b = make_schedule(s, e, r["tenor"], r["convention"], "backward", cal)
+        except ValueError as exc:
+            self.fail(f"schedule: {exc}")
+        return f.dates == b.dates
 
     def leg(self, leg):
         """The common reading of a LegData: currency, payer, notionals, day count, schedule, fixed/floating."""
@@ -208,9 +243,11 @@ def _swap(tr, data, raw):
     same = lambda k: a[k] == b[k]  # noqa: E731
     if not (same("start") and same("maturity")):
         tr.fail("the two legs have different start or end dates")
-    if not (same("calendar") and same("convention")):
-        tr.fail("the two legs have different calendars or business-day conventions")
+    if not same("calendar"):
+        tr.fail("the two legs have different calendars")
     if a["currency"] != b["currency"]:
+        if not same("convention"):
+            tr.fail("the two legs of a cross-currency swap have different business-day conventions")
         return _xccy(tr, a, b, raw)
     kinds = {a["kind"], b["kind"]}
     if kinds != {"Fixed", "Floating"}:
@@ -226,6 +263,8 @@ def _swap(tr, data, raw):
                 "fixed_tenor": fx["tenor"], "fixed_day_count": fx["day_count"], "float_index": fl["index"],
                 "float_tenor": fl["tenor"], "float_day_count": fl["day_count"], "spread": fl["spread"],
                 "convention": fx["convention"], "calendar": fx["calendar"]})
+    if fl["convention"] != fx["convention"]:
+        raw["float_convention"] = fl["convention"]
     if fx["amortisation"]:
         raw["amortisation"] = fx["amortisation"]
     return raw
@@ -264,8 +303,7 @@ def _option(tr, data):
     dates = _all(od, "ExerciseDates/ExerciseDate")
     if len(dates) != 1:
         tr.fail(f"{len(dates)} <ExerciseDate>s: exactly one is supported")
-    d = dates[0]
-    return od, (f"{d[:4]}-{d[4:6]}-{d[6:8]}" if len(d) == 8 and d.isdigit() else d)
+    return od, _iso(dates[0])
 
 
 def _equity_name(tr, data):

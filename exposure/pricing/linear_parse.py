@@ -89,7 +89,8 @@ def _ids(raw: dict):
 def parse_swap(raw: dict, ctx) -> SwapSpec:
     f = Fields(raw, ctx, ("currency", "notional", "amortisation", "start", "maturity", "tenor", "fixed_rate",
                           "payer", "fixed_tenor", "fixed_day_count", "float_index", "float_tenor",
-                          "float_day_count", "spread", "convention", "calendar"))
+                          "float_day_count", "spread", "convention", "calendar", "fixed_convention",
+                          "float_convention"))
     ccy = f.currency()
     index_name, idx = f.index("float_index", ccy)
     start, end = f.start_end()
@@ -102,7 +103,8 @@ def parse_swap(raw: dict, ctx) -> SwapSpec:
     float_dc = f.day_count("float_day_count", idx.day_count if idx is not None else "ACT/360")
     spread = f.number("spread", 0.0)
     cal = f.calendar()
-    fixed = fixed_leg(f, ccy, -1.0 if payer else 1.0, rate, fixed_tenor, fixed_dc, start, end, conv,
+    fixed_conv, float_conv = f.convention("fixed_convention", conv), f.convention("float_convention", conv)
+    fixed = fixed_leg(f, ccy, -1.0 if payer else 1.0, rate, fixed_tenor, fixed_dc, start, end, fixed_conv,
                       lambda n: leg_notionals(f, "notional", n, "amortisation"), "fixed_tenor", cal)
     fixed_starts, fixed_notionals = fixed.accrual_start, fixed.notionals
 
@@ -114,7 +116,7 @@ def parse_swap(raw: dict, ctx) -> SwapSpec:
         return out
 
     flt = float_leg(f, "float_index", ccy, 1.0 if payer else -1.0, index_name, idx, float_tenor, float_dc, spread,
-                    start, end, conv, float_notionals, cal)
+                    start, end, float_conv, float_notionals, cal)
     tid, ns, cp = _ids(raw)
     return SwapSpec(tid, "Swap", ns, cp, (fixed, flt), ccy, fixed_notionals[0], start, end, rate, payer,
                     index_name, spread, flt.overnight)
