@@ -129,7 +129,8 @@ def _quote(asof, inst, ik, name, ccy, own_index, disc, cc, index, index_curve) -
                 raise ConfigError(f"{ik}.fixed_tenor", str(exc)) from None
         conv = SwapConvention(
             ix.currency, str(_get(inst, "fixed_tenor", base.fixed_tenor)),
-            str(_get(inst, "fixed_day_count", base.fixed_day_count)), str(_get(inst, "convention", base.fixed_convention)),
+            str(_get(inst, "fixed_day_count", base.fixed_day_count)),
+            str(_get(inst, "convention", base.fixed_convention)),
             _get(inst, "settlement_days", base.settlement_days), int(_get(inst, "payment_lag", base.payment_lag)),
             bool(_get(inst, "end_of_month", base.end_of_month)))
         return Quote(Swap(ix, conv, tenor, q, asof), fwd, disc, label)
@@ -141,7 +142,8 @@ def _quote(asof, inst, ik, name, ccy, own_index, disc, cc, index, index_curve) -
     if spread_leg not in ("this", "other"):
         raise ConfigError(f"{ik}.spread_leg", f"must be 'this' or 'other' (got '{spread_leg}')")
     days = int(_get(inst, "settlement_days", max(ix.fixing_days, other.fixing_days)))
-    cal = str(_get(inst, "calendar", ix.calendar if ix.calendar == other.calendar else f"{ix.calendar},{other.calendar}"))
+    joint = ix.calendar if ix.calendar == other.calendar else f"{ix.calendar},{other.calendar}"
+    cal = str(_get(inst, "calendar", joint))
     conv, eom = str(_get(inst, "convention", "modified_following")), bool(_get(inst, "end_of_month", False))
     other_fwd = index_curve.get(other.name, other.name)
     if typ == "tenor_basis":

@@ -99,7 +99,8 @@ class Deposit:
 
     def implied(self, curves, fwd: str, disc: str) -> float:
         s, e = self.dates()
-        return float((curves.df(fwd, [s])[0] / curves.df(fwd, [e])[0] - 1.0) / year_fraction(s, e, self.index.day_count))
+        ratio = curves.df(fwd, [s])[0] / curves.df(fwd, [e])[0]
+        return float((ratio - 1.0) / year_fraction(s, e, self.index.day_count))
 
 
 @dataclasses.dataclass(frozen=True)

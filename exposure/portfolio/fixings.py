@@ -52,7 +52,8 @@ class Fixings:
                         else dt.date.fromisoformat(s)
                     v = float(parts[2])
                 except ValueError as exc:
-                    raise ConfigError(f"line {i}", f"bad ORE fixing line {raw.strip()!r} ({exc})", source=path) from None
+                    raise ConfigError(f"line {i}", f"bad ORE fixing line {raw.strip()!r} ({exc})",
+                                      source=path) from None
                 if not math.isfinite(v):
                     raise ConfigError(f"line {i}", "fixing value is not finite", source=path)
                 out[(parts[1], d)] = v

@@ -189,7 +189,7 @@ def _read_netting_file(path: str) -> dict:
     if not os.path.exists(path):
         raise ConfigError("portfolio.netting_sets", f"file not found: {path}")
     if path.lower().endswith(".xml"):  # ORE's netting.xml
-        from exposure.portfolio.ore_xml import read_netting
+        from exposure.portfolio.ore_netting import read_netting
 
         return read_netting(path)
     with open(path) as fh:
