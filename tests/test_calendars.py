@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+import numpy as np
 import pytest
 
 ql = pytest.importorskip("QuantLib")
@@ -142,3 +143,59 @@ def test_null_calendar_and_joins_with_it():
     for d in list(_days())[:800]:
         assert get_calendar("NullCalendar|TARGET").is_business_day(d) == qn.isBusinessDay(_qd(d))
         assert get_calendar("NullCalendar,TARGET").is_business_day(d) == qh.isBusinessDay(_qd(d))
+
+
+def test_swap_with_fixing_lag_over_a_holiday_matches_quantlib_cash_flows():
+    """EUR swap on TARGET, 2-day fixing lag: the coupon starting Mon 4 Jan 2027 (1 Jan a holiday) fixes on Wed 30
+    Dec 2026, before the as-of date 31 Dec 2026, so its fixing comes from the file although it accrues later."""
+    from omegaconf import OmegaConf
+
+    from exposure.config.schema import MarketConfig
+    from exposure.market.snapshot import build_market
+    from exposure.portfolio.fixings import Fixings
+    from exposure.pricing.linear_parse import parse_trade
+
+    asof = dt.date(2026, 12, 31)
+    mc = OmegaConf.merge(OmegaConf.structured(MarketConfig), {
+        "asof": asof.isoformat(), "base_currency": "EUR", "curves": {"EUR": {"tenors": ["1Y", "10Y"],
+                                                                             "quotes": [0.021, 0.027]}},
+        "indices": {"EUR-EURIBOR-6M": {"currency": "EUR", "tenor": "6M", "day_count": "ACT/360"}}})
+    market = build_market(mc)
+    fixings = Fixings({("EUR-EURIBOR-6M", dt.date(2026, 6, 29)): 0.0231, ("EUR-EURIBOR-6M", dt.date(2026, 12, 30)): 0.0244})
+    raw = {"id": "S", "type": "Swap", "currency": "EUR", "notional": 1e7, "start": "2025-07-01", "maturity": "2030-07-01",
+           "fixed_rate": 0.025, "fixed_tenor": "1Y", "fixed_day_count": "30/360", "float_index": "EUR-EURIBOR-6M",
+           "float_tenor": "6M", "spread": 0.0015, "calendar": "TARGET", "fixing_days": 2}
+    spec = parse_trade(raw, market, fixings)
+    flt = spec.legs[1]
+    assert flt.past[:4] == (None, None, 0.0231, 0.0244)  # the 4th coupon is fixed by the lag
+    with pytest.raises(Exception, match="missing past fixing of EUR-EURIBOR-6M on 2026-12-30"):
+        parse_trade(raw, market, Fixings({("EUR-EURIBOR-6M", dt.date(2026, 6, 29)): 0.0231}))
+
+    # QuantLib: the same curve (log-linear discount factors on the same pillars), Euribor 6M with 2 fixing days
+    ql.Settings.instance().evaluationDate = _qd(asof)
+    curve = market.curves["EUR"]
+    days = [int(round(t * 365)) for t in np.asarray(curve.times)]
+    qc = ql.DiscountCurve([_qd(asof)] + [_qd(asof) + d for d in days], [1.0] + list(np.exp(np.asarray(curve.log_dfs))),
+                          ql.Actual365Fixed())
+    qc.enableExtrapolation()
+    h = ql.YieldTermStructureHandle(qc)
+    idx = ql.IborIndex("EUR6M", ql.Period("6M"), 2, ql.EURCurrency(), ql.TARGET(), ql.ModifiedFollowing, False,
+                       ql.Actual360(), h)
+    for (_, d), v in fixings.values.items():
+        idx.addFixing(_qd(d), v)
+    sched = ql.Schedule(_qd(dt.date(2025, 7, 1)), _qd(dt.date(2030, 7, 1)), ql.Period("6M"), ql.TARGET(),
+                        ql.ModifiedFollowing, ql.ModifiedFollowing, ql.DateGeneration.Backward, False)
+    leg = ql.IborLeg([1e7], sched, idx, ql.Actual360(), ql.ModifiedFollowing, [2], [1.0], [0.0015])
+    ref = [(c.date(), c.amount()) for c in leg if c.date() > _qd(asof)]
+    got = []
+    for N, t1, t2, pay, past in zip(flt.notionals, flt.accrual_start, flt.accrual_end, flt.payment, flt.past):
+        if pay <= asof:
+            continue
+        tau = (t2 - t1).days / 360.0
+        rate = past if past is not None else (np.exp(float(curve.log_discount_np((t1 - asof).days / 365.0)
+                                                        - curve.log_discount_np((t2 - asof).days / 365.0))) - 1) / tau
+        got.append((_qd(pay), N * tau * (rate + 0.0015)))
+    assert [d for d, _ in got] == [d for d, _ in ref]
+    for (_, a), (_, b) in zip(got, ref):
+        assert a == pytest.approx(b, rel=1e-12)
+    assert len(ref) == 8 and ql.IborCoupon.usingAtParCoupons()

@@ -90,7 +90,7 @@ def parse_swap(raw: dict, ctx) -> SwapSpec:
     f = Fields(raw, ctx, ("currency", "notional", "amortisation", "start", "maturity", "tenor", "fixed_rate",
                           "payer", "fixed_tenor", "fixed_day_count", "float_index", "float_tenor",
                           "float_day_count", "spread", "convention", "calendar", "fixed_convention",
-                          "float_convention"))
+                          "float_convention", "fixing_days", "fixing_calendar"))
     ccy = f.currency()
     index_name, idx = f.index("float_index", ccy)
     start, end = f.start_end()
@@ -116,10 +116,18 @@ def parse_swap(raw: dict, ctx) -> SwapSpec:
         return out
 
     flt = float_leg(f, "float_index", ccy, 1.0 if payer else -1.0, index_name, idx, float_tenor, float_dc, spread,
-                    start, end, float_conv, float_notionals, cal)
+                    start, end, float_conv, float_notionals, cal, _fixing_lag(f, cal))
     tid, ns, cp = _ids(raw)
     return SwapSpec(tid, "Swap", ns, cp, (fixed, flt), ccy, fixed_notionals[0], start, end, rate, payer,
                     index_name, spread, flt.overnight)
+
+
+def _fixing_lag(f, cal):
+    """(fixing days, fixing calendar) of a Swap's IBOR coupons: fixing = advance(accrual start, -days)."""
+    days = f.number("fixing_days", 0.0, nonneg=True)
+    if days != int(days):
+        f.fail("fixing_days", f"must be a whole number of business days (got {days:g})")
+    return int(days), f.calendar("fixing_calendar", cal.name) if f.has("fixing_calendar") else cal
 
 
 def parse_fra(raw: dict, ctx) -> FraSpec:
