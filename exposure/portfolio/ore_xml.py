@@ -68,9 +68,22 @@ def _swap(tr, data, raw):
                 "convention": fx["convention"], "calendar": fx["calendar"]})
     if fl["convention"] != fx["convention"]:
         raw["float_convention"] = fl["convention"]
+    _fixing_lag(raw, fl)
     if fx["amortisation"]:
         raw["amortisation"] = fx["amortisation"]
     return raw
+
+
+def _fixing_lag(raw, leg):
+    """FixingDays (default: the index convention's) on the index's fixing calendar (default: the leg's)."""
+    from exposure.market.conventions import DEFAULT_INDICES
+
+    conv = DEFAULT_INDICES.get(leg["index"])
+    days = leg["fixing_days"] if leg["fixing_days"] is not None else (conv[2] if conv else 0)
+    if str(leg["index"]).upper().endswith(("-1D", "ON")) or (conv and conv[1] == "1D"):
+        return  # overnight legs compound daily: no fixing lag
+    raw["fixing_days"] = int(days)
+    raw["fixing_calendar"] = conv[3] if conv else leg["calendar"]
 
 
 def _xccy(tr, a, b, raw):

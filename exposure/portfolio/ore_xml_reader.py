@@ -201,5 +201,8 @@ class _Trade:
             for tag in ("Caps", "Floors", "Gearings"):
                 if fd.find(tag) is not None and _all(fd, f"{tag}/*"):
                     self.fail(f"<FloatingLegData><{tag}> on a swap leg is not supported")
-            out["fixing_days"] = _t(fd, "FixingDays")
+            fdays = _t(fd, "FixingDays")
+            if fdays is not None and not fdays.isdigit():
+                self.fail(f"<FixingDays> '{fdays}' is not a whole number of days")
+            out["fixing_days"] = None if fdays is None else int(fdays)
         return out
