@@ -184,3 +184,16 @@ def test_bad_instrument_names_its_key(extra, key):
     with pytest.raises(ConfigError) as ei:
         build_market(_market_cfg(extra))
     assert ei.value.key == key, str(ei.value)
+
+
+def test_bundled_instruments_market_composes_and_reprices():
+    import exposure
+    from exposure.market.curve_inputs import build_input_curves
+    from exposure.market.snapshot import build_market
+
+    cfg = exposure.compose(["market=instruments"])
+    m = build_market(cfg.market)
+    assert sorted(m.curves) == ["EUR", "GBP", "USD"]
+    assert m.indices["USD-LIBOR-3M"].curve.name == "USD-LIBOR-3M" and m.indices["USD-SOFR"].curve is m.curves["USD"]
+    res = build_input_curves(m.asof, cfg.market.curve_inputs, {})
+    assert max(abs(e) for errs in res.errors.values() for _, e in errs) < 1e-10
