@@ -197,3 +197,50 @@ def test_bundled_instruments_market_composes_and_reprices():
     assert m.indices["USD-LIBOR-3M"].curve.name == "USD-LIBOR-3M" and m.indices["USD-SOFR"].curve is m.curves["USD"]
     res = build_input_curves(m.asof, cfg.market.curve_inputs, {})
     assert max(abs(e) for errs in res.errors.values() for _, e in errs) < 1e-10
+
+
+def test_spread_on_the_other_leg_agrees_with_quantlib(ours):
+    """Tenor basis with the spread on the known 6M leg (QuantLib: bootstrapBaseCurve=False) and cross-currency
+    basis with the spread on the collateral (USD) leg (isBasisOnFxBaseCurrencyLeg=False)."""
+    e6, e3, libor = make_index("EUR-EURIBOR-6M"), make_index("EUR-EURIBOR-3M"), make_index("USD-LIBOR-3M")
+    known = {k: ours.curves[k] for k in ("USD", "USD-LIBOR-3M", "EUR-ESTER", "EUR-EURIBOR-6M")}
+    b3 = [Quote(Deposit(e3, "3M", 0.0205, ASOF), "E3", "EUR-ESTER", "dep 3M")]
+    b3 += [Quote(TenorBasisSwap(e6, e3, t, -r, ASOF, 2, "TARGET", base_curve="EUR-EURIBOR-6M", other_curve="E3"),
+                 "E3", "EUR-ESTER", f"basis {t}") for t, r in EUR3M_BASIS]
+    xq = [Quote(CrossCurrencyBasisSwap(e3, libor, t, -r, ASOF, 2, "TARGET,US,UK", "EUR-EURIBOR-3M", "USD-LIBOR-3M",
+                                       "USD", spread_leg="other"), "EUR-EURIBOR-3M", "EURX", f"xccy {t}")
+          for t, r in XCCY]
+    res = bootstrap(ASOF, {"E3": CurveSpec("E3", tuple(b3)), "EURX": CurveSpec("EURX", tuple(xq))},
+                    {**known, "EUR-EURIBOR-3M": ours.curves["EUR-EURIBOR-3M"]})
+    assert max(abs(e) for errs in res.errors.values() for _, e in errs) < 1e-10
+
+    qlc = _ql_curves()
+    d0 = ql.Date(ASOF.day, ASOF.month, ASOF.year)
+    A360, MF, target = ql.Actual360(), ql.ModifiedFollowing, ql.TARGET()
+    us, uk = ql.UnitedStates(ql.UnitedStates.Settlement), ql.UnitedKingdom(ql.UnitedKingdom.Settlement)
+    eo_h = ql.YieldTermStructureHandle(qlc["EUR-ESTER"])
+    e6i = ql.IborIndex("EUR6M", ql.Period("6M"), 2, ql.EURCurrency(), target, MF, True, A360,
+                       ql.YieldTermStructureHandle(qlc["EUR-EURIBOR-6M"]))
+    h3 = ql.RelinkableYieldTermStructureHandle()
+    e3i = ql.IborIndex("EUR3M", ql.Period("3M"), 2, ql.EURCurrency(), target, MF, True, A360, h3)
+    helpers = [ql.DepositRateHelper(ql.QuoteHandle(ql.SimpleQuote(0.0205)), ql.Period("3M"), 2, target, MF, True, A360)]
+    helpers += [ql.IborIborBasisSwapRateHelper(ql.QuoteHandle(ql.SimpleQuote(-r)), ql.Period(t), 2, target, MF, False,
+                                               e6i, e3i, eo_h, False, False) for t, r in EUR3M_BASIS]
+    c3 = ql.PiecewiseLogLinearDiscount(d0, helpers, ql.Actual365Fixed())
+    c3.enableExtrapolation()
+    e3k = ql.IborIndex("EUR3M", ql.Period("3M"), 2, ql.EURCurrency(), target, MF, True, A360,
+                       ql.YieldTermStructureHandle(qlc["EUR-EURIBOR-3M"]))
+    lib = ql.IborIndex("USD-LIBOR-3M", ql.Period("3M"), 2, ql.USDCurrency(), ql.JointCalendar(us, uk), MF, True, A360,
+                       ql.YieldTermStructureHandle(qlc["USD-LIBOR-3M"]))
+    cal = ql.JointCalendar(target, us, uk, ql.JoinHolidays)
+    hx = [ql.ConstNotionalCrossCurrencyBasisSwapRateHelper(ql.QuoteHandle(ql.SimpleQuote(-r)), ql.Period(t), 2, cal, MF,
+                                                            False, e3k, lib, ql.YieldTermStructureHandle(qlc["USD"]),
+                                                            False, False, ql.NoFrequency, 0, ql.NoFrequency, False)
+          for t, r in XCCY]
+    cx = ql.PiecewiseLogLinearDiscount(d0, hx, ql.Actual365Fixed())
+    cx.enableExtrapolation()
+    days = np.arange(1, 365 * 31, 11)
+    for name, qc in (("E3", c3), ("EURX", cx)):
+        ref = np.array([qc.discount(d0 + int(k)) for k in days])
+        mine = np.exp(res.curves[name].log_discount_np(days / 365.0))
+        assert np.max(np.abs(mine / ref - 1.0)) < 1e-10, (name, np.max(np.abs(mine / ref - 1.0)))
