@@ -122,3 +122,17 @@ def test_ore_fixings_file(tmp_path):
     p.write_text("20261118 USD-LIBOR-3M\n")
     with pytest.raises(ConfigError, match="line 1"):
         Fixings.read(str(p))
+
+
+def test_a_curve_given_twice_is_an_error_and_the_users_curve_beats_the_files(market_file):
+    both = OmegaConf.merge(OmegaConf.structured(MarketConfig), {
+        "asof": ASOF.isoformat(), "base_currency": "USD", "curves": {"USD": {"tenors": ["10Y"], "quotes": [0.03]}},
+        "curve_inputs": {"curves": {"USD": {"index": "USD-SOFR",
+                                            "instruments": [{"type": "ois", "tenor": "1Y", "quote": 0.04}]}}}})
+    with pytest.raises(ConfigError, match="market.curve_inputs.curves.USD"):
+        build_market(both)
+    mine = OmegaConf.merge(OmegaConf.structured(MarketConfig), {
+        "asof": ASOF.isoformat(), "base_currency": "USD", "curves": {"USD": {"tenors": ["10Y"], "quotes": [0.03]}},
+        "curve_inputs": {"ore_market": str(market_file)}})
+    mk = build_market(mine)
+    assert float(mk.curves["USD"].zero_rate(5.0)) == pytest.approx(0.03, abs=1e-14)

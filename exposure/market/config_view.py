@@ -56,8 +56,8 @@ def merged(mc, ore_cfg: dict):
     mine_curves = dict(getattr(ci, "curves", None) or {}) if ci is not None else {}
     theirs = {}
     for k, v in ore_cfg.get("curve_inputs", {}).get("curves", {}).items():
-        if k in mine_curves:
-            continue
+        if k in mine_curves or k in out["curves"] and k not in ore_cfg.get("curves", {}):
+            continue  # the user's own curve of that name (instruments or zero rates) wins
         theirs[k] = {**_INPUT_CURVE, **v, "instruments": [
             {**_INSTRUMENT, "spread_leg": "this", **i} for i in v["instruments"]]}
     conventions = dict(getattr(ci, "conventions", None) or {}) if ci is not None else {}

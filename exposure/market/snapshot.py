@@ -165,7 +165,12 @@ def build_market(mc) -> MarketSnapshot:
         if not _CCY.match(str(ccy)):
             raise ConfigError(f"market.curves.{ccy}", "currency codes are three upper-case letters (ISO 4217)")
     curves = {c: build_curve(asof, cc, f"market.curves.{c}", c) for c, cc in mc.curves.items()}
-    boot = _bootstrapped(asof, getattr(mc, "curve_inputs", None), curves)
+    ci = getattr(mc, "curve_inputs", None)
+    for name in (getattr(ci, "curves", None) or {}) if ci is not None else ():
+        if name in curves:
+            raise ConfigError(f"market.curve_inputs.curves.{name}",
+                              f"curve '{name}' is also given as zero rates in market.curves: give one of the two")
+    boot = _bootstrapped(asof, ci, curves)
     curves.update({n: c for n, c in boot.curves.items() if _CCY.match(n)} if boot else {})
     if not curves:
         raise ConfigError("market.curves", "no discount curve is given (market.curves or market.curve_inputs)")
