@@ -16,10 +16,12 @@ Defaults (``DEFAULT_INDICES``; a config entry overrides any field of one index o
     EUR-ESTER          EUR  1D    0    TARGET     following           no    ACT/360
     EUR-EURIBOR-{1,3,6,12}M   2    TARGET     modified_following  yes   ACT/360
     USD-SOFR           USD  1D    0    US-SOFR    following           no    ACT/360
-    USD-FEDFUNDS       USD  1D    0    US-FED     following           no    ACT/360
+    USD-FedFunds       USD  1D    0    US-FED     following           no    ACT/360
     USD-LIBOR-{1,3,6}M        2    US,UK      modified_following  yes   ACT/360
     GBP-SONIA          GBP  1D    0    UK         following           no    ACT/365F
     GBP-LIBOR-{3,6}M          0    UK         modified_following  yes   ACT/365F
+    CHF-LIBOR-{3,6}M          2    UK,CH      modified_following  yes   ACT/360
+    JPY-LIBOR-{3,6}M          2    UK,JP      modified_following  yes   ACT/360
     CHF-SARON          CHF  1D    0    CH         following           no    ACT/360
     JPY-TONAR          JPY  1D    0    JP         following           no    ACT/365F
 
@@ -91,13 +93,15 @@ DEFAULT_INDICES = {
     "EUR-ESTER": _on("EUR", "TARGET", "ACT/360"),
     "EUR-EONIA": _on("EUR", "TARGET", "ACT/360"),
     "USD-SOFR": _on("USD", "US-SOFR", "ACT/360"),
-    "USD-FEDFUNDS": _on("USD", "US-FED", "ACT/360"),
+    "USD-FedFunds": _on("USD", "US-FED", "ACT/360"),
     "GBP-SONIA": _on("GBP", "UK", "ACT/365F"),
     "CHF-SARON": _on("CHF", "CH", "ACT/360"),
     "JPY-TONAR": _on("JPY", "JP", "ACT/365F"),
     **{f"EUR-EURIBOR-{t}": _ibor("EUR", t, 2, "TARGET", "ACT/360") for t in ("1M", "3M", "6M", "12M")},
     **{f"USD-LIBOR-{t}": _ibor("USD", t, 2, "US,UK", "ACT/360") for t in ("1M", "3M", "6M")},
     **{f"GBP-LIBOR-{t}": _ibor("GBP", t, 0, "UK", "ACT/365F") for t in ("3M", "6M")},
+    **{f"CHF-LIBOR-{t}": _ibor("CHF", t, 2, "UK,CH", "ACT/360") for t in ("3M", "6M")},
+    **{f"JPY-LIBOR-{t}": _ibor("JPY", t, 2, "UK,JP", "ACT/360") for t in ("3M", "6M")},
 }
 
 # currency -> (IBOR fixed tenor, IBOR fixed day count, OIS fixed tenor, OIS spot lag, OIS payment lag)

@@ -18,7 +18,8 @@ Quote keys read (ORE's MarketDatum spellings; everything else is counted in ``Or
         (the engine's dividend yield is flat: the longest tenor's quote)
 
 Curves follow the per-currency defaults of ``exposure.market.conventions`` (ORE users with other conventions
-override ``market.curve_inputs.conventions``). Overnight index per currency: ``ON_INDEX``; IBOR indices are
+override ``market.curve_inputs.conventions``). Overnight index per currency: ``ON_INDEX`` (EUR-EONIA before
+2 Oct 2019, USD-FedFunds before 3 Apr 2018); IBOR indices are
 ``<CCY>-<IBOR>-<tenor>`` with ``IBOR`` below. FX quotes are taken as today's rates (ORE reads them as spot,
 T+2). A bad line is a MarketDataError naming the file and line.
 """
@@ -35,6 +36,14 @@ from exposure.market.schedule import add_tenor, parse_tenor
 
 _TENOR = re.compile(r"^\d+[DWMY]$")
 ON_INDEX = {"EUR": "EUR-ESTER", "USD": "USD-SOFR", "GBP": "GBP-SONIA", "CHF": "CHF-SARON", "JPY": "JPY-TONAR"}
+# before the risk-free rates were published, the overnight index of the OIS curve is the old one
+_ON_BEFORE = {"EUR": (dt.date(2019, 10, 2), "EUR-EONIA"), "USD": (dt.date(2018, 4, 3), "USD-FedFunds")}
+
+
+def on_index(ccy: str, asof: dt.date) -> str:
+    """The overnight index of ``ccy``'s OIS curve on ``asof`` (EONIA before ESTER, Fed funds before SOFR)."""
+    first, old = _ON_BEFORE.get(ccy, (dt.date.min, None))
+    return old if asof < first else ON_INDEX[ccy]
 IBOR = {"EUR": "EURIBOR", "USD": "LIBOR", "GBP": "LIBOR", "CHF": "LIBOR", "JPY": "LIBOR"}
 
 
@@ -156,7 +165,7 @@ def market_from_ore(path: str, asof: dt.date, base: str) -> OreMarket:
                 name = f"{ccy}-{IBOR[ccy]}-{spr}"
                 curves.setdefault("__basis__" + name, []).append(
                     {"type": "tenor_basis", "tenor": term, "quote": q.value,
-                     "other_index": f"{ccy}-{IBOR[ccy]}-{flat}" if flat != "1D" else ON_INDEX[ccy]})
+                     "other_index": f"{ccy}-{IBOR[ccy]}-{flat}" if flat != "1D" else on_index(ccy, asof)})
             elif kind == "CC_BASIS_SWAP/BASIS_SPREAD" and len(p) == 7:
                 fc, ft, sc, st, term = p[2], p[3], p[4], p[5], p[6]
                 if fc == base and sc in IBOR:
@@ -170,7 +179,7 @@ def market_from_ore(path: str, asof: dt.date, base: str) -> OreMarket:
                 if p[4] not in ("A365", "A365F", "ACT/365"):
                     unused[kind + " (day count not A365)"] += 1
                 else:
-                    zero[p[2]][p[5]] = q.value
+                    zero[(p[2], p[3])][p[5]] = q.value
             elif kind == "FX/RATE" and len(p) == 4:
                 fx[(p[2], p[3])] = q.value
             elif kind == "FX_OPTION/RATE_LNVOL" and len(p) == 6 and p[5] == "ATM":
@@ -196,9 +205,6 @@ def market_from_ore(path: str, asof: dt.date, base: str) -> OreMarket:
             bad(q, f"cannot read the quote ({exc})")
 
     cfg: dict = {"curves": {}, "fx_spots": {}, "fx_vols": {}, "equities": {}, "swaption_vols": {}, "credit": {}}
-    for ccy, pts in zero.items():
-        ts = sorted(pts, key=lambda t: _tenor_key(t, asof))
-        cfg["curves"][ccy] = {"tenors": ts, "quotes": [pts[t] for t in ts], "kind": "zero"}
     ci: dict = {}
     for name, insts in curves.items():
         if name.startswith("__basis__"):
@@ -215,12 +221,23 @@ def market_from_ore(path: str, asof: dt.date, base: str) -> OreMarket:
                 continue
             ci[ccy] = {"collateral": xccy_collateral[ccy], "instruments": insts}
         elif len(name) == 3:
-            ci[name] = {"index": ON_INDEX[name], "instruments": insts}
+            ci[name] = {"index": on_index(name, asof), "instruments": insts}
         elif "__basis__" + name in curves and not any(i["type"] == "swap" for i in insts):
             continue  # built with its basis swaps above
         else:
             ci[name] = {"discount": name[:3], "instruments": insts}
     from exposure.market.conventions import DEFAULT_INDICES
+
+    # ZERO quotes make a currency's curve only when it has no OIS curve and one zero curve id
+    ids = defaultdict(list)
+    for ccy, cid in zero:
+        ids[ccy].append(cid)
+    for (ccy, cid), pts in zero.items():
+        if ccy in ci or len(ids[ccy]) > 1:
+            unused[f"ZERO/RATE ({ccy} has an OIS curve or several zero curves)"] += len(pts)
+            continue
+        ts = sorted(pts, key=lambda t: _tenor_key(t, asof))
+        cfg["curves"][ccy] = {"tenors": ts, "quotes": [pts[t] for t in ts], "kind": "zero"}
 
     for name in list(ci):  # only indices with a known convention (ORE's conventions.xml is not read)
         if len(name) != 3 and name not in DEFAULT_INDICES:
