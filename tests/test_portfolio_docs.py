@@ -94,7 +94,8 @@ for _heading, _table in TABLES.items():
 
 BLOCKS = re.findall(r"^```(\w*)\n(.*?)^```", TEXT, flags=re.M | re.S)
 YAML_BLOCKS = [b for lang, b in BLOCKS if lang == "yaml"]
-CSV_BLOCKS = [b for lang, b in BLOCKS if lang == "csv"]
+CSV_BLOCKS = [b for lang, b in BLOCKS if lang == "csv" and b.startswith("index,")]  # fixings
+TRADE_CSV_BLOCKS = [b for lang, b in BLOCKS if lang == "csv" and b.startswith("id,")]
 SH_BLOCKS = [b for lang, b in BLOCKS if lang == "sh"]
 
 
@@ -104,7 +105,7 @@ def env(tmp_path_factory):
     mc = OmegaConf.merge(OmegaConf.structured(MarketConfig), OmegaConf.load(ROOT / "conf" / "market" / "example.yaml"))
     market = build_market(mc)
     grid = TimeGrid.build(market.asof, "6M,1Y,2Y,5Y")
-    assert len(CSV_BLOCKS) == 1, "the README has one csv block: the fixings file example"
+    assert len(CSV_BLOCKS) == 1, "the README has one fixings csv block"
     fix = tmp_path_factory.mktemp("docs") / "fixings.csv"
     fix.write_text(CSV_BLOCKS[0])
     return market, grid, str(fix)
@@ -209,12 +210,13 @@ def test_netting_set_table(env, tmp_path):
     assert documented == set(NETTING_SET_FIELDS)
     trade = {"id": "T", "type": "FxForward", "netting_set": "NS", "buy_currency": "EUR", "buy_amount": 1e6,
              "sell_currency": "USD", "sell_amount": 1.1e6, "maturity": "1Y"}
-    values = {"counterparty": "CP_A", "csa": {"margining": "two_way"}}
+    values = {"counterparty": "CP_A", "csa": {"margining": "two_way"}, "calendar": "TARGET,UK"}
     assert documented <= set(values), f"no test value for {sorted(documented - set(values))}"
     path = tmp_path / "ns.yaml"
     path.write_text(yaml.safe_dump({"netting_sets": {"NS": {k: values[k] for k in documented}}, "trades": [trade]}))
     p = _load(path, env)
     assert p.netting_sets[0].counterparty == "CP_A" and p.netting_sets[0].csa == Csa()
+    assert p.netting_sets[0].calendar == "TARGET,UK"
     path.write_text(yaml.safe_dump({"netting_sets": {"NS": {"undocumented_field": 1}}, "trades": [trade]}))
     with pytest.raises(ConfigError, match="undocumented_field"):
         _load(path, env)
@@ -232,6 +234,24 @@ def test_yaml_examples_load(parsed):
     assert len(portfolios) == len(YAML_BLOCKS) >= len(TRADE_TYPES)
     assert all(not p.skipped for p in portfolios)
     assert sum(len(p.trades) for p in portfolios) == len(raws)
+
+
+def test_trade_csv_example_loads_as_the_yaml_examples(parsed, env, tmp_path):
+    _, raws, _ = parsed
+    assert len(TRADE_CSV_BLOCKS) == 1
+    path = tmp_path / "book.csv"
+    path.write_text(TRADE_CSV_BLOCKS[0])
+    p = _load(path, env)
+    assert not p.skipped and len(p.trades) == 3
+    from exposure.pricing.linear_parse import parse_trade
+
+    market = env[0]
+    for spec in p.trades:
+        if spec.id in raws:  # the same trade written in YAML above gives the same spec (calendar aside)
+            raw = dict(raws[spec.id])
+            raw.update({"calendar": "US"} if spec.id == "SWP_A" else {})
+            raw["counterparty"] = spec.counterparty
+            assert parse_trade(raw, market) == spec, spec.id
 
 
 def test_fixings_example_parses(env):

@@ -17,6 +17,7 @@ from omegaconf import MISSING
 
 from exposure.config.capital_schema import CapitalConfig
 from exposure.config.xva_schema import FundingConfig, XvaConfig
+from exposure.config.market_inputs_schema import MarketInputsConfig
 
 
 class CurveKind(str, Enum):
@@ -123,6 +124,7 @@ class MarketConfig:
     credit: Dict[str, CreditConfig] = field(default_factory=dict)
     own_name: str = "BANK"  # the bank's own credit curve name, for DVA
     funding: FundingConfig = field(default_factory=FundingConfig)  # FVA spreads (exposure.xva); no tenors: none
+    curve_inputs: Optional[MarketInputsConfig] = None  # curves bootstrapped from instrument quotes
 
 
 @dataclass
@@ -172,6 +174,7 @@ class PortfolioConfig:
     netting_sets: Optional[str] = None
     fixings: Optional[str] = None
     on_error: str = "fail"  # fail | skip
+    ore_xml: Optional[str] = None  # an ORE portfolio.xml, read instead of ``trades``
 
 
 @dataclass

@@ -108,17 +108,19 @@ def month_end(d: _dt.date) -> _dt.date:
 
 @dataclasses.dataclass(frozen=True)
 class Calendar:
-    """Business days = weekdays not in ``holidays`` (default: weekends only, QuantLib's WeekendsOnly)."""
+    """Business days = days not in ``weekend`` (Saturday, Sunday) nor in ``holidays`` (default: weekends only,
+    QuantLib's WeekendsOnly)."""
 
     holidays: frozenset = frozenset()
     name: str = "weekends_only"
+    weekend: frozenset = frozenset({5, 6})  # weekday numbers that are never business days (NullCalendar: none)
 
     @staticmethod
     def with_holidays(holidays, name: str = "custom") -> "Calendar":
         return Calendar(frozenset(holidays), name)
 
     def is_business_day(self, d: _dt.date) -> bool:
-        return d.weekday() < 5 and d not in self.holidays
+        return d.weekday() not in self.weekend and d not in self.holidays
 
     def adjust(self, d: _dt.date, convention: str = "following") -> _dt.date:
         """Roll a holiday to a business day: Following, ModifiedFollowing (stay in month), Preceding, ..."""

@@ -160,20 +160,31 @@ def build_market(mc) -> MarketSnapshot:
     """MarketSnapshot from a ``MarketConfig`` node; raises ConfigError naming the first bad key."""
     asof = parse_date(mc.asof, "market.asof")
     base = str(mc.base_currency)
-    if not mc.curves:
-        raise ConfigError("market.curves", "no discount curve is given")
+    mc = _with_ore_market(mc, asof, base)
     for ccy in mc.curves:
         if not _CCY.match(str(ccy)):
             raise ConfigError(f"market.curves.{ccy}", "currency codes are three upper-case letters (ISO 4217)")
-    if base not in mc.curves:
-        raise ConfigError("market.base_currency", f"unknown currency '{base}': no curve in market.curves")
     curves = {c: build_curve(asof, cc, f"market.curves.{c}", c) for c, cc in mc.curves.items()}
-    indices = {}
+    ci = getattr(mc, "curve_inputs", None)
+    for name in (getattr(ci, "curves", None) or {}) if ci is not None else ():
+        if name in curves:
+            raise ConfigError(f"market.curve_inputs.curves.{name}",
+                              f"curve '{name}' is also given as zero rates in market.curves: give one of the two")
+    boot = _bootstrapped(asof, ci, curves)
+    curves.update({n: c for n, c in boot.curves.items() if _CCY.match(n)} if boot else {})
+    if not curves:
+        raise ConfigError("market.curves", "no discount curve is given (market.curves or market.curve_inputs)")
+    if base not in curves:
+        raise ConfigError("market.base_currency", f"unknown currency '{base}': no curve in market.curves")
+    indices = _bootstrapped_indices(boot, mc.indices)
     for name, ic in mc.indices.items():
         key = f"market.indices.{name}"
         if ic.currency not in curves:
             raise ConfigError(f"{key}.currency", f"unknown currency '{ic.currency}'")
-        fwd = curves[ic.currency] if ic.curve is None else build_curve(asof, ic.curve, f"{key}.curve", name)
+        if ic.curve is None and name in indices:
+            fwd = indices[name].curve  # bootstrapped in market.curve_inputs
+        else:
+            fwd = curves[ic.currency] if ic.curve is None else build_curve(asof, ic.curve, f"{key}.curve", name)
         indices[name] = IndexCurve(name, ic.currency, str(ic.tenor), str(ic.day_count), fwd)
     fx_spots = {base: 1.0}
     for ccy, spot in mc.fx_spots.items():
@@ -205,6 +216,48 @@ def build_market(mc) -> MarketSnapshot:
     swvols = {ccy: _swaption_vols(asof, ccy, sc, curves) for ccy, sc in mc.swaption_vols.items()}
     credit = {n: build_credit(asof, cc, f"market.credit.{n}", n, curves[base]) for n, cc in mc.credit.items()}
     return MarketSnapshot(asof, base, curves, indices, fx_spots, fx_vols, equities, swvols, credit, str(mc.own_name))
+
+
+def _with_ore_market(mc, asof, base):
+    """``mc`` with the quotes of ``market.curve_inputs.ore_market`` underneath (see ``market.ore_market``)."""
+    ci = getattr(mc, "curve_inputs", None)
+    path = getattr(ci, "ore_market", None) if ci is not None else None
+    if not path:
+        return mc
+    import os
+
+    from exposure.market.ore_market import market_from_ore, merged
+
+    path = str(path)
+    if not os.path.exists(path):  # else relative to the project root (the parent of the exposure package)
+        alt = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), path)
+        if not os.path.exists(alt):
+            raise ConfigError("market.curve_inputs.ore_market", f"file not found: {path}")
+        path = alt
+    try:
+        ore = market_from_ore(path, asof, base)
+    except MarketDataError as exc:
+        raise ConfigError("market.curve_inputs.ore_market", str(exc)) from None
+    return merged(mc, ore.config)
+
+
+def _bootstrapped(asof, ci, known):
+    """The curves of ``market.curve_inputs`` (None when absent); see ``exposure.market.curve_inputs``."""
+    if ci is None:
+        return None
+    from exposure.market.curve_inputs import build_input_curves
+
+    return build_input_curves(asof, ci, known)
+
+
+def _bootstrapped_indices(boot, configured) -> dict:
+    """IndexCurve per index with a bootstrapped forwarding curve (conventions from market.curve_inputs)."""
+    if boot is None:
+        return {}
+    out = {}
+    for name, conv in boot.indices.items():
+        out[name] = IndexCurve(name, conv.currency, conv.tenor, conv.day_count, boot.curves[boot.index_curve[name]])
+    return out
 
 
 def _swaption_vols(asof, ccy, sc, curves) -> SwaptionVols:

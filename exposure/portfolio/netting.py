@@ -61,3 +61,22 @@ class NettingSet:
     id: str
     counterparty: str
     csa: Csa | None = None  # None: uncollateralised
+    calendar: str = "WeekendsOnly"  # the netting set's business days (close-out dates); see market.calendars
+
+    def close_out_date(self, d, mpor: str):
+        """The close-out date of a default on d: d + mpor (calendar days/months), rolled to the next
+        business day of the netting set's calendar (following)."""
+        from exposure.market.calendars import get_calendar
+        from exposure.market.schedule import add_tenor
+
+        return get_calendar(self.calendar).adjust(add_tenor(d, mpor), "following")
+
+
+def parse_calendar(name, key: str) -> str:
+    """The canonical name of calendar ``name``; ConfigError naming ``key`` if unknown."""
+    from exposure.market.calendars import get_calendar
+
+    try:
+        return get_calendar(str(name)).name
+    except ValueError as exc:
+        raise ConfigError(key, str(exc)) from None

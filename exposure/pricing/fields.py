@@ -162,6 +162,16 @@ class Fields:
             self.fail(key, f"unknown business-day convention '{v}' (expected one of {', '.join(CONVENTIONS)})")
         return k
 
+    def calendar(self, key: str = "calendar", default="WeekendsOnly"):
+        """A business-day calendar by name (``exposure.market.calendars``: TARGET, US, UK, 'TARGET,UK', ...)."""
+        from exposure.market.calendars import get_calendar
+
+        v = self.string(key, default)
+        try:
+            return get_calendar(v)
+        except ValueError as exc:
+            raise self.error(str(exc), key) from None
+
     def date(self, key: str, default=_MISSING) -> dt.date | None:
         """An ISO date (YYYY-MM-DD, or a YAML date) or a tenor counted from the as-of date (unadjusted)."""
         v = self.get(key, default)

@@ -1,7 +1,7 @@
 """Leg builders of the linear trades: schedules, notionals per period, past fixings -> FixedLeg / FloatLeg.
 
-Schedules are QuantLib's ``Schedule`` (rule backward from maturity, short front stub) on the
-weekends-only calendar, business-day convention ``convention`` (default modified_following, also used
+Schedules are QuantLib's ``Schedule`` (rule backward from maturity, short front stub) on the trade's
+``calendar`` (default weekends only), business-day convention ``convention`` (default modified_following, also used
 for the termination date), no end-of-month rule. Every coupon pays on its adjusted accrual end (no
 payment lag). Day counts: ACT/365F, ACT/360, 30/360 (bond basis), ACT/ACT (ISDA).
 
@@ -10,8 +10,10 @@ all periods; a list with one entry per period; or N amortised, {type: linear}: N
 {amount: A}: N_i = N - i A (not with a notional list).
 
 Past fixings (from the fixings file, decimal rates, keyed by index name; a floating leg without an index
-looks its fixings up under its currency code). The fixing date of a coupon is its accrual start (no
-fixing lag). An IBOR coupon fixed before the as-of date and paid after it needs its fixing; one fixing
+looks its fixings up under its currency code). The fixing date of an IBOR coupon is its accrual start, or with
+a fixing lag (Swap ``fixing_days``) that many business days of the fixing calendar before it; the coupon's
+forward stays the par forward over its accrual period (as QuantLib's par coupons), so only which fixing is
+past, and its date, depend on the lag. An IBOR coupon fixed before the as-of date and paid after it needs its fixing; one fixing
 on the as-of date uses the file's fixing if present, else the forward. An OIS coupon (overnight index,
 tenor in OVERNIGHT_TENORS) accruing over the as-of date needs the overnight fixing of every business day
 from its start up to (not including) the as-of date; its realised factor prod (1 + r_d tau_d) is kept.
@@ -30,9 +32,9 @@ from exposure.pricing.linear_specs import FixedLeg, FloatLeg
 OVERNIGHT_TENORS = ("1D", "ON", "O/N")
 
 
-def _schedule(f: Fields, start, end, tenor, conv, key):
+def _schedule(f: Fields, start, end, tenor, conv, key, calendar=WEEKENDS_ONLY):
     try:
-        s = make_schedule(start, end, tenor, conv, "backward", WEEKENDS_ONLY, conv)
+        s = make_schedule(start, end, tenor, conv, "backward", calendar, conv)
     except ValueError as exc:
         f.fail(key, f"cannot build the schedule: {exc}")
     return s.dates
@@ -73,9 +75,9 @@ def leg_notionals(f: Fields, key: str, n: int, amort_key: str | None = None) -> 
     f.fail(amort_key, "expected {type: linear} or {amount: A}")
 
 
-def fixed_leg(f, ccy, sign, rate, tenor, dc, start, end, conv, notionals, key) -> FixedLeg:
+def fixed_leg(f, ccy, sign, rate, tenor, dc, start, end, conv, notionals, key, calendar=WEEKENDS_ONLY) -> FixedLeg:
     """FixedLeg on the schedule start..end; ``notionals`` a sequence or a function of the period count."""
-    dates = _schedule(f, start, end, tenor, conv, key)
+    dates = _schedule(f, start, end, tenor, conv, key, calendar)
     if callable(notionals):
         notionals = notionals(len(dates) - 1)
     return FixedLeg(ccy, float(sign), float(rate), dc, dates[:-1], dates[1:], dates[1:], tuple(notionals))
@@ -91,21 +93,23 @@ def _overnight_value_dates(t1: dt.date, t2: dt.date) -> list:
         out.append(d)
 
 
-def _past_fixings(f, leg_key, ccy, index_name, overnight, idx_dc, starts, ends, pays):
-    """(past, past_end) per coupon; TradeError for a missing past fixing."""
+def _past_fixings(f, leg_key, ccy, index_name, overnight, idx_dc, starts, ends, pays, lag=None):
+    """(past, past_end) per coupon; TradeError for a missing past fixing. ``lag``: (fixing days, fixing
+    calendar) of an IBOR coupon, fixing = advance(accrual start, -days) (None: the accrual start)."""
     asof = f.market.asof
     fixings = getattr(f.ctx, "fixings", None)
     name = index_name if index_name is not None else ccy
     past, past_end = [], []
     for t1, t2, tp in zip(starts, ends, pays):
-        if tp <= asof or t1 > asof:
+        fix = t1 if overnight or not lag or not lag[0] else lag[1].advance(t1, f"{-lag[0]}D", "preceding")
+        if tp <= asof or fix > asof:
             past.append(None)
             past_end.append(None)
             continue
         if not overnight:
-            v = fixings.get(name, t1) if fixings is not None else None
-            if v is None and t1 < asof:
-                f.fail(leg_key, f"missing past fixing of {name} on {t1.isoformat()} (needed for the coupon "
+            v = fixings.get(name, fix) if fixings is not None else None
+            if v is None and fix < asof:
+                f.fail(leg_key, f"missing past fixing of {name} on {fix.isoformat()} (needed for the coupon "
                                 f"{t1.isoformat()}..{t2.isoformat()}; add it to the fixings file)")
             past.append(v)
             past_end.append(None)
@@ -134,16 +138,17 @@ def _past_fixings(f, leg_key, ccy, index_name, overnight, idx_dc, starts, ends, 
     return tuple(past), tuple(past_end)
 
 
-def float_leg(f, leg_key, ccy, sign, index_name, idx, tenor, dc, spread, start, end, conv, notionals) -> FloatLeg:
+def float_leg(f, leg_key, ccy, sign, index_name, idx, tenor, dc, spread, start, end, conv, notionals,
+              calendar=WEEKENDS_ONLY, lag=None) -> FloatLeg:
     """FloatLeg on the schedule start..end, past fixings included; ``notionals`` a sequence or a function
     of the accrual starts."""
     overnight = idx is not None and str(idx.tenor).upper() in OVERNIGHT_TENORS
     idx_dc = day_count_name(idx.day_count) if idx is not None else dc
-    dates = _schedule(f, start, end, tenor, conv, leg_key)
+    dates = _schedule(f, start, end, tenor, conv, leg_key, calendar)
     if callable(notionals):
         notionals = notionals(dates[:-1])
     starts, ends = dates[:-1], dates[1:]
-    past, past_end = _past_fixings(f, leg_key, ccy, index_name, overnight, idx_dc, starts, ends, ends)
+    past, past_end = _past_fixings(f, leg_key, ccy, index_name, overnight, idx_dc, starts, ends, ends, lag)
     return FloatLeg(ccy, float(sign), index_name, overnight, float(spread), dc, idx_dc, starts, ends, ends,
                     tuple(notionals), past, past_end)
 

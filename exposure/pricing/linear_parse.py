@@ -58,7 +58,7 @@ from __future__ import annotations
 import dataclasses
 
 from exposure.errors import TradeError
-from exposure.market.schedule import WEEKENDS_ONLY, add_tenor
+from exposure.market.schedule import add_tenor
 from exposure.pricing.fields import Fields
 from exposure.pricing.linear_legs import (
     OVERNIGHT_TENORS,
@@ -89,7 +89,8 @@ def _ids(raw: dict):
 def parse_swap(raw: dict, ctx) -> SwapSpec:
     f = Fields(raw, ctx, ("currency", "notional", "amortisation", "start", "maturity", "tenor", "fixed_rate",
                           "payer", "fixed_tenor", "fixed_day_count", "float_index", "float_tenor",
-                          "float_day_count", "spread", "convention"))
+                          "float_day_count", "spread", "convention", "calendar", "fixed_convention",
+                          "float_convention", "fixing_days", "fixing_calendar"))
     ccy = f.currency()
     index_name, idx = f.index("float_index", ccy)
     start, end = f.start_end()
@@ -101,8 +102,10 @@ def parse_swap(raw: dict, ctx) -> SwapSpec:
     float_tenor = f.tenor("float_tenor", default_float_tenor(idx, fixed_tenor))
     float_dc = f.day_count("float_day_count", idx.day_count if idx is not None else "ACT/360")
     spread = f.number("spread", 0.0)
-    fixed = fixed_leg(f, ccy, -1.0 if payer else 1.0, rate, fixed_tenor, fixed_dc, start, end, conv,
-                      lambda n: leg_notionals(f, "notional", n, "amortisation"), "fixed_tenor")
+    cal = f.calendar()
+    fixed_conv, float_conv = f.convention("fixed_convention", conv), f.convention("float_convention", conv)
+    fixed = fixed_leg(f, ccy, -1.0 if payer else 1.0, rate, fixed_tenor, fixed_dc, start, end, fixed_conv,
+                      lambda n: leg_notionals(f, "notional", n, "amortisation"), "fixed_tenor", cal)
     fixed_starts, fixed_notionals = fixed.accrual_start, fixed.notionals
 
     def float_notionals(starts):
@@ -113,15 +116,23 @@ def parse_swap(raw: dict, ctx) -> SwapSpec:
         return out
 
     flt = float_leg(f, "float_index", ccy, 1.0 if payer else -1.0, index_name, idx, float_tenor, float_dc, spread,
-                    start, end, conv, float_notionals)
+                    start, end, float_conv, float_notionals, cal, _fixing_lag(f, cal))
     tid, ns, cp = _ids(raw)
     return SwapSpec(tid, "Swap", ns, cp, (fixed, flt), ccy, fixed_notionals[0], start, end, rate, payer,
                     index_name, spread, flt.overnight)
 
 
+def _fixing_lag(f, cal):
+    """(fixing days, fixing calendar) of a Swap's IBOR coupons: fixing = advance(accrual start, -days)."""
+    days = f.number("fixing_days", 0.0, nonneg=True)
+    if days != int(days):
+        f.fail("fixing_days", f"must be a whole number of business days (got {days:g})")
+    return int(days), f.calendar("fixing_calendar", cal.name) if f.has("fixing_calendar") else cal
+
+
 def parse_fra(raw: dict, ctx) -> FraSpec:
     f = Fields(raw, ctx, ("currency", "notional", "start", "end", "tenor", "fixed_rate", "float_index",
-                          "day_count", "long", "convention"))
+                          "day_count", "long", "convention", "calendar"))
     index_name, idx = f.index("float_index", None, required=True)
     ccy = f.currency("currency", idx.currency)
     if idx.currency != ccy:
@@ -133,7 +144,8 @@ def parse_fra(raw: dict, ctx) -> FraSpec:
     if str(idx.tenor).upper() in OVERNIGHT_TENORS and not (f.has("end") or f.has("tenor")):
         f.fail("end", f"an FRA on the overnight index '{index_name}' needs 'end' or 'tenor'")
     end = f.date("end") if f.has("end") else add_tenor(start, f.tenor("tenor", str(idx.tenor).upper()))
-    start_adj, end_adj = WEEKENDS_ONLY.adjust(start, conv), WEEKENDS_ONLY.adjust(end, conv)
+    cal = f.calendar()
+    start_adj, end_adj = cal.adjust(start, conv), cal.adjust(end, conv)
     if end_adj <= start_adj:
         f.fail("end", f"{end_adj.isoformat()} is not after the start date {start_adj.isoformat()}")
     notional = f.number("notional", positive=True)
@@ -150,9 +162,10 @@ _XCCY_LEG = ("currency", "notional", "fixed_rate", "float_index", "spread", "ten
 
 def parse_cross_currency_swap(raw: dict, ctx) -> CrossCurrencySwapSpec:
     f = Fields(raw, ctx, ("start", "maturity", "tenor", "convention", "pay_leg", "receive_leg",
-                          "initial_exchange", "final_exchange"))
+                          "initial_exchange", "final_exchange", "calendar"))
     start, end = f.start_end()
     conv = f.convention()
+    cal = f.calendar()
     init_x = f.boolean("initial_exchange", True)
     final_x = f.boolean("final_exchange", True)
     legs, ccys = [], []
@@ -166,13 +179,13 @@ def parse_cross_currency_swap(raw: dict, ctx) -> CrossCurrencySwapSpec:
                 g.fail("fixed_rate", "a leg is fixed (fixed_rate) or floating (float_index, spread), not both")
             tenor = g.tenor("tenor", "1Y")
             leg = fixed_leg(g, ccy, sign, g.number("fixed_rate"), tenor, g.day_count("day_count", "30/360"),
-                            start, end, conv, lambda n, N=notional: (N,) * n, "tenor")
+                            start, end, conv, lambda n, N=notional: (N,) * n, "tenor", cal)
         else:
             index_name, idx = g.index("float_index", ccy)
             tenor = g.tenor("tenor", default_float_tenor(idx, "1Y"))
             dc = g.day_count("day_count", idx.day_count if idx is not None else "ACT/360")
             leg = float_leg(g, "float_index", ccy, sign, index_name, idx, tenor, dc, g.number("spread", 0.0),
-                            start, end, conv, lambda s, N=notional: (N,) * len(s))
+                            start, end, conv, lambda s, N=notional: (N,) * len(s), cal)
         legs.append(leg)
         first, last = leg.accrual_start[0], leg.payment[-1]
         if init_x and first > asof:
