@@ -20,6 +20,7 @@ from exposure.config.schema import MarketConfig, ModelConfig
 from exposure.errors import ConfigError, TradeError
 from exposure.market.snapshot import build_market
 from exposure.portfolio import loader
+from exposure.pricing.registry import TRADE_TYPES
 from exposure.portfolio.netting import Csa
 from exposure.simulation.grid import TimeGrid
 
@@ -194,15 +195,13 @@ def _load(tmp_path, market, trades, **pc):
 
 
 def test_every_supported_type_maps_to_the_yaml_spec(tmp_path, market):
-    from exposure.pricing.linear_parse import parse_trade  # noqa: F401  (registers the types)
-
     p = _load(tmp_path, market, {**LINEAR, **OTHER})
     assert p.trade_ids == tuple(LINEAR) + tuple(OTHER) and not p.skipped
     ctx = loader.ParseContext(market, None, p.fixings, None)
     for spec in p.trades:
         raw = {"id": spec.id, "netting_set": spec.netting_set, "counterparty": spec.counterparty,
                **{**YAML, **YAML_OTHER}[spec.id]}
-        assert loader._REGISTRY[raw["type"]][0](raw, ctx) == spec, spec.id
+        assert TRADE_TYPES[raw["type"]].parse(raw, ctx) == spec, spec.id
 
 
 def test_netting_xml_csa_terms(tmp_path, market):

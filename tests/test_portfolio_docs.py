@@ -40,8 +40,9 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 README = ROOT / "examples" / "portfolio" / "README.md"
 TEXT = README.read_text()
 
-loader._ensure_products_registered()
-TRADE_TYPES = sorted(loader._REGISTRY)
+from exposure.pricing.registry import TRADE_TYPES as _TYPES  # noqa: E402
+
+TRADE_TYPES = sorted(_TYPES)
 
 
 # ---- reading the README --------------------------------------------------------------------------------
@@ -273,7 +274,7 @@ def test_required_and_defaulted_fields_behave_as_documented(parsed, env, type_na
     market, grid, fix = env
     _, raws, _ = parsed
     ctx = loader.ParseContext(market, grid, fixings_mod.Fixings.read(fix), str(README))
-    parse = loader._REGISTRY[type_name][0]
+    parse = _TYPES[type_name].parse
     checked = 0
     for raw in (t for t in raws.values() if t["type"] == type_name):
         tables = [((), TABLES[type_name])] + [((key,), tab) for (tn, key), tab in LEG_TABLES.items() if tn == type_name]

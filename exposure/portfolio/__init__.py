@@ -1,5 +1,5 @@
 """Portfolio input: trades, netting sets with CSAs, and past fixings; see ``loader``."""
 
-from exposure.portfolio.loader import Portfolio, load_portfolio, register_trade_type
+from exposure.portfolio.loader import Portfolio, load_portfolio
 
-__all__ = ["Portfolio", "load_portfolio", "register_trade_type"]
+__all__ = ["Portfolio", "load_portfolio"]

@@ -7,9 +7,9 @@ File layout::
     trades:
       - {id: SWP1, type: Swap, netting_set: NS_A, currency: USD, notional: 1.0e7, ...}
 
-Each trade type is registered by its product module with ``register_trade_type(name, parse, batch)``:
-``parse(raw: dict, ctx) -> spec`` validates one trade and raises TradeError naming it; ``batch(specs,
-netting_index) -> TradeBatch`` builds the array batch. A trade whose netting set is not listed becomes its
+Trade types come from the one table ``exposure.pricing.registry.TRADE_TYPES``: ``parse(raw: dict, ctx) ->
+spec`` validates one trade and raises TradeError naming it; ``make_batches(specs, netting_index)`` builds the
+array batches. A trade whose netting set is not listed becomes its
 own netting set (its counterparty is the trade's ``counterparty`` field, or the trade id). With
 ``on_error: skip`` a trade that fails to parse is listed in ``Portfolio.skipped`` instead of stopping.
 """
@@ -26,26 +26,9 @@ from exposure.errors import ConfigError, TradeError
 from exposure.portfolio.fixings import Fixings
 from exposure.portfolio.netting import Csa, NettingSet, parse_calendar
 
-_REGISTRY: dict = {}
 NETTING_SET_FIELDS = ("counterparty", "csa", "calendar")  # the fields of a netting-set entry (documented, tested)
 # libyaml's safe loader when PyYAML was built with it: the same documents, ~10x faster on a large portfolio.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def register_trade_type(name: str, parse, batch) -> None:
-    _REGISTRY[name] = (parse, batch)
-
-
-def _ensure_products_registered() -> None:
-    # Product modules register themselves on import; import them here so a bare load works.
-    import importlib
-
-    for mod in ("exposure.pricing.linear_parse", "exposure.pricing.options"):
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:
-                raise
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,7 +92,7 @@ def _read(path: str) -> dict:
 
 def load_portfolio(pc, market, grid) -> Portfolio:
     """Parse and validate every trade, netting set and fixing before any simulation."""
-    _ensure_products_registered()
+    from exposure.pricing.registry import TRADE_TYPES
     if pc.get("ore_xml"):
         from exposure.portfolio.ore_xml import read_portfolio
 
@@ -153,9 +136,9 @@ def load_portfolio(pc, market, grid) -> Portfolio:
                 raise TradeError(tid, "every trade needs 'id' and 'type'", source=path)
             if tid in seen:
                 raise TradeError(tid, "duplicate trade id", source=path)
-            if raw["type"] not in _REGISTRY:
-                raise TradeError(tid, f"unknown trade type '{raw['type']}' (known: {', '.join(sorted(_REGISTRY))})", source=path)
-            spec = _REGISTRY[raw["type"]][0](raw, ctx)
+            if raw["type"] not in TRADE_TYPES:
+                raise TradeError(tid, f"unknown trade type '{raw['type']}' (known: {', '.join(sorted(TRADE_TYPES))})", source=path)
+            spec = TRADE_TYPES[raw["type"]].parse(raw, ctx)
         except TradeError as exc:
             if on_error == "skip":
                 skipped.append((tid, exc.problem))
@@ -177,11 +160,11 @@ def load_portfolio(pc, market, grid) -> Portfolio:
     batches = []
     # By type name, not registration order: netting sums add batches in this order, and the last bits of
     # a result must not depend on which product module a process happened to import first.
-    for type_name, (_, make_batch) in sorted(_REGISTRY.items()):
+    for type_name in sorted(TRADE_TYPES):
         group = [s for s in specs if s.type == type_name]
         if group:
             idx = [ns_index[s.netting_set or s.id] for s in group]
-            batches.extend(make_batch(group, idx))
+            batches.extend(TRADE_TYPES[type_name].make_batches(group, idx))
     return Portfolio(tuple(specs), ns_list, tuple(batches), fixings, tuple(skipped))
 
 

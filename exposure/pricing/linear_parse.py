@@ -254,17 +254,8 @@ def parse_trade(raw: dict, market, fixings=None, source: str | None = None) -> L
     return PARSERS[raw["type"]](raw, _DirectContext(market, fixings, source))
 
 
-def _make_batches(specs, netting_index):
-    from exposure.pricing.linear import make_batches
+def make_batches(specs, netting_index):
+    """Linear trades into batches (``exposure.pricing.linear.make_batches``)."""
+    from exposure.pricing.linear import make_batches as linear_batches
 
-    return make_batches(specs, netting_index)
-
-
-def register() -> None:
-    from exposure.portfolio.loader import register_trade_type
-
-    for name, parse in PARSERS.items():
-        register_trade_type(name, parse, _make_batches)
-
-
-register()
+    return linear_batches(specs, netting_index)

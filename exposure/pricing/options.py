@@ -36,7 +36,6 @@ import datetime as dt
 import numpy as np
 
 from exposure.market.schedule import make_schedule, parse_tenor
-from exposure.portfolio.loader import register_trade_type
 from exposure.pricing.fields import Fields
 from exposure.pricing.opt_capfloor import CapFloorBatch
 from exposure.pricing.opt_common import business_day
@@ -255,11 +254,6 @@ fx_option_batches = _grouped(FxOptionBatch, lambda s: (s.foreign_currency, s.dom
 swaption_batches = _grouped(SwaptionBatch, lambda s: (s.currency, s.settlement))
 cap_floor_batches = _grouped(CapFloorBatch, lambda s: s.currency)
 equity_option_batches = _grouped(EquityOptionBatch, lambda s: s.name)
-
-register_trade_type("FxOption", parse_fx_option, fx_option_batches)
-register_trade_type("Swaption", parse_swaption, swaption_batches)
-register_trade_type("CapFloor", parse_cap_floor, cap_floor_batches)
-register_trade_type("EquityOption", parse_equity_option, equity_option_batches)
 
 
 def price_today(batch, market, model, fixings=None) -> np.ndarray:
