@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-ORE_HORIZON_SLACK = 4.0 / 365.0  # ORE's EEPE horizon is today + 1Y + 4D
+from exposure.dates import DAYS_PER_YEAR
+
+ORE_HORIZON_SLACK = 4.0 / DAYS_PER_YEAR  # ORE's EEPE horizon is today + 1Y + 4D
 
 
 def effective_ee(ee, axis: int = -1) -> np.ndarray:

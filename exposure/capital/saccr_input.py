@@ -33,6 +33,7 @@ import csv
 import datetime as dt
 import math
 
+from exposure.dates import model_time
 from exposure.capital.saccr import MarginTerms
 from exposure.capital.saccr_tables import (ASSET_CLASSES, COMMODITY_SF, CREDIT_INDEX, CREDIT_RATINGS, SaccrTrade)
 from exposure.errors import ConfigError
@@ -95,7 +96,7 @@ class _Row:
             if asof is None:
                 raise self.error(f, f"an ISO date ('{v}') needs the as-of date")
             try:
-                x = (dt.date.fromisoformat(v) - asof).days / 365.0
+                x = model_time(asof, dt.date.fromisoformat(v))
             except ValueError:
                 raise self.error(f, f"'{v}' is not an ISO date") from None
         else:

@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.optimize import brentq
 
+from exposure.dates import model_times
 from exposure.errors import MarketDataError
 from exposure.market.curves import DiscountCurve
 
@@ -75,7 +76,7 @@ class _Curves:
         self.knots[name] = (np.concatenate([[0.0], times]), np.concatenate([[0.0], log_dfs]))
 
     def time(self, dates) -> np.ndarray:
-        return np.array([(d - self.asof).days / 365.0 for d in dates])
+        return model_times(self.asof, dates)
 
     def df(self, name, dates) -> np.ndarray:
         if name not in self.knots:

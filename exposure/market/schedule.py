@@ -19,7 +19,10 @@ import dataclasses
 import datetime as _dt
 import re
 
-_TENOR = re.compile(r"^\s*([+-]?\d+)\s*([DWMY])\s*$", re.IGNORECASE)
+from exposure.dates import DAYS_PER_YEAR, add_tenor, parse_tenor  # noqa: F401  (re-exported)
+from exposure.dates import add_months as _add_months
+from exposure.dates import shift as _shift
+
 _DAY_COUNTS = {"ACT/365F": "ACT/365F", "ACT/365FIXED": "ACT/365F", "A365F": "ACT/365F",
                "ACT/360": "ACT/360", "A360": "ACT/360",
                "30/360": "30/360", "30/360BOND": "30/360", "30/360BONDBASIS": "30/360",
@@ -52,7 +55,7 @@ def year_fraction(d1: _dt.date, d2: _dt.date, day_count: str = "ACT/365F") -> fl
     """Year fraction from d1 to d2 (negative if d2 < d1) in the given day count; see module docstring."""
     dc = day_count_name(day_count)
     if dc == "ACT/365F":
-        return (d2 - d1).days / 365.0
+        return (d2 - d1).days / DAYS_PER_YEAR
     if dc == "ACT/360":
         return (d2 - d1).days / 360.0
     if dc == "30/360":
@@ -71,34 +74,6 @@ def year_fraction(d1: _dt.date, d2: _dt.date, day_count: str = "ACT/365F") -> fl
     total += (_dt.date(d1.year + 1, 1, 1) - d1).days / dib1
     total += (d2 - _dt.date(d2.year, 1, 1)).days / dib2
     return total
-
-
-def parse_tenor(tenor: str) -> tuple[int, str]:
-    """'3M' -> (3, 'M'); units D, W, M, Y (case-insensitive, optional sign). ValueError names bad strings."""
-    m = _TENOR.match(str(tenor))
-    if m is None:
-        raise ValueError(f"bad tenor '{tenor}': expected <integer><D|W|M|Y>, e.g. '3M' or '10Y'")
-    return int(m.group(1)), m.group(2).upper()
-
-
-def _add_months(d: _dt.date, months: int) -> _dt.date:
-    # Day clipped to the target month's length (31 Jan + 1M = 28/29 Feb), as QuantLib's Date + Period.
-    y, m0 = divmod(d.year * 12 + (d.month - 1) + months, 12)
-    return _dt.date(y, m0 + 1, min(d.day, _cal.monthrange(y, m0 + 1)[1]))
-
-
-def _shift(d: _dt.date, n: int, unit: str) -> _dt.date:
-    if unit == "D":
-        return d + _dt.timedelta(days=n)
-    if unit == "W":
-        return d + _dt.timedelta(weeks=n)
-    return _add_months(d, n if unit == "M" else 12 * n)
-
-
-def add_tenor(d: _dt.date, tenor: str) -> _dt.date:
-    """Calendar-day arithmetic d + tenor (no business-day adjustment); month ends clip: 31Jan+1M = 28Feb."""
-    n, unit = parse_tenor(tenor)
-    return _shift(d, n, unit)
 
 
 def month_end(d: _dt.date) -> _dt.date:

@@ -14,7 +14,7 @@ import numpy as np
 
 from exposure.errors import ConfigError, MarketDataError
 from exposure.market.curves import DiscountCurve
-from exposure.simulation.grid import parse_date, tenor_time
+from exposure.dates import model_time, parse_date, tenor_time
 
 _CCY = re.compile(r"^[A-Z]{3}$")
 
@@ -73,7 +73,7 @@ class MarketSnapshot:
         return (self.base_currency,) + tuple(sorted(c for c in self.curves if c != self.base_currency))
 
     def time(self, d: dt.date) -> float:
-        return (d - self.asof).days / 365.0
+        return model_time(self.asof, d)
 
     def fx_spot(self, ccy: str) -> float:
         return 1.0 if ccy == self.base_currency else self.fx_spots[ccy]

@@ -20,7 +20,7 @@ from exposure.errors import ConfigError
 from exposure.market.snapshot import MarketSnapshot
 from exposure.models.cross_asset import CrossAssetModel, PiecewiseVol
 from exposure.models.hull_white import HullWhiteParams
-from exposure.simulation.grid import tenor_time
+from exposure.dates import tenor_time
 
 
 @dataclasses.dataclass(frozen=True)

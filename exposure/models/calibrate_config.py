@@ -15,7 +15,7 @@ import numpy as np
 
 from exposure.errors import ConfigError
 from exposure.models.calibration import SwaptionQuote, calibrate_hull_white
-from exposure.simulation.grid import tenor_time
+from exposure.dates import tenor_time
 
 
 def interpolate_vol(sv, expiry: float, tenor: float) -> float:

@@ -33,6 +33,7 @@ import datetime as dt
 
 import numpy as np
 
+from exposure.dates import years as model_years
 from exposure.market.schedule import year_fraction
 from exposure.pricing.linear_specs import EquityLeg, Exchange, FixedLeg, FloatLeg, FraLeg
 
@@ -91,7 +92,7 @@ class _Builder:
         return (d - self.asof).days
 
     def t(self, d: dt.date) -> float:
-        return self.day(d) / 365.0
+        return model_years(self.day(d))
 
     def prefetch(self, specs) -> None:
         """Evaluate every forward/discount log-factor the legs need in one vectorised call per curve."""
@@ -109,7 +110,7 @@ class _Builder:
         for (index, ccy), ds in need.items():
             days = sorted(self.day(d) for d in ds)
             curve = self.market.forward_curve(index, ccy) if index is not None else self.market.curves[ccy]
-            vals = log_discount(curve, np.asarray(days, dtype=np.float64) / 365.0)
+            vals = log_discount(curve, model_years(days))
             self.logdf[(index, ccy)] = dict(zip(days, vals.tolist()))
 
     def log_fwd(self, index, ccy, d: dt.date) -> float:

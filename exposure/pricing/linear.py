@@ -54,6 +54,8 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.sparse
 
+from exposure.dates import days as model_days
+from exposure.dates import years as model_years
 from exposure._pytree import pytree_dataclass, static_field
 from exposure.errors import ExposureError
 from exposure.pricing.cashflows import CashFlows, generate, log_discount
@@ -122,7 +124,7 @@ class LinearPre:
 def _view_days(ctx: PricingContext) -> np.ndarray:
     if ctx.dates and len(ctx.dates) == len(ctx.times):
         return np.array([(d - ctx.market.asof).days for d in ctx.dates], dtype=np.int64)
-    return np.rint(np.asarray(ctx.times, dtype=np.float64) * 365.0).astype(np.int64)
+    return model_days(ctx.times)
 
 
 def _taylor_terms(z: np.ndarray, order: int) -> np.ndarray:
@@ -146,7 +148,7 @@ def _flow_moments(ctx, cf: CashFlows, j: int, days, order: int, y: float):
     inverse = inverse.reshape(-1)
     W = scipy.sparse.csr_matrix((cf.f_amount[sel], (cf.f_trade[sel], inverse)), shape=(n_tr, groups.shape[0]))
     W.sum_duplicates()
-    lnA, B = ctx.bond_coefficients(cf.currencies[j], groups[:, 0] / 365.0)
+    lnA, B = ctx.bond_coefficients(cf.currencies[j], model_years(groups[:, 0]))
     alive = days[:, None] < groups[None, :, 1]
     for k in range(K):
         a = alive[k]
@@ -174,7 +176,7 @@ def _current_coupons(ctx, cf: CashFlows, days, ns_local, n_u: int):
     if cf.c_fix.size == 0:
         return out
     jfix = np.searchsorted(days, cf.c_fix, side="right") - 1  # last view date <= fixing date
-    T1, T2 = cf.c_fix / 365.0, cf.c_pay / 365.0
+    T1, T2 = model_years(cf.c_fix), model_years(cf.c_pay)
     n = cf.c_fix.size
     lnA1, B1, lnA2, B2 = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
     lnAk, Bk = np.zeros((K, n)), np.zeros((K, n))
@@ -252,7 +254,7 @@ class LinearBatch(TradeBatch):
         eq_tr = np.zeros((K, ne, n_tr))
         times = np.asarray(ctx.times, dtype=np.float64)  # model times (days only decide what is alive)
         for r in range(cf.e_trade.size):
-            coef = cf.e_qty[r] * np.exp(-cf.e_div[r] * (cf.e_day[r] / 365.0 - times))
+            coef = cf.e_qty[r] * np.exp(-cf.e_div[r] * (model_years(cf.e_day[r]) - times))
             eq_tr[:, cf.e_equity[r], cf.e_trade[r]] += np.where(days < cf.e_day[r], coef, 0.0)
         eq_idx = tuple(ctx.model.equity_names.index(e) for e in cf.equities)
         eq_ccy = tuple(ccy_view[int(cf.e_ccy[np.nonzero(cf.e_equity == e)[0][0]])] for e in range(ne))
@@ -428,7 +430,7 @@ def present_values_local(batch: LinearBatch, market) -> np.ndarray:
     out = np.zeros(len(batch.ids))
     for r in range(cf.f_trade.size):
         c = cf.currencies[cf.f_ccy[r]]
-        p = float(np.exp(float(market.curves[c].log_discount(cf.f_day[r] / 365.0))))
+        p = float(np.exp(float(market.curves[c].log_discount(model_years(cf.f_day[r])))))
         out[cf.f_trade[r]] += cf.f_amount[r] * p * market.fx_spot(c)
     for r in range(cf.c_trade.size):
         if cf.c_fix[r] <= 0:  # fixing today, current at t0: w P(0,T1)/P(0,T2) P(0,T2) with T1 = 0
@@ -437,5 +439,5 @@ def present_values_local(batch: LinearBatch, market) -> np.ndarray:
         e = cf.equities[cf.e_equity[r]]
         c = cf.currencies[cf.e_ccy[r]]
         spot = market.equities[e].spot
-        out[cf.e_trade[r]] += cf.e_qty[r] * spot * np.exp(-cf.e_div[r] * cf.e_day[r] / 365.0) * market.fx_spot(c)
+        out[cf.e_trade[r]] += cf.e_qty[r] * spot * np.exp(-cf.e_div[r] * model_years(cf.e_day[r])) * market.fx_spot(c)
     return out

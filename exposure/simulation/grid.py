@@ -17,34 +17,15 @@ import re
 import numpy as np
 
 from exposure.errors import ConfigError
-from exposure.market.schedule import add_tenor
+from exposure.dates import add_tenor, model_times, parse_date, tenor_date, tenor_time  # noqa: F401
 
 _TENOR = re.compile(r"^\s*(\d+)\s*([DWMYdwmy])\s*$")
 _REPEAT = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+[DWMYdwmy])\s*$")
 
 
 def year_fraction(asof: dt.date, dates) -> np.ndarray:
-    """Model time ACT/365F of each date from ``asof``; shape of ``dates``."""
-    return np.array([(d - asof).days / 365.0 for d in dates], dtype=np.float64)
-
-
-def parse_date(text: str, key: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(str(text).strip())
-    except ValueError as exc:
-        raise ConfigError(key, f"'{text}' is not an ISO date (YYYY-MM-DD)") from exc
-
-
-def tenor_date(asof: dt.date, tenor: str, key: str) -> dt.date:
-    """asof + tenor (unadjusted, end of month clipped); a clear ConfigError for a bad tenor string."""
-    if not _TENOR.match(str(tenor)):
-        raise ConfigError(key, f"unknown tenor string '{tenor}' (expected <n>D, <n>W, <n>M or <n>Y)")
-    return add_tenor(asof, str(tenor).strip().upper())
-
-
-def tenor_time(asof: dt.date, tenor: str, key: str) -> float:
-    """Model time of asof + tenor."""
-    return float(year_fraction(asof, [tenor_date(asof, tenor, key)])[0])
+    """Model time ACT/365F of each date from ``asof``; shape of ``dates`` (``exposure.dates.model_times``)."""
+    return model_times(asof, dates)
 
 
 def parse_grid_dates(asof: dt.date, spec, key: str = "simulation.grid") -> list[dt.date]:

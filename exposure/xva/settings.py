@@ -91,7 +91,7 @@ def funding_spreads(node, asof) -> FundingSpreads | None:
     with no tenors (no FVA)."""
     if node is None:
         return None
-    from exposure.simulation.grid import tenor_time
+    from exposure.dates import tenor_time
 
     tenors = list(getattr(node, "tenors", []) or [])
     b = [float(x) for x in (getattr(node, "borrowing_bp", []) or [])]
