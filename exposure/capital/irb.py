@@ -13,7 +13,7 @@ PD is floored (0.03% Basel II, 0.05% Basel III CRE32.4), M in years clipped to [
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import norm
+from scipy.special import ndtr, ndtri  # Phi and Phi^-1 (scipy.stats costs a fresh process 0.5 s to import)
 
 
 def asset_correlation(pd, large_financial=False) -> np.ndarray:
@@ -32,7 +32,7 @@ def capital_requirement(pd, lgd, maturity=2.5, *, pd_floor: float = 0.0005, larg
     p = np.where(live, pd, 0.5)
     r = asset_correlation(p, large_financial)
     b = (0.11852 - 0.05478 * np.log(p)) ** 2
-    k = (lgd * norm.cdf((norm.ppf(p) + np.sqrt(r) * norm.ppf(0.999)) / np.sqrt(1.0 - r)) - p * lgd)
+    k = (lgd * ndtr((ndtri(p) + np.sqrt(r) * ndtri(0.999)) / np.sqrt(1.0 - r)) - p * lgd)
     k = k * (1.0 + (m - 2.5) * b) / (1.0 - 1.5 * b)
     return np.where(live, np.maximum(k, 0.0), 0.0)
 
