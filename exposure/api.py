@@ -95,7 +95,10 @@ def _check_simulation(sc) -> None:
 
 
 def validate(cfg: DictConfig) -> Setup:
-    """Run every check (market, model, grid, portfolio) without calibrating or simulating."""
+    """Run every check (market, model, grid, portfolio, report limits) without calibrating or simulating."""
+    from exposure.report.settings import report_settings
+
+    report_settings(cfg)
     return setup(cfg, calibrate=False)
 
 
@@ -137,8 +140,31 @@ def simulate(cfg: DictConfig, s: Setup | None = None):
     return scenarios_dataset(states, dates, times, s.built.model.state_names, attrs)
 
 
-def run(cfg: DictConfig):
-    """The whole chain on the configured market and portfolio; results written under cfg.output.dir."""
+def run(cfg: DictConfig, progress=None):
+    """The whole chain on the configured market and portfolio; results written under cfg.output.dir.
+    progress: an exposure.report.RunProgress (bar and run.log); default: run.log only, no bar."""
     from exposure.pipeline import run_pipeline
+    from exposure.report.progress import RunProgress
 
-    return run_pipeline(cfg)
+    if progress is not None:
+        return run_pipeline(cfg, progress=progress)
+    with RunProgress.for_run(str(cfg.output.dir), show_bar=False) as p:
+        return run_pipeline(cfg, progress=p)
+
+
+def report(run_dir: str, overrides: list[str] | None = None):
+    """Re-write the desk report of a stored run (run_dir/results.h5) with the ``report.*`` overrides (limits,
+    quantile, plots); results.h5 is not changed. Returns (dataset with limits, files written)."""
+    from types import SimpleNamespace
+
+    from exposure.report import apply_limits, report_settings, write_report
+    from exposure.results import read_results
+
+    path = os.path.join(str(run_dir), "results.h5")
+    if not os.path.exists(path):
+        raise ConfigError("RUN_DIR", f"no results.h5 in {run_dir} (run `exposure run output.dir={run_dir}` first)")
+    ds = read_results(path)
+    cfg = compose(list(overrides or []))
+    settings = report_settings(SimpleNamespace(report=cfg.report, output=SimpleNamespace(quantiles=[float(q) for q in ds["quantile"].values])))
+    ds = apply_limits(ds, settings)
+    return ds, write_report(ds, str(run_dir), settings)

@@ -4,6 +4,9 @@
     exposure validate [key=value ...]   checks only; exit 0 if the config is valid, 2 otherwise
     exposure simulate [key=value ...]   scenarios only, written to output.dir/scenarios.h5
     exposure show [key=value ...]       print the composed config
+    exposure report RUN_DIR [report.key=value ...]
+                                        re-write summary.csv, limits.csv, plots and report.html of a stored
+                                        run (e.g. other limits: report.limits_file=my_limits.csv)
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     from exposure import api
     from exposure.errors import ExposureError
 
+    if cmd == "report":
+        return _report(overrides)
     try:
         cfg = api.compose(overrides)
         if cmd == "show":
@@ -40,14 +45,37 @@ def main(argv: list[str] | None = None) -> int:
             path = write_netcdf_atomic(api.simulate(cfg), os.path.join(str(cfg.output.dir), "scenarios.h5"))
             print(f"scenarios written to {path}")
         elif cmd == "run":
-            res = api.run(cfg)
-            print(res.summary())
+            from exposure.report import RunProgress, print_summary
+
+            with RunProgress.for_run(str(cfg.output.dir)) as progress:  # bar on a TTY outside CI; run.log
+                res = api.run(cfg, progress=progress)
+            print_summary(res.dataset, float(res.dataset.attrs.get("report_pfe_quantile", 0.99)))
+            print(f"results: {res.out_dir}" + (f" (report: {res.out_dir}/report.html)"
+                                               if any(f.endswith("report.html") for f in res.files) else ""))
         else:
             print(f"unknown command '{cmd}'\n{USAGE}", file=sys.stderr)
             return 2
     except ExposureError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _report(args: list[str]) -> int:
+    from exposure import api
+    from exposure.errors import ExposureError
+    from exposure.report import print_summary
+
+    if not args or "=" in args[0]:
+        print("usage: exposure report RUN_DIR [report.key=value ...]", file=sys.stderr)
+        return 2
+    try:
+        ds, files = api.report(args[0], args[1:])
+    except ExposureError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print_summary(ds, float(ds.attrs["report_pfe_quantile"]))
+    print(f"report written: {len(files)} files under {args[0]}")
     return 0
 
 

@@ -21,6 +21,7 @@ from exposure.api import Setup, path_generator, setup
 from exposure.errors import ConfigError
 from exposure.pricing.linear import state_abs_max
 from exposure.pricing.view import PathView, PricingContext
+from exposure.report.write import write_report
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,19 +32,10 @@ class RunResults:
     npv: dict  # trade id -> t0 value in base currency
 
     def summary(self) -> str:
-        ds = self.dataset
-        lines = [f"{'netting set':<14}{'cpty':<8}{'NPV':>14}{'peak EPE':>14}{'peak PFE99':>14}{'EEPE':>14}"]
-        q = ds["quantile"].values
-        qi = int(np.argmin(np.abs(q - 0.99)))
-        for i, ns in enumerate(ds["netting_set"].values):
-            npv = float(ds["NPV"].values[i]) if "NPV" in ds else float("nan")
-            lines.append(
-                f"{str(ns):<14}{str(ds['counterparty'].values[i]):<8}{npv:>14,.0f}"
-                f"{float(ds['EPE'].values[i].max()):>14,.0f}{float(ds['PFE'].values[i, :, qi].max()):>14,.0f}"
-                f"{float(ds['BaselEEPE'].values[i]):>14,.0f}"
-            )
-        lines.append(f"results: {self.out_dir}")
-        return "\n".join(lines)
+        from exposure.report.summary import summary_text  # the desk summary (exposure/report)
+
+        q = float(self.dataset.attrs.get("report_pfe_quantile", 0.99))
+        return summary_text(self.dataset, q) + f"\nresults: {self.out_dir}"
 
 
 _PRICERS: dict = {}
@@ -78,10 +70,14 @@ def _pricing_function(batches, n_ns: int, model, trade_level: bool):
     return _PRICERS[key]
 
 
-def run_pipeline(cfg, s: Setup | None = None) -> RunResults:
+def run_pipeline(cfg, s: Setup | None = None, progress=None) -> RunResults:
     from exposure.aggregation.measures import ExposureAggregator
+    from exposure.report import RunProgress, apply_limits, report_settings
     from exposure.results import build_results
 
+    report = report_settings(cfg)  # desk report: limits read and checked before any compute
+    progress = progress or RunProgress.for_run(str(cfg.output.dir), show_bar=False)  # run.log at least
+    progress.stage("setup")
     s = s or setup(cfg)
     if s.portfolio is None:
         raise ConfigError("portfolio", "no portfolio configured (use `exposure simulate` for scenarios only)")
@@ -115,6 +111,7 @@ def run_pipeline(cfg, s: Setup | None = None) -> RunResults:
         quantiles=list(cfg.output.quantiles), trade_netting_index=trade_ns if trade_level else None,
         store_cube=bool(cfg.output.store_cube), spill_dir=str(cfg.output.dir),
     )
+    progress.stage("paths", total=gen.n_paths)
     with agg:
         for start, stop, states in gen.chunks(pad=True):
             # Named errors for rate states beyond a series expansion's range (inside the trace they are NaN).
@@ -131,6 +128,8 @@ def run_pipeline(cfg, s: Setup | None = None) -> RunResults:
                     f"non-finite netting-set value in '{pf.netting_sets[bad[1]].id}' at date index {bad[0]}, path {start + bad[2]}")
             agg.add_chunk(start, stop, ns, np.asarray(num[..., :n]), np.asarray(fx[..., :n]),
                           None if tr is None else np.asarray(tr[..., :n]))
+            progress.advance(n)
+        progress.stage("measures")
         dfs = np.asarray(market.curves[market.base_currency].discount(val_times))
         measures = agg.finalize(discount_factors=dfs)
 
@@ -146,7 +145,10 @@ def run_pipeline(cfg, s: Setup | None = None) -> RunResults:
     )
     ds["NPV"] = ("netting_set", ns_npv)
     ds = _with_credit(ds, market, pf, val_times)
-    return _write(cfg, s, ds, dict(zip(trade_ids, npv0.tolist())))
+    ds = apply_limits(ds, report)  # desk: counterparty PFE and PFE limits into the results
+    progress.stage("write")
+    res = _write(cfg, s, ds, dict(zip(trade_ids, npv0.tolist())))
+    return dataclasses.replace(res, files=res.files + tuple(write_report(ds, res.out_dir, report, progress)))
 
 
 def _with_credit(ds, market, pf, val_times):

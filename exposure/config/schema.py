@@ -15,6 +15,8 @@ from typing import Any, Dict, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from exposure.config.report_schema import ReportConfig
+
 
 class CurveKind(str, Enum):
     zero = "zero"  # continuously compounded zero rates
@@ -180,6 +182,7 @@ class ExposureConfig:
     simulation: SimulationConfig = field(default_factory=SimulationConfig)
     portfolio: Optional[PortfolioConfig] = None
     output: OutputConfig = field(default_factory=OutputConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
     extra: Dict[str, Any] = field(default_factory=dict)
 
 
@@ -191,3 +194,4 @@ def register_configs() -> None:
     cs.store(group="simulation", name="simulation_schema", node=SimulationConfig)
     cs.store(group="portfolio", name="portfolio_schema", node=PortfolioConfig)
     cs.store(group="output", name="output_schema", node=OutputConfig)
+    cs.store(group="report", name="report_schema", node=ReportConfig)
