@@ -50,20 +50,36 @@ def _limit_segments(ds: xr.Dataset, cpty: str):
     return out
 
 
-def _draw_limits(ax, ds, cpty, scale) -> None:
+def _draw_limits(ax, ds, cpty, scale, top: float) -> str:
+    """Limit segments; a limit above 3x the plotted exposures is written at the top instead of squashing them."""
+    off = []
     for i, (lo, hi, level, label) in enumerate(_limit_segments(ds, cpty)):
+        name = label if label != "all" else "limit"
+        if top > 0 and level / scale > 3.0 * top:
+            off.append(f"{name} {level / scale:,.1f}")
+            continue
         ax.hlines(level / scale, lo, hi, color="#c0392b", lw=1.6, ls="--",
                   label=f"PFE limit ({cpty})" if i == 0 else None)
-        ax.annotate(label if label != "all" else "limit", (lo, level / scale), textcoords="offset points",
-                    xytext=(2, 3), fontsize=7, color="#c0392b")
+        ax.annotate(name, (lo, level / scale), textcoords="offset points", xytext=(2, 3), fontsize=7,
+                    color="#c0392b")
+    return f"; PFE limit off scale: {', '.join(off)} M" if off else ""
+
+
+def _dates_axis(ax) -> None:
+    import matplotlib.dates as mdates
+
+    loc = mdates.AutoDateLocator(minticks=4, maxticks=9)
+    ax.xaxis.set_major_locator(loc)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
 
 
 def _horizon(dates, *profiles):
-    """Last date worth plotting: one date after the last non-zero value of any profile (all dates if none)."""
+    """Last date worth plotting: one date after the last value above 0.5% of its profile's maximum (residual
+    collateral below the MTA can linger for decades at a level no plot shows)."""
     alive = np.zeros(len(dates), dtype=bool)
     for p in profiles:
         p = np.abs(np.nan_to_num(np.asarray(p, dtype=np.float64)))
-        alive |= p > 1e-6 * max(p.max(initial=0.0), 1.0)
+        alive |= p > 5e-3 * max(p.max(initial=0.0), 1.0)
     k = int(np.flatnonzero(alive)[-1]) + 1 if alive.any() else len(dates) - 1
     return dates[min(k, len(dates) - 1)]
 
@@ -103,7 +119,8 @@ def netting_set_plot(ds: xr.Dataset, j: int, q: float, path: str) -> str:
         ci = [str(c) for c in ds["cpty"].values].index(cp)
         ax.plot(dates, ds["PFE_cpty"].values[ci] / scale, color="#7d3c98", lw=1.2, ls="-.",
                 label=f"PFE {100 * q:g}% counterparty")
-    _draw_limits(ax, ds, cp, scale)
+    top = float(np.nanmax(np.abs(np.concatenate([pfe, epe, ene]))))
+    note = _draw_limits(ax, ds, cp, scale, top)
     coll = ds["ExpectedCollateral"].values[j] if "ExpectedCollateral" in ds else np.zeros(len(dates))
     ax.set_xlim(dates[0], _horizon(dates, epe, ene, pfe, coll))
     ax.axhline(0.0, color="0.4", lw=0.6)
@@ -111,12 +128,12 @@ def netting_set_plot(ds: xr.Dataset, j: int, q: float, path: str) -> str:
     ax.set_title(f"Netting set {ns} (counterparty {cp})", fontsize=11)
     ax.set_ylabel(f"{ccy} millions")
     basis = ds.attrs.get("pfe_basis", "undiscounted")
-    ax.text(0.0, -0.16, f"EPE, ENE, collateral discounted; PFE {basis}; {int(ds.attrs.get('n_paths', 0))} paths",
-            transform=ax.transAxes, fontsize=7, color="0.35")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    fig.autofmt_xdate()
-    fig.tight_layout()
+    _dates_axis(ax)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    fig.text(0.01, 0.01, f"EPE, ENE, collateral discounted; PFE {basis}; {int(ds.attrs.get('n_paths', 0))} paths{note}",
+             fontsize=7, color="0.35")
     fig.savefig(path)
     plt.close(fig)
     return path
@@ -128,7 +145,7 @@ def portfolio_plot(ds: xr.Dataset, frame, q: float, path: str) -> str:
     scale = 1.0e6
     cps = frame[frame["Level"] == "counterparty"]
     label = [c for c in frame.columns if c.startswith("PeakPFE_")][0]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11.0, max(3.6, 0.32 * len(cps) + 1.6)), dpi=100,
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11.0, max(3.8, 0.3 * len(cps) + 2.0)), dpi=100,
                                  gridspec_kw={"width_ratios": [1.1, 1.0]})
     order = cps.sort_values(label, ascending=True, na_position="first")
     y = np.arange(len(order))
@@ -136,12 +153,21 @@ def portfolio_plot(ds: xr.Dataset, frame, q: float, path: str) -> str:
     a1.barh(y, np.nan_to_num(order[label].values) / scale,
             color=[colours.get(s, "#7f8c8d") for s in order["LimitStatus"]], alpha=0.85)
     lim = order["Limit"].values / scale
-    a1.scatter(lim, y, marker="|", s=300, color="black", label="binding limit", zorder=3)
+    peaks = np.nan_to_num(order[label].values) / scale
+    right = 1.15 * max(peaks.max(initial=0.0), np.nanmax(np.where(lim <= 3.0 * peaks.max(initial=0.0), lim, 0.0),
+                                                          initial=0.0), 1e-6)
+    a1.scatter(np.minimum(lim, right * 0.995), y, marker="|", s=300, color="black", label="binding limit", zorder=3)
+    for yy, v in zip(y, lim):
+        if np.isfinite(v) and v > right:
+            a1.annotate(f"limit {v:,.1f}M off scale", (right, yy), xytext=(-4, 4), textcoords="offset points", ha="right",
+                        fontsize=7)
+    a1.set_xlim(0.0, right)
     a1.set_yticks(y, order["Counterparty"].values, fontsize=8)
     a1.set_xlabel(f"peak PFE {100 * q:g}%, {ds.attrs.get('base_currency', '')} millions")
     a1.set_title("Counterparties by peak PFE (colour: limit status)", fontsize=10)
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()] + [plt.Rectangle((0, 0), 1, 1, color="#7f8c8d")]
-    a1.legend(handles + [a1.collections[-1]], list(colours) + ["no limit", "binding limit"], fontsize=7, loc="lower right")
+    a1.legend(handles + [a1.collections[-1]], list(colours) + ["no limit", "binding limit"], fontsize=7,
+              loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=5, frameon=False)
     a1.grid(axis="x", alpha=0.3)
     dates = ds["date"].values
     a2.plot(dates, ds["EPE"].values.sum(axis=0) / scale, color="#2471a3", lw=1.8, label="sum of EPE")
@@ -152,7 +178,7 @@ def portfolio_plot(ds: xr.Dataset, frame, q: float, path: str) -> str:
     a2.set_ylabel(f"{ds.attrs.get('base_currency', '')} millions")
     a2.grid(alpha=0.3)
     a2.legend(fontsize=8)
-    fig.autofmt_xdate()
+    _dates_axis(a2)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
