@@ -10,8 +10,9 @@ set's PFE, and one with several gets the sum of its netting sets' PFEs (attrs ``
 
 Limit check of ``LimitSpec(c, bucket, L)`` over the exposure dates d in the bucket:
     peak = max_d PFE_c(d), utilisation = peak / L, breach on every d with PFE_c(d) > L, excess = PFE_c(d) - L.
-Status ``breach`` when any date breaches; ``cannot decide`` when a PFE in the bucket is not finite, the bucket
-holds no exposure date, or the counterparty has no netting set in the results; ``ok`` only otherwise.
+Status ``breach`` when any date breaches; ``cannot decide`` when a PFE in the bucket is not finite or the bucket
+holds no exposure date; ``no trades`` when the counterparty has no netting set in the results (a shared limits
+file names counterparties of other books); ``ok`` only otherwise.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import xarray as xr
 from exposure.aggregation.quantiles import exposure_quantiles
 
 STATUS_OK, STATUS_BREACH, STATUS_UNDECIDED, STATUS_NO_LIMIT = "ok", "breach", "cannot decide", "no limit"
+STATUS_NO_TRADES = "no trades"  # a limit whose counterparty has no netting set in this run (listed, never "ok")
 
 
 def counterparties(ds: xr.Dataset) -> list:
@@ -138,7 +140,7 @@ def _check(ds, spec, names, pfe_c) -> dict:
     row = {"limit": spec.limit, "peak": np.nan, "peak_date": nat, "util": np.nan, "status": STATUS_UNDECIDED,
            "reason": "", "count": 0, "first": nat, "excess": 0.0, "excess_date": nat}
     if spec.counterparty not in names:
-        row["reason"] = "no netting set of this counterparty in the results"
+        row.update(status=STATUS_NO_TRADES, reason="no netting set of this counterparty in the results")
         return row
     mask = bucket_mask(ds, spec.bucket)
     if not mask.any():
