@@ -75,9 +75,11 @@ class RunProgress:
                                  TextColumn("ETA"), TimeRemainingColumn(), TimeElapsedColumn(), console=console,
                                  transient=False)
             self._bar.start()
-            self._task = self._bar.add_task(name, total=total)
-        else:
-            self._bar.reset(self._task, total=total, description=name)
+        elif self._task is not None:  # the finished stage stays on screen as a full bar with its time
+            self._bar.update(self._task, completed=self._bar.tasks[-1].total)
+            self._bar.stop_task(self._task)
+        # a stage without units is one unit, completed when the next stage starts
+        self._task = self._bar.add_task(name, total=total or 1)
 
     def advance(self, n: int = 1) -> None:
         self._done += n
@@ -90,8 +92,10 @@ class RunProgress:
         self._end_stage()
         self._stage = None
         if self._bar is not None:
+            if self._task is not None and error is None:
+                self._bar.update(self._task, completed=self._bar.tasks[-1].total)
             self._bar.stop()
-            self._bar = None
+            self._bar, self._task = None, None
         total = time.perf_counter() - self._t0
         self.log(f"run failed after {total:.2f} s: {type(error).__name__}: {error}" if error is not None
                  else f"run finished in {total:.2f} s")

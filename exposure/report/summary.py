@@ -196,11 +196,17 @@ def print_summary(ds: xr.Dataset, q: float, file=None, frame: pd.DataFrame | Non
     if not getattr(file, "isatty", lambda: False)():
         print(summary_text(ds, q, frame), file=file)
         return
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
     head, rows = display_rows(frame, q)
-    table = Table(title=f"Exposure summary ({ds.attrs.get('base_currency', '')})", header_style="bold")
+    # figures the run does not hold are all n/a: their columns go (the note below names them) so that the
+    # table fits a terminal
+    keep = [i for i, h in enumerate(head) if h not in missing_figures(ds)]
+    head, rows = [head[i] for i in keep], [[r[i] for i in keep] for r in rows]
+    table = Table(title=f"Exposure summary ({ds.attrs.get('base_currency', '')})", header_style="bold",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
     for i, h in enumerate(head):
         table.add_column(h, justify="left" if i == 0 else "right", no_wrap=True)
     for r, rec in zip(rows, frame.to_dict("records")):
@@ -213,7 +219,7 @@ def print_summary(ds: xr.Dataset, q: float, file=None, frame: pd.DataFrame | Non
     console = Console(file=file)
     console.print(table)
     for line in _notes(ds, frame):
-        console.print(line, markup=False)
+        console.print(line, markup=False, highlight=False)
 
 
 def summary_string(ds: xr.Dataset, q: float) -> str:
