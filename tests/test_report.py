@@ -170,7 +170,17 @@ def test_bad_limits_file_names_the_problem(tmp_path, text, key):
     p.write_text(text)
     with pytest.raises(ConfigError, match=key) as err:
         read_limits_csv(str(p))
-    assert "report.limits_file" in str(err.value)
+    assert "report.limits_file" in str(err.value) and str(p) in str(err.value)
+
+
+def test_validate_rejects_a_bad_limits_file_before_any_compute(tmp_path, capsys):
+    from exposure.cli import main
+
+    p = tmp_path / "limits.csv"
+    p.write_text("Counterparty,Bucket,Limit\nCP_A,all,0\n")
+    assert main(["validate", f"report.limits_file={p}"]) == 2
+    err = capsys.readouterr().err
+    assert "report.limits_file line 2" in err and "limit must be a finite amount > 0" in err and str(p) in err
 
 
 def test_report_quantile_must_be_computed():

@@ -105,11 +105,14 @@ def read_limits_csv(path: str, key: str = "report.limits_file") -> list:
                                   source=real)
         for i, row in enumerate(reader, start=2):
             where = f"{key} line {i}"
-            cp = (row.get(cols["counterparty"]) or "").strip()
-            if not cp:
-                raise ConfigError(where, "empty Counterparty", source=real)
-            bucket = parse_bucket(row.get(cols["bucket"]) if "bucket" in cols else None, where)
-            out.append(LimitSpec(cp, bucket, _amount(row.get(cols["limit"]), where)))
+            try:
+                cp = (row.get(cols["counterparty"]) or "").strip()
+                if not cp:
+                    raise ConfigError(where, "empty Counterparty")
+                bucket = parse_bucket(row.get(cols["bucket"]) if "bucket" in cols else None, where)
+                out.append(LimitSpec(cp, bucket, _amount(row.get(cols["limit"]), where)))
+            except ConfigError as exc:  # name the file as well as the line
+                raise ConfigError(exc.key, exc.problem, source=real) from None
     return out
 
 
