@@ -168,3 +168,43 @@ def report(run_dir: str, overrides: list[str] | None = None):
     settings = report_settings(SimpleNamespace(report=cfg.report, output=SimpleNamespace(quantiles=[float(q) for q in ds["quantile"].values])))
     ds = apply_limits(ds, settings)
     return ds, write_report(ds, str(run_dir), settings)
+
+
+# Sections of a stored run's config that ``exposure aggregate`` may change: everything else made the scenarios.
+AGGREGATE_FIXED = ("simulation", "model", "market", "portfolio.trades", "portfolio.fixings")
+
+
+def aggregate(run_dir: str, overrides: list[str] | None = None, show_bar: bool | None = False):
+    """Re-aggregate the stored run ``run_dir`` (run with output.store_cube=true) under its own config.yaml plus
+    ``overrides`` (dotted ``key=value``: portfolio.netting_sets, output.quantiles, market.credit.*, report.*,
+    output.dir; default output.dir: RUN_DIR/aggregate). Returns RunResults; raises ConfigError for an override
+    that would need new scenarios. show_bar: progress bar (None: on a terminal outside CI); run.log always."""
+    from exposure.config.schema import ExposureConfig, register_configs
+    from exposure.reaggregate import reaggregate
+
+    register_configs()
+    stored_path = os.path.join(str(run_dir), "config.yaml")
+    if not os.path.exists(stored_path):
+        raise ConfigError("RUN_DIR", f"no config.yaml in {run_dir}: not a run folder")
+    try:
+        base = OmegaConf.merge(OmegaConf.structured(ExposureConfig), OmegaConf.load(stored_path))
+        ov = [o.lstrip("+") for o in (overrides or [])]
+        cfg = OmegaConf.merge(base, OmegaConf.from_dotlist(ov))
+    except Exception as exc:  # OmegaConf names the key of a typo or a wrong type
+        key = getattr(exc, "full_key", None) or "overrides"
+        raise ConfigError(str(key), str(exc).splitlines()[0], source=stored_path) from exc
+    if not any(o.split("=", 1)[0] == "output.dir" for o in ov):
+        cfg.output.dir = os.path.join(str(run_dir), "aggregate")
+    for key in AGGREGATE_FIXED:
+        old, new = OmegaConf.select(base, key), OmegaConf.select(cfg, key)
+        if key == "market":
+            old, new = (OmegaConf.masked_copy(x, [k for k in x.keys() if k not in ("credit", "own_name")])
+                        for x in (old, new))
+        as_plain = (lambda x: OmegaConf.to_container(x, resolve=True) if OmegaConf.is_config(x) else x)
+        if as_plain(old) != as_plain(new):
+            raise ConfigError(key, "changes the scenarios or the trades: use `exposure run` (aggregate may change "
+                                   "CSA terms, quantiles, credit curves, limits and outputs)")
+    from exposure.report.progress import RunProgress
+
+    with RunProgress.for_run(str(cfg.output.dir), show_bar=show_bar) as p:
+        return reaggregate(cfg, run_dir, OmegaConf.to_yaml(cfg), p)

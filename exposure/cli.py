@@ -7,6 +7,11 @@
     exposure report RUN_DIR [report.key=value ...]
                                         re-write summary.csv, limits.csv, plots and report.html of a stored
                                         run (e.g. other limits: report.limits_file=my_limits.csv)
+    exposure aggregate RUN_DIR [key=value ...]
+                                        collateral, measures, limits and report again from the stored
+                                        netting-set values of a run made with output.store_cube=true, with
+                                        other CSA terms (portfolio.netting_sets=...), output.quantiles,
+                                        market.credit or report.*; results under RUN_DIR/aggregate
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if cmd == "report":
         return _report(overrides)
+    if cmd == "aggregate":
+        return _aggregate(overrides)
     try:
         cfg = api.compose(overrides)
         if cmd == "show":
@@ -76,6 +83,24 @@ def _report(args: list[str]) -> int:
         return 2
     print_summary(ds, float(ds.attrs["report_pfe_quantile"]))
     print(f"report written: {len(files)} files under {args[0]}")
+    return 0
+
+
+def _aggregate(args: list[str]) -> int:
+    from exposure import api
+    from exposure.errors import ExposureError
+    from exposure.report import print_summary
+
+    if not args or "=" in args[0]:
+        print("usage: exposure aggregate RUN_DIR [key=value ...]", file=sys.stderr)
+        return 2
+    try:
+        res = api.aggregate(args[0], args[1:], show_bar=None)  # bar on a TTY outside CI; run.log
+    except ExposureError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print_summary(res.dataset, float(res.dataset.attrs["report_pfe_quantile"]))
+    print(f"results: {res.out_dir}")
     return 0
 
 

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from omegaconf import OmegaConf
 
+from exposure.aggregation.values_cube import values_cube
 from exposure.api import Setup, path_generator, setup
 from exposure.errors import ConfigError
 from exposure.pricing.linear import state_abs_max
@@ -112,6 +113,7 @@ def run_pipeline(cfg, s: Setup | None = None, progress=None) -> RunResults:
         store_cube=bool(cfg.output.store_cube), spill_dir=str(cfg.output.dir),
     )
     progress.stage("paths", total=gen.n_paths)
+    cube = values_cube(bool(cfg.output.store_cube), gen.n_paths)  # netting-set values for `exposure aggregate`
     with agg:
         for start, stop, states in gen.chunks(pad=True):
             # Named errors for rate states beyond a series expansion's range (inside the trace they are NaN).
@@ -128,6 +130,7 @@ def run_pipeline(cfg, s: Setup | None = None, progress=None) -> RunResults:
                     f"non-finite netting-set value in '{pf.netting_sets[bad[1]].id}' at date index {bad[0]}, path {start + bad[2]}")
             agg.add_chunk(start, stop, ns, np.asarray(num[..., :n]), np.asarray(fx[..., :n]),
                           None if tr is None else np.asarray(tr[..., :n]))
+            cube.add(start, stop, ns, np.asarray(num[..., :n]), np.asarray(fx[..., :n]))
             progress.advance(n)
         progress.stage("measures")
         dfs = np.asarray(market.curves[market.base_currency].discount(val_times))
@@ -148,7 +151,8 @@ def run_pipeline(cfg, s: Setup | None = None, progress=None) -> RunResults:
     ds = apply_limits(ds, report)  # desk: counterparty PFE and PFE limits into the results
     progress.stage("write")
     res = _write(cfg, s, ds, dict(zip(trade_ids, npv0.tolist())))
-    return dataclasses.replace(res, files=res.files + tuple(write_report(ds, res.out_dir, report, progress)))
+    files = cube.save(res.out_dir, ds["netting_set"].values, {"NPV": ns_npv, "currencies": list(model.currencies), **ds.attrs})
+    return dataclasses.replace(res, files=res.files + tuple(files + write_report(ds, res.out_dir, report, progress)))
 
 
 def _with_credit(ds, market, pf, val_times):

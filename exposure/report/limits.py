@@ -4,9 +4,10 @@ Counterparty exposure: netting sets do not net against each other, so a counterp
 
     E_c(t) = sum_{n in c} max(X_n(t), 0)        (base currency; / N(t) when attrs pfe_basis = "discounted")
 
-and its PFE is the q-quantile of E_c(t) over paths (the results' own quantile method). That needs the stored
-path cube (``output.store_cube=true``); without it a counterparty with one netting set has exactly that netting
-set's PFE, and one with several gets the sum of its netting sets' PFEs (attrs ``PFE_cpty_method`` says which).
+and its PFE is the q-quantile of E_c(t) over paths (the results' own quantile method). A counterparty with one
+netting set has exactly that netting set's PFE; one with several needs the stored path cube
+(``output.store_cube=true``, X kept in the cube's dtype) and gets, without it, the sum of its netting sets' PFEs
+(an upper estimate in practice, not a bound; attrs ``PFE_cpty_method`` says which).
 
 Limit check of ``LimitSpec(c, bucket, L)`` over the exposure dates d in the bucket:
     peak = max_d PFE_c(d), utilisation = peak / L, breach on every d with PFE_c(d) > L, excess = PFE_c(d) - L.
@@ -50,17 +51,20 @@ def counterparty_pfe(ds: xr.Dataset, q: float) -> tuple[np.ndarray, str]:
     owner = np.array([str(c) for c in ds["counterparty"].values])
     K = ds.sizes["date"]
     out = np.full((len(names), K), np.nan)
-    if "cube_exposure" in ds:
+    pfe = np.asarray(ds["PFE"].values[:, :, quantile_index(ds, q)], dtype=np.float64)
+    multi = any(int((owner == c).sum()) > 1 for c in names)
+    if "cube_exposure" in ds and multi:
         x = np.maximum(np.asarray(ds["cube_exposure"].values, dtype=np.float64), 0.0)
         if str(ds.attrs.get("pfe_basis", "undiscounted")) == "discounted":
             x = x / np.asarray(ds["cube_numeraire"].values, dtype=np.float64)[None]
         method = str(ds.attrs.get("quantile_method", "ore"))
         for i, c in enumerate(names):
             rows = np.flatnonzero(owner == c)
-            if rows.size:
+            if rows.size == 1:  # the netting set's own PFE (float64; the cube may be stored in float32)
+                out[i] = pfe[rows[0]]
+            elif rows.size:
                 out[i] = exposure_quantiles(x[rows].sum(axis=0), [q], method=method)[:, 0]
         return out, "quantile of the summed netting-set exposures (path cube)"
-    pfe = np.asarray(ds["PFE"].values[:, :, quantile_index(ds, q)], dtype=np.float64)
     multi = False
     for i, c in enumerate(names):
         rows = np.flatnonzero(owner == c)
