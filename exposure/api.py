@@ -179,8 +179,28 @@ def aggregate(run_dir: str, overrides: list[str] | None = None, show_bar: bool |
     ``overrides`` (dotted ``key=value``: portfolio.netting_sets, output.quantiles, market.credit.*, report.*,
     output.dir; default output.dir: RUN_DIR/aggregate). Returns RunResults; raises ConfigError for an override
     that would need new scenarios. show_bar: progress bar (None: on a terminal outside CI); run.log always."""
-    from exposure.config.schema import ExposureConfig, register_configs
     from exposure.reaggregate import reaggregate
+    from exposure.report.progress import RunProgress
+
+    cfg = _stored_config(run_dir, overrides)
+    with RunProgress.for_run(str(cfg.output.dir), show_bar=show_bar) as p:
+        return reaggregate(cfg, run_dir, OmegaConf.to_yaml(cfg), p)
+
+
+def whatif(run_dir: str, netting_set: str, trade_file: str, overrides: list[str] | None = None):
+    """Pre-deal what-if on a stored run (output.store_cube=true): the trades of ``trade_file`` (YAML/JSON list
+    in the portfolio format) added to ``netting_set``; returns exposure.whatif.WhatIf (before/after results and
+    the table of changes). Overrides as for ``aggregate``; nothing is written."""
+    from exposure.whatif import read_trades
+    from exposure.whatif import whatif as _whatif
+
+    cfg = _stored_config(run_dir, overrides)
+    return _whatif(cfg, run_dir, str(netting_set), read_trades(str(trade_file)), OmegaConf.to_yaml(cfg))
+
+
+def _stored_config(run_dir: str, overrides: list[str] | None) -> DictConfig:
+    """The run's config.yaml with dotted overrides; refuses overrides of AGGREGATE_FIXED."""
+    from exposure.config.schema import ExposureConfig, register_configs
 
     register_configs()
     stored_path = os.path.join(str(run_dir), "config.yaml")
@@ -204,7 +224,4 @@ def aggregate(run_dir: str, overrides: list[str] | None = None, show_bar: bool |
         if as_plain(old) != as_plain(new):
             raise ConfigError(key, "changes the scenarios or the trades: use `exposure run` (aggregate may change "
                                    "CSA terms, quantiles, credit curves, limits and outputs)")
-    from exposure.report.progress import RunProgress
-
-    with RunProgress.for_run(str(cfg.output.dir), show_bar=show_bar) as p:
-        return reaggregate(cfg, run_dir, OmegaConf.to_yaml(cfg), p)
+    return cfg

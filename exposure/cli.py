@@ -12,6 +12,10 @@
                                         netting-set values of a run made with output.store_cube=true, with
                                         other CSA terms (portfolio.netting_sets=...), output.quantiles,
                                         market.credit or report.*; results under RUN_DIR/aggregate
+    exposure whatif RUN_DIR --netting-set ID --trade FILE [key=value ...]
+                                        pre-deal: the trades of FILE priced on the run's stored scenarios
+                                        (output.store_cube=true) and added to netting set ID: change of
+                                        NPV, EPE, PFE, EEPE, counterparty PFE and limit headroom
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         return _report(overrides)
     if cmd == "aggregate":
         return _aggregate(overrides)
+    if cmd == "whatif":
+        return _whatif(overrides)
     try:
         cfg = api.compose(overrides)
         if cmd == "show":
@@ -101,6 +107,32 @@ def _aggregate(args: list[str]) -> int:
         return 2
     print_summary(res.dataset, float(res.dataset.attrs["report_pfe_quantile"]))
     print(f"results: {res.out_dir}")
+    return 0
+
+
+def _whatif(args: list[str]) -> int:
+    import argparse
+
+    from exposure import api
+    from exposure.errors import ExposureError
+    from exposure.whatif import format_table
+
+    ap = argparse.ArgumentParser(prog="exposure whatif")
+    ap.add_argument("run_dir")
+    ap.add_argument("--netting-set", required=True)
+    ap.add_argument("--trade", required=True, help="YAML/JSON file of one or more trades (portfolio format)")
+    ap.add_argument("overrides", nargs="*")
+    try:
+        a = ap.parse_args(args)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    try:
+        res = api.whatif(a.run_dir, a.netting_set, a.trade, a.overrides)
+    except ExposureError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"what-if: {', '.join(res.trade_ids)} into {res.netting_set} (counterparty {res.counterparty})")
+    print(format_table(res.table))
     return 0
 
 

@@ -130,7 +130,7 @@ def run_pipeline(cfg, s: Setup | None = None, progress=None) -> RunResults:
                     f"non-finite netting-set value in '{pf.netting_sets[bad[1]].id}' at date index {bad[0]}, path {start + bad[2]}")
             agg.add_chunk(start, stop, ns, np.asarray(num[..., :n]), np.asarray(fx[..., :n]),
                           None if tr is None else np.asarray(tr[..., :n]))
-            cube.add(start, stop, ns, np.asarray(num[..., :n]), np.asarray(fx[..., :n]))
+            cube.add(start, stop, ns, np.asarray(num[..., :n]), np.asarray(fx[..., :n]), np.asarray(states[..., :n]))
             progress.advance(n)
         progress.stage("measures")
         dfs = np.asarray(market.curves[market.base_currency].discount(val_times))
@@ -151,7 +151,8 @@ def run_pipeline(cfg, s: Setup | None = None, progress=None) -> RunResults:
     ds = apply_limits(ds, report)  # desk: counterparty PFE and PFE limits into the results
     progress.stage("write")
     res = _write(cfg, s, ds, dict(zip(trade_ids, npv0.tolist())))
-    files = cube.save(res.out_dir, ds["netting_set"].values, {"NPV": ns_npv, "currencies": list(model.currencies), **ds.attrs})
+    files = cube.save(res.out_dir, ds["netting_set"].values, {"NPV": ns_npv, "currencies": list(model.currencies), **ds.attrs},
+                      model=model)
     return dataclasses.replace(res, files=res.files + tuple(files + write_report(ds, res.out_dir, report, progress)))
 
 

@@ -21,12 +21,11 @@ from exposure.errors import ConfigError
 
 def reaggregate(cfg, run_dir: str, config_yaml: str, progress=None):
     """RunResults of the stored run ``run_dir`` re-aggregated under ``cfg`` (written to cfg.output.dir)."""
-    from exposure.aggregation.measures import ExposureAggregator
     from exposure.market.snapshot import build_market
-    from exposure.pipeline import RunResults, _with_credit
+    from exposure.pipeline import RunResults
     from exposure.portfolio import load_portfolio
-    from exposure.report import RunProgress, apply_limits, report_settings, write_report
-    from exposure.results import build_results, write_ore_csv, write_results
+    from exposure.report import RunProgress, report_settings, write_report
+    from exposure.results import write_ore_csv, write_results
     from exposure.simulation.grid import TimeGrid
     from exposure.simulation.scenario_io import atomic_text
 
@@ -44,38 +43,7 @@ def reaggregate(cfg, run_dir: str, config_yaml: str, progress=None):
     if ids != [n.id for n in pf.netting_sets]:
         raise ConfigError("portfolio.netting_sets", f"netting sets {[n.id for n in pf.netting_sets]} differ from the "
                                                     f"stored run's {ids}: only their terms (CSA) may change")
-    # the same dates and indices as exposure.pipeline.run_pipeline
-    times = np.concatenate([[0.0], grid.times])
-    dates = (market.asof,) + tuple(grid.dates)
-    if V.shape[0] != times.size:
-        raise ConfigError("simulation.grid", f"{times.size} dates, the stored cube has {V.shape[0]}")
-    valuation_index = np.concatenate([[0], 1 + grid.valuation_index])
-    closeout_index = None if grid.closeout_index is None else np.concatenate([[0], 1 + grid.closeout_index])
-    val_times = times[valuation_index]
-    n_paths = V.shape[-1]
-    agg = ExposureAggregator(
-        pf.netting_sets, n_paths, val_times, valuation_index=valuation_index, closeout_index=closeout_index,
-        t0_index=0, currencies=tuple(str(c) for c in attrs["currencies"]), base_currency=market.base_currency,
-        quantiles=list(cfg.output.quantiles), store_cube=bool(cfg.output.store_cube), spill_dir=out)
-    progress.stage("paths", total=n_paths)
-    step = max(1, int(cfg.simulation.chunk_size))
-    with agg:
-        for start in range(0, n_paths, step):
-            stop = min(start + step, n_paths)
-            agg.add_chunk(start, stop, V[..., start:stop], N[..., start:stop], fx[..., start:stop])
-            progress.advance(stop - start)
-        progress.stage("measures")
-        dfs = np.asarray(market.curves[market.base_currency].discount(val_times))
-        measures = agg.finalize(discount_factors=dfs)
-    ds = build_results(
-        measures, ids, [n.counterparty for n in pf.netting_sets], [dates[i] for i in valuation_index],
-        seed=int(cfg.simulation.seed), config=config_yaml, base_currency=market.base_currency, asof=market.asof,
-        extra_attrs={"skipped_trades": str(attrs.get("skipped_trades", "none")),
-                     "n_trades": int(attrs.get("n_trades", 0)), "aggregated_from": os.path.abspath(str(run_dir))})
-    ds["NPV"] = ("netting_set", np.asarray(attrs["NPV"], dtype=np.float64))
-    ds = _with_credit(ds, market, pf, val_times)
-    # XVA / capital stages: the same calls as in run_pipeline go here
-    ds = apply_limits(ds, report)
+    ds = aggregate_values(cfg, market, grid, pf, V, N, fx, attrs, config_yaml, run_dir, progress)
     progress.stage("write")
     os.makedirs(out, exist_ok=True)
     files = [write_results(ds, os.path.join(out, "results.h5"))]
@@ -92,4 +60,49 @@ def reaggregate(cfg, run_dir: str, config_yaml: str, progress=None):
     return RunResults(ds, out, tuple(str(f) for f in files), npv)
 
 
-__all__ = ["reaggregate"]
+def aggregate_values(cfg, market, grid, pf, V, N, fx, attrs: dict, config_yaml: str, run_dir: str, progress,
+                     npv=None):
+    """The results Dataset from netting-set values V (K_all, n_ns, P), numeraire N (K_all, P) and fx
+    (n_ccy, K_all, P) on the run's simulation dates, as exposure.pipeline.run_pipeline builds it after its path
+    loop (aggregation, NPV, credit, limits). npv: (n_ns,) t0 values (default: the stored attrs["NPV"])."""
+    from exposure.aggregation.measures import ExposureAggregator
+    from exposure.pipeline import _with_credit
+    from exposure.report import apply_limits, report_settings
+    from exposure.results import build_results
+
+    ids = [n.id for n in pf.netting_sets]
+    # the same dates and indices as exposure.pipeline.run_pipeline
+    times = np.concatenate([[0.0], grid.times])
+    dates = (market.asof,) + tuple(grid.dates)
+    if V.shape[0] != times.size:
+        raise ConfigError("simulation.grid", f"{times.size} dates, the stored cube has {V.shape[0]}")
+    valuation_index = np.concatenate([[0], 1 + grid.valuation_index])
+    closeout_index = None if grid.closeout_index is None else np.concatenate([[0], 1 + grid.closeout_index])
+    val_times = times[valuation_index]
+    n_paths = V.shape[-1]
+    agg = ExposureAggregator(
+        pf.netting_sets, n_paths, val_times, valuation_index=valuation_index, closeout_index=closeout_index,
+        t0_index=0, currencies=tuple(str(c) for c in attrs["currencies"]), base_currency=market.base_currency,
+        quantiles=list(cfg.output.quantiles), store_cube=bool(cfg.output.store_cube), spill_dir=str(run_dir))
+    progress.stage("paths", total=n_paths)
+    step = max(1, int(cfg.simulation.chunk_size))
+    with agg:
+        for start in range(0, n_paths, step):
+            stop = min(start + step, n_paths)
+            agg.add_chunk(start, stop, V[..., start:stop], N[..., start:stop], fx[..., start:stop])
+            progress.advance(stop - start)
+        progress.stage("measures")
+        dfs = np.asarray(market.curves[market.base_currency].discount(val_times))
+        measures = agg.finalize(discount_factors=dfs)
+    ds = build_results(
+        measures, ids, [n.counterparty for n in pf.netting_sets], [dates[i] for i in valuation_index],
+        seed=int(cfg.simulation.seed), config=config_yaml, base_currency=market.base_currency, asof=market.asof,
+        extra_attrs={"skipped_trades": str(attrs.get("skipped_trades", "none")),
+                     "n_trades": int(attrs.get("n_trades", 0)), "aggregated_from": os.path.abspath(str(run_dir))})
+    ds["NPV"] = ("netting_set", np.asarray(attrs["NPV"] if npv is None else npv, dtype=np.float64))
+    ds = _with_credit(ds, market, pf, val_times)
+    # XVA / capital stages: the same calls as in run_pipeline go here
+    return apply_limits(ds, report_settings(cfg))
+
+
+__all__ = ["aggregate_values", "reaggregate"]

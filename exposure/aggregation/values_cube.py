@@ -28,8 +28,9 @@ class NettingValuesCube:
         self.V = self.N = self.fx = None
         self._next = 0
 
-    def add(self, start: int, stop: int, values, numeraire, fx) -> None:
-        """values (K_all, n_ns, p), numeraire (K_all, p), fx (n_ccy, K_all, p) of paths [start, stop)."""
+    def add(self, start: int, stop: int, values, numeraire, fx, states=None) -> None:
+        """values (K_all, n_ns, p), numeraire (K_all, p), fx (n_ccy, K_all, p), states (K_all, d, p) of paths
+        [start, stop) (the states let ``exposure whatif`` price new trades on the same scenarios)."""
         if start != self._next:
             raise ValueError(f"paths must arrive in order: expected {self._next}, got {start}")
         if self.V is None:
@@ -37,13 +38,19 @@ class NettingValuesCube:
             self.V = np.empty(values.shape[:2] + (self.n_paths,), dtype=np.float64)
             self.N = np.empty((values.shape[0], self.n_paths), dtype=np.float64)
             self.fx = np.empty(fx.shape[:2] + (self.n_paths,), dtype=np.float64)
+            self.S = None if states is None else np.empty(np.shape(states)[:2] + (self.n_paths,), dtype=np.float64)
         self.V[:, :, start:stop] = values
         self.N[:, start:stop] = numeraire
         self.fx[:, :, start:stop] = fx
+        if states is not None:
+            self.S[:, :, start:stop] = states
         self._next = stop
 
-    def save(self, out_dir: str, netting_set_ids, attrs: dict) -> list:
-        """[path of out_dir/netting_values.h5]; attrs: scalars, strings or 1-d arrays (HDF5 attributes)."""
+    def save(self, out_dir: str, netting_set_ids, attrs: dict, model=None) -> list:
+        """[path of out_dir/netting_values.h5]; attrs: scalars, strings or 1-d arrays (HDF5 attributes); model:
+        the (calibrated) CrossAssetModel, pickled, so that a what-if need not calibrate again."""
+        import pickle
+
         import h5py
 
         from exposure.results import _atomic
@@ -57,6 +64,10 @@ class NettingValuesCube:
                 f.create_dataset("V", data=self.V)
                 f.create_dataset("N", data=self.N)
                 f.create_dataset("fx", data=self.fx)
+                if self.S is not None:
+                    f.create_dataset("states", data=self.S)
+                if model is not None:
+                    f.create_dataset("model_pickle", data=np.frombuffer(pickle.dumps(model), dtype=np.uint8))
                 f.create_dataset("netting_set", data=np.array([str(s) for s in netting_set_ids], dtype="S"))
                 for k, v in attrs.items():
                     f.attrs[k] = v
@@ -65,7 +76,7 @@ class NettingValuesCube:
 
     @staticmethod
     def read(path: str):
-        """(V, N, fx, netting_set ids, attrs) from a file written by ``write``."""
+        """(V, N, fx, netting_set ids, attrs) from a file written by ``save``."""
         import h5py
 
         if not os.path.exists(path):
@@ -73,6 +84,19 @@ class NettingValuesCube:
         with h5py.File(path, "r") as f:
             ids = [s.decode() for s in f["netting_set"][()]]
             return f["V"][()], f["N"][()], f["fx"][()], ids, dict(f.attrs)
+
+    @staticmethod
+    def read_scenarios(path: str):
+        """(states (K_all, d, P), model) from a file written by ``save`` with states and model; a run folder is
+        this program's own output (the model is a pickle: read only files you wrote)."""
+        import pickle
+
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            if "states" not in f or "model_pickle" not in f:
+                raise KeyError("states/model")
+            return f["states"][()], pickle.loads(f["model_pickle"][()].tobytes())
 
 
 class NoCube:
