@@ -141,15 +141,23 @@ def simulate(cfg: DictConfig, s: Setup | None = None):
 
 
 def run(cfg: DictConfig, progress=None):
-    """The whole chain on the configured market and portfolio; results written under cfg.output.dir.
-    progress: an exposure.report.RunProgress (bar and run.log); default: run.log only, no bar."""
-    from exposure.pipeline import run_pipeline
+    """The whole chain on the configured market and portfolio; results and the desk report (report.*) written
+    under cfg.output.dir. progress: an exposure.report.RunProgress (bar and run.log); default: run.log only."""
     from exposure.report.progress import RunProgress
 
     if progress is not None:
-        return run_pipeline(cfg, progress=progress)
+        return _run_and_report(cfg, progress)
     with RunProgress.for_run(str(cfg.output.dir), show_bar=False) as p:
-        return run_pipeline(cfg, progress=p)
+        return _run_and_report(cfg, p)
+
+
+def _run_and_report(cfg: DictConfig, progress):
+    from exposure.pipeline import run_pipeline
+    from exposure.report import report_settings, write_report
+
+    res = run_pipeline(cfg, progress=progress)
+    files = write_report(res.dataset, res.out_dir, report_settings(cfg), progress)
+    return dataclasses.replace(res, files=res.files + tuple(files))
 
 
 def report(run_dir: str, overrides: list[str] | None = None):

@@ -22,7 +22,6 @@ from exposure.api import Setup, path_generator, setup
 from exposure.errors import ConfigError
 from exposure.pricing.linear import state_abs_max
 from exposure.pricing.view import PathView, PricingContext
-from exposure.report.write import write_report
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,7 +152,7 @@ def run_pipeline(cfg, s: Setup | None = None, progress=None) -> RunResults:
     res = _write(cfg, s, ds, dict(zip(trade_ids, npv0.tolist())))
     files = cube.save(res.out_dir, ds["netting_set"].values, {"NPV": ns_npv, "currencies": list(model.currencies), **ds.attrs},
                       model=model)
-    return dataclasses.replace(res, files=res.files + tuple(files + write_report(ds, res.out_dir, report, progress)))
+    return dataclasses.replace(res, files=res.files + tuple(files))
 
 
 def _with_credit(ds, market, pf, val_times):
