@@ -105,7 +105,7 @@ class NoCube:
     def add(self, *args) -> None:
         pass
 
-    def save(self, *args) -> list:
+    def save(self, *args, **kwargs) -> list:
         return []
 
 
