@@ -105,12 +105,12 @@ def netting_set_plot(ds: xr.Dataset, j: int, q: float, path: str) -> str:
     if "EE_stderr" in ds:
         se = ds["EE_stderr"].values[j] / scale
         ax.fill_between(dates, epe - Z95 * se, epe + Z95 * se, color="#2471a3", alpha=0.25, lw=0,
-                        label="EPE 95% MC band")
+                        label="EPE ± 1.96 s.e. (MC)")
     ax.plot(dates, -ene, color="#27ae60", lw=1.5, label="-ENE")
     if "ENE_stderr" in ds:
         se = ds["ENE_stderr"].values[j] / scale
         ax.fill_between(dates, -ene - Z95 * se, -ene + Z95 * se, color="#27ae60", alpha=0.25, lw=0,
-                        label="ENE 95% MC band")
+                        label="ENE ± 1.96 s.e. (MC)")
     if "ExpectedCollateral" in ds and np.any(np.abs(ds["ExpectedCollateral"].values[j]) > 0):
         ax.plot(dates, ds["ExpectedCollateral"].values[j] / scale, color="#d68910", lw=1.3, ls=":",
                 label="E[collateral]")
