@@ -123,7 +123,7 @@ def _whatif(args: list[str]) -> int:
     ap.add_argument("--trade", required=True, help="YAML/JSON file of one or more trades (portfolio format)")
     ap.add_argument("overrides", nargs="*")
     try:
-        a = ap.parse_args(args)
+        a = ap.parse_intermixed_args(args)
     except SystemExit as exc:
         return int(exc.code or 0)
     try:
