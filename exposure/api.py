@@ -203,7 +203,8 @@ def whatif(run_dir: str, netting_set: str, trade_file: str, overrides: list[str]
     from exposure.whatif import whatif as _whatif
 
     cfg = _stored_config(run_dir, overrides)
-    return _whatif(cfg, run_dir, str(netting_set), read_trades(str(trade_file)), OmegaConf.to_yaml(cfg))
+    same_book = not any(o.lstrip("+").startswith("portfolio.") for o in (overrides or []))
+    return _whatif(cfg, run_dir, str(netting_set), read_trades(str(trade_file)), OmegaConf.to_yaml(cfg), same_book)
 
 
 def _stored_config(run_dir: str, overrides: list[str] | None) -> DictConfig:

@@ -151,7 +151,7 @@ def run_pipeline(cfg, s: Setup | None = None, progress=None) -> RunResults:
     progress.stage("write")
     res = _write(cfg, s, ds, dict(zip(trade_ids, npv0.tolist())))
     files = cube.save(res.out_dir, ds["netting_set"].values, {"NPV": ns_npv, "currencies": list(model.currencies), **ds.attrs},
-                      model=model)
+                      model=model, portfolio=pf)
     return dataclasses.replace(res, files=res.files + tuple(files))
 
 

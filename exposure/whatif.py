@@ -33,6 +33,14 @@ class WhatIf:
     table: pd.DataFrame  # Figure, Before, After, Change
 
 
+@dataclasses.dataclass(frozen=True)
+class _Book:
+    """What the aggregation reads of a portfolio: its netting sets (and the trade ids, for clashes)."""
+
+    netting_sets: tuple
+    trade_ids: tuple
+
+
 class _Node(dict):
     """A mapping read like a config node (attributes and .get), for the portfolio loader."""
 
@@ -97,8 +105,10 @@ def price_on_scenarios(cfg, market, grid, model, states, trades: list, netting_s
     return total, npv0, tuple(t.id for t in pf.trades)
 
 
-def whatif(cfg, run_dir: str, netting_set: str, trades: list, config_yaml: str) -> WhatIf:
-    """The incremental figures of adding ``trades`` (dicts in the portfolio file's format) to ``netting_set``."""
+def whatif(cfg, run_dir: str, netting_set: str, trades: list, config_yaml: str, stored_book: bool = True) -> WhatIf:
+    """The incremental figures of adding ``trades`` (dicts in the portfolio file's format) to ``netting_set``.
+    stored_book: take the netting sets (CSAs) and trade ids stored with the run instead of parsing the book again
+    (the caller passes False when the config's portfolio differs from the run's)."""
     from exposure.market.snapshot import build_market
     from exposure.portfolio import load_portfolio
     from exposure.reaggregate import aggregate_values
@@ -117,7 +127,8 @@ def whatif(cfg, run_dir: str, netting_set: str, trades: list, config_yaml: str) 
         raise ConfigError("--netting-set", f"'{netting_set}' is not a netting set of the run ({', '.join(ids)})")
     market = build_market(cfg.market)
     grid = TimeGrid.build(market.asof, cfg.simulation.grid, cfg.simulation.mpor)
-    pf = load_portfolio(cfg.portfolio, market, grid)
+    book = NettingValuesCube.read_book(path) if stored_book else None
+    pf = _Book(**book) if book is not None else load_portfolio(cfg.portfolio, market, grid)
     j = ids.index(netting_set)
     clash = sorted({str(t.get("id")) for t in trades} & set(pf.trade_ids))
     if clash:

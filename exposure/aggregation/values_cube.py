@@ -46,9 +46,10 @@ class NettingValuesCube:
             self.S[:, :, start:stop] = states
         self._next = stop
 
-    def save(self, out_dir: str, netting_set_ids, attrs: dict, model=None) -> list:
+    def save(self, out_dir: str, netting_set_ids, attrs: dict, model=None, portfolio=None) -> list:
         """[path of out_dir/netting_values.h5]; attrs: scalars, strings or 1-d arrays (HDF5 attributes); model:
-        the (calibrated) CrossAssetModel, pickled, so that a what-if need not calibrate again."""
+        the (calibrated) CrossAssetModel, pickled, so that a what-if need not calibrate again; portfolio: its
+        netting sets (with CSAs) and trade ids are pickled, so that a what-if need not parse the book again."""
         import pickle
 
         import h5py
@@ -68,6 +69,9 @@ class NettingValuesCube:
                     f.create_dataset("states", data=self.S)
                 if model is not None:
                     f.create_dataset("model_pickle", data=np.frombuffer(pickle.dumps(model), dtype=np.uint8))
+                if portfolio is not None:
+                    book = {"netting_sets": tuple(portfolio.netting_sets), "trade_ids": tuple(portfolio.trade_ids)}
+                    f.create_dataset("book_pickle", data=np.frombuffer(pickle.dumps(book), dtype=np.uint8))
                 f.create_dataset("netting_set", data=np.array([str(s) for s in netting_set_ids], dtype="S"))
                 for k, v in attrs.items():
                     f.attrs[k] = v
@@ -84,6 +88,16 @@ class NettingValuesCube:
         with h5py.File(path, "r") as f:
             ids = [s.decode() for s in f["netting_set"][()]]
             return f["V"][()], f["N"][()], f["fx"][()], ids, dict(f.attrs)
+
+    @staticmethod
+    def read_book(path: str):
+        """{"netting_sets": (NettingSet, ...), "trade_ids": (...)} of the run, or None in older files."""
+        import pickle
+
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            return pickle.loads(f["book_pickle"][()].tobytes()) if "book_pickle" in f else None
 
     @staticmethod
     def read_scenarios(path: str):
