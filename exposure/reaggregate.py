@@ -44,6 +44,9 @@ def reaggregate(cfg, run_dir: str, config_yaml: str, progress=None):
         raise ConfigError("portfolio.netting_sets", f"netting sets {[n.id for n in pf.netting_sets]} differ from the "
                                                     f"stored run's {ids}: only their terms (CSA) may change")
     ds = aggregate_values(cfg, market, grid, pf, V, N, fx, attrs, config_yaml, run_dir, progress)
+    if bool(cfg.output.trade_level):  # trade values are not in the cube: say so instead of dropping them silently
+        ds.attrs["trade_level"] = "not re-aggregated (trade values are not stored); see the original run"
+        progress.log("trade-level results are not re-aggregated (trade values are not stored)")
     progress.stage("write")
     os.makedirs(out, exist_ok=True)
     files = [write_results(ds, os.path.join(out, "results.h5"))]
