@@ -183,6 +183,12 @@ def test_validate_rejects_a_bad_limits_file_before_any_compute(tmp_path, capsys)
     assert "report.limits_file line 2" in err and "limit must be a finite amount > 0" in err and str(p) in err
 
 
+def test_report_quantile_defaults_to_99_or_the_highest_computed():
+    for quants, want in (([0.95, 0.99], 0.99), ([0.9, 0.95], 0.95), ([0.975], 0.975)):
+        node = SimpleNamespace(report=SimpleNamespace(pfe_quantile=None), output=SimpleNamespace(quantiles=quants))
+        assert report_settings(node).pfe_quantile == want
+
+
 def test_report_quantile_must_be_computed():
     node = SimpleNamespace(report=SimpleNamespace(pfe_quantile=0.9), output=SimpleNamespace(quantiles=[0.95, 0.99]))
     with pytest.raises(ConfigError, match="report.pfe_quantile"):

@@ -139,21 +139,22 @@ def merge_limits(*groups) -> tuple:
 
 def report_settings(cfg) -> ReportSettings:
     """ReportSettings from a config with a ``report`` node (attributes read with getattr; absent = defaults)
-    and its ``output.quantiles``; raises ConfigError before any compute when the quantile is not computed."""
+    and its ``output.quantiles``; raises ConfigError before any compute when the quantile is not computed.
+    report.pfe_quantile null (or absent): 0.99 when computed, else the highest of output.quantiles."""
     node = getattr(cfg, "report", None)
     d = ReportSettings()
-    if node is None:
-        quants = list(getattr(getattr(cfg, "output", None), "quantiles", None) or [])
-        q = d.pfe_quantile if not quants or any(abs(x - d.pfe_quantile) < 1e-12 for x in quants) else max(quants)
-        return dataclasses.replace(d, pfe_quantile=float(q))
-    q = float(getattr(node, "pfe_quantile", d.pfe_quantile))
     quants = [float(x) for x in (getattr(getattr(cfg, "output", None), "quantiles", None) or [])]
-    if quants and not any(abs(x - q) < 1e-12 for x in quants):
+    q = getattr(node, "pfe_quantile", None) if node is not None else None
+    if q is None:
+        q = d.pfe_quantile if not quants or any(abs(x - d.pfe_quantile) < 1e-12 for x in quants) else max(quants)
+    elif quants and not any(abs(x - float(q)) < 1e-12 for x in quants):
         raise ConfigError("report.pfe_quantile", f"{q} is not one of output.quantiles {quants}")
+    if node is None:
+        return dataclasses.replace(d, pfe_quantile=float(q))
     path = getattr(node, "limits_file", None)
     from_file = read_limits_csv(path) if path else []
     from_cfg = _limits_from_mapping(getattr(node, "limits", None))
     source = ", ".join(s for s in (str(path) if path else "", "report.limits" if from_cfg else "") if s)
-    return ReportSettings(enabled=bool(getattr(node, "enabled", True)), pfe_quantile=q,
+    return ReportSettings(enabled=bool(getattr(node, "enabled", True)), pfe_quantile=float(q),
                           limits=merge_limits(from_file, from_cfg), plots=bool(getattr(node, "plots", True)),
                           html=bool(getattr(node, "html", True)), limits_source=source or "none")
