@@ -246,3 +246,21 @@ def test_failed_run_is_logged(tmp_path):
             p.stage("setup")
             raise RuntimeError("bad market")
     assert "run failed" in (tmp_path / "run.log").read_text() and "bad market" in (tmp_path / "run.log").read_text()
+
+
+def test_summary_is_a_rich_table_on_a_terminal_and_plain_text_otherwise():
+    from exposure.report import print_summary
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    ds = apply_limits(make_results(PROFILES), ReportSettings(limits=(spec("CP_A", "all", 2.2e6),)))
+    tty, pipe = Tty(), io.StringIO()
+    print_summary(ds, 0.99, file=tty)
+    print_summary(ds, 0.99, file=pipe)
+    assert "Exposure summary (USD)" in tty.getvalue() and "─" in tty.getvalue()
+    assert "CVA" not in tty.getvalue().split("LIMIT")[0]  # all-n/a columns leave the terminal table ...
+    assert "n/a: not in these results: CVA" in tty.getvalue()  # ... and are named
+    assert pipe.getvalue().startswith("cpty / netting set") and "─" not in pipe.getvalue()
+    assert "CVA" in pipe.getvalue().splitlines()[0]  # plain text keeps every column
