@@ -9,6 +9,9 @@ Only this module and ``cli`` touch Hydra; everything below takes plain config no
 
 from __future__ import annotations
 
+import dataclasses
+import os
+
 from omegaconf import DictConfig, OmegaConf
 
 from exposure.config.locate import conf_dir
@@ -50,7 +53,10 @@ def compose(overrides: list[str] | None = None, config_name: str = "config") -> 
 
 
 def validate(cfg: DictConfig) -> Setup:
-    """Run every check (market, model, grid, portfolio) without calibrating or simulating."""
+    """Run every check (market, model, grid, portfolio, report limits) without calibrating or simulating."""
+    from exposure.report.settings import report_settings
+
+    report_settings(cfg)
     return setup(cfg, calibrate=False)
 
 
@@ -77,8 +83,97 @@ def simulate(cfg: DictConfig, s: Setup | None = None):
     return scenarios_dataset(states, dates, times, s.built.model.state_names, attrs)
 
 
-def run(cfg: DictConfig):
-    """The whole chain on the configured market and portfolio; results written under cfg.output.dir."""
-    from exposure.pipeline import run_pipeline
+def run(cfg: DictConfig, progress=None):
+    """The whole chain on the configured market and portfolio; results and the desk report (report.*) written
+    under cfg.output.dir. progress: an exposure.report.RunProgress (bar and run.log); default: run.log only."""
+    from exposure.report.progress import RunProgress
 
-    return run_pipeline(cfg)
+    if progress is not None:
+        return _run_and_report(cfg, progress)
+    with RunProgress.for_run(str(cfg.output.dir), show_bar=False) as p:
+        return _run_and_report(cfg, p)
+
+
+def _run_and_report(cfg: DictConfig, progress):
+    from exposure.pipeline import run_pipeline
+    from exposure.report import report_settings, write_report
+
+    res = run_pipeline(cfg, progress=progress)
+    files = write_report(res.dataset, res.out_dir, report_settings(cfg), progress)
+    return dataclasses.replace(res, files=res.files + tuple(files))
+
+
+def report(run_dir: str, overrides: list[str] | None = None):
+    """Re-write the desk report of a stored run (run_dir/results.h5) with the ``report.*`` overrides (limits,
+    quantile, plots); results.h5 is not changed. Returns (dataset with limits, files written)."""
+    from types import SimpleNamespace
+
+    from exposure.report import apply_limits, report_settings, write_report
+    from exposure.results import read_results
+
+    path = os.path.join(str(run_dir), "results.h5")
+    if not os.path.exists(path):
+        raise ConfigError("RUN_DIR", f"no results.h5 in {run_dir} (run `exposure run output.dir={run_dir}` first)")
+    ds = read_results(path)
+    cfg = compose(list(overrides or []))
+    settings = report_settings(SimpleNamespace(report=cfg.report, output=SimpleNamespace(quantiles=[float(q) for q in ds["quantile"].values])))
+    ds = apply_limits(ds, settings)
+    return ds, write_report(ds, str(run_dir), settings)
+
+
+# Sections of a stored run's config that ``exposure aggregate`` may change: everything else made the scenarios.
+AGGREGATE_FIXED = ("simulation", "model", "market", "portfolio.trades", "portfolio.fixings")
+
+
+def aggregate(run_dir: str, overrides: list[str] | None = None, show_bar: bool | None = False):
+    """Re-aggregate the stored run ``run_dir`` (run with output.store_cube=true) under its own config.yaml plus
+    ``overrides`` (dotted ``key=value``: portfolio.netting_sets, output.quantiles, market.credit.*, report.*,
+    output.dir; default output.dir: RUN_DIR/aggregate). Returns RunResults; raises ConfigError for an override
+    that would need new scenarios. show_bar: progress bar (None: on a terminal outside CI); run.log always."""
+    from exposure.reaggregate import reaggregate
+    from exposure.report.progress import RunProgress
+
+    cfg = _stored_config(run_dir, overrides)
+    with RunProgress.for_run(str(cfg.output.dir), show_bar=show_bar) as p:
+        return reaggregate(cfg, run_dir, OmegaConf.to_yaml(cfg), p)
+
+
+def whatif(run_dir: str, netting_set: str, trade_file: str, overrides: list[str] | None = None):
+    """Pre-deal what-if on a stored run (output.store_cube=true): the trades of ``trade_file`` (YAML/JSON list
+    in the portfolio format) added to ``netting_set``; returns exposure.whatif.WhatIf (before/after results and
+    the table of changes). Overrides as for ``aggregate``; nothing is written."""
+    from exposure.whatif import read_trades
+    from exposure.whatif import whatif as _whatif
+
+    cfg = _stored_config(run_dir, overrides)
+    same_book = not any(o.lstrip("+").startswith("portfolio.") for o in (overrides or []))
+    return _whatif(cfg, run_dir, str(netting_set), read_trades(str(trade_file)), OmegaConf.to_yaml(cfg), same_book)
+
+
+def _stored_config(run_dir: str, overrides: list[str] | None) -> DictConfig:
+    """The run's config.yaml with dotted overrides; refuses overrides of AGGREGATE_FIXED."""
+    from exposure.config.schema import ExposureConfig, register_configs
+
+    register_configs()
+    stored_path = os.path.join(str(run_dir), "config.yaml")
+    if not os.path.exists(stored_path):
+        raise ConfigError("RUN_DIR", f"no config.yaml in {run_dir}: not a run folder")
+    try:
+        base = OmegaConf.merge(OmegaConf.structured(ExposureConfig), OmegaConf.load(stored_path))
+        ov = [o.lstrip("+") for o in (overrides or [])]
+        cfg = OmegaConf.merge(base, OmegaConf.from_dotlist(ov))
+    except Exception as exc:  # OmegaConf names the key of a typo or a wrong type
+        key = getattr(exc, "full_key", None) or "overrides"
+        raise ConfigError(str(key), str(exc).splitlines()[0], source=stored_path) from exc
+    if not any(o.split("=", 1)[0] == "output.dir" for o in ov):
+        cfg.output.dir = os.path.join(str(run_dir), "aggregate")
+    for key in AGGREGATE_FIXED:
+        old, new = OmegaConf.select(base, key), OmegaConf.select(cfg, key)
+        if key == "market":
+            old, new = (OmegaConf.masked_copy(x, [k for k in x.keys() if k not in ("credit", "own_name")])
+                        for x in (old, new))
+        as_plain = (lambda x: OmegaConf.to_container(x, resolve=True) if OmegaConf.is_config(x) else x)
+        if as_plain(old) != as_plain(new):
+            raise ConfigError(key, "changes the scenarios or the trades: use `exposure run` (aggregate may change "
+                                   "CSA terms, quantiles, credit curves, limits and outputs)")
+    return cfg

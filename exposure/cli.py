@@ -4,6 +4,18 @@
     exposure validate [key=value ...]   checks only; exit 0 if the config is valid, 2 otherwise
     exposure simulate [key=value ...]   scenarios only, written to output.dir/scenarios.h5
     exposure show [key=value ...]       print the composed config
+    exposure report RUN_DIR [report.key=value ...]
+                                        re-write summary.csv, limits.csv, plots and report.html of a stored
+                                        run (e.g. other limits: report.limits_file=my_limits.csv)
+    exposure aggregate RUN_DIR [key=value ...]
+                                        collateral, measures, limits and report again from the stored
+                                        netting-set values of a run made with output.store_cube=true, with
+                                        other CSA terms (portfolio.netting_sets=...), output.quantiles,
+                                        market.credit or report.*; results under RUN_DIR/aggregate
+    exposure whatif RUN_DIR --netting-set ID --trade FILE [key=value ...]
+                                        pre-deal: the trades of FILE priced on the run's stored scenarios
+                                        (output.store_cube=true) and added to netting set ID: change of
+                                        NPV, EPE, PFE, EEPE, counterparty PFE and limit headroom
 """
 
 from __future__ import annotations
@@ -22,6 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     from exposure import api
     from exposure.errors import ExposureError
 
+    if cmd == "report":
+        return _report(overrides)
+    if cmd == "aggregate":
+        return _aggregate(overrides)
+    if cmd == "whatif":
+        return _whatif(overrides)
     try:
         cfg = api.compose(overrides)
         if cmd == "show":
@@ -40,14 +58,81 @@ def main(argv: list[str] | None = None) -> int:
             path = write_netcdf_atomic(api.simulate(cfg), os.path.join(str(cfg.output.dir), "scenarios.h5"))
             print(f"scenarios written to {path}")
         elif cmd == "run":
-            res = api.run(cfg)
-            print(res.summary())
+            from exposure.report import RunProgress, print_summary
+
+            with RunProgress.for_run(str(cfg.output.dir)) as progress:  # bar on a TTY outside CI; run.log
+                res = api.run(cfg, progress=progress)
+            print_summary(res.dataset, float(res.dataset.attrs.get("report_pfe_quantile", 0.99)))
+            print(f"results: {res.out_dir}" + (f" (report: {res.out_dir}/report.html)"
+                                               if any(f.endswith("report.html") for f in res.files) else ""))
         else:
             print(f"unknown command '{cmd}'\n{USAGE}", file=sys.stderr)
             return 2
     except ExposureError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _report(args: list[str]) -> int:
+    from exposure import api
+    from exposure.errors import ExposureError
+    from exposure.report import print_summary
+
+    if not args or "=" in args[0]:
+        print("usage: exposure report RUN_DIR [report.key=value ...]", file=sys.stderr)
+        return 2
+    try:
+        ds, files = api.report(args[0], args[1:])
+    except ExposureError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print_summary(ds, float(ds.attrs["report_pfe_quantile"]))
+    print(f"report written: {len(files)} files under {args[0]}")
+    return 0
+
+
+def _aggregate(args: list[str]) -> int:
+    from exposure import api
+    from exposure.errors import ExposureError
+    from exposure.report import print_summary
+
+    if not args or "=" in args[0]:
+        print("usage: exposure aggregate RUN_DIR [key=value ...]", file=sys.stderr)
+        return 2
+    try:
+        res = api.aggregate(args[0], args[1:], show_bar=None)  # bar on a TTY outside CI; run.log
+    except ExposureError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print_summary(res.dataset, float(res.dataset.attrs["report_pfe_quantile"]))
+    print(f"results: {res.out_dir}")
+    return 0
+
+
+def _whatif(args: list[str]) -> int:
+    import argparse
+
+    from exposure import api
+    from exposure.errors import ExposureError
+    from exposure.whatif import format_table
+
+    ap = argparse.ArgumentParser(prog="exposure whatif")
+    ap.add_argument("run_dir")
+    ap.add_argument("--netting-set", required=True)
+    ap.add_argument("--trade", required=True, help="YAML/JSON file of one or more trades (portfolio format)")
+    ap.add_argument("overrides", nargs="*")
+    try:
+        a = ap.parse_intermixed_args(args)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    try:
+        res = api.whatif(a.run_dir, a.netting_set, a.trade, a.overrides)
+    except ExposureError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"what-if: {', '.join(res.trade_ids)} into {res.netting_set} (counterparty {res.counterparty})")
+    print(format_table(res.table))
     return 0
 
 

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from omegaconf import OmegaConf
 
+from exposure.aggregation.values_cube import values_cube
 from exposure.setup import Setup, path_generator, setup
 from exposure.simulation.programs import exported
 from exposure.errors import ConfigError
@@ -31,25 +32,10 @@ class RunResults:
     npv: dict  # trade id -> t0 value in base currency
 
     def summary(self) -> str:
-        ds = self.dataset
-        xva = [v for v in ("CVA", "DVA", "FVA") if v in ds]
-        lines = [f"{'netting set':<14}{'cpty':<8}{'NPV':>14}{'peak EPE':>14}{'peak PFE99':>14}{'EEPE':>14}"
-                 + "".join(f"{v:>12}" for v in xva)]
-        q = ds["quantile"].values
-        qi = int(np.argmin(np.abs(q - 0.99)))
-        for i, ns in enumerate(ds["netting_set"].values):
-            npv = float(ds["NPV"].values[i]) if "NPV" in ds else float("nan")
-            lines.append(
-                f"{str(ns):<14}{str(ds['counterparty'].values[i]):<8}{npv:>14,.0f}"
-                f"{float(ds['EPE'].values[i].max()):>14,.0f}{float(ds['PFE'].values[i, :, qi].max()):>14,.0f}"
-                f"{float(ds['BaselEEPE'].values[i]):>14,.0f}"
-                + "".join(f"{float(ds[v].values[i]):>12,.0f}" for v in xva)
-            )
-        if "EAD" in ds:  # capital stage
-            from exposure.capital import capital_summary
-            lines.append(capital_summary(ds))
-        lines.append(f"results: {self.out_dir}")
-        return "\n".join(lines)
+        from exposure.report.summary import summary_text  # the desk summary (exposure/report)
+
+        q = float(self.dataset.attrs.get("report_pfe_quantile", 0.99))
+        return summary_text(self.dataset, q) + f"\nresults: {self.out_dir}"
 
 
 _PRICERS: dict = {}
@@ -95,11 +81,15 @@ def _pricing_function(batches, n_ns: int, model, trade_level: bool, example_args
     return _PRICERS[key]
 
 
-def run_pipeline(cfg, s: Setup | None = None) -> RunResults:
+def run_pipeline(cfg, s: Setup | None = None, progress=None) -> RunResults:
     from exposure.aggregation.measures import ExposureAggregator
+    from exposure.report import RunProgress, apply_limits, report_settings
     from exposure.results import build_results
     from exposure.xva import add_xva, path_functionals, xva_settings
 
+    report = report_settings(cfg)  # desk report: limits read and checked before any compute
+    progress = progress or RunProgress.for_run(str(cfg.output.dir), show_bar=False)  # run.log at least
+    progress.stage("setup")
     s = s or setup(cfg)
     if s.portfolio is None:
         raise ConfigError("portfolio", "no portfolio configured (use `exposure simulate` for scenarios only)")
@@ -124,8 +114,8 @@ def run_pipeline(cfg, s: Setup | None = None) -> RunResults:
     val_times = times[valuation_index]
     # XVA: its date weights are known before the simulation, so the aggregator streams their standard errors.
     xva_cfg = xva_settings(cfg, market.asof)
-    xva_kw = path_functionals(xva_cfg, market.credit, market.own_name, pf.netting_sets, val_times,
-                              np.asarray(market.curves[market.base_currency].discount(val_times)))
+    dfs = np.exp(market.curves[market.base_currency].log_discount_np(val_times))  # P(0, t), base currency
+    xva_kw = path_functionals(xva_cfg, market.credit, market.own_name, pf.netting_sets, val_times, dfs)
     agg = ExposureAggregator(
         pf.netting_sets, gen.n_paths, val_times, valuation_index=valuation_index, closeout_index=closeout_index,
         t0_index=0, currencies=model.currencies, base_currency=market.base_currency,
@@ -133,6 +123,8 @@ def run_pipeline(cfg, s: Setup | None = None) -> RunResults:
         store_cube=bool(cfg.output.store_cube), spill_dir=str(cfg.output.dir), **xva_kw,
     )
     npv0 = None
+    progress.stage("paths", total=gen.n_paths)
+    cube = values_cube(bool(cfg.output.store_cube), gen.n_paths)  # netting-set values for `exposure aggregate`
     with agg:
         price = None
         for start, stop, states in gen.chunks(pad=True):
@@ -154,9 +146,11 @@ def run_pipeline(cfg, s: Setup | None = None) -> RunResults:
                 bad = np.argwhere(~np.isfinite(ns))[0]
                 raise FloatingPointError(
                     f"non-finite netting-set value in '{pf.netting_sets[bad[1]].id}' at date index {bad[0]}, path {start + bad[2]}")
-            agg.add_chunk(start, stop, ns, np.asarray(num)[..., :n], np.asarray(fx)[..., :n],
-                          None if tr is None else np.asarray(tr)[..., :n])
-        dfs = np.exp(market.curves[market.base_currency].log_discount_np(val_times))
+            num_n, fx_n = np.asarray(num)[..., :n], np.asarray(fx)[..., :n]
+            agg.add_chunk(start, stop, ns, num_n, fx_n, None if tr is None else np.asarray(tr)[..., :n])
+            cube.add(start, stop, ns, num_n, fx_n, np.asarray(states)[..., :n])
+            progress.advance(n)
+        progress.stage("measures")
         from exposure.capital.imm import netting_set_maturities
 
         # Basel EEPE over min(1Y, maturity) (CRE53.16), with or without the capital stage.
@@ -179,7 +173,12 @@ def run_pipeline(cfg, s: Setup | None = None) -> RunResults:
     ds = add_capital(ds, pf, market, capital_settings(cfg.get("capital")), dict(zip(trade_ids, npv0.tolist())))
     # ---
     ds = add_xva(ds, market.credit, market.own_name, xva_cfg, measures.functionals)
-    return _write(cfg, s, ds, dict(zip(trade_ids, npv0.tolist())))
+    ds = apply_limits(ds, report)  # desk: counterparty PFE and PFE limits into the results
+    progress.stage("write")
+    res = _write(cfg, s, ds, dict(zip(trade_ids, npv0.tolist())))
+    files = cube.save(res.out_dir, ds["netting_set"].values, {"NPV": ns_npv, "currencies": list(model.currencies), **ds.attrs},
+                      model=model, portfolio=pf)
+    return dataclasses.replace(res, files=res.files + tuple(files))
 
 
 def _with_credit(ds, market, pf, val_times):

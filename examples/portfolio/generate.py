@@ -16,6 +16,8 @@ market); a ``with_csa_fraction`` of them carry a two-way CSA with a random thres
 - optionally (keyword arguments) cross-currency swaps, FRAs and equity forwards.
 
 No trade is seasoned (every start is on or after the as-of date), so no fixings file is needed.
+``generate_desk_portfolio()`` makes the desk example (``examples/portfolio/desk.yaml``, ``portfolio=desk``; also
+cap/floors and equity options, 12 counterparties): ``python examples/portfolio/generate.py desk``.
 Running the module writes ``examples/portfolio/bench_1k.yaml`` (600 swaps, 200 FX forwards, 100 FX
 options, 100 swaptions, 50 netting sets, 40% with CSAs): ``python examples/portfolio/generate.py``.
 """
@@ -150,10 +152,69 @@ def _equity_forward(rng, tid: str, ns: str) -> dict:
             "maturity": str(rng.choice(["3M", "6M", "1Y", "2Y", "3Y"])), "long": bool(rng.random() < 0.6)}
 
 
+def _cap_floor(rng, tid: str, ns: str) -> dict:
+    index, ccy, tenor = [("USD-LIBOR-3M", "USD", None), ("EUR-EURIBOR-6M", "EUR", None),
+                         ("GBP-SONIA", "GBP", "3M")][int(rng.choice(3, p=[0.5, 0.3, 0.2]))]
+    t = {"id": tid, "type": "CapFloor", "netting_set": ns, "index": index, "notional": _notional(rng),
+         "start": str(rng.choice(["0D", "0D", "3M", "1Y"])), "maturity": f"{int(rng.choice([2, 3, 5, 7, 10]))}Y",
+         "strike": round(max(0.005, RATE_LEVEL[ccy] + float(rng.normal(0.003, 0.006))), 4),
+         "cap": bool(rng.random() < 0.6), "long": bool(rng.random() < 0.5)}
+    if tenor:
+        t["tenor"] = tenor
+    return t
+
+
+def _equity_option(rng, tid: str, ns: str) -> dict:
+    name, spot = [("SPX", 5800.0), ("SX5E", 4900.0)][int(rng.random() < 0.4)]
+    return {"id": tid, "type": "EquityOption", "netting_set": ns, "name": name,
+            "quantity": float(rng.choice([100, 250, 500, 1000])),
+            "strike": round(spot * (1.0 + float(rng.uniform(-0.15, 0.15))), 1),
+            "expiry": str(rng.choice(["3M", "6M", "1Y", "2Y", "3Y"])), "call": bool(rng.random() < 0.5),
+            "long": bool(rng.random() < 0.5)}
+
+
+# The desk example (examples/portfolio/desk.yaml): 12 counterparties with credit curves in
+# conf/market/example.yaml; 4 of them have a second netting set (a collateralised and an uncollateralised
+# book), so the counterparty PFE of the limits aggregates several netting sets.
+DESK_COUNTERPARTIES = ("CP_A", "CP_B", "CP_C", "CP_D", "CP_E", "CP_F", "CP_G", "CP_H", "CP_I", "CP_J", "CP_K", "CP_L")
+DESK_TRADES = (("SWP", 70, _swap), ("FXF", 40, _fx_forward), ("FXO", 25, _fx_option), ("SWO", 20, _swaption),
+               ("XCS", 20, _xccy), ("FRA", 20, _fra), ("EQF", 15, _equity_forward), ("CAP", 15, _cap_floor),
+               ("EQO", 15, _equity_option))
+
+
+def generate_desk_portfolio(seed: int = 11) -> dict:
+    """240 trades of all nine trade types (USD, EUR, GBP; SPX and SX5E) in 16 netting sets of 12 counterparties,
+    7 netting sets with CSAs (two-way and one-way); every trade type in every netting set size class."""
+    rng = np.random.default_rng(seed)
+    netting = {}
+    for i, cp in enumerate(DESK_COUNTERPARTIES):
+        books = ("CSA", "UNC") if i in (0, 3, 6, 9) else (("CSA",) if i % 3 == 1 else ("UNC",))
+        for book in books:
+            ns = {"counterparty": cp}
+            if book == "CSA":
+                kind = "cpty_posts" if i in (4, 10) else "two_way"
+                threshold = float(rng.choice([0.0, 1.0e6, 5.0e6]))
+                mta = float(rng.choice([1.0e5, 2.5e5]))
+                ns["csa"] = {"margining": kind, "threshold_cpty": threshold, "mta_cpty": mta, "rounding": 1.0e4}
+                if kind == "two_way":
+                    ns["csa"].update({"threshold_bank": threshold, "mta_bank": mta})
+            netting[f"NS_{cp}_{book}"] = ns
+    names = list(netting)
+    weights = rng.pareto(2.0, len(names)) + 0.5
+    weights /= weights.sum()
+    trades = []
+    for prefix, n, make in DESK_TRADES:
+        for i in range(n):
+            # the first trades of each type go round the netting sets, so every book holds a mix
+            ns = names[i % len(names)] if i < len(names) // 2 else names[int(rng.choice(len(names), p=weights))]
+            trades.append(make(rng, f"{prefix}_{i + 1:03d}", ns))
+    return {"netting_sets": netting, "trades": trades}
+
+
 def generate_portfolio(n_swaps: int = 600, n_fx_forwards: int = 200, n_fx_options: int = 100,
                        n_swaptions: int = 100, n_netting_sets: int = 50, seed: int = 1,
                        with_csa_fraction: float = 0.4, n_xccy: int = 0, n_fras: int = 0,
-                       n_equity_forwards: int = 0) -> dict:
+                       n_equity_forwards: int = 0, n_cap_floors: int = 0, n_equity_options: int = 0) -> dict:
     """The dict of a portfolio file (see module docstring); the same seed gives the same portfolio."""
     if n_netting_sets <= 0:
         raise ValueError("n_netting_sets must be > 0")
@@ -168,7 +229,8 @@ def generate_portfolio(n_swaps: int = 600, n_fx_forwards: int = 200, n_fx_option
     trades = []
     for prefix, n, make in (("SWP", n_swaps, _swap), ("FXF", n_fx_forwards, _fx_forward),
                             ("FXO", n_fx_options, _fx_option), ("SWO", n_swaptions, _swaption),
-                            ("XCS", n_xccy, _xccy), ("FRA", n_fras, _fra), ("EQF", n_equity_forwards, _equity_forward)):
+                            ("XCS", n_xccy, _xccy), ("FRA", n_fras, _fra), ("EQF", n_equity_forwards, _equity_forward),
+                            ("CAP", n_cap_floors, _cap_floor), ("EQO", n_equity_options, _equity_option)):
         for i in range(n):
             ns = names[int(rng.choice(n_netting_sets, p=weights))]
             trades.append(make(rng, f"{prefix}_{i + 1:04d}", ns))
@@ -183,7 +245,18 @@ def write_yaml(data: dict, path: str, header: str = "") -> None:
 
 
 def main(argv=None) -> None:
-    out = (argv or sys.argv[1:] or [os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_1k.yaml")])[0]
+    args = list(argv or sys.argv[1:])
+    if args and args[0] == "desk":
+        out = args[1] if len(args) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "desk.yaml")
+        data = generate_desk_portfolio()
+        write_yaml(data, out, "Desk example (portfolio=desk): 240 trades of every trade type (70 swaps, 40 FX forwards, 25 FX\n"
+                              "options, 20 swaptions, 20 cross-currency swaps, 20 FRAs, 15 equity forwards, 15 caps/floors,\n"
+                              "15 equity options) in 16 netting sets of 12 counterparties (8 with CSAs) on\n"
+                              "conf/market/example.yaml. Generated by `python examples/portfolio/generate.py desk` (seed 11);\n"
+                              "do not edit by hand.")
+        print(f"wrote {out}: {len(data['trades'])} trades, {len(data['netting_sets'])} netting sets")
+        return
+    out = (args or [os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_1k.yaml")])[0]
     data = generate_portfolio(600, 200, 100, 100, n_netting_sets=50, seed=1, with_csa_fraction=0.4)
     write_yaml(data, out, "Benchmark portfolio bench-1k: 600 swaps, 200 FX forwards, 100 FX options, 100 European\n"
                           "swaptions in 50 netting sets (40% with CSAs) on conf/market/example.yaml.\n"

@@ -18,6 +18,7 @@ from omegaconf import MISSING
 from exposure.config.capital_schema import CapitalConfig
 from exposure.config.xva_schema import FundingConfig, XvaConfig
 from exposure.config.market_inputs_schema import MarketInputsConfig
+from exposure.config.report_schema import ReportConfig
 
 
 class CurveKind(str, Enum):
@@ -195,6 +196,7 @@ class ExposureConfig:
     output: OutputConfig = field(default_factory=OutputConfig)
     capital: CapitalConfig = field(default_factory=CapitalConfig)
     xva: XvaConfig = field(default_factory=XvaConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
     extra: Dict[str, Any] = field(default_factory=dict)
 
 
@@ -208,3 +210,4 @@ def register_configs() -> None:
     cs.store(group="output", name="output_schema", node=OutputConfig)
     cs.store(group="capital", name="capital_schema", node=CapitalConfig)
     cs.store(group="xva", name="xva_schema", node=XvaConfig)
+    cs.store(group="report", name="report_schema", node=ReportConfig)

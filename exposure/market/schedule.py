@@ -17,7 +17,6 @@ from __future__ import annotations
 import calendar as _cal
 import dataclasses
 import datetime as _dt
-import re
 
 from exposure.dates import DAYS_PER_YEAR, add_tenor, parse_tenor  # noqa: F401  (re-exported)
 from exposure.dates import add_months as _add_months

@@ -65,7 +65,6 @@ class CapFloorBatch(TradeBatch):
 
     def prepare(self, ctx):
         specs, ccy = self.specs, self.currency
-        c = ctx.ccy_index(ccy)
         rm = ctx.rate_model(ccy)
         t = np.asarray(ctx.times, dtype=np.float64)
         per = self.periods(ctx.market)

@@ -95,7 +95,6 @@ class SwaptionBatch(TradeBatch):
 
     def prepare(self, ctx):
         specs, ccy = self.specs, self.currency
-        c = ctx.ccy_index(ccy)
         rm = ctx.rate_model(ccy)
         t = np.asarray(ctx.times, dtype=np.float64)
         legs = self.legs(ctx.market)

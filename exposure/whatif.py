@@ -1,0 +1,185 @@
+"""Pre-deal what-if: proposed trades priced on a stored run's scenarios and added to one netting set.
+
+    V'_n(t, p) = V_n(t, p) + sum_i v_i(t, p)       (base currency, undiscounted, every simulation date and path)
+
+v_i the new trades' values on the stored states (``netting_values.h5`` of a run made with
+``output.store_cube=true``: the netting-set values, the states and the calibrated model), then the same
+aggregation as a full run (collateral with the netting set's CSA, EPE/ENE/PFE, credit, limits). The change of
+each figure is new - before; the limit headroom is limit - peak counterparty PFE per limit bucket. A full run
+with the trades added gives the same numbers up to floating-point summation order (the trades are summed into
+their netting set in another order; ``tests/test_whatif.py`` bounds the difference).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+
+import numpy as np
+import pandas as pd
+
+from exposure.aggregation.values_cube import FILE_NAME, NettingValuesCube
+from exposure.errors import ConfigError, TradeError
+
+
+@dataclasses.dataclass(frozen=True)
+class WhatIf:
+    before: object  # results Dataset of the stored scenarios without the trades
+    after: object  # with them
+    netting_set: str
+    counterparty: str
+    trade_ids: tuple
+    table: pd.DataFrame  # Figure, Before, After, Change
+
+
+@dataclasses.dataclass(frozen=True)
+class _Book:
+    """What the aggregation reads of a portfolio: its netting sets (and the trade ids, for clashes)."""
+
+    netting_sets: tuple
+    trade_ids: tuple
+
+
+class _Node(dict):
+    """A mapping read like a config node (attributes and .get), for the portfolio loader."""
+
+    __getattr__ = dict.__getitem__
+
+
+def read_trades(path: str) -> list:
+    """Trades of a YAML/JSON file: a list, or a mapping with a ``trades`` list."""
+    import json
+
+    import yaml
+
+    if not os.path.exists(path):
+        raise ConfigError("--trade", f"file not found: {path}")
+    with open(path) as fh:
+        text = fh.read()
+    try:
+        data = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise ConfigError("--trade", f"cannot parse: {exc}", source=path) from exc
+    trades = data.get("trades") if isinstance(data, dict) else data
+    if not isinstance(trades, list) or not trades or not all(isinstance(t, dict) for t in trades):
+        raise ConfigError("--trade", "expected a list of trades (or a mapping with a 'trades' list)", source=path)
+    return trades
+
+
+def price_on_scenarios(cfg, market, grid, model, states, trades: list, netting_set: str, counterparty: str):
+    """(values (K_all, P) summed over ``trades``, t0 value) of the trades on the stored states."""
+    import jax.numpy as jnp
+
+    from exposure.portfolio import load_portfolio
+    from exposure.pricing.linear import state_abs_max
+    from exposure.pricing.view import PathView, PricingContext
+
+    data = {"netting_sets": {netting_set: {"counterparty": counterparty}},
+            "trades": [{**t, "netting_set": netting_set} for t in trades]}
+    with tempfile.TemporaryDirectory() as tmp:
+        import yaml
+
+        path = os.path.join(tmp, "whatif_trades.yaml")
+        with open(path, "w") as fh:
+            yaml.safe_dump(data, fh)
+        pc = _Node(trades=path, netting_sets=None, fixings=cfg.portfolio.get("fixings"), on_error="fail")
+        pf = load_portfolio(pc, market, grid)
+    times = np.concatenate([[0.0], grid.times])
+    dates = (market.asof,) + tuple(grid.dates)
+    ctx = PricingContext(market, model, times, pf.fixings, dates)
+    S = jnp.asarray(states)
+    view = PathView.from_states(model, S, jnp.asarray(times), jnp.asarray(ctx.numeraire_log_det()))
+    x_abs_max = state_abs_max(jnp.stack([S[:, model.ir_state(c), :] for c in range(model.n_ccy)]))
+    total = np.zeros((times.size, S.shape[-1]))
+    t0_ctx = PricingContext(market, model, np.zeros(1), pf.fixings, (market.asof,))
+    npv0 = 0.0
+    for b in pf.batches:
+        pre = b.prepare(ctx)
+        if hasattr(b, "check_range"):
+            b.check_range(pre, x_abs_max)
+        total += np.asarray(b.values(pre, view), dtype=np.float64).sum(axis=1)
+        npv0 += float(np.asarray(b.values(b.prepare(t0_ctx), PathView.today(model)))[0, :, 0].sum())
+    if not np.all(np.isfinite(total)):
+        raise FloatingPointError("a proposed trade has a non-finite value on the stored scenarios")
+    return total, npv0, tuple(t.id for t in pf.trades)
+
+
+def whatif(cfg, run_dir: str, netting_set: str, trades: list, config_yaml: str, stored_book: bool = True) -> WhatIf:
+    """The incremental figures of adding ``trades`` (dicts in the portfolio file's format) to ``netting_set``.
+    stored_book: take the netting sets (CSAs) and trade ids stored with the run instead of parsing the book again
+    (the caller passes False when the config's portfolio differs from the run's)."""
+    from exposure.market.snapshot import build_market
+    from exposure.portfolio import load_portfolio
+    from exposure.reaggregate import aggregate_values
+    from exposure.report.progress import RunProgress
+    from exposure.simulation.grid import TimeGrid
+
+    path = os.path.join(str(run_dir), FILE_NAME)
+    if not os.path.exists(path):
+        raise ConfigError("RUN_DIR", f"no {FILE_NAME} in {run_dir}: run it with output.store_cube=true")
+    V, N, fx, ids, attrs = NettingValuesCube.read(path)
+    try:
+        states, model = NettingValuesCube.read_scenarios(path)
+    except KeyError:
+        raise ConfigError("RUN_DIR", f"{path} has no scenarios: re-run with this version and output.store_cube=true") from None
+    if netting_set not in ids:
+        raise ConfigError("--netting-set", f"'{netting_set}' is not a netting set of the run ({', '.join(ids)})")
+    market = build_market(cfg.market)
+    grid = TimeGrid.build(market.asof, cfg.simulation.grid, cfg.simulation.mpor)
+    book = NettingValuesCube.read_book(path) if stored_book else None
+    pf = _Book(**book) if book is not None else load_portfolio(cfg.portfolio, market, grid)
+    j = ids.index(netting_set)
+    clash = sorted({str(t.get("id")) for t in trades} & set(pf.trade_ids))
+    if clash:
+        raise TradeError(clash[0], "a trade of the run already has this id")
+    cp = pf.netting_sets[j].counterparty
+    v, npv0, trade_ids = price_on_scenarios(cfg, market, grid, model, states, trades, netting_set, cp)
+    quiet = RunProgress(None, show_bar=False)
+    before = aggregate_values(cfg, market, grid, pf, V, N, fx, attrs, config_yaml, run_dir, quiet)
+    V2 = V.copy()
+    V2[:, j, :] += v
+    npv = np.asarray(attrs["NPV"], dtype=np.float64).copy()
+    npv[j] += npv0
+    after = aggregate_values(cfg, market, grid, pf, V2, N, fx, attrs, config_yaml, run_dir, quiet, npv=npv)
+    return WhatIf(before, after, netting_set, cp, trade_ids, _table(before, after, j, cp, cfg))
+
+
+def _table(before, after, j: int, cp: str, cfg) -> pd.DataFrame:
+    from exposure.report.limits import limits_frame, quantile_index
+
+    q = float(after.attrs["report_pfe_quantile"])
+    qi = quantile_index(after, q)
+    ci = [str(c) for c in after["cpty"].values].index(cp)
+    rows = []
+
+    def add(name, f):
+        b, a = f(before), f(after)
+        rows.append((name, b, a, a - b))
+
+    add("NPV (netting set)", lambda d: float(d["NPV"].values[j]))
+    add("peak EPE (netting set)", lambda d: float(d["EPE"].values[j].max()))
+    add(f"peak PFE {100 * q:g}% (netting set)", lambda d: float(d["PFE"].values[j, :, qi].max()))
+    add("EEPE (netting set)", lambda d: float(d["EEPE"].values[j]))
+    add(f"peak PFE {100 * q:g}% (counterparty {cp})", lambda d: float(d["PeakPFE_cpty"].values[ci]))
+    for name in ("CVA", "EAD"):
+        if name in after and name in before:
+            add(f"{name} (netting set)", lambda d, n=name: float(d[n].values[j]))
+        else:
+            rows.append((f"{name} (netting set)", np.nan, np.nan, np.nan))
+    lb, la = limits_frame(before), limits_frame(after)
+    for k in range(len(la)):
+        if la.iloc[k]["Counterparty"] == cp:
+            hb = float(lb.iloc[k]["Limit"] - lb.iloc[k]["PeakPFE"])
+            ha = float(la.iloc[k]["Limit"] - la.iloc[k]["PeakPFE"])
+            status = f"{lb.iloc[k]['Status']} -> {la.iloc[k]['Status']}"
+            rows.append((f"limit headroom {la.iloc[k]['Bucket']} ({status})", hb, ha, ha - hb))
+    return pd.DataFrame(rows, columns=["Figure", "Before", "After", "Change"])
+
+
+def format_table(t: pd.DataFrame) -> str:
+    fmt = lambda x: "n/a" if not np.isfinite(x) else f"{x:,.0f}"  # noqa: E731
+    w = max(len(f) for f in t["Figure"])
+    lines = [f"{'':<{w}}  {'before':>16}  {'after':>16}  {'change':>16}"]
+    lines += [f"{r.Figure:<{w}}  {fmt(r.Before):>16}  {fmt(r.After):>16}  {fmt(r.Change):>16}" for r in t.itertuples()]
+    return "\n".join(lines)
