@@ -82,12 +82,9 @@ def _pricing_function(batches, n_ns: int, model, trade_level: bool, example_args
 
 
 def run_pipeline(cfg, s: Setup | None = None, progress=None) -> RunResults:
-    from exposure.aggregation.measures import ExposureAggregator
-    from exposure.report import RunProgress, apply_limits, report_settings
-    from exposure.results import build_results
-    from exposure.xva import add_xva, path_functionals, xva_settings
+    from exposure.report import RunProgress, report_settings
 
-    report = report_settings(cfg)  # desk report: limits read and checked before any compute
+    report_settings(cfg)  # desk report: limits read and checked before any compute
     progress = progress or RunProgress.for_run(str(cfg.output.dir), show_bar=False)  # run.log at least
     progress.stage("setup")
     s = s or setup(cfg)
@@ -109,19 +106,8 @@ def run_pipeline(cfg, s: Setup | None = None, progress=None) -> RunResults:
     log_num = ctx.numeraire_log_det()
     y0 = np.asarray(model.initial_state(), dtype=np.float64)
     gen = path_generator(cfg, s)
-    valuation_index = np.concatenate([[0], 1 + grid.valuation_index])
-    closeout_index = None if grid.closeout_index is None else np.concatenate([[0], 1 + grid.closeout_index])
-    val_times = times[valuation_index]
-    # XVA: its date weights are known before the simulation, so the aggregator streams their standard errors.
-    xva_cfg = xva_settings(cfg, market.asof)
-    dfs = np.exp(market.curves[market.base_currency].log_discount_np(val_times))  # P(0, t), base currency
-    xva_kw = path_functionals(xva_cfg, market.credit, market.own_name, pf.netting_sets, val_times, dfs)
-    agg = ExposureAggregator(
-        pf.netting_sets, gen.n_paths, val_times, valuation_index=valuation_index, closeout_index=closeout_index,
-        t0_index=0, currencies=model.currencies, base_currency=market.base_currency,
-        quantiles=list(cfg.output.quantiles), trade_netting_index=trade_ns if trade_level else None,
-        store_cube=bool(cfg.output.store_cube), spill_dir=str(cfg.output.dir), **xva_kw,
-    )
+    agg, post = make_aggregator(cfg, market, pf, grid, gen.n_paths, model.currencies, str(cfg.output.dir),
+                                trade_ns if trade_level else None)
     npv0 = None
     progress.stage("paths", total=gen.n_paths)
     cube = values_cube(bool(cfg.output.store_cube), gen.n_paths)  # netting-set values for `exposure aggregate`
@@ -151,34 +137,91 @@ def run_pipeline(cfg, s: Setup | None = None, progress=None) -> RunResults:
             cube.add(start, stop, ns, num_n, fx_n, np.asarray(states)[..., :n])
             progress.advance(n)
         progress.stage("measures")
-        from exposure.capital.imm import netting_set_maturities
-
-        # Basel EEPE over min(1Y, maturity) (CRE53.16), with or without the capital stage.
-        measures = agg.finalize(discount_factors=dfs, maturities=netting_set_maturities(pf, market))
+        measures = post.finalize(agg)
 
     ns_npv = np.zeros(n_ns)
     np.add.at(ns_npv, trade_ns, npv0)
-    val_dates = [dates[i] for i in valuation_index]
-    ds = build_results(
-        measures, [n.id for n in pf.netting_sets], [n.counterparty for n in pf.netting_sets], val_dates,
-        trade_ids=trade_ids if trade_level else None, seed=int(cfg.simulation.seed),
-        config=OmegaConf.to_yaml(cfg), base_currency=market.base_currency, asof=market.asof,
-        extra_attrs={"skipped_trades": "; ".join(f"{t}: {r}" for t, r in pf.skipped) or "none",
-                     "n_trades": len(trade_ids)},
-    )
-    ds["NPV"] = ("netting_set", ns_npv)
-    ds = _with_credit(ds, market, pf, val_times)
-    # --- capital stage (exposure.capital): SA-CCR / IMM EAD, RWA, BA-CVA, SA-CVA, profiles
-    from exposure.capital import add_capital, capital_settings
-    ds = add_capital(ds, pf, market, capital_settings(cfg.get("capital")), dict(zip(trade_ids, npv0.tolist())))
-    # ---
-    ds = add_xva(ds, market.credit, market.own_name, xva_cfg, measures.functionals)
-    ds = apply_limits(ds, report)  # desk: counterparty PFE and PFE limits into the results
+    trade_npv = dict(zip(trade_ids, npv0.tolist()))
+    ds = post.results(measures, ns_npv, trade_npv, OmegaConf.to_yaml(cfg), trade_ids=trade_ids if trade_level else None,
+                      extra_attrs={"skipped_trades": "; ".join(f"{t}: {r}" for t, r in pf.skipped) or "none",
+                                   "n_trades": len(trade_ids)})
     progress.stage("write")
-    res = _write(cfg, s, ds, dict(zip(trade_ids, npv0.tolist())))
-    files = cube.save(res.out_dir, ds["netting_set"].values, {"NPV": ns_npv, "currencies": list(model.currencies), **ds.attrs},
-                      model=model, portfolio=pf)
+    res = _write(cfg, s, ds, trade_npv)
+    files = cube.save(res.out_dir, ds["netting_set"].values,
+                      {"NPV": ns_npv, "currencies": list(model.currencies), "event_dates": [d.isoformat() for d in grid.event_dates()],
+                       "netting_set_maturity": post.maturities,
+                       **ds.attrs}, model=model, portfolio=pf)
     return dataclasses.replace(res, files=res.files + tuple(files))
+
+
+@dataclasses.dataclass(frozen=True)
+class PostSimulation:
+    """The stages after the path loop, shared by a run, ``exposure aggregate`` and ``exposure whatif``: the
+    aggregator's result -> measures (Basel EEPE over min(1Y, maturity)) -> results Dataset with NPV, credit,
+    capital, XVA and limits. Built by ``make_aggregator`` with the run's dates and XVA settings."""
+
+    cfg: object
+    market: object
+    portfolio: object
+    dates: tuple  # the valuation dates (t0 first)
+    val_times: np.ndarray
+    discount_factors: np.ndarray  # P(0, t) at the valuation dates, base currency
+    xva: object  # exposure.xva settings
+    maturities: np.ndarray  # (n_ns,) years to each netting set's last maturity (Basel EEPE horizon cap)
+
+    def finalize(self, agg):
+        return agg.finalize(discount_factors=self.discount_factors, maturities=self.maturities)
+
+    def results(self, measures, ns_npv, trade_npv: dict | None, config_yaml: str, trade_ids=None,
+                extra_attrs: dict | None = None):
+        """The results Dataset; trade_npv: t0 value per trade id (None: the capital stage does not run, as on a
+        stored book without trade specs)."""
+        from exposure.capital import add_capital, capital_settings
+        from exposure.report import apply_limits, report_settings
+        from exposure.results import build_results
+        from exposure.xva import add_xva
+
+        cfg, market, pf = self.cfg, self.market, self.portfolio
+        ds = build_results(
+            measures, [n.id for n in pf.netting_sets], [n.counterparty for n in pf.netting_sets], list(self.dates),
+            trade_ids=trade_ids, seed=int(cfg.simulation.seed), config=config_yaml,
+            base_currency=market.base_currency, asof=market.asof, extra_attrs=extra_attrs)
+        ds["NPV"] = ("netting_set", np.asarray(ns_npv, dtype=np.float64))
+        ds = _with_credit(ds, market, pf, self.val_times)
+        if trade_npv is not None:  # capital: SA-CCR / IMM EAD, RWA, BA-CVA, SA-CVA, profiles (before KVA)
+            ds = add_capital(ds, pf, market, capital_settings(cfg.get("capital")), trade_npv)
+        ds = add_xva(ds, market.credit, market.own_name, self.xva, measures.functionals)
+        return apply_limits(ds, report_settings(cfg))  # desk: counterparty PFE and PFE limits
+
+
+def make_aggregator(cfg, market, pf, grid, n_paths: int, currencies, spill_dir: str, trade_netting_index=None,
+                    maturities=None):
+    """(ExposureAggregator, PostSimulation) for simulated dates [t0] + grid.dates: valuation and close-out
+    indices, and the XVA date weights (known before the simulation, so the aggregator streams their standard
+    errors). maturities: (n_ns,) netting-set maturities in years (default: from the portfolio's trades)."""
+    from exposure.capital.imm import netting_set_maturities
+
+    from exposure.aggregation.measures import ExposureAggregator
+    from exposure.xva import path_functionals, xva_settings
+
+    times = np.concatenate([[0.0], grid.times])
+    dates = (market.asof,) + tuple(grid.dates)
+    valuation_index = np.concatenate([[0], 1 + grid.valuation_index])
+    closeout_index = None if grid.closeout_index is None else np.concatenate([[0], 1 + grid.closeout_index])
+    val_times = times[valuation_index]
+    xva = xva_settings(cfg, market.asof)
+    dfs = np.exp(market.curves[market.base_currency].log_discount_np(val_times))
+    agg = ExposureAggregator(
+        pf.netting_sets, n_paths, val_times, valuation_index=valuation_index, closeout_index=closeout_index,
+        t0_index=0, currencies=tuple(currencies), base_currency=market.base_currency,
+        quantiles=list(cfg.output.quantiles), trade_netting_index=trade_netting_index,
+        store_cube=bool(cfg.output.store_cube), spill_dir=spill_dir,
+        **path_functionals(xva, market.credit, market.own_name, pf.netting_sets, val_times, dfs))
+    if maturities is None:
+        maturities = netting_set_maturities(pf, market)
+    post = PostSimulation(cfg, market, pf, tuple(dates[i] for i in valuation_index), val_times, dfs, xva,
+                          np.asarray(maturities, dtype=np.float64))
+    return agg, post
 
 
 def _with_credit(ds, market, pf, val_times):

@@ -111,9 +111,8 @@ def whatif(cfg, run_dir: str, netting_set: str, trades: list, config_yaml: str, 
     (the caller passes False when the config's portfolio differs from the run's)."""
     from exposure.market.snapshot import build_market
     from exposure.portfolio import load_portfolio
-    from exposure.reaggregate import aggregate_values
+    from exposure.reaggregate import aggregate_values, stored_grid
     from exposure.report.progress import RunProgress
-    from exposure.simulation.grid import TimeGrid
 
     path = os.path.join(str(run_dir), FILE_NAME)
     if not os.path.exists(path):
@@ -126,7 +125,7 @@ def whatif(cfg, run_dir: str, netting_set: str, trades: list, config_yaml: str, 
     if netting_set not in ids:
         raise ConfigError("--netting-set", f"'{netting_set}' is not a netting set of the run ({', '.join(ids)})")
     market = build_market(cfg.market)
-    grid = TimeGrid.build(market.asof, cfg.simulation.grid, cfg.simulation.mpor)
+    grid = stored_grid(cfg, market, attrs)
     book = NettingValuesCube.read_book(path) if stored_book else None
     pf = _Book(**book) if book is not None else load_portfolio(cfg.portfolio, market, grid)
     j = ids.index(netting_set)

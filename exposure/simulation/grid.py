@@ -17,7 +17,7 @@ import re
 import numpy as np
 
 from exposure.errors import ConfigError
-from exposure.dates import add_tenor, model_times, parse_date, tenor_date, tenor_time  # noqa: F401
+from exposure.dates import add_tenor, model_times, parse_date, tenor_date, tenor_time  # noqa: F401  (re-exported)
 
 _TENOR = re.compile(r"^\s*(\d+)\s*([DWMYdwmy])\s*$")
 _REPEAT = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+[DWMYdwmy])\s*$")
@@ -97,11 +97,14 @@ class TimeGrid:
         return TimeGrid(self.asof, tuple(union), year_fraction(self.asof, union), remap(self.valuation_index),
                         remap(self.closeout_index), self.mpor)
 
+    def event_dates(self) -> list[dt.date]:
+        """The simulated dates that are neither valuation nor close-out dates (the portfolio's event dates)."""
+        used = set(self.valuation_index.tolist()) | set(() if self.closeout_index is None else self.closeout_index.tolist())
+        return [d for i, d in enumerate(self.dates) if i not in used]
+
     @property
     def n_event_dates(self) -> int:
-        """Simulated dates that are neither valuation nor close-out dates."""
-        used = set(self.valuation_index.tolist()) | set(() if self.closeout_index is None else self.closeout_index.tolist())
-        return len(self.dates) - len(used)
+        return len(self.event_dates())
 
     @staticmethod
     def build(asof: dt.date, spec, mpor: str | None = None, key: str = "simulation.grid") -> "TimeGrid":
