@@ -79,15 +79,19 @@ def composite_scores(wide: pd.DataFrame, transforms, weights, bands,
 
 
 def apply_overrides(scores: pd.DataFrame, overrides: pd.DataFrame | None, bands) -> pd.DataFrame:
-    """Active overrides from the feedback store: field 'score_adjustment' adds points (clipped to 0-10) and
-    re-bands; field 'class' forces the class. Keeps model_score / model_class for the audit view."""
+    """Active overrides from the feedback store, at most one per counterparty (the newest by id wins if a store
+    ever held more): field 'score_adjustment' adds points (clipped to 0-10) and re-bands; field 'class' forces the
+    class. Keeps model_score / model_class next to them, and override (text), override_id, override_expires_at."""
     out = scores.copy()
     out["model_score"] = out["score"]
     out["model_class"] = out["class"]
     out["override"] = ""
+    out["override_id"] = np.nan
+    out["override_expires_at"] = ""
     if overrides is None or overrides.empty:
         return out
-    for _, o in overrides.iterrows():
+    newest = overrides.sort_values("id").drop_duplicates("counterparty", keep="last")
+    for _, o in newest.iterrows():
         cp = o["counterparty"]
         if cp not in out.index:
             continue
@@ -96,7 +100,10 @@ def apply_overrides(scores: pd.DataFrame, overrides: pd.DataFrame | None, bands)
             out.loc[cp, "class"] = band_of(out.loc[cp, "score"], bands)
         elif o["field"] == "class":
             out.loc[cp, "class"] = str(o["value"])
-        out.loc[cp, "override"] = (out.loc[cp, "override"] + f"{o['field']}={o['value']} by {o['author']};")
+        out.loc[cp, "override"] = f"{o['field']}={o['value']} by {o['author']}"
+        out.loc[cp, "override_id"] = float(o["id"])
+        exp = o.get("expires_at")
+        out.loc[cp, "override_expires_at"] = "" if exp is None or pd.isna(exp) else str(exp)
     out["rank"] = out["score"].rank(method="min").astype(int)
     return out.sort_values("score")
 

@@ -175,6 +175,7 @@ class AlertsConfig:
 @dataclass
 class FeedbackConfig:
     db: Optional[str] = None  # None -> <output.dir>/feedback.sqlite
+    override_expiry_days: Optional[float] = 90.0  # an override lapses after this many days (None: never)
 
 
 @dataclass

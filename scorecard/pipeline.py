@@ -233,8 +233,10 @@ def run(cfg) -> ScorecardResult:
     notional = annual_notional(t["executions"], t["counterparties"])
     sc = build_scorecard(metrics, credit, t["counterparties"], notional, overrides, cfg)
     now = datetime.now(timezone.utc).isoformat(timespec="microseconds")
-    alerts = detect_alerts(store.score_history(), sc, now, cfg.alerts.window, float(cfg.alerts.max_move))
-    store.record_scores(sc, now)
+    # alerts compare with earlier scores under the SAME profile: another profile's weights are not a move
+    alerts = detect_alerts(store.score_history(cfg.profile.name), sc, now, cfg.alerts.window,
+                           float(cfg.alerts.max_move))
+    store.record_scores(sc, now, cfg.profile.name)
     res = ScorecardResult(sc, metrics, unmatched, alerts, notes, impact=fit)
     res.paths = write_outputs(res, cfg, aliases, inputs.sources, now)
     return res

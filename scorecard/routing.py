@@ -64,7 +64,17 @@ def rank_quotes(quotes: list[dict], side: int, mid: float, rows: Mapping[str, Ma
 
 def best_k(scorecard: pd.DataFrame, k: int, exclude_classes=("Restrict",), candidates: list[str] | None = None,
            limit_ok: pd.Series | None = None) -> pd.DataFrame:
-    """The k lowest-score counterparties for an RFQ or block, skipping excluded classes and limit breaches."""
+    """The k lowest-score counterparties for an RFQ or block, skipping excluded classes, limit breaches and
+    counterparties whose limit could not be checked (absent from ``limit_ok``: fail closed) or whose score is
+    not a finite number."""
+    return pretrade_select(scorecard, k, exclude_classes, candidates, limit_ok)[0]
+
+
+def pretrade_select(scorecard: pd.DataFrame, k: int, exclude_classes=("Restrict",),
+                    candidates: list[str] | None = None, limit_ok: pd.Series | None = None,
+                    reasons: dict | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
+    """(selected rows sorted by score, {counterparty: why it was not selectable}). Fails closed: a counterparty
+    is selectable only when its class is allowed, its score finite and its limit check said ok."""
     if k < 1:
         raise ScorecardInputError("pre-trade request", "k", f"must be >= 1, got {k}")
     sc = scorecard
@@ -72,8 +82,16 @@ def best_k(scorecard: pd.DataFrame, k: int, exclude_classes=("Restrict",), candi
         unknown = [c for c in candidates if c not in sc.index]
         if unknown:
             raise ScorecardInputError("pre-trade request", "candidates", f"unknown counterparties {unknown}")
-        sc = sc.loc[candidates]
-    ok = ~sc["class"].isin(list(exclude_classes))
-    if limit_ok is not None:
-        ok &= limit_ok.reindex(sc.index).fillna(True).astype(bool)
-    return sc[ok].sort_values("score").head(k)
+        sc = sc.loc[list(dict.fromkeys(candidates))]
+    why: dict[str, str] = {}
+    score = pd.to_numeric(sc["score"], errors="coerce")
+    for cp in sc.index:
+        cls = str(sc.loc[cp, "class"])
+        if cls in set(exclude_classes):
+            why[cp] = f"class {cls} is excluded (routing.exclude_classes)"
+        elif not math.isfinite(float(score.loc[cp])):
+            why[cp] = "no finite toxicity score"
+        elif limit_ok is not None and not bool(limit_ok.get(cp, False)):
+            why[cp] = (reasons or {}).get(cp) or "limit check did not pass"
+    ok = ~sc.index.isin(list(why))
+    return sc[ok].assign(score=score[ok]).sort_values("score").head(k), why

@@ -119,7 +119,11 @@ def test_override_feedback_is_audited(served):
     bad = dict(o, value="Excellent")
     r = client.post("/v1/feedback", json=bad, headers=AUTH)
     assert r.status_code == 422 and "class must be one of" in r.json()["error"]
-    audit = client.get("/v1/feedback/audit", params={"counterparty": "CP_D"}).json()["audit"]
+    # the audit trail holds names and comments: reading it needs the token too
+    r = client.get("/v1/feedback/audit", params={"counterparty": "CP_D"})
+    assert r.status_code == 401 and "token" in r.json()["error"]
+    assert client.get("/v1/feedback/overrides").status_code == 401
+    audit = client.get("/v1/feedback/audit", params={"counterparty": "CP_D"}, headers=AUTH).json()["audit"]
     assert audit[-1]["who"] == "risk-bob" and audit[-1]["new_value"] == "Monitor" and audit[-1]["field"] == "class"
 
 

@@ -36,7 +36,9 @@ def test_routing_all_in_cost_and_errors():
 
 def test_best_k_skips_excluded_and_limit_breaches():
     assert list(best_k(SC, 3).index) == ["A", "B", "C"]
-    assert list(best_k(SC, 2, limit_ok=pd.Series({"A": False})).index) == ["B", "C"]
+    assert list(best_k(SC, 2, limit_ok=pd.Series({"A": False, "B": True, "C": True})).index) == ["B", "C"]
+    # fail closed: a counterparty absent from the limit checks is not selectable
+    assert list(best_k(SC, 3, limit_ok=pd.Series({"C": True})).index) == ["C"]
     assert list(best_k(SC, 5, exclude_classes=("Restrict", "Toxic")).index) == ["A", "B"]
     with pytest.raises(ScorecardInputError, match=r"unknown counterparties \['Q'\]"):
         best_k(SC, 1, candidates=["A", "Q"])
@@ -83,7 +85,7 @@ def test_feedback_store_audit_and_overrides(tmp_path):
     assert len(act) == 1 and act.iloc[0]["value"] == "2.5" and act.iloc[0]["author"] == "bob"
     audit = st.audit_trail("B")
     assert list(audit["who"]) == ["alice", "bob"]
-    assert audit.iloc[1]["old_value"] == "1.5" and audit.iloc[1]["new_value"] == "2.5"
+    assert audit.iloc[1]["old_value"] == "score_adjustment=1.5" and audit.iloc[1]["new_value"] == "2.5"
     assert audit["ts"].is_monotonic_increasing
     with pytest.raises(ScorecardInputError, match="no such active override"):
         st.remove_override(i1, "alice")
