@@ -52,6 +52,7 @@ class ProfileConfig:
 
 @dataclass
 class SyntheticConfig:
+    enabled: bool = False  # generate seeded SYNTHETIC data instead of reading files: only when asked explicitly
     seed: int = 20240601
     n_fills_per_cp: int = 400
     n_rfq: int = 1500

@@ -34,8 +34,9 @@ def load_exposure_results(path) -> xr.Dataset:
         with xr.open_dataset(path, engine="h5netcdf") as ds:
             # only what the credit score uses: the optional path cube can be far larger than memory needs
             ds = ds[[v for v in USED_VARS if v in ds.data_vars]].load()
-    except OSError as exc:
-        raise ScorecardInputError(src, "file", f"not a readable HDF5/netCDF file ({exc})") from exc
+    except Exception as exc:  # h5py/netCDF raise OSError, ValueError, KeyError...: all mean unreadable
+        raise ScorecardInputError(src, "file", f"not a readable HDF5/netCDF file ({type(exc).__name__}: "
+                                  f"{str(exc)[:200]})") from None
     for var, dims in REQUIRED_VARS.items():
         if var not in ds:
             raise ScorecardInputError(src, f"variable '{var}'", "missing from exposure results")

@@ -48,7 +48,7 @@ def atomic_write_text(text: str, path) -> str:
 
 
 def atomic_write_json(obj, path) -> str:
-    return atomic_write_text(json.dumps(obj, indent=2, default=str, sort_keys=True), path)
+    return atomic_write_text(json.dumps(obj, indent=2, default=str, sort_keys=True, allow_nan=False), path)
 
 
 def atomic_write_dataset(ds, path) -> str:

@@ -20,7 +20,7 @@ from .composite import apply_overrides, composite_scores, toxicity_costs
 from .errors import ScorecardInputError
 from .feedback import FeedbackStore
 from .impact import impact_metrics
-from .inputs import load_inputs, resolve_paths
+from .inputs import SCHEMAS, load_inputs, resolve_paths
 from .markouts import markout_metrics
 from .protocol import protocol_metrics
 from .reliability import reliability_metrics
@@ -78,21 +78,29 @@ def _duration(s, key) -> int:
 
 
 def prepare_data(cfg, out_dir: Path, notes: list[str]) -> tuple[dict, str | None]:
-    """Table paths and exposure results path; generates synthetic data when no data was configured."""
-    paths = resolve_paths(cfg.data)
+    """Table paths and exposure results path. Synthetic data only with data.synthetic.enabled=true: a missing
+    or mistyped data folder is an error naming the path, never a silent switch to synthetic data."""
+    s = cfg.data.synthetic
     exposure = cfg.exposure.results
-    if not any(paths.values()):
+    if bool(getattr(s, "enabled", False)):
+        given = [k for k in ("dir", *SCHEMAS) if getattr(cfg.data, k, None)]
+        if given:
+            raise ScorecardInputError("data config", "data.synthetic.enabled",
+                                      f"synthetic data asked for but data files also given ({given}): choose one")
         from .synthetic import generate, write_tables
         from .synthetic_exposure import write_exposure_fixture
 
-        s = cfg.data.synthetic
         data = generate(seed=int(s.seed), n_fills_per_cp=int(s.n_fills_per_cp), n_rfq=int(s.n_rfq))
         paths = write_tables(data, out_dir / "data", "csv")
-        notes.append(f"no data files configured: SYNTHETIC data generated with seed {s.seed} into {out_dir / 'data'}")
+        notes.append(f"SYNTHETIC data (data.synthetic.enabled) generated with seed {s.seed} into {out_dir / 'data'}")
         if exposure is None:
             exposure = write_exposure_fixture(out_dir / "data" / "exposure_results.h5",
                                               [asdict(p) for p in data.planted], seed=int(s.seed))
             notes.append("exposure results: SYNTHETIC fixture (not an engine run)")
+    else:
+        paths = resolve_paths(cfg.data)
+    if exposure and not Path(exposure).exists():
+        raise ScorecardInputError(str(exposure), "exposure.results", "no such file or folder")
     if exposure and Path(exposure).is_dir():
         found = sorted(Path(exposure).glob("*.h5"), key=lambda p: p.stat().st_mtime)
         if not found:

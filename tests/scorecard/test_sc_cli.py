@@ -15,12 +15,16 @@ from scorecard.cli import conf_dir, main
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_run_with_no_arguments_on_bundled_synthetic_data(tmp_path, monkeypatch):
-    """`scorecard run` from an empty cwd: conf found next to the package, synthetic data generated."""
+def test_run_on_bundled_synthetic_data_only_when_asked(tmp_path, monkeypatch, capsys):
+    """`scorecard run` from an empty cwd: conf found next to the package; with no data it is an error (never a
+    silent switch to synthetic data); data.synthetic.enabled=true generates the synthetic data."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("XPOSURE_CONF_DIR", raising=False)
     assert conf_dir() == REPO / "conf"
-    assert main(["run"]) == 0
+    assert main(["run"]) == 2
+    assert "no input data" in capsys.readouterr().err
+    assert not (tmp_path / "outputs" / "scorecard" / "snapshot.json").exists()
+    assert main(["run", "data.synthetic.enabled=true"]) == 0
     out = tmp_path / "outputs" / "scorecard"
     sc = pd.read_csv(out / "scorecard.csv").set_index("counterparty")
     assert sc.loc["CP_E", "class"] == "Restrict" and sc.loc["CP_A", "class"] == "Partner"
