@@ -50,11 +50,19 @@ def rank_quotes(quotes: list[dict], side: int, mid: float, rows: Mapping[str, Ma
             raise ScorecardInputError("routing request", f"quotes[{i}].price", f"must be > 0, got {price}")
         r = rows[cp]
         pc = side * (price - mid) / mid * 1e4
+        score = r.get("score")
+        if score is None or not math.isfinite(float(score)):  # fail closed: no score, no routing to it
+            out.append({"counterparty": cp, "price": price, "price_cost_bps": pc, "toxicity_cost_bps": None,
+                        "all_in_cost_bps": None, "score": None, "class": str(r.get("class")), "eligible": False,
+                        "reason": "no finite toxicity score"})
+            continue
         tc = toxicity_cost_bps(r, per_point)
+        ok = str(r["class"]) not in excluded
         out.append({"counterparty": cp, "price": price, "price_cost_bps": pc, "toxicity_cost_bps": tc,
-                    "all_in_cost_bps": pc + tc, "score": float(r["score"]), "class": str(r["class"]),
-                    "eligible": str(r["class"]) not in excluded})
-    out.sort(key=lambda d: (not d["eligible"], d["all_in_cost_bps"]))
+                    "all_in_cost_bps": pc + tc, "score": float(score), "class": str(r["class"]), "eligible": ok,
+                    "reason": "" if ok else f"class {r['class']} is excluded (routing.exclude_classes)"})
+    out.sort(key=lambda d: (not d["eligible"], d["all_in_cost_bps"] if d["all_in_cost_bps"] is not None
+                            else math.inf))
     rank = 0
     for d in out:
         rank += d["eligible"]

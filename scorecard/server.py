@@ -23,6 +23,7 @@ import pandas as pd
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from .errors import ScorecardInputError
@@ -117,6 +118,11 @@ def create_app(snapshot_path, feedback_db, token: str | None, routing_cfg, limit
     async def _invalid(_: Request, exc: RequestValidationError):
         msgs = [f"{'.'.join(str(p) for p in e['loc'] if p != 'body')}: {e['msg']}" for e in exc.errors()]
         return JSONResponse(status_code=422, content={"error": "invalid request: " + "; ".join(msgs)})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException):
+        return JSONResponse(status_code=exc.status_code, content={"error": str(exc.detail)},
+                            headers=getattr(exc, "headers", None))
 
     @app.exception_handler(ScorecardInputError)
     async def _bad_input(_: Request, exc: ScorecardInputError):

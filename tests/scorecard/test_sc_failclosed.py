@@ -28,6 +28,8 @@ def app_dir(run_result, tmp_path_factory):
     for r in snap["scorecard"]:
         if r["counterparty"] == "CP_C":
             r["pfe_peak"] = None
+        if r["counterparty"] == "CP_D":  # and CP_D its score
+            r["score"] = None
     (out / "snapshot.json").write_text(json.dumps(snap))
     return out
 
@@ -74,7 +76,7 @@ def test_huge_additional_pfe_never_selects(client):
     assert r.status_code == 422
     r = client.post("/v1/pretrade", json={"k": 5, "additional_pfe": 1e15})  # the largest accepted: breaches all
     assert r.status_code == 200 and r.json()["selected"] == []
-    assert all(any(w in x["reason"] for w in ("exceeds effective limit", "excluded", "missing"))
+    assert all(any(w in x["reason"] for w in ("exceeds effective limit", "excluded", "missing", "no finite"))
                for x in r.json()["not_selectable"])
 
 
@@ -85,6 +87,15 @@ def test_counterparty_without_exposure_data_is_not_selectable(client):
     assert "missing PFE peak (exposure results)" in why["CP_C"]
     lim = client.post("/v1/limits/check", json={"counterparty": "CP_C"}).json()
     assert lim["ok"] is False and "missing PFE peak" in lim["reason"] and lim["headroom"] is None
+
+
+def test_counterparty_without_score_is_never_routed_or_selected(client):
+    r = client.post("/v1/pretrade", json={"k": 5, "candidates": ["CP_D", "CP_A"]}).json()
+    assert [s["counterparty"] for s in r["selected"]] == ["CP_A"]
+    assert r["not_selectable"] == [{"counterparty": "CP_D", "reason": "no finite toxicity score"}]
+    q = client.post("/v1/routing", json={"side": "buy", "mid": 100, "quotes": [
+        {"counterparty": "CP_D", "price": 99.0}, {"counterparty": "CP_A", "price": 100.01}]}).json()
+    assert q["best"] == "CP_A" and q["ranked"][-1]["eligible"] is False
 
 
 def test_limit_check_fails_closed_without_inputs():
