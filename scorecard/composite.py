@@ -72,6 +72,7 @@ def composite_scores(wide: pd.DataFrame, transforms, weights, bands,
         out[f"contrib_{k}"] = w * out[f"t_{k}"] / den
     out["score"] = num / den
     out["metrics_used"] = [",".join(u) for u in used]
+    out["metrics_missing"] = [",".join(f"{k} (w={weights[k]:g})" for k in weights if k not in u) for u in used]
     out["weight_coverage"] = den / sum(weights.values())
     out["class"] = [band_of(s, bands) for s in out["score"]]
     out["rank"] = out["score"].rank(method="min").astype(int)

@@ -126,18 +126,28 @@ class ProtocolConfig:
 
 @dataclass
 class CreditConfig:
-    # each sub-score is linear from lo (-> 10) to hi (-> 1), clipped; pd is on log10 scale
+    # each sub-score is linear from lo (-> 10) to hi (-> 1), clipped; pd and rating_pd on a log10 scale;
+    # cva/fva/ead/capital as a fraction of the counterparty's PFE limit
     utilisation_lo: float = 0.2
     utilisation_hi: float = 1.0
     log10_pd_lo: float = -4.0
     log10_pd_hi: float = -1.0
+    log10_rating_pd_lo: float = -4.0
+    log10_rating_pd_hi: float = -1.0
     cva_to_limit_lo: float = 0.0
     cva_to_limit_hi: float = 0.01
+    fva_to_limit_lo: float = 0.0
+    fva_to_limit_hi: float = 0.01
+    ead_to_limit_lo: float = 0.0
+    ead_to_limit_hi: float = 1.0
     capital_to_limit_lo: float = 0.0
     capital_to_limit_hi: float = 0.10
     weights: Dict[str, float] = field(
-        default_factory=lambda: {"utilisation": 0.3, "pd": 0.4, "cva": 0.15, "capital": 0.15}
+        default_factory=lambda: {"utilisation": 0.2, "pd": 0.25, "rating_pd": 0.1, "cva": 0.15, "fva": 0.1,
+                                 "ead": 0.05, "capital": 0.15}
     )
+    # external rating -> one-year PD (scorecard.ratings); +/- notches map to their grade; None -> built-in table
+    rating_pds: Optional[Dict[str, float]] = None
 
 
 @dataclass

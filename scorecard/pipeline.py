@@ -134,11 +134,19 @@ def load_all(cfg, out_dir: Path, notes: list[str]):
     credit = None
     if exposure_path:
         ds = credit_mod.load_exposure_results(exposure_path)
-        limits = t["counterparties"].set_index("counterparty")["pfe_limit"]
-        cin = credit_mod.credit_inputs(ds, limits, float(cfg.exposure.pfe_quantile),
-                                       float(cfg.exposure.pd_horizon_years), aliases.resolve)
+        ref = t["counterparties"].set_index("counterparty")
+        ratings = ref["rating"] if "rating" in ref.columns else None
+        cin = credit_mod.credit_inputs(ds, ref["pfe_limit"], float(cfg.exposure.pfe_quantile),
+                                       float(cfg.exposure.pd_horizon_years), aliases.resolve, ratings,
+                                       cfg.credit.rating_pds)
         credit = credit_mod.credit_scores(cin, cfg.credit)
-        notes.append(f"credit from saved exposure results {exposure_path} (asof {ds.attrs.get('asof', '?')})")
+        notes.append(f"credit from saved exposure results {exposure_path} (asof {ds.attrs.get('asof', '?')}); "
+                     "sources: " + ", ".join(f"{k} <- {v}" for k, v in cin.attrs["sources"].items()))
+        for cp, r in credit.iterrows():
+            if not r["in_results"]:
+                notes.append(f"{cp}: not in the exposure results (no netting set): no PFE, CVA, FVA, EAD, capital")
+            if r["credit_missing"]:
+                notes.append(f"{cp}: credit inputs missing ({r['credit_missing']})")
     else:
         notes.append("no exposure results: credit metrics absent, weights renormalised")
     return inputs, aliases, unmatched, credit
@@ -175,15 +183,21 @@ def compute_metrics(inputs, cfg, z: float) -> tuple[pd.DataFrame, dict | None]:
     return metrics, fit_d
 
 
-def _credit_rows(credit: pd.DataFrame) -> pd.DataFrame:
+CREDIT_METRICS = (("credit_score", "score 1-10"), ("capital_usage", "fraction of limit"), ("cva", "base ccy"),
+                  ("fva", "base ccy"), ("ead", "base ccy"), ("capital", "base ccy"), ("eepe", "base ccy"))
+
+
+def _credit_rows(credit: pd.DataFrame, z: float) -> pd.DataFrame:
+    """Credit metrics with their Monte Carlo standard errors from the engine (0 where the engine gave none)."""
     rows = []
     for cp, r in credit.iterrows():
         n = len(r["credit_inputs"].split(",")) if r["credit_inputs"] else 0
-        for m, unit in (("credit_score", "score 1-10"), ("capital_usage", "fraction of limit")):
+        for m, unit in CREDIT_METRICS:
             if m in r and np.isfinite(r[m]):
-                # deterministic given the saved exposure results: Monte Carlo error lives in the engine's output
-                rows.append({"counterparty": cp, "metric": m, "value": r[m], "se": 0.0, "lo": r[m], "hi": r[m],
-                             "n": n, "unit": unit})
+                se = float(r.get(f"{m}_se", 0.0))
+                se = se if np.isfinite(se) else 0.0
+                rows.append({"counterparty": cp, "metric": m, "value": r[m], "se": se, "lo": r[m] - z * se,
+                             "hi": r[m] + z * se, "n": n, "unit": unit})
     return pd.DataFrame(rows, columns=METRIC_COLUMNS)
 
 
@@ -209,7 +223,9 @@ def build_scorecard(metrics: pd.DataFrame, credit: pd.DataFrame | None, ref: pd.
             sc[m] = wide[m].reindex(sc.index)
             sc[f"{m}_se"] = se[m].reindex(sc.index)
     if credit is not None:
-        for c in ("pfe_peak", "pfe_limit", "utilisation", "epe_peak", "eepe", "pd", "cva", "capital", "credit_inputs"):
+        for c in ("pfe_peak", "pfe_limit", "utilisation", "epe_peak", "eepe", "eepe_se", "pd", "rating", "rating_pd",
+                  "cva", "cva_se", "fva", "fva_se", "ead", "ead_se", "capital", "capital_se", "credit_inputs",
+                  "credit_missing"):
             if c in credit:
                 sc[c] = credit[c].reindex(sc.index)
     if "pfe_limit" not in sc:
@@ -236,10 +252,13 @@ def run(cfg) -> ScorecardResult:
     z = float(cfg.ci.z)
     metrics, fit = compute_metrics(inputs, cfg, z)
     if credit is not None:
-        metrics = pd.concat([metrics, _credit_rows(credit)], ignore_index=True)
+        metrics = pd.concat([metrics, _credit_rows(credit, z)], ignore_index=True)
     t = inputs.tables
     notional = annual_notional(t["executions"], t["counterparties"])
     sc = build_scorecard(metrics, credit, t["counterparties"], notional, overrides, cfg)
+    for cp, miss in sc["metrics_missing"].items():
+        if miss:  # a weighted metric that is absent never drops out silently
+            notes.append(f"{cp}: weighted metrics missing, weights renormalised over the rest: {miss}")
     now = datetime.now(timezone.utc).isoformat(timespec="microseconds")
     # alerts compare with earlier scores under the SAME profile: another profile's weights are not a move
     alerts = detect_alerts(store.score_history(cfg.profile.name), sc, now, cfg.alerts.window,

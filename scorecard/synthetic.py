@@ -25,6 +25,14 @@ SLIPPAGE_NOISE = 0.8  # bps
 T0 = pd.Timestamp("2024-03-04 08:00", tz="UTC").value
 
 
+def RATING_OF_PD(pd_1y: float) -> str:  # noqa: N802 - a lookup table, named like one
+    """External rating consistent with a planted one-year PD (the grade whose default PD is nearest in log)."""
+    from .ratings import DEFAULT_PDS
+
+    grades = ["AA", "A", "BBB", "BB", "B", "CCC"]
+    return min(grades, key=lambda g: abs(np.log(DEFAULT_PDS[g]) - np.log(pd_1y)))
+
+
 @dataclass(frozen=True)
 class Planted:
     """Behaviour planted for one counterparty (bps unless stated; probabilities in [0, 1])."""
@@ -158,6 +166,7 @@ def generate(seed: int = 20240601, n_fills_per_cp: int = 400, n_rfq: int = 1500,
     cps = pd.DataFrame({
         "counterparty": [p.counterparty for p in planted], "name": [p.name for p in planted],
         "pfe_limit": [100e6] * ncp, "annual_notional": [p.annual_notional for p in planted],
+        "rating": [RATING_OF_PD(p.pd_1y) for p in planted],
     })
     aliases = pd.DataFrame([(a, p.counterparty) for p in planted for a in (p.name,) + tuple(p.aliases)],
                            columns=["alias", "counterparty"])

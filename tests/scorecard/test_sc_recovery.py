@@ -95,7 +95,8 @@ def test_credit_from_saved_exposure_results(run_result, synthetic):
         assert sc.loc[cp, "pd"] == pytest.approx(p["pd_1y"], rel=1e-9)
     assert sc["credit_score"].between(1, 10).all()
     assert sc.loc["CP_B", "credit_score"] > sc.loc["CP_E", "credit_score"]
-    assert set(sc["credit_inputs"]) == {"utilisation,pd,cva,capital"}
+    assert set(sc["credit_inputs"]) == {"utilisation,pd,rating_pd,cva,fva,ead,capital"}
+    assert set(sc["credit_missing"]) == {""}
 
 
 def test_unmatched_names_are_reported_not_merged(run_result):
