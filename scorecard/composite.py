@@ -10,6 +10,8 @@ used are listed per counterparty so that a score is never silently computed from
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -77,6 +79,41 @@ def composite_scores(wide: pd.DataFrame, transforms, weights, bands,
     out["class"] = [band_of(s, bands) for s in out["score"]]
     out["rank"] = out["score"].rank(method="min").astype(int)
     return out.sort_values("score")
+
+
+def score_distribution(wide: pd.DataFrame, se: pd.DataFrame, transforms, weights, bands, z: float = 1.96,
+                       n_draws: int = 500, seed: int = 0) -> pd.DataFrame:
+    """Score interval and class probabilities from the metrics' sampling errors:
+      x_k* ~ N(x_k, se_k^2) independently (se 0 where unknown), score* = the composite of the draws (same
+      renormalisation as the score), score_lo/hi = quantiles of score* at the level of z,
+      p_<class> = share of draws falling in that class (sums to 1)."""
+    weights = {k: float(v) for k, v in dict(weights).items() if float(v) > 0}
+    keys = [k for k in weights if k in wide.columns]
+    rng = np.random.default_rng(seed)
+    n = len(wide)
+    num = np.zeros((n_draws, n))
+    den = np.zeros(n)
+    for k in keys:
+        x = wide[k].to_numpy(float)
+        s = np.nan_to_num(se[k].reindex(wide.index).to_numpy(float), nan=0.0, posinf=0.0) if k in se else 0.0
+        ok = np.isfinite(x)
+        draws = x[None, :] + s * rng.standard_normal((n_draws, n))
+        tf = transforms[k]
+        t = transform(draws, float(tf.lo), float(tf.hi), tf.kind)
+        num += np.where(ok[None, :], weights[k] * np.nan_to_num(t), 0.0)
+        den += np.where(ok, weights[k], 0.0)
+    scores = num / np.where(den > 0, den, np.nan)[None, :]
+    tail = 0.5 * math.erfc(z / math.sqrt(2))
+    out = pd.DataFrame(index=wide.index)
+    out["score_lo"] = np.quantile(scores, tail, axis=0)
+    out["score_hi"] = np.quantile(scores, 1 - tail, axis=0)
+    out["score_se"] = scores.std(axis=0, ddof=1)
+    names = [str(b.name) for b in sorted(bands, key=lambda b: float(b.upper))]
+    uppers = np.array([float(b.upper) for b in sorted(bands, key=lambda b: float(b.upper))])
+    cls = np.minimum(np.searchsorted(uppers, scores, side="right"), len(uppers) - 1)
+    for i, name in enumerate(names):
+        out[f"p_{name}"] = (cls == i).mean(axis=0)
+    return out
 
 
 def apply_overrides(scores: pd.DataFrame, overrides: pd.DataFrame | None, bands) -> pd.DataFrame:

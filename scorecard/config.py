@@ -83,8 +83,14 @@ class ExposureInputConfig:
     pd_horizon_years: float = 1.0
 
 
+class MarkoutSign(str, Enum):
+    against_firm = "against_firm"  # > 0: mid moved against the firm's new position (firm bought, mid fell)
+    with_trade = "with_trade"  # > 0: mid kept moving in the direction of the firm's trade (bought, mid rose)
+
+
 @dataclass
 class MarkoutConfig:
+    sign: MarkoutSign = MarkoutSign.against_firm
     horizons: List[str] = field(default_factory=lambda: ["1s", "5s", "30s", "60s", "5min"])
     headline: str = "60s"
     reversion_short: str = "5s"
@@ -207,8 +213,12 @@ class OutputConfig:
 @dataclass
 class CIConfig:
     z: float = 1.96
-    bootstrap: int = 500
+    bootstrap: int = 500  # draws for the score interval and class probabilities
     seed: int = 0
+    time_cluster: Optional[str] = "5min"  # fills in one time bucket are one cluster (with the parent order); null: off
+    min_n: int = 30  # observations below which a metric is "insufficient": reported, not scored
+    min_clusters: int = 10  # independent clusters below which a fill-based metric is "insufficient"
+    min_n_per_metric: Dict[str, int] = field(default_factory=dict)  # per-metric override of min_n
 
 
 @dataclass

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .stats import METRIC_COLUMNS, Estimate, mean_estimate, metric_rows
+from .clustered import cluster_mean_estimate, fill_clusters
+from .stats import METRIC_COLUMNS, Estimate, metric_rows
 from .slippage import fill_shortfall_bps
 
 
@@ -43,13 +44,16 @@ def fit_sqrt_law(is_bps: np.ndarray, x: np.ndarray, z: float = 1.96) -> tuple[Im
     return ImpactFit(est[0], est[1], n), resid
 
 
-def impact_metrics(ex: pd.DataFrame, instruments: pd.DataFrame | None, z: float = 1.96):
+def impact_metrics(ex: pd.DataFrame, instruments: pd.DataFrame | None, z: float = 1.96,
+                   time_bucket: str | None = None):
     """(long metrics table with excess_impact_bps per counterparty, ImpactFit or None without ADV/vol data)."""
     if instruments is None:  # no ADV / volatility: the model cannot be fitted (the run notes it)
         return pd.DataFrame(columns=METRIC_COLUMNS), None
     x = impact_regressor(ex, instruments)
     fit, resid = fit_sqrt_law(fill_shortfall_bps(ex).to_numpy(), x, z)
     r = pd.Series(resid, index=ex.index)
-    rows = [metric_rows(cp, "excess_impact_bps", mean_estimate(r.loc[idx].to_numpy(), z), "bps")
-            for cp, idx in ex.groupby("counterparty", sort=True).groups.items()]
+    rows = []
+    for cp, idx in ex.groupby("counterparty", sort=True).groups.items():
+        o, b = fill_clusters(ex.loc[idx], time_bucket)
+        rows.append(metric_rows(cp, "excess_impact_bps", cluster_mean_estimate(r.loc[idx].to_numpy(), o, b, z), "bps"))
     return pd.DataFrame(rows, columns=METRIC_COLUMNS), fit

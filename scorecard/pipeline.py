@@ -16,7 +16,7 @@ import pandas as pd
 
 from . import credit as credit_mod
 from .aliases import build_alias_table, normalise
-from .composite import apply_overrides, composite_scores, toxicity_costs
+from .composite import apply_overrides, composite_scores, score_distribution, toxicity_costs
 from .errors import ScorecardInputError
 from .feedback import FeedbackStore
 from .impact import impact_metrics
@@ -169,8 +169,10 @@ def _cross_checks(t: dict, sources: dict) -> None:
 def compute_metrics(inputs, cfg, z: float) -> tuple[pd.DataFrame, dict | None]:
     t = inputs.tables
     ex = t["executions"]
-    parts = [markout_metrics(ex, t["quotes"], cfg.markouts, z), slippage_metrics(ex, t["instruments"], cfg.slippage, z)]
-    imp, fit = impact_metrics(ex, t["instruments"], z)
+    tb = cfg.ci.time_cluster or None
+    parts = [markout_metrics(ex, t["quotes"], cfg.markouts, z, tb),
+             slippage_metrics(ex, t["instruments"], cfg.slippage, z, tb)]
+    imp, fit = impact_metrics(ex, t["instruments"], z, tb)
     parts.append(imp)
     if t.get("rfq") is not None:
         parts += [reliability_metrics(t["rfq"], t["regime"], cfg.stress, z), protocol_metrics(t["rfq"], cfg.protocol, z)]
@@ -179,12 +181,22 @@ def compute_metrics(inputs, cfg, z: float) -> tuple[pd.DataFrame, dict | None]:
     metrics = pd.concat([p for p in parts if not p.empty], ignore_index=True)
     if metrics.empty:
         raise ScorecardInputError("inputs", "all metrics", "no metric could be computed from the data given")
+    metrics["status"] = sample_status(metrics, cfg.ci)
     fit_d = None if fit is None else {"intercept_bps": asdict(fit.intercept), "y": asdict(fit.y), "n": fit.n}
     return metrics, fit_d
 
 
 CREDIT_METRICS = (("credit_score", "score 1-10"), ("capital_usage", "fraction of limit"), ("cva", "base ccy"),
                   ("fva", "base ccy"), ("ead", "base ccy"), ("capital", "base ccy"), ("eepe", "base ccy"))
+
+
+def sample_status(metrics: pd.DataFrame, ci) -> np.ndarray:
+    """'ok', or 'insufficient' when a metric rests on fewer than its minimum observations (ci.min_n, or
+    ci.min_n_per_metric[metric]) or fewer than ci.min_clusters independent clusters: reported, never scored."""
+    per = {str(k): int(v) for k, v in dict(ci.min_n_per_metric).items()}
+    need = metrics["metric"].map(lambda m: per.get(m, int(ci.min_n))).to_numpy()
+    few = (metrics["n"].to_numpy(float) < need) | (metrics["n_clusters"].to_numpy(float) < int(ci.min_clusters))
+    return np.where(few, "insufficient", "ok")
 
 
 def _credit_rows(credit: pd.DataFrame, z: float) -> pd.DataFrame:
@@ -197,8 +209,8 @@ def _credit_rows(credit: pd.DataFrame, z: float) -> pd.DataFrame:
                 se = float(r.get(f"{m}_se", 0.0))
                 se = se if np.isfinite(se) else 0.0
                 rows.append({"counterparty": cp, "metric": m, "value": r[m], "se": se, "lo": r[m] - z * se,
-                             "hi": r[m] + z * se, "n": n, "unit": unit})
-    return pd.DataFrame(rows, columns=METRIC_COLUMNS)
+                             "hi": r[m] + z * se, "n": n, "unit": unit, "n_clusters": n, "status": "ok"})
+    return pd.DataFrame(rows, columns=METRIC_COLUMNS + ["status"])
 
 
 def annual_notional(ex: pd.DataFrame, ref: pd.DataFrame) -> pd.Series:
@@ -213,10 +225,15 @@ def annual_notional(ex: pd.DataFrame, ref: pd.DataFrame) -> pd.Series:
 
 def build_scorecard(metrics: pd.DataFrame, credit: pd.DataFrame | None, ref: pd.DataFrame, notional: pd.Series,
                     overrides: pd.DataFrame | None, cfg) -> pd.DataFrame:
-    wide = metrics.pivot_table(index="counterparty", columns="metric", values="value", aggfunc="first")
-    se = metrics.pivot_table(index="counterparty", columns="metric", values="se", aggfunc="first")
+    scored = metrics[metrics["status"] == "ok"] if "status" in metrics else metrics
+    wide = scored.pivot_table(index="counterparty", columns="metric", values="value", aggfunc="first")
+    se = scored.pivot_table(index="counterparty", columns="metric", values="se", aggfunc="first")
+    wide = wide.reindex(sorted(set(metrics["counterparty"])))
     sc = composite_scores(wide, cfg.composite.transforms, cfg.profile.weights, cfg.composite.bands,
                           cfg.composite.missing)
+    sc = sc.join(score_distribution(wide.reindex(sc.index), se.reindex(sc.index), cfg.composite.transforms,
+                                    cfg.profile.weights, cfg.composite.bands, float(cfg.ci.z),
+                                    int(cfg.ci.bootstrap), int(cfg.ci.seed)))
     sc = apply_overrides(sc, overrides, cfg.composite.bands)
     for m in SCORE_METRICS:
         if m in wide:
@@ -256,6 +273,9 @@ def run(cfg) -> ScorecardResult:
     t = inputs.tables
     notional = annual_notional(t["executions"], t["counterparties"])
     sc = build_scorecard(metrics, credit, t["counterparties"], notional, overrides, cfg)
+    for _, r in metrics[metrics["status"] == "insufficient"].iterrows():
+        notes.append(f"{r['counterparty']}: {r['metric']} insufficient (n={r['n']}, clusters={r['n_clusters']}): "
+                     "reported, not scored")
     for cp, miss in sc["metrics_missing"].items():
         if miss:  # a weighted metric that is absent never drops out silently
             notes.append(f"{cp}: weighted metrics missing, weights renormalised over the rest: {miss}")

@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .stats import METRIC_COLUMNS, mean_estimate, metric_rows
+from .clustered import cluster_mean_estimate, fill_clusters
+from .stats import METRIC_COLUMNS, metric_rows
 
 
 def fill_shortfall_bps(ex: pd.DataFrame) -> pd.Series:
@@ -51,7 +52,8 @@ def comparable_buckets(ex: pd.DataFrame, instruments: pd.DataFrame | None, n_siz
     return pd.Series(np.asarray(sb) * 100 + np.asarray(vb), index=ex.index, name="bucket")
 
 
-def slippage_metrics(ex: pd.DataFrame, instruments: pd.DataFrame | None, cfg, z: float = 1.96) -> pd.DataFrame:
+def slippage_metrics(ex: pd.DataFrame, instruments: pd.DataFrame | None, cfg, z: float = 1.96,
+                     time_bucket: str | None = None) -> pd.DataFrame:
     """Long metrics table: shortfall_bps (fill IS) and excess_slippage_bps per counterparty.
     Without instrument reference data the size buckets use notional and there is one volatility bucket.
     Excess slippage is only reported for fills in buckets with >= min_bucket_count fills (n says how many)."""
@@ -62,8 +64,11 @@ def slippage_metrics(ex: pd.DataFrame, instruments: pd.DataFrame | None, cfg, z:
     excess = (is_bps - bmean).where(bcount >= cfg.min_bucket_count)
     rows = []
     for cp, idx in ex.groupby("counterparty", sort=True).groups.items():
-        rows.append(metric_rows(cp, "shortfall_bps", mean_estimate(is_bps.loc[idx].to_numpy(), z), "bps"))
-        x = excess.loc[idx].dropna().to_numpy()
-        if x.size:
-            rows.append(metric_rows(cp, "excess_slippage_bps", mean_estimate(x, z), "bps"))
+        o, b = fill_clusters(ex.loc[idx], time_bucket)
+        rows.append(metric_rows(cp, "shortfall_bps", cluster_mean_estimate(is_bps.loc[idx].to_numpy(), o, b, z),
+                                "bps"))
+        ok = excess.loc[idx].notna().to_numpy()
+        if ok.any():
+            est = cluster_mean_estimate(excess.loc[idx].to_numpy()[ok], o[ok], None if b is None else b[ok], z)
+            rows.append(metric_rows(cp, "excess_slippage_bps", est, "bps"))
     return pd.DataFrame(rows, columns=METRIC_COLUMNS)
