@@ -125,8 +125,11 @@ class ProtocolConfig:
     response_ms_hi: float = 100.0
     halfspread_bps_lo: float = 5.0
     halfspread_bps_hi: float = 0.5
+    fill_rate_lo: float = 0.5
+    fill_rate_hi: float = 1.0
     weights: Dict[str, float] = field(
-        default_factory=lambda: {"response_rate": 0.4, "response_time": 0.3, "competitiveness": 0.3}
+        default_factory=lambda: {"response_rate": 0.2, "response_time": 0.15, "fill_rate": 0.2,
+                                 "stress_response_rate": 0.15, "stress_fill_rate": 0.15, "competitiveness": 0.15}
     )
 
 

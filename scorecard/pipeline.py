@@ -23,7 +23,7 @@ from .impact import impact_metrics
 from .inputs import SCHEMAS, load_inputs, resolve_paths
 from .markouts import markout_metrics
 from .protocol import protocol_metrics
-from .reliability import reliability_metrics
+from .reliability import reliability_metrics, stressed_flags
 from .skipping import skipping_metrics
 from .slippage import slippage_metrics
 from .stats import METRIC_COLUMNS
@@ -175,7 +175,9 @@ def compute_metrics(inputs, cfg, z: float) -> tuple[pd.DataFrame, dict | None]:
     imp, fit = impact_metrics(ex, t["instruments"], z, tb)
     parts.append(imp)
     if t.get("rfq") is not None:
-        parts += [reliability_metrics(t["rfq"], t["regime"], cfg.stress, z), protocol_metrics(t["rfq"], cfg.protocol, z)]
+        stressed = stressed_flags(t["rfq"], t["regime"], cfg.stress)
+        parts += [reliability_metrics(t["rfq"], t["regime"], cfg.stress, z),
+                  protocol_metrics(t["rfq"], cfg.protocol, z, stressed)]
     if t.get("book") is not None:
         parts.append(skipping_metrics(ex, t["book"], t["headroom"], cfg.skipping, z))
     metrics = pd.concat([p for p in parts if not p.empty], ignore_index=True)
