@@ -105,3 +105,15 @@ def test_example_script(tmp_path):
     for profile in ("default", "hft"):
         cls = res[profile].scorecard["class"]
         assert cls["CP_B"] in ("Toxic", "Restrict") and cls["CP_E"] == "Restrict"
+    # the framework's story: ranking A < D < C < B < E with its classes, and Broker B's $ drag on $50bn a year
+    sc = res["default"].scorecard.drop(index="CP_F")  # CP_F: the rest of the street (benchmark flow)
+    assert list(sc.index) == ["CP_A", "CP_D", "CP_C", "CP_B", "CP_E"]
+    assert list(sc["class"]) == ["Partner", "Partner", "Monitor", "Toxic", "Restrict"]
+    m = res["default"].metrics.set_index(["counterparty", "metric"])
+    b = sc.loc["CP_B"]
+    assert b["annual_notional"] == 50e9
+    for metric, planted, usd in (("adverse_selection_bps", 1.25, 6.25e6), ("excess_slippage_bps", 0.75, 3.75e6)):
+        r = m.loc[("CP_B", metric)]
+        assert r["lo"] <= planted <= r["hi"], (metric, r.to_dict())
+        assert 50e9 * r["lo"] / 1e4 <= usd <= 50e9 * r["hi"] / 1e4
+    assert b["adverse_selection_cost_usd"] == pytest.approx(50e9 * b["adverse_selection_bps"] / 1e4)

@@ -142,7 +142,7 @@ def test_concurrent_overrides_leave_one_per_counterparty(run_result, tmp_path):
     assert len(listed) == 5
     assert (store.audit_trail()["action"] == "override").sum() == 200
     out = apply_overrides(run_result.scorecard[["score", "class", "rank"]], act, compose().composite.bands)
-    assert (out["override"].str.count(" by ") == 1).all()  # exactly one override applied per counterparty
+    assert (out.loc[cps, "override"].str.count(" by ") == 1).all()  # exactly one override applied per counterparty
 
 
 def test_withdraw_override_over_api(run_result, tmp_path):
