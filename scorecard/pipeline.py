@@ -20,6 +20,7 @@ from .composite import apply_overrides, composite_scores, score_distribution, to
 from .errors import ScorecardInputError
 from .feedback import FeedbackStore
 from .impact import impact_metrics
+from .shortfall import comparable_excess, decompose
 from .inputs import SCHEMAS, load_inputs, resolve_paths
 from .markouts import markout_metrics
 from .protocol import protocol_metrics
@@ -43,6 +44,7 @@ class ScorecardResult:
     notes: list[str] = field(default_factory=list)
     paths: dict[str, str] = field(default_factory=dict)
     impact: dict | None = None
+    orders: pd.DataFrame | None = None  # implementation-shortfall decomposition per parent order
 
     def summary_text(self) -> str:
         cols = ["score", "class", "rank", "adverse_selection_bps", "excess_slippage_bps", "stress_fill_pct",
@@ -166,7 +168,7 @@ def _cross_checks(t: dict, sources: dict) -> None:
                                   "traded in the executions but have no top-of-book quotes (markouts impossible)")
 
 
-def compute_metrics(inputs, cfg, z: float) -> tuple[pd.DataFrame, dict | None]:
+def compute_metrics(inputs, cfg, z: float) -> tuple[pd.DataFrame, dict | None, pd.DataFrame]:
     t = inputs.tables
     ex = t["executions"]
     tb = cfg.ci.time_cluster or None
@@ -174,6 +176,8 @@ def compute_metrics(inputs, cfg, z: float) -> tuple[pd.DataFrame, dict | None]:
              slippage_metrics(ex, t["instruments"], cfg.slippage, z, tb)]
     imp, fit = impact_metrics(ex, t["instruments"], z, tb)
     parts.append(imp)
+    orders = decompose(ex, t["quotes"], cfg.markouts.max_staleness)
+    parts.append(comparable_excess(orders, t["instruments"], z, tb))
     if t.get("rfq") is not None:
         stressed = stressed_flags(t["rfq"], t["regime"], cfg.stress)
         parts += [reliability_metrics(t["rfq"], t["regime"], cfg.stress, z),
@@ -184,8 +188,10 @@ def compute_metrics(inputs, cfg, z: float) -> tuple[pd.DataFrame, dict | None]:
     if metrics.empty:
         raise ScorecardInputError("inputs", "all metrics", "no metric could be computed from the data given")
     metrics["status"] = sample_status(metrics, cfg.ci)
-    fit_d = None if fit is None else {"intercept_bps": asdict(fit.intercept), "y": asdict(fit.y), "n": fit.n}
-    return metrics, fit_d
+    fit_d = None if fit is None else {"intercept_bps": asdict(fit.intercept), "y": asdict(fit.y),
+                                      "beta": asdict(fit.beta), "n": fit.n,
+                                      "terms_bps": {k: asdict(v) for k, v in fit.terms.items()}}
+    return metrics, fit_d, orders
 
 
 CREDIT_METRICS = (("credit_score", "score 1-10"), ("capital_usage", "fraction of limit"), ("cva", "base ccy"),
@@ -269,7 +275,7 @@ def run(cfg) -> ScorecardResult:
     store = FeedbackStore(cfg.feedback.db or out_dir / "feedback.sqlite")
     overrides = store.active_overrides()
     z = float(cfg.ci.z)
-    metrics, fit = compute_metrics(inputs, cfg, z)
+    metrics, fit, orders = compute_metrics(inputs, cfg, z)
     if credit is not None:
         metrics = pd.concat([metrics, _credit_rows(credit, z)], ignore_index=True)
     t = inputs.tables
@@ -286,7 +292,7 @@ def run(cfg) -> ScorecardResult:
     alerts = detect_alerts(store.score_history(cfg.profile.name), sc, now, cfg.alerts.window,
                            float(cfg.alerts.max_move))
     store.record_scores(sc, now, cfg.profile.name)
-    res = ScorecardResult(sc, metrics, unmatched, alerts, notes, impact=fit)
+    res = ScorecardResult(sc, metrics, unmatched, alerts, notes, impact=fit, orders=orders)
     res.paths = write_outputs(res, cfg, aliases, inputs.sources, now)
     return res
 

@@ -105,6 +105,8 @@ def write_outputs(res, cfg, aliases, sources: dict, now: str) -> dict[str, str]:
     paths["metrics_parquet"] = atomic_write_frame(res.metrics, out / "metrics.parquet")
     paths["unmatched_csv"] = atomic_write_frame(res.unmatched, out / "unmatched_counterparties.csv")
     paths["alerts_csv"] = atomic_write_frame(res.alerts, out / "alerts.csv")
+    if res.orders is not None:
+        paths["shortfall_orders_csv"] = atomic_write_frame(res.orders, out / "shortfall_orders.csv")
     attrs = {"profile": cfg.profile.name, "computed_at": now}
     paths["scorecard_h5"] = atomic_write_dataset(scorecard_dataset(sc, res.metrics, attrs), out / "scorecard.h5")
     paths["summary_html"] = atomic_write_text(html_summary(sc, res.notes, res.alerts,
