@@ -172,11 +172,24 @@ class RoutingConfig:
     exclude_classes: List[str] = field(default_factory=lambda: ["Restrict"])
 
 
+class LimitMode(str, Enum):
+    continuous = "continuous"  # multiplier moves with the score (with hysteresis and an adverse-selection jump cut)
+    class_step = "class_step"  # multiplier per class (limits.multipliers)
+
+
 @dataclass
 class LimitsConfig:
+    mode: LimitMode = LimitMode.continuous
     multipliers: Dict[str, float] = field(
         default_factory=lambda: {"Partner": 1.0, "Monitor": 0.75, "Toxic": 0.5, "Restrict": 0.0}
     )
+    full_below: float = 3.0  # score at or below which the full limit applies
+    zero_at: float = 9.0  # score at which the limit reaches min_multiplier
+    min_multiplier: float = 0.0
+    hysteresis: float = 0.10  # a limit only loosens when the target exceeds the previous multiplier by more
+    as_jump_bps: float = 0.5  # adverse-selection rise since the previous run that triggers the jump cut ...
+    as_jump_z: float = 3.0  # ... when it is also this many standard errors of the change
+    as_jump_cut: float = 0.5  # multiplier factor applied on such a jump (until the next run)
 
 
 @dataclass
@@ -184,6 +197,7 @@ class PricingConfig:
     hurdle_rate: float = 0.10  # annual return on capital
     capital_ratio: float = 0.005  # capital per unit notional when the caller does not give one (derivatives)
     score_addon_bps: float = 0.05  # add-on per point of composite toxicity
+    toxicity_capital_loading: float = 0.5  # economic capital = capital x (1 + loading x score / 10)
 
 
 @dataclass

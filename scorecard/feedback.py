@@ -17,6 +17,7 @@ from contextlib import closing, contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .errors import ScorecardInputError
@@ -33,7 +34,9 @@ CREATE TABLE IF NOT EXISTS score_history (ts TEXT NOT NULL, counterparty TEXT NO
   class TEXT NOT NULL, profile TEXT);
 """
 # databases written before these columns existed are migrated in place
-_MIGRATIONS = (("overrides", "expires_at", "TEXT"), ("score_history", "profile", "TEXT"))
+_MIGRATIONS = (("overrides", "expires_at", "TEXT"), ("score_history", "profile", "TEXT"),
+               ("score_history", "limit_multiplier", "REAL"), ("score_history", "adverse_selection_bps", "REAL"),
+               ("score_history", "adverse_selection_bps_se", "REAL"))
 _UNIQUE = "CREATE UNIQUE INDEX IF NOT EXISTS one_active_override ON overrides(counterparty) WHERE active=1"
 OVERRIDE_FIELDS = ("class", "score_adjustment")
 _AUDIT = "INSERT INTO audit (ts, who, action, counterparty, field, old_value, new_value, comment) VALUES (?,?,?,?,?,?,?,?)"
@@ -176,10 +179,22 @@ class FeedbackStore:
     def record_scores(self, scores: pd.DataFrame, ts: str | None = None, profile: str | None = None) -> None:
         """Append (ts, counterparty, score, class, profile) rows; scores indexed by counterparty."""
         ts = ts or _now()
-        rows = [(ts, str(cp), float(r["score"]), str(r["class"]), profile) for cp, r in scores.iterrows()]
+        def opt(r, k):
+            v = r.get(k)
+            return float(v) if v is not None and pd.notna(v) and np.isfinite(float(v)) else None
+
+        rows = [(ts, str(cp), float(r["score"]), str(r["class"]), profile, opt(r, "limit_multiplier"),
+                 opt(r, "adverse_selection_bps"), opt(r, "adverse_selection_bps_se")) for cp, r in scores.iterrows()]
         with self._tx() as con:
-            con.executemany("INSERT INTO score_history (ts, counterparty, score, class, profile) VALUES (?,?,?,?,?)",
-                            rows)
+            con.executemany("INSERT INTO score_history (ts, counterparty, score, class, profile, limit_multiplier, "
+                            "adverse_selection_bps, adverse_selection_bps_se) VALUES (?,?,?,?,?,?,?,?)", rows)
+
+    def last_state(self, profile: str) -> pd.DataFrame:
+        """The latest recorded row per counterparty under a profile (index counterparty)."""
+        h = self.score_history(profile)
+        if h.empty:
+            return pd.DataFrame()
+        return h.sort_values("ts", kind="stable").groupby("counterparty").tail(1).set_index("counterparty")
 
     def score_history(self, profile: str | None = None) -> pd.DataFrame:
         """Earlier scores; with a profile, only those scored under it (scores of two profiles are not comparable)."""

@@ -20,6 +20,8 @@ from .composite import apply_overrides, composite_scores, score_distribution, to
 from .errors import ScorecardInputError
 from .feedback import FeedbackStore
 from .impact import impact_metrics
+from .limits import dynamic_multipliers
+from .pricing import capital_allocation
 from .shortfall import comparable_excess, decompose
 from .inputs import SCHEMAS, load_inputs, resolve_paths
 from .markouts import markout_metrics
@@ -287,6 +289,9 @@ def run(cfg) -> ScorecardResult:
     for cp, miss in sc["metrics_missing"].items():
         if miss:  # a weighted metric that is absent never drops out silently
             notes.append(f"{cp}: weighted metrics missing, weights renormalised over the rest: {miss}")
+    if str(getattr(cfg.limits.mode, "value", cfg.limits.mode)) == "continuous":
+        sc = sc.join(dynamic_multipliers(sc, store.last_state(cfg.profile.name), cfg.limits))
+    sc = sc.join(capital_allocation(sc, cfg.pricing))
     now = datetime.now(timezone.utc).isoformat(timespec="microseconds")
     # alerts compare with earlier scores under the SAME profile: another profile's weights are not a move
     alerts = detect_alerts(store.score_history(cfg.profile.name), sc, now, cfg.alerts.window,

@@ -78,12 +78,19 @@ def test_pretrade_limits_and_pricing(served):
     sel = client.post("/v1/pretrade", json={"k": 2}).json()["selected"]
     assert [s["counterparty"] for s in sel] == list(res.scorecard.index[:2])
     lim = client.post("/v1/limits/check", json={"counterparty": "CP_B", "additional_pfe": 1e6}).json()
-    assert lim["multiplier"] == 0.5 and lim["effective_limit"] == pytest.approx(50e6)
+    # limits.mode=continuous: the multiplier moves with the score (1 at 3, 0 at 9), computed by the run
+    assert lim["multiplier"] == pytest.approx(res.scorecard.loc["CP_B", "limit_multiplier"])
+    assert lim["multiplier"] == pytest.approx(1 - (res.scorecard.loc["CP_B", "score"] - 3) / 6)
+    assert lim["effective_limit"] == pytest.approx(100e6 * lim["multiplier"])
     assert lim["ok"] is (lim["proposed_pfe"] <= lim["effective_limit"])
     big = client.post("/v1/limits/check", json={"counterparty": "CP_A", "additional_pfe": 1e9}).json()
     assert big["ok"] is False and big["headroom"] < 0
     pr = client.post("/v1/pricing/addon", json={"counterparty": "CP_B", "notional": 1e7, "maturity_years": 2}).json()
-    assert pr["capital_bps"] == pytest.approx(0.10 * 0.005 * 2 * 1e4)  # hurdle x capital ratio x years
+    # capital from the engine's Capital / EAD of CP_B (0.08 in the fixture), loaded by toxicity
+    sc = res.scorecard.loc["CP_B"]
+    loading = 1 + 0.5 * sc["score"] / 10
+    assert pr["capital_source"].startswith("engine") and pr["capital_loading"] == pytest.approx(loading)
+    assert pr["capital_bps"] == pytest.approx(0.10 * sc["capital"] / sc["ead"] * loading * 2 * 1e4)
     assert pr["addon_bps"] > pr["capital_bps"]
 
 
