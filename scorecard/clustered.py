@@ -51,8 +51,9 @@ def cluster_mean_estimate(x, orders=None, buckets=None, z: float = 1.96) -> Esti
         ways = [np.arange(n)]
     vs = [_v_one_way(r, c) for c in ways]
     if len(ways) == 2:
-        inter = pd.Series(ways[0]).astype(str).str.cat(pd.Series(ways[1]).astype(str), sep="\x1f").to_numpy()
-        v_ab, _ = _v_one_way(r, inter)
+        ca, _ = pd.factorize(ways[0])
+        cb, ub = pd.factorize(ways[1])
+        v_ab, _ = _v_one_way(r, ca.astype(np.int64) * (len(ub) + 1) + cb)
         v = vs[0][0] + vs[1][0] - v_ab
         if not v > 0:
             v = max(vs[0][0], vs[1][0])

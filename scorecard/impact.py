@@ -46,10 +46,16 @@ def _design(codes, ncp, sigma, part, beta):
 
 def fit_impact(is_bps, codes, ncp, sigma, part, clusters, z: float = 1.96):
     """(theta, cov, residuals) of the model above; theta = (a_1..a_C, Y, beta)."""
+    counts = np.bincount(codes, minlength=ncp).astype(float)
+    sums = np.bincount(codes, weights=is_bps, minlength=ncp)
+
     def ssr(beta):
-        X = _design(codes, ncp, sigma, part, beta)
-        coef, *_ = np.linalg.lstsq(X, is_bps, rcond=None)
-        return float(((is_bps - X @ coef) ** 2).sum())
+        # for fixed beta: a_c = mean_c(IS - Y x), Y from the within-counterparty regression (no dense design)
+        x = sigma * part**beta
+        xm = np.bincount(codes, weights=x, minlength=ncp) / counts
+        xd, yd = x - xm[codes], is_bps - (sums / counts)[codes]
+        y = float(xd @ yd / (xd @ xd))
+        return float(((yd - y * xd) ** 2).sum())
 
     beta = float(minimize_scalar(ssr, bounds=BETA_BOUNDS, method="bounded", options={"xatol": 1e-8}).x)
     X = _design(codes, ncp, sigma, part, beta)

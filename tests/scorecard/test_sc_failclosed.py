@@ -123,13 +123,13 @@ def test_concurrent_overrides_leave_one_per_counterparty(run_result, tmp_path):
     shutil.copy(f"{run_result.paths['dir']}/snapshot.json", tmp_path / "snapshot.json")
     cfg = compose(f"output.dir={tmp_path}", f"server.token={TOKEN}")
     cps = ["CP_A", "CP_B", "CP_C", "CP_D", "CP_E"]
-    with LiveServer(app_from_config(cfg)) as srv:
+    with LiveServer(app_from_config(cfg)) as srv, httpx.Client(
+            base_url=srv.url, timeout=60, limits=httpx.Limits(max_connections=20)) as client:
         def post(i):
             body = {"counterparty": cps[i % 5], "author": f"t{i}", "kind": "override",
                     "field": "score_adjustment" if i % 2 else "class",
                     "value": (i % 7) - 3.0 if i % 2 else ["Partner", "Monitor", "Toxic"][i % 3]}
-            with httpx.Client(base_url=srv.url, timeout=60) as c:
-                return c.post("/v1/feedback", json=body, headers=AUTH).status_code
+            return client.post("/v1/feedback", json=body, headers=AUTH).status_code
 
         with ThreadPoolExecutor(20) as pool:
             codes = list(pool.map(post, range(200)))
