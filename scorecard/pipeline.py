@@ -7,6 +7,7 @@ Without data files, deterministic synthetic data (and a SYNTHETIC exposure-resul
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -270,8 +271,7 @@ def run(cfg) -> ScorecardResult:
     from .alerts import detect_alerts
     from .report import write_outputs
 
-    out_dir = Path(cfg.output.dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = check_output_dir(cfg.output.dir)
     notes: list[str] = []
     inputs, aliases, unmatched, credit = load_all(cfg, out_dir, notes)
     store = FeedbackStore(cfg.feedback.db or out_dir / "feedback.sqlite")
@@ -302,10 +302,23 @@ def run(cfg) -> ScorecardResult:
     return res
 
 
+def check_output_dir(path) -> Path:
+    """output.dir exists (created) and is writable, checked before any compute; else an error naming it."""
+    out = Path(str(path))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".write-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ScorecardInputError(str(out), "output.dir", f"not a writable folder ({exc.strerror or exc})") from None
+    return out
+
+
 def validate(cfg) -> str:
     """Load and check config and inputs without computing metrics; returns a short report."""
     notes: list[str] = []
-    out_dir = Path(cfg.output.dir)
+    out_dir = check_output_dir(cfg.output.dir)
     inputs, _, unmatched, credit = load_all(cfg, out_dir, notes)
     lines = [f"{k}: {len(v)} rows from {inputs.sources.get(k)}" for k, v in inputs.tables.items() if v is not None]
     if credit is not None:

@@ -147,3 +147,11 @@ def test_overflowing_requests_are_4xx_not_500(run_result, tmp_path):
         assert r.status_code == 422
         r = c.post("/v1/routing", json={"side": "buy", "mid": 1e13, "quotes": [{"counterparty": "CP_A", "price": 1}]})
         assert r.status_code == 422 and "mid" in r.json()["error"]
+
+
+def test_unwritable_or_file_output_dir(tmp_path, data_dir, capsys):
+    (tmp_path / "afile").write_text("x")
+    assert main(["validate", f"data.dir={data_dir}", f"output.dir={tmp_path / 'afile'}"]) == 2
+    assert f"{tmp_path / 'afile'}: output.dir: not a writable folder" in capsys.readouterr().err
+    assert main(["run", f"data.dir={data_dir}", f"output.dir={tmp_path / 'afile' / 'sub'}"]) == 2
+    assert "output.dir: not a writable folder" in capsys.readouterr().err

@@ -140,6 +140,20 @@ def test_durations(text):
         assert "markouts.headline" in str(exc)
 
 
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.tuples(st.sampled_from(["markouts.headline", "ci.z", "profile", "data.unmatched", "limits.mode",
+                                           "credit.weights.cva", "no_such", "+x", "ci.min_n", "markouts.sign"]),
+                          st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=8)), max_size=2))
+def test_config_overrides(pairs):
+    """Hydra composition of arbitrary key=value overrides: a config, or one ScorecardInputError."""
+    import scorecard
+
+    try:
+        scorecard.compose([f"{k}={v}" for k, v in pairs])
+    except ScorecardInputError:
+        pass
+
+
 # ---------------------------------------------------------------- API request models
 @pytest.fixture(scope="module")
 def api(run_result, tmp_path_factory):
