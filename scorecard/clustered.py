@@ -74,3 +74,31 @@ def fill_clusters(ex: pd.DataFrame, time_bucket: str | None) -> tuple[np.ndarray
         return orders, None
     width = int(pd.Timedelta(time_bucket).value)
     return orders, (ex["ts_ns"].to_numpy() // width)
+
+
+def clustered_proportion(success: np.ndarray, buckets: np.ndarray | None, z: float = 1.96) -> Estimate:
+    """Wilson interval on the Kish effective sample when outcomes cluster in time:
+      deff = V_cluster / (p (1 - p) / n) (>= 1), n_eff = n / deff, k_eff = p n_eff, interval = Wilson(k_eff, n_eff);
+    se = the cluster-robust SE. With independent buckets (or none) it is the plain Wilson interval."""
+    from .stats import wilson
+
+    x = np.asarray(success, float)
+    n = x.size
+    if n == 0:
+        raise ValueError("clustered_proportion needs at least one observation")
+    p = float(x.mean())
+    if buckets is None or p in (0.0, 1.0):
+        w = wilson(int(x.sum()), n, z)
+        return Estimate(w.value, w.se, w.lo, w.hi, n, n if buckets is None else len(pd.unique(buckets)))
+    v, g = _v_one_way(x - p, np.asarray(buckets))
+    deff = max(1.0, v / (p * (1 - p) / n)) if math.isfinite(v) else float(n)
+    n_eff = n / deff
+    w = _wilson_real(p, n_eff, z)
+    return Estimate(p, math.sqrt(v) if math.isfinite(v) else math.inf, w[0], w[1], n, g)
+
+
+def _wilson_real(p: float, n: float, z: float) -> tuple[float, float]:
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, min(centre - half, p)), min(1.0, max(centre + half, p))

@@ -183,7 +183,7 @@ def compute_metrics(inputs, cfg, z: float) -> tuple[pd.DataFrame, dict | None, p
     parts.append(comparable_excess(orders, t["instruments"], z, tb))
     if t.get("rfq") is not None:
         stressed = stressed_flags(t["rfq"], t["regime"], cfg.stress)
-        parts += [reliability_metrics(t["rfq"], t["regime"], cfg.stress, z),
+        parts += [reliability_metrics(t["rfq"], t["regime"], cfg.stress, z, tb),
                   protocol_metrics(t["rfq"], cfg.protocol, z, stressed)]
     if t.get("book") is not None:
         parts.append(skipping_metrics(ex, t["book"], t["headroom"], cfg.skipping, z))

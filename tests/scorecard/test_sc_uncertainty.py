@@ -117,3 +117,21 @@ def test_run_reports_intervals_status_and_probabilities(run_result):
     probs = sc[[c for c in sc.columns if c.startswith("p_")]]
     np.testing.assert_allclose(probs.sum(axis=1), 1.0)
     assert set(m["status"]) <= {"ok", "insufficient"} and "n_clusters" in m
+
+
+def test_time_clustered_fill_rates_cover_where_wilson_does_not():
+    """Fill outcomes that move together within a stressed hour (p_b = 0.6 + N(0, 0.2) per bucket, 40 buckets of
+    8 RFQs): Wilson on the effective sample covers; the plain Wilson interval does not."""
+    from scorecard.clustered import clustered_proportion
+    from scorecard.stats import wilson
+
+    rng = np.random.default_rng(2)
+    hits_c = hits_w = 0
+    for _ in range(REPS):
+        b = np.repeat(np.arange(40), 8)
+        x = rng.random(b.size) < np.clip(0.6 + rng.normal(0, 0.2, 40), 0.0, 1.0)[b]
+        c, w = clustered_proportion(x, b), wilson(int(x.sum()), x.size)
+        hits_c += c.lo <= 0.6 <= c.hi
+        hits_w += w.lo <= 0.6 <= w.hi
+    assert covers_nominal(hits_c / REPS), hits_c / REPS
+    assert not covers_nominal(hits_w / REPS), hits_w / REPS
