@@ -39,7 +39,8 @@ _MIGRATIONS = (("overrides", "expires_at", "TEXT"), ("score_history", "profile",
                ("score_history", "adverse_selection_bps_se", "REAL"))
 _UNIQUE = "CREATE UNIQUE INDEX IF NOT EXISTS one_active_override ON overrides(counterparty) WHERE active=1"
 OVERRIDE_FIELDS = ("class", "score_adjustment")
-_AUDIT = "INSERT INTO audit (ts, who, action, counterparty, field, old_value, new_value, comment) VALUES (?,?,?,?,?,?,?,?)"
+_AUDIT = ("INSERT INTO audit (ts, who, action, counterparty, field, old_value, new_value, comment) "
+          "VALUES (?,?,?,?,?,?,?,?)")
 
 
 def _now() -> str:
@@ -90,7 +91,8 @@ class FeedbackStore:
     @staticmethod
     def check_override(field: str, value, bands: list[str]) -> str:
         if field not in OVERRIDE_FIELDS:
-            raise ScorecardInputError("feedback", f"field '{str(field)[:50]}'", f"must be one of {list(OVERRIDE_FIELDS)}")
+            raise ScorecardInputError("feedback", f"field '{str(field)[:50]}'",
+                                      f"must be one of {list(OVERRIDE_FIELDS)}")
         if field == "class":
             if str(value) not in bands:
                 raise ScorecardInputError("feedback", f"value '{str(value)[:50]}'", f"class must be one of {bands}")
@@ -101,7 +103,8 @@ class FeedbackStore:
             raise ScorecardInputError("feedback", f"value '{str(value)[:50]}'",
                                       "score_adjustment must be a number") from None
         if not (math.isfinite(v) and -10.0 <= v <= 10.0):
-            raise ScorecardInputError("feedback", f"value '{str(value)[:50]}'", "score_adjustment must be within [-10, 10]")
+            raise ScorecardInputError("feedback", f"value '{str(value)[:50]}'",
+                                      "score_adjustment must be within [-10, 10]")
         return repr(v)
 
     def add_override(self, counterparty: str, field: str, value, author: str, comment: str = "",

@@ -31,7 +31,8 @@ def check_additional(additional_pfe) -> float:
     try:
         a = float(additional_pfe)
     except (TypeError, ValueError):
-        raise ScorecardInputError("limit check", "additional_pfe", f"must be a number, got {additional_pfe!r}") from None
+        raise ScorecardInputError("limit check", "additional_pfe",
+                                  f"must be a number, got {additional_pfe!r}") from None
     if not math.isfinite(a) or a < 0:
         raise ScorecardInputError("limit check", "additional_pfe", f"must be finite and >= 0, got {additional_pfe}")
     return a

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .errors import ScorecardInputError
+
 
 def _tmp(path: Path) -> Path:
     return path.with_name(f"{path.name}.tmp-{os.getpid()}")
@@ -62,3 +64,16 @@ def atomic_write_dataset(ds, path) -> str:
         tmp.unlink(missing_ok=True)
         raise
     return _commit(tmp, path)
+
+
+def check_output_dir(path) -> Path:
+    """output.dir exists (created) and is writable, checked before any compute; else an error naming it."""
+    out = Path(str(path))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".write-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ScorecardInputError(str(out), "output.dir", f"not a writable folder ({exc.strerror or exc})") from None
+    return out

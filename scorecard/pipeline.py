@@ -7,7 +7,6 @@ Without data files, deterministic synthetic data (and a SYNTHETIC exposure-resul
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,6 +25,7 @@ from .pricing import capital_allocation
 from .shortfall import comparable_excess, decompose
 from .inputs import SCHEMAS, load_inputs, resolve_paths
 from .markouts import markout_metrics
+from .outputs import check_output_dir
 from .protocol import protocol_metrics
 from .reliability import reliability_metrics, stressed_flags
 from .skipping import skipping_metrics
@@ -300,19 +300,6 @@ def run(cfg) -> ScorecardResult:
     res = ScorecardResult(sc, metrics, unmatched, alerts, notes, impact=fit, orders=orders)
     res.paths = write_outputs(res, cfg, aliases, inputs.sources, now)
     return res
-
-
-def check_output_dir(path) -> Path:
-    """output.dir exists (created) and is writable, checked before any compute; else an error naming it."""
-    out = Path(str(path))
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / f".write-probe-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise ScorecardInputError(str(out), "output.dir", f"not a writable folder ({exc.strerror or exc})") from None
-    return out
 
 
 def validate(cfg) -> str:

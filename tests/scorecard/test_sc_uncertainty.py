@@ -104,7 +104,8 @@ def test_score_interval_and_class_probabilities():
     d = score_distribution(wide, se, tf, w, bands, z=1.96, n_draws=4000, seed=1)
     p = d[[c for c in d.columns if c.startswith("p_")]]
     np.testing.assert_allclose(p.sum(axis=1), 1.0)
-    assert d.loc["sure", "p_Monitor"] == 1.0 and d.loc["sure", "score_lo"] == d.loc["sure", "score_hi"] == pytest.approx(5.2)
+    assert d.loc["sure", "p_Monitor"] == 1.0
+    assert d.loc["sure", "score_lo"] == d.loc["sure", "score_hi"] == pytest.approx(5.2)
     assert d.loc["edge", "p_Partner"] == pytest.approx(0.5, abs=4 * math.sqrt(0.25 / 4000))
     # noisy: score 8 +/- 4 * 0.25 * 1.96 -> about [6.04, 9.96]; the class straddles Toxic and Restrict
     assert d.loc["noisy", "score_lo"] == pytest.approx(8 - 1.96, abs=0.15)
