@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -77,3 +78,21 @@ def check_output_dir(path) -> Path:
     except OSError as exc:
         raise ScorecardInputError(str(out), "output.dir", f"not a writable folder ({exc.strerror or exc})") from None
     return out
+
+
+@contextmanager
+def run_lock(out_dir: Path):
+    """An exclusive lock on <output.dir>/.scorecard.lock for the whole run: a second concurrent run into the same
+    folder is refused (it would mix files of two runs); the OS releases the lock if the process dies."""
+    import fcntl
+
+    fh = open(Path(out_dir) / ".scorecard.lock", "a+")
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise ScorecardInputError(str(out_dir), "output.dir", "another scorecard run is writing this folder") \
+                from None
+        yield
+    finally:
+        fh.close()

@@ -25,7 +25,7 @@ from .pricing import capital_allocation
 from .shortfall import comparable_excess, decompose
 from .inputs import SCHEMAS, load_inputs, resolve_paths
 from .markouts import markout_metrics
-from .outputs import check_output_dir
+from .outputs import check_output_dir, run_lock
 from .protocol import protocol_metrics
 from .reliability import reliability_metrics, stressed_flags
 from .skipping import skipping_metrics
@@ -268,10 +268,16 @@ def build_scorecard(metrics: pd.DataFrame, credit: pd.DataFrame | None, ref: pd.
 
 
 def run(cfg) -> ScorecardResult:
+    """The whole scorecard under an exclusive lock on output.dir (a concurrent run into it is refused)."""
+    out_dir = check_output_dir(cfg.output.dir)
+    with run_lock(out_dir):
+        return _run(cfg, out_dir)
+
+
+def _run(cfg, out_dir: Path) -> ScorecardResult:
     from .alerts import detect_alerts
     from .report import write_outputs
 
-    out_dir = check_output_dir(cfg.output.dir)
     notes: list[str] = []
     inputs, aliases, unmatched, credit = load_all(cfg, out_dir, notes)
     store = FeedbackStore(cfg.feedback.db or out_dir / "feedback.sqlite")

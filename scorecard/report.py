@@ -16,9 +16,10 @@ import xarray as xr
 
 from .outputs import atomic_write_dataset, atomic_write_frame, atomic_write_json, atomic_write_text
 
-SUMMARY_COLS = ["name", "score", "class", "rank", "credit_score", "adverse_selection_bps", "excess_slippage_bps",
+SUMMARY_COLS = ["name", "score", "score_lo", "score_hi", "class", "model_class", "override", "override_expires_at",
+                "rank", "credit_score", "adverse_selection_bps", "excess_slippage_bps",
                 "stress_fill_pct", "protocol_score", "annual_notional", "adverse_selection_cost_usd",
-                "excess_slippage_cost_usd", "override", "metrics_used"]
+                "excess_slippage_cost_usd", "limit_multiplier", "allocated_capital", "metrics_used", "metrics_missing"]
 
 
 def scorecard_dataset(sc: pd.DataFrame, metrics: pd.DataFrame, attrs: dict) -> xr.Dataset:

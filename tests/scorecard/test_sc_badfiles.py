@@ -156,3 +156,14 @@ def test_unwritable_or_file_output_dir(tmp_path, data_dir, capsys):
     assert f"{tmp_path / 'afile'}: output.dir: not a writable folder" in capsys.readouterr().err
     assert main(["run", f"data.dir={data_dir}", f"output.dir={tmp_path / 'afile' / 'sub'}"]) == 2
     assert "output.dir: not a writable folder" in capsys.readouterr().err
+
+
+def test_concurrent_run_into_the_same_folder_is_refused(tmp_path, data_dir):
+    import scorecard
+    from scorecard.outputs import run_lock
+
+    cfg = compose(f"data.dir={data_dir}", f"output.dir={tmp_path}")
+    with run_lock(tmp_path):  # another run holds the folder
+        with pytest.raises(ScorecardInputError, match="another scorecard run is writing this folder"):
+            scorecard.run(cfg)
+    assert not (tmp_path / "snapshot.json").exists()
