@@ -1,8 +1,8 @@
 """scorecard.run(cfg): load and validate every input, compute metrics, score, write outputs.
 
-All input and configuration checks happen before any metric is computed (ScorecardInputError otherwise).
-Without data files, deterministic synthetic data (and a SYNTHETIC exposure-results fixture) are generated into
-<output.dir>/data so that `scorecard run` works with no arguments.
+All input and configuration checks happen before any metric is computed (ScorecardInputError otherwise), the
+output folder included. Deterministic synthetic data (and a SYNTHETIC exposure-results fixture) are generated into
+<output.dir>/data only with data.synthetic.enabled=true; no data, or a mistyped path, is an error.
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from .composite import apply_overrides, composite_scores, score_distribution, to
 from .errors import ScorecardInputError
 from .feedback import FeedbackStore
 from .impact import impact_metrics
-from .limits import dynamic_multipliers
-from .pricing import capital_allocation
-from .shortfall import comparable_excess, decompose
 from .inputs import SCHEMAS, load_inputs, resolve_paths
+from .limits import dynamic_multipliers
 from .markouts import markout_metrics
 from .outputs import check_output_dir, run_lock
+from .pricing import capital_allocation
 from .protocol import protocol_metrics
 from .reliability import reliability_metrics, stressed_flags
+from .shortfall import comparable_excess, decompose
 from .skipping import skipping_metrics
 from .slippage import slippage_metrics
 from .stats import METRIC_COLUMNS
