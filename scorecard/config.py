@@ -100,6 +100,7 @@ class MarkoutConfig:
 
 @dataclass
 class SlippageConfig:
+    benchmark: str = "regression"  # regression (firm-wide OLS on size, volatility, time of day) | buckets
     size_buckets: int = 3
     vol_buckets: int = 3
     min_bucket_count: int = 10

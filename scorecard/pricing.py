@@ -4,8 +4,8 @@
   allocated_c   = Capital_c * loading_c                           (engine's capital per counterparty, run time)
   toxicity_bps = max(0, adverse_selection_bps + excess_slippage_bps) + score_addon_bps * score
   capital_bps  = hurdle_rate * capital * loading * maturity_years / notional * 1e4
-                 (capital = the trade's capital if given; else the counterparty's engine capital per unit of its
-                 EAD times the notional when both are known; else capital_ratio * notional)
+                 (capital = the trade's capital if given; else, when the caller gives the trade's EAD, the
+                 counterparty's engine Capital / EAD times that EAD; else capital_ratio * notional)
   addon_bps    = toxicity_bps + capital_bps;  addon_amount = addon_bps / 1e4 * notional  [base currency]
 """
 
@@ -17,7 +17,8 @@ import pandas as pd
 from .errors import ScorecardInputError
 
 
-def price_addon(row: pd.Series, notional: float, maturity_years: float, cfg, capital: float | None = None) -> dict:
+def price_addon(row: pd.Series, notional: float, maturity_years: float, cfg, capital: float | None = None,
+                ead: float | None = None) -> dict:
     if not (notional > 0):
         raise ScorecardInputError("pricing request", "notional", f"must be > 0, got {notional}")
     if not (maturity_years > 0):
@@ -25,8 +26,8 @@ def price_addon(row: pd.Series, notional: float, maturity_years: float, cfg, cap
     intensity = _intensity(row)
     if capital is not None:
         cap, source = float(capital), "request"
-    elif intensity is not None:
-        cap, source = intensity * notional, "engine Capital / EAD of the counterparty"
+    elif intensity is not None and ead is not None:
+        cap, source = intensity * float(ead), "trade EAD x engine Capital / EAD of the counterparty"
     else:
         cap, source = float(cfg.capital_ratio) * notional, "pricing.capital_ratio"
     if cap < 0:

@@ -83,6 +83,7 @@ class PricingRequest(Strict):
     notional: float = Field(gt=0, le=MAX_AMOUNT)
     maturity_years: float = Field(gt=0, le=100)
     capital: float | None = Field(default=None, ge=0, le=MAX_AMOUNT)
+    ead: float | None = Field(default=None, ge=0, le=MAX_AMOUNT)  # the trade's EAD: capital = EAD x Capital/EAD
 
 
 class FeedbackRequest(Strict):
@@ -202,7 +203,8 @@ def create_app(snapshot_path, feedback_db, token: str | None, routing_cfg, limit
     async def pricing(req: PricingRequest):
         s = store.get()
         cp = cp_of(s, req.counterparty)
-        return _json(price_addon(s.scorecard.loc[cp], req.notional, req.maturity_years, pricing_cfg, req.capital))
+        return _json(price_addon(s.scorecard.loc[cp], req.notional, req.maturity_years, pricing_cfg, req.capital,
+                                 req.ead))
 
     @app.get("/v1/feedback/audit", dependencies=[Depends(require_token)])
     def audit(counterparty: str | None = None):

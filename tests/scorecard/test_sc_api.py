@@ -86,11 +86,17 @@ def test_pretrade_limits_and_pricing(served):
     big = client.post("/v1/limits/check", json={"counterparty": "CP_A", "additional_pfe": 1e9}).json()
     assert big["ok"] is False and big["headroom"] < 0
     pr = client.post("/v1/pricing/addon", json={"counterparty": "CP_B", "notional": 1e7, "maturity_years": 2}).json()
-    # capital from the engine's Capital / EAD of CP_B (0.08 in the fixture), loaded by toxicity
+    # without capital or EAD: capital_ratio x notional, loaded by toxicity
     sc = res.scorecard.loc["CP_B"]
     loading = 1 + 0.5 * sc["score"] / 10
-    assert pr["capital_source"].startswith("engine") and pr["capital_loading"] == pytest.approx(loading)
-    assert pr["capital_bps"] == pytest.approx(0.10 * sc["capital"] / sc["ead"] * loading * 2 * 1e4)
+    assert pr["capital_source"] == "pricing.capital_ratio" and pr["capital_loading"] == pytest.approx(loading)
+    assert pr["capital_bps"] == pytest.approx(0.10 * 0.005 * loading * 2 * 1e4)
+    # with the trade's EAD: the engine's Capital / EAD of CP_B (0.08 in the fixture) times that EAD
+    pe = client.post("/v1/pricing/addon", json={"counterparty": "CP_B", "notional": 1e7, "maturity_years": 2,
+                                                 "ead": 4e5}).json()
+    assert pe["capital_source"].startswith("trade EAD")
+    assert pe["capital"] == pytest.approx(4e5 * sc["capital"] / sc["ead"])
+    assert pe["capital_bps"] == pytest.approx(0.10 * pe["capital"] * loading * 2 / 1e7 * 1e4)
     assert pr["addon_bps"] > pr["capital_bps"]
 
 

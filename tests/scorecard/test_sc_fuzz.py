@@ -176,7 +176,7 @@ BODIES = {
                                                     "candidates": st.lists(cp, max_size=3)}),
     "/v1/limits/check": st.fixed_dictionaries({"counterparty": cp}, optional={"additional_pfe": number}),
     "/v1/pricing/addon": st.fixed_dictionaries({"counterparty": cp, "notional": number,
-                                                "maturity_years": number}, optional={"capital": number}),
+                                                "maturity_years": number}, optional={"capital": number, "ead": number}),
     "/v1/feedback": st.fixed_dictionaries({"counterparty": cp, "author": st.text(max_size=4),
                                            "kind": st.sampled_from(["override", "comment", "x"])},
                                           optional={"field": st.sampled_from(["class", "score_adjustment", "z"]),
