@@ -40,7 +40,8 @@ def free_port() -> int:
 
 def start_server(out_dir: Path, port: int) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    subprocess.run([sys.executable, "-m", "scorecard", "run", f"output.dir={out_dir}"], cwd=REPO, env=env,
+    subprocess.run([sys.executable, "-m", "scorecard", "run", "data.synthetic.enabled=true", f"output.dir={out_dir}"],
+                   cwd=REPO, env=env,
                    check=True, capture_output=True, timeout=300)
     proc = subprocess.Popen([sys.executable, "-m", "scorecard", "serve", f"output.dir={out_dir}",
                              f"server.port={port}"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,

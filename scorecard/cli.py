@@ -73,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
                         ("validate", "validate config and inputs")):
         sp = sub.add_parser(name, help=help_)
         sp.add_argument("overrides", nargs="*", help="Hydra overrides key=value, e.g. output.dir=PATH profile=hft")
+        sp.add_argument("--debug", action="store_true", help="show the Python traceback of an unexpected error")
     return p
 
 
@@ -96,6 +97,12 @@ def main(argv: list[str] | None = None) -> int:
     except ScorecardInputError as exc:
         print(f"scorecard: input error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # a bug or an environment fault: one line, the traceback only with --debug
+        if args.debug:
+            raise
+        print(f"scorecard: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
     return 0
 
 

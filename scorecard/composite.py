@@ -10,6 +10,8 @@ used are listed per counterparty so that a score is never silently computed from
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -72,22 +74,62 @@ def composite_scores(wide: pd.DataFrame, transforms, weights, bands,
         out[f"contrib_{k}"] = w * out[f"t_{k}"] / den
     out["score"] = num / den
     out["metrics_used"] = [",".join(u) for u in used]
+    out["metrics_missing"] = [",".join(f"{k} (w={weights[k]:g})" for k in weights if k not in u) for u in used]
     out["weight_coverage"] = den / sum(weights.values())
     out["class"] = [band_of(s, bands) for s in out["score"]]
     out["rank"] = out["score"].rank(method="min").astype(int)
     return out.sort_values("score")
 
 
+def score_distribution(wide: pd.DataFrame, se: pd.DataFrame, transforms, weights, bands, z: float = 1.96,
+                       n_draws: int = 500, seed: int = 0) -> pd.DataFrame:
+    """Score interval and class probabilities from the metrics' sampling errors:
+      x_k* ~ N(x_k, se_k^2) independently (se 0 where unknown), score* = the composite of the draws (same
+      renormalisation as the score), score_lo/hi = quantiles of score* at the level of z,
+      p_<class> = share of draws falling in that class (sums to 1)."""
+    weights = {k: float(v) for k, v in dict(weights).items() if float(v) > 0}
+    keys = [k for k in weights if k in wide.columns]
+    rng = np.random.default_rng(seed)
+    n = len(wide)
+    num = np.zeros((n_draws, n))
+    den = np.zeros(n)
+    for k in keys:
+        x = wide[k].to_numpy(float)
+        s = np.nan_to_num(se[k].reindex(wide.index).to_numpy(float), nan=0.0, posinf=0.0) if k in se else 0.0
+        ok = np.isfinite(x)
+        draws = x[None, :] + s * rng.standard_normal((n_draws, n))
+        tf = transforms[k]
+        t = transform(draws, float(tf.lo), float(tf.hi), tf.kind)
+        num += np.where(ok[None, :], weights[k] * np.nan_to_num(t), 0.0)
+        den += np.where(ok, weights[k], 0.0)
+    scores = num / np.where(den > 0, den, np.nan)[None, :]
+    tail = 0.5 * math.erfc(z / math.sqrt(2))
+    out = pd.DataFrame(index=wide.index)
+    out["score_lo"] = np.quantile(scores, tail, axis=0)
+    out["score_hi"] = np.quantile(scores, 1 - tail, axis=0)
+    out["score_se"] = scores.std(axis=0, ddof=1)
+    names = [str(b.name) for b in sorted(bands, key=lambda b: float(b.upper))]
+    uppers = np.array([float(b.upper) for b in sorted(bands, key=lambda b: float(b.upper))])
+    cls = np.minimum(np.searchsorted(uppers, scores, side="right"), len(uppers) - 1)
+    for i, name in enumerate(names):
+        out[f"p_{name}"] = (cls == i).mean(axis=0)
+    return out
+
+
 def apply_overrides(scores: pd.DataFrame, overrides: pd.DataFrame | None, bands) -> pd.DataFrame:
-    """Active overrides from the feedback store: field 'score_adjustment' adds points (clipped to 0-10) and
-    re-bands; field 'class' forces the class. Keeps model_score / model_class for the audit view."""
+    """Active overrides from the feedback store, at most one per counterparty (the newest by id wins if a store
+    ever held more): field 'score_adjustment' adds points (clipped to 0-10) and re-bands; field 'class' forces the
+    class. Keeps model_score / model_class next to them, and override (text), override_id, override_expires_at."""
     out = scores.copy()
     out["model_score"] = out["score"]
     out["model_class"] = out["class"]
     out["override"] = ""
+    out["override_id"] = np.nan
+    out["override_expires_at"] = ""
     if overrides is None or overrides.empty:
         return out
-    for _, o in overrides.iterrows():
+    newest = overrides.sort_values("id").drop_duplicates("counterparty", keep="last")
+    for _, o in newest.iterrows():
         cp = o["counterparty"]
         if cp not in out.index:
             continue
@@ -96,7 +138,10 @@ def apply_overrides(scores: pd.DataFrame, overrides: pd.DataFrame | None, bands)
             out.loc[cp, "class"] = band_of(out.loc[cp, "score"], bands)
         elif o["field"] == "class":
             out.loc[cp, "class"] = str(o["value"])
-        out.loc[cp, "override"] = (out.loc[cp, "override"] + f"{o['field']}={o['value']} by {o['author']};")
+        out.loc[cp, "override"] = f"{o['field']}={o['value']} by {o['author']}"
+        out.loc[cp, "override_id"] = float(o["id"])
+        exp = o.get("expires_at")
+        out.loc[cp, "override_expires_at"] = "" if exp is None or pd.isna(exp) else str(exp)
     out["rank"] = out["score"].rank(method="min").astype(int)
     return out.sort_values("score")
 

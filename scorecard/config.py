@@ -52,6 +52,7 @@ class ProfileConfig:
 
 @dataclass
 class SyntheticConfig:
+    enabled: bool = False  # generate seeded SYNTHETIC data instead of reading files: only when asked explicitly
     seed: int = 20240601
     n_fills_per_cp: int = 400
     n_rfq: int = 1500
@@ -82,8 +83,14 @@ class ExposureInputConfig:
     pd_horizon_years: float = 1.0
 
 
+class MarkoutSign(str, Enum):
+    against_firm = "against_firm"  # > 0: mid moved against the firm's new position (firm bought, mid fell)
+    with_trade = "with_trade"  # > 0: mid kept moving in the direction of the firm's trade (bought, mid rose)
+
+
 @dataclass
 class MarkoutConfig:
+    sign: MarkoutSign = MarkoutSign.against_firm
     horizons: List[str] = field(default_factory=lambda: ["1s", "5s", "30s", "60s", "5min"])
     headline: str = "60s"
     reversion_short: str = "5s"
@@ -93,6 +100,7 @@ class MarkoutConfig:
 
 @dataclass
 class SlippageConfig:
+    benchmark: str = "regression"  # regression (firm-wide OLS on size, volatility, time of day) | buckets
     size_buckets: int = 3
     vol_buckets: int = 3
     min_bucket_count: int = 10
@@ -118,25 +126,38 @@ class ProtocolConfig:
     response_ms_hi: float = 100.0
     halfspread_bps_lo: float = 5.0
     halfspread_bps_hi: float = 0.5
+    fill_rate_lo: float = 0.5
+    fill_rate_hi: float = 1.0
     weights: Dict[str, float] = field(
-        default_factory=lambda: {"response_rate": 0.4, "response_time": 0.3, "competitiveness": 0.3}
+        default_factory=lambda: {"response_rate": 0.2, "response_time": 0.15, "fill_rate": 0.2,
+                                 "stress_response_rate": 0.15, "stress_fill_rate": 0.15, "competitiveness": 0.15}
     )
 
 
 @dataclass
 class CreditConfig:
-    # each sub-score is linear from lo (-> 10) to hi (-> 1), clipped; pd is on log10 scale
+    # each sub-score is linear from lo (-> 10) to hi (-> 1), clipped; pd and rating_pd on a log10 scale;
+    # cva/fva/ead/capital as a fraction of the counterparty's PFE limit
     utilisation_lo: float = 0.2
     utilisation_hi: float = 1.0
     log10_pd_lo: float = -4.0
     log10_pd_hi: float = -1.0
+    log10_rating_pd_lo: float = -4.0
+    log10_rating_pd_hi: float = -1.0
     cva_to_limit_lo: float = 0.0
     cva_to_limit_hi: float = 0.01
+    fva_to_limit_lo: float = 0.0
+    fva_to_limit_hi: float = 0.01
+    ead_to_limit_lo: float = 0.0
+    ead_to_limit_hi: float = 1.0
     capital_to_limit_lo: float = 0.0
     capital_to_limit_hi: float = 0.10
     weights: Dict[str, float] = field(
-        default_factory=lambda: {"utilisation": 0.3, "pd": 0.4, "cva": 0.15, "capital": 0.15}
+        default_factory=lambda: {"utilisation": 0.2, "pd": 0.25, "rating_pd": 0.1, "cva": 0.15, "fva": 0.1,
+                                 "ead": 0.05, "capital": 0.15}
     )
+    # external rating -> one-year PD (scorecard.ratings); +/- notches map to their grade; None -> built-in table
+    rating_pds: Optional[Dict[str, float]] = None
 
 
 @dataclass
@@ -152,11 +173,24 @@ class RoutingConfig:
     exclude_classes: List[str] = field(default_factory=lambda: ["Restrict"])
 
 
+class LimitMode(str, Enum):
+    continuous = "continuous"  # multiplier moves with the score (with hysteresis and an adverse-selection jump cut)
+    class_step = "class_step"  # multiplier per class (limits.multipliers)
+
+
 @dataclass
 class LimitsConfig:
+    mode: LimitMode = LimitMode.continuous
     multipliers: Dict[str, float] = field(
         default_factory=lambda: {"Partner": 1.0, "Monitor": 0.75, "Toxic": 0.5, "Restrict": 0.0}
     )
+    full_below: float = 3.0  # score at or below which the full limit applies
+    zero_at: float = 9.0  # score at which the limit reaches min_multiplier
+    min_multiplier: float = 0.0
+    hysteresis: float = 0.10  # a limit only loosens when the target exceeds the previous multiplier by more
+    as_jump_bps: float = 0.5  # adverse-selection rise since the previous run that triggers the jump cut ...
+    as_jump_z: float = 3.0  # ... when it is also this many standard errors of the change
+    as_jump_cut: float = 0.5  # multiplier factor applied on such a jump (until the next run)
 
 
 @dataclass
@@ -164,6 +198,7 @@ class PricingConfig:
     hurdle_rate: float = 0.10  # annual return on capital
     capital_ratio: float = 0.005  # capital per unit notional when the caller does not give one (derivatives)
     score_addon_bps: float = 0.05  # add-on per point of composite toxicity
+    toxicity_capital_loading: float = 0.5  # economic capital = capital x (1 + loading x score / 10)
 
 
 @dataclass
@@ -175,6 +210,7 @@ class AlertsConfig:
 @dataclass
 class FeedbackConfig:
     db: Optional[str] = None  # None -> <output.dir>/feedback.sqlite
+    override_expiry_days: Optional[float] = 90.0  # an override lapses after this many days (None: never)
 
 
 @dataclass
@@ -195,8 +231,12 @@ class OutputConfig:
 @dataclass
 class CIConfig:
     z: float = 1.96
-    bootstrap: int = 500
+    bootstrap: int = 500  # draws for the score interval and class probabilities
     seed: int = 0
+    time_cluster: Optional[str] = "5min"  # fills in one time bucket are one cluster (with the parent order); null: off
+    min_n: int = 30  # observations below which a metric is "insufficient": reported, not scored
+    min_clusters: int = 10  # independent clusters below which a fill-based metric is "insufficient"
+    min_n_per_metric: Dict[str, int] = field(default_factory=dict)  # per-metric override of min_n
 
 
 @dataclass

@@ -53,14 +53,54 @@ class InputTables:
 
 
 def read_table(path) -> pd.DataFrame:
+    """Read a .csv (UTF-8, comma-separated, header row) or .parquet file. Any problem (missing, empty, binary,
+    UTF-16, malformed rows, corrupt Parquet) is one ScorecardInputError naming the file and, where the reader
+    knows it, the line or byte; never a raw pandas/pyarrow traceback."""
     path = Path(path)
+    src = str(path)
     if not path.exists():
-        raise ScorecardInputError(str(path), "file", "does not exist")
+        raise ScorecardInputError(src, "file", "does not exist")
+    if not path.is_file():
+        raise ScorecardInputError(src, "file", "is not a regular file")
     if path.suffix == ".csv":
-        return pd.read_csv(path)
+        return _read_csv(path)
     if path.suffix in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    raise ScorecardInputError(str(path), "file", "unsupported format (use .csv or .parquet)")
+        try:
+            return pd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises ArrowInvalid/OSError/ArrowTypeError...: all mean unreadable
+            raise ScorecardInputError(src, "file", f"not a readable Parquet file ({type(exc).__name__}: "
+                                      f"{str(exc)[:200]})") from None
+    raise ScorecardInputError(src, "file", "unsupported format (use .csv or .parquet)")
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    src = str(path)
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise ScorecardInputError(src, "file", "is empty (expected a header row and data rows)")
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise ScorecardInputError(src, "encoding", "is UTF-16; save it as UTF-8 CSV")
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        raise ScorecardInputError(src, f"byte {nul}", "NUL byte: a binary file, not a CSV text file")
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ScorecardInputError(src, f"line {line} (byte {exc.start})", "not UTF-8 text") from None
+    import io
+
+    try:
+        df = pd.read_csv(io.BytesIO(raw), encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        raise ScorecardInputError(src, "file", "has no columns (empty or blank header)") from None
+    except (pd.errors.ParserError, ValueError, OverflowError) as exc:
+        # pandas' message names the line ("Expected 11 fields in line 5, saw 12"): keep it, drop the traceback
+        raise ScorecardInputError(src, "content", f"malformed CSV: {str(exc).strip()[:300]}") from None
+    dup = [c for c in df.columns if "." in str(c) and str(c).rsplit(".", 1)[0] in df.columns]
+    if dup:
+        raise ScorecardInputError(src, f"columns {dup}", "duplicate column names in the header")
+    return df
 
 
 def _bad_rows(mask: np.ndarray, df: pd.DataFrame, id_col: str | None) -> str:
@@ -92,6 +132,12 @@ def validate_table(name: str, df: pd.DataFrame, source: str) -> pd.DataFrame:
             if not np.isfinite(num.to_numpy(float)).all():
                 bad = ~np.isfinite(num.to_numpy(float))
                 raise ScorecardInputError(source, f"column '{col}'", f"not finite at {_bad_rows(bad, df, id_col)}")
+            if kind == "int":
+                vals = num.to_numpy(float)
+                bad = (np.abs(vals) >= 2.0**63) | (vals != np.round(vals))
+                if bad.any():
+                    raise ScorecardInputError(source, f"column '{col}'",
+                                              f"not a 64-bit integer at {_bad_rows(bad, df, id_col)}")
             out[col] = num.astype("int64" if kind == "int" else "float64")
             if rule in ("positive", "nonneg"):
                 bad = (out[col] <= 0) if rule == "positive" else (out[col] < 0)
@@ -134,13 +180,18 @@ def _table_rules(name, out, df, source, id_col):
         dup = out["fill_id"].duplicated().to_numpy()
         if dup.any():
             raise ScorecardInputError(source, "column 'fill_id'", f"duplicate id at {_bad_rows(dup, df, id_col)}")
-    if name == "rfq" and "response_ms" in out.columns:
-        rt = pd.to_numeric(out["response_ms"], errors="coerce")
-        bad = (out["responded"] & ~(rt >= 0)).to_numpy()
-        if bad.any():
-            raise ScorecardInputError(source, "column 'response_ms'",
-                                      f"responded quote without a valid response time at {_bad_rows(bad, df, id_col)}")
-        out["response_ms"] = rt
+    if name == "rfq":
+        # empty where the dealer did not respond, so not in the generic schema; required where it did
+        for col, need in (("response_ms", "a response time >= 0"), ("quote_price", "a quote price > 0")):
+            if col not in out.columns:
+                raise ScorecardInputError(source, f"columns ['{col}']", f"missing (have {list(df.columns)})")
+            v = pd.to_numeric(out[col], errors="coerce")
+            ok = (v >= 0) if col == "response_ms" else (v > 0)
+            bad = (out["responded"] & ~(ok & np.isfinite(v.to_numpy(float)))).to_numpy()
+            if bad.any():
+                raise ScorecardInputError(source, f"column '{col}'",
+                                          f"responded quote without {need} at {_bad_rows(bad, df, id_col)}")
+            out[col] = v.where(out["responded"])
     if name in ("counterparties",) and out["counterparty"].duplicated().any():
         dup = out["counterparty"].duplicated().to_numpy()
         raise ScorecardInputError(source, "column 'counterparty'", f"duplicate id at {_bad_rows(dup, df, id_col)}")
@@ -164,15 +215,29 @@ def load_inputs(paths: dict[str, str | None]) -> InputTables:
 
 
 def resolve_paths(data_cfg) -> dict[str, str | None]:
-    """Explicit data.<table> paths win; otherwise <data.dir>/<table>.{parquet,csv} when it exists."""
+    """Explicit data.<table> paths win; otherwise <data.dir>/<table>.{parquet,csv} when it exists.
+    A data.dir that is not an existing folder is an error naming it; so is a configuration with no data at all."""
+    d = getattr(data_cfg, "dir", None)
+    if d:
+        p = Path(str(d))
+        if not p.exists():
+            raise ScorecardInputError(str(p), "data.dir", "no such folder (check the path; synthetic data is only "
+                                      "used with data.synthetic.enabled=true)")
+        if not p.is_dir():
+            raise ScorecardInputError(str(p), "data.dir", "is a file, not a folder")
     out = {}
     for name in SCHEMAS:
         p = getattr(data_cfg, name, None)
-        if not p and data_cfg.dir:
+        if not p and d:
             for ext in (".parquet", ".csv"):
-                cand = Path(data_cfg.dir) / f"{name}{ext}"
+                cand = Path(d) / f"{name}{ext}"
                 if cand.exists():
                     p = str(cand)
                     break
         out[name] = p
+    if not any(out.values()):
+        where = f"folder {d} holds none of {[n + '.csv|.parquet' for n in REQUIRED_TABLES]}" if d else \
+            "no data.dir or data.<table> given"
+        raise ScorecardInputError("data config", "data", f"no input data: {where} "
+                                  "(synthetic data only with data.synthetic.enabled=true)")
     return out

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
+
+from .errors import ScorecardInputError
 
 
 def _tmp(path: Path) -> Path:
@@ -48,7 +51,7 @@ def atomic_write_text(text: str, path) -> str:
 
 
 def atomic_write_json(obj, path) -> str:
-    return atomic_write_text(json.dumps(obj, indent=2, default=str, sort_keys=True), path)
+    return atomic_write_text(json.dumps(obj, indent=2, default=str, sort_keys=True, allow_nan=False), path)
 
 
 def atomic_write_dataset(ds, path) -> str:
@@ -62,3 +65,34 @@ def atomic_write_dataset(ds, path) -> str:
         tmp.unlink(missing_ok=True)
         raise
     return _commit(tmp, path)
+
+
+def check_output_dir(path) -> Path:
+    """output.dir exists (created) and is writable, checked before any compute; else an error naming it."""
+    out = Path(str(path))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".write-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ScorecardInputError(str(out), "output.dir", f"not a writable folder ({exc.strerror or exc})") from None
+    return out
+
+
+@contextmanager
+def run_lock(out_dir: Path):
+    """An exclusive lock on <output.dir>/.scorecard.lock for the whole run: a second concurrent run into the same
+    folder is refused (it would mix files of two runs); the OS releases the lock if the process dies."""
+    import fcntl
+
+    fh = open(Path(out_dir) / ".scorecard.lock", "a+")
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise ScorecardInputError(str(out_dir), "output.dir", "another scorecard run is writing this folder") \
+                from None
+        yield
+    finally:
+        fh.close()

@@ -1,8 +1,8 @@
 """scorecard.run(cfg): load and validate every input, compute metrics, score, write outputs.
 
-All input and configuration checks happen before any metric is computed (ScorecardInputError otherwise).
-Without data files, deterministic synthetic data (and a SYNTHETIC exposure-results fixture) are generated into
-<output.dir>/data so that `scorecard run` works with no arguments.
+All input and configuration checks happen before any metric is computed (ScorecardInputError otherwise), the
+output folder included. Deterministic synthetic data (and a SYNTHETIC exposure-results fixture) are generated into
+<output.dir>/data only with data.synthetic.enabled=true; no data, or a mistyped path, is an error.
 """
 
 from __future__ import annotations
@@ -16,14 +16,18 @@ import pandas as pd
 
 from . import credit as credit_mod
 from .aliases import build_alias_table, normalise
-from .composite import apply_overrides, composite_scores, toxicity_costs
+from .composite import apply_overrides, composite_scores, score_distribution, toxicity_costs
 from .errors import ScorecardInputError
 from .feedback import FeedbackStore
 from .impact import impact_metrics
-from .inputs import load_inputs, resolve_paths
+from .inputs import SCHEMAS, load_inputs, resolve_paths
+from .limits import dynamic_multipliers
 from .markouts import markout_metrics
+from .outputs import check_output_dir, run_lock
+from .pricing import capital_allocation
 from .protocol import protocol_metrics
-from .reliability import reliability_metrics
+from .reliability import reliability_metrics, stressed_flags
+from .shortfall import comparable_excess, decompose
 from .skipping import skipping_metrics
 from .slippage import slippage_metrics
 from .stats import METRIC_COLUMNS
@@ -43,6 +47,7 @@ class ScorecardResult:
     notes: list[str] = field(default_factory=list)
     paths: dict[str, str] = field(default_factory=dict)
     impact: dict | None = None
+    orders: pd.DataFrame | None = None  # implementation-shortfall decomposition per parent order
 
     def summary_text(self) -> str:
         cols = ["score", "class", "rank", "adverse_selection_bps", "excess_slippage_bps", "stress_fill_pct",
@@ -78,21 +83,29 @@ def _duration(s, key) -> int:
 
 
 def prepare_data(cfg, out_dir: Path, notes: list[str]) -> tuple[dict, str | None]:
-    """Table paths and exposure results path; generates synthetic data when no data was configured."""
-    paths = resolve_paths(cfg.data)
+    """Table paths and exposure results path. Synthetic data only with data.synthetic.enabled=true: a missing
+    or mistyped data folder is an error naming the path, never a silent switch to synthetic data."""
+    s = cfg.data.synthetic
     exposure = cfg.exposure.results
-    if not any(paths.values()):
+    if bool(getattr(s, "enabled", False)):
+        given = [k for k in ("dir", *SCHEMAS) if getattr(cfg.data, k, None)]
+        if given:
+            raise ScorecardInputError("data config", "data.synthetic.enabled",
+                                      f"synthetic data asked for but data files also given ({given}): choose one")
         from .synthetic import generate, write_tables
         from .synthetic_exposure import write_exposure_fixture
 
-        s = cfg.data.synthetic
         data = generate(seed=int(s.seed), n_fills_per_cp=int(s.n_fills_per_cp), n_rfq=int(s.n_rfq))
         paths = write_tables(data, out_dir / "data", "csv")
-        notes.append(f"no data files configured: SYNTHETIC data generated with seed {s.seed} into {out_dir / 'data'}")
+        notes.append(f"SYNTHETIC data (data.synthetic.enabled) generated with seed {s.seed} into {out_dir / 'data'}")
         if exposure is None:
             exposure = write_exposure_fixture(out_dir / "data" / "exposure_results.h5",
                                               [asdict(p) for p in data.planted], seed=int(s.seed))
             notes.append("exposure results: SYNTHETIC fixture (not an engine run)")
+    else:
+        paths = resolve_paths(cfg.data)
+    if exposure and not Path(exposure).exists():
+        raise ScorecardInputError(str(exposure), "exposure.results", "no such file or folder")
     if exposure and Path(exposure).is_dir():
         found = sorted(Path(exposure).glob("*.h5"), key=lambda p: p.stat().st_mtime)
         if not found:
@@ -126,11 +139,19 @@ def load_all(cfg, out_dir: Path, notes: list[str]):
     credit = None
     if exposure_path:
         ds = credit_mod.load_exposure_results(exposure_path)
-        limits = t["counterparties"].set_index("counterparty")["pfe_limit"]
-        cin = credit_mod.credit_inputs(ds, limits, float(cfg.exposure.pfe_quantile),
-                                       float(cfg.exposure.pd_horizon_years), aliases.resolve)
+        ref = t["counterparties"].set_index("counterparty")
+        ratings = ref["rating"] if "rating" in ref.columns else None
+        cin = credit_mod.credit_inputs(ds, ref["pfe_limit"], float(cfg.exposure.pfe_quantile),
+                                       float(cfg.exposure.pd_horizon_years), aliases.resolve, ratings,
+                                       cfg.credit.rating_pds)
         credit = credit_mod.credit_scores(cin, cfg.credit)
-        notes.append(f"credit from saved exposure results {exposure_path} (asof {ds.attrs.get('asof', '?')})")
+        notes.append(f"credit from saved exposure results {exposure_path} (asof {ds.attrs.get('asof', '?')}); "
+                     "sources: " + ", ".join(f"{k} <- {v}" for k, v in cin.attrs["sources"].items()))
+        for cp, r in credit.iterrows():
+            if not r["in_results"]:
+                notes.append(f"{cp}: not in the exposure results (no netting set): no PFE, CVA, FVA, EAD, capital")
+            if r["credit_missing"]:
+                notes.append(f"{cp}: credit inputs missing ({r['credit_missing']})")
     else:
         notes.append("no exposure results: credit metrics absent, weights renormalised")
     return inputs, aliases, unmatched, credit
@@ -150,33 +171,57 @@ def _cross_checks(t: dict, sources: dict) -> None:
                                   "traded in the executions but have no top-of-book quotes (markouts impossible)")
 
 
-def compute_metrics(inputs, cfg, z: float) -> tuple[pd.DataFrame, dict | None]:
+def compute_metrics(inputs, cfg, z: float) -> tuple[pd.DataFrame, dict | None, pd.DataFrame]:
     t = inputs.tables
     ex = t["executions"]
-    parts = [markout_metrics(ex, t["quotes"], cfg.markouts, z), slippage_metrics(ex, t["instruments"], cfg.slippage, z)]
-    imp, fit = impact_metrics(ex, t["instruments"], z)
+    tb = cfg.ci.time_cluster or None
+    parts = [markout_metrics(ex, t["quotes"], cfg.markouts, z, tb),
+             slippage_metrics(ex, t["instruments"], cfg.slippage, z, tb)]
+    imp, fit = impact_metrics(ex, t["instruments"], z, tb)
     parts.append(imp)
+    orders = decompose(ex, t["quotes"], cfg.markouts.max_staleness)
+    parts.append(comparable_excess(orders, t["instruments"], z, tb))
     if t.get("rfq") is not None:
-        parts += [reliability_metrics(t["rfq"], t["regime"], cfg.stress, z), protocol_metrics(t["rfq"], cfg.protocol, z)]
+        stressed = stressed_flags(t["rfq"], t["regime"], cfg.stress)
+        parts += [reliability_metrics(t["rfq"], t["regime"], cfg.stress, z, tb),
+                  protocol_metrics(t["rfq"], cfg.protocol, z, stressed)]
     if t.get("book") is not None:
         parts.append(skipping_metrics(ex, t["book"], t["headroom"], cfg.skipping, z))
     metrics = pd.concat([p for p in parts if not p.empty], ignore_index=True)
     if metrics.empty:
         raise ScorecardInputError("inputs", "all metrics", "no metric could be computed from the data given")
-    fit_d = None if fit is None else {"intercept_bps": asdict(fit.intercept), "y": asdict(fit.y), "n": fit.n}
-    return metrics, fit_d
+    metrics["status"] = sample_status(metrics, cfg.ci)
+    fit_d = None if fit is None else {"intercept_bps": asdict(fit.intercept), "y": asdict(fit.y),
+                                      "beta": asdict(fit.beta), "n": fit.n,
+                                      "terms_bps": {k: asdict(v) for k, v in fit.terms.items()}}
+    return metrics, fit_d, orders
 
 
-def _credit_rows(credit: pd.DataFrame) -> pd.DataFrame:
+CREDIT_METRICS = (("credit_score", "score 1-10"), ("capital_usage", "fraction of limit"), ("cva", "base ccy"),
+                  ("fva", "base ccy"), ("ead", "base ccy"), ("capital", "base ccy"), ("eepe", "base ccy"))
+
+
+def sample_status(metrics: pd.DataFrame, ci) -> np.ndarray:
+    """'ok', or 'insufficient' when a metric rests on fewer than its minimum observations (ci.min_n, or
+    ci.min_n_per_metric[metric]) or fewer than ci.min_clusters independent clusters: reported, never scored."""
+    per = {str(k): int(v) for k, v in dict(ci.min_n_per_metric).items()}
+    need = metrics["metric"].map(lambda m: per.get(m, int(ci.min_n))).to_numpy()
+    few = (metrics["n"].to_numpy(float) < need) | (metrics["n_clusters"].to_numpy(float) < int(ci.min_clusters))
+    return np.where(few, "insufficient", "ok")
+
+
+def _credit_rows(credit: pd.DataFrame, z: float) -> pd.DataFrame:
+    """Credit metrics with their Monte Carlo standard errors from the engine (0 where the engine gave none)."""
     rows = []
     for cp, r in credit.iterrows():
         n = len(r["credit_inputs"].split(",")) if r["credit_inputs"] else 0
-        for m, unit in (("credit_score", "score 1-10"), ("capital_usage", "fraction of limit")):
+        for m, unit in CREDIT_METRICS:
             if m in r and np.isfinite(r[m]):
-                # deterministic given the saved exposure results: Monte Carlo error lives in the engine's output
-                rows.append({"counterparty": cp, "metric": m, "value": r[m], "se": 0.0, "lo": r[m], "hi": r[m],
-                             "n": n, "unit": unit})
-    return pd.DataFrame(rows, columns=METRIC_COLUMNS)
+                se = float(r.get(f"{m}_se", 0.0))
+                se = se if np.isfinite(se) else 0.0
+                rows.append({"counterparty": cp, "metric": m, "value": r[m], "se": se, "lo": r[m] - z * se,
+                             "hi": r[m] + z * se, "n": n, "unit": unit, "n_clusters": n, "status": "ok"})
+    return pd.DataFrame(rows, columns=METRIC_COLUMNS + ["status"])
 
 
 def annual_notional(ex: pd.DataFrame, ref: pd.DataFrame) -> pd.Series:
@@ -191,17 +236,24 @@ def annual_notional(ex: pd.DataFrame, ref: pd.DataFrame) -> pd.Series:
 
 def build_scorecard(metrics: pd.DataFrame, credit: pd.DataFrame | None, ref: pd.DataFrame, notional: pd.Series,
                     overrides: pd.DataFrame | None, cfg) -> pd.DataFrame:
-    wide = metrics.pivot_table(index="counterparty", columns="metric", values="value", aggfunc="first")
-    se = metrics.pivot_table(index="counterparty", columns="metric", values="se", aggfunc="first")
+    scored = metrics[metrics["status"] == "ok"] if "status" in metrics else metrics
+    wide = scored.pivot_table(index="counterparty", columns="metric", values="value", aggfunc="first")
+    se = scored.pivot_table(index="counterparty", columns="metric", values="se", aggfunc="first")
+    wide = wide.reindex(sorted(set(metrics["counterparty"])))
     sc = composite_scores(wide, cfg.composite.transforms, cfg.profile.weights, cfg.composite.bands,
                           cfg.composite.missing)
+    sc = sc.join(score_distribution(wide.reindex(sc.index), se.reindex(sc.index), cfg.composite.transforms,
+                                    cfg.profile.weights, cfg.composite.bands, float(cfg.ci.z),
+                                    int(cfg.ci.bootstrap), int(cfg.ci.seed)))
     sc = apply_overrides(sc, overrides, cfg.composite.bands)
     for m in SCORE_METRICS:
         if m in wide:
             sc[m] = wide[m].reindex(sc.index)
             sc[f"{m}_se"] = se[m].reindex(sc.index)
     if credit is not None:
-        for c in ("pfe_peak", "pfe_limit", "utilisation", "epe_peak", "eepe", "pd", "cva", "capital", "credit_inputs"):
+        for c in ("pfe_peak", "pfe_limit", "utilisation", "epe_peak", "eepe", "eepe_se", "pd", "rating", "rating_pd",
+                  "cva", "cva_se", "fva", "fva_se", "ead", "ead_se", "capital", "capital_se", "credit_inputs",
+                  "credit_missing"):
             if c in credit:
                 sc[c] = credit[c].reindex(sc.index)
     if "pfe_limit" not in sc:
@@ -216,26 +268,42 @@ def build_scorecard(metrics: pd.DataFrame, credit: pd.DataFrame | None, ref: pd.
 
 
 def run(cfg) -> ScorecardResult:
+    """The whole scorecard under an exclusive lock on output.dir (a concurrent run into it is refused)."""
+    out_dir = check_output_dir(cfg.output.dir)
+    with run_lock(out_dir):
+        return _run(cfg, out_dir)
+
+
+def _run(cfg, out_dir: Path) -> ScorecardResult:
     from .alerts import detect_alerts
     from .report import write_outputs
 
-    out_dir = Path(cfg.output.dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     notes: list[str] = []
     inputs, aliases, unmatched, credit = load_all(cfg, out_dir, notes)
     store = FeedbackStore(cfg.feedback.db or out_dir / "feedback.sqlite")
     overrides = store.active_overrides()
     z = float(cfg.ci.z)
-    metrics, fit = compute_metrics(inputs, cfg, z)
+    metrics, fit, orders = compute_metrics(inputs, cfg, z)
     if credit is not None:
-        metrics = pd.concat([metrics, _credit_rows(credit)], ignore_index=True)
+        metrics = pd.concat([metrics, _credit_rows(credit, z)], ignore_index=True)
     t = inputs.tables
     notional = annual_notional(t["executions"], t["counterparties"])
     sc = build_scorecard(metrics, credit, t["counterparties"], notional, overrides, cfg)
+    for _, r in metrics[metrics["status"] == "insufficient"].iterrows():
+        notes.append(f"{r['counterparty']}: {r['metric']} insufficient (n={r['n']}, clusters={r['n_clusters']}): "
+                     "reported, not scored")
+    for cp, miss in sc["metrics_missing"].items():
+        if miss:  # a weighted metric that is absent never drops out silently
+            notes.append(f"{cp}: weighted metrics missing, weights renormalised over the rest: {miss}")
+    if str(getattr(cfg.limits.mode, "value", cfg.limits.mode)) == "continuous":
+        sc = sc.join(dynamic_multipliers(sc, store.last_state(cfg.profile.name), cfg.limits))
+    sc = sc.join(capital_allocation(sc, cfg.pricing))
     now = datetime.now(timezone.utc).isoformat(timespec="microseconds")
-    alerts = detect_alerts(store.score_history(), sc, now, cfg.alerts.window, float(cfg.alerts.max_move))
-    store.record_scores(sc, now)
-    res = ScorecardResult(sc, metrics, unmatched, alerts, notes, impact=fit)
+    # alerts compare with earlier scores under the SAME profile: another profile's weights are not a move
+    alerts = detect_alerts(store.score_history(cfg.profile.name), sc, now, cfg.alerts.window,
+                           float(cfg.alerts.max_move))
+    store.record_scores(sc, now, cfg.profile.name)
+    res = ScorecardResult(sc, metrics, unmatched, alerts, notes, impact=fit, orders=orders)
     res.paths = write_outputs(res, cfg, aliases, inputs.sources, now)
     return res
 
@@ -243,7 +311,7 @@ def run(cfg) -> ScorecardResult:
 def validate(cfg) -> str:
     """Load and check config and inputs without computing metrics; returns a short report."""
     notes: list[str] = []
-    out_dir = Path(cfg.output.dir)
+    out_dir = check_output_dir(cfg.output.dir)
     inputs, _, unmatched, credit = load_all(cfg, out_dir, notes)
     lines = [f"{k}: {len(v)} rows from {inputs.sources.get(k)}" for k, v in inputs.tables.items() if v is not None]
     if credit is not None:

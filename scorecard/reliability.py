@@ -13,6 +13,7 @@ import pandas as pd
 
 from .config import StressSource
 from .errors import ScorecardInputError
+from .clustered import clustered_proportion
 from .stats import METRIC_COLUMNS, Estimate, metric_rows, newcombe_difference, wilson
 
 
@@ -34,21 +35,27 @@ def stressed_flags(rfq: pd.DataFrame, regime: pd.DataFrame, cfg) -> np.ndarray:
     return out
 
 
-def reliability_metrics(rfq: pd.DataFrame, regime: pd.DataFrame, cfg, z: float = 1.96) -> pd.DataFrame:
+def reliability_metrics(rfq: pd.DataFrame, regime: pd.DataFrame, cfg, z: float = 1.96,
+                        time_bucket: str | None = None) -> pd.DataFrame:
     """Long metrics table: fill_rate_normal, fill_rate_stress (fractions), stress_fill_pct (%),
-    fill_degradation_pp (percentage points) per counterparty with attempts in both regimes."""
+    fill_degradation_pp (percentage points) per counterparty with attempts in both regimes.
+    With time_bucket, the fill-rate intervals are Wilson on the effective sample of time-clustered outcomes
+    (scorecard.clustered.clustered_proportion): fills that fail together in one stressed hour count less."""
     stressed = stressed_flags(rfq, regime, cfg)
     att = rfq.assign(stressed=stressed)
     att = att[att["outcome"].isin(["filled", "rejected"])]
+    width = int(pd.Timedelta(time_bucket).value) if time_bucket else None
     rows = []
     for cp, g in att.groupby("counterparty", sort=True):
         filled = (g["outcome"] == "filled").to_numpy()
         s = g["stressed"].to_numpy()
+        b = None if width is None else g["ts_ns"].to_numpy() // width
         kn, nn, ks, ns = int(filled[~s].sum()), int((~s).sum()), int(filled[s].sum()), int(s.sum())
         if nn:
-            rows.append(metric_rows(cp, "fill_rate_normal", wilson(kn, nn, z), "fraction"))
+            rows.append(metric_rows(cp, "fill_rate_normal",
+                                    clustered_proportion(filled[~s], None if b is None else b[~s], z), "fraction"))
         if ns:
-            w = wilson(ks, ns, z)
+            w = clustered_proportion(filled[s], None if b is None else b[s], z)
             rows.append(metric_rows(cp, "fill_rate_stress", w, "fraction"))
             rows.append(metric_rows(cp, "stress_fill_pct", _scale(w, 100.0), "%"))
         if nn and ns:
@@ -58,4 +65,4 @@ def reliability_metrics(rfq: pd.DataFrame, regime: pd.DataFrame, cfg, z: float =
 
 
 def _scale(e: Estimate, k: float) -> Estimate:
-    return Estimate(e.value * k, e.se * k, e.lo * k, e.hi * k, e.n)
+    return Estimate(e.value * k, e.se * k, e.lo * k, e.hi * k, e.n, e.g)

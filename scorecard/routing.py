@@ -50,11 +50,19 @@ def rank_quotes(quotes: list[dict], side: int, mid: float, rows: Mapping[str, Ma
             raise ScorecardInputError("routing request", f"quotes[{i}].price", f"must be > 0, got {price}")
         r = rows[cp]
         pc = side * (price - mid) / mid * 1e4
+        score = r.get("score")
+        if score is None or not math.isfinite(float(score)):  # fail closed: no score, no routing to it
+            out.append({"counterparty": cp, "price": price, "price_cost_bps": pc, "toxicity_cost_bps": None,
+                        "all_in_cost_bps": None, "score": None, "class": str(r.get("class")), "eligible": False,
+                        "reason": "no finite toxicity score"})
+            continue
         tc = toxicity_cost_bps(r, per_point)
+        ok = str(r["class"]) not in excluded
         out.append({"counterparty": cp, "price": price, "price_cost_bps": pc, "toxicity_cost_bps": tc,
-                    "all_in_cost_bps": pc + tc, "score": float(r["score"]), "class": str(r["class"]),
-                    "eligible": str(r["class"]) not in excluded})
-    out.sort(key=lambda d: (not d["eligible"], d["all_in_cost_bps"]))
+                    "all_in_cost_bps": pc + tc, "score": float(score), "class": str(r["class"]), "eligible": ok,
+                    "reason": "" if ok else f"class {r['class']} is excluded (routing.exclude_classes)"})
+    out.sort(key=lambda d: (not d["eligible"], d["all_in_cost_bps"] if d["all_in_cost_bps"] is not None
+                            else math.inf))
     rank = 0
     for d in out:
         rank += d["eligible"]
@@ -64,7 +72,17 @@ def rank_quotes(quotes: list[dict], side: int, mid: float, rows: Mapping[str, Ma
 
 def best_k(scorecard: pd.DataFrame, k: int, exclude_classes=("Restrict",), candidates: list[str] | None = None,
            limit_ok: pd.Series | None = None) -> pd.DataFrame:
-    """The k lowest-score counterparties for an RFQ or block, skipping excluded classes and limit breaches."""
+    """The k lowest-score counterparties for an RFQ or block, skipping excluded classes, limit breaches and
+    counterparties whose limit could not be checked (absent from ``limit_ok``: fail closed) or whose score is
+    not a finite number."""
+    return pretrade_select(scorecard, k, exclude_classes, candidates, limit_ok)[0]
+
+
+def pretrade_select(scorecard: pd.DataFrame, k: int, exclude_classes=("Restrict",),
+                    candidates: list[str] | None = None, limit_ok: pd.Series | None = None,
+                    reasons: dict | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
+    """(selected rows sorted by score, {counterparty: why it was not selectable}). Fails closed: a counterparty
+    is selectable only when its class is allowed, its score finite and its limit check said ok."""
     if k < 1:
         raise ScorecardInputError("pre-trade request", "k", f"must be >= 1, got {k}")
     sc = scorecard
@@ -72,8 +90,16 @@ def best_k(scorecard: pd.DataFrame, k: int, exclude_classes=("Restrict",), candi
         unknown = [c for c in candidates if c not in sc.index]
         if unknown:
             raise ScorecardInputError("pre-trade request", "candidates", f"unknown counterparties {unknown}")
-        sc = sc.loc[candidates]
-    ok = ~sc["class"].isin(list(exclude_classes))
-    if limit_ok is not None:
-        ok &= limit_ok.reindex(sc.index).fillna(True).astype(bool)
-    return sc[ok].sort_values("score").head(k)
+        sc = sc.loc[list(dict.fromkeys(candidates))]
+    why: dict[str, str] = {}
+    score = pd.to_numeric(sc["score"], errors="coerce")
+    for cp in sc.index:
+        cls = str(sc.loc[cp, "class"])
+        if cls in set(exclude_classes):
+            why[cp] = f"class {cls} is excluded (routing.exclude_classes)"
+        elif not math.isfinite(float(score.loc[cp])):
+            why[cp] = "no finite toxicity score"
+        elif limit_ok is not None and not bool(limit_ok.get(cp, False)):
+            why[cp] = (reasons or {}).get(cp) or "limit check did not pass"
+    ok = ~sc.index.isin(list(why))
+    return sc[ok].assign(score=score[ok]).sort_values("score").head(k), why

@@ -1,9 +1,13 @@
 """HTTP service (`scorecard serve`) for routers, EMS and pre-trade tools; answers from an in-memory snapshot.
 
-Reads: GET /health, /v1/scorecard, /v1/counterparties/{name}, /v1/alerts, /v1/feedback/audit;
+Reads: GET /health, /v1/scorecard, /v1/counterparties/{name}, /v1/alerts;
 POST /v1/routing, /v1/pretrade, /v1/limits/check, /v1/pricing/addon (pure computations, no state change).
-Writes (need `Authorization: Bearer <token>`): POST /v1/feedback, POST /v1/reload.
-Errors are JSON {"error": message}: 401 missing/bad token, 404 unknown counterparty, 422 invalid body/parameter.
+Need `Authorization: Bearer <token>`: POST /v1/feedback, GET /v1/feedback/audit and /v1/feedback/overrides
+(they hold names and comments), DELETE /v1/feedback/overrides/{id} (withdraw), POST /v1/reload.
+Errors are JSON {"error": message}: 401 missing/bad token, 404 unknown counterparty or override, 422 invalid
+body/parameter. Request models reject unknown fields and non-finite numbers (JSON 1e999, Infinity, NaN) and bound
+every number, so no request reaches a computation that could overflow; every answer is strict JSON.
+Limit and pre-trade decisions fail closed: a counterparty whose limit cannot be checked is refused, with the reason.
 """
 
 from __future__ import annotations
@@ -13,18 +17,20 @@ import json
 import os
 from enum import Enum
 from pathlib import Path
+from typing import Annotated
 
 import pandas as pd
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from .errors import ScorecardInputError
 from .feedback import FeedbackStore
 from .limits import limit_check
 from .pricing import price_addon
-from .routing import best_k, rank_quotes
+from .routing import pretrade_select, rank_quotes
 from .snapshot import SnapshotStore
 
 
@@ -38,42 +44,56 @@ class FeedbackKind(str, Enum):
     comment = "comment"
 
 
-class Quote(BaseModel):
-    counterparty: str = Field(min_length=1)
-    price: float = Field(gt=0)
+MAX_AMOUNT = 1e15  # base-currency amounts (PFE, notional, capital): bounded so no sum or product overflows
+MAX_PRICE = 1e12
+Name = Field(min_length=1, max_length=200)
 
 
-class RoutingRequest(BaseModel):
+class Strict(BaseModel):
+    """Every request model: unknown fields are an error (a typo must not be ignored) and so is a non-finite
+    number (JSON 1e999 parses to infinity; Infinity/NaN literals are not JSON but Python's parser accepts them)."""
+
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
+
+
+class Quote(Strict):
+    counterparty: str = Name
+    price: float = Field(gt=0, le=MAX_PRICE)
+
+
+class RoutingRequest(Strict):
     side: Side
-    mid: float = Field(gt=0)
-    quotes: list[Quote] = Field(min_length=1)
+    mid: float = Field(gt=0, le=MAX_PRICE)
+    quotes: list[Quote] = Field(min_length=1, max_length=1000)
 
 
-class PretradeRequest(BaseModel):
+class PretradeRequest(Strict):
     k: int = Field(ge=1, le=100)
-    candidates: list[str] | None = None
-    additional_pfe: float = Field(default=0.0, ge=0)
+    candidates: list[str] | None = Field(default=None, max_length=1000)
+    additional_pfe: float = Field(default=0.0, ge=0, le=MAX_AMOUNT)
 
 
-class LimitRequest(BaseModel):
-    counterparty: str
-    additional_pfe: float = Field(default=0.0, ge=0)
+class LimitRequest(Strict):
+    counterparty: str = Name
+    additional_pfe: float = Field(default=0.0, ge=0, le=MAX_AMOUNT)
 
 
-class PricingRequest(BaseModel):
-    counterparty: str
-    notional: float = Field(gt=0)
+class PricingRequest(Strict):
+    counterparty: str = Name
+    notional: float = Field(gt=0, le=MAX_AMOUNT)
     maturity_years: float = Field(gt=0, le=100)
-    capital: float | None = Field(default=None, ge=0)
+    capital: float | None = Field(default=None, ge=0, le=MAX_AMOUNT)
+    ead: float | None = Field(default=None, ge=0, le=MAX_AMOUNT)  # the trade's EAD: capital = EAD x Capital/EAD
 
 
-class FeedbackRequest(BaseModel):
-    counterparty: str
+class FeedbackRequest(Strict):
+    counterparty: str = Name
     author: str = Field(min_length=1, max_length=200)
     kind: FeedbackKind
-    field: str | None = None
-    value: str | float | None = None
+    field: str | None = Field(default=None, max_length=50)
+    value: Annotated[str, StringConstraints(max_length=50)] | float | None = None
     comment: str = Field(default="", max_length=5000)
+    expires_in_days: float | None = Field(default=None, gt=0, le=3660)
 
 
 class NotFound(Exception):
@@ -86,16 +106,24 @@ class Unauthorized(Exception):
         self.message = message
 
 
-def create_app(snapshot_path, feedback_db, token: str | None, routing_cfg, limits_cfg, pricing_cfg) -> FastAPI:
+def create_app(snapshot_path, feedback_db, token: str | None, routing_cfg, limits_cfg, pricing_cfg,
+               feedback_cfg=None) -> FastAPI:
     store = SnapshotStore(snapshot_path)
     feedback = FeedbackStore(feedback_db)
+    default_expiry = getattr(feedback_cfg, "override_expiry_days", None)
     app = FastAPI(title="Counterparty toxicity scorecard", version="0.1.0")
     app.state.snapshots = store
+    app.state.feedback = feedback
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError):
         msgs = [f"{'.'.join(str(p) for p in e['loc'] if p != 'body')}: {e['msg']}" for e in exc.errors()]
         return JSONResponse(status_code=422, content={"error": "invalid request: " + "; ".join(msgs)})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException):
+        return JSONResponse(status_code=exc.status_code, content={"error": str(exc.detail)},
+                            headers=getattr(exc, "headers", None))
 
     @app.exception_handler(ScorecardInputError)
     async def _bad_input(_: Request, exc: ScorecardInputError):
@@ -112,7 +140,7 @@ def create_app(snapshot_path, feedback_db, token: str | None, routing_cfg, limit
 
     def require_token(authorization: str | None = Header(default=None)) -> None:
         if not token:
-            raise Unauthorized("writes are disabled: no token configured on the server")
+            raise Unauthorized("disabled: no token configured on the server (writes and audit reads need one)")
         if not authorization or not authorization.startswith("Bearer "):
             raise Unauthorized("missing bearer token (Authorization: Bearer <token>)")
         if not hmac.compare_digest(authorization[7:].encode(), token.encode()):
@@ -121,7 +149,7 @@ def create_app(snapshot_path, feedback_db, token: str | None, routing_cfg, limit
     def cp_of(snap, name: str) -> str:
         cp = snap.resolve(name)
         if cp is None:
-            raise NotFound(f"unknown counterparty '{name}' (known: {sorted(snap.records)})")
+            raise NotFound(f"unknown counterparty '{name[:200]}' (known: {sorted(snap.records)})")
         return cp
 
     @app.get("/health")
@@ -156,28 +184,46 @@ def create_app(snapshot_path, feedback_db, token: str | None, routing_cfg, limit
     async def pretrade(req: PretradeRequest):
         s = store.get()
         cands = [cp_of(s, c) for c in req.candidates] if req.candidates else None
-        ok = pd.Series({cp: _limit_ok(s.scorecard.loc[cp], limits_cfg, req.additional_pfe)
-                        for cp in s.scorecard.index})
-        sel = best_k(s.scorecard, req.k, tuple(routing_cfg.exclude_classes), cands, ok)
-        return {"selected": [{"counterparty": cp, "score": float(r["score"]), "class": str(r["class"])}
-                             for cp, r in sel.iterrows()]}
+        checks = {cp: limit_check(s.scorecard.loc[cp], limits_cfg.multipliers, req.additional_pfe)
+                  for cp in (cands or s.scorecard.index)}
+        ok = pd.Series({cp: c["ok"] for cp, c in checks.items()}, dtype=bool)
+        sel, why = pretrade_select(s.scorecard, req.k, tuple(routing_cfg.exclude_classes), cands, ok,
+                                   {cp: c["reason"] for cp, c in checks.items()})
+        return _json({"selected": [{"counterparty": cp, "score": float(r["score"]), "class": str(r["class"])}
+                                   for cp, r in sel.iterrows()],
+                      "not_selectable": [{"counterparty": cp, "reason": r} for cp, r in why.items()]})
 
     @app.post("/v1/limits/check")
     async def limits(req: LimitRequest):
         s = store.get()
         cp = cp_of(s, req.counterparty)
-        return limit_check(s.scorecard.loc[cp], limits_cfg.multipliers, req.additional_pfe)
+        return _json(limit_check(s.scorecard.loc[cp], limits_cfg.multipliers, req.additional_pfe))
 
     @app.post("/v1/pricing/addon")
     async def pricing(req: PricingRequest):
         s = store.get()
         cp = cp_of(s, req.counterparty)
-        return price_addon(s.scorecard.loc[cp], req.notional, req.maturity_years, pricing_cfg, req.capital)
+        return _json(price_addon(s.scorecard.loc[cp], req.notional, req.maturity_years, pricing_cfg, req.capital,
+                                 req.ead))
 
-    @app.get("/v1/feedback/audit")
+    @app.get("/v1/feedback/audit", dependencies=[Depends(require_token)])
     def audit(counterparty: str | None = None):
         cp = cp_of(store.get(), counterparty) if counterparty else None
-        return {"audit": json.loads(feedback.audit_trail(cp).to_json(orient="records"))}
+        return _json({"audit": json.loads(feedback.audit_trail(cp).to_json(orient="records"))})
+
+    @app.get("/v1/feedback/overrides", dependencies=[Depends(require_token)])
+    def overrides():
+        act = feedback.active_overrides()
+        return _json({"overrides": json.loads(act.to_json(orient="records"))})
+
+    @app.delete("/v1/feedback/overrides/{override_id}", dependencies=[Depends(require_token)])
+    def withdraw(override_id: int, author: str, comment: str = ""):
+        if not 0 < len(author) <= 200 or len(comment) > 5000:
+            raise ScorecardInputError("withdraw request", "author/comment", "author 1-200 chars, comment <= 5000")
+        if not feedback.has_active(override_id):
+            raise NotFound(f"no active override with id {override_id}")
+        feedback.remove_override(override_id, author, comment)
+        return {"id": override_id, "withdrawn": True, "note": "takes effect from the next `scorecard run`"}
 
     @app.post("/v1/feedback", status_code=201, dependencies=[Depends(require_token)])
     def submit_feedback(req: FeedbackRequest):
@@ -189,9 +235,12 @@ def create_app(snapshot_path, feedback_db, token: str | None, routing_cfg, limit
             if req.field is None or req.value is None:
                 raise ScorecardInputError("feedback", "field/value", "an override needs both field and value")
             bands = [b["name"] for b in s.bands] or ["Partner", "Monitor", "Toxic", "Restrict"]
-            fid = feedback.add_override(cp, req.field, req.value, req.author, req.comment, bands)
+            days = req.expires_in_days if req.expires_in_days is not None else default_expiry
+            fid = feedback.add_override(cp, req.field, req.value, req.author, req.comment, bands,
+                                        expires_in_days=days)
         return {"id": fid, "counterparty": cp, "kind": req.kind.value,
-                "note": "overrides apply from the next `scorecard run`"}
+                "note": "overrides apply from the next `scorecard run`; one active override per counterparty "
+                        "(a new one replaces it)"}
 
     @app.post("/v1/reload", dependencies=[Depends(require_token)])
     def reload():
@@ -202,14 +251,12 @@ def create_app(snapshot_path, feedback_db, token: str | None, routing_cfg, limit
 
 
 def _json(obj) -> Response:
-    return Response(json.dumps(obj, allow_nan=False), media_type="application/json")
-
-
-def _limit_ok(row, limits_cfg, additional: float) -> bool:
+    """Strict JSON: a non-finite number in an answer is refused (422), never sent as a bare Infinity/NaN."""
     try:
-        return bool(limit_check(row, limits_cfg.multipliers, additional)["ok"])
-    except ScorecardInputError:
-        return True  # no limit data: pre-trade does not block on a limit it cannot check
+        body = json.dumps(obj, allow_nan=False)
+    except ValueError:
+        raise ScorecardInputError("answer", "numbers", "the result is not a finite number for these inputs") from None
+    return Response(body, media_type="application/json")
 
 
 def resolve_token(server_cfg) -> str | None:
@@ -219,7 +266,7 @@ def resolve_token(server_cfg) -> str | None:
 def app_from_config(cfg) -> FastAPI:
     out = Path(cfg.output.dir)
     return create_app(out / "snapshot.json", cfg.feedback.db or out / "feedback.sqlite", resolve_token(cfg.server),
-                      cfg.routing, cfg.limits, cfg.pricing)
+                      cfg.routing, cfg.limits, cfg.pricing, cfg.feedback)
 
 
 def serve(cfg) -> None:

@@ -42,7 +42,11 @@ class Snapshot:
 
 
 def _clean(v):
-    return None if isinstance(v, float) and not math.isfinite(v) else v
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, (dict, list)):  # nested values never come from a run: dropped rather than echoed
+        return None
+    return v
 
 
 def load_snapshot(path, version: int = 0) -> Snapshot:
@@ -50,34 +54,62 @@ def load_snapshot(path, version: int = 0) -> Snapshot:
     if not path.exists():
         raise ScorecardInputError(str(path), "file", "no scorecard snapshot (run `scorecard run` first)")
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        sc = pd.DataFrame(raw["scorecard"])
-        if sc.empty or "counterparty" not in sc or "score" not in sc:
-            raise KeyError("scorecard")
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise ScorecardInputError(str(path), "content", f"not a scorecard snapshot ({exc})") from exc
-    for c in raw.get("float_columns", []):
-        if c in sc:
+        return _parse_snapshot(path, version)
+    except ScorecardInputError:
+        raise
+    except Exception as exc:  # any shape the run never writes (the fuzz tests try them): one clear error
+        raise ScorecardInputError(str(path), "content", f"not a scorecard snapshot ({type(exc).__name__}: "
+                                  f"{str(exc)[:200]})") from None
+
+
+def _parse_snapshot(path: Path, version: int) -> Snapshot:
+    raw = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
+    if not isinstance(raw, dict) or not isinstance(raw.get("scorecard"), list):
+        raise KeyError("scorecard")
+    sc = pd.DataFrame(raw["scorecard"])
+    if sc.empty or not {"counterparty", "score", "class", "rank"} <= set(sc.columns):
+        raise KeyError("scorecard rows need counterparty, score, class, rank")
+    sc["counterparty"] = sc["counterparty"].map(_as_id)
+    if sc["counterparty"].duplicated().any():
+        raise ValueError("duplicate counterparty rows")
+    for c in list(raw.get("float_columns") or []) + ["score"]:
+        if isinstance(c, str) and c in sc:
             sc[c] = pd.to_numeric(sc[c], errors="coerce").astype(float)
+    sc["class"] = sc["class"].map(_as_id)
     sc = sc.set_index("counterparty")
     records = {cp: {k: _clean(v) for k, v in row.items()} | {"counterparty": cp}
                for cp, row in zip(sc.index, sc.to_dict(orient="records"))}
     metrics: dict[str, list] = {}
-    for m in raw.get("metrics", []):
-        metrics.setdefault(m["counterparty"], []).append({k: _clean(v) for k, v in m.items() if k != "counterparty"})
-    man = raw.get("manifest", {})
+    for m in raw.get("metrics") or []:
+        metrics.setdefault(_as_id(m["counterparty"]), []).append(
+            {str(k): _clean(v) for k, v in dict(m).items() if k != "counterparty"})
+    man = raw.get("manifest") or {}
+    if not isinstance(man, dict):
+        raise TypeError("manifest is not an object")
     computed_at, profile = str(man.get("computed_at", "")), str(man.get("profile", ""))
-    alerts = list(raw.get("alerts", []))
+    alerts = list(raw.get("alerts") or [])
+    bands = [b for b in (man.get("bands") or []) if isinstance(b, dict) and isinstance(b.get("name"), str)]
+    aliases = {str(k): str(v) for k, v in dict(raw.get("aliases") or {}).items()}
     return Snapshot(version=version, computed_at=computed_at, loaded_at=datetime.now(timezone.utc).isoformat(),
                     profile=profile, scorecard=sc, records=records, metrics=metrics, alerts=alerts,
-                    aliases=dict(raw.get("aliases", {})), bands=list(man.get("bands", [])),
+                    aliases=aliases, bands=bands,
                     encoded=_encode(version, computed_at, profile, records, metrics, alerts))
+
+
+def _no_constant(c):
+    raise ValueError(f"bare {c} is not JSON")
+
+
+def _as_id(v) -> str:
+    if not isinstance(v, str) or not v:
+        raise TypeError(f"counterparty/class must be a non-empty string, got {v!r}"[:100])
+    return v
 
 
 def _encode(version, computed_at, profile, records, metrics, alerts) -> dict[str, bytes]:
     """JSON bodies of the read endpoints, built once per snapshot (strict JSON: NaN already mapped to null)."""
     dump = lambda o: json.dumps(o, allow_nan=False).encode()  # noqa: E731
-    rows = sorted(records.values(), key=lambda r: r["score"])
+    rows = sorted(records.values(), key=lambda r: (r["score"] is None, r["score"] or 0.0))
     enc = {"scorecard": dump({"computed_at": computed_at, "profile": profile, "version": version,
                               "counterparties": rows}),
            "alerts": dump({"computed_at": computed_at, "alerts": alerts})}

@@ -25,6 +25,7 @@ class Estimate:
     lo: float
     hi: float
     n: int
+    g: int = 0  # independent clusters behind the interval (0: the n observations are taken as independent)
 
     def contains(self, truth: float) -> bool:
         return self.lo <= truth <= self.hi
@@ -87,7 +88,7 @@ def bootstrap_estimate(x: np.ndarray, stat, n_boot: int = 500, z: float = 1.96, 
 def metric_rows(cp: str, metric: str, est: Estimate, unit: str) -> dict:
     """One row of the long metrics table: counterparty, metric, value, se, lo, hi, n, unit."""
     return {"counterparty": cp, "metric": metric, "value": est.value, "se": est.se, "lo": est.lo, "hi": est.hi,
-            "n": est.n, "unit": unit}
+            "n": est.n, "unit": unit, "n_clusters": est.g or est.n}
 
 
-METRIC_COLUMNS = ["counterparty", "metric", "value", "se", "lo", "hi", "n", "unit"]
+METRIC_COLUMNS = ["counterparty", "metric", "value", "se", "lo", "hi", "n", "unit", "n_clusters"]

@@ -25,6 +25,14 @@ SLIPPAGE_NOISE = 0.8  # bps
 T0 = pd.Timestamp("2024-03-04 08:00", tz="UTC").value
 
 
+def RATING_OF_PD(pd_1y: float) -> str:  # noqa: N802 - a lookup table, named like one
+    """External rating consistent with a planted one-year PD (the grade whose default PD is nearest in log)."""
+    from .ratings import DEFAULT_PDS
+
+    grades = ["AA", "A", "BBB", "BB", "B", "CCC"]
+    return min(grades, key=lambda g: abs(np.log(DEFAULT_PDS[g]) - np.log(pd_1y)))
+
+
 @dataclass(frozen=True)
 class Planted:
     """Behaviour planted for one counterparty (bps unless stated; probabilities in [0, 1])."""
@@ -45,25 +53,46 @@ class Planted:
     pd_1y: float
     annual_notional: float = 50e9
     aliases: tuple = ()
+    fill_share: float = 1.0  # fills relative to n_fills_per_cp
 
     def markout(self, horizon_s: float) -> float:
         return self.drift_bps + self.transient_bps * np.exp(-horizon_s / TAU_S)
 
 
+HEADLINE_S = 60.0  # the default headline markout horizon (markouts.headline)
+
+
+def _drift(adverse_at_headline: float, transient: float) -> float:
+    """Permanent drift such that the planted markout at the headline horizon equals the framework's number."""
+    return adverse_at_headline - transient * float(np.exp(-HEADLINE_S / TAU_S))
+
+
 def default_planted() -> list[Planted]:
-    """Five brokers echoing the framework's example: B informed (Toxic), E unreliable + weak credit (Restrict)."""
-    return [
-        Planted("CP_A", "Broker A", 0.15, 0.3, 0.20, 0.98, 0.95, 0.95, 300, 1.0, 0.02, 1.0, 0.35, 0.0008, 20e9,
-                ("Broker A Ltd", "BROKER-A")),
-        Planted("CP_B", "Broker B", 1.25, 0.2, 0.75, 0.95, 0.60, 0.90, 400, 1.5, 0.02, 1.0, 0.30, 0.0003, 50e9,
-                ("Broker B plc", "BRKB")),
-        Planted("CP_C", "Broker C", 0.50, 0.3, 0.40, 0.95, 0.80, 0.85, 800, 2.0, 0.05, 1.5, 0.60, 0.0030, 15e9,
-                ("Broker C SA",)),
-        Planted("CP_D", "Broker D", -0.10, 0.6, 0.10, 0.97, 0.92, 0.95, 250, 1.0, 0.02, 1.0, 0.50, 0.0015, 30e9,
-                ("Broker D AG",)),
-        Planted("CP_E", "Broker E", 1.10, 0.1, 1.40, 0.90, 0.40, 0.60, 1800, 3.5, 0.15, 2.0, 0.95, 0.0400, 10e9,
-                ("Broker E LLC",)),
+    """The framework's example (toxicity_framework.txt, 'Quantitative Modeling'): adverse selection at 60 s,
+    EXCESS slippage and stress fill rate as printed (A .15/.20/95%, B 1.25/.75/60%, C .50/.40/80%,
+    D -.10/.10/92%, E .90/1.10/55%), PD and PFE use giving credit scores near 8/9/6/7/4, B's $50bn a year.
+    A and D share every other behaviour, so their order comes from the table's four inputs alone.
+    CP_F ('other brokers', 2.5x the flow, better execution) is the rest of the street: with it in the
+    firm-wide benchmark the five brokers' EXCESS slippage is the planted number (the flow-weighted mean of the
+    planted excess over all fills is zero), as in the framework's table where all five are positive."""
+    t = 0.3
+    rows = [
+        Planted("CP_A", "Broker A", _drift(0.15, t), t, 0.20, 0.97, 0.95, 0.95, 300, 1.0, 0.02, 1.0, 0.35, 0.0008,
+                20e9, ("Broker A Ltd", "BROKER-A")),
+        Planted("CP_B", "Broker B", _drift(1.25, 0.2), 0.2, 0.75, 0.95, 0.60, 0.90, 400, 1.5, 0.02, 1.0, 0.30, 0.0003,
+                50e9, ("Broker B plc", "BRKB")),
+        Planted("CP_C", "Broker C", _drift(0.50, t), t, 0.40, 0.95, 0.80, 0.85, 800, 2.0, 0.05, 1.5, 0.60, 0.0030,
+                15e9, ("Broker C SA",)),
+        Planted("CP_D", "Broker D", _drift(-0.10, t), t, 0.10, 0.97, 0.92, 0.95, 300, 1.0, 0.02, 1.0, 0.50, 0.0015,
+                30e9, ("Broker D AG",)),
+        Planted("CP_E", "Broker E", _drift(0.90, 0.1), 0.1, 1.10, 0.90, 0.55, 0.60, 1800, 3.5, 0.15, 2.0, 0.95, 0.0400,
+                10e9, ("Broker E LLC",)),
     ]
+    share = 2.5
+    e_f = -sum(p.excess_slippage_bps for p in rows) / share
+    rows.append(Planted("CP_F", "Other brokers", 0.0, 0.2, e_f, 0.97, 0.93, 0.95, 300, 1.0, 0.02, 1.0, 0.40, 0.0010,
+                        60e9, ("Street",), fill_share=share))
+    return rows
 
 
 @dataclass
@@ -108,8 +137,9 @@ def generate(seed: int = 20240601, n_fills_per_cp: int = 400, n_rfq: int = 1500,
     planted = planted or default_planted()
     ncp = len(planted)
     ins = _instruments(rng, n_instruments)
-    n = ncp * n_fills_per_cp
-    cp_idx = rng.permutation(np.repeat(np.arange(ncp), n_fills_per_cp))
+    counts = np.array([int(round(p.fill_share * n_fills_per_cp)) for p in planted])
+    n = int(counts.sum())
+    cp_idx = rng.permutation(np.repeat(np.arange(ncp), counts))
     ins_idx = rng.integers(0, n_instruments, n)
     gap_ns = ((max(horizons_s) + 100 + rng.exponential(60, n)) * 1e9).astype(np.int64)
     ts = np.empty(n, dtype=np.int64)
@@ -158,6 +188,7 @@ def generate(seed: int = 20240601, n_fills_per_cp: int = 400, n_rfq: int = 1500,
     cps = pd.DataFrame({
         "counterparty": [p.counterparty for p in planted], "name": [p.name for p in planted],
         "pfe_limit": [100e6] * ncp, "annual_notional": [p.annual_notional for p in planted],
+        "rating": [RATING_OF_PD(p.pd_1y) for p in planted],
     })
     aliases = pd.DataFrame([(a, p.counterparty) for p in planted for a in (p.name,) + tuple(p.aliases)],
                            columns=["alias", "counterparty"])

@@ -4,7 +4,8 @@ Per counterparty c with planted PFE utilisation u_c, limit L_c and one-year PD p
   EPE_c(t) = 0.4 u_c L_c sqrt(t / T) exp(1/2 - t / (2 T)) ... hump peaking at T = 1y with peak 0.4 u_c L_c
   PFE_c(t, q) = EPE_c(t) k_q / k_0.95 * 2.5, so that max_t PFE_c(t, 0.95) = u_c L_c
   default_probability_c(t) = 1 - exp(-lambda_c t), lambda_c = -ln(1 - p_c)
-Netting sets split each counterparty 60/40. CVA = 0.6 sum_t EPE dPD; capital = 0.08 * 12.5 * 0.1 * EEPE-ish.
+Netting sets split each counterparty 60/40. CVA = 0.6 sum_t EPE dPD (stderr 2%); FVA = 0.005 sum_t EPE dt;
+EAD = 1.4 EEPE; Capital = 0.08 EAD (100% risk weight); each with a `_stderr` of 2% of the value.
 Nothing here is a model of a real portfolio.
 """
 
@@ -20,7 +21,8 @@ K = {0.95: 1.0, 0.975: 1.19, 0.99: 1.41}
 
 
 def exposure_fixture(planted_rows: list[dict], asof: str = "2024-03-01", seed: int = 0,
-                     include: tuple = ("EEPE", "CVA", "capital", "default_probability"), limit: float = 100e6,
+                     include: tuple = ("EEPE", "CVA", "FVA", "EAD", "Capital", "default_probability"),
+                     limit: float = 100e6,
                      label_dim: bool = True) -> xr.Dataset:
     """Build the Dataset. planted_rows: dicts with counterparty, pfe_utilisation, pd_1y (e.g. asdict(Planted))."""
     t = np.arange(0, 21) * 0.25
@@ -50,10 +52,11 @@ def exposure_fixture(planted_rows: list[dict], asof: str = "2024-03-01", seed: i
     }
     if "EEPE" in include:
         data["EEPE"] = (("netting_set",), eepe)
-    if "CVA" in include:
-        data["CVA"] = (("netting_set",), cva)
-    if "capital" in include:
-        data["capital"] = (("netting_set",), 0.08 * 12.5 * 0.1 * 1.4 * eepe)
+    amounts = {"CVA": cva, "FVA": 0.005 * (epe * dt).sum(1), "EAD": 1.4 * eepe, "Capital": 0.08 * 1.4 * eepe}
+    for name, v in amounts.items():
+        if name in include:
+            data[name] = (("netting_set",), v)
+            data[f"{name}_stderr"] = (("netting_set",), 0.02 * v)
     if "default_probability" in include:
         data["default_probability"] = (("counterparty", "date"), pd_arr)
     if "survival_probability" in include:

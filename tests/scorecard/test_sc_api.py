@@ -78,12 +78,25 @@ def test_pretrade_limits_and_pricing(served):
     sel = client.post("/v1/pretrade", json={"k": 2}).json()["selected"]
     assert [s["counterparty"] for s in sel] == list(res.scorecard.index[:2])
     lim = client.post("/v1/limits/check", json={"counterparty": "CP_B", "additional_pfe": 1e6}).json()
-    assert lim["multiplier"] == 0.5 and lim["effective_limit"] == pytest.approx(50e6)
+    # limits.mode=continuous: the multiplier moves with the score (1 at 3, 0 at 9), computed by the run
+    assert lim["multiplier"] == pytest.approx(res.scorecard.loc["CP_B", "limit_multiplier"])
+    assert lim["multiplier"] == pytest.approx(1 - (res.scorecard.loc["CP_B", "score"] - 3) / 6)
+    assert lim["effective_limit"] == pytest.approx(100e6 * lim["multiplier"])
     assert lim["ok"] is (lim["proposed_pfe"] <= lim["effective_limit"])
     big = client.post("/v1/limits/check", json={"counterparty": "CP_A", "additional_pfe": 1e9}).json()
     assert big["ok"] is False and big["headroom"] < 0
     pr = client.post("/v1/pricing/addon", json={"counterparty": "CP_B", "notional": 1e7, "maturity_years": 2}).json()
-    assert pr["capital_bps"] == pytest.approx(0.10 * 0.005 * 2 * 1e4)  # hurdle x capital ratio x years
+    # without capital or EAD: capital_ratio x notional, loaded by toxicity
+    sc = res.scorecard.loc["CP_B"]
+    loading = 1 + 0.5 * sc["score"] / 10
+    assert pr["capital_source"] == "pricing.capital_ratio" and pr["capital_loading"] == pytest.approx(loading)
+    assert pr["capital_bps"] == pytest.approx(0.10 * 0.005 * loading * 2 * 1e4)
+    # with the trade's EAD: the engine's Capital / EAD of CP_B (0.08 in the fixture) times that EAD
+    pe = client.post("/v1/pricing/addon", json={"counterparty": "CP_B", "notional": 1e7, "maturity_years": 2,
+                                                 "ead": 4e5}).json()
+    assert pe["capital_source"].startswith("trade EAD")
+    assert pe["capital"] == pytest.approx(4e5 * sc["capital"] / sc["ead"])
+    assert pe["capital_bps"] == pytest.approx(0.10 * pe["capital"] * loading * 2 / 1e7 * 1e4)
     assert pr["addon_bps"] > pr["capital_bps"]
 
 
@@ -119,7 +132,11 @@ def test_override_feedback_is_audited(served):
     bad = dict(o, value="Excellent")
     r = client.post("/v1/feedback", json=bad, headers=AUTH)
     assert r.status_code == 422 and "class must be one of" in r.json()["error"]
-    audit = client.get("/v1/feedback/audit", params={"counterparty": "CP_D"}).json()["audit"]
+    # the audit trail holds names and comments: reading it needs the token too
+    r = client.get("/v1/feedback/audit", params={"counterparty": "CP_D"})
+    assert r.status_code == 401 and "token" in r.json()["error"]
+    assert client.get("/v1/feedback/overrides").status_code == 401
+    audit = client.get("/v1/feedback/audit", params={"counterparty": "CP_D"}, headers=AUTH).json()["audit"]
     assert audit[-1]["who"] == "risk-bob" and audit[-1]["new_value"] == "Monitor" and audit[-1]["field"] == "class"
 
 

@@ -15,12 +15,16 @@ from scorecard.cli import conf_dir, main
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_run_with_no_arguments_on_bundled_synthetic_data(tmp_path, monkeypatch):
-    """`scorecard run` from an empty cwd: conf found next to the package, synthetic data generated."""
+def test_run_on_bundled_synthetic_data_only_when_asked(tmp_path, monkeypatch, capsys):
+    """`scorecard run` from an empty cwd: conf found next to the package; with no data it is an error (never a
+    silent switch to synthetic data); data.synthetic.enabled=true generates the synthetic data."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("XPOSURE_CONF_DIR", raising=False)
     assert conf_dir() == REPO / "conf"
-    assert main(["run"]) == 0
+    assert main(["run"]) == 2
+    assert "no input data" in capsys.readouterr().err
+    assert not (tmp_path / "outputs" / "scorecard" / "snapshot.json").exists()
+    assert main(["run", "data.synthetic.enabled=true"]) == 0
     out = tmp_path / "outputs" / "scorecard"
     sc = pd.read_csv(out / "scorecard.csv").set_index("counterparty")
     assert sc.loc["CP_E", "class"] == "Restrict" and sc.loc["CP_A", "class"] == "Partner"
@@ -101,3 +105,15 @@ def test_example_script(tmp_path):
     for profile in ("default", "hft"):
         cls = res[profile].scorecard["class"]
         assert cls["CP_B"] in ("Toxic", "Restrict") and cls["CP_E"] == "Restrict"
+    # the framework's story: ranking A < D < C < B < E with its classes, and Broker B's $ drag on $50bn a year
+    sc = res["default"].scorecard.drop(index="CP_F")  # CP_F: the rest of the street (benchmark flow)
+    assert list(sc.index) == ["CP_A", "CP_D", "CP_C", "CP_B", "CP_E"]
+    assert list(sc["class"]) == ["Partner", "Partner", "Monitor", "Toxic", "Restrict"]
+    m = res["default"].metrics.set_index(["counterparty", "metric"])
+    b = sc.loc["CP_B"]
+    assert b["annual_notional"] == 50e9
+    for metric, planted, usd in (("adverse_selection_bps", 1.25, 6.25e6), ("excess_slippage_bps", 0.75, 3.75e6)):
+        r = m.loc[("CP_B", metric)]
+        assert r["lo"] <= planted <= r["hi"], (metric, r.to_dict())
+        assert 50e9 * r["lo"] / 1e4 <= usd <= 50e9 * r["hi"] / 1e4
+    assert b["adverse_selection_cost_usd"] == pytest.approx(50e9 * b["adverse_selection_bps"] / 1e4)

@@ -64,10 +64,19 @@ def test_reversion_and_degradation(run_result, synthetic):
         assert sk["lo"] <= p["skip_prob"] * p["skip_bps"] <= sk["hi"]
 
 
-def test_impact_coefficient_recovered(run_result):
-    y = run_result.impact["y"]
-    assert y["lo"] <= IMPACT_Y <= y["hi"]
-    assert y["hi"] - y["lo"] < 0.1
+def test_impact_coefficient_and_exponent_recovered(run_result, synthetic):
+    """Y and the fitted exponent (planted: square-root law, 1/2) inside their 4-SE intervals, which are tight."""
+    y, beta = run_result.impact["y"], run_result.impact["beta"]
+    assert y["lo"] <= IMPACT_Y <= y["hi"] and y["hi"] - y["lo"] < 0.3, y
+    assert beta["lo"] <= 0.5 <= beta["hi"] and beta["hi"] - beta["lo"] < 0.15, beta
+    assert not beta["lo"] <= 0.6 <= beta["hi"]  # the exponent is identified: 0.6 is rejected
+    terms = run_result.impact["terms_bps"]
+    assert set(terms) == set(run_result.scorecard.index)
+    from scorecard.synthetic import EXEC_HALF_SPREAD
+
+    for cp, truth in synthetic.truth.iterrows():  # per-counterparty term = half spread + planted excess
+        a = terms[cp]
+        assert a["lo"] <= EXEC_HALF_SPREAD + truth["planted"]["excess_slippage_bps"] <= a["hi"], (cp, a)
 
 
 def test_protocol_score_orders_by_planted_engagement(run_result):
@@ -95,7 +104,8 @@ def test_credit_from_saved_exposure_results(run_result, synthetic):
         assert sc.loc[cp, "pd"] == pytest.approx(p["pd_1y"], rel=1e-9)
     assert sc["credit_score"].between(1, 10).all()
     assert sc.loc["CP_B", "credit_score"] > sc.loc["CP_E", "credit_score"]
-    assert set(sc["credit_inputs"]) == {"utilisation,pd,cva,capital"}
+    assert set(sc["credit_inputs"]) == {"utilisation,pd,rating_pd,cva,fva,ead,capital"}
+    assert set(sc["credit_missing"]) == {""}
 
 
 def test_unmatched_names_are_reported_not_merged(run_result):

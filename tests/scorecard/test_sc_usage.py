@@ -1,5 +1,6 @@
 """Using the score: routing, pre-trade, dynamic limits, pricing add-on, alerts and the feedback store."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -36,7 +37,9 @@ def test_routing_all_in_cost_and_errors():
 
 def test_best_k_skips_excluded_and_limit_breaches():
     assert list(best_k(SC, 3).index) == ["A", "B", "C"]
-    assert list(best_k(SC, 2, limit_ok=pd.Series({"A": False})).index) == ["B", "C"]
+    assert list(best_k(SC, 2, limit_ok=pd.Series({"A": False, "B": True, "C": True})).index) == ["B", "C"]
+    # fail closed: a counterparty absent from the limit checks is not selectable
+    assert list(best_k(SC, 3, limit_ok=pd.Series({"C": True})).index) == ["C"]
     assert list(best_k(SC, 5, exclude_classes=("Restrict", "Toxic")).index) == ["A", "B"]
     with pytest.raises(ScorecardInputError, match=r"unknown counterparties \['Q'\]"):
         best_k(SC, 1, candidates=["A", "Q"])
@@ -56,7 +59,9 @@ def test_pricing_addon_formula():
     cfg = compose().pricing
     p = price_addon(SC.loc["C"], notional=1e6, maturity_years=5, cfg=cfg, capital=2e4)
     assert p["toxicity_bps"] == pytest.approx(1.2 + 0.5 + 0.05 * 7.0)
-    assert p["capital_bps"] == pytest.approx(0.10 * 2e4 * 5 / 1e6 * 1e4)
+    # economic capital = capital x (1 + 0.5 x score / 10): C's score 7 loads it by 1.35
+    assert p["capital_loading"] == pytest.approx(1.35) and p["capital_source"] == "request"
+    assert p["capital_bps"] == pytest.approx(0.10 * 2e4 * 1.35 * 5 / 1e6 * 1e4)
     assert p["addon_amount"] == pytest.approx(p["addon_bps"] / 1e4 * 1e6)
     with pytest.raises(ScorecardInputError, match="notional"):
         price_addon(SC.loc["C"], 0.0, 1.0, cfg)
@@ -83,7 +88,7 @@ def test_feedback_store_audit_and_overrides(tmp_path):
     assert len(act) == 1 and act.iloc[0]["value"] == "2.5" and act.iloc[0]["author"] == "bob"
     audit = st.audit_trail("B")
     assert list(audit["who"]) == ["alice", "bob"]
-    assert audit.iloc[1]["old_value"] == "1.5" and audit.iloc[1]["new_value"] == "2.5"
+    assert audit.iloc[1]["old_value"] == "score_adjustment=1.5" and audit.iloc[1]["new_value"] == "2.5"
     assert audit["ts"].is_monotonic_increasing
     with pytest.raises(ScorecardInputError, match="no such active override"):
         st.remove_override(i1, "alice")
@@ -111,3 +116,43 @@ def test_pipeline_reads_active_overrides(data_dir, tmp_path, run_result):
     res3 = scorecard.run(cfg)
     assert res3.scorecard.loc["CP_A", "class"] == "Partner"
     assert ("CP_A", "band_change") in set(zip(res3.alerts["counterparty"], res3.alerts["kind"]))
+
+
+def test_limits_move_continuously_with_hysteresis_and_adverse_selection_jump():
+    from scorecard.limits import dynamic_multipliers, target_multiplier
+
+    cfg = compose().limits
+    grid = [target_multiplier(x, cfg) for x in (0, 3, 4.5, 6, 7.5, 9, 10)]
+    assert grid == pytest.approx([1, 1, 0.75, 0.5, 0.25, 0, 0])  # continuous, monotone
+    assert target_multiplier(float("nan"), cfg) == 0.0  # fail closed
+    sc = pd.DataFrame({"score": [4.5, 4.5, 4.5, 4.5], "adverse_selection_bps": [0.2, 0.2, 1.2, 1.2],
+                       "adverse_selection_bps_se": [0.05, 0.05, 0.05, 0.6]}, index=["up", "held", "jump", "noisy"])
+    prev = pd.DataFrame({"limit_multiplier": [0.5, 0.7, 0.75, 0.75], "adverse_selection_bps": [0.2, 0.2, 0.2, 0.2],
+                         "adverse_selection_bps_se": [0.05] * 4}, index=sc.index)
+    d = dynamic_multipliers(sc, prev, cfg)
+    assert d.loc["up", "limit_multiplier"] == pytest.approx(0.75)  # target 0.75 > 0.5 + 0.1: loosens
+    assert d.loc["held", "limit_multiplier"] == pytest.approx(0.7) and "hysteresis" in d.loc["held", "limit_reason"]
+    assert d.loc["jump", "limit_multiplier"] == pytest.approx(0.375)  # +1 bp, 14 SE: cut by half
+    assert "jumped +1.00 bps" in d.loc["jump", "limit_reason"]
+    assert d.loc["noisy", "limit_multiplier"] == pytest.approx(0.75)  # +1 bp but < 3 SE of the change: no cut
+    tight = dynamic_multipliers(sc.assign(score=8.0), prev, cfg)
+    assert (tight["limit_multiplier"] <= prev["limit_multiplier"]).all()  # tightening is immediate
+
+
+def test_capital_allocation_uses_engine_capital_and_toxicity():
+    from scorecard.pricing import capital_allocation
+
+    sc = SC.assign(capital=[1e6, 1e6, np.nan, 1e6])
+    a = capital_allocation(sc, compose().pricing)
+    assert a.loc["A", "allocated_capital"] == pytest.approx(1e6 * (1 + 0.5 * 2 / 10))
+    assert a.loc["D", "allocated_capital"] > a.loc["B", "allocated_capital"] > a.loc["A", "allocated_capital"]
+    assert np.isnan(a.loc["C", "allocated_capital"])  # no engine capital: not invented
+    assert a.loc["A", "capital_cost"] == pytest.approx(0.10 * a.loc["A", "allocated_capital"])
+
+
+def test_alert_history_is_profile_aware(data_dir, tmp_path):
+    """Re-scoring the same data under another profile is not a move: no alerts (the issue saw 4 false ones)."""
+    base = [f"data.dir={data_dir}", f"exposure.results={data_dir / 'exposure_results.h5'}", f"output.dir={tmp_path}"]
+    scorecard.run(compose(*base))
+    res = scorecard.run(compose(*base, "profile=hft"))
+    assert res.alerts.empty  # the hft scores are compared with earlier hft scores only (there are none)
