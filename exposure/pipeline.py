@@ -35,7 +35,12 @@ class RunResults:
         from exposure.report.summary import summary_text  # the desk summary (exposure/report)
 
         q = float(self.dataset.attrs.get("report_pfe_quantile", 0.99))
-        return summary_text(self.dataset, q) + f"\nresults: {self.out_dir}"
+        text = summary_text(self.dataset, q)
+        if "EAD_SACCR" in self.dataset:  # capital detail: both EADs, RWA and the CVA capital totals
+            from exposure.capital import capital_summary
+
+            text += "\n" + capital_summary(self.dataset)
+        return text + f"\nresults: {self.out_dir}"
 
 
 _PRICERS: dict = {}
