@@ -32,7 +32,7 @@ from exposure.market.schedule import year_fraction
 
 def _df(market, ccy: str, t: float, index: str | None = None) -> float:
     curve = market.forward_curve(index, ccy) if index else market.curves[ccy]
-    return float(curve.discount(max(t, 0.0)))
+    return float(np.exp(curve.log_discount_np(max(t, 0.0))))  # NumPy: eager JAX compiles per call shape
 
 
 def _pair(c1: str, c2: str) -> tuple:
@@ -50,7 +50,7 @@ def _fx_notional(market, amounts: dict) -> float:
 
 def _dfs(market, ccy: str, times, index: str | None = None) -> np.ndarray:
     curve = market.forward_curve(index, ccy) if index else market.curves[ccy]
-    return np.asarray(curve.discount(np.maximum(np.asarray(times, dtype=np.float64), 0.0)), dtype=np.float64)
+    return np.exp(curve.log_discount_np(np.maximum(np.asarray(times, dtype=np.float64), 0.0)))
 
 
 def _swap_rate(market, ccy, index, fixed_dates, fixed_dc, float_dates) -> float:

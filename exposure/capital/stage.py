@@ -152,7 +152,7 @@ def add_capital(ds: xr.Dataset, portfolio, market, settings, npv: dict | None = 
         if ct.pd is not None:
             pd[i], src = ct.pd, "override"
         elif c in market.credit:
-            pd[i], src = float(market.credit[c].default_probability(1.0)), "credit curve"
+            pd[i], src = float(1.0 - market.credit[c].survival_np(1.0)), "credit curve"
         else:
             pd[i], src = settings.default_pd, "default_pd"
         pd_src.append(f"{c}: {src}")

@@ -37,7 +37,7 @@ from exposure.xva.settings import FundingSpreads
 def survival(curve, t) -> np.ndarray:
     """S(t) of a CreditCurve as float64 NumPy (1 for curve None)."""
     t = np.asarray(t, dtype=np.float64)
-    return np.ones_like(t) if curve is None else np.asarray(curve.survival(t), dtype=np.float64)
+    return np.ones_like(t) if curve is None else curve.survival_np(t)
 
 
 def default_increments(curve, times, other=None) -> np.ndarray:
