@@ -20,6 +20,9 @@ def _enable_compilation_cache() -> None:
     if where == "0":
         return
     try:
+        # A subfolder of its own: JAX's size-bounded (LRU) cache needs an access-time file beside every entry, and
+        # entries left by an unbounded cache (an older version of this package) would make every write fail.
+        where = os.path.join(where, "xla")
         os.makedirs(where, exist_ok=True)
         jax.config.update("jax_compilation_cache_dir", where)
         # Every program is cached, however quick to compile: a run compiles a handful of programs, and the

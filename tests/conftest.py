@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
+from hypothesis import settings as _hypothesis_settings
 
 import exposure  # noqa: F401  (switches on float64)
 from exposure.market.curves import DiscountCurve
 from exposure.models.cross_asset import CrossAssetModel, PiecewiseVol
 from exposure.models.hull_white import HullWhiteParams
+
+# Under CI the property tests replay the same examples every run (derandomize): a red build then means a change
+# broke something, never that a new random draw found an old case. Locally they keep exploring new examples.
+_hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    _hypothesis_settings.load_profile("ci")
 
 
 def make_model() -> CrossAssetModel:

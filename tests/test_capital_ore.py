@@ -17,17 +17,11 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import pytest
 
 if importlib.util.find_spec("ORE") is None:
     pytest.skip("needs the open-source-risk-engine package (import ORE)", allow_module_level=True)
-
-_ROOT = str(Path(__file__).resolve().parents[1])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
 
 from benchmarks.ore import saccr_ore as so  # noqa: E402
 from exposure.capital import bacva  # noqa: E402

@@ -10,8 +10,6 @@ date within 4 combined Monte Carlo standard errors.
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,10 +21,6 @@ import importlib.util
 # into the test session and crash the QuantLib-based tests.
 if importlib.util.find_spec("ORE") is None:
     pytest.skip("needs the open-source-risk-engine package (import ORE)", allow_module_level=True)
-
-_ROOT = str(Path(__file__).resolve().parents[1])  # benchmarks/ is not an installed package
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
 
 from benchmarks.ore import compare as cp  # noqa: E402
 from benchmarks.ore import ore_inputs as oi  # noqa: E402

@@ -11,7 +11,6 @@ standard errors (independent samples; ORE's error from its netcube, the engine's
 from __future__ import annotations
 
 import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,10 +18,6 @@ import pytest
 
 if importlib.util.find_spec("ORE") is None:
     pytest.skip("needs the open-source-risk-engine package (import ORE)", allow_module_level=True)
-
-_ROOT = str(Path(__file__).resolve().parents[1])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
 
 from benchmarks.ore import compare as cp  # noqa: E402
 from benchmarks.ore import ore_inputs as oi  # noqa: E402

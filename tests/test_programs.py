@@ -65,3 +65,19 @@ def test_a_corrupt_stored_program_is_rebuilt(tmp_path, cache_dir):
     again = _run(tmp_path, "b")
     np.testing.assert_array_equal(ref["EPE"].values, again["EPE"].values)
     assert path.stat().st_size > 100
+
+
+def test_a_fresh_process_caches_beside_entries_of_an_older_unbounded_cache(tmp_path):
+    """Entries an older version left (no access-time files) must not make the bounded cache's writes fail."""
+    import subprocess
+    import sys
+
+    stale = tmp_path / "cache"
+    stale.mkdir()
+    (stale / "jit_price-0123-cache").write_bytes(b"old entry")
+    code = "import jax, jax.numpy as jnp, exposure; print(jax.jit(lambda x: x * 2.0)(jnp.arange(3.0)))"
+    p = subprocess.run([sys.executable, "-c", code], env={**os.environ, "XPOSURE_JAX_CACHE": str(stale)},
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "Error writing persistent compilation cache" not in p.stderr, p.stderr[-2000:]
+    assert any(f.name.endswith("-cache") for f in (stale / "xla").iterdir())
