@@ -172,9 +172,12 @@ def test_ba_cva_effective_maturity_ore_definition(case):
 
 def test_sa_cva_aggregation_agrees_with_ore(case):
     """ORE's sacva analytic on a net-sensitivities file and the engine's aggregation on the same numbers: IR delta
-    (USD tenors and inflation, EUR 10y), IR vega, FX delta. ORE 1.8.17 by default treats FX delta as perfectly
-    hedged (its hedge sensitivity = the CVA one, leaving the R = 1% disallowance) and ignores other hedge rows
-    (unhedged); the engine gets the same case with s_hedge = s_cva on the FX row."""
+    (USD tenors and inflation, EUR 10y), IR vega, FX delta, counterparty credit spread delta (three names in
+    buckets 2 and 3, IG and HY: ORE's built-in MAR50 cross-bucket table, tenor 90% and quality 80% factors, with
+    its RW and name correlation set to the MAR50 values through the counterparty file). ORE 1.8.17 by default
+    treats FX delta as perfectly hedged (its hedge sensitivity = the CVA one, leaving the R = 1% disallowance)
+    and ignores other hedge rows (unhedged); the engine gets the same case with s_hedge = s_cva on the FX row.
+    ORE has no built-in RCS, equity or commodity tables (nothing to compare there)."""
     from exposure.capital.sacva import Sensitivity, capital
 
     sa = case["sacva"]
@@ -182,9 +185,13 @@ def test_sa_cva_aggregation_agrees_with_ore(case):
     rc = {"InterestRate": "IR", "ForeignExchange": "FX"}
     rows = [Sensitivity(rc[rt], mt.lower(), b, f, v, v if rt == "ForeignExchange" else 0.0)
             for rt, mt, _, b, v, f in so.SA_CVA_ROWS]
+    names = {n: (b, q) for n, b, q, _ in so.CCS_NAMES}
+    rows += [Sensitivity("CCS", "delta", names[n][0], t.lower(), v, name=n, quality=names[n][1])
+             for n, t, v in so.CCS_ROWS]  # the MAR50 tables: RW by bucket and quality, rho, gamma(2, 3) = 5%
     ours = capital(rows, base_currency="USD")
     assert ours["K"] == pytest.approx(float(top), abs=5e-5)  # ORE prints 4 decimals
     for (rt, mt), key in ((("InterestRate", "Delta"), ("IR", "delta")), (("InterestRate", "Vega"), ("IR", "vega")),
-                          (("ForeignExchange", "Delta"), ("FX", "delta"))):
+                          (("ForeignExchange", "Delta"), ("FX", "delta")),
+                          (("CreditCounterparty", "Delta"), ("CCS", "delta"))):
         v = sa[(sa.NettingSetId == "") & (sa.RiskType == rt) & (sa.MarginType == mt) & (sa.Bucket == "All")].Value
         assert ours[key] == pytest.approx(float(v.iloc[0]), abs=5e-5), key

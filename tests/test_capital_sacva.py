@@ -65,4 +65,5 @@ def test_sa_cva_csv_errors_name_line_and_field(tmp_path):
                  "CCS,delta,1a,5Y,100,0,SOV,ig,\nEQ,delta,5,SPX,50,10,,,\n")
     rows = read_sensitivities(str(p))
     assert rows[0].quality == "IG" and rows[0].risk_factor == "5y" and rows[1].s_hedge == 10.0
-    assert capital(rows)["K"] == pytest.approx(0.005 * 100 + math.sqrt((0.30 * 40) ** 2 + 0.01 * (0.30 * 10) ** 2), rel=1e-14)
+    eq = math.sqrt((0.30 * 40) ** 2 + 0.01 * (0.30 * 10) ** 2)  # EQ bucket 5: RW 30%, hedge disallowance 1%
+    assert capital(rows)["K"] == pytest.approx(0.005 * 100 + eq, rel=1e-14)

@@ -52,11 +52,19 @@ SA_CVA_ROWS = (("InterestRate", "Delta", "1Y", "USD", 1000.0, "1y"),
                ("InterestRate", "Vega", "IRVolatility", "USD", 50.0, "ir_vol"),
                ("ForeignExchange", "Delta", "FXSpot", "EUR", 300.0, "EUR"))
 BA_CVA_RW = 0.05  # the counterparty: financial, investment grade (MAR50.16)
-_COUNTERPARTY = f"""<?xml version="1.0"?>
-<CounterpartyInformation><Counterparties><Counterparty><CounterpartyId>{oi.COUNTERPARTY}</CounterpartyId>
-<CreditQuality>IG</CreditQuality><BaCvaRiskWeight>{BA_CVA_RW}</BaCvaRiskWeight><SaCcrRiskWeight>1.0</SaCcrRiskWeight>
-</Counterparty></Counterparties></CounterpartyInformation>
-"""
+# Counterparty credit spread delta (SA-CVA, MAR50.63-65) rows: (name, tenor, MAR50 bucket, quality, sector RW,
+# CVA sensitivity). ORE takes the CCS RW from each counterparty's BaCvaRiskWeight, so these are set to the MAR50
+# values (financials IG 5%, HY 12%; basic materials IG 3%); the name correlation 50% (unrelated names, MAR50).
+CCS_NAMES = (("CP_A", "2", "IG", 0.05), ("CP_B", "2", "HY", 0.12), ("CP_C", "3", "IG", 0.03))
+CCS_ROWS = (("CP_A", "1Y", 500.0), ("CP_A", "5Y", 1500.0), ("CP_B", "5Y", 700.0), ("CP_C", "3Y", -900.0))
+_CP = ("<Counterparty><CounterpartyId>{}</CounterpartyId><CreditQuality>{}</CreditQuality>"
+       "<BaCvaRiskWeight>{}</BaCvaRiskWeight><SaCcrRiskWeight>1.0</SaCcrRiskWeight></Counterparty>")
+_COUNTERPARTY = ('<?xml version="1.0"?>\n<CounterpartyInformation><Counterparties>'
+                 + "".join(_CP.format(n, q, rw) for n, _, q, rw in CCS_NAMES) + "</Counterparties><Correlations>"
+                 + "".join(f'<Correlation cpty1="{a}" cpty2="{b}">0.5</Correlation>'
+                           for i, (a, *_) in enumerate(CCS_NAMES) for (b, *_) in CCS_NAMES[i + 1:])
+                 + "</Correlations></CounterpartyInformation>\n")
+assert CCS_NAMES[0][0] == oi.COUNTERPARTY and CCS_NAMES[0][3] == BA_CVA_RW
 
 _RUN = """import sys, ORE
 p = ORE.Parameters(); p.fromFile(sys.argv[1])
@@ -78,6 +86,8 @@ def write_inputs(folder, spec=SPEC):
     (xml.parent / "counterparty.xml").write_text(_COUNTERPARTY)
     sens = ["NettingSet,RiskType,CvaType,MarginType,RiskFactor,Bucket,Value"]
     sens += [f"{oi.NETTING_SET},{rt},CvaAggregate,{mt},{rf},{b},{v!r}" for rt, mt, rf, b, v, _ in SA_CVA_ROWS]
+    bucket = {n: b for n, b, _, _ in CCS_NAMES}
+    sens += [f"{oi.NETTING_SET},CreditCounterparty,CvaAggregate,Delta,{n}/{t},{bucket[n]},{v!r}" for n, t, v in CCS_ROWS]
     (xml.parent / "sacva_sensitivity.csv").write_text("\n".join(sens) + "\n")
     (xml.parent / "collateralbalances.xml").write_text('<?xml version="1.0"?>\n<CollateralBalances/>\n')
     return trades, xml
