@@ -87,7 +87,8 @@ def write_inputs(folder, spec=SPEC):
     sens = ["NettingSet,RiskType,CvaType,MarginType,RiskFactor,Bucket,Value"]
     sens += [f"{oi.NETTING_SET},{rt},CvaAggregate,{mt},{rf},{b},{v!r}" for rt, mt, rf, b, v, _ in SA_CVA_ROWS]
     bucket = {n: b for n, b, _, _ in CCS_NAMES}
-    sens += [f"{oi.NETTING_SET},CreditCounterparty,CvaAggregate,Delta,{n}/{t},{bucket[n]},{v!r}" for n, t, v in CCS_ROWS]
+    sens += [f"{oi.NETTING_SET},CreditCounterparty,CvaAggregate,Delta,{n}/{t},{bucket[n]},{v!r}"
+             for n, t, v in CCS_ROWS]
     (xml.parent / "sacva_sensitivity.csv").write_text("\n".join(sens) + "\n")
     (xml.parent / "collateralbalances.xml").write_text('<?xml version="1.0"?>\n<CollateralBalances/>\n')
     return trades, xml
