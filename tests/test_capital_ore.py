@@ -177,7 +177,9 @@ def test_sa_cva_aggregation_agrees_with_ore(case):
     its RW and name correlation set to the MAR50 values through the counterparty file). ORE 1.8.17 by default
     treats FX delta as perfectly hedged (its hedge sensitivity = the CVA one, leaving the R = 1% disallowance)
     and ignores other hedge rows (unhedged); the engine gets the same case with s_hedge = s_cva on the FX row.
-    ORE has no built-in RCS, equity or commodity tables (nothing to compare there)."""
+    ORE has no built-in RCS, equity or commodity tables (nothing to compare there). Not exercised here: ORE's CCS
+    quality factor compares the counterparties' CreditQuality field (IG, HY, NR), so HY vs NR gets 80% in ORE,
+    where MAR50 groups HY and NR (100%; the engine follows MAR50)."""
     from exposure.capital.sacva import Sensitivity, capital
 
     sa = case["sacva"]
