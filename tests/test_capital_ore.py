@@ -129,10 +129,7 @@ def test_engine_reproduces_ore_when_given_ores_conventions(case):
 
 def test_ba_cva_formula_agrees_with_ore_on_ores_inputs(case):
     """ORE's BA-CVA on its own SA-CCR EAD: the engine's MAR50 formulas on ORE's EAD, M and RW give ORE's DF,
-    SCVA and capital. The effective maturity differs: ORE's EffMaturity (1.95y here; it looks cash-flow weighted,
-    CRE32.48's formula for a fixed cash-flow schedule, dominated by the FX forwards' exchanges - our reading, not
-    verified in ORE's code) vs the engine's notional-weighted residual maturity (CRE32.48 for netted
-    derivatives: 4.87y here)."""
+    SCVA and capital."""
     ba = case["bacva"]
     val = lambda name: float(ba[ba.Analytic == name].Value.iloc[0])  # noqa: E731
     ead, m, df = val("EAD"), val("EffMaturity"), val("DiscountFactor")
@@ -142,16 +139,47 @@ def test_ba_cva_formula_agrees_with_ore_on_ores_inputs(case):
     assert s == pytest.approx(val("sCVA"), rel=1e-6)
     assert bacva.ba_cva({"CP_A": s})["capital"] == pytest.approx(val("BA_CVA_CAPITAL"), rel=1e-6)
     assert bacva.ba_cva({"CP_A": val("sCVA")})["capital"] == pytest.approx(val("BA_CVA_CAPITAL"), rel=1e-9)
+
+
+def test_ba_cva_effective_maturity_ore_definition(case):
+    """Why ORE's BA-CVA effective maturity (1.952y) is not the engine's (4.865y).
+
+    MAR50.15 takes M_NS as the IRB effective maturity of CRE32.47-32.49 (not capped at 5y); for derivatives under
+    a master netting agreement CRE32.48 gives the notional-weighted average residual maturity, which the engine
+    uses: M = sum N_i M_i / sum N_i = 4.865y here. ORE 1.8.17 (BaCvaCalculator::calculateEffectiveMaturity)
+    instead weights each swap's future RECEIVED cash flows by their undiscounted forecast amount, at their pay
+    dates, and each FX forward by its sold amount at its maturity (ACT/ACT): CRE32.47's cash-flow formula applied
+    to a mixture of coupons (a few % of notional a year) and full FX notionals. The two short FX forwards (0.2y,
+    2.2y; 15.0m USD of notional) outweigh the coupons of the 10 swaps (5.7m USD over up to 10y), hence 1.95y.
+    ``so.ore_bacva_maturity`` re-implements that definition on the same trades and gives ORE's figure to 2e-4
+    (ORE adjusts pay dates to business days, we do not). The effect: with the same EAD the engine's M DF(M) is
+    2.32 times ORE's, so is its BA-CVA capital."""
+    ba = case["bacva"]
+    m_ore = float(ba[ba.Analytic == "EffMaturity"].Value.iloc[0])
+    m_ore_way = so.ore_bacva_maturity(case["trades"])
+    assert m_ore_way == pytest.approx(m_ore, rel=5e-4)  # measured 1.7e-4
     ours = case["ours"]
-    m_ours = sum(t.notional * t.maturity for t in ours) / sum(t.notional for t in ours)
-    assert m_ours == pytest.approx(4.865, abs=1e-3) and m == pytest.approx(1.952, abs=1e-3)
+    m_ours = sum(t.notional * t.maturity for t in ours) / sum(t.notional for t in ours)  # CRE32.48
+    assert m_ours == pytest.approx(4.865, abs=1e-3) and m_ore == pytest.approx(1.952, abs=1e-3)
+    assert abs(m_ore_way - m_ours) > 2.5  # the definitions, not the day counts, make the difference
+    ratio = m_ours * float(bacva.discount_factor(m_ours)) / (m_ore * float(bacva.discount_factor(m_ore)))
+    assert ratio == pytest.approx(2.32, abs=0.01)
+    ead = float(ba[ba.Analytic == "EAD"].Value.iloc[0])
+    k_ours = bacva.ba_cva({"CP_A": bacva.scva(so.BA_CVA_RW, [m_ours], [ead], [bacva.discount_factor(m_ours)])})
+    k_ore = float(ba[ba.Analytic == "BA_CVA_CAPITAL"].Value.iloc[0])
+    assert k_ours["capital"] / k_ore == pytest.approx(ratio, rel=1e-5)
 
 
 def test_sa_cva_aggregation_agrees_with_ore(case):
     """ORE's sacva analytic on a net-sensitivities file and the engine's aggregation on the same numbers: IR delta
-    (USD tenors and inflation, EUR 10y), IR vega, FX delta. ORE 1.8.17 by default treats FX delta as perfectly
-    hedged (its hedge sensitivity = the CVA one, leaving the R = 1% disallowance) and ignores other hedge rows
-    (unhedged); the engine gets the same case with s_hedge = s_cva on the FX row."""
+    (USD tenors and inflation, EUR 10y), IR vega, FX delta, counterparty credit spread delta (three names in
+    buckets 2 and 3, IG and HY: ORE's built-in MAR50 cross-bucket table, tenor 90% and quality 80% factors, with
+    its RW and name correlation set to the MAR50 values through the counterparty file). ORE 1.8.17 by default
+    treats FX delta as perfectly hedged (its hedge sensitivity = the CVA one, leaving the R = 1% disallowance)
+    and ignores other hedge rows (unhedged); the engine gets the same case with s_hedge = s_cva on the FX row.
+    ORE has no built-in RCS, equity or commodity tables (nothing to compare there). Not exercised here: ORE's CCS
+    quality factor compares the counterparties' CreditQuality field (IG, HY, NR), so HY vs NR gets 80% in ORE,
+    where MAR50 groups HY and NR (100%; the engine follows MAR50)."""
     from exposure.capital.sacva import Sensitivity, capital
 
     sa = case["sacva"]
@@ -159,9 +187,13 @@ def test_sa_cva_aggregation_agrees_with_ore(case):
     rc = {"InterestRate": "IR", "ForeignExchange": "FX"}
     rows = [Sensitivity(rc[rt], mt.lower(), b, f, v, v if rt == "ForeignExchange" else 0.0)
             for rt, mt, _, b, v, f in so.SA_CVA_ROWS]
+    names = {n: (b, q) for n, b, q, _ in so.CCS_NAMES}
+    rows += [Sensitivity("CCS", "delta", names[n][0], t.lower(), v, name=n, quality=names[n][1])
+             for n, t, v in so.CCS_ROWS]  # the MAR50 tables: RW by bucket and quality, rho, gamma(2, 3) = 5%
     ours = capital(rows, base_currency="USD")
     assert ours["K"] == pytest.approx(float(top), abs=5e-5)  # ORE prints 4 decimals
     for (rt, mt), key in ((("InterestRate", "Delta"), ("IR", "delta")), (("InterestRate", "Vega"), ("IR", "vega")),
-                          (("ForeignExchange", "Delta"), ("FX", "delta"))):
+                          (("ForeignExchange", "Delta"), ("FX", "delta")),
+                          (("CreditCounterparty", "Delta"), ("CCS", "delta"))):
         v = sa[(sa.NettingSetId == "") & (sa.RiskType == rt) & (sa.MarginType == mt) & (sa.Bucket == "All")].Value
         assert ours[key] == pytest.approx(float(v.iloc[0]), abs=5e-5), key

@@ -43,9 +43,27 @@ def test_sa_cva_csv_errors_name_line_and_field(tmp_path):
     p.write_text("risk_class,type,bucket,risk_factor,s_cva,s_hedge\nIR,delta,XYZ,5y,1.0,0\n")
     with pytest.raises(ConfigError, match=r"parallel, inflation"):
         read_sensitivities(str(p))
-    p.write_text("risk_class,type,bucket,risk_factor,s_cva\nEQ,delta,1,SPX,1.0\n")
-    with pytest.raises(ConfigError, match=r"line 2, field 'rw'"):
+    p.write_text("risk_class,type,bucket,risk_factor,s_cva\nEQ,delta,14,SPX,1.0\n")
+    with pytest.raises(ConfigError, match=r"line 2, field 'bucket'.*EQ bucket '14'"):
+        read_sensitivities(str(p))
+    p.write_text("risk_class,type,bucket,risk_factor,s_cva,name\nCCS,delta,2,5y,1.0,BANK\n")
+    with pytest.raises(ConfigError, match=r"line 2, field 'quality'"):
+        read_sensitivities(str(p))
+    p.write_text("risk_class,type,bucket,risk_factor,s_cva,name,quality\nCCS,delta,2,4y,1.0,BANK,IG\n")
+    with pytest.raises(ConfigError, match=r"line 2, field 'risk_factor'.*0.5y, 1y, 3y, 5y, 10y"):
+        read_sensitivities(str(p))
+    p.write_text("risk_class,type,bucket,risk_factor,s_cva,quality\nCCS,delta,2,5y,1.0,IG\n")
+    with pytest.raises(ConfigError, match=r"line 2, field 'name'"):
+        read_sensitivities(str(p))
+    p.write_text("risk_class,type,bucket,risk_factor,s_cva,name,quality\nCCS,vega,2,5y,1.0,BANK,IG\n")
+    with pytest.raises(ConfigError, match=r"no vega"):
         read_sensitivities(str(p))
     p.write_text("risk_class,type,bucket,risk_factor,s_cva,rw\nEQ,delta,1,SPX,1.0,0.3\nIR,delta,USD,10Y,2,\n")
     rows = read_sensitivities(str(p))
     assert rows[0].rw == 0.3 and rows[1].risk_factor == "10y"
+    p.write_text("risk_class,type,bucket,risk_factor,s_cva,s_hedge,name,quality,group\n"
+                 "CCS,delta,1a,5Y,100,0,SOV,ig,\nEQ,delta,5,SPX,50,10,,,\n")
+    rows = read_sensitivities(str(p))
+    assert rows[0].quality == "IG" and rows[0].risk_factor == "5y" and rows[1].s_hedge == 10.0
+    eq = math.sqrt((0.30 * 40) ** 2 + 0.01 * (0.30 * 10) ** 2)  # EQ bucket 5: RW 30%, hedge disallowance 1%
+    assert capital(rows)["K"] == pytest.approx(0.005 * 100 + eq, rel=1e-14)

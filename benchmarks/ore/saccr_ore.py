@@ -11,6 +11,8 @@ bucket mapper and a collateral-balances file (empty here: no collateral, no CSA)
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -50,11 +52,19 @@ SA_CVA_ROWS = (("InterestRate", "Delta", "1Y", "USD", 1000.0, "1y"),
                ("InterestRate", "Vega", "IRVolatility", "USD", 50.0, "ir_vol"),
                ("ForeignExchange", "Delta", "FXSpot", "EUR", 300.0, "EUR"))
 BA_CVA_RW = 0.05  # the counterparty: financial, investment grade (MAR50.16)
-_COUNTERPARTY = f"""<?xml version="1.0"?>
-<CounterpartyInformation><Counterparties><Counterparty><CounterpartyId>{oi.COUNTERPARTY}</CounterpartyId>
-<CreditQuality>IG</CreditQuality><BaCvaRiskWeight>{BA_CVA_RW}</BaCvaRiskWeight><SaCcrRiskWeight>1.0</SaCcrRiskWeight>
-</Counterparty></Counterparties></CounterpartyInformation>
-"""
+# Counterparty credit spread delta (SA-CVA, MAR50.63-65) rows: (name, tenor, MAR50 bucket, quality, sector RW,
+# CVA sensitivity). ORE takes the CCS RW from each counterparty's BaCvaRiskWeight, so these are set to the MAR50
+# values (financials IG 5%, HY 12%; basic materials IG 3%); the name correlation 50% (unrelated names, MAR50).
+CCS_NAMES = (("CP_A", "2", "IG", 0.05), ("CP_B", "2", "HY", 0.12), ("CP_C", "3", "IG", 0.03))
+CCS_ROWS = (("CP_A", "1Y", 500.0), ("CP_A", "5Y", 1500.0), ("CP_B", "5Y", 700.0), ("CP_C", "3Y", -900.0))
+_CP = ("<Counterparty><CounterpartyId>{}</CounterpartyId><CreditQuality>{}</CreditQuality>"
+       "<BaCvaRiskWeight>{}</BaCvaRiskWeight><SaCcrRiskWeight>1.0</SaCcrRiskWeight></Counterparty>")
+_COUNTERPARTY = ('<?xml version="1.0"?>\n<CounterpartyInformation><Counterparties>'
+                 + "".join(_CP.format(n, q, rw) for n, _, q, rw in CCS_NAMES) + "</Counterparties><Correlations>"
+                 + "".join(f'<Correlation cpty1="{a}" cpty2="{b}">0.5</Correlation>'
+                           for i, (a, *_) in enumerate(CCS_NAMES) for (b, *_) in CCS_NAMES[i + 1:])
+                 + "</Correlations></CounterpartyInformation>\n")
+assert CCS_NAMES[0][0] == oi.COUNTERPARTY and CCS_NAMES[0][3] == BA_CVA_RW
 
 _RUN = """import sys, ORE
 p = ORE.Parameters(); p.fromFile(sys.argv[1])
@@ -76,6 +86,9 @@ def write_inputs(folder, spec=SPEC):
     (xml.parent / "counterparty.xml").write_text(_COUNTERPARTY)
     sens = ["NettingSet,RiskType,CvaType,MarginType,RiskFactor,Bucket,Value"]
     sens += [f"{oi.NETTING_SET},{rt},CvaAggregate,{mt},{rf},{b},{v!r}" for rt, mt, rf, b, v, _ in SA_CVA_ROWS]
+    bucket = {n: b for n, b, _, _ in CCS_NAMES}
+    sens += [f"{oi.NETTING_SET},CreditCounterparty,CvaAggregate,Delta,{n}/{t},{bucket[n]},{v!r}"
+             for n, t, v in CCS_ROWS]
     (xml.parent / "sacva_sensitivity.csv").write_text("\n".join(sens) + "\n")
     (xml.parent / "collateralbalances.xml").write_text('<?xml version="1.0"?>\n<CollateralBalances/>\n')
     return trades, xml
@@ -108,6 +121,48 @@ def engine_saccr_trades(trades, folder, npv: dict, spec=SPEC):
     market = build_market(cfg.market)
     grid = TimeGrid.build(market.asof, cfg.simulation.grid, cfg.simulation.mpor)
     return map_portfolio(load_portfolio(cfg.portfolio, market, grid), market, npv), market
+
+
+def _act_act_isda(d1, d2) -> float:
+    """ACT/ACT (ISDA) year fraction d1 -> d2 (d1 <= d2): days in each calendar year over that year's length."""
+    days = lambda y: 366 if (y % 4 == 0 and y % 100 != 0) or y % 400 == 0 else 365  # noqa: E731
+    if d1.year == d2.year:
+        return (d2 - d1).days / days(d1.year)
+    return ((dt.date(d1.year + 1, 1, 1) - d1).days / days(d1.year) + (d2 - dt.date(d2.year, 1, 1)).days / days(d2.year)
+            + (d2.year - d1.year - 1))
+
+
+def ore_bacva_maturity(trades, spec=SPEC) -> float:
+    """The BA-CVA effective maturity by ORE 1.8.17's definition (BaCvaCalculator::calculateEffectiveMaturity, read
+    in its source; re-implemented here, not copied), on the side-by-side trades:
+
+        M = sum_i w_i t_i / sum_i w_i    (t: ACT/ACT ISDA from the as-of date, w in base currency)
+
+    Swap: one term per future cash flow RECEIVED (w = its forecast amount, undiscounted; single-currency swaps
+    exchange no notional, so w is a coupon: the floating leg N (P(t_s)/P(t_e) - 1) on the flat curve, the fixed
+    leg N c (30/360, annual)); FX forward: one term, w = |sold amount| (ORE's notional of a physically settled
+    forward), t = its maturity. Pay dates unadjusted here (ORE adjusts them: ~2e-4 on M).
+    """
+    asof, r, spot = spec.asof, spec.rate, spec.fx_spot
+    fx = lambda ccy: spot if ccy == "EUR" else 1.0  # noqa: E731 - USD base, spot in USD per EUR
+    num = den = 0.0
+    for t in trades:
+        if t["type"] == "FxForward":
+            w = fx(t["sell_currency"]) * abs(t["sell_amount"])
+            num, den = num + w * _act_act_isda(asof, t["maturity"]), den + w
+            continue
+        months = int(t["float_tenor"][:-1]) if t["payer"] else 12  # the payer receives float, the receiver fixed
+        prev, k = t["start"], 1
+        while (pay := oi.add_months(t["start"], months * k)) <= t["maturity"]:
+            if t["payer"]:
+                amount = t["notional"] * math.expm1(r[t["currency"]] * (pay - prev).days / 365.0)
+            else:
+                amount = t["notional"] * t["fixed_rate"]
+            if pay > asof:
+                w = fx(t["currency"]) * amount
+                num, den = num + w * _act_act_isda(asof, pay), den + w
+            prev, k = pay, k + 1
+    return num / den
 
 
 if __name__ == "__main__":  # pragma: no cover
