@@ -141,13 +141,20 @@ def aggregate(run_dir: str, overrides: list[str] | None = None, show_bar: bool |
 def whatif(run_dir: str, netting_set: str, trade_file: str, overrides: list[str] | None = None):
     """Pre-deal what-if on a stored run (output.store_cube=true): the trades of ``trade_file`` (YAML/JSON list
     in the portfolio format) added to ``netting_set``; returns exposure.whatif.WhatIf (before/after results and
-    the table of changes). Overrides as for ``aggregate``; nothing is written."""
+    the table of changes). trade_file may also be the list of trade dicts itself (the scorecard's pre-trade check
+    passes them so). Overrides as for ``aggregate``; nothing is written."""
     from exposure.whatif import read_trades
     from exposure.whatif import whatif as _whatif
 
     cfg = _stored_config(run_dir, overrides)
     same_book = not any(o.lstrip("+").startswith("portfolio.") for o in (overrides or []))
-    return _whatif(cfg, run_dir, str(netting_set), read_trades(str(trade_file)), OmegaConf.to_yaml(cfg), same_book)
+    trades = read_trades(str(trade_file)) if isinstance(trade_file, (str, os.PathLike)) else list(trade_file)
+    return _whatif(cfg, run_dir, str(netting_set), trades, OmegaConf.to_yaml(cfg), same_book,
+                   stored_results=all(o.lstrip("+").split("=", 1)[0] in _NO_RESULT_EFFECT for o in overrides or []))
+
+
+# Overrides that change no figure of a results file (what-if writes nothing): its "before" is still results.h5.
+_NO_RESULT_EFFECT = ("output.dir", "output.csv", "report.plots", "report.html")
 
 
 def _stored_config(run_dir: str, overrides: list[str] | None) -> DictConfig:
