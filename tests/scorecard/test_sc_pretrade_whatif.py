@@ -110,3 +110,40 @@ def test_fails_closed_with_the_reason(runs, tmp_path):
     assert gone["ok"] is False and "cannot be read" in gone["reason"]
     no_q = whatif_limit_checks(sc, MULT, str(run), [NEW], ["CP_E"], pfe_quantile=0.999)["CP_E"]
     assert no_q["ok"] is False and "quantile" in no_q["reason"]
+
+
+def test_http_pretrade_uses_the_whatif_and_refuses_what_it_cannot_decide(runs, run_result, tmp_path):
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from scorecard.server import app_from_config
+    from scorecard_testlib import compose
+
+    run, stored, full = runs
+    shutil.copy(f"{run_result.paths['dir']}/snapshot.json", tmp_path / "snapshot.json")
+    cfg = compose(f"output.dir={tmp_path}", f"routing.engine_runs_dir={run.parent}", "exposure.pfe_quantile=0.99")
+    sc = run_result.scorecard
+    body = {"k": 3, "candidates": ["CP_E", "CP_B"], "whatif": {"run": run.name, "trades": [NEW]}}
+    with TestClient(app_from_config(cfg)) as client:
+        r = client.post("/v1/pretrade", json=body)
+        assert r.status_code == 200, r.text
+        ans = r.json()
+        w = {d["counterparty"]: d for d in ans["whatif"]}
+        inc_ref = _peak(full, "CP_E") - _peak(stored, "CP_E")
+        assert w["CP_E"]["incremental_pfe"] == pytest.approx(inc_ref, rel=1e-9)
+        assert w["CP_E"]["proposed_pfe"] == pytest.approx(float(sc.loc["CP_E", "pfe_peak"]) + inc_ref, rel=1e-9)
+        assert w["CP_E"]["ok"] is (w["CP_E"]["proposed_pfe"] <= w["CP_E"]["effective_limit"])
+        selected = [d["counterparty"] for d in ans["selected"]]
+        assert ("CP_E" in selected) is (w["CP_E"]["ok"] and sc.loc["CP_E", "class"] != "Restrict")
+        why = {d["counterparty"]: d["reason"] for d in ans["not_selectable"]}
+        assert "CP_B" not in selected and "no netting set" in why["CP_B"]  # fail closed, with the reason
+        for outside in ("../elsewhere", "/etc", "."):  # only folders under routing.engine_runs_dir
+            r = client.post("/v1/pretrade", json=dict(body, whatif={"run": outside, "trades": [NEW]}))
+            assert r.status_code == 422 and "engine_runs_dir" in r.json()["error"], outside
+        both = dict(body, additional_pfe=1.0)
+        assert client.post("/v1/pretrade", json=both).status_code == 422
+    off = compose(f"output.dir={tmp_path}")
+    with TestClient(app_from_config(off)) as client:
+        r = client.post("/v1/pretrade", json=body)
+        assert r.status_code == 422 and "disabled" in r.json()["error"]
