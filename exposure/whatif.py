@@ -155,9 +155,7 @@ def whatif(cfg, run_dir: str, netting_set: str, trades: list, config_yaml: str, 
         npv[j] += npv0
         after = aggregate_values(cfg, market, grid, pf, V2, N, fx, attrs, config_yaml, run_dir, quiet, npv=npv)
         return WhatIf(before, after, netting_set, cp, trade_ids, _table(before, after, j, cp, cfg))
-    from exposure.results import read_results
-
-    before = read_results(results_h5, validate=False)
+    before = _stored_results(results_h5)
     sel = [k for k, ns in enumerate(pf.netting_sets) if ns.counterparty == cp]
     sub_pf = _Book(tuple(pf.netting_sets[k] for k in sel), pf.trade_ids)
     Vs = V[:, sel, :]
@@ -168,6 +166,22 @@ def whatif(cfg, run_dir: str, netting_set: str, trades: list, config_yaml: str, 
     part = aggregate_values(cfg, market, grid, sub_pf, Vs, N, fx, sub_attrs, config_yaml, run_dir, quiet, npv=npv)
     after = replace_counterparty(before, part, cp)
     return WhatIf(before, after, netting_set, cp, trade_ids, _table(before, after, j, cp, cfg))
+
+
+_RESULTS: dict = {}  # (path, mtime, size) -> results Dataset: a server or notebook asks many what-ifs of one run
+
+
+def _stored_results(path: str):
+    """The run's results.h5, read once per process while the file is unchanged (a copy: callers may edit it)."""
+    from exposure.results import read_results
+
+    st = os.stat(path)
+    key = (os.path.abspath(path), st.st_mtime_ns, st.st_size)
+    if key not in _RESULTS:
+        while len(_RESULTS) >= 4:
+            _RESULTS.pop(next(iter(_RESULTS)))
+        _RESULTS[key] = read_results(path, validate=False)
+    return _RESULTS[key].copy(deep=True)
 
 
 def _check_clash(trades: list, existing: set) -> None:
