@@ -13,6 +13,7 @@ their netting set in another order; ``tests/test_whatif.py`` bounds the differen
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import tempfile
 
@@ -25,12 +26,28 @@ from exposure.errors import ConfigError, TradeError
 
 @dataclasses.dataclass(frozen=True)
 class WhatIf:
-    before: object  # results Dataset of the stored scenarios without the trades
-    after: object  # with them
+    """Before/after of a what-if. ``before_cpty``/``after_cpty``: results of the counterparty's netting sets
+    (what the table reads; every netting set when the what-if ran under overrides); ``before``/``after``: every netting set, built on first access (``before`` is the
+    stored results.h5, ``after`` that with the counterparty's rows replaced), so a caller that reads only the
+    table or the counterparty's figures never pays for reading the whole run."""
+
     netting_set: str
     counterparty: str
     trade_ids: tuple
     table: pd.DataFrame  # Figure, Before, After, Change
+    before_cpty: object
+    after_cpty: object
+    load_before: object = dataclasses.field(default=None, repr=False)  # () -> full "before" Dataset
+    full: tuple = dataclasses.field(default=(None, None), repr=False)  # (before, after) when already built
+
+    @functools.cached_property
+    def before(self):
+        return self.full[0] if self.full[0] is not None else self.load_before()
+
+    @functools.cached_property
+    def after(self):
+        return self.full[1] if self.full[1] is not None else replace_counterparty(self.before, self.after_cpty,
+                                                                                  self.counterparty)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,8 +129,9 @@ def whatif(cfg, run_dir: str, netting_set: str, trades: list, config_yaml: str, 
     (the caller passes False when the config's portfolio differs from the run's). stored_results: "before" is
     the run's own results.h5 (the caller passes True when ``cfg`` is the stored config without overrides).
 
-    Only the counterparty's netting sets are aggregated again: the others do not change, and every counterparty
-    figure (PFE_cpty, limits, CVA_cpty) needs only its own sets. "after" is "before" with those rows replaced;
+    Only the counterparty's netting sets are aggregated (before and after, from the cube): the others do not
+    change, and every counterparty figure (PFE_cpty, limits, CVA_cpty) needs only its own sets. The full "after"
+    (built on access) is the stored results.h5 with those rows replaced;
     what cannot be replaced row by row (capital, which needs the trades' SA-CCR attributes; portfolio totals
     other than sums; standard errors of totals) is left out of "after" and named in its ``whatif_not_recomputed``
     attribute, never kept stale."""
@@ -154,18 +172,22 @@ def whatif(cfg, run_dir: str, netting_set: str, trades: list, config_yaml: str, 
         npv = np.asarray(attrs["NPV"], dtype=np.float64).copy()
         npv[j] += npv0
         after = aggregate_values(cfg, market, grid, pf, V2, N, fx, attrs, config_yaml, run_dir, quiet, npv=npv)
-        return WhatIf(before, after, netting_set, cp, trade_ids, _table(before, after, j, cp, cfg))
-    before = _stored_results(results_h5)
+        return WhatIf(netting_set, cp, trade_ids, _table(before, after, j, cp, cfg), before, after,
+                      full=(before, after))
+    # The counterparty's netting sets before and after, from the cube (bit for bit the stored run's figures);
+    # the other netting sets are the stored results.h5, read only if the caller asks for them.
     sel = [k for k, ns in enumerate(pf.netting_sets) if ns.counterparty == cp]
     sub_pf = _Book(tuple(pf.netting_sets[k] for k in sel), pf.trade_ids)
-    Vs = V[:, sel, :]
-    Vs[:, sel.index(j), :] += v
-    npv = np.asarray(attrs["NPV"], dtype=np.float64)[sel]
-    npv[sel.index(j)] += npv0
     sub_attrs = dict(attrs, netting_set_maturity=np.asarray(attrs["netting_set_maturity"])[sel])
-    part = aggregate_values(cfg, market, grid, sub_pf, Vs, N, fx, sub_attrs, config_yaml, run_dir, quiet, npv=npv)
-    after = replace_counterparty(before, part, cp)
-    return WhatIf(before, after, netting_set, cp, trade_ids, _table(before, after, j, cp, cfg))
+    Vs = V[:, sel, :]
+    npv = np.asarray(attrs["NPV"], dtype=np.float64)[sel]
+    before_cp = aggregate_values(cfg, market, grid, sub_pf, Vs, N, fx, sub_attrs, config_yaml, run_dir, quiet, npv=npv)
+    Vs, npv = Vs.copy(), npv.copy()  # (the "before" results may hold views of them)
+    Vs[:, sel.index(j), :] += v
+    npv[sel.index(j)] += npv0
+    after_cp = aggregate_values(cfg, market, grid, sub_pf, Vs, N, fx, sub_attrs, config_yaml, run_dir, quiet, npv=npv)
+    return WhatIf(netting_set, cp, trade_ids, _table(before_cp, after_cp, sel.index(j), cp, cfg), before_cp, after_cp,
+                  load_before=functools.partial(_stored_results, results_h5))
 
 
 _RESULTS: dict = {}  # (path, mtime, size) -> results Dataset: a server or notebook asks many what-ifs of one run

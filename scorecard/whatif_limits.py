@@ -62,8 +62,9 @@ def whatif_increment(run_dir: str, netting_set: str, trades: list, pfe_quantile:
         from exposure.api import whatif
     res = whatif(str(run_dir), str(netting_set), list(trades))
     cp = res.counterparty
-    d_pfe = _peak_cpty_pfe(res.after, cp, pfe_quantile) - _peak_cpty_pfe(res.before, cp, pfe_quantile)
-    cb, ca = _cpty_cva(res.before, cp), _cpty_cva(res.after, cp)
+    before, after = res.before_cpty, res.after_cpty  # the counterparty's netting sets: all its figures need
+    d_pfe = _peak_cpty_pfe(after, cp, pfe_quantile) - _peak_cpty_pfe(before, cp, pfe_quantile)
+    cb, ca = _cpty_cva(before, cp), _cpty_cva(after, cp)
     d_cva = None if cb is None or ca is None else ca - cb
     return {"netting_set": str(netting_set), "engine_counterparty": cp, "incremental_pfe": d_pfe,
             "incremental_cva": d_cva, "trade_ids": list(res.trade_ids)}
