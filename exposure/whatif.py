@@ -16,6 +16,7 @@ import dataclasses
 import functools
 import os
 import tempfile
+import threading
 
 import numpy as np
 import pandas as pd
@@ -190,6 +191,7 @@ def whatif(cfg, run_dir: str, netting_set: str, trades: list, config_yaml: str, 
                   load_before=functools.partial(_stored_results, results_h5))
 
 
+_RESULTS_LOCK = threading.Lock()
 _RESULTS: dict = {}  # (path, mtime, size) -> results Dataset: a server or notebook asks many what-ifs of one run
 
 
@@ -199,11 +201,12 @@ def _stored_results(path: str):
 
     st = os.stat(path)
     key = (os.path.abspath(path), st.st_mtime_ns, st.st_size)
-    if key not in _RESULTS:
-        while len(_RESULTS) >= 4:
-            _RESULTS.pop(next(iter(_RESULTS)))
-        _RESULTS[key] = read_results(path, validate=False)
-    return _RESULTS[key].copy(deep=True)
+    with _RESULTS_LOCK:  # the scorecard server runs what-ifs in worker threads
+        if key not in _RESULTS:
+            while len(_RESULTS) >= 4:
+                _RESULTS.pop(next(iter(_RESULTS)))
+            _RESULTS[key] = read_results(path, validate=False)
+        return _RESULTS[key].copy(deep=True)
 
 
 def _check_clash(trades: list, existing: set) -> None:

@@ -80,6 +80,9 @@ def whatif_limit_checks(scorecard: pd.DataFrame, multipliers, run_dir: str, trad
     if not isinstance(trades, list) or not trades or not all(isinstance(t, dict) for t in trades):
         raise ScorecardInputError("pre-trade request", "whatif.trades", "expected a non-empty list of trades")
     cands = list(dict.fromkeys(candidates or list(scorecard.index)))
+    unknown = [c for c in cands if c not in scorecard.index]
+    if unknown:  # before any pricing
+        raise ScorecardInputError("pre-trade request", "candidates", f"unknown counterparties {unknown}")
     try:
         by_cp = run_netting_sets(run_dir)
         run_error = None
@@ -108,8 +111,6 @@ def whatif_limit_checks(scorecard: pd.DataFrame, multipliers, run_dir: str, trad
                     reason, inc = "what-if gave a non-finite increment: refused", None
             except Exception as exc:  # noqa: BLE001 -- fail closed with the engine's message
                 reason = f"what-if failed: {type(exc).__name__}: {exc}"
-        if cp not in scorecard.index:
-            raise ScorecardInputError("pre-trade request", "candidates", f"unknown counterparty '{cp}'")
         if inc is None:
             d = limit_check(scorecard.loc[cp], multipliers, 0.0)
             d.update(ok=False, reason=reason, incremental_pfe=None, incremental_cva=None, netting_set=None,

@@ -147,3 +147,16 @@ def test_http_pretrade_uses_the_whatif_and_refuses_what_it_cannot_decide(runs, r
     with TestClient(app_from_config(off)) as client:
         r = client.post("/v1/pretrade", json=body)
         assert r.status_code == 422 and "disabled" in r.json()["error"]
+
+
+def test_bad_requests_are_refused_before_any_pricing(runs):
+    from scorecard.errors import ScorecardInputError
+
+    run, stored, _ = runs
+    sc = _scorecard(stored, 1e9)
+    calls = []
+    with pytest.raises(ScorecardInputError, match="CP_NOPE"):
+        whatif_limit_checks(sc, MULT, str(run), [NEW], ["CP_E", "CP_NOPE"], whatif=lambda *a: calls.append(a))
+    with pytest.raises(ScorecardInputError, match="trades"):
+        whatif_limit_checks(sc, MULT, str(run), [], ["CP_E"], whatif=lambda *a: calls.append(a))
+    assert calls == []
