@@ -141,33 +141,39 @@ def aggregate(run_dir: str, overrides: list[str] | None = None, show_bar: bool |
 def whatif(run_dir: str, netting_set: str, trade_file: str, overrides: list[str] | None = None):
     """Pre-deal what-if on a stored run (output.store_cube=true): the trades of ``trade_file`` (YAML/JSON list
     in the portfolio format) added to ``netting_set``; returns exposure.whatif.WhatIf (before/after results and
-    the table of changes). Overrides as for ``aggregate``; nothing is written."""
+    the table of changes). trade_file may also be the list of trade dicts itself (the scorecard's pre-trade check
+    passes them so). Overrides as for ``aggregate``; nothing is written."""
     from exposure.whatif import read_trades
     from exposure.whatif import whatif as _whatif
 
     cfg = _stored_config(run_dir, overrides)
     same_book = not any(o.lstrip("+").startswith("portfolio.") for o in (overrides or []))
-    return _whatif(cfg, run_dir, str(netting_set), read_trades(str(trade_file)), OmegaConf.to_yaml(cfg), same_book)
+    trades = read_trades(str(trade_file)) if isinstance(trade_file, (str, os.PathLike)) else list(trade_file)
+    return _whatif(cfg, run_dir, str(netting_set), trades, OmegaConf.to_yaml(cfg), same_book,
+                   stored_results=all(o.lstrip("+").split("=", 1)[0] in _NO_RESULT_EFFECT for o in overrides or []))
+
+
+# Overrides that change no figure of a results file (what-if writes nothing): its "before" is still results.h5.
+_NO_RESULT_EFFECT = ("output.dir", "output.csv", "report.plots", "report.html")
 
 
 def _stored_config(run_dir: str, overrides: list[str] | None) -> DictConfig:
     """The run's config.yaml with dotted overrides; refuses overrides of AGGREGATE_FIXED."""
-    from exposure.config.schema import ExposureConfig, register_configs
+    from exposure.config.schema import ExposureConfig  # no ConfigStore: nothing is composed here
 
-    register_configs()
     stored_path = os.path.join(str(run_dir), "config.yaml")
     if not os.path.exists(stored_path):
         raise ConfigError("RUN_DIR", f"no config.yaml in {run_dir}: not a run folder")
     try:
         base = OmegaConf.merge(OmegaConf.structured(ExposureConfig), OmegaConf.load(stored_path))
         ov = [o.lstrip("+") for o in (overrides or [])]
-        cfg = OmegaConf.merge(base, OmegaConf.from_dotlist(ov))
+        cfg = OmegaConf.merge(base, OmegaConf.from_dotlist(ov)) if ov else base
     except Exception as exc:  # OmegaConf names the key of a typo or a wrong type
         key = getattr(exc, "full_key", None) or "overrides"
         raise ConfigError(str(key), str(exc).splitlines()[0], source=stored_path) from exc
     if not any(o.split("=", 1)[0] == "output.dir" for o in ov):
         cfg.output.dir = os.path.join(str(run_dir), "aggregate")
-    for key in AGGREGATE_FIXED:
+    for key in AGGREGATE_FIXED if ov else ():  # (without overrides nothing can have changed)
         old, new = OmegaConf.select(base, key), OmegaConf.select(cfg, key)
         if key == "market":
             old, new = (OmegaConf.masked_copy(x, [k for k in x.keys() if k not in ("credit", "own_name")])

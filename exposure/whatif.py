@@ -13,8 +13,10 @@ their netting set in another order; ``tests/test_whatif.py`` bounds the differen
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import tempfile
+import threading
 
 import numpy as np
 import pandas as pd
@@ -25,12 +27,28 @@ from exposure.errors import ConfigError, TradeError
 
 @dataclasses.dataclass(frozen=True)
 class WhatIf:
-    before: object  # results Dataset of the stored scenarios without the trades
-    after: object  # with them
+    """Before/after of a what-if. ``before_cpty``/``after_cpty``: results of the counterparty's netting sets
+    (what the table reads; every netting set when the what-if ran under overrides); ``before``/``after``: every netting set, built on first access (``before`` is the
+    stored results.h5, ``after`` that with the counterparty's rows replaced), so a caller that reads only the
+    table or the counterparty's figures never pays for reading the whole run."""
+
     netting_set: str
     counterparty: str
     trade_ids: tuple
     table: pd.DataFrame  # Figure, Before, After, Change
+    before_cpty: object
+    after_cpty: object
+    load_before: object = dataclasses.field(default=None, repr=False)  # () -> full "before" Dataset
+    full: tuple = dataclasses.field(default=(None, None), repr=False)  # (before, after) when already built
+
+    @functools.cached_property
+    def before(self):
+        return self.full[0] if self.full[0] is not None else self.load_before()
+
+    @functools.cached_property
+    def after(self):
+        return self.full[1] if self.full[1] is not None else replace_counterparty(self.before, self.after_cpty,
+                                                                                  self.counterparty)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,10 +123,19 @@ def price_on_scenarios(cfg, market, grid, model, states, trades: list, netting_s
     return total, npv0, tuple(t.id for t in pf.trades)
 
 
-def whatif(cfg, run_dir: str, netting_set: str, trades: list, config_yaml: str, stored_book: bool = True) -> WhatIf:
+def whatif(cfg, run_dir: str, netting_set: str, trades: list, config_yaml: str, stored_book: bool = True,
+           stored_results: bool = False) -> WhatIf:
     """The incremental figures of adding ``trades`` (dicts in the portfolio file's format) to ``netting_set``.
     stored_book: take the netting sets (CSAs) and trade ids stored with the run instead of parsing the book again
-    (the caller passes False when the config's portfolio differs from the run's)."""
+    (the caller passes False when the config's portfolio differs from the run's). stored_results: "before" is
+    the run's own results.h5 (the caller passes True when ``cfg`` is the stored config without overrides).
+
+    Only the counterparty's netting sets are aggregated (before and after, from the cube): the others do not
+    change, and every counterparty figure (PFE_cpty, limits, CVA_cpty) needs only its own sets. The full "after"
+    (built on access) is the stored results.h5 with those rows replaced;
+    what cannot be replaced row by row (capital, which needs the trades' SA-CCR attributes; portfolio totals
+    other than sums; standard errors of totals) is left out of "after" and named in its ``whatif_not_recomputed``
+    attribute, never kept stale."""
     from exposure.market.snapshot import build_market
     from exposure.portfolio import load_portfolio
     from exposure.reaggregate import aggregate_values, stored_grid
@@ -118,30 +145,108 @@ def whatif(cfg, run_dir: str, netting_set: str, trades: list, config_yaml: str, 
     if not os.path.exists(path):
         raise ConfigError("RUN_DIR", f"no {FILE_NAME} in {run_dir}: run it with output.store_cube=true")
     V, N, fx, ids, attrs = NettingValuesCube.read(path)
+    if netting_set not in ids:
+        raise ConfigError("--netting-set", f"'{netting_set}' is not a netting set of the run ({', '.join(ids)})")
+    book = NettingValuesCube.read_book(path) if stored_book else None
+    clash_ids = set(book["trade_ids"]) if book is not None else None
+    if clash_ids is not None:  # a clash is refused before any market building or pricing
+        _check_clash(trades, clash_ids)
     try:
         states, model = NettingValuesCube.read_scenarios(path)
     except KeyError:
         raise ConfigError("RUN_DIR", f"{path} has no scenarios: re-run with this version and output.store_cube=true") from None
-    if netting_set not in ids:
-        raise ConfigError("--netting-set", f"'{netting_set}' is not a netting set of the run ({', '.join(ids)})")
     market = build_market(cfg.market)
     grid = stored_grid(cfg, market, attrs)
-    book = NettingValuesCube.read_book(path) if stored_book else None
     pf = _Book(**book) if book is not None else load_portfolio(cfg.portfolio, market, grid)
+    if clash_ids is None:
+        _check_clash(trades, set(pf.trade_ids))
     j = ids.index(netting_set)
-    clash = sorted({str(t.get("id")) for t in trades} & set(pf.trade_ids))
-    if clash:
-        raise TradeError(clash[0], "a trade of the run already has this id")
     cp = pf.netting_sets[j].counterparty
     v, npv0, trade_ids = price_on_scenarios(cfg, market, grid, model, states, trades, netting_set, cp)
     quiet = RunProgress(None, show_bar=False)
-    before = aggregate_values(cfg, market, grid, pf, V, N, fx, attrs, config_yaml, run_dir, quiet)
-    V2 = V.copy()
-    V2[:, j, :] += v
-    npv = np.asarray(attrs["NPV"], dtype=np.float64).copy()
-    npv[j] += npv0
-    after = aggregate_values(cfg, market, grid, pf, V2, N, fx, attrs, config_yaml, run_dir, quiet, npv=npv)
-    return WhatIf(before, after, netting_set, cp, trade_ids, _table(before, after, j, cp, cfg))
+    results_h5 = os.path.join(str(run_dir), "results.h5")
+    if not (book is not None and stored_results and os.path.exists(results_h5)):
+        # overrides (or an older run): both sides from the cube, every netting set
+        before = aggregate_values(cfg, market, grid, pf, V, N, fx, attrs, config_yaml, run_dir, quiet)
+        V2 = V.copy()
+        V2[:, j, :] += v
+        npv = np.asarray(attrs["NPV"], dtype=np.float64).copy()
+        npv[j] += npv0
+        after = aggregate_values(cfg, market, grid, pf, V2, N, fx, attrs, config_yaml, run_dir, quiet, npv=npv)
+        return WhatIf(netting_set, cp, trade_ids, _table(before, after, j, cp, cfg), before, after,
+                      full=(before, after))
+    # The counterparty's netting sets before and after, from the cube (bit for bit the stored run's figures);
+    # the other netting sets are the stored results.h5, read only if the caller asks for them.
+    sel = [k for k, ns in enumerate(pf.netting_sets) if ns.counterparty == cp]
+    sub_pf = _Book(tuple(pf.netting_sets[k] for k in sel), pf.trade_ids)
+    sub_attrs = dict(attrs, netting_set_maturity=np.asarray(attrs["netting_set_maturity"])[sel])
+    Vs = V[:, sel, :]
+    npv = np.asarray(attrs["NPV"], dtype=np.float64)[sel]
+    before_cp = aggregate_values(cfg, market, grid, sub_pf, Vs, N, fx, sub_attrs, config_yaml, run_dir, quiet, npv=npv)
+    Vs, npv = Vs.copy(), npv.copy()  # (the "before" results may hold views of them)
+    Vs[:, sel.index(j), :] += v
+    npv[sel.index(j)] += npv0
+    after_cp = aggregate_values(cfg, market, grid, sub_pf, Vs, N, fx, sub_attrs, config_yaml, run_dir, quiet, npv=npv)
+    return WhatIf(netting_set, cp, trade_ids, _table(before_cp, after_cp, sel.index(j), cp, cfg), before_cp, after_cp,
+                  load_before=functools.partial(_stored_results, results_h5))
+
+
+_RESULTS_LOCK = threading.Lock()
+_RESULTS: dict = {}  # (path, mtime, size) -> results Dataset: a server or notebook asks many what-ifs of one run
+
+
+def _stored_results(path: str):
+    """The run's results.h5, read once per process while the file is unchanged (a copy: callers may edit it)."""
+    from exposure.results import read_results
+
+    st = os.stat(path)
+    key = (os.path.abspath(path), st.st_mtime_ns, st.st_size)
+    with _RESULTS_LOCK:  # the scorecard server runs what-ifs in worker threads
+        if key not in _RESULTS:
+            while len(_RESULTS) >= 4:
+                _RESULTS.pop(next(iter(_RESULTS)))
+            _RESULTS[key] = read_results(path, validate=False)
+        return _RESULTS[key].copy(deep=True)
+
+
+def _check_clash(trades: list, existing: set) -> None:
+    clash = sorted({str(t.get("id")) for t in trades} & {str(t) for t in existing})
+    if clash:
+        raise TradeError(clash[0], "a trade of the run already has this id")
+
+
+def replace_counterparty(before, part, cp: str):
+    """``before`` with the rows of counterparty ``cp`` (its netting sets, its ``cpty`` entry, its limits) taken
+    from ``part``, a results Dataset of that counterparty's netting sets only. Sums over netting sets
+    (``<X>_total`` = sum of ``X``) are recomputed; any other variable that depends on the changed rows but
+    cannot be rebuilt from them is dropped and listed in attrs["whatif_not_recomputed"]."""
+    after = before.copy(deep=True)
+    ns_ids = [str(x) for x in part["netting_set"].values]
+    dropped = []
+    for name in list(before.data_vars):
+        var = before[name]
+        if "netting_set" in var.dims or "cpty" in var.dims or "limit" in var.dims:
+            if name not in part:
+                dropped.append(name)
+                continue
+            if var.dtype.kind in "US":  # fixed-width strings would cut a longer new status or reason
+                after[name] = after[name].astype(object)
+            if "netting_set" in var.dims:
+                after[name].loc[{"netting_set": ns_ids}] = part[name].values
+            elif "cpty" in var.dims:
+                after[name].loc[{"cpty": [cp]}] = part[name].values
+            else:
+                rows = [str(c) == cp for c in before["limit_counterparty"].values]
+                prow = [str(c) == cp for c in part["limit_counterparty"].values]
+                after[name][{"limit": np.flatnonzero(rows)}] = part[name].values[np.flatnonzero(prow)]
+        elif name.endswith("_total") and name[:-6] in before and "netting_set" in before[name[:-6]].dims \
+                and name[:-6] in part:
+            after[name] = ((), float(after[name[:-6]].values.sum()), dict(var.attrs))
+        elif name.endswith(("_total", "_total_stderr")):
+            dropped.append(name)
+    after = after.drop_vars(dropped)
+    after.attrs["whatif_not_recomputed"] = ", ".join(dropped) or "none"
+    return after
 
 
 def _table(before, after, j: int, cp: str, cfg) -> pd.DataFrame:

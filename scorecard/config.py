@@ -171,6 +171,9 @@ class CompositeConfig:
 class RoutingConfig:
     bps_per_score_point: float = 0.1  # extra all-in cost per point of composite toxicity
     exclude_classes: List[str] = field(default_factory=lambda: ["Restrict"])
+    # Folder of stored engine runs (exposure run output.store_cube=true) that a pre-trade request may name for a
+    # what-if (POST /v1/pretrade {"whatif": {"run": NAME, "trades": [...]}}); None: what-if requests refused.
+    engine_runs_dir: Optional[str] = None
 
 
 class LimitMode(str, Enum):

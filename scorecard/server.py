@@ -24,6 +24,7 @@ from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from .errors import ScorecardInputError
@@ -67,10 +68,17 @@ class RoutingRequest(Strict):
     quotes: list[Quote] = Field(min_length=1, max_length=1000)
 
 
+class WhatifSpec(Strict):
+    run: str = Field(min_length=1, max_length=200)  # a run folder under routing.engine_runs_dir
+    trades: list[dict] = Field(min_length=1, max_length=100)  # the engine's portfolio format, without netting_set
+    netting_sets: dict[str, str] | None = None  # counterparty -> netting set of the run (default: its only one)
+
+
 class PretradeRequest(Strict):
     k: int = Field(ge=1, le=100)
     candidates: list[str] | None = Field(default=None, max_length=1000)
     additional_pfe: float = Field(default=0.0, ge=0, le=MAX_AMOUNT)
+    whatif: WhatifSpec | None = None  # incremental PFE/CVA from the engine's what-if instead of additional_pfe
 
 
 class LimitRequest(Strict):
@@ -107,7 +115,7 @@ class Unauthorized(Exception):
 
 
 def create_app(snapshot_path, feedback_db, token: str | None, routing_cfg, limits_cfg, pricing_cfg,
-               feedback_cfg=None) -> FastAPI:
+               feedback_cfg=None, pfe_quantile: float = 0.95) -> FastAPI:
     store = SnapshotStore(snapshot_path)
     feedback = FeedbackStore(feedback_db)
     default_expiry = getattr(feedback_cfg, "override_expiry_days", None)
@@ -180,18 +188,44 @@ def create_app(snapshot_path, feedback_db, token: str | None, routing_cfg, limit
         best = ranked[0]["counterparty"] if ranked[0]["eligible"] else None
         return _json({"ranked": ranked, "best": best})
 
+    def whatif_checks(s, req, cands) -> dict:
+        from .whatif_limits import whatif_limit_checks
+
+        w = req.whatif
+        if req.additional_pfe:
+            raise ScorecardInputError("pre-trade request", "additional_pfe", "give either additional_pfe or whatif")
+        root = getattr(routing_cfg, "engine_runs_dir", None)
+        if not root:
+            raise ScorecardInputError("pre-trade request", "whatif", "disabled: routing.engine_runs_dir is not set")
+        base = Path(str(root)).resolve()
+        run = (base / w.run).resolve()
+        if base not in run.parents:  # only the operator's run folders (they hold pickles: never a client's path)
+            raise ScorecardInputError("pre-trade request", "whatif.run", f"'{w.run}' is not a run folder under "
+                                                                         "routing.engine_runs_dir")
+        named = {cp_of(s, k): v for k, v in (w.netting_sets or {}).items()}
+        return whatif_limit_checks(s.scorecard, limits_cfg.multipliers, str(run), list(w.trades), cands, named,
+                                   pfe_quantile, resolve=s.resolve)
+
     @app.post("/v1/pretrade")
     async def pretrade(req: PretradeRequest):
         s = store.get()
         cands = [cp_of(s, c) for c in req.candidates] if req.candidates else None
-        checks = {cp: limit_check(s.scorecard.loc[cp], limits_cfg.multipliers, req.additional_pfe)
-                  for cp in (cands or s.scorecard.index)}
+        if req.whatif is not None:
+            checks = await run_in_threadpool(whatif_checks, s, req, cands)  # prices on the engine's scenarios
+        else:
+            checks = {cp: limit_check(s.scorecard.loc[cp], limits_cfg.multipliers, req.additional_pfe)
+                      for cp in (cands or s.scorecard.index)}
         ok = pd.Series({cp: c["ok"] for cp, c in checks.items()}, dtype=bool)
         sel, why = pretrade_select(s.scorecard, req.k, tuple(routing_cfg.exclude_classes), cands, ok,
                                    {cp: c["reason"] for cp, c in checks.items()})
-        return _json({"selected": [{"counterparty": cp, "score": float(r["score"]), "class": str(r["class"])}
-                                   for cp, r in sel.iterrows()],
-                      "not_selectable": [{"counterparty": cp, "reason": r} for cp, r in why.items()]})
+        out = {"selected": [{"counterparty": cp, "score": float(r["score"]), "class": str(r["class"])}
+                            for cp, r in sel.iterrows()],
+               "not_selectable": [{"counterparty": cp, "reason": r} for cp, r in why.items()]}
+        if req.whatif is not None:
+            keys = ("netting_set", "incremental_pfe", "incremental_cva", "pfe_peak", "proposed_pfe",
+                    "effective_limit", "headroom", "ok", "reason")
+            out["whatif"] = [{"counterparty": cp, **{k: c.get(k) for k in keys}} for cp, c in checks.items()]
+        return _json(out)
 
     @app.post("/v1/limits/check")
     async def limits(req: LimitRequest):
@@ -266,7 +300,7 @@ def resolve_token(server_cfg) -> str | None:
 def app_from_config(cfg) -> FastAPI:
     out = Path(cfg.output.dir)
     return create_app(out / "snapshot.json", cfg.feedback.db or out / "feedback.sqlite", resolve_token(cfg.server),
-                      cfg.routing, cfg.limits, cfg.pricing, cfg.feedback)
+                      cfg.routing, cfg.limits, cfg.pricing, cfg.feedback, float(cfg.exposure.pfe_quantile))
 
 
 def serve(cfg) -> None:

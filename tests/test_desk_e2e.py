@@ -212,6 +212,10 @@ def test_whatif_equals_a_full_run_with_the_trades(stored_run, tmp_path, capsys):
     # CVA comes from the same stages as a full run; EAD needs the trades' SA-CCR attributes: n/a, not dropped
     assert t.loc["CVA (netting set)", "After"] == pytest.approx(full["CVA"].sel(netting_set="NS_E").item(), rel=1e-10)
     assert np.isnan(t.loc["EAD (netting set)", "After"])
+    # the full "after" is results.h5 with CP_E's rows replaced: sums re-summed, capital left out and named
+    assert res.after["CVA_total"].item() == pytest.approx(full["CVA_total"].item(), rel=1e-10)
+    assert "EAD" not in res.after and "EAD" in res.after.attrs["whatif_not_recomputed"]
+    assert list(res.after_cpty["netting_set"].values) == ["NS_E"]
 
     with pytest.raises(ConfigError, match="--netting-set"):
         api.whatif(str(run), "NS_X", str(new))
