@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -56,8 +57,13 @@ def validate(cfg: DictConfig) -> Setup:
     """Run every check (market, model, grid, portfolio, report limits) without calibrating or simulating."""
     from exposure.report.settings import report_settings
 
+    from exposure.checks import check_outputs, check_run_size
+
     report_settings(cfg)
-    return setup(cfg, calibrate=False)
+    check_outputs(cfg)  # output folder, quantiles
+    s = setup(cfg, calibrate=False)
+    check_run_size(cfg, s)  # id lengths, path data against the memory and disk budget
+    return s
 
 
 def simulate(cfg: DictConfig, s: Setup | None = None):
@@ -83,23 +89,49 @@ def simulate(cfg: DictConfig, s: Setup | None = None):
     return scenarios_dataset(states, dates, times, s.built.model.state_names, attrs)
 
 
-def run(cfg: DictConfig, progress=None):
+def run(cfg: DictConfig, progress=None, show_bar: bool | None = False):
     """The whole chain on the configured market and portfolio; results and the desk report (report.*) written
-    under cfg.output.dir. progress: an exposure.report.RunProgress (bar and run.log); default: run.log only."""
+    under cfg.output.dir as one run: staged in a temporary sibling folder and moved into place at the end, a
+    lock refusing a second run into the same folder (exposure.run_folder). progress: an
+    exposure.report.RunProgress whose run.log is moved into the staging folder; default: one with run.log
+    there (show_bar: progress bar; None: on a terminal outside CI)."""
     from exposure.report.progress import RunProgress
+    from exposure.run_folder import relocate, staged_run_folder
 
+    from exposure.checks import check_outputs, check_run_size
+    from exposure.report.settings import report_settings
+
+    report_settings(cfg)
+    check_outputs(cfg)
+    s = setup(cfg)
+    check_run_size(cfg, s)
+    out = os.path.abspath(str(cfg.output.dir))
+    with staged_run_folder(out) as stage:
+        log = os.path.join(stage, "run.log")
+        if progress is None:
+            with RunProgress(log, show_bar=show_bar) as p:
+                res = _run_and_report(cfg, s, p, stage, out)
+        else:
+            if progress.log_path and os.path.exists(progress.log_path):
+                shutil.move(progress.log_path, log)
+            progress.log_path = log
+            try:
+                res = _run_and_report(cfg, s, progress, stage, out)
+            except BaseException:
+                progress.log_path = None  # the stage (and its log) goes; the old run folder is not touched
+                raise
     if progress is not None:
-        return _run_and_report(cfg, progress)
-    with RunProgress.for_run(str(cfg.output.dir), show_bar=False) as p:
-        return _run_and_report(cfg, p)
+        progress.log_path = os.path.join(out, "run.log")  # the caller's context manager logs the end there
+    return dataclasses.replace(res, out_dir=str(cfg.output.dir),
+                               files=tuple(relocate(f, stage, out) for f in res.files))
 
 
-def _run_and_report(cfg: DictConfig, progress):
+def _run_and_report(cfg: DictConfig, s: Setup, progress, stage: str, out: str):
     from exposure.pipeline import run_pipeline
     from exposure.report import report_settings, write_report
 
-    res = run_pipeline(cfg, progress=progress)
-    files = write_report(res.dataset, res.out_dir, report_settings(cfg), progress)
+    res = run_pipeline(cfg, s, progress=progress, out_dir=stage)
+    files = write_report(res.dataset, stage, report_settings(cfg), progress, folder_label=out)
     return dataclasses.replace(res, files=res.files + tuple(files))
 
 

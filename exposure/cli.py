@@ -58,10 +58,9 @@ def main(argv: list[str] | None = None) -> int:
             path = write_netcdf_atomic(api.simulate(cfg), os.path.join(str(cfg.output.dir), "scenarios.h5"))
             print(f"scenarios written to {path}")
         elif cmd == "run":
-            from exposure.report import RunProgress, print_summary
+            from exposure.report import print_summary
 
-            with RunProgress.for_run(str(cfg.output.dir)) as progress:  # bar on a TTY outside CI; run.log
-                res = api.run(cfg, progress=progress)
+            res = api.run(cfg, show_bar=None)  # bar on a TTY outside CI; run.log in the run folder
             print_summary(res.dataset, float(res.dataset.attrs.get("report_pfe_quantile", 0.99)))
             print(f"results: {res.out_dir}" + (f" (report: {res.out_dir}/report.html)"
                                                if any(f.endswith("report.html") for f in res.files) else ""))

@@ -267,7 +267,10 @@ def _qlabel(q: float) -> str:
 
 
 def _safe_name(s: str) -> str:
-    return "".join("_" if c in '/\\:*?"<>|' or ord(c) < 32 else c for c in str(s))
+    """The file-name stem of an id (exposure.files.safe_file_stem: safe and unique per id)."""
+    from exposure.files import safe_file_stem
+
+    return safe_file_stem(s)
 
 
 def _pick_quantile(ds: xr.Dataset, q) -> int:
@@ -286,10 +289,10 @@ def _write_csv(path: str, header: Sequence[str], rows) -> str:
     """rows: an iterable of lists of strings, consumed while the temporary file is open."""
 
     def write(tmp):
+        from exposure.files import write_csv_rows
+
         with open(tmp, "w", newline="") as fh:
-            fh.write(",".join(header) + "\n")
-            for row in rows:
-                fh.write(",".join(row) + "\n")
+            write_csv_rows(fh, header, rows)  # a comma or newline in an id is quoted, not a new column
 
     return _atomic(path, write)
 

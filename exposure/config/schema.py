@@ -166,6 +166,7 @@ class SimulationConfig:
     device: Device = Device.auto
     store_scenarios: bool = False
     events: EventDates = EventDates.options
+    memory_budget_gb: Optional[float] = None  # most GB of path data a run may hold (default: the machine's RAM)
 
 
 @dataclass

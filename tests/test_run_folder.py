@@ -1,0 +1,134 @@
+"""A run folder is one run: staged and moved into place, locked against a concurrent run, never a mixture.
+
+- a rerun with fewer netting sets leaves no CSV of the first run;
+- a crash while writing (a writer raising, at several stages) leaves the previous folder byte for byte and no
+  staging folder behind; a staging folder left by a killed run is removed by the next run;
+- a second run while the folder's lock is held is refused (exit 2, one line naming the folder).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+
+import pytest
+
+from exposure.cli import main
+
+BOOK3 = """
+netting_sets:
+  NS_A: {counterparty: CP_A}
+  NS_B: {counterparty: CP_A}
+  NS_C: {counterparty: CP_E}
+trades:
+  - {id: T1, type: FxForward, netting_set: NS_A, buy_currency: USD, buy_amount: 1.1e+7, sell_currency: EUR,
+     sell_amount: 1.0e+7, maturity: 1Y}
+  - {id: T2, type: FxForward, netting_set: NS_B, buy_currency: EUR, buy_amount: 1.0e+7, sell_currency: USD,
+     sell_amount: 1.1e+7, maturity: 1Y}
+  - {id: T3, type: FxForward, netting_set: NS_C, buy_currency: USD, buy_amount: 2.2e+7, sell_currency: EUR,
+     sell_amount: 2.0e+7, maturity: 1Y}
+"""
+TINY = ["portfolio.fixings=null", "simulation.paths=8", "simulation.chunk_size=8", "simulation.grid='6M,1Y'",
+        "report.plots=false", "report.html=false", "report.limits_file=null"]
+
+
+def _run(book, out, *extra):
+    err, so = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(so):
+        rc = main(["run", f"portfolio.trades={book}", f"output.dir={out}", *TINY, *extra])
+    return rc, err.getvalue()
+
+
+def _snapshot(folder):
+    return {os.path.relpath(os.path.join(d, f), folder): open(os.path.join(d, f), "rb").read()
+            for d, _, fs in os.walk(folder) for f in fs}
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("runfolder")
+    book = tmp / "book3.yaml"
+    book.write_text(BOOK3)
+    out = tmp / "run"
+    rc, err = _run(book, out)
+    assert rc == 0, err
+    return tmp, book, out
+
+
+def test_rerun_with_fewer_netting_sets_leaves_no_stale_file(first_run, tmp_path):
+    tmp, book, out = first_run
+    target = tmp_path / "run"
+    rc, err = _run(book, target)
+    assert rc == 0, err
+    assert (target / "exposure_nettingset_NS_C.csv").exists()
+    two = tmp_path / "book2.yaml"
+    two.write_text(BOOK3.replace("  NS_C: {counterparty: CP_E}\n", "").split("  - {id: T3")[0])
+    rc, err = _run(two, target)
+    assert rc == 0, err
+    names = os.listdir(target)
+    assert "exposure_nettingset_NS_A.csv" in names and "exposure_nettingset_NS_C.csv" not in names
+    assert "run.log" in names and "results.h5" in names
+    assert sorted(os.listdir(tmp_path)) == sorted(["book2.yaml", "run", ".run.lock"])
+
+
+@pytest.mark.parametrize("victim", ["exposure.results.write_ore_csv", "exposure.results.write_results",
+                                    "exposure.report.write.write_summary_csv",
+                                    "exposure.aggregation.values_cube.NettingValuesCube.save"])
+def test_crash_mid_write_leaves_previous_run_untouched(first_run, monkeypatch, victim):
+    tmp, book, out = first_run
+    before = _snapshot(out)
+    mod, _, name = victim.rpartition(".")
+    import importlib
+
+    try:
+        target = importlib.import_module(mod)
+    except ModuleNotFoundError:
+        pkg, _, cls = mod.rpartition(".")
+        target = getattr(importlib.import_module(pkg), cls)
+
+    def boom(*a, **k):
+        raise OSError(28, "No space left on device (simulated)")
+
+    monkeypatch.setattr(target, name, boom)
+    with pytest.raises(OSError, match="simulated"):
+        _run(book, out, "output.store_cube=true")
+    assert _snapshot(out) == before
+    assert not [n for n in os.listdir(tmp) if ".staging-" in n or ".old-" in n]
+
+
+def test_stale_staging_folder_of_a_killed_run_is_removed(first_run):
+    tmp, book, out = first_run
+    stale = tmp / ".run.staging-killed"
+    stale.mkdir()
+    (stale / "results.h5").write_text("half")
+    rc, err = _run(book, out)
+    assert rc == 0, err
+    assert not stale.exists()
+
+
+def test_concurrent_run_into_the_same_folder_is_refused(first_run):
+    from filelock import FileLock
+
+    tmp, book, out = first_run
+    before = _snapshot(out)
+    with FileLock(str(tmp / ".run.lock")):
+        rc, err = _run(book, out)
+    assert rc == 2
+    assert err.startswith("error: ") and str(out) in err and "another run" in err and "Traceback" not in err
+    assert _snapshot(out) == before
+
+
+def test_hostile_ids_end_to_end(tmp_path):
+    """Netting sets 'NS/1' and 'NS_1' write two files; a trade id with a comma, quote and newline stays one cell."""
+    import csv
+
+    book = tmp_path / "hostile.yaml"
+    book.write_text(BOOK3.replace("NS_A", "'NS/1'").replace("NS_B", "NS_1").replace("id: T1", 'id: "T,1 \\"x\\"\\nz"'))
+    rc, err = _run(book, tmp_path / "run")
+    assert rc == 0, err
+    names = os.listdir(tmp_path / "run")
+    assert len([n for n in names if n.startswith("exposure_nettingset_")]) == 3
+    with open(tmp_path / "run" / "npv.csv", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["TradeId", "NPV"] and [r[0] for r in rows[1:]] == ['T,1 "x"\nz', "T2", "T3"]
