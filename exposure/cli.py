@@ -70,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     except ExposureError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a disk, permission or file-system problem while writing: one line, the file named
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
     return 0
 
 

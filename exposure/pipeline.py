@@ -20,7 +20,7 @@ from omegaconf import OmegaConf
 from exposure.aggregation.values_cube import values_cube
 from exposure.setup import Setup, path_generator, setup
 from exposure.simulation.programs import exported
-from exposure.errors import ConfigError
+from exposure.errors import ConfigError, NonFiniteError
 from exposure.pricing.view import PathView, PricingContext
 
 
@@ -138,7 +138,7 @@ def run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | None
             ns = np.asarray(ns)[..., :n]
             if not np.all(np.isfinite(ns)):
                 bad = np.argwhere(~np.isfinite(ns))[0]
-                raise FloatingPointError(
+                raise NonFiniteError(
                     f"non-finite netting-set value in '{pf.netting_sets[bad[1]].id}' at date index {bad[0]}, path {start + bad[2]}")
             num_n, fx_n = np.asarray(num)[..., :n], np.asarray(fx)[..., :n]
             agg.add_chunk(start, stop, ns, num_n, fx_n, None if tr is None else np.asarray(tr)[..., :n])
@@ -251,7 +251,7 @@ def _with_credit(ds, market, pf, val_times):
 def _check_finite(npv0, trade_ids) -> None:
     bad = [trade_ids[i] for i in np.flatnonzero(~np.isfinite(npv0))]
     if bad:
-        raise FloatingPointError(f"t0 price is not finite for trade(s): {', '.join(bad[:10])}")
+        raise NonFiniteError(f"t0 price is not finite for trade(s): {', '.join(bad[:10])}")
 
 
 def _write(cfg, s: Setup, ds, npv: dict, out: str) -> RunResults:
@@ -260,6 +260,9 @@ def _write(cfg, s: Setup, ds, npv: dict, out: str) -> RunResults:
     from exposure.simulation.scenario_io import atomic_text
     from exposure.xva import write_xva_csv
 
+    from exposure.finite import finite_results
+
+    ds = finite_results(ds)  # no NaN/inf written; a standard error undefined with one path is omitted, noted
     os.makedirs(out, exist_ok=True)
     files = [write_results(ds, os.path.join(out, "results.h5"))]
     if bool(cfg.output.csv):

@@ -220,7 +220,10 @@ def build_results(measures, netting_set_ids: Sequence[str], counterparties: Sequ
 
 def validate_results(ds: xr.Dataset) -> xr.Dataset:
     """Raise ValueError naming what is missing from the results contract; returns ds."""
-    missing = [v for v in REQUIRED_VARS if v not in ds.variables]
+    # a measure undefined for this run (a standard error with one path) is omitted and named in attrs 'omitted'
+    omitted = {n.strip() for part in str(ds.attrs.get("omitted", "")).split(";") if ":" in part
+               for n in part.split(":", 1)[0].split(",")}
+    missing = [v for v in REQUIRED_VARS if v not in ds.variables and v not in omitted]
     missing += [c for c in ("netting_set", "counterparty", "date", "time", "quantile") if c not in ds.coords]
     missing += [f"attrs.{a}" for a in REQUIRED_ATTRS if a not in ds.attrs]
     if missing:
@@ -312,16 +315,18 @@ def write_ore_csv(ds: xr.Dataset, out_dir: str, pfe_quantile: float | None = Non
     times = [f"{float(t):.6f}" for t in ds["time"].values]
     written = []
 
-    extras_ns = [_qlabel(q) for q in qs] + ["EE_stderr"]
+    has_se = "EE_stderr" in ds  # absent when undefined (one path): the column is left out, not filled
+    extras_ns = [_qlabel(q) for q in qs] + (["EE_stderr"] if has_se else [])
     for j, nid in enumerate(ds["netting_set"].values):
         row = {name: ds[name].values[j] for name in ("EPE", "ENE", "ExpectedCollateral", "BaselEE", "BaselEEE",
-                                                       "TimeWeightedBaselEPE", "TimeWeightedBaselEEPE", "EE_stderr")}
+                                                       "TimeWeightedBaselEPE", "TimeWeightedBaselEEPE",
+                                                       *(("EE_stderr",) if has_se else ()))}
         pfe = ds["PFE"].values[j]
         rows = (
             [str(nid), dates[k], times[k], _fmt(row["EPE"][k]), _fmt(row["ENE"][k]),
              _fmt(pfe[k, qi] if qi >= 0 else np.nan), _fmt(row["ExpectedCollateral"][k]), _fmt(row["BaselEE"][k]),
              _fmt(row["BaselEEE"][k]), _fmt(row["TimeWeightedBaselEPE"][k]), _fmt(row["TimeWeightedBaselEEPE"][k])]
-            + [_fmt(pfe[k, m]) for m in range(qs.size)] + [_fmt(row["EE_stderr"][k])]
+            + [_fmt(pfe[k, m]) for m in range(qs.size)] + ([_fmt(row["EE_stderr"][k])] if has_se else [])
             for k in range(len(dates))
         )
         path = os.path.join(out_dir, f"exposure_nettingset_{_safe_name(nid)}.csv")
