@@ -29,6 +29,7 @@ def compose(overrides: list[str] | None = None, config_name: str = "config") -> 
     from exposure.config.schema import register_configs
 
     register_configs()
+    _check_added_keys(overrides)
     # A calling Hydra application (an @hydra.main script, a notebook that composed its own config) keeps its
     # global state: set it aside for our compose and put it back afterwards.
     caller = GlobalHydra.instance().hydra if GlobalHydra.instance().is_initialized() else None
@@ -51,6 +52,23 @@ def compose(overrides: list[str] | None = None, config_name: str = "config") -> 
         GlobalHydra.instance().clear()
         if caller is not None:
             GlobalHydra.instance().initialize(caller)
+
+
+def _check_added_keys(overrides) -> None:
+    """``+section.key=value`` adds a key even to a schema section: refuse a key that the section's dataclass
+    schema does not have (``+simulation.path=20000`` would otherwise be accepted and ignored)."""
+    from exposure.config.schema import ExposureConfig
+
+    schema = OmegaConf.structured(ExposureConfig)
+    for o in overrides or []:
+        if not o.startswith("+") or o.startswith("++") or "=" not in o:
+            continue
+        key = o[1:].split("=", 1)[0].strip()
+        parent, _, leaf = key.rpartition(".")
+        node = OmegaConf.select(schema, parent) if parent else schema
+        if isinstance(node, DictConfig) and dataclasses.is_dataclass(OmegaConf.get_type(node)) and leaf not in node:
+            known = ", ".join(str(k) for k in node.keys())
+            raise ConfigError(key, f"not a config key (a typo?); {parent or 'the config'} has: {known}")
 
 
 def validate(cfg: DictConfig) -> Setup:

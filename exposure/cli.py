@@ -68,13 +68,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"unknown command '{cmd}'\n{USAGE}", file=sys.stderr)
             return 2
     except ExposureError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except OSError as exc:  # a disk, permission or file-system problem while writing: one line, the file named
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        print(f"error: {where}{_one_line(exc.strerror or exc)}", file=sys.stderr)
         return 2
     return 0
+
+
+def _one_line(exc) -> str:
+    """The error on one line (a parser's multi-line message joined with '; '), so a log line is the whole error."""
+    return "; ".join(ln.strip() for ln in str(exc).splitlines() if ln.strip())
 
 
 def _report(args: list[str]) -> int:
@@ -88,7 +93,7 @@ def _report(args: list[str]) -> int:
     try:
         ds, files = api.report(args[0], args[1:])
     except ExposureError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
     print_summary(ds, float(ds.attrs["report_pfe_quantile"]))
     print(f"report written: {len(files)} files under {args[0]}")
@@ -106,7 +111,7 @@ def _aggregate(args: list[str]) -> int:
     try:
         res = api.aggregate(args[0], args[1:], show_bar=None)  # bar on a TTY outside CI; run.log
     except ExposureError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
     print_summary(res.dataset, float(res.dataset.attrs["report_pfe_quantile"]))
     print(f"results: {res.out_dir}")
@@ -132,7 +137,7 @@ def _whatif(args: list[str]) -> int:
     try:
         res = api.whatif(a.run_dir, a.netting_set, a.trade, a.overrides)
     except ExposureError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
     print(f"what-if: {', '.join(res.trade_ids)} into {res.netting_set} (counterparty {res.counterparty})")
     print(format_table(res.table))
