@@ -132,3 +132,58 @@ def test_hostile_ids_end_to_end(tmp_path):
     with open(tmp_path / "run" / "npv.csv", newline="") as fh:
         rows = list(csv.reader(fh))
     assert rows[0] == ["TradeId", "NPV"] and [r[0] for r in rows[1:]] == ['T,1 "x"\nz', "T2", "T3"]
+
+
+@pytest.mark.parametrize("stage", ["setup", "paths", "measures", "write", "report"])
+def test_interrupt_at_every_stage_leaves_previous_run(first_run, monkeypatch, stage):
+    """A KeyboardInterrupt (what SIGINT/SIGTERM handlers raise) as each stage starts: the old folder stays byte for
+    byte, no staging folder is left."""
+    from exposure.report.progress import RunProgress
+
+    tmp, book, out = first_run
+    before = _snapshot(out)
+    real = RunProgress.stage
+
+    def stage_then_stop(self, name, total=None):
+        real(self, name, total)
+        if name == stage:
+            raise KeyboardInterrupt(f"killed at {name}")
+
+    monkeypatch.setattr(RunProgress, "stage", stage_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        _run(book, out)
+    assert _snapshot(out) == before
+    assert not [n for n in os.listdir(tmp) if ".staging-" in n or ".old-" in n]
+
+
+@pytest.mark.slow
+def test_sigkill_mid_run_leaves_previous_run_and_next_run_cleans_up(first_run):
+    """A real SIGKILL of `exposure run` in a child process once its staging folder has files."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    tmp, book, out = first_run
+    before = _snapshot(out)
+    args = [sys.executable, "-m", "exposure", "run", f"portfolio.trades={book}", f"output.dir={out}", *TINY,
+            "simulation.paths=20000", "simulation.chunk_size=500"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    deadline = time.time() + 120
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            stages = [n for n in os.listdir(tmp) if ".staging-" in n]
+            if stages and os.listdir(tmp / stages[0]):
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run ended before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert _snapshot(out) == before
+    rc, err = _run(book, out)
+    assert rc == 0, err
+    assert not [n for n in os.listdir(tmp) if ".staging-" in n or ".old-" in n]
