@@ -52,6 +52,15 @@ def check_output_dir(out_dir: str) -> str:
     return out
 
 
+def _folder_mode(out: str) -> int:
+    """The mode of the folder being replaced, else that of a new folder under the process's umask."""
+    if os.path.isdir(out):
+        return os.stat(out).st_mode & 0o7777
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o777 & ~mask
+
+
 def _remove(path: str) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
@@ -78,6 +87,7 @@ def staged_run_folder(out_dir: str):
                 glob.glob(os.path.join(glob.escape(parent), f".{glob.escape(name)}.old-*")):
             _remove(stale)  # left by a killed run; we hold the lock, so no live run owns them
         stage = tempfile.mkdtemp(prefix=f".{name}.staging-", dir=parent)
+        os.chmod(stage, _folder_mode(out))  # mkdtemp's 0700 would make the run folder private
         try:
             yield stage
             old = None

@@ -70,6 +70,9 @@ def test_rerun_with_fewer_netting_sets_leaves_no_stale_file(first_run, tmp_path)
     assert "exposure_nettingset_NS_A.csv" in names and "exposure_nettingset_NS_C.csv" not in names
     assert "run.log" in names and "results.h5" in names
     assert sorted(os.listdir(tmp_path)) == sorted(["book2.yaml", "run", ".run.lock"])
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert os.stat(target).st_mode & 0o777 == 0o777 & ~mask  # not mkdtemp's private 0700
 
 
 @pytest.mark.parametrize("victim", ["exposure.results.write_ore_csv", "exposure.results.write_results",
