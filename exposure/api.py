@@ -183,9 +183,17 @@ def aggregate(run_dir: str, overrides: list[str] | None = None, show_bar: bool |
     from exposure.reaggregate import reaggregate
     from exposure.report.progress import RunProgress
 
+    from exposure.checks import check_outputs
+    from exposure.run_folder import relocate, staged_run_folder
+
     cfg = _stored_config(run_dir, overrides)
-    with RunProgress.for_run(str(cfg.output.dir), show_bar=show_bar) as p:
-        return reaggregate(cfg, run_dir, OmegaConf.to_yaml(cfg), p)
+    check_outputs(cfg)
+    out = os.path.abspath(str(cfg.output.dir))
+    with staged_run_folder(out) as stage:  # one aggregation per folder, as a run (exposure.run_folder)
+        with RunProgress.for_run(stage, show_bar=show_bar) as p:
+            res = reaggregate(cfg, run_dir, OmegaConf.to_yaml(cfg), p, out_dir=stage, folder_label=out)
+    return dataclasses.replace(res, out_dir=str(cfg.output.dir),
+                               files=tuple(relocate(f, stage, out) for f in res.files))
 
 
 def whatif(run_dir: str, netting_set: str, trade_file: str, overrides: list[str] | None = None):

@@ -190,3 +190,32 @@ def test_sigkill_mid_run_leaves_previous_run_and_next_run_cleans_up(first_run):
     rc, err = _run(book, out)
     assert rc == 0, err
     assert not [n for n in os.listdir(tmp) if ".staging-" in n or ".old-" in n]
+
+
+def test_aggregate_is_staged_and_locked_too(first_run, tmp_path):
+    """`exposure aggregate` writes RUN_DIR/aggregate as one run: a crash keeps the previous one; the lock refuses a
+    concurrent aggregation."""
+    from filelock import FileLock
+
+    tmp, book, out = first_run
+    run = tmp_path / "cube"
+    rc, err = _run(book, run, "output.store_cube=true")
+    assert rc == 0, err
+    agg = lambda *extra: _cli(["aggregate", str(run), *extra])  # noqa: E731
+    rc, err = agg("output.quantiles=[0.9]", "report.pfe_quantile=0.9")
+    assert rc == 0, err
+    before = _snapshot(run / "aggregate")
+    with FileLock(str(run / ".aggregate.lock")):
+        rc, err = agg("output.quantiles=[0.8]", "report.pfe_quantile=0.8")
+    assert rc == 2 and "another run" in err
+    rc, err = agg("output.quantiles=[1.5]")
+    assert rc == 2 and "output.quantiles[0]" in err
+    assert _snapshot(run / "aggregate") == before
+    assert not [n for n in os.listdir(run) if ".staging-" in n]
+
+
+def _cli(args):
+    err, so = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(so):
+        rc = main(args)
+    return rc, err.getvalue()
