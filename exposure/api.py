@@ -91,7 +91,11 @@ def simulate(cfg: DictConfig, s: Setup | None = None):
     from exposure import __version__
     from exposure.simulation.scenario_io import scenarios_dataset
 
+    from exposure.checks import check_outputs, check_run_size
+
+    check_outputs(cfg)
     s = s or setup(cfg)
+    check_run_size(cfg, s, scenarios=True)  # all states are held in memory
     gen = path_generator(cfg, s)
     states = gen.all_states()
     attrs = {

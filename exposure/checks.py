@@ -70,12 +70,17 @@ def check_ids(s) -> None:
                                   f"(at most {MAX_ID_LENGTH})")
 
 
-def check_run_size(cfg, s) -> None:
+def check_run_size(cfg, s, scenarios: bool = False) -> None:
+    """Ids and the run's path data against the budget; scenarios: the states of ``exposure simulate`` instead
+    (8 x paths x dates x state dimension, all held in memory)."""
     check_ids(s)
-    if s.portfolio is None:
+    if scenarios:
+        need = 8 * int(cfg.simulation.paths) * (len(s.grid.dates) + 1) * int(s.built.model.dim)
+    elif s.portfolio is None:
         return
-    n_trades = sum(len(b.ids) for b in s.portfolio.batches)
-    need = run_bytes(cfg, len(s.portfolio.netting_sets), n_trades, len(s.grid.dates) + 1)
+    else:
+        n_trades = sum(len(b.ids) for b in s.portfolio.batches)
+        need = run_bytes(cfg, len(s.portfolio.netting_sets), n_trades, len(s.grid.dates) + 1)
     budget_gb = getattr(cfg.simulation, "memory_budget_gb", None)
     if budget_gb is None:
         budget, key = machine_memory_bytes(), "simulation.memory_budget_gb (default: the machine's RAM)"

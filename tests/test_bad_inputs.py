@@ -39,6 +39,8 @@ CASES = [
     ("antithetic odd paths", "validate", None, ["simulation.antithetic=true", "simulation.paths=7"], "simulation.paths"),
     ("seed not a number", "validate", None, ["simulation.seed=abc"], "simulation.seed"),
     ("paths beyond RAM", "validate", None, ["simulation.paths=2000000000"], "memory_budget_gb"),
+    ("simulate beyond RAM", "simulate", None, ["simulation.paths=2000000000"], "memory_budget_gb"),
+    ("simulate quantiles empty", "simulate", None, ["output.quantiles=[]"], "output.quantiles"),
     ("paths beyond budget", "validate", None, ["simulation.paths=100000", "simulation.memory_budget_gb=0.0001"],
      "memory_budget_gb"),
     ("budget negative", "validate", None, ["simulation.memory_budget_gb=-1"], "simulation.memory_budget_gb"),
