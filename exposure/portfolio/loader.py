@@ -117,8 +117,12 @@ def load_portfolio(pc, market, grid) -> Portfolio:
     netting: dict = {}
     unnamed: set = set()
     for nid, nd in ns_raw.items():
-        nd = dict(nd or {})
         key = f"netting_sets.{nid}"
+        if nd is not None and not isinstance(nd, dict):
+            raise ConfigError(key, f"must be a mapping of netting set fields (got {type(nd).__name__})", source=path)
+        nd = dict(nd or {})
+        if nd.get("csa") is not None and not isinstance(nd["csa"], dict):
+            raise ConfigError(f"{key}.csa", f"must be a mapping of CSA terms (got {nd['csa']!r})", source=path)
         unknown = set(nd) - set(NETTING_SET_FIELDS)
         if unknown:
             raise ConfigError(f"{key}.{sorted(unknown)[0]}", "unknown netting set field", source=path)
