@@ -53,3 +53,23 @@ def test_any_book_loads_or_gives_a_named_error(market_grid, trades, netting):
         load_portfolio(pc, market, grid)
     except ExposureError as exc:
         assert str(exc)
+
+
+LINE = st.one_of(st.text(max_size=40), st.sampled_from(["date,index,value", "2024-01-02,USD-LIBOR-3M,0.05",
+                                                        "20240102 USD-LIBOR-3M 0.05", "id,type,notional",
+                                                        "T1,Swap,1e7", "2024-13-40,X,nan", "# comment", ""]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(lines=st.lists(LINE, max_size=6), raw=st.binary(max_size=40), use_raw=st.booleans())
+def test_fixings_and_trade_csv_files_parse_or_give_a_named_error(lines, raw, use_raw):
+    from exposure.portfolio.fixings import Fixings
+    from exposure.portfolio.trade_csv import read_trades_csv
+
+    with tempfile.NamedTemporaryFile("wb", suffix=".csv", delete=False) as fh:
+        fh.write(raw if use_raw else "\n".join(lines).encode("utf-8", "surrogatepass"))
+    for read in (Fixings.read, read_trades_csv):
+        try:
+            read(fh.name)
+        except ExposureError as exc:
+            assert str(exc)
