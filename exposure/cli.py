@@ -77,6 +77,15 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _os_line(exc) -> str:
+    """One line for an ExposureError, or for an OSError (disk, permissions) naming its file."""
+    from exposure.errors import ExposureError
+
+    if isinstance(exc, OSError) and not isinstance(exc, ExposureError):
+        return (f"{exc.filename}: " if exc.filename else "") + _one_line(exc.strerror or exc)
+    return _one_line(exc)
+
+
 def _one_line(exc) -> str:
     """The error on one line (a parser's multi-line message joined with '; '), so a log line is the whole error."""
     return "; ".join(ln.strip() for ln in str(exc).splitlines() if ln.strip())
@@ -92,8 +101,8 @@ def _report(args: list[str]) -> int:
         return 2
     try:
         ds, files = api.report(args[0], args[1:])
-    except ExposureError as exc:
-        print(f"error: {_one_line(exc)}", file=sys.stderr)
+    except (ExposureError, OSError) as exc:
+        print(f"error: {_os_line(exc)}", file=sys.stderr)
         return 2
     print_summary(ds, float(ds.attrs["report_pfe_quantile"]))
     print(f"report written: {len(files)} files under {args[0]}")
@@ -110,8 +119,8 @@ def _aggregate(args: list[str]) -> int:
         return 2
     try:
         res = api.aggregate(args[0], args[1:], show_bar=None)  # bar on a TTY outside CI; run.log
-    except ExposureError as exc:
-        print(f"error: {_one_line(exc)}", file=sys.stderr)
+    except (ExposureError, OSError) as exc:
+        print(f"error: {_os_line(exc)}", file=sys.stderr)
         return 2
     print_summary(res.dataset, float(res.dataset.attrs["report_pfe_quantile"]))
     print(f"results: {res.out_dir}")
@@ -136,8 +145,8 @@ def _whatif(args: list[str]) -> int:
         return int(exc.code or 0)
     try:
         res = api.whatif(a.run_dir, a.netting_set, a.trade, a.overrides)
-    except ExposureError as exc:
-        print(f"error: {_one_line(exc)}", file=sys.stderr)
+    except (ExposureError, OSError) as exc:
+        print(f"error: {_os_line(exc)}", file=sys.stderr)
         return 2
     print(f"what-if: {', '.join(res.trade_ids)} into {res.netting_set} (counterparty {res.counterparty})")
     print(format_table(res.table))

@@ -227,7 +227,9 @@ def validate_results(ds: xr.Dataset) -> xr.Dataset:
     missing += [c for c in ("netting_set", "counterparty", "date", "time", "quantile") if c not in ds.coords]
     missing += [f"attrs.{a}" for a in REQUIRED_ATTRS if a not in ds.attrs]
     if missing:
-        raise ValueError(f"not an exposure results dataset; missing: {', '.join(missing)}")
+        from exposure.errors import ResultsFileError  # a ValueError too
+
+        raise ResultsFileError(f"not an exposure results dataset; missing: {', '.join(missing)}")
     return ds
 
 
@@ -252,8 +254,16 @@ def write_results(ds: xr.Dataset, path: str) -> str:
 
 def read_results(path: str, validate: bool = True) -> xr.Dataset:
     """Load a results file fully into memory (the file is closed on return)."""
-    with xr.open_dataset(path, engine="h5netcdf") as ds:
-        out = ds.load()
+    from exposure.errors import ResultsFileError
+
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            out = ds.load()
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, KeyError) as exc:  # not HDF5, truncated, or not written by xarray
+        raise ResultsFileError(f"{path}: not a readable results file ({type(exc).__name__}: "
+                               f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
     return validate_results(out) if validate else out
 
 

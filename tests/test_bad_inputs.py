@@ -135,4 +135,43 @@ def test_bad_input_gives_one_clear_line(tmp_path, name, cmd, book, overrides, ne
 
 
 def test_corpus_size():
-    assert len(CASES) >= 40
+    assert len(CASES) + len(STORED) >= 60
+
+
+def _stored(tmp_path, files: dict):
+    run = tmp_path / "stored"
+    run.mkdir()
+    for name, content in files.items():
+        (run / name).write_bytes(content if isinstance(content, bytes) else content.encode())
+    return run
+
+
+STORED = [
+    ("report: results.h5 not HDF5", ["report"], {"results.h5": b"garbage"}, "results.h5"),
+    ("report: results.h5 empty", ["report"], {"results.h5": b""}, "results.h5"),
+    ("report: no results.h5", ["report"], {}, "no results.h5"),
+    ("aggregate: not a run folder", ["aggregate"], {"results.h5": b"x"}, "config.yaml"),
+    ("aggregate: netting_values.h5 not HDF5", ["aggregate"], {"config.yaml": "CONFIG", "netting_values.h5": b"junk"},
+     "netting_values.h5"),
+    ("aggregate: scenario change refused", ["aggregate", "{run}", "simulation.paths=99"], {"config.yaml": "CONFIG"},
+     "simulation"),
+    ("whatif: trade file missing", ["whatif", "{run}", "--netting-set", "NS_A", "--trade", "{run}/nope.yaml"],
+     {"config.yaml": "CONFIG", "netting_values.h5": b"junk"}, "nope.yaml"),
+]
+
+
+@pytest.mark.parametrize("name,args,files,needle", STORED, ids=[c[0] for c in STORED])
+def test_bad_stored_run_gives_one_clear_line(tmp_path, name, args, files, needle):
+    from exposure import api
+    from omegaconf import OmegaConf
+
+    config = OmegaConf.to_yaml(api.compose([f"portfolio.trades={tmp_path}/b.yaml", *TINY]))
+    run = _stored(tmp_path, {k: (config if v == "CONFIG" else v) for k, v in files.items()})
+    argv = [a.format(run=run) for a in args] if len(args) > 1 else [args[0], str(run)]
+    err, out = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+        rc = main(argv)
+    text = err.getvalue()
+    assert rc == 2 and "Traceback" not in text, (name, text)
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], text
