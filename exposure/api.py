@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -28,6 +29,7 @@ def compose(overrides: list[str] | None = None, config_name: str = "config") -> 
     from exposure.config.schema import register_configs
 
     register_configs()
+    _check_added_keys(overrides)
     # A calling Hydra application (an @hydra.main script, a notebook that composed its own config) keeps its
     # global state: set it aside for our compose and put it back afterwards.
     caller = GlobalHydra.instance().hydra if GlobalHydra.instance().is_initialized() else None
@@ -52,12 +54,34 @@ def compose(overrides: list[str] | None = None, config_name: str = "config") -> 
             GlobalHydra.instance().initialize(caller)
 
 
+def _check_added_keys(overrides) -> None:
+    """``+section.key=value`` adds a key even to a schema section: refuse a key that the section's dataclass
+    schema does not have (``+simulation.path=20000`` would otherwise be accepted and ignored)."""
+    from exposure.config.schema import ExposureConfig
+
+    schema = OmegaConf.structured(ExposureConfig)
+    for o in overrides or []:
+        if not o.startswith("+") or o.startswith("++") or "=" not in o:
+            continue
+        key = o[1:].split("=", 1)[0].strip()
+        parent, _, leaf = key.rpartition(".")
+        node = OmegaConf.select(schema, parent) if parent else schema
+        if isinstance(node, DictConfig) and dataclasses.is_dataclass(OmegaConf.get_type(node)) and leaf not in node:
+            known = ", ".join(str(k) for k in node.keys())
+            raise ConfigError(key, f"not a config key (a typo?); {parent or 'the config'} has: {known}")
+
+
 def validate(cfg: DictConfig) -> Setup:
     """Run every check (market, model, grid, portfolio, report limits) without calibrating or simulating."""
     from exposure.report.settings import report_settings
 
+    from exposure.checks import check_outputs, check_run_size
+
     report_settings(cfg)
-    return setup(cfg, calibrate=False)
+    check_outputs(cfg)  # output folder, quantiles
+    s = setup(cfg, calibrate=False)
+    check_run_size(cfg, s)  # id lengths, path data against the memory and disk budget
+    return s
 
 
 def simulate(cfg: DictConfig, s: Setup | None = None):
@@ -67,7 +91,11 @@ def simulate(cfg: DictConfig, s: Setup | None = None):
     from exposure import __version__
     from exposure.simulation.scenario_io import scenarios_dataset
 
+    from exposure.checks import check_outputs, check_run_size
+
+    check_outputs(cfg)
     s = s or setup(cfg)
+    check_run_size(cfg, s, scenarios=True)  # all states are held in memory
     gen = path_generator(cfg, s)
     states = gen.all_states()
     attrs = {
@@ -83,23 +111,49 @@ def simulate(cfg: DictConfig, s: Setup | None = None):
     return scenarios_dataset(states, dates, times, s.built.model.state_names, attrs)
 
 
-def run(cfg: DictConfig, progress=None):
+def run(cfg: DictConfig, progress=None, show_bar: bool | None = False):
     """The whole chain on the configured market and portfolio; results and the desk report (report.*) written
-    under cfg.output.dir. progress: an exposure.report.RunProgress (bar and run.log); default: run.log only."""
+    under cfg.output.dir as one run: staged in a temporary sibling folder and moved into place at the end, a
+    lock refusing a second run into the same folder (exposure.run_folder). progress: an
+    exposure.report.RunProgress whose run.log is moved into the staging folder; default: one with run.log
+    there (show_bar: progress bar; None: on a terminal outside CI)."""
     from exposure.report.progress import RunProgress
+    from exposure.run_folder import relocate, staged_run_folder
 
+    from exposure.checks import check_outputs, check_run_size
+    from exposure.report.settings import report_settings
+
+    report_settings(cfg)
+    check_outputs(cfg)
+    s = setup(cfg)
+    check_run_size(cfg, s)
+    out = os.path.abspath(str(cfg.output.dir))
+    with staged_run_folder(out) as stage:
+        log = os.path.join(stage, "run.log")
+        if progress is None:
+            with RunProgress(log, show_bar=show_bar) as p:
+                res = _run_and_report(cfg, s, p, stage, out)
+        else:
+            if progress.log_path and os.path.exists(progress.log_path):
+                shutil.move(progress.log_path, log)
+            progress.log_path = log
+            try:
+                res = _run_and_report(cfg, s, progress, stage, out)
+            except BaseException:
+                progress.log_path = None  # the stage (and its log) goes; the old run folder is not touched
+                raise
     if progress is not None:
-        return _run_and_report(cfg, progress)
-    with RunProgress.for_run(str(cfg.output.dir), show_bar=False) as p:
-        return _run_and_report(cfg, p)
+        progress.log_path = os.path.join(out, "run.log")  # the caller's context manager logs the end there
+    return dataclasses.replace(res, out_dir=str(cfg.output.dir),
+                               files=tuple(relocate(f, stage, out) for f in res.files))
 
 
-def _run_and_report(cfg: DictConfig, progress):
+def _run_and_report(cfg: DictConfig, s: Setup, progress, stage: str, out: str):
     from exposure.pipeline import run_pipeline
     from exposure.report import report_settings, write_report
 
-    res = run_pipeline(cfg, progress=progress)
-    files = write_report(res.dataset, res.out_dir, report_settings(cfg), progress)
+    res = run_pipeline(cfg, s, progress=progress, out_dir=stage)
+    files = write_report(res.dataset, stage, report_settings(cfg), progress, folder_label=out)
     return dataclasses.replace(res, files=res.files + tuple(files))
 
 
@@ -133,9 +187,17 @@ def aggregate(run_dir: str, overrides: list[str] | None = None, show_bar: bool |
     from exposure.reaggregate import reaggregate
     from exposure.report.progress import RunProgress
 
+    from exposure.checks import check_outputs
+    from exposure.run_folder import relocate, staged_run_folder
+
     cfg = _stored_config(run_dir, overrides)
-    with RunProgress.for_run(str(cfg.output.dir), show_bar=show_bar) as p:
-        return reaggregate(cfg, run_dir, OmegaConf.to_yaml(cfg), p)
+    check_outputs(cfg)
+    out = os.path.abspath(str(cfg.output.dir))
+    with staged_run_folder(out) as stage:  # one aggregation per folder, as a run (exposure.run_folder)
+        with RunProgress.for_run(stage, show_bar=show_bar) as p:
+            res = reaggregate(cfg, run_dir, OmegaConf.to_yaml(cfg), p, out_dir=stage, folder_label=out)
+    return dataclasses.replace(res, out_dir=str(cfg.output.dir),
+                               files=tuple(relocate(f, stage, out) for f in res.files))
 
 
 def whatif(run_dir: str, netting_set: str, trade_file: str, overrides: list[str] | None = None):

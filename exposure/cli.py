@@ -58,10 +58,9 @@ def main(argv: list[str] | None = None) -> int:
             path = write_netcdf_atomic(api.simulate(cfg), os.path.join(str(cfg.output.dir), "scenarios.h5"))
             print(f"scenarios written to {path}")
         elif cmd == "run":
-            from exposure.report import RunProgress, print_summary
+            from exposure.report import print_summary
 
-            with RunProgress.for_run(str(cfg.output.dir)) as progress:  # bar on a TTY outside CI; run.log
-                res = api.run(cfg, progress=progress)
+            res = api.run(cfg, show_bar=None)  # bar on a TTY outside CI; run.log in the run folder
             print_summary(res.dataset, float(res.dataset.attrs.get("report_pfe_quantile", 0.99)))
             print(f"results: {res.out_dir}" + (f" (report: {res.out_dir}/report.html)"
                                                if any(f.endswith("report.html") for f in res.files) else ""))
@@ -69,9 +68,27 @@ def main(argv: list[str] | None = None) -> int:
             print(f"unknown command '{cmd}'\n{USAGE}", file=sys.stderr)
             return 2
     except ExposureError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a disk, permission or file-system problem while writing: one line, the file named
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{_one_line(exc.strerror or exc)}", file=sys.stderr)
         return 2
     return 0
+
+
+def _os_line(exc) -> str:
+    """One line for an ExposureError, or for an OSError (disk, permissions) naming its file."""
+    from exposure.errors import ExposureError
+
+    if isinstance(exc, OSError) and not isinstance(exc, ExposureError):
+        return (f"{exc.filename}: " if exc.filename else "") + _one_line(exc.strerror or exc)
+    return _one_line(exc)
+
+
+def _one_line(exc) -> str:
+    """The error on one line (a parser's multi-line message joined with '; '), so a log line is the whole error."""
+    return "; ".join(ln.strip() for ln in str(exc).splitlines() if ln.strip())
 
 
 def _report(args: list[str]) -> int:
@@ -84,8 +101,8 @@ def _report(args: list[str]) -> int:
         return 2
     try:
         ds, files = api.report(args[0], args[1:])
-    except ExposureError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (ExposureError, OSError) as exc:
+        print(f"error: {_os_line(exc)}", file=sys.stderr)
         return 2
     print_summary(ds, float(ds.attrs["report_pfe_quantile"]))
     print(f"report written: {len(files)} files under {args[0]}")
@@ -102,8 +119,8 @@ def _aggregate(args: list[str]) -> int:
         return 2
     try:
         res = api.aggregate(args[0], args[1:], show_bar=None)  # bar on a TTY outside CI; run.log
-    except ExposureError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (ExposureError, OSError) as exc:
+        print(f"error: {_os_line(exc)}", file=sys.stderr)
         return 2
     print_summary(res.dataset, float(res.dataset.attrs["report_pfe_quantile"]))
     print(f"results: {res.out_dir}")
@@ -128,8 +145,8 @@ def _whatif(args: list[str]) -> int:
         return int(exc.code or 0)
     try:
         res = api.whatif(a.run_dir, a.netting_set, a.trade, a.overrides)
-    except ExposureError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (ExposureError, OSError) as exc:
+        print(f"error: {_os_line(exc)}", file=sys.stderr)
         return 2
     print(f"what-if: {', '.join(res.trade_ids)} into {res.netting_set} (counterparty {res.counterparty})")
     print(format_table(res.table))

@@ -42,3 +42,12 @@ class TradeError(ExposureError, ValueError):
 
 class CalibrationError(ExposureError, RuntimeError):
     """A model calibration failed to reprice its instruments within tolerance."""
+
+
+class NonFiniteError(ExposureError, FloatingPointError):
+    """A NaN or infinity where a number must be finite; the message names the variable, the netting set or
+    trade and the date of the first one (nothing non-finite is ever written to a results file)."""
+
+
+class ResultsFileError(ExposureError, ValueError):
+    """A stored run's file (results.h5, netting_values.h5) cannot be read: the message names the file."""

@@ -20,7 +20,7 @@ from omegaconf import OmegaConf
 from exposure.aggregation.values_cube import values_cube
 from exposure.setup import Setup, path_generator, setup
 from exposure.simulation.programs import exported
-from exposure.errors import ConfigError
+from exposure.errors import ConfigError, NonFiniteError
 from exposure.pricing.view import PathView, PricingContext
 
 
@@ -86,11 +86,14 @@ def _pricing_function(batches, n_ns: int, model, trade_level: bool, example_args
     return _PRICERS[key]
 
 
-def run_pipeline(cfg, s: Setup | None = None, progress=None) -> RunResults:
+def run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | None = None) -> RunResults:
+    """The whole chain; files written under ``out_dir`` (default cfg.output.dir; ``exposure.api.run`` passes
+    the staging folder that becomes cfg.output.dir when the run succeeds, see exposure.run_folder)."""
     from exposure.report import RunProgress, report_settings
 
     report_settings(cfg)  # desk report: limits read and checked before any compute
-    progress = progress or RunProgress.for_run(str(cfg.output.dir), show_bar=False)  # run.log at least
+    out_dir = str(cfg.output.dir) if out_dir is None else str(out_dir)
+    progress = progress or RunProgress.for_run(out_dir, show_bar=False)  # run.log at least
     progress.stage("setup")
     s = s or setup(cfg)
     if s.portfolio is None:
@@ -111,7 +114,7 @@ def run_pipeline(cfg, s: Setup | None = None, progress=None) -> RunResults:
     log_num = ctx.numeraire_log_det()
     y0 = np.asarray(model.initial_state(), dtype=np.float64)
     gen = path_generator(cfg, s)
-    agg, post = make_aggregator(cfg, market, pf, grid, gen.n_paths, model.currencies, str(cfg.output.dir),
+    agg, post = make_aggregator(cfg, market, pf, grid, gen.n_paths, model.currencies, out_dir,
                                 trade_ns if trade_level else None)
     npv0 = None
     progress.stage("paths", total=gen.n_paths)
@@ -135,7 +138,7 @@ def run_pipeline(cfg, s: Setup | None = None, progress=None) -> RunResults:
             ns = np.asarray(ns)[..., :n]
             if not np.all(np.isfinite(ns)):
                 bad = np.argwhere(~np.isfinite(ns))[0]
-                raise FloatingPointError(
+                raise NonFiniteError(
                     f"non-finite netting-set value in '{pf.netting_sets[bad[1]].id}' at date index {bad[0]}, path {start + bad[2]}")
             num_n, fx_n = np.asarray(num)[..., :n], np.asarray(fx)[..., :n]
             agg.add_chunk(start, stop, ns, num_n, fx_n, None if tr is None else np.asarray(tr)[..., :n])
@@ -151,7 +154,7 @@ def run_pipeline(cfg, s: Setup | None = None, progress=None) -> RunResults:
                       extra_attrs={"skipped_trades": "; ".join(f"{t}: {r}" for t, r in pf.skipped) or "none",
                                    "n_trades": len(trade_ids)})
     progress.stage("write")
-    res = _write(cfg, s, ds, trade_npv)
+    res = _write(cfg, s, ds, trade_npv, out_dir)
     files = cube.save(res.out_dir, ds["netting_set"].values,
                       {"NPV": ns_npv, "currencies": list(model.currencies), "event_dates": [d.isoformat() for d in grid.event_dates()],
                        "netting_set_maturity": post.maturities,
@@ -248,22 +251,25 @@ def _with_credit(ds, market, pf, val_times):
 def _check_finite(npv0, trade_ids) -> None:
     bad = [trade_ids[i] for i in np.flatnonzero(~np.isfinite(npv0))]
     if bad:
-        raise FloatingPointError(f"t0 price is not finite for trade(s): {', '.join(bad[:10])}")
+        raise NonFiniteError(f"t0 price is not finite for trade(s): {', '.join(bad[:10])}")
 
 
-def _write(cfg, s: Setup, ds, npv: dict) -> RunResults:
+def _write(cfg, s: Setup, ds, npv: dict, out: str) -> RunResults:
+    from exposure.files import csv_text
     from exposure.results import write_ore_csv, write_results
     from exposure.simulation.scenario_io import atomic_text
     from exposure.xva import write_xva_csv
 
-    out = str(cfg.output.dir)
+    from exposure.finite import finite_results
+
+    ds = finite_results(ds)  # no NaN/inf written; a standard error undefined with one path is omitted, noted
     os.makedirs(out, exist_ok=True)
     files = [write_results(ds, os.path.join(out, "results.h5"))]
     if bool(cfg.output.csv):
         files += list(write_ore_csv(ds, out))
         files += write_xva_csv(ds, out)
     files.append(atomic_text(os.path.join(out, "config.yaml"), OmegaConf.to_yaml(cfg)))
-    npv_csv = "TradeId,NPV\n" + "".join(f"{k},{v:.10g}\n" for k, v in npv.items())
+    npv_csv = csv_text(("TradeId", "NPV"), ((k, f"{v:.10g}") for k, v in npv.items()))
     files.append(atomic_text(os.path.join(out, "npv.csv"), npv_csv))
     if "EAD" in ds and bool(getattr(cfg.get("capital"), "csv", True)):  # capital stage output
         from exposure.capital import capital_csv_text
@@ -271,6 +277,6 @@ def _write(cfg, s: Setup, ds, npv: dict) -> RunResults:
     for ccy, rep in s.built.calibration.items():
         files.append(atomic_text(os.path.join(out, f"calibration_{ccy}.csv"), rep.to_frame().to_csv(index=False)))
     if s.portfolio.skipped:
-        text = "TradeId,Reason\n" + "".join(f"{t},\"{r}\"\n" for t, r in s.portfolio.skipped)
+        text = csv_text(("TradeId", "Reason"), s.portfolio.skipped)
         files.append(atomic_text(os.path.join(out, "skipped_trades.csv"), text))
     return RunResults(ds, out, tuple(str(f) for f in files), npv)

@@ -19,8 +19,10 @@ from exposure.aggregation.values_cube import FILE_NAME, NettingValuesCube
 from exposure.errors import ConfigError
 
 
-def reaggregate(cfg, run_dir: str, config_yaml: str, progress=None):
-    """RunResults of the stored run ``run_dir`` re-aggregated under ``cfg`` (written to cfg.output.dir)."""
+def reaggregate(cfg, run_dir: str, config_yaml: str, progress=None, out_dir: str | None = None,
+                folder_label: str | None = None):
+    """RunResults of the stored run ``run_dir`` re-aggregated under ``cfg`` (written to out_dir, default
+    cfg.output.dir; ``exposure.api.aggregate`` passes a staging folder, see exposure.run_folder)."""
     from exposure.market.snapshot import build_market
     from exposure.pipeline import RunResults
     from exposure.portfolio import load_portfolio
@@ -32,7 +34,7 @@ def reaggregate(cfg, run_dir: str, config_yaml: str, progress=None):
     if not os.path.exists(path):
         raise ConfigError("RUN_DIR", f"no {FILE_NAME} in {run_dir}: run it with output.store_cube=true")
     report = report_settings(cfg)
-    out = str(cfg.output.dir)
+    out = str(cfg.output.dir) if out_dir is None else str(out_dir)
     progress = progress or RunProgress.for_run(out, show_bar=False)
     progress.stage("setup")
     market = build_market(cfg.market)
@@ -54,12 +56,15 @@ def reaggregate(cfg, run_dir: str, config_yaml: str, progress=None):
         ds.attrs["trade_level"] = "not re-aggregated (trade values are not stored); see the original run"
         progress.log("trade-level results are not re-aggregated (trade values are not stored)")
     progress.stage("write")
+    from exposure.finite import finite_results
+
+    ds = finite_results(ds)  # no NaN/inf written (exposure.finite)
     os.makedirs(out, exist_ok=True)
     files = [write_results(ds, os.path.join(out, "results.h5"))]
     if bool(cfg.output.csv):
         files += list(write_ore_csv(ds, out))
     files.append(atomic_text(os.path.join(out, "config.yaml"), config_yaml))
-    files += write_report(ds, out, report, progress)
+    files += write_report(ds, out, report, progress, folder_label=folder_label)
     return RunResults(ds, out, tuple(str(f) for f in files), npv)
 
 

@@ -220,11 +220,16 @@ def build_results(measures, netting_set_ids: Sequence[str], counterparties: Sequ
 
 def validate_results(ds: xr.Dataset) -> xr.Dataset:
     """Raise ValueError naming what is missing from the results contract; returns ds."""
-    missing = [v for v in REQUIRED_VARS if v not in ds.variables]
+    # a measure undefined for this run (a standard error with one path) is omitted and named in attrs 'omitted'
+    omitted = {n.strip() for part in str(ds.attrs.get("omitted", "")).split(";") if ":" in part
+               for n in part.split(":", 1)[0].split(",")}
+    missing = [v for v in REQUIRED_VARS if v not in ds.variables and v not in omitted]
     missing += [c for c in ("netting_set", "counterparty", "date", "time", "quantile") if c not in ds.coords]
     missing += [f"attrs.{a}" for a in REQUIRED_ATTRS if a not in ds.attrs]
     if missing:
-        raise ValueError(f"not an exposure results dataset; missing: {', '.join(missing)}")
+        from exposure.errors import ResultsFileError  # a ValueError too
+
+        raise ResultsFileError(f"not an exposure results dataset; missing: {', '.join(missing)}")
     return ds
 
 
@@ -249,8 +254,16 @@ def write_results(ds: xr.Dataset, path: str) -> str:
 
 def read_results(path: str, validate: bool = True) -> xr.Dataset:
     """Load a results file fully into memory (the file is closed on return)."""
-    with xr.open_dataset(path, engine="h5netcdf") as ds:
-        out = ds.load()
+    from exposure.errors import ResultsFileError
+
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            out = ds.load()
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, KeyError) as exc:  # not HDF5, truncated, or not written by xarray
+        raise ResultsFileError(f"{path}: not a readable results file ({type(exc).__name__}: "
+                               f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
     return validate_results(out) if validate else out
 
 
@@ -267,7 +280,10 @@ def _qlabel(q: float) -> str:
 
 
 def _safe_name(s: str) -> str:
-    return "".join("_" if c in '/\\:*?"<>|' or ord(c) < 32 else c for c in str(s))
+    """The file-name stem of an id (exposure.files.safe_file_stem: safe and unique per id)."""
+    from exposure.files import safe_file_stem
+
+    return safe_file_stem(s)
 
 
 def _pick_quantile(ds: xr.Dataset, q) -> int:
@@ -286,10 +302,10 @@ def _write_csv(path: str, header: Sequence[str], rows) -> str:
     """rows: an iterable of lists of strings, consumed while the temporary file is open."""
 
     def write(tmp):
+        from exposure.files import write_csv_rows
+
         with open(tmp, "w", newline="") as fh:
-            fh.write(",".join(header) + "\n")
-            for row in rows:
-                fh.write(",".join(row) + "\n")
+            write_csv_rows(fh, header, rows)  # a comma or newline in an id is quoted, not a new column
 
     return _atomic(path, write)
 
@@ -309,16 +325,18 @@ def write_ore_csv(ds: xr.Dataset, out_dir: str, pfe_quantile: float | None = Non
     times = [f"{float(t):.6f}" for t in ds["time"].values]
     written = []
 
-    extras_ns = [_qlabel(q) for q in qs] + ["EE_stderr"]
+    has_se = "EE_stderr" in ds  # absent when undefined (one path): the column is left out, not filled
+    extras_ns = [_qlabel(q) for q in qs] + (["EE_stderr"] if has_se else [])
     for j, nid in enumerate(ds["netting_set"].values):
         row = {name: ds[name].values[j] for name in ("EPE", "ENE", "ExpectedCollateral", "BaselEE", "BaselEEE",
-                                                       "TimeWeightedBaselEPE", "TimeWeightedBaselEEPE", "EE_stderr")}
+                                                       "TimeWeightedBaselEPE", "TimeWeightedBaselEEPE",
+                                                       *(("EE_stderr",) if has_se else ()))}
         pfe = ds["PFE"].values[j]
         rows = (
             [str(nid), dates[k], times[k], _fmt(row["EPE"][k]), _fmt(row["ENE"][k]),
              _fmt(pfe[k, qi] if qi >= 0 else np.nan), _fmt(row["ExpectedCollateral"][k]), _fmt(row["BaselEE"][k]),
              _fmt(row["BaselEEE"][k]), _fmt(row["TimeWeightedBaselEPE"][k]), _fmt(row["TimeWeightedBaselEEPE"][k])]
-            + [_fmt(pfe[k, m]) for m in range(qs.size)] + [_fmt(row["EE_stderr"][k])]
+            + [_fmt(pfe[k, m]) for m in range(qs.size)] + ([_fmt(row["EE_stderr"][k])] if has_se else [])
             for k in range(len(dates))
         )
         path = os.path.join(out_dir, f"exposure_nettingset_{_safe_name(nid)}.csv")

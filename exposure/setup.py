@@ -26,6 +26,9 @@ def setup(cfg, calibrate: bool = True) -> Setup:
 
     _check_simulation(cfg.simulation)
     market = build_market(cfg.market)
+    from exposure.market.sanity import check_sanity
+
+    check_sanity(market, getattr(cfg.market, "sanity", "warn"))  # vol > 200%, |rate| > 50%, hazard > 100%
     built = build_model(market, cfg.model, calibrate=calibrate)
     grid = TimeGrid.build(market.asof, cfg.simulation.grid, cfg.simulation.mpor)
     portfolio = None

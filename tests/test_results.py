@@ -110,7 +110,10 @@ def _read_csv(path):
 def test_ore_csv_columns_and_values(dataset, tmp_path):
     files = write_ore_csv(dataset, str(tmp_path))
     names = sorted(os.path.basename(f) for f in files)
-    assert names == sorted(["exposure_nettingset_NS_A.csv", "exposure_nettingset_NS_B.csv",
+    from exposure.files import safe_file_stem
+
+    # "NS/B" is not a safe file name: sanitised + a hash of the id, so that an "NS_B" could never share its file
+    assert names == sorted(["exposure_nettingset_NS_A.csv", f"exposure_nettingset_{safe_file_stem('NS/B')}.csv",
                             "exposure_nettingset_T4.csv", "exposure_trade_T1.csv", "exposure_trade_T2.csv",
                             "exposure_trade_T3.csv", "exposure_trade_T4.csv"])
     header, rows = _read_csv(tmp_path / "exposure_nettingset_NS_A.csv")

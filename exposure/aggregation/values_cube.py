@@ -85,9 +85,15 @@ class NettingValuesCube:
 
         if not os.path.exists(path):
             raise FileNotFoundError(path)
-        with h5py.File(path, "r") as f:
-            ids = [s.decode() for s in f["netting_set"][()]]
-            return f["V"][()], f["N"][()], f["fx"][()], ids, dict(f.attrs)
+        from exposure.errors import ResultsFileError
+
+        try:
+            with h5py.File(path, "r") as f:
+                ids = [s.decode() for s in f["netting_set"][()]]
+                return f["V"][()], f["N"][()], f["fx"][()], ids, dict(f.attrs)
+        except (OSError, KeyError, ValueError) as exc:  # not HDF5, truncated, or without the stored cube
+            raise ResultsFileError(f"{path}: not a readable netting-values file ({type(exc).__name__}: "
+                                   f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
 
     @staticmethod
     def read_book(path: str):

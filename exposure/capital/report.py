@@ -39,7 +39,9 @@ def capital_rows(ds: xr.Dataset):
 
 
 def capital_csv_text(ds: xr.Dataset) -> str:
-    return ",".join(CSV_COLUMNS) + "\n" + "".join(",".join(r) + "\n" for r in capital_rows(ds))
+    from exposure.files import csv_text
+
+    return csv_text(CSV_COLUMNS, capital_rows(ds))
 
 
 def capital_summary(ds: xr.Dataset) -> str:

@@ -126,6 +126,7 @@ class MarketConfig:
     own_name: str = "BANK"  # the bank's own credit curve name, for DVA
     funding: FundingConfig = field(default_factory=FundingConfig)  # FVA spreads (exposure.xva); no tenors: none
     curve_inputs: Optional[MarketInputsConfig] = None  # curves bootstrapped from instrument quotes
+    sanity: str = "warn"  # inputs outside a sane range (vol > 200%, |rate| > 50%, hazard > 100%): warn | fail | off
 
 
 @dataclass
@@ -166,6 +167,7 @@ class SimulationConfig:
     device: Device = Device.auto
     store_scenarios: bool = False
     events: EventDates = EventDates.options
+    memory_budget_gb: Optional[float] = None  # most GB of path data a run may hold (default: the machine's RAM)
 
 
 @dataclass

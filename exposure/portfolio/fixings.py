@@ -28,11 +28,14 @@ class Fixings:
         try:
             with open(path) as fh:
                 first = next((ln for ln in fh if ln.strip() and not ln.lstrip().startswith("#")), "")
-        except OSError as exc:
-            raise ConfigError("portfolio.fixings", f"cannot read fixings file: {exc}", source=path) from exc
-        if "," not in first:
-            return Fixings.read_ore(path)
-        return Fixings._read_csv(path)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError("portfolio.fixings", f"cannot read fixings file (not UTF-8 text?): {exc}",
+                              source=path) from None
+        try:
+            return Fixings.read_ore(path) if "," not in first else Fixings._read_csv(path)
+        except UnicodeDecodeError as exc:
+            raise ConfigError("portfolio.fixings", f"not UTF-8 text: {exc.reason} at byte {exc.start}",
+                              source=path) from None
 
     @staticmethod
     def read_ore(path: str) -> "Fixings":

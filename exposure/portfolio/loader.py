@@ -77,8 +77,12 @@ def _read(path: str) -> dict:
         from exposure.portfolio.trade_csv import read_trades_csv
 
         return {"trades": read_trades_csv(path)}
-    with open(path) as fh:
-        text = fh.read()
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except UnicodeDecodeError as exc:
+        raise ConfigError("portfolio.trades", f"not UTF-8 text (binary, or UTF-16?): {exc.reason} at byte {exc.start}",
+                          source=path) from None
     try:
         data = json.loads(text) if path.endswith(".json") else yaml.load(text, Loader=_YAML_LOADER)
     except (ValueError, yaml.YAMLError) as exc:
@@ -113,8 +117,12 @@ def load_portfolio(pc, market, grid) -> Portfolio:
     netting: dict = {}
     unnamed: set = set()
     for nid, nd in ns_raw.items():
-        nd = dict(nd or {})
         key = f"netting_sets.{nid}"
+        if nd is not None and not isinstance(nd, dict):
+            raise ConfigError(key, f"must be a mapping of netting set fields (got {type(nd).__name__})", source=path)
+        nd = dict(nd or {})
+        if nd.get("csa") is not None and not isinstance(nd["csa"], dict):
+            raise ConfigError(f"{key}.csa", f"must be a mapping of CSA terms (got {nd['csa']!r})", source=path)
         unknown = set(nd) - set(NETTING_SET_FIELDS)
         if unknown:
             raise ConfigError(f"{key}.{sorted(unknown)[0]}", "unknown netting set field", source=path)
@@ -175,8 +183,14 @@ def _read_netting_file(path: str) -> dict:
         from exposure.portfolio.ore_netting import read_netting
 
         return read_netting(path)
-    with open(path) as fh:
-        data = yaml.load(fh, Loader=_YAML_LOADER)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.load(fh, Loader=_YAML_LOADER)
+    except UnicodeDecodeError as exc:
+        raise ConfigError("portfolio.netting_sets", f"not UTF-8 text: {exc.reason} at byte {exc.start}",
+                          source=path) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError("portfolio.netting_sets", f"cannot parse: {exc}", source=path) from None
     if not isinstance(data, dict):
         raise ConfigError("netting_sets", "expected a mapping of netting set ids", source=path)
     return data.get("netting_sets", data)

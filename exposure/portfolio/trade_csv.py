@@ -33,8 +33,8 @@ def read_trades_csv(path: str) -> list:
     try:
         with open(path, newline="") as fh:
             lines = [ln for ln in fh if not ln.lstrip().startswith("#")]
-    except OSError as exc:
-        raise ConfigError("portfolio.trades", f"cannot read: {exc}", source=path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError("portfolio.trades", f"cannot read (not a UTF-8 text file?): {exc}", source=path) from None
     reader = csv.reader(lines)
     header = [h.strip() for h in next(reader, [])]
     if "id" not in header or "type" not in header:

@@ -21,9 +21,10 @@ def _csv(frame, path: str) -> str:
     return _atomic(path, lambda tmp: frame.to_csv(tmp, index=False, na_rep="n/a", float_format="%.10g"))
 
 
-def write_report(ds, out_dir: str, settings, progress=None) -> list:
+def write_report(ds, out_dir: str, settings, progress=None, folder_label: str | None = None) -> list:
     """Write the report files for ``ds`` (limits applied here when ds has none); returns the paths written.
-    ``settings``: exposure.report.settings.ReportSettings; nothing is written when settings.enabled is false."""
+    ``settings``: exposure.report.settings.ReportSettings; nothing is written when settings.enabled is false.
+    folder_label: the run folder named in report.html (default out_dir; a staged run names its final folder)."""
     if not settings.enabled:
         return []
     if progress is not None:
@@ -47,7 +48,7 @@ def write_report(ds, out_dir: str, settings, progress=None) -> list:
         from exposure.report.html import render_html
         from exposure.simulation.scenario_io import atomic_text
 
-        text = render_html(ds, frame, limits, breaches, plots, settings, out_dir)
+        text = render_html(ds, frame, limits, breaches, plots, settings, folder_label or out_dir)
         files.append(atomic_text(os.path.join(out_dir, "report.html"), text))
     if progress is not None:
         progress.log(f"report: {len(files)} files")

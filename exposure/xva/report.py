@@ -32,7 +32,9 @@ def _fmt(x) -> str:
 
 def xva_csv_text(ds) -> str:
     """The text of xva.csv for a results Dataset with the XVA variables."""
-    rows = [",".join(COLUMNS)]
+    from exposure.files import csv_text
+
+    rows = []
     has_trades = "trade_CVA" in ds
     trade_ns = [str(n) for n in ds["trade_netting_set"].values] if has_trades else []
     for j, ns in enumerate(ds["netting_set"].values):
@@ -43,15 +45,15 @@ def xva_csv_text(ds) -> str:
                 continue
             var = _NS_VARS.get(col, col)
             cells.append(_fmt(ds[var].values[j]) if var in ds else "#N/A")
-        rows.append(",".join(["", str(ns)] + cells))
+        rows.append(["", str(ns)] + cells)
         for i in (i for i, n in enumerate(trade_ns) if n == str(ns)):
             cells = []
             for col in COLUMNS[2:]:
                 var = _TRADE_VARS.get(col)
                 cells.append("Marginal" if col == "AllocationMethod" else
                              (_fmt(ds[var].values[i]) if var is not None and var in ds else "#N/A"))
-            rows.append(",".join([str(ds["trade"].values[i]), str(ns)] + cells))
-    return "\n".join(rows) + "\n"
+            rows.append([str(ds["trade"].values[i]), str(ns)] + cells)
+    return csv_text(COLUMNS, rows)
 
 
 def write_xva_csv(ds, out_dir: str) -> list[str]:

@@ -1,0 +1,54 @@
+"""File names from ids and CSV text: the two things every writer of a run folder shares (no stage imports).
+
+    safe_file_stem("NS_1")   -> "NS_1"                     (letters, digits, '.', '_', '-': kept as is)
+    safe_file_stem("NS/1")   -> "NS_1~3c2b8e0d55a1"        (sanitised, then '~' + 12 hex digits of sha256(id))
+    csv_text(header, rows)   -> RFC 4180 text (a comma, quote or newline in an id is quoted, not a new column)
+
+A kept stem contains no '~' and a changed one always does, with the hash of the whole id: two different ids
+never give the same stem (up to a 48-bit hash collision), a path separator or newline never reaches a file name,
+and a stem is at most MAX_STEM + 13 characters whatever the id's length.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+
+MAX_STEM = 80
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def safe_file_stem(ident) -> str:
+    """A file-name stem unique to ``ident``: the id itself when it is short and made of [A-Za-z0-9._-] only
+    (and not '.'/'..'-like), else its sanitised prefix + '~' + sha256 prefix."""
+    s = str(ident)
+    clean = _UNSAFE.sub("_", s)[:MAX_STEM]
+    if clean == s and s and not s.startswith("."):
+        return s
+    return f"{clean.lstrip('.')}~{hashlib.sha256(s.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
+
+
+def write_csv_rows(fh, header, rows) -> None:
+    """Stream ``header`` and ``rows`` (iterables of cells; str() of each) to the open text file ``fh`` as CSV,
+    '\n' line ends; rows consumed one by one."""
+    w = csv.writer(fh, lineterminator="\n")
+    # with '\n' line ends the csv module quotes a cell with '\n' or ',' but not one with a lone '\r', which a
+    # reader would take for a line end: such a row is written fully quoted
+    quoted = csv.writer(fh, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    for r in _rows(header, rows):
+        (quoted if any("\r" in c for c in r) else w).writerow(r)
+
+
+def _rows(header, rows):
+    yield [str(h) for h in header]
+    for r in rows:
+        yield [str(c) for c in r]
+
+
+def csv_text(header, rows) -> str:
+    """The CSV text of ``header`` and ``rows`` (as write_csv_rows)."""
+    buf = io.StringIO()
+    write_csv_rows(buf, header, rows)
+    return buf.getvalue()
