@@ -76,7 +76,7 @@ def _pricing_function(batches, n_ns: int, model, trade_level: bool, example_args
         ns = sum(b.netting_values(pre, view, n_ns) for b, pre in zip(batches, pres))
         trades = (jnp.concatenate([b.values(pre, view) for b, pre in zip(batches, pres)], axis=1)
                   if trade_level else None)
-        today = PathView.from_states(model, y0[None, :, None], np.zeros(1), np.zeros(1))
+        today = PathView.today(model, y0)
         npv0 = jnp.concatenate([b.values(p0, today)[0, :, 0] for b, p0 in zip(batches, pres0)])
         return ns, trades, view.numeraire, view.fx, npv0, jnp.max(jnp.abs(view.x), axis=2)
 

@@ -58,9 +58,10 @@ class PathView:
         return PathView(jnp.asarray(times), x, fx, eq, num, tuple(model.currencies), tuple(model.equity_names))
 
     @staticmethod
-    def today(model: CrossAssetModel) -> "PathView":
-        """The t0 market as a one-date, one-path view."""
-        y0 = jnp.asarray(model.initial_state())[None, :, None]
+    def today(model: CrossAssetModel, y0=None) -> "PathView":
+        """The t0 market as a one-date, one-path view; y0 (d,): the initial state (default the model's; a
+        traced argument keeps market data out of a compiled program)."""
+        y0 = jnp.asarray(model.initial_state() if y0 is None else y0)[None, :, None]
         return PathView.from_states(model, y0, np.zeros(1), np.zeros(1))
 
 
