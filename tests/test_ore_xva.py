@@ -26,9 +26,7 @@ from benchmarks.ore import run_ore as ro  # noqa: E402
 
 pytestmark = [pytest.mark.ore, pytest.mark.slow]
 
-PATHS = 2000
-SPEC = oi.SideBySide(n_swaps=10, n_fx=2, grid_points=20, grid_step_months=6, paths=PATHS, seed=11, trade_seed=7,
-                     correlations=(("IR:USD", "IR:EUR", 0.3), ("IR:USD", "FX:EUR", -0.2), ("IR:EUR", "FX:EUR", 0.25)))
+from tests.test_ore_side_by_side import PATHS, SPEC  # noqa: E402  (the same book, market and model as the EE side by side)
 
 
 @pytest.fixture(scope="module")
