@@ -9,19 +9,16 @@ the calibration report and the list of skipped trades.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 from omegaconf import OmegaConf
 
 from exposure.aggregation.values_cube import values_cube
 from exposure.setup import Setup, path_generator, setup
-from exposure.simulation.programs import exported
+from exposure.chunks import ChunkJob
 from exposure.errors import ConfigError, NonFiniteError
-from exposure.pricing.view import PathView, PricingContext
+from exposure.pricing.view import PricingContext
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,49 +38,6 @@ class RunResults:
 
             text += "\n" + capital_summary(self.dataset)
         return text + f"\nresults: {self.out_dir}"
-
-
-_PRICERS: dict = {}
-_MAX_PRICERS = 8  # compiled chunk pricers kept per process (a notebook cycling portfolios must not grow without end)
-
-
-def _pricing_key(batches, n_ns: int, model, trade_level: bool):
-    """Everything the compiled chunk pricer bakes in: batch types, trades (by content), model layout."""
-    h = hashlib.sha1()
-    for b in batches:
-        h.update(type(b).__qualname__.encode())
-        h.update(repr(getattr(b, "specs", id(b))).encode())
-        h.update(np.asarray(b.netting_set).tobytes())
-    return (h.hexdigest(), n_ns, trade_level, model.currencies, model.equity_names, model.dim)
-
-
-def _pricing_function(batches, n_ns: int, model, trade_level: bool, example_args):
-    """The one compiled program per run: (states (K, d, P), pres, pres0, y0 (d,), times (K,), log_num (K,)) ->
-    (netting values (K, n_ns, P), trade values or None, numeraire (K, P), fx (n_ccy, K, P),
-    t0 trade values (n_trades,), max over paths of |x_c| (n_ccy, K)).
-
-    t0 prices come from the same program on today's one-path view (``pres0`` prepared at t = 0, the initial
-    state ``y0`` an argument, so market data is never baked in), so they need no compilation of their own;
-    the range of the rate states is reduced inside it too. Kept in the process (a second run of the same
-    portfolio does not retrace) and, traced and lowered, across processes (``simulation.programs``)."""
-    leaves = jax.tree_util.tree_leaves(example_args)
-    key = _pricing_key(batches, n_ns, model, trade_level) + (tuple((x.shape, str(x.dtype)) for x in leaves),)
-    if key in _PRICERS:
-        return _PRICERS[key]
-
-    def price(states, pres, pres0, y0, times, log_num):
-        view = PathView.from_states(model, states, times, log_num)
-        ns = sum(b.netting_values(pre, view, n_ns) for b, pre in zip(batches, pres))
-        trades = (jnp.concatenate([b.values(pre, view) for b, pre in zip(batches, pres)], axis=1)
-                  if trade_level else None)
-        today = PathView.today(model, y0)
-        npv0 = jnp.concatenate([b.values(p0, today)[0, :, 0] for b, p0 in zip(batches, pres0)])
-        return ns, trades, view.numeraire, view.fx, npv0, jnp.max(jnp.abs(view.x), axis=2)
-
-    while len(_PRICERS) >= _MAX_PRICERS:
-        _PRICERS.pop(next(iter(_PRICERS)))
-    _PRICERS[key] = exported(price, key[:-1], *example_args)
-    return _PRICERS[key]
 
 
 def run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | None = None) -> RunResults:
@@ -114,36 +68,29 @@ def run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | None
     log_num = ctx.numeraire_log_det()
     y0 = np.asarray(model.initial_state(), dtype=np.float64)
     gen = path_generator(cfg, s)
+    job = ChunkJob(gen, model, tuple(batches), tuple(pres), tuple(pres0), y0, times, log_num, n_ns, trade_level)
     agg, post = make_aggregator(cfg, market, pf, grid, gen.n_paths, model.currencies, out_dir,
                                 trade_ns if trade_level else None)
     npv0 = None
     progress.stage("paths", total=gen.n_paths)
     cube = values_cube(bool(cfg.output.store_cube), gen.n_paths)  # netting-set values for `exposure aggregate`
     with agg:
-        price = None
-        for start, stop, states in gen.chunks(pad=True):
-            args = (states, pres, pres0, y0, times, log_num)
-            price = price or _pricing_function(batches, n_ns, model, trade_level, args)
-            ns, tr, num, fx, t0_values, x_abs_max = price(*args)
+        for out in job.outputs():
             if npv0 is None:
-                npv0 = np.asarray(t0_values)
+                npv0 = out.npv0
                 _check_finite(npv0, trade_ids)
             # Named errors for rate states beyond a series expansion's range (inside the trace they are NaN).
-            x_abs_max = np.asarray(x_abs_max)
             for b, p in zip(batches, pres):
                 if hasattr(b, "check_range"):
-                    b.check_range(p, x_abs_max)
-            n = stop - start
-            # To NumPy before slicing: slicing a device array compiles a program per chunk width.
-            ns = np.asarray(ns)[..., :n]
+                    b.check_range(p, out.x_abs_max)
+            ns = out.values
             if not np.all(np.isfinite(ns)):
                 bad = np.argwhere(~np.isfinite(ns))[0]
                 raise NonFiniteError(
-                    f"non-finite netting-set value in '{pf.netting_sets[bad[1]].id}' at date index {bad[0]}, path {start + bad[2]}")
-            num_n, fx_n = np.asarray(num)[..., :n], np.asarray(fx)[..., :n]
-            agg.add_chunk(start, stop, ns, num_n, fx_n, None if tr is None else np.asarray(tr)[..., :n])
-            cube.add(start, stop, ns, num_n, fx_n, np.asarray(states)[..., :n])
-            progress.advance(n)
+                    f"non-finite netting-set value in '{pf.netting_sets[bad[1]].id}' at date index {bad[0]}, path {out.start + bad[2]}")
+            agg.add_chunk(out.start, out.stop, ns, out.numeraire, out.fx, out.trades)
+            cube.add(out.start, out.stop, ns, out.numeraire, out.fx, out.states)
+            progress.advance(out.stop - out.start)
         progress.stage("measures")
         measures = post.finalize(agg)
 

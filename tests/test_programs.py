@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import exposure
-from exposure import pipeline
+from exposure import chunks
 from exposure.simulation import programs
 
 
@@ -18,10 +18,10 @@ from exposure.simulation import programs
 def cache_dir(tmp_path):
     before = jax.config.jax_compilation_cache_dir
     jax.config.update("jax_compilation_cache_dir", str(tmp_path / "jax"))
-    pipeline._PRICERS.clear()
+    chunks._PRICERS.clear()
     yield tmp_path / "jax"
     jax.config.update("jax_compilation_cache_dir", before)
-    pipeline._PRICERS.clear()
+    chunks._PRICERS.clear()
 
 
 def _run(tmp_path, name, extra=()):
@@ -34,7 +34,7 @@ def test_exported_program_equals_plain_jit_bit_for_bit(tmp_path, cache_dir):
     first = _run(tmp_path, "a")  # traces, exports, stores
     stored = os.listdir(cache_dir / "exported")
     assert len(stored) == 1
-    pipeline._PRICERS.clear()  # as a fresh process: the stored program is deserialised, nothing traced
+    chunks._PRICERS.clear()  # as a fresh process: the stored program is deserialised, nothing traced
     calls = []
     orig = programs.jax.export.export
     programs.jax.export.export = lambda *a, **k: calls.append(1) or orig(*a, **k)
@@ -44,7 +44,7 @@ def test_exported_program_equals_plain_jit_bit_for_bit(tmp_path, cache_dir):
         programs.jax.export.export = orig
     assert calls == []
     jax.config.update("jax_compilation_cache_dir", None)  # cache off: plain jax.jit
-    pipeline._PRICERS.clear()
+    chunks._PRICERS.clear()
     plain = _run(tmp_path, "c")
     for v in ("EPE", "ENE", "PFE", "NPV"):
         np.testing.assert_array_equal(first[v].values, plain[v].values)
@@ -61,7 +61,7 @@ def test_a_corrupt_stored_program_is_rebuilt(tmp_path, cache_dir):
     ref = _run(tmp_path, "a")
     (path,) = [cache_dir / "exported" / f for f in os.listdir(cache_dir / "exported")]
     path.write_bytes(b"not a program")
-    pipeline._PRICERS.clear()
+    chunks._PRICERS.clear()
     again = _run(tmp_path, "b")
     np.testing.assert_array_equal(ref["EPE"].values, again["EPE"].values)
     assert path.stat().st_size > 100

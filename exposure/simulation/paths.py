@@ -104,18 +104,31 @@ class PathGenerator:
         put = lambda a: jax.device_put(jnp.asarray(a, dtype=dt), dev)  # noqa: E731
         return put(self.disc.Phi), put(self.disc.mu), put(self.disc.L), put(self.disc.y0), dev
 
+    def ranges(self) -> list[tuple[int, int]]:
+        """The (start, stop) path ranges of the chunks, in order: the unit of work (and of checkpointing and
+        distribution); a chunk's paths depend only on (seed, path index), never on who simulates it."""
+        size = min(self.chunk_size, self.n_paths)
+        return [(start, min(start + size, self.n_paths)) for start in range(0, self.n_paths, size)]
+
+    @property
+    def width(self) -> int:
+        """Simulated width of every chunk: chunk_size (at most n_paths) rounded up to PATH_LANES."""
+        return -(-min(self.chunk_size, self.n_paths) // PATH_LANES) * PATH_LANES
+
+    def chunk(self, start: int, arrays=None) -> jnp.ndarray:
+        """States (n_steps + 1, d, width) of paths start .. start + width - 1 (callers keep the first
+        stop - start); arrays: ``self._arrays()`` when called in a loop (device copies made once)."""
+        Phi, mu, L, y0, dev = arrays or self._arrays()
+        idx = jax.device_put(jnp.arange(start, start + self.width, dtype=jnp.int64), dev)
+        return simulate_chunk(Phi, mu, L, y0, jax.random.PRNGKey(self.seed), idx, antithetic=self.antithetic)
+
     def chunks(self, pad: bool = False) -> Iterator[tuple[int, int, jnp.ndarray]]:
         """Yields (start, stop, states) with states (n_steps + 1, d, stop - start), or with ``pad`` the
         chunk's full simulated width: chunk_size rounded up to a multiple of PATH_LANES (extra paths beyond
         ``stop`` follow, so downstream jitted code keeps one shape; callers drop them)."""
-        Phi, mu, L, y0, dev = self._arrays()
-        key = jax.random.PRNGKey(self.seed)
-        size = min(self.chunk_size, self.n_paths)
-        width = -(-size // PATH_LANES) * PATH_LANES
-        for start in range(0, self.n_paths, size):
-            stop = min(start + size, self.n_paths)
-            idx = jax.device_put(jnp.arange(start, start + width, dtype=jnp.int64), dev)
-            states = simulate_chunk(Phi, mu, L, y0, key, idx, antithetic=self.antithetic)
+        arrays = self._arrays()
+        for start, stop in self.ranges():
+            states = self.chunk(start, arrays)
             yield start, stop, (states if pad else states[..., : stop - start])
 
     def all_states(self) -> np.ndarray:

@@ -1,0 +1,119 @@
+"""The unit of work of a run: one chunk of paths, simulated and priced by one compiled program.
+
+    ChunkJob.run(start, stop) -> ChunkOutput(V (K, n_ns, n), N (K, n), fx (n_ccy, K, n), trade values
+                                 (K, n_trades, n) or None, states (K, d, n), t0 prices (n_trades,),
+                                 max_p |x_c| (n_ccy, K))
+
+A job holds only NumPy set-up data (the prepared batches, the discretisation, the seed), so it pickles to a
+worker process or machine (``exposure run cluster=...``) and gives there, bit for bit, what it gives here:
+every path's normals depend only on (seed, path index) and every chunk is priced with the same width. The
+consumer (``pipeline.run_pipeline``) takes the outputs in chunk order, checks them and streams them into the
+aggregator; checkpoints are taken between chunks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from exposure.pricing.view import PathView
+from exposure.simulation.programs import exported
+
+_PRICERS: dict = {}
+_MAX_PRICERS = 8  # compiled chunk pricers kept per process (a notebook cycling portfolios must not grow without end)
+
+
+@dataclasses.dataclass(frozen=True)
+class ChunkOutput:
+    """What one chunk of paths [start, stop) gives the aggregator, as NumPy arrays (padding dropped)."""
+
+    start: int
+    stop: int
+    values: np.ndarray  # (K, n_ns, n) netting-set values, base currency, undiscounted
+    numeraire: np.ndarray  # (K, n)
+    fx: np.ndarray  # (n_ccy, K, n)
+    trades: np.ndarray | None  # (K, n_trades, n) with output.trade_level
+    states: np.ndarray  # (K, d, n) model states (the stored cube keeps them for what-if)
+    npv0: np.ndarray  # (n_trades,) t0 prices (the same in every chunk)
+    x_abs_max: np.ndarray  # (n_ccy, K) max over the chunk's simulated paths of |x_c|
+
+
+@dataclasses.dataclass(frozen=True)
+class ChunkJob:
+    """Everything a chunk needs: the path generator, the batches with their prepared data for the
+    simulation dates (``pres``) and for t0 (``pres0``), the initial state y0 (d,), model times (K,), the
+    deterministic log numeraire (K,) and the netting-set count."""
+
+    gen: object  # exposure.simulation.paths.PathGenerator
+    model: object
+    batches: tuple
+    pres: tuple
+    pres0: tuple
+    y0: np.ndarray
+    times: np.ndarray
+    log_num: np.ndarray
+    n_ns: int
+    trade_level: bool
+
+    def ranges(self) -> list:
+        return self.gen.ranges()
+
+    def run(self, start: int, stop: int, arrays=None) -> ChunkOutput:
+        states = self.gen.chunk(start, arrays)
+        args = (states, list(self.pres), list(self.pres0), self.y0, self.times, self.log_num)
+        price = pricing_function(self.batches, self.n_ns, self.model, self.trade_level, args)
+        ns, tr, num, fx, npv0, x_abs_max = price(*args)
+        n = stop - start
+        # To NumPy before slicing: slicing a device array compiles a program per chunk width.
+        return ChunkOutput(start, stop, np.asarray(ns)[..., :n], np.asarray(num)[..., :n], np.asarray(fx)[..., :n],
+                           None if tr is None else np.asarray(tr)[..., :n], np.asarray(states)[..., :n],
+                           np.asarray(npv0), np.asarray(x_abs_max))
+
+    def outputs(self):
+        """ChunkOutputs of every chunk in order, computed in this process."""
+        arrays = self.gen._arrays()
+        for start, stop in self.ranges():
+            yield self.run(start, stop, arrays)
+
+
+def _pricing_key(batches, n_ns: int, model, trade_level: bool):
+    """Everything the compiled chunk pricer bakes in: batch types, trades (by content), model layout."""
+    h = hashlib.sha1()
+    for b in batches:
+        h.update(type(b).__qualname__.encode())
+        h.update(repr(getattr(b, "specs", id(b))).encode())
+        h.update(np.asarray(b.netting_set).tobytes())
+    return (h.hexdigest(), n_ns, trade_level, model.currencies, model.equity_names, model.dim)
+
+
+def pricing_function(batches, n_ns: int, model, trade_level: bool, example_args):
+    """The one compiled program per run: (states (K, d, P), pres, pres0, y0 (d,), times (K,), log_num (K,)) ->
+    (netting values (K, n_ns, P), trade values or None, numeraire (K, P), fx (n_ccy, K, P),
+    t0 trade values (n_trades,), max over paths of |x_c| (n_ccy, K)).
+
+    t0 prices come from the same program on today's one-path view (``pres0`` prepared at t = 0, the initial
+    state ``y0`` an argument, so market data is never baked in), so they need no compilation of their own;
+    the range of the rate states is reduced inside it too. Kept in the process (a second run of the same
+    portfolio does not retrace) and, traced and lowered, across processes (``simulation.programs``)."""
+    leaves = jax.tree_util.tree_leaves(example_args)
+    key = _pricing_key(batches, n_ns, model, trade_level) + (tuple((x.shape, str(x.dtype)) for x in leaves),)
+    if key in _PRICERS:
+        return _PRICERS[key]
+
+    def price(states, pres, pres0, y0, times, log_num):
+        view = PathView.from_states(model, states, times, log_num)
+        ns = sum(b.netting_values(pre, view, n_ns) for b, pre in zip(batches, pres))
+        trades = (jnp.concatenate([b.values(pre, view) for b, pre in zip(batches, pres)], axis=1)
+                  if trade_level else None)
+        today = PathView.today(model, y0)
+        npv0 = jnp.concatenate([b.values(p0, today)[0, :, 0] for b, p0 in zip(batches, pres0)])
+        return ns, trades, view.numeraire, view.fx, npv0, jnp.max(jnp.abs(view.x), axis=2)
+
+    while len(_PRICERS) >= _MAX_PRICERS:
+        _PRICERS.pop(next(iter(_PRICERS)))
+    _PRICERS[key] = exported(price, key[:-1], *example_args)
+    return _PRICERS[key]
