@@ -73,10 +73,11 @@ class ChunkJob:
                            None if tr is None else np.asarray(tr)[..., :n], np.asarray(states)[..., :n],
                            np.asarray(npv0), np.asarray(x_abs_max))
 
-    def outputs(self):
-        """ChunkOutputs of every chunk in order, computed in this process."""
+    def outputs(self, first: int = 0):
+        """ChunkOutputs of the chunks ``first``, ``first + 1``, ... in order, computed in this process (a resumed
+        run starts after its last checkpointed chunk)."""
         arrays = self.gen._arrays()
-        for start, stop in self.ranges():
+        for start, stop in self.ranges()[first:]:
             yield self.run(start, stop, arrays)
 
 
