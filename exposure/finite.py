@@ -26,13 +26,6 @@ def _label(ds, dim: str, i: int) -> str:
     return f"{dim} '{v}'"
 
 
-# A limit's peak and utilisation are undefined when its counterparty has no netting set or its bucket no date:
-# the row's PFE_limit_status ('no trades' / 'cannot decide') and PFE_limit_reason say so; only there NaN stands
-# for "undefined" (limits.csv writes n/a).
-EXPLAINED = {"PFE_limit_peak": "PFE_limit_status", "PFE_limit_utilisation": "PFE_limit_status"}
-DEFINED_STATUS = ("ok", "breach")
-
-
 def first_non_finite(ds):
     """(variable, description) of the first non-finite float value in ds (data variables and coordinates), or
     None."""
@@ -40,12 +33,6 @@ def first_non_finite(ds):
         a = np.asarray(ds[name].values)
         if a.dtype.kind not in "fc" or np.all(np.isfinite(a)):
             continue
-        status = EXPLAINED.get(str(name))
-        if status in ds and a.ndim == 1:
-            bad = ~np.isfinite(a) & np.isin(np.asarray(ds[status].values).astype(str), DEFINED_STATUS)
-            if not bad.any():
-                continue
-            a = np.where(bad, a, 0.0)
         idx = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
         where = ", ".join(_label(ds, d, i) for d, i in zip(ds[name].dims, idx))
         value = a[idx] if idx else a[()]

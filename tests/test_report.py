@@ -101,6 +101,14 @@ def test_undecidable_checks_are_never_ok():
     assert list(f["Status"]) == ["cannot decide", "cannot decide", "no trades"]
     assert "not finite" in f.iloc[0]["Reason"] and "no exposure date" in f.iloc[1]["Reason"]
     assert "no netting set" in f.iloc[2]["Reason"]
+    # undefined peaks are stored as 0 beside a mask, so the guard before writing accepts the results
+    s2 = ReportSettings(limits=(spec("CP_A", "40Y+", 1.0e7), spec("CP_Z", "all", 1.0e6)))
+    res = apply_limits(make_results(PROFILES), s2)
+    assert not res["PFE_limit_defined"].values.any()
+    assert np.all(np.isfinite(res["PFE_limit_peak"].values)) and np.all(np.isfinite(res["PFE_limit_utilisation"].values))
+    from exposure.finite import first_non_finite
+    assert first_non_finite(res.drop_vars([v for v in res.data_vars if not str(v).startswith("PFE_limit")])) is None
+    assert limits_frame(res)["PeakPFE"].isna().all()  # the CSV still says n/a
     # a breach on the finite dates still reports the breach
     f2 = limits_frame(apply_limits(make_results(prof), ReportSettings(limits=(spec("CP_A", "all", 1.5e6),))))
     assert f2.iloc[0]["Status"] == "breach" and "not finite" in f2.iloc[0]["Reason"]

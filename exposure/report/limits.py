@@ -127,9 +127,14 @@ def apply_limits(ds: xr.Dataset, settings) -> xr.Dataset:
                             limit_bucket=("limit", np.array([s.bucket.label for s in settings.limits], dtype=object)))
     base = {"units": "base currency", "quantile": q}
     out["PFE_limit"] = ("limit", np.array(cols["limit"], dtype=float), {**base, "description": f"{label} limit"})
-    out["PFE_limit_peak"] = ("limit", np.array(cols["peak"], dtype=float), {**base, "description": f"peak counterparty {label} in the bucket"})
+    # Undefined peaks (no netting set, no date in the bucket) are stored as 0 beside a mask, never as NaN.
+    peak = np.array(cols["peak"], dtype=float)
+    defined = np.isfinite(peak)
+    out["PFE_limit_defined"] = ("limit", defined, {"description": "peak and utilisation defined (false: see PFE_limit_status and PFE_limit_reason; the values hold 0)"})
+    out["PFE_limit_peak"] = ("limit", np.where(defined, peak, 0.0), {**base, "description": f"peak counterparty {label} in the bucket (0 where PFE_limit_defined is false)"})
     out["PFE_limit_peak_date"] = ("limit", dt(cols["peak_date"]), {"description": "date of the peak"})
-    out["PFE_limit_utilisation"] = ("limit", np.array(cols["util"], dtype=float), {"units": "1", "description": "peak / limit"})
+    util = np.array(cols["util"], dtype=float)
+    out["PFE_limit_utilisation"] = ("limit", np.where(defined & np.isfinite(util), util, 0.0), {"units": "1", "description": "peak / limit (0 where PFE_limit_defined is false)"})
     out["PFE_limit_status"] = ("limit", np.array(cols["status"], dtype=object), {"description": "ok | breach | cannot decide"})
     out["PFE_limit_reason"] = ("limit", np.array(cols["reason"], dtype=object), {"description": "why the status"})
     out["PFE_limit_breach_count"] = ("limit", np.array(cols["count"], dtype=np.int64), {"description": "dates in breach"})
@@ -171,6 +176,15 @@ def _check(ds, spec, names, pfe_c) -> dict:
     return row
 
 
+def limit_values(ds: xr.Dataset, name: str) -> np.ndarray:
+    """PFE_limit_peak or PFE_limit_utilisation as float with NaN where undefined (``PFE_limit_defined`` false;
+    older runs stored NaN there themselves)."""
+    v = np.asarray(ds[name].values, dtype=float)
+    if "PFE_limit_defined" in ds:
+        v = np.where(np.asarray(ds["PFE_limit_defined"].values, dtype=bool), v, np.nan)
+    return v
+
+
 def limits_frame(ds: xr.Dataset) -> pd.DataFrame:
     """One row per limit (the limits.csv table); empty frame when ds has no limit variables."""
     cols = ["Counterparty", "Bucket", "Limit", "PeakPFE", "PeakDate", "Utilisation", "Status", "BreachDates",
@@ -181,8 +195,8 @@ def limits_frame(ds: xr.Dataset) -> pd.DataFrame:
     return pd.DataFrame({
         "Counterparty": [str(x) for x in ds["limit_counterparty"].values],
         "Bucket": [str(x) for x in ds["limit_bucket"].values],
-        "Limit": ds["PFE_limit"].values, "PeakPFE": ds["PFE_limit_peak"].values, "PeakDate": d("PFE_limit_peak_date"),
-        "Utilisation": ds["PFE_limit_utilisation"].values, "Status": [str(x) for x in ds["PFE_limit_status"].values],
+        "Limit": ds["PFE_limit"].values, "PeakPFE": limit_values(ds, "PFE_limit_peak"), "PeakDate": d("PFE_limit_peak_date"),
+        "Utilisation": limit_values(ds, "PFE_limit_utilisation"), "Status": [str(x) for x in ds["PFE_limit_status"].values],
         "BreachDates": ds["PFE_limit_breach_count"].values, "FirstBreach": d("PFE_limit_first_breach_date"),
         "MaxExcess": ds["PFE_limit_max_excess"].values, "MaxExcessDate": d("PFE_limit_max_excess_date"),
         "Reason": [str(x) for x in ds["PFE_limit_reason"].values],

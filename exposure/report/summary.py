@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from exposure.report.limits import (STATUS_BREACH, STATUS_NO_LIMIT, STATUS_OK, STATUS_UNDECIDED, bucket_mask,
+from exposure.report.limits import (STATUS_BREACH, STATUS_NO_LIMIT, STATUS_OK, STATUS_UNDECIDED, bucket_mask, limit_values,
                                     counterparties, quantile_index)
 from exposure.report.settings import parse_bucket
 
@@ -62,7 +62,7 @@ def _limit_info(ds, names):
         idx = [j for j in range(ds.sizes["limit"]) if str(ds["limit_counterparty"].values[j]) == c]
         if not idx:
             continue
-        util = np.array([ds["PFE_limit_utilisation"].values[j] for j in idx], dtype=float)
+        util = limit_values(ds, "PFE_limit_utilisation")[idx]
         status = [str(ds["PFE_limit_status"].values[j]) for j in idx]
         worst = max(status, key=lambda s: rank.get(s, 0))
         pick = idx[int(np.nanargmax(util))] if np.isfinite(util).any() else idx[0]
