@@ -6,7 +6,8 @@
 
 A kept stem contains no '~' and a changed one always does, with the hash of the whole id: two different ids
 never give the same stem (up to a 48-bit hash collision), a path separator or newline never reaches a file name,
-and a stem is at most MAX_STEM + 13 characters whatever the id's length.
+and a stem is at most MAX_STEM + 13 characters whatever the id's length. ``file_stems`` makes the stems of
+the ids sharing a folder unique case-insensitively as well, and avoids Windows' reserved device names.
 """
 
 from __future__ import annotations
@@ -27,6 +28,31 @@ def safe_file_stem(ident) -> str:
     clean = _UNSAFE.sub("_", s)[:MAX_STEM]
     if clean == s and s and not s.startswith("."):
         return s
+    return _hashed(s)
+
+
+# Names Windows reserves whatever the extension; a stem equal to one (any case) gets the hash form.
+_RESERVED = {"con", "prn", "aux", "nul"} | {f"{d}{i}" for d in ("com", "lpt") for i in range(1, 10)}
+
+
+def file_stems(idents) -> dict:
+    """{id: stem} for the ids that share one folder, unique even on a case-insensitive file system (macOS,
+    Windows): ids whose safe stems differ only in case (``NS_A``, ``ns_a``), and stems that are reserved
+    device names, take the hash form, whose sha256 of the exact id keeps them apart."""
+    idents = [str(i) for i in idents]
+    stems = {i: safe_file_stem(i) for i in idents}
+    folded: dict = {}
+    for i, st in stems.items():
+        folded.setdefault(st.casefold(), []).append(i)
+    for group in folded.values():
+        if len(group) > 1 or group[0].casefold() in _RESERVED:
+            for i in group:
+                stems[i] = _hashed(i)
+    return stems
+
+
+def _hashed(s: str) -> str:
+    clean = _UNSAFE.sub("_", s)[:MAX_STEM]
     return f"{clean.lstrip('.')}~{hashlib.sha256(s.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
 
 

@@ -279,11 +279,11 @@ def _qlabel(q: float) -> str:
     return f"PFE_{100.0 * float(q):g}"
 
 
-def _safe_name(s: str) -> str:
-    """The file-name stem of an id (exposure.files.safe_file_stem: safe and unique per id)."""
-    from exposure.files import safe_file_stem
+def _stems(ids) -> dict:
+    """{id: file-name stem} (exposure.files.file_stems: safe, unique per id, also case-insensitively)."""
+    from exposure.files import file_stems
 
-    return safe_file_stem(s)
+    return file_stems(ids)
 
 
 def _pick_quantile(ds: xr.Dataset, q) -> int:
@@ -327,6 +327,7 @@ def write_ore_csv(ds: xr.Dataset, out_dir: str, pfe_quantile: float | None = Non
 
     has_se = "EE_stderr" in ds  # absent when undefined (one path): the column is left out, not filled
     extras_ns = [_qlabel(q) for q in qs] + (["EE_stderr"] if has_se else [])
+    ns_stems = _stems(ds["netting_set"].values)
     for j, nid in enumerate(ds["netting_set"].values):
         row = {name: ds[name].values[j] for name in ("EPE", "ENE", "ExpectedCollateral", "BaselEE", "BaselEEE",
                                                        "TimeWeightedBaselEPE", "TimeWeightedBaselEEPE",
@@ -339,7 +340,7 @@ def write_ore_csv(ds: xr.Dataset, out_dir: str, pfe_quantile: float | None = Non
             + [_fmt(pfe[k, m]) for m in range(qs.size)] + ([_fmt(row["EE_stderr"][k])] if has_se else [])
             for k in range(len(dates))
         )
-        path = os.path.join(out_dir, f"exposure_nettingset_{_safe_name(nid)}.csv")
+        path = os.path.join(out_dir, f"exposure_nettingset_{ns_stems[str(nid)]}.csv")
         written.append(_write_csv(path, ORE_NETTING_SET_COLUMNS + tuple(extras_ns), rows))
 
     if "trade" in ds.dims:
@@ -347,6 +348,7 @@ def write_ore_csv(ds: xr.Dataset, out_dir: str, pfe_quantile: float | None = Non
         extras_t = ["NettingSet"] + ([_qlabel(q) for q in qs] if has_pfe else [])
         names = ("trade_EPE", "trade_ENE", "AllocatedEPE", "AllocatedENE", "trade_BaselEE", "trade_BaselEEE",
                  "trade_TimeWeightedBaselEPE", "trade_TimeWeightedBaselEEPE")
+        trade_stems = _stems(ds["trade"].values)
         for i, tid in enumerate(ds["trade"].values):
             v = {name: ds[name].values[i] for name in names}
             pfe = ds["trade_PFE"].values[i] if has_pfe else None
@@ -360,7 +362,7 @@ def write_ore_csv(ds: xr.Dataset, out_dir: str, pfe_quantile: float | None = Non
                 + ([_fmt(pfe[k, m]) for m in range(qs.size)] if has_pfe else [])
                 for k in range(len(dates))
             )
-            path = os.path.join(out_dir, f"exposure_trade_{_safe_name(tid)}.csv")
+            path = os.path.join(out_dir, f"exposure_trade_{trade_stems[str(tid)]}.csv")
             written.append(_write_csv(path, ORE_TRADE_COLUMNS + tuple(extras_t), rows))
     return written
 

@@ -70,3 +70,13 @@ def test_colliding_and_hostile_netting_set_ids_write_separate_files(tmp_path):
         with open(f, newline="") as fh:
             rows = list(csv.reader(fh))
         assert {r[0] for r in rows[1:]} == {nid} and all(len(r) == len(rows[0]) for r in rows)
+
+
+def test_stems_in_one_folder_differ_case_insensitively_and_avoid_reserved_names():
+    from exposure.files import file_stems
+
+    stems = file_stems(["NS_A", "ns_a", "NS_B", "CON", "nul", "Ns/1"])
+    folded = [s.casefold() for s in stems.values()]
+    assert len(set(folded)) == len(folded)
+    assert stems["NS_B"] == "NS_B"  # an id alone keeps its name
+    assert "~" in stems["NS_A"] and "~" in stems["ns_a"] and "~" in stems["CON"] and "~" in stems["nul"]

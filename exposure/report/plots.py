@@ -187,11 +187,12 @@ def portfolio_plot(ds: xr.Dataset, frame, q: float, path: str) -> str:
 
 def write_plots(ds: xr.Dataset, frame, q: float, out_dir: str) -> dict:
     """{"portfolio": path, <netting set id>: path} under out_dir/plots."""
-    from exposure.results import _safe_name
+    from exposure.files import file_stems
 
     folder = os.path.join(out_dir, "plots")
     os.makedirs(folder, exist_ok=True)
     paths = {"portfolio": portfolio_plot(ds, frame, q, os.path.join(folder, "portfolio.png"))}
+    stems = file_stems(ds["netting_set"].values)
     for j, ns in enumerate(ds["netting_set"].values):
-        paths[str(ns)] = netting_set_plot(ds, j, q, os.path.join(folder, f"ns_{_safe_name(ns)}.png"))
+        paths[str(ns)] = netting_set_plot(ds, j, q, os.path.join(folder, f"ns_{stems[str(ns)]}.png"))
     return paths
