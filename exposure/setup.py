@@ -45,7 +45,12 @@ def setup(cfg, calibrate: bool = True) -> Setup:
     check_inputs(cfg.get("capital"), market, portfolio)
     from exposure.xva import xva_settings
 
-    xva_settings(cfg, market.asof)  # the xva group and market.funding fail here, before any compute
+    xs = xva_settings(cfg, market.asof)  # the xva group and market.funding fail here, before any compute
+    if portfolio is not None:  # xva.missing_credit = fail: every counterparty needs a credit curve
+        from exposure.xva.adjustments import check_credit
+
+        check_credit(xs, market.credit, market.own_name, [n.id for n in portfolio.netting_sets],
+                     [n.counterparty for n in portfolio.netting_sets])
     return Setup(market, built, grid, portfolio)
 
 

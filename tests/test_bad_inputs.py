@@ -58,6 +58,8 @@ CASES = [
     ("results.h5 is a folder", "validate", None, ["output.dir={tmp}/h5dir"], "results.h5"),
     ("results.h5 is a folder (run)", "run", None, ["output.dir={tmp}/h5dir"], "results.h5"),
     ("quantile above one (run)", "run", None, ["output.quantiles=[1.5]"], "output.quantiles[0]"),
+    ("missing credit curve, fail", "validate", BOOK3.replace("counterparty: CP_E", "counterparty: CP_NOBODY"),
+     ["xva.missing_credit=fail"], "market.credit.CP_NOBODY"),
     ("report quantile not computed", "validate", None, ["report.pfe_quantile=0.5"], "report.pfe_quantile"),
     # --- market
     ("asof garbage", "validate", None, ["market.asof=notadate"], "market.asof"),

@@ -49,18 +49,30 @@ class XvaWeights:
     missing: tuple
 
 
+def check_credit(settings: XvaSettings | None, credit: dict, own_name: str, netting_set_ids, counterparties) -> None:
+    """With xva.missing_credit = "fail": ConfigError naming the first netting set whose counterparty (or the
+    bank, for DVA) has no credit curve. Run by ``setup`` (and so by ``exposure validate``) before any compute."""
+    if settings is None or settings.missing_credit != "fail":
+        return
+    if own_name not in credit:
+        raise ConfigError("market.own_name", f"no credit curve '{own_name}' in market.credit (needed for DVA)")
+    for ns, cp in zip(netting_set_ids, counterparties):
+        if str(cp) not in credit:
+            raise ConfigError(f"market.credit.{cp}",
+                              f"no credit curve for counterparty '{cp}' of netting set '{ns}' (needed for CVA)")
+
+
 def xva_weights(settings: XvaSettings, credit: dict, own_name: str, netting_set_ids, counterparties, times,
                 discount) -> XvaWeights:
     """All weights, before any simulation; raises ConfigError for a missing credit curve when
     settings.missing_credit == "fail"."""
+    check_credit(settings, credit, own_name, netting_set_ids, counterparties)
     t = np.asarray(times, dtype=np.float64)
     n = len(counterparties)
     own = credit.get(own_name)
     missing = []
     if own is None:
         missing.append(f"bank '{own_name}' (no DVA)")
-        if settings.missing_credit == "fail":
-            raise ConfigError("market.own_name", f"no credit curve '{own_name}' in market.credit (needed for DVA)")
     cva, dva = np.zeros((n, t.size)), np.zeros((n, t.size))
     fund = {}
     if settings.funding is not None:
@@ -70,9 +82,6 @@ def xva_weights(settings: XvaSettings, credit: dict, own_name: str, netting_set_
         c = credit.get(str(cp))
         if c is None:
             missing.append(f"netting set '{ns}' (counterparty '{cp}')")
-            if settings.missing_credit == "fail":
-                raise ConfigError(f"market.credit.{cp}",
-                                  f"no credit curve for counterparty '{cp}' of netting set '{ns}' (needed for CVA)")
         if c is not None:
             cva[j] = credit_weights(1.0 - float(c.recovery), c, t, own if settings.bilateral else None,
                                     settings.discretisation)
