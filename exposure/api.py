@@ -15,6 +15,8 @@ import shutil
 
 from omegaconf import DictConfig, OmegaConf
 
+from exposure.config.freeze import freeze
+from exposure.confignode import config_yaml
 from exposure.config.locate import conf_dir
 from exposure.errors import ConfigError
 from exposure.setup import Setup, path_generator, setup  # noqa: F401  (re-exported)
@@ -77,6 +79,7 @@ def validate(cfg: DictConfig) -> Setup:
 
     from exposure.checks import check_outputs, check_run_size
 
+    cfg = freeze(cfg)  # below the API the config is typed and frozen
     report_settings(cfg)
     check_outputs(cfg)  # output folder, quantiles
     s = setup(cfg, calibrate=False)
@@ -93,6 +96,7 @@ def simulate(cfg: DictConfig, s: Setup | None = None):
 
     from exposure.checks import check_outputs, check_run_size
 
+    cfg = freeze(cfg)
     check_outputs(cfg)
     s = s or setup(cfg)
     check_run_size(cfg, s, scenarios=True)  # all states are held in memory
@@ -104,7 +108,7 @@ def simulate(cfg: DictConfig, s: Setup | None = None):
         "asof": s.market.asof.isoformat(),
         "package_version": __version__,
         "numeraire": "base-currency bank account (BA state)",
-        "config": OmegaConf.to_yaml(cfg),
+        "config": config_yaml(cfg),
     }
     dates = [s.market.asof] + list(s.grid.dates)
     times = np.concatenate([[0.0], s.grid.times])
@@ -123,6 +127,7 @@ def run(cfg: DictConfig, progress=None, show_bar: bool | None = False):
     from exposure.checks import check_outputs, check_run_size
     from exposure.report.settings import report_settings
 
+    cfg = freeze(cfg)  # below the API the config is typed and frozen
     report_settings(cfg)
     check_outputs(cfg)
     s = setup(cfg)
@@ -190,12 +195,12 @@ def aggregate(run_dir: str, overrides: list[str] | None = None, show_bar: bool |
     from exposure.checks import check_outputs
     from exposure.run_folder import relocate, staged_run_folder
 
-    cfg = _stored_config(run_dir, overrides)
+    cfg = freeze(_stored_config(run_dir, overrides))
     check_outputs(cfg)
     out = os.path.abspath(str(cfg.output.dir))
     with staged_run_folder(out) as stage:  # one aggregation per folder, as a run (exposure.run_folder)
         with RunProgress.for_run(stage, show_bar=show_bar) as p:
-            res = reaggregate(cfg, run_dir, OmegaConf.to_yaml(cfg), p, out_dir=stage, folder_label=out)
+            res = reaggregate(cfg, run_dir, config_yaml(cfg), p, out_dir=stage, folder_label=out)
     return dataclasses.replace(res, out_dir=str(cfg.output.dir),
                                files=tuple(relocate(f, stage, out) for f in res.files))
 
@@ -208,10 +213,10 @@ def whatif(run_dir: str, netting_set: str, trade_file: str, overrides: list[str]
     from exposure.whatif import read_trades
     from exposure.whatif import whatif as _whatif
 
-    cfg = _stored_config(run_dir, overrides)
+    cfg = freeze(_stored_config(run_dir, overrides))
     same_book = not any(o.lstrip("+").startswith("portfolio.") for o in (overrides or []))
     trades = read_trades(str(trade_file)) if isinstance(trade_file, (str, os.PathLike)) else list(trade_file)
-    return _whatif(cfg, run_dir, str(netting_set), trades, OmegaConf.to_yaml(cfg), same_book,
+    return _whatif(cfg, run_dir, str(netting_set), trades, config_yaml(cfg), same_book,
                    stored_results=all(o.lstrip("+").split("=", 1)[0] in _NO_RESULT_EFFECT for o in overrides or []))
 
 

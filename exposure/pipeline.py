@@ -12,11 +12,11 @@ import dataclasses
 import os
 
 import numpy as np
-from omegaconf import OmegaConf
 
 from exposure.aggregation.values_cube import values_cube
 from exposure.setup import Setup, path_generator, setup
 from exposure.chunks import ChunkJob
+from exposure.confignode import config_yaml
 from exposure.errors import ConfigError, NonFiniteError
 from exposure.pricing.view import PricingContext
 
@@ -97,7 +97,7 @@ def run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | None
     ns_npv = np.zeros(n_ns)
     np.add.at(ns_npv, trade_ns, npv0)
     trade_npv = dict(zip(trade_ids, npv0.tolist()))
-    ds = post.results(measures, ns_npv, trade_npv, OmegaConf.to_yaml(cfg), trade_ids=trade_ids if trade_level else None,
+    ds = post.results(measures, ns_npv, trade_npv, config_yaml(cfg), trade_ids=trade_ids if trade_level else None,
                       extra_attrs={"skipped_trades": "; ".join(f"{t}: {r}" for t, r in pf.skipped) or "none",
                                    "n_trades": len(trade_ids)})
     progress.stage("write")
@@ -215,7 +215,7 @@ def _write(cfg, s: Setup, ds, npv: dict, out: str) -> RunResults:
     if bool(cfg.output.csv):
         files += list(write_ore_csv(ds, out))
         files += write_xva_csv(ds, out)
-    files.append(atomic_text(os.path.join(out, "config.yaml"), OmegaConf.to_yaml(cfg)))
+    files.append(atomic_text(os.path.join(out, "config.yaml"), config_yaml(cfg)))
     npv_csv = csv_text(("TradeId", "NPV"), ((k, f"{v:.10g}") for k, v in npv.items()))
     files.append(atomic_text(os.path.join(out, "npv.csv"), npv_csv))
     if "EAD" in ds and bool(getattr(cfg.get("capital"), "csv", True)):  # capital stage output

@@ -85,20 +85,9 @@ _DESCRIPTIONS = {
 
 
 def _config_yaml(config) -> str:
-    if config is None:
-        return ""
-    if isinstance(config, str):
-        return config
-    try:
-        from omegaconf import DictConfig, ListConfig, OmegaConf
+    from exposure.confignode import config_yaml
 
-        if isinstance(config, (DictConfig, ListConfig)):
-            return OmegaConf.to_yaml(config, resolve=True)
-    except ImportError:  # pragma: no cover
-        pass
-    import yaml
-
-    return yaml.safe_dump(config, sort_keys=False)
+    return config_yaml(config)
 
 
 def _iso(d) -> str:
@@ -124,7 +113,7 @@ def build_results(measures, netting_set_ids: Sequence[str], counterparties: Sequ
 
     dates: (K,) valuation dates (datetime.date or datetime64) matching measures.times; counterparties one per
     netting set; trade_ids required when measures holds trade-level results; config: YAML string, mapping or
-    OmegaConf node (stored as YAML); include_cube: add measures.cube when present.
+    config node (stored as YAML); include_cube: add measures.cube when present.
     """
     from exposure import __version__
 

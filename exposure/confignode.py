@@ -1,0 +1,105 @@
+"""The composed configuration as every stage below the API sees it: typed, frozen, Hydra-free.
+
+    cfg = exposure.config.freeze(dict_config)      # once, at the API boundary (exposure.api)
+    cfg.simulation.paths -> 5000 (int)             # attribute access, as on the schema dataclasses
+    cfg.get("capital"), "credit" in cfg.market     # mapping access (collections.abc.Mapping)
+    cfg.simulation.paths = 3                       # TypeError: the run's config cannot change under it
+    config_yaml(cfg)                               # the YAML text written to config.yaml and results.h5
+
+Values keep the types the schema validated at compose time (int, float, bool, str, the schema's str Enums,
+None); mappings become ConfigNodes and lists tuples, so nothing below the API can mutate the run's config.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+class ConfigNode(Mapping):
+    """A read-only config section: ``node.key`` or ``node["key"]``; an unknown key raises AttributeError /
+    KeyError naming its dotted path."""
+
+    __slots__ = ("_data", "_path", "_yaml")
+
+    def __init__(self, data: Mapping, path: str = "", yaml_text: str | None = None):
+        object.__setattr__(self, "_path", path)
+        object.__setattr__(self, "_data", {str(k): _frozen(v, f"{path}.{k}" if path else str(k))
+                                           for k, v in data.items()})
+        object.__setattr__(self, "_yaml", yaml_text)
+
+    def __getattr__(self, key: str):
+        if key.startswith("__"):
+            raise AttributeError(key)
+        try:
+            return self._data[key]
+        except KeyError:
+            raise AttributeError(f"config has no key '{self._key(key)}'") from None
+
+    def __getitem__(self, key):
+        try:
+            return self._data[key]
+        except KeyError:
+            raise KeyError(f"config has no key '{self._key(key)}'") from None
+
+    def __iter__(self):
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __setattr__(self, key, value):
+        raise TypeError(f"the run's config is frozen: cannot set '{self._key(key)}'")
+
+    def __delattr__(self, key):
+        raise TypeError(f"the run's config is frozen: cannot delete '{self._key(key)}'")
+
+    def __reduce__(self):  # pickles (a ChunkJob or a worker may carry settings built from it)
+        return (ConfigNode, (to_plain(self), self._path, self._yaml))
+
+    def __repr__(self) -> str:
+        return f"ConfigNode({self._path or 'config'}: {', '.join(self._data)})"
+
+    def _key(self, key) -> str:
+        return f"{self._path}.{key}" if self._path else str(key)
+
+
+def _frozen(v, path: str):
+    if isinstance(v, ConfigNode):
+        return v
+    if isinstance(v, Mapping):
+        return ConfigNode(v, path)
+    if isinstance(v, (list, tuple)):
+        return tuple(_frozen(x, f"{path}[{i}]") for i, x in enumerate(v))
+    return v
+
+
+def to_plain(v):
+    """Plain dicts and lists (Enums kept) of a ConfigNode tree."""
+    if isinstance(v, Mapping):
+        return {k: to_plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [to_plain(x) for x in v]
+    return v
+
+
+def config_yaml(cfg) -> str:
+    """The YAML text of the run's config (the text the API composed), '' for None; a plain mapping or a
+    node built without one is dumped with Enums as their values."""
+    if cfg is None:
+        return ""
+    if isinstance(cfg, str):
+        return cfg
+    text = getattr(cfg, "_yaml", None) if isinstance(cfg, ConfigNode) else None
+    if text is not None:
+        return text
+    import yaml
+
+    def plain(v):
+        v = to_plain(v)
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [plain(x) for x in v]
+        return getattr(v, "value", v)
+
+    return yaml.safe_dump(plain(cfg), sort_keys=False)
