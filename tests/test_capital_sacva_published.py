@@ -28,7 +28,8 @@ def test_ir_mar50_54_to_58():
             assert tb.risk_weight("IR", "delta", ccy, t) == w
     assert tb.risk_weight("IR", "delta", "CHF", "1y", base_currency="CHF") == 0.0111  # reporting currency
     # MAR50.57 other currencies: parallel and inflation 1.58%, correlation 40% [ORE] [FNF DeltaTenorIlliquid*]
-    assert tb.risk_weight("IR", "delta", "NOK", "parallel") == tb.risk_weight("IR", "delta", "NOK", "inflation") == 0.0158
+    assert tb.risk_weight("IR", "delta", "NOK", "parallel") == 0.0158
+    assert tb.risk_weight("IR", "delta", "NOK", "inflation") == 0.0158
     assert tb.ir_rho("delta", "NOK", "parallel", "inflation") == 0.4
     # MAR50.57 tenor correlations [ORE irDeltaRiskCorrelations_]; 40% with inflation
     corr = {("1y", "2y"): 0.91, ("1y", "5y"): 0.72, ("1y", "10y"): 0.55, ("1y", "30y"): 0.31, ("2y", "5y"): 0.87,

@@ -46,7 +46,8 @@ pins each value with its source):
   [CRR3] Regulation (EU) 575/2013 as amended (CRR3) Art. 383v (SA-CVA equity RW, = MAR50.72) and Art. 383s (RCS
          RW, the EU variant of MAR50.67 with covered-bond buckets: sector weights agree).
 Not verified against a second source: the EQ vega weight of bucket 13 (other indices, 100%: [FNF] only; the
-market-risk analogue, CRR Art. 325ax, gives 'large cap and indices' 77.78%), and the CCS bucket-8 90% for related indices ([FNF] only).
+market-risk analogue, CRR Art. 325ax, gives 'large cap and indices' 77.78%), and the CCS bucket-8 90% for
+related indices ([FNF] only). The primary MAR50 text could not be consulted for either.
 """
 
 from __future__ import annotations
