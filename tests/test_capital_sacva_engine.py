@@ -168,5 +168,9 @@ def test_bad_settings_and_inputs_are_named():
         sacva_rows(bad, base_currency="USD", counterparties=["A", "B"])
     with pytest.raises(ResultsFileError, match="coordinate 'pillar_time'"):
         sacva_rows(_sensitivity().drop_vars("pillar_time"), base_currency="USD", counterparties=["A", "B"])
+    fx = _sensitivity()
+    fx["factor_name"].values[6] = "EURUSD"
+    with pytest.raises(ResultsFileError, match="FXSpot 'EURUSD': expected 'CCY/USD'"):
+        sacva_rows(fx, base_currency="USD", counterparties=["A", "B"], recovery={"B": 0.4})
     with pytest.raises(ResultsFileError, match="recovery"):
         sacva_rows(_sensitivity(), base_currency="USD", counterparties=["A", "B"], credit_terms=_terms)

@@ -82,6 +82,14 @@ def default_index_currency(name: str) -> str | None:
     return head if len(head) == 3 and head.isalpha() else None
 
 
+def _fx_ccy(ft: str, name: str, base_currency: str) -> str:
+    ccy, _, base = name.partition("/")
+    if base != base_currency or len(ccy) != 3:
+        raise ResultsFileError(f"results variable 'sensitivity': {ft} '{name}': expected 'CCY/{base_currency}' "
+                               "(the foreign currency against the reporting currency)")
+    return ccy
+
+
 def _checked(sens):
     for d in ("netting_set", "xva_measure", "risk_factor"):
         if d not in sens.dims:
@@ -134,7 +142,7 @@ def sacva_rows(sens, *, base_currency: str, counterparties, own_name: str = "", 
             else:
                 acc[("IR", "delta", ccy, "parallel", "", "")] += s
         elif ft == "FXSpot":
-            ccy = name.split("/")[0]
+            ccy = _fx_ccy(ft, name, base_currency)
             if ccy != base_currency:
                 acc[("FX", "delta", ccy, ccy, "", "")] += v / PCT
         elif ft in ("CDSSpread", "HazardRate"):
@@ -164,7 +172,7 @@ def sacva_rows(sens, *, base_currency: str, counterparties, own_name: str = "", 
                 continue
             s = sigma * v / (BP if "bp" in unit.lower() else PCT)
             if ft == "FXVol":
-                ccy = name.split("/")[0]
+                ccy = _fx_ccy(ft, name, base_currency)
                 if ccy != base_currency:
                     acc[("FX", "vega", ccy, ccy, "", "")] += s
             elif ft == "EquityVol":
