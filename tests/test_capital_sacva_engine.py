@@ -138,6 +138,13 @@ def test_the_stage_uses_the_engine_sensitivities_when_no_table_is_given(tmp_path
     out = add_sa_cva(ds, market, st)
     assert float(out["SA_CVA_total"]) == pytest.approx(sum(_by_hand().values()), rel=1e-12)
     assert "engine" in out.attrs["sa_cva"] and "BANK" in out.attrs["sa_cva_omitted"]
+    # an index named without its currency: the market's index definition tells it
+    sofr = ds.copy(deep=True)
+    sofr["factor_name"].values[3] = "SOFR"
+    with pytest.raises(ResultsFileError, match="IndexCurve 'SOFR'"):
+        add_sa_cva(sofr, market, st)
+    m2 = types.SimpleNamespace(**vars(market), indices={"SOFR": types.SimpleNamespace(currency="USD")})
+    assert float(add_sa_cva(sofr, m2, st)["SA_CVA_total"]) == pytest.approx(float(out["SA_CVA_total"]), rel=1e-15)
     # m_CVA scales it
     out125 = add_sa_cva(ds, market, dataclasses.replace(st, m_cva=1.25))
     assert float(out125["SA_CVA_total"]) == pytest.approx(1.25 * float(out["SA_CVA_total"]), rel=1e-14)

@@ -14,7 +14,8 @@ notion of an eligible CVA hedge; supply hedges through the table (``capital.sa_c
 Mapping and scaling (d_p from the contract; MAR50 shifts: 1bp absolute for rates and spreads, 1% relative
 for FX, equity and volatilities):
 - IR delta (MAR50.54-58): DiscountCurve (name = currency) and IndexCurve (name = index; currency: the index's,
-  ``index_currency``) per 1bp -> s = v / 1e-4, every curve of a currency shifted together. A specified
+  ``index_currency``: the market's index definition, else the 'CCY-' prefix of the name) per 1bp ->
+  s = v / 1e-4, every curve of a currency shifted together. A specified
   currency (``sacva_tables.SPECIFIED`` or the reporting currency) gets the tenors 1y 2y 5y 10y 30y by linear
   allocation in pillar_time: a pillar at t in [T_i, T_i+1] gives (T_i+1 - t)/(T_i+1 - T_i) of its sensitivity
   to T_i and the rest to T_i+1; before 1y all to 1y, after 30y all to 30y (the allocation keeps the sum, so a

@@ -16,7 +16,7 @@ import numpy as np
 import xarray as xr
 
 from exposure.capital import sacva
-from exposure.capital.sacva_from_sensitivities import market_vol_level, sacva_rows
+from exposure.capital.sacva_from_sensitivities import default_index_currency, market_vol_level, sacva_rows
 
 NO_SENSITIVITY = ("no `sensitivity` in the results (the engine's AD sensitivities stage did not run or an older "
                   "results file)")
@@ -31,13 +31,19 @@ def engine_rows(ds: xr.Dataset, market, settings) -> tuple:
     for name, curve in getattr(market, "credit", {}).items():
         recovery.setdefault(str(name), float(np.asarray(curve.recovery)))
 
+    indices = getattr(market, "indices", {}) or {}
+
+    def index_currency(name):
+        return indices[name].currency if name in indices else default_index_currency(name)
+
     def terms(name):
         t = settings.counterparty(name)
         return t.sector, bool(t.investment_grade)
 
     return sacva_rows(ds["sensitivity"], base_currency=market.base_currency, counterparties=cps,
                       own_name=str(getattr(market, "own_name", "") or ""), credit_terms=terms, recovery=recovery,
-                      vol_level=market_vol_level(market), equity_buckets=dict(settings.sa_cva_equity_buckets))
+                      vol_level=market_vol_level(market), equity_buckets=dict(settings.sa_cva_equity_buckets),
+                      index_currency=index_currency)
 
 
 def add_sa_cva(ds: xr.Dataset, market, settings) -> xr.Dataset:
