@@ -9,7 +9,11 @@ MAR50's sensitivity (MAR50.49-50.51: the change of the aggregate regulatory CVA 
 shift, i.e. per unit of the risk factor), summed over every netting set (the aggregate CVA). Only the CVA
 enters: regulatory CVA excludes the bank's own default (MAR50.3), so DVA/FCA/FBA and the sensitivity to the
 bank's own credit name (``own_name``) are left out. There are no hedge rows (s_hedge = 0): the engine has no
-notion of an eligible CVA hedge; supply hedges through the table (``capital.sa_cva.sensitivities``).
+notion of an eligible CVA hedge; supply hedges through the table (``capital.sa_cva.sensitivities``). ORE does
+the same: SaCvaSensitivityLoader::loadRawSensi takes ``delta / shiftSize`` and adds every netting set into
+the aggregate; its user guide (Docs/UserGuide/methods/capital/cva.tex, table "Risk factors and shifts") lists
+the shifts used below (1bp per IR tenor of all curves of a currency, 1% relative FX, simultaneous 1% relative
+shift of all volatilities of a currency, 1bp per counterparty spread tenor, 1bp on all names of an RCS bucket).
 
 Mapping and scaling (d_p from the contract; MAR50 shifts: 1bp absolute for rates and spreads, 1% relative
 for FX, equity and volatilities):
