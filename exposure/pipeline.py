@@ -131,7 +131,7 @@ class PostSimulation:
                 extra_attrs: dict | None = None):
         """The results Dataset; trade_npv: t0 value per trade id (None: the capital stage does not run, as on a
         stored book without trade specs)."""
-        from exposure.capital import add_capital, capital_settings
+        from exposure.capital import add_capital, add_sa_cva, capital_settings
         from exposure.report import apply_limits, report_settings
         from exposure.results import build_results
         from exposure.xva import add_xva
@@ -146,6 +146,8 @@ class PostSimulation:
         if trade_npv is not None:  # capital: SA-CCR / IMM EAD, RWA, BA-CVA, SA-CVA, profiles (before KVA)
             ds = add_capital(ds, pf, market, capital_settings(cfg.get("capital")), trade_npv)
         ds = add_xva(ds, market.credit, market.own_name, self.xva, measures.functionals)
+        if trade_npv is not None and "sensitivity" in ds:  # SA-CVA from the engine's CVA sensitivities
+            ds = add_sa_cva(ds, market, capital_settings(cfg.get("capital")))
         return apply_limits(ds, report_settings(cfg))  # desk: counterparty PFE and PFE limits
 
 

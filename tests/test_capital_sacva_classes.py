@@ -98,7 +98,7 @@ def test_equity_by_hand():
          [0.45, 0.45, 0, 0.75, 1]]
     out = capital(rows)
     assert out[("EQ", "delta")] == pytest.approx(_k(bk, g), rel=1e-13)
-    # vega: 78% large caps (1-8, 12, 13), 100% small caps and other (9-11)
+    # vega: 78% large caps and advanced-economy indices (1-8, 12), 100% small caps, other and other indices (9-11, 13)
     assert out[("EQ", "vega")] == pytest.approx(_k([_kb([7.8], [[1]]), _kb([5.0], [[1]])],
                                                   [[1, 0.15], [0.15, 1]]), rel=1e-13)
 

@@ -7,7 +7,9 @@
     imm           EEPE over min(1y, maturity), EAD = alpha x EEPE
     irb           IRB risk weight (CRE31)
     bacva         BA-CVA reduced and full (MAR50)
-    sacva         SA-CVA aggregation from supplied sensitivities (MAR50)
+    sacva         SA-CVA aggregation from sensitivities (MAR50); sacva_tables its buckets, weights, correlations
+    sacva_from_sensitivities  the engine's ``sensitivity`` (CVA) mapped onto MAR50's risk factors
+    sacva_stage   add_sa_cva(ds, market, settings): SA_CVA_total from the table or the engine's sensitivities
     settings      CapitalSettings from the ``capital`` config node
     profile       EAD at future dates (IMM and SA-CCR)
     stage         add_capital(ds, portfolio, market, settings, npv): the stage; check_inputs (before compute)
@@ -17,5 +19,7 @@
 from exposure.capital.settings import CapitalSettings, capital_settings
 from exposure.capital.report import capital_csv_text, capital_summary
 from exposure.capital.stage import add_capital, check_inputs
+from exposure.capital.sacva_stage import add_sa_cva
 
-__all__ = ["CapitalSettings", "add_capital", "check_inputs", "capital_csv_text", "capital_settings", "capital_summary"]
+__all__ = ["CapitalSettings", "add_capital", "add_sa_cva", "check_inputs", "capital_csv_text", "capital_settings",
+           "capital_summary"]

@@ -1,5 +1,5 @@
 """SA-CVA supervisory buckets, risk weights and correlations for every risk class (Basel MAR50.54-50.77, the
-July 2020 revision in force from 2023), typed from the standard. Weights are fractions (1.11% -> 0.0111).
+July 2020 revision in force from 2023). Weights are fractions (1.11% -> 0.0111).
 
 Risk class codes: IR, FX, CCS (counterparty credit spread), RCS (reference credit spread), EQ, CO.
 
@@ -15,8 +15,9 @@ Risk class codes: IR, FX, CCS (counterparty credit spread), RCS (reference credi
   technology/telecom, 6 health care/utilities/professional, 7 other sector, 8 qualified indices. Risk factors:
   the credit spread of each name at tenors 0.5y 1y 3y 5y 10y, RW by bucket and credit quality (IG vs HY/NR,
   ``CCS_RW``; the same numbers as BA-CVA's MAR50.16). Intra-bucket rho = rho_tenor rho_name rho_quality:
-  tenor 100% / 90%; name 100% same, 90% legally related, 50% otherwise (bucket 8: 100% same index, 80%
-  otherwise); quality 100% same (IG, or HY/NR), 80% otherwise. gamma: ``CCS_GAMMA``.
+  tenor 100% / 90%; name 100% same, 90% legally related, 50% otherwise (bucket 8: 100% same index, 90% related
+  indices (``group``: e.g. the same index of another series), 80% otherwise); quality 100% same (IG, or
+  HY/NR), 80% otherwise. gamma: ``CCS_GAMMA``.
 - RCS (MAR50.66-50.69): buckets 1-7 IG and 8-14 HY/NR of the sectors sovereign, local government, financials,
   basic materials, consumer, technology, health care; 15 other sector; 16 IG indices; 17 HY indices. One risk
   factor per bucket (a parallel shift of every reference spread in it), RW ``RCS_RW``, vega RW 100%. gamma:
@@ -24,12 +25,29 @@ Risk class codes: IR, FX, CCS (counterparty credit spread), RCS (reference credi
   between 16 and 17, 45% between 16/17 and 1-14.
 - EQ (MAR50.70-50.73): buckets 1-4 large-cap emerging, 5-8 large-cap advanced (by sector), 9 small-cap
   emerging, 10 small-cap advanced, 11 other sector, 12 large-cap advanced-economy indices, 13 other indices. One
-  risk factor per bucket; RW ``EQ_RW``; vega RW 78% (buckets 1-8, 12, 13), 100% (9-11). gamma 15% within 1-10,
-  0% with 11, 75% between 12 and 13, 45% between 12/13 and 1-10.
+  risk factor per bucket; RW ``EQ_RW``; vega RW ``EQ_VEGA_RW`` (78% buckets 1-8 and 12, 100% buckets 9-11 and
+  13). gamma 15% within 1-10, 0% with 11, 75% between 12 and 13, 45% between 12/13 and 1-10.
 - CO (MAR50.74-50.77): buckets 1 solid combustibles, 2 liquid combustibles, 3 electricity and carbon trading,
   4 freight, 5 non-precious metals, 6 gaseous combustibles, 7 precious metals (incl. gold), 8 grains and
   oilseed, 9 livestock and dairy, 10 softs and other agriculturals, 11 other. One risk factor per bucket; RW
   ``CO_RW``, vega 100%; gamma 20% within 1-10, 0% with 11.
+- R = 1% hedging disallowance (MAR50.53), m_CVA = 1 (MAR50.53 since the July 2020 revision, d507: the 2017
+  text, d424, had 1.25; a supervisor may require more: ``capital.sa_cva.m_cva``).
+
+Sources. The Basel text itself (bis.org, MAR50) is not in the reference store this was checked against, so
+every table is checked against at least one independent public transcription (tests/test_capital_sacva_published.py
+pins each value with its source):
+  [ORE]  OpenSourceRisk/Engine OREAnalytics/orea/engine/standardapproachcvacalculator.cpp (IR delta RW and tenor
+         correlations, other-currency 1.58% / 40%, IR vega 100% / 40%, IR gamma 50%, FX 11% / 100% / 60%, CCS
+         cross-bucket table, R = 0.01, m_CVA = 1).
+  [FNF]  frtb.net's BCBS configuration (AlanSkea/FRTB Configs/FRTBConfig_BCBS.xlsx, sheets CVA, CS_IR, CS_FX,
+         CS_CC, CS_CR, CS_EQ, CS_CM): every SA-CVA table, including the RCS 17x17, EQ 13x13 and CO 11x11
+         cross-bucket matrices, the EQ vega weights by bucket, SA-CapitalMultiplier 1, SA-HedgeDisallowance 0.01.
+  [CRR3] Regulation (EU) 575/2013 as amended (CRR3) Art. 383v (SA-CVA equity RW, = MAR50.72) and Art. 383s (RCS
+         RW, the EU variant of MAR50.67 with covered-bond buckets: sector weights agree).
+Not verified against a second source: the EQ vega weight of bucket 13 (other indices, 100%: [FNF] only; the
+market-risk analogue, CRR Art. 325ax, gives 'large cap and indices' 77.78%), and the CCS bucket-8 90% for
+related indices ([FNF] only). The primary MAR50 text could not be consulted for either.
 """
 
 from __future__ import annotations
@@ -40,17 +58,18 @@ IR_OTHER_FACTORS = ("parallel", "inflation")
 IR_VEGA_FACTORS = ("ir_vol", "inflation_vol")
 IR_RW_SPECIFIED = (0.0111, 0.0093, 0.0074, 0.0074, 0.0074, 0.0111)
 IR_RW_OTHER_CCY = 0.0158
+# [ORE] irDeltaRiskWeights_, irDeltaRiskCorrelations_; [FNF] CS_IR
 IR_TENOR_CORR = {("1y", "2y"): 0.91, ("1y", "5y"): 0.72, ("1y", "10y"): 0.55, ("1y", "30y"): 0.31,
                  ("2y", "5y"): 0.87, ("2y", "10y"): 0.72, ("2y", "30y"): 0.45, ("5y", "10y"): 0.91,
                  ("5y", "30y"): 0.68, ("10y", "30y"): 0.83}
-FX_RW = {"delta": 0.11, "vega": 1.0}
+FX_RW = {"delta": 0.11, "vega": 1.0}  # [ORE] getRiskWeight; [FNF] CS_FX
 
 CCS_TENORS = ("0.5y", "1y", "3y", "5y", "10y")
 CCS_BUCKETS = ("1a", "1b", "2", "3", "4", "5", "6", "7", "8")
-CCS_RW = {  # bucket -> (IG, HY/NR); bucket 8: IG index, HY index
+CCS_RW = {  # bucket -> (IG, HY/NR); bucket 8: IG index, HY index. [FNF] CS_CC DeltaRiskWeight; = BA-CVA MAR50.16
     "1a": (0.005, 0.02), "1b": (0.01, 0.04), "2": (0.05, 0.12), "3": (0.03, 0.07), "4": (0.03, 0.085),
     "5": (0.02, 0.055), "6": (0.015, 0.05), "7": (0.05, 0.12), "8": (0.015, 0.05)}
-_CCS_GAMMA_ROWS = (  # buckets 1..8 (1 = 1a and 1b), upper triangle
+_CCS_GAMMA_ROWS = (  # buckets 1..8 (1 = 1a and 1b), upper triangle. [ORE] cptyDeltaBucketCorrelations_; [FNF]
     (1.00, 0.10, 0.20, 0.25, 0.20, 0.15, 0.00, 0.45),
     (None, 1.00, 0.05, 0.15, 0.20, 0.05, 0.00, 0.45),
     (None, None, 1.00, 0.20, 0.25, 0.05, 0.00, 0.45),
@@ -63,9 +82,11 @@ CCS_GAMMA = {(str(i + 1), str(j + 1)): v for i, row in enumerate(_CCS_GAMMA_ROWS
              if v is not None}
 CCS_GAMMA.update({(c, b): v for (b, c), v in list(CCS_GAMMA.items())})
 
+# [FNF] CS_CR DeltaBucketRiskWeight; [CRR3] Art. 383s for the sector weights
 RCS_RW = {"1": 0.005, "2": 0.01, "3": 0.05, "4": 0.03, "5": 0.03, "6": 0.02, "7": 0.015,
           "8": 0.02, "9": 0.04, "10": 0.12, "11": 0.07, "12": 0.085, "13": 0.055, "14": 0.05,
           "15": 0.12, "16": 0.015, "17": 0.05}
+# [FNF] CS_CR Gamma (17x17: this table within IG and within HY/NR, halved across, 0% with 15, 45%/75% indices)
 _RCS_SECTOR_ROWS = (  # sectors 1..7: sovereign, local government, financials, basic materials, consumer, tech, health
     (1.00, 0.75, 0.10, 0.20, 0.25, 0.20, 0.15),
     (None, 1.00, 0.05, 0.15, 0.20, 0.15, 0.10),
@@ -78,12 +99,16 @@ RCS_SECTOR_GAMMA = {(i + 1, j + 1): v for i, row in enumerate(_RCS_SECTOR_ROWS) 
                     if v is not None}
 RCS_SECTOR_GAMMA.update({(c, b): v for (b, c), v in list(RCS_SECTOR_GAMMA.items())})
 
+# [FNF] CS_EQ DeltaBucketRiskWeight; [CRR3] Art. 383v Table 1
 EQ_RW = {"1": 0.55, "2": 0.60, "3": 0.45, "4": 0.55, "5": 0.30, "6": 0.35, "7": 0.40, "8": 0.50,
          "9": 0.70, "10": 0.50, "11": 0.70, "12": 0.15, "13": 0.25}
 EQ_VEGA_RW_LARGE, EQ_VEGA_RW_SMALL = 0.78, 1.0
+# [FNF] CS_EQ VegaBucketRiskWeight (bucket 13, other indices, 100%: this module had 78% before the check)
+EQ_VEGA_RW = {b: EQ_VEGA_RW_SMALL if b in ("9", "10", "11", "13") else EQ_VEGA_RW_LARGE for b in EQ_RW}
+# [FNF] CS_CM DeltaBucketRiskWeight
 CO_RW = {"1": 0.30, "2": 0.35, "3": 0.60, "4": 0.80, "5": 0.40, "6": 0.45, "7": 0.20, "8": 0.35, "9": 0.25,
          "10": 0.35, "11": 0.50}
-IR_GAMMA, FX_GAMMA = 0.5, 0.6
+IR_GAMMA, FX_GAMMA = 0.5, 0.6  # [ORE] getBucketCorrelation; [FNF] CS_IR, CS_FX Gamma
 QUALITIES = ("IG", "HY", "NR")
 SINGLE_FACTOR = ("RCS", "EQ", "CO")  # one risk factor per bucket: every row of a bucket is the same factor
 
@@ -123,7 +148,7 @@ def risk_weight(rc: str, kind: str, bucket: str, factor: str, quality: str = "",
         return CCS_RW[bucket][0 if quality == "IG" else 1]
     if kind == "vega":
         if rc == "EQ":
-            return EQ_VEGA_RW_SMALL if bucket in ("9", "10", "11") else EQ_VEGA_RW_LARGE
+            return EQ_VEGA_RW[bucket]
         return 1.0
     return {"RCS": RCS_RW, "EQ": EQ_RW, "CO": CO_RW}[rc][bucket]
 
@@ -134,8 +159,8 @@ def ccs_rho(bucket: str, a: tuple, b: tuple) -> float:
     tenor = 1.0 if ta == tb else 0.9
     if na == nb:
         name = 1.0
-    elif bucket == "8":
-        name = 0.8
+    elif bucket == "8":  # indices: 90% related (group: e.g. another series of the index), 80% otherwise [FNF]
+        name = 0.9 if ga and ga == gb else 0.8
     else:
         name = 0.9 if ga and ga == gb else 0.5
     quality = 1.0 if (qa == "IG") == (qb == "IG") else 0.8

@@ -8,7 +8,8 @@ Hydra/OmegaConf import here. Keys (conf/capital/default.yaml documents them):
     large_financial, default_sector, default_investment_grade, counterparties {name: {sector,
     investment_grade, pd, lgd, large_financial}}, ba_cva (reduced | full), cds_hedges [{counterparty (null:
     index), sector, investment_grade, maturity, notional, r, diversified}], eepe_stressed {netting set: EEPE},
-    sa_cva {sensitivities, m_cva, rho {class: rho}, gamma {class: gamma}}, profile (bool), csv (bool)
+    sa_cva {source (auto | table | engine), sensitivities, m_cva, rho {class: rho}, gamma {class: gamma},
+    equity_buckets {equity: MAR50 bucket}}, profile (bool), csv (bool)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import math
 
 from exposure.capital.bacva import INDEX_DIVERSIFICATION, SECTORS, risk_weight
 from exposure.capital.bacva import CdsHedge
+from exposure.capital import sacva_tables as tb
 from exposure.errors import ConfigError
 
 
@@ -55,6 +57,8 @@ class CapitalSettings:
     m_cva: float = 1.0
     sa_cva_rho: tuple = ()
     sa_cva_gamma: tuple = ()
+    sa_cva_source: str = "auto"  # auto: the table if given, else the engine's ``sensitivity``; table; engine
+    sa_cva_equity_buckets: tuple = ()  # ((equity name, MAR50 equity bucket), ...); others: 11
     profile: bool = True
     csv: bool = True
 
@@ -130,6 +134,15 @@ def capital_settings(node) -> CapitalSettings:
                                _num(h, "notional", None, 0.0, None, key), r))
     sa = _get(node, "sa_cva", None)
     sens = getattr(sa, "sensitivities", None) if sa is not None else None
+    source = str(_get(sa, "source", "auto")) if sa is not None else "auto"
+    if source not in ("auto", "table", "engine"):
+        raise ConfigError("capital.sa_cva.source", f"must be auto, table or engine (got '{source}')")
+    if source == "table" and sens is None:
+        raise ConfigError("capital.sa_cva.source", "is 'table' but capital.sa_cva.sensitivities is not set")
+    eq_buckets = tuple((str(k), str(v)) for k, v in _items(sa, "equity_buckets")) if sa is not None else ()
+    for k, v in eq_buckets:
+        if v not in tb.buckets("EQ"):
+            raise ConfigError(f"capital.sa_cva.equity_buckets.{k}", f"'{v}' is not a MAR50 equity bucket (1-13)")
     return CapitalSettings(
         enabled=bool(_get(node, "enabled", True)), approach=approach, alpha=_num(node, "alpha", 1.4, 1.0, 10.0),
         multiplier_floor=_num(node, "multiplier_floor", 0.05, 0.0, 1.0), mpor_days=_num(node, "mpor_days", 10.0, 1.0),
@@ -147,4 +160,5 @@ def capital_settings(node) -> CapitalSettings:
         m_cva=_num(sa, "m_cva", 1.0, 0.0, 10.0, "capital.sa_cva") if sa is not None else 1.0,
         sa_cva_rho=tuple((str(k), float(v)) for k, v in _items(sa, "rho")) if sa is not None else (),
         sa_cva_gamma=tuple((str(k), float(v)) for k, v in _items(sa, "gamma")) if sa is not None else (),
+        sa_cva_source=source, sa_cva_equity_buckets=eq_buckets,
         profile=bool(_get(node, "profile", True)), csv=bool(_get(node, "csv", True)))

@@ -7,7 +7,8 @@ AddOn), AddOn_SACCR, Multiplier_SACCR, EAD_IMM (alpha x EEPE), EEPE / BaselEEPE 
 min(1y, maturity) (CRE53.16), EAD (the ``approach``'s), M_effective, PD, LGD, RW, RWA = RW x EAD,
 Capital = 8% RWA; profiles EAD_profile and Capital_profile on (netting_set, date).
 Per counterparty (dim ``cpty``): EAD_cpty, RWA_cpty, Capital_cpty, BA_CVA_cpty (stand-alone DS SCVA_c).
-Totals: BA_CVA_total (reduced, or full with CDS hedges), SA_CVA_total (only with supplied sensitivities).
+Totals: BA_CVA_total (reduced, or full with CDS hedges), SA_CVA_total (``sacva_stage``: from the supplied
+sensitivity table or the engine's ``sensitivity``; attrs sa_cva says which, or why it is missing).
 Profile of the stand-alone BA-CVA capital per netting set: BA_CVA_profile (netting_set, date), for KVA.
 
 Margin terms from the CSA (two_way / cpty_posts: margined with TH = threshold_cpty, MTA = mta_cpty, NICA =
@@ -27,6 +28,7 @@ import xarray as xr
 from exposure.aggregation.basel import basel_measures
 from exposure.capital import bacva, imm, irb, sacva
 from exposure.capital.saccr import MarginTerms, saccr_netting_set
+from exposure.capital.sacva_stage import add_sa_cva
 from exposure.capital.saccr_engine import map_portfolio
 from exposure.capital.profile import imm_profile, saccr_profile
 from exposure.capital.saccr_input import read_margin_table, read_trade_table
@@ -235,14 +237,7 @@ def add_capital(ds: xr.Dataset, portfolio, market, settings, npv: dict | None = 
             "units": "base currency", "description": "stand-alone BA-CVA capital of the netting set at each date"})
     out["BA_CVA_total"] = ((), ba["capital"], {"units": "base currency",
                                                "description": f"BA-CVA capital ({settings.ba_cva}) 0.65 K"})
-    if settings.sa_cva_sensitivities:
-        sens = sacva.read_sensitivities(settings.sa_cva_sensitivities, market.base_currency)
-        k = sacva.capital(sens, m_cva=settings.m_cva, base_currency=market.base_currency,
-                          rho=dict(settings.sa_cva_rho), gamma=dict(settings.sa_cva_gamma))
-        out["SA_CVA_total"] = ((), k["K"], {"units": "base currency"})
-        out.attrs["sa_cva"] = "from supplied sensitivities: " + settings.sa_cva_sensitivities
-    else:
-        out.attrs["sa_cva"] = "not computed: no CVA sensitivities supplied (capital.sa_cva.sensitivities)"
+    out = add_sa_cva(out, market, settings)  # the table, or the engine's `sensitivity` when present
     out.attrs["capital_approach"] = settings.approach
     out.attrs["capital_pd_source"] = "; ".join(pd_src)
     return out

@@ -29,10 +29,12 @@ class CdsHedgeConfig:
 
 @dataclass
 class SaCvaConfig:
-    sensitivities: Optional[str] = None  # CSV risk_class,type,bucket,risk_factor,s_cva,s_hedge[,rw]; None: no SA-CVA
+    source: str = "auto"  # auto: the table if given, else the engine's `sensitivity` results; table | engine
+    sensitivities: Optional[str] = None  # CSV risk_class,type,bucket,risk_factor,s_cva,s_hedge[,rw]
     m_cva: float = 1.0
     rho: Dict[str, float] = field(default_factory=dict)  # intra-bucket correlation per non-built-in risk class
     gamma: Dict[str, float] = field(default_factory=dict)  # cross-bucket correlation per risk class
+    equity_buckets: Dict[str, str] = field(default_factory=dict)  # equity name -> MAR50 bucket 1-13 (default 11)
 
 
 @dataclass
