@@ -321,3 +321,37 @@ def test_an_existing_cpty_dim_keeps_its_order(example):
         assert float(out["EAD_cpty"].sel(cpty=c)) == float(ref["EAD_cpty"].sel(cpty=c))
     assert float(out["EAD_cpty"].sel(cpty="CP_NOBODY")) == 0.0
     assert float(out["BA_CVA_total"]) == pytest.approx(float(ref["BA_CVA_total"]), rel=1e-14)
+
+
+def test_stressed_eepe_from_a_stressed_run(example, tmp_path):
+    """capital.eepe_stressed_run: EAD_IMM = alpha max(EEPE, EEPE_stressed) with EEPE_stressed the BaselEEPE of a
+    stressed-calibration run's results.h5 (here written by hand: twice the base EEPE for the first netting set,
+    half for the others); an explicit capital.eepe_stressed value wins; a run missing a netting set is refused."""
+    import xarray as xr
+
+    from exposure.capital import add_capital, capital_settings
+    from exposure.capital.stage import check_inputs
+
+    cfg, market, pf, _ = example
+    ds = _synthetic_results(pf, market)
+    st = capital_settings(cfg.capital)
+    ids = [n.id for n in pf.netting_sets]
+    base = 100 * np.arange(1, len(ids) + 1) * 1.625  # the base EEPE of these exposures (test above)
+    stressed = base * np.where(np.arange(len(ids)) == 0, 2.0, 0.5)
+    run = tmp_path / "stressed"
+    run.mkdir()
+    xr.Dataset({"BaselEEPE": ("netting_set", stressed)}, coords={"netting_set": ids}).to_netcdf(
+        run / "results.h5", engine="h5netcdf")
+    out = add_capital(ds, pf, market, dataclasses.replace(st, approach="imm", eepe_stressed_run=str(run)), {})
+    np.testing.assert_allclose(out["EAD_IMM"], 1.4 * np.maximum(base, stressed), rtol=1e-14)
+    assert float(out["EAD_IMM"][0]) == pytest.approx(1.4 * 2.0 * base[0], rel=1e-14)
+    own = dataclasses.replace(st, approach="imm", eepe_stressed_run=str(run), eepe_stressed=((ids[0], 0.0),))
+    assert float(add_capital(ds, pf, market, own, {})["EAD_IMM"][0]) == pytest.approx(1.4 * base[0], rel=1e-14)
+    xr.Dataset({"BaselEEPE": ("netting_set", stressed[1:])}, coords={"netting_set": ids[1:]}).to_netcdf(
+        tmp_path / "partial.h5", engine="h5netcdf")
+    node = exposure.compose([f"capital.eepe_stressed_run={tmp_path / 'partial.h5'}"]).capital
+    with pytest.raises(ConfigError, match=f"no netting set {ids[0]}"):
+        check_inputs(node, market, pf)
+    node = exposure.compose([f"capital.eepe_stressed_run={tmp_path / 'nope'}"]).capital
+    with pytest.raises(ConfigError, match="eepe_stressed_run"):
+        check_inputs(node, market, pf)

@@ -53,6 +53,7 @@ class CapitalSettings:
     ba_cva: str = "reduced"
     cds_hedges: tuple = ()  # CdsHedge
     eepe_stressed: tuple = ()  # ((netting set, EEPE), ...)
+    eepe_stressed_run: str | None = None  # results of a stressed-calibration run (BaselEEPE per netting set)
     sa_cva_sensitivities: str | None = None
     m_cva: float = 1.0
     sa_cva_rho: tuple = ()
@@ -156,6 +157,7 @@ def capital_settings(node) -> CapitalSettings:
         ba_cva=ba, cds_hedges=tuple(hedges),
         eepe_stressed=tuple((str(k), _num({str(k): v}, str(k), 0.0, 0.0, None, "capital.eepe_stressed"))
                             for k, v in _items(node, "eepe_stressed")),
+        eepe_stressed_run=None if getattr(node, "eepe_stressed_run", None) is None else str(node.eepe_stressed_run),
         sa_cva_sensitivities=None if sens is None else str(sens),
         m_cva=_num(sa, "m_cva", 1.0, 0.0, 10.0, "capital.sa_cva") if sa is not None else 1.0,
         sa_cva_rho=tuple((str(k), float(v)) for k, v in _items(sa, "rho")) if sa is not None else (),

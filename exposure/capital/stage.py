@@ -63,11 +63,35 @@ def resolve_inputs(settings):
 
     kw = {}
     for field, key in (("trade_table", "capital.trade_table"), ("margin_table", "capital.margin_table"),
-                       ("sa_cva_sensitivities", "capital.sa_cva.sensitivities")):
+                       ("sa_cva_sensitivities", "capital.sa_cva.sensitivities"),
+                       ("eepe_stressed_run", "capital.eepe_stressed_run")):
         v = getattr(settings, field)
         if v:
             kw[field] = resolve_input(v, key)
+    if kw.get("eepe_stressed_run"):  # explicit capital.eepe_stressed values win over the stressed run's
+        run = stressed_eepe(kw["eepe_stressed_run"])
+        kw["eepe_stressed"] = tuple({**run, **dict(settings.eepe_stressed)}.items())
+        kw["eepe_stressed_run"] = None  # read once
     return dataclasses.replace(settings, **kw)
+
+
+def stressed_eepe(path: str) -> dict:
+    """{netting set: BaselEEPE} of a stressed-calibration run (a run folder or its results.h5): the IMM's
+    EEPE_stressed (CRE53.9: the same book under model parameters calibrated to a stress period)."""
+    import os
+
+    h5 = os.path.join(path, "results.h5") if os.path.isdir(path) else path
+    try:
+        with xr.open_dataset(h5, engine="h5netcdf") as d:
+            ids = [str(x) for x in d["netting_set"].values]
+            eepe = np.asarray(d["BaselEEPE"].values, dtype=np.float64)
+    except (OSError, KeyError, ValueError) as exc:
+        raise ConfigError("capital.eepe_stressed_run", f"cannot read BaselEEPE per netting set: {exc}",
+                          source=h5) from None
+    if eepe.shape != (len(ids),) or not np.all(np.isfinite(eepe)) or np.any(eepe < 0):
+        raise ConfigError("capital.eepe_stressed_run", "BaselEEPE must be one finite value >= 0 per netting set",
+                          source=h5)
+    return dict(zip(ids, eepe.tolist()))
 
 
 def check_inputs(node, market, portfolio):
@@ -93,6 +117,11 @@ def check_inputs(node, market, portfolio):
                                   source=st.margin_table)
     if st.sa_cva_sensitivities:
         sacva.read_sensitivities(st.sa_cva_sensitivities, market.base_currency)
+    if portfolio is not None and getattr(node, "eepe_stressed_run", None):
+        missing = sorted(ids - {n for n, _ in st.eepe_stressed})
+        if missing:
+            raise ConfigError("capital.eepe_stressed_run", f"the stressed run has no netting set {', '.join(missing)} "
+                              "(run the same book under the stressed calibration)", source=str(node.eepe_stressed_run))
     return st
 
 

@@ -58,6 +58,7 @@ class CapitalConfig:
     ba_cva: str = "reduced"  # reduced | full
     cds_hedges: List[CdsHedgeConfig] = field(default_factory=list)
     eepe_stressed: Dict[str, float] = field(default_factory=dict)  # netting set -> stressed-calibration EEPE
+    eepe_stressed_run: Optional[str] = None  # a run with the stressed calibration: its BaselEEPE per netting set
     sa_cva: SaCvaConfig = field(default_factory=SaCvaConfig)
     profile: bool = True  # EAD_profile / Capital_profile on the exposure dates
     csv: bool = True  # write capital.csv
