@@ -16,6 +16,7 @@ import shutil
 from omegaconf import DictConfig, OmegaConf
 
 from exposure.config.locate import conf_dir
+from exposure.cluster.settings import check_cluster
 from exposure.errors import ConfigError
 from exposure.setup import Setup, path_generator, setup  # noqa: F401  (re-exported)
 
@@ -79,6 +80,7 @@ def validate(cfg: DictConfig) -> Setup:
 
     report_settings(cfg)
     check_outputs(cfg)  # output folder, quantiles
+    check_cluster(cfg)  # cluster.* (a Dask scheduler's address answers)
     s = setup(cfg, calibrate=False)
     check_run_size(cfg, s)  # id lengths, path data against the memory and disk budget
     return s
@@ -125,6 +127,7 @@ def run(cfg: DictConfig, progress=None, show_bar: bool | None = False):
 
     report_settings(cfg)
     check_outputs(cfg)
+    check_cluster(cfg)  # cluster.* checked (a Dask scheduler's address answers) before any compute
     s = setup(cfg)
     check_run_size(cfg, s)
     out = os.path.abspath(str(cfg.output.dir))
