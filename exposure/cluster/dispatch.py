@@ -162,8 +162,9 @@ def _client(settings):
 
     if settings.kind == "local":
         cluster = LocalCluster(n_workers=settings.workers, threads_per_worker=settings.threads_per_worker,
-                               processes=True, host="127.0.0.1", dashboard_address=None,
-                               memory_limit=settings.memory_limit, silence_logs=logging.ERROR)
+                               processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                               memory_limit=settings.memory_limit,
+                               silence_logs=logging.CRITICAL)  # a chunk's error reaches the caller as itself
         with cluster, Client(cluster) as client:
             yield client
         return
