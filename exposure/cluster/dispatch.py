@@ -47,6 +47,8 @@ def chunk_outputs(job, settings, first: int = 0):
 
 def _distributed_outputs(job, settings, first):
     ranges = list(job.ranges())[first:]
+    if not ranges:  # a resumed run with every chunk done
+        return
     with _client(settings) as client, _spill_folder(settings, client) as spill:
         check_workers(client, settings)
         remote = client.scatter(job, broadcast=True, hash=False)  # once per worker, not once per chunk
