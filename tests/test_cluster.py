@@ -143,6 +143,30 @@ def test_bad_address_is_a_config_error_before_compute(tmp_path, monkeypatch, add
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("override, key", [
+    ("cluster.workers=0", "cluster.workers"),
+    ("cluster.in_flight=0", "cluster.in_flight"),
+])
+def test_bad_local_cluster_settings_are_config_errors(tmp_path, override, key):
+    cfg = exposure.compose(["cluster=local", override, f"output.dir={tmp_path / 'out'}"])
+    with pytest.raises(ConfigError) as info:
+        exposure.validate(cfg)
+    assert info.value.key == key
+
+
+def test_spill_on_a_dask_cluster_needs_a_shared_folder():
+    with pytest.raises(ConfigError, match="shared storage") as info:
+        exposure.cluster.cluster_settings(exposure.compose(["cluster=dask", "cluster.address=tcp://10.0.0.5:8786",
+                                                            "cluster.transfer=spill"]))
+    assert info.value.key == "cluster.spill_dir"
+
+
+def test_default_runs_in_this_process_and_keeps_states_only_for_the_cube():
+    s = exposure.cluster.cluster_settings(exposure.compose([]))
+    assert s.kind == "none" and not s.distributed and not s.keep_states
+    assert exposure.cluster.cluster_settings(exposure.compose(["output.store_cube=true"])).keep_states
+
+
 def test_address_without_scheme_is_tcp():
     assert normalise_address("10.0.0.5:8786") == "tcp://10.0.0.5:8786"
     assert normalise_address("tls://[::1]:8786") == "tls://[::1]:8786"
