@@ -124,6 +124,14 @@ def test_worker_with_other_xla_flags_is_refused_before_compute(scheduler, monkey
         next(chunk_outputs(ToyJob(fail_at=0), _on(scheduler)))  # fail_at=0: a submitted chunk would raise TradeError
 
 
+def test_scheduler_without_workers_is_a_config_error():
+    with distributed.LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                                  silence_logs=logging.ERROR) as c:
+        with pytest.raises(ConfigError, match="has no workers") as info:
+            next(chunk_outputs(ToyJob(), _on(c.scheduler_address, connect_timeout_s=1.0)))
+    assert info.value.key == "cluster.address"
+
+
 @pytest.mark.parametrize("address, problem", [
     ("tcp://127.0.0.1:1", "no Dask scheduler answers at tcp://127.0.0.1:1"),
     ("tcp://scheduler", "is not scheme://host:port"),
