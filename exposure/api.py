@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from exposure.config.freeze import freeze
 from exposure.confignode import config_yaml
 from exposure.config.locate import conf_dir
+from exposure.cluster.settings import check_cluster
 from exposure.errors import ConfigError
 from exposure.setup import Setup, path_generator, setup  # noqa: F401  (re-exported)
 
@@ -82,6 +83,7 @@ def validate(cfg: DictConfig) -> Setup:
     cfg = freeze(cfg)  # below the API the config is typed and frozen
     report_settings(cfg)
     check_outputs(cfg)  # output folder, quantiles
+    check_cluster(cfg)  # cluster.* (a Dask scheduler's address answers)
     s = setup(cfg, calibrate=False)
     check_run_size(cfg, s)  # id lengths, path data against the memory and disk budget
     return s
@@ -130,6 +132,7 @@ def run(cfg: DictConfig, progress=None, show_bar: bool | None = False):
     cfg = freeze(cfg)  # below the API the config is typed and frozen
     report_settings(cfg)
     check_outputs(cfg)
+    check_cluster(cfg)  # cluster.* checked (a Dask scheduler's address answers) before any compute
     s = setup(cfg)
     check_run_size(cfg, s)
     out = os.path.abspath(str(cfg.output.dir))

@@ -51,3 +51,8 @@ class NonFiniteError(ExposureError, FloatingPointError):
 
 class ResultsFileError(ExposureError, ValueError):
     """A stored run's file (results.h5, netting_values.h5) cannot be read: the message names the file."""
+
+
+class ClusterError(ExposureError, RuntimeError):
+    """A distributed run lost its cluster, or a chunk failed on a worker for a reason other than an
+    ExposureError (those reach the caller unchanged): the message names the chunk's paths and the cause."""

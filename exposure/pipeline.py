@@ -8,6 +8,7 @@ the calibration report and the list of skipped trades.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 
@@ -17,6 +18,7 @@ from exposure.aggregation.values_cube import values_cube
 from exposure.setup import Setup, path_generator, setup
 from exposure.chunks import ChunkJob
 from exposure.confignode import config_yaml
+from exposure.cluster import chunk_outputs, cluster_settings
 from exposure.errors import ConfigError, NonFiniteError
 from exposure.pricing.view import PricingContext
 
@@ -46,6 +48,7 @@ def run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | None
     from exposure.report import RunProgress, report_settings
 
     report_settings(cfg)  # desk report: limits read and checked before any compute
+    cluster = cluster_settings(cfg)  # where the chunks run (exposure.cluster): this process or Dask workers
     out_dir = str(cfg.output.dir) if out_dir is None else str(out_dir)
     progress = progress or RunProgress.for_run(out_dir, show_bar=False)  # run.log at least
     progress.stage("setup")
@@ -74,8 +77,9 @@ def run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | None
     npv0 = None
     progress.stage("paths", total=gen.n_paths)
     cube = values_cube(bool(cfg.output.store_cube), gen.n_paths)  # netting-set values for `exposure aggregate`
-    with agg:
-        for out in job.outputs():
+    # closing(): a consumer error shuts a LocalCluster's workers down at once, not when the traceback goes
+    with agg, contextlib.closing(chunk_outputs(job, cluster, first=0)) as outputs:
+        for out in outputs:
             if npv0 is None:
                 npv0 = out.npv0
                 _check_finite(npv0, trade_ids)

@@ -16,6 +16,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from exposure.config.capital_schema import CapitalConfig
+from exposure.config.cluster_schema import ClusterConfig
 from exposure.config.xva_schema import FundingConfig, XvaConfig
 from exposure.config.market_inputs_schema import MarketInputsConfig
 from exposure.config.report_schema import ReportConfig
@@ -199,6 +200,7 @@ class ExposureConfig:
     capital: CapitalConfig = field(default_factory=CapitalConfig)
     xva: XvaConfig = field(default_factory=XvaConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
     extra: Dict[str, Any] = field(default_factory=dict)
 
 
@@ -213,3 +215,4 @@ def register_configs() -> None:
     cs.store(group="capital", name="capital_schema", node=CapitalConfig)
     cs.store(group="xva", name="xva_schema", node=XvaConfig)
     cs.store(group="report", name="report_schema", node=ReportConfig)
+    cs.store(group="cluster", name="cluster_schema", node=ClusterConfig)

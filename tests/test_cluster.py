@@ -1,0 +1,197 @@
+"""Distributed runs (exposure.cluster): a Dask LocalCluster gives the single process's results bit for bit, a bad
+address is a ConfigError before any compute, and a worker's ExposureError reaches the user as itself.
+
+The bit-for-bit reference is the single-process run of the same config (issue 15: same seed, same numbers
+wherever the chunks run); the reorder buffer is exercised by a toy job whose first chunk is the slowest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import time
+import traceback
+
+import numpy as np
+import pytest
+
+import exposure
+from exposure.chunks import ChunkOutput
+from exposure.cluster import ClusterSettings, chunk_outputs
+from exposure.cluster.settings import normalise_address
+from exposure.errors import ClusterError, ConfigError, TradeError
+from exposure.results import read_results
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    """A 2-process LocalCluster on loopback, shared by the toy-job tests (addressed as cluster=dask)."""
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR) as c:
+        yield c.scheduler_address
+
+
+@dataclasses.dataclass(frozen=True)
+class ToyJob:
+    """ChunkJob's interface with cheap, deterministic outputs: chunk [a, b) holds values drawn from seed a."""
+
+    n: int = 1000
+    width: int = 100
+    fail_at: int | None = None  # raise a TradeError in this chunk
+    crash_at: int | None = None  # raise a plain error in this chunk
+    die_once: str | None = None  # marker file: the first worker to run chunk 300 dies (os._exit)
+    slow_first: float = 0.0  # seconds chunk 0 sleeps (later chunks finish first)
+
+    def ranges(self):
+        return [(s, min(s + self.width, self.n)) for s in range(0, self.n, self.width)]
+
+    def outputs(self, first=0):
+        for a, b in self.ranges()[first:]:
+            yield self.run(a, b)
+
+    def run(self, start, stop, arrays=None):
+        if start == self.fail_at:
+            raise TradeError("SWAP_7", "fixed rate is not finite")
+        if start == self.crash_at:
+            raise ZeroDivisionError("toy")
+        if self.die_once and start == 300 and not os.path.exists(self.die_once):
+            open(self.die_once, "w").close()
+            os._exit(1)  # the worker process is lost mid-chunk
+        if start == 0 and self.slow_first:
+            time.sleep(self.slow_first)
+        rng = np.random.default_rng(start)
+        n = stop - start
+        return ChunkOutput(start, stop, rng.standard_normal((3, 2, n)), rng.standard_normal((3, n)),
+                           rng.standard_normal((1, 3, n)), None, rng.standard_normal((3, 4, n)), np.ones(5),
+                           rng.standard_normal((1, 3)))
+
+
+def _on(address, **kw):
+    return ClusterSettings(kind="dask", address=address, **kw)
+
+
+def _same(outs_a, outs_b, states=True):
+    assert [(o.start, o.stop) for o in outs_a] == [(o.start, o.stop) for o in outs_b]
+    for a, b in zip(outs_a, outs_b):
+        for f in ("values", "numeraire", "fx", "npv0", "x_abs_max") + (("states",) if states else ()):
+            assert np.array_equal(getattr(a, f), getattr(b, f)), f
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(transfer="spill", in_flight=1)], ids=["memory", "spill"])
+def test_outputs_come_back_in_chunk_order(scheduler, kw):
+    job = ToyJob(slow_first=1.0)
+    got = list(chunk_outputs(job, _on(scheduler, keep_states=True, **kw)))
+    _same(list(job.outputs()), got)
+
+
+def test_states_are_dropped_unless_the_cube_is_stored(scheduler):
+    got = list(chunk_outputs(ToyJob(), _on(scheduler)))
+    assert all(o.states is None for o in got)
+    _same(list(ToyJob().outputs()), got, states=False)
+
+
+def test_first_skips_the_chunks_already_done(scheduler):
+    got = list(chunk_outputs(ToyJob(), _on(scheduler), first=7))
+    assert [o.start for o in got] == [700, 800, 900]
+
+
+def test_worker_error_reaches_the_user_as_the_exposure_error(scheduler):
+    with pytest.raises(TradeError) as info:
+        list(chunk_outputs(ToyJob(fail_at=400), _on(scheduler)))
+    assert str(info.value) == "trade 'SWAP_7': fixed rate is not finite"  # what a single process says
+    shown = "".join(traceback.format_exception(info.value))
+    assert "site-packages/distributed" not in shown and "During handling" not in shown  # no Dask traceback
+
+
+def test_other_worker_failure_names_the_chunk(scheduler):
+    with pytest.raises(ClusterError, match=r"chunk of paths \[200, 300\) failed on a worker: ZeroDivisionError: toy"):
+        list(chunk_outputs(ToyJob(crash_at=200), _on(scheduler)))
+
+
+def test_worker_lost_mid_run_is_recomputed(scheduler, tmp_path):
+    marker = str(tmp_path / "died")
+    got = list(chunk_outputs(ToyJob(die_once=marker), _on(scheduler, keep_states=True)))
+    assert os.path.exists(marker)  # a worker did die on chunk 300
+    _same(list(ToyJob().outputs()), got)
+
+
+def test_worker_with_other_xla_flags_is_refused_before_compute(scheduler, monkeypatch):
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_enable_fast_math=true")  # here only: the workers started without
+    with pytest.raises(ConfigError, match="XLA_FLAGS"):
+        next(chunk_outputs(ToyJob(fail_at=0), _on(scheduler)))  # fail_at=0: a submitted chunk would raise TradeError
+
+
+def test_scheduler_without_workers_is_a_config_error():
+    with distributed.LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                                  silence_logs=logging.ERROR) as c:
+        with pytest.raises(ConfigError, match="has no workers") as info:
+            next(chunk_outputs(ToyJob(), _on(c.scheduler_address, connect_timeout_s=1.0)))
+    assert info.value.key == "cluster.address"
+
+
+@pytest.mark.parametrize("address, problem", [
+    ("tcp://127.0.0.1:1", "no Dask scheduler answers at tcp://127.0.0.1:1"),
+    ("tcp://scheduler", "is not scheme://host:port"),
+    ("http://scheduler:8786", "scheme 'http'"),
+    ("null", "required with cluster=dask"),
+])
+def test_bad_address_is_a_config_error_before_compute(tmp_path, monkeypatch, address, problem):
+    def no_compute(*a, **k):
+        raise AssertionError("setup ran before the address was checked")
+
+    monkeypatch.setattr(exposure.api, "setup", no_compute)
+    cfg = exposure.compose(["cluster=dask", f"cluster.address={address}", f"output.dir={tmp_path / 'out'}"])
+    for call in (exposure.validate, exposure.run):
+        with pytest.raises(ConfigError, match=problem) as info:
+            call(cfg)
+        assert info.value.key == "cluster.address"
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("override, key", [
+    ("cluster.workers=0", "cluster.workers"),
+    ("cluster.in_flight=0", "cluster.in_flight"),
+])
+def test_bad_local_cluster_settings_are_config_errors(tmp_path, override, key):
+    cfg = exposure.compose(["cluster=local", override, f"output.dir={tmp_path / 'out'}"])
+    with pytest.raises(ConfigError) as info:
+        exposure.validate(cfg)
+    assert info.value.key == key
+
+
+def test_spill_on_a_dask_cluster_needs_a_shared_folder():
+    with pytest.raises(ConfigError, match="shared storage") as info:
+        exposure.cluster.cluster_settings(exposure.compose(["cluster=dask", "cluster.address=tcp://10.0.0.5:8786",
+                                                            "cluster.transfer=spill"]))
+    assert info.value.key == "cluster.spill_dir"
+
+
+def test_default_runs_in_this_process_and_keeps_states_only_for_the_cube():
+    s = exposure.cluster.cluster_settings(exposure.compose([]))
+    assert s.kind == "none" and not s.distributed and not s.keep_states
+    assert exposure.cluster.cluster_settings(exposure.compose(["output.store_cube=true"])).keep_states
+
+
+def test_address_without_scheme_is_tcp():
+    assert normalise_address("10.0.0.5:8786") == "tcp://10.0.0.5:8786"
+    assert normalise_address("tls://[::1]:8786") == "tls://[::1]:8786"
+
+
+@pytest.mark.slow
+def test_two_worker_local_cluster_gives_single_process_results_bit_for_bit(tmp_path):
+    """results.h5 of `cluster=local cluster.workers=2` (processes on loopback) == the single-process run's."""
+    runs = {}
+    for name, extra in {"single": [], "local2": ["cluster=local", "cluster.workers=2"]}.items():
+        cfg = exposure.compose(["simulation.paths=600", "simulation.chunk_size=200", f"output.dir={tmp_path / name}",
+                                "output.csv=false", "output.trade_level=true", "report.enabled=false"] + extra)
+        exposure.run(cfg)
+        runs[name] = read_results(str(tmp_path / name / "results.h5"))
+    ref, ds = runs["single"], runs["local2"]
+    names = [v for v in ref.data_vars if np.issubdtype(ref[v].dtype, np.floating)]
+    assert {"EPE", "ENE", "PFE", "EE_stderr", "CVA"} <= set(names) and set(names) == {
+        v for v in ds.data_vars if np.issubdtype(ds[v].dtype, np.floating)}
+    for v in names:
+        assert np.array_equal(ref[v].values, ds[v].values, equal_nan=True), v
