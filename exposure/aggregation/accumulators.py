@@ -216,7 +216,9 @@ class PathFunctionalSums:
     The date and entity sums are taken in a fixed order with elementwise NumPy operations (no BLAS), and the
     path sums of F - F(path 0) and of its square go through ``BlockSums``: the same bits for any chunking.
 
-    weights: {name: (basis, (n, K)) or [(basis, (n, K)), ...]}.
+    weights: {name: (basis, (n, K)) or [(basis, (n, K)), ...]}; a term (basis, (n, K), key) multiplies its
+    date weights by a per-path factor m (n, K, p) given in ``add``'s y under ``key`` (stochastic survival:
+    F += w(j, k) m(j, k, p) y_b(k, j, p)).
     """
 
     def __init__(self, weights: dict, n_entities: int, n_dates: int, n_paths: int, block: int = DEFAULT_BLOCK,
@@ -227,13 +229,14 @@ class PathFunctionalSums:
             spec = weights[f]
             terms = [spec] if isinstance(spec, tuple) and isinstance(spec[0], str) else list(spec)
             out = []
-            for b, w in terms:
+            for term in terms:
+                b, w, key = (tuple(term) + (None,))[:3]
                 a = np.asarray(w, dtype=np.float64)
                 if a.shape != (n_entities, n_dates):
                     raise ValueError(f"path functional '{f}': weights must be ({n_entities}, {n_dates}), got {a.shape}")
                 if not np.all(np.isfinite(a)):
                     raise ValueError(f"path functional '{f}': weights must be finite")
-                out.append((b, a))
+                out.append((b, a, key))
             self.terms.append(out)
         self.n, self.K, self.P = int(n_entities), int(n_dates), int(n_paths)
         self.groups = None if groups is None else np.asarray(groups, dtype=np.int64).reshape(-1)
@@ -247,19 +250,28 @@ class PathFunctionalSums:
 
     @property
     def bases(self) -> set:
-        return {b for terms in self.terms for b, _ in terms}
+        return {b for terms in self.terms for b, _, _ in terms}
+
+    @property
+    def path_keys(self) -> set:
+        """Names of the per-path weight factors the terms need in ``add``'s y."""
+        return {k for terms in self.terms for _, _, k in terms if k is not None}
 
     def add(self, start: int, stop: int, y: dict) -> None:
-        """Paths [start, stop): y {basis: (K, n, p) per-path amounts}; chunks in path order."""
+        """Paths [start, stop): y {basis: (K, n, p) per-path amounts, path key: (n, K, p) per-path weight
+        factors}; chunks in path order."""
         if start != self._next:
             raise ValueError(f"paths must arrive in order: expected start {self._next}, got {start}")
         p = stop - start
         F = np.zeros((len(self.names), self.n + self.n_groups + 1, p))
         for i, terms in enumerate(self.terms):
-            for b, w in terms:
+            for b, w, key in terms:
                 yb = y[b]
+                m = None if key is None else np.asarray(y[key], dtype=np.float64)
+                if m is not None and m.shape != (self.n, self.K, p):
+                    raise ValueError(f"per-path weights '{key}' must be ({self.n}, {self.K}, {p}), got {m.shape}")
                 for k in range(self.K):  # date order fixed: the same bits for any p
-                    F[i, :self.n] += w[:, k, None] * yb[k]
+                    F[i, :self.n] += (w[:, k, None] * yb[k] if m is None else w[:, k, None] * m[:, k] * yb[k])
             for j in range(self.n):  # entity order fixed
                 if self.n_groups:
                     F[i, self.n + self.groups[j]] += F[i, j]

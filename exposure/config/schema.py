@@ -19,6 +19,7 @@ from exposure.config.capital_schema import CapitalConfig
 from exposure.config.xva_schema import FundingConfig, XvaConfig
 from exposure.config.market_inputs_schema import MarketInputsConfig
 from exposure.config.report_schema import ReportConfig
+from exposure.config.wwr_schema import CreditIntensityConfig
 
 
 class CurveKind(str, Enum):
@@ -153,6 +154,7 @@ class ModelConfig:
     ir: Dict[str, IrModelConfig] = field(default_factory=dict)
     correlations: List[CorrelationEntry] = field(default_factory=list)
     vol_calibration: VolCalibration = VolCalibration.bootstrap  # FX and equity vols
+    credit: Dict[str, CreditIntensityConfig] = field(default_factory=dict)  # stochastic intensities (wwr_schema)
 
 
 @dataclass

@@ -90,9 +90,10 @@ def build_model(market: MarketSnapshot, mc, calibrate: bool = True) -> BuiltMode
 
                 params, reports[ccy] = calibrate_currency(market, ccy, ic, strip)
         hw.append(params)
+    credit = credit_intensities(market, getattr(mc, "credit", None) or {})
     names = tuple(f"IR:{c}" for c in ccys) + tuple(f"FX:{c}" for c in ccys[1:]) + tuple(
         f"EQ:{e}" for e in market.equities
-    )
+    ) + tuple(f"CR:{c.name}" for c in credit)
     R = correlation_matrix(names, mc.correlations)
     eq_names = tuple(market.equities)
     model = CrossAssetModel(
@@ -107,6 +108,7 @@ def build_model(market: MarketSnapshot, mc, calibrate: bool = True) -> BuiltMode
         equity_div=np.array([market.equities[e].dividend_yield for e in eq_names]),
         equity_vol=tuple(_vol_piecewise(market.equities[e].vol) for e in eq_names),
         correlation=R,
+        credit=credit,
     )
     mode = getattr(mc, "vol_calibration", "bootstrap")
     mode = str(getattr(mode, "value", mode))
@@ -117,4 +119,27 @@ def build_model(market: MarketSnapshot, mc, calibrate: bool = True) -> BuiltMode
         reports.update(vol_reports)
     elif mode != "market":
         raise ConfigError("model.vol_calibration", f"must be bootstrap or market (got '{mode}')")
+    for c in credit:
+        reports[f"CR_{c.name}"] = c.report(_REPORT_TIMES)
     return BuiltModel(model, reports)
+
+
+_REPORT_TIMES = np.array([0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 15.0, 20.0, 30.0])
+
+
+def credit_intensities(market: MarketSnapshot, entries) -> tuple:
+    """CreditIntensity per ``model.credit`` entry (``credit_intensity``), fitted to market.credit[name]."""
+    from exposure.models.credit_intensity import credit_intensity
+
+    out = []
+    for name in entries:
+        key = f"model.credit.{name}"
+        if name not in market.credit:
+            raise ConfigError(key, f"no credit curve '{name}' in market.credit to fit the intensity to "
+                                   f"(known: {', '.join(market.credit) or 'none'})")
+        e = entries[name]
+        times = [tenor_time(market.asof, t, f"{key}.volatility_times[{i}]")
+                 for i, t in enumerate(getattr(e, "volatility_times", []) or [])]
+        out.append(credit_intensity(str(name), market.credit[name], float(e.mean_reversion), list(e.volatility),
+                                    times, where=key))
+    return tuple(out)
