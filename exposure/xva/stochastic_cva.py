@@ -5,8 +5,10 @@ For a netting set whose counterparty c has a stochastic intensity in the model (
 
     CVA = (1 - R_c) sum_j E[ q_j(p) y(t_j, p) ],   y = max(X, 0) / N     (X collateralised, N the numeraire)
     q_j(p) = S_c(t_{j-1}, p) - S_c(t_j, p)                              unilateral
-    q_j(p) = S_b(m_j) (S_c(t_{j-1}, p) - S_c(t_j, p)),  m_j = (t_{j-1} + t_j) / 2   first to default
-             (the bank's curve S_b stays deterministic; -int S_b dS_c by the midpoint rule in S_b)
+    q_j(p) = L_c S_c S_b(t_{j-1}) (1 - e^{-(L_c + L_b)}) / (L_c + L_b)     first to default (tau_c < tau_b)
+             L_c = ln S_c(t_{j-1}, p) / S_c(t_j, p), L_b = ln S_b(t_{j-1}) / S_b(t_j)  (the bank's curve stays
+             deterministic): int h_c S_c S_b over the interval, exact for intensities flat inside it (the
+             ``weights`` formula path by path; well defined for L_c + L_b <= 0)
 
 with the exposure inside the interval taken as the engine's ``xva.discretisation`` says (``weights``: "ore" at
 t_j, "midpoint" half at t_{j-1} and half at t_j), now path by path. The per-path weights multiply the EPE
@@ -47,13 +49,17 @@ class StochasticCvaWeights:
     state_rows: np.ndarray  # (r,) row of Z_c in the model state
     shift: np.ndarray  # (r, K) Phi_c(t_k)
     lgd: np.ndarray  # (r,)
-    own_mid: np.ndarray | None  # (K,) S_b at the interval midpoints (first to default), else None
+    own_log: np.ndarray | None  # (K,) ln S_b(t_k) of the bank (first to default), else None
     discretisation: str
 
     def survival(self, states) -> np.ndarray:
         """S_c(t_k, p) (r, K, p) from states (K, d, p)."""
         Z = np.asarray(states, dtype=np.float64)[:, self.state_rows, :]  # (K, r, p)
         return np.exp(-self.shift[:, :, None] - np.transpose(Z, (1, 0, 2)))
+
+    def log_survival(self, states, r: int) -> np.ndarray:
+        """ln S_c(t_k, p) (K, p) of stochastic row r."""
+        return -self.shift[r][:, None] - np.asarray(states, dtype=np.float64)[:, self.state_rows[r], :]
 
     def __call__(self, states) -> dict:
         states = np.asarray(states, dtype=np.float64)
@@ -62,9 +68,15 @@ class StochasticCvaWeights:
         S = self.survival(states)
         for r, j in enumerate(self.rows):
             q = np.zeros((K, p))
-            q[1:] = S[r, :-1] - S[r, 1:]
-            if self.own_mid is not None:
-                q[1:] *= self.own_mid[1:, None]
+            if self.own_log is None:
+                q[1:] = S[r, :-1] - S[r, 1:]
+            else:
+                lc = self.log_survival(states, r)
+                Lc = (lc[:-1] - lc[1:])
+                x = Lc + (self.own_log[:-1] - self.own_log[1:])[:, None]
+                small = np.abs(x) < 1e-8
+                ratio = np.where(small, 1.0 - 0.5 * x, -np.expm1(-x) / np.where(small, 1.0, x))
+                q[1:] = Lc * S[r, :-1] * np.exp(self.own_log[:-1])[:, None] * ratio
             M[j] = self.lgd[r] * _spread_paths(q, self.discretisation)
         return {PATH_KEY: M}
 
@@ -97,17 +109,14 @@ def stochastic_cva_weights(settings, model, credit: dict, own_name: str, counter
         raise ConfigError("model.credit", f"names {missing} have no intensity in the model")
     rows = [j for j, cp in enumerate(counterparties) if str(cp) in index and str(cp) in credit]
     own = credit.get(own_name) if settings.bilateral else None
-    own_mid = None
-    if own is not None:
-        own_mid = np.ones_like(t)
-        own_mid[1:] = survival(own, 0.5 * (t[:-1] + t[1:]))
+    own_log = None if own is None else np.log(survival(own, t))
     ks = [index[str(counterparties[j])] for j in rows]
     return StochasticCvaWeights(
         n_ns=len(counterparties), rows=np.array(rows, dtype=np.int64),
         state_rows=np.array([model.cr_state(k) + 1 for k in ks], dtype=np.int64),
         shift=np.array([model.credit[k].integrated_shift(t) for k in ks]).reshape(len(ks), t.size),
         lgd=np.array([1.0 - float(credit[str(counterparties[j])].recovery) for j in rows]),
-        own_mid=own_mid, discretisation=settings.discretisation)
+        own_log=own_log, discretisation=settings.discretisation)
 
 
 def functional_spec(w_cva: np.ndarray, sw: StochasticCvaWeights) -> dict:
