@@ -100,8 +100,7 @@ def stochastic_cva_weights(settings, model, credit: dict, own_name: str, counter
     if settings is None or settings.wwr_model != "stochastic_intensity":
         return None
     if model is None:
-        raise ConfigError("xva.wwr.model", "stochastic_intensity needs the simulated credit states: available in "
-                                           "`exposure run`, not when re-aggregating stored values")
+        raise ConfigError("xva.wwr.model", "stochastic_intensity needs the model with its simulated credit states")
     t = np.asarray(times, dtype=np.float64)
     index = {c.name: k for k, c in enumerate(getattr(model, "credit", ()))}
     missing = [n for n in settings.wwr_names if n not in index]
@@ -114,7 +113,9 @@ def stochastic_cva_weights(settings, model, credit: dict, own_name: str, counter
     return StochasticCvaWeights(
         n_ns=len(counterparties), rows=np.array(rows, dtype=np.int64),
         state_rows=np.array([model.cr_state(k) + 1 for k in ks], dtype=np.int64),
-        shift=np.array([model.credit[k].integrated_shift(t) for k in ks]).reshape(len(ks), t.size),
+        # phi refitted to the curve given here (a re-aggregation may change market.credit; Z does not depend on it)
+        shift=np.array([dataclasses.replace(model.credit[k], curve=credit[str(counterparties[j])]).integrated_shift(t)
+                        for k, j in zip(ks, rows)]).reshape(len(ks), t.size),
         lgd=np.array([1.0 - float(credit[str(counterparties[j])].recovery) for j in rows]),
         own_log=own_log, discretisation=settings.discretisation)
 
