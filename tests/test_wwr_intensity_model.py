@@ -65,8 +65,8 @@ def _cov_z_x(rho, t):
     return rho * SIG_L * SIG_R * integrate.quad(lambda u: _B(B_L, t - u) * np.exp(-A_R * (t - u)), 0.0, t)[0]
 
 
-def _cov_z_i(rho, t, T):
-    return rho * SIG_L * SIG_R * integrate.quad(lambda u: _B(B_L, t - u) * _B(A_R, T - u), 0.0, t)[0]
+def _cov_z_i(rho, t, T, sig_l=SIG_L):
+    return rho * sig_l * SIG_R * integrate.quad(lambda u: _B(B_L, t - u) * _B(A_R, T - u), 0.0, t)[0]
 
 
 def test_simulated_survival_reproduces_the_market_curve():
@@ -132,3 +132,46 @@ def test_bad_intensity_config_is_named():
     cfg = exposure.compose(["market=flat", "model=flat_wwr", "~market.credit.CP_A"])
     with pytest.raises(ConfigError, match="model.credit.CP_A"):
         build_model(build_market(cfg.market), cfg.model, calibrate=False)
+
+
+def test_correlated_cva_of_a_zero_bond_matches_the_closed_form():
+    """CVA of receiving 1 USD at T = 10 (exposure P(t_k, T) > 0 on every path) with a correlated intensity,
+    through the streamed per-path weights (``stochastic_cva``, ``PathFunctionalSums``). Since P(t, T)/N(t) =
+    E_t[1/N(T)] and S(t_j) is known at t_k >= t_j:
+
+        CVA = 0.6 P(0, T) sum_k [S_mkt(t_{k-1}) e^{C(t_{k-1}, T)} - S_mkt(t_k) e^{C(t_k, T)}],
+        C(t, T) = Cov(Z(t), I(T))  (quadrature)
+
+    rho = 0.9, s = 3%: right way (the bond is worth least when rates, and so the intensity, are high), the
+    reference lies > 8 SE below the uncorrelated one; the simulated CVA within 4 SE of it."""
+    from exposure.aggregation.measures import ExposureAggregator
+    from exposure.models.hull_white import integrated_phi, zero_bond
+    from exposure.portfolio.netting import NettingSet
+    from exposure.xva.adjustments import path_functionals
+    from exposure.xva.settings import XvaSettings
+
+    rho, T, sig_l = 0.9, 10.0, 0.03
+    model = _model(rho, vols=(sig_l,))
+    cr = model.credit[0]
+    times = np.concatenate([[0.0], TIMES, [T]])
+    g = type("G", (), {"times": times[1:]})
+    Y = PathGenerator(Discretisation.build(model, g), PATHS, PATHS, seed=11).all_states()
+    hw, curve = model.hw[0], model.curves[0]
+    V = zero_bond(hw, curve, times[:, None], T, Y[:, 0, :], xp=np)[:, None, :]  # (K, 1, P)
+    N = np.exp(integrated_phi(hw, curve, times, xp=np)[:, None] + Y[:, 1, :])
+    settings = XvaSettings(wwr_model="stochastic_intensity", wwr_names=("CP_A",))
+    credit = {"CP_A": cr.curve}
+    sets = [NettingSet("NS", "CP_A")]
+    kw = path_functionals(settings, credit, "BANK", sets, times, np.exp(curve.log_discount_np(times)), model=model)
+    agg = ExposureAggregator(sets, PATHS, times, quantiles=[], **kw)
+    agg.add_chunk(0, PATHS, V, N, states=Y)
+    f = agg.finalize().functionals
+    cva, se = f["CVA"]["entity"][0][0], f["CVA"]["entity"][1][0]
+    S = cr.curve.survival_np(times)
+    C = np.array([_cov_z_i(rho, t, T, sig_l) for t in times])
+    P0T = float(np.exp(curve.log_discount_np(np.array(T))))
+    ref = 0.6 * P0T * np.sum(S[:-1] * np.exp(C[:-1]) - S[1:] * np.exp(C[1:]))
+    ref0 = 0.6 * P0T * (S[0] - S[-1])
+    assert abs(cva - ref) < 4 * se, (cva, ref, se)
+    assert ref0 - ref > 8 * se, (ref0, ref, se)
+    assert abs(f["CVA_independent"]["entity"][0][0] - ref0) < 4 * f["CVA_independent"]["entity"][1][0]
