@@ -217,8 +217,8 @@ class PathFunctionalSums:
     path sums of F - F(path 0) and of its square go through ``BlockSums``: the same bits for any chunking.
 
     weights: {name: (basis, (n, K)) or [(basis, (n, K)), ...]}; a term (basis, (n, K), key) multiplies its
-    date weights by a per-path factor m (n, K, p) given in ``add``'s y under ``key`` (stochastic survival:
-    F += w(j, k) m(j, k, p) y_b(k, j, p)).
+    date weights on some entities by a per-path factor: ``add``'s y[key] = (rows (r,), m (r, K, p)) gives
+    F(j) += w(j, k) m(j, k, p) y_b(k, j, p) for j in rows (stochastic survival), the plain term elsewhere.
     """
 
     def __init__(self, weights: dict, n_entities: int, n_dates: int, n_paths: int, block: int = DEFAULT_BLOCK,
@@ -258,8 +258,8 @@ class PathFunctionalSums:
         return {k for terms in self.terms for _, _, k in terms if k is not None}
 
     def add(self, start: int, stop: int, y: dict) -> None:
-        """Paths [start, stop): y {basis: (K, n, p) per-path amounts, path key: (n, K, p) per-path weight
-        factors}; chunks in path order."""
+        """Paths [start, stop): y {basis: (K, n, p) per-path amounts, path key: (rows (r,), (r, K, p) per-path
+        weight factors)}; chunks in path order."""
         if start != self._next:
             raise ValueError(f"paths must arrive in order: expected start {self._next}, got {start}")
         p = stop - start
@@ -267,11 +267,19 @@ class PathFunctionalSums:
         for i, terms in enumerate(self.terms):
             for b, w, key in terms:
                 yb = y[b]
-                m = None if key is None else np.asarray(y[key], dtype=np.float64)
-                if m is not None and m.shape != (self.n, self.K, p):
-                    raise ValueError(f"per-path weights '{key}' must be ({self.n}, {self.K}, {p}), got {m.shape}")
-                for k in range(self.K):  # date order fixed: the same bits for any p
-                    F[i, :self.n] += (w[:, k, None] * yb[k] if m is None else w[:, k, None] * m[:, k] * yb[k])
+                if key is None:
+                    for k in range(self.K):  # date order fixed: the same bits for any p
+                        F[i, :self.n] += w[:, k, None] * yb[k]
+                    continue
+                rows, m = y[key]
+                rows = np.asarray(rows, dtype=np.int64)
+                m = np.asarray(m, dtype=np.float64)
+                if m.shape != (rows.size, self.K, p):
+                    raise ValueError(f"per-path weights '{key}' must be ({rows.size}, {self.K}, {p}), got {m.shape}")
+                rest = np.setdiff1d(np.arange(self.n), rows)
+                for k in range(self.K):  # rows without a factor get exactly the plain term's bits
+                    F[i, rest] += w[rest, k, None] * yb[k][rest]
+                    F[i, rows] += w[rows, k, None] * m[:, k] * yb[k][rows]
             for j in range(self.n):  # entity order fixed
                 if self.n_groups:
                     F[i, self.n + self.groups[j]] += F[i, j]

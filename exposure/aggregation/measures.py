@@ -120,7 +120,7 @@ class ExposureAggregator:
     (ExpectedIM) and the MVA path functional sum_k w_k IM_k / N_k streamed (functionals["MVA"]).
     trade_netting_index: (n_trades,) set index of each trade to compute trade-level EPE/ENE, the allocation
     (AllocatedEPE/ENE) and, with trade_pfe, trade PFE. path_weights: a callable states (K, d, p) at the
-    valuation dates -> {key: (n_ns, K, p)} per-path weight factors of path-functional terms (stochastic
+    valuation dates -> {key: (rows (r,), (r, K, p))} per-path weight factors of path-functional terms (stochastic
     survival, ``exposure.xva.stochastic_cva``); add_chunk then needs the model states. store_cube keeps X, N (and collateral) for every path
     in memory (n_ns * K * P * itemsize bytes: for moderate runs). For ORE's t = 0 report row, make t0 the first
     valuation date (its close-out index may point at t0 itself). Use as a context manager (or call close) so a

@@ -40,9 +40,9 @@ PATH_KEY = "cva_survival"  # name of the per-path factor in the streamed functio
 class StochasticCvaWeights:
     """Per-path CVA weights from the model states at the valuation dates.
 
-    ``__call__(states)`` with states (K, d, p) returns {PATH_KEY: M (n_ns, K, p)}: M = 1 on the netting sets
-    with a deterministic curve (their weights stay in the functional's date weights) and the per-path
-    weights (1 - R_c) spread(q_j(p)) on the stochastic ones."""
+    ``__call__(states)`` with states (K, d, p) returns {PATH_KEY: (rows (r,), M (r, K, p))}: the per-path
+    weights (1 - R_c) spread(q_j(p)) of the stochastic netting sets ``rows``; the others keep the functional's
+    date weights (memory r K p, not n_ns K p)."""
 
     n_ns: int
     rows: np.ndarray  # (r,) netting-set indices with a stochastic counterparty intensity
@@ -64,9 +64,9 @@ class StochasticCvaWeights:
     def __call__(self, states) -> dict:
         states = np.asarray(states, dtype=np.float64)
         K, _, p = states.shape
-        M = np.ones((self.n_ns, K, p))
+        M = np.empty((self.rows.size, K, p))
         S = self.survival(states)
-        for r, j in enumerate(self.rows):
+        for r in range(self.rows.size):
             q = np.zeros((K, p))
             if self.own_log is None:
                 q[1:] = S[r, :-1] - S[r, 1:]
@@ -77,8 +77,8 @@ class StochasticCvaWeights:
                 small = np.abs(x) < 1e-8
                 ratio = np.where(small, 1.0 - 0.5 * x, -np.expm1(-x) / np.where(small, 1.0, x))
                 q[1:] = Lc * S[r, :-1] * np.exp(self.own_log[:-1])[:, None] * ratio
-            M[j] = self.lgd[r] * _spread_paths(q, self.discretisation)
-        return {PATH_KEY: M}
+            M[r] = self.lgd[r] * _spread_paths(q, self.discretisation)
+        return {PATH_KEY: (self.rows, M)}
 
 
 def _spread_paths(q: np.ndarray, discretisation: str) -> np.ndarray:
