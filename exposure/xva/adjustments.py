@@ -193,8 +193,8 @@ def add_xva(ds: xr.Dataset, credit: dict, own_name: str, settings: XvaSettings |
         from exposure.xva.wwr import add_wrong_way_cva
 
         out = add_wrong_way_cva(out, credit, settings.wwr_b)
-    elif wwr_note is not None:
-        out.attrs["xva_wwr"] = wwr_note
+    else:
+        out.attrs["xva_wwr"] = wwr_note or "none: CVA with the deterministic credit curves (independent defaults)"
     out.attrs.update({
         "xva_settings": settings.describe(),
         "xva_sign_convention": "magnitudes as ORE xva.csv: CVA, FCA, KVA costs; DVA, FBA benefits; FVA = FCA - FBA",
