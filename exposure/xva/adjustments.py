@@ -189,7 +189,7 @@ def add_xva(ds: xr.Dataset, credit: dict, own_name: str, settings: XvaSettings |
     else:
         stderr_note = "not available: no per-path sums (stage re-run on stored profiles)"
     out = trade_adjustments(out, w)
-    if settings.wwr_model == "hull_white_2012":
+    if settings.wwr_model == "hull_white_2012" or (settings.wwr_model == "none" and settings.wwr_b is not None):
         from exposure.xva.wwr import add_wrong_way_cva
 
         out = add_wrong_way_cva(out, credit, settings.wwr_b)
