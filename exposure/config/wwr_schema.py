@@ -30,3 +30,7 @@ class CreditIntensityConfig:
     mean_reversion: float = 0.1  # a, per year
     volatility: List[float] = field(default_factory=lambda: [0.01])  # absolute intensity vol per sqrt(year)
     volatility_times: List[str] = field(default_factory=list)  # breakpoints, len = len(volatility) - 1
+    # calibration (optional; replaces volatility): ATM payer CDS options, Black vols of the forward spread
+    option_expiries: List[str] = field(default_factory=list)
+    option_terms: List[str] = field(default_factory=list)  # CDS length after each expiry, e.g. 5Y
+    option_vols: List[float] = field(default_factory=list)

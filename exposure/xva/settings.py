@@ -181,7 +181,14 @@ def _wwr(node, cfg) -> tuple:
         if not names:
             raise ConfigError("xva.wwr.model", "stochastic_intensity needs at least one name in model.credit "
                                                "(its intensity's mean reversion and volatility)")
-        params = tuple((n, float(getattr(entries[n], "mean_reversion", 0.0)),
-                        tuple(float(v) for v in getattr(entries[n], "volatility", []))) for n in names)
+        params = tuple((n, float(getattr(entries[n], "mean_reversion", 0.0)), _sigmas(entries[n])) for n in names)
         return model, None, names, params
     return model, None, (), ()
+
+
+def _sigmas(entry) -> str:
+    n = len(getattr(entry, "option_vols", None) or [])
+    if n:
+        return f"calibrated to {n} CDS option vol(s), calibration_CR_<name>_options.csv"
+    return str([float(v) for v in getattr(entry, "volatility", [])])
+

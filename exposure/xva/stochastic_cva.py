@@ -131,7 +131,7 @@ def functional_spec(w_cva: np.ndarray, sw: StochasticCvaWeights) -> dict:
 
 def describe(settings) -> str:
     """The attrs line naming the stochastic names and their configured parameters."""
-    parts = [f"{n} (a={a:g}, sigma={list(v)})" for n, a, v in settings.wwr_params]
+    parts = [f"{n} (a={a:g}, sigma={v})" for n, a, v in settings.wwr_params]
     return ("stochastic_intensity: Gaussian intensity lambda = phi(t) + z, dz = -a z dt + sigma dW "
             "(ORE CrLgm, exposure.models.credit_intensity), phi fitted to the market survival curve, "
             "correlated via model.correlations CR:<name>, P(lambda<0) in calibration_CR_<name>.csv; "
