@@ -16,8 +16,6 @@ aggregator and the weights directly.
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 import yaml
@@ -193,7 +191,8 @@ def test_reaggregation_replays_the_stored_credit_states(run_dirs, tmp_path):
     again = exposure.api.aggregate(run_dir, [f"output.dir={tmp_path / 'a'}"]).dataset
     for v in ("CVA", "CVA_stderr", "CVA_independent", "CVA_WWR_effect", "CVA_WWR_effect_stderr"):
         assert np.array_equal(ds[v].values, again[v].values), v
-    moved = exposure.api.aggregate(run_dir, [f"output.dir={tmp_path / 'b'}", "market.credit.CP_A.flat_hazard=0.04"]).dataset
+    moved = exposure.api.aggregate(run_dir, [f"output.dir={tmp_path / 'b'}",
+                                             "market.credit.CP_A.flat_hazard=0.04"]).dataset
     w = 0.6 * -np.diff(np.exp(-0.04 * moved["time"].values))
     assert float(moved["CVA_independent"].values[0]) == pytest.approx(np.sum(w * moved["EPE"].values[0, 1:]), rel=1e-12)
     eff, se = _get(moved, "CVA_WWR_effect")

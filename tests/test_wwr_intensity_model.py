@@ -40,7 +40,8 @@ class _Grid:
 
 def _model(rho: float, vols=(SIG_L,), vol_times=()):
     """The flat market's model with CP_A's intensity on a non-flat hazard curve, rho(IR:USD, CR:CP_A)."""
-    cfg = exposure.compose(["market=flat", "model=flat_wwr", f"model.correlations=[{{a:'IR:USD',b:'CR:CP_A',rho:{rho}}}]"])
+    corr = f"model.correlations=[{{a:'IR:USD',b:'CR:CP_A',rho:{rho}}}]"
+    cfg = exposure.compose(["market=flat", "model=flat_wwr", corr])
     model = build_model(build_market(cfg.market), cfg.model, calibrate=False).model
     curve = CreditCurve.from_hazards([1.0, 3.0, 10.0], [0.01, 0.03, 0.02], 0.4, "CP_A")
     return dataclasses.replace(model, credit=(credit_intensity("CP_A", curve, B_L, list(vols), list(vol_times)),))
