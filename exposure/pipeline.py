@@ -73,7 +73,7 @@ def run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | None
     gen = path_generator(cfg, s)
     job = ChunkJob(gen, model, tuple(batches), tuple(pres), tuple(pres0), y0, times, log_num, n_ns, trade_level)
     agg, post = make_aggregator(cfg, market, pf, grid, gen.n_paths, model.currencies, out_dir,
-                                trade_ns if trade_level else None)
+                                trade_ns if trade_level else None, model=model)
     npv0 = None
     progress.stage("paths", total=gen.n_paths)
     cube = values_cube(bool(cfg.output.store_cube), gen.n_paths)  # netting-set values for `exposure aggregate`
@@ -92,7 +92,7 @@ def run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | None
                 bad = np.argwhere(~np.isfinite(ns))[0]
                 raise NonFiniteError(
                     f"non-finite netting-set value in '{pf.netting_sets[bad[1]].id}' at date index {bad[0]}, path {out.start + bad[2]}")
-            agg.add_chunk(out.start, out.stop, ns, out.numeraire, out.fx, out.trades)
+            agg.add_chunk(out.start, out.stop, ns, out.numeraire, out.fx, out.trades, states=out.states)
             cube.add(out.start, out.stop, ns, out.numeraire, out.fx, out.states)
             progress.advance(out.stop - out.start)
         progress.stage("measures")
@@ -156,10 +156,11 @@ class PostSimulation:
 
 
 def make_aggregator(cfg, market, pf, grid, n_paths: int, currencies, spill_dir: str, trade_netting_index=None,
-                    maturities=None):
+                    maturities=None, model=None):
     """(ExposureAggregator, PostSimulation) for simulated dates [t0] + grid.dates: valuation and close-out
     indices, and the XVA date weights (known before the simulation, so the aggregator streams their standard
-    errors). maturities: (n_ns,) netting-set maturities in years (default: from the portfolio's trades)."""
+    errors). maturities: (n_ns,) netting-set maturities in years (default: from the portfolio's trades);
+    model: the CrossAssetModel (its credit intensities for xva.wwr.model=stochastic_intensity)."""
     from exposure.capital.imm import netting_set_maturities
 
     from exposure.aggregation.measures import ExposureAggregator
@@ -177,7 +178,7 @@ def make_aggregator(cfg, market, pf, grid, n_paths: int, currencies, spill_dir: 
         t0_index=0, currencies=tuple(currencies), base_currency=market.base_currency,
         quantiles=list(cfg.output.quantiles), trade_netting_index=trade_netting_index,
         store_cube=bool(cfg.output.store_cube), spill_dir=spill_dir,
-        **path_functionals(xva, market.credit, market.own_name, pf.netting_sets, val_times, dfs))
+        **path_functionals(xva, market.credit, market.own_name, pf.netting_sets, val_times, dfs, model=model))
     if maturities is None:
         maturities = netting_set_maturities(pf, market)
     post = PostSimulation(cfg, market, pf, tuple(dates[i] for i in valuation_index), val_times, dfs, xva,

@@ -91,15 +91,17 @@ def aggregate_values(cfg, market, grid, pf, V, N, fx, attrs: dict, config_yaml: 
     if V.shape[0] != times.size:
         raise ConfigError("simulation.grid", f"{times.size} dates, the stored cube has {V.shape[0]}")
     n_paths = V.shape[-1]
+    model, states = _credit_scenarios(cfg, run_dir)
     stored = attrs.get("netting_set_maturity")  # a stored book without trade specs keeps the run's maturities
     agg, post = make_aggregator(cfg, market, pf, grid, n_paths, tuple(str(c) for c in attrs["currencies"]),
-                                str(run_dir), maturities=stored if not hasattr(pf, "trades") else None)
+                                str(run_dir), maturities=stored if not hasattr(pf, "trades") else None, model=model)
     progress.stage("paths", total=n_paths)
     step = max(1, int(cfg.simulation.chunk_size))
     with agg:
         for start in range(0, n_paths, step):
             stop = min(start + step, n_paths)
-            agg.add_chunk(start, stop, V[..., start:stop], N[..., start:stop], fx[..., start:stop])
+            agg.add_chunk(start, stop, V[..., start:stop], N[..., start:stop], fx[..., start:stop],
+                          states=None if states is None else states[..., start:stop])
             progress.advance(stop - start)
         progress.stage("measures")
         measures = post.finalize(agg)
@@ -110,3 +112,18 @@ def aggregate_values(cfg, market, grid, pf, V, N, fx, attrs: dict, config_yaml: 
 
 
 __all__ = ["aggregate_values", "reaggregate"]
+
+
+def _credit_scenarios(cfg, run_dir: str):
+    """(model, states (K_all, d, P)) of the stored run when xva.wwr.model=stochastic_intensity needs its
+    simulated credit states (the path survival is refitted to the configured market.credit), else (None, None)."""
+    w = getattr(getattr(cfg, "xva", None), "wwr", None)
+    choice = getattr(w, "model", None)
+    if str(getattr(choice, "value", choice)) != "stochastic_intensity":
+        return None, None
+    try:
+        states, model = NettingValuesCube.read_scenarios(os.path.join(str(run_dir), FILE_NAME))
+    except KeyError as exc:
+        raise ConfigError("xva.wwr.model", f"stochastic_intensity: {run_dir} stores no model states") from exc
+    return model, states
+

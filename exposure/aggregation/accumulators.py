@@ -216,7 +216,9 @@ class PathFunctionalSums:
     The date and entity sums are taken in a fixed order with elementwise NumPy operations (no BLAS), and the
     path sums of F - F(path 0) and of its square go through ``BlockSums``: the same bits for any chunking.
 
-    weights: {name: (basis, (n, K)) or [(basis, (n, K)), ...]}.
+    weights: {name: (basis, (n, K)) or [(basis, (n, K)), ...]}; a term (basis, (n, K), key) multiplies its
+    date weights on some entities by a per-path factor: ``add``'s y[key] = (rows (r,), m (r, K, p)) gives
+    F(j) += w(j, k) m(j, k, p) y_b(k, j, p) for j in rows (stochastic survival), the plain term elsewhere.
     """
 
     def __init__(self, weights: dict, n_entities: int, n_dates: int, n_paths: int, block: int = DEFAULT_BLOCK,
@@ -227,13 +229,14 @@ class PathFunctionalSums:
             spec = weights[f]
             terms = [spec] if isinstance(spec, tuple) and isinstance(spec[0], str) else list(spec)
             out = []
-            for b, w in terms:
+            for term in terms:
+                b, w, key = (tuple(term) + (None,))[:3]
                 a = np.asarray(w, dtype=np.float64)
                 if a.shape != (n_entities, n_dates):
                     raise ValueError(f"path functional '{f}': weights must be ({n_entities}, {n_dates}), got {a.shape}")
                 if not np.all(np.isfinite(a)):
                     raise ValueError(f"path functional '{f}': weights must be finite")
-                out.append((b, a))
+                out.append((b, a, key))
             self.terms.append(out)
         self.n, self.K, self.P = int(n_entities), int(n_dates), int(n_paths)
         self.groups = None if groups is None else np.asarray(groups, dtype=np.int64).reshape(-1)
@@ -247,19 +250,36 @@ class PathFunctionalSums:
 
     @property
     def bases(self) -> set:
-        return {b for terms in self.terms for b, _ in terms}
+        return {b for terms in self.terms for b, _, _ in terms}
+
+    @property
+    def path_keys(self) -> set:
+        """Names of the per-path weight factors the terms need in ``add``'s y."""
+        return {k for terms in self.terms for _, _, k in terms if k is not None}
 
     def add(self, start: int, stop: int, y: dict) -> None:
-        """Paths [start, stop): y {basis: (K, n, p) per-path amounts}; chunks in path order."""
+        """Paths [start, stop): y {basis: (K, n, p) per-path amounts, path key: (rows (r,), (r, K, p) per-path
+        weight factors)}; chunks in path order."""
         if start != self._next:
             raise ValueError(f"paths must arrive in order: expected start {self._next}, got {start}")
         p = stop - start
         F = np.zeros((len(self.names), self.n + self.n_groups + 1, p))
         for i, terms in enumerate(self.terms):
-            for b, w in terms:
+            for b, w, key in terms:
                 yb = y[b]
-                for k in range(self.K):  # date order fixed: the same bits for any p
-                    F[i, :self.n] += w[:, k, None] * yb[k]
+                if key is None:
+                    for k in range(self.K):  # date order fixed: the same bits for any p
+                        F[i, :self.n] += w[:, k, None] * yb[k]
+                    continue
+                rows, m = y[key]
+                rows = np.asarray(rows, dtype=np.int64)
+                m = np.asarray(m, dtype=np.float64)
+                if m.shape != (rows.size, self.K, p):
+                    raise ValueError(f"per-path weights '{key}' must be ({rows.size}, {self.K}, {p}), got {m.shape}")
+                rest = np.setdiff1d(np.arange(self.n), rows)
+                for k in range(self.K):  # rows without a factor get exactly the plain term's bits
+                    F[i, rest] += w[rest, k, None] * yb[k][rest]
+                    F[i, rows] += w[rows, k, None] * m[:, k] * yb[k][rows]
             for j in range(self.n):  # entity order fixed
                 if self.n_groups:
                     F[i, self.n + self.groups[j]] += F[i, j]

@@ -119,7 +119,9 @@ class ExposureAggregator:
     mva_weights (n_ns, K): with a close-out grid, the regression dynamic initial margin (``dim``) is computed
     (ExpectedIM) and the MVA path functional sum_k w_k IM_k / N_k streamed (functionals["MVA"]).
     trade_netting_index: (n_trades,) set index of each trade to compute trade-level EPE/ENE, the allocation
-    (AllocatedEPE/ENE) and, with trade_pfe, trade PFE. store_cube keeps X, N (and collateral) for every path
+    (AllocatedEPE/ENE) and, with trade_pfe, trade PFE. path_weights: a callable states (K, d, p) at the
+    valuation dates -> {key: (rows (r,), (r, K, p))} per-path weight factors of path-functional terms (stochastic
+    survival, ``exposure.xva.stochastic_cva``); add_chunk then needs the model states. store_cube keeps X, N (and collateral) for every path
     in memory (n_ns * K * P * itemsize bytes: for moderate runs). For ORE's t = 0 report row, make t0 the first
     valuation date (its close-out index may point at t0 itself). Use as a context manager (or call close) so a
     failed run removes its spill files; finalize releases them too.
@@ -133,7 +135,7 @@ class ExposureAggregator:
                  store_dtype="float64", spill_dir: str | None = None, force_spill: bool = False,
                  block_size: int = DEFAULT_BLOCK, path_functionals: dict | None = None,
                  functional_groups=None, pfe_ci_level: float | None = 0.95, mva_weights=None,
-                 dim_quantile: float = 0.99, dim_order: int = 2):
+                 dim_quantile: float = 0.99, dim_order: int = 2, path_weights=None):
         self.netting_sets = tuple(netting_sets)
         self.n_ns = len(self.netting_sets)
         self.n_paths = int(n_paths)
@@ -181,6 +183,7 @@ class ExposureAggregator:
             self._dim = RegressionDIM(self.n_ns, K, self.n_paths, dim_quantile, dim_order,
                                       memory_budget_bytes, spill_dir)
         self._functionals = None
+        self._path_weights = path_weights
         if path_functionals:
             self._functionals = PathFunctionalSums(path_functionals, self.n_ns, K, self.n_paths, block_size,
                                                    functional_groups)
@@ -253,11 +256,12 @@ class ExposureAggregator:
                 V_exp[:, cs] = V_co
         return X, coll, V_exp, F
 
-    def add_chunk(self, start: int, stop: int, values, numeraire, fx=None, trade_values=None) -> None:
+    def add_chunk(self, start: int, stop: int, values, numeraire, fx=None, trade_values=None, states=None) -> None:
         """Paths [start, stop): values (K_all, n_ns, p) netting-set values in base currency (undiscounted) on
         the date axis that valuation_index / closeout_index / t0_index point into; numeraire (K_all, p);
         fx (n_ccy, K_all, p) base units per unit of ``currencies`` (needed for non-base collateral);
-        trade_values (K_all, n_trades, p) when trade-level results were requested."""
+        trade_values (K_all, n_trades, p) when trade-level results were requested; states (K_all, d, p) the
+        model states, needed with ``path_weights``."""
         if start != self._next:
             raise ValueError(f"paths must arrive in order: expected start {self._next}, got {start}")
         p = stop - start
@@ -279,6 +283,10 @@ class ExposureAggregator:
                 y["FundingEPE"], y["FundingENE"] = fund["FundingEPE"] * inv, fund["FundingENE"] * inv
             else:
                 y["FundingEPE"], y["FundingENE"] = y["EPE"], y["ENE"]
+            if self._path_weights is not None:
+                if states is None:
+                    raise ValueError("path_weights (stochastic survival) need the model states in add_chunk")
+                y.update(self._path_weights(np.asarray(states)[self._vi]))
             self._functionals.add(start, stop, y)
         self._df_sums.add(1.0 / N)
         if self._trade_acc is not None:

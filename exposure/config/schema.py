@@ -20,6 +20,7 @@ from exposure.config.cluster_schema import ClusterConfig
 from exposure.config.xva_schema import FundingConfig, XvaConfig
 from exposure.config.market_inputs_schema import MarketInputsConfig
 from exposure.config.report_schema import ReportConfig
+from exposure.config.wwr_schema import CreditIntensityConfig
 
 
 class CurveKind(str, Enum):
@@ -154,6 +155,7 @@ class ModelConfig:
     ir: Dict[str, IrModelConfig] = field(default_factory=dict)
     correlations: List[CorrelationEntry] = field(default_factory=list)
     vol_calibration: VolCalibration = VolCalibration.bootstrap  # FX and equity vols
+    credit: Dict[str, CreditIntensityConfig] = field(default_factory=dict)  # stochastic intensities (wwr_schema)
 
 
 @dataclass

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import List, Optional
 
+from exposure.config.wwr_schema import WwrConfig
+
 
 class XvaDiscretisation(str, Enum):
     ore = "ore"  # right end point: sum_j (1-R) dPD_j EPE(t_j)
@@ -42,6 +44,7 @@ class XvaConfig:
     dim_quantile: float = 0.99
     dim_order: int = 2
     wwr_b: Optional[float] = None  # wrong-way risk: exposure-driven intensity strength (needs output.store_cube)
+    wwr: WwrConfig = field(default_factory=WwrConfig)  # wrong-way risk model choice (wwr_schema)
 
 
 @dataclass

@@ -90,9 +90,11 @@ def build_model(market: MarketSnapshot, mc, calibrate: bool = True) -> BuiltMode
 
                 params, reports[ccy] = calibrate_currency(market, ccy, ic, strip)
         hw.append(params)
+    credit, credit_reports = credit_intensities(market, getattr(mc, "credit", None) or {})
+    reports.update(credit_reports)
     names = tuple(f"IR:{c}" for c in ccys) + tuple(f"FX:{c}" for c in ccys[1:]) + tuple(
         f"EQ:{e}" for e in market.equities
-    )
+    ) + tuple(f"CR:{c.name}" for c in credit)
     R = correlation_matrix(names, mc.correlations)
     eq_names = tuple(market.equities)
     model = CrossAssetModel(
@@ -107,6 +109,7 @@ def build_model(market: MarketSnapshot, mc, calibrate: bool = True) -> BuiltMode
         equity_div=np.array([market.equities[e].dividend_yield for e in eq_names]),
         equity_vol=tuple(_vol_piecewise(market.equities[e].vol) for e in eq_names),
         correlation=R,
+        credit=credit,
     )
     mode = getattr(mc, "vol_calibration", "bootstrap")
     mode = str(getattr(mode, "value", mode))
@@ -117,4 +120,59 @@ def build_model(market: MarketSnapshot, mc, calibrate: bool = True) -> BuiltMode
         reports.update(vol_reports)
     elif mode != "market":
         raise ConfigError("model.vol_calibration", f"must be bootstrap or market (got '{mode}')")
+    for c in credit:
+        reports[f"CR_{c.name}"] = c.report(_REPORT_TIMES)
     return BuiltModel(model, reports)
+
+
+_REPORT_TIMES = np.array([0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 15.0, 20.0, 30.0])
+
+
+def credit_intensities(market: MarketSnapshot, entries) -> tuple:
+    """(CreditIntensity per ``model.credit`` entry fitted to market.credit[name], {"CR_<name>_options": report}
+    for the names calibrated to CDS options, ``credit_calibration``)."""
+    from exposure.models.credit_intensity import CreditIntensity, credit_intensity
+
+    out, reports = [], {}
+    for name in entries:
+        key = f"model.credit.{name}"
+        if name not in market.credit:
+            raise ConfigError(key, f"no credit curve '{name}' in market.credit to fit the intensity to "
+                                   f"(known: {', '.join(market.credit) or 'none'})")
+        e, curve = entries[name], market.credit[name]
+        vols = [float(v) for v in (getattr(e, "option_vols", None) or [])]
+        if vols:
+            hw, report = _calibrated_intensity(market, key, e, curve, vols)
+            out.append(CreditIntensity(str(name), hw, curve))
+            reports[f"CR_{name}_options"] = report
+            continue
+        times = [tenor_time(market.asof, t, f"{key}.volatility_times[{i}]")
+                 for i, t in enumerate(getattr(e, "volatility_times", []) or [])]
+        out.append(credit_intensity(str(name), curve, float(e.mean_reversion), list(e.volatility), times, where=key))
+    return tuple(out), reports
+
+
+@dataclasses.dataclass(frozen=True)
+class _OptionReport:
+    rows: tuple
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(list(self.rows))
+
+
+def _calibrated_intensity(market, key: str, e, curve, vols):
+    from exposure.models.credit_calibration import calibrate_vols
+
+    expiries, terms = list(getattr(e, "option_expiries", []) or []), list(getattr(e, "option_terms", []) or [])
+    if not (len(expiries) == len(terms) == len(vols)):
+        raise ConfigError(f"{key}.option_vols", f"{len(vols)} vols for {len(expiries)} expiries and {len(terms)} terms")
+    if not all(np.isfinite(vols)) or min(vols) <= 0:
+        raise ConfigError(f"{key}.option_vols", f"must be finite and > 0 (got {vols})")
+    T = [tenor_time(market.asof, x, f"{key}.option_expiries[{i}]") for i, x in enumerate(expiries)]
+    L = [tenor_time(market.asof, x, f"{key}.option_terms[{i}]") for i, x in enumerate(terms)]
+    base = market.curves[market.base_currency]
+    hw, rows = calibrate_vols(curve, base.log_discount_np, float(e.mean_reversion), T, L, vols,
+                              float(curve.recovery), key)
+    return hw, _OptionReport(tuple(rows))

@@ -1,13 +1,15 @@
 """Cross-asset model: Hull-White rates per currency, lognormal FX and equity, one correlation matrix.
 
 Measure and numeraire: the base-currency risk-neutral measure with the bank account
-beta(t) = exp(int_0^t r_0) as numeraire. State Y = (x_0, I_0, x_1..x_n, y_1..y_n, s_1..s_q) with
+beta(t) = exp(int_0^t r_0) as numeraire. State Y = (x_0, I_0, x_1..x_n, y_1..y_n, s_1..s_q, z_1, Z_1..z_r, Z_r) with
 
     dx_0 = -a_0 x_0 dt + sigma_0 dW_0                       (base short rate r_0 = phi_0 + x_0)
     dI_0 = x_0 dt                                           (so ln beta(t) = int_0^t phi_0 + I_0(t))
     dx_c = (-a_c x_c - rho(IR:c, FX:c) sigma_c sigma_Xc) dt + sigma_c dW_c        (quanto drift)
     dy_c = (r_0 - r_c - sigma_Xc^2 / 2) dt + sigma_Xc dW_Xc,   y_c = ln X_c (base per unit of c)
     ds_e = (r_c(e) - q_e - sigma_e^2 / 2 - [c(e) != 0] rho(EQ:e, FX:c) sigma_e sigma_Xc) dt + sigma_e dW_e
+    dz_k = -a_k z_k dt + sigma_k dW_k,   dZ_k = z_k dt           (credit name k: lambda_k = phi_k + z_k,
+                                                                  ``credit_intensity``; survival exp(-Phi_k - Z_k))
 
 with int_0^t phi_c = -ln P_c(0,t) + V_c(0,t)/2 (fit to each t0 curve). This is a linear SDE
 dY = (b(t) + A Y) dt + C(t) dW, d<W> = R dt, with A constant and b, C piecewise constant between the
@@ -57,6 +59,11 @@ class CrossAssetModel:
     equity_div: np.ndarray
     equity_vol: tuple  # PiecewiseVol per equity
     correlation: np.ndarray  # (m, m) over factor_names
+    credit: tuple = ()  # CreditIntensity per stochastic credit name (``credit_intensity``), states last
+
+    @property
+    def credit_names(self) -> tuple:
+        return tuple(c.name for c in self.credit)
 
     @property
     def n_ccy(self) -> int:
@@ -68,6 +75,7 @@ class CrossAssetModel:
             tuple(f"IR:{c}" for c in self.currencies)
             + tuple(f"FX:{c}" for c in self.currencies[1:])
             + tuple(f"EQ:{e}" for e in self.equity_names)
+            + tuple(f"CR:{k}" for k in self.credit_names)
         )
 
     @property
@@ -78,6 +86,7 @@ class CrossAssetModel:
             + tuple(f"IR:{x}" for x in c[1:])
             + tuple(f"FX:{x}" for x in c[1:])
             + tuple(f"EQ:{e}" for e in self.equity_names)
+            + tuple(s for k in self.credit_names for s in (f"CR:{k}", f"CRI:{k}"))
         )
 
     def ir_state(self, ccy_index: int) -> int:
@@ -91,9 +100,13 @@ class CrossAssetModel:
     def eq_state(self, eq_index: int) -> int:
         return 2 * self.n_ccy + eq_index
 
+    def cr_state(self, cr_index: int) -> int:
+        """Row of z_k of credit name k; its integral Z_k is the next row."""
+        return 2 * self.n_ccy + len(self.equity_names) + 2 * cr_index
+
     @property
     def dim(self) -> int:
-        return 2 * self.n_ccy + len(self.equity_names)
+        return 2 * self.n_ccy + len(self.equity_names) + 2 * len(self.credit)
 
     def initial_state(self) -> np.ndarray:
         y0 = np.zeros(self.dim)
@@ -115,6 +128,9 @@ class CrossAssetModel:
             A[self.fx_state(c), self.ir_state(c)] -= 1.0
         for e, c in enumerate(self.equity_ccy):
             A[self.eq_state(e), self.ir_state(c)] = 1.0
+        for k, cr in enumerate(self.credit):
+            A[self.cr_state(k), self.cr_state(k)] = -cr.mean_reversion
+            A[self.cr_state(k) + 1, self.cr_state(k)] = 1.0
         return A
 
     @property
@@ -126,6 +142,15 @@ class CrossAssetModel:
             object.__setattr__(self, "_ir_vols", cached)
         return cached
 
+    @property
+    def cr_vols(self) -> tuple:
+        """Intensity vols of the credit names as NumPy PiecewiseVol."""
+        cached = self.__dict__.get("_cr_vols")
+        if cached is None:
+            cached = tuple(PiecewiseVol(np.asarray(c.hw.vol_times), np.asarray(c.hw.vol_values)) for c in self.credit)
+            object.__setattr__(self, "_cr_vols", cached)
+        return cached
+
     def _vols_at(self, u: float):
         ir = np.array([v.at(u) for v in self.ir_vols])
         fx = np.array([v.at(u) for v in self.fx_vol])
@@ -135,7 +160,7 @@ class CrossAssetModel:
     def local_coefficients(self, u: float):
         """Constant drift b and diffusion C (d x m) on the piece containing u (curve terms excluded)."""
         n, q = self.n_ccy, len(self.equity_names)
-        m = n + (n - 1) + q
+        m = n + (n - 1) + q + len(self.credit)
         d = self.dim
         R = self.correlation
         ir, fx, eq = self._vols_at(u)
@@ -154,11 +179,13 @@ class CrossAssetModel:
             b[self.eq_state(e)] = -float(self.equity_div[e]) - 0.5 * eq[e] ** 2
             if c != 0:
                 b[self.eq_state(e)] -= R[eqf, n + c - 1] * eq[e] * fx[c - 1]
+        for k, v in enumerate(self.cr_vols):  # no drift: the intensity is a base-measure (Q) intensity
+            C[self.cr_state(k), 2 * n - 1 + q + k] = v.at(u)
         return b, C
 
     def breakpoints(self) -> np.ndarray:
         pts = [v.times for v in self.ir_vols]
-        pts += [v.times for v in self.fx_vol] + [v.times for v in self.equity_vol]
+        pts += [v.times for v in self.fx_vol] + [v.times for v in self.equity_vol] + [v.times for v in self.cr_vols]
         return np.unique(np.concatenate([np.zeros(0)] + [np.asarray(p, dtype=float) for p in pts]))
 
     def transitions(self, times: np.ndarray):
@@ -169,7 +196,7 @@ class CrossAssetModel:
         times = np.asarray(times, dtype=np.float64)
         A = self.drift_matrix()
         d = self.dim
-        amax = max(float(h.mean_reversion) for h in self.hw)
+        amax = max([float(h.mean_reversion) for h in self.hw] + [c.mean_reversion for c in self.credit])
         bps = self.breakpoints()
         starts = np.concatenate([[0.0], times[:-1]])
         Phis, mus, Sigmas = [], [], []

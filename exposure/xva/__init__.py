@@ -9,6 +9,7 @@
 ``allocation``   trade CVA/DVA (stand-alone, Euler allocation), incremental CVA of a proposed trade
 ``report``       xva.csv in ORE's columns
 ``wwr``          wrong-way risk: CVA with an exposure-driven intensity calibrated to the credit curve
+``stochastic_cva`` wrong-way risk: CVA with survival simulated on the paths (model.credit intensities)
 """
 
 from exposure.xva.adjustments import FUNDING_VARIANTS, XvaWeights, add_xva, counterparty_groups, path_functionals, xva_weights

@@ -97,9 +97,11 @@ def xva_weights(settings: XvaSettings, credit: dict, own_name: str, netting_set_
 
 
 def path_functionals(settings: XvaSettings | None, credit: dict, own_name: str, netting_sets, times,
-                     discount) -> dict:
-    """Keyword arguments for ``ExposureAggregator`` (path_functionals, functional_groups) that stream the
-    standard errors of CVA, DVA, FCA, FBA and FVA = FCA - FBA; {} when the stage is off."""
+                     discount, model=None) -> dict:
+    """Keyword arguments for ``ExposureAggregator`` (path_functionals, functional_groups[, path_weights]) that
+    stream the standard errors of CVA, DVA, FCA, FBA and FVA = FCA - FBA; {} when the stage is off. With
+    xva.wwr.model=stochastic_intensity, ``model`` (the CrossAssetModel with its credit intensities) gives the
+    per-path CVA weights (``stochastic_cva``)."""
     if settings is None:
         return {}
     ids = [ns.id for ns in netting_sets]
@@ -112,6 +114,12 @@ def path_functionals(settings: XvaSettings | None, credit: dict, own_name: str, 
         spec.update(FCA=("FundingEPE", fca), FBA=("FundingENE", fba),
                     FVA=[("FundingEPE", fca), ("FundingENE", -fba)])
     out = {"path_functionals": spec, "functional_groups": counterparty_groups(cps)[1]}
+    from exposure.xva.stochastic_cva import functional_spec, stochastic_cva_weights
+
+    sw = stochastic_cva_weights(settings, model, credit, own_name, cps, times)
+    if sw is not None:  # wrong-way risk: CVA with survival simulated on the paths
+        spec.update(functional_spec(w.cva, sw))
+        out["path_weights"] = sw
     if settings.mva and w.funding:
         out.update(mva_weights=w.funding["FCA" + FUNDING_VARIANTS[settings.survival_weighting]],
                    dim_quantile=settings.dim_quantile, dim_order=settings.dim_order)
@@ -151,6 +159,8 @@ def add_xva(ds: xr.Dataset, credit: dict, own_name: str, settings: XvaSettings |
                 "FundingENE": _profile(ds, "FundingENE", "ENE", notes)}
 
     values = {"CVA": np.sum(w.cva * profiles["EPE"], axis=1), "DVA": np.sum(w.dva * profiles["ENE"], axis=1)}
+    wwr_note, functionals = _stochastic_cva(values, settings, functionals,
+                                            [c in settings.wwr_names and c in credit for c in cps])
     for name, wt in w.funding.items():
         values[name] = np.sum(wt * profiles["FundingEPE" if name.startswith("FCA") else "FundingENE"], axis=1)
     if w.funding:
@@ -166,7 +176,8 @@ def add_xva(ds: xr.Dataset, credit: dict, own_name: str, settings: XvaSettings |
 
     units = {"units": "base currency"}
     for name, v in values.items():
-        out[name] = ("netting_set", v, {**units, "description": _DESCRIPTIONS.get(name.split("_")[0], name)})
+        desc = _DESCRIPTIONS.get(name, _DESCRIPTIONS.get(name.split("_")[0], name))
+        out[name] = ("netting_set", v, {**units, "description": desc})
     for name in ("CVA", "DVA", "FCA", "FBA", "FVA", "MVA", "KVA"):
         if name not in values:
             continue
@@ -187,10 +198,12 @@ def add_xva(ds: xr.Dataset, credit: dict, own_name: str, settings: XvaSettings |
     else:
         stderr_note = "not available: no per-path sums (stage re-run on stored profiles)"
     out = trade_adjustments(out, w)
-    if settings.wwr_b is not None:
+    if settings.wwr_model == "hull_white_2012" or (settings.wwr_model == "none" and settings.wwr_b is not None):
         from exposure.xva.wwr import add_wrong_way_cva
 
         out = add_wrong_way_cva(out, credit, settings.wwr_b)
+    else:
+        out.attrs["xva_wwr"] = wwr_note or "none: CVA with the deterministic credit curves (independent defaults)"
     out.attrs.update({
         "xva_settings": settings.describe(),
         "xva_sign_convention": "magnitudes as ORE xva.csv: CVA, FCA, KVA costs; DVA, FBA benefits; FVA = FCA - FBA",
@@ -208,8 +221,34 @@ def add_xva(ds: xr.Dataset, credit: dict, own_name: str, settings: XvaSettings |
     return out
 
 
+def _stochastic_cva(values: dict, settings: XvaSettings, functionals, stochastic):
+    """With xva.wwr.model=stochastic_intensity: CVA += the streamed CVA_WWR_effect on the netting sets whose
+    counterparty has a stochastic intensity (``stochastic`` (n_ns,) bools; 0 elsewhere), CVA_independent and
+    CVA_WWR_effect added; returns (the attrs line or None, functionals with the effect's rounding noise on
+    the deterministic rows set to 0)."""
+    if settings.wwr_model != "stochastic_intensity":
+        return None, functionals
+    from exposure.xva.stochastic_cva import describe
+
+    if not functionals or "CVA_WWR_effect" not in functionals:
+        return ("stochastic_intensity: NOT applied, no per-path sums (stage re-run on stored profiles): "
+                "CVA uses the deterministic credit curves"), functionals
+    mask = np.asarray(stochastic, dtype=bool)
+    effect = np.where(mask, np.asarray(functionals["CVA_WWR_effect"]["entity"][0], dtype=np.float64), 0.0)
+    se = functionals["CVA_WWR_effect"]["entity"][1]
+    functionals = dict(functionals)
+    functionals["CVA_WWR_effect"] = dict(functionals["CVA_WWR_effect"], entity=(effect, np.where(mask, se, 0.0)))
+    values["CVA_independent"] = values["CVA"]
+    values["CVA"] = values["CVA"] + effect
+    values["CVA_WWR_effect"] = effect
+    return describe(settings), functionals
+
+
 _DESCRIPTIONS = {
-    "CVA": "sum_k w_k EPE(t_k), w = (1-R_c) x counterparty default probability per interval (attrs xva_cva_type)",
+    "CVA_independent": "CVA with the deterministic credit curves (no wrong-way risk), on the same paths",
+    "CVA_WWR_effect": "CVA - CVA_independent: the wrong-way (> 0) or right-way (< 0) effect, same paths",
+    "CVA": ("sum_k w_k EPE(t_k), w = (1-R_c) x counterparty default probability per interval (attrs xva_cva_type); "
+            "pathwise with a stochastic intensity (attrs xva_wwr)"),
     "DVA": "sum_k w_k ENE(t_k), w = (1-R_b) x own default probability per interval (attrs xva_cva_type)",
     "FCA": "sum_k s_k dcf^B_k FundingEPE(t_k): funding cost of the positive funding exposure",
     "FBA": "sum_k s_k dcf^L_k FundingENE(t_k): funding benefit of the negative funding exposure",

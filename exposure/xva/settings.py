@@ -9,7 +9,11 @@
     xva.cost_of_capital       float   KVA hurdle rate per year (decimal)
     xva.capital_ratio, xva.risk_weight, xva.alpha    the EEPE capital proxy of KVA (``kva``)
     xva.mva, xva.dim_quantile, xva.dim_order   regression DIM and MVA (``exposure.aggregation.dim``)
-    xva.wwr_b                 wrong-way risk: CVA_WWR with an exposure-driven intensity (``wwr``)
+    xva.wwr.model             wrong-way risk: "none"; "hull_white_2012" (CVA_WWR with an exposure-driven
+                              intensity, strength xva.wwr.b, ``wwr``); "stochastic_intensity" (CVA pathwise
+                              with the model.credit intensities correlated with the market factors,
+                              ``stochastic_cva``)
+    xva.wwr_b                 older spelling of xva.wwr.model=hull_white_2012 with b = wwr_b
     market.funding            tenors, borrowing_bp, lending_bp: zero spreads over the base discount curve (bp)
 
 Nothing here imports Hydra or OmegaConf: the config node is read through getattr only.
@@ -26,6 +30,7 @@ from exposure.errors import ConfigError
 DISCRETISATIONS = ("ore", "midpoint")
 SURVIVAL_WEIGHTINGS = ("full", "ex_own_sp", "ex_all_sp")
 MISSING_CREDIT = ("zero", "fail")
+WWR_MODELS = ("none", "hull_white_2012", "stochastic_intensity")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,12 +64,16 @@ class XvaSettings:
     mva: bool = False
     dim_quantile: float = 0.99
     dim_order: int = 2
-    wwr_b: float | None = None
+    wwr_b: float | None = None  # hull_white_2012 strength (None unless that model is chosen)
+    wwr_model: str = "none"
+    wwr_names: tuple = ()  # stochastic_intensity: the model.credit names whose CVA is pathwise
+    wwr_params: tuple = ()  # ((name, a, sigmas), ...) as configured, for the results' attrs
 
     def describe(self) -> str:
         return (f"bilateral={self.bilateral}; discretisation={self.discretisation}; "
                 f"survival_weighting={self.survival_weighting}; missing_credit={self.missing_credit}; "
-                f"cost_of_capital={self.cost_of_capital}; funding={'yes' if self.funding is not None else 'none'}")
+                f"cost_of_capital={self.cost_of_capital}; funding={'yes' if self.funding is not None else 'none'}; "
+                f"wwr={self.wwr_model}")
 
 
 def _choice(node, name: str, allowed: tuple, default: str) -> str:
@@ -121,6 +130,7 @@ def xva_settings(cfg, asof) -> XvaSettings | None:
     if not 0.5 < q < 1.0:
         raise ConfigError("xva.dim_quantile", f"must lie in (0.5, 1) (got {q})")
     market = getattr(cfg, "market", None)
+    wwr_model, wwr_b, wwr_names, wwr_params = _wwr(node, cfg)
     return XvaSettings(
         enabled=True,
         bilateral=bool(getattr(node, "bilateral", False)),
@@ -135,5 +145,50 @@ def xva_settings(cfg, asof) -> XvaSettings | None:
         mva=bool(getattr(node, "mva", False)),
         dim_quantile=_number(node, "dim_quantile", 0.99),
         dim_order=int(_number(node, "dim_order", 2)),
-        wwr_b=None if getattr(node, "wwr_b", None) is None else _number(node, "wwr_b", 0.0, lo=-np.inf),
+        wwr_b=wwr_b,
+        wwr_model=wwr_model,
+        wwr_names=wwr_names,
+        wwr_params=wwr_params,
     )
+
+
+def _wwr(node, cfg) -> tuple:
+    """(model, b, names, params) of the wrong-way risk choice; ConfigError for an inconsistent one."""
+    w = getattr(node, "wwr", None)
+    model = "none" if w is None else getattr(w, "model", "none")
+    model = str(getattr(model, "value", model))
+    if model not in WWR_MODELS:
+        raise ConfigError("xva.wwr.model", f"'{model}' is not one of {', '.join(WWR_MODELS)}")
+    legacy = getattr(node, "wwr_b", None)
+    b = None if w is None else getattr(w, "b", None)
+    if model == "none" and legacy is not None:  # the older key alone still selects Hull-White 2012
+        model, b = "hull_white_2012", legacy
+    if model == "hull_white_2012":
+        if b is None:
+            b = legacy
+        if b is None:
+            raise ConfigError("xva.wwr.b", "xva.wwr.model=hull_white_2012 needs the strength b")
+        try:
+            b = float(b)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError("xva.wwr.b", f"'{b}' is not a number") from exc
+        if not np.isfinite(b):
+            raise ConfigError("xva.wwr.b", f"must be finite (got {b})")
+        return model, b, (), ()
+    if model == "stochastic_intensity":
+        entries = getattr(getattr(cfg, "model", None), "credit", None) or {}
+        names = tuple(str(k) for k in entries)
+        if not names:
+            raise ConfigError("xva.wwr.model", "stochastic_intensity needs at least one name in model.credit "
+                                               "(its intensity's mean reversion and volatility)")
+        params = tuple((n, float(getattr(entries[n], "mean_reversion", 0.0)), _sigmas(entries[n])) for n in names)
+        return model, None, names, params
+    return model, None, (), ()
+
+
+def _sigmas(entry) -> str:
+    n = len(getattr(entry, "option_vols", None) or [])
+    if n:
+        return f"calibrated to {n} CDS option vol(s), calibration_CR_<name>_options.csv"
+    return str([float(v) for v in getattr(entry, "volatility", [])])
+
