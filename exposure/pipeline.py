@@ -74,6 +74,8 @@ def run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | None
     job = ChunkJob(gen, model, tuple(batches), tuple(pres), tuple(pres0), y0, times, log_num, n_ns, trade_level)
     agg, post = make_aggregator(cfg, market, pf, grid, gen.n_paths, model.currencies, out_dir,
                                 trade_ns if trade_level else None, model=model)
+    if agg.needs_states and not cluster.keep_states:  # stochastic survival is read off the model states
+        cluster = dataclasses.replace(cluster, keep_states=True)
     npv0 = None
     progress.stage("paths", total=gen.n_paths)
     cube = values_cube(bool(cfg.output.store_cube), gen.n_paths)  # netting-set values for `exposure aggregate`

@@ -214,6 +214,11 @@ class ExposureAggregator:
                 self.cube["collateral"] = np.zeros((self.n_ns, K, self.n_paths), dtype=cube_dtype)
         self._next = 0
 
+    @property
+    def needs_states(self) -> bool:
+        """add_chunk needs the model states (stochastic survival weights)."""
+        return self._path_weights is not None
+
     # -- per chunk -------------------------------------------------------------------------------------------
 
     def collateralise(self, values, fx=None):
