@@ -182,16 +182,18 @@ def test_address_without_scheme_is_tcp():
 
 @pytest.mark.slow
 def test_two_worker_local_cluster_gives_single_process_results_bit_for_bit(tmp_path):
-    """results.h5 of `cluster=local cluster.workers=2` (processes on loopback) == the single-process run's."""
+    """results.h5 of `cluster=local cluster.workers=2` (processes on loopback) == the single-process run's,
+    with a stochastic default intensity too (its survival is read off the states the workers send back)."""
     runs = {}
+    wwr = ["model=flat_wwr", "xva.wwr.model=stochastic_intensity"]
     for name, extra in {"single": [], "local2": ["cluster=local", "cluster.workers=2"]}.items():
         cfg = exposure.compose(["simulation.paths=600", "simulation.chunk_size=200", f"output.dir={tmp_path / name}",
-                                "output.csv=false", "output.trade_level=true", "report.enabled=false"] + extra)
+                                "output.csv=false", "output.trade_level=true", "report.enabled=false"] + wwr + extra)
         exposure.run(cfg)
         runs[name] = read_results(str(tmp_path / name / "results.h5"))
     ref, ds = runs["single"], runs["local2"]
     names = [v for v in ref.data_vars if np.issubdtype(ref[v].dtype, np.floating)]
-    assert {"EPE", "ENE", "PFE", "EE_stderr", "CVA"} <= set(names) and set(names) == {
+    assert {"EPE", "ENE", "PFE", "EE_stderr", "CVA", "CVA_WWR_effect"} <= set(names) and set(names) == {
         v for v in ds.data_vars if np.issubdtype(ds[v].dtype, np.floating)}
     for v in names:
         assert np.array_equal(ref[v].values, ds[v].values, equal_nan=True), v
