@@ -121,8 +121,8 @@ YAML = {
 }
 OTHER = {
     "SWO_1": _trade("SWO_1", "Swaption", "<SwaptionData>" + _option(True, "Call", "2027-11-22", "Cash") + _leg(
-        "Fixed", True, "USD", [1e7], "30/360", _rules("2027-11-22", "2032-11-22", "1Y"), _fixed(0.03)) + _leg(
-        "Floating", False, "USD", [1e7], "A360", _rules("2027-11-22", "2032-11-22", "3M"), _float("USD-LIBOR-3M")) +
+        "Fixed", True, "USD", [1e7], "30/360", _rules("2027-11-24", "2032-11-24", "1Y"), _fixed(0.03)) + _leg(
+        "Floating", False, "USD", [1e7], "A360", _rules("2027-11-24", "2032-11-24", "3M"), _float("USD-LIBOR-3M")) +
         "</SwaptionData>"),
     "CAP_1": _trade("CAP_1", "CapFloor", "<CapFloorData><LongShort>Short</LongShort>" + _leg(
         "Floating", False, "USD", [1e7], "A360", _rules("2026-11-20", "2031-11-20", "3M"), _float("USD-LIBOR-3M", 0.0, 0))
@@ -135,7 +135,8 @@ OTHER = {
                     "<Strike>95</Strike><Quantity>500</Quantity></EquityOptionData>"),
 }
 YAML_OTHER = {
-    "SWO_1": {"type": "Swaption", "currency": "USD", "notional": 1e7, "expiry": "2027-11-22", "maturity": "2032-11-22",
+    "SWO_1": {"type": "Swaption", "currency": "USD", "notional": 1e7, "expiry": "2027-11-22", "maturity": "2032-11-24",
+              "settlement_days": 2,  # the underlying starts on its legs' StartDate, two days after the expiry
               "fixed_rate": 0.03, "payer": True, "fixed_tenor": "1Y", "fixed_day_count": "30/360",
               "float_index": "USD-LIBOR-3M", "float_tenor": "3M", "settlement": "cash"},
     "CAP_1": {"type": "CapFloor", "currency": "USD", "index": "USD-LIBOR-3M", "notional": 1e7, "start": "2026-11-20",

@@ -11,7 +11,8 @@ so the loader parses and validates it with the same product parsers:
     FxForward                      FxForward           physical settlement
     FxOption                       FxOption            European; call/put on the bought currency, strike =
                                                         sold / bought amount
-    Swaption                       Swaption            European, one exercise date
+    Swaption                       Swaption            European, one exercise date; the underlying starts
+                                                        on its legs' StartDate (expiry + spot lag)
     CapFloor                       CapFloor            one cap or one floor rate, no spread
     EquityForward, EquityOption    EquityForward, EquityOption (European)
 
@@ -170,12 +171,18 @@ def convert_trade(node, source: str | None = None) -> dict:
         fx, fl = (a, b) if a["kind"] == "Fixed" else (b, a)
         if len(fx["notionals"]) != 1:
             tr.fail("swaptions on amortising swaps are not supported")
+        if not (fx["start"] == fl["start"] and fx["maturity"] == fl["maturity"]):
+            tr.fail("the underlying's two legs have different start or end dates")
+        if fx["calendar"] != fl["calendar"] or fx["convention"] != fl["convention"]:
+            tr.fail("the underlying's two legs have different calendars or business-day conventions")
         settle = (_t(od, "Settlement") or "Physical").lower()
+        # The underlying starts on its legs' StartDate (typically the expiry plus the spot lag), as in ORE.
         raw.update({"type": "Swaption", "currency": fx["currency"], "notional": fx["notionals"][0], "expiry": expiry,
-                    "maturity": fx["maturity"], "fixed_rate": fx["fixed_rate"], "payer": fx["payer"],
-                    "fixed_tenor": fx["tenor"], "fixed_day_count": fx["day_count"], "float_index": fl["index"],
-                    "float_tenor": fl["tenor"], "settlement": "cash" if settle == "cash" else "physical",
-                    "long": tr.long(od)})
+                    "start": fx["start"], "maturity": fx["maturity"], "fixed_rate": fx["fixed_rate"],
+                    "payer": fx["payer"], "fixed_tenor": fx["tenor"], "fixed_day_count": fx["day_count"],
+                    "float_index": fl["index"], "float_tenor": fl["tenor"],
+                    "settlement": "cash" if settle == "cash" else "physical", "long": tr.long(od),
+                    "calendar": fx["calendar"], "convention": fx["convention"]})
         return raw
     if ttype == "CapFloor":
         legs = data.findall("LegData")

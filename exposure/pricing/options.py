@@ -10,15 +10,19 @@ unknown field is an error):
                 fixed_rate (finite; may be negative), payer (bool), fixed_tenor (default 1Y),
                 fixed_day_count (default 30/360), float_index (a market.indices key of the same currency,
                 or null: single curve), float_tenor (default: the index tenor when it is in months or
-                years, else fixed_tenor), settlement (physical | cash, default physical), long (default true)
+                years, else fixed_tenor), settlement (physical | cash, default physical), long (default true),
+                calendar (default WeekendsOnly), convention (schedules, default modified_following),
+                settlement_days (default 0: the underlying starts settlement_days business days after the
+                expiry on the calendar, QuantLib's swap-index spot lag) or start (the underlying's start date,
+                ORE's leg StartDate; not before the expiry)
   CapFloor      currency (default: the index's), index (market.indices key), notional (> 0), start,
                 maturity, strike (> 0), cap (bool: true cap, false floor), long (default true), tenor
                 (default: the index tenor, which must then be in months or years)
   EquityOption  name (market.equities key), quantity (> 0), strike (> 0), expiry, call (bool), long (default true)
 
-Conventions: swaption expiries roll to a business day (modified following, weekends-only calendar) and the
-underlying starts on the expiry date (no spot lag); schedules are QuantLib's Schedule (backward, modified
-following, weekends only); floating rates fix on the accrual start (no fixing lag) and pay on the accrual
+Conventions: swaption expiries roll to a business day (modified following on the trade's calendar) and the
+underlying starts on the expiry plus its settlement lag; schedules are QuantLib's Schedule (backward, modified
+following, weekends only unless a swaption names its calendar); floating rates fix on the accrual start (no fixing lag) and pay on the accrual
 end. A cap/floor running on the as-of date needs the fixing of its current period in the fixings file
 when the period started before the as-of date (one fixing on the as-of date uses the file's fixing if
 present, else the forward). As for linear trades, a payment dated on a valuation date is no longer in
@@ -35,10 +39,9 @@ import datetime as dt
 
 import numpy as np
 
-from exposure.market.schedule import make_schedule, parse_tenor
+from exposure.market.schedule import WEEKENDS_ONLY, make_schedule, parse_tenor
 from exposure.pricing.fields import Fields
 from exposure.pricing.opt_capfloor import CapFloorBatch
-from exposure.pricing.opt_common import business_day
 from exposure.pricing.opt_equity import EquityOptionBatch
 from exposure.pricing.opt_fx import FxOptionBatch
 from exposure.pricing.opt_swaption import SwaptionBatch
@@ -76,7 +79,7 @@ class SwaptionSpec:
     counterparty: str | None
     currency: str
     notional: float
-    expiry: dt.date  # business day; the underlying starts here
+    expiry: dt.date  # business day (modified following on the calendar): the exercise date
     maturity: dt.date
     fixed_rate: float
     payer: bool
@@ -86,8 +89,9 @@ class SwaptionSpec:
     float_tenor: str
     settlement: str  # "physical" | "cash"
     long: bool
-    fixed_dates: tuple  # adjusted schedule dates, expiry .. maturity
+    fixed_dates: tuple  # adjusted schedule dates, start .. maturity
     float_dates: tuple
+    start: dt.date | None = None  # the underlying's start: expiry + settlement_days (or as given)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,9 +136,9 @@ def _head(f: Fields, raw: dict) -> dict:
             "counterparty": None if cp is None else str(cp)}
 
 
-def _schedule(f: Fields, start, end, tenor, what):
+def _schedule(f: Fields, start, end, tenor, what, calendar=WEEKENDS_ONLY, convention="modified_following"):
     try:
-        return make_schedule(start, end, tenor, "modified_following", "backward").dates
+        return make_schedule(start, end, tenor, convention, "backward", calendar).dates
     except ValueError as exc:
         raise f.error(f"cannot build the {what} schedule: {exc}") from exc
 
@@ -159,14 +163,20 @@ def parse_fx_option(raw: dict, ctx) -> FxOptionSpec:
 
 def parse_swaption(raw: dict, ctx) -> SwaptionSpec:
     f = Fields(raw, ctx, ("currency", "notional", "expiry", "maturity", "fixed_rate", "payer", "fixed_tenor",
-                          "fixed_day_count", "float_index", "float_tenor", "settlement", "long"))
+                          "fixed_day_count", "float_index", "float_tenor", "settlement", "long", "start",
+                          "settlement_days", "calendar", "convention"))
     market = ctx.market
     ccy = f.currency("currency")
-    expiry = business_day(f.date("expiry"))
+    cal = f.calendar()
+    conv = f.convention()
+    expiry = cal.adjust(f.date("expiry"), "modified_following")
     f.not_past("expiry", expiry)
     maturity = f.date("maturity")
     if maturity <= expiry:
         raise f.error(f"maturity {maturity.isoformat()} is not after the expiry {expiry.isoformat()}")
+    start = _underlying_start(f, cal, expiry)
+    if maturity <= start:
+        raise f.error(f"maturity {maturity.isoformat()} is not after the underlying's start {start.isoformat()}")
     index = f.string("float_index", None)
     if index is not None:
         if index not in market.indices:
@@ -183,9 +193,25 @@ def parse_swaption(raw: dict, ctx) -> SwaptionSpec:
         maturity=maturity, fixed_rate=f.number("fixed_rate"), payer=f.boolean("payer"), fixed_tenor=fixed_tenor,
         fixed_day_count=f.day_count("fixed_day_count", "30/360"), float_index=index, float_tenor=float_tenor,
         settlement=f.choice("settlement", ("physical", "cash"), "physical"), long=f.boolean("long", True),
-        fixed_dates=_schedule(f, expiry, maturity, fixed_tenor, "fixed leg"),
-        float_dates=_schedule(f, expiry, maturity, float_tenor, "floating leg"),
+        fixed_dates=_schedule(f, start, maturity, fixed_tenor, "fixed leg", cal, conv),
+        float_dates=_schedule(f, start, maturity, float_tenor, "floating leg", cal, conv), start=start,
     )
+
+
+def _underlying_start(f: Fields, cal, expiry: dt.date) -> dt.date:
+    """The underlying swap's start: ``start`` as given (ORE's leg StartDate), else the expiry advanced by
+    ``settlement_days`` business days on ``calendar`` (QuantLib's MakeSwaption: the swap index's spot lag)."""
+    if f.has("start"):
+        if f.has("settlement_days"):
+            f.fail("settlement_days", "give either 'start' or 'settlement_days', not both")
+        start = f.date("start")
+        if start < expiry:
+            f.fail("start", f"the underlying starts on {start.isoformat()}, before the expiry {expiry.isoformat()}")
+        return start
+    days = f.number("settlement_days", 0.0, nonneg=True)
+    if days != int(days):
+        f.fail("settlement_days", f"must be a whole number of business days (got {days:g})")
+    return cal.advance(expiry, f"{int(days)}D")
 
 
 def parse_cap_floor(raw: dict, ctx) -> CapFloorSpec:
