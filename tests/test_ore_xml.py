@@ -80,6 +80,12 @@ LINEAR = {
         _float("USD-LIBOR-3M", -0.001),
         "<Exchanges><NotionalInitialExchange>true</NotionalInitialExchange>"
         "<NotionalFinalExchange>true</NotionalFinalExchange></Exchanges>") + "</SwapData>"),
+    # payment lag: every coupon pays 2 US business days after its accrual end (ORE's PaymentLag)
+    "SWP_USD_PAYLAG": _trade("SWP_USD_PAYLAG", "Swap", ("<SwapData>" + _leg(
+        "Fixed", True, "USD", [5e6], "30/360", _rules("2026-12-22", "2029-12-24", "6M", "US"), _fixed(0.03)) + _leg(
+        "Floating", False, "USD", [5e6], "A360", _rules("2026-12-22", "2029-12-24", "3M", "US"),
+        _float("USD-LIBOR-3M")) + "</SwapData>").replace("</PaymentConvention>",
+                                                          "</PaymentConvention><PaymentLag>2</PaymentLag>")),
     "FRA_USD": _trade("FRA_USD", "ForwardRateAgreement", "<ForwardRateAgreementData><StartDate>2027-05-20</StartDate>"
                       "<EndDate>2027-08-20</EndDate><Currency>USD</Currency><Index>USD-LIBOR-3M</Index>"
                       "<LongShort>Long</LongShort><Strike>0.028</Strike><Notional>5e7</Notional>"
@@ -110,6 +116,11 @@ YAML = {
                                "day_count": "30/360"},
                    "receive_leg": {"currency": "USD", "notional": 1.1e7, "float_index": "USD-LIBOR-3M",
                                    "spread": -0.001, "tenor": "3M", "day_count": "ACT/360"}},
+    "SWP_USD_PAYLAG": {"type": "Swap", "currency": "USD", "notional": 5e6, "start": "2026-12-22",
+                       "maturity": "2029-12-24", "fixed_rate": 0.03, "payer": True, "fixed_tenor": "6M",
+                       "float_index": "USD-LIBOR-3M", "float_tenor": "3M", "calendar": "US", "fixing_days": 2,
+                       "fixing_calendar": "US,UK", "payment_lag": 2, "payment_calendar": "US",
+                       "payment_convention": "modified_following"},
     "FRA_USD": {"type": "Fra", "float_index": "USD-LIBOR-3M", "notional": 5e7, "start": "2027-05-20",
                 "end": "2027-08-20", "fixed_rate": 0.028},
     "FXF_1": {"type": "FxForward", "buy_currency": "EUR", "buy_amount": 1e6, "sell_currency": "USD",

@@ -20,7 +20,8 @@ Conventions carried over: schedule start/end/tenor, calendar (``exposure.market.
 spellings), business-day convention, day counts, index, spreads, payer/long flags. ORE features the engine does
 not represent make the trade unsupported (TradeError naming the trade and the element): explicit schedule dates,
 a rule other than Backward (Forward is accepted when it gives the Backward dates: no stub), end of month,
-in-arrears or capped/floored coupons, step-up rates, a payment lag. ``FixingDays`` is read but not applied: the
+in-arrears or capped/floored coupons, step-up rates, a payment lag other than on a single-currency Swap
+(PaymentLag/PaymentCalendar/PaymentConvention -> payment_lag/payment_calendar/payment_convention). ``FixingDays`` is read but not applied: the
 engine fixes IBOR coupons on the accrual start (README). The envelope's CounterParty and NettingSetId become
 ``counterparty`` and ``netting_set``.
 
@@ -70,9 +71,27 @@ def _swap(tr, data, raw):
     if fl["convention"] != fx["convention"]:
         raw["float_convention"] = fl["convention"]
     _fixing_lag(raw, fl)
+    _payment_lag(tr, raw, fx, fl)
     if fx["amortisation"]:
         raw["amortisation"] = fx["amortisation"]
     return raw
+
+
+def _payment_lag(tr, raw, a, b):
+    """PaymentLag / PaymentCalendar / PaymentConvention of a Swap's legs (they must agree) -> payment_*."""
+    key = lambda leg: (leg["payment_lag"], leg["payment_calendar"] or leg["calendar"], leg["payment_convention"])  # noqa: E731
+    if a["payment_lag"] == 0 and b["payment_lag"] == 0 and a["payment_calendar"] is None \
+            and b["payment_calendar"] is None:
+        return
+    if key(a) != key(b):
+        tr.fail("the two legs have different <PaymentLag>, <PaymentCalendar> or <PaymentConvention>: not supported")
+    raw.update({"payment_lag": a["payment_lag"], "payment_calendar": key(a)[1], "payment_convention": key(a)[2]})
+
+
+def _no_payment_lag(tr, *legs):
+    for leg in legs:
+        if leg["payment_lag"]:
+            tr.fail(f"<PaymentLag> {leg['payment_lag']}: payment lags are supported on single-currency Swaps only")
 
 
 def _fixing_lag(raw, leg):
@@ -88,6 +107,7 @@ def _fixing_lag(raw, leg):
 
 
 def _xccy(tr, a, b, raw):
+    _no_payment_lag(tr, a, b)
     pay, rec = (a, b) if a["payer"] else (b, a)
     if pay["payer"] == rec["payer"]:
         tr.fail("both legs have the same <Payer>")
@@ -171,6 +191,7 @@ def convert_trade(node, source: str | None = None) -> dict:
         fx, fl = (a, b) if a["kind"] == "Fixed" else (b, a)
         if len(fx["notionals"]) != 1:
             tr.fail("swaptions on amortising swaps are not supported")
+        _no_payment_lag(tr, a, b)
         if not (fx["start"] == fl["start"] and fx["maturity"] == fl["maturity"]):
             tr.fail("the underlying's two legs have different start or end dates")
         if fx["calendar"] != fl["calendar"] or fx["convention"] != fl["convention"]:
@@ -189,6 +210,7 @@ def convert_trade(node, source: str | None = None) -> dict:
         if len(legs) != 1:
             tr.fail("a CapFloor needs exactly one <LegData>")
         leg = tr.leg(legs[0])
+        _no_payment_lag(tr, leg)
         caps, floors = _all(data, "Caps/Cap"), _all(data, "Floors/Floor")
         if leg["kind"] != "Floating" or len(caps) + len(floors) != 1:
             tr.fail("only a floating leg with one cap rate or one floor rate (no collar) is supported")

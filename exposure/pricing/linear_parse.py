@@ -22,7 +22,9 @@ Common fields: ``id``, ``type``, ``netting_set`` (default: the trade is its own 
     (default 1Y); fixed_day_count (default 30/360); float_index (a key of market.indices; omitted or
     null: forward off the currency's discount curve); float_tenor (default the index tenor, 3M without
     an index, and fixed_tenor for an overnight index); float_day_count (default the index's day count,
-    ACT/360 without an index); spread (default 0); convention.
+    ACT/360 without an index); spread (default 0); convention; payment_lag (business days, default 0),
+    payment_calendar (default calendar), payment_convention (default following): each coupon of both legs
+    pays payment_lag business days of payment_calendar after its accrual end (ORE's PaymentLag).
     A floating coupon's notional is the fixed period's notional in force at its accrual start.
     An overnight index (tenor 1D, e.g. USD-SOFR) makes an OIS: each floating coupon compounds the
     overnight rate daily over its accrual period (no lookback, lockout or observation shift), which
@@ -90,7 +92,8 @@ def parse_swap(raw: dict, ctx) -> SwapSpec:
     f = Fields(raw, ctx, ("currency", "notional", "amortisation", "start", "maturity", "tenor", "fixed_rate",
                           "payer", "fixed_tenor", "fixed_day_count", "float_index", "float_tenor",
                           "float_day_count", "spread", "convention", "calendar", "fixed_convention",
-                          "float_convention", "fixing_days", "fixing_calendar"))
+                          "float_convention", "fixing_days", "fixing_calendar", "payment_lag", "payment_calendar",
+                          "payment_convention"))
     ccy = f.currency()
     index_name, idx = f.index("float_index", ccy)
     start, end = f.start_end()
@@ -104,8 +107,9 @@ def parse_swap(raw: dict, ctx) -> SwapSpec:
     spread = f.number("spread", 0.0)
     cal = f.calendar()
     fixed_conv, float_conv = f.convention("fixed_convention", conv), f.convention("float_convention", conv)
+    pay = _payment_lag(f, cal)
     fixed = fixed_leg(f, ccy, -1.0 if payer else 1.0, rate, fixed_tenor, fixed_dc, start, end, fixed_conv,
-                      lambda n: leg_notionals(f, "notional", n, "amortisation"), "fixed_tenor", cal)
+                      lambda n: leg_notionals(f, "notional", n, "amortisation"), "fixed_tenor", cal, pay)
     fixed_starts, fixed_notionals = fixed.accrual_start, fixed.notionals
 
     def float_notionals(starts):
@@ -116,7 +120,7 @@ def parse_swap(raw: dict, ctx) -> SwapSpec:
         return out
 
     flt = float_leg(f, "float_index", ccy, 1.0 if payer else -1.0, index_name, idx, float_tenor, float_dc, spread,
-                    start, end, float_conv, float_notionals, cal, _fixing_lag(f, cal))
+                    start, end, float_conv, float_notionals, cal, _fixing_lag(f, cal), pay)
     tid, ns, cp = _ids(raw)
     return SwapSpec(tid, "Swap", ns, cp, (fixed, flt), ccy, fixed_notionals[0], start, end, rate, payer,
                     index_name, spread, flt.overnight)
@@ -128,6 +132,18 @@ def _fixing_lag(f, cal):
     if days != int(days):
         f.fail("fixing_days", f"must be a whole number of business days (got {days:g})")
     return int(days), f.calendar("fixing_calendar", cal.name) if f.has("fixing_calendar") else cal
+
+
+def _payment_lag(f, cal):
+    """(lag, payment calendar, payment convention) of a Swap's coupons, or None without a lag."""
+    days = f.number("payment_lag", 0.0, nonneg=True)
+    if days != int(days):
+        f.fail("payment_lag", f"must be a whole number of business days (got {days:g})")
+    pcal = f.calendar("payment_calendar", cal.name) if f.has("payment_calendar") else cal
+    pconv = f.convention("payment_convention", "following")
+    if days == 0 and not f.has("payment_calendar") and not f.has("payment_convention"):
+        return None
+    return int(days), pcal, pconv
 
 
 def parse_fra(raw: dict, ctx) -> FraSpec:
