@@ -6,14 +6,16 @@ so the loader parses and validates it with the same product parsers:
     ORE TradeType                  engine type         notes
     Swap (fixed vs floating, 1 ccy)   Swap             notionals: one, or one per fixed period (amortising);
                                                         AmortizationData FixedAmount -> amortisation.amount
-    Swap (two currencies)          CrossCurrencySwap   constant notionals; exchanges from <Exchanges>
+    Swap (two currencies)          CrossCurrencySwap   constant notionals; exchanges from <Exchanges>;
+                                                        FixingDays of a floating leg -> its fixing_days
     ForwardRateAgreement, FRA      Fra
     FxForward                      FxForward           physical settlement
     FxOption                       FxOption            European; call/put on the bought currency, strike =
                                                         sold / bought amount
     Swaption                       Swaption            European, one exercise date; the underlying starts
                                                         on its legs' StartDate (expiry + spot lag)
-    CapFloor                       CapFloor            one cap or one floor rate, no spread
+    CapFloor                       CapFloor            one cap or one floor rate, no spread; FixingDays ->
+                                                        fixing_days
     EquityForward, EquityOption    EquityForward, EquityOption (European)
 
 Conventions carried over: schedule start/end/tenor, calendar (``exposure.market.calendars`` names; ORE's
@@ -21,9 +23,10 @@ spellings), business-day convention, day counts, index, spreads, payer/long flag
 not represent make the trade unsupported (TradeError naming the trade and the element): explicit schedule dates,
 a rule other than Backward (Forward is accepted when it gives the Backward dates: no stub), end of month,
 in-arrears or capped/floored coupons, step-up rates, a payment lag other than on a single-currency Swap
-(PaymentLag/PaymentCalendar/PaymentConvention -> payment_lag/payment_calendar/payment_convention). ``FixingDays`` is read but not applied: the
-engine fixes IBOR coupons on the accrual start (README). The envelope's CounterParty and NettingSetId become
-``counterparty`` and ``netting_set``.
+(PaymentLag/PaymentCalendar/PaymentConvention -> payment_lag/payment_calendar/payment_convention).
+``FixingDays`` (default: the index convention's) becomes ``fixing_days`` on the index's fixing calendar (Swap,
+cross-currency and CapFloor legs). The envelope's CounterParty and NettingSetId become ``counterparty`` and
+``netting_set``.
 
 netting.xml: ``exposure.portfolio.ore_netting``. XML is parsed with defusedxml (no entity expansion, no external
 references).
@@ -121,6 +124,7 @@ def _xccy(tr, a, b, raw):
             d["fixed_rate"] = leg["fixed_rate"]
         else:
             d.update({"float_index": leg["index"], "spread": leg["spread"]})
+            _fixing_lag(d, leg)
         out_legs[key] = d
     if pay["initial_exchange"] != rec["initial_exchange"] or pay["final_exchange"] != rec["final_exchange"]:
         tr.fail("the legs' notional exchanges differ")
@@ -219,7 +223,8 @@ def convert_trade(node, source: str | None = None) -> dict:
         raw.update({"type": "CapFloor", "currency": leg["currency"], "index": leg["index"],
                     "notional": leg["notionals"][0], "start": leg["start"], "maturity": leg["maturity"],
                     "strike": float((caps or floors)[0]), "cap": bool(caps), "long": tr.long(data),
-                    "tenor": leg["tenor"]})
+                    "tenor": leg["tenor"], "calendar": leg["calendar"], "convention": leg["convention"]})
+        _fixing_lag(raw, leg)
         return raw
     if ttype == "EquityForward":
         raw.update({"type": "EquityForward", "name": _equity_name(tr, data), "quantity": tr.num(data, "Quantity"),

@@ -40,7 +40,8 @@ Common fields: ``id``, ``type``, ``netting_set`` (default: the trade is its own 
     start, maturity or tenor, convention; pay_leg and receive_leg, each {currency, notional,
     fixed_rate (a fixed leg) or float_index / spread (a floating leg; neither: floating off the
     discount curve), tenor (default 1Y fixed; floating: the index tenor, 1Y for an overnight index, 3M
-    without an index), day_count}; initial_exchange
+    without an index), day_count, fixing_days / fixing_calendar (a floating leg's fixing lag, as a Swap's)};
+    initial_exchange
     and final_exchange (default true): at start the bank receives the pay leg's notional and pays the
     receive leg's; at maturity the reverse. Exchanges dated on or before the as-of date are gone.
     Notionals are constant (no mark-to-market resets).
@@ -173,7 +174,8 @@ def parse_fra(raw: dict, ctx) -> FraSpec:
     return FraSpec(tid, "Fra", ns, cp, (leg,), ccy, notional, start_adj, end_adj, strike, index_name, long)
 
 
-_XCCY_LEG = ("currency", "notional", "fixed_rate", "float_index", "spread", "tenor", "day_count")
+_XCCY_LEG = ("currency", "notional", "fixed_rate", "float_index", "spread", "tenor", "day_count", "fixing_days",
+             "fixing_calendar")
 
 
 def parse_cross_currency_swap(raw: dict, ctx) -> CrossCurrencySwapSpec:
@@ -191,8 +193,9 @@ def parse_cross_currency_swap(raw: dict, ctx) -> CrossCurrencySwapSpec:
         ccy = g.currency()
         notional = g.number("notional", positive=True)
         if g.has("fixed_rate"):
-            if g.has("float_index") or g.has("spread"):
-                g.fail("fixed_rate", "a leg is fixed (fixed_rate) or floating (float_index, spread), not both")
+            if g.has("float_index") or g.has("spread") or g.has("fixing_days"):
+                g.fail("fixed_rate", "a leg is fixed (fixed_rate) or floating (float_index, spread, fixing_days), "
+                                     "not both")
             tenor = g.tenor("tenor", "1Y")
             leg = fixed_leg(g, ccy, sign, g.number("fixed_rate"), tenor, g.day_count("day_count", "30/360"),
                             start, end, conv, lambda n, N=notional: (N,) * n, "tenor", cal)
@@ -201,7 +204,7 @@ def parse_cross_currency_swap(raw: dict, ctx) -> CrossCurrencySwapSpec:
             tenor = g.tenor("tenor", default_float_tenor(idx, "1Y"))
             dc = g.day_count("day_count", idx.day_count if idx is not None else "ACT/360")
             leg = float_leg(g, "float_index", ccy, sign, index_name, idx, tenor, dc, g.number("spread", 0.0),
-                            start, end, conv, lambda s, N=notional: (N,) * len(s), cal)
+                            start, end, conv, lambda s, N=notional: (N,) * len(s), cal, _fixing_lag(g, cal))
         legs.append(leg)
         first, last = leg.accrual_start[0], leg.payment[-1]
         if init_x and first > asof:

@@ -17,14 +17,17 @@ unknown field is an error):
                 ORE's leg StartDate; not before the expiry)
   CapFloor      currency (default: the index's), index (market.indices key), notional (> 0), start,
                 maturity, strike (> 0), cap (bool: true cap, false floor), long (default true), tenor
-                (default: the index tenor, which must then be in months or years)
+                (default: the index tenor, which must then be in months or years), calendar (schedule,
+                default WeekendsOnly), convention (default modified_following), fixing_days (default 0)
+                and fixing_calendar (default calendar): each caplet fixes fixing_days business days
+                before its accrual start (the forward is still the one of its accrual period)
   EquityOption  name (market.equities key), quantity (> 0), strike (> 0), expiry, call (bool), long (default true)
 
 Conventions: swaption expiries roll to a business day (modified following on the trade's calendar) and the
 underlying starts on the expiry plus its settlement lag; schedules are QuantLib's Schedule (backward, modified
-following, weekends only unless a swaption names its calendar); floating rates fix on the accrual start (no fixing lag) and pay on the accrual
-end. A cap/floor running on the as-of date needs the fixing of its current period in the fixings file
-when the period started before the as-of date (one fixing on the as-of date uses the file's fixing if
+following, weekends only unless a swaption names its calendar); floating rates fix on the accrual start (a cap's fixing_days moves the fixing date earlier) and pay on the
+accrual end. A cap/floor running on the as-of date needs the fixing of its current period in the fixings file
+when the period fixed before the as-of date (one fixing on the as-of date uses the file's fixing if
 present, else the forward). As for linear trades, a payment dated on a valuation date is no longer in
 that date's value: a cash-settled option (FX, equity, cash swaption) is worth 0 from its expiry date on,
 a caplet from its payment date on. All values are in base currency, undiscounted; short positions
@@ -111,6 +114,7 @@ class CapFloorSpec:
     tenor: str
     dates: tuple  # adjusted schedule dates
     fixings: tuple  # per period: the fixing (decimal) for periods fixed before the as-of date, else None
+    fixing_dates: tuple = ()  # per period: its fixing date (accrual start - fixing_days); () = the starts
 
 
 @dataclasses.dataclass(frozen=True)
@@ -215,7 +219,8 @@ def _underlying_start(f: Fields, cal, expiry: dt.date) -> dt.date:
 
 
 def parse_cap_floor(raw: dict, ctx) -> CapFloorSpec:
-    f = Fields(raw, ctx, ("currency", "index", "notional", "start", "maturity", "strike", "cap", "long", "tenor"))
+    f = Fields(raw, ctx, ("currency", "index", "notional", "start", "maturity", "strike", "cap", "long", "tenor",
+                          "calendar", "convention", "fixing_days", "fixing_calendar"))
     market = ctx.market
     index = f.string("index")
     if index not in market.indices:
@@ -231,20 +236,27 @@ def parse_cap_floor(raw: dict, ctx) -> CapFloorSpec:
     if "tenor" not in raw and not _is_term(ic.tenor):
         raise f.error(f"index '{index}' has tenor {ic.tenor}: give the caplet 'tenor' (e.g. 3M)")
     tenor = f.tenor("tenor", ic.tenor)
-    dates = _schedule(f, start, maturity, tenor, "caplet")
+    cal = f.calendar()
+    dates = _schedule(f, start, maturity, tenor, "caplet", cal, f.convention())
+    days = f.number("fixing_days", 0.0, nonneg=True)
+    if days != int(days):
+        f.fail("fixing_days", f"must be a whole number of business days (got {days:g})")
+    fix_cal = f.calendar("fixing_calendar", cal.name) if f.has("fixing_calendar") else cal
+    fixing_dates = tuple(fix_cal.advance(d, f"{-int(days)}D", "preceding") if days else d for d in dates[:-1])
     fixings = []
-    for s, e in zip(dates[:-1], dates[1:]):
+    for fd, s, e in zip(fixing_dates, dates[:-1], dates[1:]):
         value = None
-        if s <= market.asof <= e:
-            fixing = ctx.fixings.get(index, s) if ctx.fixings is not None else None
-            if fixing is None and s < market.asof:
-                raise f.error(f"missing fixing of '{index}' on {s.isoformat()} (the running period's start)")
+        if fd <= market.asof <= e:
+            fixing = ctx.fixings.get(index, fd) if ctx.fixings is not None else None
+            if fixing is None and fd < market.asof:
+                raise f.error(f"missing fixing of '{index}' on {fd.isoformat()} (the fixing of the period "
+                              f"{s.isoformat()}..{e.isoformat()}; add it to the fixings file)")
             value = fixing
         fixings.append(None if value is None else float(value))
     return CapFloorSpec(**_head(f, raw), currency=ccy, index=index, notional=f.number("notional", positive=True),
                         start=start, maturity=maturity, strike=f.number("strike", positive=True),
                         cap=f.boolean("cap"), long=f.boolean("long", True), tenor=tenor, dates=dates,
-                        fixings=tuple(fixings))
+                        fixings=tuple(fixings), fixing_dates=fixing_dates)
 
 
 def parse_equity_option(raw: dict, ctx) -> EquityOptionSpec:
