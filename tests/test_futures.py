@@ -136,3 +136,38 @@ def test_bad_future_names_its_key(inst, msg):
     with pytest.raises(ConfigError, match=msg) as ei:
         build_market(_cfg([inst]))
     assert ei.value.key == "market.curve_inputs.curves.USD.instruments[1].start"
+
+
+def test_ore_mm_and_oi_future_quotes_build_the_same_curves(tmp_path):
+    """ORE's market.txt: OI_FUTURE (SOFR) on the USD OIS curve, MM_FUTURE on USD-LIBOR-3M; started contracts and
+    other spellings are counted unused; the curves equal the helper-built ones (no convexity in ORE quotes)."""
+    from exposure.market.ore_market import market_from_ore
+    from exposure.market.snapshot import build_market
+
+    a = "20261120"
+    lines = [f"{a} MM/RATE/USD/0D/1D 0.0433", f"{a} MM/RATE/USD/2D/3M 0.0445"]
+    lines += [f"{a} OI_FUTURE/PRICE/USD/{y}-{m:02d}/XCME:SR3/3M {p!r}" for (y, m), p, _ in FUT]
+    lines += [f"{a} MM_FUTURE/PRICE/USD/{y}-{m:02d}/XCME:ED/3M {p - 0.1!r}" for (y, m), p, _ in FUT]
+    lines += [f"{a} IR_SWAP/RATE/USD/2D/1D/{t} {r!r}" for t, r in SW] + [f"{a} IR_SWAP/RATE/USD/2D/3M/{t} {r!r}" for t, r in SW]
+    lines += [f"{a} MM_FUTURE/PRICE/USD/2026-11/XCME:ED/3M 95.5", f"{a} MM_FUTURE/PRICE/USD/Z6/XCME:ED/3M 95.5"]
+    path = tmp_path / "market.txt"
+    path.write_text("\n".join(lines) + "\n")
+    ore = market_from_ore(str(path), ASOF, "USD")
+    assert ore.unused == {"MM_FUTURE/PRICE (started contract)": 1, "MM_FUTURE/PRICE (contract not YYYY-MM)": 1}
+    from omegaconf import OmegaConf
+
+    from exposure.config.schema import MarketConfig
+
+    m = build_market(OmegaConf.merge(OmegaConf.structured(MarketConfig), {
+        "asof": ASOF.isoformat(), "base_currency": "USD", "fx_spots": {}, "curve_inputs": {"ore_market": str(path)}}))
+    libor, sofr = make_index("USD-LIBOR-3M"), make_index("USD-SOFR")
+    q = [Quote(Deposit(sofr, "1D", 0.0433, ASOF), "USD", "USD", "ON")]
+    q += [Quote(Future(sofr, third_wednesday(*ym), "3M", p, ASOF), "USD", "USD", f"fut {ym}") for ym, p, _ in FUT]
+    q += [Quote(Swap(sofr, default_swap(sofr), t, r, ASOF), "USD", "USD", f"OIS {t}") for t, r in SW]
+    lib = [Quote(Deposit(libor, "3M", 0.0445, ASOF), "L", "USD", "dep")]
+    lib += [Quote(Future(libor, third_wednesday(*ym), "3M", p - 0.1, ASOF), "L", "USD", f"fut {ym}") for ym, p, _ in FUT]
+    lib += [Quote(Swap(libor, default_swap(libor), t, r, ASOF), "L", "USD", f"swap {t}") for t, r in SW]
+    ref = bootstrap(ASOF, {"USD": CurveSpec("USD", tuple(q)), "L": CurveSpec("L", tuple(lib))}).curves
+    for got, want in ((m.curves["USD"], ref["USD"]), (m.indices["USD-LIBOR-3M"].curve, ref["L"])):
+        np.testing.assert_array_equal(np.asarray(got.times), np.asarray(want.times))
+        np.testing.assert_allclose(np.asarray(got.log_dfs), np.asarray(want.log_dfs), rtol=0, atol=1e-14)
