@@ -126,7 +126,8 @@ def test_exercised_swap_after_expiry_is_the_lagged_swap(payer):
 @pytest.mark.parametrize("fields,msg", [
     ({"settlement_days": 1.5}, "whole number"),
     ({"settlement_days": -1}, "settlement_days"),
-    ({"start": "2027-11-23"}, "before the expiry"),
+    ({"start": "2027-05-24", "maturity": "2027-11-26", "fixed_tenor": "1Y", "float_tenor": "6M"},
+     "no period starting on or after the expiry"),
     ({"start": "2027-11-29", "settlement_days": 2}, "not both"),
     ({"calendar": "NOWHERE"}, "calendar"),
 ])
@@ -135,3 +136,14 @@ def test_bad_settlement_fields_name_the_field(fields, msg):
 
     with pytest.raises(TradeError, match=msg):
         _swaption(**fields)
+
+
+def test_ore_underlying_from_an_unadjusted_or_earlier_start_drops_the_periods_before_expiry():
+    """ORE's Examples write ExerciseDate and StartDate on a Sunday (2026-03-01): both roll to Monday and the
+    swap starts there; an underlying that started earlier keeps only the periods starting on or after expiry."""
+    s = _swaption(expiry="2028-01-02", start="2028-01-02", maturity="2033-01-02", calendar="TARGET",
+                  fixed_convention="following")
+    assert s.expiry == s.start == s.fixed_dates[0] == s.float_dates[0] == dt.date(2028, 1, 3)
+    early = _swaption(start="2026-11-24", maturity="2032-11-24", fixed_tenor="1Y", float_tenor="6M")
+    assert early.fixed_dates[0] == dt.date(2027, 11, 24) and early.float_dates[0] == dt.date(2027, 11, 24)
+    assert early.start >= early.expiry and today(early)[0] > 0

@@ -198,8 +198,8 @@ def convert_trade(node, source: str | None = None) -> dict:
         _no_payment_lag(tr, a, b)
         if not (fx["start"] == fl["start"] and fx["maturity"] == fl["maturity"]):
             tr.fail("the underlying's two legs have different start or end dates")
-        if fx["calendar"] != fl["calendar"] or fx["convention"] != fl["convention"]:
-            tr.fail("the underlying's two legs have different calendars or business-day conventions")
+        if fx["calendar"] != fl["calendar"]:
+            tr.fail("the underlying's two legs have different calendars")
         settle = (_t(od, "Settlement") or "Physical").lower()
         # The underlying starts on its legs' StartDate (typically the expiry plus the spot lag), as in ORE.
         raw.update({"type": "Swaption", "currency": fx["currency"], "notional": fx["notionals"][0], "expiry": expiry,
@@ -208,6 +208,8 @@ def convert_trade(node, source: str | None = None) -> dict:
                     "float_index": fl["index"], "float_tenor": fl["tenor"],
                     "settlement": "cash" if settle == "cash" else "physical", "long": tr.long(od),
                     "calendar": fx["calendar"], "convention": fx["convention"]})
+        if fl["convention"] != fx["convention"]:
+            raw["float_convention"] = fl["convention"]
         return raw
     if ttype == "CapFloor":
         legs = data.findall("LegData")

@@ -11,10 +11,11 @@ unknown field is an error):
                 fixed_day_count (default 30/360), float_index (a market.indices key of the same currency,
                 or null: single curve), float_tenor (default: the index tenor when it is in months or
                 years, else fixed_tenor), settlement (physical | cash, default physical), long (default true),
-                calendar (default WeekendsOnly), convention (schedules, default modified_following),
-                settlement_days (default 0: the underlying starts settlement_days business days after the
-                expiry on the calendar, QuantLib's swap-index spot lag) or start (the underlying's start date,
-                ORE's leg StartDate; not before the expiry)
+                calendar (default WeekendsOnly), convention (schedules, default modified_following;
+                fixed_convention / float_convention per leg), settlement_days (default 0: the underlying
+                starts settlement_days business days after the expiry on the calendar, QuantLib's swap-index
+                spot lag) or start (the underlying's start date, ORE's leg StartDate; periods starting before
+                the expiry are not part of the exercised swap)
   CapFloor      currency (default: the index's), index (market.indices key), notional (> 0), start,
                 maturity, strike (> 0), cap (bool: true cap, false floor), long (default true), tenor
                 (default: the index tenor, which must then be in months or years), calendar (schedule,
@@ -168,7 +169,7 @@ def parse_fx_option(raw: dict, ctx) -> FxOptionSpec:
 def parse_swaption(raw: dict, ctx) -> SwaptionSpec:
     f = Fields(raw, ctx, ("currency", "notional", "expiry", "maturity", "fixed_rate", "payer", "fixed_tenor",
                           "fixed_day_count", "float_index", "float_tenor", "settlement", "long", "start",
-                          "settlement_days", "calendar", "convention"))
+                          "settlement_days", "calendar", "convention", "fixed_convention", "float_convention"))
     market = ctx.market
     ccy = f.currency("currency")
     cal = f.calendar()
@@ -178,7 +179,7 @@ def parse_swaption(raw: dict, ctx) -> SwaptionSpec:
     maturity = f.date("maturity")
     if maturity <= expiry:
         raise f.error(f"maturity {maturity.isoformat()} is not after the expiry {expiry.isoformat()}")
-    start = _underlying_start(f, cal, expiry)
+    start = _underlying_start(f, cal, conv, expiry)
     if maturity <= start:
         raise f.error(f"maturity {maturity.isoformat()} is not after the underlying's start {start.isoformat()}")
     index = f.string("float_index", None)
@@ -192,26 +193,32 @@ def parse_swaption(raw: dict, ctx) -> SwaptionSpec:
     if index is not None and _is_term(market.indices[index].tenor):
         default_float = market.indices[index].tenor
     float_tenor = f.tenor("float_tenor", default_float)
+    # Coupons accruing from before the expiry are not part of the exercised swap (an ORE underlying that
+    # starts on an unadjusted or earlier date): each leg starts on its first schedule date on or after it.
+    legs = []
+    for tenor, key, what in ((fixed_tenor, "fixed_convention", "fixed leg"), (float_tenor, "float_convention",
+                                                                              "floating leg")):
+        dates = [d for d in _schedule(f, start, maturity, tenor, what, cal, f.convention(key, conv)) if d >= expiry]
+        if len(dates) < 2:
+            raise f.error(f"the {what} has no period starting on or after the expiry {expiry.isoformat()}")
+        legs.append(tuple(dates))
     return SwaptionSpec(
         **_head(f, raw), currency=ccy, notional=f.number("notional", positive=True), expiry=expiry,
         maturity=maturity, fixed_rate=f.number("fixed_rate"), payer=f.boolean("payer"), fixed_tenor=fixed_tenor,
         fixed_day_count=f.day_count("fixed_day_count", "30/360"), float_index=index, float_tenor=float_tenor,
         settlement=f.choice("settlement", ("physical", "cash"), "physical"), long=f.boolean("long", True),
-        fixed_dates=_schedule(f, start, maturity, fixed_tenor, "fixed leg", cal, conv),
-        float_dates=_schedule(f, start, maturity, float_tenor, "floating leg", cal, conv), start=start,
+        fixed_dates=legs[0], float_dates=legs[1], start=min(legs[0][0], legs[1][0]),
     )
 
 
-def _underlying_start(f: Fields, cal, expiry: dt.date) -> dt.date:
-    """The underlying swap's start: ``start`` as given (ORE's leg StartDate), else the expiry advanced by
-    ``settlement_days`` business days on ``calendar`` (QuantLib's MakeSwaption: the swap index's spot lag)."""
+def _underlying_start(f: Fields, cal, conv, expiry: dt.date) -> dt.date:
+    """The underlying swap's start: ``start`` as given (ORE's leg StartDate; coupons accruing from before the
+    expiry are dropped), else the expiry advanced by ``settlement_days`` business days on ``calendar``
+    (QuantLib's MakeSwaption: the swap index's spot lag)."""
     if f.has("start"):
         if f.has("settlement_days"):
             f.fail("settlement_days", "give either 'start' or 'settlement_days', not both")
-        start = f.date("start")
-        if start < expiry:
-            f.fail("start", f"the underlying starts on {start.isoformat()}, before the expiry {expiry.isoformat()}")
-        return start
+        return f.date("start")
     days = f.number("settlement_days", 0.0, nonneg=True)
     if days != int(days):
         f.fail("settlement_days", f"must be a whole number of business days (got {days:g})")
