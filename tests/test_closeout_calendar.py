@@ -79,7 +79,9 @@ def run(tmp_path_factory):
                             f"simulation.grid='{GRID}'", "simulation.mpor=2W", "simulation.paths=256",
                             "simulation.chunk_size=256", f"output.dir={d / 'out'}", "output.csv=false",
                             "output.store_cube=true"])
-    return exposure.run(cfg).dataset
+    ds = exposure.run(cfg).dataset
+    ds.attrs["run_dir"] = str(d / "out")
+    return ds
 
 
 def test_netting_set_on_target_closes_out_on_the_next_business_day(run):
@@ -95,3 +97,11 @@ def test_netting_set_on_target_closes_out_on_the_next_business_day(run):
             assert np.abs(X[t, j] - X[n, j]).max() > 1.0
         else:
             np.testing.assert_array_equal(X[t, j], X[n, j])
+
+
+def test_reaggregation_rebuilds_the_netting_set_closeout_dates(run):
+    """exposure aggregate re-reads the stored cube on the same dates (the rolled close-out dates included)."""
+    from exposure.api import aggregate
+
+    again = aggregate(run.attrs["run_dir"]).dataset
+    np.testing.assert_array_equal(again["EPE"].values, run["EPE"].values)
