@@ -231,3 +231,33 @@ def test_bad_fixing_fields_name_the_field():
         trade("CapFloor", cap=True, fixing_days=2, fixing_calendar="MARS", **CAP)
     with pytest.raises(TradeError, match="fixed_rate"):
         parse_trade({**XCS, "pay_leg": {**XCS["pay_leg"], "fixing_days": 2}}, MARKET)
+
+
+@pytest.mark.slow
+def test_lagged_caplet_fixing_between_grid_dates_stays_a_martingale(tmp_path, monkeypatch):
+    """A caplet fixing 2 TARGET days before its 20M start, 8 months after the 1Y grid date: its fixing date is the
+    simulated event, so E[V(2Y)/N(2Y)] = V(0) within 4 standard errors (fixed, unpaid at 2Y). Simulating the
+    accrual start instead leaves the fixing on the 1Y state and the caplet loses its optionality (z < -4)."""
+    import yaml
+
+    from exposure import api
+    from exposure.pricing.opt_capfloor import CapFloorBatch
+    from tests.test_exact_events import _discounted_values, _z_scores
+
+    trade = {"id": "CAPLET_LAG", "type": "CapFloor", "index": "EUR-EURIBOR-6M", "notional": 1.0e7, "start": "20M",
+             "maturity": "26M", "tenor": "6M", "strike": 0.0255, "cap": True, "calendar": "TARGET",
+             "fixing_days": 2, "netting_set": "NS"}
+    path = tmp_path / "cap.yaml"
+    path.write_text(yaml.safe_dump({"netting_sets": {"NS": {"counterparty": "CP"}}, "trades": [trade]}))
+    cfg = api.compose([f"portfolio.trades={path}", "portfolio.fixings=null", "simulation.grid='1Y,2Y'",
+                       "simulation.paths=8000", "simulation.chunk_size=8000", f"output.dir={tmp_path / 'out'}"])
+    s = api.setup(cfg)
+    spec = s.portfolio.batches[0].specs[0]
+    assert s.grid.event_dates() == [spec.fixing_dates[0]] and spec.fixing_dates[0] < spec.dates[0]
+    v, npv0, _ = _discounted_values(cfg, s)
+    z = _z_scores(v, npv0)[:, 0]
+    assert abs(z[1]) < 4.0, z
+    monkeypatch.setattr(CapFloorBatch, "event_dates", lambda self: tuple(self.specs[0].dates[:-1]))
+    s2 = api.setup(cfg)
+    v2, npv2, _ = _discounted_values(cfg, s2)
+    assert _z_scores(v2, npv2)[1, 0] < -4.0
