@@ -171,3 +171,50 @@ def test_ore_mm_and_oi_future_quotes_build_the_same_curves(tmp_path):
     for got, want in ((m.curves["USD"], ref["USD"]), (m.indices["USD-LIBOR-3M"].curve, ref["L"])):
         np.testing.assert_array_equal(np.asarray(got.times), np.asarray(want.times))
         np.testing.assert_allclose(np.asarray(got.log_dfs), np.asarray(want.log_dfs), rtol=0, atol=1e-14)
+
+
+def test_monthly_sofr_futures_average_the_daily_rates_as_quantlib():
+    """1M SOFR futures (arithmetic average of the daily rates of the month, QuantLib SofrFutureRateHelper with
+    Monthly frequency) in front of quarterly ones and OIS: same pillars and discount factors within 1e-10."""
+    sofr = make_index("USD-SOFR")
+    monthly = [((2026, 12), 95.66, 0.0), ((2027, 1), 95.71, 0.00002), ((2027, 2), 95.75, 0.00003)]
+    quarterly = FUT[1:]
+    q = [Quote(Deposit(sofr, "1D", 0.0433, ASOF), "USD", "USD", "ON")]
+    q += [Quote(Future(sofr, dt.date(*ym, 1), "1M", p, ASOF, c), "USD", "USD", f"1M {ym}") for ym, p, c in monthly]
+    q += [Quote(Future(sofr, third_wednesday(*ym), "3M", p, ASOF, c), "USD", "USD", f"3M {ym}") for ym, p, c in quarterly]
+    q += [Quote(Swap(sofr, default_swap(sofr), t, r, ASOF), "USD", "USD", f"OIS {t}") for t, r in SW]
+    res = bootstrap(ASOF, {"USD": CurveSpec("USD", tuple(q))})
+    # The December contract's last daily rate runs from Thu 31 Dec to Mon 4 Jan, past its pillar (1 Jan, the end
+    # of its reference period, QuantLib's pillar too): it is solved on the curve extrapolated beyond its pillar,
+    # as QuantLib's one-pass bootstrap does, and the next pillar then moves P(4 Jan) a little.
+    errs = dict(res.errors["USD"])
+    assert max(abs(e) for k, e in errs.items() if k != "1M (2026, 12)") < 1e-10, errs
+    assert abs(errs["1M (2026, 12)"]) < 5e-3
+    jan = Future(sofr, dt.date(2027, 1, 1), "1M", 0.0, ASOF)  # starts on a holiday: fixes on 31 Dec, accrues from 1 Jan
+    assert jan.end == dt.date(2027, 2, 1) and jan._days[0][0] == dt.date(2026, 12, 31)
+
+    d = ql.Date(ASOF.day, ASOF.month, ASOF.year)
+    ql.Settings.instance().evaluationDate = d
+
+    def qh(x):
+        return ql.QuoteHandle(ql.SimpleQuote(x))
+
+    h = ql.RelinkableYieldTermStructureHandle()
+    qs = ql.Sofr(h)
+    hs = [ql.DepositRateHelper(qh(0.0433), ql.Period("1D"), 0, qs.fixingCalendar(), ql.Following, False,
+                               ql.Actual360())]
+    hs += [ql.SofrFutureRateHelper(qh(p), _MONTHS[m], y, ql.Monthly, qh(c)) for (y, m), p, c in monthly]
+    hs += [ql.SofrFutureRateHelper(qh(p), _MONTHS[m], y, ql.Quarterly, qh(c)) for (y, m), p, c in quarterly]
+    hs += [ql.OISRateHelper(2, ql.Period(t), qh(r), qs, ql.YieldTermStructureHandle(), True, 2, ql.Following,
+                            ql.Annual, qs.fixingCalendar(), ql.Period(0, ql.Days), 0.0, ql.Pillar.LastRelevantDate,
+                            ql.Date(), ql.RateAveraging.Compound, False) for t, r in SW]
+    c = ql.PiecewiseLogLinearDiscount(d, hs, ql.Actual365Fixed())
+    c.enableExtrapolation()
+    h.linkTo(c)
+    days = np.arange(1, 365 * 12, 3)
+    ref = np.array([c.discount(d + int(k)) for k in days])
+    qp = [(dt.date(p.year(), p.month(), p.dayOfMonth()) - ASOF).days / 365.0 for p in c.dates()[1:]]
+    np.testing.assert_array_equal(np.asarray(res.curves["USD"].times), qp)
+    mine = np.exp(res.curves["USD"].log_discount_np(days / 365.0))
+    assert np.max(np.abs(mine / ref - 1.0)) < 1e-10
+    assert hs[1].impliedQuote() - hs[1].quote().value() == pytest.approx(errs["1M (2026, 12)"], abs=1e-9)

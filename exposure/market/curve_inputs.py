@@ -7,7 +7,8 @@ Each entry of ``curves`` is one curve: a currency key (``USD``) is that currency
     fra         start x (start + tenor) from spot, on the curve's index          quote: simple rate
     future      IMM future on the curve's index: start = the contract month     quote: price (100 - rate %)
                 (YYYY-MM, its IMM date) or an IMM date; tenor (default: the index tenor, 3M for an overnight
-                index); convexity (futures rate - forward rate, decimal, default 0)
+                index; 1M on an overnight index: the monthly contract averaging the daily rates of the
+                month); convexity (futures rate - forward rate, decimal, default 0)
     ois         fixed vs compounded overnight (index overnight), from spot       quote: fair fixed rate
     swap        fixed vs IBOR (par coupons), from spot                           quote: fair fixed rate
     tenor_basis index (default: the curve's) vs other_index, both floating       quote: spread on spread_leg
@@ -121,8 +122,9 @@ def _quote(asof, inst, ik, name, ccy, own_index, disc, cc, index, index_curve) -
     ix = _with(ix, inst, ik)
     fwd = index_curve.get(ix.name, name)
     if typ == "future":
-        return Quote(Future(ix, _future_start(inst, ik, asof), tenor, q, asof, float(_get(inst, "convexity", 0.0))),
-                     fwd, disc, label)
+        monthly = ix.cal if ix.overnight and tenor == "1M" else None
+        return Quote(Future(ix, _future_start(inst, ik, asof, monthly), tenor, q, asof,
+                            float(_get(inst, "convexity", 0.0))), fwd, disc, label)
     if typ in ("deposit", "fra"):
         start = _get(inst, "start")
         if typ == "fra" and start is None:
@@ -167,8 +169,9 @@ def _quote(asof, inst, ik, name, ccy, own_index, disc, cc, index, index_curve) -
                                         spread_leg), fwd, name, label)
 
 
-def _future_start(inst, ik, asof):
-    """The IMM start of a future: 'YYYY-MM' (the contract month's third Wednesday) or an IMM date, after asof."""
+def _future_start(inst, ik, asof, monthly=None):
+    """The start of a future: 'YYYY-MM' (the contract month's third Wednesday, or with ``monthly`` (a 1M
+    overnight future) the month's first day) or an IMM date, after asof."""
     import datetime as dt
 
     v = _get(inst, "start")
@@ -176,8 +179,12 @@ def _future_start(inst, ik, asof):
         raise ConfigError(f"{ik}.start", "a future needs its contract month (YYYY-MM) or IMM start date")
     text = str(v).strip()
     try:
-        if re.match(r"^\d{4}-\d{2}$", text):
+        if re.match(r"^\d{4}-\d{2}$", text) and monthly is not None:
+            start = dt.date(int(text[:4]), int(text[5:]), 1)
+        elif re.match(r"^\d{4}-\d{2}$", text):
             start = third_wednesday(int(text[:4]), int(text[5:]))
+        elif monthly is not None:
+            raise ValueError("a monthly (1M) overnight future takes its contract month YYYY-MM")
         else:
             start = v if isinstance(v, dt.date) else dt.date.fromisoformat(text)
             if not is_imm_date(start):
