@@ -84,6 +84,7 @@ def run(tmp_path_factory):
     return ds
 
 
+@pytest.mark.slow
 def test_netting_set_on_target_closes_out_on_the_next_business_day(run):
     """Same trade and CSA in both sets: the collateralised exposure agrees path by path except on 11 Dec, whose
     close-out is Mon 28 Dec for the TARGET set and Fri 25 Dec (a TARGET holiday) for the other."""
@@ -99,6 +100,7 @@ def test_netting_set_on_target_closes_out_on_the_next_business_day(run):
             np.testing.assert_array_equal(X[t, j], X[n, j])
 
 
+@pytest.mark.slow
 def test_reaggregation_rebuilds_the_netting_set_closeout_dates(run):
     """exposure aggregate re-reads the stored cube on the same dates (the rolled close-out dates included)."""
     from exposure.api import aggregate
