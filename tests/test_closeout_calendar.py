@@ -49,7 +49,6 @@ def test_aggregator_reads_each_netting_set_at_its_own_closeout():
     rng = np.random.default_rng(3)
     K_all, P = 5, 64
     vals = rng.normal(size=(K_all, 2, P)) * 1e6
-    N = np.exp(rng.normal(size=(K_all, P)) * 0.01)
     csa = Csa(threshold_cpty=1e5, threshold_bank=2e5)
     sets = (NettingSet("A", "C", csa, "TARGET"), NettingSet("B", "C", csa))
     vi, ci = np.array([0, 1, 3]), np.array([[0, 0], [2, 4], [4, 4]])

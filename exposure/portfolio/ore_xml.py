@@ -82,7 +82,9 @@ def _swap(tr, data, raw):
 
 def _payment_lag(tr, raw, a, b):
     """PaymentLag / PaymentCalendar / PaymentConvention of a Swap's legs (they must agree) -> payment_*."""
-    key = lambda leg: (leg["payment_lag"], leg["payment_calendar"] or leg["calendar"], leg["payment_convention"])  # noqa: E731
+    def key(leg):
+        return leg["payment_lag"], leg["payment_calendar"] or leg["calendar"], leg["payment_convention"]
+
     if a["payment_lag"] == 0 and b["payment_lag"] == 0 and a["payment_calendar"] is None \
             and b["payment_calendar"] is None:
         return

@@ -439,7 +439,8 @@ def present_values_local(batch: LinearBatch, market) -> np.ndarray:
     for r in range(cf.f_trade.size):
         c = cf.currencies[cf.f_ccy[r]]
         lnp = lambda day, c=c: float(market.curves[c].log_discount(model_years(day)))  # noqa: E731
-        p = float(np.exp(lnp(cf.f_day[r]) + (lnp(cf.f_num[r]) - lnp(cf.f_den[r]) if cf.f_num[r] != cf.f_den[r] else 0.0)))
+        lag = lnp(cf.f_num[r]) - lnp(cf.f_den[r]) if cf.f_num[r] != cf.f_den[r] else 0.0
+        p = float(np.exp(lnp(cf.f_day[r]) + lag))
         out[cf.f_trade[r]] += cf.f_amount[r] * p * market.fx_spot(c)
     for r in range(cf.c_trade.size):
         if cf.c_fix[r] <= 0:  # fixing today, current at t0: w P(0,T1)/P(0,T2) P(0,Tp) with T1 = 0

@@ -26,11 +26,12 @@ unknown field is an error):
 
 Conventions: swaption expiries roll to a business day (modified following on the trade's calendar) and the
 underlying starts on the expiry plus its settlement lag; schedules are QuantLib's Schedule (backward, modified
-following, weekends only unless a swaption names its calendar); floating rates fix on the accrual start (a cap's fixing_days moves the fixing date earlier) and pay on the
-accrual end. A cap/floor running on the as-of date needs the fixing of its current period in the fixings file
-when the period fixed before the as-of date (one fixing on the as-of date uses the file's fixing if
-present, else the forward). As for linear trades, a payment dated on a valuation date is no longer in
-that date's value: a cash-settled option (FX, equity, cash swaption) is worth 0 from its expiry date on,
+following, weekends only unless the trade names its calendar); floating rates fix on the accrual start (a
+cap's fixing_days moves the fixing date earlier) and pay on the accrual end. A cap/floor running on the as-of
+date needs the fixing of its current period in the fixings file when the period fixed before the as-of date
+(one fixing on the as-of date uses the file's fixing if present, else the forward). As for linear trades, a
+payment dated on a valuation date is no longer in that date's value: a cash-settled option (FX, equity, cash
+swaption) is worth 0 from its expiry date on,
 a caplet from its payment date on. All values are in base currency, undiscounted; short positions
 (long: false) are negative. Pricing formulas are in the opt_* modules: ``opt_fx``, ``opt_swaption``,
 ``opt_capfloor``, ``opt_equity``; ``price_today`` gives t0 prices through the same path code.
@@ -179,7 +180,7 @@ def parse_swaption(raw: dict, ctx) -> SwaptionSpec:
     maturity = f.date("maturity")
     if maturity <= expiry:
         raise f.error(f"maturity {maturity.isoformat()} is not after the expiry {expiry.isoformat()}")
-    start = _underlying_start(f, cal, conv, expiry)
+    start = _underlying_start(f, cal, expiry)
     if maturity <= start:
         raise f.error(f"maturity {maturity.isoformat()} is not after the underlying's start {start.isoformat()}")
     index = f.string("float_index", None)
@@ -211,7 +212,7 @@ def parse_swaption(raw: dict, ctx) -> SwaptionSpec:
     )
 
 
-def _underlying_start(f: Fields, cal, conv, expiry: dt.date) -> dt.date:
+def _underlying_start(f: Fields, cal, expiry: dt.date) -> dt.date:
     """The underlying swap's start: ``start`` as given (ORE's leg StartDate; coupons accruing from before the
     expiry are dropped), else the expiry advanced by ``settlement_days`` business days on ``calendar``
     (QuantLib's MakeSwaption: the swap index's spot lag)."""

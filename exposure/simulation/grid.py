@@ -103,7 +103,9 @@ class TimeGrid:
         """The grid on its dates plus ``extra``; ``set_closeouts`` (k, n_sets) dates replace set_closeout_index."""
         union = sorted(set(self.dates) | set(extra))
         pos = {d: i for i, d in enumerate(union)}
-        remap = lambda idx: None if idx is None else np.vectorize(lambda i: pos[self.dates[i]], otypes=[int])(idx)  # noqa: E731
+        def remap(idx):
+            return None if idx is None else np.vectorize(lambda i: pos[self.dates[i]], otypes=[int])(idx)
+
         sets = remap(self.set_closeout_index) if set_closeouts is None else \
             np.array([[pos[d] for d in row] for row in set_closeouts], dtype=int).reshape(len(self.valuation_index), -1)
         return TimeGrid(self.asof, tuple(union), year_fraction(self.asof, union), remap(self.valuation_index),
