@@ -172,6 +172,8 @@ def make_aggregator(cfg, market, pf, grid, n_paths: int, currencies, spill_dir: 
     dates = (market.asof,) + tuple(grid.dates)
     valuation_index = np.concatenate([[0], 1 + grid.valuation_index])
     closeout_index = None if grid.closeout_index is None else np.concatenate([[0], 1 + grid.closeout_index])
+    if grid.set_closeout_index is not None:  # each netting set closes out on its own calendar
+        closeout_index = np.vstack([np.zeros((1, grid.set_closeout_index.shape[1]), int), 1 + grid.set_closeout_index])
     val_times = times[valuation_index]
     xva = xva_settings(cfg, market.asof)
     dfs = np.exp(market.curves[market.base_currency].log_discount_np(val_times))

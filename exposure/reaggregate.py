@@ -41,6 +41,7 @@ def reaggregate(cfg, run_dir: str, config_yaml: str, progress=None, out_dir: str
     V, N, fx, ids, attrs = NettingValuesCube.read(path)
     grid = stored_grid(cfg, market, attrs)
     pf = load_portfolio(cfg.portfolio, market, grid)
+    grid = grid.with_netting_calendars(ns.calendar for ns in pf.netting_sets)  # as the run's (exposure.setup)
     if ids != [n.id for n in pf.netting_sets]:
         raise ConfigError("portfolio.netting_sets", f"netting sets {[n.id for n in pf.netting_sets]} differ from the "
                                                     f"stored run's {ids}: only their terms (CSA) may change")

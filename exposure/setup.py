@@ -36,6 +36,7 @@ def setup(cfg, calibrate: bool = True) -> Setup:
         from exposure.portfolio import load_portfolio
 
         portfolio = load_portfolio(cfg.portfolio, market, grid)
+        grid = grid.with_netting_calendars(ns.calendar for ns in portfolio.netting_sets)  # close-out dates
         events = cfg.simulation.get("events", "options")
         if getattr(events, "value", events) != "none":  # option fixings and exercises on their own dates
             grid = grid.with_events(d for b in portfolio.batches for d in b.event_dates())

@@ -154,6 +154,7 @@ def whatif(cfg, run_dir: str, netting_set: str, trades: list, config_yaml: str, 
     market = build_market(cfg.market)
     grid = stored_grid(cfg, market, attrs)
     pf = _Book(**book) if book is not None else load_portfolio(cfg.portfolio, market, grid)
+    grid = grid.with_netting_calendars(getattr(ns, "calendar", None) for ns in pf.netting_sets)  # as the run's
     if clash_ids is None:
         _check_clash(trades, set(pf.trade_ids))
     j = ids.index(netting_set)

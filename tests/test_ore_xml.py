@@ -80,6 +80,12 @@ LINEAR = {
         _float("USD-LIBOR-3M", -0.001),
         "<Exchanges><NotionalInitialExchange>true</NotionalInitialExchange>"
         "<NotionalFinalExchange>true</NotionalFinalExchange></Exchanges>") + "</SwapData>"),
+    # payment lag: every coupon pays 2 US business days after its accrual end (ORE's PaymentLag)
+    "SWP_USD_PAYLAG": _trade("SWP_USD_PAYLAG", "Swap", ("<SwapData>" + _leg(
+        "Fixed", True, "USD", [5e6], "30/360", _rules("2026-12-22", "2029-12-24", "6M", "US"), _fixed(0.03)) + _leg(
+        "Floating", False, "USD", [5e6], "A360", _rules("2026-12-22", "2029-12-24", "3M", "US"),
+        _float("USD-LIBOR-3M")) + "</SwapData>").replace("</PaymentConvention>",
+                                                          "</PaymentConvention><PaymentLag>2</PaymentLag>")),
     "FRA_USD": _trade("FRA_USD", "ForwardRateAgreement", "<ForwardRateAgreementData><StartDate>2027-05-20</StartDate>"
                       "<EndDate>2027-08-20</EndDate><Currency>USD</Currency><Index>USD-LIBOR-3M</Index>"
                       "<LongShort>Long</LongShort><Strike>0.028</Strike><Notional>5e7</Notional>"
@@ -109,7 +115,13 @@ YAML = {
                    "pay_leg": {"currency": "EUR", "notional": 1e7, "fixed_rate": 0.02, "tenor": "1Y",
                                "day_count": "30/360"},
                    "receive_leg": {"currency": "USD", "notional": 1.1e7, "float_index": "USD-LIBOR-3M",
-                                   "spread": -0.001, "tenor": "3M", "day_count": "ACT/360"}},
+                                   "spread": -0.001, "tenor": "3M", "day_count": "ACT/360", "fixing_days": 2,
+                                   "fixing_calendar": "US,UK"}},
+    "SWP_USD_PAYLAG": {"type": "Swap", "currency": "USD", "notional": 5e6, "start": "2026-12-22",
+                       "maturity": "2029-12-24", "fixed_rate": 0.03, "payer": True, "fixed_tenor": "6M",
+                       "float_index": "USD-LIBOR-3M", "float_tenor": "3M", "calendar": "US", "fixing_days": 2,
+                       "fixing_calendar": "US,UK", "payment_lag": 2, "payment_calendar": "US",
+                       "payment_convention": "modified_following"},
     "FRA_USD": {"type": "Fra", "float_index": "USD-LIBOR-3M", "notional": 5e7, "start": "2027-05-20",
                 "end": "2027-08-20", "fixed_rate": 0.028},
     "FXF_1": {"type": "FxForward", "buy_currency": "EUR", "buy_amount": 1e6, "sell_currency": "USD",
@@ -121,8 +133,8 @@ YAML = {
 }
 OTHER = {
     "SWO_1": _trade("SWO_1", "Swaption", "<SwaptionData>" + _option(True, "Call", "2027-11-22", "Cash") + _leg(
-        "Fixed", True, "USD", [1e7], "30/360", _rules("2027-11-22", "2032-11-22", "1Y"), _fixed(0.03)) + _leg(
-        "Floating", False, "USD", [1e7], "A360", _rules("2027-11-22", "2032-11-22", "3M"), _float("USD-LIBOR-3M")) +
+        "Fixed", True, "USD", [1e7], "30/360", _rules("2027-11-24", "2032-11-24", "1Y"), _fixed(0.03)) + _leg(
+        "Floating", False, "USD", [1e7], "A360", _rules("2027-11-24", "2032-11-24", "3M"), _float("USD-LIBOR-3M")) +
         "</SwaptionData>"),
     "CAP_1": _trade("CAP_1", "CapFloor", "<CapFloorData><LongShort>Short</LongShort>" + _leg(
         "Floating", False, "USD", [1e7], "A360", _rules("2026-11-20", "2031-11-20", "3M"), _float("USD-LIBOR-3M", 0.0, 0))
@@ -135,11 +147,13 @@ OTHER = {
                     "<Strike>95</Strike><Quantity>500</Quantity></EquityOptionData>"),
 }
 YAML_OTHER = {
-    "SWO_1": {"type": "Swaption", "currency": "USD", "notional": 1e7, "expiry": "2027-11-22", "maturity": "2032-11-22",
+    "SWO_1": {"type": "Swaption", "currency": "USD", "notional": 1e7, "expiry": "2027-11-22", "maturity": "2032-11-24",
+              "settlement_days": 2,  # the underlying starts on its legs' StartDate, two days after the expiry
               "fixed_rate": 0.03, "payer": True, "fixed_tenor": "1Y", "fixed_day_count": "30/360",
               "float_index": "USD-LIBOR-3M", "float_tenor": "3M", "settlement": "cash"},
     "CAP_1": {"type": "CapFloor", "currency": "USD", "index": "USD-LIBOR-3M", "notional": 1e7, "start": "2026-11-20",
-              "maturity": "2031-11-20", "strike": 0.035, "cap": True, "long": False, "tenor": "3M"},
+              "maturity": "2031-11-20", "strike": 0.035, "cap": True, "long": False, "tenor": "3M", "fixing_days": 0,
+              "fixing_calendar": "US,UK"},
     "EQF_1": {"type": "EquityForward", "name": "SPX", "quantity": 1000, "strike": 101.5, "maturity": "2027-11-19",
               "long": False},
     "EQO_1": {"type": "EquityOption", "name": "SPX", "quantity": 500, "strike": 95, "expiry": "2027-11-19",

@@ -103,13 +103,24 @@ def _as_slice(index):
     return index
 
 
+def _at_closeout(arr, ci, sets, cols=None):
+    """arr (K_all, n, p) at the close-out dates: (K, len(sets), p) with column j read at netting set
+    sets[j]'s close-out index. ci: a (K,) index or slice shared by all sets, or (K, n_ns) per set; cols: the
+    columns of arr (default: ``sets``, when arr's axis is the netting sets)."""
+    cols = sets if cols is None else cols
+    if isinstance(ci, np.ndarray) and ci.ndim == 2:
+        return arr[ci[:, sets], np.asarray(cols)[None, :]]
+    return arr[ci][:, cols]
+
+
 class ExposureAggregator:
     """Netting sets (and optionally trades) -> collateral -> exposure measures, one chunk of paths at a time.
 
     netting_sets: the portfolio's NettingSet objects, in the order of the values' netting-set axis.
     n_paths: the total number of paths. times: (K,) valuation (exposure) times in years.
     valuation_index: (K,) positions of the valuation dates on the date axis of the arrays given to
-    ``add_chunk`` (default 0..K-1); closeout_index: (K,) positions of the close-out dates t_k + MPoR, or None
+    ``add_chunk`` (default 0..K-1); closeout_index: (K,) positions of the close-out dates t_k + MPoR, or
+    (K, n_ns) one close-out position per netting set (close-out dates rolled on each set's calendar), or None
     without a margin period of risk; t0_index: position of t = 0 values (for the t0 collateral target) or None.
     currencies: names of the fx axis (fx[c] = base units per unit of currency c) for collateral currencies.
     path_functionals: {name: (basis, weights (n_ns, K)) or a list of such terms} per-path weighted date sums
@@ -144,9 +155,13 @@ class ExposureAggregator:
         self.K = K
         self.valuation_index = np.arange(K) if valuation_index is None else np.asarray(valuation_index, int)
         self.closeout_index = None if closeout_index is None else np.asarray(closeout_index, int)
-        if self.valuation_index.shape != (K,) or (self.closeout_index is not None and self.closeout_index.shape != (K,)):
-            raise ValueError(f"valuation_index and closeout_index must have the {K} entries of times")
-        self._vi, self._ci = _as_slice(self.valuation_index), _as_slice(self.closeout_index)
+        if self.valuation_index.shape != (K,) or (self.closeout_index is not None and self.closeout_index.shape
+                                                  not in ((K,), (K, self.n_ns))):
+            raise ValueError(f"valuation_index and closeout_index must have the {K} entries of times "
+                             f"(closeout_index: or ({K}, {self.n_ns}), one column per netting set)")
+        self._vi = _as_slice(self.valuation_index)
+        self._ci = self.closeout_index if self.closeout_index is not None and self.closeout_index.ndim == 2 \
+            else _as_slice(self.closeout_index)
         self.t0_index = t0_index
         self.currencies = tuple(currencies)
         self.base_currency = base_currency if base_currency is not None else (self.currencies[0] if self.currencies else None)
@@ -236,7 +251,7 @@ class ExposureAggregator:
             cs = self._csa_idx
             coll = np.zeros_like(Vv)
             V_call = Vv[:, cs]
-            V_co = vals[ci][:, cs] if ci is not None else V_call
+            V_co = _at_closeout(vals, ci, cs) if ci is not None else V_call
             fx_call = fx_co = fx0 = None
             if any(f is not None for f in self._fx_idx):
                 if fx is None:
@@ -244,7 +259,7 @@ class ExposureAggregator:
                 fxa = np.asarray(fx, dtype=np.float64)
                 full = np.stack([np.ones(fxa.shape[1:]) if f is None else fxa[f] for f in self._fx_idx], axis=1)
                 fx_call = full[vi]
-                fx_co = full[ci] if ci is not None else fx_call
+                fx_co = _at_closeout(full, ci, cs, np.arange(cs.size)) if ci is not None else fx_call
                 fx0 = full[self.t0_index] if self.t0_index is not None else None
             v0 = vals[self.t0_index][cs] if self.t0_index is not None else None
             C = np.asarray(collateral_paths_batch(V_call, self._csas, fx_call, v0, fx0))
@@ -276,7 +291,7 @@ class ExposureAggregator:
         N = np.asarray(numeraire, dtype=np.float64)[self._vi]
         X, coll, _, F = self.collateralise(vals, fx)
         if self._dim is not None:
-            self._dim.add(start, stop, vals[self._vi], vals[self._ci], N)
+            self._dim.add(start, stop, vals[self._vi], _at_closeout(vals, self._ci, np.arange(self.n_ns)), N)
         fund = ({"FundingEPE": np.maximum(F, 0.0), "FundingENE": np.maximum(-F, 0.0)}
                 if self._csa_idx.size or self._functionals is not None else None)
         self._ns_acc.add(start, stop, X, N, collateral=coll, extras=fund if self._csa_idx.size else None)
@@ -302,7 +317,8 @@ class ExposureAggregator:
             tv_exp = tv
             if self.closeout_index is not None and self._trade_closeout.size:
                 tv_exp = tv.copy()
-                tv_exp[:, self._trade_closeout] = tv_all[self._ci][:, self._trade_closeout]
+                tc = self._trade_closeout
+                tv_exp[:, tc] = _at_closeout(tv_all, self._ci, self.trade_netting_index[tc], tc)
             a_pos, a_neg = allocation_paths(tv_exp, self.trade_netting_index, X, self.allocation_limit)
             self._trade_acc.add(start, stop, tv, N, extras={"AllocatedEPE": a_pos, "AllocatedENE": a_neg})
         if self.cube is not None:

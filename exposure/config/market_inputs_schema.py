@@ -20,10 +20,11 @@ from omegaconf import MISSING
 
 @dataclass
 class InstrumentConfig:
-    type: str = MISSING  # deposit | fra | ois | swap | tenor_basis | xccy_basis
-    tenor: str = MISSING  # length (FRA: the accrual length, e.g. 3M of a 3x6)
+    type: str = MISSING  # deposit | fra | future | ois | swap | tenor_basis | xccy_basis
+    tenor: Optional[str] = None  # length, required (FRA: the accrual length, 3M of a 3x6; future: default the index tenor)
     quote: float = MISSING  # rate or spread, decimal
-    start: Optional[str] = None  # FRA: forward start from spot (3M of a 3x6)
+    start: Optional[str] = None  # FRA: forward start from spot (3M of a 3x6); future: contract month YYYY-MM or IMM date
+    convexity: Optional[float] = None  # future: futures rate - forward rate (decimal), default 0
     index: Optional[str] = None  # default: the curve's index
     other_index: Optional[str] = None  # basis swaps: the other leg's index
     spread_leg: str = "this"  # basis swaps: the spread is on 'this' curve's leg or the 'other'

@@ -5,6 +5,10 @@ Each entry of ``curves`` is one curve: a currency key (``USD``) is that currency
 
     deposit     tenor from spot (index fixing days), on the curve's index        quote: simple rate
     fra         start x (start + tenor) from spot, on the curve's index          quote: simple rate
+    future      IMM future on the curve's index: start = the contract month     quote: price (100 - rate %)
+                (YYYY-MM, its IMM date) or an IMM date; tenor (default: the index tenor, 3M for an overnight
+                index; 1M on an overnight index: the monthly contract averaging the daily rates of the
+                month); convexity (futures rate - forward rate, decimal, default 0)
     ois         fixed vs compounded overnight (index overnight), from spot       quote: fair fixed rate
     swap        fixed vs IBOR (par coupons), from spot                           quote: fair fixed rate
     tenor_basis index (default: the curve's) vs other_index, both floating       quote: spread on spread_leg
@@ -25,11 +29,12 @@ import re
 from exposure.errors import ConfigError, MarketDataError
 from exposure.market.bootstrap import CurveSpec, Quote, bootstrap
 from exposure.market.conventions import SwapConvention, default_swap, make_index
-from exposure.market.rate_helpers import CrossCurrencyBasisSwap, Deposit, Swap, TenorBasisSwap
+from exposure.market.rate_helpers import (CrossCurrencyBasisSwap, Deposit, Future, Swap, TenorBasisSwap, is_imm_date,
+                                          third_wednesday)
 from exposure.market.schedule import parse_tenor
 
 _CCY = re.compile(r"^[A-Z]{3}$")
-TYPES = ("deposit", "fra", "ois", "swap", "tenor_basis", "xccy_basis")
+TYPES = ("deposit", "fra", "future", "ois", "swap", "tenor_basis", "xccy_basis")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,7 +101,11 @@ def _quote(asof, inst, ik, name, ccy, own_index, disc, cc, index, index_curve) -
     typ = str(_get(inst, "type", "")).lower()
     if typ not in TYPES:
         raise ConfigError(f"{ik}.type", f"unknown instrument type '{typ}' (known: {', '.join(TYPES)})")
-    tenor = str(_get(inst, "tenor", ""))
+    if typ == "future" and _get(inst, "tenor") is None:
+        ix0 = index(str(_get(inst, "index", own_index)), f"{ik}.index") if _get(inst, "index", own_index) else None
+        tenor = "3M" if ix0 is None or ix0.overnight else ix0.tenor
+    else:
+        tenor = str(_get(inst, "tenor", ""))
     try:
         n, unit = parse_tenor(tenor)
         if n <= 0:
@@ -105,13 +114,17 @@ def _quote(asof, inst, ik, name, ccy, own_index, disc, cc, index, index_curve) -
         raise ConfigError(f"{ik}.tenor", str(exc)) from None
     tenor = f"{n}{unit}"
     q = float(_get(inst, "quote"))
-    label = f"{typ} {tenor}" + (f" (start {inst.start})" if _get(inst, "start") else "")
+    label = f"{typ} {tenor}" + (f" (start {_get(inst, 'start')})" if _get(inst, "start") else "")
     ix_name = _get(inst, "index", own_index)
     if ix_name is None:
         raise ConfigError(f"{ik}.index", f"curve '{name}' has no index: give 'index' on the curve or instrument")
     ix = index(str(ix_name), f"{ik}.index")
     ix = _with(ix, inst, ik)
     fwd = index_curve.get(ix.name, name)
+    if typ == "future":
+        monthly = ix.cal if ix.overnight and tenor == "1M" else None
+        return Quote(Future(ix, _future_start(inst, ik, asof, monthly), tenor, q, asof,
+                            float(_get(inst, "convexity", 0.0))), fwd, disc, label)
     if typ in ("deposit", "fra"):
         start = _get(inst, "start")
         if typ == "fra" and start is None:
@@ -154,6 +167,34 @@ def _quote(asof, inst, ik, name, ccy, own_index, disc, cc, index, index_curve) -
         raise ConfigError(f"{ik}", "an xccy_basis curve needs 'collateral' (the collateral currency) on the curve")
     return Quote(CrossCurrencyBasisSwap(ix, other, tenor, q, asof, days, cal, fwd, other_fwd, str(coll), conv, eom,
                                         spread_leg), fwd, name, label)
+
+
+def _future_start(inst, ik, asof, monthly=None):
+    """The start of a future: 'YYYY-MM' (the contract month's third Wednesday, or with ``monthly`` (a 1M
+    overnight future) the month's first day) or an IMM date, after asof."""
+    import datetime as dt
+
+    v = _get(inst, "start")
+    if v is None:
+        raise ConfigError(f"{ik}.start", "a future needs its contract month (YYYY-MM) or IMM start date")
+    text = str(v).strip()
+    try:
+        if re.match(r"^\d{4}-\d{2}$", text) and monthly is not None:
+            start = dt.date(int(text[:4]), int(text[5:]), 1)
+        elif re.match(r"^\d{4}-\d{2}$", text):
+            start = third_wednesday(int(text[:4]), int(text[5:]))
+        elif monthly is not None:
+            raise ValueError("a monthly (1M) overnight future takes its contract month YYYY-MM")
+        else:
+            start = v if isinstance(v, dt.date) else dt.date.fromisoformat(text)
+            if not is_imm_date(start):
+                raise ValueError(f"{start.isoformat()} is not an IMM date (a month's third Wednesday)")
+    except ValueError as exc:
+        raise ConfigError(f"{ik}.start", f"'{text}': {exc}") from None
+    if start <= asof:
+        raise ConfigError(f"{ik}.start", f"the future's reference period starts on {start.isoformat()}, not after the "
+                                         f"as-of date {asof.isoformat()} (a started contract needs its fixings)")
+    return start
 
 
 def _with(ix, inst, ik):

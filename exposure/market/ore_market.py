@@ -4,6 +4,9 @@ Quote keys read (ORE's MarketDatum spellings; everything else is counted in ``Or
 
     MM/RATE/<CCY>/<fixDays>D/<term>              deposit (term 1D or fixDays+term overnight: the OIS curve)
     FRA/RATE/<CCY>/<start>/<term>                FRA start x start+term on the <CCY> IBOR index of tenor <term>
+    MM_FUTURE/PRICE/<CCY>/<YYYY-MM>/<contract>/<term>   IMM future on the <CCY> IBOR index of tenor <term>
+    OI_FUTURE/PRICE/<CCY>/<YYYY-MM>/<contract>/<term>   overnight-index future (IMM to IMM) on the OIS curve
+        (futures: no convexity adjustment; a contract whose IMM start is not after the as-of date is unused)
     IR_SWAP/RATE/<CCY>/<fwdStart>/<idxTenor>/<term>   OIS (index tenor 1D) or IBOR swap (fwdStart must be 0D/2D)
     BASIS_SWAP/BASIS_SPREAD/<flatTenor>/<spreadTenor>/<CCY>/<term>   tenor basis, spread on the spreadTenor leg
     CC_BASIS_SWAP/BASIS_SPREAD/<flatCCY>/<flatTenor>/<spreadCCY>/<spreadTenor>/<term>   xccy basis; builds the
@@ -32,6 +35,7 @@ import re
 from collections import Counter, defaultdict
 
 from exposure.errors import MarketDataError
+from exposure.market.rate_helpers import third_wednesday
 from exposure.market.schedule import add_tenor, parse_tenor
 
 _TENOR = re.compile(r"^\d+[DWMY]$")
@@ -158,6 +162,19 @@ def market_from_ore(path: str, asof: dt.date, base: str) -> OreMarket:
                         unused[kind + " (OIS < 1W)"] += 1
                 elif ccy in IBOR:
                     curves[f"{ccy}-{IBOR[ccy]}-{idx_t}"].append({"type": "swap", "tenor": term, "quote": q.value})
+                else:
+                    unused[kind] += 1
+            elif kind in ("MM_FUTURE/PRICE", "OI_FUTURE/PRICE") and len(p) == 6:
+                ccy, month, term = p[2], p[3], p[5]
+                if not re.match(r"^\d{4}-\d{2}$", month):
+                    unused[kind + " (contract not YYYY-MM)"] += 1
+                elif third_wednesday(int(month[:4]), int(month[5:])) <= asof:
+                    unused[kind + " (started contract)"] += 1
+                elif kind == "MM_FUTURE/PRICE" and ccy in IBOR:
+                    curves[f"{ccy}-{IBOR[ccy]}-{term}"].append({"type": "future", "start": month, "tenor": term,
+                                                                 "quote": q.value})
+                elif kind == "OI_FUTURE/PRICE" and ccy in ON_INDEX:
+                    curves[ccy].append({"type": "future", "start": month, "tenor": term, "quote": q.value})
                 else:
                     unused[kind] += 1
             elif kind == "BASIS_SWAP/BASIS_SPREAD" and len(p) == 6 and p[4] in IBOR:

@@ -127,7 +127,7 @@ def load_portfolio(pc, market, grid) -> Portfolio:
         if unknown:
             raise ConfigError(f"{key}.{sorted(unknown)[0]}", "unknown netting set field", source=path)
         csa = Csa.parse(dict(nd["csa"]), f"{key}.csa", market.curves) if nd.get("csa") else None
-        cal = parse_calendar(nd["calendar"], f"{key}.calendar") if nd.get("calendar") else "WeekendsOnly"
+        cal = parse_calendar(nd["calendar"], f"{key}.calendar") if nd.get("calendar") else None
         # an ORE netting set names no counterparty: its first trade's envelope does (below)
         cp = nd.get("counterparty")
         netting[str(nid)] = NettingSet(str(nid), str(nid if cp is None else cp), csa, cal)

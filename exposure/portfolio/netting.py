@@ -61,15 +61,16 @@ class NettingSet:
     id: str
     counterparty: str
     csa: Csa | None = None  # None: uncollateralised
-    calendar: str = "WeekendsOnly"  # the netting set's business days (close-out dates); see market.calendars
+    calendar: str | None = None  # the netting set's business days (close-out dates; None: unadjusted)
 
     def close_out_date(self, d, mpor: str):
         """The close-out date of a default on d: d + mpor (calendar days/months), rolled to the next
-        business day of the netting set's calendar (following)."""
+        business day of the netting set's calendar (following); unadjusted without a calendar."""
         from exposure.market.calendars import get_calendar
         from exposure.market.schedule import add_tenor
 
-        return get_calendar(self.calendar).adjust(add_tenor(d, mpor), "following")
+        end = add_tenor(d, mpor)
+        return end if self.calendar is None else get_calendar(self.calendar).adjust(end, "following")
 
 
 def parse_calendar(name, key: str) -> str:

@@ -6,22 +6,27 @@ so the loader parses and validates it with the same product parsers:
     ORE TradeType                  engine type         notes
     Swap (fixed vs floating, 1 ccy)   Swap             notionals: one, or one per fixed period (amortising);
                                                         AmortizationData FixedAmount -> amortisation.amount
-    Swap (two currencies)          CrossCurrencySwap   constant notionals; exchanges from <Exchanges>
+    Swap (two currencies)          CrossCurrencySwap   constant notionals; exchanges from <Exchanges>;
+                                                        FixingDays of a floating leg -> its fixing_days
     ForwardRateAgreement, FRA      Fra
     FxForward                      FxForward           physical settlement
     FxOption                       FxOption            European; call/put on the bought currency, strike =
                                                         sold / bought amount
-    Swaption                       Swaption            European, one exercise date
-    CapFloor                       CapFloor            one cap or one floor rate, no spread
+    Swaption                       Swaption            European, one exercise date; the underlying starts
+                                                        on its legs' StartDate (expiry + spot lag)
+    CapFloor                       CapFloor            one cap or one floor rate, no spread; FixingDays ->
+                                                        fixing_days
     EquityForward, EquityOption    EquityForward, EquityOption (European)
 
 Conventions carried over: schedule start/end/tenor, calendar (``exposure.market.calendars`` names; ORE's
 spellings), business-day convention, day counts, index, spreads, payer/long flags. ORE features the engine does
 not represent make the trade unsupported (TradeError naming the trade and the element): explicit schedule dates,
 a rule other than Backward (Forward is accepted when it gives the Backward dates: no stub), end of month,
-in-arrears or capped/floored coupons, step-up rates, a payment lag. ``FixingDays`` is read but not applied: the
-engine fixes IBOR coupons on the accrual start (README). The envelope's CounterParty and NettingSetId become
-``counterparty`` and ``netting_set``.
+in-arrears or capped/floored coupons, step-up rates, a payment lag other than on a single-currency Swap
+(PaymentLag/PaymentCalendar/PaymentConvention -> payment_lag/payment_calendar/payment_convention).
+``FixingDays`` (default: the index convention's) becomes ``fixing_days`` on the index's fixing calendar (Swap,
+cross-currency and CapFloor legs). The envelope's CounterParty and NettingSetId become ``counterparty`` and
+``netting_set``.
 
 netting.xml: ``exposure.portfolio.ore_netting``. XML is parsed with defusedxml (no entity expansion, no external
 references).
@@ -69,9 +74,29 @@ def _swap(tr, data, raw):
     if fl["convention"] != fx["convention"]:
         raw["float_convention"] = fl["convention"]
     _fixing_lag(raw, fl)
+    _payment_lag(tr, raw, fx, fl)
     if fx["amortisation"]:
         raw["amortisation"] = fx["amortisation"]
     return raw
+
+
+def _payment_lag(tr, raw, a, b):
+    """PaymentLag / PaymentCalendar / PaymentConvention of a Swap's legs (they must agree) -> payment_*."""
+    def key(leg):
+        return leg["payment_lag"], leg["payment_calendar"] or leg["calendar"], leg["payment_convention"]
+
+    if a["payment_lag"] == 0 and b["payment_lag"] == 0 and a["payment_calendar"] is None \
+            and b["payment_calendar"] is None:
+        return
+    if key(a) != key(b):
+        tr.fail("the two legs have different <PaymentLag>, <PaymentCalendar> or <PaymentConvention>: not supported")
+    raw.update({"payment_lag": a["payment_lag"], "payment_calendar": key(a)[1], "payment_convention": key(a)[2]})
+
+
+def _no_payment_lag(tr, *legs):
+    for leg in legs:
+        if leg["payment_lag"]:
+            tr.fail(f"<PaymentLag> {leg['payment_lag']}: payment lags are supported on single-currency Swaps only")
 
 
 def _fixing_lag(raw, leg):
@@ -87,6 +112,7 @@ def _fixing_lag(raw, leg):
 
 
 def _xccy(tr, a, b, raw):
+    _no_payment_lag(tr, a, b)
     pay, rec = (a, b) if a["payer"] else (b, a)
     if pay["payer"] == rec["payer"]:
         tr.fail("both legs have the same <Payer>")
@@ -100,6 +126,7 @@ def _xccy(tr, a, b, raw):
             d["fixed_rate"] = leg["fixed_rate"]
         else:
             d.update({"float_index": leg["index"], "spread": leg["spread"]})
+            _fixing_lag(d, leg)
         out_legs[key] = d
     if pay["initial_exchange"] != rec["initial_exchange"] or pay["final_exchange"] != rec["final_exchange"]:
         tr.fail("the legs' notional exchanges differ")
@@ -170,18 +197,28 @@ def convert_trade(node, source: str | None = None) -> dict:
         fx, fl = (a, b) if a["kind"] == "Fixed" else (b, a)
         if len(fx["notionals"]) != 1:
             tr.fail("swaptions on amortising swaps are not supported")
+        _no_payment_lag(tr, a, b)
+        if not (fx["start"] == fl["start"] and fx["maturity"] == fl["maturity"]):
+            tr.fail("the underlying's two legs have different start or end dates")
+        if fx["calendar"] != fl["calendar"]:
+            tr.fail("the underlying's two legs have different calendars")
         settle = (_t(od, "Settlement") or "Physical").lower()
+        # The underlying starts on its legs' StartDate (typically the expiry plus the spot lag), as in ORE.
         raw.update({"type": "Swaption", "currency": fx["currency"], "notional": fx["notionals"][0], "expiry": expiry,
-                    "maturity": fx["maturity"], "fixed_rate": fx["fixed_rate"], "payer": fx["payer"],
-                    "fixed_tenor": fx["tenor"], "fixed_day_count": fx["day_count"], "float_index": fl["index"],
-                    "float_tenor": fl["tenor"], "settlement": "cash" if settle == "cash" else "physical",
-                    "long": tr.long(od)})
+                    "start": fx["start"], "maturity": fx["maturity"], "fixed_rate": fx["fixed_rate"],
+                    "payer": fx["payer"], "fixed_tenor": fx["tenor"], "fixed_day_count": fx["day_count"],
+                    "float_index": fl["index"], "float_tenor": fl["tenor"],
+                    "settlement": "cash" if settle == "cash" else "physical", "long": tr.long(od),
+                    "calendar": fx["calendar"], "convention": fx["convention"]})
+        if fl["convention"] != fx["convention"]:
+            raw["float_convention"] = fl["convention"]
         return raw
     if ttype == "CapFloor":
         legs = data.findall("LegData")
         if len(legs) != 1:
             tr.fail("a CapFloor needs exactly one <LegData>")
         leg = tr.leg(legs[0])
+        _no_payment_lag(tr, leg)
         caps, floors = _all(data, "Caps/Cap"), _all(data, "Floors/Floor")
         if leg["kind"] != "Floating" or len(caps) + len(floors) != 1:
             tr.fail("only a floating leg with one cap rate or one floor rate (no collar) is supported")
@@ -190,7 +227,8 @@ def convert_trade(node, source: str | None = None) -> dict:
         raw.update({"type": "CapFloor", "currency": leg["currency"], "index": leg["index"],
                     "notional": leg["notionals"][0], "start": leg["start"], "maturity": leg["maturity"],
                     "strike": float((caps or floors)[0]), "cap": bool(caps), "long": tr.long(data),
-                    "tenor": leg["tenor"]})
+                    "tenor": leg["tenor"], "calendar": leg["calendar"], "convention": leg["convention"]})
+        _fixing_lag(raw, leg)
         return raw
     if ttype == "EquityForward":
         raw.update({"type": "EquityForward", "name": _equity_name(tr, data), "quantity": tr.num(data, "Quantity"),

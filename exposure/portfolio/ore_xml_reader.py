@@ -159,16 +159,31 @@ class _Trade:
             self.fail(f"schedule: {exc}")
         return f.dates == b.dates
 
+    def payment(self, leg):
+        """PaymentLag (business days: '2' or '2D'), PaymentCalendar (default: the schedule's), PaymentConvention."""
+        lag = _t(leg, "PaymentLag", "0").upper()
+        days = lag[:-1] if lag.endswith("D") else lag
+        if not days.isdigit():
+            self.fail(f"<PaymentLag> '{lag}': only a whole number of business days (e.g. 2 or 2D) is supported")
+        out = {"payment_lag": int(days), "payment_calendar": None,
+               "payment_convention": self.conv(_t(leg, "PaymentConvention"), "PaymentConvention")}
+        pc = _t(leg, "PaymentCalendar")
+        if pc is not None:
+            from exposure.market.calendars import get_calendar
+
+            try:
+                out["payment_calendar"] = get_calendar(pc).name
+            except ValueError as exc:
+                self.fail(f"<PaymentCalendar>: {exc}")
+        return out
+
     def leg(self, leg):
         """The common reading of a LegData: currency, payer, notionals, day count, schedule, fixed/floating."""
         kind = self.req(leg, "LegType")
         if kind not in ("Fixed", "Floating"):
             self.fail(f"<LegType> {kind}: only Fixed and Floating legs are supported")
-        lag = _t(leg, "PaymentLag", "0")
-        if lag not in ("0", "0D"):
-            self.fail(f"<PaymentLag> {lag}: payment lags are not supported")
         out = {"kind": kind, "currency": self.req(leg, "Currency"), "payer": self.flag(leg, "Payer"),
-               "day_count": self.dc(leg), **self.rules(leg)}
+               "day_count": self.dc(leg), **self.rules(leg), **self.payment(leg)}
         nots = leg.find("Notionals")
         values = [float(x) for x in _all(nots, "Notional")] if nots is not None else []
         if not values:

@@ -12,13 +12,20 @@ N tau (L - K) / (1 + tau L) is worth N P_d(t, T1) - N (1 + tau K) D(T2)/D(T1) P_
 
 So every trade becomes three tables, with days counted from the as-of date (model time = days / 365):
 
-flows      a * X_c(t) * P_c(t, T)   while day(t) < dead (dead <= T; T is ``day``). ``dead`` is T for an
-           ordinary flow and the fixing date T1 for the D(T1)/D(T2) part of a projected coupon (after
-           it the coupon is "current", below). ``settle`` is the payment date of the cash flow the row
-           belongs to (T2 for both parts of a coupon), used to tell paid from remaining flows.
-coupons    current floating coupons: while T1 <= day(t) < T2 the coupon's D(T1)/D(T2) part is worth
-           w X_c(t) P_c(s, T1) / P_c(s, T2) P_c(t, T2) with w = sign N g D(T1)/D(T2) and s the fixing
+flows      a * X_c(t) * P_c(t, T) * P_c(t, Tn) / P_c(t, Td)   while day(t) < dead (dead <= T; T is ``day``,
+           Tn = Td for an ordinary flow, whose ratio is 1). ``dead`` is T for an ordinary flow and the
+           fixing date T1 for the D(T1)/D(T2) part of a projected coupon (after it the coupon is
+           "current", below). ``settle`` is the payment date of the cash flow the row belongs to (Tp for
+           both parts of a coupon), used to tell paid from remaining flows.
+coupons    current floating coupons: while T1 <= day(t) < Tp the coupon's D(T1)/D(T2) part is worth
+           w X_c(t) P_c(s, T1) / P_c(s, T2) P_c(t, Tp) with w = sign N g D(T1)/D(T2) and s the fixing
            state's date (see ``exposure.pricing.linear``); its -N g and spread parts stay in ``flows``.
+
+Payment lag: a coupon accruing over [T1, T2] and paid at Tp > T2 pays the same amount (the par forward
+over the accrual period, as QuantLib's and ORE's coupons, no timing adjustment) discounted to Tp: before
+its fixing the D(T1)/D(T2) part is w P(t, T1) P(t, Tp) / P(t, T2) (Tn = Tp, Td = T2), the forward read off
+the curve of date t and paid at Tp, as ORE values a coupon on a simulated curve; without a lag Tp = T2
+and it is the bond w P(t, T1).
 equity     q X_c(t) S(t) exp(-div (T - t)) while day(t) < T (the strike is a flow).
 
 Coupons fixed before the as-of date are ordinary flows with their known amount (IBOR: past fixing;
@@ -48,9 +55,10 @@ class CashFlows:
     """Flat NumPy tables for a list of trades (row order: trade order, then leg order).
 
     flows: f_trade (F,) int, f_ccy (F,) int into ``currencies``, f_day (F,) bond maturity (days),
-    f_dead (F,) alive while day < f_dead, f_settle (F,), f_amount (F,) in the flow's currency.
-    coupons: c_trade, c_ccy, c_leg (a running index of floating legs), c_fix (T1 day), c_pay (T2 day),
-    c_weight (C,).
+    f_dead (F,) alive while day < f_dead, f_settle (F,), f_amount (F,) in the flow's currency, f_num,
+    f_den (F,) the days Tn, Td of the bond ratio P(t, Tn) / P(t, Td) (equal: no ratio).
+    coupons: c_trade, c_ccy, c_leg (a running index of floating legs), c_fix (T1 day), c_pay (Tp day),
+    c_weight (C,), c_end (T2 day, the accrual end of the fixing's forward).
     equity: e_trade, e_equity (int into ``equities``), e_ccy, e_day, e_qty (signed), e_div (E,).
     """
 
@@ -76,6 +84,17 @@ class CashFlows:
     e_day: np.ndarray
     e_qty: np.ndarray
     e_div: np.ndarray
+    f_num: np.ndarray = None
+    f_den: np.ndarray = None
+    c_end: np.ndarray = None
+
+    def __post_init__(self):
+        # tables built without payment lags: no bond ratios, coupons fixing forwards to their payment date
+        if self.f_num is None:
+            object.__setattr__(self, "f_num", self.f_day.copy())
+            object.__setattr__(self, "f_den", self.f_day.copy())
+        if self.c_end is None:
+            object.__setattr__(self, "c_end", self.c_pay.copy())
 
 
 class _Builder:
@@ -125,11 +144,15 @@ class _Builder:
         """D(T) = P_f(0,T) / P_d(0,T)."""
         return float(np.exp(self.log_fwd(index, ccy, d) - self.log_fwd(None, ccy, d)))
 
-    def flow(self, i, ccy, pay: dt.date, amount, dead: dt.date | None = None, settle: dt.date | None = None):
+    def flow(self, i, ccy, pay: dt.date, amount, dead: dt.date | None = None, settle: dt.date | None = None,
+             ratio: tuple | None = None):
+        """amount P(t, pay) [P(t, ratio[0]) / P(t, ratio[1])] while t < dead."""
         dead = pay if dead is None else dead
         settle = pay if settle is None else settle
+        num, den = (pay, pay) if ratio is None or ratio[0] == ratio[1] else ratio
         if self.day(min(dead, pay)) > 0 and amount != 0.0:
-            self.flows.append((i, ccy, self.day(pay), self.day(min(dead, pay)), self.day(settle), float(amount)))
+            self.flows.append((i, ccy, self.day(pay), self.day(min(dead, pay)), self.day(settle), float(amount),
+                               self.day(num), self.day(den)))
 
     def add(self, i: int, leg) -> None:
         if isinstance(leg, FixedLeg):
@@ -175,10 +198,10 @@ class _Builder:
                 continue
             ratio = self.basis(leg.index, ccy, t1) / self.basis(leg.index, ccy, t2)
             w = leg.sign * N * g * ratio
-            self.flow(i, ccy, t1, w, settle=pay)
+            self.flow(i, ccy, t1, w, settle=pay, ratio=(pay, t2))
             self.flow(i, ccy, pay, -leg.sign * N * g)
             self.flow(i, ccy, pay, leg.sign * N * tau * leg.spread)
-            self.coupons.append((i, ccy, self.n_legs - 1, self.day(t1), self.day(pay), w))
+            self.coupons.append((i, ccy, self.n_legs - 1, self.day(t1), self.day(pay), w, self.day(t2)))
 
 
 def generate(specs, market) -> CashFlows:
@@ -205,4 +228,5 @@ def generate(specs, market) -> CashFlows:
         col(C, 4, np.int64), col(C, 5, np.float64),
         col(E, 0, np.int64), col(E, 1, np.int64, ei.get), col(E, 2, np.int64, ci.get), col(E, 3, np.int64),
         col(E, 4, np.float64), col(E, 5, np.float64),
+        col(F, 6, np.int64), col(F, 7, np.int64), col(C, 6, np.int64),
     )

@@ -143,12 +143,19 @@ def _flow_moments(ctx, cf: CashFlows, j: int, days, order: int, y: float):
     sel = np.nonzero(cf.f_ccy == j)[0]
     if sel.size == 0:
         return mom, bmid, inv_s
-    key = np.stack([cf.f_day[sel], cf.f_dead[sel]], axis=1)
+    key = np.stack([cf.f_day[sel], cf.f_dead[sel], cf.f_num[sel], cf.f_den[sel]], axis=1)
     groups, inverse = np.unique(key, axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
     W = scipy.sparse.csr_matrix((cf.f_amount[sel], (cf.f_trade[sel], inverse)), shape=(n_tr, groups.shape[0]))
     W.sum_duplicates()
     lnA, B = ctx.bond_coefficients(cf.currencies[j], model_years(groups[:, 0]))
+    lag = groups[:, 2] != groups[:, 3]
+    if lag.any():  # P(t,T) P(t,Tn) / P(t,Td) = exp(lnA + lnA_n - lnA_d - (B + B_n - B_d) x): one more bond
+        lnA_n, B_n = ctx.bond_coefficients(cf.currencies[j], model_years(groups[lag, 2]))
+        lnA_d, B_d = ctx.bond_coefficients(cf.currencies[j], model_years(groups[lag, 3]))
+        lnA, B = lnA.copy(), B.copy()
+        lnA[:, lag] += lnA_n - lnA_d
+        B[:, lag] += B_n - B_d
     alive = days[:, None] < groups[None, :, 1]
     for k in range(K):
         a = alive[k]
@@ -176,7 +183,7 @@ def _current_coupons(ctx, cf: CashFlows, days, ns_local, n_u: int):
     if cf.c_fix.size == 0:
         return out
     jfix = np.searchsorted(days, cf.c_fix, side="right") - 1  # last view date <= fixing date
-    T1, T2 = model_years(cf.c_fix), model_years(cf.c_pay)
+    T1, T2, Tp = model_years(cf.c_fix), model_years(cf.c_end), model_years(cf.c_pay)
     n = cf.c_fix.size
     lnA1, B1, lnA2, B2 = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
     lnAk, Bk = np.zeros((K, n)), np.zeros((K, n))
@@ -186,7 +193,8 @@ def _current_coupons(ctx, cf: CashFlows, days, ns_local, n_u: int):
             continue
         a1, b1 = ctx.bond_coefficients(ccy, T1[sel])
         a2, b2 = ctx.bond_coefficients(ccy, T2[sel])
-        lnAk[:, sel], Bk[:, sel] = a2, b2
+        lnAk[:, sel], Bk[:, sel] = ctx.bond_coefficients(ccy, Tp[sel]) if (cf.c_pay[sel] != cf.c_end[sel]).any() \
+            else (a2, b2)
         js = jfix[sel]
         has = js >= 0
         rows, cols = np.maximum(js, 0), np.arange(sel.size)
@@ -430,11 +438,18 @@ def present_values_local(batch: LinearBatch, market) -> np.ndarray:
     out = np.zeros(len(batch.ids))
     for r in range(cf.f_trade.size):
         c = cf.currencies[cf.f_ccy[r]]
-        p = float(np.exp(float(market.curves[c].log_discount(model_years(cf.f_day[r])))))
+        lnp = lambda day, c=c: float(market.curves[c].log_discount(model_years(day)))  # noqa: E731
+        lag = lnp(cf.f_num[r]) - lnp(cf.f_den[r]) if cf.f_num[r] != cf.f_den[r] else 0.0
+        p = float(np.exp(lnp(cf.f_day[r]) + lag))
         out[cf.f_trade[r]] += cf.f_amount[r] * p * market.fx_spot(c)
     for r in range(cf.c_trade.size):
-        if cf.c_fix[r] <= 0:  # fixing today, current at t0: w P(0,T1)/P(0,T2) P(0,T2) with T1 = 0
-            out[cf.c_trade[r]] += cf.c_weight[r] * market.fx_spot(cf.currencies[cf.c_ccy[r]])
+        if cf.c_fix[r] <= 0:  # fixing today, current at t0: w P(0,T1)/P(0,T2) P(0,Tp) with T1 = 0
+            c = cf.currencies[cf.c_ccy[r]]
+            lag = 0.0
+            if cf.c_pay[r] != cf.c_end[r]:
+                lag = float(market.curves[c].log_discount(model_years(cf.c_pay[r]))
+                            - market.curves[c].log_discount(model_years(cf.c_end[r])))
+            out[cf.c_trade[r]] += cf.c_weight[r] * float(np.exp(lag)) * market.fx_spot(c)
     for r in range(cf.e_trade.size):
         e = cf.equities[cf.e_equity[r]]
         c = cf.currencies[cf.e_ccy[r]]

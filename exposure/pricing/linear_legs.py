@@ -2,8 +2,8 @@
 
 Schedules are QuantLib's ``Schedule`` (rule backward from maturity, short front stub) on the trade's
 ``calendar`` (default weekends only), business-day convention ``convention`` (default modified_following, also used
-for the termination date), no end-of-month rule. Every coupon pays on its adjusted accrual end (no
-payment lag). Day counts: ACT/365F, ACT/360, 30/360 (bond basis), ACT/ACT (ISDA).
+for the termination date), no end-of-month rule. Every coupon pays on its adjusted accrual end, or with a
+payment lag (Swap ``payment_lag``) that many business days of the payment calendar after it. Day counts: ACT/365F, ACT/360, 30/360 (bond basis), ACT/ACT (ISDA).
 
 Notionals per fixed period i = 0..n-1 of the full schedule (> 0, in the leg's currency): a number N for
 all periods; a list with one entry per period; or N amortised, {type: linear}: N_i = N (n - i) / n, or
@@ -75,12 +75,25 @@ def leg_notionals(f: Fields, key: str, n: int, amort_key: str | None = None) -> 
     f.fail(amort_key, "expected {type: linear} or {amount: A}")
 
 
-def fixed_leg(f, ccy, sign, rate, tenor, dc, start, end, conv, notionals, key, calendar=WEEKENDS_ONLY) -> FixedLeg:
-    """FixedLeg on the schedule start..end; ``notionals`` a sequence or a function of the period count."""
+def payment_dates(ends, pay=None) -> tuple:
+    """Payment date of each coupon: its accrual end, or with ``pay`` = (lag, calendar, convention) that many
+    business days of the payment calendar after it (QuantLib's ``paymentCalendar.advance(end, paymentLag,
+    Days, paymentAdjustment)``, ORE's PaymentLag / PaymentCalendar / PaymentConvention)."""
+    if pay is None:
+        return tuple(ends)
+    lag, cal, conv = pay
+    return tuple(cal.advance(e, f"{int(lag)}D", conv) for e in ends)
+
+
+def fixed_leg(f, ccy, sign, rate, tenor, dc, start, end, conv, notionals, key, calendar=WEEKENDS_ONLY,
+              pay=None) -> FixedLeg:
+    """FixedLeg on the schedule start..end; ``notionals`` a sequence or a function of the period count;
+    ``pay``: the payment lag (``payment_dates``)."""
     dates = _schedule(f, start, end, tenor, conv, key, calendar)
     if callable(notionals):
         notionals = notionals(len(dates) - 1)
-    return FixedLeg(ccy, float(sign), float(rate), dc, dates[:-1], dates[1:], dates[1:], tuple(notionals))
+    return FixedLeg(ccy, float(sign), float(rate), dc, dates[:-1], dates[1:], payment_dates(dates[1:], pay),
+                    tuple(notionals))
 
 
 def _overnight_value_dates(t1: dt.date, t2: dt.date) -> list:
@@ -139,17 +152,18 @@ def _past_fixings(f, leg_key, ccy, index_name, overnight, idx_dc, starts, ends, 
 
 
 def float_leg(f, leg_key, ccy, sign, index_name, idx, tenor, dc, spread, start, end, conv, notionals,
-              calendar=WEEKENDS_ONLY, lag=None) -> FloatLeg:
+              calendar=WEEKENDS_ONLY, lag=None, pay=None) -> FloatLeg:
     """FloatLeg on the schedule start..end, past fixings included; ``notionals`` a sequence or a function
-    of the accrual starts."""
+    of the accrual starts; ``pay``: the payment lag (``payment_dates``)."""
     overnight = idx is not None and str(idx.tenor).upper() in OVERNIGHT_TENORS
     idx_dc = day_count_name(idx.day_count) if idx is not None else dc
     dates = _schedule(f, start, end, tenor, conv, leg_key, calendar)
     if callable(notionals):
         notionals = notionals(dates[:-1])
     starts, ends = dates[:-1], dates[1:]
-    past, past_end = _past_fixings(f, leg_key, ccy, index_name, overnight, idx_dc, starts, ends, ends, lag)
-    return FloatLeg(ccy, float(sign), index_name, overnight, float(spread), dc, idx_dc, starts, ends, ends,
+    pays = payment_dates(ends, pay)
+    past, past_end = _past_fixings(f, leg_key, ccy, index_name, overnight, idx_dc, starts, ends, pays, lag)
+    return FloatLeg(ccy, float(sign), index_name, overnight, float(spread), dc, idx_dc, starts, ends, pays,
                     tuple(notionals), past, past_end)
 
 

@@ -22,7 +22,9 @@ Common fields: ``id``, ``type``, ``netting_set`` (default: the trade is its own 
     (default 1Y); fixed_day_count (default 30/360); float_index (a key of market.indices; omitted or
     null: forward off the currency's discount curve); float_tenor (default the index tenor, 3M without
     an index, and fixed_tenor for an overnight index); float_day_count (default the index's day count,
-    ACT/360 without an index); spread (default 0); convention.
+    ACT/360 without an index); spread (default 0); convention; payment_lag (business days, default 0),
+    payment_calendar (default calendar), payment_convention (default following): each coupon of both legs
+    pays payment_lag business days of payment_calendar after its accrual end (ORE's PaymentLag).
     A floating coupon's notional is the fixed period's notional in force at its accrual start.
     An overnight index (tenor 1D, e.g. USD-SOFR) makes an OIS: each floating coupon compounds the
     overnight rate daily over its accrual period (no lookback, lockout or observation shift), which
@@ -38,7 +40,8 @@ Common fields: ``id``, ``type``, ``netting_set`` (default: the trade is its own 
     start, maturity or tenor, convention; pay_leg and receive_leg, each {currency, notional,
     fixed_rate (a fixed leg) or float_index / spread (a floating leg; neither: floating off the
     discount curve), tenor (default 1Y fixed; floating: the index tenor, 1Y for an overnight index, 3M
-    without an index), day_count}; initial_exchange
+    without an index), day_count, fixing_days / fixing_calendar (a floating leg's fixing lag, as a Swap's)};
+    initial_exchange
     and final_exchange (default true): at start the bank receives the pay leg's notional and pays the
     receive leg's; at maturity the reverse. Exchanges dated on or before the as-of date are gone.
     Notionals are constant (no mark-to-market resets).
@@ -90,7 +93,8 @@ def parse_swap(raw: dict, ctx) -> SwapSpec:
     f = Fields(raw, ctx, ("currency", "notional", "amortisation", "start", "maturity", "tenor", "fixed_rate",
                           "payer", "fixed_tenor", "fixed_day_count", "float_index", "float_tenor",
                           "float_day_count", "spread", "convention", "calendar", "fixed_convention",
-                          "float_convention", "fixing_days", "fixing_calendar"))
+                          "float_convention", "fixing_days", "fixing_calendar", "payment_lag", "payment_calendar",
+                          "payment_convention"))
     ccy = f.currency()
     index_name, idx = f.index("float_index", ccy)
     start, end = f.start_end()
@@ -104,8 +108,9 @@ def parse_swap(raw: dict, ctx) -> SwapSpec:
     spread = f.number("spread", 0.0)
     cal = f.calendar()
     fixed_conv, float_conv = f.convention("fixed_convention", conv), f.convention("float_convention", conv)
+    pay = _payment_lag(f, cal)
     fixed = fixed_leg(f, ccy, -1.0 if payer else 1.0, rate, fixed_tenor, fixed_dc, start, end, fixed_conv,
-                      lambda n: leg_notionals(f, "notional", n, "amortisation"), "fixed_tenor", cal)
+                      lambda n: leg_notionals(f, "notional", n, "amortisation"), "fixed_tenor", cal, pay)
     fixed_starts, fixed_notionals = fixed.accrual_start, fixed.notionals
 
     def float_notionals(starts):
@@ -116,7 +121,7 @@ def parse_swap(raw: dict, ctx) -> SwapSpec:
         return out
 
     flt = float_leg(f, "float_index", ccy, 1.0 if payer else -1.0, index_name, idx, float_tenor, float_dc, spread,
-                    start, end, float_conv, float_notionals, cal, _fixing_lag(f, cal))
+                    start, end, float_conv, float_notionals, cal, _fixing_lag(f, cal), pay)
     tid, ns, cp = _ids(raw)
     return SwapSpec(tid, "Swap", ns, cp, (fixed, flt), ccy, fixed_notionals[0], start, end, rate, payer,
                     index_name, spread, flt.overnight)
@@ -128,6 +133,18 @@ def _fixing_lag(f, cal):
     if days != int(days):
         f.fail("fixing_days", f"must be a whole number of business days (got {days:g})")
     return int(days), f.calendar("fixing_calendar", cal.name) if f.has("fixing_calendar") else cal
+
+
+def _payment_lag(f, cal):
+    """(lag, payment calendar, payment convention) of a Swap's coupons, or None without a lag."""
+    days = f.number("payment_lag", 0.0, nonneg=True)
+    if days != int(days):
+        f.fail("payment_lag", f"must be a whole number of business days (got {days:g})")
+    pcal = f.calendar("payment_calendar", cal.name) if f.has("payment_calendar") else cal
+    pconv = f.convention("payment_convention", "following")
+    if days == 0 and not f.has("payment_calendar") and not f.has("payment_convention"):
+        return None
+    return int(days), pcal, pconv
 
 
 def parse_fra(raw: dict, ctx) -> FraSpec:
@@ -157,7 +174,8 @@ def parse_fra(raw: dict, ctx) -> FraSpec:
     return FraSpec(tid, "Fra", ns, cp, (leg,), ccy, notional, start_adj, end_adj, strike, index_name, long)
 
 
-_XCCY_LEG = ("currency", "notional", "fixed_rate", "float_index", "spread", "tenor", "day_count")
+_XCCY_LEG = ("currency", "notional", "fixed_rate", "float_index", "spread", "tenor", "day_count", "fixing_days",
+             "fixing_calendar")
 
 
 def parse_cross_currency_swap(raw: dict, ctx) -> CrossCurrencySwapSpec:
@@ -175,8 +193,9 @@ def parse_cross_currency_swap(raw: dict, ctx) -> CrossCurrencySwapSpec:
         ccy = g.currency()
         notional = g.number("notional", positive=True)
         if g.has("fixed_rate"):
-            if g.has("float_index") or g.has("spread"):
-                g.fail("fixed_rate", "a leg is fixed (fixed_rate) or floating (float_index, spread), not both")
+            if g.has("float_index") or g.has("spread") or g.has("fixing_days"):
+                g.fail("fixed_rate", "a leg is fixed (fixed_rate) or floating (float_index, spread, fixing_days), "
+                                     "not both")
             tenor = g.tenor("tenor", "1Y")
             leg = fixed_leg(g, ccy, sign, g.number("fixed_rate"), tenor, g.day_count("day_count", "30/360"),
                             start, end, conv, lambda n, N=notional: (N,) * n, "tenor", cal)
@@ -185,7 +204,7 @@ def parse_cross_currency_swap(raw: dict, ctx) -> CrossCurrencySwapSpec:
             tenor = g.tenor("tenor", default_float_tenor(idx, "1Y"))
             dc = g.day_count("day_count", idx.day_count if idx is not None else "ACT/360")
             leg = float_leg(g, "float_index", ccy, sign, index_name, idx, tenor, dc, g.number("spread", 0.0),
-                            start, end, conv, lambda s, N=notional: (N,) * len(s), cal)
+                            start, end, conv, lambda s, N=notional: (N,) * len(s), cal, _fixing_lag(g, cal))
         legs.append(leg)
         first, last = leg.accrual_start[0], leg.payment[-1]
         if init_x and first > asof:

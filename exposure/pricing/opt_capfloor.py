@@ -1,12 +1,16 @@
 """Caps and floors under the currency's Hull-White model, as sums of caplets/floorlets on paths.
 
-Periods [s_j, e_j) from the trade's schedule, accrual tau_j in the index day count, fixing on s_j (no
-fixing lag), payment on e_j, rate L_j with 1 + tau_j L_j = b_j / P(s_j, e_j) (b_j the deterministic basis
-of the index's forwarding curve over the discount curve, 1 on a single curve). At t_k:
+Periods [s_j, e_j) from the trade's schedule, accrual tau_j in the index day count, fixing on f_j <= s_j
+(the accrual start less ``fixing_days``), payment on e_j, rate L_j with 1 + tau_j L_j = b_j P(f_j, s_j) /
+P(f_j, e_j) (b_j the deterministic basis of the index's forwarding curve over the discount curve, 1 on a
+single curve). At t_k:
 
-  * t_k <= s_j (fixing ahead): the caplet is (1 + K tau_j) ZBO_put(t_k; s_j, e_j, b_j / (1 + K tau_j))
-    (floorlet: the call), as ``hw_options.caplet``, evaluated with ``opt_common.zbo`` (live terms only);
-  * s_j < t_k < e_j (fixed, not yet paid): the intrinsic value max(w (F_j - (1 + K tau_j)), 0) P(t_k, e_j)
+  * t_k <= f_j (fixing ahead): at f_j the caplet is worth (1 + K tau_j) (k_j P(f_j,s_j) - P(f_j,e_j))^+ with
+    k_j = b_j / (1 + K tau_j), an option to exchange bonds, so under the s_j-forward measure it is Black on
+    P(t,e_j)/P(t,s_j) struck at k_j with sd (B(f_j,e_j) - B(f_j,s_j)) sd(x(f_j) | x(t_k)): the formula of
+    ``opt_common.zbo`` with that sd (without a lag, f_j = s_j, it is (1 + K tau_j) ZBO_put(t_k; s_j, e_j,
+    k_j) as ``hw_options.caplet``; floorlet: the call), live terms only;
+  * f_j < t_k < e_j (fixed, not yet paid): the intrinsic value max(w (F_j - (1 + K tau_j)), 0) P(t_k, e_j)
     with F_j = 1 + tau_j L_j observed as in ``opt_common.current_coupons`` (the fixings file or today's
     curve for fixings on or before the as-of date; else the forward seen from the path's state at the
     last valuation date on or before s_j, the linear pricer's convention: exact when fixing dates are
@@ -45,8 +49,8 @@ class CapFloorBatch(TradeBatch):
         self.currency = specs[0].currency
 
     def event_dates(self) -> tuple:
-        """Every caplet's fixing date (the accrual start, no fixing lag)."""
-        return tuple(d for s in self.specs for d in s.dates[:-1])
+        """Every caplet's fixing date (the accrual start less the fixing lag)."""
+        return tuple(d for s in self.specs for d in (s.fixing_dates or s.dates[:-1]))
 
     def periods(self, market):
         """Per trade: starts, ends (model times), accruals, basis b_j, fixing factors (nan if none), curve."""
@@ -63,6 +67,10 @@ class CapFloorBatch(TradeBatch):
             out.append((st, en, tau, b, fix, ic.curve))
         return out
 
+    def fixing_times(self, market) -> list:
+        """Per trade: the model times of the caplets' fixing dates (the starts without a fixing lag)."""
+        return [np.array([market.time(x) for x in (s.fixing_dates or s.dates[:-1])]) for s in self.specs]
+
     def prepare(self, ctx):
         specs, ccy = self.specs, self.currency
         rm = ctx.rate_model(ccy)
@@ -73,6 +81,7 @@ class CapFloorBatch(TradeBatch):
         tau = pad_rows([p[2] for p in per], fill=0.0)
         b = pad_rows([p[3] for p in per], fill=1.0)
         fix = pad_rows([p[4] for p in per], fill=np.nan)
+        ft = pad_rows(self.fixing_times(ctx.market), fill=None)
         valid = pad_rows([np.ones_like(p[0]) for p in per], fill=0.0) > 0.5
         strike = np.array([s.strike for s in specs])
         notional = np.array([s.notional for s in specs])
@@ -83,9 +92,13 @@ class CapFloorBatch(TradeBatch):
 
         lnA_S, B_S = ctx.bond_coefficients(ccy, en)
         lnA_T, B_T = ctx.bond_coefficients(ccy, st)
-        ahead = (t[:, None, None] <= st[None] + TIME_EPS) & (st[None] > TIME_EPS) & valid[None]
-        sv = np.where(ahead, rm.state_variance(t[:, None, None], st[None]), 0.0)
-        s_p = rm.bond_coefficients(st, en)[1][None] * np.sqrt(np.maximum(sv, 0.0))
+        ahead = (t[:, None, None] <= ft[None] + TIME_EPS) & (ft[None] > TIME_EPS) & valid[None]
+        sv = np.where(ahead, rm.state_variance(t[:, None, None], ft[None]), 0.0)
+        # sd of ln[P(f,e)/P(f,s)] given x(t): (B(f,e) - B(f,s)) sd(x(f)); B(s,e) sd(x(s)) without a lag
+        lagged = ft < st - TIME_EPS
+        b_se = np.where(lagged, rm.bond_coefficients(ft, en)[1] - rm.bond_coefficients(ft, st)[1],
+                        rm.bond_coefficients(st, en)[1])
+        s_p = b_se[None] * np.sqrt(np.maximum(sv, 0.0))
         n = len(specs)
         opt = entries(
             ahead & (notional[:, None] * scale != 0.0)[None], n,
@@ -98,16 +111,24 @@ class CapFloorBatch(TradeBatch):
         groups: dict = {}  # one call per distinct forwarding curve
         for i, p in enumerate(per):
             groups.setdefault(id(p[5]), (p[5], []))[1].append(i)
-        for fwd, idx in groups.values():
-            idx = np.asarray(idx)
-            part = current_coupons(ctx, ccy, fwd, st[idx], en[idx], valid[idx], fix[idx])
-            for k in keys:
-                cur[k][:, idx] = part[k]
         cols = np.arange(n)[None, :]
-        fixed = entries(
-            cur["has"], n, c0=cur["c0"], Bfix=cur["Bfix"], m=cur["m"], lnA_e=cur["lnA_e"], B_e=cur["B_e"],
-            scale=scale[cols, cur["j"]], w=notional[None, :], wp=np.where(is_cap, 1.0, -1.0)[None, :],
-        )
+        # With a fixing lag the next period fixes before the current one pays: their fixed phases overlap, so
+        # even and odd periods are collected separately (each set alone does not overlap).
+        sets = [slice(None)] if not lagged.any() or st.shape[1] < 2 else [slice(0, None, 2), slice(1, None, 2)]
+        parts = []
+        for sl in sets:
+            step, first = sl.step or 1, sl.start or 0
+            for fwd, idx in groups.values():
+                idx = np.asarray(idx)
+                sub = lambda a: a[idx][:, sl]  # noqa: E731
+                part = current_coupons(ctx, ccy, fwd, sub(st), sub(en), sub(valid), sub(fix), sub(ft))
+                part["j"] = first + step * part["j"]  # back to the full schedule's period index
+                for k in keys:
+                    cur[k][:, idx] = part[k]
+            parts.append(entries(
+                cur["has"], n, c0=cur["c0"], Bfix=cur["Bfix"], m=cur["m"], lnA_e=cur["lnA_e"], B_e=cur["B_e"],
+                scale=scale[cols, cur["j"]], w=notional[None, :], wp=np.where(is_cap, 1.0, -1.0)[None, :]))
+        fixed = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         pre = {"opt": opt, "fixed": fixed, "sign": sign}
         return jax.tree_util.tree_map(jnp.asarray, pre)
 

@@ -169,13 +169,15 @@ def variance_between_np(vol, s, t) -> np.ndarray:
 
 
 # ---- floating coupons fixed before the valuation date (NumPy, prepare time) ---------------------------
-def current_coupons(ctx, ccy: str, fwd_curve, starts, ends, valid, fixing_factor=None) -> dict:
+def current_coupons(ctx, ccy: str, fwd_curve, starts, ends, valid, fixing_factor=None, fixing_times=None) -> dict:
     """The floating period in its fixed phase at each valuation date and the coefficients of its fixing.
 
-    starts, ends, valid: (n, m) accrual periods (contiguous, increasing; ``valid`` False on padding).
-    For each (k, i) the period j with s_j < t_k < e_j, or with s_j <= 0 (fixed on or before the as-of
-    date) and t_k < e_j (a coupon paid on t_k is no longer in the value at t_k). Its fixing factor
-    F = 1 + tau L is
+    starts, ends, valid: (n, m) accrual periods (increasing, not overlapping in their fixed phases; ``valid``
+    False on padding); ``fixing_times`` (n, m) the fixing dates f_j <= s_j (default: the starts, no fixing
+    lag). Below, with a lag, read f_j for s_j where it decides the phase or the fixing state; the forward is
+    always the one of the accrual period [s_j, e_j]. For each (k, i) the period j with s_j < t_k < e_j, or
+    with s_j <= 0 (fixed on or before the as-of date) and t_k < e_j (a coupon paid on t_k is no longer in
+    the value at t_k). Its fixing factor F = 1 + tau L is
 
       * s_j <= 0: ``fixing_factor[i, j]`` (1 + tau x the fixing from the fixings file) where finite, else
         P_f(0, s_j) / P_f(0, e_j) from today's forwarding curve;
@@ -193,22 +195,23 @@ def current_coupons(ctx, ccy: str, fwd_curve, starts, ends, valid, fixing_factor
     t = np.asarray(ctx.times, dtype=np.float64)
     starts = np.asarray(starts, dtype=np.float64)
     ends = np.asarray(ends, dtype=np.float64)
+    fixes = starts if fixing_times is None else np.asarray(fixing_times, dtype=np.float64)
     n = starts.shape[0]
     thresh = np.maximum(t - TIME_EPS, 2.0 * TIME_EPS)
     j = np.empty((t.size, n), dtype=int)
     for i in range(n):
-        j[:, i] = np.searchsorted(starts[i][valid[i]], thresh, side="left") - 1
+        j[:, i] = np.searchsorted(fixes[i][valid[i]], thresh, side="left") - 1
     jj = np.maximum(j, 0)
     cols = np.arange(n)[None, :]
-    s, e = starts[cols, jj], ends[cols, jj]
+    s, e, fx = starts[cols, jj], ends[cols, jj], fixes[cols, jj]
     has = (j >= 0) & (t[:, None] < e - TIME_EPS) & valid[cols, jj]
-    m = np.searchsorted(t, s + TIME_EPS, side="right") - 1  # last view date <= s_j
-    det = (s <= TIME_EPS) | (m < 0)
+    m = np.searchsorted(t, fx + TIME_EPS, side="right") - 1  # last view date <= f_j
+    det = (fx <= TIME_EPS) | (m < 0)
     ff = np.full(s.shape, np.nan) if fixing_factor is None else np.asarray(fixing_factor, dtype=np.float64)[cols, jj]
     curve_ff = np.exp(log_discount_np(fwd_curve, s) - log_discount_np(fwd_curve, e))
-    f_det = np.where(np.isfinite(ff) & (s <= TIME_EPS), ff, curve_ff)
+    f_det = np.where(np.isfinite(ff) & (fx <= TIME_EPS), ff, curve_ff)
     m = np.maximum(m, 0)
-    tm = np.minimum(t[m], s)
+    tm = np.minimum(t[m], fx)
     lnb = np.log(basis_np(curve, fwd_curve, s, e))
     lnA_s, B_s = ctx.bond_coefficients(ccy, s, t=tm)
     lnA_f, B_f = ctx.bond_coefficients(ccy, e, t=tm)

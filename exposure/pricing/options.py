@@ -10,19 +10,28 @@ unknown field is an error):
                 fixed_rate (finite; may be negative), payer (bool), fixed_tenor (default 1Y),
                 fixed_day_count (default 30/360), float_index (a market.indices key of the same currency,
                 or null: single curve), float_tenor (default: the index tenor when it is in months or
-                years, else fixed_tenor), settlement (physical | cash, default physical), long (default true)
+                years, else fixed_tenor), settlement (physical | cash, default physical), long (default true),
+                calendar (default WeekendsOnly), convention (schedules, default modified_following;
+                fixed_convention / float_convention per leg), settlement_days (default 0: the underlying
+                starts settlement_days business days after the expiry on the calendar, QuantLib's swap-index
+                spot lag) or start (the underlying's start date, ORE's leg StartDate; periods starting before
+                the expiry are not part of the exercised swap)
   CapFloor      currency (default: the index's), index (market.indices key), notional (> 0), start,
                 maturity, strike (> 0), cap (bool: true cap, false floor), long (default true), tenor
-                (default: the index tenor, which must then be in months or years)
+                (default: the index tenor, which must then be in months or years), calendar (schedule,
+                default WeekendsOnly), convention (default modified_following), fixing_days (default 0)
+                and fixing_calendar (default calendar): each caplet fixes fixing_days business days
+                before its accrual start (the forward is still the one of its accrual period)
   EquityOption  name (market.equities key), quantity (> 0), strike (> 0), expiry, call (bool), long (default true)
 
-Conventions: swaption expiries roll to a business day (modified following, weekends-only calendar) and the
-underlying starts on the expiry date (no spot lag); schedules are QuantLib's Schedule (backward, modified
-following, weekends only); floating rates fix on the accrual start (no fixing lag) and pay on the accrual
-end. A cap/floor running on the as-of date needs the fixing of its current period in the fixings file
-when the period started before the as-of date (one fixing on the as-of date uses the file's fixing if
-present, else the forward). As for linear trades, a payment dated on a valuation date is no longer in
-that date's value: a cash-settled option (FX, equity, cash swaption) is worth 0 from its expiry date on,
+Conventions: swaption expiries roll to a business day (modified following on the trade's calendar) and the
+underlying starts on the expiry plus its settlement lag; schedules are QuantLib's Schedule (backward, modified
+following, weekends only unless the trade names its calendar); floating rates fix on the accrual start (a
+cap's fixing_days moves the fixing date earlier) and pay on the accrual end. A cap/floor running on the as-of
+date needs the fixing of its current period in the fixings file when the period fixed before the as-of date
+(one fixing on the as-of date uses the file's fixing if present, else the forward). As for linear trades, a
+payment dated on a valuation date is no longer in that date's value: a cash-settled option (FX, equity, cash
+swaption) is worth 0 from its expiry date on,
 a caplet from its payment date on. All values are in base currency, undiscounted; short positions
 (long: false) are negative. Pricing formulas are in the opt_* modules: ``opt_fx``, ``opt_swaption``,
 ``opt_capfloor``, ``opt_equity``; ``price_today`` gives t0 prices through the same path code.
@@ -35,10 +44,9 @@ import datetime as dt
 
 import numpy as np
 
-from exposure.market.schedule import make_schedule, parse_tenor
+from exposure.market.schedule import WEEKENDS_ONLY, make_schedule, parse_tenor
 from exposure.pricing.fields import Fields
 from exposure.pricing.opt_capfloor import CapFloorBatch
-from exposure.pricing.opt_common import business_day
 from exposure.pricing.opt_equity import EquityOptionBatch
 from exposure.pricing.opt_fx import FxOptionBatch
 from exposure.pricing.opt_swaption import SwaptionBatch
@@ -76,7 +84,7 @@ class SwaptionSpec:
     counterparty: str | None
     currency: str
     notional: float
-    expiry: dt.date  # business day; the underlying starts here
+    expiry: dt.date  # business day (modified following on the calendar): the exercise date
     maturity: dt.date
     fixed_rate: float
     payer: bool
@@ -86,8 +94,9 @@ class SwaptionSpec:
     float_tenor: str
     settlement: str  # "physical" | "cash"
     long: bool
-    fixed_dates: tuple  # adjusted schedule dates, expiry .. maturity
+    fixed_dates: tuple  # adjusted schedule dates, start .. maturity
     float_dates: tuple
+    start: dt.date | None = None  # the underlying's start: expiry + settlement_days (or as given)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,6 +116,7 @@ class CapFloorSpec:
     tenor: str
     dates: tuple  # adjusted schedule dates
     fixings: tuple  # per period: the fixing (decimal) for periods fixed before the as-of date, else None
+    fixing_dates: tuple = ()  # per period: its fixing date (accrual start - fixing_days); () = the starts
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,9 +142,9 @@ def _head(f: Fields, raw: dict) -> dict:
             "counterparty": None if cp is None else str(cp)}
 
 
-def _schedule(f: Fields, start, end, tenor, what):
+def _schedule(f: Fields, start, end, tenor, what, calendar=WEEKENDS_ONLY, convention="modified_following"):
     try:
-        return make_schedule(start, end, tenor, "modified_following", "backward").dates
+        return make_schedule(start, end, tenor, convention, "backward", calendar).dates
     except ValueError as exc:
         raise f.error(f"cannot build the {what} schedule: {exc}") from exc
 
@@ -159,14 +169,20 @@ def parse_fx_option(raw: dict, ctx) -> FxOptionSpec:
 
 def parse_swaption(raw: dict, ctx) -> SwaptionSpec:
     f = Fields(raw, ctx, ("currency", "notional", "expiry", "maturity", "fixed_rate", "payer", "fixed_tenor",
-                          "fixed_day_count", "float_index", "float_tenor", "settlement", "long"))
+                          "fixed_day_count", "float_index", "float_tenor", "settlement", "long", "start",
+                          "settlement_days", "calendar", "convention", "fixed_convention", "float_convention"))
     market = ctx.market
     ccy = f.currency("currency")
-    expiry = business_day(f.date("expiry"))
+    cal = f.calendar()
+    conv = f.convention()
+    expiry = cal.adjust(f.date("expiry"), "modified_following")
     f.not_past("expiry", expiry)
     maturity = f.date("maturity")
     if maturity <= expiry:
         raise f.error(f"maturity {maturity.isoformat()} is not after the expiry {expiry.isoformat()}")
+    start = _underlying_start(f, cal, expiry)
+    if maturity <= start:
+        raise f.error(f"maturity {maturity.isoformat()} is not after the underlying's start {start.isoformat()}")
     index = f.string("float_index", None)
     if index is not None:
         if index not in market.indices:
@@ -178,18 +194,41 @@ def parse_swaption(raw: dict, ctx) -> SwaptionSpec:
     if index is not None and _is_term(market.indices[index].tenor):
         default_float = market.indices[index].tenor
     float_tenor = f.tenor("float_tenor", default_float)
+    # Coupons accruing from before the expiry are not part of the exercised swap (an ORE underlying that
+    # starts on an unadjusted or earlier date): each leg starts on its first schedule date on or after it.
+    legs = []
+    for tenor, key, what in ((fixed_tenor, "fixed_convention", "fixed leg"), (float_tenor, "float_convention",
+                                                                              "floating leg")):
+        dates = [d for d in _schedule(f, start, maturity, tenor, what, cal, f.convention(key, conv)) if d >= expiry]
+        if len(dates) < 2:
+            raise f.error(f"the {what} has no period starting on or after the expiry {expiry.isoformat()}")
+        legs.append(tuple(dates))
     return SwaptionSpec(
         **_head(f, raw), currency=ccy, notional=f.number("notional", positive=True), expiry=expiry,
         maturity=maturity, fixed_rate=f.number("fixed_rate"), payer=f.boolean("payer"), fixed_tenor=fixed_tenor,
         fixed_day_count=f.day_count("fixed_day_count", "30/360"), float_index=index, float_tenor=float_tenor,
         settlement=f.choice("settlement", ("physical", "cash"), "physical"), long=f.boolean("long", True),
-        fixed_dates=_schedule(f, expiry, maturity, fixed_tenor, "fixed leg"),
-        float_dates=_schedule(f, expiry, maturity, float_tenor, "floating leg"),
+        fixed_dates=legs[0], float_dates=legs[1], start=min(legs[0][0], legs[1][0]),
     )
 
 
+def _underlying_start(f: Fields, cal, expiry: dt.date) -> dt.date:
+    """The underlying swap's start: ``start`` as given (ORE's leg StartDate; coupons accruing from before the
+    expiry are dropped), else the expiry advanced by ``settlement_days`` business days on ``calendar``
+    (QuantLib's MakeSwaption: the swap index's spot lag)."""
+    if f.has("start"):
+        if f.has("settlement_days"):
+            f.fail("settlement_days", "give either 'start' or 'settlement_days', not both")
+        return f.date("start")
+    days = f.number("settlement_days", 0.0, nonneg=True)
+    if days != int(days):
+        f.fail("settlement_days", f"must be a whole number of business days (got {days:g})")
+    return cal.advance(expiry, f"{int(days)}D")
+
+
 def parse_cap_floor(raw: dict, ctx) -> CapFloorSpec:
-    f = Fields(raw, ctx, ("currency", "index", "notional", "start", "maturity", "strike", "cap", "long", "tenor"))
+    f = Fields(raw, ctx, ("currency", "index", "notional", "start", "maturity", "strike", "cap", "long", "tenor",
+                          "calendar", "convention", "fixing_days", "fixing_calendar"))
     market = ctx.market
     index = f.string("index")
     if index not in market.indices:
@@ -205,20 +244,27 @@ def parse_cap_floor(raw: dict, ctx) -> CapFloorSpec:
     if "tenor" not in raw and not _is_term(ic.tenor):
         raise f.error(f"index '{index}' has tenor {ic.tenor}: give the caplet 'tenor' (e.g. 3M)")
     tenor = f.tenor("tenor", ic.tenor)
-    dates = _schedule(f, start, maturity, tenor, "caplet")
+    cal = f.calendar()
+    dates = _schedule(f, start, maturity, tenor, "caplet", cal, f.convention())
+    days = f.number("fixing_days", 0.0, nonneg=True)
+    if days != int(days):
+        f.fail("fixing_days", f"must be a whole number of business days (got {days:g})")
+    fix_cal = f.calendar("fixing_calendar", cal.name) if f.has("fixing_calendar") else cal
+    fixing_dates = tuple(fix_cal.advance(d, f"{-int(days)}D", "preceding") if days else d for d in dates[:-1])
     fixings = []
-    for s, e in zip(dates[:-1], dates[1:]):
+    for fd, s, e in zip(fixing_dates, dates[:-1], dates[1:]):
         value = None
-        if s <= market.asof <= e:
-            fixing = ctx.fixings.get(index, s) if ctx.fixings is not None else None
-            if fixing is None and s < market.asof:
-                raise f.error(f"missing fixing of '{index}' on {s.isoformat()} (the running period's start)")
+        if fd <= market.asof <= e:
+            fixing = ctx.fixings.get(index, fd) if ctx.fixings is not None else None
+            if fixing is None and fd < market.asof:
+                raise f.error(f"missing fixing of '{index}' on {fd.isoformat()} (the fixing of the period "
+                              f"{s.isoformat()}..{e.isoformat()}; add it to the fixings file)")
             value = fixing
         fixings.append(None if value is None else float(value))
     return CapFloorSpec(**_head(f, raw), currency=ccy, index=index, notional=f.number("notional", positive=True),
                         start=start, maturity=maturity, strike=f.number("strike", positive=True),
                         cap=f.boolean("cap"), long=f.boolean("long", True), tenor=tenor, dates=dates,
-                        fixings=tuple(fixings))
+                        fixings=tuple(fixings), fixing_dates=fixing_dates)
 
 
 def parse_equity_option(raw: dict, ctx) -> EquityOptionSpec:

@@ -5,7 +5,10 @@
 A grid is given as tenor strings relative to the as-of date (``1M,3M,6M,1Y``), as ``<n>x<tenor>``
 (``120x1M`` = 1M, 2M, ..., 120M), as ISO dates, or a mix. With a margin period of risk the grid also
 carries a close-out date d + MPoR for every valuation date d; the simulation runs on the sorted union and
-the index arrays map valuation and close-out dates into it.
+the index arrays map valuation and close-out dates into it. A netting set with a calendar closes out on
+d + MPoR rolled to its next business day (``NettingSet.close_out_date``): ``with_netting_calendars`` adds
+those dates and gives each netting set its own close-out index (``set_closeout_index``); a netting set
+without a calendar keeps the unadjusted d + MPoR.
 """
 
 from __future__ import annotations
@@ -61,7 +64,9 @@ class TimeGrid:
 
     dates: (n,) sorted unique simulation dates. times: (n,) ACT/365F years.
     valuation_index: (k,) positions of the exposure (valuation) dates.
-    closeout_index: (k,) positions of the close-out dates, or None without an MPoR.
+    closeout_index: (k,) positions of the (unadjusted) close-out dates d + MPoR, or None without an MPoR.
+    set_closeout_index: (k, n_sets) position of each netting set's close-out date (rolled on its calendar),
+    or None when every netting set uses ``closeout_index``.
     """
 
     asof: dt.date
@@ -70,6 +75,7 @@ class TimeGrid:
     valuation_index: np.ndarray
     closeout_index: np.ndarray | None = None
     mpor: str | None = None
+    set_closeout_index: np.ndarray | None = None
 
     @property
     def valuation_dates(self) -> list[dt.date]:
@@ -91,15 +97,43 @@ class TimeGrid:
         extra = {d for d in event_dates if self.asof < d <= last} - set(self.dates)
         if not extra:
             return self
-        union = sorted(set(self.dates) | extra)
+        return self._union(extra)
+
+    def _union(self, extra, set_closeouts=None) -> "TimeGrid":
+        """The grid on its dates plus ``extra``; ``set_closeouts`` (k, n_sets) dates replace set_closeout_index."""
+        union = sorted(set(self.dates) | set(extra))
         pos = {d: i for i, d in enumerate(union)}
-        remap = lambda idx: None if idx is None else np.array([pos[self.dates[i]] for i in idx])  # noqa: E731
+        def remap(idx):
+            return None if idx is None else np.vectorize(lambda i: pos[self.dates[i]], otypes=[int])(idx)
+
+        sets = remap(self.set_closeout_index) if set_closeouts is None else \
+            np.array([[pos[d] for d in row] for row in set_closeouts], dtype=int).reshape(len(self.valuation_index), -1)
         return TimeGrid(self.asof, tuple(union), year_fraction(self.asof, union), remap(self.valuation_index),
-                        remap(self.closeout_index), self.mpor)
+                        remap(self.closeout_index), self.mpor, sets)
+
+    def with_netting_calendars(self, calendars) -> "TimeGrid":
+        """The grid with each netting set's own close-out dates: ``calendars`` (n_sets,) calendar names or None
+        (no calendar: the unadjusted d + MPoR). d + MPoR is rolled to the next business day (following) of
+        the set's calendar; the new dates join the simulation and ``set_closeout_index`` maps them. Unchanged
+        without an MPoR or when no netting set has a calendar."""
+        from exposure.market.calendars import get_calendar
+
+        calendars = list(calendars)
+        if self.closeout_index is None or not calendars or all(c is None for c in calendars):
+            return self
+        base = [self.dates[i] for i in self.closeout_index]
+        cols = []
+        for name in calendars:
+            cal = None if name is None else get_calendar(name)
+            cols.append(base if cal is None else [cal.adjust(d, "following") for d in base])
+        rows = [list(r) for r in zip(*cols)]
+        return self._union({d for r in rows for d in r}, rows)
 
     def event_dates(self) -> list[dt.date]:
         """The simulated dates that are neither valuation nor close-out dates (the portfolio's event dates)."""
         used = set(self.valuation_index.tolist()) | set(() if self.closeout_index is None else self.closeout_index.tolist())
+        if self.set_closeout_index is not None:
+            used |= set(self.set_closeout_index.reshape(-1).tolist())
         return [d for i, d in enumerate(self.dates) if i not in used]
 
     @property
