@@ -12,7 +12,7 @@ None); mappings become ConfigNodes and lists tuples, so nothing below the API ca
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 
 class ConfigNode(Mapping):
@@ -68,7 +68,7 @@ def _frozen(v, path: str):
         return v
     if isinstance(v, Mapping):
         return ConfigNode(v, path)
-    if isinstance(v, (list, tuple)):
+    if _is_list(v):
         return tuple(_frozen(x, f"{path}[{i}]") for i, x in enumerate(v))
     return v
 
@@ -77,9 +77,15 @@ def to_plain(v):
     """Plain dicts and lists (Enums kept) of a ConfigNode tree."""
     if isinstance(v, Mapping):
         return {k: to_plain(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
+    if _is_list(v):
         return [to_plain(x) for x in v]
     return v
+
+
+def _is_list(v) -> bool:
+    """A list, a tuple or any other sequence container (an OmegaConf ListConfig passed by a caller below the
+    API), not a string."""
+    return isinstance(v, Sequence) and not isinstance(v, (str, bytes))
 
 
 def config_yaml(cfg) -> str:
