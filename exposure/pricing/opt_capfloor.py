@@ -100,7 +100,7 @@ class CapFloorBatch(TradeBatch):
             groups.setdefault(id(p[5]), (p[5], []))[1].append(i)
         for fwd, idx in groups.values():
             idx = np.asarray(idx)
-            part = current_coupons(ctx, ccy, fwd, st[idx], en[idx], valid[idx], fix[idx])
+            part = current_coupons(ctx, ccy, fwd, st[idx], en[idx], valid[idx], fix[idx], own_fixings=True)
             for k in keys:
                 cur[k][:, idx] = part[k]
         cols = np.arange(n)[None, :]
