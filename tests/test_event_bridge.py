@@ -1,9 +1,12 @@
 """Event dates by the exact Gaussian bridge (``exposure/simulation/bridge.py``).
 
-1. The reporting-date states are the same bit for bit with or without event dates, and so are the values of a
-   portfolio when an unrelated option with off-grid fixings is added (what-if, run comparisons, incremental CVA).
-2. The bridged states have the model's exact joint law: mean, covariance and cross-covariance with the other
-   dates, against the moments composed from the model's exact transitions (Van Loan, ``model.transitions``) on
+1. The reporting-date states are the same bit for bit with or without event dates, every event's state is the
+   same whatever other event dates the grid holds, and when unrelated options with off-grid dates are added to
+   a book (what-if, run comparisons, incremental CVA) every trade of the book keeps its values bit for bit on
+   the reporting dates, its own off-grid options included (netting-set sums to the last bit or two: another
+   compiled program).
+2. The bridged states have the model's exact joint law: mean, covariance and cross-covariance with every other
+   date, against the moments composed from the model's exact transitions (Van Loan, ``model.transitions``) on
    the full grid, within 4 standard errors; and against states simulated directly on a grid holding the
    event dates (same law, other draws). Also on a model with a zero vol and a unit correlation (singular
    covariances) and on events a day away from a reporting date (near-singular bridges).
@@ -26,8 +29,8 @@ from exposure.simulation.paths import Discretisation, PathGenerator
 from tests.conftest import make_model
 
 ASOF = dt.date(2026, 1, 2)
-# Before the first reporting date (left end t0), two in one interval (chained), a day after a close-out date
-# and a day before a valuation date (near-singular bridges).
+# Before the first reporting date (left end t0), three in one interval, a day after a close-out date and a day
+# before a valuation date (near-singular bridges).
 EVENTS = [dt.date(2026, 4, 1), dt.date(2027, 4, 1), dt.date(2027, 7, 1), dt.date(2027, 1, 17), dt.date(2028, 1, 1)]
 P = 20_000
 
@@ -90,11 +93,13 @@ def test_reporting_states_are_bit_identical_with_or_without_event_dates():
     assert np.array_equal(plain, bridged[rows])
     # Chunk-size invariant, event dates included.
     assert np.array_equal(bridged, PathGenerator(disc, 600, 97, seed=5).all_states())
-    # Another event set (one event fewer): the common event's states are unchanged too (keyed by its day).
-    fewer = rep.with_events(EVENTS[1:])
-    other = PathGenerator(Discretisation.build(model, fewer), 600, 600, seed=5).all_states()
-    i, j = 1 + full.dates.index(EVENTS[-1]), 1 + fewer.dates.index(EVENTS[-1])
-    assert np.array_equal(bridged[i], other[j])
+    # Each event's state does not depend on the other event dates either, even in the same interval: only one
+    # of the five events, then all five plus three more around it.
+    for alone in EVENTS:
+        more = EVENTS + [alone - dt.timedelta(days=1), alone + dt.timedelta(days=2), dt.date(2027, 10, 9)]
+        for grid in (rep.with_events([alone]), rep.with_events(more)):
+            other = PathGenerator(Discretisation.build(model, grid), 600, 600, seed=5).all_states()
+            assert np.array_equal(bridged[1 + full.dates.index(alone)], other[1 + grid.dates.index(alone)]), alone
     # Antithetic pairs mirror each other about the mean on event dates too (their normals are negated).
     anti = PathGenerator(disc, 600, 600, seed=5, antithetic=True).all_states()
     mean, _ = _exact_moments(model, full.times)
@@ -171,23 +176,28 @@ def test_bridge_layout():
     _, full = _grids()
     times, br = build_bridge(model, full)
     rep = reporting_positions(full)
-    assert np.array_equal(times, full.times[rep]) and br.n_events == len(EVENTS)
-    # 2027-01-17 starts from the close-out 2027-01-16; 2027-04-01, 2027-07-01 and 2028-01-01 follow it in the same
-    # interval (each chained to the previous event) up to the valuation date 2028-01-02.
-    ev = [d for d in full.dates if d in EVENTS]
-    assert ev == sorted(EVENTS)
-    assert list(br.chained) == [False, False, True, True, True]
-    assert sorted(br.order.tolist()) == list(range(len(full.dates) + 1))
+    assert np.array_equal(times, full.times[rep])
+    n_r = rep.size + 1
+    rows = np.arange(n_r, n_r + br.n_nodes)
+    # Every node is sampled after both ends of its bracket, and brackets are nested (parents first).
+    assert np.all(br.left < rows) and np.all(br.right < rows)
+    # Every event day is a node; a node costs at most log2(days between reporting dates) per event.
+    assert {d.toordinal() for d in EVENTS} <= set(br.days.tolist())
+    assert br.n_nodes <= len(EVENTS) * int(np.ceil(np.log2(366)))
+    assert sorted(br.order.tolist())[: n_r] == list(range(n_r)) and len(br.order) == len(full.dates) + 1
+    for d in EVENTS:
+        assert br.order[1 + full.dates.index(d)] == n_r + br.days.tolist().index(d.toordinal())
 
 
 # ---- pipeline: an added option changes nothing on the reporting dates ------------------------------------
-def _job(tmp_path, name, extra, trade_level=False):
+def _job(tmp_path, name, own, extra, trade_level=False):
     from exposure import api
     from exposure.chunks import ChunkJob
     from exposure.pricing.view import PricingContext
     from exposure.setup import path_generator
 
     book = yaml.safe_load(open("examples/portfolio/example.yaml"))
+    book["trades"] += own
     if extra:
         book["netting_sets"]["NS_NEW"] = {"counterparty": "CP_A"}
         book["trades"] += [dict(t, netting_set="NS_NEW") for t in extra]
@@ -206,19 +216,36 @@ def _job(tmp_path, name, extra, trade_level=False):
     return (grid, job.run(0, 128)) if not trade_level else (grid, job.run(0, 128), [i for x in b for i in x.ids])
 
 
+# The book's own off-grid options: a caplet fixing at 20M (between the 18M and 21M grid dates) and an FX option
+# expiring at 17M; their values after the event read the event's state.
+OWN = [{"id": "CAPLET_OWN", "type": "CapFloor", "netting_set": "NS_CP_A", "index": "USD-LIBOR-3M", "notional": 1.0e7,
+        "start": "20M", "maturity": "26M", "tenor": "6M", "strike": 0.0385, "cap": True},
+       {"id": "FXO_OWN", "type": "FxOption", "netting_set": "NS_CP_B", "foreign_currency": "EUR",
+        "domestic_currency": "USD", "notional": 1.0e7, "strike": 1.09, "expiry": "17M", "call": True}]
+# Added in a new netting set: a USD 3M cap whose fixings fall between grid dates on the fixing dates of the
+# book's USD swap coupons (which would otherwise read its event states), a physical swaption expiring off the
+# grid, and an FX option expiring at 19M, in the same interval as the book's caplet fixing.
+EXTRA = [{"id": "CAP_NEW", "type": "CapFloor", "index": "USD-LIBOR-3M", "notional": 1.0e7, "start": "0D",
+          "maturity": "5Y", "tenor": "3M", "strike": 0.04, "cap": True},
+         {"id": "SWO_NEW", "type": "Swaption", "currency": "USD", "notional": 1.0e7, "expiry": "28M",
+          "maturity": "6Y", "fixed_rate": 0.037, "payer": True, "float_index": "USD-LIBOR-3M",
+          "settlement": "physical"},
+         {"id": "FXO_NEW", "type": "FxOption", "foreign_currency": "EUR", "domestic_currency": "USD",
+          "notional": 1.0e7, "strike": 1.12, "expiry": "19M", "call": False}]
+
+
 def test_an_added_option_changes_no_reporting_date_value(tmp_path):
-    # A USD 3M cap whose fixings fall between grid dates on the fixing dates of the book's USD swaps' coupons
-    # (those coupons would otherwise read its event states), and a physical swaption expiring off the grid.
-    extra = [{"id": "CAP_NEW", "type": "CapFloor", "index": "USD-LIBOR-3M", "notional": 1.0e7, "start": "0D",
-              "maturity": "5Y", "tenor": "3M", "strike": 0.04, "cap": True},
-             {"id": "SWO_NEW", "type": "Swaption", "currency": "USD", "notional": 1.0e7, "expiry": "28M",
-              "maturity": "6Y", "fixed_rate": 0.037, "payer": True, "float_index": "USD-LIBOR-3M",
-              "settlement": "physical"}]
-    g1, a = _job(tmp_path, "before", [])
-    g2, b = _job(tmp_path, "after", extra)
-    assert g2.n_event_dates > g1.n_event_dates + 10
+    g1, a, ids1 = _job(tmp_path, "before", OWN, [], trade_level=True)
+    g2, b, ids2 = _job(tmp_path, "after", OWN, EXTRA, trade_level=True)
+    assert g1.n_event_dates >= 2 and g2.n_event_dates > g1.n_event_dates + 10
     r1, r2 = np.flatnonzero(g1.reporting_mask()), np.flatnonzero(g2.reporting_mask())
     assert np.array_equal(a.states[r1], b.states[r2])
+    # Every trade of the book, its own off-grid options included, bit for bit.
+    pos = [ids2.index(t) for t in ids1]
+    assert np.array_equal(a.trades[r1], b.trades[r2][:, pos])
+    # The book's netting sets: the same sums of the same values, in a compiled program whose shapes (dates,
+    # trades) differ, where XLA may fuse and vectorise differently: equal to the last bit or two.
     n_ns = a.values.shape[1]
-    assert np.array_equal(a.values[r1], b.values[r2][:, :n_ns])  # the book's netting sets, bit for bit
+    scale = np.abs(a.values[r1]).max(axis=(0, 2), keepdims=True)
+    assert np.all(np.abs(a.values[r1] - b.values[r2][:, :n_ns]) <= 4 * np.finfo(float).eps * scale)
     assert np.abs(b.values[r2][:, n_ns:]).max() > 0  # the new netting set is priced

@@ -4,7 +4,8 @@ States come out as (n_dates + 1, dim, n_paths) with t_0 = 0 first and paths on t
 The scan runs over the reporting dates (valuation and close-out) only, with the same normals whether or
 not the grid has event dates; the states at event dates are then drawn from the exact Gaussian bridge
 between the surrounding reporting dates with normals of their own (``exposure.simulation.bridge``), so
-adding a trade with off-grid events leaves every reporting-date state unchanged bit for bit.
+adding a trade with off-grid events leaves every reporting-date state and every other event's state
+unchanged bit for bit.
 Chunks of paths are simulated one after another with the same compiled function (every chunk padded to
 a multiple of PATH_LANES paths), and every path's normals depend only on (seed, path index), so the
 paths are the same whatever the chunk size.
@@ -122,8 +123,8 @@ class PathGenerator:
         br = self.disc.bridge
         if br is not None:
             ints = lambda a, t=jnp.int64: jax.device_put(jnp.asarray(a, dtype=t), dev)  # noqa: E731
-            br = (put(br.A), put(br.B), put(br.m), put(br.L), ints(br.left), ints(br.right), ints(br.chained, bool),
-                  ints(br.days), ints(br.order))
+            br = (put(br.A), put(br.B), put(br.m), put(br.L), ints(br.left), ints(br.right), ints(br.days),
+                  ints(br.order))
         return put(self.disc.Phi), put(self.disc.mu), put(self.disc.L), put(self.disc.y0), dev, br
 
     def ranges(self) -> list[tuple[int, int]]:
