@@ -14,8 +14,8 @@ so the option on F is exactly Black with the conditional variance
     v(t,T) = Var[ln F(T,T) | F_t] = int_t^T l(u,T)' R l(u,T) du          (years x vol^2).
 
 The integral is done by 16-point Gauss-Legendre on every piece between the model's vol breakpoints
-(and whole years, and the requested times for the last piece), pieces at most 1 year long: the integrand is smooth there (exponentials in
-u), so this is exact to rounding.
+and whole years (and from the last of these to the requested time), pieces at most 1 year long: the
+integrand is smooth there (exponentials in u), so this is exact to rounding.
 
 Bootstrap. With the asset's own vol sigma_a piecewise constant on the market pillars T_1 < ... < T_n
 and the rest of l written r(u,T) (rates, other assets), the model's t0 total variance at T_i is

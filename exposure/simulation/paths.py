@@ -139,8 +139,9 @@ class PathGenerator:
         return -(-min(self.chunk_size, self.n_paths) // PATH_LANES) * PATH_LANES
 
     def chunk(self, start: int, arrays=None) -> jnp.ndarray:
-        """States (n_dates + 1, d, width) on every date (reporting and event) of paths start .. start + width - 1 (callers keep the first
-        stop - start); arrays: ``self._arrays()`` when called in a loop (device copies made once)."""
+        """States (n_dates + 1, d, width) on every date (reporting and event) of paths start .. start + width - 1
+        (callers keep the first stop - start); arrays: ``self._arrays()`` when called in a loop (device copies
+        made once)."""
         Phi, mu, L, y0, dev, br = arrays or self._arrays()
         idx = jax.device_put(jnp.arange(start, start + self.width, dtype=jnp.int64), dev)
         key = jax.random.PRNGKey(self.seed)
