@@ -237,6 +237,7 @@ EXTRA = [{"id": "CAP_SEASONED", "type": "CapFloor", "index": "USD-LIBOR-3M", "no
           "notional": 1.0e7, "strike": 1.12, "expiry": "19M", "call": False}]
 
 
+@pytest.mark.slow
 def test_an_added_option_changes_no_reporting_date_value(tmp_path):
     g1, a, ids1 = _job(tmp_path, "before", OWN, [], trade_level=True)
     g2, b, ids2 = _job(tmp_path, "after", OWN, EXTRA, trade_level=True)
