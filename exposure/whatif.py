@@ -104,7 +104,7 @@ def price_on_scenarios(cfg, market, grid, model, states, trades: list, netting_s
         pf = load_portfolio(pc, market, grid)
     times = np.concatenate([[0.0], grid.times])
     dates = (market.asof,) + tuple(grid.dates)
-    ctx = PricingContext(market, model, times, pf.fixings, dates)
+    ctx = PricingContext(market, model, times, pf.fixings, dates, grid.reporting_mask())
     S = jnp.asarray(states)
     view = PathView.from_states(model, S, jnp.asarray(times), jnp.asarray(ctx.numeraire_log_det()))
     total = np.zeros((times.size, S.shape[-1]))

@@ -194,14 +194,20 @@ class CrossAssetModel:
         Returns Phi (n, d, d), mu (n, d), Sigma (n, d, d), float64: Y_k = Phi_k Y_{k-1} + mu_k + N(0, Sigma_k).
         """
         times = np.asarray(times, dtype=np.float64)
+        return self.step_transitions(np.concatenate([[0.0], times[:-1]]), times)
+
+    def step_transitions(self, starts: np.ndarray, ends: np.ndarray):
+        """Exact transitions over the intervals [starts[k], ends[k]] (each on its own; starts < ends, years):
+        Phi (n, d, d), mu (n, d), Sigma (n, d, d) with Y(ends[k]) = Phi_k Y(starts[k]) + mu_k + N(0, Sigma_k)."""
+        starts = np.asarray(starts, dtype=np.float64)
+        ends = np.asarray(ends, dtype=np.float64)
         A = self.drift_matrix()
         d = self.dim
         amax = max([float(h.mean_reversion) for h in self.hw] + [c.mean_reversion for c in self.credit])
         bps = self.breakpoints()
-        starts = np.concatenate([[0.0], times[:-1]])
         Phis, mus, Sigmas = [], [], []
-        phi_int = self._integrated_phi(np.concatenate([[0.0], times]))
-        for k, (s, t) in enumerate(zip(starts, times)):
+        phi_s, phi_t = self._integrated_phi(starts), self._integrated_phi(ends)
+        for k, (s, t) in enumerate(zip(starts, ends)):
             cuts = np.concatenate([[s], bps[(bps > s) & (bps < t)], [t]])
             Phi, mu, Sig = np.eye(d), np.zeros(d), np.zeros((d, d))
             for u1, u2 in zip(cuts[:-1], cuts[1:]):
@@ -212,7 +218,7 @@ class CrossAssetModel:
                 P_, m_, S_ = _van_loan(A, b, C @ self.correlation @ C.T, tau)
                 for _ in range(nsub):
                     Phi, mu, Sig = P_ @ Phi, P_ @ mu + m_, P_ @ Sig @ P_.T + S_
-            mu = mu + self._phi_increment(phi_int, k)
+            mu = mu + self._phi_increment(phi_t[:, k] - phi_s[:, k])
             Phis.append(Phi)
             mus.append(mu)
             Sigmas.append(0.5 * (Sig + Sig.T))
@@ -228,8 +234,8 @@ class CrossAssetModel:
         """int_0^t phi_c for every currency: (n_ccy, len(times))."""
         return np.stack([integrated_phi(h, cv, times, xp=np) for h, cv in zip(self.hw, self.curves)])
 
-    def _phi_increment(self, phi_int: np.ndarray, k: int) -> np.ndarray:
-        inc = phi_int[:, k + 1] - phi_int[:, k]
+    def _phi_increment(self, inc: np.ndarray) -> np.ndarray:
+        """The curve terms of mu over a step from inc = int phi_c over it, per currency (n_ccy,)."""
         out = np.zeros(self.dim)
         for c in range(1, self.n_ccy):
             out[self.fx_state(c)] = inc[0] - inc[c]

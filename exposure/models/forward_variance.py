@@ -14,8 +14,8 @@ so the option on F is exactly Black with the conditional variance
     v(t,T) = Var[ln F(T,T) | F_t] = int_t^T l(u,T)' R l(u,T) du          (years x vol^2).
 
 The integral is done by 16-point Gauss-Legendre on every piece between the model's vol breakpoints
-(and the requested times), pieces at most 1 year long: the integrand is smooth there (exponentials in
-u), so this is exact to rounding.
+and whole years (and from the last of these to the requested time), pieces at most 1 year long: the
+integrand is smooth there (exponentials in u), so this is exact to rounding.
 
 Bootstrap. With the asset's own vol sigma_a piecewise constant on the market pillars T_1 < ... < T_n
 and the rest of l written r(u,T) (rates, other assets), the model's t0 total variance at T_i is
@@ -108,28 +108,60 @@ def _cumulative(knots: np.ndarray, integrand) -> np.ndarray:
 
 
 def forward_variance(model: CrossAssetModel, lf: LogForward, t, T) -> np.ndarray:
-    """v(t,T) = int_t^T l' R l du (0 where t >= T); t, T broadcast, years. NumPy float64."""
+    """v(t,T) = int_t^T l' R l du (0 where t >= T); t, T broadcast, years. NumPy float64.
+
+    Computed as C_T(T) - C_T(t), C_T(x) = int_0^x: Gauss-Legendre pieces on fixed knots (0, the model's vol
+    breakpoints, whole years) up to the last knot below x, plus one piece from there to x. So each v(t,T)
+    depends on t, T and the model only, never on the other times or expiries asked for with it, down to the
+    last bit: a trade's values do not move when another trade adds an event date to the grid or an expiry to
+    its batch (every product below is elementwise or a fixed-order einsum, no BLAS blocking)."""
     t, T = np.broadcast_arrays(np.asarray(t, dtype=np.float64), np.asarray(T, dtype=np.float64))
     t = np.maximum(t, 0.0)
     Te = np.maximum(T, t)
     if Te.size == 0:
         return np.zeros(Te.shape)
+    knots = _fixed_knots(model, lf, float(Te.max()))
     Tu, inv = np.unique(Te, return_inverse=True)
-    knots = _pieces(model, lf, np.concatenate([t.ravel(), Tu]))
     R = model.correlation
     C = np.empty((Tu.size, knots.size))
-    # Blocks of expiries bound the temporaries (expiries x nodes x factors) for books with many expiries.
     for lo in range(0, Tu.size, _EXPIRY_BLOCK):
         Tb = Tu[lo : lo + _EXPIRY_BLOCK]
 
         def integrand(u, Tb=Tb):
             L = _loadings(model, lf, u, Tb)
-            return np.sum((L @ R) * L, axis=-1)
+            return np.einsum("tui,ij,tuj->tu", L, R, L)
 
         C[lo : lo + Tb.size] = _cumulative(knots, integrand)
     rows = inv.reshape(Te.shape)
-    v = C[rows, np.searchsorted(knots, Te)] - C[rows, np.searchsorted(knots, t)]
-    return np.maximum(v, 0.0)
+
+    def upto(x):
+        k = np.searchsorted(knots, x, side="right") - 1
+        return C[rows, k] + _partial(model, lf, knots[k], x, Tu[rows])
+
+    return np.maximum(upto(Te) - upto(t), 0.0)
+
+
+def _fixed_knots(model: CrossAssetModel, lf: LogForward, top: float) -> np.ndarray:
+    """0, whole years and every vol breakpoint, up to the first whole year >= top."""
+    end = float(np.ceil(top)) if top > 0 else 1.0
+    bps = [model.breakpoints()] + [np.asarray(pv.times, dtype=float) for _, pv, _ in lf.assets]
+    knots = np.unique(np.concatenate([np.arange(0.0, end + 1.0)] + bps))
+    return knots[(knots >= 0.0) & (knots <= end)]
+
+
+def _partial(model: CrossAssetModel, lf: LogForward, a: np.ndarray, x: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """int_a^x l(u, T)' R l(u, T) du elementwise over a, x, T (same shape; [a, x] within one piece)."""
+    shape = np.shape(x)
+    a, x, T = (np.asarray(v, dtype=np.float64).ravel() for v in (a, x, T))
+    half = 0.5 * (x - a)
+    u = 0.5 * (a + x)[:, None] + half[:, None] * _GL_X[None, :]  # (N, G)
+    L = np.zeros(u.shape + (model.correlation.shape[0],))
+    for f, pv, s in lf.assets:
+        L[..., f] += s * _vol(pv, u)
+    for c, s in lf.bonds:
+        L[..., c] += s * _hw_B(float(model.hw[c].mean_reversion), T[:, None] - u) * _vol(model.ir_vols[c], u)
+    vals = np.einsum("ngi,ij,ngj->ng", L, model.correlation, L)
+    return (np.einsum("ng,g->n", vals, _GL_W) * half).reshape(shape)
 
 
 @dataclasses.dataclass(frozen=True)

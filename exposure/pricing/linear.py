@@ -182,7 +182,11 @@ def _current_coupons(ctx, cf: CashFlows, days, ns_local, n_u: int):
     out["n"] = counts.astype(np.int32)
     if cf.c_fix.size == 0:
         return out
-    jfix = np.searchsorted(days, cf.c_fix, side="right") - 1  # last view date <= fixing date
+    # The last readable view date <= the fixing date (an event date of another trade is never read: see
+    # PricingContext.readable), so these values do not depend on the rest of the portfolio.
+    rd = np.arange(K) if ctx.readable is None else np.flatnonzero(ctx.readable)
+    pos = np.searchsorted(days[rd], cf.c_fix, side="right") - 1
+    jfix = np.where(pos >= 0, rd[np.maximum(pos, 0)], -1)
     T1, T2, Tp = model_years(cf.c_fix), model_years(cf.c_end), model_years(cf.c_pay)
     n = cf.c_fix.size
     lnA1, B1, lnA2, B2 = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)

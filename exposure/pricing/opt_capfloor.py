@@ -121,7 +121,8 @@ class CapFloorBatch(TradeBatch):
             for fwd, idx in groups.values():
                 idx = np.asarray(idx)
                 sub = lambda a: a[idx][:, sl]  # noqa: E731
-                part = current_coupons(ctx, ccy, fwd, sub(st), sub(en), sub(valid), sub(fix), sub(ft))
+                part = current_coupons(ctx, ccy, fwd, sub(st), sub(en), sub(valid), sub(fix), sub(ft),
+                                       own_fixings=True)
                 part["j"] = first + step * part["j"]  # back to the full schedule's period index
                 for k in keys:
                     cur[k][:, idx] = part[k]

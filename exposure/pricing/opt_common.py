@@ -169,7 +169,8 @@ def variance_between_np(vol, s, t) -> np.ndarray:
 
 
 # ---- floating coupons fixed before the valuation date (NumPy, prepare time) ---------------------------
-def current_coupons(ctx, ccy: str, fwd_curve, starts, ends, valid, fixing_factor=None, fixing_times=None) -> dict:
+def current_coupons(ctx, ccy: str, fwd_curve, starts, ends, valid, fixing_factor=None, fixing_times=None,
+                    own_fixings=False) -> dict:
     """The floating period in its fixed phase at each valuation date and the coefficients of its fixing.
 
     starts, ends, valid: (n, m) accrual periods (increasing, not overlapping in their fixed phases; ``valid``
@@ -181,8 +182,9 @@ def current_coupons(ctx, ccy: str, fwd_curve, starts, ends, valid, fixing_factor
 
       * s_j <= 0: ``fixing_factor[i, j]`` (1 + tau x the fixing from the fixings file) where finite, else
         P_f(0, s_j) / P_f(0, e_j) from today's forwarding curve;
-      * s_j > 0: the forward for [s_j, e_j] seen from the state at s, the last valuation date on or
-        before s_j (the t0 state, i.e. today's curve, if there is none), the convention of
+      * s_j > 0: the forward for [s_j, e_j] seen from the state at s, the last readable view date on or
+        before s_j (``PricingContext.last_readable``; with ``own_fixings`` the fixings are the trade's own
+        event dates and s = s_j when simulated; the t0 state, i.e. today's curve, if there is none), the convention of
         ``exposure.pricing.linear``: F = b_j P(s, s_j) / P(s, e_j) = exp(c0 + Bfix x(s)) with b_j the
         deterministic basis of ``hw_options.basis_factor``. Exact when s_j is a valuation date; otherwise
         the fixing's conditional expectation under the payment-date forward measure, so linear payoffs
@@ -205,7 +207,7 @@ def current_coupons(ctx, ccy: str, fwd_curve, starts, ends, valid, fixing_factor
     cols = np.arange(n)[None, :]
     s, e, fx = starts[cols, jj], ends[cols, jj], fixes[cols, jj]
     has = (j >= 0) & (t[:, None] < e - TIME_EPS) & valid[cols, jj]
-    m = np.searchsorted(t, fx + TIME_EPS, side="right") - 1  # last view date <= f_j
+    m = ctx.last_readable(fx, own=np.full(fx.shape, own_fixings))  # last readable view date <= f_j
     det = (fx <= TIME_EPS) | (m < 0)
     ff = np.full(s.shape, np.nan) if fixing_factor is None else np.asarray(fixing_factor, dtype=np.float64)[cols, jj]
     curve_ff = np.exp(log_discount_np(fwd_curve, s) - log_discount_np(fwd_curve, e))

@@ -78,9 +78,29 @@ class PricingContext:
     times: np.ndarray
     fixings: object = None  # exposure.portfolio.fixings.Fixings or None
     dates: tuple = ()  # calendar dates of ``times`` (t0 = market.asof)
+    # (K,) bool: the dates whose state any trade may read (t0, valuation and close-out dates; see
+    # ``TimeGrid.reporting_mask``); the others are event dates, read only by the trades they belong to. None: all.
+    readable: np.ndarray | None = None
 
     def ccy_index(self, ccy: str) -> int:
         return self.model.currencies.index(ccy)
+
+    def last_readable(self, T, own=None) -> np.ndarray:
+        """Index of the last readable view date with time <= T (to 1e-10 years), -1 if none; shape of T.
+
+        own: bool (shape of T), True where T is the trade's own event date: a view date at T itself is then
+        read even if it is an event date (it is simulated for this trade). A state read off the reporting dates
+        for another trade's event would make this trade's values depend on the rest of the portfolio."""
+        t = np.asarray(self.times, dtype=np.float64)
+        T = np.asarray(T, dtype=np.float64)
+        idx = np.arange(t.size) if self.readable is None else np.flatnonzero(self.readable)
+        pos = np.searchsorted(t[idx], T + 1e-10, side="right") - 1
+        out = np.where(pos >= 0, idx[np.maximum(pos, 0)], -1)
+        if own is not None:
+            hit = np.searchsorted(t, T + 1e-10, side="right") - 1
+            exact = (hit >= 0) & (np.abs(t[np.maximum(hit, 0)] - T) <= 1e-10) & np.asarray(own, dtype=bool)
+            out = np.where(exact, hit, out)
+        return out
 
     def rate_model(self, ccy: str):
         """The currency's rate model (``models.rate_model.RateModel``): all a pricer asks of the rates."""

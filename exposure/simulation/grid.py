@@ -136,6 +136,17 @@ class TimeGrid:
             used |= set(self.set_closeout_index.reshape(-1).tolist())
         return [d for i, d in enumerate(self.dates) if i not in used]
 
+    def reporting_mask(self) -> np.ndarray:
+        """(n + 1,) bool over [t0] + dates: True on t0 and the valuation and close-out dates. Pricers read the
+        state only there and on their own trades' event dates, so a trade's values never depend on another
+        trade's event dates."""
+        mask = np.zeros(len(self.dates) + 1, dtype=bool)
+        mask[0] = True
+        mask[1 + np.asarray(self.valuation_index, dtype=int)] = True
+        if self.closeout_index is not None:
+            mask[1 + np.asarray(self.closeout_index, dtype=int)] = True
+        return mask
+
     @property
     def n_event_dates(self) -> int:
         return len(self.event_dates())

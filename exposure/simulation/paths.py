@@ -1,6 +1,11 @@
 """Path generation: Y_k = Phi_k Y_{k-1} + mu_k + L_k z_k, scanned over dates, vectorised over paths.
 
 States come out as (n_dates + 1, dim, n_paths) with t_0 = 0 first and paths on the contiguous last axis.
+The scan runs over the reporting dates (valuation and close-out) only, with the same normals whether or
+not the grid has event dates; the states at event dates are then drawn from the exact Gaussian bridge
+between the surrounding reporting dates with normals of their own (``exposure.simulation.bridge``), so
+adding a trade with off-grid events leaves every reporting-date state and every other event's state
+unchanged bit for bit.
 Chunks of paths are simulated one after another with the same compiled function (every chunk padded to
 a multiple of PATH_LANES paths), and every path's normals depend only on (seed, path index), so the
 paths are the same whatever the chunk size.
@@ -18,6 +23,7 @@ import numpy as np
 
 from exposure.errors import ConfigError
 from exposure.models.cross_asset import CrossAssetModel, factor_matrix
+from exposure.simulation.bridge import Bridge, bridge_states, build_bridge
 from exposure.simulation.rng import chunk_normals
 
 if TYPE_CHECKING:
@@ -28,21 +34,31 @@ if TYPE_CHECKING:
 # the tail of a vectorised loop with scalar code whose last bits can differ, so a path must never land in
 # a tail, whatever the chunk size, for results to be bit-identical across chunk sizes.
 PATH_LANES = 64
+# Path indices are folded into the keys as uint32; the last value keys the event normals' stream.
+MAX_PATHS = 2**32 - 1
 
 
 @dataclasses.dataclass(frozen=True)
 class Discretisation:
-    """Per-step arrays of the exact scheme: Phi (n, d, d), mu (n, d), L (n, d, d); y0 (d,)."""
+    """Per-step arrays of the exact scheme on the reporting dates: Phi (n, d, d), mu (n, d), L (n, d, d);
+    y0 (d,); bridge: the event dates' exact bridge (None without event dates)."""
 
     Phi: np.ndarray
     mu: np.ndarray
     L: np.ndarray
     y0: np.ndarray
+    bridge: Bridge | None = None
 
     @staticmethod
     def build(model: CrossAssetModel, grid: "TimeGrid") -> "Discretisation":
-        Phi, mu, Sigma = model.transitions(grid.times)
-        return Discretisation(Phi, mu, factor_matrix(Sigma), model.initial_state())
+        """The scheme on ``grid``'s reporting dates and, if it has event dates, the bridge onto them (a grid
+        without ``valuation_index``, e.g. bare times, is all reporting dates)."""
+        bridge = None
+        times = np.asarray(grid.times, dtype=np.float64)
+        if getattr(grid, "valuation_index", None) is not None:
+            times, bridge = build_bridge(model, grid)
+        Phi, mu, Sigma = model.transitions(times)
+        return Discretisation(Phi, mu, factor_matrix(Sigma), model.initial_state(), bridge)
 
 
 @partial(jax.jit, static_argnames=("antithetic",))
@@ -97,12 +113,19 @@ class PathGenerator:
             raise ConfigError("simulation.paths", f"must be > 0 (got {self.n_paths})")
         if self.chunk_size <= 0:
             raise ConfigError("simulation.chunk_size", f"must be > 0 (got {self.chunk_size})")
+        if self.n_paths >= MAX_PATHS - PATH_LANES:
+            raise ConfigError("simulation.paths", f"must be below {MAX_PATHS - PATH_LANES} (got {self.n_paths})")
 
     def _arrays(self):
         dev = resolve_device(self.device)
         dt = jnp.dtype(getattr(self.dtype, "value", self.dtype))
         put = lambda a: jax.device_put(jnp.asarray(a, dtype=dt), dev)  # noqa: E731
-        return put(self.disc.Phi), put(self.disc.mu), put(self.disc.L), put(self.disc.y0), dev
+        br = self.disc.bridge
+        if br is not None:
+            ints = lambda a, t=jnp.int64: jax.device_put(jnp.asarray(a, dtype=t), dev)  # noqa: E731
+            br = (put(br.A), put(br.B), put(br.m), put(br.L), ints(br.left), ints(br.right), ints(br.days),
+                  ints(br.order))
+        return put(self.disc.Phi), put(self.disc.mu), put(self.disc.L), put(self.disc.y0), dev, br
 
     def ranges(self) -> list[tuple[int, int]]:
         """The (start, stop) path ranges of the chunks, in order: the unit of work (and of checkpointing and
@@ -116,11 +139,18 @@ class PathGenerator:
         return -(-min(self.chunk_size, self.n_paths) // PATH_LANES) * PATH_LANES
 
     def chunk(self, start: int, arrays=None) -> jnp.ndarray:
-        """States (n_steps + 1, d, width) of paths start .. start + width - 1 (callers keep the first
-        stop - start); arrays: ``self._arrays()`` when called in a loop (device copies made once)."""
-        Phi, mu, L, y0, dev = arrays or self._arrays()
+        """States (n_dates + 1, d, width) on every date (reporting and event) of paths start .. start + width - 1
+        (callers keep the first stop - start); arrays: ``self._arrays()`` when called in a loop (device copies
+        made once)."""
+        Phi, mu, L, y0, dev, br = arrays or self._arrays()
         idx = jax.device_put(jnp.arange(start, start + self.width, dtype=jnp.int64), dev)
-        return simulate_chunk(Phi, mu, L, y0, jax.random.PRNGKey(self.seed), idx, antithetic=self.antithetic)
+        key = jax.random.PRNGKey(self.seed)
+        # Two programs on purpose: the reporting states come from the very program a run without event dates
+        # runs (bit-identical by construction); the bridge only reads them.
+        states = simulate_chunk(Phi, mu, L, y0, key, idx, antithetic=self.antithetic)
+        if br is None:
+            return states
+        return bridge_states(states, *br, key, idx, antithetic=self.antithetic)
 
     def chunks(self, pad: bool = False) -> Iterator[tuple[int, int, jnp.ndarray]]:
         """Yields (start, stop, states) with states (n_steps + 1, d, stop - start), or with ``pad`` the
