@@ -71,8 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except OSError as exc:  # a disk, permission or file-system problem while writing: one line, the file named
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"error: {where}{_one_line(exc.strerror or exc)}", file=sys.stderr)
+        print(f"error: {_os_line(exc)}", file=sys.stderr)
         return 2
     return 0
 
@@ -82,13 +81,16 @@ def _os_line(exc) -> str:
     from exposure.errors import ExposureError
 
     if isinstance(exc, OSError) and not isinstance(exc, ExposureError):
-        return (f"{exc.filename}: " if exc.filename else "") + _one_line(exc.strerror or exc)
+        notes = "".join(f"; {n}" for n in getattr(exc, "__notes__", ()))
+        return (f"{exc.filename}: " if exc.filename else "") + _one_line(exc.strerror or exc) + notes
     return _one_line(exc)
 
 
 def _one_line(exc) -> str:
-    """The error on one line (a parser's multi-line message joined with '; '), so a log line is the whole error."""
-    return "; ".join(ln.strip() for ln in str(exc).splitlines() if ln.strip())
+    """The error on one line (a parser's multi-line message joined with '; '), so a log line is the whole error;
+    with its notes (where a failed run's log and checkpoint are, exposure.run_folder)."""
+    text = "\n".join([str(exc)] + [str(n) for n in getattr(exc, "__notes__", ())])
+    return "; ".join(ln.strip() for ln in text.splitlines() if ln.strip())
 
 
 def _report(args: list[str]) -> int:

@@ -16,6 +16,7 @@ from omegaconf import OmegaConf
 
 from exposure.aggregation.values_cube import values_cube
 from exposure.setup import Setup, path_generator, setup
+from exposure.checkpoint import NoCheckpoint
 from exposure.chunks import ChunkJob
 from exposure.errors import ConfigError, NonFiniteError
 from exposure.pricing.view import PricingContext
@@ -40,9 +41,12 @@ class RunResults:
         return text + f"\nresults: {self.out_dir}"
 
 
-def run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | None = None) -> RunResults:
+def run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | None = None,
+                 checkpoint=None) -> RunResults:
     """The whole chain; files written under ``out_dir`` (default cfg.output.dir; ``exposure.api.run`` passes
-    the staging folder that becomes cfg.output.dir when the run succeeds, see exposure.run_folder)."""
+    the staging folder that becomes cfg.output.dir when the run succeeds, see exposure.run_folder).
+    checkpoint: an ``exposure.checkpoint.Checkpoint`` journaling every chunk (and replaying those of a killed
+    run), or None."""
     from exposure.report import RunProgress, report_settings
 
     report_settings(cfg)  # desk report: limits read and checked before any compute
@@ -74,23 +78,34 @@ def run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | None
     npv0 = None
     progress.stage("paths", total=gen.n_paths)
     cube = values_cube(bool(cfg.output.store_cube), gen.n_paths)  # netting-set values for `exposure aggregate`
+    ckpt = checkpoint if checkpoint is not None else NoCheckpoint()
+
+    def take(out):  # one chunk, computed or replayed from the checkpoint: checked, aggregated, kept
+        nonlocal npv0
+        if npv0 is None:
+            npv0 = out.npv0
+            _check_finite(npv0, trade_ids)
+        # Named errors for rate states beyond a series expansion's range (inside the trace they are NaN).
+        for b, p in zip(batches, pres):
+            if hasattr(b, "check_range") and out.x_abs_max is not None:
+                b.check_range(p, out.x_abs_max)
+        ns = out.values
+        if not np.all(np.isfinite(ns)):
+            bad = np.argwhere(~np.isfinite(ns))[0]
+            raise NonFiniteError(
+                f"non-finite netting-set value in '{pf.netting_sets[bad[1]].id}' at date index {bad[0]}, path {out.start + bad[2]}")
+        agg.add_chunk(out.start, out.stop, ns, out.numeraire, out.fx, out.trades)
+        cube.add(out.start, out.stop, ns, out.numeraire, out.fx, out.states)
+        progress.advance(out.stop - out.start)
+
     with agg:
-        for out in job.outputs():
-            if npv0 is None:
-                npv0 = out.npv0
-                _check_finite(npv0, trade_ids)
-            # Named errors for rate states beyond a series expansion's range (inside the trace they are NaN).
-            for b, p in zip(batches, pres):
-                if hasattr(b, "check_range"):
-                    b.check_range(p, out.x_abs_max)
-            ns = out.values
-            if not np.all(np.isfinite(ns)):
-                bad = np.argwhere(~np.isfinite(ns))[0]
-                raise NonFiniteError(
-                    f"non-finite netting-set value in '{pf.netting_sets[bad[1]].id}' at date index {bad[0]}, path {out.start + bad[2]}")
-            agg.add_chunk(out.start, out.stop, ns, out.numeraire, out.fx, out.trades)
-            cube.add(out.start, out.stop, ns, out.numeraire, out.fx, out.states)
-            progress.advance(out.stop - out.start)
+        first = ckpt.begin(job.ranges(), take, states=bool(cfg.output.store_cube))  # replays a killed run's chunks
+        if first:
+            progress.log(f"resumed from the checkpoint: {first} of {len(job.ranges())} chunks replayed")
+        for out in job.outputs(first):
+            take(out)
+            ckpt.commit(out)
+        ckpt.close()
         progress.stage("measures")
         measures = post.finalize(agg)
 
