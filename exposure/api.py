@@ -111,6 +111,23 @@ def simulate(cfg: DictConfig, s: Setup | None = None):
     return scenarios_dataset(states, dates, times, s.built.model.state_names, attrs)
 
 
+def write_scenarios(cfg: DictConfig) -> str:
+    """``exposure simulate``: the scenarios of ``simulate`` written to cfg.output.dir/scenarios.h5 (with the
+    resolved config.yaml) as one run folder: staged, locked and swapped into place like a run
+    (exposure.run_folder), so a kill or an error leaves the previous folder as it was. Returns the file's path."""
+    from exposure.run_folder import staged_run_folder
+    from exposure.simulation.scenario_io import atomic_text, write_netcdf_atomic
+
+    from exposure.checks import check_outputs
+
+    check_outputs(cfg)
+    out = os.path.abspath(str(cfg.output.dir))
+    with staged_run_folder(out) as stage:
+        write_netcdf_atomic(simulate(cfg), os.path.join(stage, "scenarios.h5"))
+        atomic_text(os.path.join(stage, "config.yaml"), OmegaConf.to_yaml(cfg))
+    return os.path.join(out, "scenarios.h5")
+
+
 def run(cfg: DictConfig, progress=None, show_bar: bool | None = False):
     """The whole chain on the configured market and portfolio; results and the desk report (report.*) written
     under cfg.output.dir as one run: staged in a temporary sibling folder and moved into place at the end, a

@@ -156,6 +156,9 @@ class Checkpoint:
                 self._files[n] = open(os.path.join(self.dir, n + ".bin"), "ab")
                 st["shapes"].setdefault(n, [list(a.shape[:-1]), a.dtype.str])
             self._files[n].write(a.tobytes())
+            if n == names[0] and os.environ.get("XPOSURE_FAILPOINT"):  # tests: a torn append
+                self._files[n].flush()
+                failpoint(f"append:{k + 1}")
         for n in names:
             fh = self._files[n]
             fh.flush()

@@ -2,7 +2,7 @@
 
     exposure run [key=value ...]        whole chain, writes output.dir
     exposure validate [key=value ...]   checks only; exit 0 if the config is valid, 2 otherwise
-    exposure simulate [key=value ...]   scenarios only, written to output.dir/scenarios.h5
+    exposure simulate [key=value ...]   scenarios only: output.dir (replaced, as a run) holds scenarios.h5
     exposure show [key=value ...]       print the composed config
     exposure report RUN_DIR [report.key=value ...]
                                         re-write summary.csv, limits.csv, plots and report.html of a stored
@@ -51,11 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             n = len(s.portfolio.trades) if s.portfolio is not None else 0
             print(f"config OK: {len(s.market.currencies)} currencies, {len(s.grid.dates)} dates, {n} trades")
         elif cmd == "simulate":
-            import os
-
-            from exposure.simulation.scenario_io import write_netcdf_atomic
-
-            path = write_netcdf_atomic(api.simulate(cfg), os.path.join(str(cfg.output.dir), "scenarios.h5"))
+            path = api.write_scenarios(cfg)  # one run folder, staged and swapped in like `exposure run`
             print(f"scenarios written to {path}")
         elif cmd == "run":
             from exposure.report import print_summary
