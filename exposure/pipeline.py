@@ -73,8 +73,13 @@ def run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | None
     y0 = np.asarray(model.initial_state(), dtype=np.float64)
     gen = path_generator(cfg, s)
     job = ChunkJob(gen, model, tuple(batches), tuple(pres), tuple(pres0), y0, times, log_num, n_ns, trade_level)
+    from exposure.memory import run_memory_plan
+
+    plan = run_memory_plan(cfg, s)  # the chunk size (in gen) and the quantile spill from the memory budget
     agg, post = make_aggregator(cfg, market, pf, grid, gen.n_paths, model.currencies, out_dir,
-                                trade_ns if trade_level else None)
+                                trade_ns if trade_level else None, memory_budget_bytes=plan.store_bytes)
+    progress.log(f"memory plan: chunks of {gen.ranges()[0][1]} paths, quantile store "
+                 f"{'spilled to disk' if plan.spilled else 'in memory'} (budget {plan.budget / 2**30:.3g} GB)")
     npv0 = None
     progress.stage("paths", total=gen.n_paths)
     cube = values_cube(bool(cfg.output.store_cube), gen.n_paths)  # netting-set values for `exposure aggregate`
@@ -165,10 +170,11 @@ class PostSimulation:
 
 
 def make_aggregator(cfg, market, pf, grid, n_paths: int, currencies, spill_dir: str, trade_netting_index=None,
-                    maturities=None):
+                    maturities=None, memory_budget_bytes=None):
     """(ExposureAggregator, PostSimulation) for simulated dates [t0] + grid.dates: valuation and close-out
     indices, and the XVA date weights (known before the simulation, so the aggregator streams their standard
-    errors). maturities: (n_ns,) netting-set maturities in years (default: from the portfolio's trades)."""
+    errors). maturities: (n_ns,) netting-set maturities in years (default: from the portfolio's trades);
+    memory_budget_bytes: the quantile stores' in-memory limit (exposure.memory; default the aggregator's)."""
     from exposure.capital.imm import netting_set_maturities
 
     from exposure.aggregation.measures import ExposureAggregator
@@ -186,6 +192,7 @@ def make_aggregator(cfg, market, pf, grid, n_paths: int, currencies, spill_dir: 
         t0_index=0, currencies=tuple(currencies), base_currency=market.base_currency,
         quantiles=list(cfg.output.quantiles), trade_netting_index=trade_netting_index,
         store_cube=bool(cfg.output.store_cube), spill_dir=spill_dir,
+        **({} if memory_budget_bytes is None else {"memory_budget_bytes": int(memory_budget_bytes)}),
         **path_functionals(xva, market.credit, market.own_name, pf.netting_sets, val_times, dfs))
     if maturities is None:
         maturities = netting_set_maturities(pf, market)
