@@ -143,7 +143,6 @@ def run(cfg: DictConfig, progress=None, show_bar: bool | None = False):
     from exposure.report.settings import report_settings
 
     report_settings(cfg)
-    checkpoint_settings(cfg)
     check_outputs(cfg)
     s = setup(cfg)
     check_run_size(cfg, s)

@@ -1,7 +1,7 @@
 """Checks of a run's outputs and size, before any compute (``exposure validate`` and ``exposure run``).
 
     check_outputs(cfg)        output.dir creatable/writable and a folder, results.h5 not a folder,
-                              output.quantiles non-empty and each in (0, 1)
+                              output.quantiles non-empty and each in (0, 1), simulation.resume known
     check_run_size(cfg, s)    ids at most MAX_ID_LENGTH characters; the run's memory plan (exposure.memory: chunk
                               size and quantile spill from simulation.memory_budget_gb, default the machine's RAM;
                               refused when not even one chunk fits) and the disk it needs in the output folder's
@@ -23,9 +23,11 @@ MAX_ID_LENGTH = 256
 
 
 def check_outputs(cfg) -> None:
+    from exposure.checkpoint import checkpoint_settings
     from exposure.run_folder import check_output_dir
 
     check_output_dir(str(cfg.output.dir))
+    checkpoint_settings(cfg)  # simulation.resume is one of auto, strict, require, never
     qs = list(cfg.output.quantiles or [])
     if not qs:
         raise ConfigError("output.quantiles", "is empty: give at least one PFE quantile in (0, 1), e.g. [0.95]")

@@ -203,3 +203,5 @@ def test_changed_inputs_are_never_resumed(reference, tmp_path, monkeypatch):
 
     rc, err = _cli(book, tmp_path / "other", "simulation.resume=require")
     assert rc == 2 and "require: no checkpoint to resume" in err, err
+    rc, err = _cli(book, tmp_path / "other", "simulation.resume=sometimes")
+    assert rc == 2 and err.startswith("error: simulation.resume: must be one of auto, strict, require, never"), err
