@@ -33,6 +33,7 @@ import json
 import os
 import shutil
 import signal
+import time
 
 import numpy as np
 
@@ -105,6 +106,7 @@ class Checkpoint:
         self.state = state  # the committed state of a checkpoint being resumed, else None
         self._files: dict = {}
         self.discarded = ""  # what a discarded checkpoint of another run differed in (auto), for run.log
+        self._seconds = 0.0  # time spent committing, for run.log
 
     @property
     def resuming(self) -> bool:
@@ -145,6 +147,7 @@ class Checkpoint:
 
     def commit(self, out) -> None:
         """Journal the ChunkOutput ``out`` (the next chunk in order) and make it the last checkpointed chunk."""
+        t0 = time.perf_counter()
         st = self.state
         k = st["chunks"]
         if k == 0:
@@ -168,6 +171,12 @@ class Checkpoint:
         st["chunks"] = k + 1
         write_json_atomic(os.path.join(self.dir, "state.json"), st, point=f"state:{k + 1}")
         failpoint(f"committed:{k + 1}")
+        self._seconds += time.perf_counter() - t0
+
+    def summary(self) -> str:
+        st = self.state or {"chunks": 0, "lengths": {}}
+        return (f"checkpoint: {st['chunks']} chunks journaled, {sum(st['lengths'].values()) / 2**20:.3g} MB, "
+                f"{self._seconds:.3f} s spent committing in this process")
 
     def close(self) -> None:
         for fh in self._files.values():
@@ -191,6 +200,9 @@ class NoCheckpoint:
 
     def commit(self, out) -> None:
         pass
+
+    def summary(self) -> str:
+        return "checkpoint: off (simulation.checkpoint=false)"
 
     def close(self) -> None:
         pass

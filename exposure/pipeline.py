@@ -111,6 +111,7 @@ def run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | None
             take(out)
             ckpt.commit(out)
         ckpt.close()
+        progress.log(ckpt.summary())
         progress.stage("measures")
         measures = post.finalize(agg)
 
