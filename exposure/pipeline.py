@@ -19,6 +19,7 @@ from exposure.setup import Setup, path_generator, setup
 from exposure.checkpoint import NoCheckpoint
 from exposure.chunks import ChunkJob
 from exposure.errors import ConfigError, NonFiniteError
+from exposure.memory import run_memory_plan
 from exposure.pricing.view import PricingContext
 
 
@@ -73,8 +74,6 @@ def run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | None
     y0 = np.asarray(model.initial_state(), dtype=np.float64)
     gen = path_generator(cfg, s)
     job = ChunkJob(gen, model, tuple(batches), tuple(pres), tuple(pres0), y0, times, log_num, n_ns, trade_level)
-    from exposure.memory import run_memory_plan
-
     plan = run_memory_plan(cfg, s)  # the chunk size (in gen) and the quantile spill from the memory budget
     agg, post = make_aggregator(cfg, market, pf, grid, gen.n_paths, model.currencies, out_dir,
                                 trade_ns if trade_level else None, memory_budget_bytes=plan.store_bytes)
