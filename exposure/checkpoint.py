@@ -150,8 +150,11 @@ class Checkpoint:
         t0 = time.perf_counter()
         st = self.state
         k = st["chunks"]
-        if k == 0:
-            np.save(os.path.join(self.dir, "npv0.npy"), np.asarray(out.npv0))
+        if k == 0:  # before the first state.json: a kill here leaves nothing to resume
+            with open(os.path.join(self.dir, "npv0.npy"), "wb") as fh:
+                np.save(fh, np.asarray(out.npv0))
+                fh.flush()
+                os.fsync(fh.fileno())
         names = [n for n in _ARRAYS if getattr(out, n) is not None and (n != "states" or self._states)]
         for n in names:
             a = np.ascontiguousarray(getattr(out, n))

@@ -151,7 +151,8 @@ def test_hostile_ids_end_to_end(tmp_path):
     assert rows[0] == ["TradeId", "NPV"] and [r[0] for r in rows[1:]] == ['T,1 "x"\nz', "T2", "T3"]
 
 
-@pytest.mark.parametrize("stage", ["setup", "paths", "measures", "write", "report"])
+@pytest.mark.parametrize("stage", ["setup", "paths", pytest.param("measures", marks=pytest.mark.slow), "write",
+                                   pytest.param("report", marks=pytest.mark.slow)])
 def test_interrupt_at_every_stage_leaves_previous_run(first_run, monkeypatch, stage):
     """A KeyboardInterrupt (what SIGINT/SIGTERM handlers raise) as each stage starts: the old folder stays byte for
     byte, no staging folder is left."""
