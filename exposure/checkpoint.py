@@ -161,7 +161,7 @@ class Checkpoint:
             if n not in self._files:
                 self._files[n] = open(os.path.join(self.dir, n + ".bin"), "ab")
                 st["shapes"].setdefault(n, [list(a.shape[:-1]), a.dtype.str])
-            self._files[n].write(a.tobytes())
+            self._files[n].write(memoryview(a).cast("B"))  # the raw bytes, without a copy
             if n == names[0] and os.environ.get("XPOSURE_FAILPOINT"):  # tests: a torn append
                 self._files[n].flush()
                 failpoint(f"append:{k + 1}")

@@ -205,3 +205,24 @@ def test_changed_inputs_are_never_resumed(reference, tmp_path, monkeypatch):
     assert rc == 2 and "require: no checkpoint to resume" in err, err
     rc, err = _cli(book, tmp_path / "other", "simulation.resume=sometimes")
     assert rc == 2 and err.startswith("error: simulation.resume: must be one of auto, strict, require, never"), err
+
+
+def test_manifest_names_what_changed_and_ignores_output_only_keys(tmp_path, monkeypatch):
+    from exposure import manifest as m
+
+    book = tmp_path / "b.yaml"
+    book.write_text("a")
+    cfg = {"portfolio": {"trades": str(book)}, "simulation": {"seed": 1, "resume": "auto"},
+           "output": {"dir": "x", "quantiles": [0.9]}, "report": {"plots": True}}
+    base = m.run_manifest(cfg)
+    assert base["files"] == {str(book): m.file_digest(str(book))}
+    same = m.run_manifest({**cfg, "output": {"dir": "elsewhere", "quantiles": [0.9]}, "report": {"plots": False},
+                           "simulation": {"seed": 1, "resume": "strict"}})
+    assert m.differences(base, same) == []
+    other = m.run_manifest({**cfg, "output": {"dir": "x", "quantiles": [0.95]}})
+    assert m.differences(base, other) == ["config output.quantiles: [0.9] -> [0.95]"]
+    book.write_text("b")
+    assert m.differences(base, m.run_manifest(cfg)) == [f"file {book} changed"]
+    monkeypatch.setattr(m, "code_digest", lambda: "other")
+    assert "the code (exposure package or jax/numpy version) changed" in m.differences(base, m.run_manifest(cfg))
+    assert "chunk layout changed" in m.differences(dict(base, layout=[[0, 8]]), dict(base, layout=[[0, 4], [4, 8]]))[0]
