@@ -21,9 +21,10 @@ a resume the aggregation of the journaled chunks again (no simulation or pricing
 Resume modes (``simulation.resume``), for the checkpoint found in the staging folder: auto (default: resume a
 checkpoint of the same run; discard one of a changed run, saying what changed in run.log, and start afresh),
 strict (resume the same run, refuse a changed one with ResumeRefused naming the differences), require (as
-strict, and refuse to start without a checkpoint), never (discard any checkpoint, start afresh). ``simulation.checkpoint:
-false`` journals nothing. Test hook: XPOSURE_FAILPOINT=<name> SIGKILLs the process at that point
-(``failpoint``), so that tests place kills exactly.
+strict, and refuse to start without a checkpoint), never (discard any checkpoint, start afresh).
+``simulation.checkpoint: false`` journals nothing. Test hook: XPOSURE_FAILPOINT=<name> SIGKILLs the process
+at that point (``failpoint``: append:k, journaled:k, state:k, committed:k, write:<file name>), so that tests
+place kills exactly.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import os
 import shutil
 
 from exposure.errors import ConfigError
-from exposure.memory import GB, budget_bytes, machine_memory_bytes  # noqa: F401  (re-exported)
+from exposure.memory import GB, budget_bytes
 
 MAX_ID_LENGTH = 256
 

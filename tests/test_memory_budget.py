@@ -96,6 +96,7 @@ def test_without_the_budget_the_same_run_goes_above_it_with_the_same_results(boo
     for f in sorted(os.listdir(a)):
         if f.endswith(".csv"):
             assert (a / f).read_bytes() == (b / f).read_bytes(), f
-    with xr.open_dataset(a / "results.h5", engine="h5netcdf") as x, xr.open_dataset(b / "results.h5", engine="h5netcdf") as y:
+    with xr.open_dataset(a / "results.h5", engine="h5netcdf") as x, \
+            xr.open_dataset(b / "results.h5", engine="h5netcdf") as y:
         for v in x.data_vars:
             assert np.array_equal(x[v].values, y[v].values), v
