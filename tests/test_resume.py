@@ -226,3 +226,34 @@ def test_manifest_names_what_changed_and_ignores_output_only_keys(tmp_path, monk
     monkeypatch.setattr(m, "code_digest", lambda: "other")
     assert "the code (exposure package or jax/numpy version) changed" in m.differences(base, m.run_manifest(cfg))
     assert "chunk layout changed" in m.differences(dict(base, layout=[[0, 8]]), dict(base, layout=[[0, 4], [4, 8]]))[0]
+
+
+@pytest.mark.slow
+def test_killed_at_random_moments_then_resumed(reference):
+    """SIGKILL from outside at seeded random moments (wherever the run happens to be: starting, simulating,
+    committing, writing), three times, then the same command to the end: the uninterrupted run's files."""
+    import random
+    import signal
+    import time
+
+    tmp, book = reference
+    out = tmp / "run"
+    shutil.rmtree(out, ignore_errors=True)
+    rng = random.Random(20261206)
+    landed = []
+    for _ in range(3):
+        if out.exists():  # a run got to the end before its kill
+            break
+        proc = subprocess.Popen([sys.executable, "-m", "exposure", *_args(book, out)], cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(4.0, 14.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(60)
+        landed.append((tmp / ".run.staging" / "checkpoint" / "state.json").exists())
+    if not out.exists():
+        r = _child(book, out)
+        assert r.returncode == 0, r.stderr
+    assert_same_run(tmp / "ref", out)
+    if not any(landed):
+        pytest.skip("every kill landed before the first checkpoint (a slow machine): nothing was resumed")
+    assert "resumed from the checkpoint" in (out / "run.log").read_text()
