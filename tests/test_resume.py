@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -38,6 +39,7 @@ trades:
      sell_amount: 2.0e+7, maturity: 1Y}
 """
 N_CHUNKS = 6
+REFERENCE_SECONDS: list = []  # wall time of the uninterrupted child run (the random kills are placed within it)
 SETTINGS = ["portfolio.fixings=null", "simulation.paths=96", "simulation.chunk_size=16", "simulation.grid='3M,6M,1Y'",
             "simulation.mpor=2W", "output.trade_level=true", "output.store_cube=true", "report.plots=false",
             "report.html=false", "report.limits_file=null"]
@@ -99,8 +101,10 @@ def reference(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("resume")
     book = tmp / "book.yaml"
     book.write_text(BOOK)
+    t0 = time.perf_counter()
     r = _child(book, tmp / "run")
     assert r.returncode == 0, r.stderr
+    REFERENCE_SECONDS.append(time.perf_counter() - t0)
     os.rename(tmp / "run", tmp / "ref")
     return tmp, book
 
@@ -230,11 +234,11 @@ def test_manifest_names_what_changed_and_ignores_output_only_keys(tmp_path, monk
 
 @pytest.mark.slow
 def test_killed_at_random_moments_then_resumed(reference):
-    """SIGKILL from outside at seeded random moments (wherever the run happens to be: starting, simulating,
-    committing, writing), three times, then the same command to the end: the uninterrupted run's files."""
+    """SIGKILL from outside at seeded random moments within an uninterrupted run's duration (wherever the run
+    happens to be: starting, simulating, committing, writing), up to three times, then the same command to the
+    end: the uninterrupted run's files."""
     import random
     import signal
-    import time
 
     tmp, book = reference
     out = tmp / "run"
@@ -246,7 +250,7 @@ def test_killed_at_random_moments_then_resumed(reference):
             break
         proc = subprocess.Popen([sys.executable, "-m", "exposure", *_args(book, out)], cwd=ROOT,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(4.0, 14.0))
+        time.sleep(rng.uniform(0.3, 1.0) * REFERENCE_SECONDS[0])
         proc.send_signal(signal.SIGKILL)
         proc.wait(60)
         landed.append((tmp / ".run.staging" / "checkpoint" / "state.json").exists())
