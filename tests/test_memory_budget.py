@@ -54,7 +54,7 @@ def _peak_mb(book, out, *extra):
     """Peak RSS (MB) of `python -m exposure run` in a child of a fresh process (RUSAGE_CHILDREN then holds
     this one run only)."""
     args = [sys.executable, "-m", "exposure", "run", f"portfolio.trades={book}", f"output.dir={out}",
-            "portfolio.fixings=null", "simulation.paths=50000", "simulation.chunk_size=30000",
+            "portfolio.fixings=null", "simulation.paths=60000", "simulation.chunk_size=30000",
             f"simulation.grid='{GRID}'", "report.plots=false", "report.html=false", "report.limits_file=null", *extra]
     code = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
             "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); "
@@ -79,6 +79,7 @@ def test_peak_memory_stays_within_the_budget(book, tmp_path):
     log = (out / "run.log").read_text()
     chunk = int(log.split("memory plan: chunks of ")[1].split(" paths")[0])
     assert chunk < 30000  # capped by the budget (simulation.chunk_size=30000)
+    assert "quantile store spilled to disk" in log  # 8 x 2 x 61 x 60000 = 58.6 MB > half the room (51 MB)
 
 
 @pytest.mark.slow
