@@ -117,6 +117,23 @@ def simulate(cfg: DictConfig, s: Setup | None = None):
     return scenarios_dataset(states, dates, times, s.built.model.state_names, attrs)
 
 
+def write_scenarios(cfg: DictConfig) -> str:
+    """``exposure simulate``: the scenarios of ``simulate`` written to cfg.output.dir/scenarios.h5 (with the
+    resolved config.yaml) as one run folder: staged, locked and swapped into place like a run
+    (exposure.run_folder), so a kill or an error leaves the previous folder as it was. Returns the file's path."""
+    from exposure.run_folder import staged_run_folder
+    from exposure.simulation.scenario_io import atomic_text, write_netcdf_atomic
+
+    from exposure.checks import check_outputs
+
+    check_outputs(cfg)
+    out = os.path.abspath(str(cfg.output.dir))
+    with staged_run_folder(out) as stage:
+        write_netcdf_atomic(simulate(cfg), os.path.join(stage, "scenarios.h5"))
+        atomic_text(os.path.join(stage, "config.yaml"), OmegaConf.to_yaml(cfg))
+    return os.path.join(out, "scenarios.h5")
+
+
 def run(cfg: DictConfig, progress=None, show_bar: bool | None = False):
     """The whole chain on the configured market and portfolio; results and the desk report (report.*) written
     under cfg.output.dir as one run: staged in a temporary sibling folder and moved into place at the end, a
@@ -126,7 +143,9 @@ def run(cfg: DictConfig, progress=None, show_bar: bool | None = False):
     from exposure.report.progress import RunProgress
     from exposure.run_folder import relocate, staged_run_folder
 
+    from exposure.checkpoint import checkpoint_settings, keep_stage, open_checkpoint
     from exposure.checks import check_outputs, check_run_size
+    from exposure.manifest import run_manifest
     from exposure.report.settings import report_settings
 
     cfg = freeze(cfg)  # below the API the config is typed and frozen
@@ -136,31 +155,38 @@ def run(cfg: DictConfig, progress=None, show_bar: bool | None = False):
     s = setup(cfg)
     check_run_size(cfg, s)
     out = os.path.abspath(str(cfg.output.dir))
-    with staged_run_folder(out) as stage:
+    ck_settings = checkpoint_settings(cfg)
+    manifest = dict(run_manifest(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)),
+                    layout=[[a, b] for a, b in path_generator(cfg, s).ranges()])
+    with staged_run_folder(out, keep=keep_stage, fresh=False) as stage:  # a killed run's stage: resumed
+        ckpt = open_checkpoint(stage, manifest, ck_settings)
         log = os.path.join(stage, "run.log")
         if progress is None:
-            with RunProgress(log, show_bar=show_bar) as p:
-                res = _run_and_report(cfg, s, p, stage, out)
+            with RunProgress(log, show_bar=show_bar, append=ckpt.resuming) as p:
+                if ckpt.discarded:
+                    p.log(f"warning: simulation.resume: {ckpt.discarded}")
+                res = _run_and_report(cfg, s, p, stage, out, ckpt)
         else:
             if progress.log_path and os.path.exists(progress.log_path):
                 shutil.move(progress.log_path, log)
             progress.log_path = log
             try:
-                res = _run_and_report(cfg, s, progress, stage, out)
+                res = _run_and_report(cfg, s, progress, stage, out, ckpt)
             except BaseException:
                 progress.log_path = None  # the stage (and its log) goes; the old run folder is not touched
                 raise
+        ckpt.discard()  # complete: the journal never reaches the run folder
     if progress is not None:
         progress.log_path = os.path.join(out, "run.log")  # the caller's context manager logs the end there
     return dataclasses.replace(res, out_dir=str(cfg.output.dir),
                                files=tuple(relocate(f, stage, out) for f in res.files))
 
 
-def _run_and_report(cfg: DictConfig, s: Setup, progress, stage: str, out: str):
+def _run_and_report(cfg: DictConfig, s: Setup, progress, stage: str, out: str, checkpoint=None):
     from exposure.pipeline import run_pipeline
     from exposure.report import report_settings, write_report
 
-    res = run_pipeline(cfg, s, progress=progress, out_dir=stage)
+    res = run_pipeline(cfg, s, progress=progress, out_dir=stage, checkpoint=checkpoint)
     files = write_report(res.dataset, stage, report_settings(cfg), progress, folder_label=out)
     return dataclasses.replace(res, files=res.files + tuple(files))
 

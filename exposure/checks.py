@@ -1,31 +1,33 @@
 """Checks of a run's outputs and size, before any compute (``exposure validate`` and ``exposure run``).
 
     check_outputs(cfg)        output.dir creatable/writable and a folder, results.h5 not a folder,
-                              output.quantiles non-empty and each in (0, 1)
-    check_run_size(cfg, s)    ids at most MAX_ID_LENGTH characters; path data of the run
-                              bytes = 8 x paths x dates x (netting sets [+ trades when trade_level]) [x 2 with
-                              output.store_cube] against simulation.memory_budget_gb (default: the machine's RAM)
-                              and the free disk of the output folder (the quantile store spills there)
+                              output.quantiles non-empty and each in (0, 1), simulation.resume known
+    check_run_size(cfg, s)    ids at most MAX_ID_LENGTH characters; the run's memory plan (exposure.memory: chunk
+                              size and quantile spill from simulation.memory_budget_gb, default the machine's RAM;
+                              refused when not even one chunk fits) and the disk it needs in the output folder's
+                              file system (the spilled quantile store and the checkpoint journal, ``disk_bytes``);
+                              scenarios (``exposure simulate``): 8 x paths x dates x state dimension in memory
 
 Below the API layer: reads attributes of config nodes, imports no Hydra.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 
 from exposure.errors import ConfigError
+from exposure.memory import GB, budget_bytes
 
 MAX_ID_LENGTH = 256
-GB = 1024**3
 
 
 def check_outputs(cfg) -> None:
+    from exposure.checkpoint import checkpoint_settings
     from exposure.run_folder import check_output_dir
 
     check_output_dir(str(cfg.output.dir))
+    checkpoint_settings(cfg)  # simulation.resume is one of auto, strict, require, never
     qs = list(cfg.output.quantiles or [])
     if not qs:
         raise ConfigError("output.quantiles", "is empty: give at least one PFE quantile in (0, 1), e.g. [0.95]")
@@ -40,18 +42,20 @@ def check_outputs(cfg) -> None:
         raise ConfigError("output.quantiles", f"repeats a quantile ({qs})")
 
 
-def machine_memory_bytes() -> int:
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        return 16 * GB
-
-
-def run_bytes(cfg, n_netting_sets: int, n_trades: int, n_dates: int) -> int:
-    """8 x paths x dates x (netting sets [+ trades]) [x 2 with the stored cube]: the exact-quantile store."""
-    rows = n_netting_sets + (n_trades if bool(cfg.output.trade_level) else 0)
-    b = 8 * int(cfg.simulation.paths) * int(n_dates) * rows
-    return 2 * b if bool(cfg.output.store_cube) else b
+def disk_bytes(cfg, s, plan) -> int:
+    """What a run writes under its staging folder besides its results: the spilled quantile store
+    (8 x paths x exposure dates x netting sets) and the checkpoint journal (8 x paths x simulated dates x
+    (netting sets + 1 + currencies [+ trades with trade_level] [+ states with store_cube]))."""
+    P, K_all = int(cfg.simulation.paths), len(s.grid.dates) + 1
+    n_ns = len(s.portfolio.netting_sets)
+    n_trades = sum(len(b.ids) for b in s.portfolio.batches)
+    model = s.built.model
+    need = 8 * P * K_all * n_ns if plan.spilled else 0
+    if bool(getattr(cfg.simulation, "checkpoint", True)):
+        rows = n_ns + 1 + len(model.currencies) + (n_trades if bool(cfg.output.trade_level) else 0) \
+            + (int(model.dim) if bool(cfg.output.store_cube) else 0)
+        need += 8 * P * K_all * rows
+    return need
 
 
 def check_ids(s) -> None:
@@ -79,19 +83,22 @@ def check_run_size(cfg, s, scenarios: bool = False) -> None:
     elif s.portfolio is None:
         return
     else:
-        n_trades = sum(len(b.ids) for b in s.portfolio.batches)
-        need = run_bytes(cfg, len(s.portfolio.netting_sets), n_trades, len(s.grid.dates) + 1)
-    budget_gb = getattr(cfg.simulation, "memory_budget_gb", None)
-    if budget_gb is None:
-        budget, key = machine_memory_bytes(), "simulation.memory_budget_gb (default: the machine's RAM)"
-    else:
-        if not (math.isfinite(float(budget_gb)) and float(budget_gb) > 0):
-            raise ConfigError("simulation.memory_budget_gb", f"must be a positive number of GB (got {budget_gb})")
-        budget, key = int(float(budget_gb) * GB), "simulation.memory_budget_gb"
+        from exposure.memory import run_memory_plan
+
+        plan = run_memory_plan(cfg, s)  # ConfigError when the budget cannot hold the process and one chunk
+        need = disk_bytes(cfg, s, plan)
+        what = ("the spilled quantile store (above simulation.memory_budget_gb) and the checkpoint journal"
+                if plan.spilled else "the checkpoint journal")
+        return _check_disk(cfg, need, what)
+    budget, key = budget_bytes(getattr(cfg.simulation, "memory_budget_gb", None))
     if need > budget:
         raise ConfigError("simulation.paths", f"{int(cfg.simulation.paths)} paths need about {need / GB:.3g} GB of "
-                          f"path data (8 bytes x paths x dates x netting sets), above {key} = {budget / GB:.3g} GB: "
-                          "use fewer paths or dates, or raise the budget")
+                          f"path data (8 bytes x paths x dates x state dimension), above {key} = {budget / GB:.3g} "
+                          "GB: use fewer paths or dates, or raise the budget")
+    _check_disk(cfg, need, "the scenarios")
+
+
+def _check_disk(cfg, need: int, what: str) -> None:
     out = os.path.abspath(str(cfg.output.dir))
     probe = out
     while not os.path.exists(probe):
@@ -99,4 +106,4 @@ def check_run_size(cfg, s, scenarios: bool = False) -> None:
     free = shutil.disk_usage(probe).free
     if need > free:
         raise ConfigError("simulation.paths", f"{int(cfg.simulation.paths)} paths need about {need / GB:.3g} GB of "
-                          f"path data, above the {free / GB:.3g} GB free on the disk of output.dir '{out}'")
+                          f"disk for {what}, above the {free / GB:.3g} GB free on the disk of output.dir '{out}'")

@@ -2,7 +2,7 @@
 
     exposure run [key=value ...]        whole chain, writes output.dir
     exposure validate [key=value ...]   checks only; exit 0 if the config is valid, 2 otherwise
-    exposure simulate [key=value ...]   scenarios only, written to output.dir/scenarios.h5
+    exposure simulate [key=value ...]   scenarios only: output.dir (replaced, as a run) holds scenarios.h5
     exposure show [key=value ...]       print the composed config
     exposure report RUN_DIR [report.key=value ...]
                                         re-write summary.csv, limits.csv, plots and report.html of a stored
@@ -51,11 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             n = len(s.portfolio.trades) if s.portfolio is not None else 0
             print(f"config OK: {len(s.market.currencies)} currencies, {len(s.grid.dates)} dates, {n} trades")
         elif cmd == "simulate":
-            import os
-
-            from exposure.simulation.scenario_io import write_netcdf_atomic
-
-            path = write_netcdf_atomic(api.simulate(cfg), os.path.join(str(cfg.output.dir), "scenarios.h5"))
+            path = api.write_scenarios(cfg)  # one run folder, staged and swapped in like `exposure run`
             print(f"scenarios written to {path}")
         elif cmd == "run":
             from exposure.report import print_summary
@@ -71,8 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except OSError as exc:  # a disk, permission or file-system problem while writing: one line, the file named
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"error: {where}{_one_line(exc.strerror or exc)}", file=sys.stderr)
+        print(f"error: {_os_line(exc)}", file=sys.stderr)
         return 2
     return 0
 
@@ -82,13 +77,16 @@ def _os_line(exc) -> str:
     from exposure.errors import ExposureError
 
     if isinstance(exc, OSError) and not isinstance(exc, ExposureError):
-        return (f"{exc.filename}: " if exc.filename else "") + _one_line(exc.strerror or exc)
+        notes = "".join(f"; {n}" for n in getattr(exc, "__notes__", ()))
+        return (f"{exc.filename}: " if exc.filename else "") + _one_line(exc.strerror or exc) + notes
     return _one_line(exc)
 
 
 def _one_line(exc) -> str:
-    """The error on one line (a parser's multi-line message joined with '; '), so a log line is the whole error."""
-    return "; ".join(ln.strip() for ln in str(exc).splitlines() if ln.strip())
+    """The error on one line (a parser's multi-line message joined with '; '), so a log line is the whole error;
+    with its notes (where a failed run's log and checkpoint are, exposure.run_folder)."""
+    text = "\n".join([str(exc)] + [str(n) for n in getattr(exc, "__notes__", ())])
+    return "; ".join(ln.strip() for ln in text.splitlines() if ln.strip())
 
 
 def _report(args: list[str]) -> int:

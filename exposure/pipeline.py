@@ -16,10 +16,12 @@ import numpy as np
 
 from exposure.aggregation.values_cube import values_cube
 from exposure.setup import Setup, path_generator, setup
+from exposure.checkpoint import NoCheckpoint
 from exposure.chunks import ChunkJob
 from exposure.confignode import config_yaml
 from exposure.cluster import chunk_outputs, cluster_settings
 from exposure.errors import ConfigError, NonFiniteError
+from exposure.memory import run_memory_plan
 from exposure.pricing.view import PricingContext
 
 
@@ -42,9 +44,12 @@ class RunResults:
         return text + f"\nresults: {self.out_dir}"
 
 
-def run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | None = None) -> RunResults:
+def run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | None = None,
+                 checkpoint=None) -> RunResults:
     """The whole chain; files written under ``out_dir`` (default cfg.output.dir; ``exposure.api.run`` passes
-    the staging folder that becomes cfg.output.dir when the run succeeds, see exposure.run_folder)."""
+    the staging folder that becomes cfg.output.dir when the run succeeds, see exposure.run_folder).
+    checkpoint: an ``exposure.checkpoint.Checkpoint`` journaling every chunk (and replaying those of a killed
+    run), or None."""
     from exposure.report import RunProgress, report_settings
 
     report_settings(cfg)  # desk report: limits read and checked before any compute
@@ -72,31 +77,48 @@ def run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | None
     y0 = np.asarray(model.initial_state(), dtype=np.float64)
     gen = path_generator(cfg, s)
     job = ChunkJob(gen, model, tuple(batches), tuple(pres), tuple(pres0), y0, times, log_num, n_ns, trade_level)
+    plan = run_memory_plan(cfg, s)  # the chunk size (in gen) and the quantile spill from the memory budget
     agg, post = make_aggregator(cfg, market, pf, grid, gen.n_paths, model.currencies, out_dir,
-                                trade_ns if trade_level else None, model=model)
-    if agg.needs_states and not cluster.keep_states:  # stochastic survival is read off the model states
+                                trade_ns if trade_level else None, model=model, memory_budget_bytes=plan.store_bytes)
+    progress.log(f"memory plan: chunks of {gen.ranges()[0][1]} paths, quantile store "
+                 f"{'spilled to disk' if plan.spilled else 'in memory'} (budget {plan.budget / 2**30:.3g} GB)")
+    keep_states = bool(cfg.output.store_cube) or agg.needs_states  # stochastic survival reads the model states
+    if keep_states and not cluster.keep_states:
         cluster = dataclasses.replace(cluster, keep_states=True)
     npv0 = None
     progress.stage("paths", total=gen.n_paths)
     cube = values_cube(bool(cfg.output.store_cube), gen.n_paths)  # netting-set values for `exposure aggregate`
-    # closing(): a consumer error shuts a LocalCluster's workers down at once, not when the traceback goes
-    with agg, contextlib.closing(chunk_outputs(job, cluster, first=0)) as outputs:
-        for out in outputs:
-            if npv0 is None:
-                npv0 = out.npv0
-                _check_finite(npv0, trade_ids)
-            # Named errors for rate states beyond a series expansion's range (inside the trace they are NaN).
-            for b, p in zip(batches, pres):
-                if hasattr(b, "check_range"):
-                    b.check_range(p, out.x_abs_max)
-            ns = out.values
-            if not np.all(np.isfinite(ns)):
-                bad = np.argwhere(~np.isfinite(ns))[0]
-                raise NonFiniteError(
-                    f"non-finite netting-set value in '{pf.netting_sets[bad[1]].id}' at date index {bad[0]}, path {out.start + bad[2]}")
-            agg.add_chunk(out.start, out.stop, ns, out.numeraire, out.fx, out.trades, states=out.states)
-            cube.add(out.start, out.stop, ns, out.numeraire, out.fx, out.states)
-            progress.advance(out.stop - out.start)
+    ckpt = checkpoint if checkpoint is not None else NoCheckpoint()
+
+    def take(out):  # one chunk, computed or replayed from the checkpoint: checked, aggregated, kept
+        nonlocal npv0
+        if npv0 is None:
+            npv0 = out.npv0
+            _check_finite(npv0, trade_ids)
+        # Named errors for rate states beyond a series expansion's range (inside the trace they are NaN).
+        for b, p in zip(batches, pres):
+            if hasattr(b, "check_range") and out.x_abs_max is not None:
+                b.check_range(p, out.x_abs_max)
+        ns = out.values
+        if not np.all(np.isfinite(ns)):
+            bad = np.argwhere(~np.isfinite(ns))[0]
+            raise NonFiniteError(
+                f"non-finite netting-set value in '{pf.netting_sets[bad[1]].id}' at date index {bad[0]}, path {out.start + bad[2]}")
+        agg.add_chunk(out.start, out.stop, ns, out.numeraire, out.fx, out.trades, states=out.states)
+        cube.add(out.start, out.stop, ns, out.numeraire, out.fx, out.states)
+        progress.advance(out.stop - out.start)
+
+    with agg:
+        first = ckpt.begin(job.ranges(), take, states=keep_states)  # replays a killed run's chunks
+        if first:
+            progress.log(f"resumed from the checkpoint: {first} of {len(job.ranges())} chunks replayed")
+        # closing(): a consumer error shuts a LocalCluster's workers down at once, not when the traceback goes
+        with contextlib.closing(chunk_outputs(job, cluster, first=first)) as outputs:
+            for out in outputs:
+                take(out)
+                ckpt.commit(out)
+        ckpt.close()
+        progress.log(ckpt.summary())
         progress.stage("measures")
         measures = post.finalize(agg)
 
@@ -158,11 +180,12 @@ class PostSimulation:
 
 
 def make_aggregator(cfg, market, pf, grid, n_paths: int, currencies, spill_dir: str, trade_netting_index=None,
-                    maturities=None, model=None):
+                    maturities=None, model=None, memory_budget_bytes=None):
     """(ExposureAggregator, PostSimulation) for simulated dates [t0] + grid.dates: valuation and close-out
     indices, and the XVA date weights (known before the simulation, so the aggregator streams their standard
     errors). maturities: (n_ns,) netting-set maturities in years (default: from the portfolio's trades);
-    model: the CrossAssetModel (its credit intensities for xva.wwr.model=stochastic_intensity)."""
+    model: the CrossAssetModel (its credit intensities for xva.wwr.model=stochastic_intensity);
+    memory_budget_bytes: the quantile stores' in-memory limit (exposure.memory; default the aggregator's)."""
     from exposure.capital.imm import netting_set_maturities
 
     from exposure.aggregation.measures import ExposureAggregator
@@ -182,6 +205,7 @@ def make_aggregator(cfg, market, pf, grid, n_paths: int, currencies, spill_dir: 
         t0_index=0, currencies=tuple(currencies), base_currency=market.base_currency,
         quantiles=list(cfg.output.quantiles), trade_netting_index=trade_netting_index,
         store_cube=bool(cfg.output.store_cube), spill_dir=spill_dir,
+        **({} if memory_budget_bytes is None else {"memory_budget_bytes": int(memory_budget_bytes)}),
         **path_functionals(xva, market.credit, market.own_name, pf.netting_sets, val_times, dfs, model=model))
     if maturities is None:
         maturities = netting_set_maturities(pf, market)

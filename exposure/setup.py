@@ -68,10 +68,15 @@ def path_generator(cfg, s: Setup):
     from exposure.simulation.paths import Discretisation, PathGenerator
 
     sc = cfg.simulation
+    chunk = int(sc.chunk_size)
+    if s.portfolio is not None:  # at most what simulation.memory_budget_gb allows (exposure.memory)
+        from exposure.memory import run_memory_plan
+
+        chunk = run_memory_plan(cfg, s).chunk_size
     return PathGenerator(
         Discretisation.build(s.built.model, s.grid),
         n_paths=int(sc.paths),
-        chunk_size=int(sc.chunk_size),
+        chunk_size=chunk,
         seed=int(sc.seed),
         antithetic=bool(sc.antithetic),
         dtype=getattr(sc.precision, "value", sc.precision),

@@ -1,8 +1,10 @@
 """A run folder is one run: staged and moved into place, locked against a concurrent run, never a mixture.
 
 - a rerun with fewer netting sets leaves no CSV of the first run;
-- a crash while writing (a writer raising, at several stages) leaves the previous folder byte for byte and no
-  staging folder behind; a staging folder left by a killed run is removed by the next run;
+- a crash while writing (a writer raising, at several stages) leaves the previous folder byte for byte, its log in
+  run.failed.log (named in the error) and its staging folder kept for a resume (all chunks were checkpointed);
+  a staging folder left by a killed run (or an older version's) is removed by the next run;
+- the folder is replaced by one atomic exchange (renameat2) where the platform has it;
 - a second run while the folder's lock is held is refused (exit 2, one line naming the folder).
 """
 
@@ -97,17 +99,29 @@ def test_crash_mid_write_leaves_previous_run_untouched(first_run, monkeypatch, v
     rc, err = _run(book, out, "output.store_cube=true")
     assert rc == 2 and err.startswith("error: ") and "simulated" in err and "Traceback" not in err
     assert _snapshot(out) == before
-    assert not [n for n in os.listdir(tmp) if ".staging-" in n or ".old-" in n]
+    assert f"run log: {tmp / 'run.failed.log'}" in err and "run failed" in (tmp / "run.failed.log").read_text()
+    assert "checkpoint kept in" in err and (tmp / ".run.staging" / "checkpoint" / "state.json").exists()
+    assert not [n for n in os.listdir(tmp) if ".staging-" in n or ".old" in n]
+    monkeypatch.undo()  # the same command again: resumed from the checkpoint, no failed log left
+    rc, err = _run(book, out, "output.store_cube=true")
+    assert rc == 0, err
+    assert "resumed from the checkpoint: 1 of 1 chunks replayed" in (out / "run.log").read_text()
+    assert not [n for n in os.listdir(tmp) if ".staging" in n or ".old" in n or n.endswith(".failed.log")]
+    assert "checkpoint" not in os.listdir(out)
 
 
 def test_stale_staging_folder_of_a_killed_run_is_removed(first_run):
     tmp, book, out = first_run
-    stale = tmp / ".run.staging-killed"
+    stale = tmp / ".run.staging-killed"  # an older version's name
     stale.mkdir()
     (stale / "results.h5").write_text("half")
+    stage = tmp / ".run.staging"  # killed before its first checkpoint: nothing to resume
+    stage.mkdir()
+    (stage / "results.h5.tmp-1").write_text("half")
     rc, err = _run(book, out)
     assert rc == 0, err
-    assert not stale.exists()
+    assert not stale.exists() and not stage.exists()
+    assert "results.h5.tmp-1" not in os.listdir(out)
 
 
 def test_concurrent_run_into_the_same_folder_is_refused(first_run):
@@ -137,7 +151,8 @@ def test_hostile_ids_end_to_end(tmp_path):
     assert rows[0] == ["TradeId", "NPV"] and [r[0] for r in rows[1:]] == ['T,1 "x"\nz', "T2", "T3"]
 
 
-@pytest.mark.parametrize("stage", ["setup", "paths", "measures", "write", "report"])
+@pytest.mark.parametrize("stage", ["setup", "paths", pytest.param("measures", marks=pytest.mark.slow), "write",
+                                   pytest.param("report", marks=pytest.mark.slow)])
 def test_interrupt_at_every_stage_leaves_previous_run(first_run, monkeypatch, stage):
     """A KeyboardInterrupt (what SIGINT/SIGTERM handlers raise) as each stage starts: the old folder stays byte for
     byte, no staging folder is left."""
@@ -153,10 +168,19 @@ def test_interrupt_at_every_stage_leaves_previous_run(first_run, monkeypatch, st
             raise KeyboardInterrupt(f"killed at {name}")
 
     monkeypatch.setattr(RunProgress, "stage", stage_then_stop)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt) as info:
         _run(book, out)
     assert _snapshot(out) == before
-    assert not [n for n in os.listdir(tmp) if ".staging-" in n or ".old-" in n]
+    assert not [n for n in os.listdir(tmp) if ".staging-" in n or ".old" in n]
+    # the stage is kept for a resume once a chunk is checkpointed (after "paths"), else deleted
+    kept = stage in ("measures", "write", "report")
+    assert (tmp / ".run.staging").exists() == kept
+    assert ("checkpoint kept in" in " ".join(getattr(info.value, "__notes__", []))) == kept
+    monkeypatch.undo()
+    rc, err = _run(book, out)
+    assert rc == 0, err
+    assert ("resumed from the checkpoint" in (out / "run.log").read_text()) == kept
+    assert not (tmp / ".run.staging").exists()
 
 
 @pytest.mark.slow
@@ -176,8 +200,8 @@ def test_sigkill_mid_run_leaves_previous_run_and_next_run_cleans_up(first_run):
     deadline = time.time() + 120
     try:
         while time.time() < deadline and proc.poll() is None:
-            stages = [n for n in os.listdir(tmp) if ".staging-" in n]
-            if stages and os.listdir(tmp / stages[0]):
+            stage = tmp / ".run.staging"
+            if stage.exists() and [n for n in os.listdir(stage) if n != "checkpoint"]:
                 break
             time.sleep(0.05)
         assert proc.poll() is None, "the run ended before it could be killed"
@@ -189,7 +213,7 @@ def test_sigkill_mid_run_leaves_previous_run_and_next_run_cleans_up(first_run):
     assert _snapshot(out) == before
     rc, err = _run(book, out)
     assert rc == 0, err
-    assert not [n for n in os.listdir(tmp) if ".staging-" in n or ".old-" in n]
+    assert not [n for n in os.listdir(tmp) if ".staging" in n or ".old" in n]
 
 
 def test_aggregate_is_staged_and_locked_too(first_run, tmp_path):
@@ -211,7 +235,7 @@ def test_aggregate_is_staged_and_locked_too(first_run, tmp_path):
     rc, err = agg("output.quantiles=[1.5]")
     assert rc == 2 and "output.quantiles[0]" in err
     assert _snapshot(run / "aggregate") == before
-    assert not [n for n in os.listdir(run) if ".staging-" in n]
+    assert not [n for n in os.listdir(run) if ".staging" in n]
 
 
 def _cli(args):
@@ -219,3 +243,42 @@ def _cli(args):
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(so):
         rc = main(args)
     return rc, err.getvalue()
+
+
+def test_folder_replaced_by_one_atomic_exchange(tmp_path, monkeypatch):
+    """renameat2(RENAME_EXCHANGE) swaps two folders in one step; without it (other platforms) two renames."""
+    from exposure import run_folder
+
+    a, b = tmp_path / "new", tmp_path / "run"
+    a.mkdir()
+    b.mkdir()
+    (a / "f").write_text("new")
+    (b / "f").write_text("old")
+    if not run_folder.exchange(str(a), str(b)):
+        pytest.skip("no renameat2 RENAME_EXCHANGE here")
+    assert (b / "f").read_text() == "new" and (a / "f").read_text() == "old"
+    calls = []
+    real_rename = os.rename
+    monkeypatch.setattr(os, "rename", lambda *x: (calls.append(x), real_rename(*x)))
+    run_folder.replace_folder(str(b), str(a))  # a is the run folder again, in one exchange: no rename at all
+    assert (a / "f").read_text() == "new" and not b.exists() and calls == []
+    monkeypatch.setattr(run_folder, "exchange", lambda *x: False)  # the fallback
+    c = tmp_path / "c"
+    c.mkdir()
+    (c / "f").write_text("c")
+    run_folder.replace_folder(str(c), str(a))
+    assert (a / "f").read_text() == "c" and not c.exists() and len(calls) == 2
+    assert sorted(os.listdir(tmp_path)) == ["new"]
+
+
+def test_busy_message_names_the_holder(first_run):
+    """A second run while the first holds the lock: refused, naming the holder's pid and host."""
+    import socket
+
+    from exposure.run_folder import RunFolderBusy, staged_run_folder
+
+    tmp, book, out = first_run
+    with staged_run_folder(str(tmp / "busy")):
+        with pytest.raises(RunFolderBusy, match=f"pid {os.getpid()} on {socket.gethostname()}"):
+            with staged_run_folder(str(tmp / "busy")):
+                pass

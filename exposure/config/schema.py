@@ -171,6 +171,8 @@ class SimulationConfig:
     store_scenarios: bool = False
     events: EventDates = EventDates.options
     memory_budget_gb: Optional[float] = None  # most GB of path data a run may hold (default: the machine's RAM)
+    checkpoint: bool = True  # journal every completed chunk in the staging folder (exposure.checkpoint)
+    resume: str = "auto"  # auto | require | never: resume a killed run's checkpoint (exposure.checkpoint)
 
 
 @dataclass

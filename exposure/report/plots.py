@@ -14,6 +14,8 @@ import os
 import numpy as np
 import xarray as xr
 
+from exposure.results import _atomic
+
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
 
 
@@ -134,7 +136,7 @@ def netting_set_plot(ds: xr.Dataset, j: int, q: float, path: str) -> str:
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     fig.text(0.01, 0.01, f"EPE, ENE, collateral discounted; PFE {basis}; {int(ds.attrs.get('n_paths', 0))} paths{note}",
              fontsize=7, color="0.35")
-    fig.savefig(path)
+    _atomic(path, lambda tmp: fig.savefig(tmp, format="png"))  # never a half-written PNG
     plt.close(fig)
     return path
 
@@ -180,7 +182,7 @@ def portfolio_plot(ds: xr.Dataset, frame, q: float, path: str) -> str:
     a2.legend(fontsize=8)
     _dates_axis(a2)
     fig.tight_layout()
-    fig.savefig(path)
+    _atomic(path, lambda tmp: fig.savefig(tmp, format="png"))  # never a half-written PNG
     plt.close(fig)
     return path
 

@@ -27,7 +27,8 @@ class RunProgress:
     """Progress reporter of one run: ``stage``/``advance``/``log``; a context manager that closes the bar and
     records success or the error in the log."""
 
-    def __init__(self, log_path: str | None = None, show_bar: bool | None = None, console=None):
+    def __init__(self, log_path: str | None = None, show_bar: bool | None = None, console=None,
+                 append: bool = False):
         self.log_path = log_path
         self.show_bar = bar_wanted() if show_bar is None else bool(show_bar)
         self._console = console
@@ -39,8 +40,8 @@ class RunProgress:
         self._total = None
         if log_path:
             os.makedirs(os.path.dirname(os.path.abspath(log_path)) or ".", exist_ok=True)
-            with open(log_path, "w") as fh:
-                fh.write(f"{self._now()} run started (pid {os.getpid()})\n")
+            with open(log_path, "a" if append else "w") as fh:  # append: a resumed run keeps the earlier log
+                fh.write(f"{self._now()} run {'resumed' if append else 'started'} (pid {os.getpid()})\n")
 
     @classmethod
     def for_run(cls, out_dir: str, show_bar: bool | None = None, console=None) -> "RunProgress":

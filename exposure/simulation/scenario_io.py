@@ -33,9 +33,14 @@ def scenarios_dataset(states: np.ndarray, dates, times, factor_names, attrs: dic
 def write_netcdf_atomic(ds: xr.Dataset, path: str) -> str:
     """Write ``ds`` to HDF5 (h5netcdf engine) via a temporary file and an atomic rename."""
     os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
-    tmp = f"{path}.tmp"
+    tmp = f"{path}.tmp-{os.getpid()}"
     try:
         ds.to_netcdf(tmp, engine="h5netcdf", invalid_netcdf=True)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -49,9 +54,16 @@ def read_scenarios(path: str) -> xr.Dataset:
 
 
 def atomic_text(path: str, text: str) -> str:
-    """Write a text file through a temporary name and an atomic rename."""
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    """Write a text file through a temporary name, fsync and an atomic rename (the temporary file is removed
+    on any error): under its final name a file is complete or absent."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
     return path

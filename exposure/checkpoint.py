@@ -1,0 +1,272 @@
+"""Checkpoints of a run: every completed chunk of paths journaled in its staging folder, so that a run killed
+at any moment and restarted with the same command resumes where it stopped and gives, bit for bit, the results
+of an uninterrupted run.
+
+    stage/checkpoint/manifest.json   what the run is (``exposure.manifest``) and its chunk layout; written once
+    stage/checkpoint/<array>.bin     the chunks' ChunkOutput arrays (values, numeraire, fx[, trades][, states]),
+                                     raw bytes in C order and the arrays' dtype, appended in chunk order
+    stage/checkpoint/npv0.npy        the t0 trade prices
+    stage/checkpoint/state.json      the commit point: chunks done, each journal's byte length, array shapes
+
+Commit of chunk i: append its arrays to the journals, fsync them, then write state.json to a temporary name,
+fsync and rename it (atomic). A kill at any moment leaves a state.json naming a prefix of complete chunks;
+journal bytes past the recorded lengths (a chunk being written) are cut off at the resume. The resume replays
+the journaled chunks through the run's own consumer (checks, aggregator, stored cube) in the same order and
+then computes the chunks after them, so every streaming sum, quantile store and cube receives the same values
+in the same order as in an uninterrupted run: the same bits, with no aggregator state to serialise. Cost: one
+sequential append of the chunk outputs per chunk (nothing earlier is rewritten), disk = 8 x paths x simulated
+dates x (netting sets + 1 + currencies [+ trades] [+ states]) bytes, deleted when the run is committed; and at
+a resume the aggregation of the journaled chunks again (no simulation or pricing).
+
+Resume modes (``simulation.resume``), for the checkpoint found in the staging folder: auto (default: resume a
+checkpoint of the same run; discard one of a changed run, saying what changed in run.log, and start afresh),
+strict (resume the same run, refuse a changed one with ResumeRefused naming the differences), require (as
+strict, and refuse to start without a checkpoint), never (discard any checkpoint, start afresh).
+``simulation.checkpoint: false`` journals nothing. Test hook: XPOSURE_FAILPOINT=<name> SIGKILLs the process
+at that point (``failpoint``: append:k, journaled:k, state:k, committed:k, write:<file name>), so that tests
+place kills exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import signal
+import time
+
+import numpy as np
+
+from exposure.errors import ConfigError, ExposureError
+
+RESUME_MODES = ("auto", "strict", "require", "never")
+FOLDER = "checkpoint"
+_ARRAYS = ("values", "numeraire", "fx", "trades", "states")
+
+
+def failpoint(name: str) -> None:
+    """SIGKILL this process when XPOSURE_FAILPOINT names this point (tests place kills with it)."""
+    if os.environ.get("XPOSURE_FAILPOINT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class ResumeRefused(ConfigError):
+    """The staging folder holds a checkpoint of a different run (or none where one is required)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckpointSettings:
+    enabled: bool = True
+    resume: str = "auto"
+
+
+def checkpoint_settings(cfg) -> CheckpointSettings:
+    sc = cfg.simulation
+    mode = str(getattr(getattr(sc, "resume", "auto"), "value", getattr(sc, "resume", "auto")))
+    if mode not in RESUME_MODES:
+        raise ConfigError("simulation.resume", f"must be one of {', '.join(RESUME_MODES)} (got {mode!r})")
+    return CheckpointSettings(bool(getattr(sc, "checkpoint", True)), mode)
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_json_atomic(path: str, obj, point: str = "") -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w") as fh:
+        json.dump(obj, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    if point:
+        failpoint(point)
+    os.replace(tmp, path)
+    _fsync_dir(os.path.dirname(path))
+
+
+def _read_json(path: str):
+    try:
+        with open(path) as fh:
+            return json.load(fh)
+    except (OSError, ValueError):
+        return None
+
+
+class Checkpoint:
+    """The checkpoint of one run in ``stage`` (``open_checkpoint`` decides resume or fresh start)."""
+
+    def __init__(self, stage: str, manifest: dict, state: dict | None):
+        self.stage = stage
+        self.dir = os.path.join(stage, FOLDER)
+        self.manifest = manifest
+        self.state = state  # the committed state of a checkpoint being resumed, else None
+        self._files: dict = {}
+        self.discarded = ""  # what a discarded checkpoint of another run differed in (auto), for run.log
+        self._seconds = 0.0  # time spent committing, for run.log
+
+    @property
+    def resuming(self) -> bool:
+        return self.state is not None and self.state.get("chunks", 0) > 0
+
+    def begin(self, layout, consume, states: bool) -> int:
+        """Check the chunk layout [(start, stop), ...], replay the journaled chunks through ``consume``
+        (ChunkOutput -> None) and return how many there were: the job's first chunk to compute."""
+        from exposure.chunks import ChunkOutput
+
+        layout = [[int(a), int(b)] for a, b in layout]
+        self._states = bool(states)
+        if self.manifest.get("layout") != layout:  # the manifest (built from the same config) names the layout
+            raise RuntimeError(f"checkpoint layout {self.manifest.get('layout')} is not the run's {layout}")
+        if self.state is None:
+            write_json_atomic(os.path.join(self.dir, "manifest.json"), self.manifest)
+            self.state = {"chunks": 0, "lengths": {}, "shapes": {}}
+            return 0
+        st = self.state
+        for name, length in st["lengths"].items():  # cut a chunk that was being appended when the run died
+            with open(os.path.join(self.dir, name + ".bin"), "r+b") as fh:
+                fh.truncate(length)
+        npv0 = np.load(os.path.join(self.dir, "npv0.npy"))
+        handles = {n: open(os.path.join(self.dir, n + ".bin"), "rb") for n in st["lengths"]}
+        try:
+            for start, stop in layout[:st["chunks"]]:
+                arr = {}
+                for n, fh in handles.items():
+                    prefix, dtype = tuple(st["shapes"][n][0]), np.dtype(st["shapes"][n][1])
+                    count = int(np.prod(prefix, dtype=np.int64)) * (stop - start)
+                    arr[n] = np.fromfile(fh, dtype=dtype, count=count).reshape(prefix + (stop - start,))
+                consume(ChunkOutput(start, stop, arr["values"], arr["numeraire"], arr["fx"], arr.get("trades"),
+                                    arr.get("states"), npv0, None))
+        finally:
+            for fh in handles.values():
+                fh.close()
+        return int(st["chunks"])
+
+    def commit(self, out) -> None:
+        """Journal the ChunkOutput ``out`` (the next chunk in order) and make it the last checkpointed chunk."""
+        t0 = time.perf_counter()
+        st = self.state
+        k = st["chunks"]
+        if k == 0:  # before the first state.json: a kill here leaves nothing to resume
+            with open(os.path.join(self.dir, "npv0.npy"), "wb") as fh:
+                np.save(fh, np.asarray(out.npv0))
+                fh.flush()
+                os.fsync(fh.fileno())
+        names = [n for n in _ARRAYS if getattr(out, n) is not None and (n != "states" or self._states)]
+        for n in names:
+            a = np.ascontiguousarray(getattr(out, n))
+            if n not in self._files:
+                self._files[n] = open(os.path.join(self.dir, n + ".bin"), "ab")
+                st["shapes"].setdefault(n, [list(a.shape[:-1]), a.dtype.str])
+            self._files[n].write(memoryview(a).cast("B"))  # the raw bytes, without a copy
+            if n == names[0] and os.environ.get("XPOSURE_FAILPOINT"):  # tests: a torn append
+                self._files[n].flush()
+                failpoint(f"append:{k + 1}")
+        for n in names:
+            fh = self._files[n]
+            fh.flush()
+            os.fsync(fh.fileno())
+            st["lengths"][n] = fh.tell()
+        failpoint(f"journaled:{k + 1}")
+        st["chunks"] = k + 1
+        write_json_atomic(os.path.join(self.dir, "state.json"), st, point=f"state:{k + 1}")
+        failpoint(f"committed:{k + 1}")
+        self._seconds += time.perf_counter() - t0
+
+    def summary(self) -> str:
+        st = self.state or {"chunks": 0, "lengths": {}}
+        return (f"checkpoint: {st['chunks']} chunks journaled, {sum(st['lengths'].values()) / 2**20:.3g} MB, "
+                f"{self._seconds:.3f} s spent committing in this process")
+
+    def close(self) -> None:
+        for fh in self._files.values():
+            fh.close()
+        self._files = {}
+
+    def discard(self) -> None:
+        """Delete the checkpoint (the run's results are complete): it never reaches the run folder."""
+        self.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class NoCheckpoint:
+    """Stands in when checkpoints are off: computes every chunk, journals nothing."""
+
+    resuming = False
+    discarded = ""
+
+    def begin(self, layout, consume, states: bool) -> int:
+        return 0
+
+    def commit(self, out) -> None:
+        pass
+
+    def summary(self) -> str:
+        return "checkpoint: off (simulation.checkpoint=false)"
+
+    def close(self) -> None:
+        pass
+
+    def discard(self) -> None:
+        pass
+
+
+def open_checkpoint(stage: str, manifest: dict, settings: CheckpointSettings):
+    """The checkpoint of the run described by ``manifest`` in ``stage``: resume a committed checkpoint of the
+    same run (auto, require), or wipe the stage and start afresh; ResumeRefused for a checkpoint of a changed
+    run (auto, require) or none at all (require). Files of the interrupted attempt other than the checkpoint
+    and run.log are deleted: every output is written again."""
+    from exposure.manifest import differences
+
+    folder = os.path.join(stage, FOLDER)
+    old = _read_json(os.path.join(folder, "manifest.json"))
+    state = _read_json(os.path.join(folder, "state.json"))
+    found = old is not None and state is not None and state.get("chunks", 0) > 0
+    diff = differences(old, manifest) if found and settings.resume != "never" else []
+    discarded = ""
+    if diff and settings.resume == "auto":
+        discarded = f"discarded the checkpoint of a different run in {stage}: {'; '.join(diff[:5])}"
+        found = False
+    if settings.resume != "never" and found:
+        if diff:
+            raise ResumeRefused("simulation.resume", f"the staging folder {stage} holds the checkpoint of a "
+                                f"different run ({'; '.join(diff[:5])}{'; ...' if len(diff) > 5 else ''}): "
+                                "rerun the same command as before to resume it, or use simulation.resume=never "
+                                "to discard it and start afresh")
+        for name in os.listdir(stage):
+            if name not in (FOLDER, "run.log"):
+                p = os.path.join(stage, name)
+                shutil.rmtree(p) if os.path.isdir(p) and not os.path.islink(p) else os.remove(p)
+        for name in os.listdir(folder):  # temporary files of an interrupted commit
+            if name.endswith(".tmp"):
+                os.remove(os.path.join(folder, name))
+        ck = Checkpoint(stage, old, state)
+    else:
+        if settings.resume == "require":
+            raise ResumeRefused("simulation.resume", f"require: no checkpoint to resume in {stage}")
+        for name in os.listdir(stage):
+            p = os.path.join(stage, name)
+            shutil.rmtree(p) if os.path.isdir(p) and not os.path.islink(p) else os.remove(p)
+        if not settings.enabled:
+            ck = NoCheckpoint()
+            ck.discarded = discarded
+            return ck
+        os.mkdir(folder)
+        ck = Checkpoint(stage, manifest, None)
+    ck.discarded = discarded
+    return ck
+
+
+def keep_stage(stage: str, exc: BaseException) -> bool:
+    """Whether a failed run's stage stays for a resume: it holds a committed chunk and the error is not one of
+    the inputs (an ExposureError would recur), or the stage is another run's checkpoint (ResumeRefused)."""
+    if isinstance(exc, ResumeRefused):
+        return True
+    if isinstance(exc, ExposureError):
+        return False
+    state = _read_json(os.path.join(stage, FOLDER, "state.json"))
+    return bool(state and state.get("chunks", 0) > 0)

@@ -1,0 +1,106 @@
+"""The memory budget of a run: chunk size, quantile-store spill and working slices chosen from
+``simulation.memory_budget_gb`` so that the process's peak resident memory stays below it.
+
+    B      budget in bytes (simulation.memory_budget_gb; default: the machine's RAM)
+    R      RESERVE: the interpreter, JAX/XLA with the compiled chunk program, market, model and portfolio
+           (0.3-0.7 GB measured on the bundled examples; a constant, so that the plan, and with it the chunk
+           layout a checkpoint is resumed on, is the same in every process)
+    A      = B - R - H, H the stored cube held in memory for `exposure aggregate` (output.store_cube:
+           8 (n_ns + 1 + n_ccy + d) K_all P + 4 n_ns K P [x 2 with a CSA] + 4 K P bytes) and, with dynamic
+           initial margin, its numeraire 8 K P
+    S      = 8 n_ns K P the netting-set quantile store: in memory when S <= A / 2, else spilled to the run
+           folder (its read-back groups then hold at most A / 2)
+    b      = 8 [K_all (d + n_ccy + 2 + TRADE_FACTOR n_trades + 3 n_trades [trade level]) + 24 K n_ns]
+           bytes per path of one chunk in flight: states, the pricing program's per-trade intermediates
+           (TRADE_FACTOR values per trade and date, an estimate), the chunk's outputs, the aggregator's
+           collateral and streaming-sum working copies (their slices never exceed a chunk)
+    chunk  = min(simulation.chunk_size, floor((A - S_mem) / b)) paths, S_mem = S in memory else 0, rounded down
+           to PATH_LANES (a chunk is simulated in lanes of 64 paths); ConfigError when not even one lane fits
+
+K_all: simulated dates (t0, exposure and close-out dates), K: exposure dates, n_ns netting sets, d the model's
+state dimension. The plan depends only on the config and the inputs. Below the API layer: no Hydra.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+
+from exposure.errors import ConfigError
+
+GB = 1024**3
+RESERVE = 768 * 1024**2
+TRADE_FACTOR = 4
+PATH_LANES = 64
+
+
+@dataclasses.dataclass(frozen=True)
+class MemoryPlan:
+    budget: int  # bytes (B)
+    chunk_size: int  # paths per chunk
+    store_bytes: int  # the quantile store's in-memory threshold (it spills above it), also its read-back size
+    spilled: bool  # whether the netting-set quantile store goes to disk
+    held: int  # bytes held in memory for all paths (H)
+
+
+def machine_memory_bytes() -> int:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 16 * GB
+
+
+def budget_bytes(budget_gb) -> tuple[int, str]:
+    """(bytes, the key to name in messages) of simulation.memory_budget_gb (None: the machine's RAM)."""
+    if budget_gb is None:
+        return machine_memory_bytes(), "simulation.memory_budget_gb (default: the machine's RAM)"
+    try:
+        ok = math.isfinite(float(budget_gb)) and float(budget_gb) > 0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ConfigError("simulation.memory_budget_gb", f"must be a positive number of GB (got {budget_gb})")
+    return int(float(budget_gb) * GB), "simulation.memory_budget_gb"
+
+
+def memory_plan(budget_gb, chunk_size: int, n_paths: int, k_all: int, k: int, n_ns: int, n_trades: int,
+                d: int, n_ccy: int, trade_level: bool = False, store_cube: bool = False, csa: bool = False,
+                dim: bool = False) -> MemoryPlan:
+    """The plan of the module docstring; ConfigError naming simulation.memory_budget_gb when even one lane of
+    paths does not fit."""
+    B, key = budget_bytes(budget_gb)
+    P = int(n_paths)
+    held = 0
+    if store_cube:
+        held += 8 * (n_ns + 1 + n_ccy + d) * k_all * P + 4 * n_ns * k * P * (2 if csa else 1) + 4 * k * P
+    if dim:
+        held += 8 * k * P
+    A = B - RESERVE - held
+    b = 8 * (k_all * (d + n_ccy + 2 + TRADE_FACTOR * n_trades + (3 * n_trades if trade_level else 0)) + 24 * k * n_ns)
+    S = 8 * n_ns * k * P
+    spilled = S > A // 2
+    room = A - (0 if spilled else S)
+    lanes = room // (b * PATH_LANES) if room > 0 else 0
+    if lanes < 1:
+        what = f" + {held / GB:.3g} GB for output.store_cube's cube" if held else ""
+        raise ConfigError("simulation.memory_budget_gb", f"{key} = {B / GB:.3g} GB is too small for this run: it "
+                          f"needs {RESERVE / GB:.3g} GB for the process{what} + {b * PATH_LANES / 2**20:.3g} MB for "
+                          f"a chunk of {PATH_LANES} paths; raise the budget (or use fewer paths with store_cube)")
+    chunk = min(int(chunk_size), int(lanes) * PATH_LANES)
+    return MemoryPlan(B, max(1, chunk), max(1, A // 2), spilled, held)
+
+
+def run_memory_plan(cfg, s) -> MemoryPlan:
+    """The plan of a run from its config and Setup (portfolio, grid, model)."""
+    pf, model = s.portfolio, s.built.model
+    k_all = len(s.grid.dates) + 1
+    co = getattr(s.grid, "closeout_index", None)
+    k = k_all if co is None else 1 + len(s.grid.valuation_index)
+    n_ns = len(pf.netting_sets) if pf is not None else 0
+    n_trades = sum(len(b.ids) for b in pf.batches) if pf is not None else 0
+    return memory_plan(getattr(cfg.simulation, "memory_budget_gb", None), int(cfg.simulation.chunk_size),
+                       int(cfg.simulation.paths), k_all, k, n_ns, n_trades, int(model.dim), len(model.currencies),
+                       bool(cfg.output.trade_level), bool(cfg.output.store_cube),
+                       pf is not None and any(ns.csa is not None for ns in pf.netting_sets),
+                       co is not None)
