@@ -16,7 +16,7 @@ import shutil
 from omegaconf import DictConfig, OmegaConf
 
 from exposure.config.freeze import freeze
-from exposure.confignode import config_yaml
+from exposure.confignode import config_yaml, to_plain
 from exposure.config.locate import conf_dir
 from exposure.cluster.settings import check_cluster
 from exposure.errors import ConfigError
@@ -126,11 +126,12 @@ def write_scenarios(cfg: DictConfig) -> str:
 
     from exposure.checks import check_outputs
 
+    cfg = freeze(cfg)
     check_outputs(cfg)
     out = os.path.abspath(str(cfg.output.dir))
     with staged_run_folder(out) as stage:
         write_netcdf_atomic(simulate(cfg), os.path.join(stage, "scenarios.h5"))
-        atomic_text(os.path.join(stage, "config.yaml"), OmegaConf.to_yaml(cfg))
+        atomic_text(os.path.join(stage, "config.yaml"), config_yaml(cfg))
     return os.path.join(out, "scenarios.h5")
 
 
@@ -156,7 +157,7 @@ def run(cfg: DictConfig, progress=None, show_bar: bool | None = False):
     check_run_size(cfg, s)
     out = os.path.abspath(str(cfg.output.dir))
     ck_settings = checkpoint_settings(cfg)
-    manifest = dict(run_manifest(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)),
+    manifest = dict(run_manifest(to_plain(cfg, enum_values=True)),
                     layout=[[a, b] for a, b in path_generator(cfg, s).ranges()])
     with staged_run_folder(out, keep=keep_stage, fresh=False) as stage:  # a killed run's stage: resumed
         ckpt = open_checkpoint(stage, manifest, ck_settings)

@@ -73,13 +73,13 @@ def _frozen(v, path: str):
     return v
 
 
-def to_plain(v):
-    """Plain dicts and lists (Enums kept) of a ConfigNode tree."""
+def to_plain(v, enum_values: bool = False):
+    """Plain dicts and lists of a ConfigNode tree (Enums kept, or their values with ``enum_values``)."""
     if isinstance(v, Mapping):
-        return {k: to_plain(x) for k, x in v.items()}
+        return {k: to_plain(x, enum_values) for k, x in v.items()}
     if _is_list(v):
-        return [to_plain(x) for x in v]
-    return v
+        return [to_plain(x, enum_values) for x in v]
+    return getattr(v, "value", v) if enum_values else v
 
 
 def _is_list(v) -> bool:
@@ -100,12 +100,4 @@ def config_yaml(cfg) -> str:
         return text
     import yaml
 
-    def plain(v):
-        v = to_plain(v)
-        if isinstance(v, dict):
-            return {k: plain(x) for k, x in v.items()}
-        if isinstance(v, list):
-            return [plain(x) for x in v]
-        return getattr(v, "value", v)
-
-    return yaml.safe_dump(plain(cfg), sort_keys=False)
+    return yaml.safe_dump(to_plain(cfg, enum_values=True), sort_keys=False)
