@@ -29,8 +29,7 @@ import dataclasses
 import numpy as np
 import scipy.linalg
 
-from exposure.models.hull_white import HullWhiteParams, integrated_phi
-from exposure.market.curves import DiscountCurve
+from exposure.models.hull_white import integrated_phi
 
 
 @dataclasses.dataclass(frozen=True)

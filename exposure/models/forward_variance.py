@@ -201,7 +201,6 @@ def bootstrap_vol(model: CrossAssetModel, lf: LogForward, factor: int, pillars, 
     at = np.searchsorted(knots, np.concatenate([[0.0], T]))
     dT = np.diff(np.concatenate([[0.0], T]))
     sig = np.zeros(n)
-    rows = []
     for i in range(n):
         H = Ch[i, at[1 : i + 2]] - Ch[i, at[: i + 1]]  # H_{k,i}, k = 0..i
         c = float(np.sum(sig[:i] ** 2 * dT[:i] + 2.0 * sig[:i] * H[:i]) + Cg[i, at[i + 1]] - w[i])
