@@ -39,6 +39,7 @@ import time
 import numpy as np
 
 from exposure.errors import ConfigError, ExposureError
+from exposure.files import fsync_path
 
 RESUME_MODES = ("auto", "strict", "require", "never")
 FOLDER = "checkpoint"
@@ -69,14 +70,6 @@ def checkpoint_settings(cfg) -> CheckpointSettings:
     return CheckpointSettings(bool(getattr(sc, "checkpoint", True)), mode)
 
 
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_json_atomic(path: str, obj, point: str = "") -> None:
     tmp = path + ".tmp"
     with open(tmp, "w") as fh:
@@ -86,7 +79,7 @@ def write_json_atomic(path: str, obj, point: str = "") -> None:
     if point:
         failpoint(point)
     os.replace(tmp, path)
-    _fsync_dir(os.path.dirname(path))
+    fsync_path(os.path.dirname(path))
 
 
 def _read_json(path: str):

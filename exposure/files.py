@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 import re
 
 MAX_STEM = 80
@@ -78,3 +79,13 @@ def csv_text(header, rows) -> str:
     buf = io.StringIO()
     write_csv_rows(buf, header, rows)
     return buf.getvalue()
+
+
+def fsync_path(path: str) -> None:
+    """Flush a written file (or a folder's entries) to the disk: before a rename puts it in place, so a power
+    cut keeps the old bytes or the new ones, never a mixture."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

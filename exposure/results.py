@@ -42,6 +42,7 @@ import numpy as np
 import xarray as xr
 
 from exposure.checkpoint import failpoint  # SIGKILL test hook (XPOSURE_FAILPOINT), a no-op otherwise
+from exposure.files import fsync_path
 
 RESULTS_SCHEMA = "xposure-results/1"
 
@@ -225,15 +226,6 @@ def validate_results(ds: xr.Dataset) -> xr.Dataset:
     return ds
 
 
-def _fsync(path: str) -> None:
-    """Flush a written file to the disk before it is renamed into place (a power cut keeps old or new bytes)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _atomic(path: str, write) -> str:
     """Call write(tmp_path), then rename tmp_path -> path; the temporary file is removed on any exception."""
     path = os.fspath(path)
@@ -241,7 +233,7 @@ def _atomic(path: str, write) -> str:
     tmp = f"{path}.tmp-{os.getpid()}"
     try:
         write(tmp)
-        _fsync(tmp)
+        fsync_path(tmp)
         failpoint(f"write:{os.path.basename(path)}")  # tests: a SIGKILL while the results are written
         os.replace(tmp, path)
     finally:
