@@ -46,6 +46,9 @@ def setup(cfg, calibrate: bool = True) -> Setup:
     from exposure.xva import xva_settings
 
     xva_settings(cfg, market.asof)  # the xva group and market.funding fail here, before any compute
+    from exposure.risk import risk_settings
+
+    risk_settings(cfg)  # the risk group likewise
     return Setup(market, built, grid, portfolio)
 
 

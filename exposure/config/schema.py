@@ -19,6 +19,7 @@ from exposure.config.capital_schema import CapitalConfig
 from exposure.config.xva_schema import FundingConfig, XvaConfig
 from exposure.config.market_inputs_schema import MarketInputsConfig
 from exposure.config.report_schema import ReportConfig
+from exposure.config.risk_schema import RiskConfig
 
 
 class CurveKind(str, Enum):
@@ -199,6 +200,7 @@ class ExposureConfig:
     capital: CapitalConfig = field(default_factory=CapitalConfig)
     xva: XvaConfig = field(default_factory=XvaConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
+    risk: RiskConfig = field(default_factory=RiskConfig)
     extra: Dict[str, Any] = field(default_factory=dict)
 
 
@@ -213,3 +215,4 @@ def register_configs() -> None:
     cs.store(group="capital", name="capital_schema", node=CapitalConfig)
     cs.store(group="xva", name="xva_schema", node=XvaConfig)
     cs.store(group="report", name="report_schema", node=ReportConfig)
+    cs.store(group="risk", name="risk_schema", node=RiskConfig)

@@ -1,0 +1,131 @@
+"""The set-up layer theta -> S: every array the path layer reads, rebuilt from a (bumped) config.
+
+    S = {Phi (n, d, d), mu (n, d), L (n, d, d), y0 (d,)        the exact scheme Y_k = Phi_k Y_{k-1} + mu_k + L_k z_k
+         log_num (K,)                                         int_0^t phi_base, the deterministic log numeraire
+         pres [float leaves of every batch's prepare(ctx)]    deterministic pricing data on the simulated dates
+         w {CVA, DVA, FCA, FBA} (n_ns, K_val)}                XVA date weights (credit, funding, discounting)
+
+built exactly as ``pipeline.run_pipeline`` and ``pipeline.make_aggregator`` build them (market -> model with its
+calibration -> grid -> prepared batches -> weights), in NumPy. Integer leaves of ``pres`` (schedules, indices)
+are the ``Static`` part and must not move under a bump. The path layer (``reverse``) differentiates a run's
+functionals with respect to S by reverse mode; a market input theta reaches S through this deterministic
+set-up only, so dF/dtheta = <g_S, dS/dtheta> with dS/dtheta by a central difference of this layer (no Monte
+Carlo noise; O(h^2), h = risk.setup_step units; README "Sensitivities" states and measures the compromise).
+
+L comes from an eigendecomposition, whose eigenvector signs are arbitrary: ``aligned`` flips the columns of a
+bumped L to the base L's signs so that L(theta) is followed continuously.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import numpy as np
+
+from exposure.errors import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class Static:
+    """What the trace bakes in: batches, model layout, times, the pres tree with its integer leaves, the
+    collateral layout, the netting-set count, the valuation indices and the measures' bases."""
+
+    batches: tuple
+    model: object
+    times: np.ndarray
+    treedef: object
+    int_leaves: tuple  # (position, array) of the non-float leaves of pres
+    n_float: int
+    n_ns: int
+    layout: object  # exposure.aggregation.collateral_jax.CollateralLayout
+    val_times: np.ndarray
+
+
+def _split(pres):
+    leaves, treedef = jax.tree_util.tree_flatten(list(pres))
+    floats, ints = [], []
+    for i, x in enumerate(leaves):
+        a = np.asarray(x)
+        if np.issubdtype(a.dtype, np.floating):
+            floats.append(np.asarray(a, dtype=np.float64))
+        else:
+            ints.append((i, a))
+    return floats, tuple(ints), treedef
+
+
+def merge_pres(static: Static, floats):
+    """The pres list from its float leaves (traced or not) and the static integer leaves."""
+    n = static.n_float + len(static.int_leaves)
+    leaves = [None] * n
+    ints = dict(static.int_leaves)
+    it = iter(floats)
+    for i in range(n):
+        leaves[i] = ints[i] if i in ints else next(it)
+    return jax.tree_util.tree_unflatten(static.treedef, leaves)
+
+
+def path_state(cfg, s, measures=()):
+    """(S, Static) of the run configured by ``cfg`` with its Setup ``s`` (module docstring); S["w"] holds the
+    weights of ``measures`` (empty: CVA, DVA and, with market.funding, FCA, FBA)."""
+    from exposure.aggregation.collateral_jax import CollateralLayout
+    from exposure.models.cross_asset import factor_matrix
+    from exposure.pricing.view import PricingContext
+    from exposure.xva import FUNDING_VARIANTS, xva_settings, xva_weights
+
+    market, model, grid, pf = s.market, s.built.model, s.grid, s.portfolio
+    times = np.concatenate([[0.0], grid.times])
+    dates = (market.asof,) + tuple(grid.dates)
+    ctx = PricingContext(market, model, times, pf.fixings, dates)
+    pres = [b.prepare(ctx) for b in pf.batches]
+    floats, ints, treedef = _split(pres)
+    Phi, mu, Sigma = model.transitions(grid.times)
+    valuation_index = np.concatenate([[0], 1 + grid.valuation_index])
+    closeout_index = None if grid.closeout_index is None else np.concatenate([[0], 1 + grid.closeout_index])
+    val_times = times[valuation_index]
+    xs = xva_settings(cfg, market.asof)
+    if xs is None:
+        raise ConfigError("risk.method", "XVA sensitivities need the xva stage (xva.enabled=true)")
+    dfs = np.exp(market.curves[market.base_currency].log_discount_np(val_times))
+    ns = pf.netting_sets
+    w = xva_weights(xs, market.credit, market.own_name, [n.id for n in ns], [n.counterparty for n in ns],
+                    val_times, dfs)
+    weights = {"CVA": w.cva, "DVA": w.dva}
+    if w.funding:
+        suffix = FUNDING_VARIANTS[xs.survival_weighting]
+        weights.update(FCA=w.funding["FCA" + suffix], FBA=w.funding["FBA" + suffix])
+    measures = tuple(measures) or tuple(weights)
+    missing = [m for m in measures if m not in weights]
+    if missing:
+        raise ConfigError("risk.measures", f"{', '.join(missing)} need market.funding spreads (no FCA/FBA in this run)")
+    S = {"Phi": np.asarray(Phi, np.float64), "mu": np.asarray(mu, np.float64),
+         "L": np.asarray(factor_matrix(Sigma), np.float64), "y0": np.asarray(model.initial_state(), np.float64),
+         "log_num": np.asarray(ctx.numeraire_log_det(), np.float64), "pres": floats,
+         "w": {m: np.asarray(weights[m], np.float64) for m in measures}}
+    layout = CollateralLayout(ns, model.currencies, market.base_currency, valuation_index, closeout_index, 0)
+    static = Static(tuple(pf.batches), model, times, treedef, ints, len(floats), len(ns), layout, val_times)
+    return S, static
+
+
+def aligned(L, L_base):
+    """L with each column's sign flipped where it points against the base L's column (eigh's arbitrary signs)."""
+    dots = np.sum(L * L_base, axis=-2, keepdims=True)
+    return np.where(dots < 0.0, -L, L)
+
+
+def check_same_static(static: Static, other: Static, label: str) -> None:
+    """A bump must not change the integer set-up (schedules, indices, shapes): the path layer is traced once."""
+    ok = (other.treedef == static.treedef and len(other.int_leaves) == len(static.int_leaves)
+          and all(i == j and a.shape == b.shape and np.array_equal(a, b)
+                  for (i, a), (j, b) in zip(static.int_leaves, other.int_leaves))
+          and np.array_equal(other.times, static.times))
+    if not ok:
+        raise ConfigError("risk", f"bumping {label} changes the discrete set-up (dates, schedules or indices); "
+                                  "its sensitivity cannot be taken through the fixed path program")
+
+
+def difference(S_up, S_down, S_base, step: float):
+    """dS/de = (S(+h) - S(-h)) / (2h), h = step units; L's columns aligned to the base first."""
+    up = dict(S_up, L=aligned(S_up["L"], S_base["L"]))
+    down = dict(S_down, L=aligned(S_down["L"], S_base["L"]))
+    return jax.tree_util.tree_map(lambda a, b: (np.asarray(a) - np.asarray(b)) / (2.0 * step), up, down)
