@@ -201,8 +201,7 @@ def _sensitivities(cfg, s: Setup, job, dates, progress):
         with tempfile.TemporaryDirectory() as tmp:
             return run_pipeline(c, setup(c), out_dir=tmp).dataset
 
-    return run_sensitivities(cfg, s, settings, job.gen.n_paths, job.gen.seed, job.gen.antithetic, setup, revalue,
-                             dates)
+    return run_sensitivities(cfg, s, settings, job.gen.n_paths, job.gen.seed, job.gen.antithetic, revalue, dates)
 
 
 def _with_credit(ds, market, pf, val_times):

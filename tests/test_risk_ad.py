@@ -96,7 +96,7 @@ def _per_path_at(base, f, e, align=True):
 def test_ad_equals_central_bump_and_revalue(base, key):
     f = _factor(base, key)
     measures, cfg = base["measures"], base["cfg"]
-    dS = tangent(cfg, f, base["S"], base["static"], setup, RiskSettings().setup_step)
+    dS = tangent(cfg, f, base["S"], base["static"], base["s"], RiskSettings().setup_step)
     ad = contract(base["G"], dS).reshape(len(measures), -1)
     ad_p = np.asarray(base["jvp"](base["S"], dS))  # per path, forward mode along the same tangent
     np.testing.assert_allclose(ad, ad_p.mean(axis=-1), rtol=1e-9, atol=1e-9 * np.abs(ad).max())

@@ -8,8 +8,8 @@ deterministic set-up, calibration included) is contracted with it. risk.method=b
 revaluation (the same seed) per factor, the reference. Profiles (risk.profiles): EPE_sensitivity,
 ENE_sensitivity (netting_set, date, risk_factor) by forward mode along the same tangents.
 
-``rebuild(cfg) -> Setup`` and, for the bump method, ``revalue(cfg) -> results Dataset`` are given by the
-caller (the pipeline), so this stage imports nothing above it.
+For the bump method ``revalue(cfg) -> results Dataset`` is given by the caller (the pipeline), so this stage
+imports nothing above it.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import xarray as xr
 from exposure.risk.factors import bumped, enumerate_factors
 from exposure.risk.reverse import contract, forward_profiles, reverse_pass
 from exposure.risk.settings import RiskSettings
-from exposure.risk.state import check_same_static, difference, path_state
+from exposure.risk.state import bumped_state, difference, path_state
 
 
 def credit_names(s) -> list:
@@ -33,19 +33,14 @@ def factor_list(cfg, s, settings: RiskSettings) -> list:
     return enumerate_factors(cfg, s.market.asof, s.market.base_currency, credit_names(s), settings.factor_types)
 
 
-def tangent(cfg, factor, S, static, rebuild, step: float):
+def tangent(cfg, factor, S, static, s, step: float):
     """dS/de of one factor: central difference of the set-up layer with e = +-step units."""
-    states = []
-    for e in (step, -step):
-        c = bumped(cfg, factor, e)
-        Sb, st = path_state(c, rebuild(c), tuple(S["w"]))
-        check_same_static(static, st, factor.label())
-        states.append(Sb)
-    return difference(states[0], states[1], S, step)
+    up = bumped_state(cfg, s, factor, S, static, step)
+    down = bumped_state(cfg, s, factor, S, static, -step)
+    return difference(up, down, S, step)
 
 
-def ad_sensitivities(cfg, s, settings: RiskSettings, n_paths: int, seed: int, antithetic: bool, rebuild,
-                     factors=None):
+def ad_sensitivities(cfg, s, settings: RiskSettings, n_paths: int, seed: int, antithetic: bool, factors=None):
     """(factors, measures, sens (n_ns, n_meas, n_f), values (n_meas, n_ns), profiles (n_f, 2, K, n_ns) or None,
     timings {stage: seconds})."""
     factors = factor_list(cfg, s, settings) if factors is None else factors
@@ -59,7 +54,7 @@ def ad_sensitivities(cfg, s, settings: RiskSettings, n_paths: int, seed: int, an
     sens = np.zeros((n_ns, n_meas, len(factors)))
     tangents = []
     for i, f in enumerate(factors):
-        dS = tangent(cfg, f, S, static, rebuild, settings.setup_step)
+        dS = tangent(cfg, f, S, static, s, settings.setup_step)
         sens[:, :, i] = contract(G, dS).reshape(n_meas, n_ns).T
         if settings.profiles:
             tangents.append(dS)
@@ -152,10 +147,10 @@ NOTES = ("reverse mode (jax.vjp) through simulation, pricing, collateral and XVA
          "(risk.mta_smoothing), exercise decisions pathwise, PFE not differentiated")
 
 
-def run_sensitivities(cfg, s, settings: RiskSettings, n_paths: int, seed: int, antithetic: bool, rebuild,
-                      revalue, dates) -> xr.Dataset:
-    """The sensitivities Dataset of a run (``sensitivity_dataset``) by settings.method; rebuild(cfg) -> Setup,
-    revalue(cfg) -> results Dataset (bump method only), dates: the results' valuation dates (profiles)."""
+def run_sensitivities(cfg, s, settings: RiskSettings, n_paths: int, seed: int, antithetic: bool, revalue,
+                      dates) -> xr.Dataset:
+    """The sensitivities Dataset of a run (``sensitivity_dataset``) by settings.method; revalue(cfg) -> results
+    Dataset (bump method only), dates: the results' valuation dates (profiles)."""
     ids = [ns.id for ns in s.portfolio.netting_sets]
     t0 = time.perf_counter()
     if settings.method == "bump":
@@ -164,7 +159,7 @@ def run_sensitivities(cfg, s, settings: RiskSettings, n_paths: int, seed: int, a
             "risk_method": f"central bump and revalue, step {settings.bump_step} factor units, same seed"})
     else:
         factors, measures, sens, values, prof, timings = ad_sensitivities(cfg, s, settings, n_paths, seed,
-                                                                          antithetic, rebuild)
+                                                                          antithetic)
         out = sensitivity_dataset(ids, measures, factors, sens, prof, dates, attrs={
             "risk_method": NOTES, "risk_block_paths": settings.block_paths, "risk_setup_step": settings.setup_step,
             "risk_timings": "; ".join(f"{k}={v:.3f}" for k, v in timings.items())})

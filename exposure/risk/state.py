@@ -71,7 +71,6 @@ def path_state(cfg, s, measures=()):
     from exposure.aggregation.collateral_jax import CollateralLayout
     from exposure.models.cross_asset import factor_matrix
     from exposure.pricing.view import PricingContext
-    from exposure.xva import FUNDING_VARIANTS, xva_settings, xva_weights
 
     market, model, grid, pf = s.market, s.built.model, s.grid, s.portfolio
     times = np.concatenate([[0.0], grid.times])
@@ -83,13 +82,28 @@ def path_state(cfg, s, measures=()):
     valuation_index = np.concatenate([[0], 1 + grid.valuation_index])
     closeout_index = None if grid.closeout_index is None else np.concatenate([[0], 1 + grid.closeout_index])
     val_times = times[valuation_index]
+    weights = xva_weight_arrays(cfg, market, pf.netting_sets, val_times, measures)
+    S = {"Phi": np.asarray(Phi, np.float64), "mu": np.asarray(mu, np.float64),
+         "L": np.asarray(factor_matrix(Sigma), np.float64), "y0": np.asarray(model.initial_state(), np.float64),
+         "log_num": np.asarray(ctx.numeraire_log_det(), np.float64), "pres": floats,
+         "w": weights}
+    layout = CollateralLayout(pf.netting_sets, model.currencies, market.base_currency, valuation_index, closeout_index, 0)
+    static = Static(tuple(pf.batches), model, times, treedef, ints, len(floats), len(pf.netting_sets), layout,
+                    val_times)
+    return S, static
+
+
+def xva_weight_arrays(cfg, market, netting_sets, val_times, measures=()) -> dict:
+    """{measure: (n_ns, K_val)} date weights of CVA, DVA (and FCA, FBA with market.funding), as the run's
+    aggregator gets them (``pipeline.make_aggregator``); ``measures`` empty: every one the run has."""
+    from exposure.xva import FUNDING_VARIANTS, xva_settings, xva_weights
+
     xs = xva_settings(cfg, market.asof)
     if xs is None:
         raise ConfigError("risk.method", "XVA sensitivities need the xva stage (xva.enabled=true)")
     dfs = np.exp(market.curves[market.base_currency].log_discount_np(val_times))
-    ns = pf.netting_sets
-    w = xva_weights(xs, market.credit, market.own_name, [n.id for n in ns], [n.counterparty for n in ns],
-                    val_times, dfs)
+    w = xva_weights(xs, market.credit, market.own_name, [n.id for n in netting_sets],
+                    [n.counterparty for n in netting_sets], val_times, dfs)
     weights = {"CVA": w.cva, "DVA": w.dva}
     if w.funding:
         suffix = FUNDING_VARIANTS[xs.survival_weighting]
@@ -98,13 +112,36 @@ def path_state(cfg, s, measures=()):
     missing = [m for m in measures if m not in weights]
     if missing:
         raise ConfigError("risk.measures", f"{', '.join(missing)} need market.funding spreads (no FCA/FBA in this run)")
-    S = {"Phi": np.asarray(Phi, np.float64), "mu": np.asarray(mu, np.float64),
-         "L": np.asarray(factor_matrix(Sigma), np.float64), "y0": np.asarray(model.initial_state(), np.float64),
-         "log_num": np.asarray(ctx.numeraire_log_det(), np.float64), "pres": floats,
-         "w": {m: np.asarray(weights[m], np.float64) for m in measures}}
-    layout = CollateralLayout(ns, model.currencies, market.base_currency, valuation_index, closeout_index, 0)
-    static = Static(tuple(pf.batches), model, times, treedef, ints, len(floats), len(ns), layout, val_times)
-    return S, static
+    return {m: np.asarray(weights[m], np.float64) for m in measures}
+
+
+def rebuilt(cfg, s):
+    """The Setup of a bumped config: market and model (calibration included) rebuilt, grid and portfolio kept
+    (trade parsing reads the market for checks and dates only; ``check_same_static`` guards the rest)."""
+    from exposure.market.snapshot import build_market
+    from exposure.models.build import build_model
+
+    market = build_market(cfg.market)
+    return dataclasses.replace(s, market=market, built=build_model(market, cfg.model))
+
+
+def weights_only(factor) -> bool:
+    """Credit and funding inputs reach S through the XVA weights alone."""
+    return factor.path[:2] in (("market", "credit"), ("market", "funding"))
+
+
+def bumped_state(cfg, s, factor, S, static, e: float):
+    """S at the factor moved by e units (``factors.bumped``), rebuilt as cheaply as exactness allows."""
+    from exposure.market.snapshot import build_market
+    from exposure.risk.factors import bumped
+
+    c = bumped(cfg, factor, e)
+    if weights_only(factor):
+        return dict(S, w=xva_weight_arrays(c, build_market(c.market), s.portfolio.netting_sets, static.val_times,
+                                           tuple(S["w"])))
+    Sb, st = path_state(c, rebuilt(c, s), tuple(S["w"]))
+    check_same_static(static, st, factor.label())
+    return Sb
 
 
 def aligned(L, L_base):
