@@ -18,6 +18,7 @@ first curve pillar; recoveries are extra).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -98,6 +99,7 @@ def main(argv=None) -> None:
     ap.add_argument("--factor-types", default="", help="comma list (default: all 537 factors)")
     ap.add_argument("--method", default="ad", choices=["ad", "none"])
     ap.add_argument("--out", default=None)
+    ap.add_argument("--probe", action="store_true", help="time one set-up tangent per factor type and scale")
     a = ap.parse_args(argv)
     out = a.out or tempfile.mkdtemp(prefix="xposure-matlogica-")
     os.makedirs(out, exist_ok=True)
@@ -114,6 +116,25 @@ def main(argv=None) -> None:
     if "sensitivity" in ds:
         rec.update(n_factors=int(ds.sizes["risk_factor"]), risk_s=round(float(ds.attrs["risk_seconds"]), 2),
                    risk_timings=ds.attrs.get("risk_timings", ""))
+    if a.probe:  # the set-up tangent of one factor of each type, to scale the set-up layer to all 537 factors
+        from exposure.risk import risk_settings
+        from exposure.risk.stage import factor_list, tangent
+        from exposure.risk.state import path_state
+        from exposure.setup import setup
+
+        s = setup(cfg)
+        S, static = path_state(cfg, s, ("CVA", "DVA"))
+        fs = factor_list(cfg, s, dataclasses.replace(risk_settings(cfg), factor_types=()))
+        per, count = {}, {}
+        for f in fs:
+            count[f.factor_type] = count.get(f.factor_type, 0) + 1
+            if f.factor_type not in per:
+                t = time.perf_counter()
+                tangent(cfg, f, S, static, s, 0.1)
+                per[f.factor_type] = time.perf_counter() - t
+        rec["tangent_s_per_factor"] = {k: round(v, 3) for k, v in per.items()}
+        rec["factor_counts"] = count
+        rec["setup_layer_all_factors_s"] = round(sum(per[k] * count[k] for k in per), 1)
     print(json.dumps(rec), flush=True)
 
 

@@ -115,13 +115,32 @@ def xva_weight_arrays(cfg, market, netting_sets, val_times, measures=()) -> dict
     return {m: np.asarray(weights[m], np.float64) for m in measures}
 
 
-def rebuilt(cfg, s):
+class _WithoutCredit:
+    """A market config node seen without its credit curves (their CDS bootstrap is the slowest part of a market
+    build, and only base-curve and credit inputs move them)."""
+
+    def __init__(self, node):
+        self._node = node
+
+    def __getattr__(self, key):
+        return {} if key == "credit" else getattr(self._node, key)
+
+
+def rebuilt(cfg, s, factor=None):
     """The Setup of a bumped config: market and model (calibration included) rebuilt, grid and portfolio kept
-    (trade parsing reads the market for checks and dates only; ``check_same_static`` guards the rest)."""
+    (trade parsing reads the market for checks and dates only; ``check_same_static`` guards the rest). Credit
+    curves are bootstrapped again only when the factor can move them (the base discount curve, par quotes);
+    a model parameter keeps the market."""
     from exposure.market.snapshot import build_market
     from exposure.models.build import build_model
 
-    market = build_market(cfg.market)
+    if factor is not None and factor.path[0] == "model":
+        market = s.market
+    elif factor is not None and factor.path[:2] != ("market", "curve_inputs") and not (
+            factor.factor_type == "DiscountCurve" and factor.name == s.market.base_currency):
+        market = dataclasses.replace(build_market(_WithoutCredit(cfg.market)), credit=s.market.credit)
+    else:
+        market = build_market(cfg.market)
     return dataclasses.replace(s, market=market, built=build_model(market, cfg.model))
 
 
@@ -131,15 +150,23 @@ def weights_only(factor) -> bool:
 
 
 def bumped_state(cfg, s, factor, S, static, e: float):
-    """S at the factor moved by e units (``factors.bumped``), rebuilt as cheaply as exactness allows."""
-    from exposure.market.snapshot import build_market
+    """S at the factor moved by e units (``factors.bumped``), rebuilt as cheaply as exactness allows: funding
+    moves the weights only, a credit input its own curve and the weights, anything else the market (credit
+    kept unless the base curve moves) and the model."""
+    from exposure.market.snapshot import build_credit
     from exposure.risk.factors import bumped
 
     c = bumped(cfg, factor, e)
-    if weights_only(factor):
-        return dict(S, w=xva_weight_arrays(c, build_market(c.market), s.portfolio.netting_sets, static.val_times,
-                                           tuple(S["w"])))
-    Sb, st = path_state(c, rebuilt(c, s), tuple(S["w"]))
+    ns = s.portfolio.netting_sets
+    if factor.path[:2] == ("market", "funding"):
+        return dict(S, w=xva_weight_arrays(c, s.market, ns, static.val_times, tuple(S["w"])))
+    if factor.path[:2] == ("market", "credit"):
+        name = factor.path[2]
+        m = s.market
+        curve = build_credit(m.asof, c.market.credit[name], f"market.credit.{name}", name, m.curves[m.base_currency])
+        market = dataclasses.replace(m, credit={**m.credit, name: curve})
+        return dict(S, w=xva_weight_arrays(c, market, ns, static.val_times, tuple(S["w"])))
+    Sb, st = path_state(c, rebuilt(c, s, factor), tuple(S["w"]))
     check_same_static(static, st, factor.label())
     return Sb
 
