@@ -35,7 +35,7 @@ class Static:
     model: object
     times: np.ndarray
     treedef: object
-    int_leaves: tuple  # (position, array) of the non-float leaves of pres
+    int_leaves: tuple  # (position, array, key path) of the non-float leaves of pres
     n_float: int
     n_ns: int
     layout: object  # exposure.aggregation.collateral_jax.CollateralLayout
@@ -43,22 +43,29 @@ class Static:
 
 
 def _split(pres):
-    leaves, treedef = jax.tree_util.tree_flatten(list(pres))
+    with_paths, treedef = jax.tree_util.tree_flatten_with_path(list(pres))
     floats, ints = [], []
-    for i, x in enumerate(leaves):
+    for i, (path, x) in enumerate(with_paths):
         a = np.asarray(x)
         if np.issubdtype(a.dtype, np.floating):
             floats.append(np.asarray(a, dtype=np.float64))
         else:
-            ints.append((i, a))
+            ints.append((i, a, jax.tree_util.keystr(path)))
     return floats, tuple(ints), treedef
+
+
+# Integer set-up that only picks an approximation's accuracy, not what is priced: the linear pricer's series
+# truncation order per date (chosen from the model's state bound, so a model parameter can move it). A bumped
+# set-up keeps the base run's order (its float coefficients do not depend on it; the truncation error is below
+# the expansion's tolerance by construction).
+APPROXIMATION_ORDERS = ("order_k",)
 
 
 def merge_pres(static: Static, floats):
     """The pres list from its float leaves (traced or not) and the static integer leaves."""
     n = static.n_float + len(static.int_leaves)
     leaves = [None] * n
-    ints = dict(static.int_leaves)
+    ints = {i: a for i, a, _ in static.int_leaves}
     it = iter(floats)
     for i in range(n):
         leaves[i] = ints[i] if i in ints else next(it)
@@ -180,8 +187,9 @@ def aligned(L, L_base):
 def check_same_static(static: Static, other: Static, label: str) -> None:
     """A bump must not change the integer set-up (schedules, indices, shapes): the path layer is traced once."""
     ok = (other.treedef == static.treedef and len(other.int_leaves) == len(static.int_leaves)
-          and all(i == j and a.shape == b.shape and np.array_equal(a, b)
-                  for (i, a), (j, b) in zip(static.int_leaves, other.int_leaves))
+          and all(i == j and a.shape == b.shape and (np.array_equal(a, b)
+                                                     or any(o in name for o in APPROXIMATION_ORDERS))
+                  for (i, a, name), (j, b, _) in zip(static.int_leaves, other.int_leaves))
           and np.array_equal(other.times, static.times))
     if not ok:
         raise ConfigError("risk", f"bumping {label} changes the discrete set-up (dates, schedules or indices); "
