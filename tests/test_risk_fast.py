@@ -19,7 +19,8 @@ from exposure.risk import RiskSettings, bumped, enumerate_factors, risk_settings
 from exposure.setup import setup
 
 TINY = ["portfolio.trades=tests/data/risk_tiny.yaml", "portfolio.fixings=null", "simulation.grid='6M,1Y,2Y,3Y,5Y'",
-        "simulation.paths=192", "risk=ad", "risk.factor_types=[CDSSpread,FundingSpread,FXSpot,DiscountCurve]"]
+        "simulation.paths=192", "risk=ad", "risk.factor_types=[CDSSpread,FundingSpread,FXSpot,DiscountCurve]",
+        "risk.profiles=true"]
 
 
 def test_settings_errors_name_the_key():
@@ -131,3 +132,22 @@ def test_cheap_rebuilds_equal_a_full_setup_of_the_bumped_config():
         for a, b in zip(jax.tree_util.tree_leaves(fast), jax.tree_util.tree_leaves(full)):
             np.testing.assert_array_equal(a, b, err_msg=f.label())
     assert {"DiscountCurve", "CDSSpread", "FundingSpread", "SwaptionVol", "FXSpot", "Correlation"} <= {k[0] for k in seen}
+
+
+def test_profile_sensitivities_add_up_to_the_cva_sensitivity(runs):
+    """Forward mode (EPE_sensitivity, ENE_sensitivity) against reverse mode (sensitivity): for a factor that does
+    not move the XVA weights, dCVA_j = sum_k w_jk dEPE_j(t_k) and dDVA_j = sum_k w'_jk dENE_j(t_k)."""
+    from exposure.risk.state import path_state
+
+    cfg, res, _ = runs[64]
+    ds = res.dataset
+    S, _ = path_state(cfg, setup(cfg))
+    assert ds["EPE_sensitivity"].dims == ("netting_set", "date", "risk_factor")
+    fx = [i for i in range(ds.sizes["risk_factor"]) if ds["factor_type"].values[i] == "FXSpot"]
+    assert fx
+    for m, prof in (("CVA", "EPE_sensitivity"), ("DVA", "ENE_sensitivity")):
+        w = S["w"][m]  # (n_ns, K)
+        implied = np.einsum("jk,jkf->jf", w, ds[prof].values[:, :, fx])
+        direct = ds["sensitivity"].sel(xva_measure=m).values[:, fx]
+        np.testing.assert_allclose(implied, direct, rtol=1e-9, atol=1e-9 * float(np.abs(direct).max()))
+    assert np.abs(ds["EPE_sensitivity"].values[:, :, fx]).max() > 0.0

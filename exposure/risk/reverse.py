@@ -78,8 +78,8 @@ def reverse_pass(S, static: Static, n_paths: int, seed: int, antithetic: bool, m
     n_out = n_meas * n_ns
     S = jax.tree_util.tree_map(jnp.asarray, S)
 
-    def step(G, acc, S, start):
-        y, vjp = jax.vjp(lambda S_: block_functionals(S_, static, start, block, n_paths, seed, antithetic,
+    def step(G, acc, S, start, n_total):  # n_total traced: one program for every path count
+        y, vjp = jax.vjp(lambda S_: block_functionals(S_, static, start, block, n_total, seed, antithetic,
                                                      measures, smooth), S)
         basis = jnp.eye(n_out, dtype=y.dtype).reshape((n_out,) + y.shape)
         (g,) = jax.vmap(vjp)(basis)
@@ -90,7 +90,7 @@ def reverse_pass(S, static: Static, n_paths: int, seed: int, antithetic: bool, m
     acc = jnp.zeros((n_meas, n_ns))
     with differentiable_loops():  # traced (at the first call) with static loop bounds
         for start in block_starts(n_paths, block):
-            G, acc = step(G, acc, S, jnp.asarray(start, dtype=jnp.int64))
+            G, acc = step(G, acc, S, jnp.asarray(start, dtype=jnp.int64), jnp.asarray(n_paths, dtype=jnp.int64))
     G = jax.tree_util.tree_map(lambda a: np.asarray(a) / n_paths, G)
     return G, np.asarray(acc) / n_paths
 
@@ -113,9 +113,9 @@ def forward_profiles(S, static: Static, tangents: list, n_paths: int, seed: int,
     ``group`` tangents vmapped per pass over the paths; the same block order as ``reverse_pass``)."""
     S = jax.tree_util.tree_map(jnp.asarray, S)
 
-    def step(acc, S, T, start):
+    def step(acc, S, T, start, n_total):
         def one(t):
-            return jax.jvp(lambda S_: block_profiles(S_, static, start, block, n_paths, seed, antithetic, smooth),
+            return jax.jvp(lambda S_: block_profiles(S_, static, start, block, n_total, seed, antithetic, smooth),
                            (S,), (t,))[1]
         return acc + jax.vmap(one)(T)
 
@@ -128,6 +128,6 @@ def forward_profiles(S, static: Static, tangents: list, n_paths: int, seed: int,
         acc = jnp.zeros((group, 2, static.val_times.size, static.n_ns))
         with differentiable_loops():
             for start in block_starts(n_paths, block):
-                acc = step(acc, S, T, jnp.asarray(start, dtype=jnp.int64))
+                acc = step(acc, S, T, jnp.asarray(start, dtype=jnp.int64), jnp.asarray(n_paths, dtype=jnp.int64))
         out.append(np.asarray(acc)[: min(group, len(tangents) - g0)] / n_paths)
     return np.concatenate(out) if out else np.zeros((0, 2, static.val_times.size, static.n_ns))

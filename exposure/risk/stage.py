@@ -118,8 +118,12 @@ def add_sensitivities(ds: xr.Dataset, sens: xr.Dataset) -> xr.Dataset:
     out = ds.copy()
     extra = {k: v for k, v in sens.coords.items() if k not in ("netting_set", "date")}
     out = out.assign_coords(extra)
-    for name in sens.data_vars:
-        out[name] = sens[name]
+    for name in sens.data_vars:  # by position: netting sets and dates are the run's own, in its order
+        v = sens[name]
+        for d in v.dims:
+            if d in out.dims and out.sizes[d] != v.sizes[d]:
+                raise ValueError(f"{name}: {v.sizes[d]} entries along '{d}', the results have {out.sizes[d]}")
+        out[name] = (v.dims, v.values, v.attrs)
     out.attrs.update(sens.attrs)
     return out
 
