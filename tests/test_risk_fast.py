@@ -1,6 +1,8 @@
-"""Quick checks of the sensitivities stage (exposure.risk): settings, factor enumeration, the files of
+"""Checks of the sensitivities stage (exposure.risk): settings, factor enumeration, the files of
 `exposure run risk=ad`, invariance to the chunk size, and credit/funding sensitivities (exact in the weights)
-against bump-and-revalue. The AD-versus-bump comparison for every factor type is tests/test_risk_ad.py."""
+against bump-and-revalue (the three tests on full `risk=ad` runs are marked slow: two runs with their reverse-mode
+compilation take about 2 minutes on a shared 2-core machine). The AD-versus-bump comparison for every factor type
+is tests/test_risk_ad.py."""
 
 from __future__ import annotations
 
@@ -60,6 +62,7 @@ def runs(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_run_writes_the_contract_and_is_chunk_invariant(runs):
     cfg, res, d = runs[64]
     ds = res.dataset
@@ -81,6 +84,7 @@ def test_run_writes_the_contract_and_is_chunk_invariant(runs):
     np.testing.assert_array_equal(runs[192][1].dataset["sensitivity"].values, s.values)
 
 
+@pytest.mark.slow
 def test_credit_and_funding_sensitivities_equal_bump_and_revalue(runs, tmp_path):
     """CDS spreads and funding spreads move only the XVA weights, and the bumped runs have the same paths:
     bump-and-revalue then differs from the derivative by the O(h^2) term alone (h = 1bp), no Monte Carlo
@@ -134,6 +138,7 @@ def test_cheap_rebuilds_equal_a_full_setup_of_the_bumped_config():
     assert {"DiscountCurve", "CDSSpread", "FundingSpread", "SwaptionVol", "FXSpot", "Correlation"} <= {k[0] for k in seen}
 
 
+@pytest.mark.slow
 def test_profile_sensitivities_add_up_to_the_cva_sensitivity(runs):
     """Forward mode (EPE_sensitivity, ENE_sensitivity) against reverse mode (sensitivity): for a factor that does
     not move the XVA weights, dCVA_j = sum_k w_jk dEPE_j(t_k) and dDVA_j = sum_k w'_jk dENE_j(t_k)."""
