@@ -32,6 +32,11 @@ def test_settings_errors_name_the_key():
         risk_settings(compose(["risk=ad", "risk.factor_types=[Curve]"]))
     with pytest.raises(ConfigError, match="risk.measures"):
         risk_settings(compose(["risk=ad", "risk.measures=[KVA]"]))
+    with pytest.raises(ConfigError, match="xva.enabled"):
+        risk_settings(compose(["risk=ad", "xva.enabled=false"]))
+    with pytest.raises(ConfigError, match="market.funding"):
+        risk_settings(compose(["risk=ad", "risk.measures=[FCA]", "market.funding.tenors=[]",
+                               "market.funding.borrowing_bp=[]", "market.funding.lending_bp=[]"]))
     assert risk_settings(compose([])) is None
     assert risk_settings(compose(["risk=ad"])) == RiskSettings()
 

@@ -55,6 +55,12 @@ def risk_settings(cfg) -> RiskSettings | None:
     for m in measures:
         if m not in MEASURES:
             raise ConfigError("risk.measures", f"'{m}' is not one of {', '.join(MEASURES)}")
+    xva = getattr(cfg, "xva", None)
+    if xva is None or not bool(getattr(xva, "enabled", True)):
+        raise ConfigError("risk.method", f"'{method}' differentiates the XVA sums: it needs xva.enabled=true")
+    funding = getattr(getattr(cfg, "market", None), "funding", None)
+    if {"FCA", "FBA"} & set(measures) and not list(getattr(funding, "tenors", None) or []):
+        raise ConfigError("risk.measures", "FCA/FBA sensitivities need market.funding spreads (none configured)")
     types = tuple(str(t) for t in (getattr(node, "factor_types", None) or ()))
     for t in types:
         if t not in FACTOR_TYPES:
