@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import exposure  # noqa: F401
+import exposure  # noqa: F401  (float64)
 from exposure.aggregation import ExposureAggregator
 from exposure.aggregation.collateral_jax import CollateralLayout, collateralise, vm_scan
 from exposure.aggregation.collateral import csa_arrays
