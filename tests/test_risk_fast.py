@@ -161,3 +161,19 @@ def test_profile_sensitivities_add_up_to_the_cva_sensitivity(runs):
         direct = ds["sensitivity"].sel(xva_measure=m).values[:, fx]
         np.testing.assert_allclose(implied, direct, rtol=1e-9, atol=1e-9 * float(np.abs(direct).max()))
     assert np.abs(ds["EPE_sensitivity"].values[:, :, fx]).max() > 0.0
+
+
+@pytest.mark.slow
+def test_bump_method_through_the_pipeline_equals_ad_for_funding(runs, tmp_path):
+    """risk=bump (full reruns inside the pipeline) against risk=ad on funding spreads, which move the weights
+    only: the same numbers up to the O(h^2) term (1e-6 relative)."""
+    cfg_b = compose(TINY + ["risk=bump", "risk.factor_types=[FundingSpread]", "risk.profiles=false",
+                            f"output.dir={tmp_path}"])
+    bump = run_pipeline(cfg_b).dataset
+    ad = runs[64][1].dataset
+    assert bump["factor_type"].values.tolist() == ["FundingSpread"] * 8
+    assert "bump" in bump.attrs["risk_method"]
+    sel = [i for i in range(ad.sizes["risk_factor"]) if ad["factor_type"].values[i] == "FundingSpread"]
+    scale = float(np.abs(ad["FCA"].values).max())
+    np.testing.assert_allclose(bump["sensitivity"].values, ad["sensitivity"].values[:, :, sel], rtol=1e-6,
+                               atol=1e-9 * scale)
