@@ -101,3 +101,15 @@ def config_yaml(cfg) -> str:
     import yaml
 
     return yaml.safe_dump(to_plain(cfg, enum_values=True), sort_keys=False)
+
+
+def merged(cfg, updates: Mapping) -> ConfigNode:
+    """A new ConfigNode: ``cfg`` with the nested ``updates`` written over it (e.g. a bumped risk factor, or a
+    revaluation with risk and files off); ``cfg`` itself does not change."""
+    def deep(base, upd):
+        out = dict(base)
+        for k, v in upd.items():
+            out[k] = deep(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), Mapping) else v
+        return out
+
+    return ConfigNode(deep(to_plain(cfg), to_plain(updates)))

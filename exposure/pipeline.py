@@ -18,7 +18,7 @@ from exposure.aggregation.values_cube import values_cube
 from exposure.setup import Setup, path_generator, setup
 from exposure.checkpoint import NoCheckpoint
 from exposure.chunks import ChunkJob
-from exposure.confignode import config_yaml
+from exposure.confignode import config_yaml, merged
 from exposure.cluster import chunk_outputs, cluster_settings
 from exposure.errors import ConfigError, NonFiniteError
 from exposure.memory import run_memory_plan
@@ -125,9 +125,10 @@ def run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | None
     ns_npv = np.zeros(n_ns)
     np.add.at(ns_npv, trade_ns, npv0)
     trade_npv = dict(zip(trade_ids, npv0.tolist()))
+    sens = _sensitivities(cfg, s, job, post.dates, progress)  # exposure.risk; None unless risk.method is set
     ds = post.results(measures, ns_npv, trade_npv, config_yaml(cfg), trade_ids=trade_ids if trade_level else None,
                       extra_attrs={"skipped_trades": "; ".join(f"{t}: {r}" for t, r in pf.skipped) or "none",
-                                   "n_trades": len(trade_ids)})
+                                   "n_trades": len(trade_ids)}, sensitivities=sens)
     progress.stage("write")
     res = _write(cfg, s, ds, trade_npv, out_dir)
     files = cube.save(res.out_dir, ds["netting_set"].values,
@@ -156,7 +157,7 @@ class PostSimulation:
         return agg.finalize(discount_factors=self.discount_factors, maturities=self.maturities)
 
     def results(self, measures, ns_npv, trade_npv: dict | None, config_yaml: str, trade_ids=None,
-                extra_attrs: dict | None = None):
+                extra_attrs: dict | None = None, sensitivities=None):
         """The results Dataset; trade_npv: t0 value per trade id (None: the capital stage does not run, as on a
         stored book without trade specs)."""
         from exposure.capital import add_capital, add_sa_cva, capital_settings
@@ -171,6 +172,9 @@ class PostSimulation:
             base_currency=market.base_currency, asof=market.asof, extra_attrs=extra_attrs)
         ds["NPV"] = ("netting_set", np.asarray(ns_npv, dtype=np.float64))
         ds = _with_credit(ds, market, pf, self.val_times)
+        if sensitivities is not None:  # exposure.risk, before capital (SA-CVA reads them)
+            from exposure.risk import add_sensitivities
+            ds = add_sensitivities(ds, sensitivities)
         if trade_npv is not None:  # capital: SA-CCR / IMM EAD, RWA, BA-CVA, SA-CVA, profiles (before KVA)
             ds = add_capital(ds, pf, market, capital_settings(cfg.get("capital")), trade_npv)
         ds = add_xva(ds, market.credit, market.own_name, self.xva, measures.functionals)
@@ -214,6 +218,27 @@ def make_aggregator(cfg, market, pf, grid, n_paths: int, currencies, spill_dir: 
     return agg, post
 
 
+def _sensitivities(cfg, s: Setup, job, dates, progress):
+    """The risk stage's Dataset (``exposure.risk.run_sensitivities``) or None with risk.method=none; the bump
+    method revalues each bumped config with a full run of its own (risk off, no files kept)."""
+    import tempfile
+
+    from exposure.risk import risk_settings
+    from exposure.risk.stage import run_sensitivities
+
+    settings = risk_settings(cfg)
+    if settings is None:
+        return None
+    progress.stage("sensitivities")
+
+    def revalue(c):
+        c = merged(c, {"risk": {"method": "none"}, "output": {"csv": False, "store_cube": False}})
+        with tempfile.TemporaryDirectory() as tmp:
+            return run_pipeline(c, setup(c), out_dir=tmp).dataset
+
+    return run_sensitivities(cfg, s, settings, job.gen.n_paths, job.gen.seed, job.gen.antithetic, revalue, dates)
+
+
 def _with_credit(ds, market, pf, val_times):
     """Survival and default probabilities S(t), 1 - S(t) of every counterparty with a credit curve (and of
     the bank itself) at the exposure dates, on a ``credit_name`` dimension: what CVA/DVA and the scorecard
@@ -253,6 +278,9 @@ def _write(cfg, s: Setup, ds, npv: dict, out: str) -> RunResults:
     files.append(atomic_text(os.path.join(out, "config.yaml"), config_yaml(cfg)))
     npv_csv = csv_text(("TradeId", "NPV"), ((k, f"{v:.10g}") for k, v in npv.items()))
     files.append(atomic_text(os.path.join(out, "npv.csv"), npv_csv))
+    if "sensitivity" in ds and bool(getattr(cfg.get("risk"), "csv", True)):  # exposure.risk
+        from exposure.risk import sensitivities_csv_text
+        files.append(atomic_text(os.path.join(out, "sensitivities.csv"), sensitivities_csv_text(ds)))
     if "EAD" in ds and bool(getattr(cfg.get("capital"), "csv", True)):  # capital stage output
         from exposure.capital import capital_csv_text
         files.append(atomic_text(os.path.join(out, "capital.csv"), capital_csv_text(ds)))

@@ -52,6 +52,9 @@ def setup(cfg, calibrate: bool = True) -> Setup:
 
         check_credit(xs, market.credit, market.own_name, [n.id for n in portfolio.netting_sets],
                      [n.counterparty for n in portfolio.netting_sets])
+    from exposure.risk import risk_settings
+
+    risk_settings(cfg)  # the risk group likewise
     return Setup(market, built, grid, portfolio)
 
 

@@ -21,6 +21,7 @@ from exposure.config.xva_schema import FundingConfig, XvaConfig
 from exposure.config.market_inputs_schema import MarketInputsConfig
 from exposure.config.report_schema import ReportConfig
 from exposure.config.wwr_schema import CreditIntensityConfig
+from exposure.config.risk_schema import RiskConfig
 
 
 class CurveKind(str, Enum):
@@ -205,6 +206,7 @@ class ExposureConfig:
     xva: XvaConfig = field(default_factory=XvaConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    risk: RiskConfig = field(default_factory=RiskConfig)
     extra: Dict[str, Any] = field(default_factory=dict)
 
 
@@ -220,3 +222,4 @@ def register_configs() -> None:
     cs.store(group="xva", name="xva_schema", node=XvaConfig)
     cs.store(group="report", name="report_schema", node=ReportConfig)
     cs.store(group="cluster", name="cluster_schema", node=ClusterConfig)
+    cs.store(group="risk", name="risk_schema", node=RiskConfig)

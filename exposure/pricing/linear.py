@@ -46,6 +46,9 @@ view, n)`` (K, n, P), both in base currency, undiscounted, zero after maturity.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+
 import math
 from functools import partial
 
@@ -311,7 +314,7 @@ class LinearBatch(TradeBatch):
             self.check_range(pre, state_abs_max(view.x))
         return _evaluate(mom, pre.bmid, pre.inv_scale, pre.order_k, pre.xi_lim, pre.cc_w, pre.cc_b1, pre.cc_b2,
                          pre.cc_j, pre.cc_b, pre.cc_n, seg, eqc, view.x, view.fx, view.eq, pre.ccy_idx, pre.eq_idx,
-                         pre.eq_ccy_idx, not per_trade, traced)
+                         pre.eq_ccy_idx, not per_trade, traced, _STATIC_LOOPS.get())
 
 
 def _state_bound(ctx: PricingContext, currencies) -> np.ndarray:
@@ -340,6 +343,19 @@ def _round_order(n: int) -> int:
     return 4 * ((n + 3) // 4)
 
 
+_STATIC_LOOPS = contextvars.ContextVar("linear_static_loops", default=False)
+
+
+@contextlib.contextmanager
+def differentiable_loops():
+    """Inside: batches traced with static loop bounds, which reverse mode can differentiate (exposure.risk)."""
+    token = _STATIC_LOOPS.set(True)
+    try:
+        yield
+    finally:
+        _STATIC_LOOPS.reset(token)
+
+
 def state_abs_max(x) -> np.ndarray:
     """max over paths of |x|: (n_ccy, K) NumPy float64 from rate states x (n_ccy, K, P)."""
     return np.asarray(_abs_max(x), dtype=np.float64)
@@ -355,12 +371,14 @@ def _scatter(v, idx, n):
     return jnp.zeros((v.shape[0], n, v.shape[2]), v.dtype).at[:, idx, :].set(v)
 
 
-@partial(jax.jit, static_argnames=("ccy_idx", "eq_idx", "eq_ccy_idx", "sorted_seg", "poison"))
+@partial(jax.jit, static_argnames=("ccy_idx", "eq_idx", "eq_ccy_idx", "sorted_seg", "poison", "static_loops"))
 def _evaluate(mom, bmid, inv_s, order_k, xi_lim, cc_w, cc_b1, cc_b2, cc_j, cc_b, cc_n, seg, eqc, x, fx, eq,
-              ccy_idx, eq_idx, eq_ccy_idx, sorted_seg, poison):
+              ccy_idx, eq_idx, eq_ccy_idx, sorted_seg, poison, static_loops=False):
     """(K, n_out, P) values with the series of date k truncated at order_k[k] (at the full order where a
     path has |xi| > xi_lim); with ``poison`` (traced callers, who cannot be stopped by an exception) all
-    NaN if |xi| > 1 on some path. Every operation is elementwise over paths, in a fixed order."""
+    NaN if |xi| > 1 on some path. Every operation is elementwise over paths, in a fixed order. With
+    ``static_loops`` (``differentiable_loops``: reverse-mode sensitivities) the loops have static trip counts
+    and mask what the dynamic ones skip: the same values, bit for bit, at the cost of the full order."""
     dt = x.dtype
     K, P = x.shape[1], x.shape[2]
     n_out, nb = mom.shape[-1], len(ccy_idx)
@@ -388,7 +406,11 @@ def _evaluate(mom, bmid, inv_s, order_k, xi_lim, cc_w, cc_b1, cc_b2, cc_j, cc_b,
         def horner(i, acc):  # sum_n m_n xi^n from n = n_top down
             return acc * xi[:, None, :] + coef(n_top - i)
 
-        v = jax.lax.fori_loop(1, n_top + 1, horner, jnp.broadcast_to(coef(n_top), (nb, n_out, P)))
+        init = jnp.broadcast_to(coef(n_top), (nb, n_out, P))
+        if static_loops:  # reverse mode needs static trip counts: every order, the ones above n_top masked
+            v = jax.lax.fori_loop(1, full + 1, lambda i, acc: jnp.where(i <= n_top, horner(i, acc), acc), init)
+        else:
+            v = jax.lax.fori_loop(1, n_top + 1, horner, init)
         v = v * jnp.exp(-bmid_k[:, None] * xk)[:, None, :]  # (n_b, n_out, P)
 
         def chunk(i, acc):  # exact current coupons, CH at a time, only as many chunks as there are coupons
@@ -398,7 +420,13 @@ def _evaluate(mom, bmid, inv_s, order_k, xi_lim, cc_w, cc_b1, cc_b2, cc_j, cc_b,
             cv = sl(w)[:, None] * jnp.exp(-sl(b1)[:, None] * xs - sl(b2)[:, None] * xk[b_])
             return acc + jax.ops.segment_sum(cv, sl(sg), num_segments=nb * n_out, indices_are_sorted=sorted_seg)
 
-        cpn = jax.lax.fori_loop(0, (cn + CH - 1) // CH, chunk, jnp.zeros((nb * n_out, P), dt))
+        n_chunks = (cn + CH - 1) // CH
+        if static_loops:  # the same sums, every chunk slot visited and the empty ones masked
+            cpn = jax.lax.fori_loop(0, -(-w.shape[0] // CH),
+                                    lambda i, acc: jnp.where(i < n_chunks, chunk(i, acc), acc),
+                                    jnp.zeros((nb * n_out, P), dt))
+        else:
+            cpn = jax.lax.fori_loop(0, n_chunks, chunk, jnp.zeros((nb * n_out, P), dt))
         v = v + cpn.reshape(nb, n_out, P)
         val = v[0] * fxk[0][None, :]
         for j in range(1, nb):  # in a fixed order: XLA's reduce over this axis changed the last bit with P

@@ -1,0 +1,19 @@
+"""Sensitivities stage: XVA (and EPE/ENE profile) sensitivities to every market input and model parameter.
+
+    ... -> xva -> **risk** -> capital (SA-CVA reads ``sensitivity`` from the results Dataset)
+
+``settings``  RiskSettings from the ``risk`` config group
+``factors``   the risk factors of a config (as the market is given) and their bumps
+``state``     the set-up layer theta -> S (model discretisation, prepared pricing data, XVA weights)
+``reverse``   the path layer: reverse mode through simulation, pricing, collateral and XVA sums
+``stage``     AD and bump-and-revalue sensitivities, the labelled Dataset and sensitivities.csv
+"""
+
+from exposure.risk.factors import FACTOR_TYPES, RiskFactor, bumped, enumerate_factors
+from exposure.risk.settings import RiskSettings, risk_settings
+from exposure.risk.stage import (add_sensitivities, ad_sensitivities, bump_sensitivities, sensitivities_csv_text,
+                                 sensitivity_dataset)
+
+__all__ = ["FACTOR_TYPES", "RiskFactor", "RiskSettings", "add_sensitivities", "ad_sensitivities", "bumped",
+           "bump_sensitivities", "enumerate_factors", "risk_settings", "sensitivities_csv_text",
+           "sensitivity_dataset"]

@@ -1,0 +1,174 @@
+"""The sensitivities stage: d(CVA, DVA, FCA, FBA) / d(every market input and model parameter), labelled.
+
+    sensitivity[j, m, f] = d measure_m(j) / d e_f      base currency per the factor's unit (``factors``)
+
+risk.method=ad: one reverse pass over the run's paths gives g_S = d measure / d S for every measure and
+netting set (``reverse``); each factor's set-up tangent dS/de_f (``state``, a central difference of the
+deterministic set-up, calibration included) is contracted with it. risk.method=bump: central bump and full
+revaluation (the same seed) per factor, the reference. Profiles (risk.profiles): EPE_sensitivity,
+ENE_sensitivity (netting_set, date, risk_factor) by forward mode along the same tangents.
+
+For the bump method ``revalue(cfg) -> results Dataset`` is given by the caller (the pipeline), so this stage
+imports nothing above it.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import xarray as xr
+
+from exposure.risk.factors import bumped, enumerate_factors
+from exposure.risk.reverse import contract, forward_profiles, reverse_pass
+from exposure.risk.settings import RiskSettings
+from exposure.risk.state import bumped_state, difference, path_state
+
+
+def credit_names(s) -> list:
+    return list(dict.fromkeys([ns.counterparty for ns in s.portfolio.netting_sets] + [s.market.own_name]))
+
+
+def factor_list(cfg, s, settings: RiskSettings) -> list:
+    return enumerate_factors(cfg, s.market.asof, s.market.base_currency, credit_names(s), settings.factor_types)
+
+
+def tangent(cfg, factor, S, static, s, step: float):
+    """dS/de of one factor: central difference of the set-up layer with e = +-step units."""
+    up = bumped_state(cfg, s, factor, S, static, step)
+    down = bumped_state(cfg, s, factor, S, static, -step)
+    return difference(up, down, S, step)
+
+
+def ad_sensitivities(cfg, s, settings: RiskSettings, n_paths: int, seed: int, antithetic: bool, factors=None):
+    """(factors, measures, sens (n_ns, n_meas, n_f), values (n_meas, n_ns), profiles (n_f, 2, K, n_ns) or None,
+    timings {stage: seconds})."""
+    factors = factor_list(cfg, s, settings) if factors is None else factors
+    t0 = time.perf_counter()
+    S, static = path_state(cfg, s, settings.measures)
+    measures = tuple(S["w"])
+    G, values = reverse_pass(S, static, n_paths, seed, antithetic, measures, settings.block_paths,
+                             settings.mta_smoothing)
+    t1 = time.perf_counter()
+    n_meas, n_ns = len(measures), static.n_ns
+    sens = np.zeros((n_ns, n_meas, len(factors)))
+    tangents = []
+    for i, f in enumerate(factors):
+        dS = tangent(cfg, f, S, static, s, settings.setup_step)
+        sens[:, :, i] = contract(G, dS).reshape(n_meas, n_ns).T
+        if settings.profiles:
+            tangents.append(dS)
+    t2 = time.perf_counter()
+    prof = None
+    if settings.profiles and factors:
+        prof = forward_profiles(S, static, tangents, n_paths, seed, antithetic, settings.block_paths,
+                                settings.mta_smoothing)
+    t3 = time.perf_counter()
+    timings = {"paths_reverse_s": t1 - t0, "setup_tangents_s": t2 - t1, "profiles_s": t3 - t2}
+    return factors, measures, sens, values, prof, timings
+
+
+def bump_sensitivities(cfg, s, settings: RiskSettings, revalue, factors=None, measures=None):
+    """(factors, measures, sens (n_ns, n_meas, n_f)) by central bump and revalue: revalue(cfg) -> results
+    Dataset of the bumped run (same seed)."""
+    factors = factor_list(cfg, s, settings) if factors is None else factors
+    measures = measures or settings.measures or tuple(
+        m for m in ("CVA", "DVA", "FCA", "FBA") if m in ("CVA", "DVA") or getattr(cfg.market.funding, "tenors", None))
+    n_ns = len(s.portfolio.netting_sets)
+    sens = np.zeros((n_ns, len(measures), len(factors)))
+    h = settings.bump_step
+    for i, f in enumerate(factors):
+        up, down = revalue(bumped(cfg, f, h)), revalue(bumped(cfg, f, -h))
+        for k, m in enumerate(measures):
+            sens[:, k, i] = (up[m].values - down[m].values) / (2.0 * h)
+    return factors, measures, sens
+
+
+def sensitivity_dataset(netting_set_ids, measures, factors, sens, profiles=None, dates=None,
+                        attrs: dict | None = None) -> xr.Dataset:
+    """The results-contract variables (README "Sensitivities"): sensitivity (netting_set, xva_measure,
+    risk_factor) and, with profiles (n_f, 2, K, n_ns), EPE_sensitivity / ENE_sensitivity (netting_set, date,
+    risk_factor)."""
+    coords = {
+        "netting_set": ("netting_set", np.array(list(netting_set_ids), dtype=object)),
+        "xva_measure": ("xva_measure", np.array(list(measures), dtype=object)),
+        "risk_factor": ("risk_factor", np.arange(len(factors))),
+        "factor_type": ("risk_factor", np.array([f.factor_type for f in factors], dtype=object)),
+        "factor_name": ("risk_factor", np.array([f.name for f in factors], dtype=object)),
+        "pillar": ("risk_factor", np.array([f.pillar for f in factors], dtype=object)),
+        "pillar_time": ("risk_factor", np.array([f.pillar_time for f in factors], dtype=np.float64)),
+        "unit": ("risk_factor", np.array([f.unit for f in factors], dtype=object)),
+    }
+    ds = xr.Dataset(coords=coords)
+    ds["sensitivity"] = (("netting_set", "xva_measure", "risk_factor"), np.asarray(sens, np.float64),
+                         {"units": "base currency per factor unit"})
+    if profiles is not None:
+        p = np.asarray(profiles, np.float64)  # (n_f, 2, K, n_ns)
+        ds = ds.assign_coords(date=("date", np.asarray(dates)))
+        ds["EPE_sensitivity"] = (("netting_set", "date", "risk_factor"), np.transpose(p[:, 0], (2, 1, 0)),
+                                 {"units": "base currency (discounted) per factor unit"})
+        ds["ENE_sensitivity"] = (("netting_set", "date", "risk_factor"), np.transpose(p[:, 1], (2, 1, 0)),
+                                 {"units": "base currency (discounted) per factor unit"})
+    ds.attrs.update(attrs or {})
+    return ds
+
+
+def add_sensitivities(ds: xr.Dataset, sens: xr.Dataset) -> xr.Dataset:
+    """ds with the sensitivity variables, coordinates and attrs merged (dates must be the results' dates)."""
+    out = ds.copy()
+    extra = {k: v for k, v in sens.coords.items() if k not in ("netting_set", "date")}
+    out = out.assign_coords(extra)
+    for name in sens.data_vars:  # by position: netting sets and dates are the run's own, in its order
+        v = sens[name]
+        for d in v.dims:
+            if d in out.dims and out.sizes[d] != v.sizes[d]:
+                raise ValueError(f"{name}: {v.sizes[d]} entries along '{d}', the results have {out.sizes[d]}")
+        out[name] = (v.dims, v.values, v.attrs)
+    out.attrs.update(sens.attrs)
+    return out
+
+
+def sensitivities_csv_text(ds: xr.Dataset) -> str:
+    """sensitivities.csv: NettingSetId, Measure, RiskFactorType, Name, Pillar, PillarTime, Value, Unit."""
+    from exposure.files import csv_text
+
+    s = ds["sensitivity"]
+    rows = []
+    for j, ns in enumerate(ds["netting_set"].values):
+        for k, m in enumerate(s["xva_measure"].values):
+            for i in range(s.shape[2]):
+                rows.append((str(ns), str(m), str(ds["factor_type"].values[i]), str(ds["factor_name"].values[i]),
+                             str(ds["pillar"].values[i]), f"{float(ds['pillar_time'].values[i]):.6g}",
+                             f"{float(s.values[j, k, i]):.10g}", str(ds["unit"].values[i])))
+    return csv_text(("NettingSetId", "Measure", "RiskFactorType", "Name", "Pillar", "PillarTime", "Value", "Unit"),
+                    rows)
+
+
+NOTES = ("reverse mode (jax.vjp) through simulation, pricing, collateral and XVA sums on the run's paths; set-up "
+         "layer (curves, calibration, model discretisation, prepared pricing data, XVA weights) by central "
+         "differences of the deterministic NumPy set-up (step risk.setup_step factor units, no Monte Carlo noise); "
+         "kinks: max() and thresholds pathwise, rounding straight-through, MTA pathwise or smoothed "
+         "(risk.mta_smoothing), exercise decisions pathwise, PFE not differentiated")
+
+
+def run_sensitivities(cfg, s, settings: RiskSettings, n_paths: int, seed: int, antithetic: bool, revalue,
+                      dates) -> xr.Dataset:
+    """The sensitivities Dataset of a run (``sensitivity_dataset``) by settings.method; revalue(cfg) -> results
+    Dataset (bump method only), dates: the results' valuation dates (profiles)."""
+    ids = [ns.id for ns in s.portfolio.netting_sets]
+    t0 = time.perf_counter()
+    if settings.method == "bump":
+        factors, measures, sens = bump_sensitivities(cfg, s, settings, revalue)
+        out = sensitivity_dataset(ids, measures, factors, sens, attrs={
+            "risk_method": f"central bump and revalue, step {settings.bump_step} factor units, same seed"})
+    else:
+        factors, measures, sens, values, prof, timings = ad_sensitivities(cfg, s, settings, n_paths, seed,
+                                                                          antithetic)
+        out = sensitivity_dataset(ids, measures, factors, sens, prof, dates, attrs={
+            "risk_method": NOTES, "risk_block_paths": settings.block_paths, "risk_setup_step": settings.setup_step,
+            "risk_timings": "; ".join(f"{k}={v:.3f}" for k, v in timings.items())})
+        out["sensitivity_base_value"] = (("netting_set", "xva_measure"), np.asarray(values).T,
+                                         {"units": "base currency", "description": "the measures on the AD pass"})
+    out.attrs["risk_seconds"] = time.perf_counter() - t0
+    out.attrs["risk_n_factors"] = len(factors)
+    return out
