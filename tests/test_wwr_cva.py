@@ -212,3 +212,14 @@ def test_whole_run_is_bitwise_independent_of_chunk_size(tmp_path):
     for v in out[600].data_vars:
         if np.issubdtype(out[600][v].dtype, np.floating):
             assert np.array_equal(out[600][v].values, out[97][v].values, equal_nan=True), v
+
+
+def test_trade_allocations_add_up_to_the_wrong_way_cva(tmp_path):
+    """With trade-level output the allocated CVA of a stochastic-intensity netting set adds up to its
+    wrong-way CVA (not to CVA_independent)."""
+    ds = exposure.run(_config(tmp_path, 0.5, ["output.trade_level=true"], paths=256)).dataset
+    j = int(np.flatnonzero(ds["CVA_WWR_effect"].values != 0)[0])
+    ns = str(ds["netting_set"].values[j])
+    mine = np.asarray(ds["trade_netting_set"].values).astype(str) == ns
+    assert abs(float(ds["CVA"].values[j]) - float(ds["CVA_independent"].values[j])) > 1e-9 * abs(float(ds["CVA"].values[j]))
+    assert float(ds["AllocatedCVA"].values[mine].sum()) == pytest.approx(float(ds["CVA"].values[j]), rel=1e-12)

@@ -9,7 +9,9 @@ with w the netting set's CVA weights. Without collateral this is the Euler alloc
 of degree one in the trade positions lambda_i (CVA_j = sum_k w_k E[max(sum_i lambda_i v_i, 0)/N]), and
 AllocatedCVA_i = lambda_i dCVA_j/dlambda_i at lambda = 1, so sum_{i in j} AllocatedCVA_i = CVA_j (Euler's
 theorem; per path the allocations add up to max(X_j, 0) exactly). With a CSA the per-path pro-rata split of the
-collateralised exposure keeps the sum but is no longer a derivative.
+collateralised exposure keeps the sum but is no longer a derivative. With a stochastic default intensity
+(xva.wwr.model=stochastic_intensity) the allocations are scaled pro rata to the wrong-way CVA
+(``wrong_way_allocation``), so they still add up to the netting set's CVA.
 
 Incremental CVA of a proposed trade (``incremental_cva``): CVA(V + v) - CVA(V) on the same paths. The engine's
 scenarios depend only on the seed, the grid and the path index, so a run of the proposed trade alone with the
@@ -33,7 +35,23 @@ def trade_adjustments(ds: xr.Dataset, w) -> xr.Dataset:
              ("AllocatedCVA", w.cva, "AllocatedEPE"), ("AllocatedDVA", w.dva, "AllocatedENE"))
     for name, weights, profile in pairs:
         ds[name] = ("trade", np.sum(weights[idx] * ds[profile].values, axis=1), units)
+    if "CVA_independent" in ds:  # stochastic default intensity: the netting set's CVA is the wrong-way one
+        ds["AllocatedCVA"] = ("trade", wrong_way_allocation(ds["AllocatedCVA"].values, idx, ds["CVA"].values,
+                                                            ds["CVA_independent"].values), units)
     return ds
+
+
+def wrong_way_allocation(allocated, trade_netting_index, cva, cva_independent) -> np.ndarray:
+    """AllocatedCVA_i x CVA_j / CVA_independent_j on the netting sets j whose CVA carries wrong-way risk: the
+    allocations with the deterministic curve (Euler, above) scaled pro rata so that they add up to the wrong-way
+    CVA_j. (The Euler allocation of the wrong-way CVA itself would need per-trade path weights.) A netting set
+    whose CVA_independent is 0 keeps its allocations (all 0)."""
+    a = np.asarray(allocated, dtype=np.float64)
+    ratio = np.ones_like(np.asarray(cva, dtype=np.float64))
+    ind = np.asarray(cva_independent, dtype=np.float64)
+    nz = ind != 0.0
+    ratio[nz] = np.asarray(cva, dtype=np.float64)[nz] / ind[nz]
+    return a * ratio[np.asarray(trade_netting_index)]
 
 
 def incremental_cva(netting_values, trade_values, numeraire, weights) -> tuple[float, float]:
