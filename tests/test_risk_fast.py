@@ -85,6 +85,9 @@ def test_run_writes_the_contract_and_is_chunk_invariant(runs):
         pass
     back = xr.open_dataset(os.path.join(d, "results.h5"), engine="h5netcdf")
     np.testing.assert_array_equal(back["sensitivity"].values, s.values)
+    # the capital stage's SA-CVA runs on these sensitivities (exposure.capital.sacva_from_sensitivities)
+    assert "SA_CVA_total" in ds and "engine's CVA sensitivities" in ds.attrs["sa_cva"]
+    assert float(ds["SA_CVA_total"]) > 0.0
     # the reverse pass sums fixed blocks of risk.block_paths paths: simulation.chunk_size changes nothing
     np.testing.assert_array_equal(runs[192][1].dataset["sensitivity"].values, s.values)
 
