@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from scipy.stats import norm
+from scipy.special import ndtr  # the normal cdf (scipy.stats costs 0.5 s of import per run)
 
 from exposure.models.hull_white import HullWhiteParams, integrated_variance, state_variance
 
@@ -72,7 +72,7 @@ class CreditIntensity:
         t = np.asarray(t, dtype=np.float64)
         sd = np.sqrt(state_variance(self.hw, np.zeros_like(t), t, xp=np))
         phi = self.shift(t)
-        return np.where(sd > 0, norm.cdf(-phi / np.where(sd > 0, sd, 1.0)), (phi < 0).astype(float))
+        return np.where(sd > 0, ndtr(-phi / np.where(sd > 0, sd, 1.0)), (phi < 0).astype(float))
 
     def report(self, times) -> "IntensityReport":
         t = np.asarray(times, dtype=np.float64)
