@@ -21,6 +21,7 @@ from exposure.capital.sacva_stage import add_sa_cva
 from exposure.capital.settings import CounterpartyTerms, capital_settings
 from exposure.errors import ConfigError, ResultsFileError
 from exposure.market.vols import BlackVolCurve
+from test_capital_sacva_classes import _k  # the hand formula of K over buckets, shared
 
 R = 0.01
 FACTORS = [  # factor_type, factor_name, pillar, pillar_time, unit
@@ -62,13 +63,6 @@ def _kb(ws, corr=None):
     c = np.eye(len(ws)) if corr is None else np.asarray(corr, dtype=float)
     k = math.sqrt(float(ws @ c @ ws))
     return k, max(min(float(ws.sum()), k), -k)
-
-
-def _k(kbs, gamma):
-    k = np.array([x[0] for x in kbs])
-    s = np.array([x[1] for x in kbs])
-    g = np.asarray(gamma, dtype=float)
-    return math.sqrt(float(k @ k) + float(s @ (g - np.diag(np.diag(g))) @ s))
 
 
 def _by_hand():
