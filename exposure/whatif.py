@@ -23,6 +23,7 @@ import pandas as pd
 
 from exposure.aggregation.values_cube import FILE_NAME, NettingValuesCube
 from exposure.errors import ConfigError, TradeError
+from exposure.confignode import ConfigNode
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,12 +58,6 @@ class _Book:
 
     netting_sets: tuple
     trade_ids: tuple
-
-
-class _Node(dict):
-    """A mapping read like a config node (attributes and .get), for the portfolio loader."""
-
-    __getattr__ = dict.__getitem__
 
 
 def read_trades(path: str) -> list:
@@ -100,7 +95,8 @@ def price_on_scenarios(cfg, market, grid, model, states, trades: list, netting_s
         path = os.path.join(tmp, "whatif_trades.yaml")
         with open(path, "w") as fh:
             yaml.safe_dump(data, fh)
-        pc = _Node(trades=path, netting_sets=None, fixings=cfg.portfolio.get("fixings"), on_error="fail")
+        pc = ConfigNode({"trades": path, "netting_sets": None, "fixings": cfg.portfolio.get("fixings"),
+                         "on_error": "fail"}, "portfolio")
         pf = load_portfolio(pc, market, grid)
     times = np.concatenate([[0.0], grid.times])
     dates = (market.asof,) + tuple(grid.dates)

@@ -1,12 +1,14 @@
 """A market config node with entries from another source (an ORE market file) underneath the user's.
 
-``merged(mc, extra)`` returns a read-only attribute view (``_Node``) shaped like ``MarketConfig``: for each group
+``merged(mc, extra)`` returns a read-only attribute view (a ``ConfigNode``) shaped like ``MarketConfig``: for each group
 (curves, fx_spots, fx_vols, equities, swaption_vols, credit, curve_inputs.curves) an entry given in ``mc`` replaces
 the extra one of the same key; missing schema defaults are filled in so the builders read both alike. No OmegaConf
 here: ``mc`` is read through getattr only.
 """
 
 from __future__ import annotations
+
+from exposure.confignode import ConfigNode
 
 _DEFAULTS = {
     "curves": {"kind": "zero"},
@@ -20,27 +22,6 @@ _INSTRUMENT = {k: None for k in ("start", "index", "other_index", "fixed_tenor",
                                  "payment_lag", "calendar", "convention", "end_of_month")}
 
 
-class _Node(dict):
-    """A read-only attribute view of a plain dict (what the market builders read from a config node)."""
-
-    def __getattr__(self, k):
-        try:
-            return self[k]
-        except KeyError:
-            raise AttributeError(k) from None
-
-    def get(self, k, default=None):
-        return dict.get(self, k, default)
-
-
-def _node(d):
-    if isinstance(d, dict):
-        return _Node({k: _node(v) for k, v in d.items()})
-    if isinstance(d, list):
-        return [_node(v) for v in d]
-    return d
-
-
 def merged(mc, ore_cfg: dict):
     """A view of market config ``mc`` with the ORE-derived entries underneath: an entry given in ``mc``
     (curve, index curve, FX spot, vol, equity, credit name) replaces the ORE one of the same key."""
@@ -51,7 +32,7 @@ def merged(mc, ore_cfg: dict):
                   for k, v in ore_cfg.get(group, {}).items() if k not in mine}
         if group == "equities":
             theirs = {k: {**v, "vol": {"tenors": [], **v["vol"]}} for k, v in theirs.items()}
-        out[group] = {**_node(theirs), **mine}
+        out[group] = {**theirs, **mine}
     ci = getattr(mc, "curve_inputs", None)
     mine_curves = dict(getattr(ci, "curves", None) or {}) if ci is not None else {}
     theirs = {}
@@ -61,5 +42,5 @@ def merged(mc, ore_cfg: dict):
         theirs[k] = {**_INPUT_CURVE, **v, "instruments": [
             {**_INSTRUMENT, "spread_leg": "this", **i} for i in v["instruments"]]}
     conventions = dict(getattr(ci, "conventions", None) or {}) if ci is not None else {}
-    out["curve_inputs"] = _Node({"conventions": conventions, "curves": {**_node(theirs), **mine_curves}})
-    return _Node(out)
+    out["curve_inputs"] = {"conventions": conventions, "curves": {**theirs, **mine_curves}}
+    return ConfigNode(out, "market")
