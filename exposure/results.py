@@ -45,7 +45,8 @@ import numpy as np
 import xarray as xr
 
 from exposure.checkpoint import failpoint  # SIGKILL test hook (XPOSURE_FAILPOINT), a no-op otherwise
-from exposure.files import fsync_path
+from exposure.confignode import config_yaml
+from exposure.files import file_stems, fsync_path
 
 RESULTS_SCHEMA = "xposure-results/1"
 
@@ -89,12 +90,6 @@ _DESCRIPTIONS = {
     "cube_numeraire": "numeraire N per path at the valuation dates",
     "cube_collateral": "net collateral held per path at the exposure date, base currency",
 }
-
-
-def _config_yaml(config) -> str:
-    from exposure.confignode import config_yaml
-
-    return config_yaml(config)
 
 
 def _iso(d) -> str:
@@ -199,7 +194,7 @@ def build_results(measures, netting_set_ids: Sequence[str], counterparties: Sequ
 
     attrs = {
         "seed": int(seed) if seed is not None else -1,
-        "config": _config_yaml(config),
+        "config": config_yaml(config),
         "package_version": str(__version__),
         "base_currency": str(base_currency or ""),
         "asof": _iso(asof),
@@ -277,13 +272,6 @@ def _qlabel(q: float) -> str:
     return f"PFE_{100.0 * float(q):g}"
 
 
-def _stems(ids) -> dict:
-    """{id: file-name stem} (exposure.files.file_stems: safe, unique per id, also case-insensitively)."""
-    from exposure.files import file_stems
-
-    return file_stems(ids)
-
-
 def _pick_quantile(ds: xr.Dataset, q) -> int:
     qs = np.asarray(ds["quantile"].values, dtype=np.float64)
     if not qs.size:
@@ -325,7 +313,7 @@ def write_ore_csv(ds: xr.Dataset, out_dir: str, pfe_quantile: float | None = Non
 
     has_se = "EE_stderr" in ds  # absent when undefined (one path): the column is left out, not filled
     extras_ns = [_qlabel(q) for q in qs] + (["EE_stderr"] if has_se else [])
-    ns_stems = _stems(ds["netting_set"].values)
+    ns_stems = file_stems(ds["netting_set"].values)
     for j, nid in enumerate(ds["netting_set"].values):
         row = {name: ds[name].values[j] for name in ("EPE", "ENE", "ExpectedCollateral", "BaselEE", "BaselEEE",
                                                        "TimeWeightedBaselEPE", "TimeWeightedBaselEEPE",
@@ -346,7 +334,7 @@ def write_ore_csv(ds: xr.Dataset, out_dir: str, pfe_quantile: float | None = Non
         extras_t = ["NettingSet"] + ([_qlabel(q) for q in qs] if has_pfe else [])
         names = ("trade_EPE", "trade_ENE", "AllocatedEPE", "AllocatedENE", "trade_BaselEE", "trade_BaselEEE",
                  "trade_TimeWeightedBaselEPE", "trade_TimeWeightedBaselEEPE")
-        trade_stems = _stems(ds["trade"].values)
+        trade_stems = file_stems(ds["trade"].values)
         for i, tid in enumerate(ds["trade"].values):
             v = {name: ds[name].values[i] for name in names}
             pfe = ds["trade_PFE"].values[i] if has_pfe else None
