@@ -49,10 +49,13 @@ REPO = Path(__file__).resolve().parents[1]
 BENCH_1K = "examples/portfolio/bench_1k.yaml"
 
 
+EXTRA: list = []  # --set key=value overrides added to every configuration (e.g. simulation.checkpoint=false)
+
+
 def overrides(paths: int, chunk: int, dates: int, out_dir: str, cluster: str, transfer: str, spill_dir: str) -> list:
     ov = [f"portfolio.trades={BENCH_1K}", "portfolio.fixings=null", "market=example", "model=example",
           f"simulation.grid='{dates}x1M'", f"simulation.paths={paths}", f"simulation.chunk_size={min(chunk, paths)}",
-          f"output.dir={out_dir}", "output.csv=false", "report.enabled=false"]
+          f"output.dir={out_dir}", "output.csv=false", "report.enabled=false", *EXTRA]
     if cluster != "single":
         kind, _, workers = cluster.partition(":")
         ov += [f"cluster={kind}", f"cluster.workers={int(workers or 2)}", f"cluster.transfer={transfer}"]
@@ -184,7 +187,11 @@ def main(argv=None) -> dict:
                     help="how cluster outputs reach the client (each LocalCluster config runs once per choice)")
     ap.add_argument("--work", default=None, help="folder for the runs (default: a temporary folder, removed)")
     ap.add_argument("--out", default=None, help="JSON file for the records")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="extra config overrides for every configuration (e.g. simulation.checkpoint=false: at 1M "
+                         "paths the checkpoint journal would need another 40 GB of disk)")
     a = ap.parse_args(argv)
+    EXTRA[:] = a.set
     if a.child:
         child(json.loads(a.child))
         return {}
