@@ -86,6 +86,17 @@ LINEAR = {
         "Floating", False, "USD", [5e6], "A360", _rules("2026-12-22", "2029-12-24", "3M", "US"),
         _float("USD-LIBOR-3M")) + "</SwapData>").replace("</PaymentConvention>",
                                                           "</PaymentConvention><PaymentLag>2</PaymentLag>")),
+    # cross-currency with a payment lag on each leg (1 day on the EUR leg, 2 on the USD leg), exchanges unlagged
+    "XCS_PAYLAG": _trade("XCS_PAYLAG", "Swap", "<SwapData>" + _leg(
+        "Fixed", False, "EUR", [8e6], "30/360", _rules("2026-12-22", "2029-12-24", "1Y", "TARGET,US"), _fixed(0.022),
+        "<Exchanges><NotionalInitialExchange>true</NotionalInitialExchange>"
+        "<NotionalFinalExchange>true</NotionalFinalExchange></Exchanges>").replace(
+        "</PaymentConvention>", "</PaymentConvention><PaymentLag>1</PaymentLag>") + _leg(
+        "Floating", True, "USD", [9e6], "A360", _rules("2026-12-22", "2029-12-24", "3M", "TARGET,US"),
+        _float("USD-LIBOR-3M", 0.0005),
+        "<Exchanges><NotionalInitialExchange>true</NotionalInitialExchange>"
+        "<NotionalFinalExchange>true</NotionalFinalExchange></Exchanges>").replace(
+        "</PaymentConvention>", "</PaymentConvention><PaymentLag>2D</PaymentLag>") + "</SwapData>"),
     "FRA_USD": _trade("FRA_USD", "ForwardRateAgreement", "<ForwardRateAgreementData><StartDate>2027-05-20</StartDate>"
                       "<EndDate>2027-08-20</EndDate><Currency>USD</Currency><Index>USD-LIBOR-3M</Index>"
                       "<LongShort>Long</LongShort><Strike>0.028</Strike><Notional>5e7</Notional>"
@@ -122,6 +133,15 @@ YAML = {
                        "float_index": "USD-LIBOR-3M", "float_tenor": "3M", "calendar": "US", "fixing_days": 2,
                        "fixing_calendar": "US,UK", "payment_lag": 2, "payment_calendar": "US",
                        "payment_convention": "modified_following"},
+    "XCS_PAYLAG": {"type": "CrossCurrencySwap", "start": "2026-12-22", "maturity": "2029-12-24",
+                   "calendar": "TARGET,US",
+                   "pay_leg": {"currency": "USD", "notional": 9e6, "float_index": "USD-LIBOR-3M", "spread": 0.0005,
+                               "tenor": "3M", "day_count": "ACT/360", "fixing_days": 2, "fixing_calendar": "US,UK",
+                               "payment_lag": 2, "payment_calendar": "TARGET,US",
+                               "payment_convention": "modified_following"},
+                   "receive_leg": {"currency": "EUR", "notional": 8e6, "fixed_rate": 0.022, "tenor": "1Y",
+                                   "day_count": "30/360", "payment_lag": 1, "payment_calendar": "TARGET,US",
+                                   "payment_convention": "modified_following"}},
     "FRA_USD": {"type": "Fra", "float_index": "USD-LIBOR-3M", "notional": 5e7, "start": "2027-05-20",
                 "end": "2027-08-20", "fixed_rate": 0.028},
     "FXF_1": {"type": "FxForward", "buy_currency": "EUR", "buy_amount": 1e6, "sell_currency": "USD",

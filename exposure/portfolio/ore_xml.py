@@ -7,7 +7,8 @@ so the loader parses and validates it with the same product parsers:
     Swap (fixed vs floating, 1 ccy)   Swap             notionals: one, or one per fixed period (amortising);
                                                         AmortizationData FixedAmount -> amortisation.amount
     Swap (two currencies)          CrossCurrencySwap   constant notionals; exchanges from <Exchanges>;
-                                                        FixingDays of a floating leg -> its fixing_days
+                                                        FixingDays of a floating leg -> its fixing_days;
+                                                        each leg's PaymentLag -> its payment_lag
     ForwardRateAgreement, FRA      Fra
     FxForward                      FxForward           physical settlement
     FxOption                       FxOption            European; call/put on the bought currency, strike =
@@ -22,8 +23,8 @@ Conventions carried over: schedule start/end/tenor, calendar (``exposure.market.
 spellings), business-day convention, day counts, index, spreads, payer/long flags. ORE features the engine does
 not represent make the trade unsupported (TradeError naming the trade and the element): explicit schedule dates,
 a rule other than Backward (Forward is accepted when it gives the Backward dates: no stub), end of month,
-in-arrears or capped/floored coupons, step-up rates, a payment lag other than on a single-currency Swap
-(PaymentLag/PaymentCalendar/PaymentConvention -> payment_lag/payment_calendar/payment_convention).
+in-arrears or capped/floored coupons, step-up rates, a payment lag other than on a Swap (single-currency or
+cross-currency: PaymentLag/PaymentCalendar/PaymentConvention -> payment_lag/payment_calendar/payment_convention).
 ``FixingDays`` (default: the index convention's) becomes ``fixing_days`` on the index's fixing calendar (Swap,
 cross-currency and CapFloor legs). The envelope's CounterParty and NettingSetId become ``counterparty`` and
 ``netting_set``.
@@ -112,7 +113,6 @@ def _fixing_lag(raw, leg):
 
 
 def _xccy(tr, a, b, raw):
-    _no_payment_lag(tr, a, b)
     pay, rec = (a, b) if a["payer"] else (b, a)
     if pay["payer"] == rec["payer"]:
         tr.fail("both legs have the same <Payer>")
@@ -127,6 +127,9 @@ def _xccy(tr, a, b, raw):
         else:
             d.update({"float_index": leg["index"], "spread": leg["spread"]})
             _fixing_lag(d, leg)
+        if leg["payment_lag"] or leg["payment_calendar"] is not None:  # each leg its own, as in ORE
+            d.update({"payment_lag": leg["payment_lag"], "payment_calendar": leg["payment_calendar"] or leg["calendar"],
+                      "payment_convention": leg["payment_convention"]})
         out_legs[key] = d
     if pay["initial_exchange"] != rec["initial_exchange"] or pay["final_exchange"] != rec["final_exchange"]:
         tr.fail("the legs' notional exchanges differ")
