@@ -70,6 +70,19 @@ def _date(s: str) -> dt.date:
     return dt.date(int(s[:4]), int(s[4:6]), int(s[6:8])) if len(s) == 8 and s.isdigit() else dt.date.fromisoformat(s)
 
 
+_NAMED = ("EQUITY", "EQUITY_FWD", "EQUITY_OPTION", "EQUITY_DIVIDEND", "CDS", "RECOVERY_RATE")
+
+
+def _key(text: str) -> str:
+    """The quote key upper-cased, except the name of an equity or credit quote: ORE's names are case-sensitive
+    (``EQUITY/PRICE/Lufthansa/EUR`` is the portfolio's ``Lufthansa``)."""
+    parts = text.split("/")
+    up = [x.upper() for x in parts]
+    if up[0] in _NAMED and len(parts) > 2:
+        up[2] = parts[2]
+    return "/".join(up)
+
+
 def read_quotes(path: str, asof: dt.date | None = None) -> list:
     """Every quote line of an ORE market file (of ``asof`` when given); '#' starts a comment."""
     out = []
@@ -96,7 +109,7 @@ def read_quotes(path: str, asof: dt.date | None = None) -> list:
         if v != v or v in (float("inf"), float("-inf")):
             raise MarketDataError(f"{path}:{i}: non-finite value of quote {parts[1]}")
         if asof is None or d == asof:
-            out.append(OreQuote(d, parts[1].upper(), v, i))
+            out.append(OreQuote(d, _key(parts[1]), v, i))
     return out
 
 
