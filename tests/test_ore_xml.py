@@ -377,3 +377,29 @@ def test_imported_netting_set_exposure_matches_ore(tmp_path):
     assert (p["EPE_ore"].iloc[1:] > 0).all()
     print(p[["date", "EPE_ore", "EPE_eng", "EPE_z"]].to_string())
     assert p["EPE_z"].abs().max() < 4.0, p[["date", "EPE_ore", "EPE_eng", "EPE_z"]].to_string()
+
+
+def test_load_examples_script_counts_loaded_and_skipped_trades(tmp_path, market):
+    """benchmarks/ore/load_examples.py on a folder laid out as ORE's Examples: per file loaded/skipped with the
+    importer's reasons; a file whose every trade is skipped still lists them."""
+    from benchmarks.ore import load_examples as le
+
+    ex = tmp_path / "Examples"
+    (ex / "A" / "Input").mkdir(parents=True)
+    (ex / "B").mkdir()
+    (ex / "A" / "Input" / "portfolio.xml").write_text(_portfolio_xml({**LINEAR, **UNSUPPORTED}))
+    (ex / "B" / "portfolio_bad.xml").write_text(_portfolio_xml(UNSUPPORTED))
+    (ex / "A" / "Input" / "netting.xml").write_text(NETTING)
+    src = le.Source(str(ex), None, str(tmp_path))
+    assert src.files(le.PORTFOLIO) == ["Examples/A/Input/portfolio.xml", "Examples/B/portfolio_bad.xml"]
+    grid = TimeGrid.build(market.asof, "1Y")
+    a = le.load_file(src.path("Examples/A/Input/portfolio.xml"), market, grid, None)
+    b = le.load_file(src.path("Examples/B/portfolio_bad.xml"), market, grid, None)
+    assert a["loaded"] == len(LINEAR) and [t for t, _ in a["skipped"]] == list(UNSUPPORTED)
+    assert b["loaded"] == 0 and b["error"] is None and [t for t, _ in b["skipped"]] == list(UNSUPPORTED)
+    for tid, why in b["skipped"]:
+        assert REASONS[tid] in why
+    text = le.summary({"files": {"a": a, "b": b}, "netting": {"n": {"sets": 2, "csas": 1, "error": None}}}, True)
+    assert f"trades: {len(LINEAR) + 2 * len(UNSUPPORTED)}; loaded: {len(LINEAR)}" in text
+    assert "      2: trade type 'Bond' is not supported" in text
+    assert le.reason_key("<DayCounter> 'T360' on 2026-01-02: 3 legs") == "<DayCounter> 'T360' on DATE: N legs"
