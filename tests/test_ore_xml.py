@@ -159,6 +159,12 @@ OTHER = {
     "CAP_1": _trade("CAP_1", "CapFloor", "<CapFloorData><LongShort>Short</LongShort>" + _leg(
         "Floating", False, "USD", [1e7], "A360", _rules("2026-11-20", "2031-11-20", "3M"), _float("USD-LIBOR-3M", 0.0, 0))
         + "<Caps><Cap>0.035</Cap></Caps></CapFloorData>"),
+    # a floor whose floorlets pay 2 days after their accrual end on the US calendar
+    "FLOOR_PAYLAG": _trade("FLOOR_PAYLAG", "CapFloor", "<CapFloorData><LongShort>Long</LongShort>" + _leg(
+        "Floating", False, "USD", [5e6], "A360", _rules("2026-12-22", "2029-12-24", "3M", "US"),
+        _float("USD-LIBOR-3M", 0.0, 2)).replace("</PaymentConvention>", "</PaymentConvention><PaymentLag>2</PaymentLag>"
+                                               "<PaymentCalendar>US</PaymentCalendar>")
+        + "<Floors><Floor>0.025</Floor></Floors></CapFloorData>"),
     "EQF_1": _trade("EQF_1", "EquityForward", "<EquityForwardData><LongShort>Short</LongShort><Maturity>2027-11-19"
                     "</Maturity><Name>SPX</Name><Currency>USD</Currency><Strike>101.5</Strike><Quantity>1000</Quantity>"
                     "</EquityForwardData>"),
@@ -174,6 +180,10 @@ YAML_OTHER = {
     "CAP_1": {"type": "CapFloor", "currency": "USD", "index": "USD-LIBOR-3M", "notional": 1e7, "start": "2026-11-20",
               "maturity": "2031-11-20", "strike": 0.035, "cap": True, "long": False, "tenor": "3M", "fixing_days": 0,
               "fixing_calendar": "US,UK"},
+    "FLOOR_PAYLAG": {"type": "CapFloor", "currency": "USD", "index": "USD-LIBOR-3M", "notional": 5e6,
+                     "start": "2026-12-22", "maturity": "2029-12-24", "strike": 0.025, "cap": False, "long": True,
+                     "tenor": "3M", "calendar": "US", "fixing_days": 2, "fixing_calendar": "US,UK", "payment_lag": 2,
+                     "payment_calendar": "US", "payment_convention": "modified_following"},
     "EQF_1": {"type": "EquityForward", "name": "SPX", "quantity": 1000, "strike": 101.5, "maturity": "2027-11-19",
               "long": False},
     "EQO_1": {"type": "EquityOption", "name": "SPX", "quantity": 500, "strike": 95, "expiry": "2027-11-19",

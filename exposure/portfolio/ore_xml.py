@@ -16,15 +16,16 @@ so the loader parses and validates it with the same product parsers:
     Swaption                       Swaption            European, one exercise date; the underlying starts
                                                         on its legs' StartDate (expiry + spot lag)
     CapFloor                       CapFloor            one cap or one floor rate, no spread; FixingDays ->
-                                                        fixing_days
+                                                        fixing_days; PaymentLag -> payment_lag
     EquityForward, EquityOption    EquityForward, EquityOption (European)
 
 Conventions carried over: schedule start/end/tenor, calendar (``exposure.market.calendars`` names; ORE's
 spellings), business-day convention, day counts, index, spreads, payer/long flags. ORE features the engine does
 not represent make the trade unsupported (TradeError naming the trade and the element): explicit schedule dates,
 a rule other than Backward (Forward is accepted when it gives the Backward dates: no stub), end of month,
-in-arrears or capped/floored coupons, step-up rates, a payment lag other than on a Swap (single-currency or
-cross-currency: PaymentLag/PaymentCalendar/PaymentConvention -> payment_lag/payment_calendar/payment_convention).
+in-arrears or capped/floored coupons, step-up rates, a payment lag on a Swaption's underlying (on a Swap,
+single-currency or cross-currency, and a CapFloor: PaymentLag/PaymentCalendar/PaymentConvention ->
+payment_lag/payment_calendar/payment_convention).
 ``FixingDays`` (default: the index convention's) becomes ``fixing_days`` on the index's fixing calendar (Swap,
 cross-currency and CapFloor legs). The envelope's CounterParty and NettingSetId become ``counterparty`` and
 ``netting_set``.
@@ -94,10 +95,17 @@ def _payment_lag(tr, raw, a, b):
     raw.update({"payment_lag": a["payment_lag"], "payment_calendar": key(a)[1], "payment_convention": key(a)[2]})
 
 
+def _leg_payment_lag(d, leg):
+    """One leg's PaymentLag / PaymentCalendar (default: the schedule's) / PaymentConvention -> payment_*."""
+    if leg["payment_lag"] or leg["payment_calendar"] is not None:
+        d.update({"payment_lag": leg["payment_lag"], "payment_calendar": leg["payment_calendar"] or leg["calendar"],
+                  "payment_convention": leg["payment_convention"]})
+
+
 def _no_payment_lag(tr, *legs):
     for leg in legs:
         if leg["payment_lag"]:
-            tr.fail(f"<PaymentLag> {leg['payment_lag']}: payment lags are supported on single-currency Swaps only")
+            tr.fail(f"<PaymentLag> {leg['payment_lag']}: payment lags are supported on Swaps and CapFloors only")
 
 
 def _fixing_lag(raw, leg):
@@ -127,9 +135,7 @@ def _xccy(tr, a, b, raw):
         else:
             d.update({"float_index": leg["index"], "spread": leg["spread"]})
             _fixing_lag(d, leg)
-        if leg["payment_lag"] or leg["payment_calendar"] is not None:  # each leg its own, as in ORE
-            d.update({"payment_lag": leg["payment_lag"], "payment_calendar": leg["payment_calendar"] or leg["calendar"],
-                      "payment_convention": leg["payment_convention"]})
+        _leg_payment_lag(d, leg)  # each leg its own, as in ORE
         out_legs[key] = d
     if pay["initial_exchange"] != rec["initial_exchange"] or pay["final_exchange"] != rec["final_exchange"]:
         tr.fail("the legs' notional exchanges differ")
@@ -221,7 +227,6 @@ def convert_trade(node, source: str | None = None) -> dict:
         if len(legs) != 1:
             tr.fail("a CapFloor needs exactly one <LegData>")
         leg = tr.leg(legs[0])
-        _no_payment_lag(tr, leg)
         caps, floors = _all(data, "Caps/Cap"), _all(data, "Floors/Floor")
         if leg["kind"] != "Floating" or len(caps) + len(floors) != 1:
             tr.fail("only a floating leg with one cap rate or one floor rate (no collar) is supported")
@@ -231,6 +236,7 @@ def convert_trade(node, source: str | None = None) -> dict:
                     "notional": leg["notionals"][0], "start": leg["start"], "maturity": leg["maturity"],
                     "strike": float((caps or floors)[0]), "cap": bool(caps), "long": tr.long(data),
                     "tenor": leg["tenor"], "calendar": leg["calendar"], "convention": leg["convention"]})
+        _leg_payment_lag(raw, leg)
         _fixing_lag(raw, leg)
         return raw
     if ttype == "EquityForward":

@@ -117,6 +117,7 @@ class CapFloorSpec:
     dates: tuple  # adjusted schedule dates
     fixings: tuple  # per period: the fixing (decimal) for periods fixed before the as-of date, else None
     fixing_dates: tuple = ()  # per period: its fixing date (accrual start - fixing_days); () = the starts
+    payment_dates: tuple = ()  # per period: its payment date (end + payment_lag); () = the ends
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,7 +229,8 @@ def _underlying_start(f: Fields, cal, expiry: dt.date) -> dt.date:
 
 def parse_cap_floor(raw: dict, ctx) -> CapFloorSpec:
     f = Fields(raw, ctx, ("currency", "index", "notional", "start", "maturity", "strike", "cap", "long", "tenor",
-                          "calendar", "convention", "fixing_days", "fixing_calendar"))
+                          "calendar", "convention", "fixing_days", "fixing_calendar", "payment_lag",
+                          "payment_calendar", "payment_convention"))
     market = ctx.market
     index = f.string("index")
     if index not in market.indices:
@@ -251,10 +253,14 @@ def parse_cap_floor(raw: dict, ctx) -> CapFloorSpec:
         f.fail("fixing_days", f"must be a whole number of business days (got {days:g})")
     fix_cal = f.calendar("fixing_calendar", cal.name) if f.has("fixing_calendar") else cal
     fixing_dates = tuple(fix_cal.advance(d, f"{-int(days)}D", "preceding") if days else d for d in dates[:-1])
+    from exposure.pricing.linear_legs import payment_dates
+    from exposure.pricing.linear_parse import _payment_lag
+
+    pays = payment_dates(dates[1:], _payment_lag(f, cal))
     fixings = []
-    for fd, s, e in zip(fixing_dates, dates[:-1], dates[1:]):
+    for fd, s, e, p in zip(fixing_dates, dates[:-1], dates[1:], pays):
         value = None
-        if fd <= market.asof <= e:
+        if fd <= market.asof <= p:
             fixing = ctx.fixings.get(index, fd) if ctx.fixings is not None else None
             if fixing is None and fd < market.asof:
                 raise f.error(f"missing fixing of '{index}' on {fd.isoformat()} (the fixing of the period "
@@ -264,7 +270,8 @@ def parse_cap_floor(raw: dict, ctx) -> CapFloorSpec:
     return CapFloorSpec(**_head(f, raw), currency=ccy, index=index, notional=f.number("notional", positive=True),
                         start=start, maturity=maturity, strike=f.number("strike", positive=True),
                         cap=f.boolean("cap"), long=f.boolean("long", True), tenor=tenor, dates=dates,
-                        fixings=tuple(fixings), fixing_dates=fixing_dates)
+                        fixings=tuple(fixings), fixing_dates=fixing_dates,
+                        payment_dates=pays if pays != tuple(dates[1:]) else ())
 
 
 def parse_equity_option(raw: dict, ctx) -> EquityOptionSpec:
