@@ -156,6 +156,12 @@ OTHER = {
         "Fixed", True, "USD", [1e7], "30/360", _rules("2027-11-24", "2032-11-24", "1Y"), _fixed(0.03)) + _leg(
         "Floating", False, "USD", [1e7], "A360", _rules("2027-11-24", "2032-11-24", "3M"), _float("USD-LIBOR-3M")) +
         "</SwaptionData>"),
+    # the underlying's coupons pay 2 days after their accrual end on both legs
+    "SWO_PAYLAG": _trade("SWO_PAYLAG", "Swaption", ("<SwaptionData>" + _option(True, "Put", "2027-11-22") + _leg(
+        "Fixed", False, "USD", [1e7], "30/360", _rules("2027-11-24", "2032-11-24", "1Y", "US"), _fixed(0.03)) + _leg(
+        "Floating", True, "USD", [1e7], "A360", _rules("2027-11-24", "2032-11-24", "3M", "US"),
+        _float("USD-LIBOR-3M")) + "</SwaptionData>").replace("</PaymentConvention>",
+                                                             "</PaymentConvention><PaymentLag>2</PaymentLag>")),
     "CAP_1": _trade("CAP_1", "CapFloor", "<CapFloorData><LongShort>Short</LongShort>" + _leg(
         "Floating", False, "USD", [1e7], "A360", _rules("2026-11-20", "2031-11-20", "3M"), _float("USD-LIBOR-3M", 0.0, 0))
         + "<Caps><Cap>0.035</Cap></Caps></CapFloorData>"),
@@ -177,6 +183,11 @@ YAML_OTHER = {
               "settlement_days": 2,  # the underlying starts on its legs' StartDate, two days after the expiry
               "fixed_rate": 0.03, "payer": True, "fixed_tenor": "1Y", "fixed_day_count": "30/360",
               "float_index": "USD-LIBOR-3M", "float_tenor": "3M", "settlement": "cash"},
+    "SWO_PAYLAG": {"type": "Swaption", "currency": "USD", "notional": 1e7, "expiry": "2027-11-22",
+                   "start": "2027-11-24", "maturity": "2032-11-24", "fixed_rate": 0.03, "payer": False,
+                   "fixed_tenor": "1Y", "fixed_day_count": "30/360", "float_index": "USD-LIBOR-3M",
+                   "float_tenor": "3M", "settlement": "physical", "calendar": "US", "payment_lag": 2,
+                   "payment_calendar": "US", "payment_convention": "modified_following"},
     "CAP_1": {"type": "CapFloor", "currency": "USD", "index": "USD-LIBOR-3M", "notional": 1e7, "start": "2026-11-20",
               "maturity": "2031-11-20", "strike": 0.035, "cap": True, "long": False, "tenor": "3M", "fixing_days": 0,
               "fixing_calendar": "US,UK"},

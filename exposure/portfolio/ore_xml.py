@@ -14,7 +14,8 @@ so the loader parses and validates it with the same product parsers:
     FxOption                       FxOption            European; call/put on the bought currency, strike =
                                                         sold / bought amount
     Swaption                       Swaption            European, one exercise date; the underlying starts
-                                                        on its legs' StartDate (expiry + spot lag)
+                                                        on its legs' StartDate (expiry + spot lag); its
+                                                        PaymentLag -> payment_lag
     CapFloor                       CapFloor            one cap or one floor rate, no spread; FixingDays ->
                                                         fixing_days; PaymentLag -> payment_lag
     EquityForward, EquityOption    EquityForward, EquityOption (European)
@@ -23,9 +24,9 @@ Conventions carried over: schedule start/end/tenor, calendar (``exposure.market.
 spellings), business-day convention, day counts, index, spreads, payer/long flags. ORE features the engine does
 not represent make the trade unsupported (TradeError naming the trade and the element): explicit schedule dates,
 a rule other than Backward (Forward is accepted when it gives the Backward dates: no stub), end of month,
-in-arrears or capped/floored coupons, step-up rates, a payment lag on a Swaption's underlying (on a Swap,
-single-currency or cross-currency, and a CapFloor: PaymentLag/PaymentCalendar/PaymentConvention ->
-payment_lag/payment_calendar/payment_convention).
+in-arrears or capped/floored coupons, step-up rates, different payment lags on the two legs of a single-currency
+Swap or a Swaption's underlying (PaymentLag/PaymentCalendar/PaymentConvention -> payment_lag/payment_calendar/
+payment_convention on a Swap, a cross-currency Swap's legs, a CapFloor and a Swaption).
 ``FixingDays`` (default: the index convention's) becomes ``fixing_days`` on the index's fixing calendar (Swap,
 cross-currency and CapFloor legs). The envelope's CounterParty and NettingSetId become ``counterparty`` and
 ``netting_set``.
@@ -100,12 +101,6 @@ def _leg_payment_lag(d, leg):
     if leg["payment_lag"] or leg["payment_calendar"] is not None:
         d.update({"payment_lag": leg["payment_lag"], "payment_calendar": leg["payment_calendar"] or leg["calendar"],
                   "payment_convention": leg["payment_convention"]})
-
-
-def _no_payment_lag(tr, *legs):
-    for leg in legs:
-        if leg["payment_lag"]:
-            tr.fail(f"<PaymentLag> {leg['payment_lag']}: payment lags are supported on Swaps and CapFloors only")
 
 
 def _fixing_lag(raw, leg):
@@ -206,7 +201,6 @@ def convert_trade(node, source: str | None = None) -> dict:
         fx, fl = (a, b) if a["kind"] == "Fixed" else (b, a)
         if len(fx["notionals"]) != 1:
             tr.fail("swaptions on amortising swaps are not supported")
-        _no_payment_lag(tr, a, b)
         if not (fx["start"] == fl["start"] and fx["maturity"] == fl["maturity"]):
             tr.fail("the underlying's two legs have different start or end dates")
         if fx["calendar"] != fl["calendar"]:
@@ -221,6 +215,7 @@ def convert_trade(node, source: str | None = None) -> dict:
                     "calendar": fx["calendar"], "convention": fx["convention"]})
         if fl["convention"] != fx["convention"]:
             raw["float_convention"] = fl["convention"]
+        _payment_lag(tr, raw, fx, fl)  # the underlying's PaymentLag, equal on both legs
         return raw
     if ttype == "CapFloor":
         legs = data.findall("LegData")

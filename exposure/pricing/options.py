@@ -97,6 +97,8 @@ class SwaptionSpec:
     fixed_dates: tuple  # adjusted schedule dates, start .. maturity
     float_dates: tuple
     start: dt.date | None = None  # the underlying's start: expiry + settlement_days (or as given)
+    fixed_payment_dates: tuple = ()  # per fixed period: its payment date (end + payment_lag); () = the ends
+    float_payment_dates: tuple = ()  # per float period, likewise
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,7 +173,8 @@ def parse_fx_option(raw: dict, ctx) -> FxOptionSpec:
 def parse_swaption(raw: dict, ctx) -> SwaptionSpec:
     f = Fields(raw, ctx, ("currency", "notional", "expiry", "maturity", "fixed_rate", "payer", "fixed_tenor",
                           "fixed_day_count", "float_index", "float_tenor", "settlement", "long", "start",
-                          "settlement_days", "calendar", "convention", "fixed_convention", "float_convention"))
+                          "settlement_days", "calendar", "convention", "fixed_convention", "float_convention",
+                          "payment_lag", "payment_calendar", "payment_convention"))
     market = ctx.market
     ccy = f.currency("currency")
     cal = f.calendar()
@@ -204,12 +207,19 @@ def parse_swaption(raw: dict, ctx) -> SwaptionSpec:
         if len(dates) < 2:
             raise f.error(f"the {what} has no period starting on or after the expiry {expiry.isoformat()}")
         legs.append(tuple(dates))
+    from exposure.pricing.linear_legs import payment_dates
+    from exposure.pricing.linear_parse import _payment_lag
+
+    pay = _payment_lag(f, cal)  # both legs, as a Swap's payment_lag
+    pays = [payment_dates(d[1:], pay) if pay is not None else () for d in legs]
     return SwaptionSpec(
         **_head(f, raw), currency=ccy, notional=f.number("notional", positive=True), expiry=expiry,
         maturity=maturity, fixed_rate=f.number("fixed_rate"), payer=f.boolean("payer"), fixed_tenor=fixed_tenor,
         fixed_day_count=f.day_count("fixed_day_count", "30/360"), float_index=index, float_tenor=float_tenor,
         settlement=f.choice("settlement", ("physical", "cash"), "physical"), long=f.boolean("long", True),
         fixed_dates=legs[0], float_dates=legs[1], start=min(legs[0][0], legs[1][0]),
+        fixed_payment_dates=pays[0] if pays[0] != legs[0][1:] else (),
+        float_payment_dates=pays[1] if pays[1] != legs[1][1:] else (),
     )
 
 
