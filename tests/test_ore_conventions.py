@@ -7,7 +7,6 @@ present). The conventions files here are small ORE-format files written for the 
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import subprocess
 

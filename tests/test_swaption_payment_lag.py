@@ -11,7 +11,6 @@ the coupon as one zero bond).
 
 from __future__ import annotations
 
-import datetime as dt
 
 import numpy as np
 import pytest

@@ -12,8 +12,8 @@ all periods; a list with one entry per period; or N amortised, {type: linear}: N
 Past fixings (from the fixings file, decimal rates, keyed by index name; a floating leg without an index
 looks its fixings up under its currency code). The fixing date of an IBOR coupon is its accrual start, or with
 a fixing lag (Swap ``fixing_days``) that many business days of the fixing calendar before it; the coupon's
-forward stays the par forward over its accrual period (as QuantLib's par coupons), so only which fixing is
-past, and its date, depend on the lag. An IBOR coupon fixed before the as-of date and paid after it needs its fixing; one fixing
+forward stays the par forward over its accrual period (as QuantLib's par coupons), so the lag decides which
+fixing is past, its date, and on the paths the date from which the coupon is a known amount (``FloatLeg.fixing``). An IBOR coupon fixed before the as-of date and paid after it needs its fixing; one fixing
 on the as-of date uses the file's fixing if present, else the forward. An OIS coupon (overnight index,
 tenor in OVERNIGHT_TENORS) accruing over the as-of date needs the overnight fixing of every business day
 from its start up to (not including) the as-of date; its realised factor prod (1 + r_d tau_d) is kept.
