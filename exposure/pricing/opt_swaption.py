@@ -108,6 +108,8 @@ class SwaptionBatch(TradeBatch):
         in Hull-White, so F(T*) = F(s) + F(p) - F(e) and the same T* holds from every t), kappa =
         b exp(lnA(s,p) - lnA(s,e) - lnA(s,T*)): before s the coupon's index part is the bond kappa P(t,T*),
         exactly (its payment-lag convexity included). Without a lag T* = s, kappa = b. Returns (T*, kappa)."""
+        if not np.any(fp > fe + TIME_EPS):  # no lag: the bond flows b at s (set-up cost only where lagged)
+            return fs, b
         target = rm.bond_coefficients(fs, fp)[1] - rm.bond_coefficients(fs, fe)[1]
         lo, hi = fs.copy(), fp.copy()
         for _ in range(200):  # bisection: B(s, .) is increasing
