@@ -37,8 +37,11 @@ def setup(cfg, calibrate: bool = True) -> Setup:
 
         portfolio = load_portfolio(cfg.portfolio, market, grid)
         grid = grid.with_netting_calendars(ns.calendar for ns in portfolio.netting_sets)  # close-out dates
-        events = cfg.simulation.get("events", "options")
-        if getattr(events, "value", events) != "none":  # option fixings and exercises on their own dates
+        events = getattr(cfg.simulation.get("events", "options"), "value", cfg.simulation.get("events", "options"))
+        if events == "fixings":  # linear trades' IBOR coupons fix on the state simulated at their fixing dates
+            portfolio = dataclasses.replace(portfolio, batches=tuple(
+                b.with_exact_fixings() if hasattr(b, "with_exact_fixings") else b for b in portfolio.batches))
+        if events != "none":  # option fixings and exercises on their own dates
             grid = grid.with_events(d for b in portfolio.batches for d in b.event_dates())
     # capital stage inputs (settings, trade/margin tables, SA-CVA sensitivities), checked before any compute
     from exposure.capital import check_inputs

@@ -329,7 +329,7 @@ def exact_reference(batch, ctx, view):
     for r in range(cf.c_trade.size):
         ccy = cf.currencies[cf.c_ccy[r]]
         c = ctx.ccy_index(ccy)
-        T1, T2 = cf.c_fix[r] / 365.0, cf.c_pay[r] / 365.0
+        T1, T2 = cf.c_start[r] / 365.0, cf.c_pay[r] / 365.0
         before = np.nonzero(days <= cf.c_fix[r])[0]  # the fixing state: last view date on or before T1
         s, xs = (times[before[-1]], x[c, before[-1]]) if before.size else (0.0, np.zeros(P))
         a_s, b_s = dataclasses.replace(ctx, times=np.array([s])).bond_coefficients(ccy, np.array([T1, T2]))

@@ -46,6 +46,10 @@ MARKET = f"""# an ORE market file
 {A} EQUITY_OPTION/RATE_LNVOL/SPX/USD/1Y/ATMF 0.185
 {A} EQUITY_DIVIDEND/RATE/SPX/USD/1Y 0.014
 {A} CAPFLOOR/RATE_NVOL/USD/1Y/3M/0/0/0.01 0.009
+{A} EQUITY/PRICE/Lufthansa/EUR 12.75
+{A} EQUITY_OPTION/RATE_LNVOL/Lufthansa/EUR/1Y/ATMF 0.30
+{A} CDS/CREDIT_SPREAD/Cpty_b/SR/USD/5Y 0.0100
+{A} RECOVERY_RATE/RATE/Cpty_b/SR/USD 0.4
 20261119 IR_SWAP/RATE/USD/2D/1D/30Y 0.0400
 """
 
@@ -69,6 +73,8 @@ def test_quotes_to_market_config(market_file):
     assert c["swaption_vols"]["USD"]["vols"] == [[0.0104, 0.0098], [0.0096, 0.0090]]
     assert c["credit"]["CP_A"]["spreads_bp"] == pytest.approx([35.0, 62.0]) and c["credit"]["CP_A"]["recovery"] == 0.35
     assert c["equities"]["SPX"]["dividend_yield"] == 0.014
+    # equity and credit names keep their case, as ORE's portfolio refers to them (Lufthansa, not LUFTHANSA)
+    assert "Lufthansa" in c["equities"] and c["credit"]["Cpty_b"]["recovery"] == 0.4
     assert m.unused["CAPFLOOR/RATE_NVOL"] == 1 and m.unused["FX/RATE (currency without a curve)"] == 1
 
 

@@ -86,6 +86,17 @@ LINEAR = {
         "Floating", False, "USD", [5e6], "A360", _rules("2026-12-22", "2029-12-24", "3M", "US"),
         _float("USD-LIBOR-3M")) + "</SwapData>").replace("</PaymentConvention>",
                                                           "</PaymentConvention><PaymentLag>2</PaymentLag>")),
+    # cross-currency with a payment lag on each leg (1 day on the EUR leg, 2 on the USD leg), exchanges unlagged
+    "XCS_PAYLAG": _trade("XCS_PAYLAG", "Swap", "<SwapData>" + _leg(
+        "Fixed", False, "EUR", [8e6], "30/360", _rules("2026-12-22", "2029-12-24", "1Y", "TARGET,US"), _fixed(0.022),
+        "<Exchanges><NotionalInitialExchange>true</NotionalInitialExchange>"
+        "<NotionalFinalExchange>true</NotionalFinalExchange></Exchanges>").replace(
+        "</PaymentConvention>", "</PaymentConvention><PaymentLag>1</PaymentLag>") + _leg(
+        "Floating", True, "USD", [9e6], "A360", _rules("2026-12-22", "2029-12-24", "3M", "TARGET,US"),
+        _float("USD-LIBOR-3M", 0.0005),
+        "<Exchanges><NotionalInitialExchange>true</NotionalInitialExchange>"
+        "<NotionalFinalExchange>true</NotionalFinalExchange></Exchanges>").replace(
+        "</PaymentConvention>", "</PaymentConvention><PaymentLag>2D</PaymentLag>") + "</SwapData>"),
     "FRA_USD": _trade("FRA_USD", "ForwardRateAgreement", "<ForwardRateAgreementData><StartDate>2027-05-20</StartDate>"
                       "<EndDate>2027-08-20</EndDate><Currency>USD</Currency><Index>USD-LIBOR-3M</Index>"
                       "<LongShort>Long</LongShort><Strike>0.028</Strike><Notional>5e7</Notional>"
@@ -122,6 +133,15 @@ YAML = {
                        "float_index": "USD-LIBOR-3M", "float_tenor": "3M", "calendar": "US", "fixing_days": 2,
                        "fixing_calendar": "US,UK", "payment_lag": 2, "payment_calendar": "US",
                        "payment_convention": "modified_following"},
+    "XCS_PAYLAG": {"type": "CrossCurrencySwap", "start": "2026-12-22", "maturity": "2029-12-24",
+                   "calendar": "TARGET,US",
+                   "pay_leg": {"currency": "USD", "notional": 9e6, "float_index": "USD-LIBOR-3M", "spread": 0.0005,
+                               "tenor": "3M", "day_count": "ACT/360", "fixing_days": 2, "fixing_calendar": "US,UK",
+                               "payment_lag": 2, "payment_calendar": "TARGET,US",
+                               "payment_convention": "modified_following"},
+                   "receive_leg": {"currency": "EUR", "notional": 8e6, "fixed_rate": 0.022, "tenor": "1Y",
+                                   "day_count": "30/360", "payment_lag": 1, "payment_calendar": "TARGET,US",
+                                   "payment_convention": "modified_following"}},
     "FRA_USD": {"type": "Fra", "float_index": "USD-LIBOR-3M", "notional": 5e7, "start": "2027-05-20",
                 "end": "2027-08-20", "fixed_rate": 0.028},
     "FXF_1": {"type": "FxForward", "buy_currency": "EUR", "buy_amount": 1e6, "sell_currency": "USD",
@@ -136,9 +156,21 @@ OTHER = {
         "Fixed", True, "USD", [1e7], "30/360", _rules("2027-11-24", "2032-11-24", "1Y"), _fixed(0.03)) + _leg(
         "Floating", False, "USD", [1e7], "A360", _rules("2027-11-24", "2032-11-24", "3M"), _float("USD-LIBOR-3M")) +
         "</SwaptionData>"),
+    # the underlying's coupons pay 2 days after their accrual end on both legs
+    "SWO_PAYLAG": _trade("SWO_PAYLAG", "Swaption", ("<SwaptionData>" + _option(True, "Put", "2027-11-22") + _leg(
+        "Fixed", False, "USD", [1e7], "30/360", _rules("2027-11-24", "2032-11-24", "1Y", "US"), _fixed(0.03)) + _leg(
+        "Floating", True, "USD", [1e7], "A360", _rules("2027-11-24", "2032-11-24", "3M", "US"),
+        _float("USD-LIBOR-3M")) + "</SwaptionData>").replace("</PaymentConvention>",
+                                                             "</PaymentConvention><PaymentLag>2</PaymentLag>")),
     "CAP_1": _trade("CAP_1", "CapFloor", "<CapFloorData><LongShort>Short</LongShort>" + _leg(
         "Floating", False, "USD", [1e7], "A360", _rules("2026-11-20", "2031-11-20", "3M"), _float("USD-LIBOR-3M", 0.0, 0))
         + "<Caps><Cap>0.035</Cap></Caps></CapFloorData>"),
+    # a floor whose floorlets pay 2 days after their accrual end on the US calendar
+    "FLOOR_PAYLAG": _trade("FLOOR_PAYLAG", "CapFloor", "<CapFloorData><LongShort>Long</LongShort>" + _leg(
+        "Floating", False, "USD", [5e6], "A360", _rules("2026-12-22", "2029-12-24", "3M", "US"),
+        _float("USD-LIBOR-3M", 0.0, 2)).replace("</PaymentConvention>", "</PaymentConvention><PaymentLag>2</PaymentLag>"
+                                               "<PaymentCalendar>US</PaymentCalendar>")
+        + "<Floors><Floor>0.025</Floor></Floors></CapFloorData>"),
     "EQF_1": _trade("EQF_1", "EquityForward", "<EquityForwardData><LongShort>Short</LongShort><Maturity>2027-11-19"
                     "</Maturity><Name>SPX</Name><Currency>USD</Currency><Strike>101.5</Strike><Quantity>1000</Quantity>"
                     "</EquityForwardData>"),
@@ -151,9 +183,18 @@ YAML_OTHER = {
               "settlement_days": 2,  # the underlying starts on its legs' StartDate, two days after the expiry
               "fixed_rate": 0.03, "payer": True, "fixed_tenor": "1Y", "fixed_day_count": "30/360",
               "float_index": "USD-LIBOR-3M", "float_tenor": "3M", "settlement": "cash"},
+    "SWO_PAYLAG": {"type": "Swaption", "currency": "USD", "notional": 1e7, "expiry": "2027-11-22",
+                   "start": "2027-11-24", "maturity": "2032-11-24", "fixed_rate": 0.03, "payer": False,
+                   "fixed_tenor": "1Y", "fixed_day_count": "30/360", "float_index": "USD-LIBOR-3M",
+                   "float_tenor": "3M", "settlement": "physical", "calendar": "US", "payment_lag": 2,
+                   "payment_calendar": "US", "payment_convention": "modified_following"},
     "CAP_1": {"type": "CapFloor", "currency": "USD", "index": "USD-LIBOR-3M", "notional": 1e7, "start": "2026-11-20",
               "maturity": "2031-11-20", "strike": 0.035, "cap": True, "long": False, "tenor": "3M", "fixing_days": 0,
               "fixing_calendar": "US,UK"},
+    "FLOOR_PAYLAG": {"type": "CapFloor", "currency": "USD", "index": "USD-LIBOR-3M", "notional": 5e6,
+                     "start": "2026-12-22", "maturity": "2029-12-24", "strike": 0.025, "cap": False, "long": True,
+                     "tenor": "3M", "calendar": "US", "fixing_days": 2, "fixing_calendar": "US,UK", "payment_lag": 2,
+                     "payment_calendar": "US", "payment_convention": "modified_following"},
     "EQF_1": {"type": "EquityForward", "name": "SPX", "quantity": 1000, "strike": 101.5, "maturity": "2027-11-19",
               "long": False},
     "EQO_1": {"type": "EquityOption", "name": "SPX", "quantity": 500, "strike": 95, "expiry": "2027-11-19",
@@ -357,3 +398,29 @@ def test_imported_netting_set_exposure_matches_ore(tmp_path):
     assert (p["EPE_ore"].iloc[1:] > 0).all()
     print(p[["date", "EPE_ore", "EPE_eng", "EPE_z"]].to_string())
     assert p["EPE_z"].abs().max() < 4.0, p[["date", "EPE_ore", "EPE_eng", "EPE_z"]].to_string()
+
+
+def test_load_examples_script_counts_loaded_and_skipped_trades(tmp_path, market):
+    """benchmarks/ore/load_examples.py on a folder laid out as ORE's Examples: per file loaded/skipped with the
+    importer's reasons; a file whose every trade is skipped still lists them."""
+    from benchmarks.ore import load_examples as le
+
+    ex = tmp_path / "Examples"
+    (ex / "A" / "Input").mkdir(parents=True)
+    (ex / "B").mkdir()
+    (ex / "A" / "Input" / "portfolio.xml").write_text(_portfolio_xml({**LINEAR, **UNSUPPORTED}))
+    (ex / "B" / "portfolio_bad.xml").write_text(_portfolio_xml(UNSUPPORTED))
+    (ex / "A" / "Input" / "netting.xml").write_text(NETTING)
+    src = le.Source(str(ex), None, str(tmp_path))
+    assert src.files(le.PORTFOLIO) == ["Examples/A/Input/portfolio.xml", "Examples/B/portfolio_bad.xml"]
+    grid = TimeGrid.build(market.asof, "1Y")
+    a = le.load_file(src.path("Examples/A/Input/portfolio.xml"), market, grid, None)
+    b = le.load_file(src.path("Examples/B/portfolio_bad.xml"), market, grid, None)
+    assert a["loaded"] == len(LINEAR) and [t for t, _ in a["skipped"]] == list(UNSUPPORTED)
+    assert b["loaded"] == 0 and b["error"] is None and [t for t, _ in b["skipped"]] == list(UNSUPPORTED)
+    for tid, why in b["skipped"]:
+        assert REASONS[tid] in why
+    text = le.summary({"files": {"a": a, "b": b}, "netting": {"n": {"sets": 2, "csas": 1, "error": None}}}, True)
+    assert f"trades: {len(LINEAR) + 2 * len(UNSUPPORTED)}; loaded: {len(LINEAR)}" in text
+    assert "      2: trade type 'Bond' is not supported" in text
+    assert le.reason_key("<DayCounter> 'T360' on 2026-01-02: 3 legs") == "<DayCounter> 'T360' on DATE: N legs"

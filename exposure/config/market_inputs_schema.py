@@ -60,5 +60,7 @@ class InputCurveConfig:
 @dataclass
 class MarketInputsConfig:
     ore_market: Optional[str] = None  # an ORE market.txt: its quotes of market.asof fill what the config leaves out
+    ore_conventions: Optional[str] = None  # ORE conventions.xml: Swap/OIS/index conventions of ore_market's curves
+    ore_curveconfig: Optional[str] = None  # ORE curveconfig.xml: which convention each quote uses
     conventions: Dict[str, IndexConventionConfig] = field(default_factory=dict)
     curves: Dict[str, InputCurveConfig] = field(default_factory=dict)

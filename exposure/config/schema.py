@@ -42,6 +42,7 @@ class Precision(str, Enum):
 class EventDates(str, Enum):
     options = "options"  # option fixings and exercise dates simulated as extra, unreported dates (exact)
     none = "none"  # events read the state at the previous grid date (biased for options off the grid)
+    fixings = "fixings"  # options, plus every IBOR coupon of a linear trade fixing on its own simulated date
 
 
 class Device(str, Enum):

@@ -42,5 +42,9 @@ def merged(mc, ore_cfg: dict):
         theirs[k] = {**_INPUT_CURVE, **v, "instruments": [
             {**_INSTRUMENT, "spread_leg": "this", **i} for i in v["instruments"]]}
     conventions = dict(getattr(ci, "conventions", None) or {}) if ci is not None else {}
-    out["curve_inputs"] = {"conventions": conventions, "curves": {**theirs, **mine_curves}}
+    fields = ("currency", "tenor", "fixing_days", "calendar", "convention", "end_of_month", "day_count")
+    from_ore = ore_cfg.get("curve_inputs", {}).get("conventions", {})
+    ore_conv = {k: {f: v.get(f) for f in fields} for k, v in from_ore.items()
+                if k not in conventions}  # ORE's conventions.xml underneath the user's
+    out["curve_inputs"] = {"conventions": {**ore_conv, **conventions}, "curves": {**theirs, **mine_curves}}
     return ConfigNode(out, "market")

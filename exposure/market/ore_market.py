@@ -70,6 +70,19 @@ def _date(s: str) -> dt.date:
     return dt.date(int(s[:4]), int(s[4:6]), int(s[6:8])) if len(s) == 8 and s.isdigit() else dt.date.fromisoformat(s)
 
 
+_NAMED = ("EQUITY", "EQUITY_FWD", "EQUITY_OPTION", "EQUITY_DIVIDEND", "CDS", "RECOVERY_RATE")
+
+
+def _key(text: str) -> str:
+    """The quote key upper-cased, except the name of an equity or credit quote: ORE's names are case-sensitive
+    (``EQUITY/PRICE/Lufthansa/EUR`` is the portfolio's ``Lufthansa``)."""
+    parts = text.split("/")
+    up = [x.upper() for x in parts]
+    if up[0] in _NAMED and len(parts) > 2:
+        up[2] = parts[2]
+    return "/".join(up)
+
+
 def read_quotes(path: str, asof: dt.date | None = None) -> list:
     """Every quote line of an ORE market file (of ``asof`` when given); '#' starts a comment."""
     out = []
@@ -96,7 +109,7 @@ def read_quotes(path: str, asof: dt.date | None = None) -> list:
         if v != v or v in (float("inf"), float("-inf")):
             raise MarketDataError(f"{path}:{i}: non-finite value of quote {parts[1]}")
         if asof is None or d == asof:
-            out.append(OreQuote(d, parts[1].upper(), v, i))
+            out.append(OreQuote(d, _key(parts[1]), v, i))
     return out
 
 
@@ -118,8 +131,13 @@ def _tenor_key(t: str, asof: dt.date) -> int:
     return (add_tenor(asof, t) - asof).days
 
 
-def market_from_ore(path: str, asof: dt.date, base: str) -> OreMarket:
-    """The market config of the ORE quotes of ``asof`` in ``path``; see the module docstring."""
+def market_from_ore(path: str, asof: dt.date, base: str, conventions=None) -> OreMarket:
+    """The market config of the ORE quotes of ``asof`` in ``path``; see the module docstring. ``conventions``:
+    an ``ore_conventions.OreConventions`` (ORE's conventions.xml) whose Swap/OIS conventions override the
+    instruments' defaults and whose index conventions become ``curve_inputs.conventions``."""
+    conv_fields = (lambda kind, index, key: conventions.fields(kind, index, key)) if conventions is not None \
+        else (lambda kind, index, key: {})
+    conv_indices = dict(conventions.indices) if conventions is not None else {}
     quotes = read_quotes(path, asof)
     if not quotes:
         raise MarketDataError(f"{path}: no quote dated {asof.isoformat()}")
@@ -157,11 +175,14 @@ def market_from_ore(path: str, asof: dt.date, base: str) -> OreMarket:
                     unused[kind + " (forward start)"] += 1
                 elif idx_t == "1D" and ccy in ON_INDEX:
                     if _tenor_key(term, asof) >= 7:
-                        curves[ccy].append({"type": "ois", "tenor": term, "quote": q.value})
+                        curves[ccy].append({"type": "ois", "tenor": term, "quote": q.value,
+                                            **conv_fields("ois", on_index(ccy, asof), q.key)})
                     else:
                         unused[kind + " (OIS < 1W)"] += 1
                 elif ccy in IBOR:
-                    curves[f"{ccy}-{IBOR[ccy]}-{idx_t}"].append({"type": "swap", "tenor": term, "quote": q.value})
+                    name = f"{ccy}-{IBOR[ccy]}-{idx_t}"
+                    curves[name].append({"type": "swap", "tenor": term, "quote": q.value,
+                                         **conv_fields("swap", name, q.key)})
                 else:
                     unused[kind] += 1
             elif kind in ("MM_FUTURE/PRICE", "OI_FUTURE/PRICE") and len(p) == 6:
@@ -256,8 +277,8 @@ def market_from_ore(path: str, asof: dt.date, base: str) -> OreMarket:
         ts = sorted(pts, key=lambda t: _tenor_key(t, asof))
         cfg["curves"][ccy] = {"tenors": ts, "quotes": [pts[t] for t in ts], "kind": "zero"}
 
-    for name in list(ci):  # only indices with a known convention (ORE's conventions.xml is not read)
-        if len(name) != 3 and name not in DEFAULT_INDICES:
+    for name in list(ci):  # only indices with a known convention (a default or one of conventions.xml)
+        if len(name) != 3 and name not in DEFAULT_INDICES and name not in conv_indices:
             unused[f"curve {name} (no default convention for the index)"] += len(ci.pop(name)["instruments"])
     for name in list(ci):  # an IBOR curve needs a discount curve: drop those whose currency has none
         d = ci[name].get("discount")
@@ -265,6 +286,10 @@ def market_from_ore(path: str, asof: dt.date, base: str) -> OreMarket:
             unused[f"curve {name} (no {d} discount curve)"] += len(ci.pop(name)["instruments"])
     if ci:
         cfg["curve_inputs"] = {"curves": ci}
+        used = {n for n in ci if len(n) != 3} | {c["index"] for c in ci.values() if c.get("index")} | \
+            {i.get(k) for c in ci.values() for i in c["instruments"] for k in ("index", "other_index")}
+        if any(n in conv_indices for n in used):
+            cfg["curve_inputs"]["conventions"] = {n: conv_indices[n] for n in sorted(used - {None}) if n in conv_indices}
     ccys = set(cfg["curves"]) | {n for n in ci if len(n) == 3}
     for (c1, c2), v in list(fx.items()):
         if (c1 != base and c1 not in ccys) or (c2 != base and c2 not in ccys):

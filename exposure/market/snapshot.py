@@ -218,24 +218,41 @@ def build_market(mc) -> MarketSnapshot:
     return MarketSnapshot(asof, base, curves, indices, fx_spots, fx_vols, equities, swvols, credit, str(mc.own_name))
 
 
+def _resolve(path: str, key: str) -> str:
+    """``path`` as given, else relative to the project root (the parent of the exposure package)."""
+    import os
+
+    if os.path.exists(path):
+        return path
+    alt = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), path)
+    if not os.path.exists(alt):
+        raise ConfigError(key, f"file not found: {path}")
+    return alt
+
+
 def _with_ore_market(mc, asof, base):
     """``mc`` with the quotes of ``market.curve_inputs.ore_market`` underneath (see ``market.ore_market``)."""
     ci = getattr(mc, "curve_inputs", None)
     path = getattr(ci, "ore_market", None) if ci is not None else None
     if not path:
         return mc
-    import os
-
     from exposure.market.ore_market import market_from_ore, merged
 
-    path = str(path)
-    if not os.path.exists(path):  # else relative to the project root (the parent of the exposure package)
-        alt = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), path)
-        if not os.path.exists(alt):
-            raise ConfigError("market.curve_inputs.ore_market", f"file not found: {path}")
-        path = alt
+    path = _resolve(str(path), "market.curve_inputs.ore_market")
+    conventions = None
+    cpath = getattr(ci, "ore_conventions", None)
+    if cpath:
+        from exposure.market.ore_conventions import read_conventions
+
+        ccpath = getattr(ci, "ore_curveconfig", None)
+        try:
+            conventions = read_conventions(_resolve(str(cpath), "market.curve_inputs.ore_conventions"),
+                                           _resolve(str(ccpath), "market.curve_inputs.ore_curveconfig") if ccpath
+                                           else None)
+        except MarketDataError as exc:
+            raise ConfigError("market.curve_inputs.ore_conventions", str(exc)) from None
     try:
-        ore = market_from_ore(path, asof, base)
+        ore = market_from_ore(path, asof, base, conventions)
     except MarketDataError as exc:
         raise ConfigError("market.curve_inputs.ore_market", str(exc)) from None
     return merged(mc, ore.config)

@@ -7,23 +7,26 @@ so the loader parses and validates it with the same product parsers:
     Swap (fixed vs floating, 1 ccy)   Swap             notionals: one, or one per fixed period (amortising);
                                                         AmortizationData FixedAmount -> amortisation.amount
     Swap (two currencies)          CrossCurrencySwap   constant notionals; exchanges from <Exchanges>;
-                                                        FixingDays of a floating leg -> its fixing_days
+                                                        FixingDays of a floating leg -> its fixing_days;
+                                                        each leg's PaymentLag -> its payment_lag
     ForwardRateAgreement, FRA      Fra
     FxForward                      FxForward           physical settlement
     FxOption                       FxOption            European; call/put on the bought currency, strike =
                                                         sold / bought amount
     Swaption                       Swaption            European, one exercise date; the underlying starts
-                                                        on its legs' StartDate (expiry + spot lag)
+                                                        on its legs' StartDate (expiry + spot lag); its
+                                                        PaymentLag -> payment_lag
     CapFloor                       CapFloor            one cap or one floor rate, no spread; FixingDays ->
-                                                        fixing_days
+                                                        fixing_days; PaymentLag -> payment_lag
     EquityForward, EquityOption    EquityForward, EquityOption (European)
 
 Conventions carried over: schedule start/end/tenor, calendar (``exposure.market.calendars`` names; ORE's
 spellings), business-day convention, day counts, index, spreads, payer/long flags. ORE features the engine does
 not represent make the trade unsupported (TradeError naming the trade and the element): explicit schedule dates,
 a rule other than Backward (Forward is accepted when it gives the Backward dates: no stub), end of month,
-in-arrears or capped/floored coupons, step-up rates, a payment lag other than on a single-currency Swap
-(PaymentLag/PaymentCalendar/PaymentConvention -> payment_lag/payment_calendar/payment_convention).
+in-arrears or capped/floored coupons, step-up rates, different payment lags on the two legs of a single-currency
+Swap or a Swaption's underlying (PaymentLag/PaymentCalendar/PaymentConvention -> payment_lag/payment_calendar/
+payment_convention on a Swap, a cross-currency Swap's legs, a CapFloor and a Swaption).
 ``FixingDays`` (default: the index convention's) becomes ``fixing_days`` on the index's fixing calendar (Swap,
 cross-currency and CapFloor legs). The envelope's CounterParty and NettingSetId become ``counterparty`` and
 ``netting_set``.
@@ -93,10 +96,11 @@ def _payment_lag(tr, raw, a, b):
     raw.update({"payment_lag": a["payment_lag"], "payment_calendar": key(a)[1], "payment_convention": key(a)[2]})
 
 
-def _no_payment_lag(tr, *legs):
-    for leg in legs:
-        if leg["payment_lag"]:
-            tr.fail(f"<PaymentLag> {leg['payment_lag']}: payment lags are supported on single-currency Swaps only")
+def _leg_payment_lag(d, leg):
+    """One leg's PaymentLag / PaymentCalendar (default: the schedule's) / PaymentConvention -> payment_*."""
+    if leg["payment_lag"] or leg["payment_calendar"] is not None:
+        d.update({"payment_lag": leg["payment_lag"], "payment_calendar": leg["payment_calendar"] or leg["calendar"],
+                  "payment_convention": leg["payment_convention"]})
 
 
 def _fixing_lag(raw, leg):
@@ -112,7 +116,6 @@ def _fixing_lag(raw, leg):
 
 
 def _xccy(tr, a, b, raw):
-    _no_payment_lag(tr, a, b)
     pay, rec = (a, b) if a["payer"] else (b, a)
     if pay["payer"] == rec["payer"]:
         tr.fail("both legs have the same <Payer>")
@@ -127,6 +130,7 @@ def _xccy(tr, a, b, raw):
         else:
             d.update({"float_index": leg["index"], "spread": leg["spread"]})
             _fixing_lag(d, leg)
+        _leg_payment_lag(d, leg)  # each leg its own, as in ORE
         out_legs[key] = d
     if pay["initial_exchange"] != rec["initial_exchange"] or pay["final_exchange"] != rec["final_exchange"]:
         tr.fail("the legs' notional exchanges differ")
@@ -197,7 +201,6 @@ def convert_trade(node, source: str | None = None) -> dict:
         fx, fl = (a, b) if a["kind"] == "Fixed" else (b, a)
         if len(fx["notionals"]) != 1:
             tr.fail("swaptions on amortising swaps are not supported")
-        _no_payment_lag(tr, a, b)
         if not (fx["start"] == fl["start"] and fx["maturity"] == fl["maturity"]):
             tr.fail("the underlying's two legs have different start or end dates")
         if fx["calendar"] != fl["calendar"]:
@@ -212,13 +215,13 @@ def convert_trade(node, source: str | None = None) -> dict:
                     "calendar": fx["calendar"], "convention": fx["convention"]})
         if fl["convention"] != fx["convention"]:
             raw["float_convention"] = fl["convention"]
+        _payment_lag(tr, raw, fx, fl)  # the underlying's PaymentLag, equal on both legs
         return raw
     if ttype == "CapFloor":
         legs = data.findall("LegData")
         if len(legs) != 1:
             tr.fail("a CapFloor needs exactly one <LegData>")
         leg = tr.leg(legs[0])
-        _no_payment_lag(tr, leg)
         caps, floors = _all(data, "Caps/Cap"), _all(data, "Floors/Floor")
         if leg["kind"] != "Floating" or len(caps) + len(floors) != 1:
             tr.fail("only a floating leg with one cap rate or one floor rate (no collar) is supported")
@@ -228,6 +231,7 @@ def convert_trade(node, source: str | None = None) -> dict:
                     "notional": leg["notionals"][0], "start": leg["start"], "maturity": leg["maturity"],
                     "strike": float((caps or floors)[0]), "cap": bool(caps), "long": tr.long(data),
                     "tenor": leg["tenor"], "calendar": leg["calendar"], "convention": leg["convention"]})
+        _leg_payment_lag(raw, leg)
         _fixing_lag(raw, leg)
         return raw
     if ttype == "EquityForward":

@@ -17,9 +17,11 @@ flows      a * X_c(t) * P_c(t, T) * P_c(t, Tn) / P_c(t, Td)   while day(t) < dea
            fixing date T1 for the D(T1)/D(T2) part of a projected coupon (after it the coupon is
            "current", below). ``settle`` is the payment date of the cash flow the row belongs to (Tp for
            both parts of a coupon), used to tell paid from remaining flows.
-coupons    current floating coupons: while T1 <= day(t) < Tp the coupon's D(T1)/D(T2) part is worth
-           w X_c(t) P_c(s, T1) / P_c(s, T2) P_c(t, Tp) with w = sign N g D(T1)/D(T2) and s the fixing
-           state's date (see ``exposure.pricing.linear``); its -N g and spread parts stay in ``flows``.
+coupons    current floating coupons: while Tf <= day(t) < Tp (Tf <= T1 the fixing date: the accrual start, or
+           ``fixing_days`` before it) the coupon's D(T1)/D(T2) part is worth w X_c(t) P_c(s, T1) / P_c(s, T2)
+           P_c(t, Tp) with w = sign N g D(T1)/D(T2) and s the fixing state's date, Tf or the last reporting
+           date before it (see ``exposure.pricing.linear``); its -N g and spread parts stay in ``flows``. Before
+           Tf the D(T1)/D(T2) part is the flow w P(t, T1) [P(t, Tp) / P(t, T2)], dead from Tf on.
 
 Payment lag: a coupon accruing over [T1, T2] and paid at Tp > T2 pays the same amount (the par forward
 over the accrual period, as QuantLib's and ORE's coupons, no timing adjustment) discounted to Tp: before
@@ -57,8 +59,8 @@ class CashFlows:
     flows: f_trade (F,) int, f_ccy (F,) int into ``currencies``, f_day (F,) bond maturity (days),
     f_dead (F,) alive while day < f_dead, f_settle (F,), f_amount (F,) in the flow's currency, f_num,
     f_den (F,) the days Tn, Td of the bond ratio P(t, Tn) / P(t, Td) (equal: no ratio).
-    coupons: c_trade, c_ccy, c_leg (a running index of floating legs), c_fix (T1 day), c_pay (Tp day),
-    c_weight (C,), c_end (T2 day, the accrual end of the fixing's forward).
+    coupons: c_trade, c_ccy, c_leg (a running index of floating legs), c_fix (fixing day Tf <= T1), c_pay
+    (Tp day), c_weight (C,), c_end (T2 day, the accrual end of the fixing's forward), c_start (T1 day).
     equity: e_trade, e_equity (int into ``equities``), e_ccy, e_day, e_qty (signed), e_div (E,).
     """
 
@@ -87,6 +89,7 @@ class CashFlows:
     f_num: np.ndarray = None
     f_den: np.ndarray = None
     c_end: np.ndarray = None
+    c_start: np.ndarray = None
 
     def __post_init__(self):
         # tables built without payment lags: no bond ratios, coupons fixing forwards to their payment date
@@ -95,6 +98,8 @@ class CashFlows:
             object.__setattr__(self, "f_den", self.f_day.copy())
         if self.c_end is None:
             object.__setattr__(self, "c_end", self.c_pay.copy())
+        if self.c_start is None:  # no fixing lags: coupons fix on their accrual start
+            object.__setattr__(self, "c_start", self.c_fix.copy())
 
 
 class _Builder:
@@ -180,7 +185,8 @@ class _Builder:
     def _float(self, i: int, leg: FloatLeg) -> None:
         ccy = leg.currency
         self.n_legs += 1
-        for k, (N, t1, t2, pay) in enumerate(zip(leg.notionals, leg.accrual_start, leg.accrual_end, leg.payment)):
+        for k, (N, t1, t2, pay, fix) in enumerate(zip(leg.notionals, leg.accrual_start, leg.accrual_end, leg.payment,
+                                                      leg.fixing_dates)):
             if pay <= self.asof:
                 continue
             tau = year_fraction(t1, t2, leg.day_count)
@@ -198,10 +204,11 @@ class _Builder:
                 continue
             ratio = self.basis(leg.index, ccy, t1) / self.basis(leg.index, ccy, t2)
             w = leg.sign * N * g * ratio
-            self.flow(i, ccy, t1, w, settle=pay, ratio=(pay, t2))
+            self.flow(i, ccy, t1, w, dead=fix, settle=pay, ratio=(pay, t2))
             self.flow(i, ccy, pay, -leg.sign * N * g)
             self.flow(i, ccy, pay, leg.sign * N * tau * leg.spread)
-            self.coupons.append((i, ccy, self.n_legs - 1, self.day(t1), self.day(pay), w, self.day(t2)))
+            self.coupons.append((i, ccy, self.n_legs - 1, self.day(fix), self.day(pay), w, self.day(t2),
+                                 self.day(t1)))
 
 
 def generate(specs, market) -> CashFlows:
@@ -228,5 +235,5 @@ def generate(specs, market) -> CashFlows:
         col(C, 4, np.int64), col(C, 5, np.float64),
         col(E, 0, np.int64), col(E, 1, np.int64, ei.get), col(E, 2, np.int64, ci.get), col(E, 3, np.int64),
         col(E, 4, np.float64), col(E, 5, np.float64),
-        col(F, 6, np.int64), col(F, 7, np.int64), col(C, 6, np.int64),
+        col(F, 6, np.int64), col(F, 7, np.int64), col(C, 6, np.int64), col(C, 7, np.int64),
     )

@@ -62,6 +62,7 @@ from exposure.dates import years as model_years
 from exposure._pytree import pytree_dataclass, static_field
 from exposure.errors import ExposureError
 from exposure.pricing.cashflows import CashFlows, generate, log_discount
+from exposure.pricing.linear_specs import FloatLeg
 from exposure.pricing.view import PathView, PricingContext, TradeBatch
 
 SERIES_RANGE = 6.0  # Y: the largest |(B_f - B_mid) x| the series covers
@@ -174,8 +175,9 @@ def _flow_moments(ctx, cf: CashFlows, j: int, days, order: int, y: float):
     return mom, bmid, inv_s
 
 
-def _current_coupons(ctx, cf: CashFlows, days, ns_local, n_u: int):
-    """The coupons in their fixed phase at each date, packed (see ``LinearPre``)."""
+def _current_coupons(ctx, cf: CashFlows, days, ns_local, n_u: int, own_fixings: bool = False):
+    """The coupons in their fixed phase at each date, packed (see ``LinearPre``); ``own_fixings``: the
+    coupons' fixing dates are the batch's event dates (read the state there when the view has it)."""
     K, n_tr = days.size, cf.n_trades
     active = (cf.c_fix[None, :] <= days[:, None]) & (days[:, None] < cf.c_pay[None, :])
     counts = active.sum(axis=1) if cf.c_fix.size else np.zeros(K, dtype=np.int64)
@@ -190,7 +192,11 @@ def _current_coupons(ctx, cf: CashFlows, days, ns_local, n_u: int):
     rd = np.arange(K) if ctx.readable is None else np.flatnonzero(ctx.readable)
     pos = np.searchsorted(days[rd], cf.c_fix, side="right") - 1
     jfix = np.where(pos >= 0, rd[np.maximum(pos, 0)], -1)
-    T1, T2, Tp = model_years(cf.c_fix), model_years(cf.c_end), model_years(cf.c_pay)
+    if own_fixings:  # the batch's fixing dates are its own event dates: read the state simulated there
+        hit = np.searchsorted(days, cf.c_fix, side="right") - 1
+        exact = (hit >= 0) & (days[np.maximum(hit, 0)] == cf.c_fix)
+        jfix = np.where(exact, hit, jfix)
+    T1, T2, Tp = model_years(cf.c_start), model_years(cf.c_end), model_years(cf.c_pay)
     n = cf.c_fix.size
     lnA1, B1, lnA2, B2 = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
     lnAk, Bk = np.zeros((K, n)), np.zeros((K, n))
@@ -232,8 +238,9 @@ def _current_coupons(ctx, cf: CashFlows, days, ns_local, n_u: int):
 class LinearBatch(TradeBatch):
     """Linear trades of one type and currency set, priced as moment matrix products (module docstring)."""
 
-    def __init__(self, specs, netting_set, series_range: float = SERIES_RANGE):
+    def __init__(self, specs, netting_set, series_range: float = SERIES_RANGE, exact_fixings: bool = False):
         super().__init__(specs, netting_set)
+        self.exact_fixings = bool(exact_fixings)
         if self.netting_set.size != len(self.specs):
             raise ValueError(f"{self.netting_set.size} netting set indices for {len(self.specs)} trades")
         self.type = self.specs[0].type if self.specs else ""
@@ -243,6 +250,20 @@ class LinearBatch(TradeBatch):
     def __repr__(self) -> str:
         ccys = sorted({c for s in self.specs for c in s.currencies})
         return f"LinearBatch({self.type}, {'/'.join(ccys)}, {len(self.ids)} trades)"
+
+    def fixing_dates(self) -> tuple:
+        """The fixing dates of the batch's IBOR coupons (overnight coupons compound over their period)."""
+        return tuple(sorted({d for s in self.specs for leg in s.legs if isinstance(leg, FloatLeg)
+                             and not leg.overnight for d in leg.fixing_dates}))
+
+    def event_dates(self) -> tuple:
+        """With ``exact_fixings`` (``simulation.events=fixings``) the IBOR fixing dates: each coupon then fixes
+        on the state simulated at its own fixing date; otherwise none (the last reporting date before it)."""
+        return self.fixing_dates() if self.exact_fixings else ()
+
+    def with_exact_fixings(self) -> "LinearBatch":
+        """The same batch with its IBOR fixing dates as event dates (``event_dates``)."""
+        return LinearBatch(self.specs, self.netting_set, self.series_range, exact_fixings=True)
 
     def cashflows(self, market) -> CashFlows:
         return generate(self.specs, market)
@@ -264,7 +285,7 @@ class LinearBatch(TradeBatch):
         xi_lim = np.minimum(_state_bound(ctx, cf.currencies) * inv_s, 1.0)
         order_k = np.array([min(self.order, _round_order(series_order(max(r, 1e-3) * self.series_range)))
                             for r in xi_lim.max(axis=1, initial=0.0)], dtype=np.int32)
-        cc = _current_coupons(ctx, cf, days, ns_local, ns_global.size)
+        cc = _current_coupons(ctx, cf, days, ns_local, ns_global.size, self.exact_fixings)
         ne = len(cf.equities)
         eq_tr = np.zeros((K, ne, n_tr))
         times = np.asarray(ctx.times, dtype=np.float64)  # model times (days only decide what is alive)
@@ -475,13 +496,11 @@ def present_values_local(batch: LinearBatch, market) -> np.ndarray:
         p = float(np.exp(lnp(cf.f_day[r]) + lag))
         out[cf.f_trade[r]] += cf.f_amount[r] * p * market.fx_spot(c)
     for r in range(cf.c_trade.size):
-        if cf.c_fix[r] <= 0:  # fixing today, current at t0: w P(0,T1)/P(0,T2) P(0,Tp) with T1 = 0
+        if cf.c_fix[r] <= 0:  # fixing today, current at t0: w P(0,T1)/P(0,T2) P(0,Tp)
             c = cf.currencies[cf.c_ccy[r]]
-            lag = 0.0
-            if cf.c_pay[r] != cf.c_end[r]:
-                lag = float(market.curves[c].log_discount(model_years(cf.c_pay[r]))
-                            - market.curves[c].log_discount(model_years(cf.c_end[r])))
-            out[cf.c_trade[r]] += cf.c_weight[r] * float(np.exp(lag)) * market.fx_spot(c)
+            lnp = lambda day, c=c: float(market.curves[c].log_discount(model_years(day)))  # noqa: E731
+            ln = lnp(cf.c_start[r]) - lnp(cf.c_end[r]) + lnp(cf.c_pay[r])
+            out[cf.c_trade[r]] += cf.c_weight[r] * float(np.exp(ln)) * market.fx_spot(c)
     for r in range(cf.e_trade.size):
         e = cf.equities[cf.e_equity[r]]
         c = cf.currencies[cf.e_ccy[r]]

@@ -12,8 +12,8 @@ all periods; a list with one entry per period; or N amortised, {type: linear}: N
 Past fixings (from the fixings file, decimal rates, keyed by index name; a floating leg without an index
 looks its fixings up under its currency code). The fixing date of an IBOR coupon is its accrual start, or with
 a fixing lag (Swap ``fixing_days``) that many business days of the fixing calendar before it; the coupon's
-forward stays the par forward over its accrual period (as QuantLib's par coupons), so only which fixing is
-past, and its date, depend on the lag. An IBOR coupon fixed before the as-of date and paid after it needs its fixing; one fixing
+forward stays the par forward over its accrual period (as QuantLib's par coupons), so the lag decides which
+fixing is past, its date, and on the paths the date from which the coupon is a known amount (``FloatLeg.fixing``). An IBOR coupon fixed before the as-of date and paid after it needs its fixing; one fixing
 on the as-of date uses the file's fixing if present, else the forward. An OIS coupon (overnight index,
 tenor in OVERNIGHT_TENORS) accruing over the as-of date needs the overnight fixing of every business day
 from its start up to (not including) the as-of date; its realised factor prod (1 + r_d tau_d) is kept.
@@ -106,6 +106,12 @@ def _overnight_value_dates(t1: dt.date, t2: dt.date) -> list:
         out.append(d)
 
 
+def fixing_date(start: dt.date, overnight: bool, lag=None) -> dt.date:
+    """An IBOR coupon's fixing date: ``lag`` = (days, calendar) business days before its accrual start
+    (QuantLib's ``fixingCalendar.advance(start, -days, Days, Preceding)``); an overnight coupon's is its start."""
+    return start if overnight or not lag or not lag[0] else lag[1].advance(start, f"{-lag[0]}D", "preceding")
+
+
 def _past_fixings(f, leg_key, ccy, index_name, overnight, idx_dc, starts, ends, pays, lag=None):
     """(past, past_end) per coupon; TradeError for a missing past fixing. ``lag``: (fixing days, fixing
     calendar) of an IBOR coupon, fixing = advance(accrual start, -days) (None: the accrual start)."""
@@ -114,7 +120,7 @@ def _past_fixings(f, leg_key, ccy, index_name, overnight, idx_dc, starts, ends, 
     name = index_name if index_name is not None else ccy
     past, past_end = [], []
     for t1, t2, tp in zip(starts, ends, pays):
-        fix = t1 if overnight or not lag or not lag[0] else lag[1].advance(t1, f"{-lag[0]}D", "preceding")
+        fix = fixing_date(t1, overnight, lag)
         if tp <= asof or fix > asof:
             past.append(None)
             past_end.append(None)
@@ -163,8 +169,9 @@ def float_leg(f, leg_key, ccy, sign, index_name, idx, tenor, dc, spread, start, 
     starts, ends = dates[:-1], dates[1:]
     pays = payment_dates(ends, pay)
     past, past_end = _past_fixings(f, leg_key, ccy, index_name, overnight, idx_dc, starts, ends, pays, lag)
+    fixing = tuple(fixing_date(s, overnight, lag) for s in starts)
     return FloatLeg(ccy, float(sign), index_name, overnight, float(spread), dc, idx_dc, starts, ends, pays,
-                    tuple(notionals), past, past_end)
+                    tuple(notionals), past, past_end, fixing if fixing != tuple(starts) else ())
 
 
 def default_float_tenor(idx, fallback: str) -> str:

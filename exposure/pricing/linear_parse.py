@@ -40,7 +40,10 @@ Common fields: ``id``, ``type``, ``netting_set`` (default: the trade is its own 
     start, maturity or tenor, convention; pay_leg and receive_leg, each {currency, notional,
     fixed_rate (a fixed leg) or float_index / spread (a floating leg; neither: floating off the
     discount curve), tenor (default 1Y fixed; floating: the index tenor, 1Y for an overnight index, 3M
-    without an index), day_count, fixing_days / fixing_calendar (a floating leg's fixing lag, as a Swap's)};
+    without an index), day_count, fixing_days / fixing_calendar (a floating leg's fixing lag, as a Swap's),
+    payment_lag / payment_calendar / payment_convention (the leg's coupons pay that many business days after
+    their accrual end, as a Swap's; the notional exchanges stay on the start and maturity dates, as ORE
+    without NotionalPaymentLag)};
     initial_exchange
     and final_exchange (default true): at start the bank receives the pay leg's notional and pays the
     receive leg's; at maturity the reverse. Exchanges dated on or before the as-of date are gone.
@@ -175,7 +178,7 @@ def parse_fra(raw: dict, ctx) -> FraSpec:
 
 
 _XCCY_LEG = ("currency", "notional", "fixed_rate", "float_index", "spread", "tenor", "day_count", "fixing_days",
-             "fixing_calendar")
+             "fixing_calendar", "payment_lag", "payment_calendar", "payment_convention")
 
 
 def parse_cross_currency_swap(raw: dict, ctx) -> CrossCurrencySwapSpec:
@@ -192,21 +195,23 @@ def parse_cross_currency_swap(raw: dict, ctx) -> CrossCurrencySwapSpec:
         g = f.sub(key, _XCCY_LEG)
         ccy = g.currency()
         notional = g.number("notional", positive=True)
+        pay = _payment_lag(g, cal)
         if g.has("fixed_rate"):
             if g.has("float_index") or g.has("spread") or g.has("fixing_days"):
                 g.fail("fixed_rate", "a leg is fixed (fixed_rate) or floating (float_index, spread, fixing_days), "
                                      "not both")
             tenor = g.tenor("tenor", "1Y")
             leg = fixed_leg(g, ccy, sign, g.number("fixed_rate"), tenor, g.day_count("day_count", "30/360"),
-                            start, end, conv, lambda n, N=notional: (N,) * n, "tenor", cal)
+                            start, end, conv, lambda n, N=notional: (N,) * n, "tenor", cal, pay)
         else:
             index_name, idx = g.index("float_index", ccy)
             tenor = g.tenor("tenor", default_float_tenor(idx, "1Y"))
             dc = g.day_count("day_count", idx.day_count if idx is not None else "ACT/360")
             leg = float_leg(g, "float_index", ccy, sign, index_name, idx, tenor, dc, g.number("spread", 0.0),
-                            start, end, conv, lambda s, N=notional: (N,) * len(s), cal, _fixing_lag(g, cal))
+                            start, end, conv, lambda s, N=notional: (N,) * len(s), cal, _fixing_lag(g, cal), pay)
         legs.append(leg)
-        first, last = leg.accrual_start[0], leg.payment[-1]
+        # the exchanges stay on the accrual start and end (ORE's NotionalPaymentLag, default 0, not PaymentLag)
+        first, last = leg.accrual_start[0], leg.accrual_end[-1]
         if init_x and first > asof:
             legs.append(Exchange(ccy, first, -sign * notional))
         if final_x and last > asof:

@@ -38,7 +38,8 @@ class FixedLeg:
 class FloatLeg:
     """Floating coupons sign * N_i * tau_i * (L_i + spread) paid at ``payment[i]`` (= accrual end).
 
-    ``fixing[i]`` is the accrual start. ``past[i]``: None (projected), the past IBOR fixing, or for an
+    ``fixing[i]``: the fixing date (the accrual start, or ``fixing_days`` business days before it for an
+    IBOR coupon; empty: the accrual starts). ``past[i]``: None (projected), the past IBOR fixing, or for an
     OIS coupon accruing over the as-of date the realised compounding factor over [start, past_end[i]).
     """
 
@@ -55,6 +56,12 @@ class FloatLeg:
     notionals: tuple
     past: tuple
     past_end: tuple
+    fixing: tuple = ()
+
+    @property
+    def fixing_dates(self) -> tuple:
+        """Fixing date of each coupon (the accrual starts when ``fixing`` is empty)."""
+        return self.fixing or self.accrual_start
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,21 +1,22 @@
 """Caps and floors under the currency's Hull-White model, as sums of caplets/floorlets on paths.
 
 Periods [s_j, e_j) from the trade's schedule, accrual tau_j in the index day count, fixing on f_j <= s_j
-(the accrual start less ``fixing_days``), payment on e_j, rate L_j with 1 + tau_j L_j = b_j P(f_j, s_j) /
-P(f_j, e_j) (b_j the deterministic basis of the index's forwarding curve over the discount curve, 1 on a
-single curve). At t_k:
+(the accrual start less ``fixing_days``), payment on p_j >= e_j (the end, or ``payment_lag`` business days
+after it), rate L_j with 1 + tau_j L_j = b_j P(f_j, s_j) / P(f_j, e_j) (b_j the deterministic basis of the
+index's forwarding curve over the discount curve, 1 on a single curve). At t_k:
 
-  * t_k <= f_j (fixing ahead): at f_j the caplet is worth (1 + K tau_j) (k_j P(f_j,s_j) - P(f_j,e_j))^+ with
-    k_j = b_j / (1 + K tau_j), an option to exchange bonds, so under the s_j-forward measure it is Black on
-    P(t,e_j)/P(t,s_j) struck at k_j with sd (B(f_j,e_j) - B(f_j,s_j)) sd(x(f_j) | x(t_k)): the formula of
-    ``opt_common.zbo`` with that sd (without a lag, f_j = s_j, it is (1 + K tau_j) ZBO_put(t_k; s_j, e_j,
-    k_j) as ``hw_options.caplet``; floorlet: the call), live terms only;
-  * f_j < t_k < e_j (fixed, not yet paid): the intrinsic value max(w (F_j - (1 + K tau_j)), 0) P(t_k, e_j)
+  * t_k <= f_j (fixing ahead): at f_j the caplet is worth (b_j P(f,s)/P(f,e) - (1 + K tau_j))^+ P(f,p), so
+    under the p_j-forward measure it is Black on F = b_j P(t,s) P(t,p) / P(t,e) e^C struck at (1 + K tau_j)
+    P(t,p), with sd (B(f,e) - B(f,s)) sd(x(f) | x(t)) and the payment-lag convexity C = (B(f,s) - B(f,e))
+    (B(f,p) - B(f,e)) Var[x(f) | x(t)]: the formula of ``opt_common.zbo`` (call for a cap, put for a floor),
+    live terms only. Without a payment lag (p = e, C = 0) it is the option to exchange bonds (1 + K tau_j)
+    (k_j P(f,s) - P(f,e))^+, k_j = b_j / (1 + K tau_j), i.e. (1 + K tau_j) ZBO_put(t_k; s_j, e_j, k_j) as
+    ``hw_options.caplet`` when also f_j = s_j;
+  * f_j < t_k < p_j (fixed, not yet paid): the intrinsic value max(w (F_j - (1 + K tau_j)), 0) P(t_k, p_j)
     with F_j = 1 + tau_j L_j observed as in ``opt_common.current_coupons`` (the fixings file or today's
-    curve for fixings on or before the as-of date; else the forward seen from the path's state at the
-    last valuation date on or before s_j, the linear pricer's convention: exact when fixing dates are
-    valuation dates, otherwise the caplet loses its optionality between that date and s_j);
-  * e_j <= t_k: paid (a payment on a valuation date is not in that date's value), 0.
+    curve for fixings on or before the as-of date; else the path's state at the fixing date, a simulated
+    event date: see ``event_dates``);
+  * p_j <= t_k: paid (a payment on a valuation date is not in that date's value), 0.
 
 Every caplet is included, the first one too (it is fixed at the start date). Values are in base currency
 (times X_c on the path); a short position is negative.
@@ -52,6 +53,10 @@ class CapFloorBatch(TradeBatch):
         """Every caplet's fixing date (the accrual start less the fixing lag)."""
         return tuple(d for s in self.specs for d in (s.fixing_dates or s.dates[:-1]))
 
+    def payment_times(self, market) -> list:
+        """Per trade: the model times of the caplets' payment dates (the ends without a payment lag)."""
+        return [np.array([market.time(x) for x in (s.payment_dates or s.dates[1:])]) for s in self.specs]
+
     def periods(self, market):
         """Per trade: starts, ends (model times), accruals, basis b_j, fixing factors (nan if none), curve."""
         out = []
@@ -82,29 +87,34 @@ class CapFloorBatch(TradeBatch):
         b = pad_rows([p[3] for p in per], fill=1.0)
         fix = pad_rows([p[4] for p in per], fill=np.nan)
         ft = pad_rows(self.fixing_times(ctx.market), fill=None)
+        pt = pad_rows(self.payment_times(ctx.market), fill=None)
         valid = pad_rows([np.ones_like(p[0]) for p in per], fill=0.0) > 0.5
         strike = np.array([s.strike for s in specs])
         notional = np.array([s.notional for s in specs])
         sign = np.array([1.0 if s.long else -1.0 for s in specs])
         is_cap = np.array([s.cap for s in specs])
         scale = 1.0 + strike[:, None] * tau
-        ln_kb = np.log(b / scale)
 
-        lnA_S, B_S = ctx.bond_coefficients(ccy, en)
-        lnA_T, B_T = ctx.bond_coefficients(ccy, st)
+        lnA_E, B_E = ctx.bond_coefficients(ccy, en)
+        lnA_S, B_S = ctx.bond_coefficients(ccy, st)
+        lnA_P, B_P = ctx.bond_coefficients(ccy, pt)
         ahead = (t[:, None, None] <= ft[None] + TIME_EPS) & (ft[None] > TIME_EPS) & valid[None]
-        sv = np.where(ahead, rm.state_variance(t[:, None, None], ft[None]), 0.0)
-        # sd of ln[P(f,e)/P(f,s)] given x(t): (B(f,e) - B(f,s)) sd(x(f)); B(s,e) sd(x(s)) without a lag
-        lagged = ft < st - TIME_EPS
-        b_se = np.where(lagged, rm.bond_coefficients(ft, en)[1] - rm.bond_coefficients(ft, st)[1],
-                        rm.bond_coefficients(st, en)[1])
-        s_p = b_se[None] * np.sqrt(np.maximum(sv, 0.0))
+        sv = np.maximum(np.where(ahead, rm.state_variance(t[:, None, None], ft[None]), 0.0), 0.0)
+        # B(f,T) of the bonds the payoff reads at the fixing date f (= s without a fixing lag)
+        Bf_s, Bf_e, Bf_p = (rm.bond_coefficients(ft, T)[1] for T in (st, en, pt))
+        s_p = (Bf_e - Bf_s)[None] * np.sqrt(sv)  # sd of ln[P(f,s)/P(f,e)] given x(t)
+        # Paid at p >= e: under the p-forward measure E[P(f,s)/P(f,e)] = P(t,s)/P(t,e) e^C with
+        # C = Cov(ln P(f,s)/P(f,e), ln P(f,p)/P(f,e)) = (B(f,s) - B(f,e)) (B(f,p) - B(f,e)) Var[x(f)|x(t)] (0 for p = e)
+        conv = ((Bf_s - Bf_e) * (Bf_p - Bf_e))[None] * sv
         n = len(specs)
+        # call (cap) / put (floor) on F = b P(t,s) P(t,p) / P(t,e) e^C against scale P(t,p): g = ln F / (scale P(t,p))
         opt = entries(
             ahead & (notional[:, None] * scale != 0.0)[None], n,
-            alpha=lnA_S - lnA_T - ln_kb[None], beta=B_S - B_T, gamma=ln_kb[None] + lnA_T, delta=B_T, s=s_p,
-            w=np.where(is_cap, -1.0, 1.0)[None, :, None], wgt=(notional[:, None] * scale)[None],
+            alpha=np.log(b / scale)[None] + lnA_S - lnA_E + conv, beta=B_S - B_E,
+            gamma=np.log(scale)[None] + lnA_P, delta=B_P, s=s_p,
+            w=np.where(is_cap, 1.0, -1.0)[None, :, None], wgt=notional[None, :, None],
         )
+        lagged = (ft < st - TIME_EPS) | (pt > en + TIME_EPS)  # fixed phases [f_j, p_j) of neighbours overlap
         keys = ("has", "j", "m", "c0", "Bfix", "lnA_e", "B_e")
         cur = {k: np.zeros((t.size, n), dtype=(int if k in ("j", "m") else bool if k == "has" else float))
                for k in keys}
@@ -122,7 +132,7 @@ class CapFloorBatch(TradeBatch):
                 idx = np.asarray(idx)
                 sub = lambda a: a[idx][:, sl]  # noqa: E731
                 part = current_coupons(ctx, ccy, fwd, sub(st), sub(en), sub(valid), sub(fix), sub(ft),
-                                       own_fixings=True)
+                                       own_fixings=True, pays=sub(pt))
                 part["j"] = first + step * part["j"]  # back to the full schedule's period index
                 for k in keys:
                     cur[k][:, idx] = part[k]

@@ -170,7 +170,7 @@ def variance_between_np(vol, s, t) -> np.ndarray:
 
 # ---- floating coupons fixed before the valuation date (NumPy, prepare time) ---------------------------
 def current_coupons(ctx, ccy: str, fwd_curve, starts, ends, valid, fixing_factor=None, fixing_times=None,
-                    own_fixings=False) -> dict:
+                    own_fixings=False, pays=None) -> dict:
     """The floating period in its fixed phase at each valuation date and the coefficients of its fixing.
 
     starts, ends, valid: (n, m) accrual periods (increasing, not overlapping in their fixed phases; ``valid``
@@ -190,8 +190,11 @@ def current_coupons(ctx, ccy: str, fwd_curve, starts, ends, valid, fixing_factor
         the fixing's conditional expectation under the payment-date forward measure, so linear payoffs
         keep their martingale property (a caplet's optionality over (s, s_j] is lost).
 
+    With ``pays`` (n, m) payment times p_j >= e_j (a payment lag), read p_j for e_j where it ends the fixed
+    phase and discounts the coupon; the forward stays the one of [s_j, e_j].
+
     Returns (K, n) arrays: has (bool), j (period index), m (date index of the fixing state), c0, Bfix and
-    lnA_e, B_e of the bond P(t_k, e_j) that discounts the coupon to t_k; all zero where ``has`` is False.
+    lnA_e, B_e of the bond P(t_k, p_j) that discounts the coupon to t_k; all zero where ``has`` is False.
     """
     curve = ctx.model.curves[ctx.ccy_index(ccy)]
     t = np.asarray(ctx.times, dtype=np.float64)
@@ -206,7 +209,8 @@ def current_coupons(ctx, ccy: str, fwd_curve, starts, ends, valid, fixing_factor
     jj = np.maximum(j, 0)
     cols = np.arange(n)[None, :]
     s, e, fx = starts[cols, jj], ends[cols, jj], fixes[cols, jj]
-    has = (j >= 0) & (t[:, None] < e - TIME_EPS) & valid[cols, jj]
+    pay = e if pays is None else np.asarray(pays, dtype=np.float64)[cols, jj]
+    has = (j >= 0) & (t[:, None] < pay - TIME_EPS) & valid[cols, jj]
     m = ctx.last_readable(fx, own=np.full(fx.shape, own_fixings))  # last readable view date <= f_j
     det = (fx <= TIME_EPS) | (m < 0)
     ff = np.full(s.shape, np.nan) if fixing_factor is None else np.asarray(fixing_factor, dtype=np.float64)[cols, jj]
@@ -219,7 +223,7 @@ def current_coupons(ctx, ccy: str, fwd_curve, starts, ends, valid, fixing_factor
     lnA_f, B_f = ctx.bond_coefficients(ccy, e, t=tm)
     c0 = np.where(det, np.log(np.where(f_det > 0.0, f_det, 1.0)), lnb + lnA_s - lnA_f)
     bfix = np.where(det, 0.0, B_f - B_s)
-    lnA_e, B_e = ctx.bond_coefficients(ccy, e, t=t[:, None])
+    lnA_e, B_e = ctx.bond_coefficients(ccy, pay, t=t[:, None])
     z = lambda v: np.where(has, v, 0.0)  # noqa: E731
     return {"has": has, "j": jj, "m": np.where(has & ~det, m, 0), "c0": z(c0), "Bfix": z(bfix),
             "lnA_e": z(lnA_e), "B_e": z(B_e)}

@@ -15,6 +15,12 @@ h_r, s_r of the last coupon (h_i - s_i is the same for every i): one exponential
 coupon instead of two of each (live terms only). A cash settled swaption is valued with the same formula before expiry (the physical value: the par-yield
 annuity of cash settlement is not modelled, as QuantLib's Jamshidian engine, which refuses it).
 
+Payment lag (``payment_lag`` of both legs): fixed coupons sit at their payment dates; a float coupon fixed at s
+on [s, e] and paid at p is worth b P(s,p)/P(s,e) at s, which in Hull-White is kappa P(s,T*) with B(s,T*) =
+B(s,p) - B(s,e) and the same T* from every t <= s (``lagged_float``): so before its fixing the coupon's index part
+is the zero bond kappa P(t,T*), exactly (payment-lag convexity included), and the coupon bond and the exercised
+swap keep their form with kappa at T* in place of b at s and -1 at p in place of -1 at e.
+
 At and after expiry:
   * cash settled: 0 from the expiry date on (the cash settlement is paid at expiry, and a payment on a
     valuation date is no longer in that date's value, as for linear trades);
@@ -78,20 +84,42 @@ class SwaptionBatch(TradeBatch):
 
     # -- deterministic set-up -------------------------------------------------------------------------
     def legs(self, market):
-        """Per trade: T0, fixed (times, accruals), float (starts, ends), basis b_j (model times)."""
+        """Per trade: T0, fixed (payment times, accruals), float (starts, ends), basis b_j, forwarding curve,
+        float payment times (model times)."""
         out = []
         for s in self.specs:
             tm = market.time
             fd, gd = s.fixed_dates, s.float_dates
-            fixed_t = np.array([tm(d) for d in fd[1:]])
+            fixed_t = np.array([tm(d) for d in (s.fixed_payment_dates or fd[1:])])
             fixed_acc = np.array([year_fraction(a, b, s.fixed_day_count) for a, b in zip(fd[:-1], fd[1:])])
             fs = np.array([tm(d) for d in gd[:-1]])
             fe = np.array([tm(d) for d in gd[1:]])
+            fp = np.array([tm(d) for d in (s.float_payment_dates or gd[1:])])
             fwd = market.forward_curve(s.float_index, s.currency)
             disc = market.curves[s.currency]
             b = basis_np(disc, fwd, fs, fe)
-            out.append((tm(s.expiry), fixed_t, fixed_acc, fs, fe, b, fwd))
+            out.append((tm(s.expiry), fixed_t, fixed_acc, fs, fe, b, fwd, fp))
         return out
+
+    @staticmethod
+    def lagged_float(rm, fs, fe, fp, b):
+        """A float coupon fixed at s on [s, e] and paid at p >= e as one bond: at s it is worth
+        b P(s,p)/P(s,e) = kappa P(s,T*) with B(s,T*) = B(s,p) - B(s,e) (T* in [s, p]; B(t,T) = (F(T) - F(t))/E(t)
+        in Hull-White, so F(T*) = F(s) + F(p) - F(e) and the same T* holds from every t), kappa =
+        b exp(lnA(s,p) - lnA(s,e) - lnA(s,T*)): before s the coupon's index part is the bond kappa P(t,T*),
+        exactly (its payment-lag convexity included). Without a lag T* = s, kappa = b. Returns (T*, kappa)."""
+        if not np.any(fp > fe + TIME_EPS):  # no lag: the bond flows b at s (set-up cost only where lagged)
+            return fs, b
+        target = rm.bond_coefficients(fs, fp)[1] - rm.bond_coefficients(fs, fe)[1]
+        lo, hi = fs.copy(), fp.copy()
+        for _ in range(200):  # bisection: B(s, .) is increasing
+            mid = 0.5 * (lo + hi)
+            below = rm.bond_coefficients(fs, mid)[1] < target
+            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+        tstar = np.where(fp > fe + TIME_EPS, 0.5 * (lo + hi), fs)
+        ln = lambda T: rm.bond_coefficients(fs, T)[0]  # noqa: E731
+        kappa = np.where(fp > fe + TIME_EPS, b * np.exp(ln(fp) - ln(fe) - ln(tstar)), b)
+        return tstar, kappa
 
     def prepare(self, ctx):
         specs, ccy = self.specs, self.currency
@@ -99,7 +127,10 @@ class SwaptionBatch(TradeBatch):
         t = np.asarray(ctx.times, dtype=np.float64)
         legs = self.legs(ctx.market)
         T0 = np.array([lg[0] for lg in legs])
-        bonds = [swap_coupon_bond(lg[0], lg[1], lg[2], s.fixed_rate, lg[3], lg[4], lg[5]) for s, lg in zip(specs, legs)]
+        # a float coupon paid at p: index part kappa at T*, -1 at p (``lagged_float``; T* = s, kappa = b without a lag)
+        lagged = [self.lagged_float(rm, lg[3], lg[4], lg[7], lg[5]) for lg in legs]
+        bonds = [swap_coupon_bond(lg[0], lg[1], lg[2], s.fixed_rate, ts, lg[7], kp)
+                 for s, lg, (ts, kp) in zip(specs, legs, lagged)]
         times, amts = pad_cashflows([(b[0], b[1]) for b in bonds])
         target = np.array([b[2] for b in bonds])
         xstar = rm.critical_state(T0, times, amts, target)
@@ -134,50 +165,63 @@ class SwaptionBatch(TradeBatch):
         opt = {k: np.concatenate([coupons[k], strike_leg[k]]) for k in coupons}
         pre = {"opt": opt, "sign": sign}
         if self.physical:
-            pre.update(self._underlying(ctx, legs, specs, t, T0, notional, payer))
+            pre.update(self._underlying(ctx, legs, lagged, specs, t, T0, notional, payer))
         return jax.tree_util.tree_map(jnp.asarray, pre)
 
-    def _underlying(self, ctx, legs, specs, t, T0, notional, payer):
+    def _underlying(self, ctx, legs, lagged, specs, t, T0, notional, payer):
         """Entries of the holder's underlying swap after T0, and of its value at the exercise date."""
         ccy, n = self.currency, len(specs)
-        flows, kinds = [], []
-        for s, (t0, fixed_t, fixed_acc, fs, fe, b, _) in zip(specs, legs):
+        flows, kinds, deads = [], [], []
+        for s, (t0, fixed_t, fixed_acc, fs, fe, b, _, fp), (ts, kp) in zip(specs, legs, lagged):
             u = 1.0 if s.payer else -1.0
-            pt, pa = _merge(np.concatenate([fixed_t, fe]),
-                            np.concatenate([-s.fixed_rate * fixed_acc, -np.ones_like(fe)]) * u * s.notional)
-            flows.append((np.concatenate([pt, fs]), np.concatenate([pa, b * u * s.notional])))
+            pt, pa = _merge(np.concatenate([fixed_t, fp]),
+                            np.concatenate([-s.fixed_rate * fixed_acc, -np.ones_like(fp)]) * u * s.notional)
+            # the index part of a float coupon: kappa P(t, T*) until its fixing at s (T* = s without a lag)
+            flows.append((np.concatenate([pt, ts]), np.concatenate([pa, kp * u * s.notional])))
             kinds.append(np.concatenate([np.ones_like(pt), np.zeros_like(fs)]))  # 1: a payment, 0: a float start
+            deads.append(np.concatenate([pt, fs]))
         U = pad_rows([f[0] for f in flows], fill=None)
         aU = pad_rows([f[1] for f in flows], fill=0.0)
         is_pay = pad_rows(kinds, fill=1.0) > 0.5
+        D = pad_rows(deads, fill=None)
         lnA_U, B_U = ctx.bond_coefficients(ccy, U)
         tk = t[:, None, None]
-        alive = np.where(is_pay[None], U[None] > tk + TIME_EPS, U[None] >= tk - TIME_EPS) & (aU != 0.0)[None]
+        alive = np.where(is_pay[None], U[None] > tk + TIME_EPS, D[None] >= tk - TIME_EPS) & (aU != 0.0)[None]
         after = t[:, None] > T0[None, :] + TIME_EPS  # (K, n): the option itself covers t_k <= T0
         starts = pad_rows([lg[3] for lg in legs], fill=None)
         ends = pad_rows([lg[4] for lg in legs], fill=None)
         valid = pad_rows([np.ones_like(lg[3]) for lg in legs], fill=0.0) > 0.5
-        cur = {k: np.zeros((t.size, n), dtype=(int if k in ("j", "m") else bool if k == "has" else float))
-               for k in ("has", "j", "m", "c0", "Bfix", "lnA_e", "B_e")}
         groups: dict = {}  # one call per distinct forwarding curve
+        pays = pad_rows([lg[7] for lg in legs], fill=None)
         for i, lg in enumerate(legs):
             groups.setdefault(id(lg[6]), (lg[6], []))[1].append(i)
-        for fwd, idx in groups.values():
-            idx = np.asarray(idx)
-            part = current_coupons(ctx, ccy, fwd, starts[idx], ends[idx], valid[idx])
-            for k in cur:
-                cur[k][:, idx] = part[k]
         u = (np.where(payer, 1.0, -1.0) * notional)[None, :]
-        run = dict(c0=cur["c0"] + cur["lnA_e"], Bfix=cur["Bfix"], m=cur["m"], B_e=cur["B_e"], w=u)
         e_idx = first_at_or_after(t, T0)
         at_ex = np.arange(t.size)[:, None] == e_idx[None, :]  # (K, n)
         on_or_after = t[:, None] >= T0[None, :] - TIME_EPS
+        # With a payment lag a coupon is still unpaid when the next one fixes: their fixed phases [s_j, p_j)
+        # overlap, so even and odd periods are collected separately (each set alone does not overlap).
+        lag = bool(np.any(pays > ends + TIME_EPS)) and starts.shape[1] > 1
+        runs, ex_runs = [], []
+        for sl in ([slice(0, None, 2), slice(1, None, 2)] if lag else [slice(None)]):
+            cur = {k: np.zeros((t.size, n), dtype=(int if k in ("j", "m") else bool if k == "has" else float))
+                   for k in ("has", "j", "m", "c0", "Bfix", "lnA_e", "B_e")}
+            for fwd, idx in groups.values():
+                idx = np.asarray(idx)
+                part = current_coupons(ctx, ccy, fwd, starts[idx][:, sl], ends[idx][:, sl], valid[idx][:, sl],
+                                       pays=pays[idx][:, sl])
+                for k in cur:
+                    cur[k][:, idx] = part[k]
+            run = dict(c0=cur["c0"] + cur["lnA_e"], Bfix=cur["Bfix"], m=cur["m"], B_e=cur["B_e"], w=u)
+            runs.append(entries(cur["has"] & after, n, **run))
+            ex_runs.append(entries(cur["has"] & at_ex & on_or_after, n, **run))
+        cat = lambda parts: {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}  # noqa: E731
         ex_flows = entries(alive & (at_ex & on_or_after)[..., None], n, lnA=lnA_U, B=B_U, amt=aU[None])
-        ex_run = entries(cur["has"] & at_ex & on_or_after, n, **run)
+        ex_run = cat(ex_runs)
         for e in (ex_flows, ex_run):  # accumulate per trade (rows i) at its exercise date
             e["row"] = e["i"]
         return {"flows": entries(alive & after[..., None], n, lnA=lnA_U, B=B_U, amt=aU[None]),
-                "run": entries(cur["has"] & after, n, **run), "ex_flows": ex_flows, "ex_run": ex_run}
+                "run": cat(runs), "ex_flows": ex_flows, "ex_run": ex_run}
 
     # -- path values ----------------------------------------------------------------------------------
     def values(self, pre, view):

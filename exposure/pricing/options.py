@@ -97,6 +97,8 @@ class SwaptionSpec:
     fixed_dates: tuple  # adjusted schedule dates, start .. maturity
     float_dates: tuple
     start: dt.date | None = None  # the underlying's start: expiry + settlement_days (or as given)
+    fixed_payment_dates: tuple = ()  # per fixed period: its payment date (end + payment_lag); () = the ends
+    float_payment_dates: tuple = ()  # per float period, likewise
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,6 +119,7 @@ class CapFloorSpec:
     dates: tuple  # adjusted schedule dates
     fixings: tuple  # per period: the fixing (decimal) for periods fixed before the as-of date, else None
     fixing_dates: tuple = ()  # per period: its fixing date (accrual start - fixing_days); () = the starts
+    payment_dates: tuple = ()  # per period: its payment date (end + payment_lag); () = the ends
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,7 +173,8 @@ def parse_fx_option(raw: dict, ctx) -> FxOptionSpec:
 def parse_swaption(raw: dict, ctx) -> SwaptionSpec:
     f = Fields(raw, ctx, ("currency", "notional", "expiry", "maturity", "fixed_rate", "payer", "fixed_tenor",
                           "fixed_day_count", "float_index", "float_tenor", "settlement", "long", "start",
-                          "settlement_days", "calendar", "convention", "fixed_convention", "float_convention"))
+                          "settlement_days", "calendar", "convention", "fixed_convention", "float_convention",
+                          "payment_lag", "payment_calendar", "payment_convention"))
     market = ctx.market
     ccy = f.currency("currency")
     cal = f.calendar()
@@ -203,12 +207,19 @@ def parse_swaption(raw: dict, ctx) -> SwaptionSpec:
         if len(dates) < 2:
             raise f.error(f"the {what} has no period starting on or after the expiry {expiry.isoformat()}")
         legs.append(tuple(dates))
+    from exposure.pricing.linear_legs import payment_dates
+    from exposure.pricing.linear_parse import _payment_lag
+
+    pay = _payment_lag(f, cal)  # both legs, as a Swap's payment_lag
+    pays = [payment_dates(d[1:], pay) if pay is not None else () for d in legs]
     return SwaptionSpec(
         **_head(f, raw), currency=ccy, notional=f.number("notional", positive=True), expiry=expiry,
         maturity=maturity, fixed_rate=f.number("fixed_rate"), payer=f.boolean("payer"), fixed_tenor=fixed_tenor,
         fixed_day_count=f.day_count("fixed_day_count", "30/360"), float_index=index, float_tenor=float_tenor,
         settlement=f.choice("settlement", ("physical", "cash"), "physical"), long=f.boolean("long", True),
         fixed_dates=legs[0], float_dates=legs[1], start=min(legs[0][0], legs[1][0]),
+        fixed_payment_dates=pays[0] if pays[0] != legs[0][1:] else (),
+        float_payment_dates=pays[1] if pays[1] != legs[1][1:] else (),
     )
 
 
@@ -228,7 +239,8 @@ def _underlying_start(f: Fields, cal, expiry: dt.date) -> dt.date:
 
 def parse_cap_floor(raw: dict, ctx) -> CapFloorSpec:
     f = Fields(raw, ctx, ("currency", "index", "notional", "start", "maturity", "strike", "cap", "long", "tenor",
-                          "calendar", "convention", "fixing_days", "fixing_calendar"))
+                          "calendar", "convention", "fixing_days", "fixing_calendar", "payment_lag",
+                          "payment_calendar", "payment_convention"))
     market = ctx.market
     index = f.string("index")
     if index not in market.indices:
@@ -251,10 +263,14 @@ def parse_cap_floor(raw: dict, ctx) -> CapFloorSpec:
         f.fail("fixing_days", f"must be a whole number of business days (got {days:g})")
     fix_cal = f.calendar("fixing_calendar", cal.name) if f.has("fixing_calendar") else cal
     fixing_dates = tuple(fix_cal.advance(d, f"{-int(days)}D", "preceding") if days else d for d in dates[:-1])
+    from exposure.pricing.linear_legs import payment_dates
+    from exposure.pricing.linear_parse import _payment_lag
+
+    pays = payment_dates(dates[1:], _payment_lag(f, cal))
     fixings = []
-    for fd, s, e in zip(fixing_dates, dates[:-1], dates[1:]):
+    for fd, s, e, p in zip(fixing_dates, dates[:-1], dates[1:], pays):
         value = None
-        if fd <= market.asof <= e:
+        if fd <= market.asof <= p:
             fixing = ctx.fixings.get(index, fd) if ctx.fixings is not None else None
             if fixing is None and fd < market.asof:
                 raise f.error(f"missing fixing of '{index}' on {fd.isoformat()} (the fixing of the period "
@@ -264,7 +280,8 @@ def parse_cap_floor(raw: dict, ctx) -> CapFloorSpec:
     return CapFloorSpec(**_head(f, raw), currency=ccy, index=index, notional=f.number("notional", positive=True),
                         start=start, maturity=maturity, strike=f.number("strike", positive=True),
                         cap=f.boolean("cap"), long=f.boolean("long", True), tenor=tenor, dates=dates,
-                        fixings=tuple(fixings), fixing_dates=fixing_dates)
+                        fixings=tuple(fixings), fixing_dates=fixing_dates,
+                        payment_dates=pays if pays != tuple(dates[1:]) else ())
 
 
 def parse_equity_option(raw: dict, ctx) -> EquityOptionSpec:
