@@ -46,7 +46,7 @@ import xarray as xr
 
 from exposure.checkpoint import failpoint  # SIGKILL test hook (XPOSURE_FAILPOINT), a no-op otherwise
 from exposure.confignode import config_yaml
-from exposure.files import file_stems, fsync_path
+from exposure.files import file_stems, fsync_path, write_netcdf
 
 RESULTS_SCHEMA = "xposure-results/1"
 
@@ -242,7 +242,7 @@ def _atomic(path: str, write) -> str:
 
 def write_results(ds: xr.Dataset, path: str) -> str:
     """Write the results Dataset to HDF5 (h5netcdf engine) atomically; returns path."""
-    return _atomic(path, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf", invalid_netcdf=True))
+    return _atomic(path, lambda tmp: write_netcdf(ds, tmp))
 
 
 def read_results(path: str, validate: bool = True) -> xr.Dataset:

@@ -82,10 +82,9 @@ def read_trades(path: str) -> list:
 
 def price_on_scenarios(cfg, market, grid, model, states, trades: list, netting_set: str, counterparty: str):
     """(values (K_all, P) summed over ``trades``, t0 value) of the trades on the stored states."""
-    import jax.numpy as jnp
-
+    from exposure.chunks import pricing_function
     from exposure.portfolio import load_portfolio
-    from exposure.pricing.view import PathView, PricingContext
+    from exposure.pricing.view import PricingContext
 
     data = {"netting_sets": {netting_set: {"counterparty": counterparty}},
             "trades": [{**t, "netting_set": netting_set} for t in trades]}
@@ -101,16 +100,23 @@ def price_on_scenarios(cfg, market, grid, model, states, trades: list, netting_s
     times = np.concatenate([[0.0], grid.times])
     dates = (market.asof,) + tuple(grid.dates)
     ctx = PricingContext(market, model, times, pf.fixings, dates, grid.reporting_mask())
-    S = jnp.asarray(states)
-    view = PathView.from_states(model, S, jnp.asarray(times), jnp.asarray(ctx.numeraire_log_det()))
-    total = np.zeros((times.size, S.shape[-1]))
     t0_ctx = PricingContext(market, model, np.zeros(1), pf.fixings, (market.asof,))
-    npv0 = 0.0
-    for b in pf.batches:
-        pre = b.prepare(ctx)  # eager values(): the linear pricer checks its series range on these states itself
-        total += np.asarray(b.values(pre, view), dtype=np.float64).sum(axis=1)
-        npv0 += float(np.asarray(b.values(b.prepare(t0_ctx), PathView.today(model)))[0, :, 0].sum())
-    if not np.all(np.isfinite(total)):
+    pres = [b.prepare(ctx) for b in pf.batches]
+    pres0 = [b.prepare(t0_ctx) for b in pf.batches]
+    # The run's own chunk program (one netting set): traced, lowered and compiled once per trade set and cube
+    # shape, then kept across processes (exposure.simulation.programs); eager pricing traced every batch and
+    # compiled a dozen small programs in every fresh process.
+    args = (np.asarray(states), pres, pres0, np.asarray(model.initial_state(), dtype=np.float64), times,
+            ctx.numeraire_log_det())
+    price = pricing_function(pf.batches, 1, model, False, args)
+    ns, _, _, _, v0, x_abs_max = price(*args)
+    x_abs_max = np.asarray(x_abs_max)
+    for b, pre in zip(pf.batches, pres):  # named errors for rate states beyond a series expansion's range
+        if hasattr(b, "check_range"):
+            b.check_range(pre, x_abs_max)
+    total = np.asarray(ns, dtype=np.float64)[:, 0, :]
+    npv0 = float(np.asarray(v0, dtype=np.float64).sum())
+    if not (np.all(np.isfinite(total)) and np.isfinite(npv0)):
         raise FloatingPointError("a proposed trade has a non-finite value on the stored scenarios")
     return total, npv0, tuple(t.id for t in pf.trades)
 

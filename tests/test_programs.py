@@ -81,3 +81,22 @@ def test_a_fresh_process_caches_beside_entries_of_an_older_unbounded_cache(tmp_p
     assert p.returncode == 0, p.stderr[-2000:]
     assert "Error writing persistent compilation cache" not in p.stderr, p.stderr[-2000:]
     assert any(f.name.endswith("-cache") for f in (stale / "xla").iterdir())
+
+
+def test_stored_programs_are_bounded_least_recently_used_first(tmp_path, monkeypatch):
+    """A server asking many what-ifs stores one program per trade set: the folder keeps MAX_STORED of them."""
+    import time
+
+    monkeypatch.setattr(programs, "MAX_STORED", 3)
+    where = tmp_path / "exported"
+    paths = [str(where / f"{k}.jaxexport") for k in range(5)]
+    for k, p in enumerate(paths[:3]):
+        programs._store(p, b"x")
+        os.utime(p, ns=(k * 10**9, k * 10**9))  # stored at 0 s, 1 s, 2 s
+    programs._load(paths[0])  # (not a valid program: None) but used now, so the most recent
+    assert programs._load(paths[0]) is None
+    time.sleep(0.01)
+    programs._store(paths[3], b"x")  # 4 > 3: the least recently used (1) goes, the just-used 0 stays
+    assert sorted(os.listdir(where)) == ["0.jaxexport", "2.jaxexport", "3.jaxexport"]
+    programs._store(paths[4], b"x")
+    assert sorted(os.listdir(where)) == ["0.jaxexport", "3.jaxexport", "4.jaxexport"]

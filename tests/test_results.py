@@ -156,20 +156,20 @@ def test_no_half_written_file_on_exception(dataset, tmp_path, monkeypatch):
     write_results(dataset, str(target))
     good = target.read_bytes()
 
-    def broken(self, path, *args, **kwargs):
+    def broken(ds, path, *args, **kwargs):
         with open(path, "wb") as fh:
             fh.write(b"half a file")
         raise OSError("disk full")
 
-    monkeypatch.setattr(xr.Dataset, "to_netcdf", broken)
+    import exposure.results as results_mod
+
+    monkeypatch.setattr(results_mod, "write_netcdf", broken)  # the HDF5 writer write_results calls
     with pytest.raises(OSError, match="disk full"):
         write_results(dataset, str(target))
     with pytest.raises(OSError, match="disk full"):
         write_results(dataset, str(tmp_path / "new.h5"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.h5"]
     assert target.read_bytes() == good  # the previous complete file is untouched
-
-    import exposure.results as results_mod
 
     calls = {"n": 0}
     real = results_mod._fmt

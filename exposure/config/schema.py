@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Dict, List, Optional
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from exposure.config.capital_schema import CapitalConfig
@@ -212,6 +211,9 @@ class ExposureConfig:
 
 
 def register_configs() -> None:
+    # Hydra imported here only: a stored run's config (aggregate, what-if) is merged into these schemas without it.
+    from hydra.core.config_store import ConfigStore
+
     cs = ConfigStore.instance()
     cs.store(name="exposure_schema", node=ExposureConfig)
     cs.store(group="market", name="market_schema", node=MarketConfig)

@@ -356,7 +356,7 @@ def bootstrap_cds(asof: _dt.date, tenors_or_dates, par_spreads, recovery: float,
         if abs(error(h)) > 1e-12:
             raise MarketDataError(f"credit curve '{name}': pillar {label[k]}: bootstrap did not converge")
         hazards[k:] = h
-    return CreditCurve(jnp.asarray(times), jnp.asarray(hazards), jnp.asarray(float(recovery)), name=name)
+    return CreditCurve(jax.device_put(times), jax.device_put(hazards), jax.device_put(float(recovery)), name=name)
 
 
 def _check_recovery(recovery, name: str) -> None:

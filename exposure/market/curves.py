@@ -40,7 +40,7 @@ class DiscountCurve:
             raise MarketDataError(f"curve '{name}': {r.size} rates for {t.size} pillar times")
         if not np.all(np.isfinite(r)):
             raise MarketDataError(f"curve '{name}': non-finite zero rate")
-        return DiscountCurve(jnp.asarray(t), jnp.asarray(-r * t), name=name)
+        return DiscountCurve(jax.device_put(t), jax.device_put(-r * t), name=name)  # no program (jnp.asarray: one per shape)
 
     @staticmethod
     def from_discount_factors(times, dfs, name: str = "") -> "DiscountCurve":

@@ -52,7 +52,7 @@ class BlackVolCurve:
             raise MarketDataError(
                 f"vol curve '{name}': calendar arbitrage at pillar {i} (T={t[i]:g}, vol {v[i]:g}): total variance "
                 f"{w[i]:.6g} is below {w[i - 1]:.6g} at the previous pillar (T={t[i - 1]:g}, vol {v[i - 1]:g})")
-        return BlackVolCurve(jnp.asarray(t), jnp.asarray(w), name=name)
+        return BlackVolCurve(jax.device_put(t), jax.device_put(w), name=name)  # no program (jnp.asarray: one per shape)
 
     @staticmethod
     def flat(vol: float, name: str = "") -> "BlackVolCurve":

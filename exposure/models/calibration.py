@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-import jax.numpy as jnp
+import jax
 import numpy as np
 from scipy.optimize import brentq
 
@@ -274,7 +274,7 @@ def calibrate_hull_white(
         # Pieces after k do not touch swaption k (it only sees Var x(T_k)), so they can stay 0 meanwhile.
         price_k = lambda s, k=k: model_price(k, np.r_[sig[:k], s, sig[k + 1 :]])  # noqa: E731
         sig[k] = _bootstrap_piece(q, market[k], price_k, exps[k - 1] if k else 0.0, max_vol)
-    params = base.with_vols(jnp.asarray(sig))
+    params = base.with_vols(jax.device_put(sig))
     model = [model_price(k, sig) for k in range(len(quotes))]
     rows = []
     for k, q in enumerate(quotes):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -45,7 +46,7 @@ class HullWhiteParams:
             raise ConfigError(f"{where}.volatility", f"volatilities must be finite and >= 0 (got {vv.tolist()})")
         if vt.size and (np.any(vt <= 0.0) or np.any(np.diff(vt) <= 0.0)):
             raise ConfigError(f"{where}.volatility_times", "must be > 0 and strictly increasing")
-        return HullWhiteParams(jnp.asarray(a), jnp.asarray(vt), jnp.asarray(vv))
+        return HullWhiteParams(jax.device_put(a), jax.device_put(vt), jax.device_put(vv))  # no program per shape
 
     def with_vols(self, vol_values) -> "HullWhiteParams":
         return HullWhiteParams(self.mean_reversion, self.vol_times, jnp.asarray(vol_values))

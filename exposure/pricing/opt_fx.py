@@ -122,11 +122,11 @@ class FxOptionBatch(TradeBatch):
         lnK = np.log([s.strike for s in specs])
         w = np.array([1.0 if s.call else -1.0 for s in specs])
         return {
-            "lnAf": jnp.asarray(lnAf), "Bf": jnp.asarray(Bf),
-            "lnAd": jnp.asarray(lnAd + lnK[None, :]), "Bd": jnp.asarray(Bd),
-            "sd": jnp.asarray(sd),
-            "wgt": jnp.asarray(alive * (sign * notional)[None, :]),
-            "w": jnp.asarray(w),
+            "lnAf": jax.device_put(lnAf), "Bf": jax.device_put(Bf),  # device_put: no program per shape
+            "lnAd": jax.device_put(lnAd + lnK[None, :]), "Bd": jax.device_put(Bd),
+            "sd": jax.device_put(sd),
+            "wgt": jax.device_put(alive * (sign * notional)[None, :]),
+            "w": jax.device_put(w),
         }
 
     def values(self, pre, view):

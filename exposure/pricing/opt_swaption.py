@@ -166,7 +166,7 @@ class SwaptionBatch(TradeBatch):
         pre = {"opt": opt, "sign": sign}
         if self.physical:
             pre.update(self._underlying(ctx, legs, lagged, specs, t, T0, notional, payer))
-        return jax.tree_util.tree_map(jnp.asarray, pre)
+        return jax.tree_util.tree_map(jax.device_put, pre)  # jnp.asarray compiled a program per shape
 
     def _underlying(self, ctx, legs, lagged, specs, t, T0, notional, payer):
         """Entries of the holder's underlying swap after T0, and of its value at the exercise date."""

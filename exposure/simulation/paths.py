@@ -143,7 +143,7 @@ class PathGenerator:
         (callers keep the first stop - start); arrays: ``self._arrays()`` when called in a loop (device copies
         made once)."""
         Phi, mu, L, y0, dev, br = arrays or self._arrays()
-        idx = jax.device_put(jnp.arange(start, start + self.width, dtype=jnp.int64), dev)
+        idx = jax.device_put(np.arange(start, start + self.width, dtype=np.int64), dev)  # NumPy: no program
         key = jax.random.PRNGKey(self.seed)
         # Two programs on purpose: the reporting states come from the very program a run without event dates
         # runs (bit-identical by construction); the bridge only reads them.

@@ -24,6 +24,10 @@ import os
 
 import jax
 
+# Stored programs kept per cache folder, least recently used removed beyond it: every new portfolio (and every
+# distinct what-if trade set, exposure.whatif) stores one (tens of KB), and a long-lived server must not fill the disk.
+MAX_STORED = 256
+
 
 def _cache_dir() -> str | None:
     where = jax.config.jax_compilation_cache_dir
@@ -64,6 +68,10 @@ def _load(path: str):
     except OSError:
         return None
     try:
+        os.utime(path)  # its use, for the least-recently-used pruning of _store
+    except OSError:
+        pass
+    try:
         return jax.export.deserialize(bytearray(blob))
     except Exception:  # noqa: BLE001 - a truncated or foreign file is rebuilt, never trusted
         return None
@@ -76,5 +84,22 @@ def _store(path: str, blob: bytes) -> None:
         with open(tmp, "wb") as f:
             f.write(blob)
         os.replace(tmp, path)  # atomic: a concurrent run reads the old file, the new one, or none
+        _prune(os.path.dirname(path), keep=path)
     except OSError:  # a read-only cache only costs the next run its tracing
         pass
+
+
+def _prune(where: str, keep: str) -> None:
+    """Remove the least recently used stored programs beyond MAX_STORED (never ``keep``, just written)."""
+    entries = []
+    for e in os.scandir(where):
+        if e.name.endswith(".jaxexport") and e.path != keep:
+            try:
+                entries.append((e.stat().st_mtime_ns, e.path))
+            except OSError:  # removed meanwhile by a concurrent run
+                pass
+    for _, old in sorted(entries)[: max(0, len(entries) + 1 - MAX_STORED)]:
+        try:
+            os.remove(old)
+        except OSError:
+            pass

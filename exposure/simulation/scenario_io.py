@@ -32,10 +32,12 @@ def scenarios_dataset(states: np.ndarray, dates, times, factor_names, attrs: dic
 
 def write_netcdf_atomic(ds: xr.Dataset, path: str) -> str:
     """Write ``ds`` to HDF5 (h5netcdf engine) via a temporary file and an atomic rename."""
+    from exposure.files import write_netcdf
+
     os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
     tmp = f"{path}.tmp-{os.getpid()}"
     try:
-        ds.to_netcdf(tmp, engine="h5netcdf", invalid_netcdf=True)
+        write_netcdf(ds, tmp)  # xarray's to_netcdf without its dask.distributed import
         fd = os.open(tmp, os.O_RDONLY)
         try:
             os.fsync(fd)
