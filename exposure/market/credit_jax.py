@@ -7,8 +7,10 @@ h (n,): the piecewise-flat hazards per year on the CDS pillars (``credit.CreditC
 spreads (decimal); R: the recovery; y (m,): ln P(0, t_i) of the discount curve the bootstrap prices with
 (``DiscountCurve.log_dfs``). Prot and Annuity are the legs of ``credit.bootstrap_cds`` (QuantLib's
 MidPointCdsEngine, module docstring of ``credit``), here vectorised over the n CDS (their premium periods padded
-to one length with empty periods, ``cds_contract(n_periods=)``), so one compiled program serves every name with
-the same number of pillars, periods and curve knots. The NumPy bootstrap gives the values (brentq, |R| < 1e-12);
+to one length with empty periods, ``cds_contract(n_periods=)``); one compiled program per CdsBootstrap serves
+every name quoted on the same tenors. Cumulative hazards and log discount factors at the legs' dates are linear
+maps of h and y (``cum_hazard_matrix``, ``log_discount_matrix``, NumPy, static), so the traced program is a few
+products and exponentials. The NumPy bootstrap gives the values (brentq, |R| < 1e-12);
 this module gives their Jacobians at that solution. dR/dh is lower triangular (CDS k sees hazards 1..k only)
 with a non-zero diagonal wherever the bootstrap has a root.
 """
@@ -17,13 +19,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from exposure.market.credit import _cum_hazard, cds_contract
-from exposure.market.curves import _log_discount
+from exposure.market.credit import cds_contract
 
 _FIELDS = ("pay_time", "accrual", "prot_start", "prot_end", "default_time", "accrued_at_default")
 
@@ -50,17 +52,21 @@ class CdsBootstrap:
                             np.array([float(c.rebate) for c in cs]), np.array([float(c.rebate_time) for c in cs]),
                             np.array([c.pillar_time for c in cs]), np.asarray(disc_times, np.float64))
 
+    @functools.cached_property
+    def _programs(self):
+        return _jitted(self)
+
     def arrays(self) -> tuple:
         return (self.periods, self.rebate, self.rebate_time, self.times, self.disc_times)
 
     def par_spreads(self, hazards, recovery, log_dfs):
         """s*_k = Prot_k / Annuity_k (n,), decimal, in jnp."""
-        return _par_spreads_jit(jnp.asarray(hazards), jnp.asarray(recovery), jnp.asarray(log_dfs), *self.arrays())
+        return self._programs[0](jnp.asarray(hazards), jnp.asarray(recovery), jnp.asarray(log_dfs))
 
     def jacobians(self, hazards, spreads, recovery, log_dfs) -> dict:
         """{h: dR/dh (n, n), q: dR/dq (n, n), R: dR/dR (n,), y: dR/dy (n, m)} at the given point."""
-        jh, jq, jr, jy = _residual_jacobians(jnp.asarray(hazards), jnp.asarray(spreads), jnp.asarray(recovery),
-                                             jnp.asarray(log_dfs), *self.arrays())
+        jh, jq, jr, jy = self._programs[1](jnp.asarray(hazards), jnp.asarray(spreads), jnp.asarray(recovery),
+                                           jnp.asarray(log_dfs))
         return {"h": np.asarray(jh), "q": np.asarray(jq), "R": np.asarray(jr), "y": np.asarray(jy)}
 
     def hazard_derivatives(self, hazards, spreads, recovery, log_dfs) -> dict:
@@ -72,16 +78,40 @@ class CdsBootstrap:
         return {"q": -inv[:, :n], "R": -inv[:, n], "y": -inv[:, n + 1:]}
 
 
+def cum_hazard_matrix(times, t) -> np.ndarray:
+    """M (len(t), n) with H(t) = M h for piecewise-flat hazards h on (times[i-1], times[i]], the last one
+    extrapolated flat, H = 0 for t <= 0 (``credit._cum_hazard`` as a linear map of h)."""
+    times = np.asarray(times, np.float64)
+    t = np.maximum(np.asarray(t, np.float64).reshape(-1), 0.0)
+    starts = np.concatenate([[0.0], times[:-1]])
+    i = np.clip(np.searchsorted(times, t, side="left"), 0, times.size - 1)
+    cols = np.arange(times.size)
+    return np.where(cols[None, :] < i[:, None], (times - starts)[None, :],
+                    np.where(cols[None, :] == i[:, None], (t - starts[i])[:, None], 0.0))
+
+
+def log_discount_matrix(times, t) -> np.ndarray:
+    """L (len(t), m) with ln P(0, t) = L y for the log-linear curve through (0, 0) and (times_i, y_i) with flat
+    forwards outside (``curves.DiscountCurve.log_discount`` as a linear map of y)."""
+    knots = np.concatenate([[0.0], np.asarray(times, np.float64)])
+    t = np.asarray(t, np.float64).reshape(-1)
+    j = np.clip(np.searchsorted(knots, t, side="right") - 1, 0, knots.size - 2)  # segment [k_j, k_j+1]
+    u = (t - knots[j]) / (knots[j + 1] - knots[j])  # beyond either end: the end segment extended
+    out = np.zeros((t.size, knots.size))
+    np.add.at(out, (np.arange(t.size), j), 1.0 - u)
+    np.add.at(out, (np.arange(t.size), j + 1), u)
+    return out[:, 1:]
+
+
 def _par_spreads(hazards, recovery, log_dfs, periods, rebate, rebate_time, times, disc_times):
-    times, disc_times = jnp.asarray(times), jnp.asarray(disc_times)
+    p = periods
 
     def ln_p(t):
-        return _log_discount(disc_times, log_dfs, jnp.asarray(t, jnp.float64))
+        return (log_discount_matrix(disc_times, t) @ log_dfs).reshape(np.shape(t))
 
     def cum(t):
-        return _cum_hazard(jnp, times, hazards, jnp.asarray(t, jnp.float64))
+        return (cum_hazard_matrix(times, t) @ hazards).reshape(np.shape(t))
 
-    p = periods
     annuity = (jnp.sum(jnp.exp(ln_p(p["pay_time"]) - cum(p["pay_time"])) * p["accrual"], axis=1)
                - rebate * jnp.exp(ln_p(rebate_time)))
     p_def = jnp.exp(-cum(p["prot_start"])) - jnp.exp(-cum(p["prot_end"]))
@@ -90,12 +120,14 @@ def _par_spreads(hazards, recovery, log_dfs, periods, rebate, rebate_time, times
     return prot / (annuity + jnp.sum(p_def * p["accrued_at_default"] * d_def, axis=1))
 
 
-_par_spreads_jit = jax.jit(_par_spreads)
+def _jitted(boot: "CdsBootstrap"):
+    """(par spreads (h, R, y), residual Jacobians (h, q, R, y)) compiled once per bootstrap."""
+    a = boot.arrays()
 
+    def par(h, r, y):
+        return _par_spreads(h, r, y, *a)
 
-@jax.jit
-def _residual_jacobians(hazards, spreads, recovery, log_dfs, periods, rebate, rebate_time, times, disc_times):
     def residual(h, q, r, y):
-        return _par_spreads(h, r, y, periods, rebate, rebate_time, times, disc_times) - q
+        return par(h, r, y) - q
 
-    return jax.jacfwd(residual, argnums=(0, 1, 2, 3))(hazards, spreads, recovery, log_dfs)
+    return jax.jit(par), jax.jit(jax.jacfwd(residual, argnums=(0, 1, 2, 3)))
