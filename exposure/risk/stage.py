@@ -3,8 +3,8 @@
     sensitivity[j, m, f] = d measure_m(j) / d e_f      base currency per the factor's unit (``factors``)
 
 risk.method=ad: one reverse pass over the run's paths gives g_S = d measure / d S for every measure and
-netting set (``reverse``); each factor's set-up tangent dS/de_f (``state``, a central difference of the
-deterministic set-up, calibration included) is contracted with it. risk.method=bump: central bump and full
+netting set (``reverse``); each factor's set-up tangent dS/de_f is contracted with it: the XVA weights' part by AD
+(``setup_market``), the rest a central difference of the deterministic set-up, calibration included (``state``). risk.method=bump: central bump and full
 revaluation (the same seed) per factor, the reference. Profiles (risk.profiles): EPE_sensitivity,
 ENE_sensitivity (netting_set, date, risk_factor) by forward mode along the same tangents.
 
@@ -154,8 +154,10 @@ def sensitivities_csv_text(ds: xr.Dataset) -> str:
 
 
 NOTES = ("reverse mode (jax.vjp) through simulation, pricing, collateral and XVA sums on the run's paths; set-up "
-         "layer (curves, calibration, model discretisation, prepared pricing data, XVA weights) by central "
-         "differences of the deterministic NumPy set-up (step risk.setup_step factor units, no Monte Carlo noise); "
+         "layer: XVA weights by forward-mode AD (CDS bootstrap by the implicit-function theorem; credit and funding "
+         "factors end to end), the rest (curves, calibration, model discretisation, prepared pricing data) by "
+         "central differences of the deterministic NumPy set-up (step risk.setup_step factor units, no Monte Carlo "
+         "noise); "
          "kinks: max() and thresholds pathwise, rounding straight-through, MTA pathwise or smoothed "
          "(risk.mta_smoothing), exercise decisions pathwise, PFE not differentiated")
 
