@@ -130,4 +130,5 @@ def _jitted(boot: "CdsBootstrap"):
     def residual(h, q, r, y):
         return par(h, r, y) - q
 
-    return jax.jit(par), jax.jit(jax.jacfwd(residual, argnums=(0, 1, 2, 3)))
+    # n outputs against 2n + 1 + m inputs: reverse mode takes n passes where forward mode takes 2n + 1 + m
+    return jax.jit(par), jax.jit(jax.jacrev(residual, argnums=(0, 1, 2, 3)))

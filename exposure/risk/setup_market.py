@@ -1,7 +1,7 @@
 """Market side of the set-up layer by AD: the tangents dS/de of the XVA weights S["w"], no set-up rebuilt.
 
     w = W(x),  x = (h_c, R_c for every credit name c of the book; y; s_B, s_L)   ``xva.weights_jax.weight_arrays``
-    dw/de = dW/dx . dx/de                    dW/dx by one jax.jacfwd of W, taken once per run
+    dw/de = dW/dx . dx/de                    dW/dx by one jax.jacfwd (or jacrev) of W, once per run
     dh_c/de = -(dR_c/dh)^-1 dR_c/dtheta . dtheta/de          ``market.credit_jax`` (implicit-function theorem)
 
 h_c the bootstrapped hazards of name c (n,), R_c its recovery, y = ln P(0, t_i) of the base discount curve
@@ -44,9 +44,11 @@ class MarketTangents:
         return {m: np.asarray(v) for m, v in jax.jit(self.weights_fn)(self.x0).items()}
 
     def jacobian(self) -> dict:
-        """{measure: pytree like x0 with leaves (n_ns, K, *leaf shape)}: dW/dx by jax.jacfwd."""
-        if self._jac is None:
-            jac = jax.jit(jax.jacfwd(self.weights_fn))(self.x0)
+        """{measure: pytree like x0 with leaves (n_ns, K, *leaf shape)}: dW/dx by jax.jacfwd or jax.jacrev."""
+        if self._jac is None:  # forward mode when the inputs are fewer than the weights, else reverse mode
+            n_in = sum(np.size(x) for x in jax.tree_util.tree_leaves(self.x0))
+            n_out = sum(int(np.prod(v.shape)) for v in jax.eval_shape(self.weights_fn, self.x0).values())
+            jac = jax.jit((jax.jacfwd if n_in <= n_out else jax.jacrev)(self.weights_fn))(self.x0)
             self._jac = jax.tree_util.tree_map(np.asarray, jac)
         return self._jac
 
