@@ -32,6 +32,7 @@ from exposure.pricing.linear import differentiable_loops
 from exposure.risk import RiskSettings
 from exposure.risk.factors import bumped
 from exposure.risk.reverse import BASIS, contract, path_amounts, reverse_pass
+from exposure.risk.setup_market import market_tangents
 from exposure.risk.stage import factor_list, tangent
 from exposure.risk.state import aligned, path_state
 from exposure.setup import setup
@@ -67,8 +68,9 @@ def base(tmp_path_factory):
         fwd = jax.jit(per_path)
         jvp = jax.jit(lambda a, t: jax.jvp(per_path, (a,), (t,))[1])
         fwd(S), jvp(S, S)  # traced inside the context
+    market = market_tangents(cfg, s, measures, static.val_times)  # the weights' tangents by AD, as risk=ad
     return dict(cfg=cfg, s=s, ds=ds, S=S, static=static, measures=measures, G=G, values=values, fwd=fwd, jvp=jvp,
-                out=tmp_path_factory.mktemp("bumps"))
+                out=tmp_path_factory.mktemp("bumps"), market=market)
 
 
 def test_ad_pass_reproduces_the_run(base):
@@ -96,7 +98,7 @@ def _per_path_at(base, f, e, align=True):
 def test_ad_equals_central_bump_and_revalue(base, key):
     f = _factor(base, key)
     measures, cfg = base["measures"], base["cfg"]
-    dS = tangent(cfg, f, base["S"], base["static"], base["s"], RiskSettings().setup_step)
+    dS = tangent(cfg, f, base["S"], base["static"], base["s"], RiskSettings().setup_step, base["market"])
     ad = contract(base["G"], dS).reshape(len(measures), -1)
     ad_p = np.asarray(base["jvp"](base["S"], dS))  # per path, forward mode along the same tangent
     np.testing.assert_allclose(ad, ad_p.mean(axis=-1), rtol=1e-9, atol=1e-9 * np.abs(ad).max())

@@ -5,6 +5,7 @@
 ``settings``  RiskSettings from the ``risk`` config group
 ``factors``   the risk factors of a config (as the market is given) and their bumps
 ``state``     the set-up layer theta -> S (model discretisation, prepared pricing data, XVA weights)
+``setup_market``  the XVA weights' set-up tangents by AD (CDS bootstrap by the implicit-function theorem)
 ``reverse``   the path layer: reverse mode through simulation, pricing, collateral and XVA sums
 ``stage``     AD and bump-and-revalue sensitivities, the labelled Dataset and sensitivities.csv
 """

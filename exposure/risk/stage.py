@@ -3,8 +3,8 @@
     sensitivity[j, m, f] = d measure_m(j) / d e_f      base currency per the factor's unit (``factors``)
 
 risk.method=ad: one reverse pass over the run's paths gives g_S = d measure / d S for every measure and
-netting set (``reverse``); each factor's set-up tangent dS/de_f (``state``, a central difference of the
-deterministic set-up, calibration included) is contracted with it. risk.method=bump: central bump and full
+netting set (``reverse``); each factor's set-up tangent dS/de_f is contracted with it: the XVA weights' part by AD
+(``setup_market``), the rest a central difference of the deterministic set-up, calibration included (``state``). risk.method=bump: central bump and full
 revaluation (the same seed) per factor, the reference. Profiles (risk.profiles): EPE_sensitivity,
 ENE_sensitivity (netting_set, date, risk_factor) by forward mode along the same tangents.
 
@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import time
 
+import jax
 import numpy as np
 import xarray as xr
 
 from exposure.risk.factors import bumped, enumerate_factors
 from exposure.risk.reverse import contract, forward_profiles, reverse_pass
 from exposure.risk.settings import RiskSettings
+from exposure.risk.setup_market import market_tangents
 from exposure.risk.state import bumped_state, difference, path_state
 
 
@@ -33,11 +35,17 @@ def factor_list(cfg, s, settings: RiskSettings) -> list:
     return enumerate_factors(cfg, s.market.asof, s.market.base_currency, credit_names(s), settings.factor_types)
 
 
-def tangent(cfg, factor, S, static, s, step: float):
-    """dS/de of one factor: central difference of the set-up layer with e = +-step units."""
-    up = bumped_state(cfg, s, factor, S, static, step)
-    down = bumped_state(cfg, s, factor, S, static, -step)
-    return difference(up, down, S, step)
+def tangent(cfg, factor, S, static, s, step: float, market=None):
+    """dS/de of one factor: the components that ``market`` (``setup_market.MarketTangents``) gives by AD, the
+    rest by a central difference of the set-up layer with e = +-step units (none when AD gives all the factor
+    moves: credit and funding inputs)."""
+    parts, complete = market.parts(factor) if market is not None else ({}, False)
+    if complete:
+        return dict(jax.tree_util.tree_map(np.zeros_like, S), **parts)
+    keep = "w" in parts  # the weights' tangent is AD: the bumped set-up need not bootstrap credit again
+    up = bumped_state(cfg, s, factor, S, static, step, keep_credit=keep)
+    down = bumped_state(cfg, s, factor, S, static, -step, keep_credit=keep)
+    return dict(difference(up, down, S, step), **parts)
 
 
 def ad_sensitivities(cfg, s, settings: RiskSettings, n_paths: int, seed: int, antithetic: bool, factors=None):
@@ -53,8 +61,9 @@ def ad_sensitivities(cfg, s, settings: RiskSettings, n_paths: int, seed: int, an
     n_meas, n_ns = len(measures), static.n_ns
     sens = np.zeros((n_ns, n_meas, len(factors)))
     tangents = []
+    market = market_tangents(cfg, s, measures, static.val_times)
     for i, f in enumerate(factors):
-        dS = tangent(cfg, f, S, static, s, settings.setup_step)
+        dS = tangent(cfg, f, S, static, s, settings.setup_step, market)
         sens[:, :, i] = contract(G, dS).reshape(n_meas, n_ns).T
         if settings.profiles:
             tangents.append(dS)
@@ -145,8 +154,10 @@ def sensitivities_csv_text(ds: xr.Dataset) -> str:
 
 
 NOTES = ("reverse mode (jax.vjp) through simulation, pricing, collateral and XVA sums on the run's paths; set-up "
-         "layer (curves, calibration, model discretisation, prepared pricing data, XVA weights) by central "
-         "differences of the deterministic NumPy set-up (step risk.setup_step factor units, no Monte Carlo noise); "
+         "layer: XVA weights by forward-mode AD (CDS bootstrap by the implicit-function theorem; credit and funding "
+         "factors end to end), the rest (curves, calibration, model discretisation, prepared pricing data) by "
+         "central differences of the deterministic NumPy set-up (step risk.setup_step factor units, no Monte Carlo "
+         "noise); "
          "kinks: max() and thresholds pathwise, rounding straight-through, MTA pathwise or smoothed "
          "(risk.mta_smoothing), exercise decisions pathwise, PFE not differentiated")
 

@@ -138,18 +138,19 @@ class _WithoutCredit:
         return {} if key == "credit" else getattr(self._node, key)
 
 
-def rebuilt(cfg, s, factor=None):
+def rebuilt(cfg, s, factor=None, keep_credit: bool = False):
     """The Setup of a bumped config: market and model (calibration included) rebuilt, grid and portfolio kept
     (trade parsing reads the market for checks and dates only; ``check_same_static`` guards the rest). Credit
     curves are bootstrapped again only when the factor can move them (the base discount curve, par quotes);
-    a model parameter keeps the market."""
+    a model parameter keeps the market, and so does ``keep_credit`` (the caller takes the weights' tangent
+    elsewhere) for the credit curves."""
     from exposure.market.snapshot import build_market
     from exposure.models.build import build_model
 
     if factor is not None and factor.path[0] == "model":
         market = s.market
-    elif factor is not None and factor.path[:2] != ("market", "curve_inputs") and not (
-            factor.factor_type == "DiscountCurve" and factor.name == s.market.base_currency):
+    elif factor is not None and factor.path[:2] != ("market", "curve_inputs") and (keep_credit or not (
+            factor.factor_type == "DiscountCurve" and factor.name == s.market.base_currency)):
         market = dataclasses.replace(build_market(_WithoutCredit(cfg.market)), credit=s.market.credit)
     else:
         market = build_market(cfg.market)
@@ -161,7 +162,7 @@ def weights_only(factor) -> bool:
     return factor.path[:2] in (("market", "credit"), ("market", "funding"))
 
 
-def bumped_state(cfg, s, factor, S, static, e: float):
+def bumped_state(cfg, s, factor, S, static, e: float, keep_credit: bool = False):
     """S at the factor moved by e units (``factors.bumped``), rebuilt as cheaply as exactness allows: funding
     moves the weights only, a credit input its own curve and the weights, anything else the market (credit
     kept unless the base curve moves) and the model."""
@@ -178,7 +179,7 @@ def bumped_state(cfg, s, factor, S, static, e: float):
         curve = build_credit(m.asof, c.market.credit[name], f"market.credit.{name}", name, m.curves[m.base_currency])
         market = dataclasses.replace(m, credit={**m.credit, name: curve})
         return dict(S, w=xva_weight_arrays(c, market, ns, static.val_times, tuple(S["w"])))
-    Sb, st = path_state(c, rebuilt(c, s, factor), tuple(S["w"]))
+    Sb, st = path_state(c, rebuilt(c, s, factor, keep_credit), tuple(S["w"]))
     check_same_static(static, st, factor.label())
     return Sb
 
