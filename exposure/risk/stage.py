@@ -22,7 +22,8 @@ import xarray as xr
 from exposure.risk.factors import bumped, enumerate_factors
 from exposure.risk.reverse import contract, forward_profiles, reverse_pass
 from exposure.risk.settings import RiskSettings
-from exposure.risk.state import bumped_state, difference, path_state
+from exposure.risk.setup_model import model_state_tangent
+from exposure.risk.state import bumped_state, difference, path_state, weights_only
 
 
 def credit_names(s) -> list:
@@ -34,7 +35,11 @@ def factor_list(cfg, s, settings: RiskSettings) -> list:
 
 
 def tangent(cfg, factor, S, static, s, step: float):
-    """dS/de of one factor: central difference of the set-up layer with e = +-step units."""
+    """dS/de of one factor: the model arrays by jvp and calibration by the implicit-function theorem where the
+    factor moves the market or the model (``setup_model``), else (credit, funding: the weights only) a central
+    difference of the set-up layer with e = +-step units."""
+    if not weights_only(factor):
+        return model_state_tangent(cfg, s, factor, S, static, step)
     up = bumped_state(cfg, s, factor, S, static, step)
     down = bumped_state(cfg, s, factor, S, static, -step)
     return difference(up, down, S, step)

@@ -143,17 +143,23 @@ def rebuilt(cfg, s, factor=None):
     (trade parsing reads the market for checks and dates only; ``check_same_static`` guards the rest). Credit
     curves are bootstrapped again only when the factor can move them (the base discount curve, par quotes);
     a model parameter keeps the market."""
-    from exposure.market.snapshot import build_market
     from exposure.models.build import build_model
 
-    if factor is not None and factor.path[0] == "model":
-        market = s.market
-    elif factor is not None and factor.path[:2] != ("market", "curve_inputs") and not (
-            factor.factor_type == "DiscountCurve" and factor.name == s.market.base_currency):
-        market = dataclasses.replace(build_market(_WithoutCredit(cfg.market)), credit=s.market.credit)
-    else:
-        market = build_market(cfg.market)
+    market = rebuilt_market(cfg, s, factor)
     return dataclasses.replace(s, market=market, built=build_model(market, cfg.model))
+
+
+def rebuilt_market(cfg, s, factor=None):
+    """The market of ``rebuilt``: kept for a model parameter, rebuilt without the credit bootstraps unless the
+    factor can move them."""
+    from exposure.market.snapshot import build_market
+
+    if factor is not None and factor.path[0] == "model":
+        return s.market
+    if factor is not None and factor.path[:2] != ("market", "curve_inputs") and not (
+            factor.factor_type == "DiscountCurve" and factor.name == s.market.base_currency):
+        return dataclasses.replace(build_market(_WithoutCredit(cfg.market)), credit=s.market.credit)
+    return build_market(cfg.market)
 
 
 def weights_only(factor) -> bool:
