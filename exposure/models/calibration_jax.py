@@ -37,8 +37,20 @@ class CalibrationIFT:
         self.a = float(params.mean_reversion)
         sched = [_schedule(q, None)[:2] for q in quotes]
         self.times = np.unique(np.concatenate([np.r_[q.expiry, s[0]] for q, s in zip(quotes, sched)]))
-        self._idx = [(int(np.searchsorted(self.times, q.expiry)), np.searchsorted(self.times, s[0]), s[1])
-                     for q, s in zip(quotes, sched)]
+        # All swaptions at once: payments padded to the longest with amount 0 at T0 (then B = 0, ln A = 0).
+        m, width = len(quotes), max(s[0].size for s in sched)
+        self._T0 = np.array([q.expiry for q in quotes])
+        self._T = np.repeat(self._T0[:, None], width, axis=1)
+        self._tau = np.zeros((m, width))
+        self._last = np.zeros((m, width))
+        for k, (pay, tau) in enumerate(sched):
+            self._T[k, :pay.size], self._tau[k, :pay.size], self._last[k, pay.size - 1] = pay, tau, 1.0
+        self._i0 = np.searchsorted(self.times, self._T0)
+        self._iT = np.searchsorted(self.times, self._T)
+        self._strike = np.array([np.nan if q.strike is None else float(q.strike) for q in quotes])
+        self._w = np.array([-1.0 if q.is_payer else 1.0 for q in quotes])
+        self._normal = np.array([q.vol_type == "normal" for q in quotes])
+        self._shift = np.array([0.0 if q.vol_type == "normal" else q.shift for q in quotes])
         self.lnP = np.asarray(curve.log_discount_np(self.times), np.float64)
         self.vols = np.array([q.vol for q in quotes])
         self._jac = jax.jit(jax.jacfwd(self.residual, argnums=(0, 1, 2, 3)))
@@ -46,35 +58,36 @@ class CalibrationIFT:
     def prices(self, sigma, vols, a, lnP):
         """(model (m,), market (m,)) prices per unit notional."""
         p = HullWhiteParams(a, self.vol_times, sigma)
-        model, market = [], []
-        for q, (i0, ii, tau) in zip(self.quotes, self._idx):
-            T0, T = q.expiry, self.times[ii]
-            p0, pT = jnp.exp(lnP[i0]), jnp.exp(lnP[ii])
-            annuity = jnp.sum(tau * pT)
-            fwd = (p0 - pT[-1]) / annuity
-            k = fwd if q.strike is None else q.strike
-            c = (k * tau).at[-1].add(1.0)
-            zero = np.zeros_like(T)
-            ln_a = lnP[ii] - lnP[i0] + 0.5 * (integrated_variance(p, T0 + zero, T, jnp)
-                                               - integrated_variance(p, zero, T, jnp)
-                                               + integrated_variance(p, zero, T0 + zero, jnp))
-            b = hw_B(a, T0, T)
-            x_star = _critical_state(ln_a[None], b[None], c[None], jnp.ones(1))[0]
-            k_fwd = jnp.exp(ln_a - b * x_star) * p0
-            s_p = b * jnp.sqrt(state_variance(p, 0.0, T0, jnp))
-            w = -1.0 if q.is_payer else 1.0
-            live = (s_p > _TINY_SP) & (k_fwd > 0.0)
-            sp = jnp.where(live, s_p, 1.0)
-            h = jnp.log(jnp.where(live, pT / jnp.where(live, k_fwd, 1.0), 1.0)) / sp + 0.5 * sp
-            zbo = jnp.where(live, w * (pT * norm.cdf(w * h) - k_fwd * norm.cdf(w * (h - sp))),
-                            jnp.maximum(w * (pT - k_fwd), 0.0))
-            model.append(jnp.sum(c * zbo))
-            v = vols[len(market)]
-            if q.vol_type == "normal":
-                market.append(_bachelier(jnp, norm.cdf, norm.pdf, fwd, k, v * v * T0, annuity, q.is_payer))
-            else:
-                market.append(_black(jnp, norm.cdf, fwd + q.shift, k + q.shift, v * v * T0, annuity, q.is_payer))
-        return jnp.stack(model), jnp.stack(market)
+        T0, T = self._T0, self._T
+        p0, pT = jnp.exp(lnP[self._i0]), jnp.exp(lnP[self._iT])
+        annuity = jnp.sum(self._tau * pT, axis=1)
+        fwd = (p0 - jnp.sum(self._last * pT, axis=1)) / annuity
+        k = jnp.where(np.isnan(self._strike), fwd, np.nan_to_num(self._strike))
+        c = k[:, None] * self._tau + self._last
+        zero = np.zeros_like(T)
+        ln_a = lnP[self._iT] - lnP[self._i0][:, None] + 0.5 * (
+            integrated_variance(p, T0[:, None] + zero, T, jnp) - integrated_variance(p, zero, T, jnp)
+            + integrated_variance(p, zero, T0[:, None] + zero, jnp))
+        b = hw_B(a, T0[:, None], T)
+        x_star = _critical_state(ln_a, b, c, jnp.ones(T0.size))
+        k_fwd = jnp.exp(ln_a - b * x_star[:, None]) * p0[:, None]
+        s_p = b * jnp.sqrt(state_variance(p, np.zeros_like(T0), T0, jnp))[:, None]
+        w = self._w[:, None]
+        live = (s_p > _TINY_SP) & (k_fwd > 0.0)
+        sp = jnp.where(live, s_p, 1.0)
+        h = jnp.log(jnp.where(live, pT / jnp.where(live, k_fwd, 1.0), 1.0)) / sp + 0.5 * sp
+        zbo = jnp.where(live, w * (pT * norm.cdf(w * h) - k_fwd * norm.cdf(w * (h - sp))),
+                        jnp.maximum(w * (pT - k_fwd), 0.0))
+        model = jnp.sum(c * zbo, axis=1)
+        var = vols * vols * T0
+        payer = self._w < 0.0
+        market = jnp.zeros_like(model)
+        if self._normal.any():
+            market = jnp.where(self._normal, _bachelier(jnp, norm.cdf, norm.pdf, fwd, k, var, annuity, payer), market)
+        if not self._normal.all():  # shifted Black; normal quotes get safe positive operands in the unused branch
+            f_, k_ = (jnp.where(self._normal, 1.0, x + self._shift) for x in (fwd, k))
+            market = jnp.where(self._normal, market, _black(jnp, norm.cdf, f_, k_, var, annuity, payer))
+        return model, market
 
     def residual(self, sigma, vols, a, lnP):
         """R (m,) = model - market."""

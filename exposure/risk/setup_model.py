@@ -255,6 +255,29 @@ def prepared_floats(market, model, s, static) -> list:
     return floats
 
 
+class _Overlay:
+    """A config seen with one top-level group replaced (attribute and item access)."""
+
+    def __init__(self, cfg, key: str, node):
+        self._cfg, self._key, self._node = cfg, key, node
+
+    def __getattr__(self, k):
+        return self._node if k == self._key else getattr(self._cfg, k)
+
+    def __getitem__(self, k):
+        return self._node if k == self._key else self._cfg[k]
+
+
+def bumped_view(cfg, factor, e: float):
+    """``factors.bumped(cfg, factor, e)`` as the set-up reads it, copying only the factor's top-level group
+    (market or model): a deep copy of the whole config costs more than the rest of a model tangent."""
+    from exposure.confignode import ConfigNode, to_plain
+    from exposure.risk.factors import bumped
+
+    top = factor.path[0]
+    return _Overlay(cfg, top, bumped(ConfigNode({top: to_plain(cfg[top])}), factor, e)[top])
+
+
 def model_state_tangent(cfg, s, factor, S, static, step: float) -> dict:
     """dS/de of a factor that reaches S through the market and the model (everything but credit and funding):
 
@@ -265,11 +288,10 @@ def model_state_tangent(cfg, s, factor, S, static, step: float) -> dict:
 
     with e = +-step factor units; the model's matrix exponentials and eigen-decompositions are not rebuilt."""
     from exposure.models.build import build_model
-    from exposure.risk.factors import bumped
     from exposure.risk.state import rebuilt_market, xva_weight_arrays
 
     ctx = context(cfg, s, S, static)
-    cfgs = (bumped(cfg, factor, step), bumped(cfg, factor, -step))
+    cfgs = (bumped_view(cfg, factor, step), bumped_view(cfg, factor, -step))
     markets = tuple(rebuilt_market(c, s, factor) for c in cfgs)
     moves = calibrated_moves(ctx, factor, markets, step)
     models = tuple(build_model(m, c.model, calibrated=_calibrated_params(ctx, c, moves, e)).model
@@ -280,7 +302,10 @@ def model_state_tangent(cfg, s, factor, S, static, step: float) -> dict:
     dS = ctx.tangent(dtheta)
     pres = [prepared_floats(m, md, s, static) for m, md in zip(markets, models)]
     dS["pres"] = [(a - b) / h2 for a, b in zip(*pres)]
-    ns = s.portfolio.netting_sets
-    w = [xva_weight_arrays(c, m, ns, static.val_times, tuple(S["w"])) for c, m in zip(cfgs, markets)]
-    dS["w"] = {k: (w[0][k] - w[1][k]) / h2 for k in S["w"]}
+    if all(m is s.market for m in markets):  # a model parameter: the weights read the market only
+        dS["w"] = {k: np.zeros_like(v) for k, v in S["w"].items()}
+    else:
+        ns = s.portfolio.netting_sets
+        w = [xva_weight_arrays(c, m, ns, static.val_times, tuple(S["w"])) for c, m in zip(cfgs, markets)]
+        dS["w"] = {k: (w[0][k] - w[1][k]) / h2 for k in S["w"]}
     return {k: dS[k] for k in S}
