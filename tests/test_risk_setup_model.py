@@ -147,7 +147,7 @@ def test_quote_weights_are_the_interpolation_of_the_matrix(base, usd_calibration
 FAST = [("MeanReversion", "USD", ""), ("SwaptionVol", "USD", "2Yx5Y"), ("Correlation", "IR:USD~FX:EUR", "")]
 SLOW = [("DiscountCurve", "USD", "5Y"), ("IndexCurve", "USD-LIBOR-3M", "5Y"), ("FXSpot", "EUR/USD", ""),
         ("FXVol", "EUR/USD", "1Y"), ("EquitySpot", "SPX", ""), ("EquityVol", "SX5E", ""),
-        ("MeanReversion", "EUR", ""), ("HWSigma", "EUR", "0"), ("DiscountCurve", "EUR", "10Y")]
+        ("MeanReversion", "EUR", ""), ("HWSigma", "EUR", "0"), ("DiscountCurve", "EUR", "5Y")]
 
 
 @pytest.mark.parametrize("key", FAST + [pytest.param(k, marks=pytest.mark.slow) for k in SLOW],

@@ -142,8 +142,9 @@ class ModelTangent:
         self.theta = caj.model_theta(model, lay.phi_times)
         self._L = (np.asarray(S["L"]), np.asarray(S["bridge"]["L"]) if "bridge" in S else None)
         self._eig = None
-        theta = self.theta
-        self._jvp = jax.jit(lambda dth: jax.jvp(lambda th: model_arrays(th, lay), (theta,), (dth,)))
+        # theta is an argument, not a constant of the program: a run on other market values finds it in JAX's
+        # persistent compilation cache.
+        self._jvp = jax.jit(lambda th, dth: jax.jvp(lambda x: model_arrays(x, lay), (th,), (dth,)))
 
     def theta_of(self, model) -> dict:
         """theta of another (bumped) model on this run's layout."""
@@ -154,7 +155,7 @@ class ModelTangent:
 
     def arrays(self, dtheta):
         """(base arrays of ``model_arrays``, their tangent along dtheta), NumPy."""
-        base, d = jax.tree_util.tree_map(np.asarray, self._jvp(dtheta))
+        base, d = jax.tree_util.tree_map(np.asarray, self._jvp(self.theta, dtheta))
         if self._eig is None:
             self._eig = (eig_base(base["Sigma"], self._L[0]),
                          None if self._L[1] is None else eig_base(base["bridge"]["V"], self._L[1]))
