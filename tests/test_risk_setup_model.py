@@ -1,5 +1,5 @@
-"""The model side of the set-up layer by AD (exposure.risk.setup_model, exposure.models.cross_asset_jax,
-exposure.models.calibration_jax), against the NumPy set-up the run itself uses:
+"""The model side of the set-up layer by AD (exposure.risk.setup_model / setup_tangent,
+exposure.models.cross_asset_jax, exposure.models.calibration_jax), against the NumPy set-up the run itself uses:
 
   * values: the jnp transitions, bridge, initial state and numeraire equal Discretisation.build's (NumPy, scipy's
     expm) to rounding, and the eigh factor of the jnp covariance equals the run's L (signs aligned);
@@ -27,7 +27,8 @@ from exposure.models.calibration import calibrate_hull_white, coterminal_strip
 from exposure.models.calibration_jax import CalibrationIFT, quote_vol_weights
 from exposure.models.cross_asset import factor_matrix
 from exposure.risk import RiskSettings
-from exposure.risk.setup_model import ModelTangent, factor_tangent, model_state_tangent
+from exposure.risk.setup_model import ModelTangent, factor_tangent
+from exposure.risk.setup_tangent import model_state_tangent
 from exposure.risk.stage import factor_list
 from exposure.risk.state import aligned, bumped_state, difference, path_state
 from exposure.setup import setup

@@ -3,8 +3,9 @@
     sensitivity[j, m, f] = d measure_m(j) / d e_f      base currency per the factor's unit (``factors``)
 
 risk.method=ad: one reverse pass over the run's paths gives g_S = d measure / d S for every measure and
-netting set (``reverse``); each factor's set-up tangent dS/de_f (``state``, a central difference of the
-deterministic set-up, calibration included) is contracted with it. risk.method=bump: central bump and full
+netting set (``reverse``); each factor's set-up tangent dS/de_f is contracted with it: the model arrays by jvp
+and the Hull-White calibration by the implicit-function theorem (``setup_tangent``), the rest of the
+deterministic set-up by central differences (``state``). risk.method=bump: central bump and full
 revaluation (the same seed) per factor, the reference. Profiles (risk.profiles): EPE_sensitivity,
 ENE_sensitivity (netting_set, date, risk_factor) by forward mode along the same tangents.
 
@@ -22,7 +23,7 @@ import xarray as xr
 from exposure.risk.factors import bumped, enumerate_factors
 from exposure.risk.reverse import contract, forward_profiles, reverse_pass
 from exposure.risk.settings import RiskSettings
-from exposure.risk.setup_model import model_state_tangent
+from exposure.risk.setup_tangent import model_state_tangent
 from exposure.risk.state import bumped_state, difference, path_state, weights_only
 
 
@@ -36,7 +37,7 @@ def factor_list(cfg, s, settings: RiskSettings) -> list:
 
 def tangent(cfg, factor, S, static, s, step: float):
     """dS/de of one factor: the model arrays by jvp and calibration by the implicit-function theorem where the
-    factor moves the market or the model (``setup_model``), else (credit, funding: the weights only) a central
+    factor moves the market or the model (``setup_tangent``), else (credit, funding: the weights only) a central
     difference of the set-up layer with e = +-step units."""
     if not weights_only(factor):
         return model_state_tangent(cfg, s, factor, S, static, step)
@@ -149,9 +150,11 @@ def sensitivities_csv_text(ds: xr.Dataset) -> str:
                     rows)
 
 
-NOTES = ("reverse mode (jax.vjp) through simulation, pricing, collateral and XVA sums on the run's paths; set-up "
-         "layer (curves, calibration, model discretisation, prepared pricing data, XVA weights) by central "
-         "differences of the deterministic NumPy set-up (step risk.setup_step factor units, no Monte Carlo noise); "
+NOTES = ("reverse mode (jax.vjp) through simulation, pricing, collateral and XVA sums on the run's paths; model "
+         "discretisation (transitions, bridge, L, y0, numeraire) by jax.jvp, Hull-White calibration by the "
+         "implicit-function theorem; the rest of the set-up (curves, vol bootstraps, prepared pricing data, XVA "
+         "weights) by central differences of the deterministic NumPy set-up (step risk.setup_step factor units, "
+         "no Monte Carlo noise); "
          "kinks: max() and thresholds pathwise, rounding straight-through, MTA pathwise or smoothed "
          "(risk.mta_smoothing), exercise decisions pathwise, PFE not differentiated")
 
