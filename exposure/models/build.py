@@ -69,8 +69,10 @@ def hull_white_params(market: MarketSnapshot, ccy: str, ic) -> HullWhiteParams:
     return HullWhiteParams.create(float(ic.mean_reversion), list(ic.volatility), times, where=key)
 
 
-def build_model(market: MarketSnapshot, mc, calibrate: bool = True) -> BuiltModel:
-    """CrossAssetModel for ``market`` and a ``ModelConfig`` node; calibrates when configured."""
+def build_model(market: MarketSnapshot, mc, calibrate: bool = True, calibrated: dict | None = None) -> BuiltModel:
+    """CrossAssetModel for ``market`` and a ``ModelConfig`` node; calibrates when configured. ``calibrated``
+    {ccy: HullWhiteParams} gives a calibrated currency's parameters instead of solving for them (the
+    sensitivities' first-order moves, ``risk.setup_model``; no report for that currency)."""
     ccys = market.currencies
     for ccy in mc.ir:
         if ccy not in market.curves:
@@ -85,7 +87,9 @@ def build_model(market: MarketSnapshot, mc, calibrate: bool = True) -> BuiltMode
         if strip != "none":
             if ccy not in market.swaption_vols:
                 raise ConfigError(f"model.ir.{ccy}.calibrate", f"no swaption vols for '{ccy}' in market.swaption_vols")
-            if calibrate:
+            if calibrated is not None and ccy in calibrated:
+                params = calibrated[ccy]
+            elif calibrate:
                 from exposure.models.calibrate_config import calibrate_currency
 
                 params, reports[ccy] = calibrate_currency(market, ccy, ic, strip)

@@ -6,6 +6,8 @@
 ``factors``   the risk factors of a config (as the market is given) and their bumps
 ``state``     the set-up layer theta -> S (model discretisation, prepared pricing data, XVA weights)
 ``setup_market``  the XVA weights' set-up tangents by AD (CDS bootstrap by the implicit-function theorem)
+``setup_model``   the model layer theta -> (Phi, mu, L, y0, log_num, bridge) in jnp and its jvp
+``setup_tangent`` one factor's dS/de: model layer by jvp, calibration by the implicit-function theorem
 ``reverse``   the path layer: reverse mode through simulation, pricing, collateral and XVA sums
 ``stage``     AD and bump-and-revalue sensitivities, the labelled Dataset and sensitivities.csv
 """

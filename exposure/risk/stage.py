@@ -3,8 +3,9 @@
     sensitivity[j, m, f] = d measure_m(j) / d e_f      base currency per the factor's unit (``factors``)
 
 risk.method=ad: one reverse pass over the run's paths gives g_S = d measure / d S for every measure and
-netting set (``reverse``); each factor's set-up tangent dS/de_f is contracted with it: the XVA weights' part by AD
-(``setup_market``), the rest a central difference of the deterministic set-up, calibration included (``state``). risk.method=bump: central bump and full
+netting set (``reverse``); each factor's set-up tangent dS/de_f is contracted with it: the XVA weights by AD
+(``setup_market``), the model arrays by jvp and the Hull-White calibration by the implicit-function theorem
+(``setup_tangent``), the rest of the deterministic set-up by central differences (``state``). risk.method=bump: central bump and full
 revaluation (the same seed) per factor, the reference. Profiles (risk.profiles): EPE_sensitivity,
 ENE_sensitivity (netting_set, date, risk_factor) by forward mode along the same tangents.
 
@@ -24,7 +25,8 @@ from exposure.risk.factors import bumped, enumerate_factors
 from exposure.risk.reverse import contract, forward_profiles, reverse_pass
 from exposure.risk.settings import RiskSettings
 from exposure.risk.setup_market import market_tangents
-from exposure.risk.state import bumped_state, difference, path_state
+from exposure.risk.setup_tangent import model_state_tangent
+from exposure.risk.state import bumped_state, difference, path_state, weights_only
 
 
 def credit_names(s) -> list:
@@ -36,13 +38,16 @@ def factor_list(cfg, s, settings: RiskSettings) -> list:
 
 
 def tangent(cfg, factor, S, static, s, step: float, market=None):
-    """dS/de of one factor: the components that ``market`` (``setup_market.MarketTangents``) gives by AD, the
-    rest by a central difference of the set-up layer with e = +-step units (none when AD gives all the factor
-    moves: credit and funding inputs)."""
+    """dS/de of one factor: the components that ``market`` (``setup_market.MarketTangents``) gives by AD (all of
+    them for credit and funding inputs: nothing is rebuilt), the model arrays by jvp and the calibration by the
+    implicit-function theorem where the factor moves the market or the model (``setup_tangent``), the rest by a
+    central difference of the set-up layer with e = +-step units."""
     parts, complete = market.parts(factor) if market is not None else ({}, False)
     if complete:
         return dict(jax.tree_util.tree_map(np.zeros_like, S), **parts)
     keep = "w" in parts  # the weights' tangent is AD: the bumped set-up need not bootstrap credit again
+    if not weights_only(factor):
+        return dict(model_state_tangent(cfg, s, factor, S, static, step, keep_credit=keep), **parts)
     up = bumped_state(cfg, s, factor, S, static, step, keep_credit=keep)
     down = bumped_state(cfg, s, factor, S, static, -step, keep_credit=keep)
     return dict(difference(up, down, S, step), **parts)
@@ -155,7 +160,8 @@ def sensitivities_csv_text(ds: xr.Dataset) -> str:
 
 NOTES = ("reverse mode (jax.vjp) through simulation, pricing, collateral and XVA sums on the run's paths; set-up "
          "layer: XVA weights by forward-mode AD (CDS bootstrap by the implicit-function theorem; credit and funding "
-         "factors end to end), the rest (curves, calibration, model discretisation, prepared pricing data) by "
+         "factors end to end), model discretisation (transitions, bridge, L, y0, numeraire) by jax.jvp, Hull-White "
+         "calibration by the implicit-function theorem; the rest (curves, vol bootstraps, prepared pricing data) by "
          "central differences of the deterministic NumPy set-up (step risk.setup_step factor units, no Monte Carlo "
          "noise); "
          "kinks: max() and thresholds pathwise, rounding straight-through, MTA pathwise or smoothed "

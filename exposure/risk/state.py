@@ -144,17 +144,23 @@ def rebuilt(cfg, s, factor=None, keep_credit: bool = False):
     curves are bootstrapped again only when the factor can move them (the base discount curve, par quotes);
     a model parameter keeps the market, and so does ``keep_credit`` (the caller takes the weights' tangent
     elsewhere) for the credit curves."""
-    from exposure.market.snapshot import build_market
     from exposure.models.build import build_model
 
-    if factor is not None and factor.path[0] == "model":
-        market = s.market
-    elif factor is not None and factor.path[:2] != ("market", "curve_inputs") and (keep_credit or not (
-            factor.factor_type == "DiscountCurve" and factor.name == s.market.base_currency)):
-        market = dataclasses.replace(build_market(_WithoutCredit(cfg.market)), credit=s.market.credit)
-    else:
-        market = build_market(cfg.market)
+    market = rebuilt_market(cfg, s, factor, keep_credit)
     return dataclasses.replace(s, market=market, built=build_model(market, cfg.model))
+
+
+def rebuilt_market(cfg, s, factor=None, keep_credit: bool = False):
+    """The market of ``rebuilt``: kept for a model parameter, rebuilt without the credit bootstraps unless the
+    factor can move them and the caller does not take the weights' tangent elsewhere (``keep_credit``)."""
+    from exposure.market.snapshot import build_market
+
+    if factor is not None and factor.path[0] == "model":
+        return s.market
+    if factor is not None and factor.path[:2] != ("market", "curve_inputs") and (keep_credit or not (
+            factor.factor_type == "DiscountCurve" and factor.name == s.market.base_currency)):
+        return dataclasses.replace(build_market(_WithoutCredit(cfg.market)), credit=s.market.credit)
+    return build_market(cfg.market)
 
 
 def weights_only(factor) -> bool:

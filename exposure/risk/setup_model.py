@@ -1,0 +1,173 @@
+"""The model layer of the set-up, theta -> (Phi, mu, L, y0, log_num, bridge), in jax.numpy, and its tangents.
+
+    Phi_k, mu_k, Sigma_k = exact transitions over the reporting steps   (``models.cross_asset_jax``)
+    A_e = Phi(e,l) - C Phi(r,l),  B_e = C,  m_e = mu(e,l) - C mu(r,l),  V_e = Sigma(e,l) - C Phi(r,e) Sigma(e,l),
+        C = Sigma(e,l) Phi(r,e)' Sigma(r,l)^-                          (the event-date bridge, ``simulation.bridge``)
+    y0 = (ln X_c, ln S_e),   log_num_k = int_0^{t_k} phi_base
+    L = V diag(sqrt w)  with Sigma = V diag(w) V' (eigh, the run's ``factor_matrix``),
+
+dS = J_theta S . dtheta by jax.jvp, so the heavy part of the set-up (dozens of matrix exponentials per step) is
+differentiated exactly, in one compiled program, instead of being rebuilt twice per factor. L's tangent follows
+the base run's eigenvectors (the run's L is the NumPy one, and the paths must stay the run's own):
+
+    dw_j = v_j' dSigma v_j,   dv_j = sum_{i != j} v_i (v_i' dSigma v_j) / (w_j - w_i),
+    dL_j = dv_j sqrt(w_j) + v_j dw_j / (2 sqrt(w_j))                   (0 where w_j <= 0: a clipped direction)
+
+with the (w_j - w_i) terms of (numerically) equal eigenvalues left out (relative gap < EIG_GAP), where the
+eigenvectors, and the central difference of ``state.difference`` too, are not defined. Columns are followed
+with the base L's signs (``state.aligned``'s convention).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from exposure.dates import DAYS_PER_YEAR
+from exposure.models import cross_asset_jax as caj
+from exposure.simulation.bridge import RCOND, reporting_positions
+
+# Relative eigenvalue gap below which two eigen-directions are treated as one (no rotation term between them).
+EIG_GAP = 1e-10
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelLayout:
+    """Static times of the run's discretisation: reporting steps (starts, ends), bridge nodes (lo, e, hi), the
+    numeraire's times and their union ``phi_times``."""
+
+    model: object
+    starts: np.ndarray
+    ends: np.ndarray
+    lo: np.ndarray | None
+    node: np.ndarray | None
+    hi: np.ndarray | None
+    num_times: np.ndarray
+    phi_times: np.ndarray
+
+
+def model_layout(model, grid, static) -> ModelLayout:
+    """The layout of ``Discretisation.build(model, grid)`` (same times, same bridge nodes as ``static.bridge``)."""
+    times = np.asarray(grid.times, dtype=np.float64)
+    lo = node = hi = None
+    if static.bridge is not None:
+        left, right, days, _ = static.bridge
+        rep = reporting_positions(grid)
+        asof = grid.asof.toordinal()
+        rep_days = np.array([asof] + [grid.dates[i].toordinal() for i in rep], dtype=np.int64)
+        row_day = np.concatenate([rep_days, np.asarray(days, np.int64)])
+        t = lambda ds: (np.asarray(ds, dtype=np.float64) - asof) / DAYS_PER_YEAR  # noqa: E731  (build_bridge)
+        lo, node, hi = t(row_day[np.asarray(left)]), t(np.asarray(days)), t(row_day[np.asarray(right)])
+        times = times[rep]
+    starts, ends = np.concatenate([[0.0], times[:-1]]), times
+    num_times = np.asarray(static.times, dtype=np.float64)
+    parts = [starts, ends, num_times] + ([lo, node, hi] if lo is not None else [])
+    return ModelLayout(model, starts, ends, lo, node, hi, num_times, np.unique(np.concatenate(parts)))
+
+
+def generalised_inverse(S):
+    """S^- on the correlation scale (``bridge.generalised_inverse``): R^-1 when every eigenvalue of the scaled
+    R is above RCOND x the largest (the usual case, and the exact derivative of the inverse), else the
+    eigen-pseudo-inverse over the kept directions (the set is fixed under a tangent: no derivative of the mask)."""
+    diag = jnp.diag(S)
+    pos = diag > 0.0
+    scale = jnp.where(pos, 1.0 / jnp.sqrt(jnp.where(pos, diag, 1.0)), 0.0)
+    R = S * scale[:, None] * scale[None, :]
+    R = 0.5 * (R + R.T)
+    w, V = jnp.linalg.eigh(R)
+    keep = w > RCOND * jnp.maximum(jnp.max(w), 0.0)
+    pinv = (V * jnp.where(keep, 1.0 / jnp.where(keep, w, 1.0), 0.0)[None, :]) @ V.T
+    inv = jnp.linalg.inv(jnp.where(jnp.all(keep), R, jnp.eye(R.shape[0])))
+    return scale[:, None] * jnp.where(jnp.all(keep), inv, pinv) * scale[None, :]
+
+
+def model_arrays(theta, lay: ModelLayout) -> dict:
+    """{Phi, mu, Sigma, y0, log_num[, bridge {A, B, m, V}]} of the run's discretisation at theta."""
+    m = lay.model
+    ns = lay.starts.size
+    if lay.lo is None:
+        starts, ends = lay.starts, lay.ends
+    else:  # the bridge's transitions l -> e and e -> r in the same program as the steps'
+        starts = np.concatenate([lay.starts, lay.lo, lay.node])
+        ends = np.concatenate([lay.ends, lay.node, lay.hi])
+    P, M, S = caj.step_transitions(m, theta, lay.phi_times, starts, ends)
+    out = {"Phi": P[:ns], "mu": M[:ns], "Sigma": S[:ns], "y0": caj.initial_state(m, theta),
+           "log_num": caj.integrated_phi(m, theta, lay.phi_times, lay.num_times)[0]}
+    if lay.lo is not None:
+        n = lay.lo.size
+        P, M, S = P[ns:], M[ns:], S[ns:]
+        P_el, mu_el, S_el, P_be, mu_be, S_be = P[:n], M[:n], S[:n], P[n:], M[n:], S[n:]
+        tr = lambda x: jnp.swapaxes(x, 1, 2)  # noqa: E731
+        P_bl, mu_bl = P_be @ P_el, jnp.einsum("nij,nj->ni", P_be, mu_el) + mu_be
+        S_bl = P_be @ S_el @ tr(P_be) + S_be
+        K = S_el @ tr(P_be)
+        C = K @ jax.vmap(generalised_inverse)(S_bl)
+        v = S_el - C @ tr(K)
+        out["bridge"] = {"A": P_el - C @ P_bl, "B": C, "m": mu_el - jnp.einsum("nij,nj->ni", C, mu_bl),
+                         "V": 0.5 * (v + tr(v))}
+    return out
+
+
+def eig_base(Sigma: np.ndarray, L_run: np.ndarray):
+    """(w, V) of the base covariances (..., d, d) with V's columns signed as the run's L (``factor_matrix``)."""
+    w, V = np.linalg.eigh(np.asarray(Sigma, np.float64))
+    dots = np.sum(V * np.asarray(L_run), axis=-2, keepdims=True)
+    return w, np.where(dots < 0.0, -V, V)
+
+
+def factor_tangent(w, V, dSigma):
+    """dL of L = V diag(sqrt(max(w, 0))) along dSigma (module docstring); NumPy, batched over leading axes."""
+    dA = np.einsum("...ji,...jk,...kl->...il", V, dSigma, V)
+    gap = w[..., None, :] - w[..., :, None]  # [i, j] = w_j - w_i
+    tol = EIG_GAP * np.max(np.abs(w), axis=-1, keepdims=True)[..., None]
+    big = np.abs(gap) > tol
+    F = np.where(big, 1.0 / np.where(big, gap, 1.0), 0.0)
+    dV = np.einsum("...ij,...jk->...ik", V, F * dA)
+    pos = w > 0.0
+    s = np.sqrt(np.where(pos, w, 0.0))
+    ds = np.where(pos, np.diagonal(dA, axis1=-2, axis2=-1) / (2.0 * np.where(pos, s, 1.0)), 0.0)
+    return dV * s[..., None, :] + V * ds[..., None, :]
+
+
+class ModelTangent:
+    """dS (Phi, mu, L, y0, log_num, bridge) = J S . dtheta at the run's base model: one compiled jvp (its
+    primal, the jnp set-up at the base, fixes the eigenvectors L's tangent follows)."""
+
+    def __init__(self, model, grid, static, S):
+        lay = model_layout(model, grid, static)
+        self.layout = lay
+        self.theta = caj.model_theta(model, lay.phi_times)
+        self._L = (np.asarray(S["L"]), np.asarray(S["bridge"]["L"]) if "bridge" in S else None)
+        self._eig = None
+        # theta is an argument, not a constant of the program: a run on other market values finds it in JAX's
+        # persistent compilation cache.
+        self._jvp = jax.jit(lambda th, dth: jax.jvp(lambda x: model_arrays(x, lay), (th,), (dth,)))
+
+    def theta_of(self, model) -> dict:
+        """theta of another (bumped) model on this run's layout."""
+        return caj.model_theta(model, self.layout.phi_times)
+
+    def zero(self) -> dict:
+        return jax.tree_util.tree_map(jnp.zeros_like, self.theta)
+
+    def arrays(self, dtheta):
+        """(base arrays of ``model_arrays``, their tangent along dtheta), NumPy."""
+        base, d = jax.tree_util.tree_map(np.asarray, self._jvp(self.theta, dtheta))
+        if self._eig is None:
+            self._eig = (eig_base(base["Sigma"], self._L[0]),
+                         None if self._L[1] is None else eig_base(base["bridge"]["V"], self._L[1]))
+        return base, d
+
+    def __call__(self, dtheta) -> dict:
+        """The model components of dS (NumPy) along dtheta (a theta-shaped pytree)."""
+        _, d = self.arrays(dtheta)
+        out = {"Phi": d["Phi"], "mu": d["mu"], "L": factor_tangent(*self._eig[0], d["Sigma"]), "y0": d["y0"],
+               "log_num": d["log_num"]}
+        if self.layout.lo is not None:
+            b = d["bridge"]
+            out["bridge"] = {"A": b["A"], "B": b["B"], "m": b["m"], "L": factor_tangent(*self._eig[1], b["V"])}
+        return out
+

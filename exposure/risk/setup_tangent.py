@@ -1,0 +1,159 @@
+"""One factor's set-up tangent dS/de through the market and the model (every factor but credit and funding):
+
+    Phi, mu, L, y0, log_num, bridge  = J S . dtheta/de                 (jvp of the jnp model layer, ``setup_model``)
+    dtheta/de = (theta(+h) - theta(-h)) / 2h   of the NumPy model build at the bumped market, each calibrated
+                Hull-White sigma moved by the implicit-function theorem (``models.calibration_jax``), not re-solved
+    pres, w   = central differences of prepare / the XVA weights at the bumped market and model
+
+e = +-h factor units (risk.setup_step). The compiled pieces (the model layer's jvp, one calibration Jacobian per
+calibrated currency) are built once per run (``context``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import numpy as np
+
+from exposure.risk.setup_model import ModelTangent
+
+
+@dataclasses.dataclass
+class _Context:
+    static: object
+    tangent: ModelTangent
+    ift: dict  # ccy -> (CalibrationIFT, currency index, SwaptionVolCurve)
+
+
+_CACHE: list = []  # the context of the last run's Static (compiled once per run, found by identity)
+
+
+def context(cfg, s, S, static) -> _Context:
+    """The run's ModelTangent and one CalibrationIFT per calibrated currency, built once per ``static``."""
+    from exposure.models.calibrate_config import calibration_quotes
+    from exposure.models.calibration_jax import CalibrationIFT
+
+    if _CACHE and _CACHE[0].static is static:
+        return _CACHE[0]
+    model = s.built.model
+    ift = {}
+    for i, ccy in enumerate(model.currencies):
+        ic = cfg.model.ir[ccy]
+        strip = str(getattr(ic.calibrate, "value", ic.calibrate))
+        if strip != "none":
+            quotes = calibration_quotes(s.market, ccy, ic, strip)
+            ift[ccy] = (CalibrationIFT(quotes, model.hw[i], s.market.curves[ccy]), i, s.market.swaption_vols[ccy])
+    ctx = _Context(static, ModelTangent(model, s.grid, static, S), ift)
+    _CACHE[:] = [ctx]
+    return ctx
+
+
+def calibrated_moves(ctx: _Context, factor, markets, step: float) -> dict:
+    """{ccy: dsigma/de (m,)} of every calibrated currency the factor moves (implicit-function theorem):
+    its swaption quotes (SwaptionVol), its mean reversion, or its curve (markets = (up, down) at +-step)."""
+    from exposure.models.calibration_jax import quote_vol_weights
+
+    out = {}
+    for ccy, (ift, _, sv) in ctx.ift.items():
+        dv, da, dlnP = None, 0.0, None
+        if factor.factor_type == "SwaptionVol" and factor.name == ccy:
+            e, j = factor.path[-2], factor.path[-1]
+            dv = quote_vol_weights(sv, ift.quotes, e, j) * factor.size
+        elif factor.factor_type == "MeanReversion" and factor.name == ccy:
+            da = factor.size
+        up, down = (m.curves[ccy].log_discount_np(ift.times) for m in markets)
+        if np.any(up != down):
+            dlnP = (np.asarray(up) - np.asarray(down)) / (2.0 * step)
+        if dv is not None or da or dlnP is not None:
+            out[ccy] = ift.tangent(dv, da, dlnP)
+    return out
+
+
+def _calibrated_params(ctx: _Context, cfg_b, moves: dict, e: float) -> dict:
+    """Every calibrated currency's parameters at the bumped config: base sigma + e dsigma/de, the config's a."""
+    from exposure.models.hull_white import HullWhiteParams
+
+    out = {}
+    for ccy, (ift, i, _) in ctx.ift.items():
+        sig = ift.sigma + e * moves[ccy] if ccy in moves else ift.sigma
+        out[ccy] = HullWhiteParams(float(cfg_b.model.ir[ccy].mean_reversion), ift.vol_times, np.asarray(sig))
+    return out
+
+
+def prepared_floats(market, model, s, static) -> list:
+    """The float leaves of every batch's prepare(ctx) on the run's dates (``state.path_state``'s pres), with
+    the integer leaves checked against the run's."""
+    from exposure.errors import ConfigError
+    from exposure.pricing.view import PricingContext
+    from exposure.risk.state import APPROXIMATION_ORDERS, _split
+
+    grid = s.grid
+    dates = (market.asof,) + tuple(grid.dates)
+    pctx = PricingContext(market, model, static.times, s.portfolio.fixings, dates, grid.reporting_mask())
+    floats, ints, treedef = _split([b.prepare(pctx) for b in s.portfolio.batches])
+    same = treedef == static.treedef and len(ints) == len(static.int_leaves) and all(
+        i == j and a.shape == b.shape and (np.array_equal(a, b) or any(o in name for o in APPROXIMATION_ORDERS))
+        for (i, a, name), (j, b, _) in zip(ints, static.int_leaves))
+    if not same:
+        raise ConfigError("risk", "a bump changes the discrete pricing set-up (schedules or indices); its "
+                                  "sensitivity cannot be taken through the fixed path program")
+    return floats
+
+
+class _Overlay:
+    """A config seen with one top-level group replaced (attribute and item access)."""
+
+    def __init__(self, cfg, key: str, node):
+        self._cfg, self._key, self._node = cfg, key, node
+
+    def __getattr__(self, k):
+        return self._node if k == self._key else getattr(self._cfg, k)
+
+    def __getitem__(self, k):
+        return self._node if k == self._key else self._cfg[k]
+
+
+def bumped_view(cfg, factor, e: float):
+    """``factors.bumped(cfg, factor, e)`` as the set-up reads it, copying only the factor's top-level group
+    (market or model): a deep copy of the whole config costs more than the rest of a model tangent."""
+    from exposure.confignode import ConfigNode, to_plain
+    from exposure.risk.factors import bumped
+
+    top = factor.path[0]
+    return _Overlay(cfg, top, bumped(ConfigNode({top: to_plain(cfg[top])}), factor, e)[top])
+
+
+def model_state_tangent(cfg, s, factor, S, static, step: float, keep_credit: bool = False) -> dict:
+    """dS/de of a factor that reaches S through the market and the model (everything but credit and funding):
+
+        Phi, mu, L, y0, log_num, bridge  = J S . dtheta/de                      (jvp, ``ModelTangent``)
+        dtheta/de = central difference of the model build at the bumped market, its calibrated Hull-White
+                    sigma moved by the implicit-function theorem (no re-calibration)
+        pres, w   = central difference of prepare / the XVA weights at the bumped market and model
+
+    with e = +-step factor units; the model's matrix exponentials and eigen-decompositions are not rebuilt.
+    keep_credit: the caller takes the weights' tangent by AD (``setup_market``): the bumped markets keep the base
+    credit curves (no CDS bootstrap) and w is left to the caller."""
+    from exposure.models.build import build_model
+    from exposure.risk.state import rebuilt_market, xva_weight_arrays
+
+    ctx = context(cfg, s, S, static)
+    cfgs = (bumped_view(cfg, factor, step), bumped_view(cfg, factor, -step))
+    markets = tuple(rebuilt_market(c, s, factor, keep_credit) for c in cfgs)
+    moves = calibrated_moves(ctx, factor, markets, step)
+    models = tuple(build_model(m, c.model, calibrated=_calibrated_params(ctx, c, moves, e)).model
+                   for m, c, e in zip(markets, cfgs, (step, -step)))
+    h2 = 2.0 * step
+    thetas = [ctx.tangent.theta_of(m) for m in models]
+    dtheta = jax.tree_util.tree_map(lambda a, b: (np.asarray(a) - np.asarray(b)) / h2, *thetas)
+    dS = ctx.tangent(dtheta)
+    pres = [prepared_floats(m, md, s, static) for m, md in zip(markets, models)]
+    dS["pres"] = [(a - b) / h2 for a, b in zip(*pres)]
+    if all(m is s.market for m in markets) or keep_credit:  # model parameter: the weights read the market only
+        dS["w"] = {k: np.zeros_like(v) for k, v in S["w"].items()}
+    else:
+        ns = s.portfolio.netting_sets
+        w = [xva_weight_arrays(c, m, ns, static.val_times, tuple(S["w"])) for c, m in zip(cfgs, markets)]
+        dS["w"] = {k: (w[0][k] - w[1][k]) / h2 for k in S["w"]}
+    return {k: dS[k] for k in S}

@@ -1,0 +1,176 @@
+"""The model side of the set-up layer by AD (exposure.risk.setup_model / setup_tangent,
+exposure.models.cross_asset_jax, exposure.models.calibration_jax), against the NumPy set-up the run itself uses:
+
+  * values: the jnp transitions, bridge, initial state and numeraire equal Discretisation.build's (NumPy, scipy's
+    expm) to rounding, and the eigh factor of the jnp covariance equals the run's L (signs aligned);
+  * calibration by the implicit-function theorem: d sigma / d quote and d sigma / d a equal re-calibrations of
+    the NumPy bootstrap at +-h, within |D(2h) - D(h)| (the O(h^2) truncation bound: |D(h) - D'| ~ |D(2h) - D(h)|/3);
+  * the tangent dS/de of every component (Phi, mu, L, y0, log_num, bridge, pres, w) equals the central difference
+    of the full NumPy set-up (market, model with re-calibration, Discretisation.build, prepare) at +-h, within
+    |D(2h) - D(h)| + |T(2h) - T(h)| (the truncation of each: T's pres and w are central differences at the
+    calibration's first-order move) plus float64 rounding of the difference quotient (1e-13 max|S| / h).
+The through-calibration vega against recalibrate-and-rerun is tests/test_risk_calibration.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import numpy as np
+import pytest
+
+from exposure.api import compose
+from exposure.models import cross_asset_jax as caj
+from exposure.models.calibrate_config import calibration_quotes
+from exposure.models.calibration import calibrate_hull_white, coterminal_strip
+from exposure.models.calibration_jax import CalibrationIFT, quote_vol_weights
+from exposure.models.cross_asset import factor_matrix
+from exposure.risk import RiskSettings
+from exposure.risk.setup_model import ModelTangent, factor_tangent
+from exposure.risk.setup_tangent import model_state_tangent
+from exposure.risk.stage import factor_list
+from exposure.risk.state import aligned, bumped_state, difference, path_state
+from exposure.setup import setup
+
+OVERRIDES = ["portfolio.trades=tests/data/risk_portfolio.yaml", "portfolio.fixings=null",
+             "simulation.grid='3M,6M,1Y,18M,2Y,3Y,4Y,5Y,7Y'", "simulation.paths=64"]
+
+
+@pytest.fixture(scope="module")
+def base():
+    cfg = compose(OVERRIDES)
+    s = setup(cfg)
+    S, static = path_state(cfg, s)
+    assert "bridge" in S  # the book has event dates between reporting dates: the bridge is exercised
+    return cfg, s, S, static
+
+
+def _close(a, b, rtol=1e-12):
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.shape == b.shape
+    np.testing.assert_allclose(a, b, rtol=0, atol=rtol * max(np.abs(b).max(), 1e-300))
+
+
+def test_jnp_model_layer_equals_the_numpy_discretisation(base):
+    cfg, s, S, static = base
+    mt = ModelTangent(s.built.model, s.grid, static, S)
+    b, _ = mt.arrays(mt.zero())
+    for k in ("Phi", "mu", "y0", "log_num"):
+        _close(b[k], S[k])
+    _close(aligned(factor_matrix(b["Sigma"]), S["L"]), S["L"])
+    for k in ("A", "B", "m"):
+        _close(b["bridge"][k], S["bridge"][k], 1e-11)  # A, B ~ 500: Sigma(r,l)^-1 amplifies rounding
+    _close(aligned(factor_matrix(b["bridge"]["V"]), S["bridge"]["L"]), S["bridge"]["L"])
+
+
+def test_jnp_transitions_with_credit_states_and_breakpoints_equal_numpy():
+    """A model with a stochastic credit intensity (model=flat_wwr) and steps that cross vol breakpoints and
+    need sub-steps (a tau > 0.5)."""
+    cfg = compose(["market=flat", "model=flat_wwr", "model.ir.USD.volatility=[0.01,0.012,0.009]",
+                   "model.ir.USD.volatility_times=[2Y,5Y]", "model.credit.CP_A.mean_reversion=0.3"])
+    from exposure.market.snapshot import build_market
+    from exposure.models.build import build_model
+
+    model = build_model(build_market(cfg.market), cfg.model).model
+    assert model.credit
+    starts, ends = np.array([0.0, 0.5, 1.7, 4.0]), np.array([0.5, 1.7, 6.5, 9.0])
+    phi_t = np.unique(np.concatenate([starts, ends]))
+    got = jax.jit(lambda th: caj.step_transitions(model, th, phi_t, starts, ends))(caj.model_theta(model, phi_t))
+    for g, w in zip(got, model.step_transitions(starts, ends)):
+        _close(g, w)
+
+
+def test_factor_tangent_is_the_derivative_of_the_eigh_factor():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(3, 5, 5))
+    Sig = X @ np.swapaxes(X, 1, 2)
+    dSig = rng.normal(size=(3, 5, 5))
+    dSig = dSig + np.swapaxes(dSig, 1, 2)
+    L = factor_matrix(Sig)
+    w, V = np.linalg.eigh(Sig)
+    d = factor_tangent(w, V, dSig)
+    h = 1e-5
+    D = lambda h: (aligned(factor_matrix(Sig + h * dSig), L) - aligned(factor_matrix(Sig - h * dSig), L)) / (2 * h)
+    assert np.abs(d - D(h)).max() <= np.abs(D(2 * h) - D(h)).max() + 1e-9
+    assert np.abs(d).max() > 0.1
+
+
+@pytest.fixture(scope="module", params=["normal", "lognormal"])
+def usd_calibration(base, request):
+    """The example market's USD co-terminal strip (normal vols), or a shifted-lognormal strip on the same curve."""
+    cfg, s, _, _ = base
+    ic = cfg.model.ir.USD
+    quotes = calibration_quotes(s.market, "USD", ic, "coterminal")
+    if request.param == "lognormal":
+        quotes = coterminal_strip(10.0, [0.30, 0.28, 0.26, 0.25, 0.24], expiries=[1, 2, 3, 5, 7],
+                                  vol_type="lognormal", shift=0.01)
+    curve = s.market.curves["USD"]
+    params, report = calibrate_hull_white(curve, quotes, float(ic.mean_reversion))
+    return curve, CalibrationIFT(quotes, params, curve), report
+
+
+def test_calibration_by_the_implicit_function_theorem_equals_recalibration(usd_calibration):
+    curve, ift, report = usd_calibration
+    q0 = ift.quotes
+    model, market = jax.jit(ift.prices)(ift.sigma, ift.vols, ift.a, ift.lnP)  # the equations, solved by NumPy
+    _close(market, [r.market_price for r in report.rows])
+    _close(model, [r.model_price for r in report.rows], 1e-11)
+
+    def sig(dv=0.0, da=0.0):
+        qs = [dataclasses.replace(q, vol=q.vol + x) for q, x in zip(q0, np.broadcast_to(dv, len(q0)))]
+        return np.asarray(calibrate_hull_white(curve, qs, ift.a + da)[0].vol_values)
+
+    _close(ift.sigma, sig(), 1e-15)
+    h = 2e-5
+    for k in (0, 2, len(q0) - 1):
+        dv = np.eye(len(q0))[k]
+        ad = ift.tangent(dvols=dv)
+        D1, D2 = ((sig(hh * dv) - sig(-hh * dv)) / (2 * hh) for hh in (h, 2 * h))
+        assert np.abs(ad - D1).max() <= np.abs(D2 - D1).max() + 1e-9 * np.abs(ad).max(), (k, ad, D1)
+        assert ad[k] > 100 * np.abs(ad - D1).max()  # a vega the comparison resolves
+    ha = 1e-4
+    ad = ift.tangent(da=1.0)
+    D1, D2 = ((sig(da=hh) - sig(da=-hh)) / (2 * hh) for hh in (ha, 2 * ha))
+    assert np.abs(ad - D1).max() <= np.abs(D2 - D1).max() + 1e-9 * np.abs(ad).max()
+    assert np.abs(ad).min() > 0.01
+
+
+def test_quote_weights_are_the_interpolation_of_the_matrix(base, usd_calibration):
+    _, s, _, _ = base
+    _, ift, _ = usd_calibration
+    sv = s.market.swaption_vols["USD"]
+    total = sum(quote_vol_weights(sv, ift.quotes, e, j) for e in range(len(sv.expiry_times))
+                for j in range(len(sv.tenor_times)))
+    np.testing.assert_allclose(total, 1.0, rtol=1e-14)  # bilinear weights sum to one
+
+
+FAST = [("MeanReversion", "USD", ""), ("SwaptionVol", "USD", "2Yx5Y"), ("Correlation", "IR:USD~FX:EUR", "")]
+SLOW = [("DiscountCurve", "USD", "5Y"), ("IndexCurve", "USD-LIBOR-3M", "5Y"), ("FXSpot", "EUR/USD", ""),
+        ("FXVol", "EUR/USD", "1Y"), ("EquitySpot", "SPX", ""), ("EquityVol", "SX5E", ""),
+        ("MeanReversion", "EUR", ""), ("HWSigma", "EUR", "0"), ("DiscountCurve", "EUR", "5Y")]
+
+
+@pytest.mark.parametrize("key", FAST + [pytest.param(k, marks=pytest.mark.slow) for k in SLOW],
+                         ids=lambda k: "/".join(x for x in k if x))
+def test_model_tangent_equals_central_difference_of_the_numpy_setup(base, key):
+    cfg, s, S, static = base
+    f = next(x for x in factor_list(cfg, s, RiskSettings()) if (x.factor_type, x.name, x.pillar) == key)
+    h = 0.1
+    ad, ad2 = (model_state_tangent(cfg, s, f, S, static, hh) for hh in (h, 2 * h))
+    D1, D2 = (difference(bumped_state(cfg, s, f, S, static, hh), bumped_state(cfg, s, f, S, static, -hh), S, hh)
+              for hh in (h, 2 * h))
+    moved = 0
+    for (path, a), a2, d1, d2, s0 in zip(jax.tree_util.tree_flatten_with_path(ad)[0], jax.tree_util.tree_leaves(ad2),
+                                         jax.tree_util.tree_leaves(D1), jax.tree_util.tree_leaves(D2),
+                                         jax.tree_util.tree_leaves(S)):
+        a, a2, d1, d2, s0 = (np.asarray(x) for x in (a, a2, d1, d2, s0))
+        if not a.size:
+            continue
+        # Both are O(h^2) from the derivative (the AD tangent's pres and w are central differences too, at the
+        # calibration's first-order move): each one's truncation is bounded by its own |X(2h) - X(h)|.
+        tol = (np.abs(d2 - d1).max() + np.abs(a2 - a).max() + 1e-13 * np.abs(s0).max() / h
+               + 1e-12 * np.abs(d1).max())
+        assert np.abs(a - d1).max() <= tol, (key, jax.tree_util.keystr(path), np.abs(a - d1).max(), tol)
+        moved += np.abs(d1).max() > 1e-10 * max(np.abs(s0).max(), 1e-300)
+    assert moved  # the factor moves the set-up
