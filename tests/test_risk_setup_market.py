@@ -177,11 +177,14 @@ def test_credit_and_funding_tangents_rebuild_nothing(tiny, monkeypatch):
     mt = market_tangents(cfg, s, tuple(S["w"]), static.val_times)
     picks = _picks(cfg, s)
     calls = []
-    real = stage.bumped_state
+    real, real_model = stage.bumped_state, stage.model_state_tangent
     monkeypatch.setattr(stage, "bumped_state", lambda *a, **k: calls.append(a[2].label()) or real(*a, **k))
+    # a base-curve pillar: the model side by jvp and the rest by difference, credit curves kept (weights by AD)
+    monkeypatch.setattr(stage, "model_state_tangent", lambda *a, **k: (
+        calls.append(a[2].label() + (" keep_credit" if k.get("keep_credit") else "")) or real_model(*a, **k)))
     for f in picks:
         dS = tangent(cfg, f, S, static, s, 0.1, mt)
         np.testing.assert_array_equal(dS["w"]["CVA"], mt.parts(f)[0]["w"]["CVA"])
         if f.factor_type != "DiscountCurve":
             assert not any(np.any(x) for x in __import__("jax").tree_util.tree_leaves(dict(dS, w={})))
-    assert sorted(set(calls)) == ["DiscountCurve/USD/2Y", "DiscountCurve/USD/6M"]
+    assert sorted(set(calls)) == ["DiscountCurve/USD/2Y keep_credit", "DiscountCurve/USD/6M keep_credit"]
