@@ -63,7 +63,7 @@ from exposure._pytree import pytree_dataclass, static_field
 from exposure.errors import ExposureError
 from exposure.pricing.cashflows import CashFlows, generate, log_discount
 from exposure.pricing.linear_specs import FloatLeg
-from exposure.pricing.view import PathView, PricingContext, TradeBatch
+from exposure.pricing.view import PathView, PricingContext, TradeBatch, netting_sum
 
 SERIES_RANGE = 6.0  # Y: the largest |(B_f - B_mid) x| the series covers
 SERIES_TOL = 1e-13
@@ -311,7 +311,7 @@ class LinearBatch(TradeBatch):
         v = self._run(pre, view, per_trade=False)
         if pre.ns_global == tuple(range(n_netting_sets)):
             return v
-        return _scatter(v, jnp.asarray(pre.ns_global, dtype=jnp.int32), n_netting_sets)
+        return netting_sum(v, pre.ns_global, n_netting_sets)
 
     def check_range(self, pre: LinearPre, x_abs_max) -> None:
         """Raise SeriesRangeError if |xi| = |x| h / Y > 1 on some path and date, where the series is not
@@ -367,6 +367,11 @@ def _round_order(n: int) -> int:
 _STATIC_LOOPS = contextvars.ContextVar("linear_static_loops", default=False)
 
 
+def static_loops_enabled() -> bool:
+    """True inside ``differentiable_loops``: every pricer with data-dependent loop bounds must use static ones."""
+    return _STATIC_LOOPS.get()
+
+
 @contextlib.contextmanager
 def differentiable_loops():
     """Inside: batches traced with static loop bounds, which reverse mode can differentiate (exposure.risk)."""
@@ -385,11 +390,6 @@ def state_abs_max(x) -> np.ndarray:
 @jax.jit
 def _abs_max(x):
     return jnp.max(jnp.abs(x), axis=2)
-
-
-@partial(jax.jit, static_argnums=(2,))
-def _scatter(v, idx, n):
-    return jnp.zeros((v.shape[0], n, v.shape[2]), v.dtype).at[:, idx, :].set(v)
 
 
 @partial(jax.jit, static_argnames=("ccy_idx", "eq_idx", "eq_ccy_idx", "sorted_seg", "poison", "static_loops"))

@@ -166,6 +166,32 @@ class TradeBatch:
     def netting_values(self, pre, view: PathView, n_netting_sets: int):
         """(K, n_netting_sets, P): the batch's values summed per netting set; linear batches override this
         with an aggregation before the path dimension."""
-        v = self.values(pre, view)
-        seg = jnp.asarray(self.netting_set)
-        return jnp.zeros((v.shape[0], n_netting_sets, v.shape[2]), v.dtype).at[:, seg, :].add(v)
+        return netting_sum(self.values(pre, view), self.netting_set, n_netting_sets)
+
+
+def netting_sum(v, seg, n: int):
+    """(K, n, P): out[:, s] = sum of v[:, r] over the rows r with seg[r] = s, in row order; v (K, m, P), seg (m,)
+    static ints (NumPy).
+
+    Written as masked gathers of static rows (one per rank of a row within its netting set), not a scatter:
+    XLA's CPU scatter is a loop over elements that cannot fuse, whereas these gathers fuse with the sum over
+    batches into one pass that writes the (K, n, P) netting values once (bench-1k: ~1.5 s less per chunk).
+    The same additions in the same order as a sequential scatter-add into zeros."""
+    seg = np.asarray(seg, dtype=np.int64).reshape(-1)
+    rank = np.zeros(seg.size, dtype=np.int64)
+    seen: dict = {}
+    for r, s in enumerate(seg):
+        rank[r] = seen.get(int(s), 0)
+        seen[int(s)] = rank[r] + 1
+    out = None
+    for j in range(int(rank.max(initial=-1)) + 1):
+        rows = np.flatnonzero(rank == j)
+        pos = np.zeros(n, dtype=np.int32)
+        pos[seg[rows]] = rows
+        mask = np.zeros(n, dtype=bool)
+        mask[seg[rows]] = True
+        term = jnp.where(jnp.asarray(mask)[None, :, None], jnp.take(v, jnp.asarray(pos), axis=1), 0.0)
+        out = term if out is None else out + term
+    if out is None:
+        return jnp.zeros((v.shape[0], n, v.shape[2]), v.dtype)
+    return out
