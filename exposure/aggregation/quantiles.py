@@ -146,16 +146,18 @@ class QuantileStore:
         else:
             self._data = np.empty(self.shape, dtype=self.dtype)
 
-    def add(self, start: int, stop: int, data) -> None:
-        """Paths [start, stop) of the slab; ``data`` is (n_dates, n_entities, stop - start) as values are."""
+    def add(self, start: int, stop: int, data, entity_major: bool = False) -> None:
+        """Paths [start, stop) of the slab; ``data`` is (n_dates, n_entities, stop - start) as values are, or
+        (n_entities, n_dates, stop - start) with entity_major."""
         a = np.asarray(data)
         n, K, P = self.shape
-        if a.shape != (K, n, stop - start) or start < 0 or stop > P:
-            raise ValueError(f"QuantileStore.add: expected ({K}, {n}, {stop - start}) within {P} paths, got {a.shape}")
-        block = np.ascontiguousarray(np.transpose(a, (1, 0, 2)), dtype=self.dtype)
+        want = (n, K, stop - start) if entity_major else (K, n, stop - start)
+        if a.shape != want or start < 0 or stop > P:
+            raise ValueError(f"QuantileStore.add: expected {want} within {P} paths, got {a.shape}")
+        block = a if entity_major else np.transpose(a, (1, 0, 2))
         if self.spilled:
             name = f"paths_{start}_{stop}"
-            self._h5.create_dataset(name, data=block)
+            self._h5.create_dataset(name, data=np.ascontiguousarray(block, dtype=self.dtype))
             self._chunks.append((start, stop, name))
         else:
             self._data[:, :, start:stop] = block
