@@ -280,8 +280,11 @@ class ChunkReducer:
         """Paths [start, stop) of arrays whose path axis holds at least stop - start paths (device arrays or
         NumPy; a padded chunk's extra paths are ignored)."""
         n = stop - start
-        W = int(values.shape[-1])
         B = self.B
+        if isinstance(values, np.ndarray):  # host arrays (a replay, a stored cube): padded to a few widths
+            values, numeraire, fx, states = (None if a is None else _to_width(np.asarray(a), n, _bucket(n, B))
+                                             for a in (values, numeraire, fx, states))
+        W = int(values.shape[-1])
         lead = (-start) % B
         if lead >= n:
             n_end = lead
@@ -322,6 +325,17 @@ class ChunkReducer:
         blocks = {k: np.moveaxis(np.asarray(v)[..., :1], -1, 0) for k, v in out.items()
                   if k not in ("pfe", "X", "coll")}
         return ChunkSums(0, 0, blocks, np.array([count]), None, None, None)
+
+
+def _bucket(n: int, B: int) -> int:
+    """Width the host pads n paths to: a multiple of B with at most ~25% padding (few compiled widths)."""
+    g = max(B, 1 << max(0, n.bit_length() - 3))
+    return -(-n // g) * g
+
+
+def _to_width(a: np.ndarray, n: int, W: int) -> np.ndarray:
+    a = a[..., :n]
+    return np.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, W - n)]) if W > n else a
 
 
 def _factors(path_weights, states) -> np.ndarray:
