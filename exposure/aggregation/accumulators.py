@@ -176,12 +176,12 @@ class ExposureAccumulator:
         return self.with_pfe(out)
 
     def add_quantile_input(self, start: int, stop: int, data) -> None:
-        """Paths [start, stop) of the PFE input (n, K, p), entity-major, when the sums are taken elsewhere
-        (``reduction.ChunkReducer``)."""
+        """Paths [start, stop) of the PFE input (K, n, p), handed over to the store, when the sums are taken
+        elsewhere (``reduction.ChunkReducer``)."""
         if start != self._next:
             raise ValueError(f"paths must arrive in order: expected start {self._next}, got {start}")
         if self.store is not None:
-            self.store.add(start, stop, data, entity_major=True)
+            self.store.add(start, stop, data, keep=True)
         self._next = stop
 
     def with_pfe(self, out: dict) -> dict:

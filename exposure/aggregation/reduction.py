@@ -36,6 +36,8 @@ import numpy as np
 from exposure.aggregation.collateral import csa_arrays
 
 STAT_NAMES = ("EPE", "ENE")  # profiles with a standard error (S1, S2 and the block shift)
+_PROGRAMS: dict = {}  # compiled reductions by structure and width (CSA amounts and weights are arguments)
+_MAX_PROGRAMS = 8
 
 
 @dataclasses.dataclass
@@ -86,12 +88,21 @@ class ChunkReducer:
         self.pfe_discounted = bool(pfe_discounted)
         self.want_x = bool(want_x)
         self.pfe = bool(pfe)
-        self._fns = {}
-
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state["_fns"] = {}
-        return state
+        flat = [(b, np.asarray(w, np.float64)) for ts in self.terms for b, w, _ in ts]
+        # The numbers of the program, passed as arguments: a what-if with other CSA terms or credit curves
+        # reuses the compiled program.
+        self.params = {"csa": {k: a[:, None] for k, a in csa_arrays(self.csas).items()} if self.csas else {},
+                       "ia": np.array([c.independent_amount_held - c.independent_amount_posted for c in self.csas]),
+                       "ib": np.array([0.0 if c.initial_balance is None else float(c.initial_balance)
+                                       for c in self.csas]),
+                       "w": np.stack([w.T for _, w in flat], axis=1) if flat else np.zeros((self.K, 0, self.n_ns))}
+        self.key = (self.B, self.K, self.n_ns, self.vi.tobytes(), None if self.ci is None else
+                    (self.ci.shape, self.ci.tobytes()), self.t0, self.csa_idx.tobytes(),
+                    tuple((c.initial_balance is None, c.margining) for c in self.csas), tuple(self.fx_idx),
+                    tuple((i, b, k is not None) for i, ts in enumerate(self.terms) for b, _, k in ts),
+                    None if self.groups is None else self.groups.tobytes(),
+                    None if path_weights is None else np.asarray(path_weights.rows).tobytes(),
+                    self.pfe_discounted, self.want_x, self.pfe)
 
     @property
     def with_collateral(self) -> bool:
@@ -103,11 +114,15 @@ class ChunkReducer:
     # -- the compiled program ----------------------------------------------------------------------------------
 
     def _fn(self, width: int):
-        if width not in self._fns:
+        key = self.key + (int(width),)
+        if key not in _PROGRAMS:
             import jax
 
-            self._fns[width] = jax.jit(self._program(width))
-        return self._fns[width]
+            while len(_PROGRAMS) >= _MAX_PROGRAMS:
+                _PROGRAMS.pop(next(iter(_PROGRAMS)))
+            _PROGRAMS[key] = jax.jit(self._program(width))
+        program = _PROGRAMS[key]
+        return lambda *args: program(*args, self.params)
 
     def _program(self, W: int):
         import jax
@@ -120,47 +135,57 @@ class ChunkReducer:
         nb = Wp // B
         vi, ci, cs = self.vi, self.ci, self.csa_idx
         csas, fx_idx = self.csas, self.fx_idx
-        terms = {k: a[:, None] for k, a in csa_arrays(csas).items()} if csas else {}
-        ia = np.array([c.independent_amount_held - c.independent_amount_posted for c in csas])
+        flags = [(c.initial_balance is None, c.margining) for c in csas]
         any_fx = any(f is not None for f in fx_idx)
-        flat = [(i, b, np.asarray(w, np.float64), key) for i, ts in enumerate(self.terms) for b, w, key in ts]
-        n_f, width_f = len(self.names), n + self.n_groups + 1
-        rows = None if self.path_weights is None else np.asarray(self.path_weights.rows, np.int64)
+        flat = [(i, b, key) for i, ts in enumerate(self.terms) for b, _, key in ts]
+        n_f = len(self.names)
+        rows = None if self.path_weights is None else [int(r) for r in self.path_weights.rows]
+        slot = {int(j): m for m, j in enumerate(cs)}  # netting set -> its CSA position
 
-        def at_closeout(a, cols_sets, cols=None):  # a (K_all, m, W) -> (K, len(sets), W) at close-out dates
-            cols = cols_sets if cols is None else cols
+        def dates(a, idx):  # a[idx] along axis 0: a static slice when idx is evenly spaced (no gather)
+            idx = np.asarray(idx)
+            if idx.size > 1 and np.all(np.diff(idx) == idx[1] - idx[0]) and idx[1] > idx[0]:
+                return a[int(idx[0]) : int(idx[-1]) + 1 : int(idx[1] - idx[0])]
+            if idx.size == 1:
+                return a[int(idx[0]) : int(idx[0]) + 1]
+            return a[idx]
+
+        def at_closeout(a, sets):  # a (K_all, m, W), column c of set sets[c] -> (K, len(sets), W)
             if ci.ndim == 2:
-                return a[ci[:, cols_sets], np.asarray(cols)[None, :]]
-            return a[ci][:, cols]
+                return jnp.stack([dates(a[:, c], ci[:, j]) for c, j in enumerate(sets)], axis=1)
+            return dates(a, ci)
 
-        def collateralise(vals, fx):
-            Vv = vals[vi]
+        def per_set(csa_rows, other):  # (K, n, W): the CSA sets' rows, the others' from ``other``
+            return jnp.stack([csa_rows[:, slot[j]] if j in slot else other[:, j] for j in range(n)], axis=1)
+
+        def collateralise(vals, fx, prm):
+            Vv = dates(vals, vi)
             if not csas:
                 return Vv, Vv, None
-            V_call = Vv[:, cs]
-            V_co = at_closeout(vals, cs) if ci is not None else V_call
+            V_call = jnp.stack([Vv[:, j] for j in cs], axis=1)
+            V_co = at_closeout(jnp.stack([vals[:, j] for j in cs], axis=1), cs) if ci is not None else V_call
             if any_fx:
                 ones = jnp.ones(vals.shape[:1] + vals.shape[2:], vals.dtype)
                 full = jnp.stack([ones if f is None else fx[f] for f in fx_idx], axis=1)  # (K_all, m, W)
-                fx_call = full[vi]
-                fx_co = at_closeout(full, cs, np.arange(cs.size)) if ci is not None else fx_call
+                fx_call = dates(full, vi)
+                fx_co = at_closeout(full, cs) if ci is not None else fx_call
             v = V_call / fx_call if any_fx else V_call
-            c0 = initial_balance(vals, full if any_fx else None)
-            C = vm_scan(v, c0, {k: jnp.asarray(a, vals.dtype) for k, a in terms.items()})
-            held = C + jnp.asarray(ia, vals.dtype)[None, :, None]
-            F = Vv.at[:, cs].set(V_call - (C * fx_call if any_fx else C))
+            c0 = initial_balance(vals, full if any_fx else None, prm)
+            C = vm_scan(v, c0, prm["csa"])
+            held = C + prm["ia"][None, :, None]
+            F = per_set(V_call - (C * fx_call if any_fx else C), Vv)
             if any_fx:
                 held = held * fx_co
-            X = Vv.at[:, cs].set(V_co - held)
-            coll = jnp.zeros_like(Vv).at[:, cs].set(held)
+            X = per_set(V_co - held, Vv)
+            coll = per_set(held, jnp.zeros_like(Vv))
             return X, F, coll
 
-        def initial_balance(vals, full):
+        def initial_balance(vals, full, prm):  # collateral._initial_balance, the same operations
             W_ = vals.shape[-1]
             out = []
-            for j, csa in enumerate(csas):
-                if csa.initial_balance is not None:
-                    out.append(jnp.full((W_,), float(csa.initial_balance), vals.dtype))
+            for j, (none, margining) in enumerate(flags):
+                if not none:
+                    out.append(jnp.broadcast_to(prm["ib"][j], (W_,)))
                     continue
                 if self.t0 is None:
                     out.append(jnp.zeros((W_,), vals.dtype))
@@ -169,8 +194,9 @@ class ChunkReducer:
                 if full is not None:
                     v0 = v0 / full[self.t0, j]
                 zero = jnp.zeros_like(v0)
-                recv = jnp.maximum(v0 - csa.threshold_cpty, 0.0) if csa.margining != "bank_posts" else zero
-                post = jnp.maximum(-v0 - csa.threshold_bank, 0.0) if csa.margining != "cpty_posts" else zero
+                h_c, h_b = prm["csa"]["h_cpty"][j, 0], prm["csa"]["h_bank"][j, 0]
+                recv = jnp.maximum(v0 - h_c, 0.0) if margining != "bank_posts" else zero
+                post = jnp.maximum(-v0 - h_b, 0.0) if margining != "cpty_posts" else zero
                 out.append(recv - post)
             return jnp.stack(out)
 
@@ -180,7 +206,7 @@ class ChunkReducer:
                 b = b[..., :h] + b[..., h:]
             return b[..., 0]
 
-        def program(vals, num, fx, M, lead, n_end):
+        def program(vals, num, fx, M, lead, n_end, prm):
             valid = (jnp.arange(Wp) < n_end - lead).reshape(nb, B)
 
             def blocked(a):  # (..., W) -> (..., nb, B): paths from lead on, zeros outside [lead, n_end)
@@ -195,8 +221,8 @@ class ChunkReducer:
                 d = jnp.where(valid, b - shift, 0.0)
                 return tree(b), tree(d), tree(d * d), shift[..., 0]
 
-            X, F, coll = collateralise(vals, fx)
-            inv = 1.0 / num[vi]
+            X, F, coll = collateralise(vals, fx, prm)
+            inv = 1.0 / dates(num, vi)
             invb = inv[:, None, :]
             pos = jnp.maximum(X, 0.0)
             y = {"EPE": pos * invb, "ENE": (pos - X) * invb}
@@ -213,38 +239,32 @@ class ChunkReducer:
                 y["FundingEPE"], y["FundingENE"] = y["EPE"], y["ENE"]
             out["df"] = tree(blocked(inv))
             if flat:
-                out["F"], out["F_dev"], out["F_sq"], out["F_shift"] = stats(functionals(y, M))
+                out["F"], out["F_dev"], out["F_sq"], out["F_shift"] = stats(functionals(y, M, prm["w"]))
             if self.pfe:
-                q = y["EPE"] if self.pfe_discounted else pos
-                out["pfe"] = jnp.transpose(q, (1, 0, 2))
+                out["pfe"] = y["EPE"] if self.pfe_discounted else pos
             if self.want_x:
                 out["X"], out["coll"] = X, coll
             return out
 
-        def functionals(y, M):
-            bases = sorted({b for _, b, _, _ in flat})
-            ys = jnp.stack([y[b] for b in bases])  # (nbase, K, n, W)
-            wk = jnp.asarray(np.stack([w.T for _, _, w, _ in flat], axis=1), ys.dtype)  # (K, T, n)
+        def functionals(y, M, wk):  # wk (K, T, n): the date weights of every term
             if rows is not None:
-                m = jnp.ones((K, n, W), ys.dtype).at[:, rows].set(jnp.transpose(M, (1, 0, 2)))
-            else:
-                m = jnp.ones((K, 1, 1), ys.dtype)
-            bidx = [bases.index(b) for _, b, _, _ in flat]
-            keyed = [key is not None for _, _, _, key in flat]
-
-            def step(acc, xs):  # one date: acc (T, n, W) += w y (x m for keyed terms), in date order
-                yk, wkk, mk = xs
-                new = [acc[t] + ((wkk[t][:, None] * mk) * yk[bidx[t]] if keyed[t] else wkk[t][:, None] * yk[bidx[t]])
-                       for t in range(len(flat))]
-                return jnp.stack(new), None
-
-            acc0 = jnp.zeros((len(flat), n, W), ys.dtype)
-            mk = m if rows is not None else jnp.ones((K, n, 1), ys.dtype)
-            acc, _ = jax.lax.scan(step, acc0, (jnp.transpose(ys, (1, 0, 2, 3)), wk, mk))
+                mrow = {j: r for r, j in enumerate(rows)}
+            acc = []
+            for t, (_, b, key) in enumerate(flat):
+                f = None
+                for k in range(K):  # date order fixed (unrolled: one fused pass over the amounts)
+                    w = wk[k, t][:, None]
+                    if key is not None:  # per-path factor on the stochastic rows: (w m) y, as the NumPy sums
+                        m = jnp.stack([M[mrow[j], k] if j in mrow else jnp.ones((W,), M.dtype) for j in range(n)])
+                        term = (w * m) * y[b][k]
+                    else:
+                        term = w * y[b][k]
+                    f = term if f is None else f + term
+                acc.append(f)
             Fs = []
             for i in range(n_f):
                 f = None
-                for t, (fi, _, _, _) in enumerate(flat):
+                for t, (fi, _, _) in enumerate(flat):
                     if fi == i:
                         f = acc[t] if f is None else f + acc[t]
                 Fs.append(f)
@@ -260,9 +280,8 @@ class ChunkReducer:
             for j in range(1, n):
                 tot = tot + Fe[:, j]
             parts.append(tot[:, None])
-            return jnp.concatenate(parts, axis=1)  # (n_f, width_f, W)
+            return jnp.concatenate(parts, axis=1)  # (n_f, n + n_groups + 1, W)
 
-        del width_f
         return program
 
     # -- per chunk ---------------------------------------------------------------------------------------------
