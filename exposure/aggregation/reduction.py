@@ -247,20 +247,24 @@ class ChunkReducer:
             return out
 
         def functionals(y, M, wk):  # wk (K, T, n): the date weights of every term
-            if rows is not None:
+            bases = sorted({b for _, b, _ in flat})
+            keyed = any(key is not None for _, _, key in flat)
+            xs = tuple(y[b] for b in bases) + (wk,)
+            if keyed:  # per-path factors on the stochastic rows, 1 elsewhere: (K, n, W)
                 mrow = {j: r for r, j in enumerate(rows)}
-            acc = []
-            for t, (_, b, key) in enumerate(flat):
-                f = None
-                for k in range(K):  # date order fixed (unrolled: one fused pass over the amounts)
-                    w = wk[k, t][:, None]
-                    if key is not None:  # per-path factor on the stochastic rows: (w m) y, as the NumPy sums
-                        m = jnp.stack([M[mrow[j], k] if j in mrow else jnp.ones((W,), M.dtype) for j in range(n)])
-                        term = (w * m) * y[b][k]
-                    else:
-                        term = w * y[b][k]
-                    f = term if f is None else f + term
-                acc.append(f)
+                ones = jnp.ones((K, W), y["EPE"].dtype)
+                xs = xs + (jnp.stack([M[mrow[j]] if j in mrow else ones for j in range(n)], axis=1),)
+
+            def step(acc, x):  # one date, in date order: acc_t += w y ((w m) y on keyed terms, as NumPy)
+                new = []
+                for t, (_, b, key) in enumerate(flat):
+                    w = x[len(bases)][t][:, None]
+                    yb = x[bases.index(b)]
+                    new.append(acc[t] + ((w * x[-1]) * yb if key is not None else w * yb))
+                return tuple(new), None
+
+            zero = jnp.zeros((n, W), y["EPE"].dtype)
+            acc, _ = jax.lax.scan(step, tuple(zero for _ in flat), xs)
             Fs = []
             for i in range(n_f):
                 f = None
