@@ -74,7 +74,7 @@ def test_jax_reduction_matches_the_numpy_reference():
     ref, got = _run("numpy", 700, trade=True), _run("jax", 700, trade=True)
     for name in ("EPE", "ENE", "EE_stderr", "ENE_stderr", "ExpectedCollateral", "FundingEPE", "FundingENE",
                  "PFE", "PFE_lower", "PFE_upper", "BaselEEPE"):
-        _close(got.netting[name], ref.netting[name]), name
+        _close(got.netting[name], ref.netting[name])
     for name in ("trade_EPE", "AllocatedEPE", "AllocatedENE"):
         _close(got.trade[name], ref.trade[name])
     _close(got.discount_factors, ref.discount_factors)

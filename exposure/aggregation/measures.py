@@ -49,7 +49,8 @@ from exposure.aggregation.basel import basel_measures
 from exposure.aggregation.collateral import collateral_paths_batch
 from exposure.aggregation.dim import RegressionDIM
 from exposure.aggregation.quantiles import DEFAULT_MEMORY_BUDGET, DEFAULT_QUANTILES
-from exposure.aggregation.reduction import BlockTotals, ChunkReducer
+from exposure.aggregation.block_totals import BlockTotals
+from exposure.aggregation.reduction import ChunkReducer
 
 REDUCTIONS = ("jax", "numpy")
 
