@@ -40,6 +40,7 @@ class ChunkOutput:
     states: np.ndarray  # (K, d, n) model states (the stored cube keeps them for what-if)
     npv0: np.ndarray  # (n_trades,) t0 prices (the same in every chunk)
     x_abs_max: np.ndarray  # (n_ccy, K) max over the chunk's simulated paths of |x_c|
+    sums: object = None  # exposure.aggregation.reduction.ChunkSums when the job carries the run's reducer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +59,7 @@ class ChunkJob:
     log_num: np.ndarray
     n_ns: int
     trade_level: bool
+    reducer: object = None  # exposure.aggregation.reduction.ChunkReducer: the chunk's sums reduced here too
 
     def ranges(self) -> list:
         return self.gen.ranges()
@@ -68,10 +70,12 @@ class ChunkJob:
         price = pricing_function(self.batches, self.n_ns, self.model, self.trade_level, args)
         ns, tr, num, fx, npv0, x_abs_max = price(*args)
         n = stop - start
+        # The collateral and exposure sums on the device arrays, before anything comes back to the host.
+        sums = None if self.reducer is None else self.reducer(start, stop, ns, num, fx, states)
         # To NumPy before slicing: slicing a device array compiles a program per chunk width.
         return ChunkOutput(start, stop, np.asarray(ns)[..., :n], np.asarray(num)[..., :n], np.asarray(fx)[..., :n],
                            None if tr is None else np.asarray(tr)[..., :n], np.asarray(states)[..., :n],
-                           np.asarray(npv0), np.asarray(x_abs_max))
+                           np.asarray(npv0), np.asarray(x_abs_max), sums)
 
     def outputs(self, first: int = 0):
         """ChunkOutputs of the chunks ``first``, ``first + 1``, ... in order, computed in this process (a resumed

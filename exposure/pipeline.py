@@ -80,6 +80,7 @@ def run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | None
     plan = run_memory_plan(cfg, s)  # the chunk size (in gen) and the quantile spill from the memory budget
     agg, post = make_aggregator(cfg, market, pf, grid, gen.n_paths, model.currencies, out_dir,
                                 trade_ns if trade_level else None, model=model, memory_budget_bytes=plan.store_bytes)
+    job = dataclasses.replace(job, reducer=agg.reducer)  # collateral and sums reduced with each chunk
     progress.log(f"memory plan: chunks of {gen.ranges()[0][1]} paths, quantile store "
                  f"{'spilled to disk' if plan.spilled else 'in memory'} (budget {plan.budget / 2**30:.3g} GB)")
     keep_states = bool(cfg.output.store_cube) or agg.needs_states  # stochastic survival reads the model states
@@ -104,7 +105,7 @@ def run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | None
             bad = np.argwhere(~np.isfinite(ns))[0]
             raise NonFiniteError(
                 f"non-finite netting-set value in '{pf.netting_sets[bad[1]].id}' at date index {bad[0]}, path {out.start + bad[2]}")
-        agg.add_chunk(out.start, out.stop, ns, out.numeraire, out.fx, out.trades, states=out.states)
+        agg.add_chunk(out.start, out.stop, ns, out.numeraire, out.fx, out.trades, states=out.states, sums=out.sums)
         cube.add(out.start, out.stop, ns, out.numeraire, out.fx, out.states)
         progress.advance(out.stop - out.start)
 

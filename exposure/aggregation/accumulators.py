@@ -173,6 +173,21 @@ class ExposureAccumulator:
                if name not in ("EPE_dev", "EPE_sq", "ENE_dev", "ENE_sq")}
         out["EE_stderr"] = _stderr(sums[2].T, sums[3].T, self.P)
         out["ENE_stderr"] = _stderr(sums[4].T, sums[5].T, self.P)
+        return self.with_pfe(out)
+
+    def add_quantile_input(self, start: int, stop: int, data) -> None:
+        """Paths [start, stop) of the PFE input (K, n, p), handed over to the store, when the sums are taken
+        elsewhere (``reduction.ChunkReducer``)."""
+        if start != self._next:
+            raise ValueError(f"paths must arrive in order: expected start {self._next}, got {start}")
+        if self.store is not None:
+            self.store.add(start, stop, data, keep=True)
+        self._next = stop
+
+    def with_pfe(self, out: dict) -> dict:
+        """``out`` with PFE (n, K, nq) (and PFE_lower / PFE_upper) from the quantile store."""
+        if self._next != self.P:
+            raise RuntimeError(f"accumulated {self._next} of {self.P} paths")
         if self.store is not None:
             if self.pfe_ci_level is not None:
                 lo, hi = order_statistic_interval(self.quantiles, self.P, self.pfe_ci_level)

@@ -49,6 +49,10 @@ from exposure.aggregation.basel import basel_measures
 from exposure.aggregation.collateral import collateral_paths_batch
 from exposure.aggregation.dim import RegressionDIM
 from exposure.aggregation.quantiles import DEFAULT_MEMORY_BUDGET, DEFAULT_QUANTILES
+from exposure.aggregation.block_totals import BlockTotals
+from exposure.aggregation.reduction import ChunkReducer
+
+REDUCTIONS = ("jax", "numpy")
 
 
 FUNDING_BASES = ("FundingEPE", "FundingENE")
@@ -146,7 +150,7 @@ class ExposureAggregator:
                  store_dtype="float64", spill_dir: str | None = None, force_spill: bool = False,
                  block_size: int = DEFAULT_BLOCK, path_functionals: dict | None = None,
                  functional_groups=None, pfe_ci_level: float | None = 0.95, mva_weights=None,
-                 dim_quantile: float = 0.99, dim_order: int = 2, path_weights=None):
+                 dim_quantile: float = 0.99, dim_order: int = 2, path_weights=None, reduction: str = "jax"):
         self.netting_sets = tuple(netting_sets)
         self.n_ns = len(self.netting_sets)
         self.n_paths = int(n_paths)
@@ -227,6 +231,18 @@ class ExposureAggregator:
             }
             if self._csa_idx.size:
                 self.cube["collateral"] = np.zeros((self.n_ns, K, self.n_paths), dtype=cube_dtype)
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"unknown reduction '{reduction}' (known: {', '.join(REDUCTIONS)})")
+        self.reduction = reduction
+        self.reducer = self._totals = None
+        if reduction == "jax":
+            fs = self._functionals
+            self.reducer = ChunkReducer(
+                self.netting_sets, self.n_paths, self.valuation_index, self.closeout_index, t0_index, self._fx_idx,
+                block_size, None if fs is None else dict(zip(fs.names, fs.terms)), functional_groups,
+                path_weights if fs is not None else None, pfe_basis == "discounted",
+                want_x=store_cube or self._trade_acc is not None, pfe=self._ns_acc.store is not None)
+            self._totals = BlockTotals(self.reducer)
         self._next = 0
 
     @property
@@ -276,12 +292,14 @@ class ExposureAggregator:
                 V_exp[:, cs] = V_co
         return X, coll, V_exp, F
 
-    def add_chunk(self, start: int, stop: int, values, numeraire, fx=None, trade_values=None, states=None) -> None:
+    def add_chunk(self, start: int, stop: int, values, numeraire, fx=None, trade_values=None, states=None,
+                  sums=None) -> None:
         """Paths [start, stop): values (K_all, n_ns, p) netting-set values in base currency (undiscounted) on
         the date axis that valuation_index / closeout_index / t0_index point into; numeraire (K_all, p);
         fx (n_ccy, K_all, p) base units per unit of ``currencies`` (needed for non-base collateral);
         trade_values (K_all, n_trades, p) when trade-level results were requested; states (K_all, d, p) the
-        model states, needed with ``path_weights``."""
+        model states, needed with ``path_weights``. sums: this chunk's ``reduction.ChunkSums`` when the chunk
+        program has already reduced it (reduction="jax"; computed here from the values otherwise)."""
         if start != self._next:
             raise ValueError(f"paths must arrive in order: expected start {self._next}, got {start}")
         p = stop - start
@@ -289,6 +307,9 @@ class ExposureAggregator:
         if vals.ndim != 3 or vals.shape[1] != self.n_ns or vals.shape[2] != p:
             raise ValueError(f"values must be (K_all, {self.n_ns}, {p}); got {vals.shape}")
         N = np.asarray(numeraire, dtype=np.float64)[self._vi]
+        if self.reducer is not None:
+            self._add_reduced(start, stop, vals, N, numeraire, fx, trade_values, states, sums)
+            return
         X, coll, _, F = self.collateralise(vals, fx)
         if self._dim is not None:
             self._dim.add(start, stop, vals[self._vi], _at_closeout(vals, self._ci, np.arange(self.n_ns)), N)
@@ -309,6 +330,22 @@ class ExposureAggregator:
                 y.update(self._path_weights(np.asarray(states)[self._vi]))
             self._functionals.add(start, stop, y)
         self._df_sums.add(1.0 / N)
+        self._add_host_parts(start, stop, vals, N, X, coll, trade_values)
+
+    def _add_reduced(self, start, stop, vals, N, numeraire, fx, trade_values, states, sums) -> None:
+        """add_chunk with the JAX reduction: block sums merged in path order, the rest on the host."""
+        cs = sums if sums is not None else self.reducer(start, stop, vals, np.asarray(numeraire, np.float64),
+                                                        None if fx is None else np.asarray(fx, np.float64), states)
+        if (cs.start, cs.stop) != (start, stop):
+            raise ValueError(f"chunk sums of paths [{cs.start}, {cs.stop}) given with paths [{start}, {stop})")
+        self._totals.merge(cs)
+        self._ns_acc.add_quantile_input(start, stop, cs.pfe)
+        if self._dim is not None:
+            self._dim.add(start, stop, vals[self._vi], _at_closeout(vals, self._ci, np.arange(self.n_ns)), N)
+        self._add_host_parts(start, stop, vals, N, cs.X, cs.coll, trade_values)
+
+    def _add_host_parts(self, start, stop, vals, N, X, coll, trade_values) -> None:
+        """Trade-level measures and the stored cube (both need X on the host)."""
         if self._trade_acc is not None:
             if trade_values is None:
                 raise ValueError("trade-level results were requested: add_chunk needs trade_values")
@@ -338,11 +375,11 @@ class ExposureAggregator:
         if self._next != self.n_paths:
             raise RuntimeError(f"accumulated {self._next} of {self.n_paths} paths")
         try:
-            df = (self._df_sums.result() / self.n_paths if discount_factors is None
+            df = (self._df_mc() if discount_factors is None
                   else np.asarray(discount_factors, dtype=np.float64).reshape(-1))
             if df.shape != (self.K,):
                 raise ValueError(f"discount_factors must be ({self.K},), got {df.shape}")
-            netting = _finish(self._ns_acc.result(), df, self.times, maturities, horizon)
+            netting = _finish(self._ns_result(), df, self.times, maturities, horizon)
             if "ExpectedCollateral" not in netting:
                 netting["ExpectedCollateral"] = np.zeros((self.n_ns, self.K))
             for name, src in zip(FUNDING_BASES, ("EPE", "ENE")):
@@ -353,7 +390,7 @@ class ExposureAggregator:
                 trade = _finish(self._trade_acc.result(), df, self.times, trade_maturities, horizon, prefix="trade_")
                 trade["AllocatedEPE"] = trade.pop("trade_AllocatedEPE")
                 trade["AllocatedENE"] = trade.pop("trade_AllocatedENE")
-            functionals = self._functionals.result() if self._functionals is not None else None
+            functionals = self._functionals_result()
             if self._dim is not None:
                 netting["ExpectedIM"], mva = self._dim.result(self._mva_weights, self._functional_groups)
                 functionals = dict(functionals or {}, MVA=mva)
@@ -362,6 +399,34 @@ class ExposureAggregator:
                                     self.pfe_ci_level if "PFE_lower" in netting else None)
         finally:
             self.close()
+
+    def _df_mc(self):
+        if self.reducer is not None:
+            return self._totals.S0["df"] / self.n_paths
+        return self._df_sums.result() / self.n_paths
+
+    def _ns_result(self) -> dict:
+        if self.reducer is None:
+            return self._ns_acc.result()
+        t, P = self._totals, float(self.n_paths)
+        if not t.complete():
+            raise RuntimeError(f"accumulated {t.count} of {self.n_paths} paths")
+        out = {name: np.ascontiguousarray(t.S0[name].T) / P for name in self.reducer.profile_names()}
+        out["EE_stderr"] = np.ascontiguousarray(t.stderr("EPE").T)
+        out["ENE_stderr"] = np.ascontiguousarray(t.stderr("ENE").T)
+        return self._ns_acc.with_pfe(out)
+
+    def _functionals_result(self):
+        fs = self._functionals
+        if fs is None:
+            return None
+        if self.reducer is None:
+            return fs.result()
+        t = self._totals
+        mean, se = t.S0["F"] / self.n_paths, t.stderr("F")
+        n, g = fs.n, fs.n_groups
+        return {f: {"entity": (mean[i, :n], se[i, :n]), "group": (mean[i, n:n + g], se[i, n:n + g]),
+                    "total": (float(mean[i, -1]), float(se[i, -1]))} for i, f in enumerate(fs.names)}
 
     def close(self) -> None:
         """Release the quantile stores (and delete their spill files); finalize does it on its own."""

@@ -137,6 +137,8 @@ class QuantileStore:
         self._chunks: list[tuple[int, int, str]] = []
         self._h5 = None
         self._data = None
+        self._held: list = []
+        self._slab = False
         if self.spilled:
             import h5py
 
@@ -146,19 +148,26 @@ class QuantileStore:
         else:
             self._data = np.empty(self.shape, dtype=self.dtype)
 
-    def add(self, start: int, stop: int, data) -> None:
-        """Paths [start, stop) of the slab; ``data`` is (n_dates, n_entities, stop - start) as values are."""
+    def add(self, start: int, stop: int, data, keep: bool = False) -> None:
+        """Paths [start, stop) of the slab; ``data`` is (n_dates, n_entities, stop - start) as values are.
+        keep: the store may hold ``data`` itself (in memory, same dtype) instead of a copy: the caller hands
+        it over and never writes to it again."""
         a = np.asarray(data)
         n, K, P = self.shape
         if a.shape != (K, n, stop - start) or start < 0 or stop > P:
             raise ValueError(f"QuantileStore.add: expected ({K}, {n}, {stop - start}) within {P} paths, got {a.shape}")
-        block = np.ascontiguousarray(np.transpose(a, (1, 0, 2)), dtype=self.dtype)
+        if keep and not self.spilled and a.dtype == self.dtype:
+            self._held.append((start, stop, a))  # read per entity row by row in ``rows``: no copy here
+            self._count += stop - start
+            return
+        block = np.transpose(a, (1, 0, 2))
         if self.spilled:
             name = f"paths_{start}_{stop}"
-            self._h5.create_dataset(name, data=block)
+            self._h5.create_dataset(name, data=np.ascontiguousarray(block, dtype=self.dtype))
             self._chunks.append((start, stop, name))
         else:
             self._data[:, :, start:stop] = block
+            self._slab = True
         self._count += stop - start
 
     @property
@@ -170,7 +179,10 @@ class QuantileStore:
         n, K, P = self.shape
         k1 = K if k1 is None else k1
         if not self.spilled:
-            return self._data[entity, k0:k1, :].copy()
+            out = self._data[entity, k0:k1, :].copy() if self._slab else np.empty((k1 - k0, P), self.dtype)
+            for start, stop, a in self._held:
+                out[:, start:stop] = a[k0:k1, entity, :]
+            return out
         out = np.empty((k1 - k0, P), dtype=self.dtype)
         for start, stop, name in self._chunks:
             self._h5[name].read_direct(out, np.s_[entity, k0:k1, :], np.s_[:, start:stop])
@@ -206,6 +218,7 @@ class QuantileStore:
                 if self.path and os.path.exists(self.path):
                     os.remove(self.path)
         self._data = None
+        self._held = []
 
     def __enter__(self):
         return self

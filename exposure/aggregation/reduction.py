@@ -1,0 +1,370 @@
+"""The per-chunk exposure reduction as one jitted JAX program: values -> collateral -> block sums over paths.
+
+For a chunk of paths, from the netting-set values V (K_all, n_ns, W), the numeraire N (K_all, W), the FX rates
+(n_ccy, K_all, W) and (stochastic survival) per-path CVA weight factors M (r, K, W), the program computes
+
+    X, F, C          collateralised value, funding value and collateral held (``collateral_jax``, the NumPy
+                     recursion's operations in the same order)
+    y                the deflated per-path amounts of ``accumulators.ExposureAccumulator``: max(X,0)/N,
+                     max(-X,0)/N (as (max(X,0) - X)/N), C/N, max(F,0)/N, max(-F,0)/N, and 1/N
+    F_f              the path functionals sum_k w_fk m_k y_b(k) (``accumulators.PathFunctionalSums``) per
+                     netting set, counterparty group and total, the date sum taken in date order
+    block sums       S0 = sum y, and for EPE, ENE and the functionals S1 = sum (y - s), S2 = sum (y - s)^2
+                     with s the block's first path, over blocks of B consecutive paths aligned on the global
+                     path index (B a power of two). Inside a block the sum is a fixed pairwise tree of
+                     elementwise adds (halves added, log2 B levels; padded or foreign paths are zeros), so the
+                     bits depend neither on the chunk width nor on the array shapes XLA sees.
+    pfe              the QuantileStore's input max(X,0) (or max(X,0)/N), entity-major (n_ns, K, W)
+
+and returns the block sums of the whole blocks inside the chunk (plus the last, partial, block of the run).
+The paths of a block cut by a chunk edge come back as raw inputs (V, N, fx, M of those paths): the host
+(``BlockTotals``) assembles the block and runs the same program on it, width B. Chunks whose edges fall on
+multiples of B (the memory plan's chunk sizes) never need that. The host adds block sums in path order
+(S0: sequentially; (S1, S2, s): Chan's pairwise update of mean and M2), so every total is the same bits for
+any chunking, in one process, after a checkpoint replay or on Dask workers.
+
+The program is jitted per chunk width (one compile per run, plus width B when chunk edges cut blocks); the
+chunk start enters as data (the traced offset of the first whole block), never as a shape.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from exposure.aggregation.collateral import csa_arrays
+
+STAT_NAMES = ("EPE", "ENE")  # profiles with a standard error (S1, S2 and the block shift)
+_PROGRAMS: dict = {}  # compiled reductions by structure and width (CSA amounts and weights are arguments)
+_MAX_PROGRAMS = 8
+
+
+@dataclasses.dataclass
+class ChunkSums:
+    """What the reduction gives for paths [start, stop): ``blocks`` {name: (nb, ...)} block sums of the whole
+    blocks from path start + lead (``counts`` (nb,) paths in each), ``head`` / ``tail`` raw inputs of the
+    paths before / after them (None: none), ``pfe`` (n_ns, K, n) the quantile input, X and coll (K, n_ns, n)
+    when asked (trade allocation, stored cube)."""
+
+    start: int
+    stop: int
+    blocks: dict
+    counts: np.ndarray
+    head: dict | None
+    tail: dict | None
+    pfe: np.ndarray | None
+    X: np.ndarray | None = None
+    coll: np.ndarray | None = None
+
+
+class ChunkReducer:
+    """The reduction of one run (module docstring); picklable (a Dask worker rebuilds the compiled program).
+
+    terms: per functional name, a list of (basis, weights (n_ns, K), key or None); groups (n_ns,) ints or None;
+    path_weights: ``StochasticCvaWeights`` (NumPy, states at the valuation dates -> per-path factors) or None.
+    """
+
+    def __init__(self, netting_sets, n_paths: int, valuation_index, closeout_index, t0_index, fx_idx,
+                 block: int, functionals: dict | None, groups, path_weights, pfe_discounted: bool,
+                 want_x: bool = False, pfe: bool = True):
+        if block < 1 or block & (block - 1):
+            raise ValueError(f"block size must be a power of two (got {block})")
+        self.n_ns = len(netting_sets)
+        self.P = int(n_paths)
+        self.B = int(block)
+        self.vi = np.asarray(valuation_index, dtype=np.int64)
+        self.ci = None if closeout_index is None else np.asarray(closeout_index, dtype=np.int64)
+        self.t0 = t0_index
+        self.K = self.vi.size
+        self.csa_idx = np.array([j for j, ns in enumerate(netting_sets) if ns.csa is not None], dtype=np.int64)
+        self.csas = [netting_sets[j].csa for j in self.csa_idx]
+        self.fx_idx = list(fx_idx)
+        self.names = list(functionals or {})
+        self.terms = [list(functionals[f]) for f in self.names]
+        self.groups = None if groups is None else np.asarray(groups, dtype=np.int64).reshape(-1)
+        self.n_groups = 0 if self.groups is None or not self.n_ns else int(self.groups.max()) + 1
+        self.path_weights = path_weights
+        self.pfe_discounted = bool(pfe_discounted)
+        self.want_x = bool(want_x)
+        self.pfe = bool(pfe)
+        flat = [(b, np.asarray(w, np.float64)) for ts in self.terms for b, w, _ in ts]
+        # The numbers of the program, passed as arguments: a what-if with other CSA terms or credit curves
+        # reuses the compiled program.
+        self.params = {"csa": {k: a[:, None] for k, a in csa_arrays(self.csas).items()} if self.csas else {},
+                       "ia": np.array([c.independent_amount_held - c.independent_amount_posted for c in self.csas]),
+                       "ib": np.array([0.0 if c.initial_balance is None else float(c.initial_balance)
+                                       for c in self.csas]),
+                       "w": np.stack([w.T for _, w in flat], axis=1) if flat else np.zeros((self.K, 0, self.n_ns))}
+        self.key = (self.B, self.K, self.n_ns, self.vi.tobytes(), None if self.ci is None else
+                    (self.ci.shape, self.ci.tobytes()), self.t0, self.csa_idx.tobytes(),
+                    tuple((c.initial_balance is None, c.margining) for c in self.csas), tuple(self.fx_idx),
+                    tuple((i, b, k is not None) for i, ts in enumerate(self.terms) for b, _, k in ts),
+                    None if self.groups is None else self.groups.tobytes(),
+                    None if path_weights is None else np.asarray(path_weights.rows).tobytes(),
+                    self.pfe_discounted, self.want_x, self.pfe)
+
+    @property
+    def with_collateral(self) -> bool:
+        return bool(self.csa_idx.size)
+
+    def profile_names(self) -> tuple:
+        return ("EPE", "ENE") + (("ExpectedCollateral", "FundingEPE", "FundingENE") if self.with_collateral else ())
+
+    # -- the compiled program ----------------------------------------------------------------------------------
+
+    def _fn(self, width: int):
+        key = self.key + (int(width),)
+        if key not in _PROGRAMS:
+            import jax
+
+            while len(_PROGRAMS) >= _MAX_PROGRAMS:
+                _PROGRAMS.pop(next(iter(_PROGRAMS)))
+            _PROGRAMS[key] = jax.jit(self._program(width))
+        program = _PROGRAMS[key]
+        return lambda *args: program(*args, self.params)
+
+    def _program(self, W: int):
+        import jax
+        import jax.numpy as jnp
+
+        from exposure.aggregation.collateral_jax import vm_scan
+
+        B, K, n = self.B, self.K, self.n_ns
+        Wp = -(-W // B) * B
+        nb = Wp // B
+        vi, ci, cs = self.vi, self.ci, self.csa_idx
+        csas, fx_idx = self.csas, self.fx_idx
+        flags = [(c.initial_balance is None, c.margining) for c in csas]
+        any_fx = any(f is not None for f in fx_idx)
+        flat = [(i, b, key) for i, ts in enumerate(self.terms) for b, _, key in ts]
+        n_f = len(self.names)
+        rows = None if self.path_weights is None else [int(r) for r in self.path_weights.rows]
+        slot = {int(j): m for m, j in enumerate(cs)}  # netting set -> its CSA position
+
+        def dates(a, idx):  # a[idx] along axis 0: a static slice when idx is evenly spaced (no gather)
+            idx = np.asarray(idx)
+            if idx.size > 1 and np.all(np.diff(idx) == idx[1] - idx[0]) and idx[1] > idx[0]:
+                return a[int(idx[0]) : int(idx[-1]) + 1 : int(idx[1] - idx[0])]
+            if idx.size == 1:
+                return a[int(idx[0]) : int(idx[0]) + 1]
+            return a[idx]
+
+        def at_closeout(a, sets):  # a (K_all, m, W), column c of set sets[c] -> (K, len(sets), W)
+            if ci.ndim == 2:
+                return jnp.stack([dates(a[:, c], ci[:, j]) for c, j in enumerate(sets)], axis=1)
+            return dates(a, ci)
+
+        def per_set(csa_rows, other):  # (K, n, W): the CSA sets' rows, the others' from ``other``
+            return jnp.stack([csa_rows[:, slot[j]] if j in slot else other[:, j] for j in range(n)], axis=1)
+
+        def collateralise(vals, fx, prm):
+            Vv = dates(vals, vi)
+            if not csas:
+                return Vv, Vv, None
+            V_call = jnp.stack([Vv[:, j] for j in cs], axis=1)
+            V_co = at_closeout(jnp.stack([vals[:, j] for j in cs], axis=1), cs) if ci is not None else V_call
+            if any_fx:
+                ones = jnp.ones(vals.shape[:1] + vals.shape[2:], vals.dtype)
+                full = jnp.stack([ones if f is None else fx[f] for f in fx_idx], axis=1)  # (K_all, m, W)
+                fx_call = dates(full, vi)
+                fx_co = at_closeout(full, cs) if ci is not None else fx_call
+            v = V_call / fx_call if any_fx else V_call
+            c0 = initial_balance(vals, full if any_fx else None, prm)
+            C = vm_scan(v, c0, prm["csa"])
+            held = C + prm["ia"][None, :, None]
+            F = per_set(V_call - (C * fx_call if any_fx else C), Vv)
+            if any_fx:
+                held = held * fx_co
+            X = per_set(V_co - held, Vv)
+            coll = per_set(held, jnp.zeros_like(Vv))
+            return X, F, coll
+
+        def initial_balance(vals, full, prm):  # collateral._initial_balance, the same operations
+            W_ = vals.shape[-1]
+            out = []
+            for j, (none, margining) in enumerate(flags):
+                if not none:
+                    out.append(jnp.broadcast_to(prm["ib"][j], (W_,)))
+                    continue
+                if self.t0 is None:
+                    out.append(jnp.zeros((W_,), vals.dtype))
+                    continue
+                v0 = vals[self.t0, cs[j]]
+                if full is not None:
+                    v0 = v0 / full[self.t0, j]
+                zero = jnp.zeros_like(v0)
+                h_c, h_b = prm["csa"]["h_cpty"][j, 0], prm["csa"]["h_bank"][j, 0]
+                recv = jnp.maximum(v0 - h_c, 0.0) if margining != "bank_posts" else zero
+                post = jnp.maximum(-v0 - h_b, 0.0) if margining != "cpty_posts" else zero
+                out.append(recv - post)
+            return jnp.stack(out)
+
+        def tree(b):  # (..., nb, B) -> (..., nb): the fixed pairwise tree inside each block
+            while b.shape[-1] > 1:
+                h = b.shape[-1] // 2
+                b = b[..., :h] + b[..., h:]
+            return b[..., 0]
+
+        def program(vals, num, fx, M, lead, n_end, prm):
+            valid = (jnp.arange(Wp) < n_end - lead).reshape(nb, B)
+
+            def blocked(a):  # (..., W) -> (..., nb, B): paths from lead on, zeros outside [lead, n_end)
+                pad = [(0, 0)] * (a.ndim - 1) + [(0, Wp + B - W)]
+                s = jax.lax.dynamic_slice_in_dim(jnp.pad(a, pad), lead, Wp, axis=a.ndim - 1)
+                s = s.reshape(a.shape[:-1] + (nb, B))
+                return jnp.where(valid, s, 0.0)
+
+            def stats(a):
+                b = blocked(a)
+                shift = b[..., :1]
+                d = jnp.where(valid, b - shift, 0.0)
+                return tree(b), tree(d), tree(d * d), shift[..., 0]
+
+            X, F, coll = collateralise(vals, fx, prm)
+            inv = 1.0 / dates(num, vi)
+            invb = inv[:, None, :]
+            pos = jnp.maximum(X, 0.0)
+            y = {"EPE": pos * invb, "ENE": (pos - X) * invb}
+            out = {}
+            for name in STAT_NAMES:
+                out[name], out[name + "_dev"], out[name + "_sq"], out[name + "_shift"] = stats(y[name])
+            if csas:
+                y["FundingEPE"] = jnp.maximum(F, 0.0) * invb
+                y["FundingENE"] = jnp.maximum(-F, 0.0) * invb
+                out["ExpectedCollateral"] = tree(blocked(coll * invb))
+                out["FundingEPE"] = tree(blocked(y["FundingEPE"]))
+                out["FundingENE"] = tree(blocked(y["FundingENE"]))
+            else:
+                y["FundingEPE"], y["FundingENE"] = y["EPE"], y["ENE"]
+            out["df"] = tree(blocked(inv))
+            if flat:
+                out["F"], out["F_dev"], out["F_sq"], out["F_shift"] = stats(functionals(y, M, prm["w"]))
+            if self.pfe:
+                out["pfe"] = y["EPE"] if self.pfe_discounted else pos
+            if self.want_x:
+                out["X"], out["coll"] = X, coll
+            return out
+
+        def functionals(y, M, wk):  # wk (K, T, n): the date weights of every term
+            bases = sorted({b for _, b, _ in flat})
+            keyed = any(key is not None for _, _, key in flat)
+            xs = tuple(y[b] for b in bases) + (wk,)
+            if keyed:  # per-path factors on the stochastic rows, 1 elsewhere: (K, n, W)
+                mrow = {j: r for r, j in enumerate(rows)}
+                ones = jnp.ones((K, W), y["EPE"].dtype)
+                xs = xs + (jnp.stack([M[mrow[j]] if j in mrow else ones for j in range(n)], axis=1),)
+
+            def step(acc, x):  # one date, in date order: acc_t += w y ((w m) y on keyed terms, as NumPy)
+                new = []
+                for t, (_, b, key) in enumerate(flat):
+                    w = x[len(bases)][t][:, None]
+                    yb = x[bases.index(b)]
+                    new.append(acc[t] + ((w * x[-1]) * yb if key is not None else w * yb))
+                return tuple(new), None
+
+            zero = jnp.zeros((n, W), y["EPE"].dtype)
+            acc, _ = jax.lax.scan(step, tuple(zero for _ in flat), xs)
+            Fs = []
+            for i in range(n_f):
+                f = None
+                for t, (fi, _, _) in enumerate(flat):
+                    if fi == i:
+                        f = acc[t] if f is None else f + acc[t]
+                Fs.append(f)
+            Fe = jnp.stack(Fs)  # (n_f, n, W)
+            parts = [Fe]
+            if self.n_groups:
+                g = [None] * self.n_groups
+                for j in range(n):
+                    gj = int(self.groups[j])
+                    g[gj] = Fe[:, j] if g[gj] is None else g[gj] + Fe[:, j]
+                parts.append(jnp.stack([a if a is not None else jnp.zeros_like(Fe[:, 0]) for a in g], axis=1))
+            tot = Fe[:, 0]
+            for j in range(1, n):
+                tot = tot + Fe[:, j]
+            parts.append(tot[:, None])
+            return jnp.concatenate(parts, axis=1)  # (n_f, n + n_groups + 1, W)
+
+        return program
+
+    # -- per chunk ---------------------------------------------------------------------------------------------
+
+    def weights(self, states, n: int):
+        """Per-path CVA factors M (r, K, n) from states (K_all, d, >= n) (NumPy), or None."""
+        if self.path_weights is None:
+            return None
+        if states is None:
+            raise ValueError("path_weights (stochastic survival) need the model states in add_chunk")
+        st = np.asarray(states)[self.vi][..., :n]
+        return _factors(self.path_weights, st)
+
+    def __call__(self, start: int, stop: int, values, numeraire, fx=None, states=None) -> ChunkSums:
+        """Paths [start, stop) of arrays whose path axis holds at least stop - start paths (device arrays or
+        NumPy; a padded chunk's extra paths are ignored)."""
+        n = stop - start
+        B = self.B
+        if isinstance(values, np.ndarray):  # host arrays (a replay, a stored cube): padded to a few widths
+            values, numeraire, fx, states = (None if a is None else _to_width(np.asarray(a), n, _bucket(n, B))
+                                             for a in (values, numeraire, fx, states))
+        W = int(values.shape[-1])
+        lead = (-start) % B
+        if lead >= n:
+            n_end = lead
+        elif stop == self.P:
+            n_end = n
+        else:
+            n_end = lead + (n - lead) // B * B
+        if fx is None and any(f is not None for f in self.fx_idx):
+            raise ValueError("a CSA has a non-base collateral currency: add_chunk needs fx (n_ccy, K_all, P)")
+        M = self.weights(states, n)
+        fx_in = fx if fx is not None else np.zeros((0,) + tuple(values.shape[:1]) + (W,))
+        M_in = None if M is None else np.pad(M, ((0, 0), (0, 0), (0, W - n)))
+        out = self._fn(W)(values, numeraire, fx_in, M_in, np.int32(lead), np.int32(n_end))
+        nb = -(-(n_end - lead) // B) if n_end > lead else 0
+        blocks = {k: np.moveaxis(np.asarray(v)[..., :nb], -1, 0) for k, v in out.items()
+                  if k not in ("pfe", "X", "coll")}
+        counts = np.full(nb, B, dtype=np.int64)
+        if nb:
+            counts[-1] = n_end - lead - (nb - 1) * B
+        raw = None
+        if lead or n_end < n:
+            raw = {"values": np.asarray(values), "numeraire": np.asarray(numeraire),
+                   "fx": None if fx is None else np.asarray(fx), "M": M}
+        head = _cut(raw, 0, min(lead, n)) if lead else None
+        tail = _cut(raw, n_end, n) if n_end < n else None
+        pfe = np.asarray(out["pfe"])[..., :n] if "pfe" in out else None
+        X = np.asarray(out["X"])[..., :n] if "X" in out else None
+        coll = np.asarray(out["coll"])[..., :n] if out.get("coll") is not None else None
+        return ChunkSums(start, stop, blocks, counts, head, tail, pfe, X, coll)
+
+    def block(self, raw: dict, count: int) -> ChunkSums:
+        """The sums of one block assembled on the host from raw inputs of ``count`` <= B paths."""
+        B = self.B
+        pad = lambda a: None if a is None else np.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, B - a.shape[-1])])
+        vals = pad(raw["values"])
+        fx = pad(raw["fx"]) if raw["fx"] is not None else np.zeros((0,) + vals.shape[:1] + (B,))
+        out = self._fn(B)(vals, pad(raw["numeraire"]), fx, pad(raw["M"]), np.int32(0), np.int32(count))
+        blocks = {k: np.moveaxis(np.asarray(v)[..., :1], -1, 0) for k, v in out.items()
+                  if k not in ("pfe", "X", "coll")}
+        return ChunkSums(0, 0, blocks, np.array([count]), None, None, None)
+
+
+def _bucket(n: int, B: int) -> int:
+    """Width the host pads n paths to: a multiple of B with at most ~25% padding (few compiled widths)."""
+    g = max(B, 1 << max(0, n.bit_length() - 3))
+    return -(-n // g) * g
+
+
+def _to_width(a: np.ndarray, n: int, W: int) -> np.ndarray:
+    a = a[..., :n]
+    return np.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, W - n)]) if W > n else a
+
+
+def _factors(path_weights, states) -> np.ndarray:
+    (_, M), = path_weights(states).values()
+    return np.asarray(M, np.float64)
+
+
+def _cut(raw, a: int, b: int) -> dict:
+    return {k: None if v is None else np.array(v[..., a:b]) for k, v in raw.items()}
