@@ -129,7 +129,8 @@ def run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | None
     sens = _sensitivities(cfg, s, job, post.dates, progress)  # exposure.risk; None unless risk.method is set
     ds = post.results(measures, ns_npv, trade_npv, config_yaml(cfg), trade_ids=trade_ids if trade_level else None,
                       extra_attrs={"skipped_trades": "; ".join(f"{t}: {r}" for t, r in pf.skipped) or "none",
-                                   "n_trades": len(trade_ids)}, sensitivities=sens)
+                                   "n_trades": len(trade_ids),
+                                   "reduction": agg.reduction}, sensitivities=sens)
     progress.stage("write")
     res = _write(cfg, s, ds, trade_npv, out_dir)
     files = cube.save(res.out_dir, ds["netting_set"].values,
@@ -209,7 +210,7 @@ def make_aggregator(cfg, market, pf, grid, n_paths: int, currencies, spill_dir: 
         pf.netting_sets, n_paths, val_times, valuation_index=valuation_index, closeout_index=closeout_index,
         t0_index=0, currencies=tuple(currencies), base_currency=market.base_currency,
         quantiles=list(cfg.output.quantiles), trade_netting_index=trade_netting_index,
-        store_cube=bool(cfg.output.store_cube), spill_dir=spill_dir,
+        store_cube=bool(cfg.output.store_cube), spill_dir=spill_dir, reduction=reduction_backend(cfg),
         **({} if memory_budget_bytes is None else {"memory_budget_bytes": int(memory_budget_bytes)}),
         **path_functionals(xva, market.credit, market.own_name, pf.netting_sets, val_times, dfs, model=model))
     if maturities is None:
@@ -217,6 +218,19 @@ def make_aggregator(cfg, market, pf, grid, n_paths: int, currencies, spill_dir: 
     post = PostSimulation(cfg, market, pf, tuple(dates[i] for i in valuation_index), val_times, dfs, xva,
                           np.asarray(maturities, dtype=np.float64))
     return agg, post
+
+
+def reduction_backend(cfg) -> str:
+    """simulation.reduction resolved: "auto" is the compiled JAX reduction on an accelerator (the path cube stays
+    on the device) and NumPy on a CPU, where both are memory-bound and XLA measured no faster while its
+    reduction programs add seconds of compilation to a fresh process (benchmarks/RESULTS.md, 2026-12-06)."""
+    value = cfg.simulation.get("reduction", "auto")
+    choice = str(getattr(value, "value", value))
+    if choice != "auto":
+        return choice
+    import jax
+
+    return "numpy" if jax.default_backend() == "cpu" else "jax"
 
 
 def _sensitivities(cfg, s: Setup, job, dates, progress):

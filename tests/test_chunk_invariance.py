@@ -35,3 +35,31 @@ def test_results_are_bitwise_independent_of_chunk_size(runs, chunk):
     for v in names:
         a, b = ref[v].values, ds[v].values
         assert np.array_equal(a, b, equal_nan=True), f"{v}: max diff {np.nanmax(np.abs(a - b))}"
+
+
+@pytest.fixture(scope="module")
+def jax_runs(tmp_path_factory):
+    """The same run with the compiled per-chunk reduction (simulation.reduction=jax; a CPU's auto is numpy)."""
+    out = {}
+    for chunk in (600, 97):
+        d = tmp_path_factory.mktemp(f"jax{chunk}")
+        cfg = exposure.compose([f"simulation.chunk_size={chunk}", "simulation.paths=600", f"output.dir={d}",
+                                "output.csv=false", "output.trade_level=true", "simulation.reduction=jax"])
+        out[chunk] = exposure.run(cfg).dataset
+    return out
+
+
+def test_compiled_reduction_is_chunk_invariant_and_equals_numpy(runs, jax_runs):
+    import jax
+
+    from exposure.pipeline import reduction_backend
+
+    assert reduction_backend(exposure.compose([])) == ("numpy" if jax.default_backend() == "cpu" else "jax")
+    ref, ds, np_ds = jax_runs[600], jax_runs[97], runs[600]
+    assert ref.attrs["reduction"] == "jax" and np_ds.attrs["reduction"] == reduction_backend(exposure.compose([]))
+    names = [v for v in ref.data_vars if np.issubdtype(ref[v].dtype, np.floating)]
+    for v in names:
+        a, b, c = ref[v].values, ds[v].values, np_ds[v].values
+        assert np.array_equal(a, b, equal_nan=True), f"{v}: chunking changed the compiled reduction's bits"
+        scale = max(np.nanmax(np.abs(c)), 1.0) if c.size else 1.0
+        np.testing.assert_allclose(a, c, rtol=0, atol=1e-12 * scale, err_msg=v)

@@ -44,6 +44,12 @@ class EventDates(str, Enum):
     fixings = "fixings"  # options, plus every IBOR coupon of a linear trade fixing on its own simulated date
 
 
+class Reduction(str, Enum):
+    auto = "auto"  # jax on an accelerator (the path cube stays on the device), numpy on a CPU (measured faster)
+    jax = "jax"  # collateral and path sums in the compiled per-chunk program (exposure.aggregation.reduction)
+    numpy = "numpy"  # the same sums in NumPy on the host (exposure.aggregation.accumulators)
+
+
 class Device(str, Enum):
     auto = "auto"
     cpu = "cpu"
@@ -174,6 +180,7 @@ class SimulationConfig:
     memory_budget_gb: Optional[float] = None  # most GB of path data a run may hold (default: the machine's RAM)
     checkpoint: bool = True  # journal every completed chunk in the staging folder (exposure.checkpoint)
     resume: str = "auto"  # auto | require | never: resume a killed run's checkpoint (exposure.checkpoint)
+    reduction: Reduction = Reduction.auto  # where the collateral and path sums run (exposure.aggregation)
 
 
 @dataclass
