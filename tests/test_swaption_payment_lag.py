@@ -34,9 +34,10 @@ def _bond(t, T, x):
                                                         + _hw_var(A, SIG, 0, t)))
 
 
-def _swap_at(spec, t, x):
+def _swap_at(spec, t, x, skip_float: int = 0):
     """The holder's underlying at t <= every start: fixed coupons at their payment dates, float coupons
-    b P(t,s) P(t,p) / P(t,e) e^C at the payment dates, C the payment-lag convexity seen from t."""
+    b P(t,s) P(t,p) / P(t,e) e^C at the payment dates, C the payment-lag convexity seen from t; the first
+    ``skip_float`` float coupons left out."""
     tm = MARKET.time
     fd, gd = spec.fixed_dates, spec.float_dates
     fp = spec.fixed_payment_dates or fd[1:]
@@ -44,7 +45,7 @@ def _swap_at(spec, t, x):
     fixed = sum(spec.fixed_rate * year_fraction(a, b, spec.fixed_day_count) * _bond(t, tm(p), x)
                 for a, b, p in zip(fd[:-1], fd[1:], fp))
     flt = 0.0
-    for a, b, p in zip(gd[:-1], gd[1:], gp):
+    for a, b, p in list(zip(gd[:-1], gd[1:], gp))[skip_float:]:
         s, e, pay = tm(a), tm(b), tm(p)
         basis = Pf(s) / Pf(e) * P0(e) / P0(s)
         var = SIG**2 / (2 * A) * (1 - np.exp(-2 * A * (s - t)))
@@ -132,15 +133,4 @@ def test_physical_exercise_takes_the_lagged_swap(payer):
 
 def _rest(spec, t, x):
     """The holder's swap at t without the first two float coupons (t between the first float end and payment)."""
-    tm = MARKET.time
-    fd, gd = spec.fixed_dates, spec.float_dates
-    fixed = sum(spec.fixed_rate * year_fraction(a, b, spec.fixed_day_count) * _bond(t, tm(p), x)
-                for a, b, p in zip(fd[:-1], fd[1:], spec.fixed_payment_dates))
-    flt = 0.0
-    for a, b, p in list(zip(gd[:-1], gd[1:], spec.float_payment_dates))[2:]:
-        s, e, pay = tm(a), tm(b), tm(p)
-        basis = Pf(s) / Pf(e) * P0(e) / P0(s)
-        var = SIG**2 / (2 * A) * (1 - np.exp(-2 * A * (s - t)))
-        conv = (0.0 - Bf(s, e)) * (Bf(s, pay) - Bf(s, e)) * var
-        flt += basis * _bond(t, s, x) * _bond(t, pay, x) / _bond(t, e, x) * np.exp(conv) - _bond(t, pay, x)
-    return (1.0 if spec.payer else -1.0) * (flt - fixed)
+    return _swap_at(spec, t, x, skip_float=2)
