@@ -33,23 +33,16 @@ import dataclasses
 import json
 import os
 import shutil
-import signal
 import time
 
 import numpy as np
 
 from exposure.errors import ConfigError, ExposureError
-from exposure.files import fsync_path
+from exposure.files import failpoint, fsync_path  # noqa: F401  (failpoint: re-exported)
 
 RESUME_MODES = ("auto", "strict", "require", "never")
 FOLDER = "checkpoint"
 _ARRAYS = ("values", "numeraire", "fx", "trades", "states")
-
-
-def failpoint(name: str) -> None:
-    """SIGKILL this process when XPOSURE_FAILPOINT names this point (tests place kills with it)."""
-    if os.environ.get("XPOSURE_FAILPOINT") == name:
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 class ResumeRefused(ConfigError):
@@ -100,30 +93,48 @@ class Checkpoint:
         self.state = state  # the committed state of a checkpoint being resumed, else None
         self._files: dict = {}
         self.discarded = ""  # what a discarded checkpoint of another run differed in (auto), for run.log
+        self.npv0 = None  # the t0 prices journaled by a resumed run
+        self._agg = None
         self._seconds = 0.0  # time spent committing, for run.log
 
     @property
     def resuming(self) -> bool:
         return self.state is not None and self.state.get("chunks", 0) > 0
 
-    def begin(self, layout, consume, states: bool) -> int:
-        """Check the chunk layout [(start, stop), ...], replay the journaled chunks through ``consume``
-        (ChunkOutput -> None) and return how many there were: the job's first chunk to compute."""
+    def begin(self, layout, consume, states: bool, agg=None) -> int:
+        """Check the chunk layout [(start, stop), ...], bring the run to its last checkpointed chunk and return
+        how many there were: the job's first chunk to compute. ``agg`` (the run's ExposureAggregator): when its
+        state is compact (``aggregation.snapshot``: quantile store spilled or absent, no paths in memory) the
+        checkpoint journals that state and the spill's length ("state" mode) and restores it here; otherwise
+        ("replay" mode) it journals the chunk outputs and replays them through ``consume`` (ChunkOutput -> None)."""
+        from exposure.aggregation.snapshot import compact, keep_spill
         from exposure.chunks import ChunkOutput
 
         layout = [[int(a), int(b)] for a, b in layout]
         self._states = bool(states)
+        self._agg = agg
+        mode = "state" if agg is not None and compact(agg) else "replay"
+        if mode == "state":
+            keep_spill(agg)  # the spill outlives a failed attempt: the resume continues it
         if self.manifest.get("layout") != layout:  # the manifest (built from the same config) names the layout
             raise RuntimeError(f"checkpoint layout {self.manifest.get('layout')} is not the run's {layout}")
         if self.state is None:
             write_json_atomic(os.path.join(self.dir, "manifest.json"), self.manifest)
-            self.state = {"chunks": 0, "lengths": {}, "shapes": {}}
+            self.state = {"chunks": 0, "mode": mode, "lengths": {}, "shapes": {}}
             return 0
         st = self.state
+        if st.get("mode", "replay") != mode:
+            raise RuntimeError(f"the checkpoint was taken in {st.get('mode', 'replay')} mode, this run needs {mode}")
+        self.npv0 = np.load(os.path.join(self.dir, "npv0.npy"))
+        if mode == "state":
+            from exposure.aggregation.snapshot import restore
+
+            restore(agg, _load_snapshot(self.dir, st), self.stage)
+            return int(st["chunks"])
         for name, length in st["lengths"].items():  # cut a chunk that was being appended when the run died
             with open(os.path.join(self.dir, name + ".bin"), "r+b") as fh:
                 fh.truncate(length)
-        npv0 = np.load(os.path.join(self.dir, "npv0.npy"))
+        npv0 = self.npv0
         handles = {n: open(os.path.join(self.dir, n + ".bin"), "rb") for n in st["lengths"]}
         try:
             for start, stop in layout[:st["chunks"]]:
@@ -149,6 +160,10 @@ class Checkpoint:
                 np.save(fh, np.asarray(out.npv0))
                 fh.flush()
                 os.fsync(fh.fileno())
+        if st["mode"] == "state":
+            self._commit_state(k)
+            self._seconds += time.perf_counter() - t0
+            return
         names = [n for n in _ARRAYS if getattr(out, n) is not None and (n != "states" or self._states)]
         for n in names:
             a = np.ascontiguousarray(getattr(out, n))
@@ -170,8 +185,51 @@ class Checkpoint:
         failpoint(f"committed:{k + 1}")
         self._seconds += time.perf_counter() - t0
 
+    def _commit_state(self, k: int) -> None:
+        """State mode, chunk k + 1: the spill flushed and fsync'd, then the aggregator's running sums in
+        snapshot-<k+1>.pkl (temporary name, fsync, rename), then state.json naming both (the commit point);
+        the previous snapshot deleted last."""
+        import hashlib
+        import pickle
+
+        from exposure.aggregation.snapshot import snapshot
+
+        snap = snapshot(self._agg)  # syncs the spill
+        data = pickle.dumps(snap, protocol=pickle.HIGHEST_PROTOCOL)
+        name = f"snapshot-{k + 1}.pkl"
+        path = os.path.join(self.dir, name)
+        with open(path + ".tmp", "wb") as fh:
+            if os.environ.get("XPOSURE_FAILPOINT"):  # tests: a kill with half of the snapshot written
+                fh.write(data[:len(data) // 2])
+                fh.flush()
+                failpoint(f"snapshot:{k + 1}")
+                fh.write(data[len(data) // 2:])
+            else:
+                fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(path + ".tmp", path)
+        failpoint(f"journaled:{k + 1}")
+        st = self.state
+        old = st.get("snapshot")
+        spill = snap["spill"]
+        st.update(chunks=k + 1, snapshot=name, snapshot_sha256=hashlib.sha256(data).hexdigest(),
+                  snapshot_bytes=len(data),
+                  spill=None if spill is None else {"file": spill["file"], "length": spill["length"],
+                                                    "chunks": spill["chunks"][-1:]})
+        write_json_atomic(os.path.join(self.dir, "state.json"), st, point=f"state:{k + 1}")
+        if old and old != name:
+            os.remove(os.path.join(self.dir, old))
+        failpoint(f"committed:{k + 1}")
+
     def summary(self) -> str:
         st = self.state or {"chunks": 0, "lengths": {}}
+        if st.get("mode") == "state":
+            spill = st.get("spill") or {"length": 0}
+            return (f"checkpoint: {st['chunks']} chunks journaled as running sums "
+                    f"({st.get('snapshot_bytes', 0) / 2**20:.3g} MB) + the quantile spill's length "
+                    f"({spill['length'] / 2**20:.3g} MB flushed, not copied), "
+                    f"{self._seconds:.3f} s spent committing in this process")
         return (f"checkpoint: {st['chunks']} chunks journaled, {sum(st['lengths'].values()) / 2**20:.3g} MB, "
                 f"{self._seconds:.3f} s spent committing in this process")
 
@@ -181,8 +239,14 @@ class Checkpoint:
         self._files = {}
 
     def discard(self) -> None:
-        """Delete the checkpoint (the run's results are complete): it never reaches the run folder."""
+        """Delete the checkpoint and the quantile spill it kept (the run's results are complete): neither
+        reaches the run folder."""
         self.close()
+        spill = (self.state or {}).get("spill")
+        store = getattr(getattr(getattr(self, "_agg", None), "_ns_acc", None), "store", None)
+        for name in {spill["file"] if spill else None, os.path.basename(store.path) if store and store.path else None}:
+            if name and os.path.exists(os.path.join(self.stage, name)):
+                os.remove(os.path.join(self.stage, name))
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -191,8 +255,9 @@ class NoCheckpoint:
 
     resuming = False
     discarded = ""
+    npv0 = None
 
-    def begin(self, layout, consume, states: bool) -> int:
+    def begin(self, layout, consume, states: bool, agg=None) -> int:
         return 0
 
     def commit(self, out) -> None:
@@ -224,18 +289,26 @@ def open_checkpoint(stage: str, manifest: dict, settings: CheckpointSettings):
     if diff and settings.resume == "auto":
         discarded = f"discarded the checkpoint of a different run in {stage}: {'; '.join(diff[:5])}"
         found = False
+    broken = _unusable(stage, state) if found and not diff and settings.resume != "never" else ""
+    if broken:
+        if settings.resume != "auto":
+            raise ResumeRefused("simulation.resume", f"the checkpoint in {stage} cannot be resumed: {broken}; use "
+                                "simulation.resume=never (or auto) to discard it and start afresh")
+        discarded = f"discarded the checkpoint in {stage}, it cannot be resumed: {broken}; starting afresh"
+        found = False
     if settings.resume != "never" and found:
         if diff:
             raise ResumeRefused("simulation.resume", f"the staging folder {stage} holds the checkpoint of a "
                                 f"different run ({'; '.join(diff[:5])}{'; ...' if len(diff) > 5 else ''}): "
                                 "rerun the same command as before to resume it, or use simulation.resume=never "
                                 "to discard it and start afresh")
+        keep = (FOLDER, "run.log", (state.get("spill") or {}).get("file"))
         for name in os.listdir(stage):
-            if name not in (FOLDER, "run.log"):
+            if name not in keep:
                 p = os.path.join(stage, name)
                 shutil.rmtree(p) if os.path.isdir(p) and not os.path.islink(p) else os.remove(p)
-        for name in os.listdir(folder):  # temporary files of an interrupted commit
-            if name.endswith(".tmp"):
+        for name in os.listdir(folder):  # temporary files of an interrupted commit, a superseded snapshot
+            if name.endswith(".tmp") or name.startswith("snapshot-") and name != state.get("snapshot"):
                 os.remove(os.path.join(folder, name))
         ck = Checkpoint(stage, old, state)
     else:
@@ -252,6 +325,35 @@ def open_checkpoint(stage: str, manifest: dict, settings: CheckpointSettings):
         ck = Checkpoint(stage, manifest, None)
     ck.discarded = discarded
     return ck
+
+
+def _load_snapshot(folder: str, state: dict) -> dict:
+    import hashlib
+    import pickle
+
+    with open(os.path.join(folder, state["snapshot"]), "rb") as fh:
+        data = fh.read()
+    if hashlib.sha256(data).hexdigest() != state["snapshot_sha256"]:
+        raise ValueError(f"{state['snapshot']} does not match its checksum in state.json")
+    return pickle.loads(data)  # written by this run's own commit (checksummed above): trusted
+
+
+def _unusable(stage: str, state: dict) -> str:
+    """'' when a state-mode checkpoint's snapshot and quantile spill hold what state.json says, else what is
+    wrong (a replay-mode checkpoint's journals are cut back to their lengths at the resume)."""
+    from exposure.aggregation.quantiles import SpillError, check_spill
+
+    if state.get("mode", "replay") != "state":
+        return ""
+    try:
+        _load_snapshot(os.path.join(stage, FOLDER), state)
+        if state.get("spill"):
+            check_spill(os.path.join(stage, state["spill"]["file"]), state["spill"])
+    except SpillError as exc:
+        return str(exc)
+    except (OSError, ValueError, KeyError, EOFError) as exc:
+        return f"its snapshot cannot be read ({type(exc).__name__}: {exc})"
+    return ""
 
 
 def keep_stage(stage: str, exc: BaseException) -> bool:

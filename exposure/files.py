@@ -91,6 +91,14 @@ def fsync_path(path: str) -> None:
         os.close(fd)
 
 
+def failpoint(name: str) -> None:
+    """SIGKILL this process when XPOSURE_FAILPOINT names this point (tests place kills with it); a no-op otherwise."""
+    if os.environ.get("XPOSURE_FAILPOINT") == name:
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def write_netcdf(ds, path: str) -> None:
     """``ds.to_netcdf(path, engine="h5netcdf", invalid_netcdf=True)`` for a Dataset of in-memory arrays, the same file.
 

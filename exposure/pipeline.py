@@ -110,15 +110,17 @@ def run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | None
         progress.advance(out.stop - out.start)
 
     with agg:
-        first = ckpt.begin(job.ranges(), take, states=keep_states)  # replays a killed run's chunks
+        first = ckpt.begin(job.ranges(), take, states=keep_states, agg=agg)  # restores or replays a killed run
         if first:
-            progress.log(f"resumed from the checkpoint: {first} of {len(job.ranges())} chunks replayed")
+            how = "restored" if ckpt.state.get("mode") == "state" else "replayed"  # running sums, or chunk outputs
+            progress.log(f"resumed from the checkpoint: {first} of {len(job.ranges())} chunks {how}")
         # closing(): a consumer error shuts a LocalCluster's workers down at once, not when the traceback goes
         with contextlib.closing(chunk_outputs(job, cluster, first=first)) as outputs:
             for out in outputs:
                 take(out)
                 ckpt.commit(out)
         ckpt.close()
+        npv0 = ckpt.npv0 if npv0 is None else npv0  # a resumed run restored (not replayed) with no chunk left
         progress.log(ckpt.summary())
         progress.stage("measures")
         measures = post.finalize(agg)
