@@ -86,6 +86,8 @@ def assert_same_run(ref, out):
         assert sorted(x.variables) == sorted(y.variables) and x.attrs == y.attrs
         for v in x.variables:
             assert _bits(x[v].values) == _bits(y[v].values), v
+    if "netting_values.h5" not in names:  # a run without output.store_cube
+        return
     with h5py.File(os.path.join(ref, "netting_values.h5")) as f, h5py.File(os.path.join(out, "netting_values.h5")) as g:
         assert sorted(f) == sorted(g)
         for k in f:
