@@ -44,14 +44,19 @@ def check_outputs(cfg) -> None:
 
 def disk_bytes(cfg, s, plan) -> int:
     """What a run writes under its staging folder besides its results: the spilled quantile store
-    (8 x paths x exposure dates x netting sets) and the checkpoint journal (8 x paths x simulated dates x
-    (netting sets + 1 + currencies [+ trades with trade_level] [+ states with store_cube]))."""
+    (8 x paths x exposure dates x netting sets) and the checkpoint journal: running sums of a size independent
+    of the paths when the store is spilled (``exposure.checkpoint`` state mode; no cube, no dynamic IM), else
+    the chunk outputs, 8 x paths x simulated dates x (netting sets + 1 + currencies [+ trades with
+    trade_level] [+ states with store_cube])."""
     P, K_all = int(cfg.simulation.paths), len(s.grid.dates) + 1
     n_ns = len(s.portfolio.netting_sets)
     n_trades = sum(len(b.ids) for b in s.portfolio.batches)
     model = s.built.model
     need = 8 * P * K_all * n_ns if plan.spilled else 0
-    if bool(getattr(cfg.simulation, "checkpoint", True)):
+    # With the store spilled (and no cube or dynamic IM in memory) the journal holds running sums, not paths.
+    dim = getattr(s.grid, "closeout_index", None) is not None and bool(getattr(getattr(cfg, "xva", None), "mva", False))
+    compact = plan.spilled and not bool(cfg.output.store_cube) and not dim
+    if bool(getattr(cfg.simulation, "checkpoint", True)) and not compact:
         rows = n_ns + 1 + len(model.currencies) + (n_trades if bool(cfg.output.trade_level) else 0) \
             + (int(model.dim) if bool(cfg.output.store_cube) else 0)
         need += 8 * P * K_all * rows

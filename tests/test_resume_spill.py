@@ -131,27 +131,33 @@ def test_journal_does_not_grow_with_the_paths_the_spill_holds(tmp_path, monkeypa
     assert j2 < 0.05 * s2, sizes
 
 
-def test_killed_while_spilling_snapshotting_and_committing_then_resumed_bit_for_bit(reference):
-    """SIGKILL with half of chunk 5's paths appended to the spill, with half of chunk 9's snapshot written,
-    between chunk 13's state write and rename, right after chunk 17's commit, and while results.h5 is written
-    (after the quantiles were read from the spill); each time the same command resumes from the last commit."""
+@pytest.mark.parametrize("points,restored", [
+    (("spill:5", "snapshot:9", "committed:13", "write:results.h5"), [4, 8, 13, N_CHUNKS]),
+    pytest.param(("state:6", "journaled:11"), [5, 10], marks=pytest.mark.slow)],
+    ids=["spill-snapshot-commit", "state-journaled-results"])
+def test_killed_while_spilling_snapshotting_and_committing_then_resumed_bit_for_bit(reference, points, restored):
+    """SIGKILL with half of chunk 5's paths appended to the spill, with half of chunk 9's snapshot written, right
+    after chunk 13's commit and while results.h5 is written (after the quantiles were read from the spill);
+    (slow) between chunk 6's state write and rename, after chunk 11's spill and snapshot are synced but before
+    its state. Each time the same command resumes from the last commit."""
     tmp, book = reference
     out, stage = tmp / "run", tmp / ".run.staging"
     shutil.rmtree(out, ignore_errors=True)
-    for point in ("spill:5", "snapshot:9", "state:13", "committed:17", "write:results.h5"):
+    for point in points:
         r = _child(book, out, failpoint=point)
         assert r.returncode == -9, (point, r.stderr[-2000:])
         assert not out.exists() and (stage / "checkpoint" / "state.json").exists()
     r = _child(book, out)
     assert r.returncode == 0, r.stderr
     log = (out / "run.log").read_text()
-    assert _restored(log) == [4, 8, 12, 17, N_CHUNKS]
+    assert _restored(log) == restored
     assert "chunks restored" in log and "replayed" not in log
     assert_same_run(tmp / "ref", out)
     assert not [n for n in os.listdir(out) if n.startswith("xposure-quantiles-") or n == "checkpoint"]
 
 
-@pytest.mark.parametrize("damage", ["truncated", "changed", "missing"])
+@pytest.mark.parametrize("damage", ["truncated", pytest.param("changed", marks=pytest.mark.slow),
+                                    pytest.param("missing", marks=pytest.mark.slow)])
 def test_a_damaged_spill_is_detected_and_never_used(reference, tmp_path, monkeypatch, damage):
     """After 10 committed chunks the spill is cut short, a byte of its last committed chunk changed, or the
     file deleted: strict refuses naming the file (checkpoint kept), auto discards the checkpoint with the
