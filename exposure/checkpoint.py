@@ -98,6 +98,11 @@ class Checkpoint:
         self._seconds = 0.0  # time spent committing, for run.log
 
     @property
+    def needs_outputs(self) -> bool:
+        """commit needs the chunk outputs' arrays (replay mode), after ``begin``."""
+        return (self.state or {}).get("mode", "replay") == "replay"
+
+    @property
     def resuming(self) -> bool:
         return self.state is not None and self.state.get("chunks", 0) > 0
 
@@ -256,6 +261,7 @@ class NoCheckpoint:
     resuming = False
     discarded = ""
     npv0 = None
+    needs_outputs = False
 
     def begin(self, layout, consume, states: bool, agg=None) -> int:
         return 0

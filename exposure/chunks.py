@@ -41,6 +41,17 @@ class ChunkOutput:
     npv0: np.ndarray  # (n_trades,) t0 prices (the same in every chunk)
     x_abs_max: np.ndarray  # (n_ccy, K) max over the chunk's simulated paths of |x_c|
     sums: object = None  # exposure.aggregation.reduction.ChunkSums when the job carries the run's reducer
+    nonfinite: tuple | None = None  # (date, netting set, path) of the first non-finite value when values were
+    # left on a Dask worker (exposure.cluster, lean transfer: the consumer needs only the sums)
+
+
+def first_nonfinite(values) -> tuple | None:
+    """(date index, netting-set index, path index in the chunk) of the first non-finite entry of values
+    (K, n_ns, n), or None."""
+    finite = np.isfinite(values)
+    if finite.all():
+        return None
+    return tuple(int(i) for i in np.argwhere(~finite)[0])
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,7 +17,7 @@ import numpy as np
 from exposure.aggregation.values_cube import values_cube
 from exposure.setup import Setup, path_generator, setup
 from exposure.checkpoint import NoCheckpoint
-from exposure.chunks import ChunkJob
+from exposure.chunks import ChunkJob, first_nonfinite
 from exposure.confignode import config_yaml, merged
 from exposure.cluster import chunk_outputs, cluster_settings
 from exposure.errors import ConfigError, NonFiniteError
@@ -101,8 +101,8 @@ def run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | None
             if hasattr(b, "check_range") and out.x_abs_max is not None:
                 b.check_range(p, out.x_abs_max)
         ns = out.values
-        if not np.all(np.isfinite(ns)):
-            bad = np.argwhere(~np.isfinite(ns))[0]
+        bad = out.nonfinite if ns is None else first_nonfinite(ns)  # None: the values stayed on a worker
+        if bad is not None:
             raise NonFiniteError(
                 f"non-finite netting-set value in '{pf.netting_sets[bad[1]].id}' at date index {bad[0]}, path {out.start + bad[2]}")
         agg.add_chunk(out.start, out.stop, ns, out.numeraire, out.fx, out.trades, states=out.states, sums=out.sums)
@@ -111,6 +111,8 @@ def run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | None
 
     with agg:
         first = ckpt.begin(job.ranges(), take, states=keep_states, agg=agg)  # restores or replays a killed run
+        if cluster.distributed and not agg.needs_values and not ckpt.needs_outputs:  # only the sums travel
+            cluster = dataclasses.replace(cluster, lean=True, keep_states=False)
         if first:
             how = "restored" if ckpt.state.get("mode") == "state" else "replayed"  # running sums, or chunk outputs
             progress.log(f"resumed from the checkpoint: {first} of {len(job.ranges())} chunks {how}")

@@ -197,3 +197,87 @@ def test_two_worker_local_cluster_gives_single_process_results_bit_for_bit(tmp_p
         v for v in ds.data_vars if np.issubdtype(ds[v].dtype, np.floating)}
     for v in names:
         assert np.array_equal(ref[v].values, ds[v].values, equal_nan=True), v
+
+
+def test_lean_transfer_keeps_the_values_on_the_workers_with_the_same_results(scheduler, tmp_path, monkeypatch):
+    """simulation.reduction=jax on Dask workers with nothing on the client reading the values (quantile store
+    spilled, so the checkpoint journals running sums, not chunk outputs): a chunk comes back as its reduction
+    sums and PFE input only (values, numeraire, fx None) and the results are the single-process run's bit for
+    bit. Bytes per path sent back (pickled as Dask sends them) against what a chunk without lean transfer
+    would send: the single-process run's outputs with the states dropped (run_chunk's keep_states=False)."""
+    import pickle
+
+    import exposure.pipeline as pipeline
+    from exposure.memory import GB, RESERVE
+
+    book = tmp_path / "book.yaml"
+    book.write_text("""
+netting_sets:
+  NS_A:
+    counterparty: CP_A
+    csa: {margining: two_way, threshold_cpty: 1.0e+5, threshold_bank: 1.0e+5, mta_cpty: 1.0e+4, mta_bank: 1.0e+4}
+  NS_C: {counterparty: CP_E}
+trades:
+  - {id: T1, type: FxForward, netting_set: NS_A, buy_currency: USD, buy_amount: 1.1e+7, sell_currency: EUR,
+     sell_amount: 1.0e+7, maturity: 2Y}
+  - {id: T3, type: FxForward, netting_set: NS_C, buy_currency: USD, buy_amount: 2.2e+7, sell_currency: EUR,
+     sell_amount: 2.0e+7, maturity: 2Y}
+""")
+    grid = ",".join(f"{m}M" for m in range(1, 25))
+    # the store (8 x 2 x 25 x 8192 = 3.3 MB) above half the 4 MB room: spilled; chunks of 256 paths (whole blocks)
+    base = [f"portfolio.trades={book}", "portfolio.fixings=null", "simulation.paths=8192", "simulation.chunk_size=512",
+            f"simulation.grid='{grid}'", "simulation.reduction=jax", "output.csv=false", "report.enabled=false",
+            f"simulation.memory_budget_gb={(RESERVE + 4 * 2**20) / GB}"]
+    real = pipeline.chunk_outputs
+    sent = {}
+
+    def recording(job, settings, first=0):
+        for out in real(job, settings, first):
+            wire = out if settings.lean else dataclasses.replace(out, states=None)
+            sent.setdefault(name, []).append((out, len(pickle.dumps(wire, protocol=5)) / (out.stop - out.start)))
+            yield out
+
+    monkeypatch.setattr(pipeline, "chunk_outputs", recording)
+    runs = {}
+    for name, extra in {"single": [], "lean": ["cluster=dask", f"cluster.address={scheduler}"]}.items():
+        exposure.run(exposure.compose(base + extra + [f"output.dir={tmp_path / name}"]))
+        runs[name] = read_results(str(tmp_path / name / "results.h5"))
+        log = (tmp_path / name / "run.log").read_text()
+        assert "chunks of 256 paths, quantile store spilled to disk" in log and "as running sums" in log, log
+    assert all(o.values is None and o.numeraire is None and o.fx is None and o.sums is not None
+               for o, _ in sent["lean"])
+    lean, full = max(b for _, b in sent["lean"]), min(b for _, b in sent["single"])
+    print(f"bytes per path sent back: lean {lean:.0f}, with values {full:.0f}")
+    assert lean < 0.5 * full, (lean, full)
+    ref = runs["single"]
+    names = [v for v in ref.data_vars if np.issubdtype(ref[v].dtype, np.floating)]
+    assert {"EPE", "PFE", "EE_stderr", "CVA"} <= set(names)
+    for v in names:
+        assert np.array_equal(ref[v].values, runs["lean"][v].values, equal_nan=True), v
+
+
+def test_lean_chunk_leaves_the_values_and_names_the_first_non_finite_one():
+    """run_chunk(lean=True) as on a worker: values, numeraire, fx, states dropped, the sums kept, and the place
+    (date, netting set, path in the chunk) of the first non-finite value sent instead (the pipeline raises
+    NonFiniteError naming it, as it does on values)."""
+    from exposure.chunks import first_nonfinite
+    from exposure.cluster.dispatch import run_chunk
+
+    @dataclasses.dataclass(frozen=True)
+    class WithSums(ToyJob):
+        def run(self, start, stop, arrays=None):
+            out = ToyJob.run(self, start, stop)
+            values = out.values.copy()
+            if start == 100:
+                values[2, 1, 7] = np.nan
+            return dataclasses.replace(out, values=values, sums="the reduction's sums")
+
+    job = WithSums()
+    for start, bad in ((0, None), (100, (2, 1, 7))):
+        out = run_chunk(job, start, start + 100, False, None, lean=True)
+        assert (out.values, out.numeraire, out.fx, out.states, out.sums) == (None, None, None, None,
+                                                                             "the reduction's sums")
+        assert out.nonfinite == bad
+        assert first_nonfinite(job.run(start, start + 100).values) == bad
+    with pytest.raises(RuntimeError, match="reducer"):
+        run_chunk(ToyJob(), 0, 100, False, None, lean=True)

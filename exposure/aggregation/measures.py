@@ -246,6 +246,11 @@ class ExposureAggregator:
         self._next = 0
 
     @property
+    def needs_values(self) -> bool:
+        """add_chunk needs the chunk's values, numeraire and fx on the host, not only its reduction sums."""
+        return self.reducer is None or self._dim is not None or self._trade_acc is not None or self.cube is not None
+
+    @property
     def needs_states(self) -> bool:
         """add_chunk needs the model states (stochastic survival weights)."""
         return self._path_weights is not None
@@ -302,6 +307,12 @@ class ExposureAggregator:
         program has already reduced it (reduction="jax"; computed here from the values otherwise)."""
         if start != self._next:
             raise ValueError(f"paths must arrive in order: expected start {self._next}, got {start}")
+        if values is None:  # a lean chunk from a Dask worker: the compiled reduction's sums only
+            if sums is None or self.needs_values:
+                raise ValueError("add_chunk without values needs the chunk's reduction sums and no consumer of "
+                                 "values on the host (dynamic IM, trade level, stored cube, NumPy reduction)")
+            self._add_reduced(start, stop, None, None, None, None, None, None, sums)
+            return
         p = stop - start
         vals = np.asarray(values, dtype=np.float64)
         if vals.ndim != 3 or vals.shape[1] != self.n_ns or vals.shape[2] != p:

@@ -14,7 +14,10 @@ Data path: the job (NumPy set-up, no path data) is scattered to every worker onc
 are submitted and not yet consumed, so at most that many chunk outputs wait on the workers. Outputs go from the
 worker to this process directly (``transfer=memory``: Dask's worker-to-client comms, never through the
 scheduler) or through files (``transfer=spill``: the worker writes them to a shared folder and returns the file
-name). A worker lost mid-run has its chunks recomputed by Dask on the others (the work is deterministic); an
+name). With the compiled reduction on the workers (``simulation.reduction=jax``) and nothing on the client
+reading the values (no NumPy reduction, trade level, stored cube, dynamic IM or chunk-output checkpoint
+journal), only the reduction's block sums and the PFE quantile input travel (``lean``): the values,
+numeraire, FX and states stay on the worker, checked there for non-finite entries. A worker lost mid-run has its chunks recomputed by Dask on the others (the work is deterministic); an
 ExposureError raised in a chunk reaches the caller as itself, other failures as a ClusterError naming the chunk.
 """
 
@@ -60,7 +63,8 @@ def _distributed_outputs(job, settings, first):
             r = next(todo, None)
             if r is not None:
                 queue.append((r, client.submit(run_chunk, remote, r[0], r[1], settings.keep_states, spill,
-                                               pure=False, key=f"xposure-chunk-{r[0]}-{uuid.uuid4().hex}")))
+                                               settings.lean, pure=False,
+                                               key=f"xposure-chunk-{r[0]}-{uuid.uuid4().hex}")))
 
         try:
             for _ in range(in_flight):
@@ -76,15 +80,23 @@ def _distributed_outputs(job, settings, first):
                 fut.cancel()
 
 
-def run_chunk(job, start: int, stop: int, keep_states: bool, spill_dir: str | None):
+def run_chunk(job, start: int, stop: int, keep_states: bool, spill_dir: str | None, lean: bool = False):
     """On a worker: job.run(start, stop) in float64 with the package's JAX settings (importing ``exposure``
-    sets them), the states dropped unless kept, the arrays written to ``spill_dir`` when given."""
+    sets them), the states dropped unless kept, the arrays written to ``spill_dir`` when given. lean: the
+    values, numeraire, fx, trade values and states stay here (the client needs the reduction's sums only);
+    the first non-finite value's place goes back instead of the values it is checked on."""
     import exposure  # noqa: F401  (float64, compilation cache: the client's settings)
+    from exposure.chunks import first_nonfinite
 
     if not _ARRAYS or _ARRAYS[0][0] is not job:  # device copies of the generator's matrices once per job
         _ARRAYS[:] = [(job, job.gen._arrays() if hasattr(job, "gen") else None)]
     out = job.run(start, stop, _ARRAYS[0][1])
-    if not keep_states:
+    if lean:
+        if out.sums is None:
+            raise RuntimeError("lean transfer needs the job's reducer (simulation.reduction=jax)")
+        out = dataclasses.replace(out, values=None, numeraire=None, fx=None, trades=None, states=None,
+                                  nonfinite=first_nonfinite(out.values))
+    elif not keep_states:
         out = dataclasses.replace(out, states=None)
     if spill_dir is None:
         return out

@@ -7,6 +7,8 @@
                about in_flight x one chunk's outputs on the workers plus one in this process
     transfer   memory | spill (outputs through files in spill_dir, a folder every worker and this process see)
     keep_states  the chunk's model states travel back only when the run stores its cube (output.store_cube)
+    lean       only the compiled reduction's sums (with the PFE input), t0 prices and checks travel back: set by
+               the pipeline when nothing on the client reads the values (exposure.cluster.dispatch)
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class ClusterSettings:
     spill_dir: str | None = None
     connect_timeout_s: float = 10.0
     keep_states: bool = False
+    lean: bool = False  # values, numeraire, fx, trades and states stay on the workers (the consumer needs the sums)
 
     @property
     def distributed(self) -> bool:
