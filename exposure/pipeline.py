@@ -116,6 +116,8 @@ def run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | None
         if first:
             how = "restored" if ckpt.state.get("mode") == "state" else "replayed"  # running sums, or chunk outputs
             progress.log(f"resumed from the checkpoint: {first} of {len(job.ranges())} chunks {how}")
+            if how == "restored":  # replayed chunks advance the progress in take()
+                progress.advance(job.ranges()[first - 1][1])
         # closing(): a consumer error shuts a LocalCluster's workers down at once, not when the traceback goes
         with contextlib.closing(chunk_outputs(job, cluster, first=first)) as outputs:
             for out in outputs:

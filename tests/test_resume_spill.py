@@ -126,6 +126,7 @@ def test_journal_does_not_grow_with_the_paths_the_spill_holds(tmp_path, monkeypa
         sizes[paths] = (_journal_bytes(stage), os.path.getsize(_spill(stage)))
         assert not [n for n in os.listdir(stage / "checkpoint") if n.endswith(".bin")]  # no chunk outputs
     (j1, s1), (j2, s2) = sizes[PATHS], sizes[2 * PATHS]
+    print(f"journal / spill bytes: {PATHS} paths {j1} / {s1}, {2 * PATHS} paths {j2} / {s2}")
     assert s1 == 8 * 2 * 25 * PATHS and s2 == 2 * s1  # every path's exposure, once
     assert j2 - j1 < 0.01 * (s2 - s1), sizes  # a journal copying the spill would grow by s2 - s1
     assert j2 < 0.05 * s2, sizes
