@@ -1,11 +1,30 @@
 """Checkpoints of a run: every completed chunk of paths journaled in its staging folder, so that a run killed
 at any moment and restarted with the same command resumes where it stopped and gives, bit for bit, the results
-of an uninterrupted run.
+of an uninterrupted run. Two modes, chosen in ``begin`` from the run's aggregator (the same config gives the
+same mode):
 
-    stage/checkpoint/manifest.json   what the run is (``exposure.manifest``) and its chunk layout; written once
+"state" mode, when the aggregator's state is compact (``aggregation.snapshot``: its PFE quantile store spilled
+to disk or absent, no stored cube, no dynamic IM): the spill already holds every completed path's exposure, so
+the journal holds only the running sums and the spill's length.
+
+    stage/xposure-quantiles-*.bin    the quantile spill (``aggregation.quantiles``): append-only, CRC-32 per chunk
+    stage/checkpoint/snapshot-<k>.pkl  the aggregator's running sums after chunk k (pickled float64 arrays)
+    stage/checkpoint/state.json      the commit point: chunks done, the snapshot's name and SHA-256, the spill's
+                                     synced length and last chunk (offset, CRC-32)
+
+Commit of chunk k: flush and fsync the spill (written while the chunk was aggregated), write the snapshot to a
+temporary name, fsync, rename, then state.json (temporary name, fsync, rename: atomic), then delete the previous
+snapshot. A resume (``open_checkpoint``) checks the snapshot's SHA-256 and the spill (at least the synced
+length, the last synced chunk's CRC: a kill only ever leaves bytes past it, the chunks before are never
+rewritten), cuts the spill back to its length and restores the sums; a spill cut short, changed or missing
+is never used: auto discards the checkpoint (saying why in run.log) and starts afresh, strict and require
+refuse with ResumeRefused naming the file. Disk: the spill (which the run needs anyway) + a snapshot of a size
+fixed by netting sets x dates (no path data).
+
+"replay" mode, otherwise (the store or cube keeps paths in memory):
+
     stage/checkpoint/<array>.bin     the chunks' ChunkOutput arrays (values, numeraire, fx[, trades][, states]),
                                      raw bytes in C order and the arrays' dtype, appended in chunk order
-    stage/checkpoint/npv0.npy        the t0 trade prices
     stage/checkpoint/state.json      the commit point: chunks done, each journal's byte length, array shapes
 
 Commit of chunk i: append its arrays to the journals, fsync them, then write state.json to a temporary name,
@@ -18,13 +37,17 @@ sequential append of the chunk outputs per chunk (nothing earlier is rewritten),
 dates x (netting sets + 1 + currencies [+ trades] [+ states]) bytes, deleted when the run is committed; and at
 a resume the aggregation of the journaled chunks again (no simulation or pricing).
 
+Both modes: stage/checkpoint/manifest.json (what the run is, ``exposure.manifest``, and its chunk layout;
+written once) and npv0.npy (the t0 trade prices).
+
 Resume modes (``simulation.resume``), for the checkpoint found in the staging folder: auto (default: resume a
 checkpoint of the same run; discard one of a changed run, saying what changed in run.log, and start afresh),
 strict (resume the same run, refuse a changed one with ResumeRefused naming the differences), require (as
 strict, and refuse to start without a checkpoint), never (discard any checkpoint, start afresh).
 ``simulation.checkpoint: false`` journals nothing. Test hook: XPOSURE_FAILPOINT=<name> SIGKILLs the process
-at that point (``failpoint``: append:k, journaled:k, state:k, committed:k, write:<file name>), so that tests
-place kills exactly.
+at that point (``failpoint``: append:k, spill:k (the k-th append to the quantile spill, half written),
+snapshot:k (half written), journaled:k, state:k, committed:k, write:<file name>), so that tests place kills
+exactly.
 """
 
 from __future__ import annotations
@@ -38,6 +61,7 @@ import time
 import numpy as np
 
 from exposure.errors import ConfigError, ExposureError
+from exposure.checkpoint_state import commit_state, load_snapshot, unusable
 from exposure.files import failpoint, fsync_path  # noqa: F401  (failpoint: re-exported)
 
 RESUME_MODES = ("auto", "strict", "require", "never")
@@ -134,7 +158,7 @@ class Checkpoint:
         if mode == "state":
             from exposure.aggregation.snapshot import restore
 
-            restore(agg, _load_snapshot(self.dir, st), self.stage)
+            restore(agg, load_snapshot(self.dir, st), self.stage)
             return int(st["chunks"])
         for name, length in st["lengths"].items():  # cut a chunk that was being appended when the run died
             with open(os.path.join(self.dir, name + ".bin"), "r+b") as fh:
@@ -166,7 +190,7 @@ class Checkpoint:
                 fh.flush()
                 os.fsync(fh.fileno())
         if st["mode"] == "state":
-            self._commit_state(k)
+            commit_state(self, k)
             self._seconds += time.perf_counter() - t0
             return
         names = [n for n in _ARRAYS if getattr(out, n) is not None and (n != "states" or self._states)]
@@ -189,43 +213,6 @@ class Checkpoint:
         write_json_atomic(os.path.join(self.dir, "state.json"), st, point=f"state:{k + 1}")
         failpoint(f"committed:{k + 1}")
         self._seconds += time.perf_counter() - t0
-
-    def _commit_state(self, k: int) -> None:
-        """State mode, chunk k + 1: the spill flushed and fsync'd, then the aggregator's running sums in
-        snapshot-<k+1>.pkl (temporary name, fsync, rename), then state.json naming both (the commit point);
-        the previous snapshot deleted last."""
-        import hashlib
-        import pickle
-
-        from exposure.aggregation.snapshot import snapshot
-
-        snap = snapshot(self._agg)  # syncs the spill
-        data = pickle.dumps(snap, protocol=pickle.HIGHEST_PROTOCOL)
-        name = f"snapshot-{k + 1}.pkl"
-        path = os.path.join(self.dir, name)
-        with open(path + ".tmp", "wb") as fh:
-            if os.environ.get("XPOSURE_FAILPOINT"):  # tests: a kill with half of the snapshot written
-                fh.write(data[:len(data) // 2])
-                fh.flush()
-                failpoint(f"snapshot:{k + 1}")
-                fh.write(data[len(data) // 2:])
-            else:
-                fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(path + ".tmp", path)
-        failpoint(f"journaled:{k + 1}")
-        st = self.state
-        old = st.get("snapshot")
-        spill = snap["spill"]
-        st.update(chunks=k + 1, snapshot=name, snapshot_sha256=hashlib.sha256(data).hexdigest(),
-                  snapshot_bytes=len(data),
-                  spill=None if spill is None else {"file": spill["file"], "length": spill["length"],
-                                                    "chunks": spill["chunks"][-1:]})
-        write_json_atomic(os.path.join(self.dir, "state.json"), st, point=f"state:{k + 1}")
-        if old and old != name:
-            os.remove(os.path.join(self.dir, old))
-        failpoint(f"committed:{k + 1}")
 
     def summary(self) -> str:
         st = self.state or {"chunks": 0, "lengths": {}}
@@ -295,7 +282,7 @@ def open_checkpoint(stage: str, manifest: dict, settings: CheckpointSettings):
     if diff and settings.resume == "auto":
         discarded = f"discarded the checkpoint of a different run in {stage}: {'; '.join(diff[:5])}"
         found = False
-    broken = _unusable(stage, state) if found and not diff and settings.resume != "never" else ""
+    broken = unusable(os.path.join(stage, FOLDER), stage, state) if found and not diff and settings.resume != "never" else ""
     if broken:
         if settings.resume != "auto":
             raise ResumeRefused("simulation.resume", f"the checkpoint in {stage} cannot be resumed: {broken}; use "
@@ -331,35 +318,6 @@ def open_checkpoint(stage: str, manifest: dict, settings: CheckpointSettings):
         ck = Checkpoint(stage, manifest, None)
     ck.discarded = discarded
     return ck
-
-
-def _load_snapshot(folder: str, state: dict) -> dict:
-    import hashlib
-    import pickle
-
-    with open(os.path.join(folder, state["snapshot"]), "rb") as fh:
-        data = fh.read()
-    if hashlib.sha256(data).hexdigest() != state["snapshot_sha256"]:
-        raise ValueError(f"{state['snapshot']} does not match its checksum in state.json")
-    return pickle.loads(data)  # written by this run's own commit (checksummed above): trusted
-
-
-def _unusable(stage: str, state: dict) -> str:
-    """'' when a state-mode checkpoint's snapshot and quantile spill hold what state.json says, else what is
-    wrong (a replay-mode checkpoint's journals are cut back to their lengths at the resume)."""
-    from exposure.aggregation.quantiles import SpillError, check_spill
-
-    if state.get("mode", "replay") != "state":
-        return ""
-    try:
-        _load_snapshot(os.path.join(stage, FOLDER), state)
-        if state.get("spill"):
-            check_spill(os.path.join(stage, state["spill"]["file"]), state["spill"])
-    except SpillError as exc:
-        return str(exc)
-    except (OSError, ValueError, KeyError, EOFError) as exc:
-        return f"its snapshot cannot be read ({type(exc).__name__}: {exc})"
-    return ""
 
 
 def keep_stage(stage: str, exc: BaseException) -> bool:
