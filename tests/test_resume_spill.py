@@ -158,11 +158,12 @@ def test_killed_while_spilling_snapshotting_and_committing_then_resumed_bit_for_
 
 
 @pytest.mark.parametrize("damage", ["truncated", pytest.param("changed", marks=pytest.mark.slow),
-                                    pytest.param("missing", marks=pytest.mark.slow)])
+                                    pytest.param("missing", marks=pytest.mark.slow),
+                                    pytest.param("snapshot", marks=pytest.mark.slow)])
 def test_a_damaged_spill_is_detected_and_never_used(reference, tmp_path, monkeypatch, damage):
-    """After 10 committed chunks the spill is cut short, a byte of its last committed chunk changed, or the
-    file deleted: strict refuses naming the file (checkpoint kept), auto discards the checkpoint with the
-    reason in run.log and starts afresh, giving the uninterrupted run's files."""
+    """After 10 committed chunks the spill is cut short, a byte of its last committed chunk changed, the file
+    deleted, or (slow) a byte of the snapshot changed: strict refuses naming the file (checkpoint kept), auto
+    discards the checkpoint with the reason in run.log and starts afresh, giving the uninterrupted run's files."""
     ref_tmp, book = reference
     out = ref_tmp / "run"  # the reference's output.dir (it is in config.yaml and the results' attributes)
     shutil.rmtree(out, ignore_errors=True)
@@ -180,11 +181,18 @@ def test_a_damaged_spill_is_detected_and_never_used(reference, tmp_path, monkeyp
             fh.seek(-1, 1)
             fh.write(bytes([b[0] ^ 1]))
         why = "do not match their checksum"
-    else:
+    elif damage == "missing":
         os.remove(spill)
         why = "is missing"
+    else:  # the running sums' snapshot changed
+        snap = stage / "checkpoint" / "snapshot-10.pkl"
+        data = bytearray(snap.read_bytes())
+        data[len(data) // 2] ^= 1
+        snap.write_bytes(bytes(data))
+        why = "snapshot-10.pkl does not match its checksum"
     rc, err = _cli(book, out, "simulation.resume=strict")
-    assert rc == 2 and "cannot be resumed" in err and str(spill) in err and why in err, err
+    assert rc == 2 and "cannot be resumed" in err and why in err, err
+    assert str(spill) in err or damage == "snapshot", err
     assert (stage / "checkpoint" / "state.json").exists() and not out.exists()
     rc, err = _cli(book, out)
     assert rc == 0, err
