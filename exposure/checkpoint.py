@@ -282,7 +282,8 @@ def open_checkpoint(stage: str, manifest: dict, settings: CheckpointSettings):
     if diff and settings.resume == "auto":
         discarded = f"discarded the checkpoint of a different run in {stage}: {'; '.join(diff[:5])}"
         found = False
-    broken = unusable(os.path.join(stage, FOLDER), stage, state) if found and not diff and settings.resume != "never" else ""
+    unchecked = not found or diff or settings.resume == "never"  # nothing to resume, or a refusal comes first
+    broken = "" if unchecked else unusable(os.path.join(stage, FOLDER), stage, state)
     if broken:
         if settings.resume != "auto":
             raise ResumeRefused("simulation.resume", f"the checkpoint in {stage} cannot be resumed: {broken}; use "

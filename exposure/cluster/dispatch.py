@@ -17,8 +17,9 @@ scheduler) or through files (``transfer=spill``: the worker writes them to a sha
 name). With the compiled reduction on the workers (``simulation.reduction=jax``) and nothing on the client
 reading the values (no NumPy reduction, trade level, stored cube, dynamic IM or chunk-output checkpoint
 journal), only the reduction's block sums and the PFE quantile input travel (``lean``): the values,
-numeraire, FX and states stay on the worker, checked there for non-finite entries. A worker lost mid-run has its chunks recomputed by Dask on the others (the work is deterministic); an
-ExposureError raised in a chunk reaches the caller as itself, other failures as a ClusterError naming the chunk.
+numeraire, FX and states stay on the worker, checked there for non-finite entries. A worker lost mid-run has
+its chunks recomputed by Dask on the others (the work is deterministic); an ExposureError raised in a chunk
+reaches the caller as itself, other failures as a ClusterError naming the chunk.
 """
 
 from __future__ import annotations
