@@ -145,7 +145,7 @@ class ChunkReducer:
         n = stop - start
         B = self.B
         if isinstance(values, np.ndarray):  # host arrays (a replay, a stored cube): padded to a few widths
-            values, numeraire, fx, states = (None if a is None else _to_width(np.asarray(a), n, _bucket(n, B))
+            values, numeraire, fx, states = (None if a is None else _to_width(np.asarray(a), n, host_width(n, B))
                                              for a in (values, numeraire, fx, states))
         W = int(values.shape[-1])
         lead = (-start) % B
@@ -190,7 +190,7 @@ class ChunkReducer:
         return ChunkSums(0, 0, blocks, np.array([count]), None, None, None)
 
 
-def _bucket(n: int, B: int) -> int:
+def host_width(n: int, B: int) -> int:
     """Width the host pads n paths to: a multiple of B with at most ~25% padding (few compiled widths)."""
     g = max(B, 1 << max(0, n.bit_length() - 3))
     return -(-n // g) * g
