@@ -19,9 +19,9 @@ For a chunk of paths, from the netting-set values V (K_all, n_ns, W), the numera
 and returns the block sums of the whole blocks inside the chunk (plus the last, partial, block of the run).
 The paths of a block cut by a chunk edge come back as raw inputs (V, N, fx, M of those paths): the host
 (``BlockTotals``) assembles the block and runs the same program on it, width B. Chunks whose edges fall on
-multiples of B (the memory plan's chunk sizes) never need that. The host adds block sums in path order
-(S0: sequentially; (S1, S2, s): Chan's pairwise update of mean and M2), so every total is the same bits for
-any chunking, in one process, after a checkpoint replay or on Dask workers.
+multiples of B (the memory plan's budget-limited chunks with jax) never need that. The host adds block sums in
+path order (S0: sequentially; (S1, S2, s): Chan's pairwise update of mean and M2), so every total is the same
+bits for any chunking, in one process, after a checkpoint replay or on Dask workers.
 
 The traced body is ``reduction_program.build_program``. The program is jitted per chunk width (one compile per
 run, plus width B when chunk edges cut blocks); the chunk start
