@@ -51,7 +51,8 @@ NUMPY_REDUCTION = 24  # float64 (K, n_ns) arrays per path: the NumPy aggregator'
 # float64 (K, n_ns) arrays per path of the compiled reduction's width, from XLA's memory analysis of the compiled
 # program (arguments + temporaries + outputs; tests/test_memory_reduction.py): 11-12 without XVA functionals,
 # 14.5-15.5 with CVA/DVA/FCA/FBA/FVA, 18 with non-base collateral, close-out dates and stochastic survival too;
-# returning X and the collateral held adds up to 3 (measured 19-21 in all).
+# returning X and the collateral held adds up to 3 (measured 19-21 in all); a replay from host arrays also holds
+# their padded copy (1-2 more: values and numeraire, x 2 when close-out dates double the simulated dates).
 JAX_REDUCTION = 22
 JAX_X = 3
 

@@ -7,10 +7,12 @@
              "numpy"  on a CPU below it
 
 Why a threshold on a CPU: the compiled reduction (``reduction.ChunkReducer``) saves time per amount against the
-NumPy aggregator but costs a compilation per run (about 2 s in a fresh process with the persistent cache off,
-about 0.5 s of tracing and lowering with it warm). Measured back to back on the 2-core CPU
-(benchmarks/RESULTS.md, issue 9): the bundled example (4 x 25 x 5,000 = 0.5 M) is slower with it, bench-1k
-(50 x 101 x 10,000 = 50.5 M) faster; CPU_JAX_WORK lies between the sizes measured on either side.
+NumPy aggregator (and runs on all cores) but costs a compilation per run, growing with the netting sets: 2-3 s
+CPU for the bundled example in a fresh process with the persistent cache off, about 0.5 s of tracing and
+lowering with it warm. Measured (benchmarks/RESULTS.md, issue 9), CPU seconds jax - numpy, fresh processes back
+to back on the loaded 2-core machine: example (4 x 25 x 5,000 = 0.5 M) +2.6 cold, +0.45 warm; bench-1k at
+10.1 M +4.0 cold, -0.8 warm; at 25.3 M -0.2 cold; wall on the quiet machine: 0.5 M +2.0 s, 50.5 M -5.8 s cold
+(break-even about 13 M linearly). CPU_JAX_WORK sits between the warm and the cold break-even.
 
 Whether the persistent compilation cache already holds the reduction program is deliberately not used: it is
 not cheap to know (the cache is keyed by the lowered module, so the program would have to be traced first), a
