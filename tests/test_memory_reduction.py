@@ -136,3 +136,25 @@ def test_the_budget_holds_with_the_compiled_reduction_and_not_without_its_buffer
     assert peak <= BUDGET_GB * 1024, f"peak RSS {peak:.0f} MB above the {BUDGET_GB} GB budget (chunks of {chunk})"
     peak_0, chunk_0 = _peak_mb(book, tmp_path / "ignored", ignore_reduction=True)
     assert chunk_0 > chunk and peak_0 > BUDGET_GB * 1024, (peak_0, chunk_0, peak, chunk)
+
+
+def test_the_run_plan_resolves_auto_by_the_runs_size():
+    """run_memory_plan sizes the chunk for the reduction that auto picks for the run (pipeline passes it on)."""
+    import jax
+
+    from exposure.memory import run_memory_plan
+
+    def run(paths, reduction="auto"):
+        sim = types.SimpleNamespace(paths=paths, chunk_size=5000, memory_budget_gb=None, reduction=reduction)
+        cfg = types.SimpleNamespace(simulation=sim, output=types.SimpleNamespace(trade_level=False, store_cube=False))
+        pf = types.SimpleNamespace(netting_sets=[types.SimpleNamespace(csa=None)] * 50,
+                                   batches=[types.SimpleNamespace(ids=list(range(1000)))])
+        grid = types.SimpleNamespace(dates=list(range(100)), closeout_index=None, valuation_index=np.arange(100))
+        s = types.SimpleNamespace(portfolio=pf, grid=grid,
+                                  built=types.SimpleNamespace(model=types.SimpleNamespace(dim=8, currencies="ABC")))
+        return run_memory_plan(cfg, s).reduction
+
+    cpu = jax.default_backend() == "cpu"
+    assert run(10_000) == "jax"  # bench-1k: 50 x 101 x 10,000 = 50.5 M
+    assert run(2_000) == ("numpy" if cpu else "jax")  # 10.1 M
+    assert run(10_000, "numpy") == "numpy"
