@@ -11,7 +11,7 @@ NumPy aggregator (and runs on all cores) but costs a compilation per run, growin
 CPU for the bundled example in a fresh process with the persistent cache off, about 0.5 s of tracing and
 lowering with it warm. Measured (benchmarks/RESULTS.md, issue 9), CPU seconds jax - numpy, fresh processes back
 to back on the loaded 2-core machine: example (4 x 25 x 5,000 = 0.5 M) +2.6 cold, +0.45 warm; bench-1k at
-10.1 M +4.0 cold, -0.8 warm; at 25.3 M -0.2 cold; wall on the quiet machine: 0.5 M +2.0 s, 50.5 M -5.8 s cold
+10.1 M +4.0 cold, -0.8 warm; at 25.3 M -0.2 cold, 0.0 warm; wall on the quiet machine: 0.5 M +2.0 s, 50.5 M -5.8 s cold
 (break-even about 13 M linearly). CPU_JAX_WORK sits between the warm and the cold break-even.
 
 Whether the persistent compilation cache already holds the reduction program is deliberately not used: it is
