@@ -21,6 +21,7 @@ from exposure.chunks import ChunkJob, first_nonfinite
 from exposure.confignode import config_yaml, merged
 from exposure.cluster import chunk_outputs, cluster_settings
 from exposure.errors import ConfigError, NonFiniteError
+from exposure.aggregation.reduction_choice import run_reduction
 from exposure.memory import run_memory_plan
 from exposure.pricing.view import PricingContext
 
@@ -79,7 +80,8 @@ def run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | None
     job = ChunkJob(gen, model, tuple(batches), tuple(pres), tuple(pres0), y0, times, log_num, n_ns, trade_level)
     plan = run_memory_plan(cfg, s)  # the chunk size (in gen) and the quantile spill from the memory budget
     agg, post = make_aggregator(cfg, market, pf, grid, gen.n_paths, model.currencies, out_dir,
-                                trade_ns if trade_level else None, model=model, memory_budget_bytes=plan.store_bytes)
+                                trade_ns if trade_level else None, model=model, memory_budget_bytes=plan.store_bytes,
+                                reduction=plan.reduction)  # the reduction the plan sized the chunks for
     job = dataclasses.replace(job, reducer=agg.reducer)  # collateral and sums reduced with each chunk
     progress.log(f"memory plan: chunks of {gen.ranges()[0][1]} paths, quantile store "
                  f"{'spilled to disk' if plan.spilled else 'in memory'} (budget {plan.budget / 2**30:.3g} GB)")
@@ -192,12 +194,13 @@ class PostSimulation:
 
 
 def make_aggregator(cfg, market, pf, grid, n_paths: int, currencies, spill_dir: str, trade_netting_index=None,
-                    maturities=None, model=None, memory_budget_bytes=None):
+                    maturities=None, model=None, memory_budget_bytes=None, reduction=None):
     """(ExposureAggregator, PostSimulation) for simulated dates [t0] + grid.dates: valuation and close-out
     indices, and the XVA date weights (known before the simulation, so the aggregator streams their standard
     errors). maturities: (n_ns,) netting-set maturities in years (default: from the portfolio's trades);
     model: the CrossAssetModel (its credit intensities for xva.wwr.model=stochastic_intensity);
-    memory_budget_bytes: the quantile stores' in-memory limit (exposure.memory; default the aggregator's)."""
+    memory_budget_bytes: the quantile stores' in-memory limit (exposure.memory; default the aggregator's);
+    reduction: "jax" or "numpy" (default: simulation.reduction resolved for this run's size)."""
     from exposure.capital.imm import netting_set_maturities
 
     from exposure.aggregation.measures import ExposureAggregator
@@ -216,7 +219,8 @@ def make_aggregator(cfg, market, pf, grid, n_paths: int, currencies, spill_dir: 
         pf.netting_sets, n_paths, val_times, valuation_index=valuation_index, closeout_index=closeout_index,
         t0_index=0, currencies=tuple(currencies), base_currency=market.base_currency,
         quantiles=list(cfg.output.quantiles), trade_netting_index=trade_netting_index,
-        store_cube=bool(cfg.output.store_cube), spill_dir=spill_dir, reduction=reduction_backend(cfg),
+        store_cube=bool(cfg.output.store_cube), spill_dir=spill_dir,
+        reduction=reduction or reduction_backend(cfg, len(pf.netting_sets), len(valuation_index), n_paths),
         **({} if memory_budget_bytes is None else {"memory_budget_bytes": int(memory_budget_bytes)}),
         **path_functionals(xva, market.credit, market.own_name, pf.netting_sets, val_times, dfs, model=model))
     if maturities is None:
@@ -226,19 +230,11 @@ def make_aggregator(cfg, market, pf, grid, n_paths: int, currencies, spill_dir: 
     return agg, post
 
 
-def reduction_backend(cfg) -> str:
-    """simulation.reduction resolved: "auto" is the compiled JAX reduction on an accelerator (the path cube stays
-    on the device) and NumPy on a CPU. On a quiet 2-core CPU the compiled reduction is faster for large runs
-    (bench-1k, 10,000 paths, cache off: 28.7 s against 34.5 s) and slower for small ones (the bundled example,
-    cache off: 12.7 s against 10.7 s: its programs' compilation); the memory plan (exposure.memory) is sized for
-    the NumPy path, so a CPU keeps NumPy unless asked (benchmarks/RESULTS.md, 2026-12-06)."""
-    value = cfg.simulation.get("reduction", "auto")
-    choice = str(getattr(value, "value", value))
-    if choice != "auto":
-        return choice
-    import jax
-
-    return "numpy" if jax.default_backend() == "cpu" else "jax"
+def reduction_backend(cfg, n_ns: int = 0, k: int = 0, n_paths: int = 0) -> str:
+    """simulation.reduction resolved for a run of n_ns netting sets, k exposure dates (t0 included) and n_paths
+    paths: "auto" is the compiled JAX reduction on an accelerator and, on a CPU, from
+    aggregation.reduction_choice.CPU_JAX_WORK netting sets x dates x paths on (NumPy below it)."""
+    return run_reduction(cfg, n_ns, k, n_paths)
 
 
 def _sensitivities(cfg, s: Setup, job, dates, progress):

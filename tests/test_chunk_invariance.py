@@ -39,7 +39,8 @@ def test_results_are_bitwise_independent_of_chunk_size(runs, chunk):
 
 @pytest.fixture(scope="module")
 def jax_runs(tmp_path_factory):
-    """The same run with the compiled per-chunk reduction (simulation.reduction=jax; a CPU's auto is numpy)."""
+    """The same run with the compiled per-chunk reduction (simulation.reduction=jax; on a CPU, auto picks numpy
+    for a run this small)."""
     out = {}
     for chunk in (600, 97):
         d = tmp_path_factory.mktemp(f"jax{chunk}")

@@ -45,7 +45,7 @@ class EventDates(str, Enum):
 
 
 class Reduction(str, Enum):
-    auto = "auto"  # jax on an accelerator (the path cube stays on the device), numpy on a CPU (measured faster)
+    auto = "auto"  # jax on an accelerator; on a CPU jax for large runs, numpy for small (reduction_choice.py)
     jax = "jax"  # collateral and path sums in the compiled per-chunk program (exposure.aggregation.reduction)
     numpy = "numpy"  # the same sums in NumPy on the host (exposure.aggregation.accumulators)
 
