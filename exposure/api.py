@@ -62,10 +62,9 @@ def _check_added_keys(overrides) -> None:
     schema does not have (``+simulation.path=20000`` would otherwise be accepted and ignored)."""
     from exposure.config.schema import ExposureConfig
 
-    schema = OmegaConf.structured(ExposureConfig)
-    for o in overrides or []:
-        if not o.startswith("+") or o.startswith("++") or "=" not in o:
-            continue
+    added = [o for o in overrides or [] if o.startswith("+") and not o.startswith("++") and "=" in o]
+    schema = OmegaConf.structured(ExposureConfig) if added else None  # built only when there is a key to check
+    for o in added:
         key = o[1:].split("=", 1)[0].strip()
         parent, _, leaf = key.rpartition(".")
         node = OmegaConf.select(schema, parent) if parent else schema
