@@ -24,7 +24,20 @@ from exposure.setup import Setup, path_generator, setup  # noqa: F401  (re-expor
 
 
 def compose(overrides: list[str] | None = None, config_name: str = "config") -> DictConfig:
-    """Compose the Hydra config with ``overrides``; a bad key or type raises ConfigError."""
+    """Compose the Hydra config with ``overrides``; a bad key or type raises ConfigError. A compose of the same
+    conf/ and overrides is served from the cache of an earlier process (exposure.config.compose_cache)."""
+    from exposure.config import compose_cache
+
+    _check_added_keys(overrides)
+    cached = compose_cache.entry_path(conf_dir(), config_name, overrides)
+    cfg = compose_cache.load(cached)
+    if cfg is None:
+        cfg = _hydra_compose(overrides, config_name)
+        compose_cache.store(cached, cfg)
+    return cfg
+
+
+def _hydra_compose(overrides: list[str] | None, config_name: str) -> DictConfig:
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -32,7 +45,6 @@ def compose(overrides: list[str] | None = None, config_name: str = "config") -> 
     from exposure.config.schema import register_configs
 
     register_configs()
-    _check_added_keys(overrides)
     # A calling Hydra application (an @hydra.main script, a notebook that composed its own config) keeps its
     # global state: set it aside for our compose and put it back afterwards.
     caller = GlobalHydra.instance().hydra if GlobalHydra.instance().is_initialized() else None
