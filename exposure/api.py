@@ -29,11 +29,14 @@ def compose(overrides: list[str] | None = None, config_name: str = "config") -> 
     from exposure.config import compose_cache
 
     _check_added_keys(overrides)
-    cached = compose_cache.entry_path(conf_dir(), config_name, overrides)
+    rest, out_dir = compose_cache.split_output_dir(overrides)
+    cached = compose_cache.entry_path(conf_dir(), config_name, rest)
     cfg = compose_cache.load(cached)
     if cfg is None:
-        cfg = _hydra_compose(overrides, config_name)
+        cfg = _hydra_compose(rest, config_name)
         compose_cache.store(cached, cfg)
+    if out_dir is not None:  # a plain path: what Hydra's `output.dir=PATH` sets (tests/test_compose_cache.py)
+        cfg.output.dir = out_dir
     return cfg
 
 

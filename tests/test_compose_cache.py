@@ -49,8 +49,26 @@ def test_a_second_compose_is_the_first(hydra_calls):
     b.simulation.paths = 5  # the caller's copy: the stored config is not changed
     assert api.compose(ov).simulation.paths == 777 and len(hydra_calls) == 1
     api.compose(["simulation.paths=778", "output.dir=/tmp/somewhere"])  # another override: composed
-    api.compose(list(reversed(ov)))  # the order of overrides is part of the key
-    assert len(hydra_calls) == 3
+    api.compose(["market=flat", "simulation.paths=777"]), api.compose(["simulation.paths=777", "market=flat"])
+    assert len(hydra_calls) == 4  # the order of overrides is part of the key
+
+
+@pytest.mark.parametrize("out", ["/tmp/a", "runs/desk", "./runs/b-1.2", "a/b_c/", "runs/2026-12-06/x.y", "/1e5/2"])
+def test_another_run_folder_is_the_same_compose_with_hydras_output_dir(hydra_calls, out):
+    other = ["portfolio=desk", "simulation.paths=300"]
+    api.compose(other + ["output.dir=/somewhere/else"])
+    got = api.compose([f"output.dir={out}"] + other)
+    assert len(hydra_calls) == 1  # the run folder is not part of the key
+    want = api._hydra_compose(other + [f"output.dir={out}"], "config")  # Hydra's own reading of the override
+    assert OmegaConf.to_yaml(got) == OmegaConf.to_yaml(want) and got.output.dir == out
+    assert OmegaConf.to_container(got, resolve=True) == OmegaConf.to_container(want, resolve=True)
+
+
+@pytest.mark.parametrize("ov", [["output.dir=out"], ["output.dir='/a b'"], ["output.dir=/a", "output.dir=/b"]])
+def test_other_run_folder_overrides_stay_in_the_key(hydra_calls, ov):
+    assert compose_cache.split_output_dir(ov) == (ov, None)
+    api.compose(ov), api.compose(ov)
+    assert len(hydra_calls) == 1
 
 
 def test_a_changed_conf_file_composes_again(hydra_calls, tmp_path, monkeypatch):

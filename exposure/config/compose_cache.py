@@ -6,6 +6,10 @@ CPU plus Hydra's import, for a result that only depends on
     key = sha256(config name, overrides in order, every file under conf/ (relative path and bytes), the schema
                  modules' sources (exposure/config/*.py), package, hydra-core, omegaconf and Python versions)
 
+except one override: ``output.dir=PATH``, different for every book a user runs, is left out of the key and set on the
+unpickled config, where PATH is a plain path Hydra reads as that very string (letters, digits, ``_ . / -``, at
+least one ``/``; anything else, or two output.dir overrides, stays in the key and goes through Hydra).
+
 The composed DictConfig (typed by the schema dataclasses, struct flag and all) is pickled under that key next to
 JAX's compilation cache (``XPOSURE_JAX_CACHE``; ``0`` turns this off with it) and unpickled by the next process
 (about 3 ms): the same object, so the same ``freeze``, config.yaml and numbers. Only successful composes are kept
@@ -18,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import re
 import sys
 
 MAX_STORED = 256
@@ -41,6 +46,18 @@ def _tree_digest(h, root: str, suffixes: tuple | None = None) -> None:
             h.update(os.path.relpath(p, root).encode("utf-8", "surrogatepass") + b"\0")
             with open(p, "rb") as fh:
                 h.update(hashlib.sha256(fh.read()).digest())
+
+
+_PLAIN_DIR = re.compile(r"output\.dir=([A-Za-z0-9_./-]*/[A-Za-z0-9_./-]*)")
+
+
+def split_output_dir(overrides) -> tuple[list, str | None]:
+    """(the other overrides, PATH) for one plain ``output.dir=PATH`` override; (overrides, None) otherwise."""
+    overrides = list(overrides or [])
+    hits = [i for i, o in enumerate(overrides) if _PLAIN_DIR.fullmatch(o)]
+    if len(hits) != 1 or sum(o.lstrip("+~").startswith("output.dir") for o in overrides) != 1:
+        return overrides, None
+    return overrides[: hits[0]] + overrides[hits[0] + 1:], overrides[hits[0]].split("=", 1)[1]
 
 
 def entry_path(conf: str, config_name: str, overrides) -> str | None:
