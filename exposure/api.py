@@ -24,7 +24,23 @@ from exposure.setup import Setup, path_generator, setup  # noqa: F401  (re-expor
 
 
 def compose(overrides: list[str] | None = None, config_name: str = "config") -> DictConfig:
-    """Compose the Hydra config with ``overrides``; a bad key or type raises ConfigError."""
+    """Compose the Hydra config with ``overrides``; a bad key or type raises ConfigError. A compose of the same
+    conf/ and overrides is served from the cache of an earlier process (exposure.config.compose_cache)."""
+    from exposure.config import compose_cache
+
+    _check_added_keys(overrides)
+    rest, out_dir = compose_cache.split_output_dir(overrides)
+    cached = compose_cache.entry_path(conf_dir(), config_name, rest)
+    cfg = compose_cache.load(cached)
+    if cfg is None:
+        cfg = _hydra_compose(rest, config_name)
+        compose_cache.store(cached, cfg)
+    if out_dir is not None:  # a plain path: what Hydra's `output.dir=PATH` sets (tests/test_compose_cache.py)
+        cfg.output.dir = out_dir
+    return cfg
+
+
+def _hydra_compose(overrides: list[str] | None, config_name: str) -> DictConfig:
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -32,7 +48,6 @@ def compose(overrides: list[str] | None = None, config_name: str = "config") -> 
     from exposure.config.schema import register_configs
 
     register_configs()
-    _check_added_keys(overrides)
     # A calling Hydra application (an @hydra.main script, a notebook that composed its own config) keeps its
     # global state: set it aside for our compose and put it back afterwards.
     caller = GlobalHydra.instance().hydra if GlobalHydra.instance().is_initialized() else None
@@ -62,10 +77,9 @@ def _check_added_keys(overrides) -> None:
     schema does not have (``+simulation.path=20000`` would otherwise be accepted and ignored)."""
     from exposure.config.schema import ExposureConfig
 
-    schema = OmegaConf.structured(ExposureConfig)
-    for o in overrides or []:
-        if not o.startswith("+") or o.startswith("++") or "=" not in o:
-            continue
+    added = [o for o in overrides or [] if o.startswith("+") and not o.startswith("++") and "=" in o]
+    schema = OmegaConf.structured(ExposureConfig) if added else None  # built only when there is a key to check
+    for o in added:
         key = o[1:].split("=", 1)[0].strip()
         parent, _, leaf = key.rpartition(".")
         node = OmegaConf.select(schema, parent) if parent else schema
