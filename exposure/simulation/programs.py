@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 
 import jax
 
@@ -87,7 +88,7 @@ def store_file(path: str, blob: bytes) -> None:
 def _store(path: str, blob: bytes) -> None:
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp"
+        tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"  # (a server's what-ifs run in threads)
         with open(tmp, "wb") as f:
             f.write(blob)
         os.replace(tmp, path)  # atomic: a concurrent run reads the old file, the new one, or none
