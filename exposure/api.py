@@ -257,15 +257,31 @@ def whatif(run_dir: str, netting_set: str, trade_file: str, overrides: list[str]
     from exposure.whatif import read_trades
     from exposure.whatif import whatif as _whatif
 
-    cfg = freeze(_stored_config(run_dir, overrides))
-    same_book = not any(o.lstrip("+").startswith("portfolio.") for o in (overrides or []))
+    cfg = _frozen_stored_config(run_dir, overrides)
+    keys = [o.lstrip("+").split("=", 1)[0] for o in overrides or []]
     trades = read_trades(str(trade_file)) if isinstance(trade_file, (str, os.PathLike)) else list(trade_file)
-    return _whatif(cfg, run_dir, str(netting_set), trades, config_yaml(cfg), same_book,
-                   stored_results=all(o.lstrip("+").split("=", 1)[0] in _NO_RESULT_EFFECT for o in overrides or []))
+    return _whatif(cfg, run_dir, str(netting_set), trades, config_yaml(cfg),
+                   stored_book=not any(k.startswith("portfolio.") for k in keys),
+                   stored_results=all(k in _NO_RESULT_EFFECT for k in keys),
+                   stored_market=not any(k == "market" or k.startswith("market.") for k in keys))
 
 
 # Overrides that change no figure of a results file (what-if writes nothing): its "before" is still results.h5.
 _NO_RESULT_EFFECT = ("output.dir", "output.csv", "report.plots", "report.html")
+
+
+def _frozen_stored_config(run_dir: str, overrides: list[str] | None):
+    """freeze(_stored_config(run_dir, overrides)), kept across processes (exposure.config.cache): a fresh
+    `exposure whatif` then skips OmegaConf's schema merge of config.yaml."""
+    from exposure.config.cache import cached_config
+
+    try:
+        with open(os.path.join(str(run_dir), "config.yaml"), "rb") as fh:
+            text = fh.read()
+    except OSError:  # _stored_config names what is missing
+        return freeze(_stored_config(run_dir, overrides))
+    return cached_config(("stored", text, tuple(overrides or ()), os.path.abspath(str(run_dir))),
+                         lambda: freeze(_stored_config(run_dir, overrides)), text)
 
 
 def _stored_config(run_dir: str, overrides: list[str] | None) -> DictConfig:

@@ -26,7 +26,23 @@ USAGE = __doc__
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv is None:  # the process's own command line (console script, python -m exposure): it ends after this
+        import gc
+
+        # Objects frozen here (the imported modules, JAX's among them) stay until the process ends anyway; the
+        # collector then skips them: full collections during the command cost 0.05 s instead of 0.1-0.3 s of
+        # CPU, and the interpreter's shutdown, which collects the whole heap (0.4-0.5 s of CPU, a sixth of a
+        # fresh `exposure whatif`), skips what is frozen at the end. atexit handlers, flushes and the freeing
+        # of acyclic objects still run; only cyclic garbage alive at exit is left to the operating system.
+        gc.freeze()
+        try:
+            return _main(sys.argv[1:])
+        finally:
+            gc.freeze()
+    return _main(list(argv))
+
+
+def _main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE)
         return 0 if argv else 2

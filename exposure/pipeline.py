@@ -144,7 +144,7 @@ def run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | None
     files = cube.save(res.out_dir, ds["netting_set"].values,
                       {"NPV": ns_npv, "currencies": list(model.currencies), "event_dates": [d.isoformat() for d in grid.event_dates()],
                        "netting_set_maturity": post.maturities,
-                       **ds.attrs}, model=model, portfolio=pf)
+                       **ds.attrs}, model=model, portfolio=pf, market=market)
     return dataclasses.replace(res, files=res.files + tuple(files))
 
 
@@ -170,7 +170,6 @@ class PostSimulation:
                 extra_attrs: dict | None = None, sensitivities=None):
         """The results Dataset; trade_npv: t0 value per trade id (None: the capital stage does not run, as on a
         stored book without trade specs)."""
-        from exposure.capital import add_capital, add_sa_cva, capital_settings
         from exposure.report import apply_limits, report_settings
         from exposure.results import build_results
         from exposure.xva import add_xva
@@ -186,9 +185,13 @@ class PostSimulation:
             from exposure.risk import add_sensitivities
             ds = add_sensitivities(ds, sensitivities)
         if trade_npv is not None:  # capital: SA-CCR / IMM EAD, RWA, BA-CVA, SA-CVA, profiles (before KVA)
+            from exposure.capital import add_capital, capital_settings
+
             ds = add_capital(ds, pf, market, capital_settings(cfg.get("capital")), trade_npv)
         ds = add_xva(ds, market.credit, market.own_name, self.xva, measures.functionals)
         if trade_npv is not None and "sensitivity" in ds:  # SA-CVA from the engine's CVA sensitivities
+            from exposure.capital import add_sa_cva, capital_settings
+
             ds = add_sa_cva(ds, market, capital_settings(cfg.get("capital")))
         return apply_limits(ds, report_settings(cfg))  # desk: counterparty PFE and PFE limits
 
@@ -201,7 +204,6 @@ def make_aggregator(cfg, market, pf, grid, n_paths: int, currencies, spill_dir: 
     model: the CrossAssetModel (its credit intensities for xva.wwr.model=stochastic_intensity);
     memory_budget_bytes: the quantile stores' in-memory limit (exposure.memory; default the aggregator's);
     reduction: "jax" or "numpy" (default: simulation.reduction resolved for this run's size)."""
-    from exposure.capital.imm import netting_set_maturities
 
     from exposure.aggregation.measures import ExposureAggregator
     from exposure.xva import path_functionals, xva_settings
@@ -224,6 +226,8 @@ def make_aggregator(cfg, market, pf, grid, n_paths: int, currencies, spill_dir: 
         **({} if memory_budget_bytes is None else {"memory_budget_bytes": int(memory_budget_bytes)}),
         **path_functionals(xva, market.credit, market.own_name, pf.netting_sets, val_times, dfs, model=model))
     if maturities is None:
+        from exposure.capital.imm import netting_set_maturities  # (capital is imported only where it runs)
+
         maturities = netting_set_maturities(pf, market)
     post = PostSimulation(cfg, market, pf, tuple(dates[i] for i in valuation_index), val_times, dfs, xva,
                           np.asarray(maturities, dtype=np.float64))

@@ -122,11 +122,13 @@ def price_on_scenarios(cfg, market, grid, model, states, trades: list, netting_s
 
 
 def whatif(cfg, run_dir: str, netting_set: str, trades: list, config_yaml: str, stored_book: bool = True,
-           stored_results: bool = False) -> WhatIf:
+           stored_results: bool = False, stored_market: bool = False) -> WhatIf:
     """The incremental figures of adding ``trades`` (dicts in the portfolio file's format) to ``netting_set``.
     stored_book: take the netting sets (CSAs) and trade ids stored with the run instead of parsing the book again
     (the caller passes False when the config's portfolio differs from the run's). stored_results: "before" is
     the run's own results.h5 (the caller passes True when ``cfg`` is the stored config without overrides).
+    stored_market: take the run's own market snapshot from the cube (the one its scenarios were simulated on)
+    instead of building it again (the caller passes True when no override touches ``market``).
 
     Only the counterparty's netting sets are aggregated (before and after, from the cube): the others do not
     change, and every counterparty figure (PFE_cpty, limits, CVA_cpty) needs only its own sets. The full "after"
@@ -134,8 +136,6 @@ def whatif(cfg, run_dir: str, netting_set: str, trades: list, config_yaml: str, 
     what cannot be replaced row by row (capital, which needs the trades' SA-CCR attributes; portfolio totals
     other than sums; standard errors of totals) is left out of "after" and named in its ``whatif_not_recomputed``
     attribute, never kept stale."""
-    from exposure.market.snapshot import build_market
-    from exposure.portfolio import load_portfolio
     from exposure.reaggregate import aggregate_values, stored_grid
     from exposure.report.progress import RunProgress
 
@@ -153,9 +153,18 @@ def whatif(cfg, run_dir: str, netting_set: str, trades: list, config_yaml: str, 
         states, model = NettingValuesCube.read_scenarios(path)
     except KeyError:
         raise ConfigError("RUN_DIR", f"{path} has no scenarios: re-run with this version and output.store_cube=true") from None
-    market = build_market(cfg.market)
+    market = NettingValuesCube.read_market(path) if stored_market else None
+    if market is None:  # overrides of market.credit, or a cube written before the market was stored
+        from exposure.market.snapshot import build_market
+
+        market = build_market(cfg.market)
     grid = stored_grid(cfg, market, attrs)
-    pf = _Book(**book) if book is not None else load_portfolio(cfg.portfolio, market, grid)
+    if book is not None:
+        pf = _Book(**book)
+    else:
+        from exposure.portfolio import load_portfolio
+
+        pf = load_portfolio(cfg.portfolio, market, grid)
     grid = grid.with_netting_calendars(getattr(ns, "calendar", None) for ns in pf.netting_sets)  # as the run's
     if clash_ids is None:
         _check_clash(trades, set(pf.trade_ids))

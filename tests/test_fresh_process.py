@@ -2,7 +2,9 @@
 
 - ``exposure run`` writes results.h5 without importing dask.distributed (xarray's to_netcdf would, 0.1-0.3 s)
   nor dask.array (xarray's dask-array probe would, 0.35 s: exposure.xarray_dask defers it);
-- ``exposure whatif`` imports neither Hydra nor matplotlib (a stored config needs no compose, a table no plot);
+- ``exposure whatif`` imports neither Hydra nor matplotlib (a stored config needs no compose, a table no plot),
+  nor scipy.optimize (the run's market is read from the cube: no CDS bootstrap), holidays (no calendar), the
+  capital stage or OmegaConf's merge (a second what-if of the run reads its frozen config from the cache);
 - the batched Van Loan exponentials equal the one-matrix-at-a-time computation bit for bit.
 """
 
@@ -22,24 +24,27 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 TRADE = """- {id: FRESH_SWP, type: Swap, currency: USD, notional: 1.0e+7, maturity: 5Y, fixed_rate: 0.035, payer: true,
    float_index: USD-LIBOR-3M}
 """
-PROBE = ("import json, sys; from exposure.cli import main; rc = main(sys.argv[1:]); "
-         "print(json.dumps([rc, sorted(m for m in sys.modules if m.split('.')[0] in "
-         "('hydra', 'matplotlib', 'distributed') or m == 'dask.array')]))")
+# main() without arguments, as the console script calls it (it reads sys.argv and freezes the heap, exposure.cli)
+PROBE = ("import json, sys; from exposure.cli import main; from exposure.config import cache; built = []; "
+         "f = cache.cached_config; cache.cached_config = lambda p, b, t=b'': f(p, lambda: built.append(1) or b(), t); "
+         "rc = main(); print(json.dumps([rc, sorted(m for m in sys.modules if m.split('.')[0] in "
+         "('hydra', 'matplotlib', 'distributed', 'holidays') or m in ('scipy.optimize', 'exposure.capital', 'dask.array')), "
+         "len(built)]))")
 
 
-def _cli(args, cache) -> tuple[int, set]:
-    """(exit code, heavy top-level modules imported) of ``exposure ARGS`` in a fresh process."""
+def _cli(args, cache) -> tuple[int, set, int]:
+    """(exit code, heavy modules imported, stored configs built) of ``exposure ARGS`` in a fresh process."""
     env = dict(os.environ, XPOSURE_JAX_CACHE=str(cache))
     p = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, cwd=REPO, env=env)
     assert p.returncode == 0, p.stderr[-3000:]
-    rc, mods = json.loads(p.stdout.strip().splitlines()[-1])
-    return rc, {m if m == "dask.array" else m.split(".")[0] for m in mods}
+    rc, mods, built = json.loads(p.stdout.strip().splitlines()[-1])
+    return rc, {m if m in ("scipy.optimize", "exposure.capital", "dask.array") else m.split(".")[0] for m in mods}, built
 
 
 @pytest.mark.slow
 def test_run_and_whatif_in_fresh_processes_import_only_what_they_need(tmp_path):
     run = tmp_path / "run"
-    rc, mods = _cli(["run", "simulation.paths=128", "simulation.chunk_size=128", "output.store_cube=true",
+    rc, mods, _ = _cli(["run", "simulation.paths=128", "simulation.chunk_size=128", "output.store_cube=true",
                      "report.plots=false", "report.html=false", f"output.dir={run}"], tmp_path / "cache")
     assert rc == 0 and (run / "results.h5").exists() and (run / "netting_values.h5").exists()
     assert not mods & {"distributed", "dask.array"}, mods
@@ -48,9 +53,13 @@ def test_run_and_whatif_in_fresh_processes_import_only_what_they_need(tmp_path):
     assert "EPE" in read_results(str(run / "results.h5"))  # what the writer wrote reads back and validates
     trade = tmp_path / "trade.yaml"
     trade.write_text(TRADE)
-    rc, mods = _cli(["whatif", str(run), "--netting-set", "NS_CP_A", "--trade", str(trade)], tmp_path / "cache")
-    assert rc == 0
-    assert not mods & {"hydra", "matplotlib", "distributed"}, mods
+    args = ["whatif", str(run), "--netting-set", "NS_CP_A", "--trade", str(trade)]
+    rc, mods, built = _cli(args, tmp_path / "cache")
+    assert rc == 0 and built == 1  # the stored config merged once, then kept
+    assert not mods & {"hydra", "matplotlib", "distributed", "holidays", "scipy.optimize", "exposure.capital"}, mods
+    rc, mods, built = _cli(args, tmp_path / "cache")
+    assert rc == 0 and built == 0  # the second process reads it
+    assert not mods & {"hydra", "matplotlib", "distributed", "holidays", "scipy.optimize", "exposure.capital"}, mods
 
 
 def test_the_deferred_dask_probe_still_knows_dask_arrays_once_dask_array_is_imported():

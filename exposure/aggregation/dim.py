@@ -24,7 +24,6 @@ the results do not depend on the chunking.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import ndtri  # the normal quantile (scipy.stats costs a fresh process 0.5 s to import)
 
 from exposure.aggregation.quantiles import DEFAULT_MEMORY_BUDGET, QuantileStore
 
@@ -33,6 +32,8 @@ def regression_im(v, dv, quantile: float = 0.99, order: int = 2) -> np.ndarray:
     """IM (K, P) from values v (K, P) and P&L dv (K, P) of one netting set (module docstring)."""
     v = np.asarray(v, dtype=np.float64)
     dv = np.asarray(dv, dtype=np.float64)
+    from scipy.special import ndtri  # the normal quantile; imported here, so a run without DIM does not import it
+
     z = ndtri(quantile)
     out = np.empty_like(v)
     for k in range(v.shape[0]):

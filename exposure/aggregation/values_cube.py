@@ -46,10 +46,11 @@ class NettingValuesCube:
             self.S[:, :, start:stop] = states
         self._next = stop
 
-    def save(self, out_dir: str, netting_set_ids, attrs: dict, model=None, portfolio=None) -> list:
+    def save(self, out_dir: str, netting_set_ids, attrs: dict, model=None, portfolio=None, market=None) -> list:
         """[path of out_dir/netting_values.h5]; attrs: scalars, strings or 1-d arrays (HDF5 attributes); model:
         the (calibrated) CrossAssetModel, pickled, so that a what-if need not calibrate again; portfolio: its
-        netting sets (with CSAs) and trade ids are pickled, so that a what-if need not parse the book again."""
+        netting sets (with CSAs) and trade ids are pickled, so that a what-if need not parse the book again;
+        market: the run's MarketSnapshot, pickled, so that a what-if need not build it again (CDS bootstraps)."""
         import pickle
 
         import h5py
@@ -72,6 +73,9 @@ class NettingValuesCube:
                 if portfolio is not None:
                     book = {"netting_sets": tuple(portfolio.netting_sets), "trade_ids": tuple(portfolio.trade_ids)}
                     f.create_dataset("book_pickle", data=np.frombuffer(pickle.dumps(book), dtype=np.uint8))
+                blob = _pickled(market)
+                if blob is not None:
+                    f.create_dataset("market_pickle", data=np.frombuffer(blob, dtype=np.uint8))
                 f.create_dataset("netting_set", data=np.array([str(s) for s in netting_set_ids], dtype="S"))
                 for k, v in attrs.items():
                     f.attrs[k] = v
@@ -106,6 +110,16 @@ class NettingValuesCube:
             return pickle.loads(f["book_pickle"][()].tobytes()) if "book_pickle" in f else None
 
     @staticmethod
+    def read_market(path: str):
+        """The run's MarketSnapshot (see ``save``), or None in older files."""
+        import pickle
+
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            return pickle.loads(f["market_pickle"][()].tobytes()) if "market_pickle" in f else None
+
+    @staticmethod
     def read_scenarios(path: str):
         """(states (K_all, d, P), model) from a file written by ``save`` with states and model; a run folder is
         this program's own output (the model is a pickle: read only files you wrote)."""
@@ -117,6 +131,18 @@ class NettingValuesCube:
             if "states" not in f or "model_pickle" not in f:
                 raise KeyError("states/model")
             return f["states"][()], pickle.loads(f["model_pickle"][()].tobytes())
+
+
+def _pickled(obj):
+    """pickle.dumps(obj), or None for None or an object that does not pickle (the what-if then builds it again)."""
+    import pickle
+
+    if obj is None:
+        return None
+    try:
+        return pickle.dumps(obj)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return None
 
 
 class NoCube:

@@ -34,7 +34,6 @@ import datetime as _dt
 import functools
 import re
 
-import holidays as _hol
 from dateutil.easter import easter
 
 from exposure.market.schedule import WEEKENDS_ONLY, Calendar
@@ -59,6 +58,14 @@ _ALIASES = {
 }
 
 
+def _hol():
+    """The ``holidays`` library, imported on the first calendar with holidays (WeekendsOnly and NullCalendar,
+    what a trade without a calendar gets, need none: a fresh what-if process skips its 0.1-0.2 s import)."""
+    import holidays
+
+    return holidays
+
+
 def _key(name: str) -> str:
     return re.sub(r"[\s_\-/]", "", str(name)).upper()
 
@@ -68,7 +75,7 @@ def canonical_name(name: str) -> str:
     k = _key(name)
     if k in _ALIASES:
         return _ALIASES[k]
-    if k in _hol.list_supported_financial() or k in _hol.list_supported_countries():
+    if k in _hol().list_supported_financial() or k in _hol().list_supported_countries():
         return k
     raise ValueError(f"unknown calendar '{name}' (known: {', '.join(sorted(set(_ALIASES.values())))}, "
                      "an ISO country code, or a market code of the 'holidays' library)")
@@ -85,23 +92,23 @@ def _single(canon: str) -> Calendar:
     if canon == "NullCalendar":  # every day is a business day
         return Calendar(frozenset(), "NullCalendar", frozenset())
     if canon == "TARGET":
-        h = _hol.financial_holidays("XECB", years=YEARS)
+        h = _hol().financial_holidays("XECB", years=YEARS)
     elif canon == "US":
-        h = _hol.country_holidays("US", years=YEARS)
+        h = _hol().country_holidays("US", years=YEARS)
     elif canon in ("US-GOV", "US-SOFR"):
-        h = _hol.financial_holidays("XSIF", years=YEARS)
+        h = _hol().financial_holidays("XSIF", years=YEARS)
     elif canon == "US-FED":
-        h = _hol.financial_holidays("XFED", years=YEARS)
+        h = _hol().financial_holidays("XFED", years=YEARS)
     elif canon == "US-NYSE":
-        h = _hol.financial_holidays("XNYS", years=YEARS)
+        h = _hol().financial_holidays("XNYS", years=YEARS)
     elif canon == "UK":
-        h = _hol.country_holidays("GB", subdiv="ENG", years=YEARS)
+        h = _hol().country_holidays("GB", subdiv="ENG", years=YEARS)
     elif canon == "UK-EXCH":
-        h = _hol.financial_holidays("XLON", years=YEARS)
-    elif canon in _hol.list_supported_financial():
-        h = _hol.financial_holidays(canon, years=YEARS)
+        h = _hol().financial_holidays("XLON", years=YEARS)
+    elif canon in _hol().list_supported_financial():
+        h = _hol().financial_holidays(canon, years=YEARS)
     else:
-        h = _hol.country_holidays(canon, years=YEARS)
+        h = _hol().country_holidays(canon, years=YEARS)
     days = _dates(h)
     if canon == "US-SOFR":
         # No SOFR is published on Good Friday even in the years SIFMA recommends only an early close.

@@ -28,7 +28,6 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy.optimize import brentq
 
 from exposure._pytree import pytree_dataclass, static_field
 from exposure.errors import MarketDataError
@@ -339,6 +338,8 @@ def bootstrap_cds(asof: _dt.date, tenors_or_dates, par_spreads, recovery: float,
 
     def log_df(t):
         return table_y[np.searchsorted(table_t, t)]
+
+    from scipy.optimize import brentq  # here: a stored market (exposure.whatif) unpickles without scipy.optimize
 
     hazards = np.zeros(len(items))
     for k, c in enumerate(contracts):

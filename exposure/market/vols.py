@@ -16,9 +16,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.stats import norm
-from scipy.optimize import brentq
-from scipy.special import ndtr
 
 from exposure._pytree import pytree_dataclass, static_field
 from exposure.errors import MarketDataError
@@ -146,6 +143,8 @@ def black_price(forward, strike, total_var, discount=1.0, is_call=True):
     eps = +1 call / -1 put. F, K > 0 (same units, the price is in them); total_var = sigma^2 T. With
     s = 0 the discounted intrinsic value. Garman-Kohlhagen: F = S exp(-r_f T) / exp(-r_d T), discount =
     exp(-r_d T). All arguments broadcast; returns jnp."""
+    from jax.scipy.stats import norm  # (scipy-style modules are imported where used: a what-if process needs none)
+
     return _black(jnp, norm.cdf, forward, strike, total_var, discount, is_call)
 
 
@@ -153,6 +152,8 @@ def black_price(forward, strike, total_var, discount=1.0, is_call=True):
 def bachelier_price(forward, strike, normal_total_var, annuity=1.0, is_call=True):
     """annuity * [eps (F-K) N(eps (F-K)/s) + s phi((F-K)/s)],  s = sqrt(normal_total_var) = sigma_N sqrt(T)
     (absolute units, e.g. rate decimals); with s = 0 the discounted intrinsic value. Broadcasts."""
+    from jax.scipy.stats import norm
+
     return _bachelier(jnp, norm.cdf, norm.pdf, forward, strike, normal_total_var, annuity, is_call)
 
 
@@ -163,11 +164,15 @@ def _npdf(x):
 def black_price_np(forward, strike, total_var, discount=1.0, is_call=True):
     """``black_price`` in NumPy: for scalar code such as root searches, where a jitted call per evaluation
     would cost more than the formula."""
+    from scipy.special import ndtr
+
     return _black(np, ndtr, forward, strike, total_var, discount, is_call)
 
 
 def bachelier_price_np(forward, strike, normal_total_var, annuity=1.0, is_call=True):
     """``bachelier_price`` in NumPy (see ``black_price_np``)."""
+    from scipy.special import ndtr
+
     return _bachelier(np, ndtr, _npdf, forward, strike, normal_total_var, annuity, is_call)
 
 
@@ -183,6 +188,8 @@ def _invert(price_of_sd, price: float, lo_bound: float, hi_bound: float, what: s
         hi *= 2.0
         if hi > 1e6 * lo_bound:
             raise MarketDataError(f"{what}: no volatility reproduces price {price}")
+    from scipy.optimize import brentq
+
     return brentq(lambda s: price_of_sd(s) - price, 0.0, hi, xtol=1e-300, rtol=4 * np.finfo(float).eps, maxiter=500)
 
 

@@ -28,7 +28,6 @@ import dataclasses
 import functools
 
 import numpy as np
-import scipy.linalg
 
 from exposure.models.hull_white import integrated_phi
 
@@ -280,6 +279,8 @@ def _van_loan(A: np.ndarray, b: np.ndarray, Q: np.ndarray, tau: np.ndarray) -> l
     M[:, d:, d:] = A.T
     # One BLAS thread: OpenBLAS's threaded LU and products of these 9x9 and 16x16 matrices only wait on each other,
     # and on a busy machine one expm took 10-20 ms instead of 0.15 ms (bit for bit the same result).
+    import scipy.linalg  # here: a stored model (exposure.whatif) unpickles without it
+
     with _blas().limit(limits=1, user_api="blas"):
         E1 = scipy.linalg.expm(aug * tau[:, None, None])
         E2 = scipy.linalg.expm(M * tau[:, None, None])

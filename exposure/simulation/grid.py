@@ -116,11 +116,11 @@ class TimeGrid:
         (no calendar: the unadjusted d + MPoR). d + MPoR is rolled to the next business day (following) of
         the set's calendar; the new dates join the simulation and ``set_closeout_index`` maps them. Unchanged
         without an MPoR or when no netting set has a calendar."""
-        from exposure.market.calendars import get_calendar
-
         calendars = list(calendars)
         if self.closeout_index is None or not calendars or all(c is None for c in calendars):
             return self
+        from exposure.market.calendars import get_calendar
+
         base = [self.dates[i] for i in self.closeout_index]
         cols = []
         for name in calendars:

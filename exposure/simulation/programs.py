@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 
 import jax
 
@@ -77,10 +78,17 @@ def _load(path: str):
         return None
 
 
+def store_file(path: str, blob: bytes) -> None:
+    """Write ``blob`` to ``path`` atomically and prune the folder's files of the same kind (the part of the name
+    after its first dot) to MAX_STORED; an OSError is ignored (a read-only cache only costs a rebuild). Also
+    used for the frozen configs of exposure.config.cache."""
+    _store(path, blob)
+
+
 def _store(path: str, blob: bytes) -> None:
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp"
+        tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"  # (a server's what-ifs run in threads)
         with open(tmp, "wb") as f:
             f.write(blob)
         os.replace(tmp, path)  # atomic: a concurrent run reads the old file, the new one, or none
@@ -90,10 +98,11 @@ def _store(path: str, blob: bytes) -> None:
 
 
 def _prune(where: str, keep: str) -> None:
-    """Remove the least recently used stored programs beyond MAX_STORED (never ``keep``, just written)."""
+    """Remove the least recently used stored files of ``keep``'s kind beyond MAX_STORED (never ``keep``)."""
+    kind = "." + os.path.basename(keep).split(".", 1)[-1]  # ".jaxexport", ".config.pickle"
     entries = []
     for e in os.scandir(where):
-        if e.name.endswith(".jaxexport") and e.path != keep:
+        if e.name.endswith(kind) and e.path != keep:
             try:
                 entries.append((e.stat().st_mtime_ns, e.path))
             except OSError:  # removed meanwhile by a concurrent run
