@@ -136,11 +136,14 @@ def model_state_tangent(cfg, s, factor, S, static, step: float, keep_credit: boo
     keep_credit: the caller takes the weights' tangent by AD (``setup_market``): the bumped markets keep the base
     credit curves (no CDS bootstrap) and w is left to the caller."""
     from exposure.models.build import build_model
+    from exposure.risk.setup_curves import moved_market
     from exposure.risk.state import rebuilt_market, xva_weight_arrays
 
     ctx = context(cfg, s, S, static)
     cfgs = (bumped_view(cfg, factor, step), bumped_view(cfg, factor, -step))
-    markets = tuple(rebuilt_market(c, s, factor, keep_credit) for c in cfgs)
+    # a curve pillar or an FX spot moves the built market in place (``setup_curves``): no market build
+    markets = tuple(moved_market(cfg, s.market, factor, e, keep_credit) or rebuilt_market(c, s, factor, keep_credit)
+                    for c, e in zip(cfgs, (step, -step)))
     moves = calibrated_moves(ctx, factor, markets, step)
     models = tuple(build_model(m, c.model, calibrated=_calibrated_params(ctx, c, moves, e)).model
                    for m, c, e in zip(markets, cfgs, (step, -step)))
