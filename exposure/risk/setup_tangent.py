@@ -24,6 +24,7 @@ class _Context:
     static: object
     tangent: ModelTangent
     ift: dict  # ccy -> (CalibrationIFT, currency index, SwaptionVolCurve)
+    pres: object = None  # setup_pres.PresTangents, built on the first curve-pillar or FX-spot factor
 
 
 _CACHE: list = []  # the context of the last run's Static (compiled once per run, found by identity)
@@ -136,7 +137,8 @@ def model_state_tangent(cfg, s, factor, S, static, step: float, keep_credit: boo
     keep_credit: the caller takes the weights' tangent by AD (``setup_market``): the bumped markets keep the base
     credit curves (no CDS bootstrap) and w is left to the caller."""
     from exposure.models.build import build_model
-    from exposure.risk.setup_curves import moved_market
+    from exposure.risk.setup_curves import covered, moved_market
+    from exposure.risk.setup_pres import PresTangents
     from exposure.risk.state import rebuilt_market, xva_weight_arrays
 
     ctx = context(cfg, s, S, static)
@@ -151,8 +153,13 @@ def model_state_tangent(cfg, s, factor, S, static, step: float, keep_credit: boo
     thetas = [ctx.tangent.theta_of(m) for m in models]
     dtheta = jax.tree_util.tree_map(lambda a, b: (np.asarray(a) - np.asarray(b)) / h2, *thetas)
     dS = ctx.tangent(dtheta)
-    pres = [prepared_floats(m, md, s, static) for m, md in zip(markets, models)]
-    dS["pres"] = [(a - b) / h2 for a, b in zip(*pres)]
+    if all(m is not s.market for m in markets) and covered(cfg, factor):  # moved in place: pres by jvp
+        if ctx.pres is None:
+            ctx.pres = PresTangents(s, static)
+        dS["pres"] = ctx.pres(factor, markets, models, moves, step)
+    else:
+        pres = [prepared_floats(m, md, s, static) for m, md in zip(markets, models)]
+        dS["pres"] = [(a - b) / h2 for a, b in zip(*pres)]
     if all(m is s.market for m in markets) or keep_credit:  # model parameter: the weights read the market only
         dS["w"] = {k: np.zeros_like(v) for k, v in S["w"].items()}
     else:
