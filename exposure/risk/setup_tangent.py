@@ -5,7 +5,9 @@
                 Hull-White sigma moved by the implicit-function theorem (``models.calibration_jax``), not re-solved
     pres, w   = central differences of prepare / the XVA weights at the bumped market and model
 
-e = +-h factor units (risk.setup_step). The compiled pieces (the model layer's jvp, one calibration Jacobian per
+A curve pillar or an FX spot moves the built market in place (``setup_curves``: no market build) and its pres
+tangent comes from ``setup_pres`` (linear batches by jvp of a jnp twin, the others by the difference of their
+own prepare). e = +-h factor units (risk.setup_step). The compiled pieces (the model layer's jvp, one calibration Jacobian per
 calibrated currency) are built once per run (``context``).
 """
 
@@ -132,6 +134,7 @@ def model_state_tangent(cfg, s, factor, S, static, step: float, keep_credit: boo
         dtheta/de = central difference of the model build at the bumped market, its calibrated Hull-White
                     sigma moved by the implicit-function theorem (no re-calibration)
         pres, w   = central difference of prepare / the XVA weights at the bumped market and model
+                    (a curve pillar or FX spot: market moved in place, pres by ``setup_pres.PresTangents``)
 
     with e = +-step factor units; the model's matrix exponentials and eigen-decompositions are not rebuilt.
     keep_credit: the caller takes the weights' tangent by AD (``setup_market``): the bumped markets keep the base
