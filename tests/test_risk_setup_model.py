@@ -216,7 +216,7 @@ def test_curve_pillar_tangent_builds_no_market_and_its_twins_equal_prepare(base,
     assert linear and set(pt.twins) == set(linear)
     for i in linear:
         pre = s.portfolio.batches[i].prepare(ctx)
-        for k, v in pt.twins[i].values.items():
+        for k, v in pt.values[i].items():
             _close(v, getattr(pre, k), rtol=1e-12)
 
 

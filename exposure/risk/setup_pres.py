@@ -66,6 +66,21 @@ class LinearPresTwin:
                                np.asarray(hw.vol_values, np.float64)))
         self.flows = [self._flow_static(ctx, j, days, y) for j in range(len(cf.currencies))]
         self.coupons = self._coupon_static(ctx, days, ns_local)
+        self.grids = [self._grid_static(j) for j in range(len(cf.currencies))]
+
+    def _grid_static(self, j):
+        """(t_all, T_all): every (t, T) the leaves of currency j read lnA at, as one grid (one program, not one
+        per use: the compiled size follows the number of lnA evaluations)."""
+        ts, Ts = [self.t], []
+        st = self.flows[j]
+        if st is not None:
+            Ts += [st["T"], st["Tn"], st["Td"]]
+        c = self.coupons
+        if c is not None:
+            sel = self.cf.c_ccy == j
+            ts.append(c["tfix"][sel])
+            Ts += [c["T1"][sel], c["T2"][sel], c["Tp"][sel]]
+        return np.unique(np.concatenate(ts)), np.unique(np.concatenate(Ts + [np.zeros(1)]))
 
     # -- static structure (NumPy, once) --------------------------------------------------------------------
     def _flow_static(self, ctx, j, days, y):
@@ -125,24 +140,31 @@ class LinearPresTwin:
                 "sigma": tuple(jnp.asarray(r[4]) for r in self.rates),
                 "amt": jnp.asarray(self.cf.f_amount), "cw": jnp.asarray(self.cf.c_weight)}
 
-    def _lnA(self, x, j, t, T):
+    def _lnA_grid(self, x, j):
+        """lnA(t, T) of currency j on its grid (t_all, T_all), T clamped to t (``HullWhiteRateModel``)."""
         times, a, vt, _, _ = self.rates[j]
-        t, T = np.broadcast_arrays(np.asarray(t, np.float64), np.asarray(T, np.float64))
+        t, T = np.broadcast_arrays(self.grids[j][0][:, None], self.grids[j][1][None, :])
         p = HullWhiteParams(a, vt, x["sigma"][j])
         return log_bond_intercept(p, DiscountCurve(times, x["ln_df"][j]), t, np.maximum(T, t), xp=jnp)
+
+    def _lnA(self, grid, j, t, T):
+        """lnA at (t, T) (broadcast) read off the grid of ``_lnA_grid``."""
+        t, T = np.broadcast_arrays(np.asarray(t, np.float64), np.asarray(T, np.float64))
+        return grid[np.searchsorted(self.grids[j][0], t), np.searchsorted(self.grids[j][1], T)]
 
     def leaves(self, x) -> dict:
         """{mom_tr (K, n_b, N+1, n_tr), mom_ns (K, n_b, N+1, n_ns_b), cc_w (K, C)} at x."""
         cf, t = self.cf, self.t
+        grids = [self._lnA_grid(x, j) for j in range(len(cf.currencies))]
         moms = []
         for j, st in enumerate(self.flows):
             if st is None:
                 moms.append(jnp.zeros((self.K, self.order + 1, self.n_tr)))
                 continue
-            lnA = self._lnA(x, j, t[:, None], st["T"][None, :])
+            lnA = self._lnA(grids[j], j, t[:, None], st["T"][None, :])
             if st["lag"].size:
-                lnA = lnA.at[:, st["lag"]].add(self._lnA(x, j, t[:, None], st["Tn"][None, :])
-                                               - self._lnA(x, j, t[:, None], st["Td"][None, :]))
+                lnA = lnA.at[:, st["lag"]].add(self._lnA(grids[j], j, t[:, None], st["Tn"][None, :])
+                                               - self._lnA(grids[j], j, t[:, None], st["Td"][None, :]))
             E = jnp.where(st["alive"], jnp.exp(lnA), 0.0)  # (K, G)
             amt, inv, trade = x["amt"][st["sel"]], st["inv"], cf.f_trade[st["sel"]]
 
@@ -164,26 +186,17 @@ class LinearPresTwin:
             sel = np.nonzero(cf.c_ccy == j)[0]
             if sel.size == 0:
                 continue
-            lnA1 = lnA1.at[sel].set(self._lnA(x, j, c["tfix"][sel], c["T1"][sel]))
-            lnA2 = lnA2.at[sel].set(self._lnA(x, j, c["tfix"][sel], c["T2"][sel]))
-            lnAk = lnAk.at[:, sel].set(self._lnA(x, j, t[:, None], c["Tp"][sel][None, :]))
+            lnA1 = lnA1.at[sel].set(self._lnA(grids[j], j, c["tfix"][sel], c["T1"][sel]))
+            lnA2 = lnA2.at[sel].set(self._lnA(grids[j], j, c["tfix"][sel], c["T2"][sel]))
+            lnAk = lnAk.at[:, sel].set(self._lnA(grids[j], j, t[:, None], c["Tp"][sel][None, :]))
         i, k = c["i"], c["k"]
         vals = x["cw"][i] * jnp.exp(lnA1[i] - lnA2[i] + lnAk[k, i])
         out["cc_w"] = jnp.zeros((self.K, c["C"])).at[k, c["slot"]].set(vals)
         return out
 
-    def tangent(self, dx) -> dict:
-        """{leaf: d leaf} along dx (a pytree like ``x0``), NumPy."""
-        if not hasattr(self, "_jvp"):
-            self._jvp = jax.jit(lambda x, d: jax.jvp(self.leaves, (x,), (d,)))
-        values, d = jax.tree_util.tree_map(np.asarray, self._jvp(self.x0(), dx))
-        self.values = values  # the twin's leaves at the base x (equal to prepare's: tests/test_risk_setup_model.py)
-        return d
-
-
 class PresTangents:
     """The tangent of S["pres"] for a factor ``setup_curves`` covers (a curve pillar, an FX spot): linear batches
-    by jvp of their twins (built on first use), every other batch by the central difference of its own prepare
+    by one jvp of all their twins (built and compiled on first use), every other batch by the central difference of its own prepare
     at the moved markets and models (no market build)."""
 
     def __init__(self, s, static):
@@ -206,39 +219,49 @@ class PresTangents:
         self.names = [p for _, _, paths in self.base for p in paths]  # the leaf name of every S["pres"] entry
         self.twins: dict = {}
 
-    def _twin(self, i) -> LinearPresTwin:
-        if i not in self.twins:
-            self.twins[i] = LinearPresTwin(self.s.portfolio.batches[i], self.ctx)
-        return self.twins[i]
+    def _linear(self):
+        """Every linear batch's twin and one compiled jvp of them all (one program: the compilation has a fixed
+        cost per program, whatever its size)."""
+        if not self.twins:
+            self.twins = {i: LinearPresTwin(b, self.ctx) for i, b in enumerate(self.s.portfolio.batches)
+                          if isinstance(b, LinearBatch)}
+            f = lambda xs: {i: self.twins[i].leaves(x) for i, x in xs.items()}  # noqa: E731
+            self._jvp = jax.jit(lambda xs, ds: jax.jvp(f, (xs,), (ds,)))
+            self._x0 = {i: tw.x0() for i, tw in self.twins.items()}
+        return self.twins
+
+    def _direction(self, tw, factor, markets, moves: dict, step: float) -> dict:
+        """dx/de of one twin: the pillar move of its currencies' curves, dsigma/de, the amounts' difference."""
+        from exposure.risk.setup_curves import CURVES, pillar_direction
+
+        cu, cd = (tw.batch.cashflows(m) for m in markets)
+        if not all(np.array_equal(getattr(cu, k), getattr(cd, k)) and np.array_equal(getattr(cu, k), getattr(tw.cf, k))
+                   for k in ("f_trade", "f_day", "f_dead", "f_num", "f_den", "c_trade", "c_fix", "c_pay")):
+            raise ConfigError("risk", f"moving {factor.label()} changes the cash-flow tables of {tw.batch!r}")
+        x0, ccys, h2 = tw.x0(), tw.cf.currencies, 2.0 * step
+        dln = tuple(jnp.asarray(pillar_direction(self.ctx.model.curves[self.ctx.ccy_index(c)], factor))
+                    if factor.path[:2] == CURVES and factor.path[2] == c else jnp.zeros_like(x0["ln_df"][j])
+                    for j, c in enumerate(ccys))
+        dsig = tuple(jnp.asarray(moves[c]) if c in moves else jnp.zeros_like(x0["sigma"][j]) for j, c in enumerate(ccys))
+        return {"ln_df": dln, "sigma": dsig, "amt": jnp.asarray((cu.f_amount - cd.f_amount) / h2),
+                "cw": jnp.asarray((cu.c_weight - cd.c_weight) / h2)}
 
     def __call__(self, factor, markets, models, moves: dict, step: float) -> list:
         """d pres / de: the float leaves of every batch in S["pres"] order. markets, models: at +-step;
         moves {ccy: dsigma/de} of the calibrated currencies (``setup_tangent.calibrated_moves``)."""
         from exposure.pricing.view import PricingContext
-        from exposure.risk.setup_curves import CURVES, pillar_direction
         from exposure.risk.state import APPROXIMATION_ORDERS, _split
 
         g, h2 = self.s.grid, 2.0 * step
+        twins = self._linear()
+        dx = {i: self._direction(tw, factor, markets, moves, step) for i, tw in twins.items()}
+        values, lin = jax.tree_util.tree_map(np.asarray, self._jvp(self._x0, dx)) if twins else ({}, {})
+        self.values = values  # the twins' leaves at the base (equal to prepare's: tests/test_risk_setup_model.py)
         out = []
         for i, b in enumerate(self.s.portfolio.batches):
             floats, ints, paths = self.base[i]
-            if isinstance(b, LinearBatch):
-                tw = self._twin(i)
-                cu, cd = (b.cashflows(m) for m in markets)
-                if not all(np.array_equal(getattr(cu, k), getattr(cd, k)) and np.array_equal(getattr(cu, k),
-                                                                                             getattr(tw.cf, k))
-                           for k in ("f_trade", "f_day", "f_dead", "f_num", "f_den", "c_trade", "c_fix", "c_pay")):
-                    raise ConfigError("risk", f"moving {factor.label()} changes the cash-flow tables of {b!r}")
-                x0 = tw.x0()
-                dln = tuple(
-                    jnp.asarray(pillar_direction(self.ctx.model.curves[self.ctx.ccy_index(c)], factor))
-                    if factor.path[:2] == CURVES and factor.path[2] == c else jnp.zeros_like(x0["ln_df"][j])
-                    for j, c in enumerate(tw.cf.currencies))
-                dsig = tuple(jnp.asarray(moves[c]) if c in moves else jnp.zeros_like(x0["sigma"][j])
-                             for j, c in enumerate(tw.cf.currencies))
-                d = tw.tangent({"ln_df": dln, "sigma": dsig, "amt": jnp.asarray((cu.f_amount - cd.f_amount) / h2),
-                                "cw": jnp.asarray((cu.c_weight - cd.c_weight) / h2)})
-                out += [d[p] if p in MOVED else np.zeros_like(f) for p, f in zip(paths, floats)]
+            if i in lin:
+                out += [lin[i][p] if p in MOVED else np.zeros_like(f) for p, f in zip(paths, floats)]
                 continue
             pres = []
             for m, md in zip(markets, models):

@@ -145,7 +145,8 @@ def model_state_tangent(cfg, s, factor, S, static, step: float, keep_credit: boo
     from exposure.risk.state import rebuilt_market, xva_weight_arrays
 
     ctx = context(cfg, s, S, static)
-    cfgs = (bumped_view(cfg, factor, step), bumped_view(cfg, factor, -step))
+    # a market input moved in place leaves the config's model group as it is: no bumped copy to read
+    cfgs = (cfg, cfg) if covered(cfg, factor) else (bumped_view(cfg, factor, step), bumped_view(cfg, factor, -step))
     # a curve pillar or an FX spot moves the built market in place (``setup_curves``): no market build
     markets = tuple(moved_market(cfg, s.market, factor, e, keep_credit) or rebuilt_market(c, s, factor, keep_credit)
                     for c, e in zip(cfgs, (step, -step)))
