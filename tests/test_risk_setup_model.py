@@ -9,6 +9,10 @@ exposure.models.cross_asset_jax, exposure.models.calibration_jax), against the N
     of the full NumPy set-up (market, model with re-calibration, Discretisation.build, prepare) at +-h, within
     |D(2h) - D(h)| + |T(2h) - T(h)| (the truncation of each: T's pres and w are central differences at the
     calibration's first-order move) plus float64 rounding of the difference quotient (1e-13 max|S| / h).
+A curve pillar or an FX spot (exposure.risk.setup_curves / setup_pres) moves the built market in place and takes
+the linear batches' pricing data by jvp of their jnp twins: the same comparison with the full NumPy set-up's central
+difference (market built again) holds for them, except xi_lim, which the path program reads only in a comparison
+(its cotangent is exactly 0: test_order_only_leaf_has_no_cotangent); the twins equal prepare at the base (1e-12).
 The through-calibration vega against recalibrate-and-rerun is tests/test_risk_calibration.py.
 """
 

@@ -164,7 +164,10 @@ def model_state_tangent(cfg, s, factor, S, static, step: float, keep_credit: boo
     else:
         pres = [prepared_floats(m, md, s, static) for m, md in zip(markets, models)]
         dS["pres"] = [(a - b) / h2 for a, b in zip(*pres)]
-    if all(m is s.market for m in markets) or keep_credit:  # model parameter: the weights read the market only
+    base = s.market.base_currency
+    kept = covered(cfg, factor) and all(  # the weights read the credit curves and the base discount curve only
+        m.credit is s.market.credit and m.curves[base] is s.market.curves[base] for m in markets)
+    if all(m is s.market for m in markets) or keep_credit or kept:  # model parameter: the weights read the market only
         dS["w"] = {k: np.zeros_like(v) for k, v in S["w"].items()}
     else:
         ns = s.portfolio.netting_sets
