@@ -1,7 +1,8 @@
 """The prepared pricing data of a linear batch as a jnp function of the curves and Hull-White vols; its tangent.
 
     lnA_c(t, T) = ln P_c(0,T) - ln P_c(0,t) + (V_c(t,T) - V_c(0,T) + V_c(0,t)) / 2           (``models.hull_white``)
-    mom[k, n, tr] = sum_{f of tr} a_f E_f(k) z_f(k)^n / n!,  E_f(k) = exp(lnA(t_k, T_f) + lnA(t_k, Tn_f) - lnA(t_k, Td_f))
+    mom[k, n, tr] = sum_{f of tr} a_f E_f(k) z_f(k)^n / n!,
+    E_f(k)        = exp(lnA(t_k, T_f) + lnA(t_k, Tn_f) - lnA(t_k, Td_f))
     cc_w[k, r]    = w_i exp(lnA(s_i, T1_i) - lnA(s_i, T2_i) + lnA(t_k, Tp_i))      (coupon i in slot r of date k)
 
 as ``pricing.linear.LinearBatch.prepare`` builds mom_tr, mom_ns (= mom_tr per netting set) and cc_w, with
@@ -194,10 +195,11 @@ class LinearPresTwin:
         out["cc_w"] = jnp.zeros((self.K, c["C"])).at[k, c["slot"]].set(vals)
         return out
 
+
 class PresTangents:
     """The tangent of S["pres"] for a factor ``setup_curves`` covers (a curve pillar, an FX spot): linear batches
-    by one jvp of all their twins (built and compiled on first use), every other batch by the central difference of its own prepare
-    at the moved markets and models (no market build)."""
+    by one jvp of all their twins (built and compiled on first use), every other batch by the central difference
+    of its own prepare at the moved markets and models (no market build)."""
 
     def __init__(self, s, static):
         from exposure.pricing.view import PricingContext
@@ -242,7 +244,8 @@ class PresTangents:
         dln = tuple(jnp.asarray(pillar_direction(self.ctx.model.curves[self.ctx.ccy_index(c)], factor))
                     if factor.path[:2] == CURVES and factor.path[2] == c else jnp.zeros_like(x0["ln_df"][j])
                     for j, c in enumerate(ccys))
-        dsig = tuple(jnp.asarray(moves[c]) if c in moves else jnp.zeros_like(x0["sigma"][j]) for j, c in enumerate(ccys))
+        dsig = tuple(jnp.asarray(moves[c]) if c in moves else jnp.zeros_like(x0["sigma"][j])
+                     for j, c in enumerate(ccys))
         return {"ln_df": dln, "sigma": dsig, "amt": jnp.asarray((cu.f_amount - cd.f_amount) / h2),
                 "cw": jnp.asarray((cu.c_weight - cd.c_weight) / h2)}
 

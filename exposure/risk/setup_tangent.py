@@ -7,7 +7,8 @@
 
 A curve pillar or an FX spot moves the built market in place (``setup_curves``: no market build) and its pres
 tangent comes from ``setup_pres`` (linear batches by jvp of a jnp twin, the others by the difference of their
-own prepare). e = +-h factor units (risk.setup_step). The compiled pieces (the model layer's jvp, one calibration Jacobian per
+own prepare).
+e = +-h factor units (risk.setup_step). The compiled pieces (the model layer's jvp, one calibration Jacobian per
 calibrated currency) are built once per run (``context``).
 """
 
