@@ -55,6 +55,16 @@ def moved_curve(curve: DiscountCurve, d: np.ndarray, e: float) -> DiscountCurve:
                          name=curve.name)
 
 
+def moved_curve_of(market, factor):
+    """The built curve object a covered curve-pillar factor moves (None for an FX spot)."""
+    p = factor.path
+    if p[:2] == CURVES:
+        return market.curves[p[2]]
+    if p[:2] == INDICES:
+        return market.indices[p[2]].curve
+    return None
+
+
 def moved_market(cfg, market, factor, e: float, keep_credit: bool = False):
     """The built ``market`` with the factor moved by e units (module docstring), or None where the factor is not
     covered. The credit curves are bootstrapped again on a moved base curve unless ``keep_credit``."""
@@ -68,10 +78,7 @@ def moved_market(cfg, market, factor, e: float, keep_credit: bool = False):
         spots = dict(market.fx_spots)
         spots[ccy] = float(spots[ccy]) * (1.0 + e * factor.size)
         return dataclasses.replace(market, fx_spots=spots)
-    if p[:2] == CURVES:
-        old = market.curves[p[2]]
-    else:
-        old = market.indices[p[2]].curve
+    old = moved_curve_of(market, factor)
     new = moved_curve(old, pillar_direction(old, factor), e)
     curves = {c: (new if cv is old else cv) for c, cv in market.curves.items()}
     indices = {n: (dataclasses.replace(ic, curve=new) if ic.curve is old else ic) for n, ic in market.indices.items()}

@@ -36,6 +36,25 @@ MOVED = ("mom_tr", "mom_ns", "cc_w")
 ORDER_ONLY = ("xi_lim",)  # read by the path program in a comparison only: a zero cotangent, its tangent left at 0
 
 
+def amount_curves(batch: LinearBatch, market) -> set:
+    """ids of the curves the batch's cash-flow amounts read (``cashflows._Builder``): a floating leg's or FRA's
+    forwarding and discount curves where they differ (the basis D = P_f / P_d; on one curve D = 1 whatever the
+    curve), and the forwarding curve of an overnight coupon accruing over the as-of date (its t0 forward)."""
+    from exposure.pricing.linear_specs import FloatLeg, FraLeg
+
+    out = set()
+    for spec in batch.specs:
+        for leg in spec.legs:
+            if not isinstance(leg, (FloatLeg, FraLeg)):
+                continue
+            fwd, disc = market.forward_curve(leg.index, leg.currency), market.curves[leg.currency]
+            if fwd is not disc:
+                out.update((id(fwd), id(disc)))
+            if isinstance(leg, FloatLeg) and leg.overnight and any(p is not None for p in leg.past):
+                out.add(id(fwd))
+    return out
+
+
 def _taylor(z, order: int):
     """(len(z), order+1): z^n / n! (``linear._taylor_terms`` in jnp)."""
     steps = jnp.concatenate([jnp.ones((z.shape[0], 1)), z[:, None] / jnp.arange(1, order + 1)[None, :]], axis=1)
@@ -68,6 +87,7 @@ class LinearPresTwin:
         self.flows = [self._flow_static(ctx, j, days, y) for j in range(len(cf.currencies))]
         self.coupons = self._coupon_static(ctx, days, ns_local)
         self.grids = [self._grid_static(j) for j in range(len(cf.currencies))]
+        self.amount_curves = amount_curves(batch, ctx.market)
 
     def _grid_static(self, j):
         """(t_all, T_all): every (t, T) the leaves of currency j read lnA at, as one grid (one program, not one
@@ -106,7 +126,19 @@ class LinearPresTwin:
                 bmax, bmin = B[k][a].max(), B[k][a].min()
                 bm, h = 0.5 * (bmax + bmin), 0.5 * (bmax - bmin)
                 z[k] = np.where(a, (bm - B[k]) * (y / h if h > 0.0 else 0.0), 0.0)
-        return {"sel": sel, "inv": inverse, "T": model_years(groups[:, 0]), "lag": np.flatnonzero(lag),
+        # rows of each trade side by side, (n_tr, R) padded with group 0 and no amount: the sum over a trade's flows
+        # is then a gather and a reduction (no scatter, which XLA's CPU backend runs element by element)
+        trade = cf.f_trade[sel]
+        rank = np.zeros(sel.size, dtype=np.int64)
+        seen: dict = {}
+        for r, tr in enumerate(trade):
+            rank[r] = seen.get(int(tr), 0)
+            seen[int(tr)] = rank[r] + 1
+        R = int(rank.max(initial=-1)) + 1
+        row = np.full((self.n_tr, max(R, 1)), sel.size, dtype=np.int64)  # sel.size: the padding row
+        row[trade, rank] = np.arange(sel.size)
+        return {"sel": sel, "inv": np.append(inverse, 0), "row": row, "T": model_years(groups[:, 0]),
+                "lag": np.flatnonzero(lag),
                 "Tn": model_years(groups[lag, 2]), "Td": model_years(groups[lag, 3]), "alive": alive, "z": z}
 
     def _coupon_static(self, ctx, days, ns_local):
@@ -167,12 +199,13 @@ class LinearPresTwin:
                 lnA = lnA.at[:, st["lag"]].add(self._lnA(grids[j], j, t[:, None], st["Tn"][None, :])
                                                - self._lnA(grids[j], j, t[:, None], st["Td"][None, :]))
             E = jnp.where(st["alive"], jnp.exp(lnA), 0.0)  # (K, G)
-            amt, inv, trade = x["amt"][st["sel"]], st["inv"], cf.f_trade[st["sel"]]
+            amt = jnp.append(x["amt"][st["sel"]], 0.0)[st["row"]]  # (n_tr, R)
+            g = st["inv"][st["row"]]  # (n_tr, R) group of each row
 
-            def one_date(args, amt=amt, inv=inv, trade=trade):
+            def one_date(args, amt=amt, g=g):
                 z_k, e_k = args
-                rows = (amt * e_k[inv])[:, None] * _taylor(z_k, self.order)[inv]  # (F_j, N+1)
-                return jax.ops.segment_sum(rows, trade, num_segments=self.n_tr).T  # (N+1, n_tr)
+                tay = _taylor(z_k, self.order)  # (G, N+1)
+                return jnp.einsum("tr,trn->nt", amt * e_k[g], tay[g])  # (N+1, n_tr)
 
             moms.append(jax.lax.map(one_date, (jnp.asarray(st["z"]), E)))
         mom_tr = jnp.stack(moms, axis=1)
@@ -234,13 +267,17 @@ class PresTangents:
 
     def _direction(self, tw, factor, markets, moves: dict, step: float) -> dict:
         """dx/de of one twin: the pillar move of its currencies' curves, dsigma/de, the amounts' difference."""
-        from exposure.risk.setup_curves import CURVES, pillar_direction
+        from exposure.risk.setup_curves import CURVES, moved_curve_of, pillar_direction
 
-        cu, cd = (tw.batch.cashflows(m) for m in markets)
+        x0, ccys, h2 = tw.x0(), tw.cf.currencies, 2.0 * step
+        moved = moved_curve_of(self.ctx.market, factor)
+        if moved is None or id(moved) not in tw.amount_curves:  # the amounts read no curve the factor moves
+            cu = cd = tw.cf
+        else:
+            cu, cd = (tw.batch.cashflows(m) for m in markets)
         if not all(np.array_equal(getattr(cu, k), getattr(cd, k)) and np.array_equal(getattr(cu, k), getattr(tw.cf, k))
                    for k in ("f_trade", "f_day", "f_dead", "f_num", "f_den", "c_trade", "c_fix", "c_pay")):
             raise ConfigError("risk", f"moving {factor.label()} changes the cash-flow tables of {tw.batch!r}")
-        x0, ccys, h2 = tw.x0(), tw.cf.currencies, 2.0 * step
         dln = tuple(jnp.asarray(pillar_direction(self.ctx.model.curves[self.ctx.ccy_index(c)], factor))
                     if factor.path[:2] == CURVES and factor.path[2] == c else jnp.zeros_like(x0["ln_df"][j])
                     for j, c in enumerate(ccys))
