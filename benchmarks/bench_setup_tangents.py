@@ -2,6 +2,7 @@
 book, the first call (compilation) reported apart.
 
     python -m benchmarks.bench_setup_tangents [--portfolio mini] [--every 3] [--dates 24]
+                                              [--factor-types DiscountCurve,IndexCurve,FXSpot]
 
 Workload: bench_sensitivities' (market=example, model=example with the USD co-terminal calibration, grid
 '<dates>x1M', risk.measures=[CVA]). Prints one JSON line: factors in the book, factors timed, first-call seconds,
@@ -21,6 +22,7 @@ def main(argv=None) -> None:
     ap.add_argument("--portfolio", default="mini")
     ap.add_argument("--every", type=int, default=3)
     ap.add_argument("--dates", type=int, default=24)
+    ap.add_argument("--factor-types", default="", help="comma-separated factor types (default: all)")
     a = ap.parse_args(argv)
     from omegaconf import OmegaConf
 
@@ -35,7 +37,8 @@ def main(argv=None) -> None:
     cfg = OmegaConf.merge(cfg, {"risk": {"method": "ad", "measures": ["CVA"]}})
     s = setup(cfg)
     S, static = path_state(cfg, s, ("CVA",))
-    factors = factor_list(cfg, s, RiskSettings(measures=("CVA",)))
+    types = tuple(t for t in a.factor_types.split(",") if t)
+    factors = factor_list(cfg, s, RiskSettings(measures=("CVA",), factor_types=types))
     sample = factors[:: a.every]
     t = time.perf_counter()
     tangent(cfg, sample[0], S, static, s, 0.1)

@@ -9,6 +9,10 @@ exposure.models.cross_asset_jax, exposure.models.calibration_jax), against the N
     of the full NumPy set-up (market, model with re-calibration, Discretisation.build, prepare) at +-h, within
     |D(2h) - D(h)| + |T(2h) - T(h)| (the truncation of each: T's pres and w are central differences at the
     calibration's first-order move) plus float64 rounding of the difference quotient (1e-13 max|S| / h).
+A curve pillar or an FX spot (exposure.risk.setup_curves / setup_pres) moves the built market in place and takes
+the linear batches' pricing data by jvp of their jnp twins: the same comparison with the full NumPy set-up's central
+difference (market built again) holds for them, except xi_lim, which the path program reads only in a comparison
+(its cotangent is exactly 0: test_order_only_leaf_has_no_cotangent); the twins equal prepare at the base (1e-12).
 The through-calibration vega against recalibrate-and-rerun is tests/test_risk_calibration.py.
 """
 
@@ -28,7 +32,9 @@ from exposure.models.calibration_jax import CalibrationIFT, quote_vol_weights
 from exposure.models.cross_asset import factor_matrix
 from exposure.risk import RiskSettings
 from exposure.risk.setup_model import ModelTangent, factor_tangent
-from exposure.risk.setup_tangent import model_state_tangent
+from exposure.risk.setup_curves import covered
+from exposure.risk.setup_pres import ORDER_ONLY
+from exposure.risk.setup_tangent import context, model_state_tangent
 from exposure.risk.stage import factor_list
 from exposure.risk.state import aligned, bumped_state, difference, path_state
 from exposure.setup import setup
@@ -160,13 +166,14 @@ def test_model_tangent_equals_central_difference_of_the_numpy_setup(base, key):
     ad, ad2 = (model_state_tangent(cfg, s, f, S, static, hh) for hh in (h, 2 * h))
     D1, D2 = (difference(bumped_state(cfg, s, f, S, static, hh), bumped_state(cfg, s, f, S, static, -hh), S, hh)
               for hh in (h, 2 * h))
+    names = _pres_names(cfg, s, S, static, f)
     moved = 0
     for (path, a), a2, d1, d2, s0 in zip(jax.tree_util.tree_flatten_with_path(ad)[0], jax.tree_util.tree_leaves(ad2),
                                          jax.tree_util.tree_leaves(D1), jax.tree_util.tree_leaves(D2),
                                          jax.tree_util.tree_leaves(S)):
         a, a2, d1, d2, s0 = (np.asarray(x) for x in (a, a2, d1, d2, s0))
-        if not a.size:
-            continue
+        if not a.size or names.get(jax.tree_util.keystr(path)) in ORDER_ONLY:
+            continue  # xi_lim: only the series order reads it, in a comparison (test_order_only_leaf_has_no_cotangent)
         # Both are O(h^2) from the derivative (the AD tangent's pres and w are central differences too, at the
         # calibration's first-order move): each one's truncation is bounded by its own |X(2h) - X(h)|.
         tol = (np.abs(d2 - d1).max() + np.abs(a2 - a).max() + 1e-13 * np.abs(s0).max() / h
@@ -174,3 +181,65 @@ def test_model_tangent_equals_central_difference_of_the_numpy_setup(base, key):
         assert np.abs(a - d1).max() <= tol, (key, jax.tree_util.keystr(path), np.abs(a - d1).max(), tol)
         moved += np.abs(d1).max() > 1e-10 * max(np.abs(s0).max(), 1e-300)
     assert moved  # the factor moves the set-up
+
+
+def _pres_names(cfg, s, S, static, factor) -> dict:
+    """{"['pres'][i]": leaf name} where the factor's pres tangent comes from the twins (setup_pres), else {}."""
+    if not covered(cfg, factor):
+        return {}
+    names = context(cfg, s, S, static).pres.names
+    return {f"['pres'][{i}]": n for i, n in enumerate(names)}
+
+
+def _curve_factor(cfg, s, key):
+    return next(x for x in factor_list(cfg, s, RiskSettings()) if (x.factor_type, x.name, x.pillar) == key)
+
+
+@pytest.mark.slow  # compiles every linear batch's twin (16 s warm, ~70 s with a cold compilation cache)
+def test_curve_pillar_tangent_builds_no_market_and_its_twins_equal_prepare(base, monkeypatch):
+    """A curve pillar moves the built market in place (no build_market, no CDS bootstrap with keep_credit) and
+    the linear batches' twins reproduce prepare's mom_tr, mom_ns, cc_w at the base to rounding."""
+    import exposure.market.snapshot as snapshot
+    from exposure.pricing.linear import LinearBatch
+    from exposure.pricing.view import PricingContext
+
+    cfg, s, S, static = base
+
+    def no_build(*a, **k):
+        raise AssertionError("the market was built again")
+
+    monkeypatch.setattr(snapshot, "build_market", no_build)
+    monkeypatch.setattr(snapshot, "build_credit", no_build)
+    for key in (("DiscountCurve", "USD", "2Y"), ("IndexCurve", "USD-LIBOR-3M", "2Y"), ("FXSpot", "EUR/USD", "")):
+        model_state_tangent(cfg, s, _curve_factor(cfg, s, key), S, static, 0.1, keep_credit=True)
+    pt = context(cfg, s, S, static).pres
+    g, m = s.grid, s.market
+    ctx = PricingContext(m, s.built.model, static.times, s.portfolio.fixings, (m.asof,) + tuple(g.dates),
+                         g.reporting_mask())
+    linear = [i for i, b in enumerate(s.portfolio.batches) if isinstance(b, LinearBatch)]
+    assert linear and set(pt.twins) == set(linear)
+    for i in linear:
+        pre = s.portfolio.batches[i].prepare(ctx)
+        for k, v in pt.values[i].items():
+            _close(v, getattr(pre, k), rtol=1e-12)
+
+
+def test_order_only_leaf_has_no_cotangent(base):
+    """xi_lim (left at 0 in the twins' tangents) reaches the path values only through a comparison."""
+    from exposure.pricing.linear import LinearBatch, differentiable_loops
+    from exposure.pricing.view import PathView, PricingContext
+
+    cfg, s, S, static = base
+    b = next(b for b in s.portfolio.batches if isinstance(b, LinearBatch) and b.type == "Swap")
+    g, m, model = s.grid, s.market, s.built.model
+    ctx = PricingContext(m, model, static.times, s.portfolio.fixings, (m.asof,) + tuple(g.dates), g.reporting_mask())
+    pre = b.prepare(ctx)
+    states = 0.01 * np.random.default_rng(1).standard_normal((static.times.size, model.dim, 8))
+    view = PathView.from_states(model, states, static.times, S["log_num"])
+
+    def total(xi_lim, mom_ns):
+        with differentiable_loops():
+            return b.netting_values(dataclasses.replace(pre, xi_lim=xi_lim, mom_ns=mom_ns), view, static.n_ns).sum()
+
+    g_xi, g_mom = jax.grad(total, argnums=(0, 1))(pre.xi_lim, pre.mom_ns)
+    assert np.all(np.asarray(g_xi) == 0.0) and np.any(np.asarray(g_mom) != 0.0)

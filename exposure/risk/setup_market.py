@@ -10,7 +10,7 @@ h_c the bootstrapped hazards of name c (n,), R_c its recovery, y = ln P(0, t_i) 
 LGD's), a flat hazard where a name is given so, the base curve's zero-rate or discount-factor pillars (either
 way y_i moves by -size t_i per factor unit), the funding spreads (bp). A credit or funding factor moves nothing
 but w, so its tangent is complete here (``parts`` says so) and no set-up is rebuilt; a base-curve pillar also
-moves the model and the pricing data, whose tangents stay with ``stage.tangent``'s central difference. Curves
+moves the model and the pricing data, whose tangents ``stage.tangent`` takes elsewhere (``setup_tangent``). Curves
 given as par instruments (market.curve_inputs) are not covered: their factors keep the difference.
 """
 

@@ -5,6 +5,9 @@
                 Hull-White sigma moved by the implicit-function theorem (``models.calibration_jax``), not re-solved
     pres, w   = central differences of prepare / the XVA weights at the bumped market and model
 
+A curve pillar or an FX spot moves the built market in place (``setup_curves``: no market build) and its pres
+tangent comes from ``setup_pres`` (linear batches by jvp of a jnp twin, the others by the difference of their
+own prepare).
 e = +-h factor units (risk.setup_step). The compiled pieces (the model layer's jvp, one calibration Jacobian per
 calibrated currency) are built once per run (``context``).
 """
@@ -24,6 +27,7 @@ class _Context:
     static: object
     tangent: ModelTangent
     ift: dict  # ccy -> (CalibrationIFT, currency index, SwaptionVolCurve)
+    pres: object = None  # setup_pres.PresTangents, built on the first curve-pillar or FX-spot factor
 
 
 _CACHE: list = []  # the context of the last run's Static (compiled once per run, found by identity)
@@ -131,16 +135,22 @@ def model_state_tangent(cfg, s, factor, S, static, step: float, keep_credit: boo
         dtheta/de = central difference of the model build at the bumped market, its calibrated Hull-White
                     sigma moved by the implicit-function theorem (no re-calibration)
         pres, w   = central difference of prepare / the XVA weights at the bumped market and model
+                    (a curve pillar or FX spot: market moved in place, pres by ``setup_pres.PresTangents``)
 
     with e = +-step factor units; the model's matrix exponentials and eigen-decompositions are not rebuilt.
     keep_credit: the caller takes the weights' tangent by AD (``setup_market``): the bumped markets keep the base
     credit curves (no CDS bootstrap) and w is left to the caller."""
     from exposure.models.build import build_model
+    from exposure.risk.setup_curves import covered, moved_market
+    from exposure.risk.setup_pres import PresTangents
     from exposure.risk.state import rebuilt_market, xva_weight_arrays
 
     ctx = context(cfg, s, S, static)
-    cfgs = (bumped_view(cfg, factor, step), bumped_view(cfg, factor, -step))
-    markets = tuple(rebuilt_market(c, s, factor, keep_credit) for c in cfgs)
+    # a market input moved in place leaves the config's model group as it is: no bumped copy to read
+    cfgs = (cfg, cfg) if covered(cfg, factor) else (bumped_view(cfg, factor, step), bumped_view(cfg, factor, -step))
+    # a curve pillar or an FX spot moves the built market in place (``setup_curves``): no market build
+    markets = tuple(moved_market(cfg, s.market, factor, e, keep_credit) or rebuilt_market(c, s, factor, keep_credit)
+                    for c, e in zip(cfgs, (step, -step)))
     moves = calibrated_moves(ctx, factor, markets, step)
     models = tuple(build_model(m, c.model, calibrated=_calibrated_params(ctx, c, moves, e)).model
                    for m, c, e in zip(markets, cfgs, (step, -step)))
@@ -148,9 +158,17 @@ def model_state_tangent(cfg, s, factor, S, static, step: float, keep_credit: boo
     thetas = [ctx.tangent.theta_of(m) for m in models]
     dtheta = jax.tree_util.tree_map(lambda a, b: (np.asarray(a) - np.asarray(b)) / h2, *thetas)
     dS = ctx.tangent(dtheta)
-    pres = [prepared_floats(m, md, s, static) for m, md in zip(markets, models)]
-    dS["pres"] = [(a - b) / h2 for a, b in zip(*pres)]
-    if all(m is s.market for m in markets) or keep_credit:  # model parameter: the weights read the market only
+    if all(m is not s.market for m in markets) and covered(cfg, factor):  # moved in place: pres by jvp
+        if ctx.pres is None:
+            ctx.pres = PresTangents(s, static)
+        dS["pres"] = ctx.pres(factor, markets, models, moves, step)
+    else:
+        pres = [prepared_floats(m, md, s, static) for m, md in zip(markets, models)]
+        dS["pres"] = [(a - b) / h2 for a, b in zip(*pres)]
+    base = s.market.base_currency
+    kept = covered(cfg, factor) and all(  # the weights read the credit curves and the base discount curve only
+        m.credit is s.market.credit and m.curves[base] is s.market.curves[base] for m in markets)
+    if all(m is s.market for m in markets) or keep_credit or kept:  # model parameter: the weights read the market only
         dS["w"] = {k: np.zeros_like(v) for k, v in S["w"].items()}
     else:
         ns = s.portfolio.netting_sets

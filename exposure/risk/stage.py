@@ -5,7 +5,8 @@
 risk.method=ad: one reverse pass over the run's paths gives g_S = d measure / d S for every measure and
 netting set (``reverse``); each factor's set-up tangent dS/de_f is contracted with it: the XVA weights by AD
 (``setup_market``), the model arrays by jvp and the Hull-White calibration by the implicit-function theorem
-(``setup_tangent``), the rest of the deterministic set-up by central differences (``state``). risk.method=bump: central bump and full
+(``setup_tangent``), a curve pillar or FX spot without a market build and the linear batches' pricing data by
+jvp (``setup_curves``, ``setup_pres``), the rest of the deterministic set-up by central differences (``state``). risk.method=bump: central bump and full
 revaluation (the same seed) per factor, the reference. Profiles (risk.profiles): EPE_sensitivity,
 ENE_sensitivity (netting_set, date, risk_factor) by forward mode along the same tangents.
 
@@ -161,9 +162,10 @@ def sensitivities_csv_text(ds: xr.Dataset) -> str:
 NOTES = ("reverse mode (jax.vjp) through simulation, pricing, collateral and XVA sums on the run's paths; set-up "
          "layer: XVA weights by forward-mode AD (CDS bootstrap by the implicit-function theorem; credit and funding "
          "factors end to end), model discretisation (transitions, bridge, L, y0, numeraire) by jax.jvp, Hull-White "
-         "calibration by the implicit-function theorem; the rest (curves, vol bootstraps, prepared pricing data) by "
-         "central differences of the deterministic NumPy set-up (step risk.setup_step factor units, no Monte Carlo "
-         "noise); "
+         "calibration by the implicit-function theorem; curve pillars and FX spots move the built market in place "
+         "and the linear batches' prepared data by jax.jvp of a jnp twin; the rest (vol bootstraps, option batches' "
+         "prepared data, cash-flow amounts) by central differences of the deterministic NumPy set-up (step "
+         "risk.setup_step factor units, no Monte Carlo noise); "
          "kinks: max() and thresholds pathwise, rounding straight-through, MTA pathwise or smoothed "
          "(risk.mta_smoothing), exercise decisions pathwise, PFE not differentiated")
 

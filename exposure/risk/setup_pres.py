@@ -1,0 +1,318 @@
+"""The prepared pricing data of a linear batch as a jnp function of the curves and Hull-White vols; its tangent.
+
+    lnA_c(t, T) = ln P_c(0,T) - ln P_c(0,t) + (V_c(t,T) - V_c(0,T) + V_c(0,t)) / 2           (``models.hull_white``)
+    mom[k, n, tr] = sum_{f of tr} a_f E_f(k) z_f(k)^n / n!,
+    E_f(k)        = exp(lnA(t_k, T_f) + lnA(t_k, Tn_f) - lnA(t_k, Td_f))
+    cc_w[k, r]    = w_i exp(lnA(s_i, T1_i) - lnA(s_i, T2_i) + lnA(t_k, Tp_i))      (coupon i in slot r of date k)
+
+as ``pricing.linear.LinearBatch.prepare`` builds mom_tr, mom_ns (= mom_tr per netting set) and cc_w, with
+x = (ln P_c(0, t_i) at the pillars of each batch currency's discount curve (the model's t0 curve), the
+currency's Hull-White sigma pieces, the flow amounts a_f and coupon weights w_i). The series argument z_f(k)
+(B only: the mean reversion) and every integer leaf stay the base run's. dpres = J x . dx/de by jax.jvp:
+
+    dx/de = (d ln P_i / de of a moved pillar, dsigma/de of the calibration (implicit-function theorem),
+             da/de, dw/de)
+
+the amounts' move (a basis D(T1)/D(T2) of an index's own curve, an FRA's D(T2)/D(T1), a compounded overnight
+coupon's t0 forward) is the central difference of the cash-flow tables at the moved markets (a few exp of
+curve values per flow, no bonds). The other float leaves: bmid, inv_scale, cc_b1, cc_b2 (B only), eq_tr, eq_ns
+(no curve) do not move; xi_lim only picks the series order in a comparison (its cotangent is identically 0),
+so its tangent is left at 0.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from exposure.dates import years as model_years
+from exposure.errors import ConfigError
+from exposure.market.curves import DiscountCurve
+from exposure.models.hull_white import HullWhiteParams, log_bond_intercept
+from exposure.pricing.linear import LinearBatch, _view_days
+
+MOVED = ("mom_tr", "mom_ns", "cc_w")
+ORDER_ONLY = ("xi_lim",)  # read by the path program in a comparison only: a zero cotangent, its tangent left at 0
+
+
+def amount_curves(batch: LinearBatch, market) -> set:
+    """ids of the curves the batch's cash-flow amounts read (``cashflows._Builder``): a floating leg's or FRA's
+    forwarding and discount curves where they differ (the basis D = P_f / P_d; on one curve D = 1 whatever the
+    curve), and the forwarding curve of an overnight coupon accruing over the as-of date (its t0 forward)."""
+    from exposure.pricing.linear_specs import FloatLeg, FraLeg
+
+    out = set()
+    for spec in batch.specs:
+        for leg in spec.legs:
+            if not isinstance(leg, (FloatLeg, FraLeg)):
+                continue
+            fwd, disc = market.forward_curve(leg.index, leg.currency), market.curves[leg.currency]
+            if fwd is not disc:
+                out.update((id(fwd), id(disc)))
+            if isinstance(leg, FloatLeg) and leg.overnight and any(p is not None for p in leg.past):
+                out.add(id(fwd))
+    return out
+
+
+def _taylor(z, order: int):
+    """(len(z), order+1): z^n / n! (``linear._taylor_terms`` in jnp)."""
+    steps = jnp.concatenate([jnp.ones((z.shape[0], 1)), z[:, None] / jnp.arange(1, order + 1)[None, :]], axis=1)
+    return jnp.cumprod(steps, axis=1)
+
+
+class LinearPresTwin:
+    """One linear batch's mom_tr, mom_ns, cc_w as jnp functions of x (module docstring), static parts from the
+    base run's context ``ctx`` and cash flows."""
+
+    def __init__(self, batch: LinearBatch, ctx):
+        cf = batch.cashflows(ctx.market)
+        self.batch, self.cf = batch, cf
+        self.t = np.asarray(ctx.times, np.float64)
+        days = _view_days(ctx)
+        K, n_tr, order, y = days.size, len(batch.ids), batch.order, batch.series_range
+        self.K, self.n_tr, self.order = K, n_tr, order
+        ns_global, ns_local = np.unique(batch.netting_set, return_inverse=True)
+        ns_local = ns_local.reshape(-1)
+        self.member = np.zeros((n_tr, ns_global.size))
+        self.member[np.arange(n_tr), ns_local] = 1.0
+        model = ctx.model
+        self.rates = []  # per batch currency: (curve times, a, vol_times, base ln P pillars, base sigma)
+        for c in cf.currencies:
+            i = model.currencies.index(c)
+            hw, curve = model.hw[i], model.curves[i]
+            self.rates.append((np.asarray(curve.times, np.float64), float(hw.mean_reversion),
+                               np.asarray(hw.vol_times, np.float64), np.asarray(curve.log_dfs, np.float64),
+                               np.asarray(hw.vol_values, np.float64)))
+        self.flows = [self._flow_static(ctx, j, days, y) for j in range(len(cf.currencies))]
+        self.coupons = self._coupon_static(ctx, days, ns_local)
+        self.grids = [self._grid_static(j) for j in range(len(cf.currencies))]
+        self.amount_curves = amount_curves(batch, ctx.market)
+
+    def _grid_static(self, j):
+        """(t_all, T_all): every (t, T) the leaves of currency j read lnA at, as one grid (one program, not one
+        per use: the compiled size follows the number of lnA evaluations)."""
+        ts, Ts = [self.t], []
+        st = self.flows[j]
+        if st is not None:
+            Ts += [st["T"], st["Tn"], st["Td"]]
+        c = self.coupons
+        if c is not None:
+            sel = self.cf.c_ccy == j
+            ts.append(c["tfix"][sel])
+            Ts += [c["T1"][sel], c["T2"][sel], c["Tp"][sel]]
+        return np.unique(np.concatenate(ts)), np.unique(np.concatenate(Ts + [np.zeros(1)]))
+
+    # -- static structure (NumPy, once) --------------------------------------------------------------------
+    def _flow_static(self, ctx, j, days, y):
+        cf = self.cf
+        sel = np.nonzero(cf.f_ccy == j)[0]
+        if sel.size == 0:
+            return None
+        key = np.stack([cf.f_day[sel], cf.f_dead[sel], cf.f_num[sel], cf.f_den[sel]], axis=1)
+        groups, inverse = np.unique(key, axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        _, B = ctx.bond_coefficients(cf.currencies[j], model_years(groups[:, 0]))
+        lag = groups[:, 2] != groups[:, 3]
+        if lag.any():
+            B = B.copy()
+            B[:, lag] += ctx.bond_coefficients(cf.currencies[j], model_years(groups[lag, 2]))[1] - \
+                ctx.bond_coefficients(cf.currencies[j], model_years(groups[lag, 3]))[1]
+        alive = days[:, None] < groups[None, :, 1]
+        z = np.zeros_like(B)
+        for k in range(days.size):  # the series argument of ``linear._flow_moments`` (B only)
+            a = alive[k]
+            if a.any():
+                bmax, bmin = B[k][a].max(), B[k][a].min()
+                bm, h = 0.5 * (bmax + bmin), 0.5 * (bmax - bmin)
+                z[k] = np.where(a, (bm - B[k]) * (y / h if h > 0.0 else 0.0), 0.0)
+        # rows of each trade side by side, (n_tr, R) padded with group 0 and no amount: the sum over a trade's flows
+        # is then a gather and a reduction (no scatter, which XLA's CPU backend runs element by element)
+        trade = cf.f_trade[sel]
+        rank = np.zeros(sel.size, dtype=np.int64)
+        seen: dict = {}
+        for r, tr in enumerate(trade):
+            rank[r] = seen.get(int(tr), 0)
+            seen[int(tr)] = rank[r] + 1
+        R = int(rank.max(initial=-1)) + 1
+        row = np.full((self.n_tr, max(R, 1)), sel.size, dtype=np.int64)  # sel.size: the padding row
+        row[trade, rank] = np.arange(sel.size)
+        return {"sel": sel, "inv": np.append(inverse, 0), "row": row, "T": model_years(groups[:, 0]),
+                "lag": np.flatnonzero(lag),
+                "Tn": model_years(groups[lag, 2]), "Td": model_years(groups[lag, 3]), "alive": alive, "z": z}
+
+    def _coupon_static(self, ctx, days, ns_local):
+        cf, K = self.cf, days.size
+        if cf.c_fix.size == 0:
+            return None
+        active = (cf.c_fix[None, :] <= days[:, None]) & (days[:, None] < cf.c_pay[None, :])
+        rd = np.arange(K) if ctx.readable is None else np.flatnonzero(ctx.readable)
+        pos = np.searchsorted(days[rd], cf.c_fix, side="right") - 1
+        jfix = np.where(pos >= 0, rd[np.maximum(pos, 0)], -1)
+        if self.batch.exact_fixings:
+            hit = np.searchsorted(days, cf.c_fix, side="right") - 1
+            exact = (hit >= 0) & (days[np.maximum(hit, 0)] == cf.c_fix)
+            jfix = np.where(exact, hit, jfix)
+        order = np.lexsort((cf.c_trade, ns_local[cf.c_trade], cf.c_ccy))
+        kk, slot, ii = [], [], []
+        for k in range(K):
+            cc = order[active[k, order]]
+            kk.append(np.full(cc.size, k))
+            slot.append(np.arange(cc.size))
+            ii.append(cc)
+        counts = active.sum(axis=1)
+        C = 128 * max(1, -(-int(counts.max(initial=0)) // 128))  # linear.COUPON_CHUNK packing
+        tfix = np.where(jfix >= 0, self.t[np.maximum(jfix, 0)], 0.0)  # lnA(0, T) = ln P(0, T): no view date
+        return {"k": np.concatenate(kk), "slot": np.concatenate(slot), "i": np.concatenate(ii), "C": C,
+                "tfix": tfix, "T1": model_years(cf.c_start), "T2": model_years(cf.c_end),
+                "Tp": model_years(cf.c_pay)}
+
+    # -- the jnp map x -> leaves -----------------------------------------------------------------------------
+    def x0(self) -> dict:
+        return {"ln_df": tuple(jnp.asarray(r[3]) for r in self.rates),
+                "sigma": tuple(jnp.asarray(r[4]) for r in self.rates),
+                "amt": jnp.asarray(self.cf.f_amount), "cw": jnp.asarray(self.cf.c_weight)}
+
+    def _lnA_grid(self, x, j):
+        """lnA(t, T) of currency j on its grid (t_all, T_all), T clamped to t (``HullWhiteRateModel``)."""
+        times, a, vt, _, _ = self.rates[j]
+        t, T = np.broadcast_arrays(self.grids[j][0][:, None], self.grids[j][1][None, :])
+        p = HullWhiteParams(a, vt, x["sigma"][j])
+        return log_bond_intercept(p, DiscountCurve(times, x["ln_df"][j]), t, np.maximum(T, t), xp=jnp)
+
+    def _lnA(self, grid, j, t, T):
+        """lnA at (t, T) (broadcast) read off the grid of ``_lnA_grid``."""
+        t, T = np.broadcast_arrays(np.asarray(t, np.float64), np.asarray(T, np.float64))
+        return grid[np.searchsorted(self.grids[j][0], t), np.searchsorted(self.grids[j][1], T)]
+
+    def leaves(self, x) -> dict:
+        """{mom_tr (K, n_b, N+1, n_tr), mom_ns (K, n_b, N+1, n_ns_b), cc_w (K, C)} at x."""
+        cf, t = self.cf, self.t
+        grids = [self._lnA_grid(x, j) for j in range(len(cf.currencies))]
+        moms = []
+        for j, st in enumerate(self.flows):
+            if st is None:
+                moms.append(jnp.zeros((self.K, self.order + 1, self.n_tr)))
+                continue
+            lnA = self._lnA(grids[j], j, t[:, None], st["T"][None, :])
+            if st["lag"].size:
+                lnA = lnA.at[:, st["lag"]].add(self._lnA(grids[j], j, t[:, None], st["Tn"][None, :])
+                                               - self._lnA(grids[j], j, t[:, None], st["Td"][None, :]))
+            E = jnp.where(st["alive"], jnp.exp(lnA), 0.0)  # (K, G)
+            amt = jnp.append(x["amt"][st["sel"]], 0.0)[st["row"]]  # (n_tr, R)
+            g = st["inv"][st["row"]]  # (n_tr, R) group of each row
+
+            def one_date(args, amt=amt, g=g):
+                z_k, e_k = args
+                tay = _taylor(z_k, self.order)  # (G, N+1)
+                return jnp.einsum("tr,trn->nt", amt * e_k[g], tay[g])  # (N+1, n_tr)
+
+            moms.append(jax.lax.map(one_date, (jnp.asarray(st["z"]), E)))
+        mom_tr = jnp.stack(moms, axis=1)
+        out = {"mom_tr": mom_tr, "mom_ns": mom_tr @ self.member}
+        c = self.coupons
+        if c is None:
+            out["cc_w"] = jnp.zeros((self.K, 128))
+            return out
+        n = cf.c_fix.size
+        lnA1, lnA2, lnAk = jnp.zeros(n), jnp.zeros(n), jnp.zeros((self.K, n))
+        for j in range(len(cf.currencies)):
+            sel = np.nonzero(cf.c_ccy == j)[0]
+            if sel.size == 0:
+                continue
+            lnA1 = lnA1.at[sel].set(self._lnA(grids[j], j, c["tfix"][sel], c["T1"][sel]))
+            lnA2 = lnA2.at[sel].set(self._lnA(grids[j], j, c["tfix"][sel], c["T2"][sel]))
+            lnAk = lnAk.at[:, sel].set(self._lnA(grids[j], j, t[:, None], c["Tp"][sel][None, :]))
+        i, k = c["i"], c["k"]
+        vals = x["cw"][i] * jnp.exp(lnA1[i] - lnA2[i] + lnAk[k, i])
+        out["cc_w"] = jnp.zeros((self.K, c["C"])).at[k, c["slot"]].set(vals)
+        return out
+
+
+class PresTangents:
+    """The tangent of S["pres"] for a factor ``setup_curves`` covers (a curve pillar, an FX spot): linear batches
+    by one jvp of all their twins (built and compiled on first use), every other batch by the central difference
+    of its own prepare at the moved markets and models (no market build)."""
+
+    def __init__(self, s, static):
+        from exposure.pricing.view import PricingContext
+        from exposure.risk.state import _split
+
+        self.s, self.static = s, static
+        g, m = s.grid, s.market
+        self.ctx = PricingContext(m, s.built.model, static.times, s.portfolio.fixings, (m.asof,) + tuple(g.dates),
+                                  g.reporting_mask())
+        self.base = []  # per batch: (float leaves, int leaves, key paths of the float leaves)
+        for b in s.portfolio.batches:
+            pre = [b.prepare(self.ctx)]
+            floats, ints, _ = _split(pre)
+            paths = [jax.tree_util.keystr(p).split(".")[-1] for p, x in jax.tree_util.tree_flatten_with_path(pre)[0]
+                     if np.issubdtype(np.asarray(x).dtype, np.floating)]
+            self.base.append((floats, ints, paths))
+        if sum(len(f) for f, _, _ in self.base) != static.n_float:
+            raise ConfigError("risk", "the batches' prepared data do not split as the run's S['pres']")
+        self.names = [p for _, _, paths in self.base for p in paths]  # the leaf name of every S["pres"] entry
+        self.twins: dict = {}
+
+    def _linear(self):
+        """Every linear batch's twin and one compiled jvp of them all (one program: the compilation has a fixed
+        cost per program, whatever its size)."""
+        if not self.twins:
+            self.twins = {i: LinearPresTwin(b, self.ctx) for i, b in enumerate(self.s.portfolio.batches)
+                          if isinstance(b, LinearBatch)}
+            f = lambda xs: {i: self.twins[i].leaves(x) for i, x in xs.items()}  # noqa: E731
+            self._jvp = jax.jit(lambda xs, ds: jax.jvp(f, (xs,), (ds,)))
+            self._x0 = {i: tw.x0() for i, tw in self.twins.items()}
+        return self.twins
+
+    def _direction(self, tw, factor, markets, moves: dict, step: float) -> dict:
+        """dx/de of one twin: the pillar move of its currencies' curves, dsigma/de, the amounts' difference."""
+        from exposure.risk.setup_curves import CURVES, moved_curve_of, pillar_direction
+
+        x0, ccys, h2 = tw.x0(), tw.cf.currencies, 2.0 * step
+        moved = moved_curve_of(self.ctx.market, factor)
+        if moved is None or id(moved) not in tw.amount_curves:  # the amounts read no curve the factor moves
+            cu = cd = tw.cf
+        else:
+            cu, cd = (tw.batch.cashflows(m) for m in markets)
+        if not all(np.array_equal(getattr(cu, k), getattr(cd, k)) and np.array_equal(getattr(cu, k), getattr(tw.cf, k))
+                   for k in ("f_trade", "f_day", "f_dead", "f_num", "f_den", "c_trade", "c_fix", "c_pay")):
+            raise ConfigError("risk", f"moving {factor.label()} changes the cash-flow tables of {tw.batch!r}")
+        dln = tuple(jnp.asarray(pillar_direction(self.ctx.model.curves[self.ctx.ccy_index(c)], factor))
+                    if factor.path[:2] == CURVES and factor.path[2] == c else jnp.zeros_like(x0["ln_df"][j])
+                    for j, c in enumerate(ccys))
+        dsig = tuple(jnp.asarray(moves[c]) if c in moves else jnp.zeros_like(x0["sigma"][j])
+                     for j, c in enumerate(ccys))
+        return {"ln_df": dln, "sigma": dsig, "amt": jnp.asarray((cu.f_amount - cd.f_amount) / h2),
+                "cw": jnp.asarray((cu.c_weight - cd.c_weight) / h2)}
+
+    def __call__(self, factor, markets, models, moves: dict, step: float) -> list:
+        """d pres / de: the float leaves of every batch in S["pres"] order. markets, models: at +-step;
+        moves {ccy: dsigma/de} of the calibrated currencies (``setup_tangent.calibrated_moves``)."""
+        from exposure.pricing.view import PricingContext
+        from exposure.risk.state import APPROXIMATION_ORDERS, _split
+
+        g, h2 = self.s.grid, 2.0 * step
+        twins = self._linear()
+        dx = {i: self._direction(tw, factor, markets, moves, step) for i, tw in twins.items()}
+        values, lin = jax.tree_util.tree_map(np.asarray, self._jvp(self._x0, dx)) if twins else ({}, {})
+        self.values = values  # the twins' leaves at the base (equal to prepare's: tests/test_risk_setup_model.py)
+        out = []
+        for i, b in enumerate(self.s.portfolio.batches):
+            floats, ints, paths = self.base[i]
+            if i in lin:
+                out += [lin[i][p] if p in MOVED else np.zeros_like(f) for p, f in zip(paths, floats)]
+                continue
+            pres = []
+            for m, md in zip(markets, models):
+                ctx = PricingContext(m, md, self.static.times, self.s.portfolio.fixings,
+                                     (m.asof,) + tuple(g.dates), g.reporting_mask())
+                fl, it, _ = _split([b.prepare(ctx)])
+                if len(it) != len(ints) or not all(
+                        a.shape == c.shape and (np.array_equal(a, c) or any(o in n for o in APPROXIMATION_ORDERS))
+                        for (_, a, n), (_, c, _) in zip(it, ints)):
+                    raise ConfigError("risk", f"moving {factor.label()} changes the discrete set-up of {b!r}: its "
+                                              "sensitivity cannot be taken through the fixed path program")
+                pres.append(fl)
+            out += [(u - v) / h2 for u, v in zip(*pres)]
+        return out
