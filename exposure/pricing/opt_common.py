@@ -6,7 +6,9 @@ valuation date at a time (``map_dates``, a scan over the K dates, temporaries (t
 options are sums of many terms (a zero-bond option per coupon, a bond per swap flow), most of which are
 dead at a given date (expired, fixed, paid) or padding: ``entries`` lists the live (date, trade, flow)
 terms once in ``prepare`` and ``accumulate`` evaluates them in chunks of CHUNK with a scatter-add into
-the (K n, P) result, so the work follows the number of live terms.
+the (K n, P) result, so the work follows the number of live terms. Terms discounted by the same bond
+P(t_k, T) (trades of one currency share payment dates) are sorted together and evaluated in blocks that compute
+the bond once (``shared_bond_entries`` / ``accumulate_shared``), with the same sums bit for bit.
 
 Hull-White zero-bond option with precomputed coefficients (the closed form of
 ``exposure.models.hw_options.zero_bond_option``, rearranged so that every deterministic part is hoisted

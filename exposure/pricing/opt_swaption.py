@@ -12,7 +12,8 @@ a put per coupon for a payer and a call for a receiver. Every option is exercise
     h_i = ln[P(t,T_i) / (K_i P(t,T0))] / s_i + s_i/2,   s_i = B(T0,T_i) sqrt(Var[x(T0) | x(t)]),
 
 h_r, s_r of the last coupon (h_i - s_i is the same for every i): one exponential and one normal cdf per
-coupon instead of two of each (live terms only). A cash settled swaption is valued with the same formula before expiry (the physical value: the par-yield
+coupon instead of two of each (live terms only), and the bond P(t,T_i) once per block of terms sharing it
+(``opt_common.shared_bond_entries``: bench-1k's swaption terms repeat each (date, T) 11 times). A cash settled swaption is valued with the same formula before expiry (the physical value: the par-yield
 annuity of cash settlement is not modelled, as QuantLib's Jamshidian engine, which refuses it).
 
 Payment lag (``payment_lag`` of both legs): fixed coupons sit at their payment dates; a float coupon fixed at s
