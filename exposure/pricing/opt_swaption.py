@@ -230,7 +230,8 @@ class SwaptionBatch(TradeBatch):
         flat = entries(alive & after[..., None], n, chunk=1, lnA=lnA_U, B=B_U, amt=aU[None], T=U[None],
                        g=(~is_pay).astype(np.int64)[None])
         flows, flow_bonds = shared_bond_entries(flat, "lnA", "B", flat.pop("T"), flat.pop("g"), entry_cost=0.5)
-        return {"flows": flows, "flow_bonds": flow_bonds, "run": cat(runs), "ex_flows": ex_flows, "ex_run": ex_run}
+        return {"flows": flows, "flow_bonds": flow_bonds, "run": cat(runs), "ex_flows": ex_flows, "ex_run": ex_run,
+                "after": after}
 
     # -- path values ----------------------------------------------------------------------------------
     def values(self, pre, view):
@@ -286,9 +287,9 @@ def _flow_terms(ind=None):
     return fn
 
 
-def _flow_shared(ind):
+def _flow_shared():
     def fn(x, bond, c):
-        return c["amt"][:, None] * bond * ind[c["i"]]
+        return c["amt"][:, None] * bond
 
     return fn
 
@@ -320,6 +321,9 @@ def _physical_values(pre, x_all, fx):
     ind = (swap_ex > 0.0).astype(x_all.dtype)  # (n, P): the holder exercised
     acc = accumulate_shared(jnp.zeros((K * n, P), x_all.dtype), x_all, pre["opt"], pre["opt_bonds"],
                             _jamshidian_shared)
-    acc = accumulate_shared(acc, x_all, pre["flows"], pre["flow_bonds"], _flow_shared(ind))
-    acc = accumulate(acc, x_all, pre["run"], _running_terms(x_all, ind))
-    return acc.reshape(K, n, P) * pre["sign"][None, :, None] * fx[:, None, :]
+    # The swap's rows (t_k > T0) are not the option's (t_k <= T0): its terms are summed without the exercise
+    # indicator, which multiplies the sum at the end (0 or 1: exactly the sum of the terms times it).
+    acc = accumulate_shared(acc, x_all, pre["flows"], pre["flow_bonds"], _flow_shared())
+    acc = accumulate(acc, x_all, pre["run"], _running_terms(x_all))
+    exercised = jnp.where(pre["after"][:, :, None], ind[None], 1.0)
+    return acc.reshape(K, n, P) * exercised * pre["sign"][None, :, None] * fx[:, None, :]
