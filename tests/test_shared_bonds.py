@@ -44,7 +44,8 @@ def test_shared_bonds_bitwise_equal(seed, shuffled, blocks, monkeypatch):
     flat = entries(mask, n, chunk=1, lnA=lnA, B=B, amt=amt, T=np.broadcast_to(T, mask.shape))
     ent, blk = shared_bond_entries(flat, "lnA", "B", flat.pop("T"), chunk=8)
     assert ent["row"].shape[0] % 8 == 0 and ent["row"].shape[0] // blk["k"].shape[0] in blocks
-    out = jax.jit(lambda e, b, x: accumulate_shared(jnp.zeros((K * n, P)), x, e, b, _shared_terms, chunk=8))(ent, blk, x)
+    run = jax.jit(lambda e, b, x: accumulate_shared(jnp.zeros((K * n, P)), x, e, b, _shared_terms, chunk=8))
+    out = run(ent, blk, x)
     assert np.count_nonzero(np.asarray(ref)) > 0
     np.testing.assert_array_equal(np.asarray(out), np.asarray(ref))
     # fewer exps than entries whenever bonds repeat

@@ -13,8 +13,9 @@ a put per coupon for a payer and a call for a receiver. Every option is exercise
 
 h_r, s_r of the last coupon (h_i - s_i is the same for every i): one exponential and one normal cdf per
 coupon instead of two of each (live terms only), and the bond P(t,T_i) once per block of terms sharing it
-(``opt_common.shared_bond_entries``: bench-1k's swaption terms repeat each (date, T) 11 times). A cash settled swaption is valued with the same formula before expiry (the physical value: the par-yield
-annuity of cash settlement is not modelled, as QuantLib's Jamshidian engine, which refuses it).
+(``opt_common.shared_bond_entries``: bench-1k's swaption terms repeat each (date, T) 11 times). A cash settled
+swaption is valued with the same formula before expiry (the physical value: the par-yield annuity of cash
+settlement is not modelled, as QuantLib's Jamshidian engine, which refuses it).
 
 Payment lag (``payment_lag`` of both legs): fixed coupons sit at their payment dates; a float coupon fixed at s
 on [s, e] and paid at p is worth b P(s,p)/P(s,e) at s, which in Hull-White is kappa P(s,T*) with B(s,T*) =
@@ -157,8 +158,8 @@ class SwaptionBatch(TradeBatch):
         w = np.where(payer, -1.0, 1.0)
         alpha, beta = lnA_S - lnA_T[..., None] - lnK[None], B_S - B_T[..., None]
         coupons = entries((amts != 0.0)[None] & pre_mask[..., None], n, chunk=1, p=lnA_S, q=B_S, alpha=alpha,
-                          beta=beta, s=s_p, e=0.0, w=w[None, :, None], wgt=(w[:, None] * notional[:, None] * amts)[None],
-                          T=times[None], g=0)
+                          beta=beta, s=s_p, e=0.0, w=w[None, :, None],
+                          wgt=(w[:, None] * notional[:, None] * amts)[None], T=times[None], g=0)
         # The strike legs of all coupons share one probability, Q^{T0}(exercise): one term per (date, trade)
         # on P(t, T0), its probability read off the last coupon (the largest s, the best conditioned).
         r = np.array([np.flatnonzero(row)[-1] for row in amts != 0.0])
