@@ -117,6 +117,11 @@ class LinearPre:
     cc_n: jnp.ndarray
     cc_tr: jnp.ndarray
     cc_ns: jnp.ndarray
+    cc_u: jnp.ndarray
+    cu_b: jnp.ndarray
+    cu_j: jnp.ndarray
+    cu_b1: jnp.ndarray
+    cu_b2: jnp.ndarray
     eq_tr: jnp.ndarray
     eq_ns: jnp.ndarray
     ccy_idx: tuple = static_field(default=())
@@ -186,7 +191,7 @@ def _current_coupons(ctx, cf: CashFlows, days, ns_local, n_u: int, own_fixings: 
     out.update({n: np.zeros((K, C), dtype=np.int32) for n in ("j", "b", "tr", "ns")})
     out["n"] = counts.astype(np.int32)
     if cf.c_fix.size == 0:
-        return out
+        return _distinct_exponents(out)
     # The last readable view date <= the fixing date (an event date of another trade is never read: see
     # PricingContext.readable), so these values do not depend on the rest of the portfolio.
     rd = np.arange(K) if ctx.readable is None else np.flatnonzero(ctx.readable)
@@ -232,6 +237,31 @@ def _current_coupons(ctx, cf: CashFlows, days, ns_local, n_u: int, own_fixings: 
         out["b"][k, :m] = cf.c_ccy[cc]
         out["tr"][k, :m] = cf.c_ccy[cc] * n_tr + cf.c_trade[cc]
         out["ns"][k, :m] = cf.c_ccy[cc] * n_u + ns_local[cf.c_trade[cc]]
+    return _distinct_exponents(out)
+
+
+def _distinct_exponents(out: dict) -> dict:
+    """Coupons of a date with the same (currency, fixing state, b1, b2) have the same exp(-b1 x(s) - b2 x(t_k)):
+    bench-1k's swaps have 56x more live coupons than distinct exponents. Adds the per-date table ``ub``, ``uj``,
+    ``ub1``, ``ub2`` (K, U) of the distinct ones and ``u`` (K, C), each coupon's row in it (padding: row 0)."""
+    K, C = out["w"].shape
+    keys = []
+    for k in range(K):
+        m = int(out["n"][k])
+        rows = np.stack([out["b"][k, :m].astype(np.float64), out["j"][k, :m].astype(np.float64), out["b1"][k, :m],
+                         out["b2"][k, :m]], axis=1)
+        uniq, inv = np.unique(rows, axis=0, return_inverse=True) if m else (np.zeros((0, 4)), np.zeros(0, int))
+        keys.append((uniq, inv.reshape(-1)))
+    U = max(1, max(u.shape[0] for u, _ in keys))
+    out["u"] = np.zeros((K, C), dtype=np.int32)
+    out.update({n: np.zeros((K, U), dtype=np.int32) for n in ("ub", "uj")})
+    out.update({n: np.zeros((K, U)) for n in ("ub1", "ub2")})
+    for k, (uniq, inv) in enumerate(keys):
+        m = inv.size
+        out["u"][k, :m] = inv
+        out["ub"][k, :uniq.shape[0]] = uniq[:, 0].astype(np.int32)
+        out["uj"][k, :uniq.shape[0]] = uniq[:, 1].astype(np.int32)
+        out["ub1"][k, :uniq.shape[0]], out["ub2"][k, :uniq.shape[0]] = uniq[:, 2], uniq[:, 3]
     return out
 
 
@@ -297,7 +327,8 @@ class LinearBatch(TradeBatch):
         return LinearPre(
             mom_tr=mom_tr, mom_ns=mom_tr @ member, bmid=bmid, inv_scale=inv_s, order_k=order_k, xi_lim=xi_lim,
             cc_w=cc["w"], cc_b1=cc["b1"], cc_b2=cc["b2"], cc_j=cc["j"], cc_b=cc["b"], cc_n=cc["n"],
-            cc_tr=cc["tr"], cc_ns=cc["ns"],
+            cc_tr=cc["tr"], cc_ns=cc["ns"], cc_u=cc["u"], cu_b=cc["ub"], cu_j=cc["uj"], cu_b1=cc["ub1"],
+            cu_b2=cc["ub2"],
             eq_tr=eq_tr, eq_ns=eq_tr @ member, ccy_idx=ccy_view, eq_idx=eq_idx, eq_ccy_idx=eq_ccy,
             ns_global=tuple(int(u) for u in ns_global),
         )
@@ -334,7 +365,8 @@ class LinearBatch(TradeBatch):
         if not traced:
             self.check_range(pre, state_abs_max(view.x))
         return _evaluate(mom, pre.bmid, pre.inv_scale, pre.order_k, pre.xi_lim, pre.cc_w, pre.cc_b1, pre.cc_b2,
-                         pre.cc_j, pre.cc_b, pre.cc_n, seg, eqc, view.x, view.fx, view.eq, pre.ccy_idx, pre.eq_idx,
+                         pre.cc_j, pre.cc_b, pre.cc_n, (pre.cc_u, pre.cu_b, pre.cu_j, pre.cu_b1, pre.cu_b2), seg,
+                         eqc, view.x, view.fx, view.eq, pre.ccy_idx, pre.eq_idx,
                          pre.eq_ccy_idx, not per_trade, traced, _STATIC_LOOPS.get())
 
 
@@ -393,7 +425,7 @@ def _abs_max(x):
 
 
 @partial(jax.jit, static_argnames=("ccy_idx", "eq_idx", "eq_ccy_idx", "sorted_seg", "poison", "static_loops"))
-def _evaluate(mom, bmid, inv_s, order_k, xi_lim, cc_w, cc_b1, cc_b2, cc_j, cc_b, cc_n, seg, eqc, x, fx, eq,
+def _evaluate(mom, bmid, inv_s, order_k, xi_lim, cc_w, cc_b1, cc_b2, cc_j, cc_b, cc_n, cu, seg, eqc, x, fx, eq,
               ccy_idx, eq_idx, eq_ccy_idx, sorted_seg, poison, static_loops=False):
     """(K, n_out, P) values with the series of date k truncated at order_k[k] (at the full order where a
     path has |xi| > xi_lim); with ``poison`` (traced callers, who cannot be stopped by an exception) all
@@ -407,6 +439,9 @@ def _evaluate(mom, bmid, inv_s, order_k, xi_lim, cc_w, cc_b1, cc_b2, cc_j, cc_b,
     mom = cast(mom)
     full = mom.shape[2] - 1
     bmid, inv_s, xi_lim, cc_w, cc_b1, cc_b2, eqc = map(cast, (bmid, inv_s, xi_lim, cc_w, cc_b1, cc_b2, eqc))
+    cc_u, cu_b, cu_j, cu_b1, cu_b2 = cu
+    cu_b1, cu_b2 = cast(cu_b1), cast(cu_b2)
+    n_u = cu_b.shape[-1]
     cidx = jnp.asarray(ccy_idx, jnp.int32)
     xb, fxb = x[cidx], fx[cidx]  # (n_b, K, P)
     xpad = jnp.concatenate([xb, jnp.zeros((nb, 1, P), dt)], axis=1)  # row K: the t0 state x = 0
@@ -417,7 +452,7 @@ def _evaluate(mom, bmid, inv_s, order_k, xi_lim, cc_w, cc_b1, cc_b2, cc_j, cc_b,
     CH = COUPON_CHUNK
 
     def step(_, inp):
-        k, mom_k, bmid_k, inv_k, ord_k, lim_k, w, b1, b2, cj, cb, cn, sg, eq_k = inp
+        k, mom_k, bmid_k, inv_k, ord_k, lim_k, w, b1, b2, cj, cb, cn, sg, eq_k, uu, ub, uj, ub1, ub2 = inp
         xk = jax.lax.dynamic_index_in_dim(xb, k, axis=1, keepdims=False)  # (n_b, P)
         fxk = jax.lax.dynamic_index_in_dim(fxb, k, axis=1, keepdims=False)
         xi = xk * inv_k[:, None]
@@ -434,11 +469,17 @@ def _evaluate(mom, bmid, inv_s, order_k, xi_lim, cc_w, cc_b1, cc_b2, cc_j, cc_b,
             v = jax.lax.fori_loop(1, n_top + 1, horner, init)
         v = v * jnp.exp(-bmid_k[:, None] * xk)[:, None, :]  # (n_b, n_out, P)
 
+        # exp(-b1 x(s) - b2 x(t_k)) once per distinct exponent of the date (``_distinct_exponents``), picked per
+        # coupon by selects (XLA's CPU gather cost as much as the exps): the same values as one exp per coupon
+        ex = jnp.exp(-ub1[:, None] * xpad[ub, uj] - ub2[:, None] * xk[ub])  # (U, P)
+
         def chunk(i, acc):  # exact current coupons, CH at a time, only as many chunks as there are coupons
             sl = lambda a: jax.lax.dynamic_slice_in_dim(a, i * CH, CH)  # noqa: E731
-            b_, j_ = sl(cb), sl(cj)
-            xs = xpad[b_, j_]  # (CH, P) fixing states
-            cv = sl(w)[:, None] * jnp.exp(-sl(b1)[:, None] * xs - sl(b2)[:, None] * xk[b_])
+            u_ = sl(uu)[:, None]
+            e = jnp.broadcast_to(ex[0][None, :], (CH, P))
+            for r in range(1, n_u):
+                e = jnp.where(u_ == r, ex[r][None, :], e)
+            cv = sl(w)[:, None] * e
             return acc + jax.ops.segment_sum(cv, sl(sg), num_segments=nb * n_out, indices_are_sorted=sorted_seg)
 
         n_chunks = (cn + CH - 1) // CH
@@ -459,7 +500,7 @@ def _evaluate(mom, bmid, inv_s, order_k, xi_lim, cc_w, cc_b1, cc_b2, cc_j, cc_b,
         return None, (val, jnp.max(jnp.abs(xi), initial=0.0) if poison else jnp.zeros((), dt))
 
     xs_in = (jnp.arange(K), mom, bmid, inv_s, jnp.asarray(order_k, jnp.int32), xi_lim, cc_w, cc_b1, cc_b2, cc_j,
-             cc_b, cc_n, seg, eqc)
+             cc_b, cc_n, seg, eqc, cc_u, cu_b, cu_j, cu_b1, cu_b2)
     _, (vals, ratio) = jax.lax.scan(step, None, xs_in)
     return jnp.where(jnp.max(ratio) <= 1.0, vals, jnp.nan) if poison else vals
 

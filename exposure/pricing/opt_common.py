@@ -6,7 +6,9 @@ valuation date at a time (``map_dates``, a scan over the K dates, temporaries (t
 options are sums of many terms (a zero-bond option per coupon, a bond per swap flow), most of which are
 dead at a given date (expired, fixed, paid) or padding: ``entries`` lists the live (date, trade, flow)
 terms once in ``prepare`` and ``accumulate`` evaluates them in chunks of CHUNK with a scatter-add into
-the (K n, P) result, so the work follows the number of live terms.
+the (K n, P) result, so the work follows the number of live terms. Terms discounted by the same bond
+P(t_k, T) (trades of one currency share payment dates) are sorted together and evaluated in blocks that compute
+the bond once (``shared_bond_entries`` / ``accumulate_shared``), with the same sums bit for bit.
 
 Hull-White zero-bond option with precomputed coefficients (the closed form of
 ``exposure.models.hw_options.zero_bond_option``, rearranged so that every deterministic part is hoisted
@@ -145,6 +147,89 @@ def accumulate(acc, x_all, ent, fn, chunk: int = CHUNK):
         return acc.at[c["row"]].add(fn(x_all[c["k"]], c)), None
 
     acc, _ = jax.lax.scan(body, acc, chunks)
+    return acc
+
+
+# ---- sparse terms sharing their zero bonds ------------------------------------------------------------
+# Trades of one currency repeat payment dates, so many entries of a date discount with the same bond
+# P(t_k, T) = exp(lnA - B x): bench-1k's swaptions have 11x more (date, trade, coupon) entries than distinct
+# (date, T). Entries sorted by (date, T) form runs sharing one bond; each run is padded to whole blocks of
+# ``s`` entries, and a block evaluates its bond (and reads its state) once and broadcasts it to its s entries.
+# A broadcast, not a gather: XLA's CPU gather from a table of bonds cost as much as the exps it saved.
+BOND_BLOCKS = (1, 2, 4, 8)
+
+
+def shared_bond_entries(flat: dict, lnA: str, B: str, time, group=None, chunk: int = CHUNK,
+                        entry_cost: float = 2.0):
+    """(entries, blocks) from unpadded entries ``flat`` (``entries(..., chunk=1)`` output, or several
+    concatenated): the bond coefficients ``flat[lnA]``, ``flat[B]`` and the date move to per-block arrays
+    {"k", "p", "q"} of shape (L_pad / s,), entries keep the rest, (L_pad,), L_pad a multiple of ``chunk``.
+
+    Entries are reordered by (date, group, time) (``time`` (L,): the bond's maturity; ``group`` (L,) ints,
+    default 0): each output row must still receive its terms in the original order, so that the scatter-adds
+    give the same sums bit for bit; where that order would change (a row whose times are not increasing within
+    a group), the original order is kept. The block size s is the one of ``BOND_BLOCKS`` with the least
+    estimated work (padded entries x entry_cost + blocks, in exps). Padding entries are all zero (weight 0)."""
+    L = flat["row"].shape[0]
+    k = np.asarray(flat["k"])
+    p, q = np.asarray(flat[lnA], dtype=np.float64), np.asarray(flat[B], dtype=np.float64)
+    g = np.zeros(L, dtype=np.int64) if group is None else np.asarray(group)
+    order = np.lexsort((np.asarray(time, dtype=np.float64), g, k))  # stable: ties keep the original order
+    rows = np.asarray(flat["row"])[order]
+    by_row = np.lexsort((order, rows))  # sorted positions, grouped by row, in the original order
+    if np.any((rows[by_row][1:] == rows[by_row][:-1]) & (np.diff(by_row) < 0)):
+        order = np.arange(L)
+    ks, ps, qs = k[order], p[order], q[order]
+    new = np.r_[True, (ks[1:] != ks[:-1]) | (ps[1:] != ps[:-1]) | (qs[1:] != qs[:-1])] if L else np.zeros(0, bool)
+    start = np.flatnonzero(new)
+    length = np.diff(np.r_[start, L])
+    best = None
+    for s in BOND_BLOCKS:
+        if chunk % s:
+            continue
+        nb = -(-length // s)  # blocks per run
+        n_blk = max(1, -(-int(nb.sum()) * s // chunk)) * chunk // s
+        cost = n_blk * s * entry_cost + n_blk
+        if best is None or cost < best[0]:
+            best = (cost, s, nb, n_blk)
+    _, s, nb, n_blk = best
+    run = np.repeat(np.arange(start.size), nb)  # run of each real block
+    j = np.arange(run.size) - np.repeat(np.cumsum(nb) - nb, nb)  # block index within its run
+    pos = start[run][:, None] + j[:, None] * s + np.arange(s)[None, :]  # (blocks, s) positions in ``order``
+    real = np.zeros((n_blk, s), dtype=bool)
+    real[:run.size] = pos < (start + length)[run][:, None]
+    src = np.zeros((n_blk, s), dtype=np.int64)
+    src[:run.size] = np.where(real[:run.size], pos, 0)
+    take, real = order[src.reshape(-1)], real.reshape(-1)
+    ent = {}
+    for name, a in flat.items():
+        if name in (lnA, B):
+            continue
+        a = np.asarray(a)
+        ent[name] = np.where(real, a[take], np.zeros((), a.dtype)).astype(a.dtype)
+    blocks = {"k": np.zeros(n_blk, np.int32), "p": np.zeros(n_blk), "q": np.zeros(n_blk)}
+    first = start[run]
+    blocks["k"][:run.size], blocks["p"][:run.size], blocks["q"][:run.size] = ks[first], ps[first], qs[first]
+    return ent, blocks
+
+
+def accumulate_shared(acc, x_all, ent, blocks, fn, chunk: int = CHUNK):
+    """acc[row_e] += fn(x_all[k_e], bond_e, entry chunk) for every entry e, bond_e = exp(p - q x_all[k]) of its
+    block (``shared_bond_entries``): a scan over chunks, one exp and one state row per block, broadcast to the
+    block's entries. Shapes as ``accumulate``."""
+    L, nb = ent["row"].shape[0], blocks["k"].shape[0]
+    s, n_chunks = L // nb, L // chunk
+    chunks = jax.tree_util.tree_map(lambda a: a.reshape((n_chunks, chunk) + a.shape[1:]), ent)
+    blks = jax.tree_util.tree_map(lambda a: a.reshape((n_chunks, chunk // s) + a.shape[1:]), blocks)
+
+    def body(acc, cb):
+        c, b = cb
+        xb = x_all[b["k"]]  # (chunk / s, P)
+        bond = jnp.exp(b["p"][:, None] - b["q"][:, None] * xb)
+        spread = lambda a: jnp.broadcast_to(a[:, None, :], (a.shape[0], s, a.shape[1])).reshape(chunk, -1)  # noqa: E731
+        return acc.at[c["row"]].add(fn(spread(xb), spread(bond), c)), None
+
+    acc, _ = jax.lax.scan(body, acc, (chunks, blks))
     return acc
 
 

@@ -12,8 +12,10 @@ a put per coupon for a payer and a call for a receiver. Every option is exercise
     h_i = ln[P(t,T_i) / (K_i P(t,T0))] / s_i + s_i/2,   s_i = B(T0,T_i) sqrt(Var[x(T0) | x(t)]),
 
 h_r, s_r of the last coupon (h_i - s_i is the same for every i): one exponential and one normal cdf per
-coupon instead of two of each (live terms only). A cash settled swaption is valued with the same formula before expiry (the physical value: the par-yield
-annuity of cash settlement is not modelled, as QuantLib's Jamshidian engine, which refuses it).
+coupon instead of two of each (live terms only), and the bond P(t,T_i) once per block of terms sharing it
+(``opt_common.shared_bond_entries``: bench-1k's swaption terms repeat each (date, T) 11 times). A cash settled
+swaption is valued with the same formula before expiry (the physical value: the par-yield annuity of cash
+settlement is not modelled, as QuantLib's Jamshidian engine, which refuses it).
 
 Payment lag (``payment_lag`` of both legs): fixed coupons sit at their payment dates; a float coupon fixed at s
 on [s, e] and paid at p is worth b P(s,p)/P(s,e) at s, which in Hull-White is kappa P(s,T*) with B(s,T*) =
@@ -48,12 +50,14 @@ from exposure.models.hw_options import pad_cashflows, swap_coupon_bond
 from exposure.pricing.opt_common import (
     TIME_EPS,
     accumulate,
+    accumulate_shared,
     cast_floats,
     basis_np,
     current_coupons,
     entries,
     first_at_or_after,
     pad_rows,
+    shared_bond_entries,
     TINY_SD,
 )
 from exposure.pricing.view import TradeBatch
@@ -153,16 +157,20 @@ class SwaptionBatch(TradeBatch):
         n = len(specs)
         w = np.where(payer, -1.0, 1.0)
         alpha, beta = lnA_S - lnA_T[..., None] - lnK[None], B_S - B_T[..., None]
-        coupons = entries((amts != 0.0)[None] & pre_mask[..., None], n, p=lnA_S, q=B_S, alpha=alpha, beta=beta,
-                          s=s_p, e=0.0, w=w[None, :, None], wgt=(w[:, None] * notional[:, None] * amts)[None])
+        coupons = entries((amts != 0.0)[None] & pre_mask[..., None], n, chunk=1, p=lnA_S, q=B_S, alpha=alpha,
+                          beta=beta, s=s_p, e=0.0, w=w[None, :, None],
+                          wgt=(w[:, None] * notional[:, None] * amts)[None], T=times[None], g=0)
         # The strike legs of all coupons share one probability, Q^{T0}(exercise): one term per (date, trade)
         # on P(t, T0), its probability read off the last coupon (the largest s, the best conditioned).
         r = np.array([np.flatnonzero(row)[-1] for row in amts != 0.0])
         last = lambda a: np.take_along_axis(a, np.broadcast_to(r[None, :, None], a.shape[:2] + (1,)), axis=2)[..., 0]  # noqa: E731
-        strike_leg = entries(pre_mask, n, p=lnA_T, q=B_T, alpha=last(alpha), beta=last(beta), s=last(s_p), e=1.0,
-                             w=w[None, :], wgt=(-w * notional * np.sum(amts * strikes, axis=1))[None, :])
-        opt = _probability_coefficients({k: np.concatenate([coupons[k], strike_leg[k]]) for k in coupons})
-        pre = {"opt": opt, "sign": sign}
+        strike_leg = entries(pre_mask, n, chunk=1, p=lnA_T, q=B_T, alpha=last(alpha), beta=last(beta), s=last(s_p),
+                             e=1.0, w=w[None, :], wgt=(-w * notional * np.sum(amts * strikes, axis=1))[None, :],
+                             T=T0[None, :], g=1)
+        flat = _probability_coefficients({k: np.concatenate([coupons[k], strike_leg[k]]) for k in coupons})
+        # the coupon terms of a row before its strike term, coupons by maturity: the order of the sums kept
+        opt, opt_bonds = shared_bond_entries(flat, "p", "q", flat.pop("T"), flat.pop("g"))
+        pre = {"opt": opt, "opt_bonds": opt_bonds, "sign": sign}
         if self.physical:
             pre.update(self._underlying(ctx, legs, lagged, specs, t, T0, notional, payer))
         return jax.tree_util.tree_map(jax.device_put, pre)  # jnp.asarray compiled a program per shape
@@ -219,8 +227,12 @@ class SwaptionBatch(TradeBatch):
         ex_run = cat(ex_runs)
         for e in (ex_flows, ex_run):  # accumulate per trade (rows i) at its exercise date
             e["row"] = e["i"]
-        return {"flows": entries(alive & after[..., None], n, lnA=lnA_U, B=B_U, amt=aU[None]),
-                "run": cat(runs), "ex_flows": ex_flows, "ex_run": ex_run}
+        # a row's flows in their order (payments, then float starts, each by time): the sums kept bit for bit
+        flat = entries(alive & after[..., None], n, chunk=1, lnA=lnA_U, B=B_U, amt=aU[None], T=U[None],
+                       g=(~is_pay).astype(np.int64)[None])
+        flows, flow_bonds = shared_bond_entries(flat, "lnA", "B", flat.pop("T"), flat.pop("g"), entry_cost=0.5)
+        return {"flows": flows, "flow_bonds": flow_bonds, "run": cat(runs), "ex_flows": ex_flows, "ex_run": ex_run,
+                "after": after}
 
     # -- path values ----------------------------------------------------------------------------------
     def values(self, pre, view):
@@ -250,7 +262,7 @@ def _probability_coefficients(c: dict) -> dict:
     a0 = np.where(live, -w * (alpha / ss + (0.5 - c["e"]) * ss) * r2, -w * alpha * _STEP)
     a1 = np.where(live, w * beta / ss * r2, w * beta * _STEP)
     return {"p": c["p"], "q": c["q"], "a0": a0, "a1": a1, "wgt": 0.5 * c["wgt"], "k": c["k"], "i": c["i"],
-            "row": c["row"]}
+            "row": c["row"], "T": c["T"], "g": c["g"]}
 
 
 def _jamshidian_terms(x, c):
@@ -262,10 +274,23 @@ def _jamshidian_terms(x, c):
     return col("wgt") * jnp.exp(col("p") - col("q") * x) * jax.lax.erfc(col("a0") + col("a1") * x)
 
 
+def _jamshidian_shared(x, bond, c):
+    """``_jamshidian_terms`` with the bond P(t, T) from the chunk's table (``accumulate_shared``): same values."""
+    col = lambda name: c[name][:, None]  # noqa: E731
+    return col("wgt") * bond * jax.lax.erfc(col("a0") + col("a1") * x)
+
+
 def _flow_terms(ind=None):
     def fn(x, c):
         v = c["amt"][:, None] * jnp.exp(c["lnA"][:, None] - c["B"][:, None] * x)
         return v if ind is None else v * ind[c["i"]]
+
+    return fn
+
+
+def _flow_shared():
+    def fn(x, bond, c):
+        return c["amt"][:, None] * bond
 
     return fn
 
@@ -283,7 +308,8 @@ def _running_terms(x_all, ind=None):
 def _cash_values(pre, x_all, fx):
     pre = cast_floats(pre, x_all.dtype)
     (K, P), n = x_all.shape, pre["sign"].shape[0]
-    acc = accumulate(jnp.zeros((K * n, P), x_all.dtype), x_all, pre["opt"], _jamshidian_terms)
+    acc = accumulate_shared(jnp.zeros((K * n, P), x_all.dtype), x_all, pre["opt"], pre["opt_bonds"],
+                            _jamshidian_shared)
     return acc.reshape(K, n, P) * pre["sign"][None, :, None] * fx[:, None, :]
 
 
@@ -294,7 +320,11 @@ def _physical_values(pre, x_all, fx):
     swap_ex = accumulate(jnp.zeros((n, P), x_all.dtype), x_all, pre["ex_flows"], _flow_terms())
     swap_ex = accumulate(swap_ex, x_all, pre["ex_run"], _running_terms(x_all))
     ind = (swap_ex > 0.0).astype(x_all.dtype)  # (n, P): the holder exercised
-    acc = accumulate(jnp.zeros((K * n, P), x_all.dtype), x_all, pre["opt"], _jamshidian_terms)
-    acc = accumulate(acc, x_all, pre["flows"], _flow_terms(ind))
-    acc = accumulate(acc, x_all, pre["run"], _running_terms(x_all, ind))
-    return acc.reshape(K, n, P) * pre["sign"][None, :, None] * fx[:, None, :]
+    acc = accumulate_shared(jnp.zeros((K * n, P), x_all.dtype), x_all, pre["opt"], pre["opt_bonds"],
+                            _jamshidian_shared)
+    # The swap's rows (t_k > T0) are not the option's (t_k <= T0): its terms are summed without the exercise
+    # indicator, which multiplies the sum at the end (0 or 1: exactly the sum of the terms times it).
+    acc = accumulate_shared(acc, x_all, pre["flows"], pre["flow_bonds"], _flow_shared())
+    acc = accumulate(acc, x_all, pre["run"], _running_terms(x_all))
+    exercised = jnp.where(pre["after"][:, :, None], ind[None], 1.0)
+    return acc.reshape(K, n, P) * exercised * pre["sign"][None, :, None] * fx[:, None, :]
