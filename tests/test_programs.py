@@ -57,6 +57,15 @@ def test_other_argument_shapes_are_another_program(tmp_path, cache_dir):
     assert len(os.listdir(cache_dir / "exported")) == 2
 
 
+def test_edited_source_is_another_program(tmp_path, cache_dir, monkeypatch):
+    """Same portfolio and shapes, edited package source (a development checkout): a miss, never the old program."""
+    _run(tmp_path, "a")
+    chunks._PRICERS.clear()
+    monkeypatch.setattr(programs, "source_digest", lambda: "edited")
+    _run(tmp_path, "b")
+    assert len(os.listdir(cache_dir / "exported")) == 2
+
+
 def test_a_corrupt_stored_program_is_rebuilt(tmp_path, cache_dir):
     ref = _run(tmp_path, "a")
     (path,) = [cache_dir / "exported" / f for f in os.listdir(cache_dir / "exported")]

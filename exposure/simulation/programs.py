@@ -8,9 +8,10 @@ bundled example that is most of a warm run). Here the traced and lowered program
 ``jax.export`` next to the compilation cache, under a key of everything the trace bakes in:
 
     key = sha256(caller's key, argument tree structure (static fields included), argument shapes and dtypes,
-                 backend platform, jax and package versions)
+                 backend platform, jax and package versions, sha256 of the package's source files)
 
-The caller's key must name what the function closes over (e.g. the trades by content and the model's layout);
+The source digest makes an edited pricer (same data layout, different code: a development checkout, a patched
+install) a miss, never a stale program. The caller's key must name what the function closes over (e.g. the trades by content and the model's layout);
 array arguments are inputs, never baked in. A later process with the same key deserialises the module and only
 wraps it (``jax.jit(exported.call)``), whose compilation the persistent cache then serves. With the cache off
 (``XPOSURE_JAX_CACHE=0``) or when serialisation fails, the plain ``jax.jit(fn)`` is used: the same numbers, bit
@@ -19,6 +20,7 @@ for bit (the exported module is the one ``jit`` would compile).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import threading
@@ -35,6 +37,21 @@ def _cache_dir() -> str | None:
     return os.path.join(where, "exported") if where else None
 
 
+@functools.lru_cache(maxsize=1)
+def source_digest() -> str:
+    """sha256 over (relative path, bytes) of every .py file of the exposure package: a few ms once per process."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    h = hashlib.sha256()
+    for d, dirs, files in os.walk(root):
+        dirs[:] = sorted(x for x in dirs if x != "__pycache__")
+        for name in sorted(f for f in files if f.endswith(".py")):
+            path = os.path.join(d, name)
+            h.update(os.path.relpath(path, root).encode() + b"\0")
+            with open(path, "rb") as f:
+                h.update(f.read())
+    return h.hexdigest()
+
+
 def exported(fn, key, *example_args):
     """A callable equivalent to ``jax.jit(fn)`` for arguments shaped like ``example_args``."""
     leaves, treedef = jax.tree_util.tree_flatten(example_args)
@@ -44,7 +61,8 @@ def exported(fn, key, *example_args):
     from exposure import __version__
 
     avals = [(tuple(x.shape), str(x.dtype)) for x in leaves]
-    text = repr((key, str(treedef), avals, jax.default_backend(), jax.__version__, __version__))
+    text = repr((key, str(treedef), avals, jax.default_backend(), jax.__version__, __version__,
+                 source_digest()))
     path = os.path.join(where, hashlib.sha256(text.encode()).hexdigest() + ".jaxexport")
 
     def flat(*xs):
