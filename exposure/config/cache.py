@@ -11,8 +11,7 @@ load, structured merge, to_container); unpickling the frozen ConfigNode about 1 
 ``parts`` names every input of ``build`` (the config.yaml text, the overrides, the run folder): an edited
 config.yaml, another override or a changed schema is a miss, never a stale hit. A config whose text holds an
 interpolation (``${...}``, which may read the environment when frozen) is never cached. Entries live beside the
-stored programs (``exposure.simulation.programs``: the JAX cache folder, least recently used removed beyond
-its MAX_STORED); with the cache off (``XPOSURE_JAX_CACHE=0``), a read-only or a corrupt entry, ``build()`` runs
+stored programs (the JAX cache folder; exposure.disk_cache: least recently used removed beyond MAX_STORED); with the cache off (``XPOSURE_JAX_CACHE=0``), a read-only or a corrupt entry, ``build()`` runs
 as before. The result is the same ConfigNode either way (its plain values, str Enums, tuples and YAML text).
 """
 
@@ -23,9 +22,11 @@ import hashlib
 import os
 import pickle
 
+from exposure import disk_cache
 from exposure.confignode import ConfigNode
 
 SUFFIX = ".config.pickle"
+MAX_STORED = 256  # entries kept (a few KB each), least recently used removed beyond it
 
 
 def cached_config(parts: tuple, build, text: bytes | str = b""):
@@ -44,9 +45,7 @@ def cached_config(parts: tuple, build, text: bytes | str = b""):
         blob = pickle.dumps(cfg)
     except (pickle.PicklingError, TypeError, AttributeError):
         return cfg
-    from exposure.simulation.programs import store_file
-
-    store_file(path, blob)  # atomic; a read-only cache folder only costs the next process the merge
+    disk_cache.store_entry(path, blob, MAX_STORED)  # atomic; a read-only cache folder only costs the merge
     return cfg
 
 
@@ -58,15 +57,9 @@ def _where() -> str | None:
 
 
 def _load(path: str):
-    try:
-        with open(path, "rb") as fh:
-            blob = fh.read()
-    except OSError:
+    blob = disk_cache.read_entry(path)
+    if blob is None:
         return None
-    try:
-        os.utime(path)  # its use, for the least-recently-used pruning
-    except OSError:
-        pass
     try:
         cfg = pickle.loads(blob)
     except Exception:  # noqa: BLE001 - a truncated or foreign file is rebuilt, never trusted

@@ -25,6 +25,8 @@ import pickle
 import re
 import sys
 
+from exposure import disk_cache
+
 MAX_STORED = 256
 _SUFFIX = ".composed.pkl"
 
@@ -34,18 +36,6 @@ def _folder() -> str | None:
 
     where = jax.config.jax_compilation_cache_dir
     return os.path.join(where, "composed") if where else None
-
-
-def _tree_digest(h, root: str, suffixes: tuple | None = None) -> None:
-    for d, dirs, files in sorted(os.walk(root)):
-        dirs.sort()
-        for f in sorted(files):
-            if suffixes is not None and not f.endswith(suffixes):
-                continue
-            p = os.path.join(d, f)
-            h.update(os.path.relpath(p, root).encode("utf-8", "surrogatepass") + b"\0")
-            with open(p, "rb") as fh:
-                h.update(hashlib.sha256(fh.read()).digest())
 
 
 _PLAIN_DIR = re.compile(r"output\.dir=([A-Za-z0-9_./-]*/[A-Za-z0-9_./-]*)")
@@ -72,8 +62,8 @@ def entry_path(conf: str, config_name: str, overrides) -> str | None:
     h = hashlib.sha256(repr((config_name, list(overrides or []), __version__, version("hydra-core"),
                              version("omegaconf"), sys.version)).encode())
     try:
-        _tree_digest(h, conf)
-        _tree_digest(h, os.path.dirname(os.path.abspath(__file__)), (".py",))
+        disk_cache.source_digest(conf, None, h)
+        disk_cache.source_digest(os.path.dirname(os.path.abspath(__file__)), (".py",), h)
     except OSError:
         return None
     return os.path.join(where, h.hexdigest() + _SUFFIX)
@@ -81,12 +71,11 @@ def entry_path(conf: str, config_name: str, overrides) -> str | None:
 
 def load(path: str | None):
     """The DictConfig stored at ``path``, or None (absent, unreadable, not a DictConfig)."""
-    if path is None:
+    blob = disk_cache.read_entry(path)
+    if blob is None:
         return None
     try:
-        with open(path, "rb") as fh:
-            cfg = pickle.load(fh)
-        os.utime(path)  # its use, for the least-recently-used pruning
+        cfg = pickle.loads(blob)
     except Exception:  # noqa: BLE001 - a truncated or foreign file is composed again, never trusted
         return None
     from omegaconf import DictConfig
@@ -96,29 +85,8 @@ def load(path: str | None):
 
 def store(path: str | None, cfg) -> None:
     """Keep ``cfg`` at ``path`` (atomically); a read-only or full cache folder only costs the next run a compose."""
-    if path is None:
-        return
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as fh:
-            pickle.dump(cfg, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-        _prune(os.path.dirname(path), keep=path)
-    except (OSError, pickle.PicklingError, TypeError, AttributeError):
-        pass
-
-
-def _prune(where: str, keep: str) -> None:
-    entries = []
-    for e in os.scandir(where):
-        if e.name.endswith(_SUFFIX) and e.path != keep:
-            try:
-                entries.append((e.stat().st_mtime_ns, e.path))
-            except OSError:
-                pass
-    for _, old in sorted(entries)[: max(0, len(entries) + 1 - MAX_STORED)]:
-        try:
-            os.remove(old)
-        except OSError:
-            pass
+        blob = pickle.dumps(cfg, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return
+    disk_cache.store_entry(path, blob, MAX_STORED)

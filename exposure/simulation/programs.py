@@ -23,9 +23,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import threading
 
 import jax
+
+from exposure import disk_cache
 
 # Stored programs kept per cache folder, least recently used removed beyond it: every new portfolio (and every
 # distinct what-if trade set, exposure.whatif) stores one (tens of KB), and a long-lived server must not fill the disk.
@@ -39,17 +40,8 @@ def _cache_dir() -> str | None:
 
 @functools.lru_cache(maxsize=1)
 def source_digest() -> str:
-    """sha256 over (relative path, bytes) of every .py file of the exposure package: a few ms once per process."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    h = hashlib.sha256()
-    for d, dirs, files in os.walk(root):
-        dirs[:] = sorted(x for x in dirs if x != "__pycache__")
-        for name in sorted(f for f in files if f.endswith(".py")):
-            path = os.path.join(d, name)
-            h.update(os.path.relpath(path, root).encode() + b"\0")
-            with open(path, "rb") as f:
-                h.update(f.read())
-    return h.hexdigest()
+    """The exposure package's .py sources (exposure.disk_cache.source_digest): a few ms once per process."""
+    return disk_cache.source_digest(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def exported(fn, key, *example_args):
@@ -81,52 +73,14 @@ def exported(fn, key, *example_args):
 
 
 def _load(path: str):
-    try:
-        with open(path, "rb") as f:
-            blob = f.read()
-    except OSError:
+    blob = disk_cache.read_entry(path)
+    if blob is None:
         return None
-    try:
-        os.utime(path)  # its use, for the least-recently-used pruning of _store
-    except OSError:
-        pass
     try:
         return jax.export.deserialize(bytearray(blob))
     except Exception:  # noqa: BLE001 - a truncated or foreign file is rebuilt, never trusted
         return None
 
 
-def store_file(path: str, blob: bytes) -> None:
-    """Write ``blob`` to ``path`` atomically and prune the folder's files of the same kind (the part of the name
-    after its first dot) to MAX_STORED; an OSError is ignored (a read-only cache only costs a rebuild). Also
-    used for the frozen configs of exposure.config.cache."""
-    _store(path, blob)
-
-
 def _store(path: str, blob: bytes) -> None:
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"  # (a server's what-ifs run in threads)
-        with open(tmp, "wb") as f:
-            f.write(blob)
-        os.replace(tmp, path)  # atomic: a concurrent run reads the old file, the new one, or none
-        _prune(os.path.dirname(path), keep=path)
-    except OSError:  # a read-only cache only costs the next run its tracing
-        pass
-
-
-def _prune(where: str, keep: str) -> None:
-    """Remove the least recently used stored files of ``keep``'s kind beyond MAX_STORED (never ``keep``)."""
-    kind = "." + os.path.basename(keep).split(".", 1)[-1]  # ".jaxexport", ".config.pickle"
-    entries = []
-    for e in os.scandir(where):
-        if e.name.endswith(kind) and e.path != keep:
-            try:
-                entries.append((e.stat().st_mtime_ns, e.path))
-            except OSError:  # removed meanwhile by a concurrent run
-                pass
-    for _, old in sorted(entries)[: max(0, len(entries) + 1 - MAX_STORED)]:
-        try:
-            os.remove(old)
-        except OSError:
-            pass
+    disk_cache.store_entry(path, blob, MAX_STORED)  # a read-only cache only costs the next run its tracing
