@@ -21,24 +21,11 @@ import numpy as np
 import pytest
 
 from exposure.memory import GB, RESERVE
+from tests.test_resume import BOOK as RESUME_BOOK
 from tests.test_resume import assert_same_run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BOOK = """
-netting_sets:
-  NS_A:
-    counterparty: CP_A
-    csa: {margining: two_way, threshold_cpty: 1.0e+5, threshold_bank: 1.0e+5, mta_cpty: 1.0e+4, mta_bank: 1.0e+4,
-          rounding: 1.0e+3}
-  NS_C: {counterparty: CP_E}
-trades:
-  - {id: T1, type: FxForward, netting_set: NS_A, buy_currency: USD, buy_amount: 1.1e+7, sell_currency: EUR,
-     sell_amount: 1.0e+7, maturity: 2Y}
-  - {id: T2, type: FxForward, netting_set: NS_A, buy_currency: EUR, buy_amount: 0.5e+7, sell_currency: USD,
-     sell_amount: 0.56e+7, maturity: 6M}
-  - {id: T3, type: FxForward, netting_set: NS_C, buy_currency: USD, buy_amount: 2.2e+7, sell_currency: EUR,
-     sell_amount: 2.0e+7, maturity: 2Y}
-"""
+BOOK = RESUME_BOOK.replace("maturity: 1Y", "maturity: 2Y")  # test_resume's book, two years long (24 dates)
 PATHS = 3072  # 8 x 2 sets x 25 dates x 3072 = 1.2 MB > half of the 2 MB room: spilled; chunks of 128 paths
 N_CHUNKS = PATHS // 128
 BUDGET = (RESERVE + 2 * 2**20) / GB
