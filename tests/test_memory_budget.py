@@ -56,10 +56,17 @@ def _peak_mb(book, out, *extra):
     args = [sys.executable, "-m", "exposure", "run", f"portfolio.trades={book}", f"output.dir={out}",
             "portfolio.fixings=null", "simulation.paths=60000", "simulation.chunk_size=30000",
             f"simulation.grid='{GRID}'", "report.plots=false", "report.html=false", "report.limits_file=null", *extra]
+    return peak_rss_mb(args, timeout=600)
+
+
+def peak_rss_mb(args, timeout: float) -> float:
+    """Peak RSS (MB) of the command ``args``, run as the only child of a fresh process (RUSAGE_CHILDREN then holds
+    this one command only); asserts it exits 0."""
     code = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
             "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); "
             "sys.stderr.write(r.stderr[-3000:])")
-    r = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    r = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True,
+                       timeout=timeout)
     rc, kb = r.stdout.split()
     assert rc == "0", r.stderr
     return int(kb) / 1024  # Linux: kilobytes

@@ -7,7 +7,6 @@ reduction's buffers goes above it (so the test can fail)."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import types
 
@@ -17,8 +16,8 @@ import pytest
 from exposure.aggregation.reduction_choice import CPU_JAX_WORK, resolve_reduction
 from exposure.errors import ConfigError
 from exposure.memory import PATH_LANES, REDUCTION_BLOCK, RESERVE, GB, memory_plan, reduction_bytes
+from tests.test_memory_budget import peak_rss_mb
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_auto_chooses_the_compiled_reduction_from_a_size_on_a_cpu():
@@ -119,14 +118,9 @@ def _peak_mb(book, out, ignore_reduction: bool):
             "portfolio.fixings=null", "simulation.paths=4096", "simulation.chunk_size=4096",
             f"simulation.grid='{GRID}'", "simulation.reduction=jax", f"simulation.memory_budget_gb={BUDGET_GB}",
             "report.plots=false", "report.html=false", "report.limits_file=null"]
-    code = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
-            "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); "
-            "sys.stderr.write(r.stderr[-3000:])")
-    r = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True, timeout=900)
-    rc, kb = r.stdout.split()
-    assert rc == "0", r.stderr
+    mb = peak_rss_mb(args, timeout=900)
     log = (out / "run.log").read_text()
-    return int(kb) / 1024, int(log.split("memory plan: chunks of ")[1].split(" paths")[0])
+    return mb, int(log.split("memory plan: chunks of ")[1].split(" paths")[0])
 
 
 @pytest.mark.slow
