@@ -6,7 +6,6 @@ reduction's buffers goes above it (so the test can fail)."""
 
 from __future__ import annotations
 
-import os
 import sys
 import types
 
