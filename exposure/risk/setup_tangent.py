@@ -146,6 +146,11 @@ def model_state_tangent(cfg, s, factor, S, static, step: float, keep_credit: boo
     from exposure.risk.state import rebuilt_market, xva_weight_arrays
 
     ctx = context(cfg, s, S, static)
+    from exposure.risk.setup_vols import in_place_tangent  # FX/equity vols and model parameters: nothing rebuilt
+
+    done = in_place_tangent(cfg, s, factor, S, static, step, ctx)
+    if done is not None:
+        return done
     # a market input moved in place leaves the config's model group as it is: no bumped copy to read
     cfgs = (cfg, cfg) if covered(cfg, factor) else (bumped_view(cfg, factor, step), bumped_view(cfg, factor, -step))
     # a curve pillar or an FX spot moves the built market in place (``setup_curves``): no market build

@@ -1,0 +1,306 @@
+"""FX/equity vol pillars and model parameters: their set-up tangent dS/de with no market or model build.
+
+The FX and equity spot vols are bootstrapped (``models.forward_variance.bootstrap_vol``) so that, per asset,
+
+    F_i(sigma, p) = v_i(sigma, p) - w_i = 0,    v_i = int_0^{T_i} l(u, T_i)' R l(u, T_i) du,   w_i = vol_i^2 T_i
+
+with sigma (n,) the asset's vol pieces on its market pillars T_i and p = (a, Hull-White sigma pieces, R) the
+rest of the model the loading l reads. By the implicit-function theorem on the NumPy solution
+
+    dsigma = J^-1 (dw - dv/dp . dp),   J = dv/dsigma (lower triangular),   dw_i/dvol_i = 2 vol_i T_i
+
+with J and dv/dp . dp by jax.jacfwd / jax.jvp of ``AssetVol.variance``, a jnp twin of v on the bootstrap's own
+Gauss-Legendre nodes (so v(sigma_0, p_0) = w to rounding). With model.vol_calibration=market the pieces are the
+market's forward vols, sigma_k = sqrt((w_k - w_{k-1}) / (T_k - T_{k-1})), and p does not enter.
+
+A factor's theta move (``models.cross_asset_jax``): FXVol / EquityVol its asset's pieces; MeanReversion a_c (and
+the calibrated sigma_c by the implicit-function theorem, ``setup_tangent.calibrated_moves``); HWSigma sigma_c;
+SwaptionVol the calibrated sigma_c; Correlation R_ab = R_ba; then every bootstrapped asset's pieces through
+dv/dp. The model arrays follow by ``setup_model.ModelTangent`` (jvp), the pricing data by ``pres_tangent``
+(central difference of prepare at the first-order moved model, and for a vol pillar the market with that one vol
+curve moved: the FX and equity options read the market's total variance), only for the batches that read what
+moved. The XVA weights read the credit curves and the base discount curve only: their tangent is 0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from exposure.errors import ConfigError
+
+VOL_TYPES = ("FXVol", "EquityVol")
+MODEL_TYPES = ("MeanReversion", "HWSigma", "Correlation", "SwaptionVol")
+
+
+def covered(cfg, factor) -> bool:
+    """A factor this module takes: an FX or equity vol pillar (not with an ORE market file underneath the
+    config's quotes), a mean reversion, a fixed Hull-White sigma, a swaption quote, a correlation given once."""
+    t, p = factor.factor_type, factor.path
+    if t in VOL_TYPES:
+        ci = getattr(cfg.market, "curve_inputs", None)
+        return not (ci is not None and getattr(ci, "ore_market", None))
+    if t == "Correlation":
+        pairs = [frozenset((str(c.a), str(c.b))) for c in cfg.model.correlations]
+        return pairs.count(pairs[p[2]]) == 1
+    return t in MODEL_TYPES
+
+
+class AssetVol:
+    """One FX or equity asset's vol pieces as the model holds them, and their derivatives (module docstring)."""
+
+    def __init__(self, model, market_curve, lf, factor: int, bootstrap: bool):
+        from exposure.models.forward_variance import _GL_W, _GL_X, _hw_B, _pieces  # noqa: F401 (the same nodes)
+
+        self.T = np.asarray(market_curve.times, np.float64)
+        self.w = np.asarray(market_curve.total_variances, np.float64)
+        self.vol = np.sqrt(self.w / self.T)
+        self.bootstrap = bootstrap
+        if not bootstrap:
+            return
+        if len(lf.assets) != 1 or lf.assets[0][2] != 1.0:
+            raise ConfigError("risk", "the vol bootstrap's tangent takes an asset against the base currency only")
+        knots = _pieces(model, lf, self.T)
+        a, b = knots[:-1], knots[1:]
+        half = 0.5 * (b - a)
+        u = (0.5 * (a + b)[:, None] + half[:, None] * _GL_X[None, :]).ravel()
+        self.u = u
+        self.wq = (half[:, None] * _GL_W[None, :]).ravel()
+        self.mask = (np.repeat(b, _GL_X.size)[None, :] <= self.T[:, None] * (1 + 1e-14)).astype(np.float64)
+        self.own = np.minimum(np.searchsorted(self.T, u, side="right"), self.T.size - 1)  # sigma piece of u
+        self.factor, self.m = factor, model.correlation.shape[0]
+        self.bonds = tuple((c, s, np.searchsorted(np.asarray(model.ir_vols[c].times), u, side="right"))
+                           for c, s in lf.bonds)
+        self.sigma = np.asarray(lf.assets[0][1].values, np.float64)[:-1]
+        # dv/dp . dp compiled on first use (a model parameter's factor; a vol quote needs J only, in NumPy)
+        self._jvp = jax.jit(lambda p, dp: jax.jvp(lambda q: self.variance(self.sigma, q, jnp), (p,), (dp,))[1])
+        self._J = None
+
+    def _rest(self, p, xp):
+        """r(u, T_i) (n, N, m): the loadings of the bonds (every term of l but the asset's own vol)."""
+        tau = self.T[:, None] - self.u[None, :]
+        cols = [xp.zeros(tau.shape)] * self.m
+        for c, s, idx in self.bonds:
+            a = p["a"][c]
+            cols[c] = cols[c] + s * (-xp.expm1(-a * tau) / a) * xp.asarray(p["ir_vol"][c])[idx][None, :]
+        return xp.stack(cols, axis=-1)
+
+    def variance(self, sig, p, xp=np):
+        """v_i (n,) at the asset's pieces sig (n,) and p = {a (n_ccy,), ir_vol (tuple), R (m, m)}."""
+        own = xp.asarray(np.eye(self.m)[self.factor])
+        l = self._rest(p, xp) + xp.asarray(sig)[self.own][None, :, None] * own
+        f = xp.einsum("tui,ij,tuj->tu", l, xp.asarray(p["R"]), l)
+        return xp.sum(f * self.wq[None, :] * self.mask, axis=1)
+
+    def jacobian(self, p):
+        """J[i, k] = dv_i/dsigma_k = int_{piece k, u < T_i} 2 (sigma_k R_ff + (R r(u, T_i))_f) du, NumPy."""
+        if self._J is None:
+            R = np.asarray(p["R"], np.float64)
+            g = 2.0 * (self.sigma[self.own][None, :] * R[self.factor, self.factor] + self._rest(p, np) @ R[:, self.factor])
+            onehot = (self.own[:, None] == np.arange(self.T.size)[None, :]).astype(np.float64)
+            self._J = (g * self.wq[None, :] * self.mask) @ onehot
+        return self._J
+
+    def pieces_tangent(self, dw, p=None, dp=None) -> np.ndarray:
+        """d values (n+1,) of the model's PiecewiseVol along dw (n,) of the total variances and dp of p."""
+        if not self.bootstrap:  # the market's forward vols
+            T0 = np.concatenate([[0.0], self.T])
+            w0 = np.concatenate([[0.0], self.w])
+            vals = np.sqrt(np.concatenate([np.diff(w0) / np.diff(T0), [w0[-1] / T0[-1]]]))
+            dw0 = np.concatenate([[0.0], dw])
+            dvar = np.concatenate([np.diff(dw0) / np.diff(T0), [dw0[-1] / T0[-1]]])
+            return np.where(vals > 0, dvar / (2.0 * np.where(vals > 0, vals, 1.0)), 0.0)
+        rhs = np.asarray(dw, np.float64)
+        if dp is not None:
+            rhs = rhs - np.asarray(self._jvp(p, dp))
+        d = np.linalg.solve(self.jacobian(p), rhs)
+        return np.concatenate([d, d[-1:]])
+
+
+@dataclasses.dataclass
+class VolContext:
+    static: object
+    assets: dict  # ("fx", ccy) | ("eq", name) -> (AssetVol, theta key, position)
+    p0: dict  # {a, ir_vol, R} of the base theta (jnp)
+    layout: list  # per batch: (first float leaf in S["pres"], number of float leaves, its integer leaves)
+
+
+_CACHE: list = []
+
+
+def vol_context(cfg, s, static, theta) -> VolContext:
+    """Every asset's AssetVol and the batches' float-leaf layout, built once per run (``static``)."""
+    from exposure.models.forward_variance import equity_log_forward, fx_log_forward
+    from exposure.risk.state import _split, merge_pres
+
+    if _CACHE and _CACHE[0].static is static:
+        return _CACHE[0]
+    model, market = s.built.model, s.market
+    mode = getattr(cfg.model, "vol_calibration", "bootstrap")
+    boot = str(getattr(mode, "value", mode)) == "bootstrap"
+    n, base = model.n_ccy, model.currencies[0]
+    assets = {}
+    for k, c in enumerate(model.currencies[1:]):
+        assets[("fx", c)] = (AssetVol(model, market.fx_vols[c], fx_log_forward(model, c, base), n + k, boot),
+                             "fx_vol", k)
+    for e, name in enumerate(model.equity_names):
+        assets[("eq", name)] = (AssetVol(model, market.equities[name].vol, equity_log_forward(model, e),
+                                         2 * n - 1 + e, boot), "eq_vol", e)
+    layout, at = [], 0
+    for tree in merge_pres(static, [np.zeros(0)] * static.n_float):
+        floats, ints, _ = _split([tree])
+        layout.append((at, len(floats), ints))
+        at += len(floats)
+    p0 = {"a": theta["a"], "ir_vol": theta["ir_vol"], "R": theta["R"]}
+    ctx = VolContext(static, assets, p0, layout)
+    _CACHE[:] = [ctx]
+    return ctx
+
+
+def _vol_pillar(factor) -> tuple:
+    """(("fx", ccy) | ("eq", name), pillar index) of an FXVol / EquityVol factor."""
+    p = factor.path
+    return (("fx", p[2]) if factor.factor_type == "FXVol" else ("eq", p[2])), int(p[-1])
+
+
+def theta_direction(tctx, vctx: VolContext, model, market, factor) -> tuple:
+    """(dtheta/de as a theta-shaped NumPy tree, {ccy: dsigma/de} of the Hull-White pieces, moved keys)."""
+    from exposure.risk.setup_tangent import calibrated_moves
+
+    th = jax.tree_util.tree_map(lambda x: np.zeros(np.shape(x)), tctx.tangent.theta)
+    th["ir_vol"], th["fx_vol"], th["eq_vol"] = list(th["ir_vol"]), list(th["fx_vol"]), list(th["eq_vol"])
+    t, p, ccys = factor.factor_type, factor.path, model.currencies
+    moved, dsig = set(), {}
+    if t in VOL_TYPES:
+        key, i = _vol_pillar(factor)
+        av, tk, pos = vctx.assets[key]
+        dw = np.zeros_like(av.w)
+        dw[i] = 2.0 * av.vol[i] * av.T[i] * factor.size
+        th[tk][pos] = av.pieces_tangent(dw, vctx.p0)
+        moved.add(key)
+    else:
+        if t == "Correlation":
+            names = model.factor_names
+            a, b = (names.index(x) for x in factor.name.split("~"))
+            th["R"][a, b] = th["R"][b, a] = factor.size
+            moved.add(("R",))
+        elif t == "MeanReversion":
+            th["a"][ccys.index(p[2])] = factor.size
+            moved.add(("ir", p[2]))
+        elif t == "HWSigma":
+            th["ir_vol"][ccys.index(p[2])][p[4]] = factor.size
+            dsig[p[2]] = th["ir_vol"][ccys.index(p[2])]
+            moved.add(("ir", p[2]))
+        for c, d in calibrated_moves(tctx, factor, (market, market), 1.0).items():
+            th["ir_vol"][ccys.index(c)] = np.asarray(d, np.float64)
+            dsig[c] = th["ir_vol"][ccys.index(c)]
+            moved.add(("ir", c))
+        dp = {"a": jnp.asarray(th["a"]), "ir_vol": tuple(jnp.asarray(x) for x in th["ir_vol"]),
+              "R": jnp.asarray(th["R"])}
+        for key, (av, tk, pos) in vctx.assets.items():
+            if av.bootstrap and moved:
+                th[tk][pos] = av.pieces_tangent(np.zeros_like(av.w), vctx.p0, dp)
+                if np.any(th[tk][pos]):
+                    moved.add(key)
+    th["ir_vol"], th["fx_vol"], th["eq_vol"] = tuple(th["ir_vol"]), tuple(th["fx_vol"]), tuple(th["eq_vol"])
+    return th, dsig, moved
+
+
+def moved_model(model, th: dict, e: float):
+    """The model at theta + e dtheta (a, Hull-White, FX / equity vol pieces, R; nothing else moves here)."""
+    from exposure.models.cross_asset import PiecewiseVol
+    from exposure.models.hull_white import HullWhiteParams
+
+    hw = tuple(HullWhiteParams(float(h.mean_reversion) + e * float(da), np.asarray(h.vol_times),
+                               np.asarray(h.vol_values, np.float64) + e * dv)
+               for h, da, dv in zip(model.hw, th["a"], th["ir_vol"]))
+    pv = lambda old, d: tuple(PiecewiseVol(np.asarray(v.times), np.asarray(v.values, np.float64) + e * dv)  # noqa
+                              for v, dv in zip(old, d))
+    return dataclasses.replace(model, hw=hw, fx_vol=pv(model.fx_vol, th["fx_vol"]),
+                               equity_vol=pv(model.equity_vol, th["eq_vol"]),
+                               correlation=np.asarray(model.correlation) + e * th["R"])
+
+
+def moved_market(market, factor, e: float):
+    """The market with one FX / equity vol quote moved by e units (its vol curve only); else the market."""
+    from exposure.market.vols import BlackVolCurve
+
+    if factor.factor_type not in VOL_TYPES:
+        return market
+    (kind, name), i = _vol_pillar(factor)
+    old = market.fx_vols[name] if kind == "fx" else market.equities[name].vol
+    T = np.asarray(old.times, np.float64)
+    vols = np.sqrt(np.asarray(old.total_variances, np.float64) / T)
+    vols[i] += e * factor.size
+    new = BlackVolCurve.from_implied_vols(T, vols, name=old.name)
+    if kind == "fx":
+        return dataclasses.replace(market, fx_vols={**market.fx_vols, name: new})
+    eq = dataclasses.replace(market.equities[name], vol=new)
+    return dataclasses.replace(market, equities={**market.equities, name: eq})
+
+
+def reads(batch):
+    """What a batch's prepare reads of the moved keys: None for everything (rates move every batch; a batch type
+    not listed here is assumed to read all); else the FX / equity / correlation keys. A linear batch reads
+    the FX vols and R only in xi_lim, which picks the series order (its cotangent is 0: setup_pres.ORDER_ONLY),
+    and the rate options (swaptions, caps) none of them."""
+    from exposure.pricing.linear import LinearBatch
+    from exposure.pricing.opt_capfloor import CapFloorBatch
+    from exposure.pricing.opt_equity import EquityOptionBatch
+    from exposure.pricing.opt_fx import FxOptionBatch
+    from exposure.pricing.opt_swaption import SwaptionBatch
+
+    if isinstance(batch, FxOptionBatch):
+        return {("fx", batch.foreign), ("fx", batch.domestic), ("R",)}
+    if isinstance(batch, EquityOptionBatch):
+        return {("eq", batch.name), ("R",)}
+    if isinstance(batch, (LinearBatch, SwaptionBatch, CapFloorBatch)):
+        return set()
+    return None
+
+
+def pres_tangent(s, static, S, vctx: VolContext, factor, markets, models, moved: set, step: float) -> list:
+    """d S["pres"] / de: for every batch that reads a moved key, the central difference of its prepare at the
+    moved markets and models (+-step), the other batches' leaves 0. The place for jnp twins of prepare."""
+    from exposure.pricing.view import PricingContext
+    from exposure.risk.state import APPROXIMATION_ORDERS, _split
+
+    g, h2 = s.grid, 2.0 * step
+    out = [np.zeros_like(x) for x in S["pres"]]
+    rates = any(k[0] == "ir" for k in moved)
+    for b, (at, k, ints) in zip(s.portfolio.batches, vctx.layout):
+        r = reads(b)
+        if not k or not (rates or r is None or r & moved):
+            continue
+        pres = []
+        for m, md in zip(markets, models):
+            ctx = PricingContext(m, md, static.times, s.portfolio.fixings, (m.asof,) + tuple(g.dates),
+                                 g.reporting_mask())
+            fl, it, _ = _split([b.prepare(ctx)])
+            if len(it) != len(ints) or not all(
+                    a.shape == c.shape and (np.array_equal(a, c) or any(o in n for o in APPROXIMATION_ORDERS))
+                    for (_, a, n), (_, c, _) in zip(it, ints)):
+                raise ConfigError("risk", f"moving {factor.label()} changes the discrete set-up of {b!r}: its "
+                                          "sensitivity cannot be taken through the fixed path program")
+            pres.append(fl)
+        out[at:at + k] = [(u - v) / h2 for u, v in zip(*pres)]
+    return out
+
+
+def in_place_tangent(cfg, s, factor, S, static, step: float, tctx) -> dict | None:
+    """dS/de of a factor ``covered`` takes (module docstring), or None for any other; tctx: the run's
+    ``setup_tangent.context``."""
+    if not covered(cfg, factor):
+        return None
+    model, market = s.built.model, s.market
+    vctx = vol_context(cfg, s, static, tctx.tangent.theta)
+    th, dsig, moved = theta_direction(tctx, vctx, model, market, factor)
+    dS = tctx.tangent(jax.tree_util.tree_map(jnp.asarray, th))
+    models = tuple(moved_model(model, th, e) for e in (step, -step))
+    markets = tuple(moved_market(market, factor, e) for e in (step, -step))
+    dS["pres"] = pres_tangent(s, static, S, vctx, factor, markets, models, moved, step)
+    dS["w"] = {k: np.zeros_like(v) for k, v in S["w"].items()}
+    return {k: dS[k] for k in S}
