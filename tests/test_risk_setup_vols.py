@@ -145,7 +145,8 @@ def test_tangent_equals_central_difference_of_the_numpy_setup(base, key):
         assert np.abs(a - d1).max() <= tol, (key, k, np.abs(a - d1).max(), tol)
         if np.abs(d1).max() > 1e-10 * max(np.abs(s0).max(), 1e-300):
             moved.add(k.split("]")[0] + "]")
-    assert {"['L']", "['pres']"} <= moved, moved  # the paths' vols and the options' pricing data both move
+    # the paths' vols move, and the pricing data of the options on the asset (the book has none on GBP/USD, SPX)
+    assert {"['L']"} | ({"['pres']"} if key not in FULL_SLOW[:2] else set()) <= moved, moved
     assert not any(np.any(v) for v in ad["w"].values())  # vols and model parameters do not enter the weights
 
 
