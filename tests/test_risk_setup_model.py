@@ -184,7 +184,12 @@ def test_model_tangent_equals_central_difference_of_the_numpy_setup(base, key):
 
 
 def _pres_names(cfg, s, S, static, factor) -> dict:
-    """{"['pres'][i]": leaf name} where the factor's pres tangent comes from the twins (setup_pres), else {}."""
+    """{"['pres'][i]": leaf name} where the factor's pres tangent comes from the twins (setup_pres) or leaves xi_lim
+    at 0 (setup_vols), else {}."""
+    from exposure.risk import setup_vols
+
+    if setup_vols.covered(cfg, factor):
+        return {f"['pres'][{i}]": n for i, n in enumerate(setup_vols.pres_names(static))}
     if not covered(cfg, factor):
         return {}
     names = context(cfg, s, S, static).pres.names

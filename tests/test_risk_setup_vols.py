@@ -31,9 +31,9 @@ from exposure.risk import RiskSettings
 from exposure.risk.factors import bumped
 from exposure.risk.reverse import BASIS, contract, path_amounts, reverse_pass
 from exposure.risk.setup_tangent import bumped_view, context, model_state_tangent
-from exposure.risk.setup_vols import covered, theta_direction, vol_context
+from exposure.risk.setup_vols import covered, pres_names, theta_direction, vol_context
 from exposure.risk.stage import factor_list
-from exposure.risk.state import aligned, bumped_state, difference, merge_pres, path_state
+from exposure.risk.state import aligned, bumped_state, difference, path_state
 from exposure.setup import setup
 
 OVERRIDES = ["portfolio.trades=tests/data/risk_portfolio.yaml", "portfolio.fixings=null",
@@ -111,12 +111,6 @@ def test_theta_direction_equals_rebuilt_model(base):
         assert max(moved) > 1e-7, f.label()  # every one of these moves a bootstrapped vol
 
 
-def _pres_names(s, static):
-    tree = merge_pres(static, [np.zeros(0)] * static.n_float)
-    return [jax.tree_util.keystr(p).split(".")[-1].strip("[]'") for p, x in jax.tree_util.tree_flatten_with_path(tree)[0]
-            if np.issubdtype(np.asarray(x).dtype, np.floating)]
-
-
 FULL = [("FXVol", "EUR/USD", "1Y"), ("EquityVol", "SX5E", ""), ("Correlation", "IR:EUR~FX:EUR", ""),
         ("MeanReversion", "EUR", "")]
 FULL_SLOW = [("FXVol", "GBP/USD", "10Y"), ("EquityVol", "SPX", "2Y"), ("HWSigma", "EUR", "0")]
@@ -131,7 +125,7 @@ def test_tangent_equals_central_difference_of_the_numpy_setup(base, key):
     ad, ad2 = (model_state_tangent(cfg, s, f, S, static, hh) for hh in (h, 2 * h))
     D1, D2 = (difference(bumped_state(cfg, s, f, S, static, hh), bumped_state(cfg, s, f, S, static, -hh), S, hh)
               for hh in (h, 2 * h))
-    names = {f"['pres'][{i}]": n for i, n in enumerate(_pres_names(s, static))}
+    names = {f"['pres'][{i}]": n for i, n in enumerate(pres_names(static))}
     moved = set()
     for (path, a), a2, d1, d2, s0 in zip(jax.tree_util.tree_flatten_with_path(ad)[0], jax.tree_util.tree_leaves(ad2),
                                          jax.tree_util.tree_leaves(D1), jax.tree_util.tree_leaves(D2),

@@ -160,6 +160,15 @@ def vol_context(cfg, s, static, theta) -> VolContext:
     return ctx
 
 
+def pres_names(static) -> list:
+    """The leaf name (the last key) of every entry of S["pres"]."""
+    from exposure.risk.state import merge_pres
+
+    tree = merge_pres(static, [np.zeros(0)] * static.n_float)
+    return [jax.tree_util.keystr(p).split(".")[-1].strip("[]'") for p, x in jax.tree_util.tree_flatten_with_path(tree)[0]
+            if np.issubdtype(np.asarray(x).dtype, np.floating)]
+
+
 def _vol_pillar(factor) -> tuple:
     """(("fx", ccy) | ("eq", name), pillar index) of an FXVol / EquityVol factor."""
     p = factor.path
