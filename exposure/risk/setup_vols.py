@@ -252,10 +252,10 @@ def moved_market(market, factor, e: float):
 
 
 def reads(batch):
-    """What a batch's prepare reads of the moved keys: None for everything (rates move every batch; a batch type
-    not listed here is assumed to read all); else the FX / equity / correlation keys. A linear batch reads
-    the FX vols and R only in xi_lim, which picks the series order (its cotangent is 0: setup_pres.ORDER_ONLY),
-    and the rate options (swaptions, caps) none of them."""
+    """The moved keys a batch's prepare reads: ("ir", ccy) of its currencies' Hull-White parameters, ("fx", ccy),
+    ("eq", name) of the FX / equity vols (model pieces and market curve), ("R",); None for everything (a batch
+    type not listed here). A linear batch reads the FX vols and R only in xi_lim, which picks the series order
+    (its cotangent is 0: setup_pres.ORDER_ONLY)."""
     from exposure.pricing.linear import LinearBatch
     from exposure.pricing.opt_capfloor import CapFloorBatch
     from exposure.pricing.opt_equity import EquityOptionBatch
@@ -263,11 +263,15 @@ def reads(batch):
     from exposure.pricing.opt_swaption import SwaptionBatch
 
     if isinstance(batch, FxOptionBatch):
-        return {("fx", batch.foreign), ("fx", batch.domestic), ("R",)}
+        f, d = batch.foreign, batch.domestic
+        return {("ir", f), ("ir", d), ("fx", f), ("fx", d), ("R",)}
     if isinstance(batch, EquityOptionBatch):
-        return {("eq", batch.name), ("R",)}
-    if isinstance(batch, (LinearBatch, SwaptionBatch, CapFloorBatch)):
-        return set()
+        return {("ir", batch.currency), ("eq", batch.name), ("R",)}
+    if isinstance(batch, (SwaptionBatch, CapFloorBatch)):
+        return {("ir", batch.currency)}
+    if isinstance(batch, LinearBatch):
+        ccys = {getattr(leg, "currency", None) for spec in batch.specs for leg in spec.legs}
+        return None if None in ccys else {("ir", c) for c in ccys}
     return None
 
 
@@ -279,10 +283,9 @@ def pres_tangent(s, static, S, vctx: VolContext, factor, markets, models, moved:
 
     g, h2 = s.grid, 2.0 * step
     out = [np.zeros_like(x) for x in S["pres"]]
-    rates = any(k[0] == "ir" for k in moved)
     for b, (at, k, ints) in zip(s.portfolio.batches, vctx.layout):
         r = reads(b)
-        if not k or not (rates or r is None or r & moved):
+        if not k or not (r is None or r & moved):
             continue
         pres = []
         for m, md in zip(markets, models):
