@@ -75,8 +75,6 @@ class AssetVol:
         self.bonds = tuple((c, s, np.searchsorted(np.asarray(model.ir_vols[c].times), u, side="right"))
                            for c, s in lf.bonds)
         self.sigma = np.asarray(lf.assets[0][1].values, np.float64)[:-1]
-        # dv/dp . dp compiled on first use (a model parameter's factor; a vol quote needs J only, in NumPy)
-        self._jvp = jax.jit(lambda p, dp: jax.jvp(lambda q: self.variance(self.sigma, q, jnp), (p,), (dp,))[1])
         self._J = None
 
     def _rest(self, p, xp):
@@ -104,8 +102,13 @@ class AssetVol:
             self._J = (g * self.wq[None, :] * self.mask) @ onehot
         return self._J
 
-    def pieces_tangent(self, dw, p=None, dp=None) -> np.ndarray:
-        """d values (n+1,) of the model's PiecewiseVol along dw (n,) of the total variances and dp of p."""
+    def variance_jvp(self, p, dp):
+        """dv/dp . dp (n,), traceable (``VolContext.dv_dp`` compiles every asset's in one program)."""
+        return jax.jvp(lambda q: self.variance(self.sigma, q, jnp), (p,), (dp,))[1]
+
+    def pieces_tangent(self, dw, p=None, dv_p=None) -> np.ndarray:
+        """d values (n+1,) of the model's PiecewiseVol along dw (n,) of the total variances and dv_p = dv/dp . dp
+        (n,) of the rest of the model."""
         if not self.bootstrap:  # the market's forward vols
             T0 = np.concatenate([[0.0], self.T])
             w0 = np.concatenate([[0.0], self.w])
@@ -114,8 +117,8 @@ class AssetVol:
             dvar = np.concatenate([np.diff(dw0) / np.diff(T0), [dw0[-1] / T0[-1]]])
             return np.where(vals > 0, dvar / (2.0 * np.where(vals > 0, vals, 1.0)), 0.0)
         rhs = np.asarray(dw, np.float64)
-        if dp is not None:
-            rhs = rhs - np.asarray(self._jvp(p, dp))
+        if dv_p is not None:
+            rhs = rhs - np.asarray(dv_p)
         d = np.linalg.solve(self.jacobian(p), rhs)
         return np.concatenate([d, d[-1:]])
 
@@ -126,6 +129,15 @@ class VolContext:
     assets: dict  # ("fx", ccy) | ("eq", name) -> (AssetVol, theta key, position)
     p0: dict  # {a, ir_vol, R} of the base theta (jnp)
     layout: list  # per batch: (first float leaf in S["pres"], number of float leaves, its integer leaves)
+    _dv_dp: object = None
+
+    def dv_dp(self, dp) -> dict:
+        """{asset: dv/dp . dp} of every bootstrapped asset, one compiled program (built on first use: only a model
+        parameter's factor needs it)."""
+        boot = {k: av for k, (av, _, _) in self.assets.items() if av.bootstrap}
+        if self._dv_dp is None:
+            self._dv_dp = jax.jit(lambda p, d: {k: av.variance_jvp(p, d) for k, av in boot.items()})
+        return {k: np.asarray(v) for k, v in self._dv_dp(self.p0, dp).items()} if boot else {}
 
 
 _CACHE: list = []
@@ -209,9 +221,10 @@ def theta_direction(tctx, vctx: VolContext, model, market, factor) -> tuple:
             moved.add(("ir", c))
         dp = {"a": jnp.asarray(th["a"]), "ir_vol": tuple(jnp.asarray(x) for x in th["ir_vol"]),
               "R": jnp.asarray(th["R"])}
+        dv = vctx.dv_dp(dp) if moved else {}
         for key, (av, tk, pos) in vctx.assets.items():
-            if av.bootstrap and moved:
-                th[tk][pos] = av.pieces_tangent(np.zeros_like(av.w), vctx.p0, dp)
+            if key in dv:
+                th[tk][pos] = av.pieces_tangent(np.zeros_like(av.w), vctx.p0, dv[key])
                 if np.any(th[tk][pos]):
                     moved.add(key)
     th["ir_vol"], th["fx_vol"], th["eq_vol"] = tuple(th["ir_vol"]), tuple(th["fx_vol"]), tuple(th["eq_vol"])
