@@ -53,7 +53,7 @@ class AssetVol:
     """One FX or equity asset's vol pieces as the model holds them, and their derivatives (module docstring)."""
 
     def __init__(self, model, market_curve, lf, factor: int, bootstrap: bool):
-        from exposure.models.forward_variance import _GL_W, _GL_X, _hw_B, _pieces  # noqa: F401 (the same nodes)
+        from exposure.models.forward_variance import _GL_W, _GL_X, _pieces  # the bootstrap's own nodes
 
         self.T = np.asarray(market_curve.times, np.float64)
         self.w = np.asarray(market_curve.total_variances, np.float64)
@@ -97,7 +97,8 @@ class AssetVol:
         """J[i, k] = dv_i/dsigma_k = int_{piece k, u < T_i} 2 (sigma_k R_ff + (R r(u, T_i))_f) du, NumPy."""
         if self._J is None:
             R = np.asarray(p["R"], np.float64)
-            g = 2.0 * (self.sigma[self.own][None, :] * R[self.factor, self.factor] + self._rest(p, np) @ R[:, self.factor])
+            f = self.factor
+            g = 2.0 * (self.sigma[self.own][None, :] * R[f, f] + self._rest(p, np) @ R[:, f])
             onehot = (self.own[:, None] == np.arange(self.T.size)[None, :]).astype(np.float64)
             self._J = (g * self.wq[None, :] * self.mask) @ onehot
         return self._J
@@ -177,7 +178,8 @@ def pres_names(static) -> list:
     from exposure.risk.state import merge_pres
 
     tree = merge_pres(static, [np.zeros(0)] * static.n_float)
-    return [jax.tree_util.keystr(p).split(".")[-1].strip("[]'") for p, x in jax.tree_util.tree_flatten_with_path(tree)[0]
+    leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return [jax.tree_util.keystr(p).split(".")[-1].strip("[]'") for p, x in leaves
             if np.issubdtype(np.asarray(x).dtype, np.floating)]
 
 
@@ -320,8 +322,14 @@ def in_place_tangent(cfg, s, factor, S, static, step: float, tctx) -> dict | Non
     ``setup_tangent.context``."""
     if not covered(cfg, factor):
         return None
+    from exposure.risk.factors import value_at
+
     model, market = s.built.model, s.market
     vctx = vol_context(cfg, s, static, tctx.tangent.theta)
+    if factor.factor_type in VOL_TYPES:  # the quote must be the built curve's (else it came from elsewhere)
+        key, i = _vol_pillar(factor)
+        if not np.isclose(float(value_at(cfg, factor.path)), vctx.assets[key][0].vol[i], rtol=1e-12, atol=0):
+            return None
     th, dsig, moved = theta_direction(tctx, vctx, model, market, factor)
     dS = tctx.tangent(jax.tree_util.tree_map(jnp.asarray, th))
     models = tuple(moved_model(model, th, e) for e in (step, -step))

@@ -163,8 +163,9 @@ NOTES = ("reverse mode (jax.vjp) through simulation, pricing, collateral and XVA
          "layer: XVA weights by forward-mode AD (CDS bootstrap by the implicit-function theorem; credit and funding "
          "factors end to end), model discretisation (transitions, bridge, L, y0, numeraire) by jax.jvp, Hull-White "
          "calibration by the implicit-function theorem; curve pillars and FX spots move the built market in place "
-         "and the linear batches' prepared data by jax.jvp of a jnp twin; the rest (vol bootstraps, option batches' "
-         "prepared data, cash-flow amounts) by central differences of the deterministic NumPy set-up (step "
+         "and the linear batches' prepared data by jax.jvp of a jnp twin; FX/equity vol bootstraps by the "
+         "implicit-function theorem (vol pillars and model parameters build no market or model); the rest (option "
+         "batches' prepared data, cash-flow amounts) by central differences of the deterministic NumPy set-up (step "
          "risk.setup_step factor units, no Monte Carlo noise); "
          "kinks: max() and thresholds pathwise, rounding straight-through, MTA pathwise or smoothed "
          "(risk.mta_smoothing), exercise decisions pathwise, PFE not differentiated")
