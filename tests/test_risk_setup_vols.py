@@ -76,7 +76,7 @@ def _theta_difference(cfg, s, tctx, f, h):
     parameter (or swaption quote) the whole build_model (re-calibration included)."""
     from exposure.models.forward_variance import calibrated_model
 
-    if f.factor_type in ("FXVol", "EquityVol"):
+    if f.factor_type in ("FXVol", "EquityVol") and str(cfg.model.vol_calibration).endswith("bootstrap"):
         models = [calibrated_model(s.built.model, _market(cfg, f, e))[0] for e in (h, -h)]
     else:
         models = [build_model(s.market if f.path[0] == "model" else _market(cfg, f, e),
@@ -207,3 +207,33 @@ def test_vol_sensitivity_equals_bump_and_revalue(base, key, tmp_path):
     tol = 4 * se + np.abs(D2 - D) + 1e-9 * (np.abs(D) + np.abs(values))
     assert np.all(np.abs(ad - D) <= tol), (f.label(), ad, D, tol)
     assert np.abs(ad).max() > 0.0
+
+
+def test_market_vols_mode_equals_central_difference():
+    """model.vol_calibration=market: the model's pieces are the market's forward vols (no bootstrap), and a model
+    parameter moves none of them."""
+    cfg = compose(OVERRIDES + ["model.vol_calibration=market"])
+    s = setup(cfg)
+    S, static = path_state(cfg, s)
+    tctx = context(cfg, s, S, static)
+    vctx = vol_context(cfg, s, static, tctx.tangent.theta)
+    assert not any(av.bootstrap for av, _, _ in vctx.assets.values())
+    h = 0.1
+    for key in (("FXVol", "EUR/USD", "1Y"), ("Correlation", "IR:EUR~FX:EUR", "")):
+        f = _factor(cfg, s, key)
+        th, _, _ = theta_direction(tctx, vctx, s.built.model, s.market, f)
+        Dh, D2h = (_theta_difference(cfg, s, tctx, f, hh) for hh in (h, 2 * h))
+        for k in ("fx_vol", "eq_vol"):
+            for a, d, d2 in zip(th[k], Dh[k], D2h[k]):
+                assert np.abs(a - d).max() <= np.abs(d2 - d).max() + 1e-9 * np.abs(d).max() + 1e-15, (key, k, a, d)
+        ad = model_state_tangent(cfg, s, f, S, static, h)
+        D1 = difference(bumped_state(cfg, s, f, S, static, h), bumped_state(cfg, s, f, S, static, -h), S, h)
+        D2 = difference(bumped_state(cfg, s, f, S, static, 2 * h), bumped_state(cfg, s, f, S, static, -2 * h), S,
+                        2 * h)
+        names = {f"['pres'][{i}]": n for i, n in enumerate(pres_names(static))}
+        for (path, a), d1, d2, s0 in zip(jax.tree_util.tree_flatten_with_path(ad)[0], jax.tree_util.tree_leaves(D1),
+                                         jax.tree_util.tree_leaves(D2), jax.tree_util.tree_leaves(S)):
+            a, d1, d2, s0 = (np.asarray(x) for x in (a, d1, d2, s0))
+            if a.size and names.get(jax.tree_util.keystr(path)) != "xi_lim":
+                tol = np.abs(d2 - d1).max() + 1e-13 * np.abs(s0).max() / h + 1e-12 * np.abs(d1).max()
+                assert np.abs(a - d1).max() <= tol, (key, jax.tree_util.keystr(path))
