@@ -9,8 +9,9 @@ rest of the model the loading l reads. By the implicit-function theorem on the N
 
     dsigma = J^-1 (dw - dv/dp . dp),   J = dv/dsigma (lower triangular),   dw_i/dvol_i = 2 vol_i T_i
 
-with J and dv/dp . dp by jax.jacfwd / jax.jvp of ``AssetVol.variance``, a jnp twin of v on the bootstrap's own
-Gauss-Legendre nodes (so v(sigma_0, p_0) = w to rounding). With model.vol_calibration=market the pieces are the
+with v written once for NumPy and jnp (``AssetVol.variance``) on the bootstrap's own Gauss-Legendre nodes (so
+v(sigma_0, p_0) = w to rounding): J in NumPy (v is quadratic in sigma; a vol quote compiles nothing), dv/dp . dp
+by one compiled jax.jvp for all assets (a model parameter's factor). With model.vol_calibration=market the pieces are the
 market's forward vols, sigma_k = sqrt((w_k - w_{k-1}) / (T_k - T_{k-1})), and p does not enter.
 
 A factor's theta move (``models.cross_asset_jax``): FXVol / EquityVol its asset's pieces; MeanReversion a_c (and
