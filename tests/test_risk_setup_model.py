@@ -217,7 +217,7 @@ def test_curve_pillar_tangent_builds_no_market_and_its_twins_equal_prepare(base,
     ctx = PricingContext(m, s.built.model, static.times, s.portfolio.fixings, (m.asof,) + tuple(g.dates),
                          g.reporting_mask())
     linear = [i for i, b in enumerate(s.portfolio.batches) if isinstance(b, LinearBatch)]
-    assert linear and set(pt.twins) == set(linear)
+    assert linear and set(linear) <= set(pt.twins)  # option batches have twins too (tests/test_risk_option_twins.py)
     for i in linear:
         pre = s.portfolio.batches[i].prepare(ctx)
         for k, v in pt.values[i].items():

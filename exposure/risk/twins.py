@@ -1,0 +1,32 @@
+"""The option batches' jnp twins that ``setup_pres.PresTangents`` differentiates by jvp (and a reverse form may
+by vjp), by batch type. Every twin has the interface of ``setup_pres.LinearPresTwin``:
+
+    x0() -> dict of jnp inputs         leaves(x) -> the batch's moved float leaves, nested as in its prepare()
+    direction(market, factor, moves) -> dx/de of a curve pillar / FX spot factor (``setup_curves``), with the
+                                        calibrated currencies' dsigma/de in ``moves``
+
+Leaves a twin does not return do not move with x (their tangent is 0).
+"""
+
+from __future__ import annotations
+
+
+def option_twins(batches, ctx) -> dict:
+    """{batch index: twin} for every batch with an option twin (the others keep central differences)."""
+    from exposure.pricing.opt_swaption import SwaptionBatch
+    from exposure.risk.twin_swaption import SwaptionPresTwin
+
+    kinds = ((SwaptionBatch, SwaptionPresTwin),)
+    out = {}
+    for i, b in enumerate(batches):
+        for cls, twin in kinds:
+            if type(b) is cls:
+                out[i] = twin(b, ctx)
+    return out
+
+
+def named_leaves(leaves: dict) -> dict:
+    """{key path as ``PresTangents`` names a leaf of [prepare()]: value} of a twin's nested leaves."""
+    import jax
+
+    return {jax.tree_util.keystr(p): v for p, v in jax.tree_util.tree_flatten_with_path([leaves])[0]}
