@@ -1,4 +1,4 @@
-"""The option batches' jnp twins (exposure.risk.twin_swaption, registered by exposure.risk.twins in
+"""The option batches' jnp twins (exposure.risk.twin_swaption, twin_options: FX options; registered by exposure.risk.twins in
 setup_pres.PresTangents) against the batches' own NumPy prepare:
 
   * at the base, every leaf the twin returns equals prepare's to 1e-13 of the leaf's largest magnitude;
@@ -58,7 +58,7 @@ def test_twins_equal_prepare_at_the_base(base):
     cfg, s, S, static = base
     ctx = _ctx(s, static, s.market, s.built.model)
     twins = option_twins(s.portfolio.batches, ctx)
-    assert {type(s.portfolio.batches[i]).__name__ for i in twins} >= {"SwaptionBatch"}
+    assert {type(s.portfolio.batches[i]).__name__ for i in twins} >= {"SwaptionBatch", "FxOptionBatch"}
     assert any(s.portfolio.batches[i].physical for i in twins if hasattr(s.portfolio.batches[i], "physical"))
     values = jax.jit(lambda xs: {i: twins[i].leaves(x) for i, x in xs.items()})({i: t.x0() for i, t in twins.items()})
     for i, tw in twins.items():
@@ -87,6 +87,7 @@ KEYS = [("DiscountCurve", "USD", "5Y"), ("IndexCurve", "USD-LIBOR-3M", "5Y"), ("
 
 @pytest.mark.parametrize("key", KEYS, ids=lambda k: "/".join(x for x in k if x))
 def test_twin_tangent_equals_central_difference_of_the_numpy_setup(base, key, monkeypatch):
+    from exposure.pricing.opt_fx import FxOptionBatch
     from exposure.pricing.opt_swaption import SwaptionBatch
 
     cfg, s, S, static = base
@@ -94,11 +95,12 @@ def test_twin_tangent_equals_central_difference_of_the_numpy_setup(base, key, mo
     h = 0.1
     model_state_tangent(cfg, s, f, S, static, h, keep_credit=True)  # builds and compiles the twins once
     pt = context(cfg, s, S, static).pres
-    twinned = [i for i, tw in pt.twins.items() if isinstance(s.portfolio.batches[i], SwaptionBatch)]
-    assert twinned
+    kinds = (SwaptionBatch, FxOptionBatch)
+    twinned = [i for i in pt.twins if isinstance(s.portfolio.batches[i], kinds)]
+    assert {type(s.portfolio.batches[i]) for i in twinned} == set(kinds)
     calls = []
-    orig = SwaptionBatch.prepare
-    monkeypatch.setattr(SwaptionBatch, "prepare", lambda self, ctx: calls.append(1) or orig(self, ctx))
+    for cls in kinds:
+        monkeypatch.setattr(cls, "prepare", lambda self, ctx, f=cls.prepare: calls.append(1) or f(self, ctx))
     ad = model_state_tangent(cfg, s, f, S, static, h, keep_credit=True)["pres"]
     assert not calls  # no difference of a twinned batch's prepare
     monkeypatch.undo()
@@ -121,4 +123,4 @@ def test_twin_tangent_equals_central_difference_of_the_numpy_setup(base, key, mo
             assert np.abs(a - d1).max() <= tol, (key, i, p, np.abs(a - d1).max(), tol)
             moved += np.abs(d1).max() > 1e-8 * max(scale, 1e-300)
     if key[0] != "FXSpot":
-        assert moved  # the factor moves the swaptions' data
+        assert moved  # the factor moves the options' data

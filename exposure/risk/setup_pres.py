@@ -232,7 +232,7 @@ class LinearPresTwin:
 
 class PresTangents:
     """The tangent of S["pres"] for a factor ``setup_curves`` covers (a curve pillar, an FX spot): linear batches
-    and the option batches with a twin (``risk.twins``: swaptions) by one jvp of all their twins (built and
+    and the option batches with a twin (``risk.twins``: swaptions, FX options) by one jvp of all their twins (built and
     compiled on first use), every other batch by the central difference of its own prepare at the moved markets
     and models (no market build)."""
 
@@ -268,12 +268,12 @@ class PresTangents:
             self._x0 = {i: tw.x0() for i, tw in self.twins.items()}
         return self.twins
 
-    def _direction(self, tw, factor, markets, moves: dict, step: float) -> dict:
+    def _direction(self, tw, factor, markets, moves: dict, step: float, models=None) -> dict:
         """dx/de of one twin: the pillar move of its currencies' curves, dsigma/de, the amounts' difference."""
         from exposure.risk.setup_curves import CURVES, moved_curve_of, pillar_direction
 
         if not isinstance(tw, LinearPresTwin):
-            return tw.direction(self.ctx.market, factor, moves)
+            return tw.direction(self.ctx.market, factor, moves, models, step)
         x0, ccys, h2 = tw.x0(), tw.cf.currencies, 2.0 * step
         moved = moved_curve_of(self.ctx.market, factor)
         if moved is None or id(moved) not in tw.amount_curves:  # the amounts read no curve the factor moves
@@ -299,7 +299,7 @@ class PresTangents:
 
         g, h2 = self.s.grid, 2.0 * step
         twins = self._linear()
-        dx = {i: self._direction(tw, factor, markets, moves, step) for i, tw in twins.items()}
+        dx = {i: self._direction(tw, factor, markets, moves, step, models) for i, tw in twins.items()}
         values, lin = jax.tree_util.tree_map(np.asarray, self._jvp(self._x0, dx)) if twins else ({}, {})
         self.values = values  # the twins' leaves at the base (equal to prepare's: tests/test_risk_setup_model.py)
         out = []

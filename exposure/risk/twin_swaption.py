@@ -211,7 +211,7 @@ class SwaptionPresTwin:
     def x0(self) -> dict:
         return {"curves": self.curves.x0(), "sigma": (jnp.asarray(self.rt.sigma0),)}
 
-    def direction(self, market, factor, moves: dict) -> dict:
+    def direction(self, market, factor, moves: dict, models=None, step: float = 1.0) -> dict:
         """dx/de of a curve pillar / FX spot factor: its pillar move, the calibrated dsigma/de (``moves``)."""
         c = self.rt.ccy
         return {"curves": self.curves.direction(market, factor),

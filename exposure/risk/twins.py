@@ -2,8 +2,9 @@
 by vjp), by batch type. Every twin has the interface of ``setup_pres.LinearPresTwin``:
 
     x0() -> dict of jnp inputs         leaves(x) -> the batch's moved float leaves, nested as in its prepare()
-    direction(market, factor, moves) -> dx/de of a curve pillar / FX spot factor (``setup_curves``), with the
-                                        calibrated currencies' dsigma/de in ``moves``
+    direction(market, factor, moves, models, step) -> dx/de of a curve pillar / FX spot factor
+        (``setup_curves``), with the calibrated currencies' dsigma/de in ``moves`` and the models built at
+        +-step (a model parameter the twin reads, e.g. a bootstrapped FX vol, moves by their difference)
 
 Leaves a twin does not return do not move with x (their tangent is 0).
 """
@@ -14,9 +15,11 @@ from __future__ import annotations
 def option_twins(batches, ctx) -> dict:
     """{batch index: twin} for every batch with an option twin (the others keep central differences)."""
     from exposure.pricing.opt_swaption import SwaptionBatch
+    from exposure.pricing.opt_fx import FxOptionBatch
+    from exposure.risk.twin_options import FxOptionPresTwin
     from exposure.risk.twin_swaption import SwaptionPresTwin
 
-    kinds = ((SwaptionBatch, SwaptionPresTwin),)
+    kinds = ((SwaptionBatch, SwaptionPresTwin), (FxOptionBatch, FxOptionPresTwin))
     out = {}
     for i, b in enumerate(batches):
         for cls, twin in kinds:
