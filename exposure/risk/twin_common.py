@@ -147,3 +147,41 @@ def check_structure(twin_ent: dict, pre_ent: dict, what: str) -> None:
     for k in ("k", "i"):
         if k in pre_ent and not np.array_equal(np.asarray(twin_ent[k]), np.asarray(pre_ent[k])):
             raise ConfigError("risk", f"the jnp twin of {what} does not reproduce the batch's entries ({k})")
+
+
+def coupon_phase(ctx, starts, ends, valid, pays, fixes=None, fixing_factor=None, own: bool = False) -> dict:
+    """The discrete choices of ``opt_common.current_coupons`` (NumPy, base run), (K, n) each: the period in its
+    fixed phase (j, has), its accrual s, e, payment p, whether its fixing is deterministic (det: on or before
+    t0, or no readable state) and the time tm of the state it is read from; ff the fixings-file factor."""
+    t = np.asarray(ctx.times, F64)
+    fixes = starts if fixes is None else fixes
+    thresh = np.maximum(t - 1e-10, 2e-10)
+    j = np.empty((t.size, starts.shape[0]), dtype=int)
+    for q in range(starts.shape[0]):
+        j[:, q] = np.searchsorted(fixes[q][valid[q]], thresh, side="left") - 1
+    jj, cols = np.maximum(j, 0), np.arange(starts.shape[0])[None, :]
+    s, e, p, fx = starts[cols, jj], ends[cols, jj], pays[cols, jj], fixes[cols, jj]
+    has = (j >= 0) & (t[:, None] < p - 1e-10) & valid[cols, jj]
+    m = ctx.last_readable(fx, own=np.full(fx.shape, own))
+    det = (fx <= 1e-10) | (m < 0)
+    ff = np.full(s.shape, np.nan) if fixing_factor is None else np.asarray(fixing_factor, F64)[cols, jj]
+    return dict(j=jj, s=s, e=e, p=p, has=has, det=det, tm=np.minimum(t[np.maximum(m, 0)], fx),
+                use_ff=np.isfinite(ff) & (fx <= 1e-10), ff=np.where(np.isfinite(ff), ff, 1.0), t=t)
+
+
+def coupon_c0(x, rt: RateTwin, curves: CurveSet, fwd_slot: int, ph: dict):
+    """(c0, lnA_e) of ``current_coupons`` (jnp, (K, n)), 0 where no coupon is in its fixed phase:
+    c0 = ln F_det (the fixings file's factor, else P_f(0,s)/P_f(0,e)) where det, else
+    ln b + lnA(tm, s) - lnA(tm, e), b the basis of the forwarding curve over the model curve (1 on one curve);
+    lnA_e = lnA(t_k, p)."""
+    s, e = ph["s"], ph["e"]
+    lp = lambda j, T: curves.ln_p(x, j, T)  # noqa: E731
+    f_det = jnp.where(ph["use_ff"], ph["ff"], jnp.exp(lp(fwd_slot, s) - lp(fwd_slot, e)))
+    if fwd_slot == rt.slot:
+        lnb = jnp.zeros(s.shape)
+    else:  # basis_np against the model curve
+        lnb = jnp.log(jnp.exp(lp(fwd_slot, s) - lp(fwd_slot, e) - lp(rt.slot, s) + lp(rt.slot, e)))
+    c0 = jnp.where(ph["det"], jnp.log(jnp.where(f_det > 0.0, f_det, 1.0)),
+                   lnb + rt.lnA(x, ph["tm"], s) - rt.lnA(x, ph["tm"], e))
+    lnA_e = rt.lnA(x, ph["t"][:, None], ph["p"])
+    return jnp.where(ph["has"], c0, 0.0), jnp.where(ph["has"], lnA_e, 0.0)

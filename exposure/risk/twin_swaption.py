@@ -30,8 +30,8 @@ from exposure.models.hw_options import pad_cashflows, swap_coupon_bond
 from exposure.pricing.opt_common import (TIME_EPS, TINY_SD, entries, first_at_or_after, pad_rows,
                                          shared_bond_entries)
 from exposure.pricing.opt_swaption import _STEP, SwaptionBatch, _merge
-from exposure.risk.twin_common import (CurveSet, RateTwin, block_gather, check_structure, gather, root_ift,
-                                       safe_sqrt, with_source)
+from exposure.risk.twin_common import (CurveSet, RateTwin, block_gather, check_structure, coupon_c0, coupon_phase,
+                                       gather, root_ift, safe_sqrt, with_source)
 
 R2 = 0.7071067811865476
 
@@ -178,24 +178,14 @@ class SwaptionPresTwin:
             groups.setdefault(id(lg["fwd"]), (lg["f_slot"], []))[1].append(i)
         lag = bool(np.any(pays > ends + TIME_EPS)) and starts.shape[1] > 1
         self.runs, run_e, ex_e = [], [], []
-        thresh = np.maximum(t - TIME_EPS, 2.0 * TIME_EPS)
         for r, sl in enumerate([slice(0, None, 2), slice(1, None, 2)] if lag else [slice(None)]):
             has_all = np.zeros((t.size, n), bool)
             parts = []
             for f_slot, idx in groups.values():
                 idx = np.asarray(idx)
-                S, E, P, V = starts[idx][:, sl], ends[idx][:, sl], pays[idx][:, sl], valid[idx][:, sl]
-                j = np.empty((t.size, idx.size), dtype=int)
-                for q in range(idx.size):
-                    j[:, q] = np.searchsorted(S[q][V[q]], thresh, side="left") - 1
-                jj, cols = np.maximum(j, 0), np.arange(idx.size)[None, :]
-                s, e, p = S[cols, jj], E[cols, jj], P[cols, jj]
-                has = (j >= 0) & (t[:, None] < p - TIME_EPS) & V[cols, jj]
-                m = ctx.last_readable(s, own=np.zeros(s.shape, bool))
-                det = (s <= TIME_EPS) | (m < 0)
-                tm = np.minimum(t[np.maximum(m, 0)], s)
-                parts.append(dict(idx=idx, f_slot=f_slot, s=s, e=e, p=p, has=has, det=det, tm=tm))
-                has_all[:, idx] = has
+                ph = coupon_phase(ctx, starts[idx][:, sl], ends[idx][:, sl], valid[idx][:, sl], pays[idx][:, sl])
+                parts.append(dict(ph, idx=idx, f_slot=self.d_slot if f_slot is None else f_slot))
+                has_all[:, idx] = ph["has"]
             self.runs.append(parts)
             rm_ = has_all & after
             em = has_all & ex
@@ -282,25 +272,11 @@ class SwaptionPresTwin:
         for parts in self.runs:
             dense = jnp.zeros((t.size, n))
             for p in parts:
-                dense = dense.at[:, p["idx"]].set(self._coupon_c0(x, p))
+                c0_p, lnA_e = coupon_c0(x, rt, self.curves, p["f_slot"], p)
+                dense = dense.at[:, p["idx"]].set(c0_p + lnA_e)
             c0.append(dense)
         c0 = jnp.stack(c0)
         return {"flows": {"amt": gather(aU3, self.flows)},
                 "flow_bonds": {"p": block_gather(lnA_U, self.flows, self.n_flow_blocks)},
                 "ex_flows": {"amt": gather(aU3, self.ex_flows), "lnA": gather(lnA_U, self.ex_flows)},
                 "run": {"c0": gather(c0, self.run_ent)}, "ex_run": {"c0": gather(c0, self.ex_run_ent)}}
-
-    def _coupon_c0(self, x, p):
-        """c0 + lnA_e of ``current_coupons`` (K, n_group), 0 where no coupon is in its fixed phase."""
-        rt, s, e = self.rt, p["s"], p["e"]
-        fwd = self.d_slot if p["f_slot"] is None else p["f_slot"]
-        lp = lambda j, T: self.curves.ln_p(x, j, T)  # noqa: E731
-        f_det = jnp.exp(lp(fwd, s) - lp(fwd, e))
-        if p["f_slot"] is None and self.curves.objs[self.d_slot] is self.curves.objs[rt.slot]:
-            lnb = jnp.zeros(s.shape)
-        else:  # basis_np against the model curve
-            lnb = jnp.log(jnp.exp(lp(fwd, s) - lp(fwd, e) - lp(rt.slot, s) + lp(rt.slot, e)))
-        c0 = jnp.where(p["det"], jnp.log(jnp.where(f_det > 0.0, f_det, 1.0)),
-                       lnb + rt.lnA(x, p["tm"], s) - rt.lnA(x, p["tm"], e))
-        lnA_e = rt.lnA(x, self.t[:, None], p["p"])
-        return jnp.where(p["has"], c0, 0.0) + jnp.where(p["has"], lnA_e, 0.0)
