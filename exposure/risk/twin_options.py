@@ -1,4 +1,5 @@
-"""The prepared pricing data of an FX option batch (``pricing.opt_fx.FxOptionBatch.prepare``) as a jnp function of
+"""The prepared pricing data of an FX option batch (``pricing.opt_fx.FxOptionBatch.prepare``; equity options at the
+end: ``EquityOptionPresTwin``) as a jnp function of
 the two currencies' curves and Hull-White sigma pieces and the model's lognormal FX vols:
 
     lnAf = lnA_f(t_k, T),  lnAd = lnA_d(t_k, T) + ln K                          (``twin_common.RateTwin``)
@@ -57,7 +58,7 @@ class _VarianceTwin:
         out = []
         for j, (f, pv, s) in enumerate(self.lf.assets):
             idx = np.searchsorted(np.asarray(pv.times), u, side="right")
-            out.append((f, s * np.ones(u.shape), ("fx", j), idx))
+            out.append((f, s * np.ones(u.shape), ("asset", j), idx))
         for c, s in self.lf.bonds:
             pv = self.model.ir_vols[c]
             idx = np.searchsorted(np.asarray(pv.times), u, side="right")
@@ -125,7 +126,7 @@ class FxOptionPresTwin:
     def leaves(self, x) -> dict:
         """{lnAf, lnAd, sd} (K, n_pad) at x (the batch's leaves of those names)."""
         t, T = self.t, self.T
-        vols = {("fx", j): v for j, v in enumerate(x["fxvol"])}
+        vols = {("asset", j): v for j, v in enumerate(x["fxvol"])}
         vols.update({("ir", c): x["sigma"][j] for c, j in self.ir_of.items()})
         lnAf = self.rf.lnA(x, t[:, None], T[None, :])
         lnAd = self.rd.lnA(x, t[:, None], T[None, :])
@@ -133,3 +134,51 @@ class FxOptionPresTwin:
         var = self.v_tT(vols) + shift[None, :]
         sd = jnp.where(self.alive, safe_sqrt(jnp.where(self.alive, jnp.maximum(var, 0.0), 0.0)), 0.0)
         return {"lnAf": self._padded(lnAf), "lnAd": self._padded(lnAd + self.lnK[None, :]), "sd": self._padded(sd)}
+
+
+class EquityOptionPresTwin:
+    """One equity option batch's lnA (+ ln K) and sd as jnp functions of x = {"curves": the currency's model
+    curve, "sigma": (its Hull-White sigma pieces,), "eqvol": (the model's piecewise equity vol values,)}:
+
+        lnA = lnA_c(t_k, T) + ln K,   sd = sqrt(v_model(t_k, T) + w_e(T) - v_model(0, T)) on the live cells
+
+    (``pricing.opt_equity``; w_e the market's total variance, the dividend term div and B, wgt, w static)."""
+
+    def __init__(self, batch, ctx):
+        from exposure.models.forward_variance import equity_log_forward
+        from exposure.pricing.opt_common import variance_between_np
+
+        model, specs = ctx.model, batch.specs
+        self.batch, self.curves = batch, CurveSet()
+        self.rt = RateTwin(ctx, batch.currency, self.curves, 0)
+        t = self.t = np.asarray(ctx.times, np.float64)
+        T = self.T = np.array([s.expiry_time for s in specs])
+        self.alive = t[:, None] < T[None, :] - TIME_EPS
+        self.e = model.equity_names.index(batch.name)
+        lf = equity_log_forward(model, self.e)
+        self.eq0 = np.asarray(model.equity_vol[self.e].values, np.float64)
+        self.ir_of = {c: 0 for c, _ in lf.bonds}
+        self.v_tT = _VarianceTwin(model, lf, t[:, None], np.maximum(T[None, :], t[:, None]))
+        self.v_0T = _VarianceTwin(model, lf, 0.0, T)
+        self.w_mkt = variance_between_np(ctx.market.equities[batch.name].vol, np.zeros_like(T), T)
+        self.lnK = np.log([s.strike for s in specs])
+
+    def x0(self) -> dict:
+        return {"curves": self.curves.x0(), "sigma": (jnp.asarray(self.rt.sigma0),), "eqvol": (jnp.asarray(self.eq0),)}
+
+    def direction(self, market, factor, moves: dict, models=None, step: float = 1.0) -> dict:
+        c = self.rt.ccy
+        eq = jnp.zeros_like(self.eq0) if models is None else jnp.asarray(
+            (np.asarray(models[0].equity_vol[self.e].values) - np.asarray(models[1].equity_vol[self.e].values))
+            / (2.0 * step))
+        return {"curves": self.curves.direction(market, factor),
+                "sigma": (jnp.asarray(moves[c]) if c in moves else jnp.zeros_like(self.rt.sigma0),), "eqvol": (eq,)}
+
+    def leaves(self, x) -> dict:
+        """{lnA, sd} (K, n) at x (the batch's leaves of those names)."""
+        t, T = self.t, self.T
+        vols = {("asset", 0): x["eqvol"][0]}
+        vols.update({("ir", c): x["sigma"][j] for c, j in self.ir_of.items()})
+        var = self.v_tT(vols) + (self.w_mkt - self.v_0T(vols))[None, :]
+        sd = jnp.where(self.alive, safe_sqrt(jnp.where(self.alive, jnp.maximum(var, 0.0), 0.0)), 0.0)
+        return {"lnA": self.rt.lnA(x, t[:, None], T[None, :]) + self.lnK[None, :], "sd": sd}

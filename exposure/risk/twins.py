@@ -15,11 +15,15 @@ from __future__ import annotations
 def option_twins(batches, ctx) -> dict:
     """{batch index: twin} for every batch with an option twin (the others keep central differences)."""
     from exposure.pricing.opt_swaption import SwaptionBatch
+    from exposure.pricing.opt_capfloor import CapFloorBatch
+    from exposure.pricing.opt_equity import EquityOptionBatch
     from exposure.pricing.opt_fx import FxOptionBatch
-    from exposure.risk.twin_options import FxOptionPresTwin
+    from exposure.risk.twin_capfloor import CapFloorPresTwin
+    from exposure.risk.twin_options import EquityOptionPresTwin, FxOptionPresTwin
     from exposure.risk.twin_swaption import SwaptionPresTwin
 
-    kinds = ((SwaptionBatch, SwaptionPresTwin), (FxOptionBatch, FxOptionPresTwin))
+    kinds = ((SwaptionBatch, SwaptionPresTwin), (FxOptionBatch, FxOptionPresTwin),
+             (CapFloorBatch, CapFloorPresTwin), (EquityOptionBatch, EquityOptionPresTwin))
     out = {}
     for i, b in enumerate(batches):
         for cls, twin in kinds:
