@@ -27,7 +27,7 @@ from exposure.risk import RiskSettings
 from exposure.risk.factors import bumped
 from exposure.risk.setup_tangent import context, model_state_tangent
 from exposure.risk.stage import factor_list
-from exposure.risk.state import _split, path_state, rebuilt_market
+from exposure.risk.state import path_state, rebuilt_market
 from exposure.risk.twins import named_leaves, option_twins
 from exposure.setup import setup
 
@@ -53,7 +53,8 @@ def _named(pre) -> dict:
     import jax
 
     return {jax.tree_util.keystr(p): np.asarray(v, np.float64)
-            for p, v in jax.tree_util.tree_flatten_with_path([pre])[0] if np.issubdtype(np.asarray(v).dtype, np.floating)}
+            for p, v in jax.tree_util.tree_flatten_with_path([pre])[0]
+            if np.issubdtype(np.asarray(v).dtype, np.floating)}
 
 
 def test_twins_equal_prepare_at_the_base(base):

@@ -61,7 +61,8 @@ def test_mini_book_curve_pillar_ad_equals_bump_and_revalue(base, key):
     cfg, S = base["cfg"], base["S"]
     f = next(x for x in factor_list(cfg, base["s"], RiskSettings()) if (x.factor_type, x.name, x.pillar) == key)
     dS = tangent(cfg, f, S, base["static"], base["s"], RiskSettings().setup_step, base["market"])
-    kinds = {type(base["s"].portfolio.batches[i]).__name__ for i in context(cfg, base["s"], S, base["static"]).pres.twins}
+    twins = context(cfg, base["s"], S, base["static"]).pres.twins
+    kinds = {type(base["s"].portfolio.batches[i]).__name__ for i in twins}
     assert {"SwaptionBatch", "FxOptionBatch"} <= kinds  # the option data's tangents came from the twins
     ad = contract(base["G"], dS).reshape(1, -1)
     ad_p = np.asarray(base["jvp"](S, dS))

@@ -116,7 +116,8 @@ class FxOptionPresTwin:
             i = models[0].currencies.index(ccy) - 1
             up, down = (np.asarray(md.fx_vol[i].values, np.float64) for md in models)
             fx.append(jnp.asarray((up - down) / (2.0 * step)))
-        sig = tuple(jnp.asarray(moves[r.ccy]) if r.ccy in moves else jnp.zeros_like(r.sigma0) for r in (self.rf, self.rd))
+        sig = tuple(jnp.asarray(moves[r.ccy]) if r.ccy in moves else jnp.zeros_like(r.sigma0)
+                    for r in (self.rf, self.rd))
         return {"curves": self.curves.direction(market, factor), "sigma": sig, "fxvol": tuple(fx)}
 
     def _padded(self, a):

@@ -45,7 +45,7 @@ class SwaptionPresTwin:
         self.curves = CurveSet()
         self.rt = RateTwin(ctx, ccy, self.curves, 0)
         rm = ctx.rate_model(ccy)
-        t = self.t = np.asarray(ctx.times, np.float64)
+        self.t = np.asarray(ctx.times, np.float64)
         legs = batch.legs(ctx.market)
         disc = ctx.market.curves[ccy]
         self.d_slot = self.curves.add(disc)
@@ -66,7 +66,7 @@ class SwaptionPresTwin:
     # -- static structure (NumPy, once) --------------------------------------------------------------------
     def _bond_static(self, specs):
         """The coupon bonds' flows: a scatter of (K tau, -kappa, +1) into pad_cashflows' (n, m) slots."""
-        bonds, dest, kinds = [], [], []
+        bonds, dest = [], []
         for i, lg in enumerate(self.legs):
             fixed_t, fixed_acc, rate = lg["fixed"]
             bonds.append(swap_coupon_bond(lg["t0"], fixed_t, fixed_acc, rate, lg["tstar"], lg["fp"], lg["kp"]))
@@ -238,7 +238,8 @@ class SwaptionPresTwin:
         s_p = self.B0[None] * safe_sqrt(sv)[..., None]
         alpha = lnA_S - lnA_T[..., None] - lnK[None]
         K, n, m = lnA_S.shape
-        last = lambda a: jnp.take_along_axis(a, np.broadcast_to(self.r[None, :, None], (K, n, 1)), axis=2)[..., 0]  # noqa: E731
+        r3 = np.broadcast_to(self.r[None, :, None], (K, n, 1))
+        last = lambda a: jnp.take_along_axis(a, r3, axis=2)[..., 0]  # noqa: E731
         w = self.w
         wgt_c = jnp.broadcast_to((w[:, None] * self.notional[:, None] * amts)[None], (K, n, m))
         wgt_s = jnp.broadcast_to((-w * self.notional * jnp.sum(amts * strikes, axis=1))[None], (K, n))
