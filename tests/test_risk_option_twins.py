@@ -7,7 +7,8 @@ setup_pres.PresTangents) against the batches' own NumPy prepare:
     differences of O(0.1) terms whose last bits differ between jnp and NumPy; they enter through exp, so 1e-13
     absolute is 1e-13 relative in the value);
   * the pres tangent of a curve pillar (through the USD calibration: sigma moves by the implicit-function
-    theorem) and of an FX spot, taken by jvp of the twins with no prepare of a twinned batch, equals the central
+    theorem), of an FX spot, of a swaption quote (through the calibration) and of a fixed sigma piece, taken by
+    jvp of the twins with no prepare of a twinned batch, equals the central
     difference of prepare on the FULL NumPy set-up rebuilt at the bumped config (market built again, model
     recalibrated) within |D(2h) - D(h)| (its O(h^2) truncation) + 2e-14 of the leaf's scale / h (float64
     rounding of the quotient).
@@ -92,8 +93,11 @@ def _numpy_pres(cfg, s, static, f, e):
 KEYS = {("DiscountCurve", "USD", "5Y"): {"SwaptionBatch", "CapFloorBatch", "FxOptionBatch"},
         ("DiscountCurve", "EUR", "1Y"): {"SwaptionBatch", "FxOptionBatch", "EquityOptionBatch"},
         ("IndexCurve", "USD-LIBOR-3M", "5Y"): {"SwaptionBatch", "CapFloorBatch"},
-        ("FXSpot", "EUR/USD", ""): set()}
-SLOW = (("IndexCurve", "USD-LIBOR-3M", "5Y"), ("FXSpot", "EUR/USD", ""))  # also in tests/test_risk_ad.py end to end
+        ("FXSpot", "EUR/USD", ""): set(),
+        # sigma only (``twins.sigma_only``): a swaption quote through the USD calibration, a fixed EUR sigma piece
+        ("SwaptionVol", "USD", "2Yx5Y"): {"SwaptionBatch", "CapFloorBatch"},  # USD sigma after 2Y: not the 1Y FX option
+        ("HWSigma", "EUR", "0"): {"SwaptionBatch", "FxOptionBatch", "EquityOptionBatch"}}
+SLOW = (("IndexCurve", "USD-LIBOR-3M", "5Y"), ("FXSpot", "EUR/USD", ""), ("HWSigma", "EUR", "0"))
 
 
 @pytest.mark.parametrize("key", [k if k not in SLOW else pytest.param(k, marks=pytest.mark.slow) for k in KEYS],

@@ -37,6 +37,7 @@ from exposure.risk.setup_pres import ORDER_ONLY
 from exposure.risk.setup_tangent import context, model_state_tangent
 from exposure.risk.stage import factor_list
 from exposure.risk.state import aligned, bumped_state, difference, path_state
+from exposure.risk.twins import sigma_only
 from exposure.setup import setup
 
 OVERRIDES = ["portfolio.trades=tests/data/risk_portfolio.yaml", "portfolio.fixings=null",
@@ -185,7 +186,7 @@ def test_model_tangent_equals_central_difference_of_the_numpy_setup(base, key):
 
 def _pres_names(cfg, s, S, static, factor) -> dict:
     """{"['pres'][i]": leaf name} where the factor's pres tangent comes from the twins (setup_pres), else {}."""
-    if not covered(cfg, factor):
+    if not covered(cfg, factor) and not sigma_only(factor):
         return {}
     names = context(cfg, s, S, static).pres.names
     return {f"['pres'][{i}]": n for i, n in enumerate(names)}

@@ -31,7 +31,7 @@ from exposure.errors import ConfigError
 from exposure.market.curves import DiscountCurve
 from exposure.models.hull_white import HullWhiteParams, log_bond_intercept
 from exposure.pricing.linear import LinearBatch, _view_days
-from exposure.risk.twins import named_leaves, option_twins
+from exposure.risk.twins import named_leaves, option_twins, sigma_moves
 
 MOVED = ("mom_tr", "mom_ns", "cc_w")
 ORDER_ONLY = ("xi_lim",)  # read by the path program in a comparison only: a zero cotangent, its tangent left at 0
@@ -299,6 +299,7 @@ class PresTangents:
 
         g, h2 = self.s.grid, 2.0 * step
         twins = self._linear()
+        moves = sigma_moves(moves, models, step)  # ``twins``: a fixed sigma piece's move as well
         dx = {i: self._direction(tw, factor, markets, moves, step, models) for i, tw in twins.items()}
         values, lin = jax.tree_util.tree_map(np.asarray, self._jvp(self._x0, dx)) if twins else ({}, {})
         self.values = values  # the twins' leaves at the base (equal to prepare's: tests/test_risk_setup_model.py)

@@ -37,3 +37,31 @@ def named_leaves(leaves: dict) -> dict:
     import jax
 
     return {jax.tree_util.keystr(p): v for p, v in jax.tree_util.tree_flatten_with_path([leaves])[0]}
+
+
+# Factors whose only move of the pricing data is the Hull-White sigma pieces: a swaption quote (through the
+# calibration, dsigma/de by the implicit-function theorem) and a fixed sigma piece. Their pres tangent is the
+# twins' jvp along dsigma/de (the FX / equity vol bootstrap's response read off the two model builds), as a curve
+# pillar's. Not here: the mean reversion, the correlations and the FX / equity vols, which the twins hold fixed.
+SIGMA_ONLY = ("SwaptionVol", "HWSigma")
+
+
+def sigma_only(factor) -> bool:
+    return factor.factor_type in SIGMA_ONLY
+
+
+def sigma_moves(moves: dict, models, step: float) -> dict:
+    """{ccy: dsigma/de}: the calibrated currencies' (``moves``, implicit-function theorem) and, for every other
+    currency whose sigma differs between the two model builds at +-step (a fixed sigma piece), their central
+    difference (exact: the builds take the configured pieces as they are)."""
+    import numpy as np
+
+    out = dict(moves)
+    up, down = models
+    for i, c in enumerate(up.currencies):
+        if c not in out:
+            d = (np.asarray(up.hw[i].vol_values, np.float64) - np.asarray(down.hw[i].vol_values, np.float64)) / (
+                2.0 * step)
+            if np.any(d != 0.0):
+                out[c] = d
+    return out
