@@ -31,6 +31,7 @@ from exposure.errors import ConfigError
 from exposure.market.curves import DiscountCurve
 from exposure.models.hull_white import HullWhiteParams, log_bond_intercept
 from exposure.pricing.linear import LinearBatch, _view_days
+from exposure.risk.twins import named_leaves, option_twins, sigma_moves
 
 MOVED = ("mom_tr", "mom_ns", "cc_w")
 ORDER_ONLY = ("xi_lim",)  # read by the path program in a comparison only: a zero cotangent, its tangent left at 0
@@ -231,8 +232,9 @@ class LinearPresTwin:
 
 class PresTangents:
     """The tangent of S["pres"] for a factor ``setup_curves`` covers (a curve pillar, an FX spot): linear batches
-    by one jvp of all their twins (built and compiled on first use), every other batch by the central difference
-    of its own prepare at the moved markets and models (no market build)."""
+    and the option batches with a twin (``risk.twins``: swaptions, FX options) by one jvp of all their twins (built and
+    compiled on first use), every other batch by the central difference of its own prepare at the moved markets
+    and models (no market build)."""
 
     def __init__(self, s, static):
         from exposure.pricing.view import PricingContext
@@ -260,15 +262,18 @@ class PresTangents:
         if not self.twins:
             self.twins = {i: LinearPresTwin(b, self.ctx) for i, b in enumerate(self.s.portfolio.batches)
                           if isinstance(b, LinearBatch)}
+            self.twins.update(option_twins(self.s.portfolio.batches, self.ctx))  # ``twins``: option batches
             f = lambda xs: {i: self.twins[i].leaves(x) for i, x in xs.items()}  # noqa: E731
             self._jvp = jax.jit(lambda xs, ds: jax.jvp(f, (xs,), (ds,)))
             self._x0 = {i: tw.x0() for i, tw in self.twins.items()}
         return self.twins
 
-    def _direction(self, tw, factor, markets, moves: dict, step: float) -> dict:
+    def _direction(self, tw, factor, markets, moves: dict, step: float, models=None) -> dict:
         """dx/de of one twin: the pillar move of its currencies' curves, dsigma/de, the amounts' difference."""
         from exposure.risk.setup_curves import CURVES, moved_curve_of, pillar_direction
 
+        if not isinstance(tw, LinearPresTwin):
+            return tw.direction(self.ctx.market, factor, moves, models, step)
         x0, ccys, h2 = tw.x0(), tw.cf.currencies, 2.0 * step
         moved = moved_curve_of(self.ctx.market, factor)
         if moved is None or id(moved) not in tw.amount_curves:  # the amounts read no curve the factor moves
@@ -294,14 +299,16 @@ class PresTangents:
 
         g, h2 = self.s.grid, 2.0 * step
         twins = self._linear()
-        dx = {i: self._direction(tw, factor, markets, moves, step) for i, tw in twins.items()}
+        moves = sigma_moves(moves, models, step)  # ``twins``: a fixed sigma piece's move as well
+        dx = {i: self._direction(tw, factor, markets, moves, step, models) for i, tw in twins.items()}
         values, lin = jax.tree_util.tree_map(np.asarray, self._jvp(self._x0, dx)) if twins else ({}, {})
         self.values = values  # the twins' leaves at the base (equal to prepare's: tests/test_risk_setup_model.py)
         out = []
         for i, b in enumerate(self.s.portfolio.batches):
             floats, ints, paths = self.base[i]
             if i in lin:
-                out += [lin[i][p] if p in MOVED else np.zeros_like(f) for p, f in zip(paths, floats)]
+                moved = lin[i] if isinstance(twins[i], LinearPresTwin) else named_leaves(lin[i])
+                out += [moved[p] if p in moved else np.zeros_like(f) for p, f in zip(paths, floats)]
                 continue
             pres = []
             for m, md in zip(markets, models):

@@ -143,6 +143,7 @@ def model_state_tangent(cfg, s, factor, S, static, step: float, keep_credit: boo
     from exposure.models.build import build_model
     from exposure.risk.setup_curves import covered, moved_market
     from exposure.risk.setup_pres import PresTangents
+    from exposure.risk.twins import sigma_only
     from exposure.risk.state import rebuilt_market, xva_weight_arrays
 
     ctx = context(cfg, s, S, static)
@@ -163,7 +164,8 @@ def model_state_tangent(cfg, s, factor, S, static, step: float, keep_credit: boo
     thetas = [ctx.tangent.theta_of(m) for m in models]
     dtheta = jax.tree_util.tree_map(lambda a, b: (np.asarray(a) - np.asarray(b)) / h2, *thetas)
     dS = ctx.tangent(dtheta)
-    if all(m is not s.market for m in markets) and covered(cfg, factor):  # moved in place: pres by jvp
+    # moved in place, or only sigma moves (``twins.sigma_only``): pres by jvp
+    if all(m is not s.market for m in markets) and covered(cfg, factor) or sigma_only(factor):
         if ctx.pres is None:
             ctx.pres = PresTangents(s, static)
         dS["pres"] = ctx.pres(factor, markets, models, moves, step)

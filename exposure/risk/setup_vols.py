@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from exposure.errors import ConfigError
+from exposure.risk.twins import sigma_only
 
 VOL_TYPES = ("FXVol", "EquityVol")
 MODEL_TYPES = ("MeanReversion", "HWSigma", "Correlation", "SwaptionVol")
@@ -335,6 +336,13 @@ def in_place_tangent(cfg, s, factor, S, static, step: float, tctx) -> dict | Non
     dS = tctx.tangent(jax.tree_util.tree_map(jnp.asarray, th))
     models = tuple(moved_model(model, th, e) for e in (step, -step))
     markets = tuple(moved_market(market, factor, e) for e in (step, -step))
-    dS["pres"] = pres_tangent(s, static, S, vctx, factor, markets, models, moved, step)
+    if sigma_only(factor):  # only Hull-White sigma moves: every batch's twin (``twins``) gives pres by one jvp
+        from exposure.risk.setup_pres import PresTangents
+
+        if tctx.pres is None:
+            tctx.pres = PresTangents(s, static)
+        dS["pres"] = tctx.pres(factor, markets, models, dsig, step)
+    else:
+        dS["pres"] = pres_tangent(s, static, S, vctx, factor, markets, models, moved, step)
     dS["w"] = {k: np.zeros_like(v) for k, v in S["w"].items()}
     return {k: dS[k] for k in S}

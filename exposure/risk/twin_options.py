@@ -1,0 +1,185 @@
+"""The prepared pricing data of an FX option batch (``pricing.opt_fx.FxOptionBatch.prepare``; equity options at the
+end: ``EquityOptionPresTwin``) as a jnp function of
+the two currencies' curves and Hull-White sigma pieces and the model's lognormal FX vols:
+
+    lnAf = lnA_f(t_k, T),  lnAd = lnA_d(t_k, T) + ln K                          (``twin_common.RateTwin``)
+    sd   = sqrt(v_model(t_k, T) + w_mkt(T) - v_model(0, T)) on the live cells,
+    v_model(t, T) = int_t^T l(u,T)' R l(u,T) du                                  (``models.forward_variance``)
+    l(u, T) = sum_FX s_a sigma_a(u) e_a + sum_c s_c B_c(T - u) sigma_c(u) e_{IR:c}
+
+x = {"curves": the two model curves' ln P pillars, "sigma": (sigma_f, sigma_d), "fxvol": the values of the
+model's piecewise FX vol of each non-base currency of the pair}. The quadrature (knots, Gauss-Legendre nodes,
+which vol piece each node reads), the correlation R, the mean reversions and the market's total variance
+w_mkt (``pair_variance``, the market's FX vol curves: no curve pillar moves them) stay the base run's.
+
+Moved leaves: lnAf, lnAd, sd (columns in the batch's order, padded as prepare pads). Bf, Bd, wgt, w, n_alive do
+not move. The FX spot is not read by prepare (the path's FX state carries it): an FX spot's tangent is 0.
+direction(): the pillar move, dsigma/de of a calibrated currency, and the FX vols' move as the central
+difference of the model builds at +-h (``models`` of ``setup_tangent``: the vol bootstrap reads the rate vols).
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+
+from exposure.models.forward_variance import _GL_W, _GL_X, _fixed_knots, _hw_B, fx_log_forward
+from exposure.pricing.opt_fx import FX_CHUNK, FxOptionBatch, pair_variance
+from exposure.pricing.opt_common import TIME_EPS
+from exposure.risk.twin_common import CurveSet, RateTwin, safe_sqrt
+
+
+class _VarianceTwin:
+    """v_model(t, T) of ``forward_variance`` on fixed (t, T) with the vols as jnp inputs: every node's loading
+    is a static coefficient times one vol value (a gather)."""
+
+    def __init__(self, model, lf, t, T):
+        t, T = np.broadcast_arrays(np.asarray(t, np.float64), np.asarray(T, np.float64))
+        t = np.maximum(t, 0.0)
+        Te = np.maximum(T, t)
+        self.shape, self.R = Te.shape, np.asarray(model.correlation)
+        knots = _fixed_knots(model, lf, float(Te.max()))
+        Tu, inv = np.unique(Te, return_inverse=True)
+        rows = inv.reshape(-1)
+        a, b = knots[:-1], knots[1:]
+        half = 0.5 * (b - a)
+        u = ((a + b)[:, None] * 0.5 + half[:, None] * _GL_X[None, :]).ravel()
+        self.model, self.lf, self.n_seg, self.seg_half = model, lf, a.size, half
+        self.full = self._terms(np.broadcast_to(u[None, :], (Tu.size, u.size)), Tu[:, None])
+        self.parts = []
+        for x in (Te.reshape(-1), t.reshape(-1)):
+            k = np.searchsorted(knots, x, side="right") - 1
+            ph = 0.5 * (x - knots[k])
+            pu = 0.5 * (knots[k] + x)[:, None] + ph[:, None] * _GL_X[None, :]
+            self.parts.append((rows, k, ph, self._terms(pu, Tu[rows][:, None])))
+
+    def _terms(self, u, T):
+        """[(factor, sign x static coefficient (shape of u), which vol ('fx', j) / ('ir', c), piece index)]."""
+        out = []
+        for j, (f, pv, s) in enumerate(self.lf.assets):
+            idx = np.searchsorted(np.asarray(pv.times), u, side="right")
+            out.append((f, s * np.ones(u.shape), ("asset", j), idx))
+        for c, s in self.lf.bonds:
+            pv = self.model.ir_vols[c]
+            idx = np.searchsorted(np.asarray(pv.times), u, side="right")
+            out.append((c, s * _hw_B(float(self.model.hw[c].mean_reversion), T - u), ("ir", c), idx))
+        return out
+
+    def _integrand(self, terms, vols):
+        m = self.R.shape[0]
+        L = jnp.zeros(terms[0][1].shape + (m,))
+        for f, coef, key, idx in terms:
+            L = L.at[..., f].add(coef * vols[key][idx])
+        return jnp.einsum("...i,ij,...j->...", L, self.R, L)
+
+    def __call__(self, vols):
+        vals = self._integrand(self.full, vols).reshape(-1, self.n_seg, _GL_X.size)
+        seg = jnp.einsum("rsg,g->rs", vals, _GL_W) * self.seg_half[None, :]
+        C = jnp.concatenate([jnp.zeros((seg.shape[0], 1)), jnp.cumsum(seg, axis=1)], axis=1)
+        up = [C[rows, k] + jnp.einsum("ng,g->n", self._integrand(terms, vols), _GL_W) * ph
+              for rows, k, ph, terms in self.parts]
+        return jnp.maximum(up[0] - up[1], 0.0).reshape(self.shape)
+
+
+class FxOptionPresTwin:
+    """One FX option batch's lnAf, lnAd, sd as jnp functions of x (module docstring)."""
+
+    def __init__(self, batch: FxOptionBatch, ctx):
+        self.batch, specs, model = batch, batch.specs, ctx.model
+        self.curves = CurveSet()
+        self.rf = RateTwin(ctx, batch.foreign, self.curves, 0)
+        self.rd = RateTwin(ctx, batch.domestic, self.curves, 1)
+        t = self.t = np.asarray(ctx.times, np.float64)
+        T = self.T = np.array([s.expiry_time for s in specs])
+        self.alive = t[:, None] < T[None, :] - TIME_EPS
+        self.lnK = np.log([s.strike for s in specs])
+        lf = fx_log_forward(model, batch.foreign, batch.domestic)
+        self.fx_ccy = [model.currencies[f - model.n_ccy + 1] for f, _, _ in lf.assets]
+        self.fx0 = [np.asarray(pv.values, np.float64) for _, pv, _ in lf.assets]
+        self.ir_of = {c: (0 if model.currencies[c] == batch.foreign else 1) for c, _ in lf.bonds}
+        self.v_tT = _VarianceTwin(model, lf, t[:, None], T[None, :])
+        self.v_0T = _VarianceTwin(model, lf, 0.0, T)
+        self.w_mkt = pair_variance(ctx.market, model, batch.foreign, batch.domestic, 0.0, T)
+        o, n = batch.order, len(specs)
+        self.o, self.pad = o, -n % FX_CHUNK
+
+    def x0(self) -> dict:
+        return {"curves": self.curves.x0(), "sigma": (jnp.asarray(self.rf.sigma0), jnp.asarray(self.rd.sigma0)),
+                "fxvol": tuple(jnp.asarray(v) for v in self.fx0)}
+
+    def direction(self, market, factor, moves: dict, models=None, step: float = 1.0) -> dict:
+        fx = []
+        for j, ccy in enumerate(self.fx_ccy):
+            if models is None:
+                fx.append(jnp.zeros_like(self.fx0[j]))
+                continue
+            i = models[0].currencies.index(ccy) - 1
+            up, down = (np.asarray(md.fx_vol[i].values, np.float64) for md in models)
+            fx.append(jnp.asarray((up - down) / (2.0 * step)))
+        sig = tuple(jnp.asarray(moves[r.ccy]) if r.ccy in moves else jnp.zeros_like(r.sigma0)
+                    for r in (self.rf, self.rd))
+        return {"curves": self.curves.direction(market, factor), "sigma": sig, "fxvol": tuple(fx)}
+
+    def _padded(self, a):
+        a = a[..., self.o]
+        return jnp.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, self.pad)])
+
+    def leaves(self, x) -> dict:
+        """{lnAf, lnAd, sd} (K, n_pad) at x (the batch's leaves of those names)."""
+        t, T = self.t, self.T
+        vols = {("asset", j): v for j, v in enumerate(x["fxvol"])}
+        vols.update({("ir", c): x["sigma"][j] for c, j in self.ir_of.items()})
+        lnAf = self.rf.lnA(x, t[:, None], T[None, :])
+        lnAd = self.rd.lnA(x, t[:, None], T[None, :])
+        shift = self.w_mkt - self.v_0T(vols)
+        var = self.v_tT(vols) + shift[None, :]
+        sd = jnp.where(self.alive, safe_sqrt(jnp.where(self.alive, jnp.maximum(var, 0.0), 0.0)), 0.0)
+        return {"lnAf": self._padded(lnAf), "lnAd": self._padded(lnAd + self.lnK[None, :]), "sd": self._padded(sd)}
+
+
+class EquityOptionPresTwin:
+    """One equity option batch's lnA (+ ln K) and sd as jnp functions of x = {"curves": the currency's model
+    curve, "sigma": (its Hull-White sigma pieces,), "eqvol": (the model's piecewise equity vol values,)}:
+
+        lnA = lnA_c(t_k, T) + ln K,   sd = sqrt(v_model(t_k, T) + w_e(T) - v_model(0, T)) on the live cells
+
+    (``pricing.opt_equity``; w_e the market's total variance, the dividend term div and B, wgt, w static)."""
+
+    def __init__(self, batch, ctx):
+        from exposure.models.forward_variance import equity_log_forward
+        from exposure.pricing.opt_common import variance_between_np
+
+        model, specs = ctx.model, batch.specs
+        self.batch, self.curves = batch, CurveSet()
+        self.rt = RateTwin(ctx, batch.currency, self.curves, 0)
+        t = self.t = np.asarray(ctx.times, np.float64)
+        T = self.T = np.array([s.expiry_time for s in specs])
+        self.alive = t[:, None] < T[None, :] - TIME_EPS
+        self.e = model.equity_names.index(batch.name)
+        lf = equity_log_forward(model, self.e)
+        self.eq0 = np.asarray(model.equity_vol[self.e].values, np.float64)
+        self.ir_of = {c: 0 for c, _ in lf.bonds}
+        self.v_tT = _VarianceTwin(model, lf, t[:, None], np.maximum(T[None, :], t[:, None]))
+        self.v_0T = _VarianceTwin(model, lf, 0.0, T)
+        self.w_mkt = variance_between_np(ctx.market.equities[batch.name].vol, np.zeros_like(T), T)
+        self.lnK = np.log([s.strike for s in specs])
+
+    def x0(self) -> dict:
+        return {"curves": self.curves.x0(), "sigma": (jnp.asarray(self.rt.sigma0),), "eqvol": (jnp.asarray(self.eq0),)}
+
+    def direction(self, market, factor, moves: dict, models=None, step: float = 1.0) -> dict:
+        c = self.rt.ccy
+        eq = jnp.zeros_like(self.eq0) if models is None else jnp.asarray(
+            (np.asarray(models[0].equity_vol[self.e].values) - np.asarray(models[1].equity_vol[self.e].values))
+            / (2.0 * step))
+        return {"curves": self.curves.direction(market, factor),
+                "sigma": (jnp.asarray(moves[c]) if c in moves else jnp.zeros_like(self.rt.sigma0),), "eqvol": (eq,)}
+
+    def leaves(self, x) -> dict:
+        """{lnA, sd} (K, n) at x (the batch's leaves of those names)."""
+        t, T = self.t, self.T
+        vols = {("asset", 0): x["eqvol"][0]}
+        vols.update({("ir", c): x["sigma"][j] for c, j in self.ir_of.items()})
+        var = self.v_tT(vols) + (self.w_mkt - self.v_0T(vols))[None, :]
+        sd = jnp.where(self.alive, safe_sqrt(jnp.where(self.alive, jnp.maximum(var, 0.0), 0.0)), 0.0)
+        return {"lnA": self.rt.lnA(x, t[:, None], T[None, :]) + self.lnK[None, :], "sd": sd}

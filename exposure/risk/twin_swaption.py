@@ -1,0 +1,283 @@
+"""The prepared pricing data of a swaption batch (``pricing.opt_swaption.SwaptionBatch.prepare``) as a jnp
+function of the curves and the currency's Hull-White sigma pieces (x of ``twin_common``):
+
+    b_j      = P_f(0,s_j) P_d(0,e_j) / (P_f(0,e_j) P_d(0,s_j))        (1 exactly on one curve)
+    kappa_j  = b_j exp(lnA(s_j,p_j) - lnA(s_j,e_j) - lnA(s_j,T*_j))   (b_j without a payment lag; T* static)
+    c_i      = the coupon bond of ``hw_options.swap_coupon_bond`` (its merge of flows on one date is a static
+               scatter-add), target = sum of kappa at T0
+    x*       : sum_i c_i exp(lnA(T0,T_i) - B(T0,T_i) x*) = target       (NumPy value, tangent by the IFT)
+    ln K_i   = lnA(T0,T_i) - B(T0,T_i) x*,  s_i(k) = B(T0,T_i) sqrt(Var[x(T0)|x(t_k)])
+    opt      : a0, a1, wgt of ``_probability_coefficients`` on alpha = lnA(t_k,T_i) - lnA(t_k,T0) - ln K_i
+    opt_bonds: p = lnA(t_k, T) of each block
+  physical settlement (``_underlying``):
+    flows/ex_flows: amt (the kappa flows of the holder's swap), lnA (ex_flows), flow_bonds p = lnA(t_k, U)
+    run/ex_run: c0 = ln F + lnA(t_k, p_j) of the coupon in its fixed phase (``opt_common.current_coupons``:
+                ln F = ln P_f(0,s)/P_f(0,e) when fixed at t0, else ln b + lnA(t_m, s) - lnA(t_m, e))
+
+Moved leaves (``leaves``): opt/{a0, a1, wgt}, opt_bonds/p, and when physical flows/amt, flow_bonds/p,
+ex_flows/{amt, lnA}, run/c0, ex_run/c0. Every other float leaf (sign, the B's, Bfix, B_e, w) reads only the
+mean reversion, times and trade terms: it does not move with x. The discrete structure (which terms are live,
+their order, the blocks sharing a bond, the fixing dates read) is the base run's; the constructor checks that
+it reproduces the batch's own entries.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+
+from exposure.models.hw_options import pad_cashflows, swap_coupon_bond
+from exposure.pricing.opt_common import (TIME_EPS, TINY_SD, entries, first_at_or_after, pad_rows,
+                                         shared_bond_entries)
+from exposure.pricing.opt_swaption import _STEP, SwaptionBatch, _merge
+from exposure.risk.twin_common import (CurveSet, RateTwin, block_gather, check_structure, coupon_c0, coupon_phase,
+                                       gather, root_ift, safe_sqrt, with_source)
+
+R2 = 0.7071067811865476
+
+
+
+class SwaptionPresTwin:
+    """One swaption batch's moved float leaves as jnp functions of x (module docstring)."""
+
+    def __init__(self, batch: SwaptionBatch, ctx):
+        self.batch, ccy, specs = batch, batch.currency, batch.specs
+        self.curves = CurveSet()
+        self.rt = RateTwin(ctx, ccy, self.curves, 0)
+        rm = ctx.rate_model(ccy)
+        self.t = np.asarray(ctx.times, np.float64)
+        legs = batch.legs(ctx.market)
+        disc = ctx.market.curves[ccy]
+        self.d_slot = self.curves.add(disc)
+        self.legs = []
+        for s, lg in zip(specs, legs):
+            t0, fixed_t, fixed_acc, fs, fe, b, fwd, fp = lg
+            tstar, kp = batch.lagged_float(rm, fs, fe, fp, b)
+            f_slot = None if fwd is disc else self.curves.add(fwd)
+            self.legs.append(dict(t0=t0, fs=fs, fe=fe, fp=fp, tstar=tstar, f_slot=f_slot, fwd=fwd,
+                                  lag=np.asarray(fp > fe + TIME_EPS), kp=kp, b=b,
+                                  fixed=(fixed_t, fixed_acc, s.fixed_rate)))
+        pre = batch.prepare(ctx)
+        self._bond_static(specs)
+        self._option_static(ctx, pre, specs)
+        if batch.physical:
+            self._underlying_static(ctx, pre, specs, legs)
+
+    # -- static structure (NumPy, once) --------------------------------------------------------------------
+    def _bond_static(self, specs):
+        """The coupon bonds' flows: a scatter of (K tau, -kappa, +1) into pad_cashflows' (n, m) slots."""
+        bonds, dest = [], []
+        for i, lg in enumerate(self.legs):
+            fixed_t, fixed_acc, rate = lg["fixed"]
+            bonds.append(swap_coupon_bond(lg["t0"], fixed_t, fixed_acc, rate, lg["tstar"], lg["fp"], lg["kp"]))
+            at_t0 = np.abs(lg["tstar"] - lg["t0"]) < 1e-12
+            times = np.concatenate([fixed_t, lg["tstar"][~at_t0], lg["fp"]])
+            # kind 0: fixed (value K tau), 1: -kappa of reset r, 2: +1
+            kind = np.concatenate([np.zeros(fixed_t.size), np.ones((~at_t0).sum()), np.full(lg["fp"].size, 2)])
+            ref = np.concatenate([np.arange(fixed_t.size), np.flatnonzero(~at_t0), np.zeros(lg["fp"].size, int)])
+            order = np.argsort(times, kind="stable")
+            first = np.r_[True, np.diff(times[order]) > 1e-10]
+            slot = np.cumsum(first) - 1
+            merged = np.zeros(int(first.sum()))
+            amounts = np.concatenate([rate * fixed_acc, -lg["kp"][~at_t0], np.ones(lg["fp"].size)])
+            np.add.at(merged, slot, amounts[order])
+            keep = merged != 0.0
+            out = np.where(keep, np.cumsum(keep) - 1, -1)[slot]
+            dest.append((i, out, order, kind[order], ref[order], amounts[order]))
+            lg["at_t0"] = at_t0
+        self.times, amts = pad_cashflows([(b[0], b[1]) for b in bonds])
+        self.bond_dest = dest
+        self.amts0 = amts
+
+    def _amounts(self, kappas):
+        """(n, m) coupon bond amounts and (n,) targets at the kappas (jnp)."""
+        n, m = self.amts0.shape
+        flat, vals, target = [], [], []
+        for (i, out, order, kind, ref, base), kp in zip(self.bond_dest, kappas):
+            use = out >= 0
+            v = jnp.where(kind == 1, -kp[ref], jnp.asarray(base))
+            flat.append(i * m + out[use])
+            vals.append(v[use])
+            target.append(jnp.sum(kp[self.legs[i]["at_t0"]]))
+        amts = jnp.zeros(n * m).at[np.concatenate(flat)].add(jnp.concatenate(vals)).reshape(n, m)
+        return amts, jnp.stack(target)
+
+    def _option_static(self, ctx, pre, specs):
+        t, T0, times, amts = self.t, np.array([lg["t0"] for lg in self.legs]), self.times, self.amts0
+        rm = ctx.rate_model(self.batch.currency)
+        self.T0 = T0
+        self.pre_mask = t[:, None] <= T0[None, :] + (TIME_EPS if self.batch.physical else -TIME_EPS)
+        target = np.array([sum(lg["kp"][lg["at_t0"]]) for lg in self.legs])
+        self.xstar = rm.critical_state(T0, times, amts, target)
+        self.notional = np.array([s.notional for s in specs])
+        self.w = np.where(np.array([s.payer for s in specs]), -1.0, 1.0)
+        n, (K, m) = len(specs), (t.size, times.shape[1])
+        self.r = np.array([np.flatnonzero(row)[-1] for row in amts != 0.0])
+        self.B0 = self.rt.B(T0[:, None], times)
+        lnA_S, B_S = ctx.bond_coefficients(self.batch.currency, times)
+        lnA_T, B_T = ctx.bond_coefficients(self.batch.currency, T0)
+        self.beta = B_S - B_T[..., None]
+        cm = (amts != 0.0)[None] & self.pre_mask[..., None]
+        coupons = entries(cm, n, chunk=1, p=lnA_S, q=B_S, T=times[None], g=0, **with_source(cm))
+        strike = entries(self.pre_mask, n, chunk=1, p=lnA_T, q=B_T, T=T0[None, :], g=1,
+                         **with_source(self.pre_mask, K * n * m))
+        flat = {k: np.concatenate([coupons[k], strike[k]]) for k in coupons}
+        self.opt, blocks = shared_bond_entries(flat, "p", "q", flat.pop("T"), flat.pop("g"))
+        self.n_blocks = blocks["k"].shape[0]
+        check_structure(self.opt, pre["opt"], "a swaption batch's opt")
+        check_structure({"k": blocks["k"]}, {"k": pre["opt_bonds"]["k"]}, "a swaption batch's opt_bonds")
+        # the ZBO's s at the base: s ~ 0 picks the exercise-indicator branch (kept, as every discrete choice)
+        s_p = self.B0[None] * np.sqrt(np.maximum(np.where(
+            self.pre_mask, rm.state_variance(t[:, None], T0[None, :]), 0.0), 0.0))[..., None]
+        s_all = np.concatenate([s_p.ravel(), np.take_along_axis(s_p, np.broadcast_to(
+            self.r[None, :, None], (K, n, 1)), axis=2).ravel()])
+        self.live = (self.opt["one"] > 0) & (s_all[self.opt["src"]] > TINY_SD)
+
+    def _underlying_static(self, ctx, pre, specs, legs):
+        t, T0, n = self.t, self.T0, len(specs)
+        rows, kinds, deads, self.kp_cols = [], [], [], []
+        for s, lg in zip(specs, self.legs):
+            fixed_t, fixed_acc, _ = lg["fixed"]
+            u = 1.0 if s.payer else -1.0
+            pt, pa = _merge(np.concatenate([fixed_t, lg["fp"]]),
+                            np.concatenate([-s.fixed_rate * fixed_acc, -np.ones_like(lg["fp"])]) * u * s.notional)
+            rows.append((np.concatenate([pt, lg["tstar"]]), pa, u, s.notional))
+            kinds.append(np.concatenate([np.ones_like(pt), np.zeros_like(lg["fs"])]))
+            deads.append(np.concatenate([pt, lg["fs"]]))
+        self.U = pad_rows([r[0] for r in rows], fill=None)
+        self.u_rows = rows
+        aU = pad_rows([np.concatenate([r[1], lg["kp"] * r[2] * r[3]]) for r, lg in zip(rows, self.legs)], fill=0.0)
+        is_pay = pad_rows(kinds, fill=1.0) > 0.5
+        D = pad_rows(deads, fill=None)
+        lnA_U, B_U = ctx.bond_coefficients(self.batch.currency, self.U)
+        tk = t[:, None, None]
+        alive = np.where(is_pay[None], self.U[None] > tk + TIME_EPS, D[None] >= tk - TIME_EPS) & (aU != 0.0)[None]
+        after = t[:, None] > T0[None, :] + TIME_EPS
+        e_idx = first_at_or_after(t, T0)
+        ex = (np.arange(t.size)[:, None] == e_idx[None, :]) & (t[:, None] >= T0[None, :] - TIME_EPS)
+        mask = alive & after[..., None]
+        flat = entries(mask, n, chunk=1, lnA=lnA_U, B=B_U, T=self.U[None], g=(~is_pay).astype(np.int64)[None],
+                       **with_source(mask))
+        self.flows, blocks = shared_bond_entries(flat, "lnA", "B", flat.pop("T"), flat.pop("g"), entry_cost=0.5)
+        self.n_flow_blocks = blocks["k"].shape[0]
+        exm = alive & ex[..., None]
+        self.ex_flows = entries(exm, n, **with_source(exm))
+        for mine, theirs, what in ((self.flows, pre["flows"], "flows"), (self.ex_flows, pre["ex_flows"], "ex_flows")):
+            check_structure(mine, theirs, f"a swaption batch's {what}")
+        self._runs_static(ctx, pre, legs, after, ex, n)
+
+    def _runs_static(self, ctx, pre, legs, after, ex, n):
+        """``current_coupons``' discrete choices per run (even/odd periods with a payment lag) and group."""
+        t = self.t
+        starts = pad_rows([lg[3] for lg in legs], fill=None)
+        ends = pad_rows([lg[4] for lg in legs], fill=None)
+        pays = pad_rows([lg[7] for lg in legs], fill=None)
+        valid = pad_rows([np.ones_like(lg[3]) for lg in legs], fill=0.0) > 0.5
+        groups: dict = {}
+        for i, lg in enumerate(self.legs):
+            groups.setdefault(id(lg["fwd"]), (lg["f_slot"], []))[1].append(i)
+        lag = bool(np.any(pays > ends + TIME_EPS)) and starts.shape[1] > 1
+        self.runs, run_e, ex_e = [], [], []
+        for r, sl in enumerate([slice(0, None, 2), slice(1, None, 2)] if lag else [slice(None)]):
+            has_all = np.zeros((t.size, n), bool)
+            parts = []
+            for f_slot, idx in groups.values():
+                idx = np.asarray(idx)
+                ph = coupon_phase(ctx, starts[idx][:, sl], ends[idx][:, sl], valid[idx][:, sl], pays[idx][:, sl])
+                parts.append(dict(ph, idx=idx, f_slot=self.d_slot if f_slot is None else f_slot))
+                has_all[:, idx] = ph["has"]
+            self.runs.append(parts)
+            rm_ = has_all & after
+            em = has_all & ex
+            run_e.append(entries(rm_, n, **with_source(rm_, r * t.size * n)))
+            ex_e.append(entries(em, n, **with_source(em, r * t.size * n)))
+        cat = lambda ps: {k: np.concatenate([p[k] for p in ps]) for k in ps[0]}  # noqa: E731
+        self.run_ent, self.ex_run_ent = cat(run_e), cat(ex_e)
+        check_structure(self.run_ent, pre["run"], "a swaption batch's run")
+        check_structure(self.ex_run_ent, pre["ex_run"],
+                        "a swaption batch's ex_run")
+
+    # -- the jnp map x -> leaves -----------------------------------------------------------------------------
+    def x0(self) -> dict:
+        return {"curves": self.curves.x0(), "sigma": (jnp.asarray(self.rt.sigma0),)}
+
+    def direction(self, market, factor, moves: dict, models=None, step: float = 1.0) -> dict:
+        """dx/de of a curve pillar / FX spot factor: its pillar move, the calibrated dsigma/de (``moves``)."""
+        c = self.rt.ccy
+        return {"curves": self.curves.direction(market, factor),
+                "sigma": (jnp.asarray(moves[c]) if c in moves else jnp.zeros_like(self.rt.sigma0),)}
+
+    def _kappas(self, x):
+        out = []
+        for lg in self.legs:
+            fs, fe = lg["fs"], lg["fe"]
+            if lg["f_slot"] is None:
+                b = jnp.ones(fs.shape)
+            else:
+                lp = lambda j, T: self.curves.ln_p(x, j, T)  # noqa: E731
+                b = jnp.exp(lp(lg["f_slot"], fs) - lp(lg["f_slot"], fe) - lp(self.d_slot, fs) + lp(self.d_slot, fe))
+            if lg["lag"].any():
+                ln = lambda T: self.rt.lnA(x, fs, T)  # noqa: E731
+                b = jnp.where(lg["lag"], b * jnp.exp(ln(lg["fp"]) - ln(fe) - ln(lg["tstar"])), b)
+            out.append(b)
+        return out
+
+    def leaves(self, x) -> dict:
+        """{"opt": {a0, a1, wgt}, "opt_bonds": {p}[, "flows": {amt}, "flow_bonds": {p}, "ex_flows": {amt, lnA},
+        "run": {c0}, "ex_run": {c0}]} at x (the batch's leaves of those names)."""
+        rt, t, T0, times = self.rt, self.t, self.T0, self.times
+        kappas = self._kappas(x)
+        amts, target = self._amounts(kappas)
+        lnA0 = rt.lnA(x, T0[:, None], times)
+        xstar = root_ift(jnp.asarray(self.xstar), amts, lnA0, self.B0, target)
+        strikes = jnp.exp(lnA0 - self.B0 * xstar[:, None])
+        lnK = jnp.log(strikes)
+        lnA_S = rt.lnA(x, t[:, None, None], times[None])
+        lnA_T = rt.lnA(x, t[:, None], T0[None, :])
+        sv = jnp.where(self.pre_mask, rt.state_variance(x, t[:, None], T0[None, :]), 0.0)
+        s_p = self.B0[None] * safe_sqrt(sv)[..., None]
+        alpha = lnA_S - lnA_T[..., None] - lnK[None]
+        K, n, m = lnA_S.shape
+        r3 = np.broadcast_to(self.r[None, :, None], (K, n, 1))
+        last = lambda a: jnp.take_along_axis(a, r3, axis=2)[..., 0]  # noqa: E731
+        w = self.w
+        wgt_c = jnp.broadcast_to((w[:, None] * self.notional[:, None] * amts)[None], (K, n, m))
+        wgt_s = jnp.broadcast_to((-w * self.notional * jnp.sum(amts * strikes, axis=1))[None], (K, n))
+        cat = lambda a, b: jnp.concatenate([jnp.ravel(a), jnp.ravel(b)])  # noqa: E731
+        e = self.opt
+        s = gather(cat(s_p, last(s_p)), e)
+        al = gather(cat(alpha, last(alpha)), e)
+        beta = np.concatenate([self.beta.ravel(), np.take_along_axis(
+            self.beta, np.broadcast_to(self.r[None, :, None], (K, n, 1)), axis=2)[..., 0].ravel()])
+        be = np.where(e["one"] > 0, beta[e["src"]], 0.0)
+        we = np.where(e["one"] > 0, np.concatenate([np.broadcast_to(w[None, :, None], (K, n, m)).ravel(),
+                                                    np.broadcast_to(w[None, :], (K, n)).ravel()])[e["src"]], 0.0)
+        ee = (e["src"] >= K * n * m).astype(np.float64) * (e["one"] > 0)
+        ss = jnp.where(self.live, s, 1.0)
+        a0 = jnp.where(self.live, -we * (al / ss + (0.5 - ee) * ss) * R2, -we * al * _STEP)
+        a1 = jnp.where(self.live, we * be / ss * R2, we * be * _STEP)
+        out = {"opt": {"a0": a0, "a1": a1, "wgt": 0.5 * gather(cat(wgt_c, wgt_s), e)},
+               "opt_bonds": {"p": block_gather(cat(lnA_S, lnA_T), e, self.n_blocks)}}
+        if self.batch.physical:
+            out.update(self._underlying(x, kappas))
+        return out
+
+    def _underlying(self, x, kappas) -> dict:
+        rt, t = self.rt, self.t
+        n, mU = self.U.shape
+        aU = jnp.stack([jnp.pad(jnp.concatenate([jnp.asarray(r[1]), kp * r[2] * r[3]]), (0, mU - r[1].size - kp.size))
+                        for r, kp in zip(self.u_rows, kappas)])
+        aU3 = jnp.broadcast_to(aU[None], (t.size, n, mU))
+        lnA_U = rt.lnA(x, t[:, None, None], self.U[None])
+        c0 = []
+        for parts in self.runs:
+            dense = jnp.zeros((t.size, n))
+            for p in parts:
+                c0_p, lnA_e = coupon_c0(x, rt, self.curves, p["f_slot"], p)
+                dense = dense.at[:, p["idx"]].set(c0_p + lnA_e)
+            c0.append(dense)
+        c0 = jnp.stack(c0)
+        return {"flows": {"amt": gather(aU3, self.flows)},
+                "flow_bonds": {"p": block_gather(lnA_U, self.flows, self.n_flow_blocks)},
+                "ex_flows": {"amt": gather(aU3, self.ex_flows), "lnA": gather(lnA_U, self.ex_flows)},
+                "run": {"c0": gather(c0, self.run_ent)}, "ex_run": {"c0": gather(c0, self.ex_run_ent)}}
