@@ -26,6 +26,7 @@ from exposure.risk.factors import bumped, enumerate_factors
 from exposure.risk.reverse import contract, forward_profiles, reverse_pass
 from exposure.risk.settings import RiskSettings
 from exposure.risk.setup_market import market_tangents
+from exposure.risk.setup_reverse import ReverseSetup, reverse_covered
 from exposure.risk.setup_tangent import model_state_tangent
 from exposure.risk.state import bumped_state, difference, path_state, weights_only
 
@@ -68,7 +69,13 @@ def ad_sensitivities(cfg, s, settings: RiskSettings, n_paths: int, seed: int, an
     sens = np.zeros((n_ns, n_meas, len(factors)))
     tangents = []
     market = market_tangents(cfg, s, measures, static.val_times)
+    rev = None  # curve pillars and FX spots in reverse (``setup_reverse``); profiles need each factor's tangent
+    if settings.reverse_setup and not settings.profiles and any(reverse_covered(cfg, s, market, f) for f in factors):
+        rev = ReverseSetup(cfg, s, S, static, G, market, settings.setup_step)
     for i, f in enumerate(factors):
+        if rev is not None and rev.covers(f):
+            sens[:, :, i] = rev.sensitivity(f).reshape(n_meas, n_ns).T
+            continue
         dS = tangent(cfg, f, S, static, s, settings.setup_step, market)
         sens[:, :, i] = contract(G, dS).reshape(n_meas, n_ns).T
         if settings.profiles:
