@@ -9,14 +9,16 @@ spot), d measure_o / de = <G_o, dS/de> (G = ``reverse.reverse_pass``'s g_S, n_ou
           + (D_c M_c)' gsig[c]                                 calibrated sigma: D_c = -(dR/dsigma)^-1 dR/dlnP
           + sum_twins g_x["ln_df"][c]                           linear batches' (any twin's) pricing data
           + [c = base] (g_w["y"] + sum_n dh_n/dy' g_w["h"][n])  XVA weights (``setup_market``, CDS by the IFT)
-    gsig[c] = <g_theta, dtheta/dsigma_c> + sum_twins g_x["sigma"][c]
-    g_theta = J_theta' (G_Phi, G_mu, T_L' G_L, G_y0, G_log_num, G_bridge)   one vjp of ``setup_model.model_arrays``
-    g_x     = (dleaves/dx)' G_pres[leaves]                                   one vjp of every twin's ``leaves(x)``
+    gX[k]   = g_theta["fx_spot"][k]                             theta's FX spot (the initial state)
+    gsig[c] = <G_model, J_theta dtheta/dsigma_c> + sum_twins g_x["sigma"][c]
+    g_theta = J_theta' G_model on theta's (log_df, fx_spot)      one vjp of ``setup_model.model_arrays``
+    g_x     = (dleaves/dx)' G_pres[leaves]                      one vjp of every twin's ``leaves(x)``
 
 with dlnP_c/de = -size t_i at the factor's pillar (``pillar_direction``), J_phi,c and M_c the (exactly linear)
-log-linear interpolation of the pillars at the model times / the calibration's times, T_L the linear map
-dSigma -> dL of ``setup_model.factor_tangent``, dtheta/dsigma_c by central differences of ``build_model`` with
-the calibrated sigma moved (once per run, 2 m builds; the FX/equity vol bootstraps read sigma), g_w the weights'
+log-linear interpolation of the pillars at the model times / the calibration's times, G_model = G's (Phi, mu, L,
+y0, log_num, bridge), dtheta/dsigma_c by central differences of ``build_model`` with the calibrated sigma piece
+moved (the FX/equity vol bootstraps read sigma) and J_theta . dtheta by the run's compiled model jvp
+(``setup_model.ModelTangent``): m calls and 2 m builds per calibrated currency, once per run; g_w the weights'
 Jacobian ``MarketTangents.jacobian`` contracted with G_w. All of this is computed once per run (``ReverseSetup``);
 per factor it is a dot product. The remainder is what has no jnp twin, kept per factor as ``setup_tangent``
 takes it (so the sum is the per-factor tangent's sensitivity exactly, to rounding): the central difference of
@@ -35,10 +37,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from exposure.risk.reverse import contract
 from exposure.risk.setup_curves import CURVES, FX, INDICES, covered, moved_curve_of, moved_market, pillar_direction
 from exposure.risk.setup_model import model_arrays
 from exposure.risk.setup_pres import LinearPresTwin
 
+MARKET_THETA = ("log_df", "fx_spot")  # theta's parts that curve pillars and FX spots move directly
+TWIN_ROWS = 8  # cotangent rows per backward pass of the twins (memory: one group's cotangents of the lnA grids)
 SIGMA_REL_STEP = 1e-5  # dtheta/dsigma by central differences: relative step of each calibrated sigma piece
 
 
@@ -50,24 +55,6 @@ def interpolation_matrix(curve, t) -> np.ndarray:
 
     cols = [DiscountCurve(times, np.eye(times.size)[i]).log_discount_np(t) for i in range(times.size)]
     return np.stack(cols, axis=-1) if cols else np.zeros((np.size(t), 0))
-
-
-def factor_tangent_transpose(w, V, G):
-    """T_L' G: the cotangent of dSigma for a cotangent G of dL = ``factor_tangent(w, V, dSigma)``, batched:
-    M = V'G, C = F o (M diag s) + diag(M_jj / 2 s_j), return V C V'."""
-    from exposure.risk.setup_model import EIG_GAP
-
-    M = np.einsum("...ji,...jk->...ik", V, G)
-    gap = w[..., None, :] - w[..., :, None]
-    tol = EIG_GAP * np.max(np.abs(w), axis=-1, keepdims=True)[..., None]
-    big = np.abs(gap) > tol
-    F = np.where(big, 1.0 / np.where(big, gap, 1.0), 0.0)
-    pos = w > 0.0
-    s = np.sqrt(np.where(pos, w, 0.0))
-    d = np.where(pos, np.diagonal(M, axis1=-2, axis2=-1) / (2.0 * np.where(pos, s, 1.0)), 0.0)
-    C = F * (M * s[..., None, :])
-    C = C + d[..., None, :] * np.eye(w.shape[-1])
-    return np.einsum("...ij,...jk,...lk->...il", V, C, V)
 
 
 def reverse_covered(cfg, s, market_tangents, factor) -> bool:
@@ -109,30 +96,29 @@ class ReverseSetup:
         self.g_theta = self._model_cotangent(G)
         self.offsets = np.cumsum([0] + [len(f) for f, _, _ in self.pt.base])
         self.g_x = self._twin_cotangents(G)
-        self.g_sigma = self._sigma_cotangents()
+        self.g_sigma = self._sigma_cotangents(G)
         self.g_pillars = self._pillar_cotangents(G)
 
     # -- once per run ---------------------------------------------------------------------------------------
     def _model_cotangent(self, G) -> dict:
-        """g_theta (theta's pytree, leading axis n_out): one vjp of the jnp model layer, rows vmapped."""
-        from exposure.risk.setup_model import eig_base
-
+        """g_theta of theta's market parts, {log_df, fx_spot} (leading axis n_out): one vjp of the jnp model layer
+        with respect to them alone (rows vmapped). They reach only the numeraire and y0, never the covariances,
+        so the program is small once XLA drops the rest; the vol parts' cotangent is ``_sigma_cotangents``'."""
         mt = self.ctx.tangent
         lay, theta = mt.layout, mt.theta
-        base = jax.tree_util.tree_map(np.asarray, jax.jit(lambda th: model_arrays(th, lay))(theta))
+        fixed = {k: v for k, v in theta.items() if k not in MARKET_THETA}
         cot = {k: np.asarray(G[k]) for k in ("Phi", "mu", "y0", "log_num")}
-        cot["Sigma"] = factor_tangent_transpose(*eig_base(base["Sigma"], mt._L[0]), np.asarray(G["L"]))
-        if "bridge" in base:
+        cot["Sigma"] = np.zeros((self.n_out,) + np.shape(G["L"])[1:])  # independent of ln P and spots
+        if lay.lo is not None:
             b = G["bridge"]
             cot["bridge"] = {"A": np.asarray(b["A"]), "B": np.asarray(b["B"]), "m": np.asarray(b["m"]),
-                             "V": factor_tangent_transpose(*eig_base(base["bridge"]["V"], mt._L[1]),
-                                                           np.asarray(b["L"]))}
+                             "V": np.zeros((self.n_out,) + np.shape(b["L"])[1:])}
 
-        def rows(th, c):
-            _, f = jax.vjp(lambda x: model_arrays(x, lay), th)
+        def rows(x, c):
+            _, f = jax.vjp(lambda x_: model_arrays(dict(fixed, **x_), lay), x)
             return jax.vmap(lambda r: f(r)[0])(c)
 
-        return jax.tree_util.tree_map(np.asarray, jax.jit(rows)(theta, cot))
+        return jax.tree_util.tree_map(np.asarray, jax.jit(rows)({k: theta[k] for k in MARKET_THETA}, cot))
 
     def _twin_cotangents(self, G) -> dict:
         """{batch index: g_x (the twin's x pytree, leading axis n_out)}: one vjp of every twin's leaves."""
@@ -151,13 +137,20 @@ class ReverseSetup:
         x0 = {i: tw.x0() for i, tw in self.twins.items()}
         f = lambda xs: {i: self.twins[i].leaves(x) for i, x in xs.items()}  # noqa: E731
 
-        def rows(xs, c):
+        n, B = self.n_out, TWIN_ROWS
+        groups = -(-n // B)
+        cot = jax.tree_util.tree_map(  # (groups, B, ...): rows padded with zeros (explicit shapes: empty leaves)
+            lambda a: np.concatenate([a, np.zeros((groups * B - n,) + a.shape[1:])]).reshape((groups, B) + a.shape[1:]),
+            cot)
+
+        def rows(xs, c):  # rows in groups: a row's backward holds the lnA grids' cotangents (n_out ~ 100 on big books)
             _, vjp = jax.vjp(f, xs)
-            return jax.vmap(lambda r: vjp(r)[0])(c)
+            return jax.lax.map(jax.vmap(lambda r: vjp(r)[0]), c)
 
-        return jax.tree_util.tree_map(np.asarray, jax.jit(rows)(x0, cot))
+        g = jax.jit(rows)(x0, cot)
+        return jax.tree_util.tree_map(lambda a: np.asarray(a).reshape((groups * B,) + a.shape[2:])[:n], g)
 
-    def _sigma_cotangents(self) -> dict:
+    def _sigma_cotangents(self, G) -> dict:
         """{ccy: gsig (n_out, m)} of every calibrated currency: <g_theta, dtheta/dsigma_k> + the twins' sigma."""
         from exposure.models.build import build_model
         from exposure.models.hull_white import HullWhiteParams
@@ -165,10 +158,11 @@ class ReverseSetup:
         out = {}
         params = {c: HullWhiteParams(ift.a, ift.vol_times, np.asarray(ift.sigma)) for c, (ift, _, _) in
                   self.ctx.ift.items()}
-        leaves = jax.tree_util.tree_leaves(self.g_theta)
+        model_keys = [k for k in ("Phi", "mu", "L", "y0", "log_num", "bridge") if k in G]
+        Gm = {k: G[k] for k in model_keys}
         for c, (ift, _, _) in self.ctx.ift.items():
             g = np.zeros((self.n_out, ift.sigma.size))
-            for k in range(ift.sigma.size):
+            for k in range(ift.sigma.size):  # <G, J_theta dtheta/dsigma_k>: the run's compiled model jvp, m calls
                 h = SIGMA_REL_STEP * max(abs(float(ift.sigma[k])), 1e-4)
                 th = []
                 for e in (h, -h):
@@ -176,8 +170,9 @@ class ReverseSetup:
                     sig[k] += e
                     p = dict(params, **{c: HullWhiteParams(ift.a, ift.vol_times, sig)})
                     th.append(self.ctx.tangent.theta_of(build_model(self.s.market, self.cfg.model, calibrated=p).model))
-                for gl, u, d in zip(leaves, *(jax.tree_util.tree_leaves(t) for t in th)):
-                    g[:, k] += _dot(gl, (np.asarray(u) - np.asarray(d)) / (2.0 * h))
+                dtheta = jax.tree_util.tree_map(lambda u, d: (np.asarray(u) - np.asarray(d)) / (2.0 * h), *th)
+                dS = self.ctx.tangent(dtheta)
+                g[:, k] = contract(Gm, {k_: dS[k_] for k_ in model_keys})
             for i, tw in self.twins.items():
                 ccys = list(tw.cf.currencies)
                 if c in ccys:
