@@ -137,7 +137,7 @@ class ReverseSetup:
         x0 = {i: tw.x0() for i, tw in self.twins.items()}
         f = lambda xs: {i: self.twins[i].leaves(x) for i, x in xs.items()}  # noqa: E731
 
-        n, B = self.n_out, TWIN_ROWS
+        n, B = self.n_out, min(TWIN_ROWS, self.n_out)
         groups = -(-n // B)
         cot = jax.tree_util.tree_map(  # (groups, B, ...): rows padded with zeros (explicit shapes: empty leaves)
             lambda a: np.concatenate([a, np.zeros((groups * B - n,) + a.shape[1:])]).reshape((groups, B) + a.shape[1:]),
