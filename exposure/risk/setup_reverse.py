@@ -274,7 +274,7 @@ class ReverseSetup:
         s, g, G = self.s, self.s.grid, self._G_pres
         out = np.zeros(self.n_out)
         for i in idx:
-            b, (floats, ints, _) = s.portfolio.batches[i], self.pt.base[i]
+            b, (_, ints, _) = s.portfolio.batches[i], self.pt.base[i]
             pres = []
             for mk, md in zip(markets, models):
                 ctx = PricingContext(mk, md, self.static.times, s.portfolio.fixings, (mk.asof,) + tuple(g.dates),
