@@ -28,3 +28,4 @@ class RiskConfig:
     mta_smoothing: float = 0.0  # smoothed MTA call width as a fraction of the MTA (0: pathwise)
     bump_step: float = 1.0  # method=bump: bump size in factor units
     csv: bool = True  # write sensitivities.csv
+    reverse_setup: bool = True  # curve pillars / FX spots by one vjp through the set-up (false: per-factor tangents)

@@ -11,6 +11,8 @@
     risk.mta_smoothing  float  width of the smoothed MTA call as a fraction of the MTA (0: pathwise)
     risk.bump_step      float  bump of risk.method=bump, in factor units
     risk.csv            bool   write sensitivities.csv
+    risk.reverse_setup  bool   curve pillars and FX spots by one vjp of g_S through the set-up (``setup_reverse``)
+                               instead of a tangent per factor (the reference); off when profiles are asked
 
 Nothing here imports Hydra or OmegaConf: the config node is read through getattr only.
 """
@@ -36,6 +38,7 @@ class RiskSettings:
     mta_smoothing: float = 0.0
     bump_step: float = 1.0
     csv: bool = True
+    reverse_setup: bool = True
 
 
 def risk_settings(cfg) -> RiskSettings | None:
@@ -75,4 +78,5 @@ def risk_settings(cfg) -> RiskSettings | None:
             raise ConfigError(f"risk.{name}", f"must be finite and {'>= 0' if name == 'mta_smoothing' else '> 0'} (got {v})")
         out[name] = v
     return RiskSettings(method, measures, types, bool(getattr(node, "profiles", False)), block, **out,
-                        csv=bool(getattr(node, "csv", True)))
+                        csv=bool(getattr(node, "csv", True)),
+                        reverse_setup=bool(getattr(node, "reverse_setup", True)))

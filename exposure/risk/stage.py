@@ -6,9 +6,12 @@ risk.method=ad: one reverse pass over the run's paths gives g_S = d measure / d 
 netting set (``reverse``); each factor's set-up tangent dS/de_f is contracted with it: the XVA weights by AD
 (``setup_market``), the model arrays by jvp and the Hull-White calibration by the implicit-function theorem
 (``setup_tangent``), a curve pillar or FX spot without a market build and the linear batches' pricing data by
-jvp (``setup_curves``, ``setup_pres``), the rest of the deterministic set-up by central differences (``state``). risk.method=bump: central bump and full
-revaluation (the same seed) per factor, the reference. Profiles (risk.profiles): EPE_sensitivity,
-ENE_sensitivity (netting_set, date, risk_factor) by forward mode along the same tangents.
+jvp (``setup_curves``, ``setup_pres``), the rest of the deterministic set-up by central differences (``state``);
+with risk.reverse_setup (and no profiles) curve pillars and FX spots instead take one vjp of g_S back through
+the set-up to all of them at once, plus a per-factor remainder for what has no jnp twin (``setup_reverse``).
+risk.method=bump: central bump and full revaluation (the same seed) per factor, the reference. Profiles
+(risk.profiles): EPE_sensitivity, ENE_sensitivity (netting_set, date, risk_factor) by forward mode along the same
+tangents.
 
 For the bump method ``revalue(cfg) -> results Dataset`` is given by the caller (the pipeline), so this stage
 imports nothing above it.
@@ -26,6 +29,7 @@ from exposure.risk.factors import bumped, enumerate_factors
 from exposure.risk.reverse import contract, forward_profiles, reverse_pass
 from exposure.risk.settings import RiskSettings
 from exposure.risk.setup_market import market_tangents
+from exposure.risk.setup_reverse import ReverseSetup, reverse_covered
 from exposure.risk.setup_tangent import model_state_tangent
 from exposure.risk.state import bumped_state, difference, path_state, weights_only
 
@@ -68,7 +72,13 @@ def ad_sensitivities(cfg, s, settings: RiskSettings, n_paths: int, seed: int, an
     sens = np.zeros((n_ns, n_meas, len(factors)))
     tangents = []
     market = market_tangents(cfg, s, measures, static.val_times)
+    rev = None  # curve pillars and FX spots in reverse (``setup_reverse``); profiles need each factor's tangent
+    if settings.reverse_setup and not settings.profiles and any(reverse_covered(cfg, s, market, f) for f in factors):
+        rev = ReverseSetup(cfg, s, S, static, G, market, settings.setup_step)
     for i, f in enumerate(factors):
+        if rev is not None and rev.covers(f):
+            sens[:, :, i] = rev.sensitivity(f).reshape(n_meas, n_ns).T
+            continue
         dS = tangent(cfg, f, S, static, s, settings.setup_step, market)
         sens[:, :, i] = contract(G, dS).reshape(n_meas, n_ns).T
         if settings.profiles:
@@ -163,10 +173,11 @@ NOTES = ("reverse mode (jax.vjp) through simulation, pricing, collateral and XVA
          "layer: XVA weights by forward-mode AD (CDS bootstrap by the implicit-function theorem; credit and funding "
          "factors end to end), model discretisation (transitions, bridge, L, y0, numeraire) by jax.jvp, Hull-White "
          "calibration by the implicit-function theorem; curve pillars and FX spots move the built market in place "
-         "and the linear batches' prepared data by jax.jvp of a jnp twin; FX/equity vol bootstraps by the "
-         "implicit-function theorem (vol pillars and model parameters build no market or model); the rest (option "
-         "batches' prepared data, cash-flow amounts) by central differences of the deterministic NumPy set-up (step "
-         "risk.setup_step factor units, no Monte Carlo noise); "
+         "and the linear and option batches' prepared data by jax.jvp of jnp twins (risk.reverse_setup: all of them "
+         "at once by one jax.vjp of g_S through the model layer, the calibration, the twins and the weights); FX/equity "
+         "vol bootstraps by the implicit-function theorem (vol pillars and model parameters build no market or "
+         "model); the rest (cash-flow amounts, prepared data of batches a model parameter moves) by central "
+         "differences of the deterministic NumPy set-up (step risk.setup_step factor units, no Monte Carlo noise); "
          "kinks: max() and thresholds pathwise, rounding straight-through, MTA pathwise or smoothed "
          "(risk.mta_smoothing), exercise decisions pathwise, PFE not differentiated")
 

@@ -1,0 +1,306 @@
+"""The set-up layer in reverse for curve pillars and FX spots: one vjp of g_S to all of them at once.
+
+For a factor e that ``setup_curves`` moves in place (a zero/discount pillar of a discount or index curve, an FX
+spot), d measure_o / de = <G_o, dS/de> (G = ``reverse.reverse_pass``'s g_S, n_out rows) is split as
+
+    <G_o, dS/de> = gP_o[c] . dlnP_c/de  +  gX_o[k] dX_k/de  +  <G_o, dS/de>_remainder
+
+    gP[c] = J_phi,c' g_theta["log_df"][c]                      theta's ln P(0, t) on the model times
+          + (D_c M_c)' gsig[c]                                 calibrated sigma: D_c = -(dR/dsigma)^-1 dR/dlnP
+          + sum_twins g_x["ln_df"][c]                           linear batches' (any twin's) pricing data
+          + [c = base] (g_w["y"] + sum_n dh_n/dy' g_w["h"][n])  XVA weights (``setup_market``, CDS by the IFT)
+    gX[k]   = g_theta["fx_spot"][k]                             theta's FX spot (the initial state)
+    gsig[c] = <G_model, J_theta dtheta/dsigma_c> + sum_twins g_x["sigma"][c]
+    g_theta = J_theta' G_model on theta's (log_df, fx_spot)      one vjp of ``setup_model.model_arrays``
+    g_x     = (dleaves/dx)' G_pres[leaves]                      one vjp of every twin's ``leaves(x)``
+
+with dlnP_c/de = -size t_i at the factor's pillar (``pillar_direction``), J_phi,c and M_c the (exactly linear)
+log-linear interpolation of the pillars at the model times / the calibration's times, G_model = G's (Phi, mu, L,
+y0, log_num, bridge), dtheta/dsigma_c by central differences of ``build_model`` with the calibrated sigma piece
+moved (the FX/equity vol bootstraps read sigma) and J_theta . dtheta by the run's compiled model jvp
+(``setup_model.ModelTangent``): m calls and 2 m builds per calibrated currency, once per run; g_w the weights'
+Jacobian ``MarketTangents.jacobian`` contracted with G_w. All of this is computed once per run (``ReverseSetup``);
+per factor it is a dot product. The remainder is what has no jnp twin, kept per factor as ``setup_tangent``
+takes it (so the sum is the per-factor tangent's sensitivity exactly, to rounding): the central difference of
+``prepare`` of every batch without a twin at the moved markets and models, and of the cash-flow amounts a
+twin reads off a moved curve (a twin's x keys other than ln_df and sigma: ``amt``/``cw`` of a LinearPresTwin
+from its cash-flow tables, those of any other twin from its ``x_of(market, model)``).
+Any twin that ``setup_pres.PresTangents`` holds (``x0()``, ``leaves(x)``) is taken in reverse automatically.
+Not covered (the caller keeps the per-factor tangent): curves under market.curve_inputs, models with credit
+intensities (their calibration reads the base curve), a base curve without ``MarketTangents``, an index curve
+that is also a model curve.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from exposure.risk.reverse import contract
+from exposure.risk.setup_curves import CURVES, FX, INDICES, covered, moved_curve_of, moved_market, pillar_direction
+from exposure.risk.setup_model import model_arrays
+from exposure.risk.setup_pres import LinearPresTwin
+
+MARKET_THETA = ("log_df", "fx_spot")  # theta's parts that curve pillars and FX spots move directly
+TWIN_ROWS = 8  # cotangent rows per backward pass of the twins (memory: one group's cotangents of the lnA grids)
+SIGMA_REL_STEP = 1e-5  # dtheta/dsigma by central differences: relative step of each calibrated sigma piece
+
+
+def interpolation_matrix(curve, t) -> np.ndarray:
+    """d ln P(0, t) / d lnP_pillars (len(t), n): ``log_discount_np`` is linear in the pillars (interpolation and
+    flat-forward extrapolation), so its columns are the curve at unit pillar vectors."""
+    times = np.asarray(curve.times, np.float64)
+    from exposure.market.curves import DiscountCurve
+
+    cols = [DiscountCurve(times, np.eye(times.size)[i]).log_discount_np(t) for i in range(times.size)]
+    return np.stack(cols, axis=-1) if cols else np.zeros((np.size(t), 0))
+
+
+def reverse_covered(cfg, s, market_tangents, factor) -> bool:
+    """Whether ``ReverseSetup`` takes the factor (module docstring: what is not covered)."""
+    m, model = s.market, s.built.model
+    if not covered(cfg, factor) or model.credit:
+        return False
+    p = factor.path
+    if p[:2] == CURVES:
+        return p[2] in model.currencies and (p[2] != m.base_currency or market_tangents is not None)
+    if p[:2] == INDICES:
+        return not any(moved_curve_of(m, factor) is cv for cv in model.curves)
+    return p[:2] == FX and p[2] in model.currencies[1:]
+
+
+def _dot(g, d) -> np.ndarray:
+    """sum over the trailing axes of g (n_out, ...) times d (...): (n_out,)."""
+    d = np.asarray(d, np.float64)
+    return np.asarray(g, np.float64).reshape(g.shape[0], -1) @ d.reshape(-1)
+
+
+class ReverseSetup:
+    """The reduced cotangents of one run's G (module docstring) and the per-factor sensitivity from them."""
+
+    def __init__(self, cfg, s, S, static, G, market, step: float):
+        from exposure.risk.setup_pres import PresTangents
+        from exposure.risk.setup_tangent import context
+
+        self.cfg, self.s, self.static, self.step = cfg, s, static, step
+        self.ctx = ctx = context(cfg, s, S, static)
+        self.market_t = market
+        self.model = s.built.model
+        if ctx.pres is None:
+            ctx.pres = PresTangents(s, static)
+        self.pt = ctx.pres
+        # the linear batches' twins in reverse; the option batches' twins (``twins``: other x layouts) per factor
+        self.twins = {i: tw for i, tw in self.pt._linear().items() if isinstance(tw, LinearPresTwin)}
+        self.n_out = jax.tree_util.tree_leaves(G)[0].shape[0]
+        self._G_pres = [np.asarray(x) for x in G["pres"]]
+        self.g_theta = self._model_cotangent(G)
+        self.offsets = np.cumsum([0] + [len(f) for f, _, _ in self.pt.base])
+        self.g_x = self._twin_cotangents(G)
+        self.g_sigma = self._sigma_cotangents(G)
+        self.g_pillars = self._pillar_cotangents(G)
+
+    # -- once per run ---------------------------------------------------------------------------------------
+    def _model_cotangent(self, G) -> dict:
+        """g_theta of theta's market parts, {log_df, fx_spot} (leading axis n_out): one vjp of the jnp model layer
+        with respect to them alone (rows vmapped). They reach only the numeraire and y0, never the covariances,
+        so the program is small once XLA drops the rest; the vol parts' cotangent is ``_sigma_cotangents``'."""
+        mt = self.ctx.tangent
+        lay, theta = mt.layout, mt.theta
+        fixed = {k: v for k, v in theta.items() if k not in MARKET_THETA}
+        cot = {k: np.asarray(G[k]) for k in ("Phi", "mu", "y0", "log_num")}
+        cot["Sigma"] = np.zeros((self.n_out,) + np.shape(G["L"])[1:])  # independent of ln P and spots
+        if lay.lo is not None:
+            b = G["bridge"]
+            cot["bridge"] = {"A": np.asarray(b["A"]), "B": np.asarray(b["B"]), "m": np.asarray(b["m"]),
+                             "V": np.zeros((self.n_out,) + np.shape(b["L"])[1:])}
+
+        def rows(x, c):
+            _, f = jax.vjp(lambda x_: model_arrays(dict(fixed, **x_), lay), x)
+            return jax.vmap(lambda r: f(r)[0])(c)
+
+        return jax.tree_util.tree_map(np.asarray, jax.jit(rows)({k: theta[k] for k in MARKET_THETA}, cot))
+
+    def _twin_cotangents(self, G) -> dict:
+        """{batch index: g_x (the twin's x pytree, leading axis n_out)}: one vjp of every twin's leaves."""
+        if not self.twins:
+            return {}
+        cot = {}
+        for i, tw in self.twins.items():
+            shapes = jax.eval_shape(tw.leaves, tw.x0())
+            paths = self.pt.base[i][2]
+            cot[i] = {}
+            for name in shapes:
+                pos = [k for k, p in enumerate(paths) if p == name]
+                if len(pos) != 1:
+                    raise ValueError(f"twin leaf '{name}' found {len(pos)} times in batch {i}'s prepared data")
+                cot[i][name] = np.asarray(G["pres"][self.offsets[i] + pos[0]])
+        x0 = {i: tw.x0() for i, tw in self.twins.items()}
+        f = lambda xs: {i: self.twins[i].leaves(x) for i, x in xs.items()}  # noqa: E731
+
+        n, B = self.n_out, min(TWIN_ROWS, self.n_out)
+        groups = -(-n // B)
+        cot = jax.tree_util.tree_map(  # (groups, B, ...): rows padded with zeros (explicit shapes: empty leaves)
+            lambda a: np.concatenate([a, np.zeros((groups * B - n,) + a.shape[1:])]).reshape((groups, B) + a.shape[1:]),
+            cot)
+
+        def rows(xs, c):  # rows in groups: a row's backward holds the lnA grids' cotangents (n_out ~ 100 on big books)
+            _, vjp = jax.vjp(f, xs)
+            return jax.lax.map(jax.vmap(lambda r: vjp(r)[0]), c)
+
+        g = jax.jit(rows)(x0, cot)
+        return jax.tree_util.tree_map(lambda a: np.asarray(a).reshape((groups * B,) + a.shape[2:])[:n], g)
+
+    def _sigma_cotangents(self, G) -> dict:
+        """{ccy: gsig (n_out, m)} of every calibrated currency: <g_theta, dtheta/dsigma_k> + the twins' sigma."""
+        from exposure.models.build import build_model
+        from exposure.models.hull_white import HullWhiteParams
+
+        out = {}
+        params = {c: HullWhiteParams(ift.a, ift.vol_times, np.asarray(ift.sigma)) for c, (ift, _, _) in
+                  self.ctx.ift.items()}
+        model_keys = [k for k in ("Phi", "mu", "L", "y0", "log_num", "bridge") if k in G]
+        Gm = {k: G[k] for k in model_keys}
+        for c, (ift, _, _) in self.ctx.ift.items():
+            g = np.zeros((self.n_out, ift.sigma.size))
+            for k in range(ift.sigma.size):  # <G, J_theta dtheta/dsigma_k>: the run's compiled model jvp, m calls
+                h = SIGMA_REL_STEP * max(abs(float(ift.sigma[k])), 1e-4)
+                th = []
+                for e in (h, -h):
+                    sig = np.array(ift.sigma, np.float64)
+                    sig[k] += e
+                    p = dict(params, **{c: HullWhiteParams(ift.a, ift.vol_times, sig)})
+                    th.append(self.ctx.tangent.theta_of(build_model(self.s.market, self.cfg.model, calibrated=p).model))
+                dtheta = jax.tree_util.tree_map(lambda u, d: (np.asarray(u) - np.asarray(d)) / (2.0 * h), *th)
+                dS = self.ctx.tangent(dtheta)
+                g[:, k] = contract(Gm, {k_: dS[k_] for k_ in model_keys})
+            for i, tw in self.twins.items():
+                ccys = list(tw.cf.currencies)
+                if c in ccys:
+                    g += np.asarray(self.g_x[i]["sigma"][ccys.index(c)]).reshape(self.n_out, -1)
+            out[c] = g
+        return out
+
+    def _pillar_cotangents(self, G) -> dict:
+        """{ccy: gP (n_out, n_pillars)} of every model currency's discount curve (module docstring)."""
+        model, out = self.model, {}
+        t_phi = self.ctx.tangent.layout.phi_times
+        mt = self.market_t
+        gw = None
+        if mt is not None:
+            jac = mt.jacobian()
+            gw = jax.tree_util.tree_map(lambda a: np.zeros((self.n_out,) + np.shape(a)), mt.x0)
+            for m, jm in jac.items():
+                Gm = np.asarray(G["w"][m])  # (n_out, n_ns, K)
+                gw = jax.tree_util.tree_map(lambda acc, j: acc + np.tensordot(Gm, j, axes=2), gw, jm)
+        for ci, c in enumerate(model.currencies):
+            curve = model.curves[ci]
+            g = np.asarray(self.g_theta["log_df"][:, ci, :]) @ interpolation_matrix(curve, t_phi)
+            if c in self.ctx.ift:
+                ift = self.ctx.ift[c][0]
+                Js, _, _, Jp = (np.asarray(j) for j in ift._jac(jnp.asarray(ift.sigma), jnp.asarray(ift.vols),
+                                                                 jnp.asarray(ift.a), jnp.asarray(ift.lnP)))
+                D = -np.linalg.solve(Js, Jp)  # dsigma / dlnP(times)
+                g = g + self.g_sigma[c] @ D @ interpolation_matrix(curve, ift.times)
+            for i, tw in self.twins.items():
+                ccys = list(tw.cf.currencies)
+                if c in ccys:
+                    g = g + np.asarray(self.g_x[i]["ln_df"][ccys.index(c)])
+            if c == self.s.market.base_currency and gw is not None:
+                g = g + gw["y"]
+                for n, d in mt.dh.items():
+                    g = g + gw["h"][n] @ d["y"]
+            out[c] = g
+        return out
+
+    # -- per factor -----------------------------------------------------------------------------------------
+    def covers(self, factor) -> bool:
+        return reverse_covered(self.cfg, self.s, self.market_t, factor)
+
+    def sensitivity(self, factor) -> np.ndarray:
+        """d measure_o / de (n_out,) of a covered factor: the reverse part plus the per-factor remainder."""
+        p, m = factor.path, self.s.market
+        if p[:2] == CURVES:
+            g = self.g_pillars[p[2]]
+            out = g @ pillar_direction(m.curves[p[2]], factor)
+        elif p[:2] == FX:
+            k = self.model.currencies.index(p[2]) - 1
+            out = np.asarray(self.g_theta["fx_spot"][:, k]) * (factor.size * float(m.fx_spots[p[2]]))
+        else:
+            out = np.zeros(self.n_out)
+        return out + self.remainder(factor)
+
+    def remainder(self, factor) -> np.ndarray:
+        """<G, dS/de> of what has no twin: central differences at the moved markets (and models when needed)."""
+        from exposure.models.build import build_model
+        from exposure.risk.setup_tangent import _calibrated_params, calibrated_moves
+
+        h2, cfg, s = 2.0 * self.step, self.cfg, self.s
+        lin = {i for i, tw in self.twins.items() if isinstance(tw, LinearPresTwin)}
+        others = [i for i in range(len(s.portfolio.batches)) if i not in self.twins]
+        generic = [i for i in self.twins if i not in lin]
+        m = s.market
+        moved = moved_curve_of(m, factor)
+        amounts = [i for i in lin if moved is not None and id(moved) in self.twins[i].amount_curves]
+        if not (others or generic or amounts):
+            return np.zeros(self.n_out)
+        markets = tuple(moved_market(cfg, m, factor, e, keep_credit=True) for e in (self.step, -self.step))
+        out = np.zeros(self.n_out)
+        for i in amounts:
+            tw, gx = self.twins[i], self.g_x[i]
+            cu, cd = (tw.batch.cashflows(mk) for mk in markets)
+            _same_tables(tw, cu, cd, factor)
+            out += _dot(gx["amt"], (cu.f_amount - cd.f_amount) / h2) + _dot(gx["cw"], (cu.c_weight - cd.c_weight) / h2)
+        if not (others or generic):
+            return out
+        moves = calibrated_moves(self.ctx, factor, markets, self.step)
+        models = tuple(build_model(mk, cfg.model, calibrated=_calibrated_params(self.ctx, cfg, moves, e)).model
+                       for mk, e in zip(markets, (self.step, -self.step)))
+        for i in generic:
+            tw, gx = self.twins[i], self.g_x[i]
+            xu, xd = (tw.x_of(mk, md) for mk, md in zip(markets, models))
+            for key in xu:
+                if key not in ("ln_df", "sigma"):
+                    for g, u, d in zip(*(jax.tree_util.tree_leaves(t) for t in (gx[key], xu[key], xd[key]))):
+                        out += _dot(g, (np.asarray(u) - np.asarray(d)) / h2)
+        jvp = [i for i in others if i in self.pt.twins]  # option batches with a twin: one jvp of the twins
+        if jvp:
+            dp = self.pt(factor, markets, models, moves, self.step)
+            for i in jvp:
+                out += sum(_dot(self._G_pres[k], dp[k]) for k in range(self.offsets[i], self.offsets[i + 1]))
+        rest = [i for i in others if i not in self.pt.twins]
+        if rest:
+            out += self._prepare_difference(rest, markets, models, factor)
+        return out
+
+    def _prepare_difference(self, idx, markets, models, factor) -> np.ndarray:
+        from exposure.errors import ConfigError
+        from exposure.pricing.view import PricingContext
+        from exposure.risk.state import APPROXIMATION_ORDERS, _split
+
+        s, g, G = self.s, self.s.grid, self._G_pres
+        out = np.zeros(self.n_out)
+        for i in idx:
+            b, (_, ints, _) = s.portfolio.batches[i], self.pt.base[i]
+            pres = []
+            for mk, md in zip(markets, models):
+                ctx = PricingContext(mk, md, self.static.times, s.portfolio.fixings, (mk.asof,) + tuple(g.dates),
+                                     g.reporting_mask())
+                fl, it, _ = _split([b.prepare(ctx)])
+                if len(it) != len(ints) or not all(
+                        a.shape == c.shape and (np.array_equal(a, c) or any(o in n for o in APPROXIMATION_ORDERS))
+                        for (_, a, n), (_, c, _) in zip(it, ints)):
+                    raise ConfigError("risk", f"moving {factor.label()} changes the discrete set-up of {b!r}: its "
+                                              "sensitivity cannot be taken through the fixed path program")
+                pres.append(fl)
+            for k, (u, d) in enumerate(zip(*pres)):
+                out += _dot(G[self.offsets[i] + k], (u - d) / (2.0 * self.step))
+        return out
+
+
+def _same_tables(tw, cu, cd, factor) -> None:
+    from exposure.errors import ConfigError
+
+    if not all(np.array_equal(getattr(cu, k), getattr(cd, k)) and np.array_equal(getattr(cu, k), getattr(tw.cf, k))
+               for k in ("f_trade", "f_day", "f_dead", "f_num", "f_den", "c_trade", "c_fix", "c_pay")):
+        raise ConfigError("risk", f"moving {factor.label()} changes the cash-flow tables of {tw.batch!r}")
