@@ -21,7 +21,8 @@
              scan of the path functionals) and its outputs (block sums, the PFE input)), at the width W(n) it is
              compiled for: n paths of device arrays, ``reduction.host_width(n)`` (< n + max(256, n / 4)) for
              host arrays (a checkpoint replay, `exposure aggregate`)
-    chunk  = min(simulation.chunk_size, the largest n with c(n) <= A - S_mem) paths, S_mem = S in memory else 0,
+    chunk  = min(simulation.chunk_size [with jax: rounded to the nearest multiple of 256 when >= 256 and < P],
+             the largest n with c(n) <= A - S_mem) paths, S_mem = S in memory else 0,
            rounded down to PATH_LANES (a chunk is simulated in lanes of 64 paths), and with the jax reduction to
            a multiple of its block (256 paths) when at least one block fits, so that no block straddles a chunk
            edge; ConfigError when not even one lane fits
@@ -134,8 +135,19 @@ def memory_plan(budget_gb, chunk_size: int, n_paths: int, k_all: int, k: int, n_
         fit -= step
     while fit > PATH_LANES and cost(fit) > room:
         fit -= PATH_LANES
-    chunk = min(int(chunk_size), fit)
+    chunk = min(block_chunk(int(chunk_size), P, reduction), fit)
     return MemoryPlan(B, max(1, chunk), max(1, A // 2), spilled, held, reduction)
+
+
+def block_chunk(chunk_size: int, n_paths: int, reduction: str) -> int:
+    """simulation.chunk_size as the run uses it: with the jax reduction, a chunk of at least one block that
+    does not hold every path is rounded to the nearest whole number of blocks (5,000 -> 5,120), so that no
+    256-path block straddles a chunk edge and the run compiles the reduction at one width only (an edge block
+    would need a second program, width 256, assembled on the host). Results do not depend on the chunking."""
+    B = REDUCTION_BLOCK
+    if reduction != "jax" or chunk_size < B or chunk_size >= n_paths:
+        return chunk_size
+    return max(B, (chunk_size + B // 2) // B * B)
 
 
 def run_memory_plan(cfg, s) -> MemoryPlan:

@@ -265,6 +265,10 @@ def _distinct_exponents(out: dict) -> dict:
     return out
 
 
+_CASHFLOWS: dict = {}  # (id(batch), id(market)) -> (batch, market, CashFlows), oldest first
+_MAX_CASHFLOWS = 64
+
+
 class LinearBatch(TradeBatch):
     """Linear trades of one type and currency set, priced as moment matrix products (module docstring)."""
 
@@ -296,7 +300,18 @@ class LinearBatch(TradeBatch):
         return LinearBatch(self.specs, self.netting_set, self.series_range, exact_fixings=True)
 
     def cashflows(self, market) -> CashFlows:
-        return generate(self.specs, market)
+        """The batch's cash-flow tables on ``market``; generated once per (batch, market object): a run
+        prepares every batch twice (the simulation dates and t0) on the same market, and a warm process
+        re-running a book on a cached market reuses them (the tables are a function of both, never mutated)."""
+        key = (id(self), id(market))
+        hit = _CASHFLOWS.get(key)
+        if hit is not None and hit[0] is self and hit[1] is market:
+            return hit[2]
+        cf = generate(self.specs, market)
+        while len(_CASHFLOWS) >= _MAX_CASHFLOWS:
+            _CASHFLOWS.pop(next(iter(_CASHFLOWS)))
+        _CASHFLOWS[key] = (self, market, cf)  # strong references: the ids cannot be reused while cached
+        return cf
 
     def prepare(self, ctx: PricingContext) -> LinearPre:
         cf = self.cashflows(ctx.market)
