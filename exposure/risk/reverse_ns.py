@@ -11,7 +11,8 @@ of different netting sets do not overlap), and read per-netting-set copies of wh
 (``ns_kernels``): the copies' gradients are the netting sets' own view (and shared pricing data) gradients, the
 other pricing arrays' gradients are split by the netting set of their element. Only the cheap parts (collateral
 and sums, view, simulation) are differentiated once per output (vmapped). Batches without a copy-reading twin
-are differentiated once per output, as in ``reverse.reverse_pass`` (their cost grows with the netting sets).
+are differentiated once per output of the netting sets they hold, as in ``reverse.reverse_pass`` (their cost
+grows with those netting sets).
 
 Same output as ``reverse.reverse_pass`` (G[o] = (1/P) sum_blocks d f_o / d S, the same pytree), same block
 order (results the same bits for any simulation.chunk_size), values the run's measures on the same paths.
@@ -133,15 +134,17 @@ def block_gradients(S, static: Static, plan: Plan, start, block, n_total, seed, 
         pres = merge_pres(static, floats)
         return {b: plan.kernels[b].netting_values(pres[b], cps[b], n_ns) for b in kb}
 
-    def priced_f(floats, xv, fxv, eqv):
+    def priced_f(b, floats, xv, fxv, eqv):
         pres = merge_pres(static, floats)
         view = PathView(jnp.asarray(static.times), xv, fxv, eqv, sg(num), tuple(static.model.currencies),
                         tuple(static.model.equity_names))
-        return {b: static.batches[b].netting_values(pres[b], view, n_ns) for b in fb}
+        return static.batches[b].netting_values(pres[b], view, n_ns)
 
     Vk, vjp_k = jax.vjp(priced_k, S["pres"], copies)
-    Vf, vjp_f = jax.vjp(priced_f, S["pres"], x, fx, eq)
-    Vb = {**Vk, **Vf}
+    Vb = dict(Vk)
+    vjp_f = {}
+    for b in fb:
+        Vb[b], vjp_f[b] = jax.vjp(lambda *a, b=b: priced_f(b, *a), S["pres"], x, fx, eq)
     V = sum(Vb[b] for b in range(len(static.batches)))  # the run's order of the sum
     f, vjp_h = jax.vjp(lambda V_, fx_, num_, w_: _functionals(V_, fx_, num_, w_, static, mask, measures, smooth),
                        V, fx, num, S["w"])
@@ -150,11 +153,20 @@ def block_gradients(S, static: Static, plan: Plan, start, block, n_total, seed, 
     ct_Vm = ct_V.reshape((n_meas, n_ns) + ct_V.shape[1:]).sum(axis=1)  # exact: the columns do not overlap
 
     g_fl_k, g_cp = jax.vmap(lambda c: vjp_k({b: c for b in kb}))(ct_Vm)  # one pass per measure
-    g_fl_f, g_x_f, g_fx_f, g_eq_f = jax.vmap(lambda c: vjp_f({b: c for b in fb}))(ct_V)  # per output
+
+    # batches without a twin: one pass per output of the netting sets they hold (the others' cotangent is 0)
+    o_m, o_j = np.divmod(np.arange(n_out), n_ns)
+    ct = {"x": jnp.zeros((n_out,) + x.shape, x.dtype), "fx": ct_fx_h, "eq": jnp.zeros((n_out,) + eq.shape, eq.dtype)}
+    g_fl_f = {}
+    for b in fb:
+        outs = np.flatnonzero(np.isin(o_j, np.unique(static.batches[b].netting_set)))
+        gf, gx, gfx, geq = jax.vmap(vjp_f[b])(ct_V[outs])
+        o_idx = jnp.asarray(outs, jnp.int32)
+        ct = {"x": ct["x"].at[o_idx].add(gx), "fx": ct["fx"].at[o_idx].add(gfx), "eq": ct["eq"].at[o_idx].add(geq)}
+        for i in plan.by_batch[b]:
+            g_fl_f[i] = jnp.zeros((n_out,) + gf[i].shape[1:], gf[i].dtype).at[o_idx].set(gf[i])
 
     # the view's cotangent of each output: the copies of its netting set, the other batches', collateral's
-    o_m, o_j = np.divmod(np.arange(n_out), n_ns)
-    ct = {"x": g_x_f, "fx": g_fx_f + ct_fx_h, "eq": g_eq_f}
     for b in kb:
         k = plan.kernels[b]
         pos = np.full(n_ns, -1)
@@ -180,6 +192,8 @@ def block_gradients(S, static: Static, plan: Plan, start, block, n_total, seed, 
             pos[k.ns_global] = np.arange(len(k.ns_global))
             g = g_cp[b][1][plan.shared[i]][o_m, np.maximum(pos[o_j], 0)]
             g_pres.append(g * jnp.asarray(pos[o_j] >= 0, g.dtype).reshape((-1,) + (1,) * (g.ndim - 1)))
+        elif not np.any(plan.mask[i] >= 0):  # not read by the values: no gradient in either form
+            g_pres.append(jnp.zeros((n_out,) + plan.mask[i].shape, S["pres"][i].dtype))
         else:
             m = jnp.asarray(plan.mask[i])
             g = g_fl_k[i][o_m]
