@@ -1,8 +1,9 @@
 """The reverse pass shared across netting sets (``exposure.risk.reverse_ns``) against the per-output reference.
 
 Book: tests/data/risk_ns_portfolio.yaml, three netting sets (one under a CSA with threshold, MTA and rounding);
-the USD swap, EUR/USD FX forward, FX option and SPX equity forward batches each hold trades of two netting sets
-(so a mixed-up gradient would show), a physical swaption takes the per-output fallback. Market and model: the
+the USD swap, EUR/USD FX forward, FX option, SPX equity forward, USD physical and EUR cash swaption batches each
+hold trades of two netting sets (so a mixed-up gradient would show), an equity option takes the per-output
+fallback. Market and model: the
 example (USD Hull-White calibrated to the swaption strip). The reference is ``reverse_pass(form="per_output")``:
 every output's own backward pass through simulation, pricers and collateral (vmapped jax.vjp), a different
 program; the shared pass must give the same gradient of CVA and DVA of every netting set with respect to every
@@ -46,9 +47,10 @@ def test_book_exercises_every_path(base):
     plan = Plan(S, static)
     assert static.n_ns == 3 and static.layout.csas
     kinds = {type(k).__name__ for k in plan.kernels if k is not None}
-    assert kinds == {"LinearKernel", "FxOptionKernel"} and any(k is None for k in plan.kernels)
+    assert kinds == {"LinearKernel", "FxOptionKernel", "SwaptionKernel"} and any(k is None for k in plan.kernels)
     assert all(len(k.ns_global) >= 2 for k in plan.kernels if k is not None)
-    assert plan.shared  # shared pricing arrays (B_mid, 1/s, coupon exponents) go through their copies
+    shared = {name for name in plan.shared.values()}
+    assert ("bmid",) in shared and ("opt_bonds", "p") in shared and ("flow_bonds", "q") in shared
 
 
 def test_shared_pass_equals_per_output_reference(base):

@@ -45,8 +45,7 @@ def _leaf_names(static: Static, floats) -> list:
         for path, leaf in jax.tree_util.tree_flatten_with_path(pre, is_leaf=lambda x: isinstance(x, tuple)
                                                                and len(x) == 2 and x[0] == "f")[0]:
             if isinstance(leaf, tuple) and len(leaf) == 2 and leaf[0] == "f":
-                key = path[-1]
-                out[leaf[1]] = (b, getattr(key, "name", getattr(key, "key", None)))
+                out[leaf[1]] = (b, tuple(getattr(k, "name", getattr(k, "key", None)) for k in path))
     return out
 
 
@@ -126,7 +125,7 @@ def block_gradients(S, static: Static, plan: Plan, start, block, n_total, seed, 
         k, n_u = plan.kernels[b], len(plan.kernels[b].ns_global)
         vc = tuple(jnp.broadcast_to(_take(vsrc[f], ix)[None], (n_u,) + _take(vsrc[f], ix).shape)
                    for f, ix in k.view_reads)
-        sh = {plan.shared[i]: jnp.broadcast_to(sg(S["pres"][i])[None], (n_u,) + S["pres"][i].shape)
+        sh = {"/".join(plan.shared[i]): jnp.broadcast_to(sg(S["pres"][i])[None], (n_u,) + S["pres"][i].shape)
               for i in plan.by_batch[b] if i in plan.shared}
         copies[b] = (vc, sh)
 
@@ -190,7 +189,7 @@ def block_gradients(S, static: Static, plan: Plan, start, block, n_total, seed, 
             k = plan.kernels[b]
             pos = np.full(n_ns, -1)
             pos[k.ns_global] = np.arange(len(k.ns_global))
-            g = g_cp[b][1][plan.shared[i]][o_m, np.maximum(pos[o_j], 0)]
+            g = g_cp[b][1]["/".join(plan.shared[i])][o_m, np.maximum(pos[o_j], 0)]
             g_pres.append(g * jnp.asarray(pos[o_j] >= 0, g.dtype).reshape((-1,) + (1,) * (g.ndim - 1)))
         elif not np.any(plan.mask[i] >= 0):  # not read by the values: no gradient in either form
             g_pres.append(jnp.zeros((n_out,) + plan.mask[i].shape, S["pres"][i].dtype))
