@@ -2,16 +2,17 @@
 
 A batch's netting values V[k, j, p] = sum_{r in j} v_r(view, pre) read the view (x, fx, eq of the path) and a few
 pricing arrays shared by trades of several netting sets (linear: B_mid, 1/s per date and currency, the distinct
-coupon exponents b1, b2; swaptions: the bond blocks p, q of ``opt_common.shared_bond_entries``). A reverse pass with cotangent c[k, j, p] then returns d/dview = sum_j (...): the
-netting sets are mixed. Here the same values are computed with netting set u's trades reading copy u of every
-shared input (``copies``: arrays (n_u, ...) equal to the shared one), so that one reverse pass gives
-d <c, V> / d copy_u = the gradient of netting set u's part alone: n_ns cotangents cost one pass.
+coupon exponents b1, b2; swaptions: the bond blocks p, q of ``opt_common.shared_bond_entries``). A reverse pass
+with cotangent c[k, j, p] then returns d/dview = sum_j (...): the netting sets are mixed. Here the same values are
+computed with netting set u's trades reading copy u of every shared input (``copies``: arrays (n_u, ...) equal to
+the shared one), so that one reverse pass gives d <c, V> / d copy_u = the gradient of netting set u's part alone:
+n_ns cotangents cost one pass.
 
 The values are the batch's own, bit for bit: the same operations on the same numbers, the copies read where the
 original broadcasts the shared array. Where the original evaluates an expensive shared term once (a distinct
-coupon exponent E = exp(-b1 x(s) - b2 x(t_k)) or a bond block exp(p - q x), shared by several netting sets) the copy enters to first
-order, E (1 + d), d = -(b1_u - b1) x(s) - b1 (x_u(s) - x(s)) - ..., d = 0 in value (so E (1 + d) = E exactly)
-with the exact first derivative.
+coupon exponent E = exp(-b1 x(s) - b2 x(t_k)) or a bond block exp(p - q x), shared by several netting sets) the
+copy enters to first order, E (1 + d), d = -(b1_u - b1) x(s) - b1 (x_u(s) - x(s)) - ..., d = 0 in value (so
+E (1 + d) = E exactly) with the exact first derivative.
 
 Each kernel states ``separable``: for every other float leaf of ``prepare``'s output, the netting set each
 element belongs to (its gradient from the shared pass is masked with it); a leaf not listed must not reach the
