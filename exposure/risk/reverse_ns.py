@@ -34,10 +34,11 @@ from exposure.simulation.bridge import bridge_states
 from exposure.simulation.paths import simulate_chunk
 
 SIM_KEYS = ("Phi", "mu", "L", "y0", "bridge")
+sg = jax.lax.stop_gradient
 
 
 def _leaf_names(static: Static, floats) -> list:
-    """[(batch index, field name)] of every float leaf of S["pres"], in order."""
+    """[(batch index, key path in the batch's prepared data)] of every float leaf of S["pres"], in order."""
     marks = [("f", i) for i in range(static.n_float)]
     pres = merge_pres(static, marks)
     out = [None] * static.n_float
@@ -199,9 +200,6 @@ def block_gradients(S, static: Static, plan: Plan, start, block, n_total, seed, 
             g_pres.append(jnp.where(m[None] == ns_o.reshape((-1,) + (1,) * m.ndim), g, 0.0))
     G = dict(g_sim, log_num=g_log, pres=g_pres, w=g_w)
     return G, f
-
-
-sg = jax.lax.stop_gradient
 
 
 def reverse_pass_shared(S, static: Static, n_paths: int, seed: int, antithetic: bool, measures, block: int = 64,
