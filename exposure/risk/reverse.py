@@ -78,9 +78,18 @@ def block_starts(n_paths: int, block: int) -> list:
 
 
 def reverse_pass(S, static: Static, n_paths: int, seed: int, antithetic: bool, measures, block: int = 64,
-                 smooth: float = 0.0):
+                 smooth: float = 0.0, form: str = "shared"):
     """(G, values): G the pytree of S with a leading axis n_meas * n_ns, G[o] = (1/P) sum_p d f_o(p) / d S;
-    values (n_meas, n_ns) the measures themselves (the run's CVA ... on the same paths, a consistency check)."""
+    values (n_meas, n_ns) the measures themselves (the run's CVA ... on the same paths, a consistency check).
+
+    form="shared" (``reverse_ns``): the pricers differentiated once per measure for all netting sets;
+    form="per_output": every output's backward pass through everything (vmapped), the reference."""
+    if form == "shared":
+        from exposure.risk.reverse_ns import reverse_pass_shared
+
+        return reverse_pass_shared(S, static, n_paths, seed, antithetic, measures, block, smooth)
+    if form != "per_output":
+        raise ValueError(f"reverse_pass: form must be 'shared' or 'per_output' (got {form!r})")
     n_ns, n_meas = static.n_ns, len(measures)
     n_out = n_meas * n_ns
     S = jax.tree_util.tree_map(jnp.asarray, S)

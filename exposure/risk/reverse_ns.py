@@ -1,0 +1,223 @@
+"""The path layer's reverse pass with one backward pass through the pricers for all netting sets.
+
+With f_{m,j} = H_{m,j}(V_{:,j}, X, N, w) (``reverse.block_functionals``: collateral and XVA sums of netting set j),
+V = sum_b V_b(pres_b, view), view = view(states(S_sim), log_num), the gradient of output o = (m, j) is
+
+    d f_o / d S = H_o' [ dV_{:,j} / d(pres, view) ] + H_o' [ d(X, N) ]  chained through view and states.
+
+Every trade is in one netting set, so V_{:,j} reads only netting set j's trades. The pricers are differentiated
+once per measure with the cotangent of all netting sets at once, c_m[k, j, p] = dH_{m,j} / dV[k, j, p] (columns
+of different netting sets do not overlap), and read per-netting-set copies of what their trades share
+(``ns_kernels``): the copies' gradients are the netting sets' own view (and shared pricing data) gradients, the
+other pricing arrays' gradients are split by the netting set of their element. Only the cheap parts (collateral
+and sums, view, simulation) are differentiated once per output (vmapped). Batches without a copy-reading twin
+are differentiated once per output of the netting sets they hold, as in ``reverse.reverse_pass`` (their cost
+grows with those netting sets).
+
+Same output as ``reverse.reverse_pass`` (G[o] = (1/P) sum_blocks d f_o / d S, the same pytree), same block
+order (results the same bits for any simulation.chunk_size), values the run's measures on the same paths.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from exposure.aggregation.collateral_jax import collateralise
+from exposure.pricing.linear import differentiable_loops
+from exposure.pricing.view import PathView
+from exposure.risk.ns_kernels import kernel_for
+from exposure.risk.reverse import BASIS, block_starts
+from exposure.risk.state import Static, merge_pres
+from exposure.simulation.bridge import bridge_states
+from exposure.simulation.paths import simulate_chunk
+
+SIM_KEYS = ("Phi", "mu", "L", "y0", "bridge")
+sg = jax.lax.stop_gradient
+
+
+def _leaf_names(static: Static, floats) -> list:
+    """[(batch index, key path in the batch's prepared data)] of every float leaf of S["pres"], in order."""
+    marks = [("f", i) for i in range(static.n_float)]
+    pres = merge_pres(static, marks)
+    out = [None] * static.n_float
+    for b, pre in enumerate(pres):
+        for path, leaf in jax.tree_util.tree_flatten_with_path(pre, is_leaf=lambda x: isinstance(x, tuple)
+                                                               and len(x) == 2 and x[0] == "f")[0]:
+            if isinstance(leaf, tuple) and len(leaf) == 2 and leaf[0] == "f":
+                out[leaf[1]] = (b, tuple(getattr(k, "name", getattr(k, "key", None)) for k in path))
+    return out
+
+
+class Plan:
+    """What the shared pass bakes in: per batch its kernel (or None), the float leaves' owners and masks."""
+
+    def __init__(self, S, static: Static):
+        pres = merge_pres(static, [np.asarray(a) for a in S["pres"]])
+        self.names = _leaf_names(static, S["pres"])
+        self.kernels = []
+        for b, pre in zip(static.batches, pres):
+            k = kernel_for(b, static.model)
+            if k is not None and hasattr(k, "bind"):
+                k = k.bind(pre)
+            self.kernels.append(k)
+        self.mask = {}  # float leaf index -> (leaf shape) global netting set of each element, -1: none
+        self.shared = {}  # float leaf index -> its name in its kernel's shared copies
+        for i, (b, name) in enumerate(self.names):
+            k = self.kernels[b]
+            if k is None:
+                continue
+            if name in k.shared:
+                self.shared[i] = name
+                continue
+            sep = k.separable(pres[b])
+            self.mask[i] = (np.asarray(sep[name], np.int64) if name in sep
+                            else np.full(np.shape(S["pres"][i]), -1, np.int64))
+        self.by_batch = [[i for i, (bb, _) in enumerate(self.names) if bb == b] for b in range(len(pres))]
+
+
+def _states(sim, static, key, idx, antithetic):
+    states = simulate_chunk(sim["Phi"], sim["mu"], sim["L"], sim["y0"], key, idx, antithetic=antithetic)
+    if static.bridge is not None:
+        br = sim["bridge"]
+        states = bridge_states(states, br["A"], br["B"], br["m"], br["L"], *static.bridge, key, idx,
+                               antithetic=antithetic)
+    return states
+
+
+def _functionals(V, fx, num, w, static, mask, measures, smooth):
+    X, F = collateralise(static.layout, V, fx, smooth)
+    inv = 1.0 / num[static.layout.vi][:, None, :]
+    pos = jnp.maximum(X, 0.0)
+    y = {"EPE": pos * inv, "ENE": (pos - X) * inv,
+         "FundingEPE": jnp.maximum(F, 0.0) * inv, "FundingENE": jnp.maximum(-F, 0.0) * inv}
+    out = []
+    for m in measures:
+        per_path = jnp.sum(w[m].T[:, :, None] * y[BASIS[m]], axis=0)
+        out.append(jnp.sum(per_path * mask[None, :], axis=-1))
+    return jnp.stack(out)
+
+
+def _take(arr, idx):
+    return arr[jnp.asarray(idx, jnp.int32)] if len(idx) else arr[:0]
+
+
+def block_gradients(S, static: Static, plan: Plan, start, block, n_total, seed, antithetic, measures, smooth):
+    """(G (n_out, pytree of S), f (n_meas, n_ns)) of one block: d f_o / d S for every output (module docstring)."""
+    n_ns, n_meas = static.n_ns, len(measures)
+    n_out = n_meas * n_ns
+    idx = start + jnp.arange(block, dtype=jnp.int64)
+    key = jax.random.PRNGKey(seed)
+    mask = (idx < n_total).astype(S["Phi"].dtype)
+    sim = {k: S[k] for k in SIM_KEYS if k in S}
+    states, vjp_sim = jax.vjp(lambda a: _states(a, static, key, idx, antithetic), sim)
+
+    def view_of(st, log_num):
+        v = PathView.from_states(static.model, st, static.times, log_num)
+        return v.x, v.fx, v.eq, v.numeraire
+
+    (x, fx, eq, num), vjp_view = jax.vjp(view_of, states, S["log_num"])
+    kb = [b for b, k in enumerate(plan.kernels) if k is not None]
+    fb = [b for b, k in enumerate(plan.kernels) if k is None]
+    vsrc = {"x": sg(x), "fx": sg(fx), "eq": sg(eq)}
+    copies = {}
+    for b in kb:  # per-netting-set copies: n_u equal arrays (the vjp's inputs)
+        k, n_u = plan.kernels[b], len(plan.kernels[b].ns_global)
+        vc = tuple(jnp.broadcast_to(_take(vsrc[f], ix)[None], (n_u,) + _take(vsrc[f], ix).shape)
+                   for f, ix in k.view_reads)
+        sh = {"/".join(plan.shared[i]): jnp.broadcast_to(sg(S["pres"][i])[None], (n_u,) + S["pres"][i].shape)
+              for i in plan.by_batch[b] if i in plan.shared}
+        copies[b] = (vc, sh)
+
+    def priced_k(floats, cps):
+        pres = merge_pres(static, floats)
+        return {b: plan.kernels[b].netting_values(pres[b], cps[b], n_ns) for b in kb}
+
+    def priced_f(b, floats, xv, fxv, eqv):
+        pres = merge_pres(static, floats)
+        view = PathView(jnp.asarray(static.times), xv, fxv, eqv, sg(num), tuple(static.model.currencies),
+                        tuple(static.model.equity_names))
+        return static.batches[b].netting_values(pres[b], view, n_ns)
+
+    Vk, vjp_k = jax.vjp(priced_k, S["pres"], copies)
+    Vb = dict(Vk)
+    vjp_f = {}
+    for b in fb:
+        Vb[b], vjp_f[b] = jax.vjp(lambda *a, b=b: priced_f(b, *a), S["pres"], x, fx, eq)
+    V = sum(Vb[b] for b in range(len(static.batches)))  # the run's order of the sum
+    f, vjp_h = jax.vjp(lambda V_, fx_, num_, w_: _functionals(V_, fx_, num_, w_, static, mask, measures, smooth),
+                       V, fx, num, S["w"])
+    basis = jnp.eye(n_out, dtype=f.dtype).reshape((n_out,) + f.shape)
+    ct_V, ct_fx_h, ct_num_h, g_w = jax.vmap(vjp_h)(basis)  # (n_out, K, n_ns, P): column j only
+    ct_Vm = ct_V.reshape((n_meas, n_ns) + ct_V.shape[1:]).sum(axis=1)  # exact: the columns do not overlap
+
+    g_fl_k, g_cp = jax.vmap(lambda c: vjp_k({b: c for b in kb}))(ct_Vm)  # one pass per measure
+
+    # batches without a twin: one pass per output of the netting sets they hold (the others' cotangent is 0)
+    o_m, o_j = np.divmod(np.arange(n_out), n_ns)
+    ct = {"x": jnp.zeros((n_out,) + x.shape, x.dtype), "fx": ct_fx_h, "eq": jnp.zeros((n_out,) + eq.shape, eq.dtype)}
+    g_fl_f = {}
+    for b in fb:
+        outs = np.flatnonzero(np.isin(o_j, np.unique(static.batches[b].netting_set)))
+        gf, gx, gfx, geq = jax.vmap(vjp_f[b])(ct_V[outs])
+        o_idx = jnp.asarray(outs, jnp.int32)
+        ct = {"x": ct["x"].at[o_idx].add(gx), "fx": ct["fx"].at[o_idx].add(gfx), "eq": ct["eq"].at[o_idx].add(geq)}
+        for i in plan.by_batch[b]:
+            g_fl_f[i] = jnp.zeros((n_out,) + gf[i].shape[1:], gf[i].dtype).at[o_idx].set(gf[i])
+
+    # the view's cotangent of each output: the copies of its netting set, the other batches', collateral's
+    for b in kb:
+        k = plan.kernels[b]
+        pos = np.full(n_ns, -1)
+        pos[k.ns_global] = np.arange(len(k.ns_global))
+        sel, live = np.maximum(pos[o_j], 0), (pos[o_j] >= 0)
+        for (field, ix), g in zip(k.view_reads, g_cp[b][0]):
+            if not len(ix):
+                continue
+            gg = g[o_m, sel] * jnp.asarray(live, g.dtype)[:, None, None, None]  # (n_out, len(ix), K, P)
+            ct[field] = ct[field].at[:, jnp.asarray(ix, jnp.int32)].add(gg)
+    ct_states, g_log = jax.vmap(lambda a, b_, c, d: vjp_view((a, b_, c, d)))(ct["x"], ct["fx"], ct["eq"], ct_num_h)
+    (g_sim,) = jax.vmap(vjp_sim)(ct_states)
+
+    g_pres = []
+    ns_o = jnp.asarray(o_j)
+    for i in range(static.n_float):
+        b = plan.names[i][0]
+        if plan.kernels[b] is None:
+            g_pres.append(g_fl_f[i])
+        elif i in plan.shared:
+            k = plan.kernels[b]
+            pos = np.full(n_ns, -1)
+            pos[k.ns_global] = np.arange(len(k.ns_global))
+            g = g_cp[b][1]["/".join(plan.shared[i])][o_m, np.maximum(pos[o_j], 0)]
+            g_pres.append(g * jnp.asarray(pos[o_j] >= 0, g.dtype).reshape((-1,) + (1,) * (g.ndim - 1)))
+        elif not np.any(plan.mask[i] >= 0):  # not read by the values: no gradient in either form
+            g_pres.append(jnp.zeros((n_out,) + plan.mask[i].shape, S["pres"][i].dtype))
+        else:
+            m = jnp.asarray(plan.mask[i])
+            g = g_fl_k[i][o_m]
+            g_pres.append(jnp.where(m[None] == ns_o.reshape((-1,) + (1,) * m.ndim), g, 0.0))
+    G = dict(g_sim, log_num=g_log, pres=g_pres, w=g_w)
+    return G, f
+
+
+def reverse_pass_shared(S, static: Static, n_paths: int, seed: int, antithetic: bool, measures, block: int = 64,
+                        smooth: float = 0.0):
+    """``reverse.reverse_pass``'s (G, values) by ``block_gradients``: the pricers differentiated once per measure."""
+    n_ns, n_meas = static.n_ns, len(measures)
+    plan = Plan(S, static)
+    S = jax.tree_util.tree_map(jnp.asarray, S)
+
+    def step(G, acc, S, start, n_total):
+        g, y = block_gradients(S, static, plan, start, block, n_total, seed, antithetic, measures, smooth)
+        return jax.tree_util.tree_map(jnp.add, G, g), acc + y
+
+    step = jax.jit(step, donate_argnums=(0, 1))
+    G = jax.tree_util.tree_map(lambda a: jnp.zeros((n_meas * n_ns,) + a.shape, a.dtype), S)
+    acc = jnp.zeros((n_meas, n_ns))
+    with differentiable_loops():
+        for start in block_starts(n_paths, block):
+            G, acc = step(G, acc, S, jnp.asarray(start, dtype=jnp.int64), jnp.asarray(n_paths, dtype=jnp.int64))
+    G = jax.tree_util.tree_map(lambda a: np.asarray(a) / n_paths, G)
+    return G, np.asarray(acc) / n_paths
