@@ -125,6 +125,8 @@ def compiled(jitted, kind: str, args: tuple, static: dict | None = None):
     if where is None:
         return jitted(*args, **static)
     leaves, treedef = jax.tree_util.tree_flatten(args)
+    if any(isinstance(x, jax.core.Tracer) for x in leaves):  # called inside a trace (AD, vmap): plain jit
+        return jitted(*args, **static)
     key = (kind, tuple(sorted(static.items())), str(treedef), _avals(leaves))
     exe = _LOADED.get(key)
     if exe is None:
