@@ -158,5 +158,19 @@ def test_compiled_loads_a_kept_executable_and_gives_the_plain_jit_bit_for_bit(ca
         assert len(lowered) == 3 and os.path.getsize(lowered[-1]) > 100  # rebuilt and stored again
     finally:
         programs._executable = orig
+    stored = lowered[-1]
+
+    class Broken:  # a stored entry this XLA loads but cannot run ("Function ... not found")
+        def __call__(self, *args):
+            raise RuntimeError("INTERNAL: Function wrapped_broadcast not found")
+
+    load = programs._load
+    programs._load = lambda p: Broken() if os.path.exists(p) else None
+    try:
+        programs._LOADED.clear()
+        np.testing.assert_array_equal(np.asarray(programs.compiled(f, "f", (x, y), {"flip": True})), plain[1])
+        assert not os.path.exists(stored)  # removed: the next process compiles and stores it again
+    finally:
+        programs._load = load
     jax.config.update("jax_compilation_cache_dir", None)  # cache off: the plain jit, nothing stored
     np.testing.assert_array_equal(np.asarray(programs.compiled(f, "f", (x, y), {"flip": True})), plain[1])

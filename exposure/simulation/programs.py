@@ -83,18 +83,71 @@ def _avals(leaves) -> tuple:
     return tuple((tuple(np.shape(x)), str(x.dtype), bool(getattr(x, "weak_type", False))) for x in leaves)
 
 
-def _executable(lower, path: str):
-    """The stored executable at ``path``, or ``lower().compile()`` stored there."""
-    exe = _load(path)
-    if exe is None:
-        exe = lower().compile()
-        try:
-            from jax.experimental import serialize_executable
+def _compile_uncached(lowered):
+    """``lowered.compile()`` bypassing JAX's persistent cache, or None where that cannot be arranged. An executable
+    that JAX itself loaded from its cache serialises incompletely on XLA:CPU (jax 0.10: smaller bytes whose kernels
+    are missing when loaded: "Function ... not found"), so only a genuinely compiled one is stored."""
+    try:
+        from jax._src import compilation_cache as cc
 
-            _store(path, pickle.dumps(serialize_executable.serialize(exe), protocol=pickle.HIGHEST_PROTOCOL))
-        except Exception:  # noqa: BLE001 - a program that cannot be serialised still runs, only uncached
-            pass
-    return exe
+        with cc._cache_initialized_mutex:
+            saved = (cc._cache_checked, cc._cache_used)
+            cc._cache_checked, cc._cache_used = True, False
+    except (ImportError, AttributeError):
+        return None
+    try:
+        return lowered.compile()
+    finally:
+        with cc._cache_initialized_mutex:
+            cc._cache_checked, cc._cache_used = saved
+
+
+def _executable(lower, path: str):
+    """(executable, loaded): the stored executable at ``path``, or one compiled now (stored when it was compiled
+    here, not loaded from JAX's cache)."""
+    exe = _load(path)
+    if exe is not None:
+        return exe, True
+    lowered = lower()
+    exe = _compile_uncached(lowered)
+    if exe is None:
+        return lowered.compile(), False
+    try:
+        from jax.experimental import serialize_executable
+
+        _store(path, pickle.dumps(serialize_executable.serialize(exe), protocol=pickle.HIGHEST_PROTOCOL))
+    except Exception:  # noqa: BLE001 - a program that cannot be serialised still runs, only uncached
+        pass
+    return exe, False
+
+
+class _Checked:
+    """A loaded executable whose first call is waited for: one that fails to run (a stored entry this XLA cannot
+    execute) is removed from the cache folder and replaced by ``fallback`` (the plain jit), so the run goes on with
+    the same numbers."""
+
+    def __init__(self, exe, path: str, fallback):
+        self.exe, self.path, self.fallback, self.checked = exe, path, fallback, False
+
+    def __call__(self, *args):
+        if self.checked:
+            return self.exe(*args)
+        try:
+            out = jax.block_until_ready(self.exe(*args))
+        except Exception:  # noqa: BLE001
+            try:
+                os.remove(self.path)
+            except OSError:
+                pass
+            self.exe = self.fallback
+            out = self.exe(*args)
+        self.checked = True
+        return out
+
+
+def _runnable(lower, path: str, fallback):
+    exe, loaded = _executable(lower, path)
+    return _Checked(exe, path, fallback) if loaded else exe
 
 
 def exported(fn, key, *example_args):
@@ -111,7 +164,7 @@ def exported(fn, key, *example_args):
 
     specs = [jax.ShapeDtypeStruct(x.shape, x.dtype, weak_type=w) for x, (_, _, w) in zip(leaves, avals)]
     try:
-        exe = _executable(lambda: jax.jit(flat).lower(*specs), path)
+        exe = _runnable(lambda: jax.jit(flat).lower(*specs), path, jax.jit(flat))
     except Exception:  # noqa: BLE001 - what cannot be lowered ahead of time still runs through jit
         return jax.jit(fn)
     return lambda *args: exe(*jax.tree_util.tree_leaves(args))
@@ -130,7 +183,8 @@ def compiled(jitted, kind: str, args: tuple, static: dict | None = None):
     key = (kind, tuple(sorted(static.items())), str(treedef), _avals(leaves))
     exe = _LOADED.get(key)
     if exe is None:
-        exe = _executable(lambda: jitted.lower(*args, **static), _path(where, kind, key))
+        exe = _runnable(lambda: jitted.lower(*args, **static), _path(where, kind, key),
+                        lambda *a: jitted(*a, **static))
         if len(_LOADED) >= _MAX_LOADED:
             _LOADED.pop(next(iter(_LOADED)))
         _LOADED[key] = exe
