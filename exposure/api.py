@@ -149,12 +149,14 @@ def write_scenarios(cfg: DictConfig) -> str:
     return os.path.join(out, "scenarios.h5")
 
 
-def run(cfg: DictConfig, progress=None, show_bar: bool | None = False):
+def run(cfg: DictConfig, progress=None, show_bar: bool | None = False, report_worker=None):
     """The whole chain on the configured market and portfolio; results and the desk report (report.*) written
     under cfg.output.dir as one run: staged in a temporary sibling folder and moved into place at the end, a
     lock refusing a second run into the same folder (exposure.run_folder). progress: an
     exposure.report.RunProgress whose run.log is moved into the staging folder; default: one with run.log
-    there (show_bar: progress bar; None: on a terminal outside CI)."""
+    there (show_bar: progress bar; None: on a terminal outside CI). report_worker: an
+    exposure.report_process.ReportWorker (the CLI's) that writes the desk report while the results are
+    written; the report is complete when this returns either way."""
     from exposure.report.progress import RunProgress
     from exposure.run_folder import relocate, staged_run_folder
 
@@ -180,13 +182,13 @@ def run(cfg: DictConfig, progress=None, show_bar: bool | None = False):
             with RunProgress(log, show_bar=show_bar, append=ckpt.resuming) as p:
                 if ckpt.discarded:
                     p.log(f"warning: simulation.resume: {ckpt.discarded}")
-                res = _run_and_report(cfg, s, p, stage, out, ckpt)
+                res = _run_and_report(cfg, s, p, stage, out, ckpt, report_worker)
         else:
             if progress.log_path and os.path.exists(progress.log_path):
                 shutil.move(progress.log_path, log)
             progress.log_path = log
             try:
-                res = _run_and_report(cfg, s, progress, stage, out, ckpt)
+                res = _run_and_report(cfg, s, progress, stage, out, ckpt, report_worker)
             except BaseException:
                 progress.log_path = None  # the stage (and its log) goes; the old run folder is not touched
                 raise
@@ -197,12 +199,26 @@ def run(cfg: DictConfig, progress=None, show_bar: bool | None = False):
                                files=tuple(relocate(f, stage, out) for f in res.files))
 
 
-def _run_and_report(cfg: DictConfig, s: Setup, progress, stage: str, out: str, checkpoint=None):
+def _run_and_report(cfg: DictConfig, s: Setup, progress, stage: str, out: str, checkpoint=None, worker=None):
     from exposure.pipeline import run_pipeline
     from exposure.report import report_settings, write_report
+    from exposure.report_process import written_by
 
-    res = run_pipeline(cfg, s, progress=progress, out_dir=stage, checkpoint=checkpoint)
-    files = write_report(res.dataset, stage, report_settings(cfg), progress, folder_label=out)
+    settings = report_settings(cfg)
+    jobs = []
+
+    def hand_over(ds):  # the report drawn by the worker process while this one writes results.h5 and the CSVs
+        if worker is not None and settings.enabled:
+            jobs.append(worker.submit(ds, stage, settings, folder_label=out))
+
+    try:
+        res = run_pipeline(cfg, s, progress=progress, out_dir=stage, checkpoint=checkpoint, on_results=hand_over)
+        files = written_by(jobs[0] if jobs else None, progress)
+    finally:
+        if worker is not None:
+            worker.close()  # nothing writes into the stage after this
+    if files is None:
+        files = write_report(res.dataset, stage, settings, progress, folder_label=out)
     return dataclasses.replace(res, files=res.files + tuple(files))
 
 

@@ -132,7 +132,7 @@ def pricing_function(batches, n_ns: int, model, trade_level: bool, example_args)
     t0 prices come from the same program on today's one-path view (``pres0`` prepared at t = 0, the initial
     state ``y0`` an argument, so market data is never baked in), so they need no compilation of their own;
     the range of the rate states is reduced inside it too. Kept in the process (a second run of the same
-    portfolio does not retrace) and, traced and lowered, across processes (``simulation.programs``)."""
+    portfolio does not retrace) and, compiled, across processes (``simulation.programs``)."""
     leaves = jax.tree_util.tree_leaves(example_args)
     key = _pricing_key(batches, n_ns, model, trade_level) + (tuple((x.shape, str(x.dtype)) for x in leaves),)
     if key in _PRICERS:

@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 USAGE = __doc__
@@ -47,6 +48,21 @@ def _main(argv: list[str]) -> int:
         print(USAGE)
         return 0 if argv else 2
     cmd, overrides = argv[0], argv[1:]
+    worker = None
+    if cmd == "run" and os.environ.get("XPOSURE_REPORT_PROCESS", "1") != "0":
+        from exposure.report_process import ReportWorker
+
+        # Forked before this process starts any thread (JAX's runtime): it imports matplotlib meanwhile and
+        # draws the report while the results are written (exposure.report_process); closed by api.run.
+        worker = ReportWorker.start()
+    try:
+        return _command(cmd, overrides, worker)
+    finally:
+        if worker is not None:
+            worker.close()
+
+
+def _command(cmd: str, overrides: list[str], worker) -> int:
     from exposure import api
     from exposure.errors import ExposureError
 
@@ -72,7 +88,7 @@ def _main(argv: list[str]) -> int:
         elif cmd == "run":
             from exposure.report import print_summary
 
-            res = api.run(cfg, show_bar=None)  # bar on a TTY outside CI; run.log in the run folder
+            res = api.run(cfg, show_bar=None, report_worker=worker)  # bar on a TTY outside CI; run.log in the run folder
             print_summary(res.dataset, float(res.dataset.attrs.get("report_pfe_quantile", 0.99)))
             print(f"results: {res.out_dir}" + (f" (report: {res.out_dir}/report.html)"
                                                if any(f.endswith("report.html") for f in res.files) else ""))

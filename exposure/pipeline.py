@@ -46,11 +46,12 @@ class RunResults:
 
 
 def run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | None = None,
-                 checkpoint=None) -> RunResults:
+                 checkpoint=None, on_results=None) -> RunResults:
     """The whole chain; files written under ``out_dir`` (default cfg.output.dir; ``exposure.api.run`` passes
     the staging folder that becomes cfg.output.dir when the run succeeds, see exposure.run_folder).
     checkpoint: an ``exposure.checkpoint.Checkpoint`` journaling every chunk (and replaying those of a killed
-    run), or None."""
+    run), or None. on_results: called with the results Dataset (the returned ``.dataset``) before its files are
+    written (exposure.api hands it to the report process there)."""
     from exposure.report import RunProgress, report_settings
 
     report_settings(cfg)  # desk report: limits read and checked before any compute
@@ -140,7 +141,7 @@ def run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | None
                                    "n_trades": len(trade_ids),
                                    "reduction": agg.reduction}, sensitivities=sens)
     progress.stage("write")
-    res = _write(cfg, s, ds, trade_npv, out_dir)
+    res = _write(cfg, s, ds, trade_npv, out_dir, on_results)
     files = cube.save(res.out_dir, ds["netting_set"].values,
                       {"NPV": ns_npv, "currencies": list(model.currencies), "event_dates": [d.isoformat() for d in grid.event_dates()],
                        "netting_set_maturity": post.maturities,
@@ -284,7 +285,7 @@ def _check_finite(npv0, trade_ids) -> None:
         raise NonFiniteError(f"t0 price is not finite for trade(s): {', '.join(bad[:10])}")
 
 
-def _write(cfg, s: Setup, ds, npv: dict, out: str) -> RunResults:
+def _write(cfg, s: Setup, ds, npv: dict, out: str, on_results=None) -> RunResults:
     from exposure.files import csv_text
     from exposure.results import write_ore_csv, write_results
     from exposure.simulation.scenario_io import atomic_text
@@ -293,6 +294,8 @@ def _write(cfg, s: Setup, ds, npv: dict, out: str) -> RunResults:
     from exposure.finite import finite_results
 
     ds = finite_results(ds)  # no NaN/inf written; a standard error undefined with one path is omitted, noted
+    if on_results is not None:
+        on_results(ds)
     os.makedirs(out, exist_ok=True)
     files = [write_results(ds, os.path.join(out, "results.h5"))]
     if bool(cfg.output.csv):

@@ -1,5 +1,5 @@
-"""The chunk pricer kept across processes (jax.export) gives the numbers of the plain jit, bit for bit, and a
-stored program is reused only for the portfolio it was traced for."""
+"""The chunk pricer and the simulation programs kept across processes (serialised executables) give the numbers of
+the plain jit, bit for bit, and a stored program is reused only for the portfolio it was compiled for."""
 
 from __future__ import annotations
 
@@ -19,9 +19,15 @@ def cache_dir(tmp_path):
     before = jax.config.jax_compilation_cache_dir
     jax.config.update("jax_compilation_cache_dir", str(tmp_path / "jax"))
     chunks._PRICERS.clear()
+    programs._LOADED.clear()
     yield tmp_path / "jax"
     jax.config.update("jax_compilation_cache_dir", before)
     chunks._PRICERS.clear()
+    programs._LOADED.clear()
+
+
+def _pricers(cache_dir) -> list:
+    return [f for f in os.listdir(cache_dir / "exported") if f.endswith(".pricing.xlaexe")]
 
 
 def _run(tmp_path, name, extra=()):
@@ -31,20 +37,23 @@ def _run(tmp_path, name, extra=()):
 
 
 def test_exported_program_equals_plain_jit_bit_for_bit(tmp_path, cache_dir):
-    first = _run(tmp_path, "a")  # traces, exports, stores
-    stored = os.listdir(cache_dir / "exported")
-    assert len(stored) == 1
-    chunks._PRICERS.clear()  # as a fresh process: the stored program is deserialised, nothing traced
-    calls = []
-    orig = programs.jax.export.export
-    programs.jax.export.export = lambda *a, **k: calls.append(1) or orig(*a, **k)
+    first = _run(tmp_path, "a")  # traces, compiles, stores
+    assert len(_pricers(cache_dir)) == 1
+    kinds = {f.split(".")[1] for f in os.listdir(cache_dir / "exported")}
+    assert {"pricing", "simulate_chunk"} <= kinds, kinds
+    chunks._PRICERS.clear()  # as a fresh process: the stored executables are loaded, nothing traced or lowered
+    programs._LOADED.clear()
+    lowered = []
+    orig = programs._executable
+    programs._executable = lambda lower, path: orig(lambda: lowered.append(path) or lower(), path)
     try:
         second = _run(tmp_path, "b")
     finally:
-        programs.jax.export.export = orig
-    assert calls == []
+        programs._executable = orig
+    assert lowered == []
     jax.config.update("jax_compilation_cache_dir", None)  # cache off: plain jax.jit
     chunks._PRICERS.clear()
+    programs._LOADED.clear()
     plain = _run(tmp_path, "c")
     for v in ("EPE", "ENE", "PFE", "NPV"):
         np.testing.assert_array_equal(first[v].values, plain[v].values)
@@ -54,7 +63,7 @@ def test_exported_program_equals_plain_jit_bit_for_bit(tmp_path, cache_dir):
 def test_other_argument_shapes_are_another_program(tmp_path, cache_dir):
     _run(tmp_path, "a")
     _run(tmp_path, "b", ["simulation.paths=200", "simulation.chunk_size=200"])  # other shapes: another program
-    assert len(os.listdir(cache_dir / "exported")) == 2
+    assert len(_pricers(cache_dir)) == 2
 
 
 def test_edited_source_is_another_program(tmp_path, cache_dir, monkeypatch):
@@ -63,14 +72,15 @@ def test_edited_source_is_another_program(tmp_path, cache_dir, monkeypatch):
     chunks._PRICERS.clear()
     monkeypatch.setattr(programs, "source_digest", lambda: "edited")
     _run(tmp_path, "b")
-    assert len(os.listdir(cache_dir / "exported")) == 2
+    assert len(_pricers(cache_dir)) == 2
 
 
 def test_a_corrupt_stored_program_is_rebuilt(tmp_path, cache_dir):
     ref = _run(tmp_path, "a")
-    (path,) = [cache_dir / "exported" / f for f in os.listdir(cache_dir / "exported")]
+    (path,) = [cache_dir / "exported" / f for f in _pricers(cache_dir)]
     path.write_bytes(b"not a program")
     chunks._PRICERS.clear()
+    programs._LOADED.clear()
     again = _run(tmp_path, "b")
     np.testing.assert_array_equal(ref["EPE"].values, again["EPE"].values)
     assert path.stat().st_size > 100
@@ -109,3 +119,58 @@ def test_stored_programs_are_bounded_least_recently_used_first(tmp_path, monkeyp
     assert sorted(os.listdir(where)) == ["0.jaxexport", "2.jaxexport", "3.jaxexport"]
     programs._store(paths[4], b"x")
     assert sorted(os.listdir(where)) == ["0.jaxexport", "3.jaxexport", "4.jaxexport"]
+
+
+def test_compiled_loads_a_kept_executable_and_gives_the_plain_jit_bit_for_bit(cache_dir):
+    """programs.compiled: a static argument is part of the key; a process that lost its loaded executables (a
+    fresh one) loads the stored one without lowering; an unreadable entry is compiled and stored again."""
+    from functools import partial
+
+    import jax.numpy as jnp
+
+    @partial(jax.jit, static_argnames=("flip",))
+    def f(x, y, flip: bool = False):
+        z = jnp.cumsum(jnp.exp(x) * y, axis=0)
+        return -z if flip else z
+
+    x, y = np.linspace(-2.0, 2.0, 37), np.arange(37.0)
+    plain = [np.asarray(f(x, y, flip=b)) for b in (False, True)]
+    lowered = []
+    orig = programs._executable
+
+    def spy(lower, path):
+        return orig(lambda: lowered.append(path) or lower(), path)
+
+    programs._executable = spy
+    try:
+        for b, ref in zip((False, True), plain):
+            np.testing.assert_array_equal(np.asarray(programs.compiled(f, "f", (x, y), {"flip": b})), ref)
+        assert len(lowered) == 2 and len({os.path.basename(p) for p in lowered}) == 2
+        programs._LOADED.clear()
+        for b, ref in zip((False, True), plain):
+            np.testing.assert_array_equal(np.asarray(programs.compiled(f, "f", (x, y), {"flip": b})), ref)
+        assert len(lowered) == 2  # loaded, not lowered again
+        for p in lowered:
+            with open(p, "wb") as fh:
+                fh.write(b"truncated")
+        programs._LOADED.clear()
+        np.testing.assert_array_equal(np.asarray(programs.compiled(f, "f", (x, y), {"flip": True})), plain[1])
+        assert len(lowered) == 3 and os.path.getsize(lowered[-1]) > 100  # rebuilt and stored again
+    finally:
+        programs._executable = orig
+    stored = lowered[-1]
+
+    class Broken:  # a stored entry this XLA loads but cannot run ("Function ... not found")
+        def __call__(self, *args):
+            raise RuntimeError("INTERNAL: Function wrapped_broadcast not found")
+
+    load = programs._load
+    programs._load = lambda p: Broken() if os.path.exists(p) else None
+    try:
+        programs._LOADED.clear()
+        np.testing.assert_array_equal(np.asarray(programs.compiled(f, "f", (x, y), {"flip": True})), plain[1])
+        assert not os.path.exists(stored)  # removed: the next process compiles and stores it again
+    finally:
+        programs._load = load
+    jax.config.update("jax_compilation_cache_dir", None)  # cache off: the plain jit, nothing stored
+    np.testing.assert_array_equal(np.asarray(programs.compiled(f, "f", (x, y), {"flip": True})), plain[1])

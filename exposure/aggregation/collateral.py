@@ -81,6 +81,9 @@ def _vm_scan(v, c_init, h_cpty, h_bank, mta_cpty, mta_bank, rounding, a_recv, a_
     return out
 
 
+_VM_TERMS = ("h_cpty", "h_bank", "mta_cpty", "mta_bank", "rounding", "a_recv", "a_post")  # _vm_scan's order
+
+
 def _rows(a, dtype):
     a = np.asarray(a, dtype)
     return a[:, None] if a.ndim == 1 else a
@@ -129,7 +132,10 @@ def collateral_paths_batch(values_at_call, csas: Sequence[Csa], fx_collateral=No
     Kb, Pb = _bucket_dates(K), _bucket_paths(n_paths)
     v = np.pad(v, ((0, Kb - K), (0, 0), (0, Pb - n_paths)))
     c0 = np.pad(c0, ((0, 0), (0, Pb - n_paths)))
-    return np.asarray(_vm_scan(v, c0, **terms))[:K, :, :n_paths]
+    from exposure.simulation.programs import compiled
+
+    args = (v, c0) + tuple(terms[k] for k in _VM_TERMS)  # positional: the kept executable takes no keywords
+    return np.asarray(compiled(_vm_scan, "vm_scan", args))[:K, :, :n_paths]
 
 
 def _bucket_dates(k: int) -> int:

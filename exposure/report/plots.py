@@ -187,6 +187,34 @@ def portfolio_plot(ds: xr.Dataset, frame, q: float, path: str) -> str:
     return path
 
 
+def warm_up() -> None:
+    """Draw a throwaway figure with the elements of the real ones (dates axis, bands, legend, tight layout, PNG
+    encoding) into memory: matplotlib's first drawing loads fonts and fills caches, which a process that draws
+    the report later (exposure.report_process) does while it would otherwise wait. Nothing is written."""
+    import io
+
+    plt = _plt()
+    dates = np.arange("2026-01", "2031-01", 6, dtype="datetime64[M]").astype("datetime64[ns]")
+    y = np.linspace(0.0, 1.0, len(dates))
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(8.0, 4.2), dpi=100)
+    a1.plot(dates, y, lw=1.8, label="EPE")
+    a1.fill_between(dates, y - 0.1, y + 0.1, alpha=0.25, lw=0, label="EPE ± 1.96 s.e. (MC)")
+    a1.hlines(0.5, dates[1], dates[4], ls="--", label="limit")
+    a1.annotate("limit", (dates[1], 0.5), textcoords="offset points", xytext=(2, 3), fontsize=7)
+    a1.set_title("warm-up", fontsize=11)
+    a1.set_ylabel("USD millions")
+    a1.grid(alpha=0.3)
+    a1.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    _dates_axis(a1)
+    a2.barh(np.arange(3), [1.0, 2.0, 3.0], alpha=0.85)
+    a2.scatter([1.5, 2.5, 3.5], np.arange(3), marker="|", s=300, zorder=3)
+    a2.set_yticks(np.arange(3), ["A", "B", "C"], fontsize=8)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    fig.text(0.01, 0.01, "warm-up", fontsize=7, color="0.35")
+    fig.savefig(io.BytesIO(), format="png")
+    plt.close(fig)
+
+
 def write_plots(ds: xr.Dataset, frame, q: float, out_dir: str) -> dict:
     """{"portfolio": path, <netting set id>: path} under out_dir/plots."""
     from exposure.files import file_stems

@@ -24,6 +24,7 @@ import numpy as np
 from exposure.errors import ConfigError
 from exposure.models.cross_asset import CrossAssetModel, factor_matrix
 from exposure.simulation.bridge import Bridge, bridge_states, build_bridge
+from exposure.simulation.programs import compiled
 from exposure.simulation.rng import chunk_normals
 
 if TYPE_CHECKING:
@@ -147,10 +148,12 @@ class PathGenerator:
         key = jax.random.PRNGKey(self.seed)
         # Two programs on purpose: the reporting states come from the very program a run without event dates
         # runs (bit-identical by construction); the bridge only reads them.
-        states = simulate_chunk(Phi, mu, L, y0, key, idx, antithetic=self.antithetic)
+        # Through executables kept across processes (exposure.simulation.programs): a warm process loads them.
+        static = {"antithetic": self.antithetic}
+        states = compiled(simulate_chunk, "simulate_chunk", (Phi, mu, L, y0, key, idx), static)
         if br is None:
             return states
-        return bridge_states(states, *br, key, idx, antithetic=self.antithetic)
+        return compiled(bridge_states, "bridge_states", (states, *br, key, idx), static)
 
     def chunks(self, pad: bool = False) -> Iterator[tuple[int, int, jnp.ndarray]]:
         """Yields (start, stop, states) with states (n_steps + 1, d, stop - start), or with ``pad`` the
