@@ -294,10 +294,8 @@ class PresTangents:
     def __call__(self, factor, markets, models, moves: dict, step: float) -> list:
         """d pres / de: the float leaves of every batch in S["pres"] order. markets, models: at +-step;
         moves {ccy: dsigma/de} of the calibrated currencies (``setup_tangent.calibrated_moves``)."""
-        from exposure.pricing.view import PricingContext
-        from exposure.risk.state import APPROXIMATION_ORDERS, _split
+        from exposure.risk.state import batch_difference
 
-        g, h2 = self.s.grid, 2.0 * step
         twins = self._linear()
         moves = sigma_moves(moves, models, step)  # ``twins``: a fixed sigma piece's move as well
         dx = {i: self._direction(tw, factor, markets, moves, step, models) for i, tw in twins.items()}
@@ -310,16 +308,5 @@ class PresTangents:
                 moved = lin[i] if isinstance(twins[i], LinearPresTwin) else named_leaves(lin[i])
                 out += [moved[p] if p in moved else np.zeros_like(f) for p, f in zip(paths, floats)]
                 continue
-            pres = []
-            for m, md in zip(markets, models):
-                ctx = PricingContext(m, md, self.static.times, self.s.portfolio.fixings,
-                                     (m.asof,) + tuple(g.dates), g.reporting_mask())
-                fl, it, _ = _split([b.prepare(ctx)])
-                if len(it) != len(ints) or not all(
-                        a.shape == c.shape and (np.array_equal(a, c) or any(o in n for o in APPROXIMATION_ORDERS))
-                        for (_, a, n), (_, c, _) in zip(it, ints)):
-                    raise ConfigError("risk", f"moving {factor.label()} changes the discrete set-up of {b!r}: its "
-                                              "sensitivity cannot be taken through the fixed path program")
-                pres.append(fl)
-            out += [(u - v) / h2 for u, v in zip(*pres)]
+            out += batch_difference(b, ints, markets, models, self.s, self.static, factor, step)
         return out

@@ -274,27 +274,14 @@ class ReverseSetup:
         return out
 
     def _prepare_difference(self, idx, markets, models, factor) -> np.ndarray:
-        from exposure.errors import ConfigError
-        from exposure.pricing.view import PricingContext
-        from exposure.risk.state import APPROXIMATION_ORDERS, _split
+        from exposure.risk.state import batch_difference
 
-        s, g, G = self.s, self.s.grid, self._G_pres
+        s, G = self.s, self._G_pres
         out = np.zeros(self.n_out)
         for i in idx:
             b, (_, ints, _) = s.portfolio.batches[i], self.pt.base[i]
-            pres = []
-            for mk, md in zip(markets, models):
-                ctx = PricingContext(mk, md, self.static.times, s.portfolio.fixings, (mk.asof,) + tuple(g.dates),
-                                     g.reporting_mask())
-                fl, it, _ = _split([b.prepare(ctx)])
-                if len(it) != len(ints) or not all(
-                        a.shape == c.shape and (np.array_equal(a, c) or any(o in n for o in APPROXIMATION_ORDERS))
-                        for (_, a, n), (_, c, _) in zip(it, ints)):
-                    raise ConfigError("risk", f"moving {factor.label()} changes the discrete set-up of {b!r}: its "
-                                              "sensitivity cannot be taken through the fixed path program")
-                pres.append(fl)
-            for k, (u, d) in enumerate(zip(*pres)):
-                out += _dot(G[self.offsets[i] + k], (u - d) / (2.0 * self.step))
+            for k, d in enumerate(batch_difference(b, ints, markets, models, s, self.static, factor, self.step)):
+                out += _dot(G[self.offsets[i] + k], d)
         return out
 
 

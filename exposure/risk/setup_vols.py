@@ -295,27 +295,14 @@ def reads(batch):
 def pres_tangent(s, static, S, vctx: VolContext, factor, markets, models, moved: set, step: float) -> list:
     """d S["pres"] / de: for every batch that reads a moved key, the central difference of its prepare at the
     moved markets and models (+-step), the other batches' leaves 0. The place for jnp twins of prepare."""
-    from exposure.pricing.view import PricingContext
-    from exposure.risk.state import APPROXIMATION_ORDERS, _split
+    from exposure.risk.state import batch_difference
 
-    g, h2 = s.grid, 2.0 * step
     out = [np.zeros_like(x) for x in S["pres"]]
     for b, (at, k, ints) in zip(s.portfolio.batches, vctx.layout):
         r = reads(b)
         if not k or not (r is None or r & moved):
             continue
-        pres = []
-        for m, md in zip(markets, models):
-            ctx = PricingContext(m, md, static.times, s.portfolio.fixings, (m.asof,) + tuple(g.dates),
-                                 g.reporting_mask())
-            fl, it, _ = _split([b.prepare(ctx)])
-            if len(it) != len(ints) or not all(
-                    a.shape == c.shape and (np.array_equal(a, c) or any(o in n for o in APPROXIMATION_ORDERS))
-                    for (_, a, n), (_, c, _) in zip(it, ints)):
-                raise ConfigError("risk", f"moving {factor.label()} changes the discrete set-up of {b!r}: its "
-                                          "sensitivity cannot be taken through the fixed path program")
-            pres.append(fl)
-        out[at:at + k] = [(u - v) / h2 for u, v in zip(*pres)]
+        out[at:at + k] = batch_difference(b, ints, markets, models, s, static, factor, step)
     return out
 
 

@@ -62,6 +62,25 @@ def _split(pres):
 APPROXIMATION_ORDERS = ("order_k",)
 
 
+
+def batch_difference(batch, ints, markets, models, s, static, factor, step: float) -> list:
+    """[(f(+h) - f(-h)) / 2h] of one batch's prepare float leaves f at the two moved (market, model) pairs
+    (e = +-step), its integer leaves checked against the base run's ``ints`` ((index, array, name) of ``_split``):
+    a bump that changes the discrete set-up cannot be taken through the fixed path program."""
+    from exposure.pricing.view import PricingContext
+
+    g, pres = s.grid, []
+    for m, md in zip(markets, models):
+        ctx = PricingContext(m, md, static.times, s.portfolio.fixings, (m.asof,) + tuple(g.dates), g.reporting_mask())
+        fl, it, _ = _split([batch.prepare(ctx)])
+        if len(it) != len(ints) or not all(
+                a.shape == c.shape and (np.array_equal(a, c) or any(o in n for o in APPROXIMATION_ORDERS))
+                for (_, a, n), (_, c, _) in zip(it, ints)):
+            raise ConfigError("risk", f"moving {factor.label()} changes the discrete set-up of {batch!r}: its "
+                                      "sensitivity cannot be taken through the fixed path program")
+        pres.append(fl)
+    return [(u - d) / (2.0 * step) for u, d in zip(*pres)]
+
 def merge_pres(static: Static, floats):
     """The pres list from its float leaves (traced or not) and the static integer leaves."""
     n = static.n_float + len(static.int_leaves)

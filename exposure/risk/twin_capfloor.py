@@ -20,11 +20,11 @@ import numpy as np
 
 from exposure.pricing.opt_capfloor import CapFloorBatch
 from exposure.pricing.opt_common import TIME_EPS, entries, pad_rows
-from exposure.risk.twin_common import (CurveSet, RateTwin, check_structure, coupon_c0, coupon_phase, gather,
-                                       safe_sqrt, with_source)
+from exposure.risk.twin_common import (CurveSet, OneCurrencyTwin, RateTwin, check_structure, coupon_c0,
+                                       coupon_phase, gather, safe_sqrt, with_source)
 
 
-class CapFloorPresTwin:
+class CapFloorPresTwin(OneCurrencyTwin):
     """One cap/floor batch's moved float leaves as jnp functions of x (module docstring)."""
 
     def __init__(self, batch: CapFloorBatch, ctx):
@@ -80,14 +80,6 @@ class CapFloorPresTwin:
             parts.append(entries(has.copy(), n, **with_source(has, r * t.size * n)))
         self.fixed = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         check_structure(self.fixed, pre["fixed"], "a cap/floor batch's fixed")
-
-    def x0(self) -> dict:
-        return {"curves": self.curves.x0(), "sigma": (jnp.asarray(self.rt.sigma0),)}
-
-    def direction(self, market, factor, moves: dict, models=None, step: float = 1.0) -> dict:
-        c = self.rt.ccy
-        return {"curves": self.curves.direction(market, factor),
-                "sigma": (jnp.asarray(moves[c]) if c in moves else jnp.zeros_like(self.rt.sigma0),)}
 
     def _basis(self, x):
         """(n, width) b_j padded with 1 (``pad_rows(fill=1.0)``)."""

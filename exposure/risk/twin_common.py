@@ -70,6 +70,19 @@ def _pairs(t, T):
     return t.shape, pairs, inv.reshape(-1)
 
 
+class OneCurrencyTwin:
+    """x0 and dx/de of a twin that reads one currency's curves (``self.curves``) and Hull-White sigma (``self.rt``)."""
+
+    def x0(self) -> dict:
+        return {"curves": self.curves.x0(), "sigma": (jnp.asarray(self.rt.sigma0),)}
+
+    def direction(self, market, factor, moves: dict, models=None, step: float = 1.0) -> dict:
+        """dx/de of a curve pillar / FX spot factor: its pillar move, the calibrated dsigma/de (``moves``)."""
+        c = self.rt.ccy
+        return {"curves": self.curves.direction(market, factor),
+                "sigma": (jnp.asarray(moves[c]) if c in moves else jnp.zeros_like(self.rt.sigma0),)}
+
+
 class RateTwin:
     """One currency's Hull-White bond coefficients as jnp functions of x: the model curve is slot ``slot`` of
     the twin's CurveSet, the sigma pieces x["sigma"][j]."""

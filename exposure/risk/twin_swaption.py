@@ -30,14 +30,13 @@ from exposure.models.hw_options import pad_cashflows, swap_coupon_bond
 from exposure.pricing.opt_common import (TIME_EPS, TINY_SD, entries, first_at_or_after, pad_rows,
                                          shared_bond_entries)
 from exposure.pricing.opt_swaption import _STEP, SwaptionBatch, _merge
-from exposure.risk.twin_common import (CurveSet, RateTwin, block_gather, check_structure, coupon_c0, coupon_phase,
-                                       gather, root_ift, safe_sqrt, with_source)
+from exposure.risk.twin_common import (CurveSet, OneCurrencyTwin, RateTwin, block_gather, check_structure,
+                                       coupon_c0, coupon_phase, gather, root_ift, safe_sqrt, with_source)
 
 R2 = 0.7071067811865476
 
 
-
-class SwaptionPresTwin:
+class SwaptionPresTwin(OneCurrencyTwin):
     """One swaption batch's moved float leaves as jnp functions of x (module docstring)."""
 
     def __init__(self, batch: SwaptionBatch, ctx):
@@ -198,15 +197,6 @@ class SwaptionPresTwin:
                         "a swaption batch's ex_run")
 
     # -- the jnp map x -> leaves -----------------------------------------------------------------------------
-    def x0(self) -> dict:
-        return {"curves": self.curves.x0(), "sigma": (jnp.asarray(self.rt.sigma0),)}
-
-    def direction(self, market, factor, moves: dict, models=None, step: float = 1.0) -> dict:
-        """dx/de of a curve pillar / FX spot factor: its pillar move, the calibrated dsigma/de (``moves``)."""
-        c = self.rt.ccy
-        return {"curves": self.curves.direction(market, factor),
-                "sigma": (jnp.asarray(moves[c]) if c in moves else jnp.zeros_like(self.rt.sigma0),)}
-
     def _kappas(self, x):
         out = []
         for lg in self.legs:
