@@ -149,14 +149,20 @@ def write_scenarios(cfg: DictConfig) -> str:
     return os.path.join(out, "scenarios.h5")
 
 
-def run(cfg: DictConfig, progress=None, show_bar: bool | None = False, report_worker=None):
+def run(cfg: DictConfig, progress=None, show_bar: bool | None = False, report_worker=None,
+        write: bool | None = None):
     """The whole chain on the configured market and portfolio; results and the desk report (report.*) written
     under cfg.output.dir as one run: staged in a temporary sibling folder and moved into place at the end, a
     lock refusing a second run into the same folder (exposure.run_folder). progress: an
     exposure.report.RunProgress whose run.log is moved into the staging folder; default: one with run.log
     there (show_bar: progress bar; None: on a terminal outside CI). report_worker: an
     exposure.report_process.ReportWorker (the CLI's) that writes the desk report while the results are
-    written; the report is complete when this returns either way."""
+    written; the report is complete when this returns either way.
+
+    write (default cfg.output.write, true): False computes the same results Dataset (limits included) and
+    returns it in memory: no run folder, lock, checkpoint, results.h5, CSVs or desk report; ``.out_dir`` is
+    None, ``.files`` empty (a notebook, a service, a what-if loop; ``exposure.results.write_results(ds, path)``
+    saves the Dataset)."""
     from exposure.report.progress import RunProgress
     from exposure.run_folder import relocate, staged_run_folder
 
@@ -171,6 +177,10 @@ def run(cfg: DictConfig, progress=None, show_bar: bool | None = False, report_wo
     check_cluster(cfg)  # cluster.* checked (a Dask scheduler's address answers) before any compute
     s = setup(cfg)
     check_run_size(cfg, s)
+    if not (bool(getattr(cfg.output, "write", True)) if write is None else bool(write)):
+        if report_worker is not None:
+            report_worker.close()
+        return _run_in_memory(cfg, s, progress, show_bar)
     out = os.path.abspath(str(cfg.output.dir))
     ck_settings = checkpoint_settings(cfg)
     manifest = dict(run_manifest(to_plain(cfg, enum_values=True)),
@@ -197,6 +207,19 @@ def run(cfg: DictConfig, progress=None, show_bar: bool | None = False, report_wo
         progress.log_path = os.path.join(out, "run.log")  # the caller's context manager logs the end there
     return dataclasses.replace(res, out_dir=str(cfg.output.dir),
                                files=tuple(relocate(f, stage, out) for f in res.files))
+
+
+def _run_in_memory(cfg, s: Setup, progress, show_bar):
+    """run() with write=False: the pipeline with no files; a quantile store that the memory plan spills goes to
+    a temporary folder removed on return."""
+    import tempfile
+
+    from exposure.pipeline import run_pipeline
+    from exposure.report.progress import RunProgress
+
+    progress = progress if progress is not None else RunProgress(None, show_bar=show_bar)
+    with tempfile.TemporaryDirectory(prefix="xposure-spill-") as spill:
+        return run_pipeline(cfg, s, progress=progress, out_dir=spill, write=False)
 
 
 def _run_and_report(cfg: DictConfig, s: Setup, progress, stage: str, out: str, checkpoint=None, worker=None):

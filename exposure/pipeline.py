@@ -42,16 +42,17 @@ class RunResults:
             from exposure.capital import capital_summary
 
             text += "\n" + capital_summary(self.dataset)
-        return text + f"\nresults: {self.out_dir}"
+        return text + (f"\nresults: {self.out_dir}" if self.out_dir else "\nresults: in memory (not written)")
 
 
 def run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | None = None,
-                 checkpoint=None, on_results=None) -> RunResults:
+                 checkpoint=None, on_results=None, write: bool = True) -> RunResults:
     """The whole chain; files written under ``out_dir`` (default cfg.output.dir; ``exposure.api.run`` passes
     the staging folder that becomes cfg.output.dir when the run succeeds, see exposure.run_folder).
     checkpoint: an ``exposure.checkpoint.Checkpoint`` journaling every chunk (and replaying those of a killed
     run), or None. on_results: called with the results Dataset (the returned ``.dataset``) before its files are
-    written (exposure.api hands it to the report process there)."""
+    written (exposure.api hands it to the report process there). write=False: nothing is written (out_dir
+    only receives a spilled quantile store); the result's out_dir is None and files empty."""
     from exposure.report import RunProgress, report_settings
 
     report_settings(cfg)  # desk report: limits read and checked before any compute
@@ -141,6 +142,9 @@ def run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | None
                                    "n_trades": len(trade_ids),
                                    "reduction": agg.reduction}, sensitivities=sens)
     progress.stage("write")
+    if not write:  # in memory (exposure.run(cfg, write=False)): the Dataset a written run would hold
+        from exposure.finite import finite_results
+        return RunResults(finite_results(ds), None, (), trade_npv)
     res = _write(cfg, s, ds, trade_npv, out_dir, on_results)
     files = cube.save(res.out_dir, ds["netting_set"].values,
                       {"NPV": ns_npv, "currencies": list(model.currencies), "event_dates": [d.isoformat() for d in grid.event_dates()],

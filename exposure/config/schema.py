@@ -200,6 +200,7 @@ class OutputConfig:
     store_cube: bool = False
     trade_level: bool = False
     csv: bool = True
+    write: bool = True  # false: exposure.run returns the Dataset in memory, no run folder, files or report
 
 
 @dataclass
