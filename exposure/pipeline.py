@@ -277,10 +277,9 @@ def _with_credit(ds, market, pf, val_times):
         return ds
     surv = np.stack([market.credit[n].survival_np(val_times) for n in names])
     ds = ds.assign_coords(credit_name=("credit_name", names))
-    ds["survival_probability"] = (("credit_name", "date"), surv)
-    ds["default_probability"] = (("credit_name", "date"), 1.0 - surv)
-    ds["recovery_rate"] = ("credit_name", np.array([float(market.credit[n].recovery) for n in names]))
-    return ds
+    return ds.assign({"survival_probability": (("credit_name", "date"), surv),  # one merge for the three
+                      "default_probability": (("credit_name", "date"), 1.0 - surv),
+                      "recovery_rate": ("credit_name", np.array([float(market.credit[n].recovery) for n in names]))})
 
 
 def _check_finite(npv0, trade_ids) -> None:

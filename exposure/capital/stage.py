@@ -193,11 +193,12 @@ def add_capital(ds: xr.Dataset, portfolio, market, settings, npv: dict | None = 
     rwa = rw * ead
     cap = 0.08 * rwa
 
-    out = ds.copy()
+    out = ds
+    new = {}  # added in one Dataset.assign (one merge, not one per variable)
     for k in ("BaselEPE", "BaselEEPE"):
-        out[k] = ("netting_set", bm[k], {**ds[k].attrs, "maturity_capped": "min(1Y, netting-set maturity)"}
+        new[k] = ("netting_set", bm[k], {**ds[k].attrs, "maturity_capped": "min(1Y, netting-set maturity)"}
                   if k in ds else {})
-    out["EEPE"] = ("netting_set", bm["BaselEEPE"].copy(), ds["EEPE"].attrs if "EEPE" in ds else {})
+    new["EEPE"] = ("netting_set", bm["BaselEEPE"].copy(), ds["EEPE"].attrs if "EEPE" in ds else {})
     nsv = {
         "EAD_SACCR": ead_sa, "RC_SACCR": np.array([r.RC for _, r in res]),
         "PFE_addon_SACCR": np.array([r.PFE for _, r in res]), "AddOn_SACCR": np.array([r.addon for _, r in res]),
@@ -210,7 +211,7 @@ def add_capital(ds: xr.Dataset, portfolio, market, settings, npv: dict | None = 
         nsv[f"AddOn_SACCR_{ac}"] = np.array([r.addons[ac] for _, r in res])
     units = {"PD": "1", "LGD": "1", "RW": "1", "Multiplier_SACCR": "1", "Maturity": "years", "M_effective": "years"}
     for k, v in nsv.items():
-        out[k] = ("netting_set", np.asarray(v, dtype=np.float64), {"units": units.get(k, "base currency")})
+        new[k] = ("netting_set", np.asarray(v, dtype=np.float64), {"units": units.get(k, "base currency")})
 
     if settings.profile:
         prof = np.zeros((n, len(times)))
@@ -221,8 +222,8 @@ def add_capital(ds: xr.Dataset, portfolio, market, settings, npv: dict | None = 
             else:
                 prof[i] = saccr_profile(res[i][0], terms_all[i], ds["BaselEE"].values[i], times, settings)
                 prof[i, 0] = ead_sa[i]
-        out["EAD_profile"] = (("netting_set", "date"), prof, {"units": "base currency"})
-        out["Capital_profile"] = (("netting_set", "date"), 0.08 * rw[:, None] * prof, {"units": "base currency"})
+        new["EAD_profile"] = (("netting_set", "date"), prof, {"units": "base currency"})
+        new["Capital_profile"] = (("netting_set", "date"), 0.08 * rw[:, None] * prof, {"units": "base currency"})
 
     # per counterparty and BA-CVA
     names = list(dict.fromkeys(cps))
@@ -249,10 +250,10 @@ def add_capital(ds: xr.Dataset, portfolio, market, settings, npv: dict | None = 
     else:
         out = out.assign_coords(cpty=("cpty", np.array(names, dtype=object)))
     agg = lambda x: np.array([float(np.sum(x[idx[c]])) for c in names])  # noqa: E731
-    out["EAD_cpty"] = ("cpty", agg(ead), {"units": "base currency"})
-    out["RWA_cpty"] = ("cpty", agg(rwa), {"units": "base currency"})
-    out["Capital_cpty"] = ("cpty", agg(cap), {"units": "base currency"})
-    out["BA_CVA_cpty"] = ("cpty", np.array([bacva.DS * scvas[c] for c in names]),
+    new["EAD_cpty"] = ("cpty", agg(ead), {"units": "base currency"})
+    new["RWA_cpty"] = ("cpty", agg(rwa), {"units": "base currency"})
+    new["Capital_cpty"] = ("cpty", agg(cap), {"units": "base currency"})
+    new["BA_CVA_cpty"] = ("cpty", np.array([bacva.DS * scvas[c] for c in names]),
                           {"units": "base currency", "description": "stand-alone BA-CVA capital DS x SCVA_c"})
     if settings.profile:
         # stand-alone BA-CVA per netting set at future dates (for KVA): 0.65 RW_c M(t) EAD(t) DF(M(t)) / alpha,
@@ -261,11 +262,12 @@ def add_capital(ds: xr.Dataset, portfolio, market, settings, npv: dict | None = 
                           for c in cps])
         m_t = np.maximum(m_ba[:, None] - times[None, :], 1.0)
         df_t = bacva.discount_factor(m_t, imm=use_imm)
-        prof_cva = bacva.DS * rw_ns[:, None] * m_t * out["EAD_profile"].values * df_t / settings.alpha
-        out["BA_CVA_profile"] = (("netting_set", "date"), prof_cva, {
+        prof_cva = bacva.DS * rw_ns[:, None] * m_t * prof * df_t / settings.alpha
+        new["BA_CVA_profile"] = (("netting_set", "date"), prof_cva, {
             "units": "base currency", "description": "stand-alone BA-CVA capital of the netting set at each date"})
-    out["BA_CVA_total"] = ((), ba["capital"], {"units": "base currency",
+    new["BA_CVA_total"] = ((), ba["capital"], {"units": "base currency",
                                                "description": f"BA-CVA capital ({settings.ba_cva}) 0.65 K"})
+    out = out.assign(new)
     out = add_sa_cva(out, market, settings)  # the table, or the engine's `sensitivity` when present
     out.attrs["capital_approach"] = settings.approach
     out.attrs["capital_pd_source"] = "; ".join(pd_src)

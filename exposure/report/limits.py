@@ -110,10 +110,12 @@ def apply_limits(ds: xr.Dataset, settings) -> xr.Dataset:
     label = f"PFE {100 * q:g}%"
     peak = np.where(np.isfinite(pfe_c).any(axis=1), np.nanmax(np.where(np.isfinite(pfe_c), pfe_c, -np.inf), axis=1),
                     np.nan) if pfe_c.size else np.zeros(len(names))
-    out["PFE_cpty"] = (("cpty", "date"), pfe_c, {"description": f"counterparty {label}: {method}",
+    new = {}  # added in one Dataset.assign (one merge, not one per variable)
+    new["PFE_cpty"] = (("cpty", "date"), pfe_c, {"description": f"counterparty {label}: {method}",
                                                   "units": "base currency", "quantile": q})
-    out["PeakPFE_cpty"] = (("cpty",), peak, {"description": f"max over dates of the counterparty {label}",
+    new["PeakPFE_cpty"] = (("cpty",), peak, {"description": f"max over dates of the counterparty {label}",
                                              "units": "base currency", "quantile": q})
+    out = out.assign(new)
     out.attrs["PFE_cpty_method"] = method
     out.attrs["report_pfe_quantile"] = q
     out.attrs["limits_source"] = getattr(settings, "limits_source", "")
@@ -126,21 +128,23 @@ def apply_limits(ds: xr.Dataset, settings) -> xr.Dataset:
     out = out.assign_coords(limit=np.arange(n), limit_counterparty=("limit", np.array([s.counterparty for s in settings.limits], dtype=object)),
                             limit_bucket=("limit", np.array([s.bucket.label for s in settings.limits], dtype=object)))
     base = {"units": "base currency", "quantile": q}
-    out["PFE_limit"] = ("limit", np.array(cols["limit"], dtype=float), {**base, "description": f"{label} limit"})
+    new = {}
+    new["PFE_limit"] = ("limit", np.array(cols["limit"], dtype=float), {**base, "description": f"{label} limit"})
     # Undefined peaks (no netting set, no date in the bucket) are stored as 0 beside a mask, never as NaN.
     peak = np.array(cols["peak"], dtype=float)
     defined = np.isfinite(peak)
-    out["PFE_limit_defined"] = ("limit", defined, {"description": "peak and utilisation defined (false: see PFE_limit_status and PFE_limit_reason; the values hold 0)"})
-    out["PFE_limit_peak"] = ("limit", np.where(defined, peak, 0.0), {**base, "description": f"peak counterparty {label} in the bucket (0 where PFE_limit_defined is false)"})
-    out["PFE_limit_peak_date"] = ("limit", dt(cols["peak_date"]), {"description": "date of the peak"})
+    new["PFE_limit_defined"] = ("limit", defined, {"description": "peak and utilisation defined (false: see PFE_limit_status and PFE_limit_reason; the values hold 0)"})
+    new["PFE_limit_peak"] = ("limit", np.where(defined, peak, 0.0), {**base, "description": f"peak counterparty {label} in the bucket (0 where PFE_limit_defined is false)"})
+    new["PFE_limit_peak_date"] = ("limit", dt(cols["peak_date"]), {"description": "date of the peak"})
     util = np.array(cols["util"], dtype=float)
-    out["PFE_limit_utilisation"] = ("limit", np.where(defined & np.isfinite(util), util, 0.0), {"units": "1", "description": "peak / limit (0 where PFE_limit_defined is false)"})
-    out["PFE_limit_status"] = ("limit", np.array(cols["status"], dtype=object), {"description": "ok | breach | cannot decide"})
-    out["PFE_limit_reason"] = ("limit", np.array(cols["reason"], dtype=object), {"description": "why the status"})
-    out["PFE_limit_breach_count"] = ("limit", np.array(cols["count"], dtype=np.int64), {"description": "dates in breach"})
-    out["PFE_limit_first_breach_date"] = ("limit", dt(cols["first"]), {"description": "first date with PFE > limit"})
-    out["PFE_limit_max_excess"] = ("limit", np.array(cols["excess"], dtype=float), {**base, "description": "max of PFE - limit over breached dates (0 when none)"})
-    out["PFE_limit_max_excess_date"] = ("limit", dt(cols["excess_date"]), {"description": "date of the max excess"})
+    new["PFE_limit_utilisation"] = ("limit", np.where(defined & np.isfinite(util), util, 0.0), {"units": "1", "description": "peak / limit (0 where PFE_limit_defined is false)"})
+    new["PFE_limit_status"] = ("limit", np.array(cols["status"], dtype=object), {"description": "ok | breach | cannot decide"})
+    new["PFE_limit_reason"] = ("limit", np.array(cols["reason"], dtype=object), {"description": "why the status"})
+    new["PFE_limit_breach_count"] = ("limit", np.array(cols["count"], dtype=np.int64), {"description": "dates in breach"})
+    new["PFE_limit_first_breach_date"] = ("limit", dt(cols["first"]), {"description": "first date with PFE > limit"})
+    new["PFE_limit_max_excess"] = ("limit", np.array(cols["excess"], dtype=float), {**base, "description": "max of PFE - limit over breached dates (0 when none)"})
+    new["PFE_limit_max_excess_date"] = ("limit", dt(cols["excess_date"]), {"description": "date of the max excess"})
+    out = out.assign(new)
     return out
 
 

@@ -174,29 +174,31 @@ def add_xva(ds: xr.Dataset, credit: dict, own_name: str, settings: XvaSettings |
     kva, kva_source = kva_from_profile(ds, settings, surv, capital_profile)
     values["KVA"] = kva
 
+    new = {}  # added in one Dataset.assign (one merge, not one per variable)
     units = {"units": "base currency"}
     for name, v in values.items():
         desc = _DESCRIPTIONS.get(name, _DESCRIPTIONS.get(name.split("_")[0], name))
-        out[name] = ("netting_set", v, {**units, "description": desc})
+        new[name] = ("netting_set", v, {**units, "description": desc})
     for name in ("CVA", "DVA", "FCA", "FBA", "FVA", "MVA", "KVA"):
         if name not in values:
             continue
         by_cp = np.zeros(len(cp_names))
         np.add.at(by_cp, groups, values[name])
-        out[f"{name}_cpty"] = ("cpty", by_cp, units)
+        new[f"{name}_cpty"] = ("cpty", by_cp, units)
         if name in ("CVA", "DVA", "FVA"):
-            out[f"{name}_total"] = ((), float(np.sum(values[name])), units)
+            new[f"{name}_total"] = ((), float(np.sum(values[name])), units)
     if functionals:
         for name, res in functionals.items():
             if name not in values:
                 continue
-            out[f"{name}_stderr"] = ("netting_set", np.asarray(res["entity"][1]), units)
-            out[f"{name}_cpty_stderr"] = ("cpty", np.asarray(res["group"][1]), units)
+            new[f"{name}_stderr"] = ("netting_set", np.asarray(res["entity"][1]), units)
+            new[f"{name}_cpty_stderr"] = ("cpty", np.asarray(res["group"][1]), units)
             if name in ("CVA", "DVA", "FVA"):
-                out[f"{name}_total_stderr"] = ((), float(res["total"][1]), units)
+                new[f"{name}_total_stderr"] = ((), float(res["total"][1]), units)
         stderr_note = "from per-path sums streamed in the simulation (PathFunctionalSums)"
     else:
         stderr_note = "not available: no per-path sums (stage re-run on stored profiles)"
+    out = out.assign(new)
     out = trade_adjustments(out, w)
     if settings.wwr_model == "hull_white_2012" or (settings.wwr_model == "none" and settings.wwr_b is not None):
         from exposure.xva.wwr import add_wrong_way_cva
