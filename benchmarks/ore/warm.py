@@ -1,12 +1,21 @@
 """The ORE side by side's book run again and again in one process (a notebook, a service, a what-if): warm times.
 
-    python -m benchmarks.ore.warm [--paths 10000] [--repeats 5] [--profile]
+    python -m benchmarks.ore.warm [--paths 10000] [--repeats 5] [--modes memory files report] [--profile MODE]
 
 Book, market, model and grid are ``benchmarks.ore.fresh``'s (5 swaps + 1 EUR/USD FX forward, 40 quarterly
-dates, flat curves, fixed Hull-White/FX parameters); each run is ``exposure.run(cfg)`` (set-up, pricing,
-aggregation, measures, files and report: what ``exposure run`` does) in this process after a first run that
-compiled everything. ORE has no warm mode (every ``OREApp.run()`` builds its market, model and cube again), so
-the comparison is against ORE's fresh-process time (``benchmarks.ore.fresh``). Prints one JSON record.
+dates, flat curves, fixed Hull-White/FX parameters); each run is ``exposure.run(cfg)`` in this process after a
+first run of each mode that compiled everything. Modes (each says what the timed run produced):
+
+- ``memory``: ``output.write=false``: the results Dataset (exposure, capital, XVA, limits) returned in memory;
+  no file written;
+- ``files``: results.h5, the ORE-style exposure CSVs (``output.csv=true``: what ORE's run writes), config.yaml,
+  npv.csv, capital.csv (and run.log), as one staged run folder; no desk report;
+- ``report``: ``files`` plus the desk report (``report.*``: PNG plots, HTML, summary), what ``exposure run`` does.
+
+The modes run interleaved (memory, files, report, memory, ...), so each repeat compares them at the same load.
+ORE has no warm mode (every ``OREApp.run()`` builds its market, model and cube again), so the comparison is
+against ORE's fresh-process time (``benchmarks.ore.fresh``). Prints one JSON record: per mode the median wall
+and process CPU seconds (XLA's threads included) and the files the run wrote.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
+import os
 import pstats
 import statistics
 import tempfile
@@ -21,6 +31,9 @@ import time
 from pathlib import Path
 
 from benchmarks.ore import ore_inputs as oi
+
+MODES = {"memory": ["output.write=false"], "files": ["output.csv=true", "report.enabled=false"],
+         "report": ["output.csv=true"]}
 
 
 def main(argv=None) -> dict:
@@ -30,36 +43,42 @@ def main(argv=None) -> dict:
     ap.add_argument("--dates", type=int, default=40)
     ap.add_argument("--paths", type=int, default=10_000)
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--profile", action="store_true", help="cProfile one more warm run, print the top 40")
-    ap.add_argument("--set", nargs="*", default=[], help="more Hydra overrides (e.g. report.enabled=false)")
+    ap.add_argument("--modes", nargs="*", default=list(MODES), choices=list(MODES))
+    ap.add_argument("--profile", choices=list(MODES), help="cProfile one more warm run of this mode, print the top 40")
+    ap.add_argument("--set", nargs="*", default=[], help="more Hydra overrides for every mode")
     a = ap.parse_args(argv)
     import exposure
 
+    rec = {"paths": a.paths, "load_avg_before": os.getloadavg()[0], "modes": {}}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         spec = oi.SideBySide(n_swaps=a.swaps, n_fx=a.fx, grid_points=a.dates, paths=a.paths)
         trades = oi.make_trades(spec)
         yaml_path = oi.to_engine_portfolio(trades, work / "engine_portfolio.yaml")
-        cfg = exposure.compose(oi.engine_overrides(spec, yaml_path, str(work / "engine"), paths=a.paths,
-                                                   store_cube=False) + list(a.set))
-        t = time.perf_counter()
-        exposure.run(cfg)
-        first = time.perf_counter() - t
-        walls, cpus = [], []
+        base = oi.engine_overrides(spec, yaml_path, str(work / "engine"), paths=a.paths, store_cube=False)
+        cfgs = {m: exposure.compose(base + MODES[m] + list(a.set)) for m in a.modes}
+        times = {m: ([], []) for m in a.modes}
+        files = {}
+        for m, cfg in cfgs.items():
+            t = time.perf_counter()
+            res = exposure.run(cfg)
+            rec["modes"][m] = {"first_run_s": time.perf_counter() - t}
+            files[m] = sorted(os.path.basename(f) for f in res.files)
         for _ in range(a.repeats):
-            t, c = time.perf_counter(), time.process_time()
-            exposure.run(cfg)
-            walls.append(time.perf_counter() - t)
-            cpus.append(time.process_time() - c)
+            for m, cfg in cfgs.items():
+                t, c = time.perf_counter(), time.process_time()
+                exposure.run(cfg)
+                times[m][0].append(time.perf_counter() - t)
+                times[m][1].append(time.process_time() - c)
         if a.profile:
             pr = cProfile.Profile()
-            pr.runcall(exposure.run, cfg)
+            pr.runcall(exposure.run, cfgs[a.profile])
             pstats.Stats(pr).sort_stats("cumulative").print_stats(40)
-    import os
-
-    rec = {"trades": len(trades), "paths": a.paths, "dates": len(spec.grid_dates()), "first_run_s": first,
-           "warm_s": statistics.median(walls), "warm_all_s": walls, "warm_cpu_s": statistics.median(cpus),
-           "load_avg_after": os.getloadavg()[0]}
+    for m in a.modes:
+        w, c = times[m]
+        rec["modes"][m].update(warm_s=statistics.median(w), warm_cpu_s=statistics.median(c),
+                               warm_all_s=[round(x, 4) for x in w], files_written=files[m])
+    rec.update(trades=len(trades), dates=len(spec.grid_dates()), load_avg_after=os.getloadavg()[0])
     print(json.dumps(rec, indent=1))
     return rec
 
