@@ -11,10 +11,12 @@ for the ~90 variables of a results.h5. This writer takes the same CF encoding fr
 same (tracked) order, variable-length UTF-8 strings, contiguous storage, every coordinate variable a dimension
 scale (NAME = its name, ``_Netcdf4Dimid`` = its dimension id in order of first appearance), every other
 variable with the scales attached, ``_Netcdf4Coordinates`` (dimension ids) and ``_Netcdf4Dimid`` (that of its
-first dimension), ``_FillValue`` and scalar attributes as 1-element arrays, no ``_NCProperties``
-(invalid_netcdf). Only the order of the hidden HDF5 attributes may differ. A dimension without a coordinate
-variable or of size 0 (unlimited in h5netcdf), a chunked (dask) variable, compression or chunking in an
-encoding, or a dtype other than bool/int/uint/float/str/datetime64: the caller writes with h5netcdf instead.
+first dimension, where h5netcdf sets it), ``_FillValue`` and scalar attributes as 1-element arrays, no
+``_NCProperties`` (invalid_netcdf); a dimension of size 0 is unlimited, its variables chunked by h5netcdf's
+heuristic (a run without PFE limits has an empty ``limit`` dimension). Only the order of the hidden HDF5
+attributes may differ. A dimension without a coordinate variable, a chunked (dask) variable, compression or
+chunking in an encoding, or a dtype other than bool/int/uint/float/str/datetime64: the caller writes with
+h5netcdf instead.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def _plan(ds):
         for d, n in v.sizes.items():
             dims.setdefault(d, (len(dims), n))
     for d, (_, n) in dims.items():
-        if n == 0 or d not in variables or variables[d].dims != (d,):
+        if d not in variables or variables[d].dims != (d,):
             return None
     dtypes = {}
     for name, v in variables.items():
@@ -81,6 +83,7 @@ def write_h5_direct(ds, path: str) -> bool:
     """Write ``ds`` (in-memory arrays) to ``path`` as h5netcdf would; False (nothing written) when ds needs
     h5netcdf (see the module docstring)."""
     import h5py
+    from h5netcdf.core import _get_default_chunksizes
 
     plan = _plan(ds)
     if plan is None:
@@ -98,8 +101,12 @@ def write_h5_direct(ds, path: str) -> bool:
             if dt.kind == "O":
                 data = data.astype(object)
             h5fill = None if fill is None else np.array(fill).astype(dt)
+            kw = {}
+            maxshape = tuple(None if n == 0 else n for n in data.shape)  # h5netcdf: a size-0 dim is unlimited
+            if maxshape != data.shape:
+                kw.update(maxshape=maxshape, chunks=_get_default_chunksizes(data.shape, dt))
             made[name] = (f.create_dataset(name, shape=data.shape, dtype=dt, data=data, fillvalue=h5fill,
-                                           track_order=True), v.dims, fill, vattrs)
+                                           track_order=True, **kw), v.dims, fill, vattrs)
             if v.dims == (name,):
                 made[name][0].make_scale(name)
         for name, (dset, vdims, fill, vattrs) in made.items():
@@ -112,7 +119,8 @@ def write_h5_direct(ds, path: str) -> bool:
                     dset.dims[i].attach_scale(made[d][0])
             if vdims:
                 a["_Netcdf4Coordinates"] = ids
-                if "_Netcdf4Dimid" not in a:
+                # h5netcdf (after netCDF-C) gives a variable its first dimension's id unless that one is unlimited
+                if "_Netcdf4Dimid" not in a and dset.maxshape[0] is not None:
                     a["_Netcdf4Dimid"] = np.array(ids[0], dtype=np.int32)
             if fill is not None:
                 a["_FillValue"] = _attr_value(dset.dtype.type(fill)) if dset.dtype.kind != "O" else fill

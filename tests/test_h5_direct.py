@@ -59,8 +59,16 @@ def _layout(path):
     return out
 
 
-def test_same_file_as_h5netcdf(tmp_path):
-    ds = _dataset()
+def _no_limits(ds):  # a run without PFE limits: an empty (unlimited) limit dimension
+    ds = ds.drop_vars(["flag", "count", "status", "limit", "limit_bucket"])
+    return ds.assign_coords(limit=np.arange(0), limit_bucket=("limit", np.array([], dtype=object))).assign(
+        flag=("limit", np.zeros(0, dtype=bool)), status=("limit", np.array([], dtype=object)),
+        first=("limit", np.array([], dtype="datetime64[ns]")), grid=(("netting_set", "limit"), np.zeros((3, 0))))
+
+
+@pytest.mark.parametrize("limits", [True, False])
+def test_same_file_as_h5netcdf(tmp_path, limits):
+    ds = _dataset() if limits else _no_limits(_dataset())
     ref, new = tmp_path / "ref.h5", tmp_path / "new.h5"
     _reference(ds, ref)
     assert write_h5_direct(ds, str(new))
@@ -73,16 +81,15 @@ def test_same_file_as_h5netcdf(tmp_path):
             ea = {x: y for x, y in a[k].encoding.items() if x != "source"}
             eb = {x: y for x, y in b[k].encoding.items() if x != "source"}
             assert repr(ea) == repr(eb), k
-        xr.testing.assert_identical(b.load(), ds)  # and what was written is what is read
+        if limits:  # (xarray writes an empty object array as float64: h5netcdf's file reads back so too)
+            xr.testing.assert_identical(b.load(), ds)  # what was written is what is read
 
 
-@pytest.mark.parametrize("case", ["dim without coordinate", "empty dim", "dask", "compressed", "complex"])
+@pytest.mark.parametrize("case", ["dim without coordinate", "dask", "compressed", "complex"])
 def test_unhandled_layouts_are_left_to_h5netcdf(tmp_path, case):
     ds = _dataset()
     if case == "dim without coordinate":
         ds = ds.assign(cube=(("netting_set", "path"), np.zeros((3, 4))))
-    elif case == "empty dim":
-        ds = ds.assign_coords(trade=np.array([], dtype=object)).assign(x=("trade", np.zeros(0)))
     elif case == "dask":
         pytest.importorskip("dask.array")
         ds = ds.chunk({"netting_set": 1})
