@@ -262,7 +262,7 @@ def _sensitivities(cfg, s: Setup, job, dates, progress):
     def revalue(c):
         c = merged(c, {"risk": {"method": "none"}, "output": {"csv": False, "store_cube": False}})
         with tempfile.TemporaryDirectory() as tmp:
-            return run_pipeline(c, setup(c), out_dir=tmp).dataset
+            return run_pipeline(c, setup(c), out_dir=tmp, write=False).dataset  # no files per bump
 
     return run_sensitivities(cfg, s, settings, job.gen.n_paths, job.gen.seed, job.gen.antithetic, revalue, dates)
 
