@@ -12,13 +12,30 @@ import xarray as xr
 import exposure
 from exposure.results import read_results
 
-SMALL = ["simulation.paths=64", "simulation.chunk_size=32", "simulation.grid='3M,6M,1Y,2Y'", "output.trade_level=true",
-         "report.plots=false", "report.html=false"]
+# a CSA netting set, two counterparties sharing a name, trade level: exposure, capital, XVA and limits all run
+BOOK = """
+netting_sets:
+  NS_A: {counterparty: CP_A, csa: {margining: two_way, threshold_cpty: 1.0e+5, threshold_bank: 1.0e+5, mta_cpty: 1.0e+4}}
+  NS_B: {counterparty: CP_A}
+  NS_C: {counterparty: CP_E}
+trades:
+  - {id: T1, type: FxForward, netting_set: NS_A, buy_currency: USD, buy_amount: 1.1e+7, sell_currency: EUR,
+     sell_amount: 1.0e+7, maturity: 1Y}
+  - {id: T2, type: FxForward, netting_set: NS_B, buy_currency: EUR, buy_amount: 1.0e+7, sell_currency: USD,
+     sell_amount: 1.1e+7, maturity: 2Y}
+  - {id: T3, type: FxForward, netting_set: NS_C, buy_currency: USD, buy_amount: 2.2e+7, sell_currency: EUR,
+     sell_amount: 2.0e+7, maturity: 18M}
+"""
+SMALL = ["portfolio.fixings=null", "simulation.paths=64", "simulation.chunk_size=32", "simulation.grid='3M,6M,1Y,2Y'",
+         "output.trade_level=true", "report.plots=false", "report.html=false"]
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("warm")
+    book = tmp / "book.yaml"
+    book.write_text(BOOK)
+    SMALL.append(f"portfolio.trades={book}")
     written = exposure.run(exposure.compose(SMALL + [f"output.dir={tmp / 'written'}"]))
     mem_dir = tmp / "memory"
     in_memory = exposure.run(exposure.compose(SMALL + [f"output.dir={mem_dir}", "output.write=false"]))
