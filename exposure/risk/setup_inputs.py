@@ -160,3 +160,45 @@ def bootstrap_ift(cfg_market) -> BootstrapIFT | None:
     specs, _, _ = input_specs(asof, ci)
     curves = bootstrap(asof, specs, known).curves
     return BootstrapIFT(asof, specs, curves, known)
+
+
+INPUTS = ("market", "curve_inputs", "curves")
+_CACHE: dict = {}  # id(market) -> (market, BootstrapIFT): one IFT per built market (the run's)
+
+
+def moved_input_market(cfg, market, factor, e: float):
+    """The built ``market`` with a par-quote factor (``market.curve_inputs``) moved by e units, or None for any
+    other factor: every bootstrapped curve moved in place, ln P_c -> ln P_c + e dlnP_c/de (``BootstrapIFT``),
+    and what ``build_market`` builds off them again (the swaption vols and the credit curves, which read the
+    curves). Equal to building the market at the bumped quote to O(e^2)."""
+    import dataclasses
+
+    from exposure.market.curves import DiscountCurve
+    from exposure.market.snapshot import _swaption_vols, build_credit
+
+    p = factor.path
+    if p[:3] != INPUTS or getattr(cfg.market.curve_inputs, "ore_market", None):
+        return None
+    hit = _CACHE.get(id(market))
+    if hit is None or hit[0] is not market:
+        _CACHE.clear()
+        hit = _CACHE[id(market)] = (market, bootstrap_ift(cfg.market))
+    ift = hit[1]
+    d = ift.direction(p[3], int(p[5]), factor.size)
+    moved: dict = {}  # id(built curve) -> moved curve: objects shared by curves and indices stay shared
+
+    def move(cv):
+        n = getattr(cv, "name", None)
+        if n not in d or np.asarray(cv.times).shape != ift.times[n].shape or not np.array_equal(cv.times, ift.times[n]):
+            return cv  # not a bootstrapped curve (a zero-rate curve given directly)
+        if id(cv) not in moved:
+            moved[id(cv)] = DiscountCurve(np.asarray(cv.times, np.float64),
+                                          np.asarray(cv.log_dfs, np.float64) + e * d[n], name=cv.name)
+        return moved[id(cv)]
+
+    curves = {c: move(cv) for c, cv in market.curves.items()}
+    indices = {n: dataclasses.replace(ic, curve=move(ic.curve)) for n, ic in market.indices.items()}
+    mc, base = cfg.market, market.base_currency
+    swv = {c: _swaption_vols(market.asof, c, mc.swaption_vols[c], curves) for c in market.swaption_vols}
+    credit = {n: build_credit(market.asof, mc.credit[n], f"market.credit.{n}", n, curves[base]) for n in market.credit}
+    return dataclasses.replace(market, curves=curves, indices=indices, swaption_vols=swv, credit=credit)
