@@ -63,3 +63,32 @@ def test_par_quote_tangent_equals_the_market_rebuild(base, monkeypatch):
         assert np.abs(gb).max() > 0, f.label()
         print(f.label(), np.abs(ga - gb).max() / np.abs(gb).max())
         np.testing.assert_allclose(ga, gb, rtol=1e-8, atol=1e-8 * np.abs(gb).max(), err_msg=f.label())
+
+
+# -- a par-quote factor inside the AD run against central bump-and-revalue of the full pipeline (same seed) --------
+from tests.risk_reference import ad_base, bump_tolerance, full_difference  # noqa: E402
+from exposure.risk.reverse import contract as _contract  # noqa: E402
+
+P = 256
+H = 1.0  # 1bp of the quote
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    ov = [o for o in OVERRIDES if not o.startswith("simulation.paths")] + [f"simulation.paths={P}",
+                                                                            "simulation.chunk_size=128"]
+    return ad_base(ov, P, tmp_path_factory.mktemp("base"), tmp_path_factory.mktemp("bumps"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("label", ["USD/ois:2Y", "EUR/ois:1Y"])
+def test_par_quote_against_bump_and_revalue(run, label):
+    b = run
+    f = next(f for f in factor_list(b["cfg"], b["s"], RiskSettings()) if f"{f.name}/{f.pillar}" == label)
+    dS = tangent(b["cfg"], f, b["S"], b["static"], b["s"], RiskSettings().setup_step, b["market"])
+    ad = _contract(b["G"], dS).reshape(len(b["measures"]), -1)
+    D = full_difference(b, f, H, "pq_")
+    tol = bump_tolerance(b, f, dS, H, D)
+    print(f.label(), "ad", ad.round(3).tolist(), "bump", D.round(3).tolist(), "tol", tol.round(3).tolist())
+    assert np.abs(ad).max() > 0.0
+    assert np.all(np.abs(ad - D) <= tol), (f.label(), b["measures"], ad, D, tol)
