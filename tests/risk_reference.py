@@ -26,6 +26,19 @@ from exposure.risk.state import aligned, path_state
 from exposure.setup import setup
 
 
+# every product type in two netting sets (tests/data/risk_portfolio.yaml), event dates between reporting dates
+BOOK_OVERRIDES = ["portfolio.trades=tests/data/risk_portfolio.yaml", "portfolio.fixings=null",
+                  "simulation.grid='3M,6M,1Y,18M,2Y,3Y,4Y,5Y,7Y'", "simulation.paths=64"]
+
+
+def book_state(overrides=BOOK_OVERRIDES) -> tuple:
+    """(cfg, s, S, static) of the config: its set-up and the path state S of the AD run."""
+    cfg = compose(list(overrides))
+    s = setup(cfg)
+    S, static = path_state(cfg, s)
+    return cfg, s, S, static
+
+
 def ad_base(overrides: list, paths: int, out_dir, bumps_dir) -> dict:
     """The run (dataset), its path state S, the reverse pass G and per-path programs: fwd(S) (n_meas, n_ns, P)
     the per-path sums, jvp(S, dS) their tangent; market the weights' tangents (as risk=ad)."""
@@ -58,15 +71,16 @@ def per_path_at(base, f, e, align=True):
     return np.asarray(base["fwd"](Sb))
 
 
-def full_difference(base, f, h: float, tag: str = "") -> np.ndarray:
-    """D(h) (n_meas, n_ns): the full pipeline at +-h on the bumped config (same seed), central difference."""
+def full_difference(base, f, h: float, tag: str = "") -> tuple:
+    """(D(h) (n_meas, n_ns), {e: the measures (n_meas, n_ns)} at e = +-h): the full pipeline on the config bumped
+    by +-h units of factor f (same seed), and its central difference."""
     full = {}
     for e in (h, -h):
         c = bumped(base["cfg"], f, e)
         c = OmegaConf.merge(c, {"output": {"dir": str(base["out"] / f"{tag}{f.factor_type}_{f.name}_{f.pillar}_{e}")}})
         ds = run_pipeline(c, setup(c)).dataset
         full[e] = np.stack([ds[m].values for m in base["measures"]])
-    return (full[h] - full[-h]) / (2 * h)
+    return (full[h] - full[-h]) / (2 * h), full
 
 
 def bump_tolerance(base, f, dS, h: float, D: np.ndarray) -> np.ndarray:

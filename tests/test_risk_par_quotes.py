@@ -87,7 +87,7 @@ def test_par_quote_against_bump_and_revalue(run, label):
     f = next(f for f in factor_list(b["cfg"], b["s"], RiskSettings()) if f"{f.name}/{f.pillar}" == label)
     dS = tangent(b["cfg"], f, b["S"], b["static"], b["s"], RiskSettings().setup_step, b["market"])
     ad = _contract(b["G"], dS).reshape(len(b["measures"]), -1)
-    D = full_difference(b, f, H, "pq_")
+    D, _ = full_difference(b, f, H, "pq_")
     tol = bump_tolerance(b, f, dS, H, D)
     print(f.label(), "ad", ad.round(3).tolist(), "bump", D.round(3).tolist(), "tol", tol.round(3).tolist())
     assert np.abs(ad).max() > 0.0
