@@ -3,6 +3,7 @@
 
     python -m benchmarks.bench_sensitivities [--portfolio bench-1k|mini|FILE] [--paths 512] [--dates 100]
                                              [--factor-types DiscountCurve,CDSSpread] [--bump-factors 4]
+                                             [--jax-cache DIR]
 
 Workload: the bench-1k set-up (market=example, model=example with the USD co-terminal calibration, grid
 '<dates>x1M'), risk.measures=[CVA], every factor of the example market (about 170; ``--factor-types`` narrows
@@ -10,6 +11,12 @@ them). Bump-and-revalue runs two full pipeline runs per factor; with ``--bump-fa
 factors are bumped and the time per factor is scaled to all of them (stated in the output). The AD time is split
 (attrs risk_timings) into the reverse pass over the paths (compilation included) and the set-up tangents (two
 NumPy set-up builds per factor). Prints one JSON line per mode and a summary line.
+
+JAX's persistent compilation cache is OFF by default in the children (``bench_e2e`` sets XPOSURE_JAX_CACHE=0
+before ``exposure`` is imported: cold times, every program compiled; JAX then still reports each compilation
+through ``compiler._compile_and_write_cache`` although nothing is read or written). ``--jax-cache DIR`` runs the
+children with that cache folder instead (run twice for warm figures). Each JSON line states ``jax_cache`` and the
+run's program counts (``compile_requests``: programs lowered; ``compiles``: compiled, i.e. not read from the cache).
 """
 
 from __future__ import annotations
@@ -27,6 +34,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _child(a) -> None:
+    import os
+
+    if a.jax_cache:
+        os.environ["XPOSURE_JAX_CACHE"] = a.jax_cache  # before bench_e2e's default (off) and exposure's import
     from benchmarks.bench_e2e import compose, resolve_portfolio
     from exposure.pipeline import run_pipeline
 
@@ -49,12 +60,19 @@ def _child(a) -> None:
             return fs[: a.bump_factors]
 
         stage.factor_list = first_n
+    import jax
+
+    from exposure.risk.programs import compile_counter
+
     t = time.perf_counter()
-    res = run_pipeline(cfg)
+    with compile_counter() as cc:
+        res = run_pipeline(cfg)
     wall = time.perf_counter() - t
     ds = res.dataset
     rec = {"mode": a.mode, "wall_s": round(wall, 3), "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3),
-           "paths": a.paths, "dates": a.dates, "portfolio": a.portfolio, "n_trades": int(ds.attrs.get("n_trades", 0))}
+           "paths": a.paths, "dates": a.dates, "portfolio": a.portfolio, "n_trades": int(ds.attrs.get("n_trades", 0)),
+           "jax_cache": jax.config.jax_compilation_cache_dir or "off", "compile_requests": cc.requests,
+           "compiles": cc.compiles, "compile_s": round(cc.seconds, 1)}
     if "sensitivity" in ds:
         rec["n_factors"] = int(ds.sizes["risk_factor"])
         rec["risk_s"] = round(float(ds.attrs["risk_seconds"]), 3)
@@ -72,6 +90,7 @@ def main(argv=None) -> None:
     ap.add_argument("--dates", type=int, default=100)
     ap.add_argument("--factor-types", default="")
     ap.add_argument("--bump-factors", type=int, default=4)
+    ap.add_argument("--jax-cache", default="", help="JAX persistent cache folder of the children (default: off)")
     ap.add_argument("--mode", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.mode:
@@ -82,7 +101,7 @@ def main(argv=None) -> None:
     for mode in ("plain", "ad", "bump"):
         cmd = [sys.executable, "-m", "benchmarks.bench_sensitivities", "--mode", mode, "--portfolio", a.portfolio,
                "--paths", str(a.paths), "--dates", str(a.dates), "--factor-types", a.factor_types,
-               "--bump-factors", str(a.bump_factors)]
+               "--bump-factors", str(a.bump_factors), "--jax-cache", a.jax_cache]
         p = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=False)
         lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
         if p.returncode or not lines:

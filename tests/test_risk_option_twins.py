@@ -21,27 +21,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from exposure.api import compose
 from exposure.models.build import build_model
 from exposure.pricing.view import PricingContext
 from exposure.risk import RiskSettings
 from exposure.risk.factors import bumped
 from exposure.risk.setup_tangent import context, model_state_tangent
 from exposure.risk.stage import factor_list
-from exposure.risk.state import path_state, rebuilt_market
+from exposure.risk.state import rebuilt_market
 from exposure.risk.twins import named_leaves, option_twins
-from exposure.setup import setup
-
-OVERRIDES = ["portfolio.trades=tests/data/risk_portfolio.yaml", "portfolio.fixings=null",
-             "simulation.grid='3M,6M,1Y,18M,2Y,3Y,4Y,5Y,7Y'", "simulation.paths=64"]
-
+from tests.risk_reference import book_state
 
 @pytest.fixture(scope="module")
 def base():
-    cfg = compose(OVERRIDES)
-    s = setup(cfg)
-    S, static = path_state(cfg, s)
-    return cfg, s, S, static
+    return book_state()  # tests/risk_reference.py: the book of tests/test_risk_setup_model.py
 
 
 def _ctx(s, static, market, model):

@@ -96,10 +96,8 @@ def test_stage_switch(base, monkeypatch):
     np.testing.assert_allclose(on, off, rtol=0, atol=1e-9 * np.abs(off).max())
 
 # -- the reverse form inside the AD run, against central bump-and-revalue of the full pipeline (same seed) --------
-from tests.test_risk_ad import H, P, _factor, _per_path_at, base as ad_base  # noqa: E402,F401  (the AD run's fixture)
-from exposure.pipeline import run_pipeline  # noqa: E402
-from exposure.risk.factors import bumped  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
+from tests.test_risk_ad import H, _factor, base as ad_base  # noqa: E402,F401  (the AD run's fixture)
+from tests.risk_reference import bump_tolerance, full_difference  # noqa: E402
 
 BUMPED = [("DiscountCurve", "USD", "5Y"), ("DiscountCurve", "EUR", "2Y"), ("IndexCurve", "USD-LIBOR-3M", "5Y"),
           ("FXSpot", "EUR/USD", "")]
@@ -122,19 +120,8 @@ def test_stage_against_bump_and_revalue(ad_base, reverse_form, key):
     measures, cfg = b["measures"], b["cfg"]
     ad = reverse_form.sensitivity(f).reshape(len(measures), -1)
     dS = tangent(cfg, f, b["S"], b["static"], b["s"], RiskSettings().setup_step, b["market"])
-    ad_p = np.asarray(b["jvp"](b["S"], dS))
-    full = {}
-    for e in (H, -H):
-        c = bumped(cfg, f, e)
-        c = OmegaConf.merge(c, {"output": {"dir": str(b["out"] / f"rev_{f.factor_type}_{f.name}_{e}")}})
-        ds = run_pipeline(c, setup(c)).dataset
-        full[e] = np.stack([ds[m].values for m in measures])
-    D = (full[H] - full[-H]) / (2 * H)
-    pp = {e: _per_path_at(b, f, e) for e in (H, -H, 2 * H, -2 * H)}
-    D_p = (pp[H] - pp[-H]) / (2 * H)
-    D2 = ((pp[2 * H] - pp[-2 * H]) / (4 * H)).mean(axis=-1)
-    se = (ad_p - D_p).std(axis=-1, ddof=1) / np.sqrt(P)
-    tol = 4 * se + np.abs(D2 - D) + 1e-9 * (np.abs(D) + np.abs(b["values"]))
-    assert np.all(np.abs(ad - D) <= tol), (f.label(), measures, ad, D, D2, se)
+    D, _ = full_difference(b, f, H, "rev_")  # tests/risk_reference.py: the full pipeline at +-H, same seed
+    tol = bump_tolerance(b, f, dS, H, D)
+    assert np.all(np.abs(ad - D) <= tol), (f.label(), measures, ad, D, tol)
     assert np.abs(ad).max() > 0.0
     print(f.label(), "reverse", ad.round(3).tolist(), "bump", D.round(3).tolist(), "tol", tol.round(3).tolist())

@@ -36,19 +36,15 @@ from exposure.risk.setup_curves import covered
 from exposure.risk.setup_pres import ORDER_ONLY
 from exposure.risk.setup_tangent import context, model_state_tangent
 from exposure.risk.stage import factor_list
-from exposure.risk.state import aligned, bumped_state, difference, path_state
+from exposure.risk.state import aligned, bumped_state, difference
 from exposure.risk.twins import sigma_only
-from exposure.setup import setup
+from tests.risk_reference import book_state
 
-OVERRIDES = ["portfolio.trades=tests/data/risk_portfolio.yaml", "portfolio.fixings=null",
-             "simulation.grid='3M,6M,1Y,18M,2Y,3Y,4Y,5Y,7Y'", "simulation.paths=64"]
 
 
 @pytest.fixture(scope="module")
 def base():
-    cfg = compose(OVERRIDES)
-    s = setup(cfg)
-    S, static = path_state(cfg, s)
+    cfg, s, S, static = book_state()
     assert "bridge" in S  # the book has event dates between reporting dates: the bridge is exercised
     return cfg, s, S, static
 

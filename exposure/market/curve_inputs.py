@@ -52,6 +52,17 @@ def _get(node, name, default=None):
 
 def build_input_curves(asof, ci, known: dict, key: str = "market.curve_inputs") -> InputCurves:
     """Bootstrap every curve of ``ci`` (a MarketInputsConfig node) given the zero-rate curves ``known``."""
+    specs, indices, index_curve = input_specs(asof, ci, key)
+    try:
+        res = bootstrap(asof, specs, known)
+    except MarketDataError as exc:
+        raise ConfigError(f"{key}.curves", str(exc)) from None
+    return InputCurves(res.curves, indices, index_curve, res.errors)
+
+
+def input_specs(asof, ci, key: str = "market.curve_inputs") -> tuple:
+    """(specs {curve name: CurveSpec, its quotes in the configured order}, indices {index name: IndexConvention},
+    index_curve {index name: curve name}) of ``ci``: what ``bootstrap`` solves."""
     overrides = dict(_get(ci, "conventions", {}) or {})
     idx_cache: dict = {}
 
@@ -89,12 +100,7 @@ def build_input_curves(asof, ci, known: dict, key: str = "market.curve_inputs") 
             ik = f"{ck}.instruments[{i}]"
             quotes.append(_quote(asof, inst, ik, name, ccy, own_index, disc, cc, index, index_curve))
         specs[name] = CurveSpec(name, tuple(quotes), bool(getattr(cc, "drop_duplicate_pillars", False)))
-    try:
-        res = bootstrap(asof, specs, known)
-    except MarketDataError as exc:
-        raise ConfigError(f"{key}.curves", str(exc)) from None
-    indices = {n: index(n, f"{key}.curves") for n in index_curve}
-    return InputCurves(res.curves, indices, index_curve, res.errors)
+    return specs, {n: index(n, f"{key}.curves") for n in index_curve}, index_curve
 
 
 def _quote(asof, inst, ik, name, ccy, own_index, disc, cc, index, index_curve) -> Quote:

@@ -76,21 +76,25 @@ class CapFloorBatch(TradeBatch):
         """Per trade: the model times of the caplets' fixing dates (the starts without a fixing lag)."""
         return [np.array([market.time(x) for x in (s.fixing_dates or s.dates[:-1])]) for s in self.specs]
 
+    def schedule_rows(self, market) -> dict:
+        """The padded schedule rows (n trades, width) that ``prepare`` and the risk twin read: st, en, ft, pt
+        (model times, padded with each row's last), tau (padded 0), b (padded 1), fix (padded nan), valid (bool);
+        strike, notional (n,); per = ``periods(market)``."""
+        per = self.periods(market)
+        return {"per": per, "st": pad_rows([p[0] for p in per], fill=None), "en": pad_rows([p[1] for p in per], fill=None),
+                "tau": pad_rows([p[2] for p in per], fill=0.0), "b": pad_rows([p[3] for p in per], fill=1.0),
+                "fix": pad_rows([p[4] for p in per], fill=np.nan),
+                "ft": pad_rows(self.fixing_times(market), fill=None), "pt": pad_rows(self.payment_times(market), fill=None),
+                "valid": pad_rows([np.ones_like(p[0]) for p in per], fill=0.0) > 0.5,
+                "strike": np.array([s.strike for s in self.specs]), "notional": np.array([s.notional for s in self.specs])}
+
     def prepare(self, ctx):
         specs, ccy = self.specs, self.currency
         rm = ctx.rate_model(ccy)
         t = np.asarray(ctx.times, dtype=np.float64)
-        per = self.periods(ctx.market)
-        st = pad_rows([p[0] for p in per], fill=None)
-        en = pad_rows([p[1] for p in per], fill=None)
-        tau = pad_rows([p[2] for p in per], fill=0.0)
-        b = pad_rows([p[3] for p in per], fill=1.0)
-        fix = pad_rows([p[4] for p in per], fill=np.nan)
-        ft = pad_rows(self.fixing_times(ctx.market), fill=None)
-        pt = pad_rows(self.payment_times(ctx.market), fill=None)
-        valid = pad_rows([np.ones_like(p[0]) for p in per], fill=0.0) > 0.5
-        strike = np.array([s.strike for s in specs])
-        notional = np.array([s.notional for s in specs])
+        rows = self.schedule_rows(ctx.market)
+        per, st, en, tau, b, fix, ft, pt, valid, strike, notional = (rows[k] for k in (
+            "per", "st", "en", "tau", "b", "fix", "ft", "pt", "valid", "strike", "notional"))
         sign = np.array([1.0 if s.long else -1.0 for s in specs])
         is_cap = np.array([s.cap for s in specs])
         scale = 1.0 + strike[:, None] * tau

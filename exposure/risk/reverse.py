@@ -29,6 +29,7 @@ import numpy as np
 from exposure.aggregation.collateral_jax import collateralise
 from exposure.pricing.linear import differentiable_loops
 from exposure.pricing.view import PathView
+from exposure.risk.programs import device_tree, device_zeros, int_arg
 from exposure.risk.state import Static, merge_pres
 from exposure.simulation.bridge import bridge_states
 from exposure.simulation.paths import simulate_chunk
@@ -92,21 +93,21 @@ def reverse_pass(S, static: Static, n_paths: int, seed: int, antithetic: bool, m
         raise ValueError(f"reverse_pass: form must be 'shared' or 'per_output' (got {form!r})")
     n_ns, n_meas = static.n_ns, len(measures)
     n_out = n_meas * n_ns
-    S = jax.tree_util.tree_map(jnp.asarray, S)
+    S = device_tree(S)
 
-    def step(G, acc, S, start, n_total):  # n_total traced: one program for every path count
-        y, vjp = jax.vjp(lambda S_: block_functionals(S_, static, start, block, n_total, seed, antithetic,
+    def step(G, acc, S, start, n_total, seed_):  # n_total, seed traced: one program for every path count, seed
+        y, vjp = jax.vjp(lambda S_: block_functionals(S_, static, start, block, n_total, seed_, antithetic,
                                                      measures, smooth), S)
         basis = jnp.eye(n_out, dtype=y.dtype).reshape((n_out,) + y.shape)
         (g,) = jax.vmap(vjp)(basis)
         return jax.tree_util.tree_map(jnp.add, G, g), acc + y
 
     step = jax.jit(step, donate_argnums=(0, 1))
-    G = jax.tree_util.tree_map(lambda a: jnp.zeros((n_out,) + a.shape, a.dtype), S)
-    acc = jnp.zeros((n_meas, n_ns))
+    G = jax.tree_util.tree_map(lambda a: device_zeros((n_out,) + a.shape, a.dtype), S)
+    acc = device_zeros((n_meas, n_ns))
     with differentiable_loops():  # traced (at the first call) with static loop bounds
         for start in block_starts(n_paths, block):
-            G, acc = step(G, acc, S, jnp.asarray(start, dtype=jnp.int64), jnp.asarray(n_paths, dtype=jnp.int64))
+            G, acc = step(G, acc, S, int_arg(start), int_arg(n_paths), int_arg(seed))
     G = jax.tree_util.tree_map(lambda a: np.asarray(a) / n_paths, G)
     return G, np.asarray(acc) / n_paths
 
@@ -127,11 +128,11 @@ def forward_profiles(S, static: Static, tangents: list, n_paths: int, seed: int,
                      block: int = 64, smooth: float = 0.0, group: int = 8) -> np.ndarray:
     """(n_factors, 2, K_val, n_ns): d EPE / d e and d ENE / d e per factor tangent dS/de (forward mode,
     ``group`` tangents vmapped per pass over the paths; the same block order as ``reverse_pass``)."""
-    S = jax.tree_util.tree_map(jnp.asarray, S)
+    S = device_tree(S)
 
-    def step(acc, S, T, start, n_total):
+    def step(acc, S, T, start, n_total, seed_):
         def one(t):
-            return jax.jvp(lambda S_: block_profiles(S_, static, start, block, n_total, seed, antithetic, smooth),
+            return jax.jvp(lambda S_: block_profiles(S_, static, start, block, n_total, seed_, antithetic, smooth),
                            (S,), (t,))[1]
         return acc + jax.vmap(one)(T)
 
@@ -140,10 +141,10 @@ def forward_profiles(S, static: Static, tangents: list, n_paths: int, seed: int,
     for g0 in range(0, len(tangents), group):
         chunk = tangents[g0:g0 + group]
         chunk = chunk + [jax.tree_util.tree_map(np.zeros_like, chunk[0])] * (group - len(chunk))
-        T = jax.tree_util.tree_map(lambda *xs: jnp.asarray(np.stack(xs)), *chunk)
-        acc = jnp.zeros((group, 2, static.val_times.size, static.n_ns))
+        T = jax.tree_util.tree_map(lambda *xs: jax.device_put(np.stack(xs)), *chunk)
+        acc = device_zeros((group, 2, static.val_times.size, static.n_ns))
         with differentiable_loops():
             for start in block_starts(n_paths, block):
-                acc = step(acc, S, T, jnp.asarray(start, dtype=jnp.int64), jnp.asarray(n_paths, dtype=jnp.int64))
+                acc = step(acc, S, T, int_arg(start), int_arg(n_paths), int_arg(seed))
         out.append(np.asarray(acc)[: min(group, len(tangents) - g0)] / n_paths)
     return np.concatenate(out) if out else np.zeros((0, 2, static.val_times.size, static.n_ns))

@@ -28,6 +28,7 @@ from exposure.aggregation.collateral_jax import collateralise
 from exposure.pricing.linear import differentiable_loops
 from exposure.pricing.view import PathView
 from exposure.risk.ns_kernels import kernel_for
+from exposure.risk.programs import device_tree, device_zeros, int_arg
 from exposure.risk.reverse import BASIS, block_starts
 from exposure.risk.state import Static, merge_pres
 from exposure.simulation.bridge import bridge_states
@@ -207,17 +208,17 @@ def reverse_pass_shared(S, static: Static, n_paths: int, seed: int, antithetic: 
     """``reverse.reverse_pass``'s (G, values) by ``block_gradients``: the pricers differentiated once per measure."""
     n_ns, n_meas = static.n_ns, len(measures)
     plan = Plan(S, static)
-    S = jax.tree_util.tree_map(jnp.asarray, S)
+    S = device_tree(S)  # ``programs``: no per-shape programs; the seed an argument (one program for every seed)
 
-    def step(G, acc, S, start, n_total):
-        g, y = block_gradients(S, static, plan, start, block, n_total, seed, antithetic, measures, smooth)
+    def step(G, acc, S, start, n_total, seed_):
+        g, y = block_gradients(S, static, plan, start, block, n_total, seed_, antithetic, measures, smooth)
         return jax.tree_util.tree_map(jnp.add, G, g), acc + y
 
     step = jax.jit(step, donate_argnums=(0, 1))
-    G = jax.tree_util.tree_map(lambda a: jnp.zeros((n_meas * n_ns,) + a.shape, a.dtype), S)
-    acc = jnp.zeros((n_meas, n_ns))
+    G = jax.tree_util.tree_map(lambda a: device_zeros((n_meas * n_ns,) + a.shape, a.dtype), S)
+    acc = device_zeros((n_meas, n_ns))
     with differentiable_loops():
         for start in block_starts(n_paths, block):
-            G, acc = step(G, acc, S, jnp.asarray(start, dtype=jnp.int64), jnp.asarray(n_paths, dtype=jnp.int64))
+            G, acc = step(G, acc, S, int_arg(start), int_arg(n_paths), int_arg(seed))
     G = jax.tree_util.tree_map(lambda a: np.asarray(a) / n_paths, G)
     return G, np.asarray(acc) / n_paths

@@ -142,6 +142,7 @@ def model_state_tangent(cfg, s, factor, S, static, step: float, keep_credit: boo
     credit curves (no CDS bootstrap) and w is left to the caller."""
     from exposure.models.build import build_model
     from exposure.risk.setup_curves import covered, moved_market
+    from exposure.risk.setup_inputs import moved_input_market
     from exposure.risk.setup_pres import PresTangents
     from exposure.risk.twins import sigma_only
     from exposure.risk.state import rebuilt_market, xva_weight_arrays
@@ -155,8 +156,9 @@ def model_state_tangent(cfg, s, factor, S, static, step: float, keep_credit: boo
     # a market input moved in place leaves the config's model group as it is: no bumped copy to read
     cfgs = (cfg, cfg) if covered(cfg, factor) else (bumped_view(cfg, factor, step), bumped_view(cfg, factor, -step))
     # a curve pillar or an FX spot moves the built market in place (``setup_curves``): no market build
-    markets = tuple(moved_market(cfg, s.market, factor, e, keep_credit) or rebuilt_market(c, s, factor, keep_credit)
-                    for c, e in zip(cfgs, (step, -step)))
+    # a par quote: the bootstrapped curves moved in place by the implicit-function theorem (``setup_inputs``)
+    markets = tuple(moved_market(cfg, s.market, factor, e, keep_credit) or moved_input_market(cfg, s.market, factor, e)
+                    or rebuilt_market(c, s, factor, keep_credit) for c, e in zip(cfgs, (step, -step)))
     moves = calibrated_moves(ctx, factor, markets, step)
     models = tuple(build_model(m, c.model, calibrated=_calibrated_params(ctx, c, moves, e)).model
                    for m, c, e in zip(markets, cfgs, (step, -step)))

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from exposure.pricing.opt_capfloor import CapFloorBatch
-from exposure.pricing.opt_common import TIME_EPS, entries, pad_rows
+from exposure.pricing.opt_common import TIME_EPS, entries
 from exposure.risk.twin_common import (CurveSet, OneCurrencyTwin, RateTwin, check_structure, coupon_c0,
                                        coupon_phase, gather, safe_sqrt, with_source)
 
@@ -32,19 +32,14 @@ class CapFloorPresTwin(OneCurrencyTwin):
         self.curves = CurveSet()
         self.rt = rt = RateTwin(ctx, ccy, self.curves, 0)
         t = self.t = np.asarray(ctx.times, np.float64)
-        per = batch.periods(ctx.market)
+        rows = batch.schedule_rows(ctx.market)  # the rows ``prepare`` reads
+        per = rows["per"]
         disc = ctx.market.curves[ccy]
         d_slot = self.curves.add(disc)
         self.f_slots = [None if p[5] is disc else self.curves.add(p[5]) for p in per]
         self.d_slot, self.per = d_slot, per
-        st, en = (pad_rows([p[k] for p in per], fill=None) for k in (0, 1))
-        tau = pad_rows([p[2] for p in per], fill=0.0)
-        fix = pad_rows([p[4] for p in per], fill=np.nan)
-        ft = pad_rows(batch.fixing_times(ctx.market), fill=None)
-        pt = pad_rows(batch.payment_times(ctx.market), fill=None)
-        valid = pad_rows([np.ones_like(p[0]) for p in per], fill=0.0) > 0.5
-        strike = np.array([s.strike for s in specs])
-        notional = np.array([s.notional for s in specs])
+        st, en, tau, fix, ft, pt, valid, strike, notional = (rows[k] for k in (
+            "st", "en", "tau", "fix", "ft", "pt", "valid", "strike", "notional"))
         self.scale = 1.0 + strike[:, None] * tau
         self.st, self.en, self.ft, self.pt, self.width = st, en, ft, pt, st.shape[1]
         self.ahead = (t[:, None, None] <= ft[None] + TIME_EPS) & (ft[None] > TIME_EPS) & valid[None]
