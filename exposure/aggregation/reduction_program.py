@@ -32,7 +32,7 @@ def build_program(r, W: int):
 
     from exposure.aggregation.collateral_jax import vm_step
 
-    B, K, n = r.B, r.K, r.n_ns
+    B, n = r.B, r.n_ns
     Wp = -(-W // B) * B
     nb = Wp // B
     vi, ci, cs = r.vi, r.ci, r.csa_idx
