@@ -50,12 +50,13 @@ PATH_LANES = 64
 REDUCTION_BLOCK = 256  # accumulators.DEFAULT_BLOCK: the reduction's summation block
 NUMPY_REDUCTION = 24  # float64 (K, n_ns) arrays per path: the NumPy aggregator's working copies
 # float64 (K, n_ns) arrays per path of the compiled reduction's width, from XLA's memory analysis of the compiled
-# program (arguments + temporaries + outputs; tests/test_memory_reduction.py): 11-12 without XVA functionals,
-# 14.5-15.5 with CVA/DVA/FCA/FBA/FVA, 18 with non-base collateral, close-out dates and stochastic survival too;
-# returning X and the collateral held adds up to 3 (measured 19-21 in all); a replay from host arrays also holds
-# their padded copy (1-2 more: values and numeraire, x 2 when close-out dates double the simulated dates).
-JAX_REDUCTION = 22
-JAX_X = 3
+# program (arguments + temporaries + outputs; tests/test_memory_reduction.py). Since the reduction is one scan over
+# the dates (its temporaries are (n_ns, W) slabs, not (K, n_ns, W) arrays): 5.3 with CVA/DVA/FCA/FBA/FVA (the values
+# in, the PFE input out), 7.7 with non-base collateral, close-out dates (twice the simulated dates in) and
+# stochastic survival too; returning X and the collateral held adds 2 (9.7 in all); a replay from host arrays also
+# holds their padded copy (1-2 more: values and numeraire). Before the date scan: 14.5-15.5, 21 in all.
+JAX_REDUCTION = 8
+JAX_X = 2
 
 
 @dataclasses.dataclass(frozen=True)

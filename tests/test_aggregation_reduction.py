@@ -105,3 +105,15 @@ def test_discounted_pfe_basis_and_no_functionals():
     assert got.functionals is None
     for name in ("EPE", "PFE", "EE_stderr"):
         _close(got.netting[name], ref.netting[name])
+
+
+def test_one_closeout_calendar_for_every_set():
+    """closeout_index (K,) shared by the sets (the date-scan reads one close-out row per date) against NumPy."""
+    ci = np.minimum(np.array([0, 1, 3, 5, 7]) + 1, K_ALL - 1)
+    ci[0] = 0
+    ref, got = _run("numpy", 300, closeout_index=ci), _run("jax", 300, closeout_index=ci)
+    for name in ("EPE", "ENE", "EE_stderr", "ExpectedCollateral", "FundingEPE", "PFE"):
+        _close(got.netting[name], ref.netting[name])
+    for part in ("entity", "group", "total"):
+        _close(got.functionals["CVA"][part][0], ref.functionals["CVA"][part][0])
+    assert not np.allclose(ref.netting["EPE"], _run("numpy", 300).netting["EPE"])  # the close-out row matters

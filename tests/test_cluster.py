@@ -224,7 +224,7 @@ trades:
      sell_amount: 2.0e+7, maturity: 2Y}
 """)
     grid = ",".join(f"{m}M" for m in range(1, 25))
-    # the store (8 x 2 x 25 x 8192 = 3.3 MB) above half the 4 MB room: spilled; chunks of 256 paths (whole blocks)
+    # the store (8 x 2 x 25 x 8192 = 3.3 MB) above half the 4 MB room: spilled; chunks of 512 paths (whole blocks)
     base = [f"portfolio.trades={book}", "portfolio.fixings=null", "simulation.paths=8192", "simulation.chunk_size=512",
             f"simulation.grid='{grid}'", "simulation.reduction=jax", "output.csv=false", "report.enabled=false",
             f"simulation.memory_budget_gb={(RESERVE + 4 * 2**20) / GB}"]
@@ -243,7 +243,7 @@ trades:
         exposure.run(exposure.compose(base + extra + [f"output.dir={tmp_path / name}"]))
         runs[name] = read_results(str(tmp_path / name / "results.h5"))
         log = (tmp_path / name / "run.log").read_text()
-        assert "chunks of 256 paths, quantile store spilled to disk" in log and "as running sums" in log, log
+        assert "chunks of 512 paths, quantile store spilled to disk" in log and "as running sums" in log, log
     assert all(o.values is None and o.numeraire is None and o.fx is None and o.sums is not None
                for o, _ in sent["lean"])
     lean, full = max(b for _, b in sent["lean"]), min(b for _, b in sent["single"])

@@ -128,7 +128,10 @@ def test_the_budget_holds_with_the_compiled_reduction_and_not_without_its_buffer
     peak, chunk = _peak_mb(book, tmp_path / "planned", ignore_reduction=False)
     assert peak <= BUDGET_GB * 1024, f"peak RSS {peak:.0f} MB above the {BUDGET_GB} GB budget (chunks of {chunk})"
     peak_0, chunk_0 = _peak_mb(book, tmp_path / "ignored", ignore_reduction=True)
-    assert chunk_0 > chunk and peak_0 > BUDGET_GB * 1024, (peak_0, chunk_0, peak, chunk)
+    # The plan counts the reduction's buffers (smaller chunks than without them). Since the reduction is one scan
+    # over the dates its buffers are small: without them the run still fits here (measured 778 MB at chunks of
+    # 3,584 against 585 MB at 1,280; before the date scan 1,710 MB, over the budget).
+    assert chunk_0 > chunk, (peak_0, chunk_0, peak, chunk)
 
 
 def test_the_run_plan_resolves_auto_by_the_runs_size():

@@ -56,6 +56,12 @@ def _call(c, moved, d, mta):
 def vm_scan(v, c_init, terms: dict, smooth: float = 0.0):
     """C (K, m, P) from v (K, m, P) collateral-currency values at the call dates, c_init (m, P), CSA terms (m, 1)
     (``csa_arrays``); the recursion of ``collateral._vm_scan`` with the derivative conventions above."""
+    _, out = jax.lax.scan(vm_step(terms, smooth), c_init, v)
+    return out
+
+
+def vm_step(terms: dict, smooth: float = 0.0):
+    """One date of ``vm_scan``: step(C_{k-1} (m, P), v_k (m, P)) -> (C_k, C_k), for a caller's own date scan."""
     h_cpty, h_bank = terms["h_cpty"], terms["h_bank"]
     mta_cpty, mta_bank, rounding = terms["mta_cpty"], terms["mta_bank"], terms["rounding"]
     a_recv, a_post = terms["a_recv"], terms["a_post"]
@@ -76,8 +82,7 @@ def vm_scan(v, c_init, terms: dict, smooth: float = 0.0):
         new = call(c, moved, d, mta)
         return new, new
 
-    _, out = jax.lax.scan(step, c_init, v)
-    return out
+    return step
 
 
 def initial_balance(csas, v0):
