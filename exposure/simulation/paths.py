@@ -159,6 +159,7 @@ class PathGenerator:
         """Start getting the programs of ``chunk`` (the simulation and the event bridge) in the background
         (exposure.simulation.programs.ahead): a cold run compiles them while the pricing program is traced."""
         Phi, mu, L, y0, dev, br = arrays or self._arrays()
+        jax.random.PRNGKey(self.seed)  # its two small programs now, before compilations bypass JAX's cache
         on = jax.sharding.SingleDeviceSharding(dev)
         idx = jax.ShapeDtypeStruct((self.width,), jnp.int64, sharding=on)
         key = jax.eval_shape(lambda: jax.random.PRNGKey(self.seed))

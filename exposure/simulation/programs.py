@@ -92,7 +92,9 @@ def _compile_uncached(lowered):
         from jax._src import compilation_cache as cc
 
         with cc._cache_initialized_mutex:
-            saved = (cc._cache_checked, cc._cache_used)
+            if not _BYPASS:  # the first of the compilations in flight (threads, ``ahead``) saves JAX's state ...
+                _BYPASS.append((cc._cache_checked, cc._cache_used))
+            _BYPASS.append(None)
             cc._cache_checked, cc._cache_used = True, False
     except (ImportError, AttributeError):
         return None
@@ -100,7 +102,12 @@ def _compile_uncached(lowered):
         return lowered.compile()
     finally:
         with cc._cache_initialized_mutex:
-            cc._cache_checked, cc._cache_used = saved
+            _BYPASS.pop()
+            if len(_BYPASS) == 1:  # ... and the last one restores it
+                cc._cache_checked, cc._cache_used = _BYPASS.pop()
+
+
+_BYPASS: list = []  # JAX's cache state saved while compilations bypass it, then one entry per compilation
 
 
 def _executable(lower, path: str):
@@ -237,7 +244,7 @@ _POOL: list = []
 
 
 def _pool():
-    """The background compilation threads (two: compiles beyond the cores only queue)."""
+    """The background compilation threads (two: a cold run's path simulation and event bridge)."""
     if not _POOL:
         from concurrent.futures import ThreadPoolExecutor
 
