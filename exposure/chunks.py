@@ -76,16 +76,9 @@ class ChunkJob:
         return self.gen.ranges()
 
     def run(self, start: int, stop: int, arrays=None) -> ChunkOutput:
-        # The pricing program first (shapes only): on a cold start it is traced and compiled while the path
-        # programs compile in the background (``outputs``: PathGenerator.compile_ahead).
-        dtype = jnp.dtype(getattr(self.gen.dtype, "value", self.gen.dtype))
-        spec = jax.ShapeDtypeStruct((len(self.times), len(self.y0), self.gen.width), dtype)
-        example = (spec, list(self.pres), list(self.pres0), self.y0, self.times, self.log_num)
-        price = pricing_function(self.batches, self.n_ns, self.model, self.trade_level, example)
         states = self.gen.chunk(start, arrays)
         args = (states, list(self.pres), list(self.pres0), self.y0, self.times, self.log_num)
-        if states.shape != spec.shape or states.dtype != dtype:  # not the layout foreseen: the states' own
-            price = pricing_function(self.batches, self.n_ns, self.model, self.trade_level, args)
+        price = pricing_function(self.batches, self.n_ns, self.model, self.trade_level, args)
         ns, tr, num, fx, npv0, x_abs_max = price(*args)
         n = stop - start
         # The collateral and exposure sums on the device arrays, before anything comes back to the host.
@@ -99,8 +92,6 @@ class ChunkJob:
         """ChunkOutputs of the chunks ``first``, ``first + 1``, ... in order, computed in this process (a resumed
         run starts after its last checkpointed chunk)."""
         arrays = self.gen._arrays()
-        if self.ranges()[first:]:
-            self.gen.compile_ahead(arrays)
         for start, stop in self.ranges()[first:]:
             yield self.run(start, stop, arrays)
 

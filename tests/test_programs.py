@@ -176,34 +176,10 @@ def test_compiled_loads_a_kept_executable_and_gives_the_plain_jit_bit_for_bit(ca
     np.testing.assert_array_equal(np.asarray(programs.compiled(f, "f", (x, y), {"flip": True})), plain[1])
 
 
-@pytest.mark.parametrize("cached", [True, False])
-def test_a_program_asked_for_ahead_is_compiled_in_the_background_with_the_plain_jit_bits(cache_dir, cached):
-    """programs.ahead (a cold run's path programs, compiled while the pricer is traced): a future in the process,
-    then the same numbers as the plain jit, with the cache on or off."""
-    from concurrent.futures import Future
-    from functools import partial
-
-    import jax.numpy as jnp
-
-    @partial(jax.jit, static_argnames=("k",))
-    def f(x, y, k: int = 2):
-        return jnp.cumsum(jnp.sin(x) * y ** k, axis=0)
-
-    if not cached:
-        jax.config.update("jax_compilation_cache_dir", None)
-    x, y = np.linspace(-2.0, 2.0, 41), np.arange(41.0)
-    spec = jax.ShapeDtypeStruct(x.shape, x.dtype)
-    programs.ahead(f, "g", (spec, spec), {"k": 3})
-    assert any(isinstance(v, Future) for v in programs._LOADED.values())
-    np.testing.assert_array_equal(np.asarray(programs.compiled(f, "g", (x, y), {"k": 3})), np.asarray(f(x, y, k=3)))
-    assert not any(isinstance(v, Future) for v in programs._LOADED.values())  # waited for, kept as executable
-    assert os.path.isdir(cache_dir / "exported") == cached
-
-
 def test_overlapping_compilations_that_bypass_the_cache_restore_it(cache_dir):
     """Stored programs are compiled with JAX's persistent cache bypassed (programs._compile_uncached); when two
     such compilations overlap (background threads) and the first started ends first, JAX's cache must be on
-    again afterwards (restoring per compilation left it off for the rest of the process)."""
+    again afterwards (restoring per compilation left it off for the rest of the process): threads of a service."""
     import threading
 
     from jax._src import compilation_cache as cc

@@ -24,7 +24,7 @@ import numpy as np
 from exposure.errors import ConfigError
 from exposure.models.cross_asset import CrossAssetModel, factor_matrix
 from exposure.simulation.bridge import Bridge, bridge_states, build_bridge
-from exposure.simulation.programs import ahead, compiled
+from exposure.simulation.programs import compiled
 from exposure.simulation.rng import chunk_normals
 
 if TYPE_CHECKING:
@@ -154,21 +154,6 @@ class PathGenerator:
         if br is None:
             return states
         return compiled(bridge_states, "bridge_states", (states, *br, key, idx), static)
-
-    def compile_ahead(self, arrays=None) -> None:
-        """Start getting the programs of ``chunk`` (the simulation and the event bridge) in the background
-        (exposure.simulation.programs.ahead): a cold run compiles them while the pricing program is traced."""
-        Phi, mu, L, y0, dev, br = arrays or self._arrays()
-        jax.random.PRNGKey(self.seed)  # its two small programs now, before compilations bypass JAX's cache
-        on = jax.sharding.SingleDeviceSharding(dev)
-        idx = jax.ShapeDtypeStruct((self.width,), jnp.int64, sharding=on)
-        key = jax.eval_shape(lambda: jax.random.PRNGKey(self.seed))
-        key = jax.ShapeDtypeStruct(key.shape, key.dtype, sharding=on)
-        static = {"antithetic": self.antithetic}
-        ahead(simulate_chunk, "simulate_chunk", (Phi, mu, L, y0, key, idx), static)
-        if br is not None:
-            states = jax.ShapeDtypeStruct((mu.shape[0] + 1, mu.shape[1], self.width), Phi.dtype, sharding=on)
-            ahead(bridge_states, "bridge_states", (states, *br, key, idx), static)
 
     def chunks(self, pad: bool = False) -> Iterator[tuple[int, int, jnp.ndarray]]:
         """Yields (start, stop, states) with states (n_steps + 1, d, stop - start), or with ``pad`` the

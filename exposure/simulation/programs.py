@@ -29,7 +29,6 @@ import functools
 import hashlib
 import os
 import pickle
-from concurrent.futures import Future
 
 import jax
 import numpy as np
@@ -92,7 +91,7 @@ def _compile_uncached(lowered):
         from jax._src import compilation_cache as cc
 
         with cc._cache_initialized_mutex:
-            if not _BYPASS:  # the first of the compilations in flight (threads, ``ahead``) saves JAX's state ...
+            if not _BYPASS:  # the first of the compilations in flight (threads of a service) saves JAX's state ...
                 _BYPASS.append((cc._cache_checked, cc._cache_used))
             _BYPASS.append(None)
             cc._cache_checked, cc._cache_used = True, False
@@ -107,7 +106,9 @@ def _compile_uncached(lowered):
                 cc._cache_checked, cc._cache_used = _BYPASS.pop()
 
 
-_BYPASS: list = []  # JAX's cache state saved while compilations bypass it, then one entry per compilation
+# JAX's cache state saved while compilations bypass it, then one entry per compilation in flight: two overlapping
+# ones (threads) restoring their own saved state would leave the cache off for the rest of the process.
+_BYPASS: list = []
 
 
 def _executable(lower, path: str):
@@ -162,94 +163,41 @@ def exported(fn, key, *example_args):
     """A callable equivalent to ``jax.jit(fn)`` for arguments shaped like ``example_args``."""
     leaves, treedef = jax.tree_util.tree_flatten(example_args)
     where = _cache_dir()
+    if where is None:
+        return jax.jit(fn)
     avals = _avals(leaves)
+    path = _path(where, "pricing", (key, str(treedef), avals))
 
     def flat(*xs):
         return fn(*jax.tree_util.tree_unflatten(treedef, xs))
 
     specs = [jax.ShapeDtypeStruct(x.shape, x.dtype, weak_type=w) for x, (_, _, w) in zip(leaves, avals)]
     try:
-        if where is None:  # compiled now all the same (the caller may overlap it with other compilations)
-            exe = jax.jit(flat).lower(*specs).compile()
-        else:
-            exe = _runnable(lambda: jax.jit(flat).lower(*specs), _path(where, "pricing", (key, str(treedef), avals)),
-                            jax.jit(flat))
+        exe = _runnable(lambda: jax.jit(flat).lower(*specs), path, jax.jit(flat))
     except Exception:  # noqa: BLE001 - what cannot be lowered ahead of time still runs through jit
         return jax.jit(fn)
     return lambda *args: exe(*jax.tree_util.tree_leaves(args))
 
 
-def _key(kind: str, args: tuple, static: dict) -> tuple:
-    leaves, treedef = jax.tree_util.tree_flatten(args)
-    return (kind, tuple(sorted(static.items())), str(treedef), _avals(leaves))
-
-
-def _keep(key, exe) -> None:
-    if len(_LOADED) >= _MAX_LOADED:
-        _LOADED.pop(next(iter(_LOADED)))
-    _LOADED[key] = exe
-
-
 def compiled(jitted, kind: str, args: tuple, static: dict | None = None):
     """``jitted(*args, **static)`` (a ``jax.jit`` function, ``static`` its static keyword arguments) through an
-    executable kept in the cache folder (and in this process); ``kind`` names the function in the file name.
-    An executable asked for by ``ahead`` is waited for (and used with the cache off too)."""
+    executable kept in the cache folder (and in this process); ``kind`` names the function in the file name."""
     static = static or {}
-    leaves = jax.tree_util.tree_leaves(args)
+    where = _cache_dir()
+    if where is None:
+        return jitted(*args, **static)
+    leaves, treedef = jax.tree_util.tree_flatten(args)
     if any(isinstance(x, jax.core.Tracer) for x in leaves):  # called inside a trace (AD, vmap): plain jit
         return jitted(*args, **static)
-    key = _key(kind, args, static)
+    key = (kind, tuple(sorted(static.items())), str(treedef), _avals(leaves))
     exe = _LOADED.get(key)
-    if isinstance(exe, Future):
-        try:
-            exe = exe.result()
-        except Exception:  # noqa: BLE001 - what could not be compiled ahead runs through jit (its error, if any)
-            exe = None
-        _LOADED.pop(key, None)
-        if exe is not None:
-            _keep(key, exe)
-    where = _cache_dir()
-    if exe is None and where is None:
-        return jitted(*args, **static)
     if exe is None:
         exe = _runnable(lambda: jitted.lower(*args, **static), _path(where, kind, key),
                         lambda *a: jitted(*a, **static))
-        _keep(key, exe)
+        if len(_LOADED) >= _MAX_LOADED:
+            _LOADED.pop(next(iter(_LOADED)))
+        _LOADED[key] = exe
     return exe(*args)
-
-
-def ahead(jitted, kind: str, args: tuple, static: dict | None = None) -> None:
-    """Start getting the executable of ``compiled(jitted, kind, args, static)`` in a background thread (args:
-    arrays or ``jax.ShapeDtypeStruct`` of the coming call's arguments): loaded where it is kept, else lowered
-    and compiled, with the cache off too. XLA compiles without holding the GIL, so a run's programs compile
-    side by side on two cores while this thread traces the next (a cold run of the bundled example compiles
-    the path simulation and the event bridge while the pricing program is traced and compiled). The same
-    executable as ``compiled`` would build, so the same numbers."""
-    static = static or {}
-    key = _key(kind, args, static)
-    if key in _LOADED:
-        return
-    where = _cache_dir()
-
-    def get():
-        lower = lambda: jitted.lower(*args, **static)  # noqa: E731
-        if where is None:
-            return lower().compile()
-        return _runnable(lower, _path(where, kind, key), lambda *a: jitted(*a, **static))
-
-    _keep(key, _pool().submit(get))
-
-
-_POOL: list = []
-
-
-def _pool():
-    """The background compilation threads (two: a cold run's path simulation and event bridge)."""
-    if not _POOL:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _POOL.append(ThreadPoolExecutor(max_workers=2, thread_name_prefix="xposure-compile"))
-    return _POOL[0]
 
 
 def _load(path: str):
