@@ -22,6 +22,7 @@ already used, or dead): the caller then writes the report itself. A child that d
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 import signal
@@ -96,7 +97,7 @@ def _child(jobs: int, answers: int) -> None:
         ds, out_dir, settings, folder_label = job
         try:
             answer = ("ok", write_report(ds, out_dir, settings, None, folder_label=folder_label,
-                                         plot_runner=draw_in_two_processes))
+                                         plot_runner=functools.partial(draw_shared, jobs)))
         except Exception as exc:  # noqa: BLE001 - re-raised in the parent, as if written there
             try:
                 pickle.dumps(exc)
@@ -123,8 +124,31 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+def _waiting(fd: int) -> bool:
+    """Whether the parent closed the job pipe: it has written the results and waits for the report (or is gone)."""
+    import select
+
+    try:
+        return bool(select.select([fd], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
+
+
+def draw_shared(idle_fd: int, jobs: list) -> None:
+    """The report child's plot runner: the plots one after the other while the parent writes the results (a
+    second drawing process would only slow that write down on two cores), the rest shared with a helper
+    (``draw_in_two_processes``) as soon as the parent waits for the report (``idle_fd`` readable: it closed the
+    job pipe, ``ReportJob.result``)."""
+    todo = list(jobs)
+    while todo:
+        if len(todo) > 1 and _waiting(idle_fd):
+            draw_in_two_processes(todo)
+            return
+        todo.pop(0)[2]()
+
+
 def draw_in_two_processes(jobs: list) -> None:
-    """The report child's plot runner (exposure.report.plots.write_plots): a forked helper draws the later half
+    """Plots drawn by two processes (exposure.report.plots.write_plots runner): a forked helper draws the later half
     of the plots while this process draws the first half (the portfolio plot, the heavier, among them) and then
     writes report.html, so that on two cores the report's drawing, its critical path once the results are
     written, takes about half as long. Each plot is one deterministic drawing written atomically, so the files
@@ -171,6 +195,9 @@ class ReportJob:
     def result(self) -> list:
         """The files written (as write_report returns them); the child's exception is raised here."""
         w = self._worker
+        if w._jobs is not None:  # the child's signal that this process now waits (draw_shared)
+            os.close(w._jobs)
+            w._jobs = None
         try:
             answer = _receive(w._answers)
         except OSError:
@@ -237,8 +264,6 @@ class ReportWorker:
         self._used = True
         try:
             _send(self._jobs, (ds, out_dir, settings, folder_label))
-            os.close(self._jobs)
-            self._jobs = None
         except (OSError, pickle.PicklingError, TypeError, AttributeError):
             self.close()
             return None

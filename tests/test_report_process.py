@@ -127,7 +127,14 @@ def job(i):
     return str(i), path, draw
 
 jobs = [job(i) for i in range(int(sys.argv[3]))]
-draw_in_two_processes(jobs)
+if mode.startswith("shared"):  # the parent still writing (pipe open) or waiting for the report (closed)
+    from exposure.report_process import draw_shared
+    r, w = os.pipe()
+    if mode == "shared-waiting":
+        os.close(w)
+    draw_shared(r, jobs)
+else:
+    draw_in_two_processes(jobs)
 print(json.dumps([int(open(p).read()) == me for _, p, _ in jobs]))
 """
 
@@ -141,8 +148,11 @@ def _two(tmp_path, mode, n=5):
 
 def test_plots_are_shared_with_a_helper_process_and_redrawn_when_it_fails(tmp_path):
     # the first half here (the portfolio plot first), the rest by the forked helper
-    for sub in "abc":
+    for sub in "abcde":
         (tmp_path / sub).mkdir()
+    # the report child: alone while the run writes its results, shared once the run waits for the report
+    assert _two(tmp_path / "d", "shared-writing") == [True] * 5
+    assert _two(tmp_path / "e", "shared-waiting") == [True, True, False, False, False]
     assert _two(tmp_path / "a", "ok") == [True, True, False, False, False]
     assert _two(tmp_path / "b", "fail") == [True, True, True, True, True]  # the helper's plots redrawn here
     assert _two(tmp_path / "c", "ok", n=1) == [True]  # one plot: no helper
