@@ -22,6 +22,7 @@ already used, or dead): the caller then writes the report itself. A child that d
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 import signal
@@ -78,6 +79,9 @@ def _receive(fd: int):
 
 def _child(jobs: int, answers: int) -> None:
     """The child's whole life: import, wait for one job (or EOF: nothing to do), write the report, answer."""
+    import time
+
+    t_fork = time.monotonic()
     try:
         from exposure.report.plots import warm_up
         from exposure.report.write import write_report
@@ -85,30 +89,115 @@ def _child(jobs: int, answers: int) -> None:
         import exposure.report.html  # noqa: F401 - imported before the job arrives, not on the critical path
 
         warm_up()  # matplotlib's first drawing, while the parent still computes
+        t_ready = time.monotonic()
         job = _receive(jobs)
         if job is None:
             return
+        t_job = time.monotonic()
         ds, out_dir, settings, folder_label = job
         try:
-            answer = ("ok", write_report(ds, out_dir, settings, None, folder_label=folder_label))
+            answer = ("ok", write_report(ds, out_dir, settings, None, folder_label=folder_label,
+                                         plot_runner=functools.partial(draw_shared, jobs)))
         except Exception as exc:  # noqa: BLE001 - re-raised in the parent, as if written there
             try:
                 pickle.dumps(exc)
                 answer = ("error", exc)
             except Exception:  # noqa: BLE001
                 answer = ("error", RuntimeError(f"report: {type(exc).__name__}: {exc}"))
-        _send(answers, answer)
+        # When the child was ready and how long it drew (CLOCK_MONOTONIC is one clock for both processes): the
+        # parent logs them, so run.log shows whether the report waited for the child's imports or its drawing.
+        _send(answers, answer + ((t_fork, t_ready, t_job, time.monotonic()),))
     except BaseException:  # noqa: BLE001 - Ctrl-C, a broken pipe: the parent falls back (ReportWorkerLost)
         pass
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: SIGKILL to this process when its parent exits (the report child killed by the run's close(): its
+    helper must not go on writing into the run's folder); a parent already gone: exit now."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _waiting(fd: int) -> bool:
+    """Whether the parent closed the job pipe: it has written the results and waits for the report (or is gone)."""
+    import select
+
+    try:
+        return bool(select.select([fd], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
+
+
+def draw_shared(idle_fd: int, jobs: list) -> None:
+    """The report child's plot runner: the plots one after the other while the parent writes the results (a
+    second drawing process would only slow that write down on two cores), the rest shared with a helper
+    (``draw_in_two_processes``) as soon as the parent waits for the report (``idle_fd`` readable: it closed the
+    job pipe, ``ReportJob.result``)."""
+    todo = list(jobs)
+    while todo:
+        if len(todo) > 1 and _waiting(idle_fd):
+            draw_in_two_processes(todo)
+            return
+        todo.pop(0)[2]()
+
+
+def draw_in_two_processes(jobs: list) -> None:
+    """Plots drawn by two processes (exposure.report.plots.write_plots runner): a forked helper draws the later half
+    of the plots while this process draws the first half (the portfolio plot, the heavier, among them) and then
+    writes report.html, so that on two cores the report's drawing, its critical path once the results are
+    written, takes about half as long. Each plot is one deterministic drawing written atomically, so the files
+    are those of one process; plots the helper did not finish (it failed or was killed) are drawn here."""
+    mine, theirs = jobs[: len(jobs) // 2], jobs[len(jobs) // 2:]
+    pid = None
+    if mine:
+        try:
+            parent = os.getpid()
+            pid = os.fork()
+        except OSError:
+            pid = None
+    if pid == 0:  # the helper: draws its plots and exits, never returns into the caller
+        code = 1
+        try:
+            _die_with_parent(parent)
+            for _, _, draw in theirs:
+                draw()
+            code = 0
+        except BaseException:  # noqa: BLE001 - its plots are drawn by the parent instead
+            pass
+        finally:
+            os._exit(code)
+    if pid is None:
+        mine, theirs = jobs, []
+    try:
+        for _, _, draw in mine:
+            draw()
+    except BaseException:
+        if pid is not None:  # nothing left running that writes into the run's folder
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        raise
+    if pid is not None and os.waitpid(pid, 0)[1] != 0:
+        for _, _, draw in theirs:
+            draw()
 
 
 class ReportJob:
     def __init__(self, worker: ReportWorker):
         self._worker, self.pid = worker, worker.pid
+        self.times = None  # the child's (start, ready, job received, done) on CLOCK_MONOTONIC
 
     def result(self) -> list:
         """The files written (as write_report returns them); the child's exception is raised here."""
         w = self._worker
+        if w._jobs is not None:  # the child's signal that this process now waits (draw_shared)
+            os.close(w._jobs)
+            w._jobs = None
         try:
             answer = _receive(w._answers)
         except OSError:
@@ -117,10 +206,17 @@ class ReportJob:
         w.close()
         if answer is None:
             raise ReportWorkerLost("the report process exited without writing the report")
-        kind, value = answer
+        kind, value, self.times = answer
         if kind == "error":
             raise value
         return value
+
+    def timing(self) -> str:
+        """'ready X s after the fork, drew Y s (Z s idle)' from the child's clock, '' before result()."""
+        if not self.times:
+            return ""
+        start, ready, job, done = self.times
+        return f"; ready {ready - start:.2f} s after its start, idle {job - ready:.2f} s, drew {done - job:.2f} s"
 
 
 class ReportWorker:
@@ -168,8 +264,6 @@ class ReportWorker:
         self._used = True
         try:
             _send(self._jobs, (ds, out_dir, settings, folder_label))
-            os.close(self._jobs)
-            self._jobs = None
         except (OSError, pickle.PicklingError, TypeError, AttributeError):
             self.close()
             return None
@@ -219,5 +313,5 @@ def written_by(job: ReportJob | None, progress) -> list | None:
             progress.log(f"warning: {exc}; writing it in this process")
         return None
     if progress is not None:
-        progress.log(f"report: {len(files)} files (drawn by process {job.pid} during the write stage)")
+        progress.log(f"report: {len(files)} files (drawn by process {job.pid} during the write stage{job.timing()})")
     return files

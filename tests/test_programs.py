@@ -174,3 +174,39 @@ def test_compiled_loads_a_kept_executable_and_gives_the_plain_jit_bit_for_bit(ca
         programs._load = load
     jax.config.update("jax_compilation_cache_dir", None)  # cache off: the plain jit, nothing stored
     np.testing.assert_array_equal(np.asarray(programs.compiled(f, "f", (x, y), {"flip": True})), plain[1])
+
+
+def test_overlapping_compilations_that_bypass_the_cache_restore_it(cache_dir):
+    """Stored programs are compiled with JAX's persistent cache bypassed (programs._compile_uncached); when two
+    such compilations overlap (background threads) and the first started ends first, JAX's cache must be on
+    again afterwards (restoring per compilation left it off for the rest of the process): threads of a service."""
+    import threading
+
+    from jax._src import compilation_cache as cc
+
+    saved = (cc._cache_checked, cc._cache_used)
+    before = (cc._cache_checked, cc._cache_used) = (True, True)
+    gates = [threading.Event(), threading.Event()]
+    inside = threading.Semaphore(0)
+
+    class Lowered:
+        def __init__(self, gate):
+            self.gate = gate
+
+        def compile(self):
+            inside.release()
+            assert cc._cache_used is False  # bypassed while compiling
+            self.gate.wait(30)
+            return "exe"
+
+    threads = [threading.Thread(target=programs._compile_uncached, args=(Lowered(g),)) for g in gates]
+    for t in threads:
+        t.start()
+        inside.acquire(timeout=30)
+    gates[0].set()  # the first started ends first ...
+    threads[0].join(30)
+    gates[1].set()
+    threads[1].join(30)
+    after = (cc._cache_checked, cc._cache_used)
+    cc._cache_checked, cc._cache_used = saved
+    assert after == before  # ... and the cache is on again

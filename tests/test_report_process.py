@@ -3,10 +3,13 @@ report written in-process, complete when the command returns; a lost or failing 
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -104,3 +107,74 @@ def test_an_error_in_the_child_is_raised_in_the_caller(tmp_path):
 
 def test_an_unused_child_is_reaped_at_once():
     assert _probe("unused") == "closed True None"
+
+
+TWO = r"""
+import json, os, sys, time
+from exposure.report_process import draw_in_two_processes
+me, out, mode = os.getpid(), sys.argv[1], sys.argv[2]
+
+def job(i):
+    path = os.path.join(out, f"{i}.txt")
+    def draw():
+        if os.getpid() != me and mode == "fail" and i == 4:
+            raise RuntimeError("the helper fails on its last plot")
+        if os.getpid() != me and mode == "orphan":
+            open(os.path.join(out, "helper.pid"), "w").write(str(os.getpid()))
+            time.sleep(60)
+        with open(path, "w") as f:
+            f.write(str(os.getpid()))
+    return str(i), path, draw
+
+jobs = [job(i) for i in range(int(sys.argv[3]))]
+if mode.startswith("shared"):  # the parent still writing (pipe open) or waiting for the report (closed)
+    from exposure.report_process import draw_shared
+    r, w = os.pipe()
+    if mode == "shared-waiting":
+        os.close(w)
+    draw_shared(r, jobs)
+else:
+    draw_in_two_processes(jobs)
+print(json.dumps([int(open(p).read()) == me for _, p, _ in jobs]))
+"""
+
+
+def _two(tmp_path, mode, n=5):
+    p = subprocess.run([sys.executable, "-c", TWO, str(tmp_path), mode, str(n)], cwd=REPO, capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 0, p.stderr[-3000:]
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def test_plots_are_shared_with_a_helper_process_and_redrawn_when_it_fails(tmp_path):
+    # the first half here (the portfolio plot first), the rest by the forked helper
+    for sub in "abcde":
+        (tmp_path / sub).mkdir()
+    # the report child: alone while the run writes its results, shared once the run waits for the report
+    assert _two(tmp_path / "d", "shared-writing") == [True] * 5
+    assert _two(tmp_path / "e", "shared-waiting") == [True, True, False, False, False]
+    assert _two(tmp_path / "a", "ok") == [True, True, False, False, False]
+    assert _two(tmp_path / "b", "fail") == [True, True, True, True, True]  # the helper's plots redrawn here
+    assert _two(tmp_path / "c", "ok", n=1) == [True]  # one plot: no helper
+
+
+def test_the_plot_helper_dies_with_the_report_process(tmp_path):
+    # the run kills the report child (close()): its helper must not go on writing into the run's folder
+    p = subprocess.Popen([sys.executable, "-c", TWO, str(tmp_path), "orphan", "5"], cwd=REPO)
+    pid_file = tmp_path / "helper.pid"
+    deadline = time.monotonic() + 120
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline and p.poll() is None
+        time.sleep(0.05)
+    helper = int(pid_file.read_text())
+    p.kill()
+    p.wait()
+    for _ in range(100):
+        try:
+            os.kill(helper, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(helper, signal.SIGKILL)
+        raise AssertionError("the helper outlived the report process")

@@ -215,14 +215,32 @@ def warm_up() -> None:
     plt.close(fig)
 
 
-def write_plots(ds: xr.Dataset, frame, q: float, out_dir: str) -> dict:
-    """{"portfolio": path, <netting set id>: path} under out_dir/plots."""
+def plot_jobs(ds: xr.Dataset, frame, q: float, out_dir: str) -> list:
+    """[(key, path, draw)]: the plots of write_plots, each drawn and written to path by draw() (independent of
+    one another, so that a caller may draw them in any order or process)."""
+    from functools import partial
+
     from exposure.files import file_stems
 
     folder = os.path.join(out_dir, "plots")
-    os.makedirs(folder, exist_ok=True)
-    paths = {"portfolio": portfolio_plot(ds, frame, q, os.path.join(folder, "portfolio.png"))}
+    p = os.path.join(folder, "portfolio.png")
+    jobs = [("portfolio", p, partial(portfolio_plot, ds, frame, q, p))]
     stems = file_stems(ds["netting_set"].values)
     for j, ns in enumerate(ds["netting_set"].values):
-        paths[str(ns)] = netting_set_plot(ds, j, q, os.path.join(folder, f"ns_{stems[str(ns)]}.png"))
-    return paths
+        p = os.path.join(folder, f"ns_{stems[str(ns)]}.png")
+        jobs.append((str(ns), p, partial(netting_set_plot, ds, j, q, p)))
+    return jobs
+
+
+def write_plots(ds: xr.Dataset, frame, q: float, out_dir: str, runner=None) -> dict:
+    """{"portfolio": path, <netting set id>: path} under out_dir/plots. runner(jobs): draws every job of
+    ``plot_jobs`` (default: one after the other here; exposure.report_process shares them with a second
+    process)."""
+    os.makedirs(os.path.join(out_dir, "plots"), exist_ok=True)
+    jobs = plot_jobs(ds, frame, q, out_dir)
+    if runner is None:
+        for _, _, draw in jobs:
+            draw()
+    else:
+        runner(jobs)
+    return {key: path for key, path, _ in jobs}

@@ -21,10 +21,12 @@ def _csv(frame, path: str) -> str:
     return _atomic(path, lambda tmp: frame.to_csv(tmp, index=False, na_rep="n/a", float_format="%.10g"))
 
 
-def write_report(ds, out_dir: str, settings, progress=None, folder_label: str | None = None) -> list:
+def write_report(ds, out_dir: str, settings, progress=None, folder_label: str | None = None,
+                 plot_runner=None) -> list:
     """Write the report files for ``ds`` (limits applied here when ds has none); returns the paths written.
     ``settings``: exposure.report.settings.ReportSettings; nothing is written when settings.enabled is false.
-    folder_label: the run folder named in report.html (default out_dir; a staged run names its final folder)."""
+    folder_label: the run folder named in report.html (default out_dir; a staged run names its final folder).
+    plot_runner: how the plots are drawn (exposure.report.plots.write_plots; default one after the other)."""
     if not settings.enabled:
         return []
     if progress is not None:
@@ -42,7 +44,7 @@ def write_report(ds, out_dir: str, settings, progress=None, folder_label: str | 
     if settings.plots:
         from exposure.report.plots import write_plots
 
-        plots = write_plots(ds, frame, q, out_dir)
+        plots = write_plots(ds, frame, q, out_dir, plot_runner)
         files += list(plots.values())
     if settings.html:
         from exposure.report.html import render_html

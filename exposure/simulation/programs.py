@@ -91,7 +91,9 @@ def _compile_uncached(lowered):
         from jax._src import compilation_cache as cc
 
         with cc._cache_initialized_mutex:
-            saved = (cc._cache_checked, cc._cache_used)
+            if not _BYPASS:  # the first of the compilations in flight (threads of a service) saves JAX's state ...
+                _BYPASS.append((cc._cache_checked, cc._cache_used))
+            _BYPASS.append(None)
             cc._cache_checked, cc._cache_used = True, False
     except (ImportError, AttributeError):
         return None
@@ -99,7 +101,14 @@ def _compile_uncached(lowered):
         return lowered.compile()
     finally:
         with cc._cache_initialized_mutex:
-            cc._cache_checked, cc._cache_used = saved
+            _BYPASS.pop()
+            if len(_BYPASS) == 1:  # ... and the last one restores it
+                cc._cache_checked, cc._cache_used = _BYPASS.pop()
+
+
+# JAX's cache state saved while compilations bypass it, then one entry per compilation in flight: two overlapping
+# ones (threads) restoring their own saved state would leave the cache off for the rest of the process.
+_BYPASS: list = []
 
 
 def _executable(lower, path: str):
