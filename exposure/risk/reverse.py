@@ -29,6 +29,7 @@ import numpy as np
 from exposure.aggregation.collateral_jax import collateralise
 from exposure.pricing.linear import differentiable_loops
 from exposure.pricing.view import PathView
+from exposure.risk.compact import CompactPres
 from exposure.risk.state import Static, merge_pres
 from exposure.simulation.bridge import bridge_states
 from exposure.simulation.paths import simulate_chunk
@@ -112,14 +113,21 @@ def reverse_pass(S, static: Static, n_paths: int, seed: int, antithetic: bool, m
 
 
 def contract(G, dS) -> np.ndarray:
-    """<G[o], dS> for every output o: (n_out,)."""
-    gl = jax.tree_util.tree_leaves(G)
-    dl = jax.tree_util.tree_leaves(dS)
-    out = np.zeros(gl[0].shape[0])
+    """<G[o], dS> for every output o: (n_out,). G["pres"] a ``compact.CompactPres`` (``reverse_pass``) or a list
+    of (n_out, ...) arrays: its part is a segment sum by netting set (``CompactPres.dot``)."""
+    rest = {k: v for k, v in G.items() if k != "pres"}
+    gl = jax.tree_util.tree_leaves(rest)
+    dl = jax.tree_util.tree_leaves({k: v for k, v in dS.items() if k != "pres"})
+    n_out = gl[0].shape[0] if gl else CompactPres.of(G["pres"]).n_out
+    out = np.zeros(n_out)
     for g, d in zip(gl, dl):
         d = np.asarray(d, np.float64).reshape(-1)
         if d.size and np.any(d):
             out += g.reshape(g.shape[0], -1) @ d
+    if "pres" in G and "pres" in dS:
+        pres = CompactPres.of(G["pres"], n_out)
+        for k, d in enumerate(dS["pres"]):
+            out += pres.dot(k, d)
     return out
 
 
