@@ -96,6 +96,7 @@ def leaves_ns(tw, x, c_tr) -> dict:
         g = st["inv"][st["row"]]
         cr = np.broadcast_to(np.asarray(c_tr)[:, None], g.shape)
 
+        @jax.checkpoint  # the backward recomputes a date's (n_tr, R, N+1) terms: no residuals of every date
         def one_date(args, amt=amt, g=g, cr=cr):
             z_k, e_k = args  # e_k (n_c, G)
             tay = _taylor(z_k, tw.order)
