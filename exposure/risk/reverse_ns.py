@@ -14,8 +14,11 @@ and sums, view, simulation) are differentiated once per output (vmapped). Batche
 are differentiated once per output of the netting sets they hold, as in ``reverse.reverse_pass`` (their cost
 grows with those netting sets).
 
-Same output as ``reverse.reverse_pass`` (G[o] = (1/P) sum_blocks d f_o / d S, the same pytree), same block
-order (results the same bits for any simulation.chunk_size), values the run's measures on the same paths.
+Same output as ``reverse.reverse_pass`` (G[o] = (1/P) sum_blocks d f_o / d S), same block order (results the same
+bits for any simulation.chunk_size), values the run's measures on the same paths. G["pres"] is accumulated and
+returned per measure (``compact.CompactPres``, layouts fixed by ``Plan.layout``): a kernel batch's leaf per element
+with its netting set (plan.mask), a shared leaf and a batch without a kernel per netting set it holds, a leaf
+no value reads not at all; the per-output rows are where(ns == j, a_m, 0), never stored.
 """
 
 from __future__ import annotations
