@@ -27,16 +27,27 @@ pytestmark = pytest.mark.slow  # ~45 s of CPU (two path programs compiled); minu
 P, SEED, MEASURES = 40, 11, ("CVA", "DVA")
 
 
+def _cfg(tmp_path, chunk: int):
+    return compose([f"simulation.paths={P}", f"simulation.chunk_size={chunk}", "output.csv=false",
+                    f"output.dir={tmp_path}", "portfolio.trades=tests/data/risk_ns_portfolio.yaml",
+                    "portfolio.fixings=null", "simulation.grid='6M,1Y,2Y'"])
+
+
 def _state(tmp_path, chunk: int):
-    cfg = compose([f"simulation.paths={P}", f"simulation.chunk_size={chunk}", "output.csv=false",
-                   f"output.dir={tmp_path}", "portfolio.trades=tests/data/risk_ns_portfolio.yaml",
-                   "portfolio.fixings=null", "simulation.grid='6M,1Y,2Y'"])
+    cfg = _cfg(tmp_path, chunk)
     return path_state(cfg, setup(cfg), MEASURES)
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory):
-    S, static = _state(tmp_path_factory.mktemp("a"), 20)
+def built(tmp_path_factory):
+    cfg = _cfg(tmp_path_factory.mktemp("a"), 20)
+    s = setup(cfg)
+    return cfg, s, *path_state(cfg, s, MEASURES)
+
+
+@pytest.fixture(scope="module")
+def base(built):
+    _, _, S, static = built
     shared = reverse_pass(S, static, P, SEED, False, MEASURES)
     return S, static, shared
 
@@ -59,7 +70,8 @@ def test_shared_pass_equals_per_output_reference(base):
     np.testing.assert_allclose(values, values_ref, rtol=1e-13, atol=0.0)
     assert values[0].min() > 0.0  # every netting set has a CVA (NS_A's DVA is 0 on these paths)
     n_checked = 0
-    for (path, a), b in zip(jax.tree_util.tree_flatten_with_path(G_ref)[0], jax.tree_util.tree_leaves(G)):
+    dense = dict(G, pres=[G["pres"].dense(k) for k in range(len(G["pres"]))])  # compact: per measure
+    for (path, a), b in zip(jax.tree_util.tree_flatten_with_path(G_ref)[0], jax.tree_util.tree_leaves(dense)):
         assert a.shape == b.shape, jax.tree_util.keystr(path)
         if not a.size:
             continue
@@ -75,5 +87,67 @@ def test_same_bits_whatever_the_chunk_size(base, tmp_path):
     S2, static2 = _state(tmp_path, 40)
     G2, values2 = reverse_pass(S2, static2, P, SEED, False, MEASURES)
     assert np.array_equal(values, values2)
-    for a, b in zip(jax.tree_util.tree_leaves(G), jax.tree_util.tree_leaves(G2)):
+    for a, b in zip(jax.tree_util.tree_leaves(_arrays(G)), jax.tree_util.tree_leaves(_arrays(G2))):
         assert np.array_equal(a, b)
+
+
+def _arrays(G):
+    return dict(G, pres=[v for _, v, _, _ in G["pres"].leaves])
+
+
+def test_pres_gradient_is_per_measure(base):
+    """G["pres"] holds n_meas rows per leaf (n_r <= the batch's netting sets for a shared leaf or a batch without
+    a kernel), not n_out = n_meas n_ns: a regression to per-output rows breaks the bound."""
+    S, static, (G, _) = base
+    pres, n_meas = G["pres"], len(MEASURES)
+    assert (pres.n_meas, pres.n_ns, len(pres)) == (n_meas, static.n_ns, len(S["pres"]))
+    stored = dense = 0
+    for k, (kind, a, ns, shape) in enumerate(pres.leaves):
+        assert tuple(shape) == np.shape(S["pres"][k])
+        if kind == "elements":
+            assert a.shape == (n_meas,) + tuple(shape)
+        elif kind == "rows":
+            assert a.shape == (n_meas, len(ns)) + tuple(shape) and len(ns) < static.n_ns
+        stored += 0 if a is None else a.size
+        dense += pres.n_out * int(np.prod(shape))
+    kinds = {kind for kind, _, _, _ in pres.leaves}
+    assert kinds == {"elements", "rows", "zero"}
+    print("G['pres'] stored / dense", stored / dense)
+    assert stored <= 0.5 * dense  # 3 netting sets, batches of 2: per output it would be 1
+
+
+def test_reverse_setup_compact_equals_dense(built, base):
+    """``ReverseSetup`` on the compact G against the same G written out per output row: the twins' cotangents by
+    one backward pass per measure (netting-set copies) equal the per-row reference ``_twin_cotangents_rows`` and
+    every covered factor's sensitivity (and ``contract``) is the dense form's, to 1e-12."""
+    from exposure.risk import RiskSettings
+    from exposure.risk.reverse import contract
+    from exposure.risk.setup_market import market_tangents
+    from exposure.risk.setup_reverse import ReverseSetup, reverse_covered
+    from exposure.risk.stage import factor_list, tangent
+
+    cfg, s, S, static = built
+    _, _, (G, _) = base
+    dense = dict(G, pres=[G["pres"].dense(k) for k in range(len(G["pres"]))])
+    market = market_tangents(cfg, s, MEASURES, static.val_times)
+    step = RiskSettings().setup_step
+    rev = ReverseSetup(cfg, s, S, static, G, market, step)
+    assert rev.twins and all(len(set(tw.batch.netting_set)) >= 2 for tw in rev.twins.values())
+    ref = rev._twin_cotangents_rows(rev.twins)
+    n_cmp = 0
+    for i in rev.twins:
+        for (path, a), b in zip(jax.tree_util.tree_flatten_with_path(ref[i])[0], jax.tree_util.tree_leaves(rev.g_x[i])):
+            assert a.shape == b.shape, jax.tree_util.keystr(path)
+            scale = np.abs(a).max(initial=0.0)
+            assert np.abs(a - b).max(initial=0.0) <= 1e-12 * scale, (i, jax.tree_util.keystr(path))
+            n_cmp += int(np.count_nonzero(a))
+    assert n_cmp > 100
+    rev_d = ReverseSetup(cfg, s, S, static, dense, market, step)
+    factors = [f for f in factor_list(cfg, s, RiskSettings()) if reverse_covered(cfg, s, market, f)][::4]
+    assert len(factors) >= 5
+    got = np.array([rev.sensitivity(f) for f in factors])
+    want = np.array([rev_d.sensitivity(f) for f in factors])
+    assert np.abs(want).max() > 0
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * np.abs(want).max())
+    dS = tangent(cfg, factors[0], S, static, s, step, market)
+    np.testing.assert_allclose(contract(G, dS), contract(dense, dS), rtol=0, atol=1e-12 * np.abs(want).max())

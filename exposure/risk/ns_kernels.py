@@ -188,7 +188,7 @@ def _linear_ns(pre, xc, fxc, eqbc, sh):
     ub1_c, ub2_c = jnp.moveaxis(cast(sh["cu_b1"]), 0, 1), jnp.moveaxis(cast(sh["cu_b2"]), 0, 1)  # (K, n_u, U)
     xs_in = (jnp.arange(K), mom, bmid, inv_s, jnp.asarray(pre.order_k, jnp.int32), xi_lim, cc_w, pre.cc_n,
              pre.cc_ns, eqc, pre.cc_u, pre.cu_b, pre.cu_j, cu_b1, cu_b2, bmid_c, inv_c, ub1_c, ub2_c)
-    _, (vals, ratio) = jax.lax.scan(step, None, xs_in)
+    _, (vals, ratio) = jax.lax.scan(jax.checkpoint(step), None, xs_in)  # residuals: a date's inputs, not its loops
     return jnp.where(jnp.max(ratio) <= 1.0, vals, jnp.nan)
 
 

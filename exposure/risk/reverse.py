@@ -12,8 +12,10 @@ For a block of paths p in [s, s + B) (the run's own paths: same seed, same path 
 so that measure m of netting set j is (1/P) sum_blocks f_m(j). ``reverse_pass`` takes jax.vjp of every block's
 f with every unit cotangent (vmapped: n_meas x n_ns backward passes sharing one forward pass) and adds the
 gradients G = sum_blocks d f / d S in block order, one jitted call per block with G donated: memory is one
-block's residuals plus G (n_meas n_ns |S| floats), whatever the number of paths, and the sum's order is fixed
-by risk.block_paths alone, so results are the same bits for any simulation.chunk_size.
+block's residuals plus G, whatever the number of paths, and the sum's order is fixed by risk.block_paths alone,
+so results are the same bits for any simulation.chunk_size. G's pricing-data part (the bulk of S) is kept per
+measure with each element's netting set (``compact.CompactPres``: n_meas |pres| floats, not n_meas n_ns |pres|);
+``contract`` reads it by segment sums.
 
 Kinks: max(., 0) and the CSA threshold pathwise (their kinks have probability zero); rounding and MTA as in
 ``collateral_jax``; option exercise decisions inside the pricers pathwise (the exercise boundary's term is
@@ -29,6 +31,7 @@ import numpy as np
 from exposure.aggregation.collateral_jax import collateralise
 from exposure.pricing.linear import differentiable_loops
 from exposure.pricing.view import PathView
+from exposure.risk.compact import CompactPres
 from exposure.risk.programs import device_tree, device_zeros, int_arg
 from exposure.risk.state import Static, merge_pres
 from exposure.simulation.bridge import bridge_states
@@ -80,11 +83,13 @@ def block_starts(n_paths: int, block: int) -> list:
 
 def reverse_pass(S, static: Static, n_paths: int, seed: int, antithetic: bool, measures, block: int = 64,
                  smooth: float = 0.0, form: str = "shared"):
-    """(G, values): G the pytree of S with a leading axis n_meas * n_ns, G[o] = (1/P) sum_p d f_o(p) / d S;
-    values (n_meas, n_ns) the measures themselves (the run's CVA ... on the same paths, a consistency check).
+    """(G, values): G the pytree of S with a leading axis n_meas * n_ns, G[o] = (1/P) sum_p d f_o(p) / d S
+    (o = m n_ns + j); values (n_meas, n_ns) the measures themselves (the run's CVA ... on the same paths).
 
-    form="shared" (``reverse_ns``): the pricers differentiated once per measure for all netting sets;
-    form="per_output": every output's backward pass through everything (vmapped), the reference."""
+    form="shared" (``reverse_ns``): the pricers differentiated once per measure for all netting sets; G["pres"]
+    a ``compact.CompactPres`` (per measure; read it with ``.dot(k, d)``, ``.dense(k)`` or ``contract``).
+    form="per_output": every output's backward pass through everything (vmapped), the reference; G["pres"] a
+    list of dense (n_out, ...) arrays (``CompactPres.of`` reads it as n_out measures of one netting set)."""
     if form == "shared":
         from exposure.risk.reverse_ns import reverse_pass_shared
 
@@ -113,14 +118,21 @@ def reverse_pass(S, static: Static, n_paths: int, seed: int, antithetic: bool, m
 
 
 def contract(G, dS) -> np.ndarray:
-    """<G[o], dS> for every output o: (n_out,)."""
-    gl = jax.tree_util.tree_leaves(G)
-    dl = jax.tree_util.tree_leaves(dS)
-    out = np.zeros(gl[0].shape[0])
+    """<G[o], dS> for every output o: (n_out,). G["pres"] a ``compact.CompactPres`` (``reverse_pass``) or a list
+    of (n_out, ...) arrays: its part is a segment sum by netting set (``CompactPres.dot``)."""
+    rest = {k: v for k, v in G.items() if k != "pres"}
+    gl = jax.tree_util.tree_leaves(rest)
+    dl = jax.tree_util.tree_leaves({k: v for k, v in dS.items() if k != "pres"})
+    n_out = gl[0].shape[0] if gl else CompactPres.of(G["pres"]).n_out
+    out = np.zeros(n_out)
     for g, d in zip(gl, dl):
         d = np.asarray(d, np.float64).reshape(-1)
         if d.size and np.any(d):
             out += g.reshape(g.shape[0], -1) @ d
+    if "pres" in G and "pres" in dS:
+        pres = CompactPres.of(G["pres"], n_out)
+        for k, d in enumerate(dS["pres"]):
+            out += pres.dot(k, d)
     return out
 
 

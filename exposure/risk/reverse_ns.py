@@ -14,8 +14,11 @@ and sums, view, simulation) are differentiated once per output (vmapped). Batche
 are differentiated once per output of the netting sets they hold, as in ``reverse.reverse_pass`` (their cost
 grows with those netting sets).
 
-Same output as ``reverse.reverse_pass`` (G[o] = (1/P) sum_blocks d f_o / d S, the same pytree), same block
-order (results the same bits for any simulation.chunk_size), values the run's measures on the same paths.
+Same output as ``reverse.reverse_pass`` (G[o] = (1/P) sum_blocks d f_o / d S), same block order (results the same
+bits for any simulation.chunk_size), values the run's measures on the same paths. G["pres"] is accumulated and
+returned per measure (``compact.CompactPres``, layouts fixed by ``Plan.layout``): a kernel batch's leaf per element
+with its netting set (plan.mask), a shared leaf and a batch without a kernel per netting set it holds, a leaf
+no value reads not at all; the per-output rows are where(ns == j, a_m, 0), never stored.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import numpy as np
 from exposure.aggregation.collateral_jax import collateralise
 from exposure.pricing.linear import differentiable_loops
 from exposure.pricing.view import PathView
+from exposure.risk.compact import ELEMENTS, ROWS, ZERO, CompactPres
 from exposure.risk.ns_kernels import kernel_for
 from exposure.risk.programs import device_tree, device_zeros, int_arg
 from exposure.risk.reverse import BASIS, block_starts
@@ -76,6 +80,27 @@ class Plan:
             self.mask[i] = (np.asarray(sep[name], np.int64) if name in sep
                             else np.full(np.shape(S["pres"][i]), -1, np.int64))
         self.by_batch = [[i for i, (bb, _) in enumerate(self.names) if bb == b] for b in range(len(pres))]
+        self.layout = []  # per float leaf: (kind, netting sets, shape) of its gradient (``compact.CompactPres``)
+        for i, (b, _) in enumerate(self.names):
+            shape = np.shape(S["pres"][i])
+            k = self.kernels[b]
+            if k is None:
+                self.layout.append((ROWS, np.unique(static.batches[b].netting_set).astype(np.int64), shape))
+            elif i in self.shared:
+                self.layout.append((ROWS, np.asarray(k.ns_global, np.int64), shape))
+            elif np.any(self.mask[i] >= 0):
+                self.layout.append((ELEMENTS, self.mask[i], shape))
+            else:  # not read by the values: no gradient in either form
+                self.layout.append((ZERO, None, shape))
+
+    def zeros(self, n_meas: int) -> list:
+        """The accumulator of G["pres"] in ``layout`` (a zero leaf: an empty placeholder)."""
+        return [device_zeros((n_meas,) + ((len(ns),) if kind == ROWS else ()) + shape) if kind != ZERO
+                else device_zeros((0,)) for kind, ns, shape in self.layout]
+
+    def compact(self, pres, n_meas: int, n_ns: int) -> CompactPres:
+        return CompactPres(n_meas, n_ns, [(kind, None if kind == ZERO else np.asarray(a), ns, shape)
+                                          for (kind, ns, shape), a in zip(self.layout, pres)])
 
 
 def _states(sim, static, key, idx, antithetic):
@@ -164,8 +189,8 @@ def block_gradients(S, static: Static, plan: Plan, start, block, n_total, seed, 
         gf, gx, gfx, geq = jax.vmap(vjp_f[b])(ct_V[outs])
         o_idx = jnp.asarray(outs, jnp.int32)
         ct = {"x": ct["x"].at[o_idx].add(gx), "fx": ct["fx"].at[o_idx].add(gfx), "eq": ct["eq"].at[o_idx].add(geq)}
-        for i in plan.by_batch[b]:
-            g_fl_f[i] = jnp.zeros((n_out,) + gf[i].shape[1:], gf[i].dtype).at[o_idx].set(gf[i])
+        for i in plan.by_batch[b]:  # outs: measure-major, the batch's netting sets ascending (``layout``'s rows)
+            g_fl_f[i] = gf[i].reshape((n_meas, -1) + gf[i].shape[1:])
 
     # the view's cotangent of each output: the copies of its netting set, the other batches', collateral's
     for b in kb:
@@ -181,24 +206,17 @@ def block_gradients(S, static: Static, plan: Plan, start, block, n_total, seed, 
     ct_states, g_log = jax.vmap(lambda a, b_, c, d: vjp_view((a, b_, c, d)))(ct["x"], ct["fx"], ct["eq"], ct_num_h)
     (g_sim,) = jax.vmap(vjp_sim)(ct_states)
 
-    g_pres = []
-    ns_o = jnp.asarray(o_j)
-    for i in range(static.n_float):
+    g_pres = []  # in ``plan.layout`` (``compact``): per measure, not per output
+    for i, (kind, _, _) in enumerate(plan.layout):
         b = plan.names[i][0]
-        if plan.kernels[b] is None:
+        if kind == ZERO:
+            g_pres.append(jnp.zeros((0,)))
+        elif plan.kernels[b] is None:
             g_pres.append(g_fl_f[i])
         elif i in plan.shared:
-            k = plan.kernels[b]
-            pos = np.full(n_ns, -1)
-            pos[k.ns_global] = np.arange(len(k.ns_global))
-            g = g_cp[b][1]["/".join(plan.shared[i])][o_m, np.maximum(pos[o_j], 0)]
-            g_pres.append(g * jnp.asarray(pos[o_j] >= 0, g.dtype).reshape((-1,) + (1,) * (g.ndim - 1)))
-        elif not np.any(plan.mask[i] >= 0):  # not read by the values: no gradient in either form
-            g_pres.append(jnp.zeros((n_out,) + plan.mask[i].shape, S["pres"][i].dtype))
+            g_pres.append(g_cp[b][1]["/".join(plan.shared[i])])  # (n_meas, n_u, ...): rows ns_global
         else:
-            m = jnp.asarray(plan.mask[i])
-            g = g_fl_k[i][o_m]
-            g_pres.append(jnp.where(m[None] == ns_o.reshape((-1,) + (1,) * m.ndim), g, 0.0))
+            g_pres.append(jnp.where(jnp.asarray(plan.mask[i] >= 0)[None], g_fl_k[i], 0.0))
     G = dict(g_sim, log_num=g_log, pres=g_pres, w=g_w)
     return G, f
 
@@ -215,10 +233,13 @@ def reverse_pass_shared(S, static: Static, n_paths: int, seed: int, antithetic: 
         return jax.tree_util.tree_map(jnp.add, G, g), acc + y
 
     step = jax.jit(step, donate_argnums=(0, 1))
-    G = jax.tree_util.tree_map(lambda a: device_zeros((n_meas * n_ns,) + a.shape, a.dtype), S)
+    G = jax.tree_util.tree_map(lambda a: device_zeros((n_meas * n_ns,) + a.shape, a.dtype),
+                               {k: v for k, v in S.items() if k != "pres"})
+    G["pres"] = plan.zeros(n_meas)
     acc = device_zeros((n_meas, n_ns))
     with differentiable_loops():
         for start in block_starts(n_paths, block):
             G, acc = step(G, acc, S, int_arg(start), int_arg(n_paths), int_arg(seed))
     G = jax.tree_util.tree_map(lambda a: np.asarray(a) / n_paths, G)
+    G["pres"] = plan.compact(G["pres"], n_meas, n_ns)
     return G, np.asarray(acc) / n_paths

@@ -12,7 +12,9 @@ spot), d measure_o / de = <G_o, dS/de> (G = ``reverse.reverse_pass``'s g_S, n_ou
     gX[k]   = g_theta["fx_spot"][k]                             theta's FX spot (the initial state)
     gsig[c] = <G_model, J_theta dtheta/dsigma_c> + sum_twins g_x["sigma"][c]
     g_theta = J_theta' G_model on theta's (log_df, fx_spot)      one vjp of ``setup_model.model_arrays``
-    g_x     = (dleaves/dx)' G_pres[leaves]                      one vjp of every twin's ``leaves(x)``
+    g_x     = (dleaves/dx)' G_pres[leaves]                      one vjp per measure of every twin's leaves,
+                                                                netting set u's trades reading copy u of x
+                                                                (``twin_linear_ns``: all netting sets at once)
 
 with dlnP_c/de = -size t_i at the factor's pillar (``pillar_direction``), J_phi,c and M_c the (exactly linear)
 log-linear interpolation of the pillars at the model times / the calibration's times, G_model = G's (Phi, mu, L,
@@ -37,13 +39,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from exposure.risk.compact import CompactPres
 from exposure.risk.reverse import contract
 from exposure.risk.setup_curves import CURVES, FX, INDICES, covered, moved_curve_of, moved_market, pillar_direction
 from exposure.risk.setup_model import model_arrays
 from exposure.risk.setup_pres import LinearPresTwin
 
 MARKET_THETA = ("log_df", "fx_spot")  # theta's parts that curve pillars and FX spots move directly
-TWIN_ROWS = 8  # cotangent rows per backward pass of the twins (memory: one group's cotangents of the lnA grids)
+TWIN_ROWS = 8  # the per-row reference (``_twin_cotangents_rows``): cotangent rows per backward pass
 SIGMA_REL_STEP = 1e-5  # dtheta/dsigma by central differences: relative step of each calibrated sigma piece
 
 
@@ -92,8 +95,8 @@ class ReverseSetup:
         self.pt = ctx.pres
         # the linear batches' twins in reverse; the option batches' twins (``twins``: other x layouts) per factor
         self.twins = {i: tw for i, tw in self.pt._linear().items() if isinstance(tw, LinearPresTwin)}
-        self.n_out = jax.tree_util.tree_leaves(G)[0].shape[0]
-        self._G_pres = [np.asarray(x) for x in G["pres"]]
+        self.n_out = int(np.shape(G["Phi"])[0])
+        self._G_pres = CompactPres.of(G["pres"], self.n_out)  # read through .dot(k, d) (or .dense(k))
         self.g_theta = self._model_cotangent(G)
         self.offsets = np.cumsum([0] + [len(f) for f, _, _ in self.pt.base])
         self.g_x = self._twin_cotangents(G)
@@ -122,21 +125,54 @@ class ReverseSetup:
         return jax.tree_util.tree_map(np.asarray, jax.jit(rows)({k: theta[k] for k in MARKET_THETA}, cot))
 
     def _twin_cotangents(self, G) -> dict:
-        """{batch index: g_x (the twin's x pytree, leading axis n_out)}: one vjp of every twin's leaves."""
-        if not self.twins:
-            return {}
-        cot = {}
+        """{batch index: g_x (the twin's x pytree, leading axis n_out)}: per twin, netting set u's trades read copy u
+        of the curve part of x, so one vjp per measure gives every netting set's g_x (``twin_linear_ns``); a twin
+        whose G part is not per element (a caller's dense G of several netting sets) takes ``_twin_cotangents_rows``."""
+        from exposure.risk import twin_linear_ns as tns
+
+        pres, fast, slow = self._G_pres, {}, {}
         for i, tw in self.twins.items():
-            shapes = jax.eval_shape(tw.leaves, tw.x0())
-            paths = self.pt.base[i][2]
-            cot[i] = {}
-            for name in shapes:
-                pos = [k for k, p in enumerate(paths) if p == name]
-                if len(pos) != 1:
-                    raise ValueError(f"twin leaf '{name}' found {len(pos)} times in batch {i}'s prepared data")
-                cot[i][name] = np.asarray(G["pres"][self.offsets[i] + pos[0]])
-        x0 = {i: tw.x0() for i, tw in self.twins.items()}
-        f = lambda xs: {i: self.twins[i].leaves(x) for i, x in xs.items()}  # noqa: E731
+            lay = tns.cotangent_layout(tw, pres, self._twin_leaf_index(i, tw))
+            if lay is None:
+                slow[i] = tw
+            else:
+                fast[i] = lay
+        out = self._twin_cotangents_rows(slow) if slow else {}
+        if not fast:
+            return out
+        xs = {i: tns.copies_x0(self.twins[i], len(lay[0])) for i, lay in fast.items()}
+        cot = {i: lay[2] for i, lay in fast.items()}
+        f = lambda xs_: {i: tns.leaves_ns(self.twins[i], x, fast[i][1]) for i, x in xs_.items()}  # noqa: E731
+
+        def per_measure(xs_, c):
+            _, vjp = jax.vjp(lambda x_: {i: {k: v for k, v in lv.items() if k in c[i]} for i, lv in f(x_).items()},
+                             xs_)
+            return jax.lax.map(lambda r: vjp(r)[0], c)
+
+        g = jax.jit(per_measure)(xs, cot)
+        for i, (copies, c_tr, _) in fast.items():
+            out[i] = tns.expand(self.twins[i], g[i], copies, c_tr, pres.n_meas, pres.n_ns)
+        return out
+
+    def _twin_leaf_index(self, i, tw) -> dict:
+        """{leaf name: its index in S["pres"]} of twin i's leaves."""
+        paths, out = self.pt.base[i][2], {}
+        for name in jax.eval_shape(tw.leaves, tw.x0()):
+            pos = [k for k, p in enumerate(paths) if p == name]
+            if len(pos) != 1:
+                raise ValueError(f"twin leaf '{name}' found {len(pos)} times in batch {i}'s prepared data")
+            out[name] = self.offsets[i] + pos[0]
+        return out
+
+    def _twin_cotangents_rows(self, twins) -> dict:
+        """``_twin_cotangents`` by one backward pass per output row (the dense G rows, TWIN_ROWS at a time): the
+        reference form."""
+        if not twins:
+            return {}
+        cot = {i: {name: self._G_pres.dense(k) for name, k in self._twin_leaf_index(i, tw).items()}
+               for i, tw in twins.items()}
+        x0 = {i: tw.x0() for i, tw in twins.items()}
+        f = lambda xs: {i: twins[i].leaves(x) for i, x in xs.items()}  # noqa: E731
 
         n, B = self.n_out, min(TWIN_ROWS, self.n_out)
         groups = -(-n // B)
@@ -267,7 +303,7 @@ class ReverseSetup:
         if jvp:
             dp = self.pt(factor, markets, models, moves, self.step)
             for i in jvp:
-                out += sum(_dot(self._G_pres[k], dp[k]) for k in range(self.offsets[i], self.offsets[i + 1]))
+                out += sum(self._G_pres.dot(k, dp[k]) for k in range(self.offsets[i], self.offsets[i + 1]))
         rest = [i for i in others if i not in self.pt.twins]
         if rest:
             out += self._prepare_difference(rest, markets, models, factor)
@@ -281,7 +317,7 @@ class ReverseSetup:
         for i in idx:
             b, (_, ints, _) = s.portfolio.batches[i], self.pt.base[i]
             for k, d in enumerate(batch_difference(b, ints, markets, models, s, self.static, factor, self.step)):
-                out += _dot(G[self.offsets[i] + k], d)
+                out += G.dot(self.offsets[i] + k, d)
         return out
 
 
