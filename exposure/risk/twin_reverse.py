@@ -1,0 +1,177 @@
+"""Every twin's pricing data in reverse: one vjp of the option twins, the cash-flow amounts' Jacobian, once per run.
+
+For a factor e whose move of the pricing data is the twins' inputs x (``setup_pres``, ``twins``),
+
+    <G_pres, dpres/de> = sum_twins <g_x, dx/de>,     g_x = (dleaves/dx)' G_pres[leaves]          (once per run)
+
+and dx/de is small and cheap per factor:
+
+    curves   d ln P / de of the moved pillar (``twin_common.CurveSet.direction``)
+    sigma    dsigma_c/de: a calibrated currency's by the implicit-function theorem (``calibrated_moves``), a fixed
+             piece's own move (HWSigma)
+    fx/eq vols  the bootstrap's response to dsigma by the implicit-function theorem (``setup_vols.AssetVol``:
+             dpieces = -J^-1 dv/dp . dp), not the central difference of two model builds; for a vol/model factor
+             theta's own move (``setup_vols.theta_direction``)
+    amt, cw  a linear twin's cash-flow amounts: d a / d lnP once per run (``setup_amounts``), folded with g_x into
+             gA_c = g_amt . da/dlnP_c + g_cw . dw/dlnP_c (n_out, n_pillars) per curve object c: a dot product
+
+``TwinReverse`` holds the option twins' g_x (``ReverseSetup`` holds the linear twins') and the folded amounts;
+``VolReverse`` takes FX/equity vol pillars and model parameters (``setup_vols``) with the model arrays by the run's
+compiled jvp (as the per-factor tangent) and the pricing data by these dot products where only Hull-White sigma
+moves, by the batches' own central differences otherwise. The per-factor forms (``ReverseSetup.
+per_factor_remainder``, ``stage.tangent``) stay the reference (tests/test_risk_twin_reverse.py).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from exposure.risk.setup_pres import LinearPresTwin
+from exposure.risk.twins import named_leaves
+
+ROWS = 8  # cotangent rows per backward pass (memory: one group's cotangents of the option twins' grids)
+MODEL_KEYS = ("Phi", "mu", "L", "y0", "log_num", "bridge")
+
+
+def pres_rows(rev, k: int) -> np.ndarray:
+    """G's rows (n_out, ...) of S["pres"][k]: the one place that reads G["pres"]'s layout (``ReverseSetup``'s)."""
+    return np.asarray(rev._G_pres[k])
+
+
+def _dot(g, d) -> np.ndarray:
+    """sum_leaves <g_leaf (n_out, ...), d_leaf (...)>: (n_out,)."""
+    gl, dl = jax.tree_util.tree_leaves(g), jax.tree_util.tree_leaves(d)
+    out = np.zeros(np.shape(gl[0])[0]) if gl else 0.0
+    for a, b in zip(gl, dl):
+        b = np.asarray(b, np.float64).reshape(-1)
+        if b.size and np.any(b):
+            out = out + np.asarray(a, np.float64).reshape(a.shape[0], -1) @ b
+    return out
+
+
+def twin_cotangents(rev, twins: dict) -> dict:
+    """{batch index: g_x (x's pytree, leading axis n_out)} of ``twins`` by one vjp of their leaves (rows in
+    groups of ROWS)."""
+    if not twins:
+        return {}
+    f = lambda xs: {i: named_leaves(twins[i].leaves(x)) for i, x in xs.items()}  # noqa: E731
+    x0 = {i: tw.x0() for i, tw in twins.items()}
+    cot = {}
+    for i, names in jax.eval_shape(f, x0).items():
+        paths = rev.pt.base[i][2]
+        cot[i] = {}
+        for name in names:
+            pos = [k for k, p in enumerate(paths) if p == name]
+            if len(pos) != 1:
+                raise ValueError(f"twin leaf '{name}' found {len(pos)} times in batch {i}'s prepared data")
+            cot[i][name] = pres_rows(rev, rev.offsets[i] + pos[0])
+    n, B = rev.n_out, min(ROWS, rev.n_out)
+    groups = -(-n // B)
+    cot = jax.tree_util.tree_map(
+        lambda a: np.concatenate([a, np.zeros((groups * B - n,) + a.shape[1:])]).reshape((groups, B) + a.shape[1:]),
+        cot)
+
+    def rows(xs, c):
+        _, vjp = jax.vjp(f, xs)
+        return jax.lax.map(jax.vmap(lambda r: vjp(r)[0]), c)
+
+    g = jax.jit(rows)(x0, cot)
+    return jax.tree_util.tree_map(lambda a: np.asarray(a).reshape((groups * B,) + a.shape[2:])[:n], g)
+
+
+def bootstrap_response(vctx, model, dsig: dict) -> tuple:
+    """(fx_vol, eq_vol) lists of d pieces (model.fx_vol / equity_vol layout) along {ccy: dsigma} of the Hull-White
+    pieces: the FX/equity vol bootstraps by the implicit-function theorem (``setup_vols.AssetVol``)."""
+    fx = [np.zeros(np.size(v.values)) for v in model.fx_vol]
+    eq = [np.zeros(np.size(v.values)) for v in model.equity_vol]
+    if not dsig:
+        return fx, eq
+    ccys = model.currencies
+    dp = {"a": jnp.zeros(len(ccys)), "R": jnp.zeros(np.shape(model.correlation)),
+          "ir_vol": tuple(jnp.asarray(dsig[c]) if c in dsig else jnp.zeros(np.size(h.vol_values))
+                          for c, h in zip(ccys, model.hw))}
+    dv = vctx.dv_dp(dp)
+    for key, (av, tk, pos) in vctx.assets.items():
+        if key in dv:
+            (fx if tk == "fx_vol" else eq)[pos] = av.pieces_tangent(np.zeros_like(av.w), vctx.p0, dv[key])
+    return fx, eq
+
+
+def direction(tw, market, factor, dsig: dict, fx: list, eq: list, model) -> dict:
+    """dx/de of one twin (its x0's structure): the factor's pillar move (None: no curve moves), {ccy: dsigma/de},
+    the FX/equity vol pieces' moves; a linear twin's amounts are left at 0 (``TwinReverse.amounts``)."""
+    from exposure.risk.twin_options import EquityOptionPresTwin, FxOptionPresTwin
+
+    sig = lambda c, like: jnp.asarray(dsig[c]) if c in dsig else jnp.zeros_like(jnp.asarray(like))  # noqa: E731
+    x0 = tw.x0()
+    if isinstance(tw, LinearPresTwin):
+        return {"ln_df": tuple(jnp.zeros_like(a) for a in x0["ln_df"]),
+                "sigma": tuple(sig(c, a) for c, a in zip(tw.cf.currencies, x0["sigma"])),
+                "amt": jnp.zeros_like(x0["amt"]), "cw": jnp.zeros_like(x0["cw"])}
+    curves = (tw.curves.direction(market, factor) if factor is not None
+              else tuple(jnp.zeros_like(a) for a in x0["curves"]))
+    if isinstance(tw, FxOptionPresTwin):
+        return {"curves": curves, "sigma": (sig(tw.rf.ccy, tw.rf.sigma0), sig(tw.rd.ccy, tw.rd.sigma0)),
+                "fxvol": tuple(jnp.asarray(fx[model.currencies.index(c) - 1]) for c in tw.fx_ccy)}
+    if isinstance(tw, EquityOptionPresTwin):
+        return {"curves": curves, "sigma": (sig(tw.rt.ccy, tw.rt.sigma0),), "eqvol": (jnp.asarray(eq[tw.e]),)}
+    return {"curves": curves, "sigma": (sig(tw.rt.ccy, tw.rt.sigma0),)}
+
+
+class TwinReverse:
+    """The option twins' g_x and the linear twins' folded amount cotangents of one ``ReverseSetup`` (module
+    docstring), computed on first use."""
+
+    def __init__(self, rev):
+        from exposure.risk.setup_amounts import amount_jacobian
+        from exposure.risk.setup_vols import vol_context
+
+        self.rev = rev
+        self.options = {i: tw for i, tw in rev.pt.twins.items() if i not in rev.twins}
+        self.g_opt = twin_cotangents(rev, self.options)
+        self.vctx = vol_context(rev.cfg, rev.s, rev.static, rev.ctx.tangent.theta)
+        self.amounts, self.unfolded = {}, []  # {curve id: (curve, gA (n_out, n))}; twins left to differences
+        for i, tw in rev.twins.items():
+            if not tw.amount_curves:
+                continue
+            jac = amount_jacobian(tw.batch, rev.s.market, tw.cf)
+            if jac is None:
+                self.unfolded.append(i)
+                continue
+            g = rev.g_x[i]
+            for cid, (curve, dA, dW) in jac.items():
+                gA = np.asarray(g["amt"]).reshape(rev.n_out, -1) @ dA + np.asarray(g["cw"]).reshape(rev.n_out, -1) @ dW
+                old = self.amounts.get(cid, (curve, 0.0))[1]
+                self.amounts[cid] = (curve, old + gA)
+
+    def amounts_part(self, factor) -> np.ndarray:
+        """<g_amt, da/de> + <g_cw, dw/de> of every folded linear twin for a curve-pillar factor."""
+        from exposure.risk.setup_curves import moved_curve_of, pillar_direction
+
+        moved = moved_curve_of(self.rev.s.market, factor)
+        if moved is None or id(moved) not in self.amounts:
+            return np.zeros(self.rev.n_out)
+        curve, gA = self.amounts[id(moved)]
+        return gA @ pillar_direction(curve, factor)
+
+    def options_part(self, factor, dsig: dict, fx=None, eq=None) -> np.ndarray:
+        """sum over the option twins of <g_x, dx/de> (``direction``); fx, eq: the vol pieces' moves (None: the
+        bootstraps' response to dsig)."""
+        model = self.rev.model
+        if fx is None:
+            fx, eq = bootstrap_response(self.vctx, model, dsig)
+        out = np.zeros(self.rev.n_out)
+        for i, tw in self.options.items():
+            out += _dot(self.g_opt[i], direction(tw, self.rev.s.market, factor, dsig, fx, eq, model))
+        return out
+
+    def linear_sigma_part(self, dsig: dict) -> np.ndarray:
+        """sum over the linear twins of <g_x["sigma"], dsigma/de>."""
+        out = np.zeros(self.rev.n_out)
+        for i, tw in self.rev.twins.items():
+            for j, c in enumerate(tw.cf.currencies):
+                if c in dsig:
+                    out += np.asarray(self.rev.g_x[i]["sigma"][j]).reshape(self.rev.n_out, -1) @ np.asarray(dsig[c])
+        return out
