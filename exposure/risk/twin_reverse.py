@@ -175,3 +175,54 @@ class TwinReverse:
                 if c in dsig:
                     out += np.asarray(self.rev.g_x[i]["sigma"][j]).reshape(self.rev.n_out, -1) @ np.asarray(dsig[c])
         return out
+
+
+class VolReverse:
+    """FX/equity vol pillars and model parameters (``setup_vols.covered``) against one run's G: the model arrays
+    by the run's compiled jvp along theta's move (``setup_vols.theta_direction``, as the per-factor tangent), the
+    twins' pricing data by dot products with their one-time cotangents where only Hull-White sigma moves
+    (SwaptionVol, HWSigma: the FX/equity vol pieces' response is theta's own), every other batch that reads what
+    moved by its central difference at the first-order moved model (``setup_vols.pres_tangent``'s). The XVA
+    weights read no vol or model parameter."""
+
+    def __init__(self, rev, G):
+        self.rev = rev
+        self.G_model = {k: G[k] for k in MODEL_KEYS if k in G}
+
+    def sensitivity(self, factor) -> np.ndarray | None:
+        """d measure_o / de (n_out,), or None for a factor ``setup_vols.in_place_tangent`` does not take."""
+        from exposure.risk import setup_vols as sv
+        from exposure.risk.factors import value_at
+        from exposure.risk.reverse import contract
+        from exposure.risk.state import batch_difference
+        from exposure.risk.twins import sigma_only
+
+        rev = self.rev
+        cfg, s = rev.cfg, rev.s
+        if not sv.covered(cfg, factor):
+            return None
+        model, market, ctx, step = s.built.model, s.market, rev.ctx, rev.step
+        vctx = sv.vol_context(cfg, s, rev.static, ctx.tangent.theta)
+        if factor.factor_type in sv.VOL_TYPES:  # the quote must be the built curve's (``in_place_tangent``)
+            key, i = sv._vol_pillar(factor)
+            if not np.isclose(float(value_at(cfg, factor.path)), vctx.assets[key][0].vol[i], rtol=1e-12, atol=0):
+                return None
+        th, dsig, moved = sv.theta_direction(ctx, vctx, model, market, factor)
+        dS = ctx.tangent(jax.tree_util.tree_map(jnp.asarray, th))
+        out = contract(self.G_model, {k: dS[k] for k in self.G_model})
+        batches = s.portfolio.batches
+        if sigma_only(factor):
+            tr = rev.twin_reverse()
+            out = out + tr.linear_sigma_part(dsig) + tr.options_part(None, dsig, list(th["fx_vol"]), list(th["eq_vol"]))
+            diff = [i for i in range(len(batches)) if i not in rev.pt.twins]
+        else:
+            diff = [i for i, b in enumerate(batches) if vctx.layout[i][1] and (
+                sv.reads(b) is None or sv.reads(b) & moved)]
+        if diff:
+            models = tuple(sv.moved_model(model, th, e) for e in (step, -step))
+            markets = tuple(sv.moved_market(market, factor, e) for e in (step, -step))
+            for i in diff:
+                at, _, ints = vctx.layout[i]
+                for j, d in enumerate(batch_difference(batches[i], ints, markets, models, s, rev.static, factor, step)):
+                    out = out + _dot(pres_rows(rev, at + j), d)
+        return out
