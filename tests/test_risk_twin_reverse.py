@@ -15,7 +15,8 @@ leaf scaled by 1 / the largest |dpres| of that leaf over the factors, so that ev
   * FX/equity vols, swaption quotes, HW sigma, mean reversions, correlations: ``VolReverse`` equals <G, dS/de> with
     dS/de = ``stage.tangent`` (the reference) to 1e-10 of the largest value.
 Breaking the code once fails them: the amounts' part dropped from ``ReverseSetup.remainder`` at 0.68 relative, the
-linear twins' sigma part dropped from ``VolReverse`` at 9e-3 (HWSigma/EUR/0).
+linear twins' sigma part dropped from ``VolReverse`` at 9e-3 (HWSigma/EUR/0), the FX/equity vol bootstraps'
+response dropped from ``TwinReverse.options_part`` at 0.22 (DiscountCurve/USD/10Y).
 """
 
 from __future__ import annotations
