@@ -89,8 +89,8 @@ def bootstrap_response(vctx, model, dsig: dict) -> tuple:
     if not dsig:
         return fx, eq
     ccys = model.currencies
-    dp = {"a": jnp.zeros(len(ccys)), "R": jnp.zeros(np.shape(model.correlation)),
-          "ir_vol": tuple(jnp.asarray(dsig[c]) if c in dsig else jnp.zeros(np.size(h.vol_values))
+    dp = {"a": np.zeros(len(ccys)), "R": np.zeros(np.shape(model.correlation)),  # NumPy: no eager jnp op compiles
+          "ir_vol": tuple(np.asarray(dsig[c], np.float64) if c in dsig else np.zeros(np.size(h.vol_values))
                           for c, h in zip(ccys, model.hw))}
     dv = vctx.dv_dp(dp)
     for key, (av, tk, pos) in vctx.assets.items():
@@ -99,24 +99,36 @@ def bootstrap_response(vctx, model, dsig: dict) -> tuple:
     return fx, eq
 
 
+def _curves_direction(cs, market, factor) -> tuple:
+    """``twin_common.CurveSet.direction`` in NumPy (a jnp op per new shape would compile a program per factor)."""
+    from exposure.risk.setup_curves import CURVES, moved_curve_of, pillar_direction
+
+    moved = None if factor is None else moved_curve_of(market, factor)
+    out = []
+    for c, ccy in zip(cs.objs, cs.model_of):
+        hit = moved is not None and (c is moved or (ccy is not None and factor.path[:2] == CURVES
+                                                    and factor.path[2] == ccy))
+        out.append(pillar_direction(c, factor) if hit else np.zeros(np.shape(c.log_dfs)))
+    return tuple(out)
+
+
 def direction(tw, market, factor, dsig: dict, fx: list, eq: list, model) -> dict:
-    """dx/de of one twin (its x0's structure): the factor's pillar move (None: no curve moves), {ccy: dsigma/de},
-    the FX/equity vol pieces' moves; a linear twin's amounts are left at 0 (``TwinReverse.amounts``)."""
+    """dx/de of one twin (its x0's structure, NumPy): the factor's pillar move (factor None: no curve moves),
+    {ccy: dsigma/de}, the FX/equity vol pieces' moves; a linear twin's amounts are left at 0
+    (``TwinReverse.amounts``)."""
     from exposure.risk.twin_options import EquityOptionPresTwin, FxOptionPresTwin
 
-    sig = lambda c, like: jnp.asarray(dsig[c]) if c in dsig else jnp.zeros_like(jnp.asarray(like))  # noqa: E731
-    x0 = tw.x0()
+    sig = lambda c, like: np.asarray(dsig[c], np.float64) if c in dsig else np.zeros(np.shape(like))  # noqa: E731
     if isinstance(tw, LinearPresTwin):
-        return {"ln_df": tuple(jnp.zeros_like(a) for a in x0["ln_df"]),
-                "sigma": tuple(sig(c, a) for c, a in zip(tw.cf.currencies, x0["sigma"])),
-                "amt": jnp.zeros_like(x0["amt"]), "cw": jnp.zeros_like(x0["cw"])}
-    curves = (tw.curves.direction(market, factor) if factor is not None
-              else tuple(jnp.zeros_like(a) for a in x0["curves"]))
+        return {"ln_df": tuple(np.zeros(np.shape(r[3])) for r in tw.rates),
+                "sigma": tuple(sig(c, r[4]) for c, r in zip(tw.cf.currencies, tw.rates)),
+                "amt": np.zeros(np.shape(tw.cf.f_amount)), "cw": np.zeros(np.shape(tw.cf.c_weight))}
+    curves = _curves_direction(tw.curves, market, factor)
     if isinstance(tw, FxOptionPresTwin):
         return {"curves": curves, "sigma": (sig(tw.rf.ccy, tw.rf.sigma0), sig(tw.rd.ccy, tw.rd.sigma0)),
-                "fxvol": tuple(jnp.asarray(fx[model.currencies.index(c) - 1]) for c in tw.fx_ccy)}
+                "fxvol": tuple(np.asarray(fx[model.currencies.index(c) - 1]) for c in tw.fx_ccy)}
     if isinstance(tw, EquityOptionPresTwin):
-        return {"curves": curves, "sigma": (sig(tw.rt.ccy, tw.rt.sigma0),), "eqvol": (jnp.asarray(eq[tw.e]),)}
+        return {"curves": curves, "sigma": (sig(tw.rt.ccy, tw.rt.sigma0),), "eqvol": (np.asarray(eq[tw.e]),)}
     return {"curves": curves, "sigma": (sig(tw.rt.ccy, tw.rt.sigma0),)}
 
 
