@@ -93,6 +93,16 @@ def test_curve_remainder_equals_per_factor_form(base, curves):
     assert scale > 0 and err.max() <= 1e-9 * scale, (fs[w].label(), got[w], ref[w])
     tr = rev.twin_reverse()
     assert tr.options and tr.amounts and not tr.unfolded  # every product's twin in reverse, amounts folded
+    from exposure.risk.twin_reverse import TwinReverse
+
+    TwinReverse.options_mode = "jvp"  # the option twins forward per factor (same directions): the same numbers
+    try:
+        fwd = TwinReverse(rev)
+    finally:
+        TwinReverse.options_mode = "vjp"
+    for f in fs[::4]:
+        a, b = fwd.options_part(f, {}), tr.options_part(f, {})
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12 * np.abs(b).max(initial=0.0))
     moving = [f for f, r in zip(fs, ref) if np.any(r)]
     assert len(moving) > 20
 
