@@ -3,12 +3,12 @@ spots (``setup_reverse.ReverseSetup``) and of the vol / model factors (``twin_re
 tangent where a checkout has none), process CPU seconds (XLA threads included) and compilations.
 
     python -m benchmarks.bench_reverse_setup [--portfolio mini|gen:SWAPS,FXF,FXO,SWO|<file>] [--dates 24]
-                                            [--netting-sets 10] [--every 1] [--reference]
+                                            [--netting-sets 10] [--every 1] [--reference] [--options-vjp]
 
 Workload: bench_sensitivities' (market=example, model=example with the USD co-terminal calibration, grid
 '<dates>x1M', risk.measures=[CVA]), G random with n_out = the netting sets. --reference: the per-factor forms
-(``ReverseSetup.per_factor_remainder``, ``stage.tangent``); --options-jvp: the option twins forward per factor
-(``TwinReverse.options_mode``). Prints one JSON line. Run it from two checkouts back to
+(``ReverseSetup.per_factor_remainder``, ``stage.tangent``); --options-vjp: the option twins' cotangents once by one
+vjp (``TwinReverse.options_mode``). Prints one JSON line. Run it from two checkouts back to
 back (PYTHONPATH=<checkout>) to compare set-up layers.
 """
 
@@ -37,7 +37,7 @@ def main(argv=None) -> None:
     ap.add_argument("--netting-sets", type=int, default=10)
     ap.add_argument("--every", type=int, default=1)
     ap.add_argument("--reference", action="store_true")
-    ap.add_argument("--options-jvp", action="store_true", help="TwinReverse.options_mode='jvp'")
+    ap.add_argument("--options-vjp", action="store_true", help="TwinReverse.options_mode='vjp'")
     a = ap.parse_args(argv)
     import jax
     import numpy as np
@@ -84,10 +84,10 @@ def main(argv=None) -> None:
         except ImportError:  # a checkout without it: the per-factor tangents
             VolReverse = None
         if VolReverse is not None:
-            if a.options_jvp:
+            if a.options_vjp:
                 from exposure.risk.twin_reverse import TwinReverse
 
-                TwinReverse.options_mode = "jvp"
+                TwinReverse.options_mode = "vjp"
             vols = VolReverse(rev, G)
             clock("twins_once", rev.twin_reverse)
     else:

@@ -5,7 +5,8 @@ moves sigma, the FX/equity vol bootstraps and the option twins) with a random co
 leaf scaled by 1 / the largest |dpres| of that leaf over the factors, so that every leaf weighs alike, floored at
 1e-8 of the leaf's size so that a leaf fixed but for rounding does not weigh its noise up):
 
-  * curve pillars and FX spots: ``ReverseSetup.remainder`` (option twins by one vjp, the FX/equity vol bootstraps'
+  * curve pillars and FX spots: ``ReverseSetup.remainder`` (option twins by one jvp program along the factor's dx/de,
+    or their cotangents by one vjp (``TwinReverse.options_mode``), the FX/equity vol bootstraps'
     response by the implicit-function theorem, the cash-flow amounts by their dual-number Jacobian) equals the
     per-factor remainder (``per_factor_remainder``: the option twins' jvp along the central difference of two model
     builds, the amounts by two cash-flow generations) to 1e-9 of the largest |remainder| (measured 1.9e-10 at the
@@ -95,13 +96,14 @@ def test_curve_remainder_equals_per_factor_form(base, curves):
     assert tr.options and tr.amounts and not tr.unfolded  # every product's twin in reverse, amounts folded
     from exposure.risk.twin_reverse import TwinReverse
 
-    TwinReverse.options_mode = "jvp"  # the option twins forward per factor (same directions): the same numbers
+    assert tr.mode == "jvp"
+    TwinReverse.options_mode = "vjp"  # the option twins' cotangents once (one vjp), the same directions: same numbers
     try:
-        fwd = TwinReverse(rev)
+        back = TwinReverse(rev)
     finally:
-        TwinReverse.options_mode = "vjp"
+        TwinReverse.options_mode = "jvp"
     for f in fs[::4]:
-        a, b = fwd.options_part(f, {}), tr.options_part(f, {})
+        a, b = back.options_part(f, {}), tr.options_part(f, {})
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12 * np.abs(b).max(initial=0.0))
     moving = [f for f, r in zip(fs, ref) if np.any(r)]
     assert len(moving) > 20

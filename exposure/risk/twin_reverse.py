@@ -136,9 +136,11 @@ class TwinReverse:
     """The option twins' g_x and the linear twins' folded amount cotangents of one ``ReverseSetup`` (module
     docstring), computed on first use."""
 
-    # "vjp": the option twins' g_x once (one backward program); "jvp": one forward program of the option twins
-    # alone, one call per factor along dx/de (cheaper to compile, per factor a jvp: better on few factors)
-    options_mode = "vjp"
+    # "jvp" (default): one forward program of the option twins alone, one call per factor along dx/de; "vjp": their
+    # g_x once (one backward program, then dot products). Measured (benchmarks/RESULTS.md, 400 trades, 24 dates):
+    # the backward program's compilation costs more than the 133 factors' jvps save; many more factors or larger
+    # option batches per factor may turn it.
+    options_mode = "jvp"
 
     def __init__(self, rev):
         from exposure.risk.setup_amounts import amount_jacobian
