@@ -266,7 +266,48 @@ class ReverseSetup:
             out = np.zeros(self.n_out)
         return out + self.remainder(factor)
 
+    per_factor_remainder = False  # True: the per-factor remainder (``_remainder_per_factor``), the reference
+
+    def twin_reverse(self):
+        """The option twins' cotangents and the folded cash-flow amounts (``twin_reverse.TwinReverse``), once."""
+        if "_twin_reverse" not in self.__dict__:
+            from exposure.risk.twin_reverse import TwinReverse
+
+            self._twin_reverse = TwinReverse(self)
+        return self._twin_reverse
+
     def remainder(self, factor) -> np.ndarray:
+        """<G, dS/de> of what the one-time cotangents leave out: the option twins (their g_x . dx/de, the calibrated
+        sigma by the IFT, the FX/equity vol bootstraps' response by the IFT) and the linear twins' cash-flow
+        amounts (their Jacobian folded with g_x) as dot products (``twin_reverse``); central differences at the
+        moved markets and models only for batches without a twin and amounts the dual build does not reproduce."""
+        if self.per_factor_remainder:
+            return self._remainder_per_factor(factor)
+        from exposure.risk.setup_tangent import calibrated_moves
+
+        tr, cfg, s = self.twin_reverse(), self.cfg, self.s
+        markets = tuple(moved_market(cfg, s.market, factor, e, keep_credit=True) for e in (self.step, -self.step))
+        moves = calibrated_moves(self.ctx, factor, markets, self.step)
+        out = tr.amounts_part(factor) + tr.options_part(factor, moves)
+        moved = moved_curve_of(s.market, factor)
+        h2 = 2.0 * self.step
+        for i in tr.unfolded:
+            tw, gx = self.twins[i], self.g_x[i]
+            if moved is not None and id(moved) in tw.amount_curves:
+                cu, cd = (tw.batch.cashflows(mk) for mk in markets)
+                _same_tables(tw, cu, cd, factor)
+                out += _dot(gx["amt"], (cu.f_amount - cd.f_amount) / h2) + _dot(gx["cw"], (cu.c_weight - cd.c_weight) / h2)
+        rest = [i for i in range(len(s.portfolio.batches)) if i not in self.pt.twins]
+        if rest:
+            from exposure.models.build import build_model
+            from exposure.risk.setup_tangent import _calibrated_params
+
+            models = tuple(build_model(mk, cfg.model, calibrated=_calibrated_params(self.ctx, cfg, moves, e)).model
+                           for mk, e in zip(markets, (self.step, -self.step)))
+            out += self._prepare_difference(rest, markets, models, factor)
+        return out
+
+    def _remainder_per_factor(self, factor) -> np.ndarray:
         """<G, dS/de> of what has no twin: central differences at the moved markets (and models when needed)."""
         from exposure.models.build import build_model
         from exposure.risk.setup_tangent import _calibrated_params, calibrated_moves

@@ -98,6 +98,7 @@ class AssetVol:
     def jacobian(self, p):
         """J[i, k] = dv_i/dsigma_k = int_{piece k, u < T_i} 2 (sigma_k R_ff + (R r(u, T_i))_f) du, NumPy."""
         if self._J is None:
+            p = jax.tree_util.tree_map(np.asarray, p)  # NumPy throughout: a jnp leaf would compile each eager op
             R = np.asarray(p["R"], np.float64)
             f = self.factor
             g = 2.0 * (self.sigma[self.own][None, :] * R[f, f] + self._rest(p, np) @ R[:, f])

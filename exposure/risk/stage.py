@@ -75,9 +75,18 @@ def ad_sensitivities(cfg, s, settings: RiskSettings, n_paths: int, seed: int, an
     rev = None  # curve pillars and FX spots in reverse (``setup_reverse``); profiles need each factor's tangent
     if settings.reverse_setup and not settings.profiles and any(reverse_covered(cfg, s, market, f) for f in factors):
         rev = ReverseSetup(cfg, s, S, static, G, market, settings.setup_step)
+    vols = None  # FX/equity vols and model parameters against the same one-time twin cotangents (``twin_reverse``)
+    if rev is not None:
+        from exposure.risk.twin_reverse import VolReverse
+
+        vols = VolReverse(rev, G)
     for i, f in enumerate(factors):
         if rev is not None and rev.covers(f):
             sens[:, :, i] = rev.sensitivity(f).reshape(n_meas, n_ns).T
+            continue
+        v = None if vols is None else vols.sensitivity(f)
+        if v is not None:
+            sens[:, :, i] = v.reshape(n_meas, n_ns).T
             continue
         dS = tangent(cfg, f, S, static, s, settings.setup_step, market)
         sens[:, :, i] = contract(G, dS).reshape(n_meas, n_ns).T
@@ -174,7 +183,9 @@ NOTES = ("reverse mode (jax.vjp) through simulation, pricing, collateral and XVA
          "factors end to end), model discretisation (transitions, bridge, L, y0, numeraire) by jax.jvp, Hull-White "
          "calibration by the implicit-function theorem; curve pillars and FX spots move the built market in place "
          "and the linear and option batches' prepared data by jax.jvp of jnp twins (risk.reverse_setup: all of them "
-         "at once by one jax.vjp of g_S through the model layer, the calibration, the twins and the weights); FX/equity "
+         "at once by one jax.vjp of g_S through the model layer, the calibration, the twins and the weights; the "
+         "cash-flow amounts by their dual-number Jacobian, once; vol and model factors against the same twin "
+         "cotangents); FX/equity "
          "vol bootstraps by the implicit-function theorem (vol pillars and model parameters build no market or "
          "model); the rest (cash-flow amounts, prepared data of batches a model parameter moves) by central "
          "differences of the deterministic NumPy set-up (step risk.setup_step factor units, no Monte Carlo noise); "

@@ -1,0 +1,270 @@
+"""Every twin's pricing data in reverse: one vjp of the option twins, the cash-flow amounts' Jacobian, once per run.
+
+For a factor e whose move of the pricing data is the twins' inputs x (``setup_pres``, ``twins``),
+
+    <G_pres, dpres/de> = sum_twins <g_x, dx/de>,     g_x = (dleaves/dx)' G_pres[leaves]          (once per run)
+
+and dx/de is small and cheap per factor:
+
+    curves   d ln P / de of the moved pillar (``twin_common.CurveSet.direction``)
+    sigma    dsigma_c/de: a calibrated currency's by the implicit-function theorem (``calibrated_moves``), a fixed
+             piece's own move (HWSigma)
+    fx/eq vols  the bootstrap's response to dsigma by the implicit-function theorem (``setup_vols.AssetVol``:
+             dpieces = -J^-1 dv/dp . dp), not the central difference of two model builds; for a vol/model factor
+             theta's own move (``setup_vols.theta_direction``)
+    amt, cw  a linear twin's cash-flow amounts: d a / d lnP once per run (``setup_amounts``), folded with g_x into
+             gA_c = g_amt . da/dlnP_c + g_cw . dw/dlnP_c (n_out, n_pillars) per curve object c: a dot product
+
+``TwinReverse`` holds the option twins' g_x (``ReverseSetup`` holds the linear twins') and the folded amounts;
+``VolReverse`` takes FX/equity vol pillars and model parameters (``setup_vols``) with the model arrays by the run's
+compiled jvp (as the per-factor tangent) and the pricing data by these dot products where only Hull-White sigma
+moves, by the batches' own central differences otherwise. The per-factor forms (``ReverseSetup.
+per_factor_remainder``, ``stage.tangent``) stay the reference (tests/test_risk_twin_reverse.py).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from exposure.risk.setup_pres import LinearPresTwin
+from exposure.risk.twins import named_leaves
+
+ROWS = 8  # cotangent rows per backward pass (memory: one group's cotangents of the option twins' grids)
+MODEL_KEYS = ("Phi", "mu", "L", "y0", "log_num", "bridge")
+
+
+def pres_rows(rev, k: int) -> np.ndarray:
+    """G's dense rows (n_out, ...) of S["pres"][k] (``compact.CompactPres``; contractions use its ``dot``)."""
+    return np.asarray(rev._G_pres[k])
+
+
+def _dot(g, d) -> np.ndarray:
+    """sum_leaves <g_leaf (n_out, ...), d_leaf (...)>: (n_out,)."""
+    gl, dl = jax.tree_util.tree_leaves(g), jax.tree_util.tree_leaves(d)
+    out = np.zeros(np.shape(gl[0])[0]) if gl else 0.0
+    for a, b in zip(gl, dl):
+        b = np.asarray(b, np.float64).reshape(-1)
+        if b.size and np.any(b):
+            out = out + np.asarray(a, np.float64).reshape(a.shape[0], -1) @ b
+    return out
+
+
+def twin_cotangents(rev, twins: dict) -> dict:
+    """{batch index: g_x (x's pytree, leading axis n_out)} of ``twins`` by one vjp of their leaves (rows in
+    groups of ROWS)."""
+    if not twins:
+        return {}
+    f = lambda xs: {i: named_leaves(twins[i].leaves(x)) for i, x in xs.items()}  # noqa: E731
+    x0 = {i: tw.x0() for i, tw in twins.items()}
+    cot = {}
+    for i, names in jax.eval_shape(f, x0).items():
+        paths = rev.pt.base[i][2]
+        cot[i] = {}
+        for name in names:
+            pos = [k for k, p in enumerate(paths) if p == name]
+            if len(pos) != 1:
+                raise ValueError(f"twin leaf '{name}' found {len(pos)} times in batch {i}'s prepared data")
+            cot[i][name] = pres_rows(rev, rev.offsets[i] + pos[0])
+    n, B = rev.n_out, min(ROWS, rev.n_out)
+    groups = -(-n // B)
+    cot = jax.tree_util.tree_map(
+        lambda a: np.concatenate([a, np.zeros((groups * B - n,) + a.shape[1:])]).reshape((groups, B) + a.shape[1:]),
+        cot)
+
+    def rows(xs, c):
+        _, vjp = jax.vjp(f, xs)
+        return jax.lax.map(jax.vmap(lambda r: vjp(r)[0]), c)
+
+    g = jax.jit(rows)(x0, cot)
+    return jax.tree_util.tree_map(lambda a: np.asarray(a).reshape((groups * B,) + a.shape[2:])[:n], g)
+
+
+def bootstrap_response(vctx, model, dsig: dict) -> tuple:
+    """(fx_vol, eq_vol) lists of d pieces (model.fx_vol / equity_vol layout) along {ccy: dsigma} of the Hull-White
+    pieces: the FX/equity vol bootstraps by the implicit-function theorem (``setup_vols.AssetVol``)."""
+    fx = [np.zeros(np.size(v.values)) for v in model.fx_vol]
+    eq = [np.zeros(np.size(v.values)) for v in model.equity_vol]
+    if not dsig:
+        return fx, eq
+    ccys = model.currencies
+    dp = {"a": np.zeros(len(ccys)), "R": np.zeros(np.shape(model.correlation)),  # NumPy: no eager jnp op compiles
+          "ir_vol": tuple(np.asarray(dsig[c], np.float64) if c in dsig else np.zeros(np.size(h.vol_values))
+                          for c, h in zip(ccys, model.hw))}
+    dv = vctx.dv_dp(dp)
+    for key, (av, tk, pos) in vctx.assets.items():
+        if key in dv:
+            (fx if tk == "fx_vol" else eq)[pos] = av.pieces_tangent(np.zeros_like(av.w), vctx.p0, dv[key])
+    return fx, eq
+
+
+def _curves_direction(cs, market, factor) -> tuple:
+    """``twin_common.CurveSet.direction`` in NumPy (a jnp op per new shape would compile a program per factor)."""
+    from exposure.risk.setup_curves import CURVES, moved_curve_of, pillar_direction
+
+    moved = None if factor is None else moved_curve_of(market, factor)
+    out = []
+    for c, ccy in zip(cs.objs, cs.model_of):
+        hit = moved is not None and (c is moved or (ccy is not None and factor.path[:2] == CURVES
+                                                    and factor.path[2] == ccy))
+        out.append(pillar_direction(c, factor) if hit else np.zeros(np.shape(c.log_dfs)))
+    return tuple(out)
+
+
+def direction(tw, market, factor, dsig: dict, fx: list, eq: list, model) -> dict:
+    """dx/de of one twin (its x0's structure, NumPy): the factor's pillar move (factor None: no curve moves),
+    {ccy: dsigma/de}, the FX/equity vol pieces' moves; a linear twin's amounts are left at 0
+    (``TwinReverse.amounts``)."""
+    from exposure.risk.twin_options import EquityOptionPresTwin, FxOptionPresTwin
+
+    sig = lambda c, like: np.asarray(dsig[c], np.float64) if c in dsig else np.zeros(np.shape(like))  # noqa: E731
+    if isinstance(tw, LinearPresTwin):
+        return {"ln_df": tuple(np.zeros(np.shape(r[3])) for r in tw.rates),
+                "sigma": tuple(sig(c, r[4]) for c, r in zip(tw.cf.currencies, tw.rates)),
+                "amt": np.zeros(np.shape(tw.cf.f_amount)), "cw": np.zeros(np.shape(tw.cf.c_weight))}
+    curves = _curves_direction(tw.curves, market, factor)
+    if isinstance(tw, FxOptionPresTwin):
+        return {"curves": curves, "sigma": (sig(tw.rf.ccy, tw.rf.sigma0), sig(tw.rd.ccy, tw.rd.sigma0)),
+                "fxvol": tuple(np.asarray(fx[model.currencies.index(c) - 1]) for c in tw.fx_ccy)}
+    if isinstance(tw, EquityOptionPresTwin):
+        return {"curves": curves, "sigma": (sig(tw.rt.ccy, tw.rt.sigma0),), "eqvol": (np.asarray(eq[tw.e]),)}
+    return {"curves": curves, "sigma": (sig(tw.rt.ccy, tw.rt.sigma0),)}
+
+
+class TwinReverse:
+    """The option twins' g_x and the linear twins' folded amount cotangents of one ``ReverseSetup`` (module
+    docstring), computed on first use."""
+
+    # "jvp" (default): one forward program of the option twins alone, one call per factor along dx/de; "vjp": their
+    # g_x once (one backward program, then dot products). Measured (benchmarks/RESULTS.md, 400 trades, 24 dates):
+    # the backward program's compilation costs more than the 133 factors' jvps save; many more factors or larger
+    # option batches per factor may turn it.
+    options_mode = "jvp"
+
+    def __init__(self, rev):
+        from exposure.risk.setup_amounts import amount_jacobian
+        from exposure.risk.setup_vols import vol_context
+
+        self.rev = rev
+        self.options = {i: tw for i, tw in rev.pt.twins.items() if i not in rev.twins}
+        self.mode = self.options_mode
+        if self.mode == "vjp":
+            self.g_opt = twin_cotangents(rev, self.options)
+        else:
+            self._jvp_setup()
+        self.vctx = vol_context(rev.cfg, rev.s, rev.static, rev.ctx.tangent.theta)
+        self.amounts, self.unfolded = {}, []  # {curve id: (curve, gA (n_out, n))}; twins left to differences
+        for i, tw in rev.twins.items():
+            if not tw.amount_curves:
+                continue
+            jac = amount_jacobian(tw.batch, rev.s.market, tw.cf)
+            if jac is None:
+                self.unfolded.append(i)
+                continue
+            g = rev.g_x[i]
+            for cid, (curve, dA, dW) in jac.items():
+                gA = np.asarray(g["amt"]).reshape(rev.n_out, -1) @ dA + np.asarray(g["cw"]).reshape(rev.n_out, -1) @ dW
+                old = self.amounts.get(cid, (curve, 0.0))[1]
+                self.amounts[cid] = (curve, old + gA)
+
+    def amounts_part(self, factor) -> np.ndarray:
+        """<g_amt, da/de> + <g_cw, dw/de> of every folded linear twin for a curve-pillar factor."""
+        from exposure.risk.setup_curves import moved_curve_of, pillar_direction
+
+        moved = moved_curve_of(self.rev.s.market, factor)
+        if moved is None or id(moved) not in self.amounts:
+            return np.zeros(self.rev.n_out)
+        curve, gA = self.amounts[id(moved)]
+        return gA @ pillar_direction(curve, factor)
+
+    def options_part(self, factor, dsig: dict, fx=None, eq=None) -> np.ndarray:
+        """sum over the option twins of <g_x, dx/de> (``direction``); fx, eq: the vol pieces' moves (None: the
+        bootstraps' response to dsig)."""
+        model = self.rev.model
+        if fx is None:
+            fx, eq = bootstrap_response(self.vctx, model, dsig)
+        dx = {i: direction(tw, self.rev.s.market, factor, dsig, fx, eq, model) for i, tw in self.options.items()}
+        if self.mode != "vjp":
+            return self._jvp_part(dx)
+        out = np.zeros(self.rev.n_out)
+        for i in self.options:
+            out += _dot(self.g_opt[i], dx[i])
+        return out
+
+    def _jvp_setup(self) -> None:
+        f = lambda xs: {i: named_leaves(self.options[i].leaves(x)) for i, x in xs.items()}  # noqa: E731
+        self._x0 = {i: tw.x0() for i, tw in self.options.items()}
+        self._fwd = jax.jit(lambda xs, ds: jax.jvp(f, (xs,), (ds,))[1])  # directions are arguments: one program
+        self._pos = {i: {name: self.rev.offsets[i] + self.rev.pt.base[i][2].index(name) for name in names}
+                     for i, names in jax.eval_shape(f, self._x0).items()}
+
+    def _jvp_part(self, dx) -> np.ndarray:
+        out = np.zeros(self.rev.n_out)
+        if not self.options:
+            return out
+        lin = self._fwd(self._x0, dx)
+        for i, leaves in lin.items():
+            for name, d in leaves.items():
+                out += self.rev._G_pres.dot(self._pos[i][name], np.asarray(d, np.float64))
+        return out
+
+    def linear_sigma_part(self, dsig: dict) -> np.ndarray:
+        """sum over the linear twins of <g_x["sigma"], dsigma/de>."""
+        out = np.zeros(self.rev.n_out)
+        for i, tw in self.rev.twins.items():
+            for j, c in enumerate(tw.cf.currencies):
+                if c in dsig:
+                    out += np.asarray(self.rev.g_x[i]["sigma"][j]).reshape(self.rev.n_out, -1) @ np.asarray(dsig[c])
+        return out
+
+
+class VolReverse:
+    """FX/equity vol pillars and model parameters (``setup_vols.covered``) against one run's G: the model arrays
+    by the run's compiled jvp along theta's move (``setup_vols.theta_direction``, as the per-factor tangent), the
+    twins' pricing data by dot products with their one-time cotangents where only Hull-White sigma moves
+    (SwaptionVol, HWSigma: the FX/equity vol pieces' response is theta's own), every other batch that reads what
+    moved by its central difference at the first-order moved model (``setup_vols.pres_tangent``'s). The XVA
+    weights read no vol or model parameter."""
+
+    def __init__(self, rev, G):
+        self.rev = rev
+        self.G_model = {k: G[k] for k in MODEL_KEYS if k in G}
+
+    def sensitivity(self, factor) -> np.ndarray | None:
+        """d measure_o / de (n_out,), or None for a factor ``setup_vols.in_place_tangent`` does not take."""
+        from exposure.risk import setup_vols as sv
+        from exposure.risk.factors import value_at
+        from exposure.risk.reverse import contract
+        from exposure.risk.state import batch_difference
+        from exposure.risk.twins import sigma_only
+
+        rev = self.rev
+        cfg, s = rev.cfg, rev.s
+        if not sv.covered(cfg, factor):
+            return None
+        model, market, ctx, step = s.built.model, s.market, rev.ctx, rev.step
+        vctx = sv.vol_context(cfg, s, rev.static, ctx.tangent.theta)
+        if factor.factor_type in sv.VOL_TYPES:  # the quote must be the built curve's (``in_place_tangent``)
+            key, i = sv._vol_pillar(factor)
+            if not np.isclose(float(value_at(cfg, factor.path)), vctx.assets[key][0].vol[i], rtol=1e-12, atol=0):
+                return None
+        th, dsig, moved = sv.theta_direction(ctx, vctx, model, market, factor)
+        dS = ctx.tangent(jax.tree_util.tree_map(jnp.asarray, th))
+        out = contract(self.G_model, {k: dS[k] for k in self.G_model})
+        batches = s.portfolio.batches
+        if sigma_only(factor):
+            tr = rev.twin_reverse()
+            out = out + tr.linear_sigma_part(dsig) + tr.options_part(None, dsig, list(th["fx_vol"]), list(th["eq_vol"]))
+            diff = [i for i in range(len(batches)) if i not in rev.pt.twins]
+        else:
+            diff = [i for i, b in enumerate(batches) if vctx.layout[i][1] and (
+                sv.reads(b) is None or sv.reads(b) & moved)]
+        if diff:
+            models = tuple(sv.moved_model(model, th, e) for e in (step, -step))
+            markets = tuple(sv.moved_market(market, factor, e) for e in (step, -step))
+            for i in diff:
+                at, _, ints = vctx.layout[i]
+                for j, d in enumerate(batch_difference(batches[i], ints, markets, models, s, rev.static, factor, step)):
+                    out = out + rev._G_pres.dot(at + j, np.asarray(d, np.float64))
+        return out
