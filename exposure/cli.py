@@ -90,8 +90,11 @@ def _command(cmd: str, overrides: list[str], worker) -> int:
 
             res = api.run(cfg, show_bar=None, report_worker=worker)  # bar on a TTY outside CI; run.log in the run folder
             print_summary(res.dataset, float(res.dataset.attrs.get("report_pfe_quantile", 0.99)))
-            print(f"results: {res.out_dir}" + (f" (report: {res.out_dir}/report.html)"
-                                               if any(f.endswith("report.html") for f in res.files) else ""))
+            if res.out_dir is None:  # output.write=false: the results were computed and nothing was written
+                print("results: not written (output.write=false)")
+            else:
+                print(f"results: {res.out_dir}" + (f" (report: {res.out_dir}/report.html)"
+                                                   if any(f.endswith("report.html") for f in res.files) else ""))
         else:
             print(f"unknown command '{cmd}'\n{USAGE}", file=sys.stderr)
             return 2

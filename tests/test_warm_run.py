@@ -76,3 +76,13 @@ def test_write_argument_overrides_the_config(tmp_path):
     res = exposure.run(cfg, write=False)
     assert res.out_dir is None and not os.path.exists(tmp_path / "x")
     assert isinstance(res.dataset, xr.Dataset) and float(res.dataset["EPE"].sum()) > 0
+
+
+def test_cli_run_without_writing_says_so(tmp_path, capsys):
+    from exposure.cli import main
+
+    out = tmp_path / "cli"
+    assert main(["run", f"output.dir={out}", "output.write=false", *SMALL[1:6]]) == 0
+    printed = capsys.readouterr().out
+    assert "results: not written (output.write=false)" in printed and "results: None" not in printed
+    assert not os.path.exists(out)
