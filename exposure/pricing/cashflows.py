@@ -182,6 +182,12 @@ class _Builder:
         else:  # pragma: no cover - a new leg kind must be handled here
             raise TypeError(f"unknown leg type {type(leg).__name__}")
 
+    @staticmethod
+    def _growth(log_ratio):
+        """exp(ln F(past_end) - ln F(T2)): the t0 forward compounding of an overnight coupon's rest (a hook: the
+        risk stage's dual-number builder keeps its derivative)."""
+        return float(np.exp(log_ratio))
+
     def _float(self, i: int, leg: FloatLeg) -> None:
         ccy = leg.currency
         self.n_legs += 1
@@ -195,8 +201,8 @@ class _Builder:
             if past is not None:
                 if leg.overnight:
                     # realised compounding to past_end, then the t0 forward compounding to T2
-                    growth = past * float(np.exp(self.log_fwd(leg.index, ccy, leg.past_end[k])
-                                                 - self.log_fwd(leg.index, ccy, t2)))
+                    growth = past * self._growth(self.log_fwd(leg.index, ccy, leg.past_end[k])
+                                                 - self.log_fwd(leg.index, ccy, t2))
                     amount = N * (g * (growth - 1.0) + tau * leg.spread)
                 else:
                     amount = N * tau * (past + leg.spread)

@@ -118,32 +118,10 @@ class _DualBuilder(_Builder):
         if len(self.flows) > n:
             self.flow_grads.append(amount.d if isinstance(amount, Dual) else {})
 
-    def _float(self, i: int, leg) -> None:
-        # the parent's loop, but an overnight coupon's t0 growth kept as a dual number (the parent floats it)
-        from exposure.market.schedule import year_fraction
-
-        if not (leg.overnight and any(p is not None for p in leg.past)):
-            return super()._float(i, leg)
-        ccy = leg.currency
-        self.n_legs += 1
-        for k, (N, t1, t2, pay, fix) in enumerate(zip(leg.notionals, leg.accrual_start, leg.accrual_end, leg.payment,
-                                                      leg.fixing_dates)):
-            if pay <= self.asof:
-                continue
-            tau = year_fraction(t1, t2, leg.day_count)
-            g = tau / year_fraction(t1, t2, leg.index_day_count)
-            past = leg.past[k]
-            if past is not None:
-                growth = past * (self.log_fwd(leg.index, ccy, leg.past_end[k]) - self.log_fwd(leg.index, ccy, t2)).exp()
-                self.flow(i, ccy, pay, leg.sign * (N * (g * (growth - 1.0) + tau * leg.spread)))
-                continue
-            ratio = self.basis(leg.index, ccy, t1) / self.basis(leg.index, ccy, t2)
-            w = leg.sign * N * g * ratio
-            self.flow(i, ccy, t1, w, dead=fix, settle=pay, ratio=(pay, t2))
-            self.flow(i, ccy, pay, -leg.sign * N * g)
-            self.flow(i, ccy, pay, leg.sign * N * tau * leg.spread)
-            self.coupons.append((i, ccy, self.n_legs - 1, self.day(fix), self.day(pay), w, self.day(t2),
-                                 self.day(t1)))
+    @staticmethod
+    def _growth(log_ratio):
+        # an overnight coupon's t0 growth kept as a dual number (the parent floats it)
+        return log_ratio.exp() if isinstance(log_ratio, Dual) else float(np.exp(log_ratio))
 
 
 def _dense(grads: list, curve, cid) -> np.ndarray:
