@@ -26,7 +26,6 @@ import jax
 import numpy as np
 import pytest
 
-from exposure.api import compose
 from exposure.models.build import build_model
 from exposure.risk import RiskSettings
 from exposure.risk.reverse import contract
@@ -35,11 +34,8 @@ from exposure.risk.setup_market import market_tangents
 from exposure.risk.setup_reverse import ReverseSetup, reverse_covered
 from exposure.risk.setup_tangent import _calibrated_params, calibrated_moves
 from exposure.risk.stage import factor_list, tangent
-from exposure.risk.state import path_state
-from exposure.setup import setup
+from tests.risk_reference import book_state
 
-OVERRIDES = ["portfolio.trades=tests/data/risk_portfolio.yaml", "portfolio.fixings=null",
-             "simulation.grid='3M,6M,1Y,18M,2Y,3Y,4Y,5Y,7Y'", "simulation.paths=64"]
 STEP = RiskSettings().setup_step
 
 
@@ -56,9 +52,7 @@ def _sizes(pres_list, base):
 
 @pytest.fixture(scope="module")
 def base():
-    cfg = compose(OVERRIDES)
-    s = setup(cfg)
-    S, static = path_state(cfg, s)
+    cfg, s, S, static = book_state()  # tests/risk_reference.py: every product type, a CSA netting set
     market = market_tangents(cfg, s, tuple(S["w"]), static.val_times)
     factors = factor_list(cfg, s, RiskSettings())
     rng = np.random.default_rng(7)
