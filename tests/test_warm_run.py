@@ -31,14 +31,19 @@ SMALL = ["portfolio.fixings=null", "simulation.paths=64", "simulation.chunk_size
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("warm")
-    book = tmp / "book.yaml"
+def small(tmp_path_factory) -> list:
+    """SMALL's overrides on BOOK (a module-level list left as it is: every test reads the same inputs)."""
+    book = tmp_path_factory.mktemp("book") / "book.yaml"
     book.write_text(BOOK)
-    SMALL.append(f"portfolio.trades={book}")
-    written = exposure.run(exposure.compose(SMALL + [f"output.dir={tmp / 'written'}"]))
+    return SMALL + [f"portfolio.trades={book}"]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, small):
+    tmp = tmp_path_factory.mktemp("warm")
+    written = exposure.run(exposure.compose(small + [f"output.dir={tmp / 'written'}"]))
     mem_dir = tmp / "memory"
-    in_memory = exposure.run(exposure.compose(SMALL + [f"output.dir={mem_dir}", "output.write=false"]))
+    in_memory = exposure.run(exposure.compose(small + [f"output.dir={mem_dir}", "output.write=false"]))
     return written, in_memory, mem_dir
 
 
@@ -71,8 +76,8 @@ def test_in_memory_dataset_is_the_written_one(runs):
     assert "CVA" in ds and "EAD" in ds and "trade_EPE" in ds
 
 
-def test_write_argument_overrides_the_config(tmp_path):
-    cfg = exposure.compose(SMALL + [f"output.dir={tmp_path / 'x'}"])
+def test_write_argument_overrides_the_config(tmp_path, small):
+    cfg = exposure.compose(small + [f"output.dir={tmp_path / 'x'}"])
     res = exposure.run(cfg, write=False)
     assert res.out_dir is None and not os.path.exists(tmp_path / "x")
     assert isinstance(res.dataset, xr.Dataset) and float(res.dataset["EPE"].sum()) > 0
@@ -82,6 +87,7 @@ def test_cli_run_without_writing_says_so(tmp_path, capsys):
     from exposure.cli import main
 
     out = tmp_path / "cli"
+    # the bundled example (its seasoned swaps need the fixings file SMALL drops)
     assert main(["run", f"output.dir={out}", "output.write=false", *SMALL[1:6]]) == 0
     printed = capsys.readouterr().out
     assert "results: not written (output.write=false)" in printed and "results: None" not in printed
