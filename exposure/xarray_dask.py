@@ -6,6 +6,12 @@ JAX), although no stage of this engine ever holds a dask array. An object can on
 ``dask.array.Array`` once ``dask.array`` has been imported, so until then the answer ``()`` (no dask array type)
 is exact; from the first access after dask.array is imported (by a Dask cluster run, by a caller opening files
 with ``chunks=``), xarray's own probe takes over and answers as it always did.
+
+The same holds for xarray's ``is_dask_collection(x)`` (asked of every array an index or variable is built from),
+which imports ``dask.base`` (0.1 s of CPU; dask, psutil, jinja2) to answer. Dask's own answer starts with a test that
+needs no dask: an object that is a class or has no callable ``__dask_graph__`` is not a collection. That test is
+made first here, word for word, and only an object that passes it is handed to xarray's function (which imports
+dask and answers as before): the same answer for every object.
 """
 
 from __future__ import annotations
@@ -32,13 +38,28 @@ class _DeferredDask:
         return getattr(self._real(), name)
 
 
+def _no_graph_first(real):
+    """xarray's is_dask_collection behind dask's own first test (see the module docstring)."""
+
+    def is_dask_collection(x) -> bool:
+        if isinstance(x, type) or not callable(getattr(x, "__dask_graph__", None)):
+            return False  # dask.base.is_dask_collection's first test: no dask import needed to say so
+        return real(x)
+
+    is_dask_collection._xposure_real = real
+    return is_dask_collection
+
+
 def defer_dask_probe() -> bool:
-    """Install the deferred probe in xarray's cache unless xarray has already answered (or changed its internals);
-    True when installed."""
+    """Install the deferred probe in xarray's cache unless xarray has already answered (or changed its internals),
+    and the cheap first test before xarray's is_dask_collection; True when the probe was installed."""
     try:
-        from xarray.namedarray import pycompat
+        from xarray.namedarray import pycompat, utils
     except ImportError:
         return False
+    real = getattr(utils, "is_dask_collection", None)
+    if callable(real) and not hasattr(real, "_xposure_real"):
+        utils.is_dask_collection = _no_graph_first(real)  # is_duck_dask_array reads this module global
     cache, probe = getattr(pycompat, "_cached_duck_array_modules", None), getattr(pycompat, "DuckArrayModule", None)
     if not isinstance(cache, dict) or probe is None or "dask" in cache or "dask.array" in sys.modules:
         return False

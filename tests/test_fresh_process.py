@@ -1,7 +1,10 @@
 """What a fresh process pays for: modules a command must not import, and the set-up's block exponentials.
 
 - ``exposure run`` writes results.h5 without importing dask.distributed (xarray's to_netcdf would, 0.1-0.3 s)
-  nor dask.array (xarray's dask-array probe would, 0.35 s: exposure.xarray_dask defers it);
+  nor dask.array (xarray's dask-array probe would, 0.35 s: exposure.xarray_dask defers it), nor dask at all
+  (xarray's is_dask_collection would import dask.base, 0.1 s: asked dask's own first question first);
+- a run's warm process runs no eager JAX program (each is traced, lowered and looked up, ~0.04 s): the seed's key
+  and the credit curves' arrays are placed on the device, not computed;
 - ``exposure whatif`` imports neither Hydra nor matplotlib (a stored config needs no compose, a table no plot),
   nor scipy.optimize (the run's market is read from the cube: no CDS bootstrap), holidays (no calendar), the
   capital stage or OmegaConf's merge (a second what-if of the run reads its frozen config from the cache);
@@ -28,7 +31,7 @@ TRADE = """- {id: FRESH_SWP, type: Swap, currency: USD, notional: 1.0e+7, maturi
 PROBE = ("import json, sys; from exposure.cli import main; from exposure.config import cache; built = []; "
          "f = cache.cached_config; cache.cached_config = lambda p, b, t=b'': f(p, lambda: built.append(1) or b(), t); "
          "rc = main(); print(json.dumps([rc, sorted(m for m in sys.modules if m.split('.')[0] in "
-         "('hydra', 'matplotlib', 'distributed', 'holidays') or m in ('scipy.optimize', 'exposure.capital', 'dask.array')), "
+         "('hydra', 'matplotlib', 'distributed', 'holidays', 'dask') or m in ('scipy.optimize', 'exposure.capital', 'dask.array')), "
          "len(built)]))")
 
 
@@ -41,13 +44,14 @@ def _cli(args, cache) -> tuple[int, set, int]:
     return rc, {m if m in ("scipy.optimize", "exposure.capital", "dask.array") else m.split(".")[0] for m in mods}, built
 
 
+
 @pytest.mark.slow
 def test_run_and_whatif_in_fresh_processes_import_only_what_they_need(tmp_path):
     run = tmp_path / "run"
     rc, mods, _ = _cli(["run", "simulation.paths=128", "simulation.chunk_size=128", "output.store_cube=true",
                      "report.plots=false", "report.html=false", f"output.dir={run}"], tmp_path / "cache")
     assert rc == 0 and (run / "results.h5").exists() and (run / "netting_values.h5").exists()
-    assert not mods & {"distributed", "dask.array"}, mods
+    assert not mods & {"distributed", "dask.array", "dask"}, mods
     from exposure.results import read_results
 
     assert "EPE" in read_results(str(run / "results.h5"))  # what the writer wrote reads back and validates
@@ -72,6 +76,47 @@ def test_the_deferred_dask_probe_still_knows_dask_arrays_once_dask_array_is_impo
             "assert w.chunks == ((2, 1),), w.chunks; "
             "c = v.chunk({'x': 2}); assert c['a'].chunks == ((2, 1),) and float(c['a'].sum().compute()) == 3.0; "
             "print('ok')")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert p.returncode == 0 and p.stdout.strip() == "ok", p.stderr[-3000:]
+
+
+def test_xarray_still_knows_dask_collections_behind_the_first_test():
+    code = ("import sys; import numpy as np; import exposure.results; "
+            "from xarray.namedarray import utils as u; import xarray as xr; "
+            "assert not u.is_dask_collection(np.arange(3.0)) and not u.is_dask_collection(3.0); "
+            "v = xr.Dataset({'a': ('x', np.arange(3.0))}, coords={'x': [1, 2, 3]}); "
+            "assert 'dask' not in sys.modules, 'a Dataset of NumPy data imported dask'; "
+            "import dask.array as da, dask.base, dask.delayed; x = da.arange(3.0, chunks=2); "
+            "assert u.is_dask_collection(x) and u.is_duck_dask_array(x) and u.is_dask_collection(dask.delayed(len)([1])); "
+            "assert not u.is_dask_collection(da.Array), 'a class is no collection'; "
+            "objs = [x, np.ones(2), xr.Variable('x', x), xr.DataArray(x), 3, 'a', da.Array, dask.delayed(len)([1])]; "
+            "assert [u.is_dask_collection(o) for o in objs] == [dask.base.is_dask_collection(o) for o in objs]; "
+            "print('ok')")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert p.returncode == 0 and p.stdout.strip() == "ok", p.stderr[-3000:]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 42, 2**31 - 1, 2**31, 2**32 - 1, 2**32, 2**40 + 12345, 2**63 - 1, -1, -2**63])
+def test_seed_key_is_jax_prngkey(seed):
+    import jax
+
+    from exposure.simulation.rng import seed_key
+
+    ours, jaxs = seed_key(seed), jax.random.PRNGKey(seed)
+    assert ours.dtype == jaxs.dtype and ours.shape == jaxs.shape and np.array_equal(np.asarray(ours), np.asarray(jaxs))
+    assert ours.weak_type == jaxs.weak_type
+
+
+def test_seed_key_and_credit_curves_run_no_eager_program():
+    code = ("import exposure, jax, numpy as np; from jax._src import dispatch; ran = []; f = dispatch.apply_primitive; "
+            "dispatch.apply_primitive = lambda p, *a, **k: ran.append(str(p)) or f(p, *a, **k); "
+            "from exposure.simulation.rng import seed_key; from exposure.market.credit import CreditCurve; "
+            "k = seed_key(42); c = CreditCurve.from_hazards([1.0, 5.0], [0.01, 0.02], 0.4, 'X'); "
+            "d = CreditCurve.flat(0.02, 0.35, 'Y'); jax.block_until_ready((k, c, d)); assert not ran, ran; "
+            "import jax.numpy as jnp; "
+            "assert all(a.aval == b.aval and a.weak_type == b.weak_type and np.array_equal(a, b) for a, b in "
+            "[(c.times, jnp.asarray([1.0, 5.0])), (c.hazards, jnp.asarray([0.01, 0.02])), (c.recovery, jnp.asarray(0.4)), "
+            "(d.recovery, jnp.asarray(0.35))]); print('ok')")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert p.returncode == 0 and p.stdout.strip() == "ok", p.stderr[-3000:]
 

@@ -79,7 +79,8 @@ class CreditCurve:
         if not np.all(np.isfinite(h)) or np.any(h < 0.0):
             raise MarketDataError(f"credit curve '{name}': hazards must be finite and >= 0 (got {h.tolist()})")
         _check_recovery(recovery, name)
-        return CreditCurve(jnp.asarray(t), jnp.asarray(h), jnp.asarray(float(recovery)), name=name)
+        # device_put: the arrays jnp.asarray makes (same dtype and weak type), without its eager program per shape
+        return CreditCurve(jax.device_put(t), jax.device_put(h), jax.device_put(float(recovery)), name=name)
 
     @staticmethod
     def flat(hazard: float, recovery: float = 0.4, name: str = "", horizon: float = 100.0) -> "CreditCurve":

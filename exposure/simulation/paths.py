@@ -25,7 +25,7 @@ from exposure.errors import ConfigError
 from exposure.models.cross_asset import CrossAssetModel, factor_matrix
 from exposure.simulation.bridge import Bridge, bridge_states, build_bridge
 from exposure.simulation.programs import compiled
-from exposure.simulation.rng import chunk_normals
+from exposure.simulation.rng import chunk_normals, seed_key
 
 if TYPE_CHECKING:
     from exposure.simulation.grid import TimeGrid
@@ -145,7 +145,7 @@ class PathGenerator:
         made once)."""
         Phi, mu, L, y0, dev, br = arrays or self._arrays()
         idx = jax.device_put(np.arange(start, start + self.width, dtype=np.int64), dev)  # NumPy: no program
-        key = jax.random.PRNGKey(self.seed)
+        key = seed_key(self.seed)  # no program to run (PRNGKey is one)
         # Two programs on purpose: the reporting states come from the very program a run without event dates
         # runs (bit-identical by construction); the bridge only reads them.
         # Through executables kept across processes (exposure.simulation.programs): a warm process loads them.

@@ -10,6 +10,21 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp  # noqa: F401
+import numpy as np
+
+
+def seed_key(seed: int):
+    """``jax.random.PRNGKey(seed)`` without running a program: with JAX's default threefry2x32 keys the raw key is
+    the seed's 64 bits as two uint32 words, high word first (JAX's ``threefry_seed``: ``seed >> 32`` and ``seed &
+    0xFFFFFFFF`` of the int64 seed), placed on the default device. ``PRNGKey`` itself is an eager jitted program:
+    in a fresh process it is traced, lowered and looked up in the compilation cache (about 0.04 s of CPU). Any other
+    key implementation or typed keys (``jax_default_prng_impl``, ``jax_enable_custom_prng``): ``PRNGKey`` itself.
+    tests/test_fresh_process.py compares the two over the int64 range."""
+    if (getattr(jax.config, "jax_default_prng_impl", None) != "threefry2x32"
+            or getattr(jax.config, "jax_enable_custom_prng", True)):
+        return jax.random.PRNGKey(seed)
+    bits = np.int64(seed).view(np.uint64)  # (OverflowError outside int64, as PRNGKey)
+    return jax.device_put(np.array([bits >> np.uint64(32), bits & np.uint64(0xFFFFFFFF)], dtype=np.uint32))
 
 
 def path_normals(key, path_index, n_steps: int, dim: int, antithetic: bool, dtype=jnp.float64):
