@@ -52,6 +52,8 @@ def test_run_and_whatif_in_fresh_processes_import_only_what_they_need(tmp_path):
                      "report.plots=false", "report.html=false", f"output.dir={run}"], tmp_path / "cache")
     assert rc == 0 and (run / "results.h5").exists() and (run / "netting_values.h5").exists()
     assert not mods & {"distributed", "dask.array", "dask"}, mods
+    exported = tmp_path / "cache" / "xla" / "exported"  # the run's programs listed for the next run to load ahead
+    assert len([f for f in os.listdir(exported) if f.endswith(".ahead.json")]) == 1
     from exposure.results import read_results
 
     assert "EPE" in read_results(str(run / "results.h5"))  # what the writer wrote reads back and validates

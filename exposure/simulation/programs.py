@@ -29,6 +29,7 @@ import functools
 import hashlib
 import os
 import pickle
+import threading
 
 import jax
 import numpy as np
@@ -112,9 +113,14 @@ _BYPASS: list = []
 
 
 def _executable(lower, path: str):
-    """(executable, loaded): the stored executable at ``path``, or one compiled now (stored when it was compiled
-    here, not loaded from JAX's cache)."""
-    exe = _load(path)
+    """(executable, loaded): the stored executable at ``path`` (loaded ahead where a run started that,
+    exposure.simulation.programs_ahead), or one compiled now (stored when it was compiled here, not loaded from
+    JAX's cache)."""
+    ahead = _AHEAD[0] if _AHEAD and _AHEAD[0].owner == threading.get_ident() else None
+    if ahead is not None:
+        ahead.note(path)
+    exe = ahead.take(path) if ahead is not None else None
+    exe = exe if exe is not None else _load(path)
     if exe is not None:
         return exe, True
     lowered = lower()
@@ -198,6 +204,36 @@ def compiled(jitted, kind: str, args: tuple, static: dict | None = None):
             _LOADED.pop(next(iter(_LOADED)))
         _LOADED[key] = exe
     return exe(*args)
+
+
+_AHEAD: list = []  # the run's programs_ahead.Ahead while one is in progress (at most one)
+
+
+def load_ahead(hint: str | None):
+    """Start loading, on a background thread, the executables that the last run with the same ``hint`` used
+    (exposure.simulation.programs_ahead); returns the ``Ahead`` to ``finish()`` at the run's end, or None (cache
+    off, no hint, or another run of this process already loading ahead)."""
+    from exposure.simulation import programs_ahead
+
+    where = _cache_dir()
+    if where is None or hint is None or _AHEAD:
+        return None
+    path = programs_ahead.list_path(where, hint)
+    ahead = programs_ahead.Ahead(path, programs_ahead.read_list(path))
+    _AHEAD.append(ahead)
+    ahead.start(_load)
+    return ahead
+
+
+def finish_ahead(ahead) -> None:
+    """End the run's loading ahead (``load_ahead``'s result, None allowed) and record its programs."""
+    if ahead is None:
+        return
+    try:
+        ahead.finish()
+    finally:
+        if _AHEAD and _AHEAD[0] is ahead:
+            _AHEAD.clear()
 
 
 def _load(path: str):
