@@ -44,6 +44,7 @@ from exposure.risk.reverse import contract
 from exposure.risk.setup_curves import CURVES, FX, INDICES, covered, moved_curve_of, moved_market, pillar_direction
 from exposure.risk.setup_model import model_arrays
 from exposure.risk.setup_pres import LinearPresTwin
+from exposure.risk.setup_remainder import amounts_difference, prepare_difference, remainder_per_factor
 
 MARKET_THETA = ("log_df", "fx_spot")  # theta's parts that curve pillars and FX spots move directly
 TWIN_ROWS = 8  # the per-row reference (``_twin_cotangents_rows``): cotangent rows per backward pass
@@ -71,12 +72,6 @@ def reverse_covered(cfg, s, market_tangents, factor) -> bool:
     if p[:2] == INDICES:
         return not any(moved_curve_of(m, factor) is cv for cv in model.curves)
     return p[:2] == FX and p[2] in model.currencies[1:]
-
-
-def _dot(g, d) -> np.ndarray:
-    """sum over the trailing axes of g (n_out, ...) times d (...): (n_out,)."""
-    d = np.asarray(d, np.float64)
-    return np.asarray(g, np.float64).reshape(g.shape[0], -1) @ d.reshape(-1)
 
 
 class ReverseSetup:
@@ -266,7 +261,7 @@ class ReverseSetup:
             out = np.zeros(self.n_out)
         return out + self.remainder(factor)
 
-    per_factor_remainder = False  # True: the per-factor remainder (``_remainder_per_factor``), the reference
+    per_factor_remainder = False  # True: the per-factor remainder (``setup_remainder.remainder_per_factor``), the reference
 
     def twin_reverse(self):
         """The option twins' cotangents and the folded cash-flow amounts (``twin_reverse.TwinReverse``), once."""
@@ -290,13 +285,9 @@ class ReverseSetup:
         moves = calibrated_moves(self.ctx, factor, markets, self.step)
         out = tr.amounts_part(factor) + tr.options_part(factor, moves)
         moved = moved_curve_of(s.market, factor)
-        h2 = 2.0 * self.step
         for i in tr.unfolded:
-            tw, gx = self.twins[i], self.g_x[i]
-            if moved is not None and id(moved) in tw.amount_curves:
-                cu, cd = (tw.batch.cashflows(mk) for mk in markets)
-                _same_tables(tw, cu, cd, factor)
-                out += _dot(gx["amt"], (cu.f_amount - cd.f_amount) / h2) + _dot(gx["cw"], (cu.c_weight - cd.c_weight) / h2)
+            if moved is not None and id(moved) in self.twins[i].amount_curves:
+                out += amounts_difference(self, i, markets, factor)
         rest = [i for i in range(len(s.portfolio.batches)) if i not in self.pt.twins]
         if rest:
             from exposure.models.build import build_model
@@ -304,67 +295,9 @@ class ReverseSetup:
 
             models = tuple(build_model(mk, cfg.model, calibrated=_calibrated_params(self.ctx, cfg, moves, e)).model
                            for mk, e in zip(markets, (self.step, -self.step)))
-            out += self._prepare_difference(rest, markets, models, factor)
+            out += prepare_difference(self, rest, markets, models, factor)
         return out
 
     def _remainder_per_factor(self, factor) -> np.ndarray:
-        """<G, dS/de> of what has no twin: central differences at the moved markets (and models when needed)."""
-        from exposure.models.build import build_model
-        from exposure.risk.setup_tangent import _calibrated_params, calibrated_moves
-
-        h2, cfg, s = 2.0 * self.step, self.cfg, self.s
-        lin = {i for i, tw in self.twins.items() if isinstance(tw, LinearPresTwin)}
-        others = [i for i in range(len(s.portfolio.batches)) if i not in self.twins]
-        generic = [i for i in self.twins if i not in lin]
-        m = s.market
-        moved = moved_curve_of(m, factor)
-        amounts = [i for i in lin if moved is not None and id(moved) in self.twins[i].amount_curves]
-        if not (others or generic or amounts):
-            return np.zeros(self.n_out)
-        markets = tuple(moved_market(cfg, m, factor, e, keep_credit=True) for e in (self.step, -self.step))
-        out = np.zeros(self.n_out)
-        for i in amounts:
-            tw, gx = self.twins[i], self.g_x[i]
-            cu, cd = (tw.batch.cashflows(mk) for mk in markets)
-            _same_tables(tw, cu, cd, factor)
-            out += _dot(gx["amt"], (cu.f_amount - cd.f_amount) / h2) + _dot(gx["cw"], (cu.c_weight - cd.c_weight) / h2)
-        if not (others or generic):
-            return out
-        moves = calibrated_moves(self.ctx, factor, markets, self.step)
-        models = tuple(build_model(mk, cfg.model, calibrated=_calibrated_params(self.ctx, cfg, moves, e)).model
-                       for mk, e in zip(markets, (self.step, -self.step)))
-        for i in generic:
-            tw, gx = self.twins[i], self.g_x[i]
-            xu, xd = (tw.x_of(mk, md) for mk, md in zip(markets, models))
-            for key in xu:
-                if key not in ("ln_df", "sigma"):
-                    for g, u, d in zip(*(jax.tree_util.tree_leaves(t) for t in (gx[key], xu[key], xd[key]))):
-                        out += _dot(g, (np.asarray(u) - np.asarray(d)) / h2)
-        jvp = [i for i in others if i in self.pt.twins]  # option batches with a twin: one jvp of the twins
-        if jvp:
-            dp = self.pt(factor, markets, models, moves, self.step)
-            for i in jvp:
-                out += sum(self._G_pres.dot(k, dp[k]) for k in range(self.offsets[i], self.offsets[i + 1]))
-        rest = [i for i in others if i not in self.pt.twins]
-        if rest:
-            out += self._prepare_difference(rest, markets, models, factor)
-        return out
-
-    def _prepare_difference(self, idx, markets, models, factor) -> np.ndarray:
-        from exposure.risk.state import batch_difference
-
-        s, G = self.s, self._G_pres
-        out = np.zeros(self.n_out)
-        for i in idx:
-            b, (_, ints, _) = s.portfolio.batches[i], self.pt.base[i]
-            for k, d in enumerate(batch_difference(b, ints, markets, models, s, self.static, factor, self.step)):
-                out += G.dot(self.offsets[i] + k, d)
-        return out
-
-
-def _same_tables(tw, cu, cd, factor) -> None:
-    from exposure.errors import ConfigError
-
-    if not all(np.array_equal(getattr(cu, k), getattr(cd, k)) and np.array_equal(getattr(cu, k), getattr(tw.cf, k))
-               for k in ("f_trade", "f_day", "f_dead", "f_num", "f_den", "c_trade", "c_fix", "c_pay")):
-        raise ConfigError("risk", f"moving {factor.label()} changes the cash-flow tables of {tw.batch!r}")
+        """The reference remainder (``setup_remainder.remainder_per_factor``)."""
+        return remainder_per_factor(self, factor)
