@@ -28,9 +28,10 @@ takes it (so the sum is the per-factor tangent's sensitivity exactly, to roundin
 twin reads off a moved curve (a twin's x keys other than ln_df and sigma: ``amt``/``cw`` of a LinearPresTwin
 from its cash-flow tables, those of any other twin from its ``x_of(market, model)``).
 Any twin that ``setup_pres.PresTangents`` holds (``x0()``, ``leaves(x)``) is taken in reverse automatically.
-Not covered (the caller keeps the per-factor tangent): curves under market.curve_inputs, models with credit
-intensities (their calibration reads the base curve), a base curve without ``MarketTangents``, an index curve
-that is also a model curve.
+Par quotes of market.curve_inputs: the pillars' cotangents pulled back through the bootstrap
+(``setup_reverse_inputs``). Not covered (the caller keeps the per-factor tangent): zero pillars of a market with
+curve inputs, models with credit intensities (their calibration reads the base curve), a base curve without
+``MarketTangents``, an index curve that is also a model curve.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ from exposure.risk.reverse import contract
 from exposure.risk.setup_curves import CURVES, FX, INDICES, covered, moved_curve_of, moved_market, pillar_direction
 from exposure.risk.setup_model import model_arrays
 from exposure.risk.setup_pres import LinearPresTwin
+from exposure.risk.setup_inputs import is_input
+from exposure.risk.setup_reverse_inputs import InputReverse, input_covered
 from exposure.risk.setup_remainder import amounts_difference, prepare_difference, remainder_per_factor
 
 MARKET_THETA = ("log_df", "fx_spot")  # theta's parts that curve pillars and FX spots move directly
@@ -64,6 +67,8 @@ def interpolation_matrix(curve, t) -> np.ndarray:
 def reverse_covered(cfg, s, market_tangents, factor) -> bool:
     """Whether ``ReverseSetup`` takes the factor (module docstring: what is not covered)."""
     m, model = s.market, s.built.model
+    if is_input(cfg, factor):  # a par quote: through the bootstrap (``setup_reverse_inputs``)
+        return input_covered(cfg, s, market_tangents, factor)
     if not covered(cfg, factor) or model.credit:
         return False
     p = factor.path
@@ -251,6 +256,8 @@ class ReverseSetup:
     def sensitivity(self, factor) -> np.ndarray:
         """d measure_o / de (n_out,) of a covered factor: the reverse part plus the per-factor remainder."""
         p, m = factor.path, self.s.market
+        if is_input(self.cfg, factor):
+            return self.inputs().sensitivity(factor)
         if p[:2] == CURVES:
             g = self.g_pillars[p[2]]
             out = g @ pillar_direction(m.curves[p[2]], factor)
@@ -260,6 +267,12 @@ class ReverseSetup:
         else:
             out = np.zeros(self.n_out)
         return out + self.remainder(factor)
+
+    def inputs(self):
+        """The par quotes' pulled-back cotangent (``setup_reverse_inputs.InputReverse``), once."""
+        if "_inputs" not in self.__dict__:
+            self._inputs = InputReverse(self)
+        return self._inputs
 
     per_factor_remainder = False  # True: the per-factor remainder (``setup_remainder.remainder_per_factor``), the reference
 
