@@ -2,7 +2,8 @@
 risk stage takes its factors: ``ReverseSetup`` for what it covers, the per-factor tangent (``stage.tangent``)
 otherwise. Process CPU seconds (XLA threads included).
 
-    python -m benchmarks.bench_par_quotes [--portfolio tests/data/risk_portfolio.yaml] [--every 1]
+    python -m benchmarks.bench_par_quotes [--portfolio tests/data/risk_portfolio.yaml|gen:SWAPS,FXF,FXO,SWO]
+                                          [--netting-sets 10] [--every 1]
 
 Workload: market=instruments (USD/EUR OIS and IBOR curves bootstrapped from 40 par quotes, GBP zero rates), the
 portfolio given, grid '3M,6M,1Y,18M,2Y,3Y,4Y,5Y,7Y', factors: every par quote and FX spot (every --every-th), G
@@ -22,8 +23,16 @@ def main(argv=None) -> None:
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap = argparse.ArgumentParser()
     ap.add_argument("--portfolio", default=os.path.join(here, "tests", "data", "risk_portfolio.yaml"))
+    ap.add_argument("--netting-sets", type=int, default=10)
     ap.add_argument("--every", type=int, default=1)
     a = ap.parse_args(argv)
+    if a.portfolio.startswith("gen:"):  # bench-1k's generator (benchmarks.bench_e2e)
+        import tempfile
+
+        from benchmarks.bench_e2e import write_portfolio
+
+        n = [int(x) for x in a.portfolio[4:].split(",")]
+        a.portfolio = write_portfolio(os.path.join(tempfile.mkdtemp(), "gen.yaml"), *n, n_netting_sets=a.netting_sets)
     import jax
     import numpy as np
 
@@ -48,7 +57,8 @@ def main(argv=None) -> None:
     G = jax.tree_util.tree_map(lambda x: rng.standard_normal((n_out,) + np.shape(x)), S)
     market = market_tangents(cfg, s, tuple(S["w"]), static.val_times)
     step = RiskSettings().setup_step
-    out = {"code": exposure.__file__, "factors": len(fs), "n_out": n_out}
+    out = {"code": exposure.__file__, "trades": sum(len(b.ids) for b in s.portfolio.batches), "factors": len(fs),
+           "n_out": n_out}
     t = time.process_time()
     covered = [f for f in fs if reverse_covered(cfg, s, market, f)]
     rev = ReverseSetup(cfg, s, S, static, G, market, step) if covered else None
