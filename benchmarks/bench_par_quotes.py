@@ -25,6 +25,8 @@ def main(argv=None) -> None:
     ap.add_argument("--portfolio", default=os.path.join(here, "tests", "data", "risk_portfolio.yaml"))
     ap.add_argument("--netting-sets", type=int, default=10)
     ap.add_argument("--every", type=int, default=1)
+    ap.add_argument("--all", action="store_true", help="every factor type, vol/model factors by VolReverse as the "
+                                                       "stage does when ReverseSetup is built")
     a = ap.parse_args(argv)
     if a.portfolio.startswith("gen:"):  # bench-1k's generator (benchmarks.bench_e2e)
         import tempfile
@@ -50,8 +52,8 @@ def main(argv=None) -> None:
                    "simulation.grid='3M,6M,1Y,18M,2Y,3Y,4Y,5Y,7Y'", "simulation.paths=64"])
     s = setup(cfg)
     S, static = path_state(cfg, s)
-    fs = [f for f in factor_list(cfg, s, RiskSettings())
-          if f.path[:3] == ("market", "curve_inputs", "curves") or f.factor_type == "FXSpot"][:: a.every]
+    fs = [f for f in factor_list(cfg, s, RiskSettings()) if a.all
+          or f.path[:3] == ("market", "curve_inputs", "curves") or f.factor_type == "FXSpot"][:: a.every]
     n_out = len(S["w"]) * static.n_ns
     rng = np.random.default_rng(3)
     G = jax.tree_util.tree_map(lambda x: rng.standard_normal((n_out,) + np.shape(x)), S)
@@ -62,12 +64,19 @@ def main(argv=None) -> None:
     t = time.process_time()
     covered = [f for f in fs if reverse_covered(cfg, s, market, f)]
     rev = ReverseSetup(cfg, s, S, static, G, market, step) if covered else None
+    vols = None
+    if rev is not None and a.all:
+        from exposure.risk.twin_reverse import VolReverse
+
+        vols = VolReverse(rev, G)
     out["once_cpu_s"] = round(time.process_time() - t, 3)
     out["reverse_n"] = len(covered)
 
     def one(f):
-        return rev.sensitivity(f) if rev is not None and rev.covers(f) else contract(G, tangent(cfg, f, S, static, s,
-                                                                                              step, market))
+        if rev is not None and rev.covers(f):
+            return rev.sensitivity(f)
+        v = None if vols is None else vols.sensitivity(f)
+        return v if v is not None else contract(G, tangent(cfg, f, S, static, s, step, market))
 
     t = time.process_time()
     one(fs[0])  # the first factor's one-off work (compilations)

@@ -98,7 +98,8 @@ def _label(f) -> str:
 def base():
     cfg, s, S, static = book_state(OVERRIDES)
     market = market_tangents(cfg, s, tuple(S["w"]), static.val_times)
-    fs = {_label(f): f for f in factor_list(cfg, s, RiskSettings()) if f.path[:3] == INPUTS or f.factor_type == "FXSpot"}
+    fs = {_label(f): f for f in factor_list(cfg, s, RiskSettings())
+          if f.path[:3] == INPUTS or f.factor_type == "FXSpot"}
     factors = [fs[k] for k in PICK]
     step = RiskSettings().setup_step
     tangents = [tangent(cfg, f, S, static, s, step, market) for f in factors]  # the reference, per factor

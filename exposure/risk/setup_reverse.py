@@ -274,7 +274,7 @@ class ReverseSetup:
             self._inputs = InputReverse(self)
         return self._inputs
 
-    per_factor_remainder = False  # True: the per-factor remainder (``setup_remainder.remainder_per_factor``), the reference
+    per_factor_remainder = False  # True: the per-factor remainder (``setup_remainder``), the reference
 
     def twin_reverse(self):
         """The option twins' cotangents and the folded cash-flow amounts (``twin_reverse.TwinReverse``), once."""

@@ -16,6 +16,7 @@ a twin, amounts the dual build does not reproduce) is the central difference of 
 (``moved_input_market``, curves moved in place, e = +-step units), as ``ReverseSetup.remainder`` takes a zero
 pillar. The sum equals the per-factor tangent (``stage.tangent``: the market moved in place by the same IFT,
 every batch by central differences) to rounding and O(step^2) (tests/test_risk_reverse_inputs.py).
+``ReverseSetup.per_factor_remainder`` does not apply here (the reference is ``stage.tangent``).
 Not covered (per-factor tangent): an ORE market file (its curves are not enumerated as factors), models with
 credit intensities, a moved discount curve of a currency without a model, a moved base curve without
 ``MarketTangents``.
