@@ -10,8 +10,9 @@ object that holds it (the discount curve, the indices forwarding on it, the mode
 same curve that ``build_market`` would give at the bumped config, to rounding. Nothing else of a market built
 from ``cfg.market`` reads a zero curve or an FX spot except the credit curves (the CDS bootstrap reads the base
 discount curve: bootstrapped again here unless the caller takes the weights' tangent by AD) and the par-instrument
-curves of ``market.curve_inputs`` (not covered: a market with curve inputs or an ORE market file is built
-again). ``moved_market`` returns None for every factor it does not cover; the caller then builds the market.
+curves of ``market.curve_inputs`` (a zero pillar of a market with curve inputs or an ORE market file is not
+covered: the market is built again; its FX spots are, no bootstrap reads them). ``moved_market`` returns None
+for every factor it does not cover; the caller then builds the market.
 """
 
 from __future__ import annotations
@@ -27,16 +28,19 @@ CURVES, INDICES, FX = ("market", "curves"), ("market", "indices"), ("market", "f
 
 def covered(cfg, factor) -> bool:
     """True for a zero/discount pillar of market.curves or of an index's own curve, and for an FX spot, in a
-    market without curve inputs (par instruments or an ORE market file may be built off these curves)."""
+    market without curve inputs (par instruments or an ORE market file may be built off these curves); an FX
+    spot in any market (no bootstrap reads one)."""
+    p = factor.path
+    if p[:2] == FX:
+        return len(p) == 3
     ci = getattr(cfg.market, "curve_inputs", None)
     if ci is not None and (getattr(ci, "curves", None) or getattr(ci, "ore_market", None)):
         return False
-    p = factor.path
     if p[:2] == CURVES:
         return len(p) == 5 and p[3] == "quotes"
     if p[:2] == INDICES:
         return len(p) == 6 and p[3:5] == ("curve", "quotes")
-    return p[:2] == FX and len(p) == 3
+    return False
 
 
 def pillar_direction(curve: DiscountCurve, factor) -> np.ndarray:

@@ -166,39 +166,61 @@ INPUTS = ("market", "curve_inputs", "curves")
 _CACHE: dict = {}  # id(market) -> (market, BootstrapIFT): one IFT per built market (the run's)
 
 
-def moved_input_market(cfg, market, factor, e: float):
+def input_ift(cfg, market) -> BootstrapIFT:
+    """The run's ``BootstrapIFT`` (built once per built ``market``, found by identity)."""
+    hit = _CACHE.get(id(market))
+    if hit is None or hit[0] is not market:
+        _CACHE.clear()
+        hit = _CACHE[id(market)] = (market, bootstrap_ift(cfg.market))
+    return hit[1]
+
+
+def is_input(cfg, factor) -> bool:
+    """A par quote of ``market.curve_inputs`` of a market without an ORE market file."""
+    return factor.path[:3] == INPUTS and not getattr(cfg.market.curve_inputs, "ore_market", None)
+
+
+def curve_moves(cfg, market, factor) -> dict:
+    """{id(built curve): (curve, d ln P_pillars / de (n,))} of every bootstrapped curve object of ``market``
+    (``market.curves`` and the indices' curves) for a par-quote factor (``is_input``); a curve object shared by
+    a currency and an index appears once."""
+    ift = input_ift(cfg, market)
+    d = ift.direction(factor.path[3], int(factor.path[5]), factor.size)
+    out = {}
+    for cv in list(market.curves.values()) + [ic.curve for ic in market.indices.values()]:
+        n = getattr(cv, "name", None)
+        if n in d and np.asarray(cv.times).shape == ift.times[n].shape and np.array_equal(cv.times, ift.times[n]):
+            out[id(cv)] = (cv, d[n])  # else not a bootstrapped curve (a zero-rate curve given directly)
+    return out
+
+
+def moved_input_market(cfg, market, factor, e: float, keep_credit: bool = False):
     """The built ``market`` with a par-quote factor (``market.curve_inputs``) moved by e units, or None for any
-    other factor: every bootstrapped curve moved in place, ln P_c -> ln P_c + e dlnP_c/de (``BootstrapIFT``),
-    and what ``build_market`` builds off them again (the swaption vols and the credit curves, which read the
-    curves). Equal to building the market at the bumped quote to O(e^2)."""
+    other factor: every bootstrapped curve moved in place, ln P_c -> ln P_c + e dlnP_c/de (``curve_moves``),
+    and what ``build_market`` builds off them again (the swaption vols and, unless ``keep_credit``, the credit
+    curves, which read the base curve). Equal to building the market at the bumped quote to O(e^2)."""
     import dataclasses
 
     from exposure.market.curves import DiscountCurve
     from exposure.market.snapshot import _swaption_vols, build_credit
 
-    p = factor.path
-    if p[:3] != INPUTS or getattr(cfg.market.curve_inputs, "ore_market", None):
+    if not is_input(cfg, factor):
         return None
-    hit = _CACHE.get(id(market))
-    if hit is None or hit[0] is not market:
-        _CACHE.clear()
-        hit = _CACHE[id(market)] = (market, bootstrap_ift(cfg.market))
-    ift = hit[1]
-    d = ift.direction(p[3], int(p[5]), factor.size)
+    moves = curve_moves(cfg, market, factor)
     moved: dict = {}  # id(built curve) -> moved curve: objects shared by curves and indices stay shared
 
     def move(cv):
-        n = getattr(cv, "name", None)
-        if n not in d or np.asarray(cv.times).shape != ift.times[n].shape or not np.array_equal(cv.times, ift.times[n]):
-            return cv  # not a bootstrapped curve (a zero-rate curve given directly)
+        if id(cv) not in moves:
+            return cv
         if id(cv) not in moved:
             moved[id(cv)] = DiscountCurve(np.asarray(cv.times, np.float64),
-                                          np.asarray(cv.log_dfs, np.float64) + e * d[n], name=cv.name)
+                                          np.asarray(cv.log_dfs, np.float64) + e * moves[id(cv)][1], name=cv.name)
         return moved[id(cv)]
 
     curves = {c: move(cv) for c, cv in market.curves.items()}
     indices = {n: dataclasses.replace(ic, curve=move(ic.curve)) for n, ic in market.indices.items()}
     mc, base = cfg.market, market.base_currency
     swv = {c: _swaption_vols(market.asof, c, mc.swaption_vols[c], curves) for c in market.swaption_vols}
-    credit = {n: build_credit(market.asof, mc.credit[n], f"market.credit.{n}", n, curves[base]) for n in market.credit}
+    credit = market.credit if keep_credit else {
+        n: build_credit(market.asof, mc.credit[n], f"market.credit.{n}", n, curves[base]) for n in market.credit}
     return dataclasses.replace(market, curves=curves, indices=indices, swaption_vols=swv, credit=credit)

@@ -181,34 +181,45 @@ class LinearPresTwin:
         p = HullWhiteParams(a, vt, x["sigma"][j])
         return log_bond_intercept(p, DiscountCurve(times, x["ln_df"][j]), t, np.maximum(T, t), xp=jnp)
 
-    def _lnA(self, grid, j, t, T):
-        """lnA at (t, T) (broadcast) read off the grid of ``_lnA_grid``."""
+    def _grid_index(self, j, t, T) -> tuple:
+        """The (t, T) (broadcast) positions on currency j's grid of ``_lnA_grid``."""
         t, T = np.broadcast_arrays(np.asarray(t, np.float64), np.asarray(T, np.float64))
-        return grid[np.searchsorted(self.grids[j][0], t), np.searchsorted(self.grids[j][1], T)]
+        return np.searchsorted(self.grids[j][0], t), np.searchsorted(self.grids[j][1], T)
 
-    def leaves(self, x) -> dict:
-        """{mom_tr (K, n_b, N+1, n_tr), mom_ns (K, n_b, N+1, n_ns_b), cc_w (K, C)} at x."""
+    def leaves(self, x, c_tr=None) -> dict:
+        """{mom_tr (K, n_b, N+1, n_tr), mom_ns (K, n_b, N+1, n_ns_b), cc_w (K, C)} at x. With c_tr (n_tr,) trade tr
+        reads copy c_tr[tr] of x["ln_df"][j], x["sigma"][j] (leading axis n_c: ``twin_linear_ns``), its own
+        amounts and coupon weights either way: leaves(x_c, c_tr)[e] = leaves(x_{c_tr(e)})[e]."""
         cf, t = self.cf, self.t
-        grids = [self._lnA_grid(x, j) for j in range(len(cf.currencies))]
+        if c_tr is None:  # one copy: the grids get a copy axis of 1
+            grids = [self._lnA_grid(x, j)[None] for j in range(len(cf.currencies))]
+            c_tr = np.zeros(self.n_tr, np.int64)
+        else:  # (n_c, t_all, T_all) per currency
+            grids = [jax.vmap(lambda l, s, j=j: self._lnA_grid({"ln_df": {j: l}, "sigma": {j: s}}, j))(
+                x["ln_df"][j], x["sigma"][j]) for j in range(len(cf.currencies))]
+        at = lambda j, cp, t_, T_: grids[j][(cp,) + self._grid_index(j, t_, T_)]  # noqa: E731
+        every = slice(None)
         moms = []
         for j, st in enumerate(self.flows):
             if st is None:
                 moms.append(jnp.zeros((self.K, self.order + 1, self.n_tr)))
                 continue
-            lnA = self._lnA(grids[j], j, t[:, None], st["T"][None, :])
+            lnA = at(j, every, t[:, None], st["T"][None, :])  # (n_c, K, G)
             if st["lag"].size:
-                lnA = lnA.at[:, st["lag"]].add(self._lnA(grids[j], j, t[:, None], st["Tn"][None, :])
-                                               - self._lnA(grids[j], j, t[:, None], st["Td"][None, :]))
-            E = jnp.where(st["alive"], jnp.exp(lnA), 0.0)  # (K, G)
+                lnA = lnA.at[:, :, st["lag"]].add(at(j, every, t[:, None], st["Tn"][None, :])
+                                                  - at(j, every, t[:, None], st["Td"][None, :]))
+            E = jnp.where(st["alive"][None], jnp.exp(lnA), 0.0)
             amt = jnp.append(x["amt"][st["sel"]], 0.0)[st["row"]]  # (n_tr, R)
             g = st["inv"][st["row"]]  # (n_tr, R) group of each row
+            cr = np.broadcast_to(np.asarray(c_tr)[:, None], g.shape)  # its trade's copy
 
-            def one_date(args, amt=amt, g=g):
-                z_k, e_k = args
+            @jax.checkpoint  # a backward recomputes a date's (n_tr, R, N+1) terms: no residuals of every date
+            def one_date(args, amt=amt, g=g, cr=cr):
+                z_k, e_k = args  # e_k (n_c, G)
                 tay = _taylor(z_k, self.order)  # (G, N+1)
-                return jnp.einsum("tr,trn->nt", amt * e_k[g], tay[g])  # (N+1, n_tr)
+                return jnp.einsum("tr,trn->nt", amt * e_k[cr, g], tay[g])  # (N+1, n_tr)
 
-            moms.append(jax.lax.map(one_date, (jnp.asarray(st["z"]), E)))
+            moms.append(jax.lax.map(one_date, (jnp.asarray(st["z"]), jnp.moveaxis(E, 1, 0))))
         mom_tr = jnp.stack(moms, axis=1)
         out = {"mom_tr": mom_tr, "mom_ns": mom_tr @ self.member}
         c = self.coupons
@@ -216,16 +227,18 @@ class LinearPresTwin:
             out["cc_w"] = jnp.zeros((self.K, 128))
             return out
         n = cf.c_fix.size
-        lnA1, lnA2, lnAk = jnp.zeros(n), jnp.zeros(n), jnp.zeros((self.K, n))
+        c_cp = np.asarray(c_tr)[cf.c_trade]  # the copy of every coupon
+        i, k = c["i"], c["k"]
+        lnA1, lnA2, lnAk = jnp.zeros(n), jnp.zeros(n), jnp.zeros(i.size)
         for j in range(len(cf.currencies)):
             sel = np.nonzero(cf.c_ccy == j)[0]
             if sel.size == 0:
                 continue
-            lnA1 = lnA1.at[sel].set(self._lnA(grids[j], j, c["tfix"][sel], c["T1"][sel]))
-            lnA2 = lnA2.at[sel].set(self._lnA(grids[j], j, c["tfix"][sel], c["T2"][sel]))
-            lnAk = lnAk.at[:, sel].set(self._lnA(grids[j], j, t[:, None], c["Tp"][sel][None, :]))
-        i, k = c["i"], c["k"]
-        vals = x["cw"][i] * jnp.exp(lnA1[i] - lnA2[i] + lnAk[k, i])
+            lnA1 = lnA1.at[sel].set(at(j, c_cp[sel], c["tfix"][sel], c["T1"][sel]))
+            lnA2 = lnA2.at[sel].set(at(j, c_cp[sel], c["tfix"][sel], c["T2"][sel]))
+            p = np.nonzero(cf.c_ccy[i] == j)[0]  # the (date, coupon) pairs of currency j
+            lnAk = lnAk.at[p].set(at(j, c_cp[i[p]], t[k[p]], c["Tp"][i[p]]))
+        vals = x["cw"][i] * jnp.exp(lnA1[i] - lnA2[i] + lnAk)
         out["cc_w"] = jnp.zeros((self.K, c["C"])).at[k, c["slot"]].set(vals)
         return out
 

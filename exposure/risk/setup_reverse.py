@@ -28,9 +28,10 @@ takes it (so the sum is the per-factor tangent's sensitivity exactly, to roundin
 twin reads off a moved curve (a twin's x keys other than ln_df and sigma: ``amt``/``cw`` of a LinearPresTwin
 from its cash-flow tables, those of any other twin from its ``x_of(market, model)``).
 Any twin that ``setup_pres.PresTangents`` holds (``x0()``, ``leaves(x)``) is taken in reverse automatically.
-Not covered (the caller keeps the per-factor tangent): curves under market.curve_inputs, models with credit
-intensities (their calibration reads the base curve), a base curve without ``MarketTangents``, an index curve
-that is also a model curve.
+Par quotes of market.curve_inputs: the pillars' cotangents pulled back through the bootstrap
+(``setup_reverse_inputs``). Not covered (the caller keeps the per-factor tangent): zero pillars of a market with
+curve inputs, models with credit intensities (their calibration reads the base curve), a base curve without
+``MarketTangents``, an index curve that is also a model curve.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ from exposure.risk.reverse import contract
 from exposure.risk.setup_curves import CURVES, FX, INDICES, covered, moved_curve_of, moved_market, pillar_direction
 from exposure.risk.setup_model import model_arrays
 from exposure.risk.setup_pres import LinearPresTwin
+from exposure.risk.setup_inputs import is_input
+from exposure.risk.setup_reverse_inputs import InputReverse, input_covered
+from exposure.risk.setup_remainder import amounts_difference, prepare_difference, remainder_per_factor
 
 MARKET_THETA = ("log_df", "fx_spot")  # theta's parts that curve pillars and FX spots move directly
 TWIN_ROWS = 8  # the per-row reference (``_twin_cotangents_rows``): cotangent rows per backward pass
@@ -63,6 +67,8 @@ def interpolation_matrix(curve, t) -> np.ndarray:
 def reverse_covered(cfg, s, market_tangents, factor) -> bool:
     """Whether ``ReverseSetup`` takes the factor (module docstring: what is not covered)."""
     m, model = s.market, s.built.model
+    if is_input(cfg, factor):  # a par quote: through the bootstrap (``setup_reverse_inputs``)
+        return input_covered(cfg, s, market_tangents, factor)
     if not covered(cfg, factor) or model.credit:
         return False
     p = factor.path
@@ -71,12 +77,6 @@ def reverse_covered(cfg, s, market_tangents, factor) -> bool:
     if p[:2] == INDICES:
         return not any(moved_curve_of(m, factor) is cv for cv in model.curves)
     return p[:2] == FX and p[2] in model.currencies[1:]
-
-
-def _dot(g, d) -> np.ndarray:
-    """sum over the trailing axes of g (n_out, ...) times d (...): (n_out,)."""
-    d = np.asarray(d, np.float64)
-    return np.asarray(g, np.float64).reshape(g.shape[0], -1) @ d.reshape(-1)
 
 
 class ReverseSetup:
@@ -256,6 +256,8 @@ class ReverseSetup:
     def sensitivity(self, factor) -> np.ndarray:
         """d measure_o / de (n_out,) of a covered factor: the reverse part plus the per-factor remainder."""
         p, m = factor.path, self.s.market
+        if is_input(self.cfg, factor):
+            return self.inputs().sensitivity(factor)
         if p[:2] == CURVES:
             g = self.g_pillars[p[2]]
             out = g @ pillar_direction(m.curves[p[2]], factor)
@@ -266,7 +268,13 @@ class ReverseSetup:
             out = np.zeros(self.n_out)
         return out + self.remainder(factor)
 
-    per_factor_remainder = False  # True: the per-factor remainder (``_remainder_per_factor``), the reference
+    def inputs(self):
+        """The par quotes' pulled-back cotangent (``setup_reverse_inputs.InputReverse``), once."""
+        if "_inputs" not in self.__dict__:
+            self._inputs = InputReverse(self)
+        return self._inputs
+
+    per_factor_remainder = False  # True: the per-factor remainder (``setup_remainder``), the reference
 
     def twin_reverse(self):
         """The option twins' cotangents and the folded cash-flow amounts (``twin_reverse.TwinReverse``), once."""
@@ -290,13 +298,9 @@ class ReverseSetup:
         moves = calibrated_moves(self.ctx, factor, markets, self.step)
         out = tr.amounts_part(factor) + tr.options_part(factor, moves)
         moved = moved_curve_of(s.market, factor)
-        h2 = 2.0 * self.step
         for i in tr.unfolded:
-            tw, gx = self.twins[i], self.g_x[i]
-            if moved is not None and id(moved) in tw.amount_curves:
-                cu, cd = (tw.batch.cashflows(mk) for mk in markets)
-                _same_tables(tw, cu, cd, factor)
-                out += _dot(gx["amt"], (cu.f_amount - cd.f_amount) / h2) + _dot(gx["cw"], (cu.c_weight - cd.c_weight) / h2)
+            if moved is not None and id(moved) in self.twins[i].amount_curves:
+                out += amounts_difference(self, i, markets, factor)
         rest = [i for i in range(len(s.portfolio.batches)) if i not in self.pt.twins]
         if rest:
             from exposure.models.build import build_model
@@ -304,67 +308,9 @@ class ReverseSetup:
 
             models = tuple(build_model(mk, cfg.model, calibrated=_calibrated_params(self.ctx, cfg, moves, e)).model
                            for mk, e in zip(markets, (self.step, -self.step)))
-            out += self._prepare_difference(rest, markets, models, factor)
+            out += prepare_difference(self, rest, markets, models, factor)
         return out
 
     def _remainder_per_factor(self, factor) -> np.ndarray:
-        """<G, dS/de> of what has no twin: central differences at the moved markets (and models when needed)."""
-        from exposure.models.build import build_model
-        from exposure.risk.setup_tangent import _calibrated_params, calibrated_moves
-
-        h2, cfg, s = 2.0 * self.step, self.cfg, self.s
-        lin = {i for i, tw in self.twins.items() if isinstance(tw, LinearPresTwin)}
-        others = [i for i in range(len(s.portfolio.batches)) if i not in self.twins]
-        generic = [i for i in self.twins if i not in lin]
-        m = s.market
-        moved = moved_curve_of(m, factor)
-        amounts = [i for i in lin if moved is not None and id(moved) in self.twins[i].amount_curves]
-        if not (others or generic or amounts):
-            return np.zeros(self.n_out)
-        markets = tuple(moved_market(cfg, m, factor, e, keep_credit=True) for e in (self.step, -self.step))
-        out = np.zeros(self.n_out)
-        for i in amounts:
-            tw, gx = self.twins[i], self.g_x[i]
-            cu, cd = (tw.batch.cashflows(mk) for mk in markets)
-            _same_tables(tw, cu, cd, factor)
-            out += _dot(gx["amt"], (cu.f_amount - cd.f_amount) / h2) + _dot(gx["cw"], (cu.c_weight - cd.c_weight) / h2)
-        if not (others or generic):
-            return out
-        moves = calibrated_moves(self.ctx, factor, markets, self.step)
-        models = tuple(build_model(mk, cfg.model, calibrated=_calibrated_params(self.ctx, cfg, moves, e)).model
-                       for mk, e in zip(markets, (self.step, -self.step)))
-        for i in generic:
-            tw, gx = self.twins[i], self.g_x[i]
-            xu, xd = (tw.x_of(mk, md) for mk, md in zip(markets, models))
-            for key in xu:
-                if key not in ("ln_df", "sigma"):
-                    for g, u, d in zip(*(jax.tree_util.tree_leaves(t) for t in (gx[key], xu[key], xd[key]))):
-                        out += _dot(g, (np.asarray(u) - np.asarray(d)) / h2)
-        jvp = [i for i in others if i in self.pt.twins]  # option batches with a twin: one jvp of the twins
-        if jvp:
-            dp = self.pt(factor, markets, models, moves, self.step)
-            for i in jvp:
-                out += sum(self._G_pres.dot(k, dp[k]) for k in range(self.offsets[i], self.offsets[i + 1]))
-        rest = [i for i in others if i not in self.pt.twins]
-        if rest:
-            out += self._prepare_difference(rest, markets, models, factor)
-        return out
-
-    def _prepare_difference(self, idx, markets, models, factor) -> np.ndarray:
-        from exposure.risk.state import batch_difference
-
-        s, G = self.s, self._G_pres
-        out = np.zeros(self.n_out)
-        for i in idx:
-            b, (_, ints, _) = s.portfolio.batches[i], self.pt.base[i]
-            for k, d in enumerate(batch_difference(b, ints, markets, models, s, self.static, factor, self.step)):
-                out += G.dot(self.offsets[i] + k, d)
-        return out
-
-
-def _same_tables(tw, cu, cd, factor) -> None:
-    from exposure.errors import ConfigError
-
-    if not all(np.array_equal(getattr(cu, k), getattr(cd, k)) and np.array_equal(getattr(cu, k), getattr(tw.cf, k))
-               for k in ("f_trade", "f_day", "f_dead", "f_num", "f_den", "c_trade", "c_fix", "c_pay")):
-        raise ConfigError("risk", f"moving {factor.label()} changes the cash-flow tables of {tw.batch!r}")
+        """The reference remainder (``setup_remainder.remainder_per_factor``)."""
+        return remainder_per_factor(self, factor)

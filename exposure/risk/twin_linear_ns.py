@@ -25,7 +25,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from exposure.risk.compact import ELEMENTS, ZERO
-from exposure.risk.setup_pres import _taylor
 
 LEAVES = ("mom_tr", "mom_ns", "cc_w")
 
@@ -70,60 +69,10 @@ def cotangent_layout(tw, pres, idx: dict):
     return copies, c_tr.reshape(-1), cot
 
 
-def _grid_index(tw, j, t, T):
-    t, T = np.broadcast_arrays(np.asarray(t, np.float64), np.asarray(T, np.float64))
-    return np.searchsorted(tw.grids[j][0], t), np.searchsorted(tw.grids[j][1], T)
-
-
 def leaves_ns(tw, x, c_tr) -> dict:
     """``LinearPresTwin.leaves`` with trade tr reading copy c_tr[tr] of x["ln_df"][j], x["sigma"][j] ((n_c, ...)
     each) and its own amounts x["amt"], coupon weights x["cw"] (module docstring)."""
-    cf, t = tw.cf, tw.t
-    grids = [jax.vmap(lambda l, s, j=j: tw._lnA_grid({"ln_df": {j: l}, "sigma": {j: s}}, j))(
-        x["ln_df"][j], x["sigma"][j]) for j in range(len(cf.currencies))]  # (n_c, t_all, T_all)
-    moms = []
-    for j, st in enumerate(tw.flows):
-        if st is None:
-            moms.append(jnp.zeros((tw.K, tw.order + 1, tw.n_tr)))
-            continue
-        g_c = grids[j]
-        lnA = g_c[(slice(None),) + _grid_index(tw, j, t[:, None], st["T"][None, :])]  # (n_c, K, G)
-        if st["lag"].size:
-            lnA = lnA.at[:, :, st["lag"]].add(g_c[(slice(None),) + _grid_index(tw, j, t[:, None], st["Tn"][None, :])]
-                                              - g_c[(slice(None),) + _grid_index(tw, j, t[:, None], st["Td"][None, :])])
-        E = jnp.where(st["alive"][None], jnp.exp(lnA), 0.0)
-        amt = jnp.append(x["amt"][st["sel"]], 0.0)[st["row"]]  # (n_tr, R)
-        g = st["inv"][st["row"]]
-        cr = np.broadcast_to(np.asarray(c_tr)[:, None], g.shape)
-
-        @jax.checkpoint  # the backward recomputes a date's (n_tr, R, N+1) terms: no residuals of every date
-        def one_date(args, amt=amt, g=g, cr=cr):
-            z_k, e_k = args  # e_k (n_c, G)
-            tay = _taylor(z_k, tw.order)
-            return jnp.einsum("tr,trn->nt", amt * e_k[cr, g], tay[g])
-
-        moms.append(jax.lax.map(one_date, (jnp.asarray(st["z"]), jnp.moveaxis(E, 1, 0))))
-    mom_tr = jnp.stack(moms, axis=1)
-    out = {"mom_tr": mom_tr, "mom_ns": mom_tr @ tw.member}
-    c = tw.coupons
-    if c is None:
-        out["cc_w"] = jnp.zeros((tw.K, 128))
-        return out
-    n = cf.c_fix.size
-    c_cp = np.asarray(c_tr)[cf.c_trade]  # the copy of every coupon
-    i, k = c["i"], c["k"]
-    lnA1, lnA2, lnAk = jnp.zeros(n), jnp.zeros(n), jnp.zeros(i.size)
-    for j in range(len(cf.currencies)):
-        sel = np.nonzero(cf.c_ccy == j)[0]
-        if sel.size == 0:
-            continue
-        lnA1 = lnA1.at[sel].set(grids[j][(c_cp[sel],) + _grid_index(tw, j, c["tfix"][sel], c["T1"][sel])])
-        lnA2 = lnA2.at[sel].set(grids[j][(c_cp[sel],) + _grid_index(tw, j, c["tfix"][sel], c["T2"][sel])])
-        p = np.nonzero(cf.c_ccy[i] == j)[0]  # the (date, coupon) pairs of currency j
-        lnAk = lnAk.at[p].set(grids[j][(c_cp[i[p]],) + _grid_index(tw, j, t[k[p]], c["Tp"][i[p]])])
-    vals = x["cw"][i] * jnp.exp(lnA1[i] - lnA2[i] + lnAk)
-    out["cc_w"] = jnp.zeros((tw.K, c["C"])).at[k, c["slot"]].set(vals)
-    return out
+    return tw.leaves(x, c_tr)
 
 
 def copies_x0(tw, n_c: int) -> dict:
