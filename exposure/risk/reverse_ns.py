@@ -9,8 +9,9 @@ Every trade is in one netting set, so V_{:,j} reads only netting set j's trades.
 once per measure with the cotangent of all netting sets at once, c_m[k, j, p] = dH_{m,j} / dV[k, j, p] (columns
 of different netting sets do not overlap), and read per-netting-set copies of what their trades share
 (``ns_kernels``): the copies' gradients are the netting sets' own view (and shared pricing data) gradients, the
-other pricing arrays' gradients are split by the netting set of their element. Only the cheap parts (collateral
-and sums, view, simulation) are differentiated once per output (vmapped). Batches without a copy-reading twin
+other pricing arrays' gradients are split by the netting set of their element. The collateral and sums are
+differentiated once per measure too (``functional_cotangents``: per-netting-set copies of fx and the numeraire);
+only the cheap view and simulation once per output (vmapped). Batches without a copy-reading twin
 are differentiated once per output of the netting sets they hold, as in ``reverse.reverse_pass`` (their cost
 grows with those netting sets).
 
@@ -127,6 +128,29 @@ def _functionals(V, fx_ns, num_ns, w, static, mask, measures, smooth):
     return jnp.stack(out)
 
 
+def functional_cotangents(V, fx, num, w, static, mask, measures, smooth):
+    """(f (n_meas, n_ns), ct_V (n_meas, K, n_ns, P), ct_fx (n_out, n_ccy, K, P), ct_num (n_out, K, P),
+    g_w {m: (n_out, n_ns, K_val)}): f = ``_functionals`` and, for every output o = (m, j) = m n_ns + j, the
+    cotangents d f_o / d(fx, num, w); ct_V[m] = sum_j d f_(m,j) / dV (column j is output (m, j)'s alone).
+
+    One backward per measure, not per output: netting set j reads its own copies of fx and the numeraire, so
+    the copies' cotangents are the outputs' own; w[m]'s row j is output (m, j)'s."""
+    n_ns, n_meas = static.n_ns, len(measures)
+    n_out = n_meas * n_ns
+    o_m, o_j = np.divmod(np.arange(n_out), n_ns)
+    fx_ns = jnp.broadcast_to(sg(fx)[None], (n_ns,) + fx.shape)
+    num_ns = jnp.broadcast_to(sg(num)[None], (n_ns,) + num.shape)
+    f, vjp_h = jax.vjp(lambda V_, fx_, num_, w_: _functionals(V_, fx_, num_, w_, static, mask, measures, smooth),
+                       V, fx_ns, num_ns, w)
+    basis = jnp.repeat(jnp.eye(n_meas, dtype=f.dtype)[:, :, None], n_ns, axis=2)  # (n_meas, n_meas, n_ns)
+    ct_V, ct_fx, ct_num, g_wm = jax.vmap(vjp_h)(basis)  # (n_meas, K, n_ns, P); (n_meas, n_ns, ...)
+    g_w = {}
+    for q, m in enumerate(measures):
+        own = (o_m == q)[:, None] & (np.arange(n_ns)[None, :] == o_j[:, None])  # (n_out, n_ns)
+        g_w[m] = jnp.where(jnp.asarray(own)[:, :, None], g_wm[m][q][None], 0.0)
+    return f, ct_V, ct_fx.reshape((n_out,) + fx.shape), ct_num.reshape((n_out,) + num.shape), g_w
+
+
 def _take(arr, idx):
     return arr[jnp.asarray(idx, jnp.int32)] if len(idx) else arr[:0]
 
@@ -175,19 +199,7 @@ def block_gradients(S, static: Static, plan: Plan, start, block, n_total, seed, 
         Vb[b], vjp_f[b] = jax.vjp(lambda *a, b=b: priced_f(b, *a), S["pres"], x, fx, eq)
     V = sum(Vb[b] for b in range(len(static.batches)))  # the run's order of the sum
     o_m, o_j = np.divmod(np.arange(n_out), n_ns)
-    # the collateral and sums: one backward per measure (columns and the fx / numeraire copies are per netting set)
-    fx_ns = jnp.broadcast_to(sg(fx)[None], (n_ns,) + fx.shape)
-    num_ns = jnp.broadcast_to(sg(num)[None], (n_ns,) + num.shape)
-    f, vjp_h = jax.vjp(lambda V_, fx_, num_, w_: _functionals(V_, fx_, num_, w_, static, mask, measures, smooth),
-                       V, fx_ns, num_ns, S["w"])
-    basis = jnp.repeat(jnp.eye(n_meas, dtype=f.dtype)[:, :, None], n_ns, axis=2)  # (n_meas, n_meas, n_ns)
-    ct_Vm, ct_fx_c, ct_num_c, g_wm = jax.vmap(vjp_h)(basis)  # (n_meas, K, n_ns, P); (n_meas, n_ns, ...)
-    ct_fx_h = ct_fx_c.reshape((n_out,) + fx.shape)  # output o = m n_ns + j: netting set j's copy
-    ct_num_h = ct_num_c.reshape((n_out,) + num.shape)
-    g_w = {}  # output (m, j): row j of w[m] (measure m's backward), 0 elsewhere
-    for q, m in enumerate(measures):
-        own = (o_m == q)[:, None] & (np.arange(n_ns)[None, :] == o_j[:, None])  # (n_out, n_ns)
-        g_w[m] = jnp.where(jnp.asarray(own)[:, :, None], g_wm[m][q][None], 0.0)
+    f, ct_Vm, ct_fx_h, ct_num_h, g_w = functional_cotangents(V, fx, num, S["w"], static, mask, measures, smooth)
 
     def ct_V(outs):  # the per-output cotangents of V: column j of measure m's
         col = np.arange(n_ns)[None, :] == o_j[outs][:, None]
