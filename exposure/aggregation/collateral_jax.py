@@ -122,9 +122,11 @@ class CollateralLayout:
         self.ia = np.array([c.independent_amount_held - c.independent_amount_posted for c in self.csas])
 
 
-def collateralise(layout: CollateralLayout, vals, fx, smooth: float = 0.0):
+def collateralise(layout: CollateralLayout, vals, fx, smooth: float = 0.0, fx_ns=None):
     """(X, F), each (K, n_ns, P): collateralised and funding values from vals (K_all, n_ns, P) and
-    fx (n_ccy, K_all, P) on the simulated date axis (``ExposureAggregator.collateralise`` in jnp)."""
+    fx (n_ccy, K_all, P) on the simulated date axis (``ExposureAggregator.collateralise`` in jnp).
+    fx_ns (n_ns, n_ccy, K_all, P), optional: netting set j reads its own copy fx_ns[j] (equal to fx) instead, so
+    that one reverse pass separates the netting sets' fx cotangents (``risk.reverse_ns``); same values."""
     vi, ci = layout.vi, layout.ci
     Vv = vals[vi]
     if not layout.csas:
@@ -133,7 +135,8 @@ def collateralise(layout: CollateralLayout, vals, fx, smooth: float = 0.0):
     V_call = Vv[:, cs]
     V_co = vals[ci][:, cs] if ci is not None else V_call
     ones = jnp.ones(vals.shape[:1] + vals.shape[2:], vals.dtype)
-    full = jnp.stack([ones if f is None else fx[f] for f in layout.fx_idx], axis=1)  # (K_all, m, P)
+    full = jnp.stack([ones if f is None else (fx[f] if fx_ns is None else fx_ns[j, f])
+                      for j, f in zip(cs, layout.fx_idx)], axis=1)  # (K_all, m, P)
     any_fx = any(f is not None for f in layout.fx_idx)
     fx_call = full[vi]
     fx_co = full[ci] if ci is not None else fx_call

@@ -241,10 +241,13 @@ class SwaptionKernel:
         L = ent["row"].shape[0]
         chunks = jax.tree_util.tree_map(lambda a: a.reshape((L // CHUNK, CHUNK) + a.shape[1:]), ent)
 
-        def body(acc, c):  # ``_running_terms`` with the copies
+        @jax.checkpoint  # as ``_shared_ns``: no (CHUNK, P) residual per chunk
+        def terms(c):
             col = lambda k: c[k][:, None]  # noqa: E731
-            v = col("w") * jnp.exp(col("c0") + col("Bfix") * xe(c["i"], c["m"]) - col("B_e") * xe(c["i"], c["k"]))
-            return acc.at[c["row"]].add(v), None
+            return col("w") * jnp.exp(col("c0") + col("Bfix") * xe(c["i"], c["m"]) - col("B_e") * xe(c["i"], c["k"]))
+
+        def body(acc, c):  # ``_running_terms`` with the copies
+            return acc.at[c["row"]].add(terms(c)), None
 
         acc, _ = jax.lax.scan(body, acc, chunks)
         exercised = jnp.where(pre["after"][:, :, None], ind[None], 1.0)
@@ -264,7 +267,8 @@ def _shared_ns(acc, x, xe, tns, ent, blocks, p_c, q_c, jamshidian: bool):
            jnp.moveaxis(q_c.reshape(n_u, n_chunks, CHUNK // s), 1, 0))
     pos = np.arange(CHUNK) // s  # an entry's block within its chunk
 
-    def body(acc, cb):
+    @jax.checkpoint  # residuals: the chunk's entries (no path axis), its (CHUNK, P) terms recomputed backward
+    def terms(cb):
         c, b, (pc, qc) = cb
         xb = x[b["k"]]
         bond = jnp.exp(sg(b["p"])[:, None] - sg(b["q"])[:, None] * xb)
@@ -281,7 +285,10 @@ def _shared_ns(acc, x, xe, tns, ent, blocks, p_c, q_c, jamshidian: bool):
             v = col("wgt") * bond_e * jax.lax.erfc(col("a0") + col("a1") * x_e)
         else:
             v = col("amt") * bond_e
-        return acc.at[c["row"]].add(v), None
+        return v
+
+    def body(acc, cb):
+        return acc.at[cb[0]["row"]].add(terms(cb)), None
 
     acc, _ = jax.lax.scan(body, acc, (chunks, blks, cps))
     return acc

@@ -9,8 +9,9 @@ Every trade is in one netting set, so V_{:,j} reads only netting set j's trades.
 once per measure with the cotangent of all netting sets at once, c_m[k, j, p] = dH_{m,j} / dV[k, j, p] (columns
 of different netting sets do not overlap), and read per-netting-set copies of what their trades share
 (``ns_kernels``): the copies' gradients are the netting sets' own view (and shared pricing data) gradients, the
-other pricing arrays' gradients are split by the netting set of their element. Only the cheap parts (collateral
-and sums, view, simulation) are differentiated once per output (vmapped). Batches without a copy-reading twin
+other pricing arrays' gradients are split by the netting set of their element. The collateral and sums are
+differentiated once per measure too (``functional_cotangents``: per-netting-set copies of fx and the numeraire);
+only the cheap view and simulation once per output (vmapped). Batches without a copy-reading twin
 are differentiated once per output of the netting sets they hold, as in ``reverse.reverse_pass`` (their cost
 grows with those netting sets).
 
@@ -112,9 +113,11 @@ def _states(sim, static, key, idx, antithetic):
     return states
 
 
-def _functionals(V, fx, num, w, static, mask, measures, smooth):
-    X, F = collateralise(static.layout, V, fx, smooth)
-    inv = 1.0 / num[static.layout.vi][:, None, :]
+def _functionals(V, fx_ns, num_ns, w, static, mask, measures, smooth):
+    """f (n_meas, n_ns) with netting set j reading its own copies fx_ns[j], num_ns[j] (n_ns, ...) of the fx
+    rates and the numeraire (equal to the shared ones): one vjp per measure separates the netting sets."""
+    X, F = collateralise(static.layout, V, None, smooth, fx_ns=fx_ns)
+    inv = 1.0 / jnp.moveaxis(num_ns[:, static.layout.vi], 0, 1)  # (K_val, n_ns, P)
     pos = jnp.maximum(X, 0.0)
     y = {"EPE": pos * inv, "ENE": (pos - X) * inv,
          "FundingEPE": jnp.maximum(F, 0.0) * inv, "FundingENE": jnp.maximum(-F, 0.0) * inv}
@@ -123,6 +126,29 @@ def _functionals(V, fx, num, w, static, mask, measures, smooth):
         per_path = jnp.sum(w[m].T[:, :, None] * y[BASIS[m]], axis=0)
         out.append(jnp.sum(per_path * mask[None, :], axis=-1))
     return jnp.stack(out)
+
+
+def functional_cotangents(V, fx, num, w, static, mask, measures, smooth):
+    """(f (n_meas, n_ns), ct_V (n_meas, K, n_ns, P), ct_fx (n_out, n_ccy, K, P), ct_num (n_out, K, P),
+    g_w {m: (n_out, n_ns, K_val)}): f = ``_functionals`` and, for every output o = (m, j) = m n_ns + j, the
+    cotangents d f_o / d(fx, num, w); ct_V[m] = sum_j d f_(m,j) / dV (column j is output (m, j)'s alone).
+
+    One backward per measure, not per output: netting set j reads its own copies of fx and the numeraire, so
+    the copies' cotangents are the outputs' own; w[m]'s row j is output (m, j)'s."""
+    n_ns, n_meas = static.n_ns, len(measures)
+    n_out = n_meas * n_ns
+    o_m, o_j = np.divmod(np.arange(n_out), n_ns)
+    fx_ns = jnp.broadcast_to(sg(fx)[None], (n_ns,) + fx.shape)
+    num_ns = jnp.broadcast_to(sg(num)[None], (n_ns,) + num.shape)
+    f, vjp_h = jax.vjp(lambda V_, fx_, num_, w_: _functionals(V_, fx_, num_, w_, static, mask, measures, smooth),
+                       V, fx_ns, num_ns, w)
+    basis = jnp.repeat(jnp.eye(n_meas, dtype=f.dtype)[:, :, None], n_ns, axis=2)  # (n_meas, n_meas, n_ns)
+    ct_V, ct_fx, ct_num, g_wm = jax.vmap(vjp_h)(basis)  # (n_meas, K, n_ns, P); (n_meas, n_ns, ...)
+    g_w = {}
+    for q, m in enumerate(measures):
+        own = (o_m == q)[:, None] & (np.arange(n_ns)[None, :] == o_j[:, None])  # (n_out, n_ns)
+        g_w[m] = jnp.where(jnp.asarray(own)[:, :, None], g_wm[m][q][None], 0.0)
+    return f, ct_V, ct_fx.reshape((n_out,) + fx.shape), ct_num.reshape((n_out,) + num.shape), g_w
 
 
 def _take(arr, idx):
@@ -172,21 +198,21 @@ def block_gradients(S, static: Static, plan: Plan, start, block, n_total, seed, 
     for b in fb:
         Vb[b], vjp_f[b] = jax.vjp(lambda *a, b=b: priced_f(b, *a), S["pres"], x, fx, eq)
     V = sum(Vb[b] for b in range(len(static.batches)))  # the run's order of the sum
-    f, vjp_h = jax.vjp(lambda V_, fx_, num_, w_: _functionals(V_, fx_, num_, w_, static, mask, measures, smooth),
-                       V, fx, num, S["w"])
-    basis = jnp.eye(n_out, dtype=f.dtype).reshape((n_out,) + f.shape)
-    ct_V, ct_fx_h, ct_num_h, g_w = jax.vmap(vjp_h)(basis)  # (n_out, K, n_ns, P): column j only
-    ct_Vm = ct_V.reshape((n_meas, n_ns) + ct_V.shape[1:]).sum(axis=1)  # exact: the columns do not overlap
+    o_m, o_j = np.divmod(np.arange(n_out), n_ns)
+    f, ct_Vm, ct_fx_h, ct_num_h, g_w = functional_cotangents(V, fx, num, S["w"], static, mask, measures, smooth)
+
+    def ct_V(outs):  # the per-output cotangents of V: column j of measure m's
+        col = np.arange(n_ns)[None, :] == o_j[outs][:, None]
+        return jnp.where(jnp.asarray(col)[:, None, :, None], ct_Vm[np.asarray(o_m[outs])], 0.0)
 
     g_fl_k, g_cp = jax.vmap(lambda c: vjp_k({b: c for b in kb}))(ct_Vm)  # one pass per measure
 
     # batches without a twin: one pass per output of the netting sets they hold (the others' cotangent is 0)
-    o_m, o_j = np.divmod(np.arange(n_out), n_ns)
     ct = {"x": jnp.zeros((n_out,) + x.shape, x.dtype), "fx": ct_fx_h, "eq": jnp.zeros((n_out,) + eq.shape, eq.dtype)}
     g_fl_f = {}
     for b in fb:
         outs = np.flatnonzero(np.isin(o_j, np.unique(static.batches[b].netting_set)))
-        gf, gx, gfx, geq = jax.vmap(vjp_f[b])(ct_V[outs])
+        gf, gx, gfx, geq = jax.vmap(vjp_f[b])(ct_V(outs))
         o_idx = jnp.asarray(outs, jnp.int32)
         ct = {"x": ct["x"].at[o_idx].add(gx), "fx": ct["fx"].at[o_idx].add(gfx), "eq": ct["eq"].at[o_idx].add(geq)}
         for i in plan.by_batch[b]:  # outs: measure-major, the batch's netting sets ascending (``layout``'s rows)
