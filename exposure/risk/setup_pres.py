@@ -170,9 +170,9 @@ class LinearPresTwin:
 
     # -- the jnp map x -> leaves -----------------------------------------------------------------------------
     def x0(self) -> dict:
-        return {"ln_df": tuple(jnp.asarray(r[3]) for r in self.rates),
-                "sigma": tuple(jnp.asarray(r[4]) for r in self.rates),
-                "amt": jnp.asarray(self.cf.f_amount), "cw": jnp.asarray(self.cf.c_weight)}
+        put = lambda a: jax.device_put(np.asarray(a))  # noqa: E731  (``programs``: no per-shape program)
+        return {"ln_df": tuple(put(r[3]) for r in self.rates), "sigma": tuple(put(r[4]) for r in self.rates),
+                "amt": put(self.cf.f_amount), "cw": put(self.cf.c_weight)}
 
     def _lnA_grid(self, x, j):
         """lnA(t, T) of currency j on its grid (t_all, T_all), T clamped to t (``HullWhiteRateModel``)."""
