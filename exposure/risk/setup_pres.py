@@ -28,9 +28,9 @@ import numpy as np
 
 from exposure.dates import years as model_years
 from exposure.errors import ConfigError
-from exposure.market.curves import DiscountCurve
 from exposure.models.hull_white import HullWhiteParams, log_bond_intercept
 from exposure.pricing.linear import LinearBatch, _view_days
+from exposure.risk.twin_common import StaticTimesCurve
 from exposure.risk.twins import named_leaves, option_twins, sigma_moves
 
 MOVED = ("mom_tr", "mom_ns", "cc_w")
@@ -179,7 +179,7 @@ class LinearPresTwin:
         times, a, vt, _, _ = self.rates[j]
         t, T = np.broadcast_arrays(self.grids[j][0][:, None], self.grids[j][1][None, :])
         p = HullWhiteParams(a, vt, x["sigma"][j])
-        return log_bond_intercept(p, DiscountCurve(times, x["ln_df"][j]), t, np.maximum(T, t), xp=jnp)
+        return log_bond_intercept(p, StaticTimesCurve(times, x["ln_df"][j]), t, np.maximum(T, t), xp=jnp)
 
     def _lnA(self, grid, j, t, T):
         """lnA at (t, T) (broadcast) read off the grid of ``_lnA_grid``."""

@@ -79,6 +79,16 @@ def static_log_discount(times, log_dfs, t):
     return jnp.where(t > kt[-1], after, jnp.where(t < 0.0, before, inner))
 
 
+class StaticTimesCurve:
+    """A curve read only at static times (``static_log_discount``), for ``hull_white.log_bond_intercept``."""
+
+    def __init__(self, times, log_dfs):
+        self.times, self.log_dfs = np.asarray(times, F64), log_dfs
+
+    def log_discount(self, t):
+        return static_log_discount(self.times, self.log_dfs, t)
+
+
 def _variance_coefficients(a: float, vol_times, s, t, state: bool):
     """(g, active) (..., m+1) of ``hull_white.integrated_variance`` (state False) or ``state_variance`` (True) on
     static (s, t) in NumPy: V = sum_pieces where(active, sigma_k^2 g_k, 0), only sigma traced."""
