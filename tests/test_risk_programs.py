@@ -6,7 +6,8 @@ and more factors of the same types (seed 2, every pillar plus credit and funding
 every program from the cache (0 backend compilations): a program that bakes in the seed, a factor's data or any
 per-run constant (a closed-over array is an HLO constant, part of the cache key) or a program built per factor
 would be compiled again there. The first must compile (the cache was empty: the count is not vacuous) and both
-must request the same number of programs (a program per factor would add requests).
+must request the same number of programs (a program per factor would add requests), and no more than
+MAX_PROGRAMS (a program compiled per array shape would add requests).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+MAX_PROGRAMS = 13  # programs (XLA compilations) of the narrow child's run on risk_tiny.yaml
 
 CHILD = r"""
 import json, sys
@@ -61,3 +63,6 @@ def test_second_run_in_a_fresh_process_compiles_nothing(tmp_path):
     assert first["compiles"] >= 8, first  # an empty cache: the programs were compiled, the count is live
     assert second["compiles"] == 0, f"recompiled in a fresh process with the cache warm: {second} (first {first})"
     assert second["requests"] == first["requests"], (first, second)
+    # every program of the run, counted: 25 before the host arrays went to the device by copies (no per-shape
+    # ``jnp.asarray`` / ``broadcast_to`` program, ``programs.device_tree``); a new per-shape program fails here
+    assert first["requests"] <= MAX_PROGRAMS, f"{first['requests']} programs, at most {MAX_PROGRAMS} expected: {first}"

@@ -34,7 +34,7 @@ from exposure.models.hull_white import HullWhiteParams, integrated_variance
 
 def model_theta(model: CrossAssetModel, phi_times) -> dict:
     """theta of ``model`` (module docstring), float64 jnp arrays; ``phi_times`` sorted model times (years)."""
-    f = lambda x: jnp.asarray(np.asarray(x, dtype=np.float64))  # noqa: E731
+    f = lambda x: jax.device_put(np.asarray(x, dtype=np.float64))  # noqa: E731  (a copy: no per-shape program)
     t = np.asarray(phi_times, dtype=np.float64)
     return {
         "a": f([float(h.mean_reversion) for h in model.hw]),

@@ -28,9 +28,9 @@ import numpy as np
 
 from exposure.dates import years as model_years
 from exposure.errors import ConfigError
-from exposure.market.curves import DiscountCurve
 from exposure.models.hull_white import HullWhiteParams, log_bond_intercept
 from exposure.pricing.linear import LinearBatch, _view_days
+from exposure.risk.twin_common import StaticTimesCurve
 from exposure.risk.twins import named_leaves, option_twins, sigma_moves
 
 MOVED = ("mom_tr", "mom_ns", "cc_w")
@@ -170,16 +170,16 @@ class LinearPresTwin:
 
     # -- the jnp map x -> leaves -----------------------------------------------------------------------------
     def x0(self) -> dict:
-        return {"ln_df": tuple(jnp.asarray(r[3]) for r in self.rates),
-                "sigma": tuple(jnp.asarray(r[4]) for r in self.rates),
-                "amt": jnp.asarray(self.cf.f_amount), "cw": jnp.asarray(self.cf.c_weight)}
+        put = lambda a: jax.device_put(np.asarray(a))  # noqa: E731  (``programs``: no per-shape program)
+        return {"ln_df": tuple(put(r[3]) for r in self.rates), "sigma": tuple(put(r[4]) for r in self.rates),
+                "amt": put(self.cf.f_amount), "cw": put(self.cf.c_weight)}
 
     def _lnA_grid(self, x, j):
         """lnA(t, T) of currency j on its grid (t_all, T_all), T clamped to t (``HullWhiteRateModel``)."""
         times, a, vt, _, _ = self.rates[j]
         t, T = np.broadcast_arrays(self.grids[j][0][:, None], self.grids[j][1][None, :])
         p = HullWhiteParams(a, vt, x["sigma"][j])
-        return log_bond_intercept(p, DiscountCurve(times, x["ln_df"][j]), t, np.maximum(T, t), xp=jnp)
+        return log_bond_intercept(p, StaticTimesCurve(times, x["ln_df"][j]), t, np.maximum(T, t), xp=jnp)
 
     def _grid_index(self, j, t, T) -> tuple:
         """The (t, T) (broadcast) positions on currency j's grid of ``_lnA_grid``."""

@@ -19,8 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from exposure.market.curves import DiscountCurve
-from exposure.models.hull_white import HullWhiteParams, hw_B, log_bond_intercept, state_variance
+from exposure.models.hull_white import HullWhiteParams, hw_B
 
 F64 = np.float64
 
@@ -60,8 +59,60 @@ class CurveSet:
 
     def ln_p(self, x, j, T):
         """ln P_j(0, T) (jnp), T static."""
-        c = self.objs[j]
-        return DiscountCurve(np.asarray(c.times, F64), x["curves"][j]).log_discount(np.asarray(T, F64))
+        return static_log_discount(self.objs[j].times, x["curves"][j], T)
+
+
+def static_log_discount(times, log_dfs, t):
+    """``DiscountCurve.log_discount`` (linear in ln P, flat-forward extrapolation) at static times t: the pillar
+    index and the weight (t - t_lo) / (t_hi - t_lo) in NumPy, the same arithmetic on log_dfs in jnp (bit for bit
+    ``jnp.interp``'s), so that a twin's program holds no search loop per call."""
+    t = np.asarray(t, F64)
+    kt = np.concatenate([[0.0], np.asarray(times, F64)])
+    ky = jnp.concatenate([jnp.zeros(1, log_dfs.dtype), log_dfs])
+    i = np.clip(np.searchsorted(kt, t, side="right"), 1, kt.size - 1)
+    inner = ky[i - 1] + ((t - kt[i - 1]) / (kt[i] - kt[i - 1])) * (ky[i] - ky[i - 1])
+    inner = jnp.where(t > kt[-1], ky[-1], inner)  # jnp.interp's clamps (replaced below, as in the curve)
+    last_fwd = -(ky[-1] - ky[-2]) / (kt[-1] - kt[-2])
+    after = ky[-1] - last_fwd * (t - kt[-1])
+    first_fwd = -(ky[1] - ky[0]) / (kt[1] - kt[0])
+    before = -first_fwd * t
+    return jnp.where(t > kt[-1], after, jnp.where(t < 0.0, before, inner))
+
+
+class StaticTimesCurve:
+    """A curve read only at static times (``static_log_discount``), for ``hull_white.log_bond_intercept``."""
+
+    def __init__(self, times, log_dfs):
+        self.times, self.log_dfs = np.asarray(times, F64), log_dfs
+
+    def log_discount(self, t):
+        return static_log_discount(self.times, self.log_dfs, t)
+
+
+def _variance_coefficients(a: float, vol_times, s, t, state: bool):
+    """(g, active) (..., m+1) of ``hull_white.integrated_variance`` (state False) or ``state_variance`` (True) on
+    static (s, t) in NumPy: V = sum_pieces where(active, sigma_k^2 g_k, 0), only sigma traced."""
+    from exposure.models.hull_white import HullWhiteParams, _clip_pieces, _I1_SERIES
+
+    vt = np.asarray(vol_times, F64)
+    u1, u2, T, _, active = _clip_pieces(HullWhiteParams(a, vt, np.zeros(vt.size + 1)), s, t, np)
+    if state:
+        return np.exp(-2.0 * a * (T - u2)) * -np.expm1(-2.0 * a * (u2 - u1)) / (2.0 * a), active
+    d = u2 - u1
+    z = a * d
+    e = -np.expm1(-z)
+    small = z < 0.5
+    zs = np.where(small, z, 0.0)
+    poly = np.zeros_like(zs)
+    for c in reversed(_I1_SERIES):
+        poly = poly * zs + c
+    i1 = np.where(small, d**3 * poly, (z - e - 0.5 * e * e) / (a * a * a))
+    b2 = -np.expm1(-a * (T - u2)) / a
+    return i1 + b2 * (e / a) ** 2 + b2 * b2 * -np.expm1(-2.0 * z) / (2.0 * a), active
+
+
+def _variance(sig, g, active):
+    return jnp.sum(jnp.where(active, sig * sig * g, 0.0), axis=-1)
 
 
 def _pairs(t, T):
@@ -102,8 +153,11 @@ class RateTwin:
         """lnA(t, T) (jnp, shape of t and T broadcast), T clamped to t; each distinct (t, T) evaluated once."""
         t, T = np.broadcast_arrays(np.asarray(t, F64), np.asarray(T, F64))
         shape, pr, inv = _pairs(t, np.maximum(T, t))
-        v = log_bond_intercept(self._params(x), DiscountCurve(self.times, x["curves"][self.slot]), pr[:, 0], pr[:, 1],
-                               xp=jnp)
+        s, e = pr[:, 0], pr[:, 1]
+        lp = lambda T_: static_log_discount(self.times, x["curves"][self.slot], T_)  # noqa: E731
+        sig, z = x["sigma"][self.j], np.zeros_like(s)
+        iv = lambda a_, b_: _variance(sig, *_variance_coefficients(self.a, self.vt, a_, b_, False))  # noqa: E731
+        v = lp(e) - lp(s) + 0.5 * (iv(s, e) - iv(z, e) + iv(z, s))  # ``log_bond_intercept``'s terms, in order
         return v[inv].reshape(shape)
 
     def B(self, t, T) -> np.ndarray:
@@ -113,7 +167,8 @@ class RateTwin:
     def state_variance(self, x, s, t):
         """Var[x(t) | x(s)] (jnp), shape of s and t broadcast."""
         shape, pr, inv = _pairs(s, t)
-        return state_variance(self._params(x), pr[:, 0], pr[:, 1], xp=jnp)[inv].reshape(shape)
+        g, active = _variance_coefficients(self.a, self.vt, pr[:, 0], pr[:, 1], True)
+        return _variance(x["sigma"][self.j], g, active)[inv].reshape(shape)
 
 
 def safe_sqrt(v):

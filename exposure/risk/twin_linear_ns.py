@@ -78,7 +78,8 @@ def leaves_ns(tw, x, c_tr) -> dict:
 def copies_x0(tw, n_c: int) -> dict:
     """The twin's x0 with n_c copies of every ln_df and sigma vector (the vjp's inputs)."""
     x0 = tw.x0()
-    rep = lambda a: jnp.broadcast_to(a[None], (n_c,) + a.shape)  # noqa: E731
+    rep = lambda a: jax.device_put(np.ascontiguousarray(  # noqa: E731  a copy: no per-shape broadcast program
+        np.broadcast_to(np.asarray(a)[None], (n_c,) + np.shape(a))))
     return dict(x0, ln_df=tuple(rep(a) for a in x0["ln_df"]), sigma=tuple(rep(a) for a in x0["sigma"]))
 
 

@@ -58,6 +58,7 @@ class SwaptionPresTwin(OneCurrencyTwin):
                                   fixed=(fixed_t, fixed_acc, s.fixed_rate)))
         pre = batch.prepare(ctx)
         self._bond_static(specs)
+        self._kappa_static()
         self._option_static(ctx, pre, specs)
         if batch.physical:
             self._underlying_static(ctx, pre, specs, legs)
@@ -88,18 +89,52 @@ class SwaptionPresTwin(OneCurrencyTwin):
         self.bond_dest = dest
         self.amts0 = amts
 
-    def _amounts(self, kappas):
-        """(n, m) coupon bond amounts and (n,) targets at the kappas (jnp)."""
-        n, m = self.amts0.shape
-        flat, vals, target = [], [], []
-        for (i, out, order, kind, ref, base), kp in zip(self.bond_dest, kappas):
+    def _kappa_static(self):
+        """The legs' resets padded to (n, m_r) (a row's last reset repeated: valid times, masked) and the coupon
+        bonds' scatter flattened over trades, so that the twin's program has one op per formula, not per trade
+        (its size, and its compilation, no longer grow with the batch)."""
+        n = len(self.legs)
+        m_r = max([1] + [lg["fs"].size for lg in self.legs])
+        self.m_r = m_r
+
+        def pad(key, dtype=np.float64, fill=None):
+            out = np.zeros((n, m_r), dtype)
+            for i, lg in enumerate(self.legs):
+                a = np.asarray(lg[key])
+                out[i, :a.size] = a
+                if a.size:
+                    out[i, a.size:] = a[-1] if fill is None else fill
+                else:
+                    out[i, :] = 1.0 if fill is None else fill
+            return out
+
+        self.k_fs, self.k_fe, self.k_fp, self.k_tstar = pad("fs"), pad("fe"), pad("fp"), pad("tstar")
+        self.k_lag = pad("lag", bool, False)
+        self.k_t0 = pad("at_t0", bool, False)
+        slots = [lg["f_slot"] for lg in self.legs]
+        self.k_groups = [(f, np.array([i for i, g in enumerate(slots) if g == f], np.int64))
+                         for f in dict.fromkeys(slots)]
+        order = np.concatenate([rows for _, rows in self.k_groups])
+        self.k_inv = np.argsort(order, kind="stable")  # rows of the groups' concatenation back in trade order
+        self.k_any_lag = bool(self.k_lag.any())
+        m = self.amts0.shape[1]
+        dest, kind, ref, base = [], [], [], []
+        for i, out, _order, kd, rf, bs in self.bond_dest:
             use = out >= 0
-            v = jnp.where(kind == 1, -kp[ref], jnp.asarray(base))
-            flat.append(i * m + out[use])
-            vals.append(v[use])
-            target.append(jnp.sum(kp[self.legs[i]["at_t0"]]))
-        amts = jnp.zeros(n * m).at[np.concatenate(flat)].add(jnp.concatenate(vals)).reshape(n, m)
-        return amts, jnp.stack(target)
+            dest.append(i * m + out[use])
+            kind.append(kd[use])
+            ref.append(i * m_r + rf[use])
+            base.append(bs[use])
+        cat = lambda a, dt: np.concatenate(a).astype(dt) if a else np.zeros(0, dt)  # noqa: E731
+        self.b_dest, self.b_kind = cat(dest, np.int64), cat(kind, np.float64)
+        self.b_ref, self.b_base = cat(ref, np.int64), cat(base, np.float64)
+
+    def _amounts(self, kp):
+        """(n, m) coupon bond amounts and (n,) targets at the kappas kp (n, m_r) (jnp)."""
+        n, m = self.amts0.shape
+        v = jnp.where(self.b_kind == 1, -jnp.ravel(kp)[self.b_ref], jnp.asarray(self.b_base))
+        amts = jnp.zeros(n * m).at[self.b_dest].add(v).reshape(n, m)
+        return amts, jnp.sum(jnp.where(self.k_t0, kp, 0.0), axis=1)
 
     def _option_static(self, ctx, pre, specs):
         t, T0, times, amts = self.t, np.array([lg["t0"] for lg in self.legs]), self.times, self.amts0
@@ -144,7 +179,16 @@ class SwaptionPresTwin(OneCurrencyTwin):
             kinds.append(np.concatenate([np.ones_like(pt), np.zeros_like(lg["fs"])]))
             deads.append(np.concatenate([pt, lg["fs"]]))
         self.U = pad_rows([r[0] for r in rows], fill=None)
-        self.u_rows = rows
+        # the holder's swap amounts (n, mU): its fixed and -1 flows (base), then kappa u N per reset (a gather)
+        mU = self.U.shape[1]
+        self.u_base, self.u_kcol = np.zeros((n, mU)), np.zeros((n, mU), bool)
+        self.u_kidx = np.zeros((n, mU), np.int64)
+        for i, (r, lg) in enumerate(zip(rows, self.legs)):
+            a, k = r[1].size, lg["kp"].size
+            self.u_base[i, :a] = r[1]
+            self.u_kcol[i, a:a + k] = True
+            self.u_kidx[i, a:a + k] = i * self.m_r + np.arange(k)
+        self.u_scale = np.array([r[2] * r[3] for r in rows])
         aU = pad_rows([np.concatenate([r[1], lg["kp"] * r[2] * r[3]]) for r, lg in zip(rows, self.legs)], fill=0.0)
         is_pay = pad_rows(kinds, fill=1.0) > 0.5
         D = pad_rows(deads, fill=None)
@@ -198,19 +242,21 @@ class SwaptionPresTwin(OneCurrencyTwin):
 
     # -- the jnp map x -> leaves -----------------------------------------------------------------------------
     def _kappas(self, x):
-        out = []
-        for lg in self.legs:
-            fs, fe = lg["fs"], lg["fe"]
-            if lg["f_slot"] is None:
-                b = jnp.ones(fs.shape)
-            else:
-                lp = lambda j, T: self.curves.ln_p(x, j, T)  # noqa: E731
-                b = jnp.exp(lp(lg["f_slot"], fs) - lp(lg["f_slot"], fe) - lp(self.d_slot, fs) + lp(self.d_slot, fe))
-            if lg["lag"].any():
-                ln = lambda T: self.rt.lnA(x, fs, T)  # noqa: E731
-                b = jnp.where(lg["lag"], b * jnp.exp(ln(lg["fp"]) - ln(fe) - ln(lg["tstar"])), b)
-            out.append(b)
-        return out
+        """(n, m_r) kappa of every leg's resets (padded as ``_kappa_static``): b_j, times the payment-lag factor
+        where lagged."""
+        fs, fe = self.k_fs, self.k_fe
+        parts = []
+        for f_slot, rows in self.k_groups:
+            if f_slot is None:
+                parts.append(jnp.ones((rows.size, self.m_r)))
+                continue
+            lp = lambda j, T: self.curves.ln_p(x, j, T[rows])  # noqa: E731
+            parts.append(jnp.exp(lp(f_slot, fs) - lp(f_slot, fe) - lp(self.d_slot, fs) + lp(self.d_slot, fe)))
+        b = parts[0] if len(parts) == 1 else jnp.concatenate(parts)[self.k_inv]
+        if self.k_any_lag:
+            ln = lambda T: self.rt.lnA(x, fs, T)  # noqa: E731
+            b = jnp.where(self.k_lag, b * jnp.exp(ln(self.k_fp) - ln(fe) - ln(self.k_tstar)), b)
+        return b
 
     def leaves(self, x) -> dict:
         """{"opt": {a0, a1, wgt}, "opt_bonds": {p}[, "flows": {amt}, "flow_bonds": {p}, "ex_flows": {amt, lnA},
@@ -255,8 +301,7 @@ class SwaptionPresTwin(OneCurrencyTwin):
     def _underlying(self, x, kappas) -> dict:
         rt, t = self.rt, self.t
         n, mU = self.U.shape
-        aU = jnp.stack([jnp.pad(jnp.concatenate([jnp.asarray(r[1]), kp * r[2] * r[3]]), (0, mU - r[1].size - kp.size))
-                        for r, kp in zip(self.u_rows, kappas)])
+        aU = jnp.where(self.u_kcol, (kappas * self.u_scale[:, None]).ravel()[self.u_kidx], self.u_base)
         aU3 = jnp.broadcast_to(aU[None], (t.size, n, mU))
         lnA_U = rt.lnA(x, t[:, None, None], self.U[None])
         c0 = []
