@@ -21,7 +21,6 @@ twin's trades, is left to the caller (``cotangent_layout`` returns None).
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from exposure.risk.compact import ELEMENTS, ZERO
