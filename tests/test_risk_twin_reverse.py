@@ -13,8 +13,10 @@ leaf scaled by 1 / the largest |dpres| of that leaf over the factors, so that ev
     setup step 0.1, 6e-10 at 0.03, 1.8e-9 at 0.01: the reference's rounding in its central differences, ~eps/h; the
     reverse form has no step);
   * the amounts' Jacobian equals the central difference of ``cashflows.generate`` at the moved markets;
-  * FX/equity vols, swaption quotes, HW sigma, mean reversions, correlations: ``VolReverse`` equals <G, dS/de> with
-    dS/de = ``stage.tangent`` (the reference) to 1e-10 of the largest value.
+  * FX/equity vols, swaption quotes, HW sigma, mean reversions, correlations: ``VolReverse`` and
+    ``setup_vols_reverse.VolModelReverse`` (the model layer's cotangent once, the vol bootstraps transposed, the
+    option twins with R and the market variance as inputs) equal <G, dS/de> with dS/de = ``stage.tangent`` (the
+    reference) to 1e-10 of the largest value (VolModelReverse measured 1e-15).
 Breaking the code once fails them: the amounts' part dropped from ``ReverseSetup.remainder`` at 0.68 relative, the
 linear twins' sigma part dropped from ``VolReverse`` at 9e-3 (HWSigma/EUR/0), the FX/equity vol bootstraps'
 response dropped from ``TwinReverse.options_part`` at 0.22 (DiscountCurve/USD/10Y).
@@ -129,6 +131,7 @@ def test_amount_jacobian_equals_central_difference(base, curves):
 
 def test_vol_and_model_factors_equal_per_factor_tangents(base):
     from exposure.risk import setup_vols
+    from exposure.risk.setup_vols_reverse import VolModelReverse
     from exposure.risk.twin_reverse import VolReverse
 
     cfg, s, S, static, market, factors, G0 = base
@@ -136,12 +139,14 @@ def test_vol_and_model_factors_equal_per_factor_tangents(base):
     assert {"FXVol", "EquityVol", "SwaptionVol", "MeanReversion", "Correlation"} <= {f.factor_type for f in fs}
     tangents = [tangent(cfg, f, S, static, s, STEP, market) for f in fs]  # the reference, per factor
     G = _scaled(G0, _sizes([t["pres"] for t in tangents], S["pres"]))
-    vols = VolReverse(ReverseSetup(cfg, s, S, static, G, market, STEP), G)
-    got = np.array([vols.sensitivity(f) for f in fs])
+    rev = ReverseSetup(cfg, s, S, static, G, market, STEP)
     ref = np.array([contract(G, dS) for dS in tangents])
     scale = np.abs(ref).max()
-    err = np.abs(got - ref).max(axis=1)
-    w = int(np.argmax(err))
-    print("vol/model factors: max relative difference", err.max() / scale, "at", fs[w].label())
-    assert err.max() <= 1e-10 * scale, (fs[w].label(), got[w], ref[w])
+    for vols in (VolReverse(rev, G), VolModelReverse(rev, G)):  # per factor the model jvp / its cotangent once
+        got = np.array([vols.sensitivity(f) for f in fs])
+        err = np.abs(got - ref).max(axis=1)
+        w = int(np.argmax(err))
+        print(type(vols).__name__, "vol/model factors: max relative difference", err.max() / scale, "at",
+              fs[w].label())
+        assert err.max() <= 1e-10 * scale, (type(vols).__name__, fs[w].label(), got[w], ref[w])
     assert sum(np.any(r) for r in ref) > 40

@@ -1,0 +1,170 @@
+"""FX/equity vol pillars and model parameters in reverse: the model layer's cotangent once, then dot products.
+
+For a factor e that ``setup_vols`` takes (a vol pillar, a mean reversion, a Hull-White sigma piece, a swaption
+quote, a correlation) the model arrays' part of d measure_o / de is
+
+    <G_model, J_theta dtheta/de> = <g_theta, dtheta/de>,    g_theta = J_theta' G_model      (one vjp, all rows)
+
+on theta's vol and model parts p = (a, ir_vol, fx_vol, eq_vol, R). L's cotangent is the transpose of
+``setup_model.factor_tangent`` (the eigenvectors of the base run's covariances):
+
+    H = V' G_L,   G_A = F o (H diag s) + diag(H_jj / (2 s_j)) (s_j > 0),   G_Sigma = V G_A V'
+
+(F the rotation weights 1/(w_j - w_i) of ``factor_tangent``), so one backward program of the jnp model layer
+(``setup_model.model_arrays``) replaces one forward program call per factor. dtheta/de stays ``setup_vols.
+theta_direction``'s (NumPy: the bootstrap's implicit-function theorem and the calibration's). A vol pillar's
+response goes through the bootstrap transposed, once for all pillars of an asset:
+
+    dvalues = E J^-1 dw,   dw_i = 2 vol_i T_i size   =>   d measure / dvol_i = 2 vol_i T_i size (J^-T E' g)_i
+
+(E: the last piece repeated; ``AssetVol.pieces_tangent``; market forward vols: that map's transpose).
+The pricing data is ``vol_pres``'s (the twins' sigma where only sigma moves, the FX/equity option twins with the
+correlation and the market variance as inputs, central differences of prepare for the rest).
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from exposure.risk.setup_model import EIG_GAP, model_arrays
+
+VOL_THETA = ("a", "ir_vol", "fx_vol", "eq_vol", "R")  # theta's parts a vol or model factor moves
+
+
+def factor_cotangent(w, V, G):
+    """G_Sigma (n_out, ..., d, d) of G_L (n_out, ..., d, d): the transpose of ``factor_tangent`` at (w, V)
+    (..., d), (..., d, d) (module docstring), NumPy."""
+    gap = w[..., None, :] - w[..., :, None]  # [i, j] = w_j - w_i
+    tol = EIG_GAP * np.max(np.abs(w), axis=-1, keepdims=True)[..., None]
+    big = np.abs(gap) > tol
+    F = np.where(big, 1.0 / np.where(big, gap, 1.0), 0.0)
+    pos = w > 0.0
+    s = np.sqrt(np.where(pos, w, 0.0))
+    H = np.einsum("...ji,o...jk->o...ik", V, np.asarray(G, np.float64))
+    diag = np.where(pos, np.diagonal(H, axis1=-2, axis2=-1) / (2.0 * np.where(pos, s, 1.0)), 0.0)
+    GA = F * H * s[..., None, :]
+    GA = GA + diag[..., :, None] * np.eye(w.shape[-1])
+    return np.einsum("...ij,o...jk,...lk->o...il", V, GA, V)
+
+
+def model_cotangent(tangent, G, keys=VOL_THETA) -> dict:
+    """g_theta = J_theta' G_model on theta's ``keys`` (leading axis n_out), one vjp of the jnp model layer with
+    the rows vmapped; tangent: the run's ``setup_model.ModelTangent`` (its base eigen-decompositions)."""
+    lay, theta = tangent.layout, tangent.theta
+    if tangent._eig is None:
+        tangent.arrays(tangent.zero())
+    (w, V), beig = tangent._eig
+    cot = {k: np.asarray(G[k], np.float64) for k in ("Phi", "mu", "y0", "log_num")}
+    cot["Sigma"] = factor_cotangent(w, V, G["L"])
+    if lay.lo is not None:
+        b = G["bridge"]
+        cot["bridge"] = {"A": np.asarray(b["A"]), "B": np.asarray(b["B"]), "m": np.asarray(b["m"]),
+                         "V": factor_cotangent(beig[0], beig[1], b["L"])}
+    fixed = {k: v for k, v in theta.items() if k not in keys}
+
+    def rows(x, c):
+        _, f = jax.vjp(lambda x_: model_arrays(dict(fixed, **x_), lay), x)
+        return jax.lax.map(lambda r: f(r)[0], c)
+
+    return jax.tree_util.tree_map(np.asarray, jax.jit(rows)({k: theta[k] for k in keys}, cot))
+
+
+def theta_dot(g_theta: dict, th: dict) -> np.ndarray:
+    """<g_theta, dtheta> (n_out,) over g_theta's keys (dtheta theta-shaped, NumPy)."""
+    out = 0.0
+    for k, g in g_theta.items():
+        for gl, dl in zip(jax.tree_util.tree_leaves(g), jax.tree_util.tree_leaves(th[k])):
+            d = np.asarray(dl, np.float64).reshape(-1)
+            if d.size and np.any(d):
+                out = out + np.asarray(gl).reshape(gl.shape[0], -1) @ d
+    return out
+
+
+def pillar_cotangents(av, g_values, p0) -> np.ndarray:
+    """d measure / d w_i (n_out, n) of an asset's total variances from g_values (n_out, n+1) of its model vol
+    pieces: the transpose of ``AssetVol.pieces_tangent`` (dv_p = 0) applied to every row at once."""
+    g = np.asarray(g_values, np.float64)
+    n = av.T.size
+    if av.bootstrap:
+        ge = g[:, :n].copy()
+        ge[:, -1] += g[:, n]
+        return np.linalg.solve(av.jacobian(p0).T, ge.T).T
+    T0 = np.concatenate([[0.0], av.T])
+    w0 = np.concatenate([[0.0], av.w])
+    vals = np.sqrt(np.concatenate([np.diff(w0) / np.diff(T0), [w0[-1] / T0[-1]]]))
+    k = np.where(vals > 0, 1.0 / (2.0 * np.where(vals > 0, vals, 1.0)), 0.0)  # dvalue/dvar
+    gv = g * k[None, :]  # d / dvar pieces
+    dT = np.diff(T0)
+    gw = np.zeros((g.shape[0], n))  # var_k = (w_k - w_{k-1}) / dT_k (k < n), var_n = w_n / T_n
+    gw += gv[:, :n] / dT[None, :]
+    gw[:, :-1] -= gv[:, 1:n] / dT[None, 1:]
+    gw[:, -1] += gv[:, n] / T0[-1]
+    return gw
+
+
+class VolModelReverse:
+    """FX/equity vol pillars and model parameters (``setup_vols.covered``) against one run's G: the model arrays'
+    part by ``model_cotangent`` once (vol pillars: ``pillar_cotangents``, once per asset), the pricing data as
+    ``twin_reverse.VolReverse`` takes it (its ``pres_part``). Same interface as ``VolReverse``."""
+
+    def __init__(self, rev, G):
+        from exposure.risk import setup_vols as sv
+
+        self.rev = rev
+        self.vctx = sv.vol_context(rev.cfg, rev.s, rev.static, rev.ctx.tangent.theta)
+        self.g_theta = model_cotangent(rev.ctx.tangent, G)
+        self.g_pillar = {}  # asset -> d measure / d vol_i per unit size (n_out, n)
+        for key, (av, tk, pos) in self.vctx.assets.items():
+            gw = pillar_cotangents(av, self.g_theta[tk][pos], self.vctx.p0)
+            self.g_pillar[key] = gw * (2.0 * av.vol * av.T)[None, :]
+
+    def sensitivity(self, factor) -> np.ndarray | None:
+        """d measure_o / de (n_out,), or None for a factor ``setup_vols.in_place_tangent`` does not take."""
+        from exposure.risk import setup_vols as sv
+        from exposure.risk.factors import value_at
+
+        rev = self.rev
+        cfg, s = rev.cfg, rev.s
+        if not sv.covered(cfg, factor):
+            return None
+        vctx = self.vctx
+        if factor.factor_type in sv.VOL_TYPES:  # the quote must be the built curve's (``in_place_tangent``)
+            key, i = sv._vol_pillar(factor)
+            if not np.isclose(float(value_at(cfg, factor.path)), vctx.assets[key][0].vol[i], rtol=1e-12, atol=0):
+                return None
+        th, dsig, moved = sv.theta_direction(rev.ctx, vctx, s.built.model, s.market, factor)
+        if factor.factor_type in sv.VOL_TYPES:
+            out = self.g_pillar[key][:, i] * factor.size
+        else:
+            out = theta_dot(self.g_theta, th)
+        return out + pres_part(rev, vctx, factor, th, dsig, moved)
+
+
+def pres_part(rev, vctx, factor, th, dsig, moved) -> np.ndarray:
+    """<G_pres, dpres/de> of a vol or model factor along theta's move th (``setup_vols.theta_direction``): the
+    twins' dot products where only Hull-White sigma moves, the batches' central differences at the first-order
+    moved model otherwise (``twin_reverse.VolReverse``'s)."""
+    from exposure.risk import setup_vols as sv
+    from exposure.risk.state import batch_difference
+    from exposure.risk.twins import sigma_only
+
+    s, step = rev.s, rev.step
+    model, market = s.built.model, s.market
+    batches = s.portfolio.batches
+    out = np.zeros(rev.n_out)
+    if sigma_only(factor):
+        tr = rev.twin_reverse()
+        out = out + tr.linear_sigma_part(dsig) + tr.options_part(None, dsig, list(th["fx_vol"]), list(th["eq_vol"]))
+        diff = [i for i in range(len(batches)) if i not in rev.pt.twins]
+    else:
+        diff = [i for i, b in enumerate(batches) if vctx.layout[i][1] and (
+            sv.reads(b) is None or sv.reads(b) & moved)]
+    if diff:
+        models = tuple(sv.moved_model(model, th, e) for e in (step, -step))
+        markets = tuple(sv.moved_market(market, factor, e) for e in (step, -step))
+        for i in diff:
+            at, _, ints = vctx.layout[i]
+            for j, d in enumerate(batch_difference(batches[i], ints, markets, models, s, rev.static, factor, step)):
+                out = out + rev._G_pres.dot(at + j, np.asarray(d, np.float64))
+    return out
