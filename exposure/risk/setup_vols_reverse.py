@@ -30,6 +30,8 @@ import numpy as np
 from exposure.risk.setup_model import EIG_GAP, model_arrays
 
 VOL_THETA = ("a", "ir_vol", "fx_vol", "eq_vol", "R")  # theta's parts a vol or model factor moves
+# factors whose pricing-data move is the FX / equity option twins' x with R and w_mkt (``OptionCotangents``)
+VOL_OPTION_TYPES = ("FXVol", "EquityVol", "Correlation")
 
 
 def factor_cotangent(w, V, G):
@@ -160,6 +162,10 @@ def pres_part(rev, vctx, factor, th, dsig, moved) -> np.ndarray:
     else:
         diff = [i for i, b in enumerate(batches) if vctx.layout[i][1] and (
             sv.reads(b) is None or sv.reads(b) & moved)]
+        if factor.factor_type in VOL_OPTION_TYPES:  # the FX / equity option twins with R and w_mkt as inputs
+            opt = option_cotangents(rev)
+            out = out + opt.part(factor, th, dsig)
+            diff = [i for i in diff if i not in opt.twins]
     if diff:
         models = tuple(sv.moved_model(model, th, e) for e in (step, -step))
         markets = tuple(sv.moved_market(market, factor, e) for e in (step, -step))
@@ -168,3 +174,70 @@ def pres_part(rev, vctx, factor, th, dsig, moved) -> np.ndarray:
             for j, d in enumerate(batch_difference(batches[i], ints, markets, models, s, rev.static, factor, step)):
                 out = out + rev._G_pres.dot(at + j, np.asarray(d, np.float64))
     return out
+
+
+class _Extended:
+    """A twin seen with x0 extended by R and w_mkt (``twin_options``' optional inputs)."""
+
+    def __init__(self, tw, R0):
+        import jax.numpy as jnp
+
+        self.tw, self._x0 = tw, dict(tw.x0(), R=jnp.asarray(R0), wmkt=jnp.asarray(tw.w_mkt))
+
+    def x0(self):
+        return self._x0
+
+    def leaves(self, x):
+        return self.tw.leaves(x)
+
+
+class OptionCotangents:
+    """g_x = (dleaves/dx)' G_pres of every option twin (``twins.option_twins``), the FX / equity ones on x =
+    (curves, sigma, fx/eq vol pieces, R, w_mkt), once by one vjp (``twin_reverse.twin_cotangents``): the curve,
+    sigma-only (``TwinReverse`` in "vjp" mode) and vol / correlation factors' option part are then dot products.
+    ``part``: <g_x, dx/de> of a vol / correlation factor with dx/de theta's move and dw_mkt/de the central
+    difference of the market variance (``opt_fx.pair_variance``, the equity vol curve) at the moved vol curve and
+    correlation (NumPy, the option expiries only)."""
+
+    def __init__(self, rev):
+        from exposure.risk.twin_options import EquityOptionPresTwin, FxOptionPresTwin
+        from exposure.risk.twin_reverse import twin_cotangents
+
+        self.rev = rev
+        ext = (FxOptionPresTwin, EquityOptionPresTwin)
+        options = {i: tw for i, tw in rev.pt.twins.items() if i not in rev.twins}
+        self.twins = {i: tw for i, tw in options.items() if isinstance(tw, ext)}
+        R0 = np.asarray(rev.model.correlation, np.float64)
+        self.g = twin_cotangents(rev, {i: _Extended(tw, R0) if isinstance(tw, ext) else tw for i, tw in options.items()})
+
+    def part(self, factor, th, dsig) -> np.ndarray:
+        import dataclasses
+
+        from exposure.pricing.opt_common import variance_between_np
+        from exposure.pricing.opt_fx import pair_variance
+        from exposure.risk import setup_vols as sv
+        from exposure.risk.twin_options import FxOptionPresTwin
+        from exposure.risk.twin_reverse import _dot, direction
+
+        rev, out = self.rev, np.zeros(self.rev.n_out)
+        model, market, h = rev.model, rev.s.market, rev.step
+        fx = list(th["fx_vol"])
+        eq = list(th["eq_vol"])
+        mk = tuple(sv.moved_market(market, factor, e) for e in (h, -h))
+        md = tuple(dataclasses.replace(model, correlation=np.asarray(model.correlation) + e * th["R"]) for e in (h, -h))
+        for i, tw in self.twins.items():
+            dx = direction(tw, market, None, dsig, fx, eq, model)
+            if isinstance(tw, FxOptionPresTwin):
+                w = [pair_variance(m, d, tw.batch.foreign, tw.batch.domestic, 0.0, tw.T) for m, d in zip(mk, md)]
+            else:
+                w = [variance_between_np(m.equities[tw.batch.name].vol, np.zeros_like(tw.T), tw.T) for m in mk]
+            dx["R"], dx["wmkt"] = np.asarray(th["R"], np.float64), (w[0] - w[1]) / (2.0 * h)
+            out += _dot(self.g[i], dx)
+        return out
+
+
+def option_cotangents(rev) -> OptionCotangents:
+    """The run's ``OptionCotangents`` (built on first use, held by the ``ReverseSetup``)."""
+    if "_option_vols" not in rev.__dict__:
+        rev._option_vols = OptionCotangents(rev)
+    return rev._option_vols

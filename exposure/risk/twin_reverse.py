@@ -136,11 +136,12 @@ class TwinReverse:
     """The option twins' g_x and the linear twins' folded amount cotangents of one ``ReverseSetup`` (module
     docstring), computed on first use."""
 
-    # "jvp" (default): one forward program of the option twins alone, one call per factor along dx/de; "vjp": their
-    # g_x once (one backward program, then dot products). Measured (benchmarks/RESULTS.md, 400 trades, 24 dates):
-    # the backward program's compilation costs more than the 133 factors' jvps save; many more factors or larger
-    # option batches per factor may turn it.
-    options_mode = "jvp"
+    # "vjp" (default): their g_x once (one backward program, ``setup_vols_reverse.option_cotangents``, shared with
+    # the vol and correlation factors), then dot products; "jvp": one forward program of the option twins alone, one
+    # call per factor along dx/de. Measured (benchmarks/RESULTS.md, 400 trades, 24 dates, cold): the backward
+    # program's compilation costs more than the 133 factors' jvps save; with a warm cache (bench-1k, 179 factors)
+    # the jvp calls (~0.15 s each) and the jvp program's tracing cost more than the one backward pass.
+    options_mode = "vjp"
 
     def __init__(self, rev):
         from exposure.risk.setup_amounts import amount_jacobian
@@ -149,8 +150,10 @@ class TwinReverse:
         self.rev = rev
         self.options = {i: tw for i, tw in rev.pt.twins.items() if i not in rev.twins}
         self.mode = self.options_mode
-        if self.mode == "vjp":
-            self.g_opt = twin_cotangents(rev, self.options)
+        if self.mode == "vjp":  # shared with the vol / correlation factors (their x holds R and w_mkt too)
+            from exposure.risk.setup_vols_reverse import option_cotangents
+
+            self.g_opt = option_cotangents(rev).g
         else:
             self._jvp_setup()
         self.vctx = vol_context(rev.cfg, rev.s, rev.static, rev.ctx.tangent.theta)
@@ -189,7 +192,7 @@ class TwinReverse:
             return self._jvp_part(dx)
         out = np.zeros(self.rev.n_out)
         for i in self.options:
-            out += _dot(self.g_opt[i], dx[i])
+            out += _dot({k: self.g_opt[i][k] for k in dx[i]}, dx[i])
         return out
 
     def _jvp_setup(self) -> None:
