@@ -72,6 +72,45 @@ def model_cotangent(tangent, G, keys=VOL_THETA) -> dict:
     return jax.tree_util.tree_map(np.asarray, jax.jit(rows)({k: theta[k] for k in keys}, cot))
 
 
+def run_cotangent(rev, G) -> dict:
+    """``model_cotangent`` of a ``ReverseSetup``'s run, computed once (held by it)."""
+    if "_vol_theta" not in rev.__dict__:
+        rev._vol_theta = model_cotangent(rev.ctx.tangent, G)
+    return rev._vol_theta
+
+
+def sigma_cotangents(rev, G) -> dict:
+    """{ccy: gsig (n_out, m)} of every calibrated currency (``ReverseSetup._sigma_cotangents``):
+
+        gsig_c = g_theta["ir_vol"][c] - sum_assets (dv/dsigma_c)' J^-T E' g_theta[asset pieces] + sum_twins g_x["sigma"]
+
+    (the FX/equity vol bootstraps' response to sigma_c transposed, dv/dsigma_c by ``VolContext.dv_dp``, m calls)
+    instead of 2 m model builds and m model jvps."""
+    from exposure.risk import setup_vols as sv
+
+    g_theta = run_cotangent(rev, G)
+    vctx = sv.vol_context(rev.cfg, rev.s, rev.static, rev.ctx.tangent.theta)
+    gw = {key: pillar_cotangents(av, g_theta[tk][pos], vctx.p0) for key, (av, tk, pos) in vctx.assets.items()
+          if av.bootstrap}
+    model, out = rev.model, {}
+    zeros = {"a": np.zeros(model.n_ccy), "R": np.zeros(np.shape(model.correlation))}
+    for c, (ift, ci, _) in rev.ctx.ift.items():
+        g = np.array(g_theta["ir_vol"][ci], np.float64)
+        for k in range(g.shape[1] if gw else 0):
+            unit = np.zeros(g.shape[1])
+            unit[k] = 1.0
+            ir = tuple(unit if j == ci else np.zeros(np.size(v.values)) for j, v in enumerate(model.ir_vols))
+            dv = vctx.dv_dp(dict(zeros, ir_vol=ir))
+            for key, w in gw.items():
+                g[:, k] -= w @ dv[key]
+        for i, tw in rev.twins.items():
+            ccys = list(tw.cf.currencies)
+            if c in ccys:
+                g += np.asarray(rev.g_x[i]["sigma"][ccys.index(c)]).reshape(rev.n_out, -1)
+        out[c] = g
+    return out
+
+
 def theta_dot(g_theta: dict, th: dict) -> np.ndarray:
     """<g_theta, dtheta> (n_out,) over g_theta's keys (dtheta theta-shaped, NumPy)."""
     out = 0.0
@@ -115,7 +154,7 @@ class VolModelReverse:
 
         self.rev = rev
         self.vctx = sv.vol_context(rev.cfg, rev.s, rev.static, rev.ctx.tangent.theta)
-        self.g_theta = model_cotangent(rev.ctx.tangent, G)
+        self.g_theta = run_cotangent(rev, G)
         self.g_pillar = {}  # asset -> d measure / d vol_i per unit size (n_out, n)
         for key, (av, tk, pos) in self.vctx.assets.items():
             gw = pillar_cotangents(av, self.g_theta[tk][pos], self.vctx.p0)
