@@ -16,9 +16,10 @@ leaf scaled by 1 / the largest |dpres| of that leaf over the factors, so that ev
   * FX/equity vols, swaption quotes, HW sigma, mean reversions, correlations: ``VolReverse`` and
     ``setup_vols_reverse.VolModelReverse`` (the model layer's cotangent once, the vol bootstraps transposed, the
     option twins with R and the market variance as inputs) equal <G, dS/de> with dS/de = ``stage.tangent`` (the
-    reference) to 1e-10 of the largest value (VolModelReverse: 1e-15 where it takes the same central differences;
-    for FX/equity vols and correlations, its option twins' exact derivative against the reference's Richardson
-    extrapolation to 1e-9; the plain reference differs by its O(h^2) truncation, 1.5e-6 at h = 0.1).
+    reference) to 1e-10 of the largest value (VolModelReverse: 1e-15 with the options forward; with the options
+    in reverse (``TwinReverse.options_mode = "vjp"``) FX/equity vols and correlations take the option twins' exact
+    derivative: against the reference's Richardson extrapolation to 1e-9; the plain reference differs by its
+    O(h^2) truncation, 1.5e-6 at h = 0.1).
 Breaking the code once fails them: the amounts' part dropped from ``ReverseSetup.remainder`` at 0.68 relative, the
 linear twins' sigma part dropped from ``VolReverse`` at 9e-3 (HWSigma/EUR/0), the FX/equity vol bootstraps'
 response dropped from ``TwinReverse.options_part`` at 0.22 (DiscountCurve/USD/10Y).
@@ -94,12 +95,12 @@ def test_curve_remainder_equals_per_factor_form(base, curves):
     assert tr.options and tr.amounts and not tr.unfolded  # every product's twin in reverse, amounts folded
     from exposure.risk.twin_reverse import TwinReverse
 
-    assert tr.mode == "vjp"  # the option twins' cotangents once (one vjp)
-    TwinReverse.options_mode = "jvp"  # one jvp per factor along the same directions: the same numbers
+    assert tr.mode == "jvp"
+    TwinReverse.options_mode = "vjp"  # the option twins' cotangents once (one vjp), the same directions: same numbers
     try:
         back = TwinReverse(rev)
     finally:
-        TwinReverse.options_mode = "vjp"
+        TwinReverse.options_mode = "jvp"
     for f in fs[::4]:
         a, b = back.options_part(f, {}), tr.options_part(f, {})
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12 * np.abs(b).max(initial=0.0))
@@ -152,13 +153,23 @@ def test_vol_and_model_factors_equal_per_factor_tangents(base):
     for k in opt:
         half = contract(G, tangent(cfg, fs[k], S, static, s, STEP / 2, market))
         rich[k] = (4.0 * half - ref[k]) / 3.0
-    for vols, r, tol in ((VolReverse(rev, G), ref, 1e-10), (VolModelReverse(rev, G), rich, 1e-9)):
+    from exposure.risk.twin_reverse import TwinReverse
+
+    assert rev.twin_reverse().mode == "jvp"
+    TwinReverse.options_mode = "vjp"  # the option twins' cotangents once, R and w_mkt among their inputs
+    try:
+        back = TwinReverse(rev)
+    finally:
+        TwinReverse.options_mode = "jvp"
+    for vols, r, tol, mode in ((VolReverse(rev, G), ref, 1e-10, "jvp"), (VolModelReverse(rev, G), ref, 1e-10, "jvp"),
+                               (VolModelReverse(rev, G), rich, 1e-9, "vjp")):
+        rev._twin_reverse = back if mode == "vjp" else rev._twin_reverse
         got = np.array([vols.sensitivity(f) for f in fs])
         err = np.abs(got - r).max(axis=1)
         w = int(np.argmax(err))
-        print(type(vols).__name__, "vol/model factors: max relative difference", err.max() / scale, "at",
+        print(type(vols).__name__, mode, "vol/model factors: max relative difference", err.max() / scale, "at",
               fs[w].label())
-        assert err.max() <= tol * scale, (type(vols).__name__, fs[w].label(), got[w], r[w])
+        assert err.max() <= tol * scale, (type(vols).__name__, mode, fs[w].label(), got[w], r[w])
     assert sum(np.any(r) for r in ref) > 40
     assert sum(np.any(ref[k]) for k in opt) > 20
     # the calibrated sigma's cotangent: the model layer's cotangent once (the bootstraps transposed) against

@@ -201,7 +201,8 @@ def pres_part(rev, vctx, factor, th, dsig, moved) -> np.ndarray:
     else:
         diff = [i for i, b in enumerate(batches) if vctx.layout[i][1] and (
             sv.reads(b) is None or sv.reads(b) & moved)]
-        if factor.factor_type in VOL_OPTION_TYPES:  # the FX / equity option twins with R and w_mkt as inputs
+        if factor.factor_type in VOL_OPTION_TYPES and rev.twin_reverse().mode == "vjp":  # the FX / equity option
+            # twins with R and w_mkt as inputs (their one backward pass: only where the options go in reverse)
             opt = option_cotangents(rev)
             out = out + opt.part(factor, th, dsig)
             diff = [i for i in diff if i not in opt.twins]

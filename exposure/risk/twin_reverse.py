@@ -136,12 +136,13 @@ class TwinReverse:
     """The option twins' g_x and the linear twins' folded amount cotangents of one ``ReverseSetup`` (module
     docstring), computed on first use."""
 
-    # "vjp" (default): their g_x once (one backward program, ``setup_vols_reverse.option_cotangents``, shared with
-    # the vol and correlation factors), then dot products; "jvp": one forward program of the option twins alone, one
-    # call per factor along dx/de. Measured (benchmarks/RESULTS.md, 400 trades, 24 dates, cold): the backward
-    # program's compilation costs more than the 133 factors' jvps save; with a warm cache (bench-1k, 179 factors)
-    # the jvp calls (~0.15 s each) and the jvp program's tracing cost more than the one backward pass.
-    options_mode = "vjp"
+    # "jvp" (default): one forward program of the option twins alone, one call per factor along dx/de; "vjp": their
+    # g_x once (one backward program with the rows vmapped, ``setup_vols_reverse.option_cotangents``, shared with the
+    # vol and correlation factors), then dot products. Measured (benchmarks/RESULTS.md): on a 400-trade book (cold)
+    # the backward program's compilation costs more than the 133 factors' jvps save; on bench-1k warm (64 x 40) the
+    # backward pass over every (measure, netting set) row costs more CPU than the per-factor jvps (37 s against 25 s
+    # for the whole set-up layer). It turns where factors outnumber the output rows.
+    options_mode = "jvp"
 
     def __init__(self, rev):
         from exposure.risk.setup_amounts import amount_jacobian
