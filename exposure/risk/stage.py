@@ -77,9 +77,9 @@ def ad_sensitivities(cfg, s, settings: RiskSettings, n_paths: int, seed: int, an
         rev = ReverseSetup(cfg, s, S, static, G, market, settings.setup_step)
     vols = None  # FX/equity vols and model parameters against the same one-time twin cotangents (``twin_reverse``)
     if rev is not None:
-        from exposure.risk.setup_vols_reverse import VolModelReverse  # (twin_reverse.VolReverse: per-factor jvp)
+        from exposure.risk.twin_reverse import VolReverse
 
-        vols = VolModelReverse(rev, G)
+        vols = VolReverse(rev, G)
     for i, f in enumerate(factors):
         if rev is not None and rev.covers(f):
             sens[:, :, i] = rev.sensitivity(f).reshape(n_meas, n_ns).T
