@@ -13,8 +13,13 @@ leaf scaled by 1 / the largest |dpres| of that leaf over the factors, so that ev
     setup step 0.1, 6e-10 at 0.03, 1.8e-9 at 0.01: the reference's rounding in its central differences, ~eps/h; the
     reverse form has no step);
   * the amounts' Jacobian equals the central difference of ``cashflows.generate`` at the moved markets;
-  * FX/equity vols, swaption quotes, HW sigma, mean reversions, correlations: ``VolReverse`` equals <G, dS/de> with
-    dS/de = ``stage.tangent`` (the reference) to 1e-10 of the largest value.
+  * FX/equity vols, swaption quotes, HW sigma, mean reversions, correlations: ``VolReverse`` and
+    ``setup_vols_reverse.VolModelReverse`` (the model layer's cotangent once, the vol bootstraps transposed, the
+    option twins with R and the market variance as inputs) equal <G, dS/de> with dS/de = ``stage.tangent`` (the
+    reference) to 1e-10 of the largest value (VolModelReverse: 1e-15 with the options forward; with the options
+    in reverse (``TwinReverse.options_mode = "vjp"``) FX/equity vols and correlations take the option twins' exact
+    derivative: against the reference's Richardson extrapolation to 1e-9; the plain reference differs by its
+    O(h^2) truncation, 1.5e-6 at h = 0.1).
 Breaking the code once fails them: the amounts' part dropped from ``ReverseSetup.remainder`` at 0.68 relative, the
 linear twins' sigma part dropped from ``VolReverse`` at 9e-3 (HWSigma/EUR/0), the FX/equity vol bootstraps'
 response dropped from ``TwinReverse.options_part`` at 0.22 (DiscountCurve/USD/10Y).
@@ -129,6 +134,7 @@ def test_amount_jacobian_equals_central_difference(base, curves):
 
 def test_vol_and_model_factors_equal_per_factor_tangents(base):
     from exposure.risk import setup_vols
+    from exposure.risk.setup_vols_reverse import VOL_OPTION_TYPES, VolModelReverse
     from exposure.risk.twin_reverse import VolReverse
 
     cfg, s, S, static, market, factors, G0 = base
@@ -136,12 +142,44 @@ def test_vol_and_model_factors_equal_per_factor_tangents(base):
     assert {"FXVol", "EquityVol", "SwaptionVol", "MeanReversion", "Correlation"} <= {f.factor_type for f in fs}
     tangents = [tangent(cfg, f, S, static, s, STEP, market) for f in fs]  # the reference, per factor
     G = _scaled(G0, _sizes([t["pres"] for t in tangents], S["pres"]))
-    vols = VolReverse(ReverseSetup(cfg, s, S, static, G, market, STEP), G)
-    got = np.array([vols.sensitivity(f) for f in fs])
+    rev = ReverseSetup(cfg, s, S, static, G, market, STEP)
     ref = np.array([contract(G, dS) for dS in tangents])
     scale = np.abs(ref).max()
-    err = np.abs(got - ref).max(axis=1)
-    w = int(np.argmax(err))
-    print("vol/model factors: max relative difference", err.max() / scale, "at", fs[w].label())
-    assert err.max() <= 1e-10 * scale, (fs[w].label(), got[w], ref[w])
+    # VolModelReverse takes the FX/equity options' data of a vol or correlation factor by their twins' exact
+    # derivative, the reference by central differences of prepare (truncation O(h^2): measured 1.5e-6 of scale
+    # at h = 0.1, x1/4 per halving): against it, Richardson's (4 D(h/2) - D(h)) / 3 (O(h^4)).
+    opt = [k for k, f in enumerate(fs) if f.factor_type in VOL_OPTION_TYPES]
+    rich = ref.copy()
+    for k in opt:
+        half = contract(G, tangent(cfg, fs[k], S, static, s, STEP / 2, market))
+        rich[k] = (4.0 * half - ref[k]) / 3.0
+    from exposure.risk.twin_reverse import TwinReverse
+
+    assert rev.twin_reverse().mode == "jvp"
+    TwinReverse.options_mode = "vjp"  # the option twins' cotangents once, R and w_mkt among their inputs
+    try:
+        back = TwinReverse(rev)
+    finally:
+        TwinReverse.options_mode = "jvp"
+    for vols, r, tol, mode in ((VolReverse(rev, G), ref, 1e-10, "jvp"), (VolModelReverse(rev, G), ref, 1e-10, "jvp"),
+                               (VolModelReverse(rev, G), rich, 1e-9, "vjp")):
+        rev._twin_reverse = back if mode == "vjp" else rev._twin_reverse
+        got = np.array([vols.sensitivity(f) for f in fs])
+        err = np.abs(got - r).max(axis=1)
+        w = int(np.argmax(err))
+        print(type(vols).__name__, mode, "vol/model factors: max relative difference", err.max() / scale, "at",
+              fs[w].label())
+        assert err.max() <= tol * scale, (type(vols).__name__, mode, fs[w].label(), got[w], r[w])
     assert sum(np.any(r) for r in ref) > 40
+    assert sum(np.any(ref[k]) for k in opt) > 20
+    # the calibrated sigma's cotangent: the model layer's cotangent once (the bootstraps transposed) against
+    # 2 m model builds (central differences, relative step 1e-5) and m model jvps
+    from exposure.risk.setup_vols_reverse import sigma_cotangents
+
+    diff = rev._sigma_cotangents_differences(G)
+    once = sigma_cotangents(rev, G)
+    assert set(diff) == set(once) == {"USD"}
+    for c, d in diff.items():
+        e = np.abs(once[c] - d).max() / np.abs(d).max()
+        print("gsig", c, "max relative difference", e)
+        assert e <= 1e-8, (c, once[c], d)

@@ -187,7 +187,20 @@ class ReverseSetup:
         g = jax.jit(rows)(x0, cot)
         return jax.tree_util.tree_map(lambda a: np.asarray(a).reshape((groups * B,) + a.shape[2:])[:n], g)
 
+    # True (default): ``_sigma_cotangents_differences`` (m jvps, 2 m model builds); False: the model layer's
+    # cotangent once (``setup_vols_reverse``): one backward pass per output row, measured not cheaper on bench-1k
+    sigma_by_differences = True
+
     def _sigma_cotangents(self, G) -> dict:
+        """{ccy: gsig (n_out, m)} of every calibrated currency: the model layer's cotangent once
+        (``setup_vols_reverse.sigma_cotangents``)."""
+        if self.sigma_by_differences:
+            return self._sigma_cotangents_differences(G)
+        from exposure.risk.setup_vols_reverse import sigma_cotangents
+
+        return sigma_cotangents(self, G)
+
+    def _sigma_cotangents_differences(self, G) -> dict:
         """{ccy: gsig (n_out, m)} of every calibrated currency: <g_theta, dtheta/dsigma_k> + the twins' sigma."""
         from exposure.models.build import build_model
         from exposure.models.hull_white import HullWhiteParams

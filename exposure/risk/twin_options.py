@@ -9,8 +9,9 @@ the two currencies' curves and Hull-White sigma pieces and the model's lognormal
 
 x = {"curves": the two model curves' ln P pillars, "sigma": (sigma_f, sigma_d), "fxvol": the values of the
 model's piecewise FX vol of each non-base currency of the pair}. The quadrature (knots, Gauss-Legendre nodes,
-which vol piece each node reads), the correlation R, the mean reversions and the market's total variance
-w_mkt (``pair_variance``, the market's FX vol curves: no curve pillar moves them) stay the base run's.
+which vol piece each node reads) and the mean reversions stay the base run's; the correlation R and the market's
+total variance w_mkt (``pair_variance``, the market's FX vol curves: no curve pillar moves them) too, unless x
+holds them ("R" (m, m), "wmkt" (n,): the vol and model factors in reverse, ``setup_vols_reverse``).
 
 Moved leaves: lnAf, lnAd, sd (columns in the batch's order, padded as prepare pads). Bf, Bd, wgt, w, n_alive do
 not move. The FX spot is not read by prepare (the path's FX state carries it): an FX spot's tangent is 0.
@@ -65,18 +66,20 @@ class _VarianceTwin:
             out.append((c, s * _hw_B(float(self.model.hw[c].mean_reversion), T - u), ("ir", c), idx))
         return out
 
-    def _integrand(self, terms, vols):
+    def _integrand(self, terms, vols, R):
         m = self.R.shape[0]
         L = jnp.zeros(terms[0][1].shape + (m,))
         for f, coef, key, idx in terms:
             L = L.at[..., f].add(coef * vols[key][idx])
-        return jnp.einsum("...i,ij,...j->...", L, self.R, L)
+        return jnp.einsum("...i,ij,...j->...", L, R, L)
 
-    def __call__(self, vols):
-        vals = self._integrand(self.full, vols).reshape(-1, self.n_seg, _GL_X.size)
+    def __call__(self, vols, R=None):
+        """v_model on the fixed (t, T); R: the correlation (None: the base model's)."""
+        R = self.R if R is None else R
+        vals = self._integrand(self.full, vols, R).reshape(-1, self.n_seg, _GL_X.size)
         seg = jnp.einsum("rsg,g->rs", vals, _GL_W) * self.seg_half[None, :]
         C = jnp.concatenate([jnp.zeros((seg.shape[0], 1)), jnp.cumsum(seg, axis=1)], axis=1)
-        up = [C[rows, k] + jnp.einsum("ng,g->n", self._integrand(terms, vols), _GL_W) * ph
+        up = [C[rows, k] + jnp.einsum("ng,g->n", self._integrand(terms, vols, R), _GL_W) * ph
               for rows, k, ph, terms in self.parts]
         return jnp.maximum(up[0] - up[1], 0.0).reshape(self.shape)
 
@@ -131,8 +134,9 @@ class FxOptionPresTwin:
         vols.update({("ir", c): x["sigma"][j] for c, j in self.ir_of.items()})
         lnAf = self.rf.lnA(x, t[:, None], T[None, :])
         lnAd = self.rd.lnA(x, t[:, None], T[None, :])
-        shift = self.w_mkt - self.v_0T(vols)
-        var = self.v_tT(vols) + shift[None, :]
+        R, w_mkt = x.get("R"), x.get("wmkt", self.w_mkt)  # optional inputs (``setup_vols_reverse``)
+        shift = w_mkt - self.v_0T(vols, R)
+        var = self.v_tT(vols, R) + shift[None, :]
         sd = jnp.where(self.alive, safe_sqrt(jnp.where(self.alive, jnp.maximum(var, 0.0), 0.0)), 0.0)
         return {"lnAf": self._padded(lnAf), "lnAd": self._padded(lnAd + self.lnK[None, :]), "sd": self._padded(sd)}
 
@@ -180,6 +184,7 @@ class EquityOptionPresTwin:
         t, T = self.t, self.T
         vols = {("asset", 0): x["eqvol"][0]}
         vols.update({("ir", c): x["sigma"][j] for c, j in self.ir_of.items()})
-        var = self.v_tT(vols) + (self.w_mkt - self.v_0T(vols))[None, :]
+        R, w_mkt = x.get("R"), x.get("wmkt", self.w_mkt)  # optional inputs (``setup_vols_reverse``)
+        var = self.v_tT(vols, R) + (w_mkt - self.v_0T(vols, R))[None, :]
         sd = jnp.where(self.alive, safe_sqrt(jnp.where(self.alive, jnp.maximum(var, 0.0), 0.0)), 0.0)
         return {"lnA": self.rt.lnA(x, t[:, None], T[None, :]) + self.lnK[None, :], "sd": sd}

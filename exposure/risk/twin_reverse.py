@@ -137,9 +137,11 @@ class TwinReverse:
     docstring), computed on first use."""
 
     # "jvp" (default): one forward program of the option twins alone, one call per factor along dx/de; "vjp": their
-    # g_x once (one backward program, then dot products). Measured (benchmarks/RESULTS.md, 400 trades, 24 dates):
-    # the backward program's compilation costs more than the 133 factors' jvps save; many more factors or larger
-    # option batches per factor may turn it.
+    # g_x once (one backward program with the rows vmapped, ``setup_vols_reverse.option_cotangents``, shared with the
+    # vol and correlation factors), then dot products. Measured (benchmarks/RESULTS.md): on a 400-trade book (cold)
+    # the backward program's compilation costs more than the 133 factors' jvps save; on bench-1k warm (64 x 40) the
+    # backward pass over every (measure, netting set) row costs more CPU than the per-factor jvps (37 s against 25 s
+    # for the whole set-up layer). It turns where factors outnumber the output rows.
     options_mode = "jvp"
 
     def __init__(self, rev):
@@ -149,8 +151,10 @@ class TwinReverse:
         self.rev = rev
         self.options = {i: tw for i, tw in rev.pt.twins.items() if i not in rev.twins}
         self.mode = self.options_mode
-        if self.mode == "vjp":
-            self.g_opt = twin_cotangents(rev, self.options)
+        if self.mode == "vjp":  # shared with the vol / correlation factors (their x holds R and w_mkt too)
+            from exposure.risk.setup_vols_reverse import option_cotangents
+
+            self.g_opt = option_cotangents(rev).g
         else:
             self._jvp_setup()
         self.vctx = vol_context(rev.cfg, rev.s, rev.static, rev.ctx.tangent.theta)
@@ -189,7 +193,7 @@ class TwinReverse:
             return self._jvp_part(dx)
         out = np.zeros(self.rev.n_out)
         for i in self.options:
-            out += _dot(self.g_opt[i], dx[i])
+            out += _dot({k: self.g_opt[i][k] for k in dx[i]}, dx[i])
         return out
 
     def _jvp_setup(self) -> None:
