@@ -270,14 +270,15 @@ _MAX_CASHFLOWS = 64
 
 
 class LinearBatch(TradeBatch):
-    """Linear trades of one type and currency set, priced as moment matrix products (module docstring)."""
+    """Linear trades of any types and currencies, priced as moment matrix products (module docstring)."""
 
     def __init__(self, specs, netting_set, series_range: float = SERIES_RANGE, exact_fixings: bool = False):
         super().__init__(specs, netting_set)
         self.exact_fixings = bool(exact_fixings)
         if self.netting_set.size != len(self.specs):
             raise ValueError(f"{self.netting_set.size} netting set indices for {len(self.specs)} trades")
-        self.type = self.specs[0].type if self.specs else ""
+        self.types = tuple(sorted({s.type for s in self.specs}))
+        self.type = "/".join(self.types)
         self.series_range = float(series_range)
         self.order = series_order(self.series_range)
 
@@ -521,13 +522,19 @@ def _evaluate(mom, bmid, inv_s, order_k, xi_lim, cc_w, cc_b1, cc_b2, cc_j, cc_b,
 
 
 def make_batches(specs, netting_index) -> list:
-    """Group specs by (type, currencies) into LinearBatch objects (first-appearance order)."""
+    """Every linear trade in one LinearBatch, whatever its type and currencies: the batch prices each of its
+    currencies (its moments are zero for the trades without flows there), and the pricing program then traces
+    and compiles one linear evaluation, not one per (type, currencies) (each cost about 0.1 s of tracing and
+    0.4 s of compilation in a fresh process). Trades with the same ``batch_key`` sit side by side, groups in
+    order of first appearance (the trade order of the results)."""
     groups: dict = {}
     for s, n in zip(specs, netting_index):
-        groups.setdefault(s.batch_key, ([], []))
-        groups[s.batch_key][0].append(s)
-        groups[s.batch_key][1].append(n)
-    return [LinearBatch(g, idx) for g, idx in groups.values()]
+        g = groups.setdefault(s.batch_key, ([], []))
+        g[0].append(s)
+        g[1].append(n)
+    if not groups:
+        return []
+    return [LinearBatch([s for g, _ in groups.values() for s in g], [n for _, idx in groups.values() for n in idx])]
 
 
 def today_context(market, model, fixings=None) -> PricingContext:

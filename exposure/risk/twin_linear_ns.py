@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from exposure.risk.compact import ELEMENTS, ZERO
-from exposure.risk.setup_pres import _taylor
+from exposure.risk.setup_pres import _taylor, trade_columns
 
 LEAVES = ("mom_tr", "mom_ns", "cc_w")
 
@@ -92,9 +92,9 @@ def leaves_ns(tw, x, c_tr) -> dict:
             lnA = lnA.at[:, :, st["lag"]].add(g_c[(slice(None),) + _grid_index(tw, j, t[:, None], st["Tn"][None, :])]
                                               - g_c[(slice(None),) + _grid_index(tw, j, t[:, None], st["Td"][None, :])])
         E = jnp.where(st["alive"][None], jnp.exp(lnA), 0.0)
-        amt = jnp.append(x["amt"][st["sel"]], 0.0)[st["row"]]  # (n_tr, R)
+        amt = jnp.append(x["amt"][st["sel"]], 0.0)[st["row"]]  # (n_j, R): the trades with flows in currency j
         g = st["inv"][st["row"]]
-        cr = np.broadcast_to(np.asarray(c_tr)[:, None], g.shape)
+        cr = np.broadcast_to(np.asarray(c_tr)[st["tr"]][:, None], g.shape)
 
         @jax.checkpoint  # the backward recomputes a date's (n_tr, R, N+1) terms: no residuals of every date
         def one_date(args, amt=amt, g=g, cr=cr):
@@ -102,7 +102,7 @@ def leaves_ns(tw, x, c_tr) -> dict:
             tay = _taylor(z_k, tw.order)
             return jnp.einsum("tr,trn->nt", amt * e_k[cr, g], tay[g])
 
-        moms.append(jax.lax.map(one_date, (jnp.asarray(st["z"]), jnp.moveaxis(E, 1, 0))))
+        moms.append(trade_columns(jax.lax.map(one_date, (jnp.asarray(st["z"]), jnp.moveaxis(E, 1, 0))), st["col"]))
     mom_tr = jnp.stack(moms, axis=1)
     out = {"mom_tr": mom_tr, "mom_ns": mom_tr @ tw.member}
     c = tw.coupons
