@@ -164,6 +164,20 @@ def test_linear_trades_share_one_batch_and_net_as_batches_per_type_and_currency(
     np.testing.assert_allclose(total, by_trade, rtol=0, atol=1e-12 * scale)
 
 
+@pytest.mark.parametrize("limit, ids", [(0, [("R1", "S1", "S3"), ("F1",), ("S2",)]),
+                                         (1, [("R1", "S1", "S3"), ("F1", "S2")])])
+def test_linear_currency_groups_share_a_batch_within_the_padding_limit(tmp_path, mm, grid, monkeypatch, limit, ids):
+    """Groups by currency set, smallest first, share a batch while its (trade, currency) pairs without flows stay
+    within PAD_LIMIT: USD (3 trades), EUR (1), EUR/USD (1); EUR joining EUR/USD carries 1 such pair (S2 in USD)."""
+    import exposure.pricing.linear as linear
+
+    monkeypatch.setattr(linear, "PAD_LIMIT", limit)
+    p = load(tmp_path, mm, grid, GOOD, netting_sets={"NS1": {"counterparty": "CP_A"}, "NS2": {"counterparty": "CP_B"}})
+    assert [b.ids for b in p.batches] == ids
+    own = {t["id"]: t.get("netting_set", t["id"]) for t in GOOD}
+    assert all(p.netting_set_ids[n] == own[t] for b in p.batches for t, n in zip(b.ids, b.netting_set))
+
+
 def test_example_portfolio_loads_and_prices(mm, grid):
     market, model = mm
     pc = OmegaConf.create({"trades": str(EXAMPLES / "example.yaml"), "fixings": str(EXAMPLES / "fixings.csv"),
