@@ -1,4 +1,4 @@
-"""Load a portfolio file (YAML or JSON) into batches of same-type trades.
+"""Load a portfolio file (YAML or JSON) into batches of trades priced as arrays.
 
 File layout::
 
