@@ -122,12 +122,18 @@ def test_on_error_skip_lists_bad_trades_and_keeps_good_ones(tmp_path, mm, grid):
         assert problem in reason
 
 
-def test_batches_group_by_type_and_currency_and_net_consistently(tmp_path, mm, grid):
+def test_linear_trades_share_one_batch_and_net_as_batches_per_type_and_currency(tmp_path, mm, grid):
+    """Every linear trade in one LinearBatch (one traced evaluation), trades of a (type, currencies) side by side
+    in first-appearance order; its netting values and per-trade values equal those of the (type, currencies)
+    batches built one by one, and its per-trade values summed per netting set by hand."""
     market, model = mm
     p = load(tmp_path, mm, grid, GOOD, netting_sets={"NS1": {"counterparty": "CP_A"}, "NS2": {"counterparty": "CP_B"}})
-    keys = sorted((b.type, tuple(sorted({c for s in b.specs for c in s.currencies}))) for b in p.batches)
-    assert keys == [("Fra", ("USD",)), ("FxForward", ("EUR", "USD")), ("Swap", ("EUR",)), ("Swap", ("USD",))]
+    (b,) = p.batches
+    assert isinstance(b, LinearBatch) and b.types == ("Fra", "FxForward", "Swap")
+    assert b.ids == ("R1", "F1", "S1", "S3", "S2")  # by type name, then (type, currencies) groups, file order
     assert p.netting_set_ids == ("NS1", "NS2", "R1")  # R1 has no netting set: its own
+    own = {t["id"]: t.get("netting_set", t["id"]) for t in GOOD}
+    assert [p.netting_set_ids[n] for n in b.netting_set] == [own[t] for t in b.ids]
     times = np.concatenate([[0.0], grid.times])
     ctx = PricingContext(market, model, times, None, (market.asof,) + tuple(grid.dates))
     rng = np.random.default_rng(3)
@@ -137,16 +143,39 @@ def test_batches_group_by_type_and_currency_and_net_consistently(tmp_path, mm, g
                                      * np.exp(0.05 * rng.standard_normal((2, K, P)))]))
     eq = jnp.asarray(np.asarray(model.equity_spot)[:, None, None] * np.ones((2, K, P)))
     view = PathView(jnp.asarray(times), x, fx, eq, jnp.ones((K, P)), tuple(model.currencies), tuple(model.equity_names))
-    total = sum(np.asarray(b.netting_values(b.prepare(ctx), view, 3)) for b in p.batches)
-    # per-trade values of all trades in one batch (one compilation), summed per netting set by hand
-    specs = [s for b in p.batches for s in b.specs]
-    ns = [n for b in p.batches for n in b.netting_set]
-    one = LinearBatch(specs, ns)
-    v = np.asarray(one.values(one.prepare(ctx), view))
+    total = np.asarray(b.netting_values(b.prepare(ctx), view, 3))
+    v = np.asarray(b.values(b.prepare(ctx), view))
+    # the batches of the earlier grouping, one per (type, currencies), priced one by one
+    groups: dict = {}
+    for i, spec in enumerate(b.specs):
+        groups.setdefault(spec.batch_key, []).append(i)
+    assert len(groups) == 4
+    sep_total, sep_v = np.zeros((K, 3, P)), np.zeros_like(v)
+    for idx in groups.values():
+        one = LinearBatch([b.specs[i] for i in idx], b.netting_set[idx])
+        sep_total += np.asarray(one.netting_values(one.prepare(ctx), view, 3))
+        sep_v[:, idx] = np.asarray(one.values(one.prepare(ctx), view))
+    scale = np.abs(sep_v).max()
+    np.testing.assert_allclose(v, sep_v, rtol=0, atol=1e-12 * scale)
+    np.testing.assert_allclose(total, sep_total, rtol=0, atol=1e-12 * scale)
     by_trade = np.zeros((K, 3, P))
-    for i, n in enumerate(ns):
+    for i, n in enumerate(b.netting_set):
         by_trade[:, n] += v[:, i]
-    np.testing.assert_allclose(total, by_trade, rtol=1e-12, atol=1e-6)
+    np.testing.assert_allclose(total, by_trade, rtol=0, atol=1e-12 * scale)
+
+
+@pytest.mark.parametrize("limit, ids", [(0, [("R1", "S1", "S3"), ("F1",), ("S2",)]),
+                                         (1, [("R1", "S1", "S3"), ("F1", "S2")])])
+def test_linear_currency_groups_share_a_batch_within_the_padding_limit(tmp_path, mm, grid, monkeypatch, limit, ids):
+    """Groups by currency set, smallest first, share a batch while its (trade, currency) pairs without flows stay
+    within PAD_LIMIT: USD (3 trades), EUR (1), EUR/USD (1); EUR joining EUR/USD carries 1 such pair (S2 in USD)."""
+    import exposure.pricing.linear as linear
+
+    monkeypatch.setattr(linear, "PAD_LIMIT", limit)
+    p = load(tmp_path, mm, grid, GOOD, netting_sets={"NS1": {"counterparty": "CP_A"}, "NS2": {"counterparty": "CP_B"}})
+    assert [b.ids for b in p.batches] == ids
+    own = {t["id"]: t.get("netting_set", t["id"]) for t in GOOD}
+    assert all(p.netting_set_ids[n] == own[t] for b in p.batches for t, n in zip(b.ids, b.netting_set))
 
 
 def test_example_portfolio_loads_and_prices(mm, grid):
@@ -236,8 +265,9 @@ def test_generated_linear_trades_all_parse(tmp_path, mm, grid):
     p = load(tmp_path, mm, grid, data["trades"], data["netting_sets"])
     assert len(p.trades) == 260 and not p.skipped
     market, model = mm
-    ccys = {tuple(sorted({c for s in b.specs for c in s.currencies})) for b in p.batches if b.type == "Swap"}
-    assert ccys == {("USD",), ("EUR",), ("GBP",)}
+    ccys = {tuple(sorted({c for s in b.specs for c in s.currencies})) for b in p.batches}
+    assert ccys == {("EUR", "GBP", "USD")} and p.batches[0].types == tuple(sorted(LINEAR))  # one linear batch
+    assert {s.currencies for s in p.trades if s.type == "Swap"} == {("USD",), ("EUR",), ("GBP",)}
     specs = [s for b in p.batches for s in b.specs]
     v = present_values(LinearBatch(specs, np.zeros(len(specs), dtype=int)), market, model)
     assert np.all(np.isfinite(v))

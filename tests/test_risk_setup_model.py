@@ -232,7 +232,7 @@ def test_order_only_leaf_has_no_cotangent(base):
     from exposure.pricing.view import PathView, PricingContext
 
     cfg, s, S, static = base
-    b = next(b for b in s.portfolio.batches if isinstance(b, LinearBatch) and b.type == "Swap")
+    b = next(b for b in s.portfolio.batches if isinstance(b, LinearBatch) and "Swap" in b.types)
     g, m, model = s.grid, s.market, s.built.model
     ctx = PricingContext(m, model, static.times, s.portfolio.fixings, (m.asof,) + tuple(g.dates), g.reporting_mask())
     pre = b.prepare(ctx)

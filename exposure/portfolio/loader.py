@@ -1,4 +1,4 @@
-"""Load a portfolio file (YAML or JSON) into batches of same-type trades.
+"""Load a portfolio file (YAML or JSON) into batches of trades priced as arrays.
 
 File layout::
 
@@ -9,7 +9,7 @@ File layout::
 
 Trade types come from the one table ``exposure.pricing.registry.TRADE_TYPES``: ``parse(raw: dict, ctx) ->
 spec`` validates one trade and raises TradeError naming it; ``make_batches(specs, netting_index)`` builds the
-array batches. A trade whose netting set is not listed becomes its
+array batches (of every type that shares it: ``make_portfolio_batches``). A trade whose netting set is not listed becomes its
 own netting set (its counterparty is the trade's ``counterparty`` field, or the trade id). With
 ``on_error: skip`` a trade that fails to parse is listed in ``Portfolio.skipped`` instead of stopping.
 """
@@ -165,15 +165,25 @@ def load_portfolio(pc, market, grid) -> Portfolio:
 
     ns_list = tuple(netting[n] for n in netting if any((s.netting_set or s.id) == n for s in specs))
     ns_index = {n.id: i for i, n in enumerate(ns_list)}
-    batches = []
-    # By type name, not registration order: netting sums add batches in this order, and the last bits of
-    # a result must not depend on which product module a process happened to import first.
+    return Portfolio(tuple(specs), ns_list, tuple(make_portfolio_batches(specs, ns_index)), fixings, tuple(skipped))
+
+
+def make_portfolio_batches(specs, ns_index: dict) -> list:
+    """The batches of ``specs``: the types that share a ``make_batches`` (every linear type: swaps, FRAs, FX
+    forwards, cross-currency and equity forwards) are batched together, so that the compiled pricing program
+    traces one linear batch, not one per type. Types are taken by name, not registration order (a group sits
+    at its first type name): netting sums add batches in this order, and the last bits of a result must not
+    depend on which product module a process happened to import first."""
+    from exposure.pricing.registry import TRADE_TYPES
+
+    groups: dict = {}  # make_batches -> (specs, netting indices), in type-name order
     for type_name in sorted(TRADE_TYPES):
         group = [s for s in specs if s.type == type_name]
         if group:
-            idx = [ns_index[s.netting_set or s.id] for s in group]
-            batches.extend(TRADE_TYPES[type_name].make_batches(group, idx))
-    return Portfolio(tuple(specs), ns_list, tuple(batches), fixings, tuple(skipped))
+            g = groups.setdefault(TRADE_TYPES[type_name].make_batches, ([], []))
+            g[0].extend(group)
+            g[1].extend(ns_index[s.netting_set or s.id] for s in group)
+    return [b for make, (group, idx) in groups.items() for b in make(group, idx)]
 
 
 def _read_netting_file(path: str) -> dict:

@@ -270,14 +270,15 @@ _MAX_CASHFLOWS = 64
 
 
 class LinearBatch(TradeBatch):
-    """Linear trades of one type and currency set, priced as moment matrix products (module docstring)."""
+    """Linear trades of any types and currencies, priced as moment matrix products (module docstring)."""
 
     def __init__(self, specs, netting_set, series_range: float = SERIES_RANGE, exact_fixings: bool = False):
         super().__init__(specs, netting_set)
         self.exact_fixings = bool(exact_fixings)
         if self.netting_set.size != len(self.specs):
             raise ValueError(f"{self.netting_set.size} netting set indices for {len(self.specs)} trades")
-        self.type = self.specs[0].type if self.specs else ""
+        self.types = tuple(sorted({s.type for s in self.specs}))
+        self.type = "/".join(self.types)
         self.series_range = float(series_range)
         self.order = series_order(self.series_range)
 
@@ -340,11 +341,11 @@ class LinearBatch(TradeBatch):
         eq_idx = tuple(ctx.model.equity_names.index(e) for e in cf.equities)
         eq_ccy = tuple(ccy_view[int(cf.e_ccy[np.nonzero(cf.e_equity == e)[0][0]])] for e in range(ne))
         return LinearPre(
-            mom_tr=mom_tr, mom_ns=mom_tr @ member, bmid=bmid, inv_scale=inv_s, order_k=order_k, xi_lim=xi_lim,
+            mom_tr=mom_tr, mom_ns=_per_netting_set(mom_tr, member), bmid=bmid, inv_scale=inv_s, order_k=order_k, xi_lim=xi_lim,
             cc_w=cc["w"], cc_b1=cc["b1"], cc_b2=cc["b2"], cc_j=cc["j"], cc_b=cc["b"], cc_n=cc["n"],
             cc_tr=cc["tr"], cc_ns=cc["ns"], cc_u=cc["u"], cu_b=cc["ub"], cu_j=cc["uj"], cu_b1=cc["ub1"],
             cu_b2=cc["ub2"],
-            eq_tr=eq_tr, eq_ns=eq_tr @ member, ccy_idx=ccy_view, eq_idx=eq_idx, eq_ccy_idx=eq_ccy,
+            eq_tr=eq_tr, eq_ns=_per_netting_set(eq_tr, member), ccy_idx=ccy_view, eq_idx=eq_idx, eq_ccy_idx=eq_ccy,
             ns_global=tuple(int(u) for u in ns_global),
         )
 
@@ -383,6 +384,12 @@ class LinearBatch(TradeBatch):
                          pre.cc_j, pre.cc_b, pre.cc_n, (pre.cc_u, pre.cu_b, pre.cu_j, pre.cu_b1, pre.cu_b2), seg,
                          eqc, view.x, view.fx, view.eq, pre.ccy_idx, pre.eq_idx,
                          pre.eq_ccy_idx, not per_trade, traced, _STATIC_LOOPS.get())
+
+
+def _per_netting_set(a: np.ndarray, member: np.ndarray) -> np.ndarray:
+    """(..., n_ns_b) = a (..., n_trades) @ member as one 2-D product (NumPy's stacked matmul of a 4-D array runs
+    about 60x slower: 3.4 s against 0.05 s CPU for bench-1k's moments)."""
+    return (a.reshape(-1, a.shape[-1]) @ member).reshape(a.shape[:-1] + member.shape[1:])
 
 
 def _state_bound(ctx: PricingContext, currencies) -> np.ndarray:
@@ -520,14 +527,41 @@ def _evaluate(mom, bmid, inv_s, order_k, xi_lim, cc_w, cc_b1, cc_b2, cc_j, cc_b,
     return jnp.where(jnp.max(ratio) <= 1.0, vals, jnp.nan) if poison else vals
 
 
+PAD_LIMIT = 2048  # the most (trade, currency) pairs without flows that merged currency groups may carry
+
+
 def make_batches(specs, netting_index) -> list:
-    """Group specs by (type, currencies) into LinearBatch objects (first-appearance order)."""
-    groups: dict = {}
-    for s, n in zip(specs, netting_index):
-        groups.setdefault(s.batch_key, ([], []))
-        groups[s.batch_key][0].append(s)
-        groups[s.batch_key][1].append(n)
-    return [LinearBatch(g, idx) for g, idx in groups.values()]
+    """Linear trades of every type in as few LinearBatch objects as their currencies allow.
+
+    Each batch traces and compiles its own evaluation in the pricing program (about 0.1 s of tracing and 0.4 s
+    of compilation in a fresh process, whatever its size), while a batch's moments are dense over its currencies
+    x trades (K, n_ccy_b, N+1, n_trades): a trade without flows in one of them carries zeros there. So trades are
+    grouped by currency set (every type together: no zeros), and the groups, smallest first, share one batch
+    while its zeros, n_ccy_b n_trades - sum of each trade's own currency count, stay within ``PAD_LIMIT``: a
+    small book is one batch, a large one keeps its large single-currency groups apart. Within a batch, trades of
+    one ``batch_key`` (type, currencies) sit side by side in file order, keys in order of first appearance; batches
+    in the order of their first key (the trade order of the results)."""
+    rank: dict = {}
+    groups: dict = {}  # currencies -> trade positions
+    for i, s in enumerate(specs):
+        rank.setdefault(s.batch_key, len(rank))
+        groups.setdefault(s.currencies, []).append(i)
+    shared, ccys, own, alone = [], set(), 0, []
+    for key in sorted(groups, key=lambda c: (len(groups[c]), rank[specs[groups[c][0]].batch_key])):
+        g = groups[key]
+        union = ccys | set(key)
+        n = sum(len(groups[k]) for k in shared) + len(g)
+        if len(union) * n - (own + len(key) * len(g)) <= PAD_LIMIT:
+            shared.append(key)
+            ccys, own = union, own + len(key) * len(g)
+        else:
+            alone.append([key])
+    parts = ([shared] if shared else []) + alone
+    out = []
+    for keys in parts:
+        pos = sorted((i for k in keys for i in groups[k]), key=lambda i: (rank[specs[i].batch_key], i))
+        out.append((rank[specs[pos[0]].batch_key], LinearBatch([specs[i] for i in pos], [netting_index[i] for i in pos])))
+    return [b for _, b in sorted(out, key=lambda r: r[0])]
 
 
 def today_context(market, model, fixings=None) -> PricingContext:

@@ -62,6 +62,13 @@ def _taylor(z, order: int):
     return jnp.cumprod(steps, axis=1)
 
 
+def trade_columns(m, col):
+    """(..., n_tr) from the (..., n_j) values of the trades with flows in a currency: zero for the others."""
+    if col.size and np.array_equal(col, np.arange(col.size)):
+        return m
+    return jnp.concatenate([m, jnp.zeros(m.shape[:-1] + (1,), m.dtype)], axis=-1)[..., col]
+
+
 class LinearPresTwin:
     """One linear batch's mom_tr, mom_ns, cc_w as jnp functions of x (module docstring), static parts from the
     base run's context ``ctx`` and cash flows."""
@@ -127,18 +134,25 @@ class LinearPresTwin:
                 bmax, bmin = B[k][a].max(), B[k][a].min()
                 bm, h = 0.5 * (bmax + bmin), 0.5 * (bmax - bmin)
                 z[k] = np.where(a, (bm - B[k]) * (y / h if h > 0.0 else 0.0), 0.0)
-        # rows of each trade side by side, (n_tr, R) padded with group 0 and no amount: the sum over a trade's flows
-        # is then a gather and a reduction (no scatter, which XLA's CPU backend runs element by element)
+        # rows of each trade side by side, (n_j, R) padded with group 0 and no amount: the sum over a trade's flows
+        # is then a gather and a reduction (no scatter, which XLA's CPU backend runs element by element). Only the
+        # n_j trades with flows in currency j have rows (a batch holds every linear trade, most in one or two
+        # currencies); ``col`` (n_tr,) places them among the batch's trades (n_j: a zero column).
         trade = cf.f_trade[sel]
+        tr_j, local = np.unique(trade, return_inverse=True)
+        local = local.reshape(-1)
         rank = np.zeros(sel.size, dtype=np.int64)
         seen: dict = {}
         for r, tr in enumerate(trade):
             rank[r] = seen.get(int(tr), 0)
             seen[int(tr)] = rank[r] + 1
         R = int(rank.max(initial=-1)) + 1
-        row = np.full((self.n_tr, max(R, 1)), sel.size, dtype=np.int64)  # sel.size: the padding row
-        row[trade, rank] = np.arange(sel.size)
-        return {"sel": sel, "inv": np.append(inverse, 0), "row": row, "T": model_years(groups[:, 0]),
+        row = np.full((tr_j.size, max(R, 1)), sel.size, dtype=np.int64)  # sel.size: the padding row
+        row[local, rank] = np.arange(sel.size)
+        col = np.full(self.n_tr, tr_j.size, dtype=np.int64)
+        col[tr_j] = np.arange(tr_j.size)
+        return {"sel": sel, "inv": np.append(inverse, 0), "row": row, "tr": tr_j, "col": col,
+                "T": model_years(groups[:, 0]),
                 "lag": np.flatnonzero(lag),
                 "Tn": model_years(groups[lag, 2]), "Td": model_years(groups[lag, 3]), "alive": alive, "z": z}
 
@@ -209,17 +223,17 @@ class LinearPresTwin:
                 lnA = lnA.at[:, :, st["lag"]].add(at(j, every, t[:, None], st["Tn"][None, :])
                                                   - at(j, every, t[:, None], st["Td"][None, :]))
             E = jnp.where(st["alive"][None], jnp.exp(lnA), 0.0)
-            amt = jnp.append(x["amt"][st["sel"]], 0.0)[st["row"]]  # (n_tr, R)
-            g = st["inv"][st["row"]]  # (n_tr, R) group of each row
-            cr = np.broadcast_to(np.asarray(c_tr)[:, None], g.shape)  # its trade's copy
+            amt = jnp.append(x["amt"][st["sel"]], 0.0)[st["row"]]  # (n_j, R): the trades with flows in currency j
+            g = st["inv"][st["row"]]  # (n_j, R) group of each row
+            cr = np.broadcast_to(np.asarray(c_tr)[st["tr"]][:, None], g.shape)  # its trade's copy
 
             @jax.checkpoint  # a backward recomputes a date's (n_tr, R, N+1) terms: no residuals of every date
             def one_date(args, amt=amt, g=g, cr=cr):
                 z_k, e_k = args  # e_k (n_c, G)
                 tay = _taylor(z_k, self.order)  # (G, N+1)
-                return jnp.einsum("tr,trn->nt", amt * e_k[cr, g], tay[g])  # (N+1, n_tr)
+                return jnp.einsum("tr,trn->nt", amt * e_k[cr, g], tay[g])  # (N+1, n_j)
 
-            moms.append(jax.lax.map(one_date, (jnp.asarray(st["z"]), jnp.moveaxis(E, 1, 0))))
+            moms.append(trade_columns(jax.lax.map(one_date, (jnp.asarray(st["z"]), jnp.moveaxis(E, 1, 0))), st["col"]))
         mom_tr = jnp.stack(moms, axis=1)
         out = {"mom_tr": mom_tr, "mom_ns": mom_tr @ self.member}
         c = self.coupons
