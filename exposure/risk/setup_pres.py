@@ -64,7 +64,7 @@ def _taylor(z, order: int):
 
 def trade_columns(m, col):
     """(..., n_tr) from the (..., n_j) values of the trades with flows in a currency: zero for the others."""
-    if col.size and np.array_equal(col, np.arange(col.size)):
+    if m.shape[-1] == col.size and np.array_equal(col, np.arange(col.size)):  # every trade has flows there
         return m
     return jnp.concatenate([m, jnp.zeros(m.shape[:-1] + (1,), m.dtype)], axis=-1)[..., col]
 
