@@ -124,6 +124,21 @@ def _digest(batches) -> str:
     return h.hexdigest()
 
 
+def netting_total(batches, pres, view, n_ns: int):
+    """(K, n_ns, P): sum over batches of their netting values, in batch order; a batch with
+    ``add_netting_values`` (the linear ones) adds its rows into the running total inside its own scan over dates
+    instead of materialising a (K, n_out, P) array of its own: the same additions in the same order."""
+    ns = None
+    for b, pre in zip(batches, pres):
+        add = getattr(b, "add_netting_values", None)
+        if add is not None:
+            ns = add(pre, view, n_ns, ns)
+        else:
+            v = b.netting_values(pre, view, n_ns)
+            ns = v if ns is None else ns + v
+    return ns if ns is not None else jnp.zeros((view.x.shape[1], n_ns, view.x.shape[2]), view.x.dtype)
+
+
 def pricing_function(batches, n_ns: int, model, trade_level: bool, example_args):
     """The one compiled program per run: (states (K, d, P), pres, pres0, y0 (d,), times (K,), log_num (K,)) ->
     (netting values (K, n_ns, P), trade values or None, numeraire (K, P), fx (n_ccy, K, P),
@@ -140,7 +155,7 @@ def pricing_function(batches, n_ns: int, model, trade_level: bool, example_args)
 
     def price(states, pres, pres0, y0, times, log_num):
         view = PathView.from_states(model, states, times, log_num)
-        ns = sum(b.netting_values(pre, view, n_ns) for b, pre in zip(batches, pres))
+        ns = netting_total(batches, pres, view, n_ns)
         trades = (jnp.concatenate([b.values(pre, view) for b, pre in zip(batches, pres)], axis=1)
                   if trade_level else None)
         today = PathView.today(model, y0)

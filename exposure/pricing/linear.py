@@ -360,6 +360,26 @@ class LinearBatch(TradeBatch):
             return v
         return netting_sum(v, pre.ns_global, n_netting_sets)
 
+    def add_netting_values(self, pre: LinearPre, view: PathView, n_netting_sets: int, acc=None):
+        """acc + ``netting_values`` (acc (K, n_netting_sets, P) or None for zeros), the batch's rows added date by
+        date into acc inside the scan over dates (in place): no (K, n_out, P) array of the batch's own, no
+        zero-filled scan output and no separate pass for the netting sums (the chunk program was memory-bound on
+        these). The same additions in the same order as ``acc + netting_values(...)``, except that fused into one
+        pass the compiler may round the last product and the addition to acc once (an FMA): equal to about one
+        ulp of the sum (bench-1k: <= 2.3e-16 of each netting set's gross value, see benchmarks/RESULTS.md)."""
+        K, P = view.x.shape[1], view.x.shape[2]
+        if acc is None:
+            acc = jnp.zeros((K, n_netting_sets, P), view.x.dtype)
+        if not pre.ccy_idx or isinstance(view.x, jax.core.Tracer) and _STATIC_LOOPS.get():
+            return acc + self.netting_values(pre, view, n_netting_sets)
+        traced = isinstance(view.x, jax.core.Tracer)
+        if not traced:
+            self.check_range(pre, state_abs_max(view.x))
+        return _evaluate(pre.mom_ns, pre.bmid, pre.inv_scale, pre.order_k, pre.xi_lim, pre.cc_w, pre.cc_b1, pre.cc_b2,
+                         pre.cc_j, pre.cc_b, pre.cc_n, (pre.cc_u, pre.cu_b, pre.cu_j, pre.cu_b1, pre.cu_b2), pre.cc_ns,
+                         pre.eq_ns, view.x, view.fx, view.eq, pre.ccy_idx, pre.eq_idx, pre.eq_ccy_idx, True, traced,
+                         False, acc=acc, rows=pre.ns_global)
+
     def check_range(self, pre: LinearPre, x_abs_max) -> None:
         """Raise SeriesRangeError if |xi| = |x| h / Y > 1 on some path and date, where the series is not
         accurate. x_abs_max (n_ccy, K): max over paths of |x| (``state_abs_max``), NumPy; one computation
@@ -446,14 +466,16 @@ def _abs_max(x):
     return jnp.max(jnp.abs(x), axis=2)
 
 
-@partial(jax.jit, static_argnames=("ccy_idx", "eq_idx", "eq_ccy_idx", "sorted_seg", "poison", "static_loops"))
+@partial(jax.jit, static_argnames=("ccy_idx", "eq_idx", "eq_ccy_idx", "sorted_seg", "poison", "static_loops", "rows"))
 def _evaluate(mom, bmid, inv_s, order_k, xi_lim, cc_w, cc_b1, cc_b2, cc_j, cc_b, cc_n, cu, seg, eqc, x, fx, eq,
-              ccy_idx, eq_idx, eq_ccy_idx, sorted_seg, poison, static_loops=False):
+              ccy_idx, eq_idx, eq_ccy_idx, sorted_seg, poison, static_loops=False, acc=None, rows=()):
     """(K, n_out, P) values with the series of date k truncated at order_k[k] (at the full order where a
     path has |xi| > xi_lim); with ``poison`` (traced callers, who cannot be stopped by an exception) all
     NaN if |xi| > 1 on some path. Every operation is elementwise over paths, in a fixed order. With
     ``static_loops`` (``differentiable_loops``: reverse-mode sensitivities) the loops have static trip counts
-    and mask what the dynamic ones skip: the same values, bit for bit, at the cost of the full order."""
+    and mask what the dynamic ones skip: the same values, bit for bit, at the cost of the full order. With ``acc``
+    (K, n_all, P): returns acc with output row u added to row ``rows[u]`` date by date inside the scan (the
+    poisoning decided before it from the same |xi|)."""
     dt = x.dtype
     K, P = x.shape[1], x.shape[2]
     n_out, nb = mom.shape[-1], len(ccy_idx)
@@ -473,7 +495,7 @@ def _evaluate(mom, bmid, inv_s, order_k, xi_lim, cc_w, cc_b1, cc_b2, cc_j, cc_b,
         eqb = jnp.zeros((0, K, P), dt)
     CH = COUPON_CHUNK
 
-    def step(_, inp):
+    def step(carry, inp):
         k, mom_k, bmid_k, inv_k, ord_k, lim_k, w, b1, b2, cj, cb, cn, sg, eq_k, uu, ub, uj, ub1, ub2 = inp
         xk = jax.lax.dynamic_index_in_dim(xb, k, axis=1, keepdims=False)  # (n_b, P)
         fxk = jax.lax.dynamic_index_in_dim(fxb, k, axis=1, keepdims=False)
@@ -484,11 +506,11 @@ def _evaluate(mom, bmid, inv_s, order_k, xi_lim, cc_w, cc_b1, cc_b2, cc_j, cc_b,
         def horner(i, acc):  # sum_n m_n xi^n from n = n_top down
             return acc * xi[:, None, :] + coef(n_top - i)
 
-        init = jnp.broadcast_to(coef(n_top), (nb, n_out, P))
         if static_loops:  # reverse mode needs static trip counts: every order, the ones above n_top masked
+            init = jnp.broadcast_to(coef(n_top), (nb, n_out, P))
             v = jax.lax.fori_loop(1, full + 1, lambda i, acc: jnp.where(i <= n_top, horner(i, acc), acc), init)
         else:
-            v = jax.lax.fori_loop(1, n_top + 1, horner, init)
+            v = _horner_fused(mom_k, n_top, xi)
         v = v * jnp.exp(-bmid_k[:, None] * xk)[:, None, :]  # (n_b, n_out, P)
 
         # exp(-b1 x(s) - b2 x(t_k)) once per distinct exponent of the date (``_distinct_exponents``), picked per
@@ -519,15 +541,51 @@ def _evaluate(mom, bmid, inv_s, order_k, xi_lim, cc_w, cc_b1, cc_b2, cc_j, cc_b,
             eqk = jax.lax.dynamic_index_in_dim(eqb, k, axis=1, keepdims=False)  # (n_e, P)
             for e in range(len(eq_idx)):
                 val = val + eq_k[e][:, None] * eqk[e][None, :]
+        if acc is not None:  # the date's netting-set rows, added where ``acc + netting_sum(vals)`` adds them
+            val = jnp.where(ok, val, jnp.nan) if poison else val
+            tile = jax.lax.dynamic_index_in_dim(carry, k, axis=0, keepdims=False) + netting_sum(
+                val[None], rows, carry.shape[1])[0]
+            return jax.lax.dynamic_update_index_in_dim(carry, tile, k, axis=0), None
         return None, (val, jnp.max(jnp.abs(xi), initial=0.0) if poison else jnp.zeros((), dt))
 
     xs_in = (jnp.arange(K), mom, bmid, inv_s, jnp.asarray(order_k, jnp.int32), xi_lim, cc_w, cc_b1, cc_b2, cc_j,
              cc_b, cc_n, seg, eqc, cc_u, cu_b, cu_j, cu_b1, cu_b2)
+    if acc is not None:
+        # max over dates of max |xi| (the scan's per-date ratio): the same products, so the same decision
+        ok = jnp.max(jnp.abs(xb * inv_s.T[:, :, None]), initial=0.0) <= 1.0 if poison else True
+        return jax.lax.scan(step, acc, xs_in)[0]
     _, (vals, ratio) = jax.lax.scan(step, None, xs_in)
     return jnp.where(jnp.max(ratio) <= 1.0, vals, jnp.nan) if poison else vals
 
 
 PAD_LIMIT = 2048  # the most (trade, currency) pairs without flows that merged currency groups may carry
+
+HORNER_GROUP = 4  # Horner steps fused per pass over the accumulator (series orders are multiples of 4)
+
+
+def _horner_fused(mom_k, n_top, xi):
+    """(n_b, n_out, P): sum_{n <= n_top} m_n xi^n by Horner from mom_k (n_b, N+1, n_out), HORNER_GROUP orders per
+    loop iteration so that XLA fuses them into one pass over the paths with the accumulator in registers (one
+    iteration per order wrote and re-read the (n_b, n_out, P) accumulator once per order: bench-1k's linear
+    batches were memory-bound). The coefficients above n_top are set to 0 and the accumulator starts at 0, so it
+    stays exactly 0 (0 xi + 0, xi finite) until order n_top, from where the operations are the loop's: the same
+    values. The trip count follows n_top (ceil((n_top + 1) / HORNER_GROUP) iterations)."""
+    G = HORNER_GROUP
+    n_b, n1, n_out = mom_k.shape
+    width = G * -(-n1 // G)
+    live = jnp.arange(width) <= n_top
+    c = jnp.pad(mom_k, ((0, 0), (0, width - n1), (0, 0)))
+    c = jnp.where(live[None, :, None], c, jnp.zeros((), mom_k.dtype))  # (n_b, width, n_out)
+    x = xi[:, None, :]
+    n_groups = (n_top + G) // G
+
+    def group(i, acc):  # orders g G + G - 1 down to g G, g = n_groups - 1 - i
+        cg = jax.lax.dynamic_slice_in_dim(c, (n_groups - 1 - i) * G, G, axis=1)
+        for r in range(G - 1, -1, -1):
+            acc = acc * x + cg[:, r, :, None]
+        return acc
+
+    return jax.lax.fori_loop(0, n_groups, group, jnp.zeros((n_b, n_out, xi.shape[-1]), mom_k.dtype))
 
 
 def make_batches(specs, netting_index) -> list:
