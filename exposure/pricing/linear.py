@@ -46,11 +46,7 @@ view, n)`` (K, n, P), both in base currency, undiscounted, zero after maturity.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-
 import math
-from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -62,13 +58,14 @@ from exposure.dates import years as model_years
 from exposure._pytree import pytree_dataclass, static_field
 from exposure.errors import ExposureError
 from exposure.pricing.cashflows import CashFlows, generate, log_discount
+from exposure.pricing.linear_eval import (COUPON_CHUNK, _evaluate, differentiable_loops,  # noqa: F401 (re-exported)
+                                          state_abs_max, static_loops_enabled)
 from exposure.pricing.linear_specs import FloatLeg
 from exposure.pricing.view import PathView, PricingContext, TradeBatch, netting_sum
 
 SERIES_RANGE = 6.0  # Y: the largest |(B_f - B_mid) x| the series covers
 SERIES_TOL = 1e-13
 BOUND_SD = 8.0  # the per-date order covers |x| up to |mean| + BOUND_SD standard deviations
-COUPON_CHUNK = 128  # current coupons are evaluated this many at a time (work follows the live count)
 
 
 def series_order(y: float = SERIES_RANGE, tol: float = SERIES_TOL) -> int:
@@ -341,7 +338,8 @@ class LinearBatch(TradeBatch):
         eq_idx = tuple(ctx.model.equity_names.index(e) for e in cf.equities)
         eq_ccy = tuple(ccy_view[int(cf.e_ccy[np.nonzero(cf.e_equity == e)[0][0]])] for e in range(ne))
         return LinearPre(
-            mom_tr=mom_tr, mom_ns=_per_netting_set(mom_tr, member), bmid=bmid, inv_scale=inv_s, order_k=order_k, xi_lim=xi_lim,
+            mom_tr=mom_tr, mom_ns=_per_netting_set(mom_tr, member), bmid=bmid, inv_scale=inv_s, order_k=order_k,
+            xi_lim=xi_lim,
             cc_w=cc["w"], cc_b1=cc["b1"], cc_b2=cc["b2"], cc_j=cc["j"], cc_b=cc["b"], cc_n=cc["n"],
             cc_tr=cc["tr"], cc_ns=cc["ns"], cc_u=cc["u"], cu_b=cc["ub"], cu_j=cc["uj"], cu_b1=cc["ub1"],
             cu_b2=cc["ub2"],
@@ -370,7 +368,7 @@ class LinearBatch(TradeBatch):
         K, P = view.x.shape[1], view.x.shape[2]
         if acc is None:
             acc = jnp.zeros((K, n_netting_sets, P), view.x.dtype)
-        if not pre.ccy_idx or isinstance(view.x, jax.core.Tracer) and _STATIC_LOOPS.get():
+        if not pre.ccy_idx or isinstance(view.x, jax.core.Tracer) and static_loops_enabled():
             return acc + self.netting_values(pre, view, n_netting_sets)
         traced = isinstance(view.x, jax.core.Tracer)
         if not traced:
@@ -403,7 +401,7 @@ class LinearBatch(TradeBatch):
         return _evaluate(mom, pre.bmid, pre.inv_scale, pre.order_k, pre.xi_lim, pre.cc_w, pre.cc_b1, pre.cc_b2,
                          pre.cc_j, pre.cc_b, pre.cc_n, (pre.cc_u, pre.cu_b, pre.cu_j, pre.cu_b1, pre.cu_b2), seg,
                          eqc, view.x, view.fx, view.eq, pre.ccy_idx, pre.eq_idx,
-                         pre.eq_ccy_idx, not per_trade, traced, _STATIC_LOOPS.get())
+                         pre.eq_ccy_idx, not per_trade, traced, static_loops_enabled())
 
 
 def _per_netting_set(a: np.ndarray, member: np.ndarray) -> np.ndarray:
@@ -438,154 +436,7 @@ def _round_order(n: int) -> int:
     return 4 * ((n + 3) // 4)
 
 
-_STATIC_LOOPS = contextvars.ContextVar("linear_static_loops", default=False)
-
-
-def static_loops_enabled() -> bool:
-    """True inside ``differentiable_loops``: every pricer with data-dependent loop bounds must use static ones."""
-    return _STATIC_LOOPS.get()
-
-
-@contextlib.contextmanager
-def differentiable_loops():
-    """Inside: batches traced with static loop bounds, which reverse mode can differentiate (exposure.risk)."""
-    token = _STATIC_LOOPS.set(True)
-    try:
-        yield
-    finally:
-        _STATIC_LOOPS.reset(token)
-
-
-def state_abs_max(x) -> np.ndarray:
-    """max over paths of |x|: (n_ccy, K) NumPy float64 from rate states x (n_ccy, K, P)."""
-    return np.asarray(_abs_max(x), dtype=np.float64)
-
-
-@jax.jit
-def _abs_max(x):
-    return jnp.max(jnp.abs(x), axis=2)
-
-
-@partial(jax.jit, static_argnames=("ccy_idx", "eq_idx", "eq_ccy_idx", "sorted_seg", "poison", "static_loops", "rows"))
-def _evaluate(mom, bmid, inv_s, order_k, xi_lim, cc_w, cc_b1, cc_b2, cc_j, cc_b, cc_n, cu, seg, eqc, x, fx, eq,
-              ccy_idx, eq_idx, eq_ccy_idx, sorted_seg, poison, static_loops=False, acc=None, rows=()):
-    """(K, n_out, P) values with the series of date k truncated at order_k[k] (at the full order where a
-    path has |xi| > xi_lim); with ``poison`` (traced callers, who cannot be stopped by an exception) all
-    NaN if |xi| > 1 on some path. Every operation is elementwise over paths, in a fixed order. With
-    ``static_loops`` (``differentiable_loops``: reverse-mode sensitivities) the loops have static trip counts
-    and mask what the dynamic ones skip: the same values, bit for bit, at the cost of the full order. With ``acc``
-    (K, n_all, P): returns acc with output row u added to row ``rows[u]`` date by date inside the scan (the
-    poisoning decided before it from the same |xi|)."""
-    dt = x.dtype
-    K, P = x.shape[1], x.shape[2]
-    n_out, nb = mom.shape[-1], len(ccy_idx)
-    cast = lambda a: jnp.asarray(a, dt)  # noqa: E731
-    mom = cast(mom)
-    full = mom.shape[2] - 1
-    bmid, inv_s, xi_lim, cc_w, cc_b1, cc_b2, eqc = map(cast, (bmid, inv_s, xi_lim, cc_w, cc_b1, cc_b2, eqc))
-    cc_u, cu_b, cu_j, cu_b1, cu_b2 = cu
-    cu_b1, cu_b2 = cast(cu_b1), cast(cu_b2)
-    n_u = cu_b.shape[-1]
-    cidx = jnp.asarray(ccy_idx, jnp.int32)
-    xb, fxb = x[cidx], fx[cidx]  # (n_b, K, P)
-    xpad = jnp.concatenate([xb, jnp.zeros((nb, 1, P), dt)], axis=1)  # row K: the t0 state x = 0
-    if eq_idx:
-        eqb = eq[jnp.asarray(eq_idx, jnp.int32)] * fx[jnp.asarray(eq_ccy_idx, jnp.int32)]  # (n_e, K, P)
-    else:
-        eqb = jnp.zeros((0, K, P), dt)
-    CH = COUPON_CHUNK
-
-    def step(carry, inp):
-        k, mom_k, bmid_k, inv_k, ord_k, lim_k, w, b1, b2, cj, cb, cn, sg, eq_k, uu, ub, uj, ub1, ub2 = inp
-        xk = jax.lax.dynamic_index_in_dim(xb, k, axis=1, keepdims=False)  # (n_b, P)
-        fxk = jax.lax.dynamic_index_in_dim(fxb, k, axis=1, keepdims=False)
-        xi = xk * inv_k[:, None]
-        n_top = jnp.where(jnp.any(jnp.abs(xi) > lim_k[:, None]), full, ord_k)
-        coef = lambda n: jax.lax.dynamic_index_in_dim(mom_k, n, axis=1, keepdims=False)[:, :, None]  # noqa: E731
-
-        def horner(i, acc):  # sum_n m_n xi^n from n = n_top down
-            return acc * xi[:, None, :] + coef(n_top - i)
-
-        if static_loops:  # reverse mode needs static trip counts: every order, the ones above n_top masked
-            init = jnp.broadcast_to(coef(n_top), (nb, n_out, P))
-            v = jax.lax.fori_loop(1, full + 1, lambda i, acc: jnp.where(i <= n_top, horner(i, acc), acc), init)
-        else:
-            v = _horner_fused(mom_k, n_top, xi)
-        v = v * jnp.exp(-bmid_k[:, None] * xk)[:, None, :]  # (n_b, n_out, P)
-
-        # exp(-b1 x(s) - b2 x(t_k)) once per distinct exponent of the date (``_distinct_exponents``), picked per
-        # coupon by selects (XLA's CPU gather cost as much as the exps): the same values as one exp per coupon
-        ex = jnp.exp(-ub1[:, None] * xpad[ub, uj] - ub2[:, None] * xk[ub])  # (U, P)
-
-        def chunk(i, acc):  # exact current coupons, CH at a time, only as many chunks as there are coupons
-            sl = lambda a: jax.lax.dynamic_slice_in_dim(a, i * CH, CH)  # noqa: E731
-            u_ = sl(uu)[:, None]
-            e = jnp.broadcast_to(ex[0][None, :], (CH, P))
-            for r in range(1, n_u):
-                e = jnp.where(u_ == r, ex[r][None, :], e)
-            cv = sl(w)[:, None] * e
-            return acc + jax.ops.segment_sum(cv, sl(sg), num_segments=nb * n_out, indices_are_sorted=sorted_seg)
-
-        n_chunks = (cn + CH - 1) // CH
-        if static_loops:  # the same sums, every chunk slot visited and the empty ones masked
-            cpn = jax.lax.fori_loop(0, -(-w.shape[0] // CH),
-                                    lambda i, acc: jnp.where(i < n_chunks, chunk(i, acc), acc),
-                                    jnp.zeros((nb * n_out, P), dt))
-        else:
-            cpn = jax.lax.fori_loop(0, n_chunks, chunk, jnp.zeros((nb * n_out, P), dt))
-        v = v + cpn.reshape(nb, n_out, P)
-        val = v[0] * fxk[0][None, :]
-        for j in range(1, nb):  # in a fixed order: XLA's reduce over this axis changed the last bit with P
-            val = val + v[j] * fxk[j][None, :]
-        if eq_idx:  # term by term, not a matrix product (its blocking would depend on P)
-            eqk = jax.lax.dynamic_index_in_dim(eqb, k, axis=1, keepdims=False)  # (n_e, P)
-            for e in range(len(eq_idx)):
-                val = val + eq_k[e][:, None] * eqk[e][None, :]
-        if acc is not None:  # the date's netting-set rows, added where ``acc + netting_sum(vals)`` adds them
-            val = jnp.where(ok, val, jnp.nan) if poison else val
-            tile = jax.lax.dynamic_index_in_dim(carry, k, axis=0, keepdims=False) + netting_sum(
-                val[None], rows, carry.shape[1])[0]
-            return jax.lax.dynamic_update_index_in_dim(carry, tile, k, axis=0), None
-        return None, (val, jnp.max(jnp.abs(xi), initial=0.0) if poison else jnp.zeros((), dt))
-
-    xs_in = (jnp.arange(K), mom, bmid, inv_s, jnp.asarray(order_k, jnp.int32), xi_lim, cc_w, cc_b1, cc_b2, cc_j,
-             cc_b, cc_n, seg, eqc, cc_u, cu_b, cu_j, cu_b1, cu_b2)
-    if acc is not None:
-        # max over dates of max |xi| (the scan's per-date ratio): the same products, so the same decision
-        ok = jnp.max(jnp.abs(xb * inv_s.T[:, :, None]), initial=0.0) <= 1.0 if poison else True
-        return jax.lax.scan(step, acc, xs_in)[0]
-    _, (vals, ratio) = jax.lax.scan(step, None, xs_in)
-    return jnp.where(jnp.max(ratio) <= 1.0, vals, jnp.nan) if poison else vals
-
-
 PAD_LIMIT = 2048  # the most (trade, currency) pairs without flows that merged currency groups may carry
-
-HORNER_GROUP = 4  # Horner steps fused per pass over the accumulator (series orders are multiples of 4)
-
-
-def _horner_fused(mom_k, n_top, xi):
-    """(n_b, n_out, P): sum_{n <= n_top} m_n xi^n by Horner from mom_k (n_b, N+1, n_out), HORNER_GROUP orders per
-    loop iteration so that XLA fuses them into one pass over the paths with the accumulator in registers (one
-    iteration per order wrote and re-read the (n_b, n_out, P) accumulator once per order: bench-1k's linear
-    batches were memory-bound). The coefficients above n_top are set to 0 and the accumulator starts at 0, so it
-    stays exactly 0 (0 xi + 0, xi finite) until order n_top, from where the operations are the loop's: the same
-    values. The trip count follows n_top (ceil((n_top + 1) / HORNER_GROUP) iterations)."""
-    G = HORNER_GROUP
-    n_b, n1, n_out = mom_k.shape
-    width = G * -(-n1 // G)
-    live = jnp.arange(width) <= n_top
-    c = jnp.pad(mom_k, ((0, 0), (0, width - n1), (0, 0)))
-    c = jnp.where(live[None, :, None], c, jnp.zeros((), mom_k.dtype))  # (n_b, width, n_out)
-    x = xi[:, None, :]
-    n_groups = (n_top + G) // G
-
-    def group(i, acc):  # orders g G + G - 1 down to g G, g = n_groups - 1 - i
-        cg = jax.lax.dynamic_slice_in_dim(c, (n_groups - 1 - i) * G, G, axis=1)
-        for r in range(G - 1, -1, -1):
-            acc = acc * x + cg[:, r, :, None]
-        return acc
-
-    return jax.lax.fori_loop(0, n_groups, group, jnp.zeros((n_b, n_out, xi.shape[-1]), mom_k.dtype))
 
 
 def make_batches(specs, netting_index) -> list:
@@ -618,7 +469,8 @@ def make_batches(specs, netting_index) -> list:
     out = []
     for keys in parts:
         pos = sorted((i for k in keys for i in groups[k]), key=lambda i: (rank[specs[i].batch_key], i))
-        out.append((rank[specs[pos[0]].batch_key], LinearBatch([specs[i] for i in pos], [netting_index[i] for i in pos])))
+        batch = LinearBatch([specs[i] for i in pos], [netting_index[i] for i in pos])
+        out.append((rank[specs[pos[0]].batch_key], batch))
     return [b for _, b in sorted(out, key=lambda r: r[0])]
 
 
