@@ -94,6 +94,12 @@ def integrated_variance(p: HullWhiteParams, t, T, xp=jnp):
     """
     a = _scalar_a(p, xp)
     u1, u2, T, sig, active = _clip_pieces(p, t, T, xp)
+    return xp.sum(xp.where(active, sig * sig * variance_weights(a, u1, u2, T, xp), 0.0), axis=-1)
+
+
+def variance_weights(a, u1, u2, T, xp=jnp):
+    """g_k = int_{u1}^{u2} B(u,T)^2 du per piece (``integrated_variance`` = sum_k sigma_k^2 g_k over the active
+    pieces; ``_clip_pieces`` gives u1, u2, T): the part without sigma, which set-up code may evaluate once."""
     d = u2 - u1
     z = a * d
     e = -xp.expm1(-z)  # a B(u1, u2)
@@ -104,8 +110,7 @@ def integrated_variance(p: HullWhiteParams, t, T, xp=jnp):
         poly = poly * zs + c
     i1 = xp.where(small, d**3 * poly, (z - e - 0.5 * e * e) / (a * a * a))
     b2 = -xp.expm1(-a * (T - u2)) / a
-    g = i1 + b2 * (e / a) ** 2 + b2 * b2 * -xp.expm1(-2.0 * z) / (2.0 * a)
-    return xp.sum(xp.where(active, sig * sig * g, 0.0), axis=-1)
+    return i1 + b2 * (e / a) ** 2 + b2 * b2 * -xp.expm1(-2.0 * z) / (2.0 * a)
 
 
 def state_variance(p: HullWhiteParams, s, t, xp=jnp):

@@ -92,23 +92,13 @@ class StaticTimesCurve:
 def _variance_coefficients(a: float, vol_times, s, t, state: bool):
     """(g, active) (..., m+1) of ``hull_white.integrated_variance`` (state False) or ``state_variance`` (True) on
     static (s, t) in NumPy: V = sum_pieces where(active, sigma_k^2 g_k, 0), only sigma traced."""
-    from exposure.models.hull_white import HullWhiteParams, _clip_pieces, _I1_SERIES
+    from exposure.models.hull_white import HullWhiteParams, _clip_pieces, variance_weights
 
     vt = np.asarray(vol_times, F64)
     u1, u2, T, _, active = _clip_pieces(HullWhiteParams(a, vt, np.zeros(vt.size + 1)), s, t, np)
     if state:
         return np.exp(-2.0 * a * (T - u2)) * -np.expm1(-2.0 * a * (u2 - u1)) / (2.0 * a), active
-    d = u2 - u1
-    z = a * d
-    e = -np.expm1(-z)
-    small = z < 0.5
-    zs = np.where(small, z, 0.0)
-    poly = np.zeros_like(zs)
-    for c in reversed(_I1_SERIES):
-        poly = poly * zs + c
-    i1 = np.where(small, d**3 * poly, (z - e - 0.5 * e * e) / (a * a * a))
-    b2 = -np.expm1(-a * (T - u2)) / a
-    return i1 + b2 * (e / a) ** 2 + b2 * b2 * -np.expm1(-2.0 * z) / (2.0 * a), active
+    return variance_weights(a, u1, u2, T, np), active
 
 
 def _variance(sig, g, active):

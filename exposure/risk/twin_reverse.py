@@ -240,14 +240,13 @@ class VolReverse:
         from exposure.risk import setup_vols as sv
         from exposure.risk.factors import value_at
         from exposure.risk.reverse import contract
-        from exposure.risk.state import batch_difference
-        from exposure.risk.twins import sigma_only
+        from exposure.risk.setup_vols_reverse import pres_part
 
         rev = self.rev
         cfg, s = rev.cfg, rev.s
         if not sv.covered(cfg, factor):
             return None
-        model, market, ctx, step = s.built.model, s.market, rev.ctx, rev.step
+        model, market, ctx = s.built.model, s.market, rev.ctx
         vctx = sv.vol_context(cfg, s, rev.static, ctx.tangent.theta)
         if factor.factor_type in sv.VOL_TYPES:  # the quote must be the built curve's (``in_place_tangent``)
             key, i = sv._vol_pillar(factor)
@@ -256,19 +255,4 @@ class VolReverse:
         th, dsig, moved = sv.theta_direction(ctx, vctx, model, market, factor)
         dS = ctx.tangent(jax.tree_util.tree_map(jnp.asarray, th))
         out = contract(self.G_model, {k: dS[k] for k in self.G_model})
-        batches = s.portfolio.batches
-        if sigma_only(factor):
-            tr = rev.twin_reverse()
-            out = out + tr.linear_sigma_part(dsig) + tr.options_part(None, dsig, list(th["fx_vol"]), list(th["eq_vol"]))
-            diff = [i for i in range(len(batches)) if i not in rev.pt.twins]
-        else:
-            diff = [i for i, b in enumerate(batches) if vctx.layout[i][1] and (
-                sv.reads(b) is None or sv.reads(b) & moved)]
-        if diff:
-            models = tuple(sv.moved_model(model, th, e) for e in (step, -step))
-            markets = tuple(sv.moved_market(market, factor, e) for e in (step, -step))
-            for i in diff:
-                at, _, ints = vctx.layout[i]
-                for j, d in enumerate(batch_difference(batches[i], ints, markets, models, s, rev.static, factor, step)):
-                    out = out + rev._G_pres.dot(at + j, np.asarray(d, np.float64))
-        return out
+        return out + pres_part(rev, vctx, factor, th, dsig, moved)
