@@ -281,3 +281,35 @@ def test_lean_chunk_leaves_the_values_and_names_the_first_non_finite_one():
         assert first_nonfinite(job.run(start, start + 100).values) == bad
     with pytest.raises(RuntimeError, match="reducer"):
         run_chunk(ToyJob(), 0, 100, False, None, lean=True)
+
+
+def test_chunk_the_scheduler_cancelled_is_submitted_again(scheduler, monkeypatch):
+    """A future Dask cancels after a worker loss ("already forgotten") is submitted again (deterministic work: the
+    same outputs), at most RESUBMITS times; then a ClusterError naming the chunk."""
+    from exposure.cluster import dispatch
+
+    with distributed.Client(scheduler) as client:  # what _result makes of a cancelled future
+        fut = client.submit(time.sleep, 30, pure=False)
+        fut.cancel()
+        with pytest.raises(dispatch._Cancelled):
+            dispatch._result(fut, 0, 100)
+    real, calls = dispatch._result, []
+
+    def cancelled_first(times):
+        calls.clear()
+
+        def _result(fut, start, stop):
+            calls.append(start)
+            if start == 500 and calls.count(500) <= times:
+                fut.result()  # the chunk's work is done; Dask's answer is what the test replaces
+                raise dispatch._Cancelled()
+            return real(fut, start, stop)
+        return _result
+
+    monkeypatch.setattr(dispatch, "_result", cancelled_first(2))
+    got = list(chunk_outputs(ToyJob(), _on(scheduler, keep_states=True)))
+    assert calls.count(500) == 3
+    _same(list(ToyJob().outputs()), got)
+    monkeypatch.setattr(dispatch, "_result", cancelled_first(dispatch.RESUBMITS + 1))
+    with pytest.raises(ClusterError, match=r"chunk of paths \[500, 600\) was cancelled by the scheduler 4 times"):
+        list(chunk_outputs(ToyJob(), _on(scheduler)))

@@ -18,7 +18,8 @@ name). With the compiled reduction on the workers (``simulation.reduction=jax``)
 reading the values (no NumPy reduction, trade level, stored cube, dynamic IM or chunk-output checkpoint
 journal), only the reduction's block sums and the PFE quantile input travel (``lean``): the values,
 numeraire, FX and states stay on the worker, checked there for non-finite entries. A worker lost mid-run has
-its chunks recomputed by Dask on the others (the work is deterministic); an ExposureError raised in a chunk
+its chunks recomputed by Dask on the others (the work is deterministic), and a chunk whose future the scheduler
+cancelled meanwhile ("already forgotten") is submitted again, at most ``RESUBMITS`` times; an ExposureError raised in a chunk
 reaches the caller as itself, other failures as a ClusterError naming the chunk.
 """
 
@@ -60,19 +61,29 @@ def _distributed_outputs(job, settings, first):
         todo = iter(ranges)
         queue = collections.deque()
 
+        def send(r):
+            return client.submit(run_chunk, remote, r[0], r[1], settings.keep_states, spill, settings.lean,
+                                 pure=False, key=f"xposure-chunk-{r[0]}-{uuid.uuid4().hex}")
+
         def submit():
             r = next(todo, None)
             if r is not None:
-                queue.append((r, client.submit(run_chunk, remote, r[0], r[1], settings.keep_states, spill,
-                                               settings.lean, pure=False,
-                                               key=f"xposure-chunk-{r[0]}-{uuid.uuid4().hex}")))
+                queue.append((r, send(r)))
 
         try:
             for _ in range(in_flight):
                 submit()
             while queue:
                 (start, stop), fut = queue.popleft()
-                out = _result(fut, start, stop)
+                for attempt in range(RESUBMITS + 1):
+                    try:
+                        out = _result(fut, start, stop)
+                        break
+                    except _Cancelled:  # the scheduler forgot it (a worker lost mid-run): the work is deterministic
+                        if attempt == RESUBMITS:
+                            raise ClusterError(f"chunk of paths [{start}, {stop}) was cancelled by the scheduler "
+                                               f"{RESUBMITS + 1} times (workers lost?)") from None
+                        fut = send((start, stop))
                 del fut  # the worker drops its copy
                 submit()  # keep the workers busy while this chunk is aggregated
                 yield _load(out) if spill else out
@@ -122,11 +133,21 @@ def _load(out):
     return dataclasses.replace(out, **arrays)
 
 
+RESUBMITS = 3  # times a chunk the scheduler cancelled is submitted again before the run fails
+
+
+class _Cancelled(Exception):
+    """A chunk's future cancelled by the scheduler, not by this process (``_result``)."""
+
+
 def _result(fut, start: int, stop: int):
     from distributed import KilledWorker
+    from distributed.utils import CancelledError
 
     try:
         return fut.result()
+    except CancelledError:  # e.g. "already forgotten" after a worker died: Dask dropped the key, not a failure
+        raise _Cancelled() from None
     except ExposureError as exc:  # a bad trade, a non-finite value...: the error a single process raises
         raise exc.with_traceback(None) from None
     except KilledWorker as exc:
