@@ -114,7 +114,7 @@ def build_results(measures, netting_set_ids: Sequence[str], counterparties: Sequ
                   trade_ids: Sequence[str] | None = None, seed: int | None = None, config=None,
                   base_currency: str = "", asof=None, include_cube: bool = True,
                   extra_attrs: dict | None = None) -> xr.Dataset:
-    """The results Dataset from ``ExposureMeasures`` (exposure.aggregation.measures).
+    """The results Dataset from ``ExposureMeasures`` (exposure.aggregation.measure_set).
 
     dates: (K,) valuation dates (datetime.date or datetime64) matching measures.times; counterparties one per
     netting set; trade_ids required when measures holds trade-level results; config: YAML string, mapping or

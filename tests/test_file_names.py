@@ -48,7 +48,7 @@ def test_csv_text_round_trips_any_cells(rows):
 
 
 def _tiny_results(ids):
-    from exposure.aggregation.measures import ExposureMeasures  # noqa: F401  (the contract's producer)
+    from exposure.aggregation.measure_set import ExposureMeasures  # noqa: F401  (the contract's producer)
 
     n, K = len(ids), 2
     z = np.zeros((n, K))

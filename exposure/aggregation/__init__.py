@@ -3,8 +3,9 @@
     values (K, n_netting_sets, P) --collateral (CSA, MPoR)--> X --measures--> EPE, ENE, PFE, Basel EE/EEE/EEPE
 
 ``ExposureAggregator`` is the streaming entry point (one chunk of paths at a time); the modules hold the
-definitions: ``collateral`` (variation margin recursion), ``measures`` (the aggregator and the whole
-reduction), ``accumulators`` (EPE/ENE/collateral path sums and their standard errors, weighted per-path date
+definitions: ``collateral`` (variation margin recursion), ``exposure_values`` (X and the funding value F
+per path), ``measures`` (the aggregator and the whole reduction), ``measure_set`` (the results and BaselEE,
+PeakPFE), ``accumulators`` (EPE/ENE/collateral path sums and their standard errors, weighted per-path date
 sums for the XVA standard errors), ``quantiles`` (PFE order statistics and their distribution-free interval,
 quantile store), ``basel`` (EEE/EPE/EEPE), ``allocation`` (netting and the Euler / pro-rata allocation of
 netting-set EPE to trades), ``dim`` (regression dynamic initial margin for MVA).
@@ -22,7 +23,8 @@ from exposure.aggregation.collateral import (
 )
 from exposure.aggregation.dim import RegressionDIM, regression_im
 from exposure.aggregation.in_memory import exposure_measures
-from exposure.aggregation.measures import ExposureAggregator, ExposureMeasures
+from exposure.aggregation.measure_set import ExposureMeasures
+from exposure.aggregation.measures import ExposureAggregator
 from exposure.aggregation.quantiles import (
     DEFAULT_QUANTILES,
     QuantileStore,

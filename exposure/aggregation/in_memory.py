@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from exposure.aggregation.measures import ExposureAggregator, ExposureMeasures
+from exposure.aggregation.measure_set import ExposureMeasures
+from exposure.aggregation.measures import ExposureAggregator
 
 
 def exposure_measures(values, numeraire=None, times=None, *, netting_sets=None, discount_factors=None,

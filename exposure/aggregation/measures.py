@@ -10,20 +10,16 @@ base-currency discount factor, q a quantile level. Names follow ORE's exposure r
     ``quantiles``     the quantile methods ("ore", "linear") and the QuantileStore behind PFE
     ``basel``         BaselEEE, BaselEPE, BaselEEPE, TimeWeightedBaselEPE / EEPE
 
-and this module adds
+with the collateralised and funding values X, F per path in ``exposure_values``, and the results
+(``ExposureMeasures``: BaselEE = EPE / P(0, t), PeakPFE) in ``measure_set``. This module streams
 
-    BaselEE(t)    = EPE(t) / P(0, t)                non-discounted EE (ORE: epe / curve->discount(date))
-    PeakPFE(q)    = max_t PFE(t, q), PeakPFEDate its first date
     ExpectedIM(t) = E[IM(t) / N(t)]: regression dynamic initial margin (``dim``), with mva_weights and an MPoR
-    FundingEPE(t) = E[max(F(t), 0) / N(t)], FundingENE(t) = E[max(-F(t), 0) / N(t)]: the funding exposure
-                    F(t_k) = V(t_k) - X_c(t_k) C_k, the value net of the variation margin held at the call date
-                    itself (no margin period of risk: funding is a going-concern cost, not a close-out). VM is
-                    taken as rehypothecable and remunerated at the numeraire (OIS) rate, so it funds the trades
-                    one for one; independent amounts are segregated and left out (their cost is an MVA-type
-                    term). F = V without a CSA. These feed FCA/FBA (``exposure.xva.funding``).
+    FundingEPE(t) = E[max(F(t), 0) / N(t)], FundingENE(t) = E[max(-F(t), 0) / N(t)]: F = V - X_c C, the value
+                    net of the variation margin held at the call date (no MPoR: funding is a going-concern
+                    cost). VM is taken as rehypothecable and remunerated at the numeraire (OIS) rate;
+                    independent amounts are segregated and left out. These feed FCA/FBA (``exposure.xva.funding``).
     path functionals: mean and standard error of sum_k w_k y(t_k) per path for y in {EPE, ENE, FundingEPE,
-                    FundingENE} (the per-path amounts behind those profiles) and weights given up front
-                    (``accumulators.PathFunctionalSums``): ``ExposureMeasures.functionals``.
+                    FundingENE} and weights given up front (``accumulators.PathFunctionalSums``).
 
 Results are arrays (n_netting_sets, K[, nq]) (``ExposureMeasures.netting``) and (n_trades, K[, nq])
 (``ExposureMeasures.trade``).
@@ -38,83 +34,23 @@ approximation of discounting from the close-out date).
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Sequence
 
 import numpy as np
 
 from exposure.aggregation.accumulators import DEFAULT_BLOCK, BlockSums, ExposureAccumulator, PathFunctionalSums
 from exposure.aggregation.allocation import allocation_paths, netting_members
-from exposure.aggregation.basel import basel_measures
-from exposure.aggregation.collateral import collateral_paths_batch
 from exposure.aggregation.dim import RegressionDIM
+from exposure.aggregation.exposure_values import (as_slice, at_closeout, collateralise, csa_layout,
+                                                  functional_amounts, trade_exposure_values)
+from exposure.aggregation.measure_set import (FUNCTIONAL_BASES, FUNDING_BASES, ExposureMeasures, empty_cube,
+                                              netting_profiles, reduced_functionals, reduced_profiles,
+                                              trade_profiles)
 from exposure.aggregation.quantiles import DEFAULT_MEMORY_BUDGET, DEFAULT_QUANTILES
 from exposure.aggregation.block_totals import BlockTotals
 from exposure.aggregation.reduction import ChunkReducer
 
 REDUCTIONS = ("jax", "numpy")
-
-
-FUNDING_BASES = ("FundingEPE", "FundingENE")
-FUNCTIONAL_BASES = ("EPE", "ENE") + FUNDING_BASES
-
-
-@dataclasses.dataclass
-class ExposureMeasures:
-    """Reduced results: ``netting`` arrays lead with the netting set (n_ns, K[, nq]), ``trade`` with the trade.
-
-    ``trade_netting_index`` (n_trades,) maps trades to netting sets when trade results are present.
-    ``cube`` (optional): exposure (n_ns, K, P) the collateralised value X, numeraire (K, P), and collateral
-    (n_ns, K, P) when a CSA is present, all at the exposure dates (undiscounted, base currency).
-    """
-
-    times: np.ndarray
-    quantiles: np.ndarray
-    n_paths: int
-    quantile_method: str
-    pfe_basis: str
-    discount_factors: np.ndarray
-    netting: dict
-    trade: dict | None = None
-    cube: dict | None = None
-    trade_netting_index: np.ndarray | None = None
-    functionals: dict | None = None  # name -> PathFunctionalSums.result() entry (entity / group / total)
-    pfe_ci_level: float | None = None  # confidence level of PFE_lower / PFE_upper when present
-
-
-def _finish(acc: dict, df: np.ndarray, times, maturity, horizon, prefix: str = "") -> dict:
-    out = {prefix + k: v for k, v in acc.items()}
-    ee_b = acc["EPE"] / df[None, :]
-    out[prefix + "BaselEE"] = ee_b
-    for k, v in basel_measures(ee_b, times, horizon, maturity).items():
-        out[prefix + k] = v
-    pfe = acc["PFE"]
-    if pfe.shape[-1] and pfe.shape[1] and np.all(np.isfinite(pfe)):
-        out[prefix + "PeakPFE"] = pfe.max(axis=1)
-        out[prefix + "PeakPFEIndex"] = pfe.argmax(axis=1)
-    return out
-
-
-def _as_slice(index):
-    """A basic slice for an evenly spaced index array (a view instead of a copy), else the array itself."""
-    if index is None or index.size == 0:
-        return index
-    if index.size == 1:
-        return slice(int(index[0]), int(index[0]) + 1)
-    step = int(index[1] - index[0])
-    if step > 0 and np.array_equal(index, index[0] + step * np.arange(index.size)):
-        return slice(int(index[0]), int(index[-1]) + 1, step)
-    return index
-
-
-def _at_closeout(arr, ci, sets, cols=None):
-    """arr (K_all, n, p) at the close-out dates: (K, len(sets), p) with column j read at netting set
-    sets[j]'s close-out index. ci: a (K,) index or slice shared by all sets, or (K, n_ns) per set; cols: the
-    columns of arr (default: ``sets``, when arr's axis is the netting sets)."""
-    cols = sets if cols is None else cols
-    if isinstance(ci, np.ndarray) and ci.ndim == 2:
-        return arr[ci[:, sets], np.asarray(cols)[None, :]]
-    return arr[ci][:, cols]
 
 
 class ExposureAggregator:
@@ -163,9 +99,9 @@ class ExposureAggregator:
                                                   not in ((K,), (K, self.n_ns))):
             raise ValueError(f"valuation_index and closeout_index must have the {K} entries of times "
                              f"(closeout_index: or ({K}, {self.n_ns}), one column per netting set)")
-        self._vi = _as_slice(self.valuation_index)
+        self._vi = as_slice(self.valuation_index)
         self._ci = self.closeout_index if self.closeout_index is not None and self.closeout_index.ndim == 2 \
-            else _as_slice(self.closeout_index)
+            else as_slice(self.closeout_index)
         self.t0_index = t0_index
         self.currencies = tuple(currencies)
         self.base_currency = base_currency if base_currency is not None else (self.currencies[0] if self.currencies else None)
@@ -173,18 +109,8 @@ class ExposureAggregator:
         self.quantile_method, self.pfe_basis = quantile_method, pfe_basis
         self.allocation_limit = float(allocation_limit)
 
-        self._csa_idx = np.array([j for j, ns in enumerate(self.netting_sets) if ns.csa is not None], dtype=int)
-        self._csas = [self.netting_sets[j].csa for j in self._csa_idx]
-        self._fx_idx = []  # per CSA set: index into the fx axis, or None for base-currency collateral
-        for j, csa in zip(self._csa_idx, self._csas):
-            ccy = csa.collateral_currency
-            if ccy is None or ccy == self.base_currency:
-                self._fx_idx.append(None)
-            elif ccy in self.currencies:
-                self._fx_idx.append(self.currencies.index(ccy))
-            else:
-                raise ValueError(f"netting set '{self.netting_sets[j].id}': collateral currency '{ccy}' is not on "
-                                 f"the fx axis ({', '.join(self.currencies) or 'none given'})")
+        # _fx_idx per CSA set: index into the fx axis, or None for base-currency collateral
+        self._csa_idx, self._csas, self._fx_idx = csa_layout(self.netting_sets, self.currencies, self.base_currency)
 
         common = dict(quantile_method=quantile_method, pfe_basis=pfe_basis, block_size=block_size,
                       store_dtype=store_dtype, memory_budget_bytes=memory_budget_bytes, spill_dir=spill_dir,
@@ -223,14 +149,7 @@ class ExposureAggregator:
             csa_set[self._csa_idx] = True
             self._trade_closeout = np.flatnonzero(csa_set[self.trade_netting_index])
 
-        self.cube = None
-        if store_cube:
-            self.cube = {
-                "exposure": np.empty((self.n_ns, K, self.n_paths), dtype=cube_dtype),
-                "numeraire": np.empty((K, self.n_paths), dtype=cube_dtype),
-            }
-            if self._csa_idx.size:
-                self.cube["collateral"] = np.zeros((self.n_ns, K, self.n_paths), dtype=cube_dtype)
+        self.cube = empty_cube(self.n_ns, K, self.n_paths, cube_dtype, bool(self._csa_idx.size)) if store_cube else None
         if reduction not in REDUCTIONS:
             raise ValueError(f"unknown reduction '{reduction}' (known: {', '.join(REDUCTIONS)})")
         self.reduction = reduction
@@ -262,40 +181,7 @@ class ExposureAggregator:
         currency, None without any CSA), the uncollateralised value at the exposure date and the funding value
         F = V(t_k) - X_c(t_k) C_k (module docstring); values (K_all, n_ns, p)."""
         vals = np.asarray(values, dtype=np.float64)
-        vi, ci = self._vi, self._ci
-        Vv = vals[vi]
-        X = Vv.copy() if self._csa_idx.size else Vv
-        V_exp = Vv
-        F = Vv
-        coll = None
-        if self._csa_idx.size:
-            cs = self._csa_idx
-            coll = np.zeros_like(Vv)
-            V_call = Vv[:, cs]
-            V_co = _at_closeout(vals, ci, cs) if ci is not None else V_call
-            fx_call = fx_co = fx0 = None
-            if any(f is not None for f in self._fx_idx):
-                if fx is None:
-                    raise ValueError("a CSA has a non-base collateral currency: add_chunk needs fx (n_ccy, K_all, P)")
-                fxa = np.asarray(fx, dtype=np.float64)
-                full = np.stack([np.ones(fxa.shape[1:]) if f is None else fxa[f] for f in self._fx_idx], axis=1)
-                fx_call = full[vi]
-                fx_co = _at_closeout(full, ci, cs, np.arange(cs.size)) if ci is not None else fx_call
-                fx0 = full[self.t0_index] if self.t0_index is not None else None
-            v0 = vals[self.t0_index][cs] if self.t0_index is not None else None
-            C = np.asarray(collateral_paths_batch(V_call, self._csas, fx_call, v0, fx0))
-            ia = np.array([c.independent_amount_held - c.independent_amount_posted for c in self._csas])
-            held = C + ia[None, :, None]
-            F = Vv.copy()
-            F[:, cs] = V_call - (C * fx_call if fx_call is not None else C)
-            if fx_co is not None:
-                held = held * fx_co
-            X[:, cs] = V_co - held
-            coll[:, cs] = held
-            if ci is not None:
-                V_exp = Vv.copy()
-                V_exp[:, cs] = V_co
-        return X, coll, V_exp, F
+        return collateralise(vals, self._vi, self._ci, self._csa_idx, self._csas, self._fx_idx, self.t0_index, fx)
 
     def add_chunk(self, start: int, stop: int, values, numeraire, fx=None, trade_values=None, states=None,
                   sums=None) -> None:
@@ -323,18 +209,12 @@ class ExposureAggregator:
             return
         X, coll, _, F = self.collateralise(vals, fx)
         if self._dim is not None:
-            self._dim.add(start, stop, vals[self._vi], _at_closeout(vals, self._ci, np.arange(self.n_ns)), N)
+            self._dim.add(start, stop, vals[self._vi], at_closeout(vals, self._ci, np.arange(self.n_ns)), N)
         fund = ({"FundingEPE": np.maximum(F, 0.0), "FundingENE": np.maximum(-F, 0.0)}
                 if self._csa_idx.size or self._functionals is not None else None)
         self._ns_acc.add(start, stop, X, N, collateral=coll, extras=fund if self._csa_idx.size else None)
         if self._functionals is not None:
-            inv = 1.0 / N[:, None, :]
-            pos = np.maximum(X, 0.0)
-            y = {"EPE": pos * inv, "ENE": (pos - X) * inv}  # the per-path amounts of the EPE/ENE sums, exactly
-            if self._csa_idx.size:
-                y["FundingEPE"], y["FundingENE"] = fund["FundingEPE"] * inv, fund["FundingENE"] * inv
-            else:
-                y["FundingEPE"], y["FundingENE"] = y["EPE"], y["ENE"]
+            y = functional_amounts(X, N, fund, bool(self._csa_idx.size))
             if self._path_weights is not None:
                 if states is None:
                     raise ValueError("path_weights (stochastic survival) need the model states in add_chunk")
@@ -352,7 +232,7 @@ class ExposureAggregator:
         self._totals.merge(cs)
         self._ns_acc.add_quantile_input(start, stop, cs.pfe)
         if self._dim is not None:
-            self._dim.add(start, stop, vals[self._vi], _at_closeout(vals, self._ci, np.arange(self.n_ns)), N)
+            self._dim.add(start, stop, vals[self._vi], at_closeout(vals, self._ci, np.arange(self.n_ns)), N)
         self._add_host_parts(start, stop, vals, N, cs.X, cs.coll, trade_values)
 
     def _add_host_parts(self, start, stop, vals, N, X, coll, trade_values) -> None:
@@ -360,13 +240,8 @@ class ExposureAggregator:
         if self._trade_acc is not None:
             if trade_values is None:
                 raise ValueError("trade-level results were requested: add_chunk needs trade_values")
-            tv_all = np.asarray(trade_values, dtype=np.float64)
-            tv = tv_all[self._vi]
-            tv_exp = tv
-            if self.closeout_index is not None and self._trade_closeout.size:
-                tv_exp = tv.copy()
-                tc = self._trade_closeout
-                tv_exp[:, tc] = _at_closeout(tv_all, self._ci, self.trade_netting_index[tc], tc)
+            tv, tv_exp = trade_exposure_values(trade_values, self._vi, self._ci if self.closeout_index is not None
+                                               else None, self._trade_closeout, self.trade_netting_index)
             a_pos, a_neg = allocation_paths(tv_exp, self.trade_netting_index, X, self.allocation_limit)
             self._trade_acc.add(start, stop, tv, N, extras={"AllocatedEPE": a_pos, "AllocatedENE": a_neg})
         if self.cube is not None:
@@ -390,17 +265,10 @@ class ExposureAggregator:
                   else np.asarray(discount_factors, dtype=np.float64).reshape(-1))
             if df.shape != (self.K,):
                 raise ValueError(f"discount_factors must be ({self.K},), got {df.shape}")
-            netting = _finish(self._ns_result(), df, self.times, maturities, horizon)
-            if "ExpectedCollateral" not in netting:
-                netting["ExpectedCollateral"] = np.zeros((self.n_ns, self.K))
-            for name, src in zip(FUNDING_BASES, ("EPE", "ENE")):
-                if name not in netting:  # no CSA anywhere: F = V = X
-                    netting[name] = netting[src].copy()
+            netting = netting_profiles(self._ns_result(), df, self.times, maturities, horizon)
             trade = None
             if self._trade_acc is not None:
-                trade = _finish(self._trade_acc.result(), df, self.times, trade_maturities, horizon, prefix="trade_")
-                trade["AllocatedEPE"] = trade.pop("trade_AllocatedEPE")
-                trade["AllocatedENE"] = trade.pop("trade_AllocatedENE")
+                trade = trade_profiles(self._trade_acc.result(), df, self.times, trade_maturities, horizon)
             functionals = self._functionals_result()
             if self._dim is not None:
                 netting["ExpectedIM"], mva = self._dim.result(self._mva_weights, self._functional_groups)
@@ -419,13 +287,7 @@ class ExposureAggregator:
     def _ns_result(self) -> dict:
         if self.reducer is None:
             return self._ns_acc.result()
-        t, P = self._totals, float(self.n_paths)
-        if not t.complete():
-            raise RuntimeError(f"accumulated {t.count} of {self.n_paths} paths")
-        out = {name: np.ascontiguousarray(t.S0[name].T) / P for name in self.reducer.profile_names()}
-        out["EE_stderr"] = np.ascontiguousarray(t.stderr("EPE").T)
-        out["ENE_stderr"] = np.ascontiguousarray(t.stderr("ENE").T)
-        return self._ns_acc.with_pfe(out)
+        return reduced_profiles(self._totals, self.reducer, self.n_paths, self._ns_acc)
 
     def _functionals_result(self):
         fs = self._functionals
@@ -433,11 +295,7 @@ class ExposureAggregator:
             return None
         if self.reducer is None:
             return fs.result()
-        t = self._totals
-        mean, se = t.S0["F"] / self.n_paths, t.stderr("F")
-        n, g = fs.n, fs.n_groups
-        return {f: {"entity": (mean[i, :n], se[i, :n]), "group": (mean[i, n:n + g], se[i, n:n + g]),
-                    "total": (float(mean[i, -1]), float(se[i, -1]))} for i, f in enumerate(fs.names)}
+        return reduced_functionals(self._totals, fs, self.n_paths)
 
     def close(self) -> None:
         """Release the quantile stores (and delete their spill files); finalize does it on its own."""
