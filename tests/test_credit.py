@@ -14,7 +14,8 @@ from scipy.integrate import quad
 
 import exposure  # noqa: F401  (x64)
 from exposure.errors import MarketDataError
-from exposure.market.credit import CreditCurve, bootstrap_cds, cds_contract, cds_legs, cds_par_spread
+from exposure.market.cds import bootstrap_cds, cds_contract, cds_legs, cds_par_spread
+from exposure.market.credit import CreditCurve
 from exposure.market.curves import DiscountCurve
 from exposure.market.schedule import cds_maturity, year_fraction
 

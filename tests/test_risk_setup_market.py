@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from exposure.api import compose
-from exposure.market.credit import _legs, bootstrap_cds
+from exposure.market.cds import _legs, bootstrap_cds
 from exposure.market.credit_jax import CdsBootstrap
 from exposure.risk import risk_settings
 from exposure.risk.setup_market import market_tangents
@@ -38,7 +38,7 @@ def _cds_inputs(s, name):
 
 def test_vectorised_cds_legs_equal_the_numpy_bootstrap(tiny):
     """Par spreads of the jnp legs at the bootstrapped hazards reprice the quotes (1e-12) and equal the NumPy
-    legs (``credit._legs``, the bootstrap's own, checked against QuantLib in tests/test_credit*.py) to 1e-14."""
+    legs (``cds._legs``, the bootstrap's own, checked against QuantLib in tests/test_credit*.py) to 1e-14."""
     cfg, s, _, _ = tiny
     for name in ("CP_A", "CP_E", "BANK"):
         m, base, curve = _cds_inputs(s, name)
@@ -47,7 +47,7 @@ def test_vectorised_cds_legs_equal_the_numpy_bootstrap(tiny):
         np.testing.assert_array_equal(boot.times, np.asarray(curve.times))
         par = np.asarray(boot.par_spreads(curve.hazards, curve.recovery, base.log_dfs))
         np.testing.assert_allclose(par, np.array(cc.spreads_bp) * 1e-4, rtol=0, atol=1e-12)
-        from exposure.market.credit import cds_contract
+        from exposure.market.cds import cds_contract
 
         h = np.asarray(curve.hazards)
         for k, tenor in enumerate(cc.tenors):

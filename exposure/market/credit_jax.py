@@ -5,8 +5,8 @@
 
 h (n,): the piecewise-flat hazards per year on the CDS pillars (``credit.CreditCurve``); q (n,): the par
 spreads (decimal); R: the recovery; y (m,): ln P(0, t_i) of the discount curve the bootstrap prices with
-(``DiscountCurve.log_dfs``). Prot and Annuity are the legs of ``credit.bootstrap_cds`` (QuantLib's
-MidPointCdsEngine, module docstring of ``credit``), here vectorised over the n CDS (their premium periods padded
+(``DiscountCurve.log_dfs``). Prot and Annuity are the legs of ``cds.bootstrap_cds`` (QuantLib's
+MidPointCdsEngine, module docstring of ``cds``), here vectorised over the n CDS (their premium periods padded
 to one length with empty periods, ``cds_contract(n_periods=)``); one compiled program per CdsBootstrap serves
 every name quoted on the same tenors. Cumulative hazards and log discount factors at the legs' dates are linear
 maps of h and y (``cum_hazard_matrix``, ``log_discount_matrix``, NumPy, static), so the traced program is a few
@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from exposure.market.credit import cds_contract
+from exposure.market.cds import cds_contract
 
 _FIELDS = ("pay_time", "accrual", "prot_start", "prot_end", "default_time", "accrued_at_default")
 

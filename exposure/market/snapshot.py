@@ -133,7 +133,8 @@ def build_vol(asof, vc, key: str, name: str):
 
 
 def build_credit(asof, cc, key: str, name: str, curve: DiscountCurve):
-    from exposure.market.credit import CreditCurve, bootstrap_cds
+    from exposure.market.cds import bootstrap_cds
+    from exposure.market.credit import CreditCurve
 
     rec = float(cc.recovery)
     if not 0.0 <= rec < 1.0:
