@@ -5,13 +5,13 @@
 ``ExposureAggregator`` is the streaming entry point (one chunk of paths at a time); the modules hold the
 definitions: ``collateral`` (variation margin recursion), ``exposure_values`` (X and the funding value F
 per path), ``measures`` (the aggregator and the whole reduction), ``measure_set`` (the results and BaselEE,
-PeakPFE), ``accumulators`` (EPE/ENE/collateral path sums and their standard errors, weighted per-path date
-sums for the XVA standard errors), ``quantiles`` (PFE order statistics and their distribution-free interval,
+PeakPFE), ``accumulators`` (EPE/ENE/collateral path sums and their standard errors), ``path_functionals``
+(weighted per-path date sums for the XVA standard errors), ``quantiles`` (PFE order statistics and their distribution-free interval,
 quantile store), ``basel`` (EEE/EPE/EEPE), ``allocation`` (netting and the Euler / pro-rata allocation of
 netting-set EPE to trades), ``dim`` (regression dynamic initial margin for MVA).
 """
 
-from exposure.aggregation.accumulators import BlockSums, ExposureAccumulator, PathFunctionalSums
+from exposure.aggregation.accumulators import BlockSums, ExposureAccumulator
 from exposure.aggregation.allocation import allocation_paths, net_values, netting_members
 from exposure.aggregation.basel import basel_measures, basel_weights, effective_ee, time_weighted_average
 from exposure.aggregation.collateral import (
@@ -25,6 +25,7 @@ from exposure.aggregation.dim import RegressionDIM, regression_im
 from exposure.aggregation.in_memory import exposure_measures
 from exposure.aggregation.measure_set import ExposureMeasures
 from exposure.aggregation.measures import ExposureAggregator
+from exposure.aggregation.path_functionals import PathFunctionalSums
 from exposure.aggregation.quantiles import (
     DEFAULT_QUANTILES,
     QuantileStore,

@@ -17,6 +17,7 @@ import dataclasses
 import numpy as np
 
 from exposure.aggregation.basel import basel_measures
+from exposure.aggregation.path_functionals import functional_result
 
 FUNDING_BASES = ("FundingEPE", "FundingENE")
 FUNCTIONAL_BASES = ("EPE", "ENE") + FUNDING_BASES
@@ -77,9 +78,7 @@ def reduced_functionals(totals, fs, n_paths: int) -> dict:
     ``PathFunctionalSums.result()``: {name: {"entity": ((n,), (n,)), "group": ((g,), (g,)), "total": (m, se)}}."""
     t = totals
     mean, se = t.S0["F"] / n_paths, t.stderr("F")
-    n, g = fs.n, fs.n_groups
-    return {f: {"entity": (mean[i, :n], se[i, :n]), "group": (mean[i, n:n + g], se[i, n:n + g]),
-                "total": (float(mean[i, -1]), float(se[i, -1]))} for i, f in enumerate(fs.names)}
+    return functional_result(fs.names, mean, se, fs.n, fs.n_groups)
 
 
 def netting_profiles(acc: dict, df: np.ndarray, times, maturity, horizon) -> dict:

@@ -19,7 +19,7 @@ with the collateralised and funding values X, F per path in ``exposure_values``,
                     cost). VM is taken as rehypothecable and remunerated at the numeraire (OIS) rate;
                     independent amounts are segregated and left out. These feed FCA/FBA (``exposure.xva.funding``).
     path functionals: mean and standard error of sum_k w_k y(t_k) per path for y in {EPE, ENE, FundingEPE,
-                    FundingENE} and weights given up front (``accumulators.PathFunctionalSums``).
+                    FundingENE} and weights given up front (``path_functionals.PathFunctionalSums``).
 
 Results are arrays (n_netting_sets, K[, nq]) (``ExposureMeasures.netting``) and (n_trades, K[, nq])
 (``ExposureMeasures.trade``).
@@ -38,7 +38,7 @@ from typing import Sequence
 
 import numpy as np
 
-from exposure.aggregation.accumulators import DEFAULT_BLOCK, BlockSums, ExposureAccumulator, PathFunctionalSums
+from exposure.aggregation.accumulators import DEFAULT_BLOCK, BlockSums, ExposureAccumulator
 from exposure.aggregation.allocation import allocation_paths, netting_members
 from exposure.aggregation.dim import RegressionDIM
 from exposure.aggregation.exposure_values import (as_slice, at_closeout, collateralise, csa_layout,
@@ -46,6 +46,7 @@ from exposure.aggregation.exposure_values import (as_slice, at_closeout, collate
 from exposure.aggregation.measure_set import (FUNCTIONAL_BASES, FUNDING_BASES, ExposureMeasures, empty_cube,
                                               netting_profiles, reduced_functionals, reduced_profiles,
                                               trade_profiles)
+from exposure.aggregation.path_functionals import PathFunctionalSums
 from exposure.aggregation.quantiles import DEFAULT_MEMORY_BUDGET, DEFAULT_QUANTILES
 from exposure.aggregation.block_totals import BlockTotals
 from exposure.aggregation.reduction import ChunkReducer
@@ -65,7 +66,7 @@ class ExposureAggregator:
     currencies: names of the fx axis (fx[c] = base units per unit of currency c) for collateral currencies.
     path_functionals: {name: (basis, weights (n_ns, K)) or a list of such terms} per-path weighted date sums
     (basis EPE, ENE, FundingEPE or FundingENE) whose mean and standard error are streamed
-    (``accumulators.PathFunctionalSums``), with sums over ``functional_groups`` (n_ns,) ints and the total;
+    (``path_functionals.PathFunctionalSums``), with sums over ``functional_groups`` (n_ns,) ints and the total;
     pfe_ci_level: confidence level of the PFE order-statistic interval (None: none).
     mva_weights (n_ns, K): with a close-out grid, the regression dynamic initial margin (``dim``) is computed
     (ExpectedIM) and the MVA path functional sum_k w_k IM_k / N_k streamed (functionals["MVA"]).

@@ -7,7 +7,7 @@ For a chunk of paths, from the netting-set values V (K_all, n_ns, W), the numera
                      recursion's operations in the same order)
     y                the deflated per-path amounts of ``accumulators.ExposureAccumulator``: max(X,0)/N,
                      max(-X,0)/N (as (max(X,0) - X)/N), C/N, max(F,0)/N, max(-F,0)/N, and 1/N
-    F_f              the path functionals sum_k w_fk m_k y_b(k) (``accumulators.PathFunctionalSums``) per
+    F_f              the path functionals sum_k w_fk m_k y_b(k) (``path_functionals.PathFunctionalSums``) per
                      netting set, counterparty group and total, the date sum taken in date order
     block sums       S0 = sum y, and for EPE, ENE and the functionals S1 = sum (y - s), S2 = sum (y - s)^2
                      with s the block's first path, over blocks of B consecutive paths aligned on the global

@@ -3,7 +3,7 @@
     A = sum_k w_k y(t_k),   y in {EPE, ENE, FundingEPE, FundingENE} (netting_set, date), discounted,
 
 so the same weights give the figure from the stored profile and, applied per path before the simulation
-(``exposure.aggregation.accumulators.PathFunctionalSums``), its Monte Carlo standard error.
+(``exposure.aggregation.path_functionals.PathFunctionalSums``), its Monte Carlo standard error.
 
 Dates t_0 = 0 < t_1 < ... < t_{K-1} (the results' exposure dates, t_0 = today), intervals I_j = (t_{j-1}, t_j].
 c = the netting set's counterparty, b = the bank (``market.own_name``); S_c, S_b survival curves, R recoveries.
