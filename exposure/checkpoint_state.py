@@ -64,7 +64,7 @@ def load_snapshot(folder: str, state: dict) -> dict:
 def unusable(folder: str, stage: str, state: dict) -> str:
     """'' when a state-mode checkpoint's snapshot and quantile spill hold what state.json says, else what is
     wrong (a replay-mode checkpoint's journals are cut back to their lengths at the resume)."""
-    from exposure.aggregation.quantiles import SpillError, check_spill
+    from exposure.aggregation.quantile_store import SpillError, check_spill
 
     if state.get("mode", "replay") != "state":
         return ""

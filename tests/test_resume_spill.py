@@ -191,7 +191,7 @@ def test_a_damaged_spill_is_detected_and_never_used(reference, tmp_path, monkeyp
 def test_spill_file_cut_back_to_its_synced_length(tmp_path):
     """QuantileStore unit: chunks synced, a torn append after them, a new store adopting the file gives the
     quantiles of a store that saw every chunk once, bit for bit; a shorter file or changed bytes: SpillError."""
-    from exposure.aggregation.quantiles import QuantileStore, SpillError, check_spill
+    from exposure.aggregation.quantile_store import QuantileStore, SpillError, check_spill
 
     rng = np.random.default_rng(7)
     n, K, P = 2, 3, 1000

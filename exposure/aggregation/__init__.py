@@ -6,8 +6,8 @@
 definitions: ``collateral`` (variation margin recursion), ``exposure_values`` (X and the funding value F
 per path), ``measures`` (the aggregator and the whole reduction), ``measure_set`` (the results and BaselEE,
 PeakPFE), ``accumulators`` (EPE/ENE/collateral path sums and their standard errors), ``path_functionals``
-(weighted per-path date sums for the XVA standard errors), ``quantiles`` (PFE order statistics and their distribution-free interval,
-quantile store), ``basel`` (EEE/EPE/EEPE), ``allocation`` (netting and the Euler / pro-rata allocation of
+(weighted per-path date sums for the XVA standard errors), ``quantiles`` (PFE order statistics and their
+distribution-free interval), ``quantile_store`` (every path kept, spilled to disk, for the quantiles), ``basel`` (EEE/EPE/EEPE), ``allocation`` (netting and the Euler / pro-rata allocation of
 netting-set EPE to trades), ``dim`` (regression dynamic initial margin for MVA).
 """
 
@@ -26,9 +26,9 @@ from exposure.aggregation.in_memory import exposure_measures
 from exposure.aggregation.measure_set import ExposureMeasures
 from exposure.aggregation.measures import ExposureAggregator
 from exposure.aggregation.path_functionals import PathFunctionalSums
+from exposure.aggregation.quantile_store import QuantileStore
 from exposure.aggregation.quantiles import (
     DEFAULT_QUANTILES,
-    QuantileStore,
     exposure_quantiles,
     order_statistic_interval,
     quantile_positions,

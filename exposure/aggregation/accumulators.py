@@ -34,8 +34,8 @@ from typing import Sequence
 
 import numpy as np
 
-from exposure.aggregation.quantiles import (DEFAULT_MEMORY_BUDGET, QUANTILE_METHODS, QuantileStore,
-                                            order_statistic_interval)
+from exposure.aggregation.quantile_store import QuantileStore
+from exposure.aggregation.quantiles import DEFAULT_MEMORY_BUDGET, QUANTILE_METHODS, order_statistic_interval
 
 PFE_BASES = ("undiscounted", "discounted")
 DEFAULT_WORK_BYTES = 256 * 1024**2  # per-slice working memory of the streaming sums

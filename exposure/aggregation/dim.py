@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from exposure.aggregation.quantiles import DEFAULT_MEMORY_BUDGET, QuantileStore
+from exposure.aggregation.quantile_store import QuantileStore
+from exposure.aggregation.quantiles import DEFAULT_MEMORY_BUDGET
 
 
 def regression_im(v, dv, quantile: float = 0.99, order: int = 2) -> np.ndarray:

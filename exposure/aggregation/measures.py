@@ -7,7 +7,7 @@ base-currency discount factor, q a quantile level. Names follow ORE's exposure r
 ``ExposureAggregator`` runs the whole reduction, one chunk of paths at a time; the definitions live in
 
     ``accumulators``  EPE, ENE, EE_stderr, ExpectedCollateral (streaming sums, discounted by 1/N) and PFE(t, q)
-    ``quantiles``     the quantile methods ("ore", "linear") and the QuantileStore behind PFE
+    ``quantiles``     the quantile methods ("ore", "linear"); ``quantile_store`` keeps the paths behind PFE
     ``basel``         BaselEEE, BaselEPE, BaselEEPE, TimeWeightedBaselEPE / EEPE
 
 with the collateralised and funding values X, F per path in ``exposure_values``, and the results

@@ -56,7 +56,7 @@ def snapshot(agg) -> dict:
 
 def restore(agg, snap: dict, folder: str) -> None:
     """Continue ``agg`` (fresh, built from the same config) from ``snap``; the spill file in ``folder`` is
-    adopted (cut back to its synced length; ``quantiles.SpillError`` when it does not hold it)."""
+    adopted (cut back to its synced length; ``quantile_store.SpillError`` when it does not hold it)."""
     if not compact(agg) or agg._next:
         raise RuntimeError("only a fresh aggregator without paths in memory is restored from a snapshot")
     parts = snap["parts"]
