@@ -12,7 +12,8 @@ ql = pytest.importorskip("QuantLib")
 
 from exposure.market.bootstrap import CurveSpec, Quote, bootstrap  # noqa: E402
 from exposure.market.conventions import default_swap, make_index  # noqa: E402
-from exposure.market.rate_helpers import Deposit, Future, Swap, third_wednesday  # noqa: E402
+from exposure.market.rate_futures import Future, third_wednesday  # noqa: E402
+from exposure.market.rate_helpers import Deposit, Swap  # noqa: E402
 
 ASOF = dt.date(2026, 11, 20)
 # (contract year, month), price, convexity adjustment

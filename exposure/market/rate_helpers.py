@@ -5,7 +5,7 @@ df(name, dates)``); ``implied(curves)`` is the quote the curves imply, ``pillar`
 factor of the curve being built the quote depends on (QuantLib's "last relevant date"):
 
     Deposit / FRA (on index I, curve F):   (P_F(s)/P_F(e) - 1) / tau_I(s, e)
-    Future (IMM, price):                   100 (1 - ((P_F(s)/P_F(e) - 1) / tau_I(s, e) + convexity))
+    Future (IMM, price):                   100 (1 - ((P_F(s)/P_F(e) - 1) / tau_I(s, e) + convexity))  ``rate_futures``
     OIS (index O, curve F, discount D):    sum_i (P_F(s_i)/P_F(e_i) - 1) P_D(p_i) / sum_i tau_i P_D(p_i)
     IBOR swap (index I):                   sum_j tau_j L_j P_D(e_j) / sum_i tau_i P_D(e_i)    (fixed annuity)
     tenor basis (base B + spread vs other O, discount D):  (PV_O - PV_B) / sum_j tau_j P_D(e_j) on B's dates
@@ -28,7 +28,12 @@ import numpy as np
 
 from exposure.market.calendars import get_calendar
 from exposure.market.conventions import IndexConvention, SwapConvention
+from exposure.market.rate_futures import Future, is_imm_date, third_wednesday
 from exposure.market.schedule import make_schedule, year_fraction
+
+# Future and the IMM dates live in rate_futures; named here too for the importers of the instrument set.
+__all__ = ["CrossCurrencyBasisSwap", "Deposit", "FloatCoupons", "Future", "Swap", "TenorBasisSwap", "is_imm_date",
+           "spot_date", "third_wednesday"]
 
 
 def spot_date(asof: dt.date, days: int, calendar) -> dt.date:
@@ -102,86 +107,6 @@ class Deposit:
         s, e = self.dates()
         ratio = curves.df(fwd, [s])[0] / curves.df(fwd, [e])[0]
         return float((ratio - 1.0) / year_fraction(s, e, self.index.day_count))
-
-
-def third_wednesday(year: int, month: int) -> dt.date:
-    """The IMM date of a month: its third Wednesday."""
-    first = dt.date(year, month, 1)
-    return first + dt.timedelta(days=(2 - first.weekday()) % 7 + 14)
-
-
-def is_imm_date(d: dt.date) -> bool:
-    """QuantLib's IMM::isIMMdate(d, mainCycle=false): the third Wednesday of any month."""
-    return d == third_wednesday(d.year, d.month)
-
-
-@dataclasses.dataclass(frozen=True)
-class Future:
-    """Interest-rate future on ``index`` over [start, end], quoted as a price:
-
-        price = 100 (1 - (F + convexity)),   F = (P_F(start) / P_F(end) - 1) / tau_I(start, end)
-
-    IBOR (QuantLib's FuturesRateHelper, IMM type): start an IMM date, end = advance(start, tenor) on the index's
-    calendar, convention and end-of-month rule. Overnight index (QuantLib's SofrFutureRateHelper), quarterly
-    (tenor 3M or longer, compounded): start the IMM date of the contract month, end the IMM date ``tenor`` later;
-    the daily compounding telescopes to P_F(start)/P_F(end). Monthly (tenor 1M, arithmetic average, QuantLib
-    1.44's OvernightIndexFuture::averagedRate): the reference period is [1st of the month, 1st of the next
-    month) (calendar dates), d_0 = start, d_{i+1} = the next business day after d_i, f_0 = start rolled back to a
-    business day, f_i = d_i otherwise, and
-
-        F = sum_i L(f_i, d_{i+1}) tau_I(d_i, min(d_{i+1}, end)) / tau_I(start, end),
-        L(f, d) = (P_F(f)/P_F(d) - 1) / tau_I(f, d)    (the overnight forward fixed on f)
-
-    ``convexity``: the futures-minus-forward rate adjustment (decimal), an input as in QuantLib. Pillar: end."""
-
-    index: IndexConvention
-    start: dt.date
-    tenor: str
-    quote: float
-    asof: dt.date
-    convexity: float = 0.0
-
-    @property
-    def averaged(self) -> bool:
-        return self.index.overnight and self.tenor == "1M"
-
-    @functools.cached_property
-    def end(self) -> dt.date:
-        ix = self.index
-        if self.averaged:
-            return _add(self.start.replace(day=1), "1M")
-        if ix.overnight:
-            d = _add(self.start, self.tenor)
-            return third_wednesday(d.year, d.month)
-        return ix.cal.advance(self.start, self.tenor, ix.convention, ix.end_of_month)
-
-    @functools.cached_property
-    def _days(self):
-        """(fixing dates f_i, next dates d_{i+1}, weights tau(d_i, min(d_{i+1}, end)) / tau(f_i, d_{i+1}))."""
-        cal, dc = self.index.cal, self.index.day_count
-        fixes, nexts, w = [], [], []
-        d, f = self.start, cal.adjust(self.start, "preceding")
-        while d < self.end:
-            d2 = cal.advance(d, "1D")
-            fixes.append(f)
-            nexts.append(d2)
-            w.append(year_fraction(d, min(d2, self.end), dc) / year_fraction(f, d2, dc))
-            d = f = d2
-        return fixes, nexts, np.array(w)
-
-    @functools.cached_property
-    def pillar(self):
-        return self.end
-
-    def implied(self, curves, fwd: str, disc: str) -> float:
-        s, e = self.start, self.end
-        if self.averaged:
-            fixes, nexts, w = self._days
-            growth = float(np.sum((curves.df(fwd, fixes) / curves.df(fwd, nexts) - 1.0) * w))
-        else:
-            growth = float(curves.df(fwd, [s])[0] / curves.df(fwd, [e])[0] - 1.0)
-        rate = growth / year_fraction(s, e, self.index.day_count)
-        return float(100.0 * (1.0 - (rate + self.convexity)))
 
 
 @dataclasses.dataclass(frozen=True)
