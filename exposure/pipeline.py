@@ -290,7 +290,8 @@ def _check_finite(npv0, trade_ids) -> None:
 
 def _write(cfg, s: Setup, ds, npv: dict, out: str, on_results=None) -> RunResults:
     from exposure.files import csv_text
-    from exposure.results import write_ore_csv, write_results
+    from exposure.results import write_results
+    from exposure.results_csv import write_ore_csv
     from exposure.simulation.scenario_io import atomic_text
     from exposure.xva import write_xva_csv
 

@@ -27,7 +27,8 @@ def reaggregate(cfg, run_dir: str, config_yaml: str, progress=None, out_dir: str
     from exposure.pipeline import RunResults
     from exposure.portfolio import load_portfolio
     from exposure.report import RunProgress, report_settings, write_report
-    from exposure.results import write_ore_csv, write_results
+    from exposure.results import write_results
+    from exposure.results_csv import write_ore_csv
     from exposure.simulation.scenario_io import atomic_text
 
     path = os.path.join(str(run_dir), FILE_NAME)

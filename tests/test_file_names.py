@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from exposure.files import MAX_STEM, csv_text, safe_file_stem
-from exposure.results import write_ore_csv
+from exposure.results_csv import write_ore_csv
 
 
 def test_plain_ids_keep_their_names():

@@ -14,15 +14,8 @@ import yaml
 import exposure
 from exposure.aggregation import ExposureAggregator, net_values
 from exposure.portfolio.netting import Csa, NettingSet
-from exposure.results import (
-    ORE_NETTING_SET_COLUMNS,
-    ORE_TRADE_COLUMNS,
-    build_results,
-    read_results,
-    validate_results,
-    write_ore_csv,
-    write_results,
-)
+from exposure.results import build_results, read_results, validate_results, write_results
+from exposure.results_csv import ORE_NETTING_SET_COLUMNS, ORE_TRADE_COLUMNS, write_ore_csv
 
 ASOF = dt.date(2024, 3, 28)
 DATES = [dt.date(2024, 4, 30), dt.date(2024, 6, 28), dt.date(2024, 9, 30), dt.date(2025, 3, 28), dt.date(2026, 3, 30)]
@@ -162,6 +155,7 @@ def test_no_half_written_file_on_exception(dataset, tmp_path, monkeypatch):
         raise OSError("disk full")
 
     import exposure.results as results_mod
+    import exposure.results_csv as results_csv_mod
 
     monkeypatch.setattr(results_mod, "write_netcdf", broken)  # the HDF5 writer write_results calls
     with pytest.raises(OSError, match="disk full"):
@@ -172,7 +166,7 @@ def test_no_half_written_file_on_exception(dataset, tmp_path, monkeypatch):
     assert target.read_bytes() == good  # the previous complete file is untouched
 
     calls = {"n": 0}
-    real = results_mod._fmt
+    real = results_csv_mod._fmt
 
     def failing_fmt(x):
         calls["n"] += 1
@@ -180,7 +174,7 @@ def test_no_half_written_file_on_exception(dataset, tmp_path, monkeypatch):
             raise RuntimeError("formatting failed")
         return real(x)
 
-    monkeypatch.setattr(results_mod, "_fmt", failing_fmt)
+    monkeypatch.setattr(results_csv_mod, "_fmt", failing_fmt)
     out = tmp_path / "csv"
     with pytest.raises(RuntimeError, match="formatting failed"):
         write_ore_csv(dataset, str(out))

@@ -77,7 +77,7 @@ def test_rerun_with_fewer_netting_sets_leaves_no_stale_file(first_run, tmp_path)
     assert os.stat(target).st_mode & 0o777 == 0o777 & ~mask  # not mkdtemp's private 0700
 
 
-@pytest.mark.parametrize("victim", ["exposure.results.write_ore_csv", "exposure.results.write_results",
+@pytest.mark.parametrize("victim", ["exposure.results_csv.write_ore_csv", "exposure.results.write_results",
                                     "exposure.report.write.write_summary_csv",
                                     "exposure.aggregation.values_cube.NettingValuesCube.save"])
 def test_crash_mid_write_leaves_previous_run_untouched(first_run, monkeypatch, victim):
