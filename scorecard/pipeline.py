@@ -11,12 +11,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from . import credit as credit_mod
 from .aliases import build_alias_table, normalise
-from .composite import apply_overrides, composite_scores, score_distribution, toxicity_costs
+from .assemble import annual_notional, build_scorecard, credit_rows, sample_status
 from .errors import ScorecardInputError
 from .feedback import FeedbackStore
 from .impact import impact_metrics
@@ -30,12 +29,8 @@ from .reliability import reliability_metrics, stressed_flags
 from .shortfall import comparable_excess, decompose
 from .skipping import skipping_metrics
 from .slippage import slippage_metrics
-from .stats import METRIC_COLUMNS
 
 CP_TABLES = ("executions", "rfq", "book", "headroom")
-SCORE_METRICS = ("credit_score", "adverse_selection_bps", "excess_slippage_bps", "stress_fill_pct",
-                 "fill_degradation_pp", "excess_impact_bps", "skipping_cost_bps", "protocol_score", "reversion_bps",
-                 "capital_usage", "profitability_bps")
 
 
 @dataclass
@@ -197,76 +192,6 @@ def compute_metrics(inputs, cfg, z: float) -> tuple[pd.DataFrame, dict | None, p
     return metrics, fit_d, orders
 
 
-CREDIT_METRICS = (("credit_score", "score 1-10"), ("capital_usage", "fraction of limit"), ("cva", "base ccy"),
-                  ("fva", "base ccy"), ("ead", "base ccy"), ("capital", "base ccy"), ("eepe", "base ccy"))
-
-
-def sample_status(metrics: pd.DataFrame, ci) -> np.ndarray:
-    """'ok', or 'insufficient' when a metric rests on fewer than its minimum observations (ci.min_n, or
-    ci.min_n_per_metric[metric]) or fewer than ci.min_clusters independent clusters: reported, never scored."""
-    per = {str(k): int(v) for k, v in dict(ci.min_n_per_metric).items()}
-    need = metrics["metric"].map(lambda m: per.get(m, int(ci.min_n))).to_numpy()
-    few = (metrics["n"].to_numpy(float) < need) | (metrics["n_clusters"].to_numpy(float) < int(ci.min_clusters))
-    return np.where(few, "insufficient", "ok")
-
-
-def _credit_rows(credit: pd.DataFrame, z: float) -> pd.DataFrame:
-    """Credit metrics with their Monte Carlo standard errors from the engine (0 where the engine gave none)."""
-    rows = []
-    for cp, r in credit.iterrows():
-        n = len(r["credit_inputs"].split(",")) if r["credit_inputs"] else 0
-        for m, unit in CREDIT_METRICS:
-            if m in r and np.isfinite(r[m]):
-                se = float(r.get(f"{m}_se", 0.0))
-                se = se if np.isfinite(se) else 0.0
-                rows.append({"counterparty": cp, "metric": m, "value": r[m], "se": se, "lo": r[m] - z * se,
-                             "hi": r[m] + z * se, "n": n, "unit": unit, "n_clusters": n, "status": "ok"})
-    return pd.DataFrame(rows, columns=METRIC_COLUMNS + ["status"])
-
-
-def annual_notional(ex: pd.DataFrame, ref: pd.DataFrame) -> pd.Series:
-    """Reference annual_notional when given, else observed notional scaled to a year (365.25 d / span)."""
-    span_days = max(1.0, (ex["ts_ns"].max() - ex["ts_ns"].min()) / 8.64e13)
-    obs = (ex["price"] * ex["size"]).groupby(ex["counterparty"]).sum() * 365.25 / span_days
-    if "annual_notional" in ref.columns:
-        refn = ref.set_index("counterparty")["annual_notional"].astype(float)
-        return refn.combine_first(obs)
-    return obs
-
-
-def build_scorecard(metrics: pd.DataFrame, credit: pd.DataFrame | None, ref: pd.DataFrame, notional: pd.Series,
-                    overrides: pd.DataFrame | None, cfg) -> pd.DataFrame:
-    scored = metrics[metrics["status"] == "ok"] if "status" in metrics else metrics
-    wide = scored.pivot_table(index="counterparty", columns="metric", values="value", aggfunc="first")
-    se = scored.pivot_table(index="counterparty", columns="metric", values="se", aggfunc="first")
-    wide = wide.reindex(sorted(set(metrics["counterparty"])))
-    sc = composite_scores(wide, cfg.composite.transforms, cfg.profile.weights, cfg.composite.bands,
-                          cfg.composite.missing)
-    sc = sc.join(score_distribution(wide.reindex(sc.index), se.reindex(sc.index), cfg.composite.transforms,
-                                    cfg.profile.weights, cfg.composite.bands, float(cfg.ci.z),
-                                    int(cfg.ci.bootstrap), int(cfg.ci.seed)))
-    sc = apply_overrides(sc, overrides, cfg.composite.bands)
-    for m in SCORE_METRICS:
-        if m in wide:
-            sc[m] = wide[m].reindex(sc.index)
-            sc[f"{m}_se"] = se[m].reindex(sc.index)
-    if credit is not None:
-        for c in ("pfe_peak", "pfe_limit", "utilisation", "epe_peak", "eepe", "eepe_se", "pd", "rating", "rating_pd",
-                  "cva", "cva_se", "fva", "fva_se", "ead", "ead_se", "capital", "capital_se", "credit_inputs",
-                  "credit_missing"):
-            if c in credit:
-                sc[c] = credit[c].reindex(sc.index)
-    if "pfe_limit" not in sc:
-        sc["pfe_limit"] = ref.set_index("counterparty")["pfe_limit"].reindex(sc.index)
-    if "name" in ref.columns:
-        sc.insert(0, "name", ref.set_index("counterparty")["name"].reindex(sc.index))
-    sc = sc.join(toxicity_costs(wide.reindex(sc.index), notional))
-    sc["profile"] = cfg.profile.name
-    sc.index.name = "counterparty"
-    first = [c for c in ("name", "score", "class", "rank", "override", "metrics_used") if c in sc]
-    return sc[first + [c for c in sc.columns if c not in first]]
-
-
 def run(cfg) -> ScorecardResult:
     """The whole scorecard under an exclusive lock on output.dir (a concurrent run into it is refused)."""
     out_dir = check_output_dir(cfg.output.dir)
@@ -285,7 +210,7 @@ def _run(cfg, out_dir: Path) -> ScorecardResult:
     z = float(cfg.ci.z)
     metrics, fit, orders = compute_metrics(inputs, cfg, z)
     if credit is not None:
-        metrics = pd.concat([metrics, _credit_rows(credit, z)], ignore_index=True)
+        metrics = pd.concat([metrics, credit_rows(credit, z)], ignore_index=True)
     t = inputs.tables
     notional = annual_notional(t["executions"], t["counterparties"])
     sc = build_scorecard(metrics, credit, t["counterparties"], notional, overrides, cfg)

@@ -10,7 +10,7 @@ import pytest
 
 from scorecard.clustered import cluster_mean_estimate
 from scorecard.composite import score_distribution
-from scorecard.pipeline import build_scorecard, sample_status
+from scorecard.assemble import build_scorecard, sample_status
 from scorecard.stats import mean_estimate
 from scorecard_testlib import compose
 
