@@ -44,6 +44,11 @@ def _cli(args, cache) -> tuple[int, set, int]:
     return rc, {m if m in ("scipy.optimize", "exposure.capital", "dask.array") else m.split(".")[0] for m in mods}, built
 
 
+def _child_ok(code: str) -> None:
+    """Run ``code`` in a fresh Python process from the repository root; it must exit 0 and print 'ok'."""
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert p.returncode == 0 and p.stdout.strip() == "ok", p.stderr[-3000:]
+
 
 @pytest.mark.slow
 def test_run_and_whatif_in_fresh_processes_import_only_what_they_need(tmp_path):
@@ -78,8 +83,7 @@ def test_the_deferred_dask_probe_still_knows_dask_arrays_once_dask_array_is_impo
             "assert w.chunks == ((2, 1),), w.chunks; "
             "c = v.chunk({'x': 2}); assert c['a'].chunks == ((2, 1),) and float(c['a'].sum().compute()) == 3.0; "
             "print('ok')")
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
-    assert p.returncode == 0 and p.stdout.strip() == "ok", p.stderr[-3000:]
+    _child_ok(code)
 
 
 def test_xarray_still_knows_dask_collections_behind_the_first_test():
@@ -94,8 +98,7 @@ def test_xarray_still_knows_dask_collections_behind_the_first_test():
             "objs = [x, np.ones(2), xr.Variable('x', x), xr.DataArray(x), 3, 'a', da.Array, dask.delayed(len)([1])]; "
             "assert [u.is_dask_collection(o) for o in objs] == [dask.base.is_dask_collection(o) for o in objs]; "
             "print('ok')")
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
-    assert p.returncode == 0 and p.stdout.strip() == "ok", p.stderr[-3000:]
+    _child_ok(code)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 42, 2**31 - 1, 2**31, 2**32 - 1, 2**32, 2**40 + 12345, 2**63 - 1, -1, -2**63])
@@ -119,8 +122,7 @@ def test_seed_key_and_credit_curves_run_no_eager_program():
             "assert all(a.aval == b.aval and a.weak_type == b.weak_type and np.array_equal(a, b) for a, b in "
             "[(c.times, jnp.asarray([1.0, 5.0])), (c.hazards, jnp.asarray([0.01, 0.02])), (c.recovery, jnp.asarray(0.4)), "
             "(d.recovery, jnp.asarray(0.35))]); print('ok')")
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
-    assert p.returncode == 0 and p.stdout.strip() == "ok", p.stderr[-3000:]
+    _child_ok(code)
 
 
 def test_the_netcdf_writer_writes_what_to_netcdf_writes(tmp_path):
