@@ -31,6 +31,19 @@ def as_slice(index):
     return index
 
 
+def date_indices(valuation_index, closeout_index, K: int, n_ns: int):
+    """(valuation_index (K,), closeout_index (K,) or (K, n_ns) or None, vi, ci): the positions of the valuation
+    and close-out dates on a chunk's date axis (valuation default 0..K-1), checked, and their basic slices where
+    evenly spaced (``as_slice``; a per-set (K, n_ns) close-out index stays an array)."""
+    vi_arr = np.arange(K) if valuation_index is None else np.asarray(valuation_index, int)
+    ci_arr = None if closeout_index is None else np.asarray(closeout_index, int)
+    if vi_arr.shape != (K,) or (ci_arr is not None and ci_arr.shape not in ((K,), (K, n_ns))):
+        raise ValueError(f"valuation_index and closeout_index must have the {K} entries of times "
+                         f"(closeout_index: or ({K}, {n_ns}), one column per netting set)")
+    ci = ci_arr if ci_arr is not None and ci_arr.ndim == 2 else as_slice(ci_arr)
+    return vi_arr, ci_arr, as_slice(vi_arr), ci
+
+
 def at_closeout(arr, ci, sets, cols=None):
     """arr (K_all, n, p) at the close-out dates: (K, len(sets), p) with column j read at netting set
     sets[j]'s close-out index. ci: a (K,) index or slice shared by all sets, or (K, n_ns) per set; cols: the

@@ -41,7 +41,7 @@ import numpy as np
 from exposure.aggregation.accumulators import DEFAULT_BLOCK, BlockSums, ExposureAccumulator
 from exposure.aggregation.allocation import allocation_paths, netting_members
 from exposure.aggregation.dim import RegressionDIM
-from exposure.aggregation.exposure_values import (as_slice, at_closeout, collateralise, csa_layout,
+from exposure.aggregation.exposure_values import (at_closeout, collateralise, csa_layout, date_indices,
                                                   functional_amounts, trade_exposure_values)
 from exposure.aggregation.measure_set import (FUNCTIONAL_BASES, FUNDING_BASES, ExposureMeasures, empty_cube,
                                               netting_profiles, reduced_functionals, reduced_profiles,
@@ -94,15 +94,8 @@ class ExposureAggregator:
         self.times = np.asarray(times, dtype=np.float64).reshape(-1)
         K = self.times.size
         self.K = K
-        self.valuation_index = np.arange(K) if valuation_index is None else np.asarray(valuation_index, int)
-        self.closeout_index = None if closeout_index is None else np.asarray(closeout_index, int)
-        if self.valuation_index.shape != (K,) or (self.closeout_index is not None and self.closeout_index.shape
-                                                  not in ((K,), (K, self.n_ns))):
-            raise ValueError(f"valuation_index and closeout_index must have the {K} entries of times "
-                             f"(closeout_index: or ({K}, {self.n_ns}), one column per netting set)")
-        self._vi = as_slice(self.valuation_index)
-        self._ci = self.closeout_index if self.closeout_index is not None and self.closeout_index.ndim == 2 \
-            else as_slice(self.closeout_index)
+        self.valuation_index, self.closeout_index, self._vi, self._ci = date_indices(
+            valuation_index, closeout_index, K, self.n_ns)
         self.t0_index = t0_index
         self.currencies = tuple(currencies)
         self.base_currency = base_currency if base_currency is not None else (self.currencies[0] if self.currencies else None)
