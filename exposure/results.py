@@ -16,7 +16,8 @@ Data variables (units: base currency; "discounted" = deflated by the numeraire t
     CVA, DVA, FCA, FBA, FVA, MVA, KVA (+ _stderr) on netting_set, *_cpty on cpty, *_total (exposure.xva);
     with xva.wwr.model=stochastic_intensity CVA_independent, CVA_WWR_effect (+ _stderr) on netting_set, attrs xva_wwr;
     with risk=ad|bump (exposure.risk): sensitivity (netting_set, xva_measure, risk_factor) with factor_type,
-    factor_name, pillar, pillar_time, unit along risk_factor, sensitivity_base_value (netting_set, xva_measure),
+    factor_name, pillar, pillar_time, unit, quote (an ORE market file's quote key) along risk_factor,
+    sensitivity_base_value (netting_set, xva_measure),
     and with risk.profiles EPE_sensitivity, ENE_sensitivity (netting_set, date, risk_factor)
     BaselEPE, BaselEEPE, EEPE (= BaselEEPE)          (netting_set)         one-year Basel averages
     PeakPFE, PeakPFEDate                             (netting_set, quantile)

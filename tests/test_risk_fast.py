@@ -79,7 +79,7 @@ def test_run_writes_the_contract_and_is_chunk_invariant(runs):
         np.testing.assert_allclose(ds["sensitivity_base_value"].sel(xva_measure=m).values, ds[m].values,
                                    rtol=1e-12)
     text = open(os.path.join(d, "sensitivities.csv")).read().splitlines()
-    assert text[0] == "NettingSetId,Measure,RiskFactorType,Name,Pillar,PillarTime,Value,Unit"
+    assert text[0] == "NettingSetId,Measure,RiskFactorType,Name,Pillar,PillarTime,Value,Unit,Quote"
     assert len(text) == 1 + s.size
     with h5py.File(os.path.join(d, "results.h5")):
         pass

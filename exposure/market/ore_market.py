@@ -24,7 +24,8 @@ Curves follow the per-currency defaults of ``exposure.market.conventions`` (ORE 
 override ``market.curve_inputs.conventions``). Overnight index per currency: ``ON_INDEX`` (EUR-EONIA before
 2 Oct 2019, USD-FedFunds before 3 Apr 2018); IBOR indices are
 ``<CCY>-<IBOR>-<tenor>`` with ``IBOR`` below. FX quotes are taken as today's rates (ORE reads them as spot,
-T+2). A bad line is a MarketDataError naming the file and line.
+T+2). A bad line is a MarketDataError naming the file and line. ``OreMarket.sources`` names the quote behind each
+input of the config (the risk factors' labels, ``exposure.risk.ore_quotes``); the file reader is ``ore_file``.
 """
 
 from __future__ import annotations
@@ -36,9 +37,9 @@ from collections import Counter, defaultdict
 
 from exposure.errors import MarketDataError
 from exposure.market.rate_helpers import third_wednesday
-from exposure.market.schedule import add_tenor, parse_tenor
+from exposure.market.ore_file import TENOR, norm_tenor, read_quotes, tenor_days
+from exposure.market.schedule import parse_tenor
 
-_TENOR = re.compile(r"^\d+[DWMY]$")
 ON_INDEX = {"EUR": "EUR-ESTER", "USD": "USD-SOFR", "GBP": "GBP-SONIA", "CHF": "CHF-SARON", "JPY": "JPY-TONAR"}
 # before the risk-free rates were published, the overnight index of the OIS curve is the old one
 _ON_BEFORE = {"EUR": (dt.date(2019, 10, 2), "EUR-EONIA"), "USD": (dt.date(2018, 4, 3), "USD-FedFunds")}
@@ -52,83 +53,12 @@ IBOR = {"EUR": "EURIBOR", "USD": "LIBOR", "GBP": "LIBOR", "CHF": "LIBOR", "JPY":
 
 
 @dataclasses.dataclass(frozen=True)
-class OreQuote:
-    date: dt.date
-    key: str
-    value: float
-    line: int
-
-
-@dataclasses.dataclass(frozen=True)
 class OreMarket:
     config: dict  # a MarketConfig-shaped plain dict (curves, curve_inputs, fx_spots, fx_vols, ...)
     unused: dict  # quote type -> count of lines not used
-
-
-def _date(s: str) -> dt.date:
-    s = s.strip()
-    return dt.date(int(s[:4]), int(s[4:6]), int(s[6:8])) if len(s) == 8 and s.isdigit() else dt.date.fromisoformat(s)
-
-
-_NAMED = ("EQUITY", "EQUITY_FWD", "EQUITY_OPTION", "EQUITY_DIVIDEND", "CDS", "RECOVERY_RATE")
-
-
-def _key(text: str) -> str:
-    """The quote key upper-cased, except the name of an equity or credit quote: ORE's names are case-sensitive
-    (``EQUITY/PRICE/Lufthansa/EUR`` is the portfolio's ``Lufthansa``)."""
-    parts = text.split("/")
-    up = [x.upper() for x in parts]
-    if up[0] in _NAMED and len(parts) > 2:
-        up[2] = parts[2]
-    return "/".join(up)
-
-
-def read_quotes(path: str, asof: dt.date | None = None) -> list:
-    """Every quote line of an ORE market file (of ``asof`` when given); '#' starts a comment."""
-    out = []
-    try:
-        with open(path) as fh:
-            lines = fh.readlines()
-    except OSError as exc:
-        raise MarketDataError(f"{path}: cannot read ORE market file: {exc}") from None
-    for i, raw in enumerate(lines, start=1):
-        text = raw.split("#", 1)[0].strip()
-        if not text:
-            continue
-        parts = text.replace(",", " ").split()
-        if len(parts) != 3:
-            raise MarketDataError(f"{path}:{i}: expected '<date> <quote key> <value>', got {raw.strip()!r}")
-        try:
-            d = _date(parts[0])
-        except ValueError:
-            raise MarketDataError(f"{path}:{i}: bad date '{parts[0]}' (YYYYMMDD or YYYY-MM-DD)") from None
-        try:
-            v = float(parts[2])
-        except ValueError:
-            raise MarketDataError(f"{path}:{i}: bad value '{parts[2]}' of quote {parts[1]}") from None
-        if v != v or v in (float("inf"), float("-inf")):
-            raise MarketDataError(f"{path}:{i}: non-finite value of quote {parts[1]}")
-        if asof is None or d == asof:
-            out.append(OreQuote(d, _key(parts[1]), v, i))
-    return out
-
-
-def _norm(t: str) -> str:
-    """ORE's composite tenors as one: '1Y3M' -> '15M', '1W2D' -> '9D'; a single tenor unchanged."""
-    parts = re.findall(r"(\d+)([DWMY])", t.upper())
-    if not parts or "".join(n + u for n, u in parts) != t.upper():
-        return t
-    if len(parts) == 1:
-        return f"{parts[0][0]}{parts[0][1]}"
-    if all(u in "MY" for _, u in parts):
-        return f"{sum(int(n) * (12 if u == 'Y' else 1) for n, u in parts)}M"
-    if all(u in "DW" for _, u in parts):
-        return f"{sum(int(n) * (7 if u == 'W' else 1) for n, u in parts)}D"
-    raise ValueError(f"bad tenor '{t}'")
-
-
-def _tenor_key(t: str, asof: dt.date) -> int:
-    return (add_tenor(asof, t) - asof).days
+    # the quote key behind each input of ``config``: its path below ``market`` -> key, e.g. ("fx_spots", "EUR"),
+    # ("curve_inputs", "curves", "USD", "instruments", 3, "quote"), ("credit", "CP_A", "recovery")
+    sources: dict = dataclasses.field(default_factory=dict)
 
 
 def market_from_ore(path: str, asof: dt.date, base: str, conventions=None) -> OreMarket:
@@ -148,40 +78,46 @@ def market_from_ore(path: str, asof: dt.date, base: str, conventions=None) -> Or
         defaultdict(dict), defaultdict(dict)
     xccy_collateral = {}
 
+    keys: dict = {}  # (tag, entry) -> the quote key that set the entry (OreMarket.sources)
+
+    def put(d, k, tag):
+        d[k], keys[(tag, k)] = q.value, q.key
+
     def bad(q, msg):
         raise MarketDataError(f"{path}:{q.line}: {q.key}: {msg}")
 
     for q in quotes:
-        p = [_norm(x) for x in q.key.split("/")]
+        p = [norm_tenor(x) for x in q.key.split("/")]
         kind = "/".join(p[:2])
         try:
             if kind == "MM/RATE" and len(p) == 5:
                 ccy, fix, term = p[2], int(parse_tenor(p[3])[0]), p[4]
-                if term in ("1D", "ON") or (fix + _tenor_key(term, asof) <= 3 and term.endswith("D")):
+                if term in ("1D", "ON") or (fix + tenor_days(term, asof) <= 3 and term.endswith("D")):
                     if term in ("1D", "ON") and fix == 0 and ccy in ON_INDEX:
-                        curves[ccy].append({"type": "deposit", "tenor": "1D", "quote": q.value})
+                        curves[ccy].append({"type": "deposit", "tenor": "1D", "quote": q.value, "_key": q.key})
                     else:
                         unused[kind + " (TN/SN)"] += 1
                 elif ccy in IBOR:
-                    curves[f"{ccy}-{IBOR[ccy]}-{term}"].append({"type": "deposit", "tenor": term, "quote": q.value})
+                    curves[f"{ccy}-{IBOR[ccy]}-{term}"].append({"type": "deposit", "tenor": term, "quote": q.value,
+                                                                 "_key": q.key})
                 else:
                     unused[kind] += 1
             elif kind == "FRA/RATE" and len(p) == 5 and p[2] in IBOR:
                 curves[f"{p[2]}-{IBOR[p[2]]}-{p[4]}"].append({"type": "fra", "start": p[3], "tenor": p[4],
-                                                               "quote": q.value})
+                                                               "quote": q.value, "_key": q.key})
             elif kind == "IR_SWAP/RATE" and len(p) == 6:
                 ccy, fwd, idx_t, term = p[2], p[3], p[4], p[5]
                 if fwd not in ("0D", "1D", "2D"):
                     unused[kind + " (forward start)"] += 1
                 elif idx_t == "1D" and ccy in ON_INDEX:
-                    if _tenor_key(term, asof) >= 7:
-                        curves[ccy].append({"type": "ois", "tenor": term, "quote": q.value,
+                    if tenor_days(term, asof) >= 7:
+                        curves[ccy].append({"type": "ois", "tenor": term, "quote": q.value, "_key": q.key,
                                             **conv_fields("ois", on_index(ccy, asof), q.key)})
                     else:
                         unused[kind + " (OIS < 1W)"] += 1
                 elif ccy in IBOR:
                     name = f"{ccy}-{IBOR[ccy]}-{idx_t}"
-                    curves[name].append({"type": "swap", "tenor": term, "quote": q.value,
+                    curves[name].append({"type": "swap", "tenor": term, "quote": q.value, "_key": q.key,
                                          **conv_fields("swap", name, q.key)})
                 else:
                     unused[kind] += 1
@@ -193,23 +129,24 @@ def market_from_ore(path: str, asof: dt.date, base: str, conventions=None) -> Or
                     unused[kind + " (started contract)"] += 1
                 elif kind == "MM_FUTURE/PRICE" and ccy in IBOR:
                     curves[f"{ccy}-{IBOR[ccy]}-{term}"].append({"type": "future", "start": month, "tenor": term,
-                                                                 "quote": q.value})
+                                                                 "quote": q.value, "_key": q.key})
                 elif kind == "OI_FUTURE/PRICE" and ccy in ON_INDEX:
-                    curves[ccy].append({"type": "future", "start": month, "tenor": term, "quote": q.value})
+                    curves[ccy].append({"type": "future", "start": month, "tenor": term, "quote": q.value,
+                                        "_key": q.key})
                 else:
                     unused[kind] += 1
             elif kind == "BASIS_SWAP/BASIS_SPREAD" and len(p) == 6 and p[4] in IBOR:
                 flat, spr, ccy, term = p[2], p[3], p[4], p[5]
                 name = f"{ccy}-{IBOR[ccy]}-{spr}"
                 curves.setdefault("__basis__" + name, []).append(
-                    {"type": "tenor_basis", "tenor": term, "quote": q.value,
+                    {"type": "tenor_basis", "tenor": term, "quote": q.value, "_key": q.key,
                      "other_index": f"{ccy}-{IBOR[ccy]}-{flat}" if flat != "1D" else on_index(ccy, asof)})
             elif kind == "CC_BASIS_SWAP/BASIS_SPREAD" and len(p) == 7:
                 fc, ft, sc, st, term = p[2], p[3], p[4], p[5], p[6]
                 if fc == base and sc in IBOR:
                     xccy_collateral[sc] = fc
                     curves["__xccy__" + sc].append({"type": "xccy_basis", "tenor": term, "quote": q.value,
-                                                    "index": f"{sc}-{IBOR[sc]}-{st}",
+                                                    "_key": q.key, "index": f"{sc}-{IBOR[sc]}-{st}",
                                                     "other_index": f"{fc}-{IBOR[fc]}-{ft}"})
                 else:
                     unused[kind + " (not against the base currency)"] += 1
@@ -217,24 +154,25 @@ def market_from_ore(path: str, asof: dt.date, base: str, conventions=None) -> Or
                 if p[4] not in ("A365", "A365F", "ACT/365"):
                     unused[kind + " (day count not A365)"] += 1
                 else:
-                    zero[(p[2], p[3])][p[5]] = q.value
+                    put(zero[(p[2], p[3])], p[5], ("zero", p[2], p[3]))
             elif kind == "FX/RATE" and len(p) == 4:
-                fx[(p[2], p[3])] = q.value
+                put(fx, (p[2], p[3]), "fx")
             elif kind == "FX_OPTION/RATE_LNVOL" and len(p) == 6 and p[5] == "ATM":
-                fxvol[(p[2], p[3])][p[4]] = q.value
+                put(fxvol[(p[2], p[3])], p[4], ("fxvol", p[2], p[3]))
             elif kind in ("SWAPTION/RATE_NVOL", "SWAPTION/RATE_LNVOL") and len(p) == 6 and p[5] == "ATM":
-                swv[(p[2], "normal" if kind.endswith("NVOL") else "lognormal")][(p[3], p[4])] = q.value
+                sk = (p[2], "normal" if kind.endswith("NVOL") else "lognormal")
+                put(swv[sk], (p[3], p[4]), ("swv",) + sk)
             elif kind == "CDS/CREDIT_SPREAD" and len(p) == 6:
-                cds[p[2]][p[5]] = q.value
+                put(cds[p[2]], p[5], ("cds", p[2]))
             elif kind == "RECOVERY_RATE/RATE" and len(p) >= 3:
-                rec[p[2]] = q.value
+                put(rec, p[2], "rec")
             elif kind == "EQUITY/PRICE" and len(p) == 4:
-                eq[p[2]] = (p[3], q.value)
+                eq[p[2]], keys[("eq", p[2])] = (p[3], q.value), q.key
             elif kind in ("EQUITY_OPTION/RATE_LNVOL", "FX_OPTION/RATE_LNVOL") and len(p) == 6 \
-                    and not _TENOR.match(p[4]):
+                    and not TENOR.match(p[4]):
                 unused[kind + " (expiry date, not tenor)"] += 1
             elif kind == "EQUITY_OPTION/RATE_LNVOL" and len(p) == 6 and p[5] in ("ATMF", "ATM"):
-                eqvol[p[2]][p[4]] = q.value
+                put(eqvol[p[2]], p[4], ("eqvol", p[2]))
             elif kind == "EQUITY_DIVIDEND/RATE" and len(p) == 5:
                 eqdiv[p[2]][p[4]] = q.value
             else:
@@ -242,6 +180,7 @@ def market_from_ore(path: str, asof: dt.date, base: str, conventions=None) -> Or
         except (ValueError, KeyError) as exc:
             bad(q, f"cannot read the quote ({exc})")
 
+    src: dict = {}  # OreMarket.sources
     cfg: dict = {"curves": {}, "fx_spots": {}, "fx_vols": {}, "equities": {}, "swaption_vols": {}, "credit": {}}
     ci: dict = {}
     for name, insts in curves.items():
@@ -274,8 +213,9 @@ def market_from_ore(path: str, asof: dt.date, base: str, conventions=None) -> Or
         if ccy in ci or len(ids[ccy]) > 1:
             unused[f"ZERO/RATE ({ccy} has an OIS curve or several zero curves)"] += len(pts)
             continue
-        ts = sorted(pts, key=lambda t: _tenor_key(t, asof))
+        ts = sorted(pts, key=lambda t: tenor_days(t, asof))
         cfg["curves"][ccy] = {"tenors": ts, "quotes": [pts[t] for t in ts], "kind": "zero"}
+        src.update({("curves", ccy, "quotes", i): keys[(("zero", ccy, cid), t)] for i, t in enumerate(ts)})
 
     for name in list(ci):  # only indices with a known convention (a default or one of conventions.xml)
         if len(name) != 3 and name not in DEFAULT_INDICES and name not in conv_indices:
@@ -284,6 +224,10 @@ def market_from_ore(path: str, asof: dt.date, base: str, conventions=None) -> Or
         d = ci[name].get("discount")
         if d and d not in ci and d not in cfg["curves"]:
             unused[f"curve {name} (no {d} discount curve)"] += len(ci.pop(name)["instruments"])
+    for name, c in ci.items():
+        c["instruments"] = [dict(i) for i in c["instruments"]]
+        src.update({("curve_inputs", "curves", name, "instruments", k, "quote"): i.pop("_key")
+                    for k, i in enumerate(c["instruments"])})
     if ci:
         cfg["curve_inputs"] = {"curves": ci}
         used = {n for n in ci if len(n) != 3} | {c["index"] for c in ci.values() if c.get("index")} | \
@@ -304,45 +248,46 @@ def market_from_ore(path: str, asof: dt.date, base: str, conventions=None) -> Or
             unused["SWAPTION (currency without a curve)"] += len(swv.pop((ccy, kind)))
     for (c1, c2), v in fx.items():
         if c2 == base and c1 != base:
-            cfg["fx_spots"][c1] = v
-        elif c1 == base and c2 != base:
-            cfg["fx_spots"].setdefault(c2, 1.0 / v)
+            cfg["fx_spots"][c1], src[("fx_spots", c1)] = v, keys[("fx", (c1, c2))]
+        elif c1 == base and c2 != base and c2 not in cfg["fx_spots"]:  # a direct quote wins over the inverse
+            cfg["fx_spots"][c2], src[("fx_spots", c2)] = 1.0 / v, keys[("fx", (c1, c2))]
     for (c1, c2), pts in fxvol.items():
         ccy = c1 if c2 == base else c2 if c1 == base else None
         if ccy is None:
             unused["FX_OPTION/RATE_LNVOL (cross)"] += len(pts)
             continue
-        ts = sorted(pts, key=lambda t: _tenor_key(t, asof))
+        ts = sorted(pts, key=lambda t: tenor_days(t, asof))
         cfg["fx_vols"][ccy] = {"tenors": ts, "vols": [pts[t] for t in ts]}
+        src.update({("fx_vols", ccy, "vols", i): keys[(("fxvol", c1, c2), t)] for i, t in enumerate(ts)})
     for (ccy, kind), pts in swv.items():
         if ccy in cfg["swaption_vols"]:
             unused[f"SWAPTION ({kind}, a {cfg['swaption_vols'][ccy]['kind']} matrix is used)"] += len(pts)
             continue
-        es = sorted({e for e, _ in pts}, key=lambda t: _tenor_key(t, asof))
-        ts = sorted({t for _, t in pts}, key=lambda t: _tenor_key(t, asof))
+        es = sorted({e for e, _ in pts}, key=lambda t: tenor_days(t, asof))
+        ts = sorted({t for _, t in pts}, key=lambda t: tenor_days(t, asof))
         if any((e, t) not in pts for e in es for t in ts):
             unused[f"SWAPTION/{kind} (incomplete matrix)"] += len(pts)
             continue
         cfg["swaption_vols"][ccy] = {"kind": kind, "expiries": es, "tenors": ts,
                                      "vols": [[pts[(e, t)] for t in ts] for e in es]}
+        src.update({("swaption_vols", ccy, "vols", i, j): keys[(("swv", ccy, kind), (e, t))]
+                    for i, e in enumerate(es) for j, t in enumerate(ts)})
     for name, pts in cds.items():
-        ts = sorted(pts, key=lambda t: _tenor_key(t, asof))
+        ts = sorted(pts, key=lambda t: tenor_days(t, asof))
         cfg["credit"][name] = {"tenors": ts, "spreads_bp": [pts[t] * 1e4 for t in ts], "recovery": rec.get(name, 0.4)}
+        src.update({("credit", name, "spreads_bp", i): keys[(("cds", name), t)] for i, t in enumerate(ts)})
+        if name in rec:
+            src[("credit", name, "recovery")] = keys[("rec", name)]
     for name, (ccy, spot) in eq.items():
         vols = eqvol.get(name, {})
-        ts = sorted(vols, key=lambda t: _tenor_key(t, asof))
+        ts = sorted(vols, key=lambda t: tenor_days(t, asof))
         div = eqdiv.get(name, {})
-        dts = sorted((t for t in div if not t.isdigit()), key=lambda t: _tenor_key(t, asof))
+        dts = sorted((t for t in div if not t.isdigit()), key=lambda t: tenor_days(t, asof))
         if not ts:
             unused["EQUITY/PRICE (no EQUITY_OPTION ATM vol)"] += 1
             continue
         cfg["equities"][name] = {"currency": ccy, "spot": spot, "dividend_yield": div[dts[-1]] if dts else 0.0,
                                  "vol": {"tenors": ts, "vols": [vols[t] for t in ts]}}
-    return OreMarket(cfg, dict(unused))
-
-
-def merged(mc, ore_cfg: dict):
-    """See ``exposure.market.config_view.merged``."""
-    from exposure.market.config_view import merged as _merged
-
-    return _merged(mc, ore_cfg)
+        src[("equities", name, "spot")] = keys[("eq", name)]
+        src.update({("equities", name, "vol", "vols", i): keys[(("eqvol", name), t)] for i, t in enumerate(ts)})
+    return OreMarket(cfg, dict(unused), src)

@@ -233,11 +233,19 @@ def _resolve(path: str, key: str) -> str:
 
 def _with_ore_market(mc, asof, base):
     """``mc`` with the quotes of ``market.curve_inputs.ore_market`` underneath (see ``market.ore_market``)."""
+    from exposure.market.config_view import merged
+
+    ore = ore_market_of(mc, asof, base)
+    return mc if ore is None else merged(mc, ore.config)
+
+
+def ore_market_of(mc, asof, base):
+    """The ``OreMarket`` of ``market.curve_inputs.ore_market`` (None without one); errors name the config key."""
     ci = getattr(mc, "curve_inputs", None)
     path = getattr(ci, "ore_market", None) if ci is not None else None
     if not path:
-        return mc
-    from exposure.market.ore_market import market_from_ore, merged
+        return None
+    from exposure.market.ore_market import market_from_ore
 
     path = _resolve(str(path), "market.curve_inputs.ore_market")
     conventions = None
@@ -253,10 +261,9 @@ def _with_ore_market(mc, asof, base):
         except MarketDataError as exc:
             raise ConfigError("market.curve_inputs.ore_conventions", str(exc)) from None
     try:
-        ore = market_from_ore(path, asof, base, conventions)
+        return market_from_ore(path, asof, base, conventions)
     except MarketDataError as exc:
         raise ConfigError("market.curve_inputs.ore_market", str(exc)) from None
-    return merged(mc, ore.config)
 
 
 def _bootstrapped(asof, ci, known):

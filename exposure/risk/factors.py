@@ -12,8 +12,9 @@ input's own units and ``mode`` how a move of e units changes the input x:
 so a sensitivity is d(measure)/de at e = 0, in base currency per unit (the results contract, README
 "Sensitivities"). The inputs are those of the config as the user gives it (zero or par quotes, CDS spreads
 or hazards, swaption vol quotes, not the calibrated model vols): a calibrated Hull-White sigma is not a factor,
-its swaption quotes are, and every sensitivity runs through the calibration. A curve taken from an ORE
-market file (market.curve_inputs.ore_market) is not enumerated: bump its quotes in the config instead.
+its swaption quotes are, and every sensitivity runs through the calibration. The inputs of an ORE market file
+(market.curve_inputs.ore_market) are enumerated on the config with the file read in (``ore_quotes.resolve``,
+done by the stage), which labels them by quote; on a config that still names the file they are not listed.
 
 ``bumped(cfg, factor, e)`` returns a deep copy of the config with the input moved; nothing here imports
 OmegaConf (nodes are read and written by item access).
@@ -41,6 +42,7 @@ class RiskFactor:
     size: float
     path: tuple
     mode: str = "add"
+    quote: str = ""  # the ORE market file's quote key of the input ("" for the config's own; ``ore_quotes``)
 
     def label(self) -> str:
         return f"{self.factor_type}/{self.name}/{self.pillar}"

@@ -17,9 +17,9 @@ a twin, amounts the dual build does not reproduce) is the central difference of 
 pillar. The sum equals the per-factor tangent (``stage.tangent``: the market moved in place by the same IFT,
 every batch by central differences) to rounding and O(step^2) (tests/test_risk_reverse_inputs.py).
 ``ReverseSetup.per_factor_remainder`` does not apply here (the reference is ``stage.tangent``).
-Not covered (per-factor tangent): an ORE market file (its curves are not enumerated as factors), models with
-credit intensities, a moved discount curve of a currency without a model, a moved base curve without
-``MarketTangents``.
+Not covered (per-factor tangent): models with credit intensities, a moved discount curve of a currency without a
+model, a moved base curve without ``MarketTangents``. An ORE market file's curve quotes are covered: the stage
+reads the file into ``market.curve_inputs`` first (``ore_quotes``).
 """
 
 from __future__ import annotations

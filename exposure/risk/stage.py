@@ -132,6 +132,7 @@ def sensitivity_dataset(netting_set_ids, measures, factors, sens, profiles=None,
         "pillar": ("risk_factor", np.array([f.pillar for f in factors], dtype=object)),
         "pillar_time": ("risk_factor", np.array([f.pillar_time for f in factors], dtype=np.float64)),
         "unit": ("risk_factor", np.array([f.unit for f in factors], dtype=object)),
+        "quote": ("risk_factor", np.array([f.quote for f in factors], dtype=object)),
     }
     ds = xr.Dataset(coords=coords)
     ds["sensitivity"] = (("netting_set", "xva_measure", "risk_factor"), np.asarray(sens, np.float64),
@@ -163,19 +164,21 @@ def add_sensitivities(ds: xr.Dataset, sens: xr.Dataset) -> xr.Dataset:
 
 
 def sensitivities_csv_text(ds: xr.Dataset) -> str:
-    """sensitivities.csv: NettingSetId, Measure, RiskFactorType, Name, Pillar, PillarTime, Value, Unit."""
+    """sensitivities.csv: NettingSetId, Measure, RiskFactorType, Name, Pillar, PillarTime, Value, Unit, Quote (the
+    ORE market file's quote key of the input, empty for the config's own)."""
     from exposure.files import csv_text
 
     s = ds["sensitivity"]
     rows = []
+    quote = ds["quote"].values if "quote" in ds.coords else [""] * s.shape[2]  # a results file of an older run
     for j, ns in enumerate(ds["netting_set"].values):
         for k, m in enumerate(s["xva_measure"].values):
             for i in range(s.shape[2]):
                 rows.append((str(ns), str(m), str(ds["factor_type"].values[i]), str(ds["factor_name"].values[i]),
                              str(ds["pillar"].values[i]), f"{float(ds['pillar_time'].values[i]):.6g}",
-                             f"{float(s.values[j, k, i]):.10g}", str(ds["unit"].values[i])))
-    return csv_text(("NettingSetId", "Measure", "RiskFactorType", "Name", "Pillar", "PillarTime", "Value", "Unit"),
-                    rows)
+                             f"{float(s.values[j, k, i]):.10g}", str(ds["unit"].values[i]), str(quote[i])))
+    return csv_text(("NettingSetId", "Measure", "RiskFactorType", "Name", "Pillar", "PillarTime", "Value", "Unit",
+                     "Quote"), rows)
 
 
 NOTES = ("reverse mode (jax.vjp) through simulation, pricing, collateral and XVA sums on the run's paths; set-up "
@@ -197,20 +200,27 @@ def run_sensitivities(cfg, s, settings: RiskSettings, n_paths: int, seed: int, a
                       dates) -> xr.Dataset:
     """The sensitivities Dataset of a run (``sensitivity_dataset``) by settings.method; revalue(cfg) -> results
     Dataset (bump method only), dates: the results' valuation dates (profiles)."""
+    from exposure.risk.ore_quotes import labelled, resolve
+
     ids = [ns.id for ns in s.portfolio.netting_sets]
     t0 = time.perf_counter()
+    cfg, ore = resolve(cfg)  # an ORE market file's inputs written into the config: its quotes are factors
+    factors = labelled(factor_list(cfg, s, settings), ore, s.market.asof)
     if settings.method == "bump":
-        factors, measures, sens = bump_sensitivities(cfg, s, settings, revalue)
+        factors, measures, sens = bump_sensitivities(cfg, s, settings, revalue, factors)
         out = sensitivity_dataset(ids, measures, factors, sens, attrs={
             "risk_method": f"central bump and revalue, step {settings.bump_step} factor units, same seed"})
     else:
         factors, measures, sens, values, prof, timings = ad_sensitivities(cfg, s, settings, n_paths, seed,
-                                                                          antithetic)
+                                                                          antithetic, factors)
         out = sensitivity_dataset(ids, measures, factors, sens, prof, dates, attrs={
             "risk_method": NOTES, "risk_block_paths": settings.block_paths, "risk_setup_step": settings.setup_step,
             "risk_timings": "; ".join(f"{k}={v:.3f}" for k, v in timings.items())})
         out["sensitivity_base_value"] = (("netting_set", "xva_measure"), np.asarray(values).T,
                                          {"units": "base currency", "description": "the measures on the AD pass"})
+    if ore is not None:
+        out.attrs["risk_ore_market"] = ore.path
+        out.attrs["risk_ore_quotes_not_factors"] = ore.unused_text()  # lines the engine does not read
     out.attrs["risk_seconds"] = time.perf_counter() - t0
     out.attrs["risk_n_factors"] = len(factors)
     return out
