@@ -47,6 +47,7 @@ import numpy as np
 from exposure.errors import TradeError
 from exposure.market.schedule import year_fraction
 from exposure.models.hw_options import pad_cashflows, swap_coupon_bond
+from exposure.pricing.normal_cdf import erfc
 from exposure.pricing.opt_common import (
     TIME_EPS,
     accumulate,
@@ -271,13 +272,13 @@ def _jamshidian_terms(x, c):
     leg, w K P(t,T0) N(w (h - s)) (the sign is in wgt). At s ~ 0 (the expiry) Pr is the exercise indicator
     1{w g > 0}. x: (C, P)."""
     col = lambda name: c[name][:, None]  # noqa: E731
-    return col("wgt") * jnp.exp(col("p") - col("q") * x) * jax.lax.erfc(col("a0") + col("a1") * x)
+    return col("wgt") * jnp.exp(col("p") - col("q") * x) * erfc(col("a0") + col("a1") * x)
 
 
 def _jamshidian_shared(x, bond, c):
     """``_jamshidian_terms`` with the bond P(t, T) from the chunk's table (``accumulate_shared``): same values."""
     col = lambda name: c[name][:, None]  # noqa: E731
-    return col("wgt") * bond * jax.lax.erfc(col("a0") + col("a1") * x)
+    return col("wgt") * bond * erfc(col("a0") + col("a1") * x)
 
 
 def _flow_terms(ind=None):

@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from exposure.pricing.linear import COUPON_CHUNK, LinearBatch
+from exposure.pricing.normal_cdf import erfc
 from exposure.pricing.opt_common import CHUNK, accumulate, black_log, cast_floats
 from exposure.pricing.opt_fx import FX_CHUNK, FxOptionBatch
 from exposure.pricing.opt_swaption import SwaptionBatch, _flow_terms, _running_terms
@@ -282,7 +283,7 @@ def _shared_ns(acc, x, xe, tns, ent, blocks, p_c, q_c, jamshidian: bool):
         bond_e = spread(bond) * (1.0 + d)
         col = lambda k: c[k][:, None]  # noqa: E731
         if jamshidian:
-            v = col("wgt") * bond_e * jax.lax.erfc(col("a0") + col("a1") * x_e)
+            v = col("wgt") * bond_e * erfc(col("a0") + col("a1") * x_e)
         else:
             v = col("amt") * bond_e
         return v
