@@ -150,6 +150,27 @@ class FxOptionBatch(TradeBatch):
         inv = np.argsort(self.order)
         return jnp.take(self._sorted_values(pre, view), jnp.asarray(inv, dtype=jnp.int32), axis=1)
 
+    def add_netting_values(self, pre, view, n_netting_sets: int, acc=None):
+        """acc (K, n_netting_sets, P) or None (zeros) + the batch's netting values, each live chunk's rows added
+        into its date's netting rows (``_fx_add``): no per-batch (K, n, P) array."""
+        K, P = view.x.shape[1], view.x.shape[2]
+        if acc is None:
+            acc = jnp.zeros((K, n_netting_sets, P), view.x.dtype)
+        if static_loops_enabled():  # reverse mode: the static-loop path of ``values``
+            return acc + self.netting_values(pre, view, n_netting_sets)
+        cols = self.netting_set[self.order]
+        ns = tuple(int(s) for s in np.pad(cols, (0, pre["w"].shape[0] - cols.size)))
+        return _fx_add(pre, view.x, view.fx, acc, fi=view.ccy_index(self.foreign), di=view.ccy_index(self.domestic),
+                       ns=ns, n_ns=n_netting_sets)
+
+
+def _chunk_values(c, w, j):
+    """(FX_CHUNK, P): the options j FX_CHUNK .. (j + 1) FX_CHUNK - 1 of one date (c: that date's slices)."""
+    sl = lambda a: jax.lax.dynamic_slice_in_dim(a, j * FX_CHUNK, FX_CHUNK)[:, None]  # noqa: E731
+    ln_f = c["yf"][None, :] + sl(c["lnAf"]) - sl(c["Bf"]) * c["xf"][None, :]
+    ln_k = c["yd"][None, :] + sl(c["lnAd"]) - sl(c["Bd"]) * c["xd"][None, :]
+    return sl(c["wgt"]) * black_log(ln_f, ln_k, sl(c["sd"]), sl(w))
+
 
 @partial(jax.jit, static_argnames=("fi", "di", "static_loops"))
 def _fx_values(pre, x, fx, fi: int, di: int, static_loops: bool = False):
@@ -163,11 +184,7 @@ def _fx_values(pre, x, fx, fi: int, di: int, static_loops: bool = False):
 
     def one_date(_, c):
         def chunk(j, out):
-            sl = lambda a: jax.lax.dynamic_slice_in_dim(a, j * CH, CH)[:, None]  # noqa: E731
-            ln_f = c["yf"][None, :] + sl(c["lnAf"]) - sl(c["Bf"]) * c["xf"][None, :]
-            ln_k = c["yd"][None, :] + sl(c["lnAd"]) - sl(c["Bd"]) * c["xd"][None, :]
-            v = sl(c["wgt"]) * black_log(ln_f, ln_k, sl(c["sd"]), sl(pre["w"]))
-            return jax.lax.dynamic_update_slice_in_dim(out, v, j * CH, axis=0)
+            return jax.lax.dynamic_update_slice_in_dim(out, _chunk_values(c, pre["w"], j), j * CH, axis=0)
 
         n_chunks = (c["n_alive"] + CH - 1) // CH
         out = jnp.zeros((n_pad, P), x.dtype)
@@ -178,3 +195,27 @@ def _fx_values(pre, x, fx, fi: int, di: int, static_loops: bool = False):
         return None, out
 
     return jax.lax.scan(one_date, None, per_date)[1]
+
+
+@partial(jax.jit, static_argnames=("fi", "di", "ns", "n_ns"))
+def _fx_add(pre, x, fx, acc, fi: int, di: int, ns: tuple, n_ns: int):
+    """acc (K, n_ns, P) + the options' netting values: ``_fx_values``'s scan over dates and its chunks of FX_CHUNK
+    options holding a live one, each chunk's values (the same, bit for bit) added into their netting sets' rows
+    of the date's tile of acc; ``ns`` (n_pad,): the netting set of each column of ``pre`` (padding: weight 0).
+    No zero-filled (K, n_pad, P) output and no netting pass over it (the chunk program was memory-bound on
+    these, benchmarks/RESULTS.md); a netting set's trades are added in expiry order, not trade order."""
+    pre = cast_floats(pre, x.dtype)
+    per_date = {k: pre[k] for k in ("lnAf", "Bf", "lnAd", "Bd", "sd", "wgt", "n_alive")}
+    per_date.update(k=jnp.arange(x.shape[1]), xf=x[fi], xd=x[di], yf=jnp.log(fx[fi]), yd=jnp.log(fx[di]))
+    CH = FX_CHUNK
+    rows = jnp.asarray(np.asarray(ns, dtype=np.int32))
+
+    def one_date(acc, c):
+        def chunk(j, tile):
+            return tile.at[jax.lax.dynamic_slice_in_dim(rows, j * CH, CH)].add(_chunk_values(c, pre["w"], j))
+
+        n_chunks = (c["n_alive"] + CH - 1) // CH
+        tile = jax.lax.fori_loop(0, n_chunks, chunk, jax.lax.dynamic_index_in_dim(acc, c["k"], 0, keepdims=False))
+        return jax.lax.dynamic_update_index_in_dim(acc, tile, c["k"], axis=0), None
+
+    return jax.lax.scan(one_date, acc, per_date)[0]
