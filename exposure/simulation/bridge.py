@@ -177,11 +177,14 @@ def bridge_states(states, A, B, m, L, left, right, days, order, key, path_indice
     """Reporting states (n_r + 1, d, P) -> states on every date of the full grid (K + 1, d, P), dtype of states."""
     n_rep, d, n_paths = states.shape
     buf = jnp.concatenate([states, jnp.zeros((days.shape[0], d, n_paths), states.dtype)])
+    # Every node's normals (n, d, P) in one pass before the scan, not one draw per step inside it: the same bits
+    # (each is a function of (key, day, path) alone), 0.57 -> 0.42 CPU s to compile (bundled example, loaded).
+    # Drawn in float64 and cast, as the reporting normals (a float32 run follows the float64 paths).
+    zs = jax.vmap(lambda day: event_normals(key, day, path_indices, d, antithetic, jnp.float64))(days)
 
     def step(buf, inputs):
-        k, A_k, B_k, m_k, L_k, l, r, day = inputs
-        # Drawn in float64 and cast, as the reporting normals (a float32 run follows the float64 paths).
-        z = event_normals(key, day, path_indices, d, antithetic, jnp.float64).astype(states.dtype)
+        k, A_k, B_k, m_k, L_k, l, r, z = inputs
+        z = z.astype(states.dtype)
         yl = jax.lax.dynamic_index_in_dim(buf, l, keepdims=False)
         yr = jax.lax.dynamic_index_in_dim(buf, r, keepdims=False)
         # Fixed-order elementwise sums, as in simulate_chunk: no matmul whose blocking follows the path count.
@@ -195,5 +198,5 @@ def bridge_states(states, A, B, m, L, left, right, days, order, key, path_indice
         return jax.lax.dynamic_update_index_in_dim(buf, acc, n_rep + k, 0), None
 
     steps = jnp.arange(days.shape[0])
-    buf, _ = jax.lax.scan(step, buf, (steps, A, B, m, L, left, right, days))
+    buf, _ = jax.lax.scan(step, buf, (steps, A, B, m, L, left, right, zs))
     return buf[order]
