@@ -9,7 +9,8 @@ Jamshidian sum, B = exp(p - q x) its block's bond, d the copies' first-order ter
     d/dw = sum_p g B E,  d/dp_u = w sum_p g B E,  d/dq_u = -w sum_p g B E x_b,
     d/da0 = w sum_p g B E',  d/da1 = w sum_p g B E' x_e,  d/dx_e = w (a1 E' - q E) g B  (per path),
 
-written out (``_jamshidian``, a jax.custom_vjp) instead of autodiff's transposed program of the expression.
+written out (``_bond_terms``, a jax.custom_vjp) instead of autodiff's transposed program of the expression; the
+flows' terms w B (physical settlement) the same with E = 1, E' = 0.
 """
 
 from __future__ import annotations
@@ -128,7 +129,8 @@ def _shared_ns(acc, x, xe, tns, ent, blocks, p_c, q_c, jamshidian: bool):
 def _bond_terms(jamshidian, w, a0, a1, p_u, q_u, x_e, bond, xb, q):
     """(C, P): w B erfc(a0 + a1 x_e) (jamshidian) or w B, with B = bond (1 + d), d = (p_u - p) - (q_u - q) xb
     - q (x_e - x) the copies' first-order term (0 in value: the copies equal the shared p, q, x). Entries: w, a0,
-    a1, p_u, q_u, q (C,); x_e (the entry's copy of x), bond, xb (the shared state at its block's date) (C, P)."""
+    a1, p_u, q_u, q (C,); x_e (the entry's copy of x), bond, xb (the shared state at its block's date) (C, P).
+    bond, xb and q are the shared values and carry no derivative (theirs enters through the copies p_u, q_u, x_e)."""
     v = w[:, None] * bond
     return v * jax.lax.erfc(a0[:, None] + a1[:, None] * x_e) if jamshidian else v
 
