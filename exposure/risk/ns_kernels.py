@@ -16,7 +16,8 @@ E (1 + d) = E exactly) with the exact first derivative.
 
 Each kernel states ``separable``: for every other float leaf of ``prepare``'s output, the netting set each
 element belongs to (its gradient from the shared pass is masked with it); a leaf not listed must not reach the
-values (its gradient is 0 in both forms).
+values (its gradient is 0 in both forms). The swaption twin is in ``ns_swaption``; ``ns_common.ns_sum`` sums
+the trades into netting sets (one scatter, not ``view.netting_sum``'s unrolled gathers: the same bits).
 """
 
 from __future__ import annotations
@@ -26,18 +27,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from exposure.pricing.linear import COUPON_CHUNK, LinearBatch
-from exposure.pricing.normal_cdf import erfc
-from exposure.pricing.opt_common import CHUNK, accumulate, black_log, cast_floats
+from exposure.pricing.opt_common import black_log, cast_floats
 from exposure.pricing.opt_fx import FX_CHUNK, FxOptionBatch
-from exposure.pricing.opt_swaption import SwaptionBatch, _flow_terms, _running_terms
-from exposure.pricing.view import netting_sum
+from exposure.pricing.opt_swaption import SwaptionBatch
+from exposure.risk.ns_common import _zero, ns_sum, sg
+from exposure.risk.ns_swaption import SwaptionKernel
 
-sg = jax.lax.stop_gradient
-
-
-def _zero(a):
-    """a - stop_gradient(a): 0 in value, derivative 1 (a copy's first-order term)."""
-    return a - sg(a)
 
 
 class FxOptionKernel:
@@ -86,7 +81,7 @@ class FxOptionKernel:
 
         v = jax.lax.scan(one_date, None, per_date)[1]
         v = jnp.take(v, jnp.asarray(np.argsort(self.batch.order), dtype=jnp.int32), axis=1)
-        return netting_sum(v, self.batch.netting_set, n_ns)
+        return ns_sum(v, self.batch.netting_set, n_ns)
 
 
 class LinearKernel:
@@ -120,7 +115,7 @@ class LinearKernel:
         v = _linear_ns(pre, xc, fxc, eqc * fxec, sh)
         if pre.ns_global == tuple(range(n_ns)):
             return v
-        return netting_sum(v, pre.ns_global, n_ns)
+        return ns_sum(v, pre.ns_global, n_ns)
 
 
 def _linear_ns(pre, xc, fxc, eqbc, sh):
@@ -191,108 +186,6 @@ def _linear_ns(pre, xc, fxc, eqbc, sh):
              pre.cc_ns, eqc, pre.cc_u, pre.cu_b, pre.cu_j, cu_b1, cu_b2, bmid_c, inv_c, ub1_c, ub2_c)
     _, (vals, ratio) = jax.lax.scan(jax.checkpoint(step), None, xs_in)  # residuals: a date's inputs, not its loops
     return jnp.where(jnp.max(ratio) <= 1.0, vals, jnp.nan)
-
-
-class SwaptionKernel:
-    """``SwaptionBatch`` (``_physical_values`` / ``_cash_values``) with per-netting-set copies of x, X of the
-    currency and of the shared bond blocks' p, q: an entry reads its trade's netting set's copy; a block's bond
-    exp(p - q x), evaluated once for entries of several netting sets, takes the copies to first order."""
-
-    shared = (("opt_bonds", "p"), ("opt_bonds", "q"), ("flow_bonds", "p"), ("flow_bonds", "q"))
-
-    def __init__(self, batch: SwaptionBatch, model):
-        self.batch = batch
-        self.ns_global, local = np.unique(batch.netting_set, return_inverse=True)
-        self.trade_ns = local.reshape(-1).astype(np.int32)  # local netting set of each trade
-        ci = tuple(model.currencies).index(batch.currency)
-        self.view_reads = (("x", (ci,)), ("fx", (ci,)))
-
-    def separable(self, pre) -> dict:
-        tr = self.ns_global[self.trade_ns]
-        out = {("sign",): tr}
-        for name, ent in pre.items():
-            if isinstance(ent, dict) and "i" in ent and name not in ("opt_bonds", "flow_bonds"):
-                for k, a in ent.items():
-                    if np.issubdtype(np.asarray(a).dtype, np.floating):
-                        out[(name, k)] = tr[np.asarray(ent["i"])]
-        return out
-
-    def netting_values(self, pre, copies, n_ns: int):
-        (xc, fxc), sh = copies
-        xc, fxc = xc[:, 0], fxc[:, 0]  # (n_u, K, P)
-        pre = cast_floats(pre, xc.dtype)
-        n_u, K, P = xc.shape
-        n = pre["sign"].shape[0]
-        x = sg(xc[0])
-        flat = xc.reshape(n_u * K, P)
-        tns = jnp.asarray(self.trade_ns)
-        xe = lambda i, k: flat[tns[i] * K + k]  # noqa: E731  the entry's own netting set's copy at date k
-        acc = _shared_ns(jnp.zeros((K * n, P), x.dtype), x, xe, tns, pre["opt"], pre["opt_bonds"],
-                         sh["opt_bonds/p"], sh["opt_bonds/q"], True)
-        fx_tr = jnp.moveaxis(fxc[tns], 0, 1)  # (K, n, P)
-        if not self.batch.physical:
-            v = acc.reshape(K, n, P) * pre["sign"][None, :, None] * fx_tr
-            return netting_sum(v, self.batch.netting_set, n_ns)
-        swap_ex = accumulate(jnp.zeros((n, P), x.dtype), x, pre["ex_flows"], _flow_terms())
-        swap_ex = accumulate(swap_ex, x, pre["ex_run"], _running_terms(x))
-        ind = (swap_ex > 0.0).astype(x.dtype)  # the exercise decision: no derivative (pathwise)
-        acc = _shared_ns(acc, x, xe, tns, pre["flows"], pre["flow_bonds"], sh["flow_bonds/p"], sh["flow_bonds/q"],
-                         False)
-        ent = pre["run"]
-        L = ent["row"].shape[0]
-        chunks = jax.tree_util.tree_map(lambda a: a.reshape((L // CHUNK, CHUNK) + a.shape[1:]), ent)
-
-        @jax.checkpoint  # as ``_shared_ns``: no (CHUNK, P) residual per chunk
-        def terms(c):
-            col = lambda k: c[k][:, None]  # noqa: E731
-            return col("w") * jnp.exp(col("c0") + col("Bfix") * xe(c["i"], c["m"]) - col("B_e") * xe(c["i"], c["k"]))
-
-        def body(acc, c):  # ``_running_terms`` with the copies
-            return acc.at[c["row"]].add(terms(c)), None
-
-        acc, _ = jax.lax.scan(body, acc, chunks)
-        exercised = jnp.where(pre["after"][:, :, None], ind[None], 1.0)
-        v = acc.reshape(K, n, P) * exercised * pre["sign"][None, :, None] * fx_tr
-        return netting_sum(v, self.batch.netting_set, n_ns)
-
-
-def _shared_ns(acc, x, xe, tns, ent, blocks, p_c, q_c, jamshidian: bool):
-    """``opt_common.accumulate_shared`` with the entries reading copies: x of their netting set, the block's
-    bond exp(p - q x) to first order in the copies of p, q and x (value: the shared bond, bit for bit)."""
-    L, nb = ent["row"].shape[0], blocks["k"].shape[0]
-    s, n_chunks = L // nb, L // CHUNK
-    n_u = p_c.shape[0]
-    chunks = jax.tree_util.tree_map(lambda a: a.reshape((n_chunks, CHUNK) + a.shape[1:]), ent)
-    blks = jax.tree_util.tree_map(lambda a: a.reshape((n_chunks, CHUNK // s) + a.shape[1:]), blocks)
-    cps = (jnp.moveaxis(p_c.reshape(n_u, n_chunks, CHUNK // s), 1, 0),
-           jnp.moveaxis(q_c.reshape(n_u, n_chunks, CHUNK // s), 1, 0))
-    pos = np.arange(CHUNK) // s  # an entry's block within its chunk
-
-    @jax.checkpoint  # residuals: the chunk's entries (no path axis), its (CHUNK, P) terms recomputed backward
-    def terms(cb):
-        c, b, (pc, qc) = cb
-        xb = x[b["k"]]
-        bond = jnp.exp(sg(b["p"])[:, None] - sg(b["q"])[:, None] * xb)
-        spread = lambda a: jnp.broadcast_to(a[:, None, :], (a.shape[0], s, a.shape[1])).reshape(CHUNK, -1)  # noqa: E731
-        u = tns[c["i"]]
-        k_e = b["k"][pos]
-        x_e = xe(c["i"], k_e)
-        xb_e = spread(xb)
-        d = (_zero(pc[u, pos])[:, None] - _zero(qc[u, pos])[:, None] * xb_e
-             - sg(b["q"])[pos][:, None] * _zero(x_e))
-        bond_e = spread(bond) * (1.0 + d)
-        col = lambda k: c[k][:, None]  # noqa: E731
-        if jamshidian:
-            v = col("wgt") * bond_e * erfc(col("a0") + col("a1") * x_e)
-        else:
-            v = col("amt") * bond_e
-        return v
-
-    def body(acc, cb):
-        return acc.at[cb[0]["row"]].add(terms(cb)), None
-
-    acc, _ = jax.lax.scan(body, acc, (chunks, blks, cps))
-    return acc
 
 
 def kernel_for(batch, model):
