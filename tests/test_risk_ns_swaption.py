@@ -2,7 +2,7 @@
 ``exposure.risk.ns_common``).
 
 * ``_bond_terms``' closed-form backward pass against JAX's autodiff of the expression it replaces, the copies'
-  first-order form w B (1 + d) erfc(a0 + a1 x_e), d = (p_u - p) - (q_u - q) x_b - q (x_e - x) (``ns_kernels``),
+  first-order form w B (1 + d) erfc(a0 + a1 x_e) (erfc: the pricers' ``normal_cdf.erfc``), d = (p_u - p) - (q_u - q) x_b - q (x_e - x) (``ns_kernels``),
   on random entries (some with zero weight, as padding), for the Jamshidian terms and the plain bond terms;
 * ``ns_sum`` against ``view.netting_sum`` (the pricers' netting sum): the same bits.
 """
@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from exposure.pricing.normal_cdf import erfc
 from exposure.pricing.view import netting_sum
 from exposure.risk.ns_common import _zero, ns_sum, sg
 from exposure.risk.ns_swaption import _bond_terms
@@ -22,7 +23,7 @@ from exposure.risk.ns_swaption import _bond_terms
 def _reference(jamshidian, w, a0, a1, p_u, q_u, x_e, bond, xb, q):
     d = _zero(p_u)[:, None] - _zero(q_u)[:, None] * xb - sg(q)[:, None] * _zero(x_e)
     v = w[:, None] * (sg(bond) * (1.0 + d))
-    return v * jax.lax.erfc(a0[:, None] + a1[:, None] * x_e) if jamshidian else v
+    return v * erfc(a0[:, None] + a1[:, None] * x_e) if jamshidian else v
 
 
 @pytest.mark.parametrize("jamshidian", [True, False])
