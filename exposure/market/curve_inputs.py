@@ -29,8 +29,8 @@ import re
 from exposure.errors import ConfigError, MarketDataError
 from exposure.market.bootstrap import CurveSpec, Quote, bootstrap
 from exposure.market.conventions import SwapConvention, default_swap, make_index
-from exposure.market.rate_helpers import (CrossCurrencyBasisSwap, Deposit, Future, Swap, TenorBasisSwap, is_imm_date,
-                                          third_wednesday)
+from exposure.market.rate_futures import Future, is_imm_date, third_wednesday
+from exposure.market.rate_helpers import CrossCurrencyBasisSwap, Deposit, Swap, TenorBasisSwap
 from exposure.market.schedule import parse_tenor
 
 _CCY = re.compile(r"^[A-Z]{3}$")

@@ -36,7 +36,7 @@ import re
 from collections import Counter, defaultdict
 
 from exposure.errors import MarketDataError
-from exposure.market.rate_helpers import third_wednesday
+from exposure.market.rate_futures import third_wednesday
 from exposure.market.ore_file import TENOR, norm_tenor, read_quotes, tenor_days
 from exposure.market.schedule import parse_tenor
 

@@ -28,12 +28,8 @@ import numpy as np
 
 from exposure.market.calendars import get_calendar
 from exposure.market.conventions import IndexConvention, SwapConvention
-from exposure.market.rate_futures import Future, is_imm_date, third_wednesday
 from exposure.market.schedule import make_schedule, year_fraction
 
-# Future and the IMM dates live in rate_futures; named here too for the importers of the instrument set.
-__all__ = ["CrossCurrencyBasisSwap", "Deposit", "FloatCoupons", "Future", "Swap", "TenorBasisSwap", "is_imm_date",
-           "spot_date", "third_wednesday"]
 
 
 def spot_date(asof: dt.date, days: int, calendar) -> dt.date:

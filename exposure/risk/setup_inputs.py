@@ -25,7 +25,8 @@ import numpy as np
 
 from exposure.dates import model_times
 from exposure.market.bootstrap import _order, _used
-from exposure.market.rate_helpers import CrossCurrencyBasisSwap, Deposit, Future, Swap, TenorBasisSwap
+from exposure.market.rate_futures import Future
+from exposure.market.rate_helpers import CrossCurrencyBasisSwap, Deposit, Swap, TenorBasisSwap
 from exposure.market.schedule import year_fraction
 
 
