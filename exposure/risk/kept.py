@@ -189,3 +189,36 @@ def step_key(static, plan, *rest):
                                                               if a not in ("batch", "model")})
                for k in plan.kernels]
     return digest(st, plan.names, plan.mask, plan.shared, plan.layout, kernels, rest, static_loops_enabled())
+
+
+def shapes(fn, kind: str, key, *args):
+    """``jax.eval_shape(fn, *args)`` (the output's structure, shapes and dtypes), kept beside the executables under
+    (kind, key, the arguments' tree and shapes): a warm run does not trace ``fn`` to learn its leaves' names."""
+    import pickle
+
+    import jax
+
+    from exposure import disk_cache
+    from exposure.simulation import programs
+
+    where = programs._cache_dir()
+    if key is None or where is None:
+        return jax.eval_shape(fn, *args)
+    leaves, treedef = jax.tree_util.tree_flatten(args)
+    try:
+        avals = tuple((np.shape(x), str(np.result_type(x)), bool(getattr(x, "weak_type", False))) for x in leaves)
+    except TypeError:  # a leaf without a dtype: traced, as before
+        return jax.eval_shape(fn, *args)
+    path = programs._path(where, kind, (key, str(treedef), avals))[: -len(".xlaexe")] + ".shapes"
+    blob = disk_cache.read_entry(path)
+    if blob is not None:
+        try:
+            return pickle.loads(blob)
+        except Exception:  # noqa: BLE001 - a truncated or foreign file is rebuilt, never trusted
+            pass
+    out = jax.eval_shape(fn, *args)
+    try:
+        disk_cache.store_entry(path, pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL), programs.MAX_STORED)
+    except Exception:  # noqa: BLE001 - what cannot be pickled is traced again next time
+        pass
+    return out

@@ -41,7 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from exposure.risk.compact import CompactPres
-from exposure.risk.kept import digest, kept
+from exposure.risk.kept import digest, kept, shapes
 from exposure.risk.reverse import contract
 from exposure.risk.setup_curves import CURVES, FX, INDICES, covered, moved_curve_of, moved_market, pillar_direction
 from exposure.risk.setup_model import model_arrays
@@ -160,7 +160,7 @@ class ReverseSetup:
     def _twin_leaf_index(self, i, tw) -> dict:
         """{leaf name: its index in S["pres"]} of twin i's leaves."""
         paths, out = self.pt.base[i][2], {}
-        for name in jax.eval_shape(tw.leaves, tw.x0()):
+        for name in shapes(tw.leaves, "twin_leaves", digest(tw), tw.x0()):  # ``kept``: stored, not traced
             pos = [k for k, p in enumerate(paths) if p == name]
             if len(pos) != 1:
                 raise ValueError(f"twin leaf '{name}' found {len(pos)} times in batch {i}'s prepared data")
