@@ -205,10 +205,8 @@ def shapes(fn, kind: str, key, *args):
     if key is None or where is None:
         return jax.eval_shape(fn, *args)
     leaves, treedef = jax.tree_util.tree_flatten(args)
-    try:
-        avals = tuple((np.shape(x), str(np.result_type(x)), bool(getattr(x, "weak_type", False))) for x in leaves)
-    except TypeError:  # a leaf without a dtype: traced, as before
-        return jax.eval_shape(fn, *args)
+    avals = tuple((np.shape(x), str(x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype),
+                   bool(getattr(x, "weak_type", False)) or not hasattr(x, "dtype")) for x in leaves)
     path = programs._path(where, kind, (key, str(treedef), avals))[: -len(".xlaexe")] + ".shapes"
     blob = disk_cache.read_entry(path)
     if blob is not None:

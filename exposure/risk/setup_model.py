@@ -143,10 +143,10 @@ class ModelTangent:
         self.theta = caj.model_theta(model, lay.phi_times)
         self._L = (np.asarray(S["L"]), np.asarray(S["bridge"]["L"]) if "bridge" in S else None)
         self._eig = None
-        # theta is an argument, not a constant of the program: a run on other market values finds it in JAX's
-        # persistent compilation cache.
+        # theta is an argument, not a constant of the program. Kept as an executable (``kept``) under the layout and
+        # the model by content (the sub-steps follow its mean reversions): another model is a miss, compiled once.
         self._jvp = jax.jit(lambda th, dth: jax.jvp(lambda x: model_arrays(x, lay), (th,), (dth,)))
-        self._key = digest(lay)  # ``kept``: the layout and the model by content
+        self._key = digest(lay)
 
     def theta_of(self, model) -> dict:
         """theta of another (bumped) model on this run's layout."""
