@@ -12,11 +12,13 @@ market would run a stale program: ``digest`` hashes it by content,
                 tuples, lists, dicts, sets, dataclasses and objects' attributes recursively (shared and
                 cyclic references by position); a batch of trades by its class, specs and netting sets
                 (``chunks``' key of the plain run's pricing program); a model by its content, or by its state
-                layout alone where the caller says so (``model_layout``: the path layer reads only that),
+                layout alone where the caller says so (``ModelLayout``: the path layer reads only that;
+                ``step_key``, the reverse pass's step, whose market values all arrive through S),
 
 and returns None for what it cannot name by content (an object whose repr shows an address): the caller then
 runs the plain ``jax.jit`` (still cached by JAX's persistent cache). With the cache off the plain jit runs too,
-and the numbers are the same bits either way (the stored executable is the one the jit compiles).
+and the numbers are the same bits either way (the stored executable is the one the jit compiles). ``shapes``
+keeps a ``jax.eval_shape`` the same way (the twins' leaf names: a trace of their whole jnp code otherwise).
 """
 
 from __future__ import annotations
