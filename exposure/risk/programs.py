@@ -10,7 +10,10 @@ HLO: every value baked into it is part of the key. Three rules follow for the ri
     dtype (``jit(stage)``, ``jit(broadcast_in_dim)``; bench-1k's reverse pass set-up: 64 of them), where
     ``device_put`` is a copy and compiles nothing;
   * one program per run for what is repeated per factor: a jit built once (per run) and called with
-    arguments of fixed shapes, never a jit of a fresh closure per factor.
+    arguments of fixed shapes, never a jit of a fresh closure per factor;
+  * the big programs (the reverse pass's step, the twins' vjp and jvp, the model arrays' jvp) are kept as
+    executables under a key of what their traces close over (``exposure.risk.kept``): a warm run loads them
+    and neither traces nor lowers them.
 
 ``compile_counter`` counts the XLA backend compilations of a block (jax.monitoring), the tests' and the
 benchmark's measure of these rules.

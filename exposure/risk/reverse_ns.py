@@ -32,6 +32,7 @@ from exposure.aggregation.collateral_jax import collateralise
 from exposure.pricing.linear import differentiable_loops
 from exposure.pricing.view import PathView
 from exposure.risk.compact import ELEMENTS, ROWS, ZERO, CompactPres
+from exposure.risk.kept import kept, step_key
 from exposure.risk.ns_kernels import kernel_for
 from exposure.risk.programs import device_tree, device_zeros, int_arg
 from exposure.risk.reverse import BASIS, block_starts
@@ -272,8 +273,9 @@ def reverse_pass_shared(S, static: Static, n_paths: int, seed: int, antithetic: 
     G["pres"] = plan.zeros(n_meas)
     acc = device_zeros((n_meas, n_ns))
     with differentiable_loops():
+        key = step_key(static, plan, block, antithetic, measures, smooth)  # what the trace bakes in (``kept``)
         for start in block_starts(n_paths, block):
-            G, acc = step(G, acc, S, int_arg(start), int_arg(n_paths), int_arg(seed))
+            G, acc = kept(step, "ad_reverse_step", key, (G, acc, S, int_arg(start), int_arg(n_paths), int_arg(seed)))
     G = jax.tree_util.tree_map(lambda a: np.asarray(a) / n_paths, G)
     G["pres"] = plan.compact(G["pres"], n_meas, n_ns)
     return G, np.asarray(acc) / n_paths

@@ -28,6 +28,7 @@ import numpy as np
 
 from exposure.dates import DAYS_PER_YEAR
 from exposure.models import cross_asset_jax as caj
+from exposure.risk.kept import digest, kept
 from exposure.simulation.bridge import RCOND, reporting_positions
 
 # Relative eigenvalue gap below which two eigen-directions are treated as one (no rotation term between them).
@@ -142,9 +143,10 @@ class ModelTangent:
         self.theta = caj.model_theta(model, lay.phi_times)
         self._L = (np.asarray(S["L"]), np.asarray(S["bridge"]["L"]) if "bridge" in S else None)
         self._eig = None
-        # theta is an argument, not a constant of the program: a run on other market values finds it in JAX's
-        # persistent compilation cache.
+        # theta is an argument, not a constant of the program. Kept as an executable (``kept``) under the layout and
+        # the model by content (the sub-steps follow its mean reversions): another model is a miss, compiled once.
         self._jvp = jax.jit(lambda th, dth: jax.jvp(lambda x: model_arrays(x, lay), (th,), (dth,)))
+        self._key = digest(lay)
 
     def theta_of(self, model) -> dict:
         """theta of another (bumped) model on this run's layout."""
@@ -155,7 +157,7 @@ class ModelTangent:
 
     def arrays(self, dtheta):
         """(base arrays of ``model_arrays``, their tangent along dtheta), NumPy."""
-        base, d = jax.tree_util.tree_map(np.asarray, self._jvp(self.theta, dtheta))
+        base, d = jax.tree_util.tree_map(np.asarray, kept(self._jvp, "ad_model_jvp", self._key, (self.theta, dtheta)))
         if self._eig is None:
             self._eig = (eig_base(base["Sigma"], self._L[0]),
                          None if self._L[1] is None else eig_base(base["bridge"]["V"], self._L[1]))

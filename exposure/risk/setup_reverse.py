@@ -41,6 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from exposure.risk.compact import CompactPres
+from exposure.risk.kept import digest, kept, shapes
 from exposure.risk.reverse import contract
 from exposure.risk.setup_curves import CURVES, FX, INDICES, covered, moved_curve_of, moved_market, pillar_direction
 from exposure.risk.setup_model import model_arrays
@@ -122,7 +123,8 @@ class ReverseSetup:
             _, f = jax.vjp(lambda x_: model_arrays(dict(fixed, **x_), lay), x)
             return jax.vmap(lambda r: f(r)[0])(c)
 
-        return jax.tree_util.tree_map(np.asarray, jax.jit(rows)({k: theta[k] for k in MARKET_THETA}, cot))
+        return jax.tree_util.tree_map(np.asarray, kept(jax.jit(rows), "ad_model_cotangent", digest(fixed, lay),
+                                                        ({k: theta[k] for k in MARKET_THETA}, cot)))
 
     def _twin_cotangents(self, G) -> dict:
         """{batch index: g_x (the twin's x pytree, leading axis n_out)}: per twin, netting set u's trades read copy u
@@ -149,7 +151,8 @@ class ReverseSetup:
                              xs_)
             return jax.lax.map(lambda r: vjp(r)[0], c)
 
-        g = jax.jit(per_measure)(xs, cot)
+        key = digest([(self.twins[i], lay[1]) for i, lay in sorted(fast.items())])  # ``kept``: the twins by content
+        g = kept(jax.jit(per_measure), "ad_linear_twins_vjp", key, (xs, cot))
         for i, (copies, c_tr, _) in fast.items():
             out[i] = tns.expand(self.twins[i], g[i], copies, c_tr, pres.n_meas, pres.n_ns)
         return out
@@ -157,7 +160,7 @@ class ReverseSetup:
     def _twin_leaf_index(self, i, tw) -> dict:
         """{leaf name: its index in S["pres"]} of twin i's leaves."""
         paths, out = self.pt.base[i][2], {}
-        for name in jax.eval_shape(tw.leaves, tw.x0()):
+        for name in shapes(tw.leaves, "twin_leaves", digest(tw), tw.x0()):  # ``kept``: stored, not traced
             pos = [k for k, p in enumerate(paths) if p == name]
             if len(pos) != 1:
                 raise ValueError(f"twin leaf '{name}' found {len(pos)} times in batch {i}'s prepared data")

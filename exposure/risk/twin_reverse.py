@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from exposure.risk.kept import digest, kept, shapes
 from exposure.risk.setup_pres import LinearPresTwin
 from exposure.risk.twins import named_leaves
 
@@ -200,14 +201,15 @@ class TwinReverse:
         f = lambda xs: {i: named_leaves(self.options[i].leaves(x)) for i, x in xs.items()}  # noqa: E731
         self._x0 = {i: tw.x0() for i, tw in self.options.items()}
         self._fwd = jax.jit(lambda xs, ds: jax.jvp(f, (xs,), (ds,))[1])  # directions are arguments: one program
+        self._key = digest(self.options)  # ``kept``: the option twins by content
         self._pos = {i: {name: self.rev.offsets[i] + self.rev.pt.base[i][2].index(name) for name in names}
-                     for i, names in jax.eval_shape(f, self._x0).items()}
+                     for i, names in shapes(f, "option_twins_leaves", self._key, self._x0).items()}
 
     def _jvp_part(self, dx) -> np.ndarray:
         out = np.zeros(self.rev.n_out)
         if not self.options:
             return out
-        lin = self._fwd(self._x0, dx)
+        lin = kept(self._fwd, "ad_option_twins_jvp", self._key, (self._x0, dx))
         for i, leaves in lin.items():
             for name, d in leaves.items():
                 out += self.rev._G_pres.dot(self._pos[i][name], np.asarray(d, np.float64))

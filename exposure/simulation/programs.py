@@ -185,9 +185,10 @@ def exported(fn, key, *example_args):
     return lambda *args: exe(*jax.tree_util.tree_leaves(args))
 
 
-def compiled(jitted, kind: str, args: tuple, static: dict | None = None):
+def compiled(jitted, kind: str, args: tuple, static: dict | None = None, key=None):
     """``jitted(*args, **static)`` (a ``jax.jit`` function, ``static`` its static keyword arguments) through an
-    executable kept in the cache folder (and in this process); ``kind`` names the function in the file name."""
+    executable kept in the cache folder (and in this process); ``kind`` names the function in the file name,
+    ``key`` (where not None) what its trace closes over (``exposure.risk.kept``)."""
     static = static or {}
     where = _cache_dir()
     if where is None:
@@ -195,7 +196,7 @@ def compiled(jitted, kind: str, args: tuple, static: dict | None = None):
     leaves, treedef = jax.tree_util.tree_flatten(args)
     if any(isinstance(x, jax.core.Tracer) for x in leaves):  # called inside a trace (AD, vmap): plain jit
         return jitted(*args, **static)
-    key = (kind, tuple(sorted(static.items())), str(treedef), _avals(leaves))
+    key = (kind, tuple(sorted(static.items())), str(treedef), _avals(leaves)) + (() if key is None else (key,))
     exe = _LOADED.get(key)
     if exe is None:
         exe = _runnable(lambda: jitted.lower(*args, **static), _path(where, kind, key),
@@ -236,10 +237,24 @@ def finish_ahead(ahead) -> None:
             _AHEAD.clear()
 
 
+@functools.lru_cache(maxsize=1)
+def _kernels_ready() -> None:
+    """JAX fills in LAPACK's kernel table when it first lowers a linear-algebra op on the CPU (and before it runs a
+    deserialised ``jax.export`` module); a loaded executable that calls one (eigh, solve, expm's LU) before anything
+    was lowered in this process would call through empty pointers (a segmentation fault): filled in first."""
+    try:
+        from jax._src.lax import linalg
+
+        linalg.initialize_lapack()
+    except Exception:  # noqa: BLE001 - a JAX without it: its loaded executables cannot need it
+        pass
+
+
 def _load(path: str):
     blob = disk_cache.read_entry(path)
     if blob is None:
         return None
+    _kernels_ready()
     try:
         from jax.experimental import serialize_executable
 
