@@ -119,12 +119,12 @@ class ReverseSetup:
             cot["bridge"] = {"A": np.asarray(b["A"]), "B": np.asarray(b["B"]), "m": np.asarray(b["m"]),
                              "V": np.zeros((self.n_out,) + np.shape(b["L"])[1:])}
 
-        def rows(x, c):
-            _, f = jax.vjp(lambda x_: model_arrays(dict(fixed, **x_), lay), x)
+        def rows(x, c, fx):  # the fixed parts are an argument: a new market day's calibration is no new program
+            _, f = jax.vjp(lambda x_: model_arrays(dict(fx, **x_), lay), x)
             return jax.vmap(lambda r: f(r)[0])(c)
 
-        return jax.tree_util.tree_map(np.asarray, kept(jax.jit(rows), "ad_model_cotangent", digest(fixed, lay),
-                                                        ({k: theta[k] for k in MARKET_THETA}, cot)))
+        return jax.tree_util.tree_map(np.asarray, kept(jax.jit(rows), "ad_model_cotangent", digest(lay),
+                                                        ({k: theta[k] for k in MARKET_THETA}, cot, fixed)))
 
     def _twin_cotangents(self, G) -> dict:
         """{batch index: g_x (the twin's x pytree, leading axis n_out)}: per twin, netting set u's trades read copy u
