@@ -6,8 +6,8 @@ leaf scaled by 1 / the largest |dpres| of that leaf over the factors, so that ev
 1e-8 of the leaf's size so that a leaf fixed but for rounding does not weigh its noise up):
 
   * curve pillars and FX spots: ``ReverseSetup.remainder`` (option twins by one jvp program along the factor's dx/de,
-    or their cotangents by one vjp (``TwinReverse.options_mode``), the FX/equity vol bootstraps'
-    response by the implicit-function theorem, the cash-flow amounts by their dual-number Jacobian) equals the
+    their cotangents once by forward mode along their inputs' basis or by one vjp (``TwinReverse.options_mode``,
+    ``twin_basis``: the three forms agree to 1e-12), the FX/equity vol bootstraps' response by the implicit-function theorem, the cash-flow amounts by their dual-number Jacobian) equals the
     per-factor remainder (``per_factor_remainder``: the option twins' jvp along the central difference of two model
     builds, the amounts by two cash-flow generations) to 1e-9 of the largest |remainder| (measured 1.9e-10 at the
     setup step 0.1, 6e-10 at 0.03, 1.8e-9 at 0.01: the reference's rounding in its central differences, ~eps/h; the
@@ -81,6 +81,21 @@ def curves(base):
     return fs, ReverseSetup(cfg, s, S, static, G, market, STEP)
 
 
+def _forms(rev) -> dict:
+    """{mode: TwinReverse} of rev in each form of the option part."""
+    from exposure.risk.twin_reverse import TwinReverse
+
+    out = {}
+    for mode in ("jvp", "basis", "vjp"):
+        TwinReverse.options_mode = mode
+        try:
+            out[mode] = TwinReverse(rev)
+        finally:
+            TwinReverse.options_mode = "auto"
+        assert out[mode].mode == mode
+    return out
+
+
 def test_curve_remainder_equals_per_factor_form(base, curves):
     fs, rev = curves
     assert {f.factor_type for f in fs} == {"DiscountCurve", "IndexCurve", "FXSpot"} and len(fs) > 40
@@ -93,17 +108,18 @@ def test_curve_remainder_equals_per_factor_form(base, curves):
     assert scale > 0 and err.max() <= 1e-9 * scale, (fs[w].label(), got[w], ref[w])
     tr = rev.twin_reverse()
     assert tr.options and tr.amounts and not tr.unfolded  # every product's twin in reverse, amounts folded
-    from exposure.risk.twin_reverse import TwinReverse
+    from exposure.risk import twin_basis
 
-    assert tr.mode == "jvp"
-    TwinReverse.options_mode = "vjp"  # the option twins' cotangents once (one vjp), the same directions: same numbers
-    try:
-        back = TwinReverse(rev)
-    finally:
-        TwinReverse.options_mode = "jvp"
+    # the three forms of the option part (``twin_basis``): per-factor jvp, forward along x's basis, one vjp per row
+    forms = _forms(rev)
+    n_x = max(twin_basis.sizes({i: t.x0() for i, t in tr.options.items()}).values())
+    assert tr.mode == twin_basis.choose(n_x, rev.n_out, None) == "vjp"  # 3 rows here: the backward pass is cheapest
+    assert twin_basis.choose(36, 50, 97) == "basis" and twin_basis.choose(36, 50, 10) == "jvp"  # bench-1k; few
     for f in fs[::4]:
-        a, b = back.options_part(f, {}), tr.options_part(f, {})
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12 * np.abs(b).max(initial=0.0))
+        b = forms["jvp"].options_part(f, {})
+        for mode in ("basis", "vjp"):
+            a = forms[mode].options_part(f, {})
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12 * np.abs(b).max(initial=0.0), err_msg=mode)
     moving = [f for f, r in zip(fs, ref) if np.any(r)]
     assert len(moving) > 20
 
@@ -153,17 +169,11 @@ def test_vol_and_model_factors_equal_per_factor_tangents(base):
     for k in opt:
         half = contract(G, tangent(cfg, fs[k], S, static, s, STEP / 2, market))
         rich[k] = (4.0 * half - ref[k]) / 3.0
-    from exposure.risk.twin_reverse import TwinReverse
-
-    assert rev.twin_reverse().mode == "jvp"
-    TwinReverse.options_mode = "vjp"  # the option twins' cotangents once, R and w_mkt among their inputs
-    try:
-        back = TwinReverse(rev)
-    finally:
-        TwinReverse.options_mode = "jvp"
-    for vols, r, tol, mode in ((VolReverse(rev, G), ref, 1e-10, "jvp"), (VolModelReverse(rev, G), ref, 1e-10, "jvp"),
+    forms = _forms(rev)  # in "vjp" the FX/equity option twins' cotangents once, R and w_mkt among their inputs
+    for vols, r, tol, mode in ((VolReverse(rev, G), ref, 1e-10, "jvp"), (VolReverse(rev, G), ref, 1e-10, "basis"),
+                               (VolModelReverse(rev, G), ref, 1e-10, "jvp"),
                                (VolModelReverse(rev, G), rich, 1e-9, "vjp")):
-        rev._twin_reverse = back if mode == "vjp" else rev._twin_reverse
+        rev._twin_reverse = forms[mode]
         got = np.array([vols.sensitivity(f) for f in fs])
         err = np.abs(got - r).max(axis=1)
         w = int(np.argmax(err))

@@ -83,6 +83,22 @@ class CompactPres:
             out[:] = (self._segments(k).T @ (np.asarray(a, np.float64).reshape(self.n_meas, -1) * d[None]).T).T
         return out.reshape(-1)
 
+    def dot_many(self, k: int, D) -> np.ndarray:
+        """(n_out, N): ``dot(k, D[r])`` for every row r of D (N, *shape), as one product per measure."""
+        kind, a, ns, shape = self.leaves[k]
+        D = np.asarray(D, np.float64)
+        D = D.reshape(D.shape[0], -1)
+        out = np.zeros((self.n_meas, self.n_ns, D.shape[0]))
+        if kind == ZERO or not D.size:
+            return out.reshape(self.n_out, -1)
+        if kind == ROWS:
+            out[:, np.asarray(ns)] = np.asarray(a, np.float64).reshape(a.shape[:2] + (-1,)) @ D.T
+        else:
+            seg, A = self._segments(k), np.asarray(a, np.float64).reshape(self.n_meas, -1)
+            for m in range(self.n_meas):
+                out[m] = seg.T @ (A[m][:, None] * D.T)
+        return out.reshape(self.n_out, -1)
+
     def dense(self, k: int) -> np.ndarray:
         """(n_out, *shape): G["pres"][k] row by row (n_out copies of the leaf: for small leaves or tests)."""
         kind, a, ns, shape = self.leaves[k]

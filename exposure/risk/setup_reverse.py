@@ -41,7 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from exposure.risk.compact import CompactPres
-from exposure.risk.kept import digest, kept, shapes
+from exposure.risk.kept import digest, kept
 from exposure.risk.reverse import contract
 from exposure.risk.setup_curves import CURVES, FX, INDICES, covered, moved_curve_of, moved_market, pillar_direction
 from exposure.risk.setup_model import model_arrays
@@ -51,7 +51,6 @@ from exposure.risk.setup_reverse_inputs import InputReverse, input_covered
 from exposure.risk.setup_remainder import amounts_difference, prepare_difference, remainder_per_factor
 
 MARKET_THETA = ("log_df", "fx_spot")  # theta's parts that curve pillars and FX spots move directly
-TWIN_ROWS = 8  # the per-row reference (``_twin_cotangents_rows``): cotangent rows per backward pass
 SIGMA_REL_STEP = 1e-5  # dtheta/dsigma by central differences: relative step of each calibrated sigma piece
 
 
@@ -127,68 +126,16 @@ class ReverseSetup:
                                                         ({k: theta[k] for k in MARKET_THETA}, cot, fixed)))
 
     def _twin_cotangents(self, G) -> dict:
-        """{batch index: g_x (the twin's x pytree, leading axis n_out)}: per twin, netting set u's trades read copy u
-        of the curve part of x, so one vjp per measure gives every netting set's g_x (``twin_linear_ns``); a twin
-        whose G part is not per element (a caller's dense G of several netting sets) takes ``_twin_cotangents_rows``."""
-        from exposure.risk import twin_linear_ns as tns
+        """{batch index: g_x (the twin's x pytree, leading axis n_out)} of the linear twins (``twin_linear_ns``)."""
+        from exposure.risk.twin_linear_ns import twin_cotangents
 
-        pres, fast, slow = self._G_pres, {}, {}
-        for i, tw in self.twins.items():
-            lay = tns.cotangent_layout(tw, pres, self._twin_leaf_index(i, tw))
-            if lay is None:
-                slow[i] = tw
-            else:
-                fast[i] = lay
-        out = self._twin_cotangents_rows(slow) if slow else {}
-        if not fast:
-            return out
-        xs = {i: tns.copies_x0(self.twins[i], len(lay[0])) for i, lay in fast.items()}
-        cot = {i: lay[2] for i, lay in fast.items()}
-        f = lambda xs_: {i: tns.leaves_ns(self.twins[i], x, fast[i][1]) for i, x in xs_.items()}  # noqa: E731
-
-        def per_measure(xs_, c):
-            _, vjp = jax.vjp(lambda x_: {i: {k: v for k, v in lv.items() if k in c[i]} for i, lv in f(x_).items()},
-                             xs_)
-            return jax.lax.map(lambda r: vjp(r)[0], c)
-
-        key = digest([(self.twins[i], lay[1]) for i, lay in sorted(fast.items())])  # ``kept``: the twins by content
-        g = kept(jax.jit(per_measure), "ad_linear_twins_vjp", key, (xs, cot))
-        for i, (copies, c_tr, _) in fast.items():
-            out[i] = tns.expand(self.twins[i], g[i], copies, c_tr, pres.n_meas, pres.n_ns)
-        return out
-
-    def _twin_leaf_index(self, i, tw) -> dict:
-        """{leaf name: its index in S["pres"]} of twin i's leaves."""
-        paths, out = self.pt.base[i][2], {}
-        for name in shapes(tw.leaves, "twin_leaves", digest(tw), tw.x0()):  # ``kept``: stored, not traced
-            pos = [k for k, p in enumerate(paths) if p == name]
-            if len(pos) != 1:
-                raise ValueError(f"twin leaf '{name}' found {len(pos)} times in batch {i}'s prepared data")
-            out[name] = self.offsets[i] + pos[0]
-        return out
+        return twin_cotangents(self, self.twins)
 
     def _twin_cotangents_rows(self, twins) -> dict:
-        """``_twin_cotangents`` by one backward pass per output row (the dense G rows, TWIN_ROWS at a time): the
-        reference form."""
-        if not twins:
-            return {}
-        cot = {i: {name: self._G_pres.dense(k) for name, k in self._twin_leaf_index(i, tw).items()}
-               for i, tw in twins.items()}
-        x0 = {i: tw.x0() for i, tw in twins.items()}
-        f = lambda xs: {i: twins[i].leaves(x) for i, x in xs.items()}  # noqa: E731
+        """The same by one backward pass per output row: the reference (``twin_linear_ns.cotangents_rows``)."""
+        from exposure.risk.twin_linear_ns import cotangents_rows
 
-        n, B = self.n_out, min(TWIN_ROWS, self.n_out)
-        groups = -(-n // B)
-        cot = jax.tree_util.tree_map(  # (groups, B, ...): rows padded with zeros (explicit shapes: empty leaves)
-            lambda a: np.concatenate([a, np.zeros((groups * B - n,) + a.shape[1:])]).reshape((groups, B) + a.shape[1:]),
-            cot)
-
-        def rows(xs, c):  # rows in groups: a row's backward holds the lnA grids' cotangents (n_out ~ 100 on big books)
-            _, vjp = jax.vjp(f, xs)
-            return jax.lax.map(jax.vmap(lambda r: vjp(r)[0]), c)
-
-        g = jax.jit(rows)(x0, cot)
-        return jax.tree_util.tree_map(lambda a: np.asarray(a).reshape((groups * B,) + a.shape[2:])[:n], g)
+        return cotangents_rows(self, twins)
 
     # True (default): ``_sigma_cotangents_differences`` (m jvps, 2 m model builds); False: the model layer's
     # cotangent once (``setup_vols_reverse``): one backward pass per output row, measured not cheaper on bench-1k

@@ -106,9 +106,4 @@ class InputReverse:
         return out
 
     def _options(self, dx) -> np.ndarray:
-        from exposure.risk.twin_reverse import _dot
-
-        tr = self.tr
-        if tr.mode != "vjp":
-            return tr._jvp_part(dx)
-        return sum((_dot(tr.g_opt[i], dx[i]) for i in tr.options), np.zeros(self.rev.n_out))
+        return self.tr.dx_part(dx)

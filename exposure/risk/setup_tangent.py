@@ -171,9 +171,13 @@ def model_state_tangent(cfg, s, factor, S, static, step: float, keep_credit: boo
         if ctx.pres is None:
             ctx.pres = PresTangents(s, static)
         dS["pres"] = ctx.pres(factor, markets, models, moves, step)
-    else:
-        pres = [prepared_floats(m, md, s, static) for m, md in zip(markets, models)]
-        dS["pres"] = [(a - b) / h2 for a, b in zip(*pres)]
+    else:  # an equity spot: only the batches that read an equity (``setup_equity_spot``), else every batch
+        from exposure.risk.setup_equity_spot import equity_spot_pres
+
+        dS["pres"] = equity_spot_pres(s, static, S["pres"], factor, markets, models, step)
+        if dS["pres"] is None:
+            pres = [prepared_floats(m, md, s, static) for m, md in zip(markets, models)]
+            dS["pres"] = [(a - b) / h2 for a, b in zip(*pres)]
     base = s.market.base_currency
     kept = covered(cfg, factor) and all(  # the weights read the credit curves and the base discount curve only
         m.credit is s.market.credit and m.curves[base] is s.market.curves[base] for m in markets)

@@ -78,8 +78,11 @@ def ad_sensitivities(cfg, s, settings: RiskSettings, n_paths: int, seed: int, an
     vols = None  # FX/equity vols and model parameters against the same one-time twin cotangents (``twin_reverse``)
     if rev is not None:
         from exposure.risk.twin_reverse import VolReverse
+        from exposure.risk.twins import sigma_only
 
         vols = VolReverse(rev, G)
+        # the factors that take the option twins' part: picks its form (``twin_basis.choose``)
+        rev.option_factors = sum(1 for f in factors if rev.covers(f) or sigma_only(f))
     for i, f in enumerate(factors):
         if rev is not None and rev.covers(f):
             sens[:, :, i] = rev.sensitivity(f).reshape(n_meas, n_ns).T
@@ -169,15 +172,18 @@ def sensitivities_csv_text(ds: xr.Dataset) -> str:
     from exposure.files import csv_text
 
     s = ds["sensitivity"]
-    vals = s.values  # each column read once: a Dataset lookup per cell cost seconds on bench-1k (8,950 rows)
-    ft, fn, pl, pt, un = (ds[k].values for k in ("factor_type", "factor_name", "pillar", "pillar_time", "unit"))
+    vals = s.values
+    # the factor columns once (an xarray lookup per row cost seconds on bench-1k's 8,950 rows)
+    cols = [(str(t), str(n), str(p), f"{float(pt):.6g}", str(u)) for t, n, p, pt, u in zip(
+        ds["factor_type"].values, ds["factor_name"].values, ds["pillar"].values, ds["pillar_time"].values,
+        ds["unit"].values)]
     rows = []
     quote = ds["quote"].values if "quote" in ds.coords else [""] * s.shape[2]  # a results file of an older run
     for j, ns in enumerate(ds["netting_set"].values):
         for k, m in enumerate(s["xva_measure"].values):
             for i in range(s.shape[2]):
-                rows.append((str(ns), str(m), str(ft[i]), str(fn[i]), str(pl[i]), f"{float(pt[i]):.6g}",
-                             f"{float(vals[j, k, i]):.10g}", str(un[i]), str(quote[i])))
+                t, n, p, pt, u = cols[i]
+                rows.append((str(ns), str(m), t, n, p, pt, f"{float(vals[j, k, i]):.10g}", u, str(quote[i])))
     return csv_text(("NettingSetId", "Measure", "RiskFactorType", "Name", "Pillar", "PillarTime", "Value", "Unit",
                      "Quote"), rows)
 

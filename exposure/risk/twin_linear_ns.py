@@ -24,8 +24,10 @@ import jax
 import numpy as np
 
 from exposure.risk.compact import ELEMENTS, ZERO
+from exposure.risk.kept import digest, kept, shapes
 
-LEAVES = ("mom_tr", "mom_ns", "cc_w")
+LEAVES = ("mom_tr", "mom_ns", "cc_w")  # ``LinearPresTwin.leaves``' names, every batch (no trace to list them)
+ROWS = 8  # the per-row reference (``cotangents_rows``): cotangent rows per backward pass
 
 
 def _labels(tw, n_ns: int) -> np.ndarray:
@@ -90,12 +92,79 @@ def expand(tw, g, copies, c_tr, n_meas: int, n_ns: int) -> dict:
         out[:, copies] = a
         return out.reshape((n_meas * n_ns,) + a.shape[2:])
 
-    def per_element(a, lab):  # (n_meas, n) -> (n_out, n)
+    def per_element(a, lab):  # (n_meas, n) -> (n_out, n): element e in netting set copies[lab[e]]'s rows only
         out = np.zeros((n_meas, n_ns) + a.shape[1:])
-        for u, j in enumerate(copies):
-            out[:, j] = np.where(lab[None] == u, a, 0.0)
+        out[:, np.asarray(copies)[lab], np.arange(a.shape[1])] = a
         return out.reshape((n_meas * n_ns,) + a.shape[1:])
 
     g = jax.tree_util.tree_map(np.asarray, g)
     return {"ln_df": tuple(per_copy(a) for a in g["ln_df"]), "sigma": tuple(per_copy(a) for a in g["sigma"]),
             "amt": per_element(g["amt"], c_tr[tw.cf.f_trade]), "cw": per_element(g["cw"], c_tr[tw.cf.c_trade])}
+
+
+def leaf_index(rev, i, tw) -> dict:
+    """{leaf name: its index in S["pres"]} of twin i's leaves (``ReverseSetup`` rev's layout)."""
+    from exposure.risk.setup_pres import LinearPresTwin
+
+    paths, out = rev.pt.base[i][2], {}
+    names = LEAVES if isinstance(tw, LinearPresTwin) else shapes(tw.leaves, "twin_leaves", digest(tw), tw.x0())
+    for name in names:
+        pos = [k for k, p in enumerate(paths) if p == name]
+        if len(pos) != 1:
+            raise ValueError(f"twin leaf '{name}' found {len(pos)} times in batch {i}'s prepared data")
+        out[name] = rev.offsets[i] + pos[0]
+    return out
+
+
+def twin_cotangents(rev, twins: dict) -> dict:
+    """{batch index: g_x (the twin's x pytree, leading axis n_out)}: per twin, netting set u's trades read copy u
+    of the curve part of x, so one vjp per measure gives every netting set's g_x (module docstring); a twin whose
+    G part is not per element (a caller's dense G of several netting sets) takes ``cotangents_rows``."""
+    pres, fast, slow = rev._G_pres, {}, {}
+    for i, tw in twins.items():
+        lay = cotangent_layout(tw, pres, leaf_index(rev, i, tw))
+        if lay is None:
+            slow[i] = tw
+        else:
+            fast[i] = lay
+    out = cotangents_rows(rev, slow) if slow else {}
+    if not fast:
+        return out
+    xs = {i: copies_x0(twins[i], len(lay[0])) for i, lay in fast.items()}
+    cot = {i: lay[2] for i, lay in fast.items()}
+    f = lambda xs_: {i: leaves_ns(twins[i], x, fast[i][1]) for i, x in xs_.items()}  # noqa: E731
+
+    def per_measure(xs_, c):
+        _, vjp = jax.vjp(lambda x_: {i: {k: v for k, v in lv.items() if k in c[i]} for i, lv in f(x_).items()},
+                         xs_)
+        return jax.lax.map(lambda r: vjp(r)[0], c)
+
+    key = digest([(twins[i], lay[1]) for i, lay in sorted(fast.items())])  # ``kept``: the twins by content
+    g = kept(jax.jit(per_measure), "ad_linear_twins_vjp", key, (xs, cot))
+    for i, (copies, c_tr, _) in fast.items():
+        out[i] = expand(twins[i], g[i], copies, c_tr, pres.n_meas, pres.n_ns)
+    return out
+
+
+def cotangents_rows(rev, twins) -> dict:
+    """``twin_cotangents`` by one backward pass per output row (the dense G rows, ROWS at a time): the reference
+    form."""
+    if not twins:
+        return {}
+    cot = {i: {name: rev._G_pres.dense(k) for name, k in leaf_index(rev, i, tw).items()}
+           for i, tw in twins.items()}
+    x0 = {i: tw.x0() for i, tw in twins.items()}
+    f = lambda xs: {i: twins[i].leaves(x) for i, x in xs.items()}  # noqa: E731
+
+    n, B = rev.n_out, min(ROWS, rev.n_out)
+    groups = -(-n // B)
+    cot = jax.tree_util.tree_map(  # (groups, B, ...): rows padded with zeros (explicit shapes: empty leaves)
+        lambda a: np.concatenate([a, np.zeros((groups * B - n,) + a.shape[1:])]).reshape((groups, B) + a.shape[1:]),
+        cot)
+
+    def rows(xs, c):  # rows in groups: a row's backward holds the lnA grids' cotangents (n_out ~ 100 on big books)
+        _, vjp = jax.vjp(f, xs)
+        return jax.lax.map(jax.vmap(lambda r: vjp(r)[0]), c)
+
+    g = jax.jit(rows)(x0, cot)
+    return jax.tree_util.tree_map(lambda a: np.asarray(a).reshape((groups * B,) + a.shape[2:])[:n], g)

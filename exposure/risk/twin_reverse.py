@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from exposure.risk.kept import digest, kept, shapes
+from exposure.risk.kept import digest, kept
 from exposure.risk.setup_pres import LinearPresTwin
 from exposure.risk.twins import named_leaves
 
@@ -137,25 +137,31 @@ class TwinReverse:
     """The option twins' g_x and the linear twins' folded amount cotangents of one ``ReverseSetup`` (module
     docstring), computed on first use."""
 
-    # "jvp" (default): one forward program of the option twins alone, one call per factor along dx/de; "vjp": their
-    # g_x once (one backward program with the rows vmapped, ``setup_vols_reverse.option_cotangents``, shared with the
-    # vol and correlation factors), then dot products. Measured (benchmarks/RESULTS.md): on a 400-trade book (cold)
-    # the backward program's compilation costs more than the 133 factors' jvps save; on bench-1k warm (64 x 40) the
-    # backward pass over every (measure, netting set) row costs more CPU than the per-factor jvps (37 s against 25 s
-    # for the whole set-up layer). It turns where factors outnumber the output rows.
-    options_mode = "jvp"
+    # The form of the option twins' part (``twin_basis``): "auto" (default) takes the cheapest of "jvp" (one forward
+    # program of the option twins alone, one call per factor along dx/de), "basis" (their g_x once by forward mode
+    # along x's basis, N = max n_x directions) and "vjp" (g_x once by one backward pass per output row,
+    # ``setup_vols_reverse.option_cotangents``, shared with the vol and correlation factors), by the counts of
+    # factors (``ReverseSetup.option_factors``), inputs and output rows. Measured (benchmarks/RESULTS.md): on
+    # bench-1k (64 x 40, 50 rows, 97 factors, N = 36) "basis"; "vjp" cost more than "jvp" there.
+    options_mode = "auto"
 
     def __init__(self, rev):
         from exposure.risk.setup_amounts import amount_jacobian
         from exposure.risk.setup_vols import vol_context
+        from exposure.risk import twin_basis
 
         self.rev = rev
         self.options = {i: tw for i, tw in rev.pt.twins.items() if i not in rev.twins}
         self.mode = self.options_mode
+        if self.mode == "auto":
+            n_x = twin_basis.sizes({i: tw.x0() for i, tw in self.options.items()})
+            self.mode = twin_basis.choose(max(n_x.values(), default=0), rev.n_out, getattr(rev, "option_factors", None))
         if self.mode == "vjp":  # shared with the vol / correlation factors (their x holds R and w_mkt too)
             from exposure.risk.setup_vols_reverse import option_cotangents
 
             self.g_opt = option_cotangents(rev).g
+        elif self.mode == "basis":
+            self.g_flat = twin_basis.basis_cotangents(rev, self.options)
         else:
             self._jvp_setup()
         self.vctx = vol_context(rev.cfg, rev.s, rev.static, rev.ctx.tangent.theta)
@@ -190,11 +196,20 @@ class TwinReverse:
         if fx is None:
             fx, eq = bootstrap_response(self.vctx, model, dsig)
         dx = {i: direction(tw, self.rev.s.market, factor, dsig, fx, eq, model) for i, tw in self.options.items()}
-        if self.mode != "vjp":
+        return self.dx_part(dx)
+
+    def dx_part(self, dx) -> np.ndarray:
+        """sum over the option twins of <g_x, dx[i]> for their directions dx {twin: x0-shaped NumPy tree}."""
+        from exposure.risk.twin_basis import flat
+
+        if self.mode == "jvp":
             return self._jvp_part(dx)
         out = np.zeros(self.rev.n_out)
         for i in self.options:
-            out += _dot({k: self.g_opt[i][k] for k in dx[i]}, dx[i])
+            if self.mode == "basis":
+                out += self.g_flat[i] @ flat(dx[i])
+            else:
+                out += _dot({k: self.g_opt[i][k] for k in dx[i]}, dx[i])
         return out
 
     def _jvp_setup(self) -> None:
@@ -202,14 +217,16 @@ class TwinReverse:
         self._x0 = {i: tw.x0() for i, tw in self.options.items()}
         self._fwd = jax.jit(lambda xs, ds: jax.jvp(f, (xs,), (ds,))[1])  # directions are arguments: one program
         self._key = digest(self.options)  # ``kept``: the option twins by content
-        self._pos = {i: {name: self.rev.offsets[i] + self.rev.pt.base[i][2].index(name) for name in names}
-                     for i, names in shapes(f, "option_twins_leaves", self._key, self._x0).items()}
+        self._pos = None  # the leaves' places in S["pres"], from the first call's output (no separate trace)
 
     def _jvp_part(self, dx) -> np.ndarray:
         out = np.zeros(self.rev.n_out)
         if not self.options:
             return out
         lin = kept(self._fwd, "ad_option_twins_jvp", self._key, (self._x0, dx))
+        if self._pos is None:
+            self._pos = {i: {name: self.rev.offsets[i] + self.rev.pt.base[i][2].index(name) for name in leaves}
+                         for i, leaves in lin.items()}
         for i, leaves in lin.items():
             for name, d in leaves.items():
                 out += self.rev._G_pres.dot(self._pos[i][name], np.asarray(d, np.float64))
