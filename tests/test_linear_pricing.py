@@ -26,13 +26,8 @@ from exposure.market.snapshot import build_market
 from exposure.models.build import build_model
 from exposure.models.hull_white import hw_B, log_bond_intercept
 from exposure.portfolio.fixings import Fixings
-from exposure.pricing.linear import (
-    LinearBatch,
-    SeriesRangeError,
-    present_values,
-    present_values_local,
-    series_order,
-)
+from exposure.pricing.linear import LinearBatch, SeriesRangeError, series_order
+from exposure.pricing.linear_today import present_values, present_values_local
 from exposure.pricing.cashflows import log_discount
 from exposure.pricing.linear_parse import parse_trade
 from exposure.pricing.view import PathView, PricingContext

@@ -291,7 +291,8 @@ def test_unsafe_or_broken_xml_is_refused(tmp_path, market):
 # ---- ORE itself ----------------------------------------------------------------------------------------
 def _engine_npvs(portfolio, market):
     from exposure.models.build import build_model
-    from exposure.pricing.linear import LinearBatch, present_values
+    from exposure.pricing.linear import LinearBatch
+    from exposure.pricing.linear_today import present_values
     from exposure.pricing.options import price_today
 
     mc = OmegaConf.merge(OmegaConf.structured(ModelConfig), OmegaConf.load(CONF / "model" / "flat.yaml"))

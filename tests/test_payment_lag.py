@@ -105,7 +105,8 @@ def test_payment_dates_and_amounts_match_quantlib_coupon_by_coupon(market, quant
 def test_swap_npv_through_the_path_code_matches_quantlib(market, quantlib):
     from exposure.models.build import build_model
     from exposure.config.schema import ModelConfig
-    from exposure.pricing.linear import make_batches, present_values
+    from exposure.pricing.linear import make_batches
+    from exposure.pricing.linear_today import present_values
 
     h, qfixed, qflt = quantlib
     fixings = Fixings({("EUR-EURIBOR-6M", d): v for d, v in FIX.items()})
@@ -207,7 +208,8 @@ def test_ois_with_payment_lag_matches_quantlib(market, quantlib):
     OvernightLeg / FixedRateLeg with paymentLag (compounded coupons telescope to P(s)/P(e) in both)."""
     from exposure.config.schema import ModelConfig
     from exposure.models.build import build_model
-    from exposure.pricing.linear import make_batches, present_values
+    from exposure.pricing.linear import make_batches
+    from exposure.pricing.linear_today import present_values
 
     mc_market = OmegaConf.merge(OmegaConf.structured(MarketConfig), {
         "asof": ASOF.isoformat(), "base_currency": "EUR",

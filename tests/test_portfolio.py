@@ -19,7 +19,8 @@ from exposure.errors import TradeError
 from exposure.market.snapshot import build_market
 from exposure.models.build import build_model
 from exposure.portfolio import load_portfolio
-from exposure.pricing.linear import LinearBatch, present_values
+from exposure.pricing.linear import LinearBatch
+from exposure.pricing.linear_today import present_values
 from exposure.pricing.view import PathView, PricingContext
 from exposure.simulation.grid import TimeGrid
 

@@ -16,7 +16,8 @@ import pytest
 
 from exposure.portfolio.fixings import Fixings
 from exposure.pricing.cashflows import generate
-from exposure.pricing.linear import LinearBatch, present_values
+from exposure.pricing.linear import LinearBatch
+from exposure.pricing.linear_today import present_values
 from exposure.pricing.linear_parse import parse_trade
 from exposure.pricing.view import PricingContext
 from tests.test_option_pricing import ASOF, MARKET, MODEL, _hw_var, _view, q_curve, qd

@@ -51,21 +51,20 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
-import scipy.sparse
 
-from exposure.dates import days as model_days
 from exposure.dates import years as model_years
 from exposure._pytree import pytree_dataclass, static_field
 from exposure.errors import ExposureError
-from exposure.pricing.cashflows import CashFlows, generate, log_discount
+from exposure.pricing.cashflows import CashFlows, generate
 from exposure.pricing.linear_eval import (COUPON_CHUNK, _evaluate, differentiable_loops,  # noqa: F401 (re-exported)
                                           state_abs_max, static_loops_enabled)
+from exposure.pricing.linear_moments import (_current_coupons, _flow_moments, _per_netting_set, _state_bound,
+                                             _view_days)
 from exposure.pricing.linear_specs import FloatLeg
 from exposure.pricing.view import PathView, PricingContext, TradeBatch, netting_sum
 
 SERIES_RANGE = 6.0  # Y: the largest |(B_f - B_mid) x| the series covers
 SERIES_TOL = 1e-13
-BOUND_SD = 8.0  # the per-date order covers |x| up to |mean| + BOUND_SD standard deviations
 
 
 def series_order(y: float = SERIES_RANGE, tol: float = SERIES_TOL) -> int:
@@ -125,141 +124,6 @@ class LinearPre:
     eq_idx: tuple = static_field(default=())
     eq_ccy_idx: tuple = static_field(default=())
     ns_global: tuple = static_field(default=())
-
-
-def _view_days(ctx: PricingContext) -> np.ndarray:
-    if ctx.dates and len(ctx.dates) == len(ctx.times):
-        return np.array([(d - ctx.market.asof).days for d in ctx.dates], dtype=np.int64)
-    return model_days(ctx.times)
-
-
-def _taylor_terms(z: np.ndarray, order: int) -> np.ndarray:
-    """(len(z), order+1): z^n / n!."""
-    steps = np.empty((z.size, order + 1))
-    steps[:, 0] = 1.0
-    steps[:, 1:] = z[:, None] / np.arange(1, order + 1)[None, :]
-    return np.cumprod(steps, axis=1)
-
-
-def _flow_moments(ctx, cf: CashFlows, j: int, days, order: int, y: float):
-    """Per-trade moments (K, N+1, n_tr), B_mid (K,) and 1/s (K,) of the flows of batch currency j."""
-    K, n_tr = days.size, cf.n_trades
-    mom = np.zeros((K, order + 1, n_tr))
-    bmid, inv_s = np.zeros(K), np.zeros(K)
-    sel = np.nonzero(cf.f_ccy == j)[0]
-    if sel.size == 0:
-        return mom, bmid, inv_s
-    key = np.stack([cf.f_day[sel], cf.f_dead[sel], cf.f_num[sel], cf.f_den[sel]], axis=1)
-    groups, inverse = np.unique(key, axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    W = scipy.sparse.csr_matrix((cf.f_amount[sel], (cf.f_trade[sel], inverse)), shape=(n_tr, groups.shape[0]))
-    W.sum_duplicates()
-    lnA, B = ctx.bond_coefficients(cf.currencies[j], model_years(groups[:, 0]))
-    lag = groups[:, 2] != groups[:, 3]
-    if lag.any():  # P(t,T) P(t,Tn) / P(t,Td) = exp(lnA + lnA_n - lnA_d - (B + B_n - B_d) x): one more bond
-        lnA_n, B_n = ctx.bond_coefficients(cf.currencies[j], model_years(groups[lag, 2]))
-        lnA_d, B_d = ctx.bond_coefficients(cf.currencies[j], model_years(groups[lag, 3]))
-        lnA, B = lnA.copy(), B.copy()
-        lnA[:, lag] += lnA_n - lnA_d
-        B[:, lag] += B_n - B_d
-    alive = days[:, None] < groups[None, :, 1]
-    for k in range(K):
-        a = alive[k]
-        if not a.any():
-            continue
-        Bk = B[k]
-        bmax, bmin = Bk[a].max(), Bk[a].min()
-        bm, h = 0.5 * (bmax + bmin), 0.5 * (bmax - bmin)
-        bmid[k], inv_s[k] = bm, h / y
-        z = np.where(a, (bm - Bk) * (y / h if h > 0.0 else 0.0), 0.0)
-        D = _taylor_terms(z, order) * np.where(a, np.exp(lnA[k]), 0.0)[:, None]
-        mom[k] = (W @ D).T
-    return mom, bmid, inv_s
-
-
-def _current_coupons(ctx, cf: CashFlows, days, ns_local, n_u: int, own_fixings: bool = False):
-    """The coupons in their fixed phase at each date, packed (see ``LinearPre``); ``own_fixings``: the
-    coupons' fixing dates are the batch's event dates (read the state there when the view has it)."""
-    K, n_tr = days.size, cf.n_trades
-    active = (cf.c_fix[None, :] <= days[:, None]) & (days[:, None] < cf.c_pay[None, :])
-    counts = active.sum(axis=1) if cf.c_fix.size else np.zeros(K, dtype=np.int64)
-    C = COUPON_CHUNK * max(1, -(-int(counts.max(initial=0)) // COUPON_CHUNK))
-    out = {n: np.zeros((K, C)) for n in ("w", "b1", "b2")}
-    out.update({n: np.zeros((K, C), dtype=np.int32) for n in ("j", "b", "tr", "ns")})
-    out["n"] = counts.astype(np.int32)
-    if cf.c_fix.size == 0:
-        return _distinct_exponents(out)
-    # The last readable view date <= the fixing date (an event date of another trade is never read: see
-    # PricingContext.readable), so these values do not depend on the rest of the portfolio.
-    rd = np.arange(K) if ctx.readable is None else np.flatnonzero(ctx.readable)
-    pos = np.searchsorted(days[rd], cf.c_fix, side="right") - 1
-    jfix = np.where(pos >= 0, rd[np.maximum(pos, 0)], -1)
-    if own_fixings:  # the batch's fixing dates are its own event dates: read the state simulated there
-        hit = np.searchsorted(days, cf.c_fix, side="right") - 1
-        exact = (hit >= 0) & (days[np.maximum(hit, 0)] == cf.c_fix)
-        jfix = np.where(exact, hit, jfix)
-    T1, T2, Tp = model_years(cf.c_start), model_years(cf.c_end), model_years(cf.c_pay)
-    n = cf.c_fix.size
-    lnA1, B1, lnA2, B2 = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
-    lnAk, Bk = np.zeros((K, n)), np.zeros((K, n))
-    for j, ccy in enumerate(cf.currencies):
-        sel = np.nonzero(cf.c_ccy == j)[0]
-        if sel.size == 0:
-            continue
-        a1, b1 = ctx.bond_coefficients(ccy, T1[sel])
-        a2, b2 = ctx.bond_coefficients(ccy, T2[sel])
-        lnAk[:, sel], Bk[:, sel] = ctx.bond_coefficients(ccy, Tp[sel]) if (cf.c_pay[sel] != cf.c_end[sel]).any() \
-            else (a2, b2)
-        js = jfix[sel]
-        has = js >= 0
-        rows, cols = np.maximum(js, 0), np.arange(sel.size)
-        lnA1[sel] = np.where(has, a1[rows, cols], 0.0)
-        lnA2[sel] = np.where(has, a2[rows, cols], 0.0)
-        B1[sel] = np.where(has, b1[rows, cols], 0.0)
-        B2[sel] = np.where(has, b2[rows, cols], 0.0)
-        if (~has).any():  # no view date on or before the fixing: the t0 state (x = 0)
-            curve = ctx.model.curves[ctx.ccy_index(ccy)]
-            lnA1[sel[~has]] = log_discount(curve, T1[sel[~has]])
-            lnA2[sel[~has]] = log_discount(curve, T2[sel[~has]])
-    order = np.lexsort((cf.c_trade, ns_local[cf.c_trade], cf.c_ccy))  # packing order within a date
-    for k in range(K):
-        cc = order[active[k, order]]
-        m = cc.size
-        if m == 0:
-            continue
-        out["w"][k, :m] = cf.c_weight[cc] * np.exp(lnA1[cc] - lnA2[cc] + lnAk[k, cc])
-        out["b1"][k, :m] = B1[cc] - B2[cc]
-        out["b2"][k, :m] = Bk[k, cc]
-        out["j"][k, :m] = np.where(jfix[cc] >= 0, jfix[cc], K)
-        out["b"][k, :m] = cf.c_ccy[cc]
-        out["tr"][k, :m] = cf.c_ccy[cc] * n_tr + cf.c_trade[cc]
-        out["ns"][k, :m] = cf.c_ccy[cc] * n_u + ns_local[cf.c_trade[cc]]
-    return _distinct_exponents(out)
-
-
-def _distinct_exponents(out: dict) -> dict:
-    """Coupons of a date with the same (currency, fixing state, b1, b2) have the same exp(-b1 x(s) - b2 x(t_k)):
-    bench-1k's swaps have 56x more live coupons than distinct exponents. Adds the per-date table ``ub``, ``uj``,
-    ``ub1``, ``ub2`` (K, U) of the distinct ones and ``u`` (K, C), each coupon's row in it (padding: row 0)."""
-    K, C = out["w"].shape
-    keys = []
-    for k in range(K):
-        m = int(out["n"][k])
-        rows = np.stack([out["b"][k, :m].astype(np.float64), out["j"][k, :m].astype(np.float64), out["b1"][k, :m],
-                         out["b2"][k, :m]], axis=1)
-        uniq, inv = np.unique(rows, axis=0, return_inverse=True) if m else (np.zeros((0, 4)), np.zeros(0, int))
-        keys.append((uniq, inv.reshape(-1)))
-    U = max(1, max(u.shape[0] for u, _ in keys))
-    out["u"] = np.zeros((K, C), dtype=np.int32)
-    out.update({n: np.zeros((K, U), dtype=np.int32) for n in ("ub", "uj")})
-    out.update({n: np.zeros((K, U)) for n in ("ub1", "ub2")})
-    for k, (uniq, inv) in enumerate(keys):
-        m = inv.size
-        out["u"][k, :m] = inv
-        out["ub"][k, :uniq.shape[0]] = uniq[:, 0].astype(np.int32)
-        out["uj"][k, :uniq.shape[0]] = uniq[:, 1].astype(np.int32)
-        out["ub1"][k, :uniq.shape[0]], out["ub2"][k, :uniq.shape[0]] = uniq[:, 2], uniq[:, 3]
-    return out
 
 
 _CASHFLOWS: dict = {}  # (id(batch), id(market)) -> (batch, market, CashFlows), oldest first
@@ -404,33 +268,6 @@ class LinearBatch(TradeBatch):
                          pre.eq_ccy_idx, not per_trade, traced, static_loops_enabled())
 
 
-def _per_netting_set(a: np.ndarray, member: np.ndarray) -> np.ndarray:
-    """(..., n_ns_b) = a (..., n_trades) @ member as one 2-D product (NumPy's stacked matmul of a 4-D array runs
-    about 60x slower: 3.4 s against 0.05 s CPU for bench-1k's moments)."""
-    return (a.reshape(-1, a.shape[-1]) @ member).reshape(a.shape[:-1] + member.shape[1:])
-
-
-def _state_bound(ctx: PricingContext, currencies) -> np.ndarray:
-    """(K, n_b): |E x_c(t_k)| + BOUND_SD sd(x_c(t_k)) under the model, from x_c(0) = 0.
-
-    sd from the Hull-White state variance; the mean of a non-base x_c is its quanto drift,
-    -int_0^t e^{-a (t-u)} rho sigma_c sigma_Xc du, bounded by |rho| max sigma_c max sigma_Xc (1 - e^{-a t}) / a."""
-    model = ctx.model
-    t = np.asarray(ctx.times, dtype=np.float64)
-    out = np.zeros((t.size, len(currencies)))
-    names = model.factor_names
-    for j, ccy in enumerate(currencies):
-        c = model.currencies.index(ccy)
-        rm = model.rate_model(c)
-        sd = np.sqrt(np.maximum(rm.state_variance(np.zeros_like(t), t), 0.0))
-        mean = np.zeros_like(t)
-        if c:
-            rho = abs(float(model.correlation[names.index(f"IR:{ccy}"), names.index(f"FX:{ccy}")]))
-            mean = rm.quanto_drift_bound(t, rho * float(np.max(model.fx_vol[c - 1].values)))
-        out[:, j] = mean + BOUND_SD * sd
-    return out
-
-
 def _round_order(n: int) -> int:
     """Orders used are multiples of 4 (fewer compilations)."""
     return 4 * ((n + 3) // 4)
@@ -472,38 +309,3 @@ def make_batches(specs, netting_index) -> list:
         batch = LinearBatch([specs[i] for i in pos], [netting_index[i] for i in pos])
         out.append((rank[specs[pos[0]].batch_key], batch))
     return [b for _, b in sorted(out, key=lambda r: r[0])]
-
-
-def today_context(market, model, fixings=None) -> PricingContext:
-    """The pricing context of the t0 market (one date, t = 0)."""
-    return PricingContext(market, model, np.zeros(1), fixings, (market.asof,))
-
-
-def present_values(batch: LinearBatch, market, model) -> np.ndarray:
-    """(n_trades,) t0 values in base currency through the same code as the path values."""
-    pre = batch.prepare(today_context(market, model))
-    return np.asarray(batch.values(pre, PathView.today(model)))[0, :, 0]
-
-
-def present_values_local(batch: LinearBatch, market) -> np.ndarray:
-    """(n_trades,) t0 values straight from the cash-flow tables and t0 curves (no model): sum a P(0,T) X(0)."""
-    cf = batch.cashflows(market)
-    out = np.zeros(len(batch.ids))
-    for r in range(cf.f_trade.size):
-        c = cf.currencies[cf.f_ccy[r]]
-        lnp = lambda day, c=c: float(market.curves[c].log_discount(model_years(day)))  # noqa: E731
-        lag = lnp(cf.f_num[r]) - lnp(cf.f_den[r]) if cf.f_num[r] != cf.f_den[r] else 0.0
-        p = float(np.exp(lnp(cf.f_day[r]) + lag))
-        out[cf.f_trade[r]] += cf.f_amount[r] * p * market.fx_spot(c)
-    for r in range(cf.c_trade.size):
-        if cf.c_fix[r] <= 0:  # fixing today, current at t0: w P(0,T1)/P(0,T2) P(0,Tp)
-            c = cf.currencies[cf.c_ccy[r]]
-            lnp = lambda day, c=c: float(market.curves[c].log_discount(model_years(day)))  # noqa: E731
-            ln = lnp(cf.c_start[r]) - lnp(cf.c_end[r]) + lnp(cf.c_pay[r])
-            out[cf.c_trade[r]] += cf.c_weight[r] * float(np.exp(ln)) * market.fx_spot(c)
-    for r in range(cf.e_trade.size):
-        e = cf.equities[cf.e_equity[r]]
-        c = cf.currencies[cf.e_ccy[r]]
-        spot = market.equities[e].spot
-        out[cf.e_trade[r]] += cf.e_qty[r] * spot * np.exp(-cf.e_div[r] * model_years(cf.e_day[r])) * market.fx_spot(c)
-    return out

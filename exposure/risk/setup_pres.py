@@ -29,7 +29,8 @@ import numpy as np
 from exposure.dates import years as model_years
 from exposure.errors import ConfigError
 from exposure.models.hull_white import HullWhiteParams, log_bond_intercept
-from exposure.pricing.linear import LinearBatch, _view_days
+from exposure.pricing.linear import LinearBatch
+from exposure.pricing.linear_moments import _view_days
 from exposure.risk.twin_common import StaticTimesCurve
 from exposure.risk.twins import named_leaves, option_twins, sigma_moves
 
@@ -57,7 +58,7 @@ def amount_curves(batch: LinearBatch, market) -> set:
 
 
 def _taylor(z, order: int):
-    """(len(z), order+1): z^n / n! (``linear._taylor_terms`` in jnp)."""
+    """(len(z), order+1): z^n / n! (``linear_moments._taylor_terms`` in jnp)."""
     steps = jnp.concatenate([jnp.ones((z.shape[0], 1)), z[:, None] / jnp.arange(1, order + 1)[None, :]], axis=1)
     return jnp.cumprod(steps, axis=1)
 
@@ -128,7 +129,7 @@ class LinearPresTwin:
                 ctx.bond_coefficients(cf.currencies[j], model_years(groups[lag, 3]))[1]
         alive = days[:, None] < groups[None, :, 1]
         z = np.zeros_like(B)
-        for k in range(days.size):  # the series argument of ``linear._flow_moments`` (B only)
+        for k in range(days.size):  # the series argument of ``linear_moments._flow_moments`` (B only)
             a = alive[k]
             if a.any():
                 bmax, bmin = B[k][a].max(), B[k][a].min()
