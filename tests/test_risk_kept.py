@@ -17,7 +17,7 @@ from exposure.api import compose
 from exposure.risk import kept
 from exposure.risk.reverse_ns import Plan
 from exposure.risk.setup_model import ModelTangent
-from exposure.risk.setup_pres import PresTangents
+from exposure.risk.setup_pres_tangents import PresTangents
 from exposure.risk.state import path_state
 from exposure.setup import setup
 

@@ -1,6 +1,6 @@
 """The option batches' jnp twins (exposure.risk.twin_swaption, twin_capfloor, twin_options: FX and equity options;
 registered by exposure.risk.twins in
-setup_pres.PresTangents) against the batches' own NumPy prepare:
+setup_pres_tangents.PresTangents) against the batches' own NumPy prepare:
 
   * at the base, every leaf the twin returns equals prepare's to 1e-13 of the leaf's largest magnitude, or 1e-13
     absolute below 1 (the log-coefficients, e.g. a cap's alpha = ln b/(1+K tau) + lnA(t,s) - lnA(t,e), are

@@ -34,7 +34,8 @@ from exposure.risk import RiskSettings
 from exposure.risk.reverse import contract
 from exposure.risk.setup_inputs import INPUTS, input_ift
 from exposure.risk.setup_market import market_tangents
-from exposure.risk.setup_pres import ORDER_ONLY, PresTangents
+from exposure.risk.setup_pres import ORDER_ONLY
+from exposure.risk.setup_pres_tangents import PresTangents
 from exposure.risk.setup_reverse import ReverseSetup, reverse_covered
 from exposure.risk.stage import factor_list, tangent
 from tests.risk_reference import book_state

@@ -27,7 +27,7 @@ takes it (so the sum is the per-factor tangent's sensitivity exactly, to roundin
 ``prepare`` of every batch without a twin at the moved markets and models, and of the cash-flow amounts a
 twin reads off a moved curve (a twin's x keys other than ln_df and sigma: ``amt``/``cw`` of a LinearPresTwin
 from its cash-flow tables, those of any other twin from its ``x_of(market, model)``).
-Any twin that ``setup_pres.PresTangents`` holds (``x0()``, ``leaves(x)``) is taken in reverse automatically.
+Any twin that ``setup_pres_tangents.PresTangents`` holds (``x0()``, ``leaves(x)``) is taken in reverse automatically.
 Par quotes of market.curve_inputs: the pillars' cotangents pulled back through the bootstrap
 (``setup_reverse_inputs``). Not covered (the caller keeps the per-factor tangent): zero pillars of a market with
 curve inputs, models with credit intensities (their calibration reads the base curve), a base curve without
@@ -83,7 +83,7 @@ class ReverseSetup:
     """The reduced cotangents of one run's G (module docstring) and the per-factor sensitivity from them."""
 
     def __init__(self, cfg, s, S, static, G, market, step: float):
-        from exposure.risk.setup_pres import PresTangents
+        from exposure.risk.setup_pres_tangents import PresTangents
         from exposure.risk.setup_tangent import context
 
         self.cfg, self.s, self.static, self.step = cfg, s, static, step

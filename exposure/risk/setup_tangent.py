@@ -27,7 +27,7 @@ class _Context:
     static: object
     tangent: ModelTangent
     ift: dict  # ccy -> (CalibrationIFT, currency index, SwaptionVolCurve)
-    pres: object = None  # setup_pres.PresTangents, built on the first curve-pillar or FX-spot factor
+    pres: object = None  # setup_pres_tangents.PresTangents, built on the first curve-pillar or FX-spot factor
 
 
 _CACHE: list = []  # the context of the last run's Static (compiled once per run, found by identity)
@@ -135,7 +135,7 @@ def model_state_tangent(cfg, s, factor, S, static, step: float, keep_credit: boo
         dtheta/de = central difference of the model build at the bumped market, its calibrated Hull-White
                     sigma moved by the implicit-function theorem (no re-calibration)
         pres, w   = central difference of prepare / the XVA weights at the bumped market and model
-                    (a curve pillar or FX spot: market moved in place, pres by ``setup_pres.PresTangents``)
+                    (a curve pillar or FX spot: market moved in place, pres by ``setup_pres_tangents.PresTangents``)
 
     with e = +-step factor units; the model's matrix exponentials and eigen-decompositions are not rebuilt.
     keep_credit: the caller takes the weights' tangent by AD (``setup_market``): the bumped markets keep the base
@@ -143,7 +143,7 @@ def model_state_tangent(cfg, s, factor, S, static, step: float, keep_credit: boo
     from exposure.models.build import build_model
     from exposure.risk.setup_curves import covered, moved_market
     from exposure.risk.setup_inputs import moved_input_market
-    from exposure.risk.setup_pres import PresTangents
+    from exposure.risk.setup_pres_tangents import PresTangents
     from exposure.risk.twins import sigma_only
     from exposure.risk.state import rebuilt_market, xva_weight_arrays
 

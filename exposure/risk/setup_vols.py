@@ -325,7 +325,7 @@ def in_place_tangent(cfg, s, factor, S, static, step: float, tctx) -> dict | Non
     models = tuple(moved_model(model, th, e) for e in (step, -step))
     markets = tuple(moved_market(market, factor, e) for e in (step, -step))
     if sigma_only(factor):  # only Hull-White sigma moves: every batch's twin (``twins``) gives pres by one jvp
-        from exposure.risk.setup_pres import PresTangents
+        from exposure.risk.setup_pres_tangents import PresTangents
 
         if tctx.pres is None:
             tctx.pres = PresTangents(s, static)

@@ -1,4 +1,4 @@
-"""The option batches' jnp twins that ``setup_pres.PresTangents`` differentiates by jvp (and a reverse form may
+"""The option batches' jnp twins that ``setup_pres_tangents.PresTangents`` differentiates by jvp (and a reverse form may
 by vjp), by batch type. Every twin has the interface of ``setup_pres.LinearPresTwin``:
 
     x0() -> dict of jnp inputs         leaves(x) -> the batch's moved float leaves, nested as in its prepare()
