@@ -9,7 +9,7 @@ and dx/de is small and cheap per factor:
     curves   d ln P / de of the moved pillar (``twin_common.CurveSet.direction``)
     sigma    dsigma_c/de: a calibrated currency's by the implicit-function theorem (``calibrated_moves``), a fixed
              piece's own move (HWSigma)
-    fx/eq vols  the bootstrap's response to dsigma by the implicit-function theorem (``setup_vols.AssetVol``:
+    fx/eq vols  the bootstrap's response to dsigma by the implicit-function theorem (``asset_vol.AssetVol``:
              dpieces = -J^-1 dv/dp . dp), not the central difference of two model builds; for a vol/model factor
              theta's own move (``setup_vols.theta_direction``)
     amt, cw  a linear twin's cash-flow amounts: d a / d lnP once per run (``setup_amounts``), folded with g_x into
@@ -84,7 +84,7 @@ def twin_cotangents(rev, twins: dict) -> dict:
 
 def bootstrap_response(vctx, model, dsig: dict) -> tuple:
     """(fx_vol, eq_vol) lists of d pieces (model.fx_vol / equity_vol layout) along {ccy: dsigma} of the Hull-White
-    pieces: the FX/equity vol bootstraps by the implicit-function theorem (``setup_vols.AssetVol``)."""
+    pieces: the FX/equity vol bootstraps by the implicit-function theorem (``asset_vol.AssetVol``)."""
     fx = [np.zeros(np.size(v.values)) for v in model.fx_vol]
     eq = [np.zeros(np.size(v.values)) for v in model.equity_vol]
     if not dsig:
