@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from exposure.pricing.view import PathView
-from exposure.simulation.programs import exported
+from exposure.simulation.programs import batch_digest, exported
 
 _PRICERS: dict = {}
 _MAX_PRICERS = 8  # compiled chunk pricers kept per process (a notebook cycling portfolios must not grow without end)
@@ -116,11 +116,11 @@ _KEYS: dict = {}  # tuple of id(batch) -> (batches, digest of their content)
 
 
 def _digest(batches) -> str:
+    """The batches' contents (``programs.batch_digest``, memoised per batch), in order."""
     h = hashlib.sha1()
     for b in batches:
-        h.update(type(b).__qualname__.encode())
-        h.update(repr(getattr(b, "specs", id(b))).encode())
-        h.update(np.asarray(b.netting_set).tobytes())
+        d = batch_digest(b)
+        h.update((d if d is not None else repr(getattr(b, "specs", id(b)))).encode())
     return h.hexdigest()
 
 

@@ -27,17 +27,16 @@ import dataclasses
 import datetime
 import enum
 import hashlib
-import re
 import types
 
 import numpy as np
 
+from exposure.simulation.programs import ADDRESS as _ADDRESS
+from exposure.simulation.programs import batch_digest
+
 # Attributes read by no traced function, whose values are process-specific (ids of market objects): left out of
 # the walk. ``setup_pres.LinearPresTwin.amount_curves`` (ids of the curves its amounts read; the folding's).
 SKIP = frozenset({"amount_curves"})
-_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
-_BATCHES: dict = {}  # id(batch) -> (batch, digest): hashing 1,000 trades' specs costs ~0.2 s, once per process
-_MAX_BATCHES = 256
 
 
 class Unkeyable(Exception):
@@ -60,23 +59,9 @@ def _is_batch(x) -> bool:
 
 
 def _batch_digest(b) -> str:
-    hit = _BATCHES.get(id(b))
-    if hit is not None and hit[0] is b:
-        return hit[1]
-    h = hashlib.sha256()
-    h.update(f"{type(b).__module__}.{type(b).__qualname__}".encode())
-    text = repr(b.specs)
-    if _ADDRESS.search(text):
+    d = batch_digest(b)
+    if d is None:
         raise Unkeyable(f"batch specs of {type(b).__qualname__}")
-    h.update(text.encode())
-    h.update(np.asarray(b.netting_set).tobytes())
-    for k in ("order", "series_range", "currency", "ids"):  # set at load time beside the specs
-        if hasattr(b, k):
-            h.update(repr(getattr(b, k)).encode())
-    d = h.hexdigest()
-    while len(_BATCHES) >= _MAX_BATCHES:
-        _BATCHES.pop(next(iter(_BATCHES)))
-    _BATCHES[id(b)] = (b, d)  # a strong reference: the id cannot be reused while kept
     return d
 
 

@@ -90,9 +90,8 @@ def _months(t: str):
 def quote_pillar(key: str, asof: dt.date):
     """(pillar, pillar_time or None) of a curve quote key as ORE buckets it (module docstring); None: not a
     curve quote (keep the factor's own pillar)."""
-    from exposure.dates import model_time
+    from exposure.dates import add_tenor, model_time
     from exposure.market.rate_futures import third_wednesday
-    from exposure.market.schedule import add_tenor
 
     p = key.split("/")
     kind = "/".join(p[:2])

@@ -29,6 +29,7 @@ import functools
 import hashlib
 import os
 import pickle
+import re
 import threading
 
 import jax
@@ -41,6 +42,33 @@ from exposure import disk_cache
 # fill the disk.
 MAX_STORED = 256
 _LOADED: dict = {}  # executables loaded or compiled by compiled() in this process
+ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")  # a repr that names an object by its memory address
+_BATCHES: dict = {}  # id(batch) -> (batch, digest): hashing 1,000 trades' specs costs ~0.2 s, once per process
+_MAX_BATCHES = 256
+
+
+def batch_digest(b) -> str | None:
+    """sha256 of a batch of trades by content: its class, its specs' repr, its netting sets and what is set at load
+    time beside the specs (order, series_range, currency, ids); None where the specs' repr shows an address (not
+    nameable across processes). Once per batch object: the memo holds the batch, so its id is not reused."""
+    hit = _BATCHES.get(id(b))
+    if hit is not None and hit[0] is b:
+        return hit[1]
+    text = repr(b.specs)
+    if ADDRESS.search(text):
+        return None
+    h = hashlib.sha256()
+    h.update(f"{type(b).__module__}.{type(b).__qualname__}".encode())
+    h.update(text.encode())
+    h.update(np.asarray(b.netting_set).tobytes())
+    for k in ("order", "series_range", "currency", "ids"):
+        if hasattr(b, k):
+            h.update(repr(getattr(b, k)).encode())
+    d = h.hexdigest()
+    while len(_BATCHES) >= _MAX_BATCHES:
+        _BATCHES.pop(next(iter(_BATCHES)))
+    _BATCHES[id(b)] = (b, d)
+    return d
 _MAX_LOADED = 32
 
 
