@@ -53,7 +53,7 @@ def main(argv=None) -> dict:
     from exposure import api
     from exposure.chunks import pricing_function
     from exposure.memory import run_memory_plan
-    from exposure.pipeline import make_aggregator
+    from exposure.post_simulation import make_aggregator
     from exposure.pricing.view import PathView, PricingContext
     from exposure.setup import path_generator
 

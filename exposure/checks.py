@@ -23,7 +23,7 @@ MAX_ID_LENGTH = 256
 
 
 def check_outputs(cfg) -> None:
-    from exposure.checkpoint import checkpoint_settings
+    from exposure.checkpoint_resume import checkpoint_settings
     from exposure.run_folder import check_output_dir
 
     check_output_dir(str(cfg.output.dir))

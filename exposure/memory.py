@@ -159,7 +159,7 @@ def run_memory_plan(cfg, s) -> MemoryPlan:
     k = k_all if co is None else 1 + len(s.grid.valuation_index)
     n_ns = len(pf.netting_sets) if pf is not None else 0
     n_trades = sum(len(b.ids) for b in pf.batches) if pf is not None else 0
-    # The reduction as the aggregator resolves it (pipeline.make_aggregator): exposure dates with t0.
+    # The reduction as the aggregator resolves it (post_simulation.make_aggregator): exposure dates with t0.
     reduction = run_reduction(cfg, n_ns, 1 + len(s.grid.valuation_index), int(cfg.simulation.paths))
     return memory_plan(getattr(cfg.simulation, "memory_budget_gb", None), int(cfg.simulation.chunk_size),
                        int(cfg.simulation.paths), k_all, k, n_ns, n_trades, int(model.dim), len(model.currencies),

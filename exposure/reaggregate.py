@@ -87,7 +87,7 @@ def aggregate_values(cfg, market, grid, pf, V, N, fx, attrs: dict, config_yaml: 
     after its path loop (``PostSimulation``: measures, NPV, credit, capital, XVA, limits). npv: (n_ns,) t0
     values (default: the stored attrs["NPV"]); trade_npv: t0 value per trade id for the capital stage (None:
     no capital figures, e.g. on a stored book without trade specs)."""
-    from exposure.pipeline import make_aggregator
+    from exposure.post_simulation import make_aggregator
 
     times = np.concatenate([[0.0], grid.times])
     if V.shape[0] != times.size:

@@ -25,7 +25,8 @@ def _positive(x) -> bool:
 def test_benchmark_suite_smoke(tmp_path):
     sys.path.insert(0, str(REPO))
     try:
-        from benchmarks.run import SCHEMA, WORKLOADS
+        from benchmarks.run import SCHEMA
+        from benchmarks.workloads import WORKLOADS
     finally:
         sys.path.remove(str(REPO))
     out = tmp_path / "results.json"

@@ -53,7 +53,7 @@ def jax_runs(tmp_path_factory):
 def test_compiled_reduction_is_chunk_invariant_and_equals_numpy(runs, jax_runs):
     import jax
 
-    from exposure.pipeline import reduction_backend
+    from exposure.post_simulation import reduction_backend
 
     assert reduction_backend(exposure.compose([])) == ("numpy" if jax.default_backend() == "cpu" else "jax")
     ref, ds, np_ds = jax_runs[600], jax_runs[97], runs[600]

@@ -14,7 +14,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from exposure import api
-from exposure.config import compose_cache
+from exposure.config import compose_cache, hydra_compose
 from exposure.config.freeze import freeze
 from exposure.confignode import config_yaml, to_plain
 from exposure.errors import ConfigError
@@ -27,13 +27,13 @@ def hydra_calls(tmp_path, monkeypatch):
     """Counts Hydra composes; the cache in tmp_path/cache."""
     monkeypatch.setattr(compose_cache, "_folder", lambda: str(tmp_path / "cache"))
     calls = []
-    real = api._hydra_compose
+    real = hydra_compose._hydra_compose
 
     def counted(overrides, config_name):
         calls.append(list(overrides or []))
         return real(overrides, config_name)
 
-    monkeypatch.setattr(api, "_hydra_compose", counted)
+    monkeypatch.setattr(hydra_compose, "_hydra_compose", counted)
     return calls
 
 
@@ -59,7 +59,7 @@ def test_another_run_folder_is_the_same_compose_with_hydras_output_dir(hydra_cal
     api.compose(other + ["output.dir=/somewhere/else"])
     got = api.compose([f"output.dir={out}"] + other)
     assert len(hydra_calls) == 1  # the run folder is not part of the key
-    want = api._hydra_compose(other + [f"output.dir={out}"], "config")  # Hydra's own reading of the override
+    want = hydra_compose._hydra_compose(other + [f"output.dir={out}"], "config")  # Hydra's own reading of the override
     assert OmegaConf.to_yaml(got) == OmegaConf.to_yaml(want) and got.output.dir == out
     assert OmegaConf.to_container(got, resolve=True) == OmegaConf.to_container(want, resolve=True)
 
@@ -92,7 +92,7 @@ def test_an_invalid_override_is_refused_every_time(hydra_calls, tmp_path):
 
 
 def test_a_foreign_entry_is_composed_again(hydra_calls, tmp_path):
-    path = compose_cache.entry_path(api.conf_dir(), "config", [])
+    path = compose_cache.entry_path(hydra_compose.conf_dir(), "config", [])
     os.makedirs(os.path.dirname(path))
     pathlib.Path(path).write_bytes(b"not a pickle")
     assert api.compose([]).simulation.paths > 0 and len(hydra_calls) == 1

@@ -111,7 +111,7 @@ def test_an_unused_child_is_reaped_at_once():
 
 TWO = r"""
 import json, os, sys, time
-from exposure.report_process import draw_in_two_processes
+from exposure.report_draw import draw_in_two_processes
 me, out, mode = os.getpid(), sys.argv[1], sys.argv[2]
 
 def job(i):
@@ -128,7 +128,7 @@ def job(i):
 
 jobs = [job(i) for i in range(int(sys.argv[3]))]
 if mode.startswith("shared"):  # the parent still writing (pipe open) or waiting for the report (closed)
-    from exposure.report_process import draw_shared
+    from exposure.report_draw import draw_shared
     r, w = os.pipe()
     if mode == "shared-waiting":
         os.close(w)

@@ -1,4 +1,4 @@
-"""Option trades: FX options, swaptions, caps/floors, equity options. Parsing, specs and registration.
+"""Option trades: FX options, swaptions, caps/floors, equity options. Parsing and registration (specs: ``opt_specs``).
 
 Trade types (fields besides id, type, netting_set, counterparty, description; dates are ISO dates or
 tenors counted from the as-of date, e.g. ``expiry: 1Y``, ``maturity: 2031-11-20``, ``start: -6M``; an
@@ -39,7 +39,6 @@ a caplet from its payment date on. All values are in base currency, undiscounted
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -49,6 +48,7 @@ from exposure.pricing.fields import Fields
 from exposure.pricing.opt_capfloor import CapFloorBatch
 from exposure.pricing.opt_equity import EquityOptionBatch
 from exposure.pricing.opt_fx import FxOptionBatch
+from exposure.pricing.opt_specs import CapFloorSpec, EquityOptionSpec, FxOptionSpec, SwaptionSpec
 from exposure.pricing.opt_swaption import SwaptionBatch
 from exposure.pricing.view import PathView, PricingContext
 
@@ -58,84 +58,6 @@ __all__ = [
     "fx_option_batches", "swaption_batches", "cap_floor_batches", "equity_option_batches",
     "FxOptionBatch", "SwaptionBatch", "CapFloorBatch", "EquityOptionBatch", "price_today",
 ]
-
-
-@dataclasses.dataclass(frozen=True)
-class FxOptionSpec:
-    id: str
-    type: str
-    netting_set: str | None
-    counterparty: str | None
-    foreign_currency: str
-    domestic_currency: str
-    notional: float
-    strike: float
-    expiry: dt.date
-    expiry_time: float
-    call: bool
-    long: bool
-
-
-@dataclasses.dataclass(frozen=True)
-class SwaptionSpec:
-    id: str
-    type: str
-    netting_set: str | None
-    counterparty: str | None
-    currency: str
-    notional: float
-    expiry: dt.date  # business day (modified following on the calendar): the exercise date
-    maturity: dt.date
-    fixed_rate: float
-    payer: bool
-    fixed_tenor: str
-    fixed_day_count: str
-    float_index: str | None
-    float_tenor: str
-    settlement: str  # "physical" | "cash"
-    long: bool
-    fixed_dates: tuple  # adjusted schedule dates, start .. maturity
-    float_dates: tuple
-    start: dt.date | None = None  # the underlying's start: expiry + settlement_days (or as given)
-    fixed_payment_dates: tuple = ()  # per fixed period: its payment date (end + payment_lag); () = the ends
-    float_payment_dates: tuple = ()  # per float period, likewise
-
-
-@dataclasses.dataclass(frozen=True)
-class CapFloorSpec:
-    id: str
-    type: str
-    netting_set: str | None
-    counterparty: str | None
-    currency: str
-    index: str
-    notional: float
-    start: dt.date
-    maturity: dt.date
-    strike: float
-    cap: bool
-    long: bool
-    tenor: str
-    dates: tuple  # adjusted schedule dates
-    fixings: tuple  # per period: the fixing (decimal) for periods fixed before the as-of date, else None
-    fixing_dates: tuple = ()  # per period: its fixing date (accrual start - fixing_days); () = the starts
-    payment_dates: tuple = ()  # per period: its payment date (end + payment_lag); () = the ends
-
-
-@dataclasses.dataclass(frozen=True)
-class EquityOptionSpec:
-    id: str
-    type: str
-    netting_set: str | None
-    counterparty: str | None
-    name: str
-    currency: str
-    quantity: float
-    strike: float
-    expiry: dt.date
-    expiry_time: float
-    call: bool
-    long: bool
 
 
 def _head(f: Fields, raw: dict) -> dict:
