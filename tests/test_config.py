@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 import exposure
@@ -83,6 +85,22 @@ def test_unquoted_comma_override_names_the_key():
     with pytest.raises(ConfigError, match="quote values") as info:
         exposure.compose(["simulation.grid=1Y,6M"])
     assert info.value.key == "simulation.grid"
+
+
+def test_unknown_config_group_option_lists_the_bundled_ones(capsys, monkeypatch):
+    # `exposure run portfolio=nosuch`: one line at compose (before any compute) naming the group and its options
+    from exposure.config.locate import conf_dir
+
+    monkeypatch.setenv("XPOSURE_REPORT_PROCESS", "0")  # no report child for a run that stops at compose
+    assert main(["run", "portfolio=nosuch"]) == 2
+    err = capsys.readouterr().err
+    bundled = ", ".join(sorted(f.rsplit(".", 1)[0] for f in os.listdir(os.path.join(conf_dir(), "portfolio"))))
+    assert f"portfolio: 'nosuch' is not a bundled portfolio (conf/portfolio has: {bundled})" in err
+    assert "portfolio.trades=" in err and "_schema" not in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    with pytest.raises(ConfigError, match=r"'nosuch' is not an option of conf/market \(it has: ") as info:
+        exposure.compose(["market=nosuch"])
+    assert info.value.key == "market"
 
 
 def test_vol_calibration_modes():

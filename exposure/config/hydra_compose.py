@@ -1,7 +1,7 @@
 """Composing the config with Hydra: ``compose(overrides)`` (``exposure.compose``), served from the compose cache
-of an earlier process where conf/ and the overrides are the same (exposure.config.compose_cache); a bad key or
-type raises ConfigError naming the key. The API layer (``exposure.api``, ``cli`` and this package) is the only
-one that touches Hydra."""
+of an earlier process where conf/ and the overrides are the same (exposure.config.compose_cache); a bad key,
+type or config-group option raises ConfigError naming the key. The API layer (``exposure.api``, ``cli`` and this
+package) is the only one that touches Hydra."""
 
 from __future__ import annotations
 
@@ -46,6 +46,9 @@ def _hydra_compose(overrides: list[str] | None, config_name: str) -> DictConfig:
         with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
             return hydra_compose(config_name=config_name, overrides=list(overrides or []))
     except Exception as exc:  # Hydra wraps OmegaConf's validation errors; report them as config errors.
+        missing = _missing_option(exc, overrides)
+        if missing is not None:
+            raise missing from exc
         cause = exc.__cause__ or exc
         full_key = getattr(cause, "full_key", None) or getattr(exc, "full_key", None)
         msg = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
@@ -60,6 +63,27 @@ def _hydra_compose(overrides: list[str] | None, config_name: str) -> DictConfig:
         GlobalHydra.instance().clear()
         if caller is not None:
             GlobalHydra.instance().initialize(caller)
+
+
+def _missing_option(exc: Exception, overrides: list[str] | None) -> ConfigError | None:
+    """Hydra's MissingConfigException for a config-group option that conf/ does not have (``portfolio=nosuch``)
+    as a ConfigError naming the group and listing its bundled options (the ConfigStore's schemas left out);
+    None for any other error."""
+    options, missing = getattr(exc, "options", None), getattr(exc, "missing_cfg_file", None)
+    if not options or not missing or "/" not in missing:
+        return None
+    group, _, name = missing.rpartition("/")
+    for o in overrides or []:  # the override that asked for it: its value may hold a "/" (a path given as option)
+        key, _, value = o.lstrip("+~").partition("=")
+        if missing == f"{key.replace('.', '/')}/{value}":
+            group, name = key.replace("/", "."), value
+    bundled = ", ".join(sorted(o for o in options if not o.endswith("_schema")))
+    if group == "portfolio":
+        problem = (f"'{name}' is not a bundled portfolio (conf/portfolio has: {bundled}); for a portfolio file "
+                   "use portfolio.trades=PATH, e.g. portfolio.trades=examples/portfolio/bench_1k.yaml (bench-1k)")
+    else:
+        problem = f"'{name}' is not an option of conf/{group.replace('.', '/')} (it has: {bundled})"
+    return ConfigError(group, problem, source=conf_dir())
 
 
 def _check_added_keys(overrides) -> None:
