@@ -105,7 +105,7 @@ def test_payment_dates_and_amounts_match_quantlib_coupon_by_coupon(market, quant
 def test_swap_npv_through_the_path_code_matches_quantlib(market, quantlib):
     from exposure.models.build import build_model
     from exposure.config.schema import ModelConfig
-    from exposure.pricing.linear import make_batches
+    from exposure.pricing.linear_batching import make_batches
     from exposure.pricing.linear_today import present_values
 
     h, qfixed, qflt = quantlib
@@ -148,7 +148,7 @@ def test_lagged_coupons_on_a_path_match_textbook_hull_white(market):
     N P(s,T1)/P(s,T2) P(t,Tp); textbook bonds P(t,T|x) = P(0,T)/P(0,t) exp(-B x + (V(t,T) - V(0,T) + V(0,t))/2)."""
     from exposure.config.schema import ModelConfig
     from exposure.models.build import build_model
-    from exposure.pricing.linear import make_batches
+    from exposure.pricing.linear_batching import make_batches
     from exposure.pricing.view import PathView, PricingContext
 
     conf = Path(__file__).resolve().parent.parent / "conf" / "model" / "flat.yaml"
@@ -208,7 +208,7 @@ def test_ois_with_payment_lag_matches_quantlib(market, quantlib):
     OvernightLeg / FixedRateLeg with paymentLag (compounded coupons telescope to P(s)/P(e) in both)."""
     from exposure.config.schema import ModelConfig
     from exposure.models.build import build_model
-    from exposure.pricing.linear import make_batches
+    from exposure.pricing.linear_batching import make_batches
     from exposure.pricing.linear_today import present_values
 
     mc_market = OmegaConf.merge(OmegaConf.structured(MarketConfig), {

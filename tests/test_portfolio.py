@@ -170,9 +170,9 @@ def test_linear_trades_share_one_batch_and_net_as_batches_per_type_and_currency(
 def test_linear_currency_groups_share_a_batch_within_the_padding_limit(tmp_path, mm, grid, monkeypatch, limit, ids):
     """Groups by currency set, smallest first, share a batch while its (trade, currency) pairs without flows stay
     within PAD_LIMIT: USD (3 trades), EUR (1), EUR/USD (1); EUR joining EUR/USD carries 1 such pair (S2 in USD)."""
-    import exposure.pricing.linear as linear
+    import exposure.pricing.linear_batching as linear_batching
 
-    monkeypatch.setattr(linear, "PAD_LIMIT", limit)
+    monkeypatch.setattr(linear_batching, "PAD_LIMIT", limit)
     p = load(tmp_path, mm, grid, GOOD, netting_sets={"NS1": {"counterparty": "CP_A"}, "NS2": {"counterparty": "CP_B"}})
     assert [b.ids for b in p.batches] == ids
     own = {t["id"]: t.get("netting_set", t["id"]) for t in GOOD}

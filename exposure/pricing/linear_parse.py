@@ -279,7 +279,7 @@ def parse_trade(raw: dict, market, fixings=None, source: str | None = None) -> L
 
 
 def make_batches(specs, netting_index):
-    """Linear trades into batches (``exposure.pricing.linear.make_batches``)."""
-    from exposure.pricing.linear import make_batches as linear_batches
+    """Linear trades into batches (``exposure.pricing.linear_batching.make_batches``)."""
+    from exposure.pricing.linear_batching import make_batches as linear_batches
 
     return linear_batches(specs, netting_index)

@@ -3,7 +3,7 @@
     parse(raw: dict, ctx) -> spec            validates one trade, raises TradeError naming it
     make_batches(specs, netting_index)       -> list of TradeBatch (trades priced as arrays)
 
-Types that share one ``make_batches`` are batched together (every linear type: ``linear.make_batches``).
+Types that share one ``make_batches`` are batched together (every linear type: ``linear_batching.make_batches``).
 
 A new product is a parser, a batch class and one line here; the portfolio loaders (YAML, CSV, ORE XML) read
 this table and nothing else. Batches are built in type-name order (``sorted(TRADE_TYPES)``), so netting sums
