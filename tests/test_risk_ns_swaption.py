@@ -57,3 +57,29 @@ def test_ns_sum_equals_netting_sum_bit_for_bit():
     seg = np.array([3, 0, 3, 1, 3, 0, 4, 3])  # netting set 2 holds no trade
     v = jnp.asarray(rng.normal(size=(5, seg.size, 6)) * 10.0 ** rng.integers(-8, 8, (5, seg.size, 6)))
     np.testing.assert_array_equal(ns_sum(v, seg, 5), netting_sum(v, seg, 5))
+
+
+@pytest.mark.parametrize("n_top", [0, 3, 7])
+def test_horner_backward_equals_autodiff(n_top):
+    """``ns_kernels._horner``'s written-out backward pass against autodiff of the same guarded Horner loop (the
+    linear twin's moment series), at a date order below, at and between the series' full order."""
+    from exposure.risk.ns_kernels import _horner
+
+    def reference(mom, xi, n):
+        coef = lambda m: jax.lax.dynamic_index_in_dim(mom, m, axis=1, keepdims=False)[:, :, None]  # noqa: E731
+        init = jnp.broadcast_to(coef(n), xi.shape)
+        return jax.lax.fori_loop(1, mom.shape[1], lambda i, acc: jnp.where(i <= n, acc * xi + coef(n - i), acc),
+                                 init)
+
+    rng = np.random.default_rng(7)
+    mom = jnp.asarray(rng.normal(size=(2, 8, 3)))  # (n_b, N + 1, n_u)
+    xi = jnp.asarray(rng.uniform(-1.0, 1.0, (2, 3, 5)))
+    g = jnp.asarray(rng.normal(size=(2, 3, 5)))
+    n = jnp.int32(n_top)
+    v, vjp = jax.vjp(lambda m, x: _horner(m, x, n), mom, xi)
+    v_ref, vjp_ref = jax.vjp(lambda m, x: reference(m, x, n), mom, xi)
+    np.testing.assert_array_equal(v, v_ref)
+    for name, a, b in zip(("mom", "xi"), vjp(g), vjp_ref(g)):
+        scale = float(np.max(np.abs(b)))
+        assert scale > 0.0 or (name == "xi" and n_top == 0), name
+        np.testing.assert_allclose(a, b, rtol=0.0, atol=1e-14 * max(scale, 1.0), err_msg=name)

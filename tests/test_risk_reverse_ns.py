@@ -151,3 +151,41 @@ def test_reverse_setup_compact_equals_dense(built, base):
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * np.abs(want).max())
     dS = tangent(cfg, factors[0], S, static, s, step, market)
     np.testing.assert_allclose(contract(G, dS), contract(dense, dS), rtol=0, atol=1e-12 * np.abs(want).max())
+
+
+def test_grouped_kernels_price_as_the_batches(built):
+    """``ns_kernels.kernel_values`` (the book's two swaption batches, physical USD and cash EUR, in one call with
+    their entries concatenated; the FX options as one array of live cells) against each batch's own pricer on the
+    same view: a shifted row, copy or column offset would move a trade's value to another one."""
+    from exposure.pricing.view import PathView
+    from exposure.risk.ns_kernels import kernel_values
+    from exposure.risk.reverse_ns import SIM_KEYS, _states, _take
+    from exposure.risk.state import merge_pres
+
+    _, _, S, static = built
+    plan = Plan(S, static)
+    kb = [b for b, k in enumerate(plan.kernels) if k is not None]
+    assert sum(type(plan.kernels[b]).__name__ == "SwaptionKernel" for b in kb) == 2
+
+    def both(S):
+        idx = jax.numpy.arange(16, dtype=jax.numpy.int64)
+        states = _states({k: S[k] for k in SIM_KEYS if k in S}, static, jax.random.PRNGKey(SEED), idx, False)
+        view = PathView.from_states(static.model, states, static.times, S["log_num"])
+        pres = merge_pres(static, S["pres"])
+        src = {"x": view.x, "fx": view.fx, "eq": view.eq}
+        copies = {}
+        for b in kb:
+            k, n_u = plan.kernels[b], len(plan.kernels[b].ns_global)
+            vc = tuple(jax.numpy.broadcast_to(_take(src[f], ix)[None], (n_u,) + _take(src[f], ix).shape)
+                       for f, ix in k.view_reads)
+            sh = {"/".join(plan.shared[i]): jax.numpy.broadcast_to(S["pres"][i][None], (n_u,) + S["pres"][i].shape)
+                  for i in plan.by_batch[b] if i in plan.shared}
+            copies[b] = (vc, sh)
+        got = kernel_values({b: plan.kernels[b] for b in kb}, pres, copies, static.n_ns)
+        return got, {b: static.batches[b].netting_values(pres[b], view, static.n_ns) for b in kb}
+
+    got, ref = jax.jit(both)(S)
+    for b in kb:
+        scale = float(np.max(np.abs(ref[b])))
+        assert scale > 0.0, b
+        np.testing.assert_allclose(got[b], ref[b], rtol=0.0, atol=1e-13 * scale, err_msg=type(plan.kernels[b]).__name__)

@@ -18,6 +18,12 @@ Each kernel states ``separable``: for every other float leaf of ``prepare``'s ou
 element belongs to (its gradient from the shared pass is masked with it); a leaf not listed must not reach the
 values (its gradient is 0 in both forms). The swaption twin is in ``ns_swaption``; ``ns_common.ns_sum`` sums
 the trades into netting sets (one scatter, not ``view.netting_sum``'s unrolled gathers: the same bits).
+
+``kernel_values`` prices the batches of one kernel class together where the class has ``group_values`` (the
+swaption batches: one scan per kind of term over their concatenated entries; the FX option batches: their live
+cells as one array), so the reverse step's program does not grow with the number of batches (bench-1k: 4 swaption
+and 2 FX option batches; the step's while loops 46 -> 24). Inside loops the copies arrive as per-iteration inputs,
+never indexed from a whole copy array (whose transpose adds a full-size cotangent per iteration).
 """
 
 from __future__ import annotations
@@ -56,32 +62,41 @@ class FxOptionKernel:
         return {(k,): np.broadcast_to(col, np.shape(v)) for k, v in pre.items() if k != "n_alive"}
 
     def netting_values(self, pre, copies, n_ns: int):
-        (xc, fxc), _ = copies  # (n_u, 2, K, P) each
-        pre = cast_floats(pre, xc.dtype)
-        yc = jnp.log(fxc)
-        per_date = {k: pre[k] for k in ("lnAf", "Bf", "lnAd", "Bd", "sd", "wgt", "n_alive")}
-        per_date.update(xf=jnp.moveaxis(xc[:, 0], 1, 0), xd=jnp.moveaxis(xc[:, 1], 1, 0),
-                        yf=jnp.moveaxis(yc[:, 0], 1, 0), yd=jnp.moveaxis(yc[:, 1], 1, 0))  # (K, n_u, P)
-        n_pad, P, CH = pre["w"].shape[0], xc.shape[-1], FX_CHUNK
-        col_ns = jnp.asarray(self.col_ns)
+        return self.group_values([self], [pre], [copies], n_ns)[0]
 
-        def one_date(_, c):
-            def chunk(j, out):
-                sl = lambda a: jax.lax.dynamic_slice_in_dim(a, j * CH, CH)[:, None]  # noqa: E731
-                u = jax.lax.dynamic_slice_in_dim(col_ns, j * CH, CH)
-                ln_f = c["yf"][u] + sl(c["lnAf"]) - sl(c["Bf"]) * c["xf"][u]
-                ln_k = c["yd"][u] + sl(c["lnAd"]) - sl(c["Bd"]) * c["xd"][u]
-                v = sl(c["wgt"]) * black_log(ln_f, ln_k, sl(c["sd"]), sl(pre["w"]))
-                return jax.lax.dynamic_update_slice_in_dim(out, v, j * CH, axis=0)
-
-            n_chunks = (c["n_alive"] + CH - 1) // CH
-            out = jnp.zeros((n_pad, P), xc.dtype)
-            out = jax.lax.fori_loop(0, n_pad // CH, lambda j, o: jnp.where(j < n_chunks, chunk(j, o), o), out)
-            return None, out
-
-        v = jax.lax.scan(one_date, None, per_date)[1]
-        v = jnp.take(v, jnp.asarray(np.argsort(self.batch.order), dtype=jnp.int32), axis=1)
-        return ns_sum(v, self.batch.netting_set, n_ns)
+    @staticmethod
+    def group_values(kernels, pres, copies, n_ns: int) -> list:
+        """[V_b (K, n_ns, P)] of FX option batches b: ``_fx_values``' cells (date, column) of every chunk of
+        FX_CHUNK columns holding a live option (the cells the pricer evaluates) of all the batches, gathered once
+        and evaluated as one (cells, P) array: no loop, so neither the program nor the backward pass (one gather's
+        transpose, not a full-size cotangent per date and chunk) grows with the dates or the batches. Each cell's
+        value is the pricer's, bit for bit; the other cells are 0, as there."""
+        xc = [c[0][0] for c in copies]  # (n_u, 2, K, P) per batch: x_f, x_d of the batch's pair
+        dt, (K, P) = xc[0].dtype, xc[0].shape[2:]
+        pres = [{k: (v if k == "n_alive" else cast_floats(v, dt)) for k, v in p.items()} for p in pres]
+        u0 = np.cumsum([0] + [a.shape[0] for a in xc])  # batch b's copies at u0[b] + u
+        n_pad = [p["w"].shape[0] for p in pres]
+        c0 = np.cumsum([0] + n_pad)  # batch b's columns at c0[b] + column
+        cells_k, cells_c, cells_u = [], [], []
+        for k, p, n, c, u in zip(kernels, pres, n_pad, c0, u0):
+            n_live = (np.asarray(p["n_alive"]) + FX_CHUNK - 1) // FX_CHUNK * FX_CHUNK  # (K,) columns evaluated
+            kk, cc = np.nonzero(np.arange(n)[None, :] < n_live[:, None])
+            cells_k.append(kk)
+            cells_c.append(cc + c)
+            cells_u.append(k.col_ns[cc] + u)
+        kk, cc, uu = (np.concatenate(a).astype(np.int32) for a in (cells_k, cells_c, cells_u))
+        cell = lambda name: jnp.concatenate([p[name] for p in pres], axis=-1)[..., kk, cc][:, None]  # noqa: E731
+        st = lambda f, i: jnp.moveaxis(jnp.concatenate([c[0][f][:, i] for c in copies]), 1, 0)[kk, uu]  # noqa: E731
+        ln_f = jnp.log(st(1, 0)) + cell("lnAf") - cell("Bf") * st(0, 0)
+        ln_k = jnp.log(st(1, 1)) + cell("lnAd") - cell("Bd") * st(0, 1)
+        w = jnp.concatenate([p["w"] for p in pres])[cc][:, None]
+        v = cell("wgt") * black_log(ln_f, ln_k, cell("sd"), w)  # (cells, P)
+        v = jnp.zeros((K, c0[-1], P), dt).at[kk, cc].add(v, unique_indices=True)
+        out = []
+        for b, k in enumerate(kernels):
+            vb = jnp.take(v[:, c0[b]:c0[b + 1]], jnp.asarray(np.argsort(k.batch.order), dtype=jnp.int32), axis=1)
+            out.append(ns_sum(vb, k.batch.netting_set, n_ns))
+        return out
 
 
 class LinearKernel:
@@ -132,23 +147,21 @@ def _linear_ns(pre, xc, fxc, eqbc, sh):
     xb = sg(xc[0])  # (n_b, K, P): the shared state (every copy equals it)
     xpad = jnp.concatenate([xb, jnp.zeros((nb, 1, P), dt)], axis=1)
     xpad_c = jnp.concatenate([xc, jnp.zeros((n_u, nb, 1, P), dt)], axis=2)  # (n_u, n_b, K+1, P)
+    # The copies a date reads arrive as the scan's per-date inputs (their cotangents stacked per date), never
+    # indexed by date from the whole array inside the loop (whose backward adds a full-size cotangent per date):
+    # x, X (and equity spots) at t_k, and x at the fixing date of each distinct coupon exponent (cu_b, cu_j).
+    x_j = jnp.moveaxis(xpad_c[:, np.asarray(pre.cu_b), np.asarray(pre.cu_j)], 0, 1)  # (K, n_u, U, P)
     CH = COUPON_CHUNK
     n_cu = pre.cu_b.shape[-1]
 
     def step(_, inp):
         (k, mom_k, bmid_k, inv_k, ord_k, lim_k, w, cn, sgm, eq_k, uu, ub, uj, ub1, ub2,
-         bmid_c, inv_c, ub1_c, ub2_c) = inp
+         bmid_c, inv_c, ub1_c, ub2_c, xk_c, fxk_c, eqk_c, xj_c) = inp  # xk_c, fxk_c (n_b, n_u, P); xj_c (n_u, U, P)
         xk = xb[:, k]  # (n_b, P)
-        xk_c = jnp.moveaxis(xc[:, :, k], 0, 1)  # (n_b, n_u, P)
-        fxk_c = jnp.moveaxis(fxc[:, :, k], 0, 1)
         xi = xk * inv_k[:, None]
         xi_c = xk_c * inv_c.T[:, :, None]
         n_top = jnp.where(jnp.any(jnp.abs(xi) > lim_k[:, None]), full, ord_k)
-        coef = lambda n: jax.lax.dynamic_index_in_dim(mom_k, n, axis=1, keepdims=False)[:, :, None]  # noqa: E731
-        init = jnp.broadcast_to(coef(n_top), (nb, n_u, P))
-        v = jax.lax.fori_loop(1, full + 1, lambda i, acc: jnp.where(i <= n_top, acc * xi_c + coef(n_top - i), acc),
-                              init)
-        v = v * jnp.exp(-bmid_c.T[:, :, None] * xk_c)
+        v = _horner(mom_k, xi_c, n_top) * jnp.exp(-bmid_c.T[:, :, None] * xk_c)
 
         ex = jnp.exp(-ub1[:, None] * xpad[ub, uj] - ub2[:, None] * xk[ub])  # (U, P), shared
 
@@ -162,8 +175,8 @@ def _linear_ns(pre, xc, fxc, eqbc, sh):
             ns = seg % n_u  # the coupon's local netting set (its segment is b n_u + ns)
             b, j = ub[u_], uj[u_]
             xs, xt = xpad[b, j], xk[b]  # (CH, P)
-            d = (-_zero(ub1_c[ns, u_])[:, None] * xs - ub1[u_][:, None] * _zero(xpad_c[ns, b, j])
-                 - _zero(ub2_c[ns, u_])[:, None] * xt - ub2[u_][:, None] * _zero(xpad_c[ns, b, k]))
+            d = (-_zero(ub1_c[ns, u_])[:, None] * xs - ub1[u_][:, None] * _zero(xj_c[ns, u_])
+                 - _zero(ub2_c[ns, u_])[:, None] * xt - ub2[u_][:, None] * _zero(xk_c[b, ns]))
             cv = sl(w)[:, None] * (e * (1.0 + d))
             return acc + jax.ops.segment_sum(cv, seg, num_segments=nb * n_u, indices_are_sorted=True)
 
@@ -175,7 +188,6 @@ def _linear_ns(pre, xc, fxc, eqbc, sh):
         for j in range(1, nb):
             val = val + v[j] * fxk_c[j]
         if n_e:
-            eqk_c = jnp.moveaxis(eqbc[:, :, k], 0, 1)  # (n_e, n_u, P)
             for e in range(n_e):
                 val = val + eq_k[e][:, None] * eqk_c[e]
         return None, (val, jnp.max(jnp.abs(xi), initial=0.0))
@@ -183,9 +195,65 @@ def _linear_ns(pre, xc, fxc, eqbc, sh):
     bmid_c, inv_c = jnp.moveaxis(cast(sh["bmid"]), 0, 1), jnp.moveaxis(cast(sh["inv_scale"]), 0, 1)  # (K, n_u, n_b)
     ub1_c, ub2_c = jnp.moveaxis(cast(sh["cu_b1"]), 0, 1), jnp.moveaxis(cast(sh["cu_b2"]), 0, 1)  # (K, n_u, U)
     xs_in = (jnp.arange(K), mom, bmid, inv_s, jnp.asarray(pre.order_k, jnp.int32), xi_lim, cc_w, pre.cc_n,
-             pre.cc_ns, eqc, pre.cc_u, pre.cu_b, pre.cu_j, cu_b1, cu_b2, bmid_c, inv_c, ub1_c, ub2_c)
+             pre.cc_ns, eqc, pre.cc_u, pre.cu_b, pre.cu_j, cu_b1, cu_b2, bmid_c, inv_c, ub1_c, ub2_c,
+             jnp.moveaxis(xc, (2, 0), (0, 2)), jnp.moveaxis(fxc, (2, 0), (0, 2)), jnp.moveaxis(eqbc, (2, 0), (0, 2)),
+             x_j)
     _, (vals, ratio) = jax.lax.scan(jax.checkpoint(step), None, xs_in)  # residuals: a date's inputs, not its loops
     return jnp.where(jnp.max(ratio) <= 1.0, vals, jnp.nan)
+
+
+@jax.custom_vjp
+def _horner(mom, xi, n_top):
+    """v = sum_{n <= n_top} m_n xi^n by Horner (``linear._evaluate``'s order of operations: the same bits);
+    mom (n_b, N + 1, n_u) the moments by power, xi (n_b, n_u, P), n_top the date's order (an integer).
+
+    Its backward pass is written out: d/dm_n = sum_p g xi^n (n <= n_top), d/dxi = g sum_{1 <= n <= n_top} n m_n
+    xi^(n-1), one loop over the powers without residuals (autodiff's transpose of the guarded Horner loop kept
+    every step's accumulator: a fifth of the reverse step's time on bench-1k)."""
+    coef = lambda n: jax.lax.dynamic_index_in_dim(mom, n, axis=1, keepdims=False)[:, :, None]  # noqa: E731
+    init = jnp.broadcast_to(coef(n_top), xi.shape)
+    return jax.lax.fori_loop(1, mom.shape[1], lambda i, acc: jnp.where(i <= n_top, acc * xi + coef(n_top - i), acc),
+                             init)
+
+
+def _horner_fwd(mom, xi, n_top):
+    return _horner(mom, xi, n_top), (mom, xi, n_top)
+
+
+def _horner_bwd(res, g):
+    mom, xi, n_top = res
+
+    def body(n, c):
+        pw, dv, gm = c  # pw = xi^(n-1)
+        live = (n <= n_top).astype(xi.dtype)
+        dv = dv + live * n * jax.lax.dynamic_index_in_dim(mom, n, axis=1, keepdims=False)[:, :, None] * pw
+        pw = pw * xi
+        gm = jax.lax.dynamic_update_index_in_dim(gm, live * jnp.sum(g * pw, axis=-1), n, axis=1)
+        return pw, dv, gm
+
+    gm = jnp.zeros_like(mom).at[:, 0].set(jnp.sum(g, axis=-1))
+    _, dv, gm = jax.lax.fori_loop(1, mom.shape[1], body, (jnp.ones_like(xi), jnp.zeros_like(xi), gm))
+    return gm, g * dv, None
+
+
+_horner.defvjp(_horner_fwd, _horner_bwd)
+
+
+def kernel_values(kernels: dict, pres, copies: dict, n_ns: int) -> dict:
+    """{b: V_b (K, n_ns, P)} of the kernels {b: kernel}: the batches of a kernel class with ``group_values`` in one
+    call (one scan per kind of term over all of them: the program does not grow with the number of batches),
+    the others one by one. pres: every batch's prepared data; copies: {b: the kernel's copies}."""
+    groups: dict = {}
+    for b, k in kernels.items():
+        groups.setdefault(type(k), []).append(b)
+    out = {}
+    for cls, bs in groups.items():
+        if hasattr(cls, "group_values"):
+            out.update(zip(bs, cls.group_values([kernels[b] for b in bs], [pres[b] for b in bs],
+                                                [copies[b] for b in bs], n_ns)))
+        else:
+            out.update({b: kernels[b].netting_values(pres[b], copies[b], n_ns) for b in bs})
+    return out
 
 
 def kernel_for(batch, model):

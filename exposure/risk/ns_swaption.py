@@ -54,76 +54,137 @@ class SwaptionKernel:
         return out
 
     def netting_values(self, pre, copies, n_ns: int):
-        (xc, fxc), sh = copies
-        xc, fxc = xc[:, 0], fxc[:, 0]  # (n_u, K, P)
-        pre = cast_floats(pre, xc.dtype)
-        n_u, K, P = xc.shape
-        n = pre["sign"].shape[0]
-        x = sg(xc[0])
-        flat = xc.reshape(n_u * K, P)
-        tns = jnp.asarray(self.trade_ns)
-        xe = lambda i, k: flat[tns[i] * K + k]  # noqa: E731  the entry's own netting set's copy at date k
-        acc = _shared_ns(jnp.zeros((K * n, P), x.dtype), x, xe, tns, pre["opt"], pre["opt_bonds"],
-                         sh["opt_bonds/p"], sh["opt_bonds/q"], True)
-        fx_tr = jnp.moveaxis(fxc[tns], 0, 1)  # (K, n, P)
-        if not self.batch.physical:
-            v = acc.reshape(K, n, P) * pre["sign"][None, :, None] * fx_tr
-            return ns_sum(v, self.batch.netting_set, n_ns)
-        swap_ex = accumulate(jnp.zeros((n, P), x.dtype), x, pre["ex_flows"], _flow_terms())
-        swap_ex = accumulate(swap_ex, x, pre["ex_run"], _running_terms(x))
-        ind = (swap_ex > 0.0).astype(x.dtype)  # the exercise decision: no derivative (pathwise)
-        acc = _shared_ns(acc, x, xe, tns, pre["flows"], pre["flow_bonds"], sh["flow_bonds/p"], sh["flow_bonds/q"],
-                         False)
-        ent = pre["run"]
-        L = ent["row"].shape[0]
-        chunks = jax.tree_util.tree_map(lambda a: a.reshape((L // CHUNK, CHUNK) + a.shape[1:]), ent)
+        return self.group_values([self], [pre], [copies], n_ns)[0]
 
-        @jax.checkpoint  # as ``_shared_ns``: no (CHUNK, P) residual per chunk
-        def terms(c):
-            col = lambda k: c[k][:, None]  # noqa: E731
-            return col("w") * jnp.exp(col("c0") + col("Bfix") * xe(c["i"], c["m"]) - col("B_e") * xe(c["i"], c["k"]))
+    @staticmethod
+    def group_values(kernels, pres, copies, n_ns: int) -> list:
+        """[V_b (K, n_ns, P)] of swaption batches b (``SwaptionKernel``s of one model): each kind of term (option
+        entries, swap flows, running coupons, the exercise values) of all the batches in one scan over their
+        entries, concatenated in batch order, so that the program does not grow with the number of batches.
+        A batch's entries are whole chunks and its rows its own (offset), so every row receives its terms in its
+        batch's order: the values are each batch's alone, bit for bit."""
+        xcs = [c[0][0][:, 0] for c in copies]  # (n_u, K, P) per batch
+        dt = xcs[0].dtype
+        pres = [_cast(p, dt) for p in pres]
+        K, P = xcs[0].shape[1:]
+        ns = [p["sign"].shape[0] for p in pres]
+        row0 = np.cumsum([0] + [K * n for n in ns])  # batch b's rows of the accumulator: row0[b] + k n_b + i
+        xs = jnp.concatenate([sg(xc[0]) for xc in xcs])  # batch b's shared state at rows b K + k
+        xcat = jnp.concatenate([xc.reshape(-1, P) for xc in xcs])  # its copy u at rows c0[b] + u K + k
+        c0 = np.cumsum([0] + [xc.shape[0] * K for xc in xcs])
+        lay = [(row0[b], b * K, c0[b], np.asarray(k.trade_ns, np.int64), K) for b, k in enumerate(kernels)]
+        acc = jnp.zeros((row0[-1], P), dt)
+        acc = _shared_group(acc, xs, xcat, [(lay[b], p["opt"], p["opt_bonds"], c[1]["opt_bonds/p"],
+                                             c[1]["opt_bonds/q"]) for b, (p, c) in enumerate(zip(pres, copies))], True)
+        phys = [b for b, k in enumerate(kernels) if k.batch.physical]
+        ind = None
+        if phys:
+            ex0 = dict(zip(phys, np.cumsum([0] + [ns[b] for b in phys])))  # batch b's exercise rows: ex0[b] + i
+            moved = lambda name, b, **off: {**pres[b][name], **{f: np.asarray(pres[b][name][f]) + o  # noqa: E731
+                                                              for f, o in off.items()}}
+            cat = lambda parts: {f: (np.concatenate if isinstance(parts[0][f], np.ndarray) else jnp.concatenate)(  # noqa: E731
+                [q[f] for q in parts]) for f in parts[0]}
+            swap_ex = accumulate(jnp.zeros((sum(ns[b] for b in phys), P), dt), xs,
+                                 cat([moved("ex_flows", b, row=ex0[b], k=b * K) for b in phys]), _flow_terms())
+            swap_ex = accumulate(swap_ex, xs, cat([moved("ex_run", b, row=ex0[b], k=b * K, m=b * K) for b in phys]),
+                                 _running_terms(xs))
+            ind = (swap_ex > 0.0).astype(dt)  # the exercise decision: no derivative (pathwise)
+            acc = _shared_group(acc, xs, xcat, [(lay[b], pres[b]["flows"], pres[b]["flow_bonds"],
+                                                 copies[b][1]["flow_bonds/p"], copies[b][1]["flow_bonds/q"])
+                                                for b in phys], False)
+            acc = _running_group(acc, xcat, [(lay[b], pres[b]["run"]) for b in phys])
+        out = []
+        for b, k in enumerate(kernels):
+            fx_tr = jnp.moveaxis(copies[b][0][1][:, 0][jnp.asarray(k.trade_ns)], 0, 1)  # (K, n, P)
+            v = acc[row0[b]:row0[b + 1]].reshape(K, ns[b], P) * pres[b]["sign"][None, :, None] * fx_tr
+            if k.batch.physical:
+                v = v * jnp.where(pres[b]["after"][:, :, None], ind[ex0[b]:ex0[b] + ns[b]][None], 1.0)
+            out.append(ns_sum(v, k.batch.netting_set, n_ns))
+        return out
 
-        def body(acc, c):  # ``_running_terms`` with the copies
-            return acc.at[c["row"]].add(terms(c)), None
 
-        acc, _ = jax.lax.scan(body, acc, chunks)
-        exercised = jnp.where(pre["after"][:, :, None], ind[None], 1.0)
-        v = acc.reshape(K, n, P) * exercised * pre["sign"][None, :, None] * fx_tr
-        return ns_sum(v, self.batch.netting_set, n_ns)
+def _cast(tree, dtype):
+    """``cast_floats`` of the float leaves; the integer ones (the entries' indices) stay NumPy (read at trace time)."""
+    return jax.tree_util.tree_map(lambda a: a if isinstance(a, np.ndarray) and not np.issubdtype(a.dtype, np.floating)
+                                  else cast_floats(a, dtype), tree)
 
 
-def _shared_ns(acc, x, xe, tns, ent, blocks, p_c, q_c, jamshidian: bool):
-    """``opt_common.accumulate_shared`` with the entries reading copies: x of their netting set, the block's
-    bond exp(p - q x) to first order in the copies of p, q and x (value: the shared bond, bit for bit)."""
-    L, nb = ent["row"].shape[0], blocks["k"].shape[0]
-    s, n_chunks = L // nb, L // CHUNK
-    n_u = p_c.shape[0]
+def _running_group(acc, xcat, parts):
+    """acc[row] += w exp(c0 + Bfix x_u(t_m) - B_e x_u(t_k)) (``opt_swaption._running_terms``) with the entries
+    reading their netting set's copy u of x: parts [(layout, run entries)], one scan over them all."""
+    ent, e_m, e_k, rows = [], [], [], []
+    for (r0, _, c0, tns, K), e in parts:
+        u = tns[np.asarray(e["i"])] * K + c0
+        e_m.append(u + np.asarray(e["m"]))
+        e_k.append(u + np.asarray(e["k"]))
+        rows.append(np.asarray(e["row"]) + r0)
+        ent.append({f: e[f] for f in ("w", "c0", "Bfix", "B_e")})
+    ent = {f: jnp.concatenate([e[f] for e in ent]) for f in ent[0]}
+    ent.update(em=np.concatenate(e_m), ek=np.concatenate(e_k), row=np.concatenate(rows))
+    L = ent["row"].shape[0]
+    chunks = jax.tree_util.tree_map(lambda a: a.reshape((L // CHUNK, CHUNK) + a.shape[1:]), ent)
+
+    @jax.checkpoint  # as ``_shared_group``: no (CHUNK, P) residual per chunk
+    def terms(c):
+        col = lambda k: c[k][:, None]  # noqa: E731
+        return col("w") * jnp.exp(col("c0") + col("Bfix") * xcat[c["em"]] - col("B_e") * xcat[c["ek"]])
+
+    def body(acc, c):
+        return acc.at[c["row"]].add(terms(c)), None
+
+    return jax.lax.scan(body, acc, chunks)[0]
+
+
+def _shared_group(acc, xs, xcat, parts, jamshidian: bool):
+    """``opt_common.accumulate_shared`` over several batches' entries with the entries reading copies: x of their
+    netting set, the block's bond exp(p - q x) to first order in the copies of p, q and x (value: the shared bond,
+    bit for bit). parts: [((row0, x0, c0, trade_ns, K), entries, blocks, p copies (n_u, nb), q copies)]; xs, xcat
+    the batches' shared states and copies (``group_values``). Blocks of s_b entries are cut to the parts' least s
+    (the same bond, evaluated once per smaller block: the same bits)."""
+    s = min(p[1]["row"].shape[0] // p[2]["k"].shape[0] for p in parts)
+    rows, e_x, e_c, b_x, coef, p_b, q_b, q_e, flat_p, flat_q = ([] for _ in range(10))
+    n_c = 0
+    for (r0, x0, c0, tns, K), ent, blk, p_c, q_c in parts:
+        L, nb = ent["row"].shape[0], blk["k"].shape[0]
+        s_b = L // nb
+        own = np.arange(L) // s_b  # an entry's block
+        u = tns[np.asarray(ent["i"])]
+        k_blk = np.asarray(blk["k"])
+        rows.append(np.asarray(ent["row"]) + r0)
+        e_x.append(c0 + u * K + k_blk[own])  # the entry's copy of x at its block's date
+        e_c.append(n_c + u * nb + own)  # its copy of its block's p, q
+        n_c += p_c.size
+        b_x.append(x0 + np.repeat(k_blk, s_b // s))
+        p_b.append(jnp.repeat(sg(blk["p"]), s_b // s))
+        q_b.append(jnp.repeat(sg(blk["q"]), s_b // s))
+        q_e.append(jnp.repeat(sg(blk["q"]), s_b))
+        coef.append((ent["wgt"], ent["a0"], ent["a1"]) if jamshidian else (ent["amt"],))
+        flat_p.append(p_c.reshape(-1))
+        flat_q.append(q_c.reshape(-1))
+    e_c = np.concatenate(e_c)
+    ent = {"row": np.concatenate(rows), "ex": np.concatenate(e_x), "q": jnp.concatenate(q_e),
+           "pc": jnp.concatenate(flat_p)[e_c], "qc": jnp.concatenate(flat_q)[e_c],
+           "coef": tuple(jnp.concatenate(c) for c in zip(*coef))}
+    blocks = {"x": np.concatenate(b_x), "p": jnp.concatenate(p_b), "q": jnp.concatenate(q_b)}
+    L = ent["row"].shape[0]
+    n_chunks = L // CHUNK
     chunks = jax.tree_util.tree_map(lambda a: a.reshape((n_chunks, CHUNK) + a.shape[1:]), ent)
     blks = jax.tree_util.tree_map(lambda a: a.reshape((n_chunks, CHUNK // s) + a.shape[1:]), blocks)
-    cps = (jnp.moveaxis(p_c.reshape(n_u, n_chunks, CHUNK // s), 1, 0),
-           jnp.moveaxis(q_c.reshape(n_u, n_chunks, CHUNK // s), 1, 0))
-    pos = np.arange(CHUNK) // s  # an entry's block within its chunk
 
     @jax.checkpoint  # residuals: the chunk's entries (no path axis), its (CHUNK, P) terms recomputed backward
     def terms(cb):
-        c, b, (pc, qc) = cb
-        xb = x[b["k"]]
-        bond = jnp.exp(sg(b["p"])[:, None] - sg(b["q"])[:, None] * xb)
+        c, b = cb
+        xb = xs[b["x"]]
+        bond = jnp.exp(b["p"][:, None] - b["q"][:, None] * xb)
         spread = lambda a: jnp.broadcast_to(a[:, None, :], (a.shape[0], s, a.shape[1])).reshape(CHUNK, -1)  # noqa: E731
-        u = tns[c["i"]]
-        x_e = xe(c["i"], b["k"][pos])
-        if jamshidian:
-            coef = (c["wgt"], c["a0"], c["a1"])
-        else:
-            coef = (c["amt"], jnp.zeros_like(c["amt"]), jnp.zeros_like(c["amt"]))
-        return _bond_terms(jamshidian, *coef, pc[u, pos], qc[u, pos], x_e, spread(bond), spread(xb),
-                           sg(b["q"])[pos])
+        w = c["coef"][0]
+        a0, a1 = c["coef"][1:] if jamshidian else (jnp.zeros_like(w), jnp.zeros_like(w))
+        return _bond_terms(jamshidian, w, a0, a1, c["pc"], c["qc"], xcat[c["ex"]], spread(bond), spread(xb), c["q"])
 
     def body(acc, cb):
         return acc.at[cb[0]["row"]].add(terms(cb)), None
 
-    acc, _ = jax.lax.scan(body, acc, (chunks, blks, cps))
-    return acc
+    return jax.lax.scan(body, acc, (chunks, blks))[0]
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))

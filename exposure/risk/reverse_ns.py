@@ -33,7 +33,7 @@ from exposure.pricing.linear import differentiable_loops
 from exposure.pricing.view import PathView
 from exposure.risk.compact import ELEMENTS, ROWS, ZERO, CompactPres
 from exposure.risk.kept import kept, step_key
-from exposure.risk.ns_kernels import kernel_for
+from exposure.risk.ns_kernels import kernel_for, kernel_values
 from exposure.risk.programs import device_tree, device_zeros, int_arg
 from exposure.risk.reverse import BASIS, block_starts
 from exposure.risk.state import Static, merge_pres
@@ -193,7 +193,7 @@ def block_gradients(S, static: Static, plan: Plan, start, block, n_total, seed, 
 
     def priced_k(floats, cps):
         pres = merge_pres(static, floats)
-        return {b: plan.kernels[b].netting_values(pres[b], cps[b], n_ns) for b in kb}
+        return kernel_values({b: plan.kernels[b] for b in kb}, pres, cps, n_ns)
 
     def priced_f(b, floats, xv, fxv, eqv):
         pres = merge_pres(static, floats)
