@@ -117,3 +117,33 @@ def test_one_closeout_calendar_for_every_set():
     for part in ("entity", "group", "total"):
         _close(got.functionals["CVA"][part][0], ref.functionals["CVA"][part][0])
     assert not np.allclose(ref.netting["EPE"], _run("numpy", 300).netting["EPE"])  # the close-out row matters
+
+
+def test_one_compiled_reduction_serves_other_csa_terms_and_groups():
+    """The CSA terms, which sets have a CSA, their margining, start balances, collateral currencies, groups and
+    dates are arguments of the compiled reduction, not constants: the program key and the lowered program are
+    those of another book of the same shape."""
+    import jax
+
+    from exposure.aggregation.reduction import ChunkReducer, build_program
+
+    def reducer(sets, groups, vi):
+        w = np.full((len(sets), vi.size), 1e-3)
+        funcs = {"CVA": [("EPE", w, None)], "FVA": [("FundingEPE", w, None), ("FundingENE", -w, None)]}
+        return ChunkReducer(sets, 512, vi, None, 0, [1 if s.csa.collateral_currency else None
+                                                   for s in sets if s.csa], 256, funcs, groups, None, False)
+
+    a = reducer([NettingSet("A", "C1", Csa(threshold_cpty=5.0, rounding=1.0, collateral_currency="EUR")),
+                 NettingSet("B", "C2"), NettingSet("C", "C1", Csa(mta_cpty=2.0))],
+                np.array([0, 1, 0]), np.array([0, 1, 3]))
+    b = reducer([NettingSet("A", "C1"), NettingSet("B", "C2", Csa(margining="cpty_posts", initial_balance=3.0)),
+                 NettingSet("C", "C3", Csa(threshold_bank=7.0, collateral_currency="EUR"))],
+                np.array([1, 0, 1]), np.array([0, 2, 4]))
+    assert a.key == b.key
+
+    def lowered(r):
+        f64 = lambda *s: jax.ShapeDtypeStruct(s, np.float64)  # noqa: E731
+        args = (f64(5, 3, 256), f64(5, 256), f64(2, 5, 256), None, np.int32(0), np.int32(256), r.params)
+        return jax.jit(build_program(r, 256)).lower(*args).as_text()
+
+    assert lowered(a) == lowered(b)

@@ -35,7 +35,7 @@ import dataclasses
 import numpy as np
 
 from exposure.aggregation.collateral import csa_arrays
-from exposure.aggregation.reduction_program import STAT_NAMES, build_program  # noqa: F401 - STAT_NAMES re-exported
+from exposure.aggregation.reduction_program import STAT_NAMES, build_program, unpack  # noqa: F401 - STAT_NAMES re-exported
 
 _PROGRAMS: dict = {}  # compiled reductions by structure and width (CSA amounts and weights are arguments)
 _MAX_PROGRAMS = 8
@@ -89,20 +89,12 @@ class ChunkReducer:
         self.pfe_discounted = bool(pfe_discounted)
         self.want_x = bool(want_x)
         self.pfe = bool(pfe)
-        flat = [(b, np.asarray(w, np.float64)) for ts in self.terms for b, w, _ in ts]
-        # The numbers of the program, passed as arguments: a what-if with other CSA terms or credit curves
-        # reuses the compiled program.
-        self.params = {"csa": {k: a[:, None] for k, a in csa_arrays(self.csas).items()} if self.csas else {},
-                       "ia": np.array([c.independent_amount_held - c.independent_amount_posted for c in self.csas]),
-                       "ib": np.array([0.0 if c.initial_balance is None else float(c.initial_balance)
-                                       for c in self.csas]),
-                       "w": np.stack([w.T for _, w in flat], axis=1) if flat else np.zeros((self.K, 0, self.n_ns))}
-        self.key = (self.B, self.K, self.n_ns, self.vi.tobytes(), None if self.ci is None else
-                    (self.ci.shape, self.ci.tobytes()), self.t0, self.csa_idx.tobytes(),
-                    tuple((c.initial_balance is None, c.margining) for c in self.csas), tuple(self.fx_idx),
-                    tuple((i, b, k is not None) for i, ts in enumerate(self.terms) for b, _, k in ts),
-                    None if self.groups is None else self.groups.tobytes(),
-                    None if path_weights is None else np.asarray(path_weights.rows).tobytes(),
+        self.params = program_params(self)
+        # The program's structure (module reduction_program): switches and the functionals' bases, never the
+        # number of netting sets, their CSA terms, dates or groups (arrays in ``params``).
+        self.key = (self.B, bool(self.csa_idx.size), any(f is not None for f in self.fx_idx),
+                    None if self.ci is None else self.ci.ndim, self.t0 is None,
+                    len(self.names), tuple((i, b, k is not None) for i, ts in enumerate(self.terms) for b, _, k in ts),
                     self.pfe_discounted, self.want_x, self.pfe)
 
     @property
@@ -127,6 +119,11 @@ class ChunkReducer:
 
     def _program(self, W: int):
         return build_program(self, W)
+
+    def _run(self, W: int, values, numeraire, fx, M, lead: int, n_end: int) -> dict:
+        """The program's outputs as host arrays by name (``reduction_program.unpack``)."""
+        out = self._fn(W)(values, numeraire, fx, M, np.int32(lead), np.int32(n_end))
+        return unpack({k: None if v is None else np.asarray(v) for k, v in out.items()}, self.with_collateral)
 
     # -- per chunk ---------------------------------------------------------------------------------------------
 
@@ -160,7 +157,7 @@ class ChunkReducer:
         M = self.weights(states, n)
         fx_in = fx if fx is not None else np.zeros((0,) + tuple(values.shape[:1]) + (W,))
         M_in = None if M is None else np.pad(M, ((0, 0), (0, 0), (0, W - n)))
-        out = self._fn(W)(values, numeraire, fx_in, M_in, np.int32(lead), np.int32(n_end))
+        out = self._run(W, values, numeraire, fx_in, M_in, lead, n_end)
         nb = -(-(n_end - lead) // B) if n_end > lead else 0
         blocks = {k: np.moveaxis(np.asarray(v)[..., :nb], -1, 0) for k, v in out.items()
                   if k not in ("pfe", "X", "coll")}
@@ -184,10 +181,54 @@ class ChunkReducer:
         pad = lambda a: None if a is None else np.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, B - a.shape[-1])])
         vals = pad(raw["values"])
         fx = pad(raw["fx"]) if raw["fx"] is not None else np.zeros((0,) + vals.shape[:1] + (B,))
-        out = self._fn(B)(vals, pad(raw["numeraire"]), fx, pad(raw["M"]), np.int32(0), np.int32(count))
+        out = self._run(B, vals, pad(raw["numeraire"]), fx, pad(raw["M"]), 0, count)
         blocks = {k: np.moveaxis(np.asarray(v)[..., :1], -1, 0) for k, v in out.items()
                   if k not in ("pfe", "X", "coll")}
         return ChunkSums(0, 0, blocks, np.array([count]), None, None, None)
+
+
+def program_params(r: ChunkReducer) -> dict:
+    """The numbers of the reduction program, passed as arguments (a what-if with other CSA terms, credit curves,
+    dates or books of the same shape reuses the compiled program): per netting set (n rows; zeros for the sets
+    without a CSA) the CSA terms (n, 1), ``is_csa``, independent amount ``ia`` and start balance ``ib`` / ``has_ib``
+    (n, 1), the collateral currency ``fx_sel`` (n,) (0: base, 1 + its fx row); date indices ``vi`` (K,), ``ci``
+    (K,) or (K, n), ``t0``; functional weights ``w`` (K, T, n) and each set's survival-factor row
+    ``m_sel`` (n,) (0: none, 1 + its row); the group sums' ``member`` (n, n_groups + 1) mask (the last column:
+    the total)."""
+    n = r.n_ns
+    slot = np.zeros(n, np.int64)
+    is_csa = np.zeros(n, bool)
+    slot[r.csa_idx], is_csa[r.csa_idx] = np.arange(r.csa_idx.size), True
+
+    def rows(a):  # (m,) per CSA -> (n, 1), zeros for the sets without one
+        a = np.asarray(a, np.float64)
+        return np.where(is_csa, a[slot] if a.size else 0.0, 0.0)[:, None]
+
+    csas = r.csas
+    ib = [0.0 if c.initial_balance is None else float(c.initial_balance) for c in csas]
+    fx_sel = np.zeros(n, np.int32)
+    for j, f in zip(r.csa_idx, r.fx_idx):
+        fx_sel[j] = 0 if f is None else 1 + int(f)
+    flat = [(b, np.asarray(w, np.float64), key) for ts in r.terms for b, w, key in ts]
+    m_sel = np.zeros(n, np.int32)
+    if r.path_weights is not None:
+        for q, j in enumerate(r.path_weights.rows):
+            m_sel[int(j)] = q + 1
+    groups = np.zeros(n, np.int64) if r.groups is None else r.groups
+    G = r.n_groups
+    member = np.zeros((n, G + 1), bool)
+    member[np.arange(n), groups] = G > 0
+    member[:, G] = True
+    return {"csa": {k: rows(a) for k, a in csa_arrays(csas).items()},
+            "is_csa": is_csa[:, None],
+            "ia": rows([c.independent_amount_held - c.independent_amount_posted for c in csas]),
+            "ib": rows(ib), "has_ib": rows([c.initial_balance is not None for c in csas]) > 0,
+            "fx_sel": fx_sel,
+            "vi": r.vi.astype(np.int32), "ci": None if r.ci is None else r.ci.astype(np.int32),
+            "t0": np.int32(0 if r.t0 is None else r.t0),
+            "w": np.stack([w.T for _, w, _ in flat], axis=1) if flat else np.zeros((r.K, 0, n)),
+            "m_sel": m_sel,
+            "member": member}
 
 
 def host_width(n: int, B: int) -> int:
