@@ -65,7 +65,7 @@ from exposure.pricing.opt_common import (
     pad_rows,
     shared_bond_entries,
 )
-from exposure.pricing.opt_tables import build_tables, check_range, netting_entries, split_terms, table_values
+from exposure.pricing.opt_tables import add_table_values, build_tables, check_range, netting_entries, split_terms
 from exposure.pricing.swaption_kernels import (_cash_values, _jamshidian_shared, _physical_values,
                                                _probability_coefficients)
 from exposure.pricing.view import TradeBatch, netting_sum
@@ -284,16 +284,15 @@ class SwaptionBatch(TradeBatch):
         ci = view.ccy_index(self.currency)
         x, fx = jnp.asarray(view.x[ci]), jnp.asarray(view.fx[ci])
         ns = np.unique(self.netting_set)
-        tab = table_values(x, pre["tab"], ns.size, _jamshidian_shared)  # (K, R, P)
         if self.physical:
             direct = {k: v for k, v in pre.items() if k not in ("tab", "opt_direct", "opt_direct_bonds")}
             direct.update(opt=pre["opt_direct"], opt_bonds=pre["opt_direct_bonds"])
             acc = acc + netting_sum(_physical_values(direct, x, fx), self.netting_set, n_netting_sets)
-        else:
+        else:  # the direct terms in (date, netting set) rows
             d = cast_floats({"o": pre["opt_direct"], "b": pre["opt_direct_bonds"]}, x.dtype)
-            tab = accumulate_shared(tab.reshape(K * ns.size, P), x, d["o"], d["b"], _jamshidian_shared)
-            tab = tab.reshape(K, ns.size, P)
-        return acc.at[:, jnp.asarray(ns.astype(np.int32))].add(tab * fx[:, None, :])
+            v = accumulate_shared(jnp.zeros((K * ns.size, P), x.dtype), x, d["o"], d["b"], _jamshidian_shared)
+            acc = acc.at[:, jnp.asarray(ns.astype(np.int32))].add(v.reshape(K, ns.size, P) * fx[:, None, :])
+        return add_table_values(acc, x, fx, pre["tab"], tuple(int(s) for s in ns), _jamshidian_shared)
 
     def check_range(self, pre, x_abs_max) -> None:
         """OptionTableRangeError if a path's rate state left the netting tables' interval (``opt_tables``)."""

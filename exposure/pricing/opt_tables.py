@@ -13,7 +13,8 @@ u = (x - c_m) / h_k in [-1, 1]. A path with |x| > L_k gets NaN there and ``check
 
 Which terms are tabulated is decided at prepare time, per (date, trade), from an a priori bound of the interpolation
 error (Trefethen, ATAP Thm 8.2: ||f - p_n|| <= 4 M r^{-n} / (r - 1) for f analytic in the Bernstein ellipse E_r
-of the cell, |f| <= M there). On E_r the cell's u has |Re u| <= (r + 1/r)/2 = A, |Im u| <= (r - 1/r)/2 = Bi, and
+of the cell, |f| <= M there; the same bound holds in the first-kind points: |a_k| <= 2 M r^{-k} and each aliased
+T_k moves the interpolant by at most 2 |a_k|). On E_r the cell's u has |Re u| <= (r + 1/r)/2 = A, |Im u| <= (r - 1/r)/2 = Bi, and
 |erfc(z + i eta)| <= exp(eta^2) erfc(z) <= 2 exp(eta^2) (erfc as the integral of exp(-t^2) along the horizontal
 ray from z + i eta), so per unit |wgt|
 
@@ -22,7 +23,7 @@ ray from z + i eta), so per unit |wgt|
 A (date, trade) is tabulated when sum_e |wgt_e| err_e <= TOL sum_e |wgt_e| over its terms, so every netting set's
 tabulated sum is within TOL of its gross scale sum |wgt|; the rest (near the expiry the erfc is a near-step in x,
 at s = 0 a kink) keeps the direct evaluation. Shapes: Kt dates with tabulated terms, R = the batch's netting sets,
-N = CELLS x COEFS nodes per date.
+N = CELLS x COEFS nodes per date; values in the option currency until multiplied by its FX rate (base currency).
 """
 
 from __future__ import annotations
@@ -131,11 +132,14 @@ def check_range(tab, x_abs_max, what: str) -> None:
             f"rate paths are implausible (check the Hull-White volatilities)")
 
 
-def table_values(x, tab, R: int, term):
-    """(K, R, P) the tabulated netting values in the option currency: the terms ``term(x, bond, c)`` summed per row
-    on the nodes (``accumulate_shared``), each cell's Chebyshev coefficients, then per date (a scan) and path
-    Clenshaw's recurrence on its cell's coefficients (NaN where |x| > L_k; 0 on dates without tables).
-    x (K, P): the currency's state."""
+def add_table_values(acc, x, fx, tab, rows: tuple, term):
+    """acc (K, n_ns, P) + the tabulated netting values times fx: the terms ``term(x, bond, c)`` summed per row on
+    the nodes (``accumulate_shared``), each cell's Chebyshev coefficients, then per date (a scan) and path
+    Clenshaw's recurrence on its cell's coefficients, times fx (NaN where |x| > L_k), scattered into the rows
+    ``rows`` (R,: the netting set of each table row) of the dates with tables. x, fx (K, P): the currency's state
+    and FX rate."""
+    R = len(rows)
+    fx = jnp.asarray(fx)
     x = jnp.asarray(x)
     tab = cast_floats(tab, x.dtype)
     Kt, N = tab["xn"].shape
@@ -156,7 +160,7 @@ def table_values(x, tab, R: int, term):
         for j in range(COEFS - 2, 0, -1):
             b1, b2 = c(j) + 2.0 * u * b1 - b2, b1
         v = c(0) + u * b1 - b2
-        return None, jnp.where(jnp.abs(xk) <= L, v, jnp.nan)
+        return None, v * jnp.where(jnp.abs(xk) <= L, fx[d["k"]], jnp.nan)[None, :]
 
-    ys = jax.lax.scan(one_date, None, {"c": coef, "k": tab["k"], "L": tab["L"]})[1]
-    return jnp.zeros((x.shape[0], R, x.shape[1]), x.dtype).at[tab["k"]].set(ys)
+    ys = jax.lax.scan(one_date, None, {"c": coef, "k": tab["k"], "L": tab["L"]})[1]  # (Kt, R, P)
+    return acc.at[tab["k"][:, None], jnp.asarray(np.asarray(rows, dtype=np.int32))[None, :]].add(ys)
