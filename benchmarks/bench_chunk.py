@@ -62,7 +62,8 @@ def main(argv=None) -> dict:
     s = api.setup(cfg)
     market, model, grid, pf = s.market, s.built.model, s.grid, s.portfolio
     times = np.concatenate([[0.0], grid.times])
-    ctx = PricingContext(market, model, times, pf.fixings, (market.asof,) + tuple(grid.dates), grid.reporting_mask())
+    ctx = PricingContext(market, model, times, pf.fixings, (market.asof,) + tuple(grid.dates), grid.reporting_mask(),
+                         **({"option_tables": True} if "option_tables" in PricingContext.__dataclass_fields__ else {}))
     t0c = PricingContext(market, model, np.zeros(1), pf.fixings, (market.asof,))
     batches = list(pf.batches)
     c = time.process_time()
@@ -98,7 +99,8 @@ def main(argv=None) -> dict:
         per = {}
         for b, pre in zip(batches, pres):
             name = f"{type(b).__name__}:{getattr(b, 'currency', '')}:{'phys' if getattr(b, 'physical', False) else ''}:{len(b.ids)}"
-            f = jax.jit(lambda pre, view, b=b: b.netting_values(pre, view, n_ns))
+            f = jax.jit(lambda pre, view, b=b: b.add_netting_values(pre, view, n_ns) if hasattr(b, "add_netting_values")
+                        else b.netting_values(pre, view, n_ns))
             per[name] = _best(lambda f=f, pre=pre: f(pre, view), args.repeats)
         rec["batches_cpu_s"] = per
     print(json.dumps(rec, indent=1))

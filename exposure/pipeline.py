@@ -66,7 +66,7 @@ def run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | None
     market, model, grid, pf = s.market, s.built.model, s.grid, s.portfolio
     times = np.concatenate([[0.0], grid.times])
     dates = (market.asof,) + tuple(grid.dates)
-    ctx = PricingContext(market, model, times, pf.fixings, dates, grid.reporting_mask())
+    ctx = PricingContext(market, model, times, pf.fixings, dates, grid.reporting_mask(), option_tables=True)
     batches = list(pf.batches)
     pres = [b.prepare(ctx) for b in batches]
     t0_ctx = PricingContext(market, model, np.zeros(1), pf.fixings, (market.asof,))

@@ -23,6 +23,12 @@ B(s,p) - B(s,e) and the same T* from every t <= s (``lagged_float``): so before 
 is the zero bond kappa P(t,T*), exactly (payment-lag convexity included), and the coupon bond and the exercised
 swap keep their form with kappa at T* in place of b at s and -1 at p in place of -1 at e.
 
+Netting values (``add_netting_values``, the plain run's chunk program; prepared with ``PricingContext.option_tables``):
+before expiry a netting set's option terms of one date are one smooth function of x(t_k), tabulated per chunk on
+fixed nodes and interpolated per path (``opt_tables``: within 1e-13 of the netting set's gross weight by an a priori
+bound; the terms next to an expiry, where the erfc is a near-step in x, keep the formula above). Trade values, t0
+prices and the AD twins use the formula on every path. Path kernels: ``swaption_kernels``.
+
 At and after expiry:
   * cash settled: 0 from the expiry date on (the cash settlement is paid at expiry, and a payment on a
     valuation date is no longer in that date's value, as for linear trades);
@@ -47,10 +53,9 @@ import numpy as np
 from exposure.errors import TradeError
 from exposure.market.schedule import year_fraction
 from exposure.models.hw_options import pad_cashflows, swap_coupon_bond
-from exposure.pricing.normal_cdf import erfc
+from exposure.pricing.linear_eval import static_loops_enabled
 from exposure.pricing.opt_common import (
     TIME_EPS,
-    accumulate,
     accumulate_shared,
     cast_floats,
     basis_np,
@@ -59,9 +64,11 @@ from exposure.pricing.opt_common import (
     first_at_or_after,
     pad_rows,
     shared_bond_entries,
-    TINY_SD,
 )
-from exposure.pricing.view import TradeBatch
+from exposure.pricing.opt_tables import add_table_values, build_tables, check_range, netting_entries, split_terms
+from exposure.pricing.swaption_kernels import (_cash_values, _jamshidian_shared, _physical_values,
+                                               _probability_coefficients)
+from exposure.pricing.view import TradeBatch, netting_sum
 
 
 def _merge(times, amounts):
@@ -169,12 +176,35 @@ class SwaptionBatch(TradeBatch):
                              e=1.0, w=w[None, :], wgt=(-w * notional * np.sum(amts * strikes, axis=1))[None, :],
                              T=T0[None, :], g=1)
         flat = _probability_coefficients({k: np.concatenate([coupons[k], strike_leg[k]]) for k in coupons})
+        tables = self._tables(ctx, flat, sign) if ctx.option_tables else None
         # the coupon terms of a row before its strike term, coupons by maturity: the order of the sums kept
         opt, opt_bonds = shared_bond_entries(flat, "p", "q", flat.pop("T"), flat.pop("g"))
         pre = {"opt": opt, "opt_bonds": opt_bonds, "sign": sign}
+        if tables is not None:
+            pre.update(tables)
         if self.physical:
             pre.update(self._underlying(ctx, legs, lagged, specs, t, T0, notional, payer))
         return jax.tree_util.tree_map(jax.device_put, pre)  # jnp.asarray compiled a program per shape
+
+    def _tables(self, ctx, flat, sign):
+        """{"tab": the netting tables of the pre-expiry terms whose bound passes (``opt_tables``), "opt_direct",
+        "opt_direct_bonds": the other terms as ``opt``} or None (nothing tabulated); used by ``add_netting_values``
+        only (trade values, t0 prices and the AD twins keep ``opt``)."""
+        tabulate, L = split_terms(ctx, self.currency, flat, len(self.specs))
+        tab = build_tables(flat, tabulate, L, sign, self.netting_set, np.unique(self.netting_set),
+                           ctx.ccy_index(self.currency))
+        if tab is None:
+            return None
+        keep = ~tabulate
+        if not keep.any():  # one entry at weight 0: the direct part keeps its shapes
+            keep[0] = True
+        direct = {k: np.asarray(a)[keep] for k, a in flat.items()}
+        direct["wgt"] = np.where(tabulate[keep], 0.0, direct["wgt"])
+        if self.physical:  # per trade, beside the exercised swap's terms
+            opt, bonds = shared_bond_entries(direct, "p", "q", direct.pop("T"), direct.pop("g"))
+        else:  # cash: per netting set, into the tables' rows
+            opt, bonds = netting_entries(direct, sign, self.netting_set, np.unique(self.netting_set), direct["k"])
+        return {"tab": tab, "opt_direct": opt, "opt_direct_bonds": bonds}
 
     def _underlying(self, ctx, legs, lagged, specs, t, T0, notional, payer):
         """Entries of the holder's underlying swap after T0, and of its value at the exercise date."""
@@ -242,90 +272,28 @@ class SwaptionBatch(TradeBatch):
             return _physical_values(pre, view.x[ci], view.fx[ci])
         return _cash_values(pre, view.x[ci], view.fx[ci])
 
+    def add_netting_values(self, pre, view, n_netting_sets: int, acc=None):
+        """acc (K, n_netting_sets, P) or None (zeros) + the batch's netting values: with tables (a plain run's
+        prepare, ``PricingContext.option_tables``) the tabulated pre-expiry terms by their netting tables
+        (``opt_tables``, within 1e-13 of each netting set's gross weight) and the rest as ``values``."""
+        K, P = view.x.shape[1], view.x.shape[2]
+        if acc is None:
+            acc = jnp.zeros((K, n_netting_sets, P), view.x.dtype)
+        if "tab" not in pre or static_loops_enabled():
+            return acc + self.netting_values(pre, view, n_netting_sets)
+        ci = view.ccy_index(self.currency)
+        x, fx = jnp.asarray(view.x[ci]), jnp.asarray(view.fx[ci])
+        ns = np.unique(self.netting_set)
+        if self.physical:
+            direct = {k: v for k, v in pre.items() if k not in ("tab", "opt_direct", "opt_direct_bonds")}
+            direct.update(opt=pre["opt_direct"], opt_bonds=pre["opt_direct_bonds"])
+            acc = acc + netting_sum(_physical_values(direct, x, fx), self.netting_set, n_netting_sets)
+        else:  # the direct terms in (date, netting set) rows
+            d = cast_floats({"o": pre["opt_direct"], "b": pre["opt_direct_bonds"]}, x.dtype)
+            v = accumulate_shared(jnp.zeros((K * ns.size, P), x.dtype), x, d["o"], d["b"], _jamshidian_shared)
+            acc = acc.at[:, jnp.asarray(ns.astype(np.int32))].add(v.reshape(K, ns.size, P) * fx[:, None, :])
+        return add_table_values(acc, x, fx, pre["tab"], tuple(int(s) for s in ns), _jamshidian_shared)
 
-# At s ~ 0 the probability is the exercise indicator 1{w g > 0}: the cdf's argument is scaled by this factor, so
-# that erfc gives exactly 0 or 2 (|g| >= 1e-100 is far below a rounding of the state; g = 0 exactly has
-# probability 0) and its derivative exactly 0, as the indicator's.
-_STEP = 1e200
-
-
-def _probability_coefficients(c: dict) -> dict:
-    """Entries with the cdf argument folded into one multiply-add per path (NumPy, prepare time):
-
-        N(w (h - e s)) = 0.5 erfc(a0 + a1 x),   h = g/s + s/2,  g = alpha - beta x,
-        a0 = -w (alpha/s + (0.5 - e) s) / sqrt 2,   a1 = w beta / (s sqrt 2)
-
-    (a0 = -w alpha _STEP, a1 = w beta _STEP at s ~ 0); the 0.5 goes into the weight (exact)."""
-    s, w, alpha, beta = c["s"], c["w"], c["alpha"], c["beta"]
-    live = s > TINY_SD
-    ss = np.where(live, s, 1.0)
-    r2 = 0.7071067811865476
-    a0 = np.where(live, -w * (alpha / ss + (0.5 - c["e"]) * ss) * r2, -w * alpha * _STEP)
-    a1 = np.where(live, w * beta / ss * r2, w * beta * _STEP)
-    return {"p": c["p"], "q": c["q"], "a0": a0, "a1": a1, "wgt": 0.5 * c["wgt"], "k": c["k"], "i": c["i"],
-            "row": c["row"], "T": c["T"], "g": c["g"]}
-
-
-def _jamshidian_terms(x, c):
-    """wgt P(t, T) Pr, P = exp(p - q x), Pr = N(w (h - e s)) = 0.5 erfc(a0 + a1 x) (``_probability_coefficients``,
-    the 0.5 in wgt): with e = 0 the coupon leg of a zero-bond option, w P(t,S) N(w h); with e = 1 the strike
-    leg, w K P(t,T0) N(w (h - s)) (the sign is in wgt). At s ~ 0 (the expiry) Pr is the exercise indicator
-    1{w g > 0}. x: (C, P)."""
-    col = lambda name: c[name][:, None]  # noqa: E731
-    return col("wgt") * jnp.exp(col("p") - col("q") * x) * erfc(col("a0") + col("a1") * x)
-
-
-def _jamshidian_shared(x, bond, c):
-    """``_jamshidian_terms`` with the bond P(t, T) from the chunk's table (``accumulate_shared``): same values."""
-    col = lambda name: c[name][:, None]  # noqa: E731
-    return col("wgt") * bond * erfc(col("a0") + col("a1") * x)
-
-
-def _flow_terms(ind=None):
-    def fn(x, c):
-        v = c["amt"][:, None] * jnp.exp(c["lnA"][:, None] - c["B"][:, None] * x)
-        return v if ind is None else v * ind[c["i"]]
-
-    return fn
-
-
-def _flow_shared():
-    def fn(x, bond, c):
-        return c["amt"][:, None] * bond
-
-    return fn
-
-
-def _running_terms(x_all, ind=None):
-    """The float coupon in its fixed phase: w F P(t, e), F = exp(c0' + Bfix x(fixing date)) (lnA_e in c0)."""
-    def fn(x, c):
-        v = c["w"][:, None] * jnp.exp(c["c0"][:, None] + c["Bfix"][:, None] * x_all[c["m"]] - c["B_e"][:, None] * x)
-        return v if ind is None else v * ind[c["i"]]
-
-    return fn
-
-
-@jax.jit
-def _cash_values(pre, x_all, fx):
-    pre = cast_floats(pre, x_all.dtype)
-    (K, P), n = x_all.shape, pre["sign"].shape[0]
-    acc = accumulate_shared(jnp.zeros((K * n, P), x_all.dtype), x_all, pre["opt"], pre["opt_bonds"],
-                            _jamshidian_shared)
-    return acc.reshape(K, n, P) * pre["sign"][None, :, None] * fx[:, None, :]
-
-
-@jax.jit
-def _physical_values(pre, x_all, fx):
-    pre = cast_floats(pre, x_all.dtype)
-    (K, P), n = x_all.shape, pre["sign"].shape[0]
-    swap_ex = accumulate(jnp.zeros((n, P), x_all.dtype), x_all, pre["ex_flows"], _flow_terms())
-    swap_ex = accumulate(swap_ex, x_all, pre["ex_run"], _running_terms(x_all))
-    ind = (swap_ex > 0.0).astype(x_all.dtype)  # (n, P): the holder exercised
-    acc = accumulate_shared(jnp.zeros((K * n, P), x_all.dtype), x_all, pre["opt"], pre["opt_bonds"],
-                            _jamshidian_shared)
-    # The swap's rows (t_k > T0) are not the option's (t_k <= T0): its terms are summed without the exercise
-    # indicator, which multiplies the sum at the end (0 or 1: exactly the sum of the terms times it).
-    acc = accumulate_shared(acc, x_all, pre["flows"], pre["flow_bonds"], _flow_shared())
-    acc = accumulate(acc, x_all, pre["run"], _running_terms(x_all))
-    exercised = jnp.where(pre["after"][:, :, None], ind[None], 1.0)
-    return acc.reshape(K, n, P) * exercised * pre["sign"][None, :, None] * fx[:, None, :]
+    def check_range(self, pre, x_abs_max) -> None:
+        """OptionTableRangeError if a path's rate state left the netting tables' interval (``opt_tables``)."""
+        check_range(pre.get("tab"), x_abs_max, repr(self))

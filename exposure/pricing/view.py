@@ -81,6 +81,9 @@ class PricingContext:
     # (K,) bool: the dates whose state any trade may read (t0, valuation and close-out dates; see
     # ``TimeGrid.reporting_mask``); the others are event dates, read only by the trades they belong to. None: all.
     readable: np.ndarray | None = None
+    # Options prepare netting-set tables of their smooth pre-expiry terms (``opt_tables``): the plain run's
+    # chunk program only (the AD twins and what-if price without them).
+    option_tables: bool = False
 
     def ccy_index(self, ccy: str) -> int:
         return self.model.currencies.index(ccy)

@@ -23,7 +23,8 @@ import numpy as np
 
 from exposure.pricing.normal_cdf import erfc
 from exposure.pricing.opt_common import CHUNK, accumulate, cast_floats
-from exposure.pricing.opt_swaption import SwaptionBatch, _flow_terms, _running_terms
+from exposure.pricing.opt_swaption import SwaptionBatch
+from exposure.pricing.swaption_kernels import _flow_terms, _running_terms
 from exposure.risk.ns_common import ns_sum, sg
 
 _TWO_OVER_SQRT_PI = 1.1283791670955126

@@ -29,7 +29,8 @@ import numpy as np
 from exposure.models.hw_options import pad_cashflows, swap_coupon_bond
 from exposure.pricing.opt_common import (TIME_EPS, TINY_SD, entries, first_at_or_after, pad_rows,
                                          shared_bond_entries)
-from exposure.pricing.opt_swaption import _STEP, SwaptionBatch, _merge
+from exposure.pricing.opt_swaption import SwaptionBatch, _merge
+from exposure.pricing.swaption_kernels import _STEP
 from exposure.risk.twin_common import (CurveSet, OneCurrencyTwin, RateTwin, block_gather, check_structure,
                                        coupon_c0, coupon_phase, gather, root_ift, safe_sqrt, with_source)
 

@@ -1,0 +1,166 @@
+"""Netting-set tables of option terms that are smooth functions of one rate state.
+
+Before its expiry a swaption is worth a deterministic function of its currency's state x(t_k) alone (Jamshidian,
+``opt_swaption``), so at date t_k the sum of a netting set's option terms is one function of x:
+
+    f_{ns,k}(x) = sum_e sign_i wgt_e exp(p_e - q_e x) erfc(a0_e + a1_e x)      (e: the set's terms at date k)
+
+It is evaluated once per chunk on fixed nodes and interpolated per path, instead of every term per path. The
+interval [-L_k, L_k], L_k = |E x(t_k)| + BOUND_SD sd(x(t_k)) from the model alone (``linear_moments._state_bound``:
+the same on every chunk, whatever its paths), is cut into CELLS equal cells of half-width h_k = L_k / CELLS, each
+interpolated at its COEFS Chebyshev points of the first kind and evaluated by Clenshaw's recurrence in the local
+u = (x - c_m) / h_k in [-1, 1]. A path with |x| > L_k gets NaN there and ``check_range`` names it.
+
+Which terms are tabulated is decided at prepare time, per (date, trade), from an a priori bound of the interpolation
+error (Trefethen, ATAP Thm 8.2: ||f - p_n|| <= 4 M r^{-n} / (r - 1) for f analytic in the Bernstein ellipse E_r
+of the cell, |f| <= M there; the same bound holds in the first-kind points: |a_k| <= 2 M r^{-k} and each aliased
+T_k moves the interpolant by at most 2 |a_k|). On E_r the cell's u has |Re u| <= (r + 1/r)/2 = A, |Im u| <= (r - 1/r)/2 = Bi, and
+|erfc(z + i eta)| <= exp(eta^2) erfc(z) <= 2 exp(eta^2) (erfc as the integral of exp(-t^2) along the horizontal
+ray from z + i eta), so per unit |wgt|
+
+    err_e <= min_r 8 exp(p_e + |q_e| (L_k - h_k + A h_k) + (|a1_e| h_k Bi)^2) r^{-(COEFS - 1)} / (r - 1).
+
+A (date, trade) is tabulated when sum_e |wgt_e| err_e <= TOL sum_e |wgt_e| over its terms, so every netting set's
+tabulated sum is within TOL of its gross scale sum |wgt|; the rest (near the expiry the erfc is a near-step in x,
+at s = 0 a kink) keeps the direct evaluation. Shapes: Kt dates with tabulated terms, R = the batch's netting sets,
+N = CELLS x COEFS nodes per date; values in the option currency until multiplied by its FX rate (base currency).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from exposure.errors import ExposureError
+from exposure.pricing.linear_moments import _state_bound
+from exposure.pricing.opt_common import accumulate_shared, cast_floats, shared_bond_entries
+
+CELLS = 32  # cells of [-L_k, L_k]
+COEFS = 16  # Chebyshev coefficients per cell (degree COEFS - 1)
+TOL = 2.5e-14  # bound on the tabulated error per unit of gross weight (1e-13 asked; margin for the rounding)
+_R = np.array([1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0])  # ellipse parameters tried
+
+
+class OptionTableRangeError(ExposureError, ValueError):
+    """A simulated rate state is outside the interval an option netting table covers."""
+
+
+def chebyshev_points(n1: int) -> np.ndarray:
+    """u_j = cos(pi (j + 1/2) / n1), j < n1: the Chebyshev points of the first kind on [-1, 1]."""
+    return np.cos(np.pi * (np.arange(n1) + 0.5) / n1)
+
+
+def chebyshev_matrix(n1: int) -> np.ndarray:
+    """(n1, n1) C with c_l = sum_j C[l, j] f(u_j) the coefficients of the interpolant sum_l c_l T_l(u)."""
+    l, j = np.arange(n1)[:, None], np.arange(n1)[None, :]
+    c = (2.0 / n1) * np.cos(np.pi * l * (j + 0.5) / n1)
+    c[0] *= 0.5
+    return c
+
+
+def error_bound(p, q, a1, L, cells: int = CELLS, coefs: int = COEFS) -> np.ndarray:
+    """The module docstring's err_e per unit |wgt| (inf where it cannot be bounded, e.g. a1 ~ 1e200 at s = 0)."""
+    h = L / cells
+    A, Bi = 0.5 * (_R + 1.0 / _R), 0.5 * (_R - 1.0 / _R)
+    with np.errstate(over="ignore", invalid="ignore"):
+        ln = ((p + np.abs(q) * (L - h))[:, None] + (np.abs(q) * h)[:, None] * A[None]
+              + ((np.abs(a1) * h)[:, None] * Bi[None]) ** 2 + np.log(8.0 / (_R - 1.0)) - (coefs - 1) * np.log(_R))
+        out = np.exp(np.min(np.where(np.isfinite(ln), ln, np.inf), axis=1))
+    return np.where(np.isfinite(out), out, np.inf)
+
+
+def split_terms(ctx, ccy: str, flat: dict, n_trades: int):
+    """(tabulate (L,) bool, L_k (K,)) for the unpadded entries ``flat`` (``entries(..., chunk=1)``; keys p, q, a1,
+    wgt, k, i): True for every entry of a (date, trade) whose bound passes (module docstring)."""
+    L = _state_bound(ctx, [ccy])[:, 0]
+    k, i, wgt = np.asarray(flat["k"]), np.asarray(flat["i"]), np.abs(np.asarray(flat["wgt"], dtype=np.float64))
+    err = error_bound(np.asarray(flat["p"]), np.asarray(flat["q"]), np.asarray(flat["a1"]), L[k])
+    key = k.astype(np.int64) * n_trades + i
+    size = L.size * n_trades
+    with np.errstate(invalid="ignore"):
+        bound = np.bincount(key, weights=np.where(wgt > 0.0, wgt * err, 0.0), minlength=size)
+    gross = np.bincount(key, weights=wgt, minlength=size)
+    good = (bound <= TOL * gross) & (L > 0.0).repeat(n_trades)
+    return good[key], L
+
+
+def netting_entries(sub: dict, sign, ns_of_trade, ns_list, k) -> tuple:
+    """(entries, blocks) of ``shared_bond_entries`` for the unpadded entries ``sub`` (keys p, q, a0, a1, wgt, i, T,
+    g) summed per (date, netting set): rows k R + r (k (L,) the date index, r the trade's netting set in
+    ``ns_list``, R its length), weights times the trade's ``sign``. The terms of a row may be summed in any order
+    (an interpolation, or values that are rounded once more anyway), so every entry gets its own row for the bond
+    sharing's order check."""
+    i = np.asarray(sub["i"])
+    r = np.searchsorted(ns_list, np.asarray(ns_of_trade)[i]).astype(np.int32)
+    k = np.asarray(k, dtype=np.int32)
+    flat = {"p": sub["p"], "q": sub["q"], "a0": sub["a0"], "a1": sub["a1"], "wgt": sub["wgt"] * sign[i], "k": k,
+            "trow": k * np.int32(len(ns_list)) + r, "row": np.arange(k.size, dtype=np.int32)}
+    ent, blocks = shared_bond_entries(flat, "p", "q", sub["T"], sub["g"])
+    return {"row": ent["trow"], "a0": ent["a0"], "a1": ent["a1"], "wgt": ent["wgt"]}, blocks
+
+
+def build_tables(flat: dict, mask, L, sign, ns_of_trade, ns_list, ccy_index: int) -> dict | None:
+    """The prepared table data of the entries ``flat[mask]`` (their weights times the trade's ``sign``), rows
+    (date, netting set): {"ent", "blocks"} (``netting_entries``, rows kt R + r), "xn" (Kt, N) nodes, "L" (Kt,),
+    "k" (Kt,) date indices, "ci" the currency's index; None when no entry is tabulated."""
+    if not np.any(mask):
+        return None
+    sub = {name: np.asarray(a)[mask] for name, a in flat.items()}
+    kk = np.unique(sub["k"])
+    ent, blocks = netting_entries(sub, sign, ns_of_trade, ns_list, np.searchsorted(kk, sub["k"]))
+    Lk = L[kk]
+    h = Lk / CELLS
+    centres = -Lk[:, None] + (2.0 * np.arange(CELLS) + 1.0)[None, :] * h[:, None]  # (Kt, CELLS)
+    xn = (centres[:, :, None] + h[:, None, None] * chebyshev_points(COEFS)[None, None, :]).reshape(kk.size, -1)
+    return {"ent": ent, "blocks": blocks, "xn": xn, "L": Lk, "k": kk.astype(np.int32),
+            "ci": np.int32(ccy_index)}
+
+
+def check_range(tab, x_abs_max, what: str) -> None:
+    """Raise OptionTableRangeError if max over paths of |x| (x_abs_max (n_ccy, K), NumPy) exceeds a table's L_k."""
+    if tab is None:
+        return
+    k, L = np.asarray(tab["k"]), np.asarray(tab["L"])
+    seen = np.asarray(x_abs_max)[int(np.asarray(tab["ci"])), k]
+    bad = np.flatnonzero(~(seen <= L))
+    if bad.size:
+        j = bad[0]
+        raise OptionTableRangeError(
+            f"{what}: a simulated rate state |x| = {seen[j]:.4g} at date index {int(k[j])} is outside the option "
+            f"netting table's interval [-{L[j]:.4g}, {L[j]:.4g}] (|mean| + 8 sd of the model's state); the model's "
+            f"rate paths are implausible (check the Hull-White volatilities)")
+
+
+def add_table_values(acc, x, fx, tab, rows: tuple, term):
+    """acc (K, n_ns, P) + the tabulated netting values times fx: the terms ``term(x, bond, c)`` summed per row on
+    the nodes (``accumulate_shared``), each cell's Chebyshev coefficients, then per date (a scan) and path
+    Clenshaw's recurrence on its cell's coefficients, times fx (NaN where |x| > L_k), scattered into the rows
+    ``rows`` (R,: the netting set of each table row) of the dates with tables. x, fx (K, P): the currency's state
+    and FX rate."""
+    R = len(rows)
+    fx = jnp.asarray(fx)
+    x = jnp.asarray(x)
+    tab = cast_floats(tab, x.dtype)
+    Kt, N = tab["xn"].shape
+    vals = accumulate_shared(jnp.zeros((Kt * R, N), x.dtype), tab["xn"], tab["ent"], tab["blocks"], term)
+    cm = jnp.asarray(chebyshev_matrix(COEFS), x.dtype)
+    # (Kt, COEFS, R CELLS): one gather per coefficient of each row's cell, no (P, R, COEFS) temporary
+    coef = jnp.einsum("krmj,lj->klrm", vals.reshape(Kt, R, CELLS, COEFS), cm).reshape(Kt, COEFS, R * CELLS)
+    base = jnp.asarray(np.arange(R, dtype=np.int32) * CELLS)[:, None]
+
+    def one_date(_, d):
+        xk, L = x[d["k"]], d["L"]
+        y = (xk + L) * (CELLS / (2.0 * L))
+        m = jnp.clip(jnp.floor(y), 0, CELLS - 1)
+        u = (2.0 * (y - m) - 1.0)[None, :]
+        idx = base + m.astype(jnp.int32)[None, :]  # (R, P)
+        c = lambda j: jnp.take(d["c"][j], idx)  # noqa: E731
+        b1, b2 = c(COEFS - 1), jnp.zeros(idx.shape, x.dtype)
+        for j in range(COEFS - 2, 0, -1):
+            b1, b2 = c(j) + 2.0 * u * b1 - b2, b1
+        v = c(0) + u * b1 - b2
+        return None, v * jnp.where(jnp.abs(xk) <= L, fx[d["k"]], jnp.nan)[None, :]
+
+    ys = jax.lax.scan(one_date, None, {"c": coef, "k": tab["k"], "L": tab["L"]})[1]  # (Kt, R, P)
+    return acc.at[tab["k"][:, None], jnp.asarray(np.asarray(rows, dtype=np.int32))[None, :]].add(ys)

@@ -1,0 +1,115 @@
+"""Netting-set tables of swaption terms (``pricing.opt_tables``): the interpolated netting sums against the direct
+per-term sums (the Jamshidian formula on every path), within 1e-13 of each netting set's gross weight over the
+whole interval [-L_k, L_k]; the tables' sensitivity to their node count; chunk-size invariance; the named range
+error outside the interval."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+
+import exposure.pricing.opt_tables as T
+from exposure.pricing.linear_moments import _state_bound
+from exposure.pricing.view import PricingContext
+from tests.test_option_pricing import MARKET, MODEL, _view, batch, trade
+
+TIMES = np.array([0.0, 0.25, 0.9, 1.6, 2.4, 2.95, 3.5, 4.2, 5.0])
+
+
+def _book(settlement):
+    """Four USD swaptions in two netting sets, long and short, payer and receiver, expiries 1.5Y to 5Y."""
+    rows = [("A", "2Y", "7Y", 0.036, True, True), ("B", "3Y", "10Y", 0.031, False, True),
+            ("C", "5Y", "8Y", 0.04, True, False), ("D", "18M", "5Y", 0.033, False, False)]
+    specs = [trade("Swaption", id=i, currency="USD", notional=1e7, expiry=e, maturity=m, fixed_rate=k, payer=p,
+                   long=lg, settlement=settlement, fixed_tenor="1Y", float_tenor="3M") for i, e, m, k, p, lg in rows]
+    b = batch(*specs)
+    b.netting_set = np.array([0, 1, 0, 1])
+    return b
+
+
+def _paths(P=41):
+    """x over the whole table interval of every date (its two ends included), USD only."""
+    c = PricingContext(MARKET, MODEL, TIMES, None, ())
+    L = _state_bound(c, ["USD"])[:, 0]
+    u = np.linspace(-1.0, 1.0, P)
+    return L[:, None] * u[None, :], L
+
+
+@functools.lru_cache(maxsize=None)
+def _base(settlement):
+    """(batch, pre, tabulated, direct) on the 41 states of ``_paths``: shared by the tests below."""
+    b = _book(settlement)
+    return (b,) + _sums(b, _paths()[0])
+
+
+def _sums(b, x, ctx_tables=True):
+    c = PricingContext(MARKET, MODEL, TIMES, None, (), option_tables=ctx_tables)
+    pre = b.prepare(c)
+    view = _view(TIMES, x)
+    return pre, np.asarray(b.add_netting_values(pre, view, 2)), np.asarray(b.netting_values(pre, view, 2))
+
+
+def _gross(b, pre):
+    """sum |wgt| of each (date, netting set)'s pre-expiry terms."""
+    o = pre["opt"]
+    g = np.zeros((TIMES.size, 2))
+    np.add.at(g, (np.asarray(o["k"]), b.netting_set[np.asarray(o["i"])]), np.abs(np.asarray(o["wgt"])))
+    return g
+
+
+@pytest.mark.parametrize("settlement", ["cash", "physical"])
+def test_tabulated_netting_sums_match_the_direct_sums(settlement):
+    b, pre, tab, direct = _base(settlement)
+    n_tab = int(np.sum(np.asarray(pre["tab"]["ent"]["wgt"]) != 0.0))
+    n_dir = int(np.sum(np.asarray(pre["opt_direct"]["wgt"]) != 0.0))
+    assert n_tab > n_dir > 0  # most terms tabulated, the ones next to an expiry (2.95 y: 3Y) not
+    assert np.all(np.isfinite(tab))
+    err = np.max(np.abs(tab - direct), axis=2)
+    assert np.all(err <= 1e-13 * _gross(b, pre)), (err / np.maximum(_gross(b, pre), 1e-300)).max()
+    assert np.abs(direct).max() > 1e4  # not a comparison of zeros
+
+
+def test_cutting_the_nodes_breaks_the_bound(monkeypatch):
+    """The tables are sized by their error bound: with fewer Chebyshev coefficients per cell than the bound
+    assumed (or fewer cells) the same comparison fails, so the test above can."""
+    b, pre, tab, direct = _base("cash")
+    x, _ = _paths()
+    base = np.max(np.abs(tab - direct), axis=2) / np.maximum(_gross(b, pre), 1e-300)
+    for name, value in (("COEFS", 10), ("CELLS", 6)):
+        with monkeypatch.context() as m:
+            m.setattr(T, name, value)  # the bound keeps its own sizes (error_bound's defaults)
+            pre_c, tab_c, direct_c = _sums(b, x)
+        cut = np.max(np.abs(tab_c - direct_c), axis=2) / np.maximum(_gross(b, pre_c), 1e-300)
+        assert cut.max() > 1e-13 > base.max(), (name, cut.max(), base.max())
+
+
+def test_tables_are_chunk_invariant():
+    b, _, whole, _ = _base("physical")
+    x, _ = _paths()
+    _, first, _ = _sums(b, x[:, :13])
+    _, rest, _ = _sums(b, x[:, 13:])
+    assert np.array_equal(whole, np.concatenate([first, rest], axis=2))
+
+
+def test_a_state_outside_the_interval_is_a_named_error():
+    b = _book("cash")
+    x, L = _paths()
+    k = 4
+    x[k, 2] = 1.01 * L[k]
+    pre, tab, _ = _sums(b, x)
+    assert np.all(np.isnan(tab[k, :, 2])) and np.all(np.isfinite(np.delete(tab, 2, axis=2)))
+    x_abs_max = np.zeros((3, TIMES.size))
+    x_abs_max[0] = np.abs(x).max(axis=1)
+    with pytest.raises(T.OptionTableRangeError, match="date index 4"):
+        b.check_range(pre, x_abs_max)
+    x_abs_max[0, k] = L[k]  # the interval's end is inside
+    b.check_range(pre, x_abs_max)
+
+
+def test_without_tables_the_batch_prices_directly():
+    b = _book("cash")
+    x, _ = _paths()
+    pre, tab, direct = _sums(b, x, ctx_tables=False)
+    assert "tab" not in pre and np.array_equal(tab, direct)
