@@ -116,18 +116,10 @@ def _command(cmd: str, overrides: list[str], worker) -> int:
 
 
 def _program_hint(cfg) -> str | None:
-    """The composed config without output.dir (runs into other folders use the same programs), for
-    exposure.simulation.programs.load_ahead; None where it cannot be written out."""
-    import json
+    """``exposure.confignode.program_hint``: the config without output.dir."""
+    from exposure.confignode import program_hint
 
-    from omegaconf import OmegaConf
-
-    try:
-        plain = OmegaConf.to_container(cfg, resolve=True)
-        plain.get("output", {}).pop("dir", None)
-        return json.dumps(plain, sort_keys=True, default=str)
-    except Exception:  # noqa: BLE001 - an unresolvable interpolation fails in api.run with its own message
-        return None
+    return program_hint(cfg)
 
 
 def _os_line(exc) -> str:

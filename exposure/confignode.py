@@ -113,3 +113,22 @@ def merged(cfg, updates: Mapping) -> ConfigNode:
         return out
 
     return ConfigNode(deep(to_plain(cfg), to_plain(updates)))
+
+
+def program_hint(cfg) -> str | None:
+    """The composed config (a ConfigNode, or the DictConfig a caller below the API passes) as JSON without
+    output.dir (runs into other folders use the same programs), for exposure.simulation.programs.load_ahead;
+    None where it cannot be written out."""
+    import json
+
+    try:
+        if isinstance(cfg, ConfigNode):
+            plain = to_plain(cfg, enum_values=True)
+        else:
+            from omegaconf import OmegaConf
+
+            plain = OmegaConf.to_container(cfg, resolve=True)
+        plain.get("output", {}).pop("dir", None)
+        return json.dumps(plain, sort_keys=True, default=str)
+    except Exception:  # noqa: BLE001 - an unresolvable interpolation fails in the run with its own message
+        return None

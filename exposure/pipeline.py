@@ -18,7 +18,7 @@ from exposure.aggregation.values_cube import values_cube
 from exposure.setup import Setup, path_generator, setup
 from exposure.checkpoint import NoCheckpoint
 from exposure.chunks import ChunkJob, first_nonfinite
-from exposure.confignode import config_yaml, merged
+from exposure.confignode import config_yaml, merged, program_hint
 from exposure.cluster import chunk_outputs, cluster_settings
 from exposure.errors import ConfigError, NonFiniteError
 from exposure.memory import run_memory_plan
@@ -47,6 +47,22 @@ class RunResults:
 
 def run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | None = None,
                  checkpoint=None, on_results=None, write: bool = True) -> RunResults:
+    """``_run_pipeline``; a run with risk.method=ad loads the stored executables its last such run used (the
+    reverse pass's and the set-up's kept programs, ``exposure.risk.kept``) on a background thread while the plain
+    run computes (``exposure.simulation.programs.load_ahead``: None with the cache off or when a caller, the CLI's
+    ``exposure run``, already loads ahead)."""
+    from exposure.simulation.programs import finish_ahead, load_ahead
+
+    method = getattr(cfg.get("risk"), "method", "none")
+    ahead = load_ahead(program_hint(cfg)) if str(getattr(method, "value", method)) == "ad" else None
+    try:
+        return _run_pipeline(cfg, s, progress, out_dir, checkpoint, on_results, write)
+    finally:
+        finish_ahead(ahead)
+
+
+def _run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | None = None,
+                  checkpoint=None, on_results=None, write: bool = True) -> RunResults:
     """The whole chain; files written under ``out_dir`` (default cfg.output.dir; ``exposure.api.run`` passes
     the staging folder that becomes cfg.output.dir when the run succeeds, see exposure.run_folder).
     checkpoint: an ``exposure.checkpoint.Checkpoint`` journaling every chunk (and replaying those of a killed

@@ -101,3 +101,37 @@ def test_a_stale_or_foreign_list_loads_nothing_it_should_not(cache_dir, tmp_path
     assert programs_ahead.read_list(listed) == []
     jax.config.update("jax_compilation_cache_dir", None)  # cache off: nothing ahead
     assert programs.load_ahead("book A") is None
+
+
+def test_an_ad_run_loads_ahead_under_its_config_and_finishes(monkeypatch):
+    """run_pipeline with risk.method=ad loads the last such run's programs ahead (hint: the config without
+    output.dir) and finishes the loading when the run ends, also when it fails; other runs load nothing ahead."""
+    from omegaconf import OmegaConf
+
+    from exposure import pipeline
+
+    calls = []
+    monkeypatch.setattr(programs, "load_ahead", lambda hint: calls.append(("load", hint)) or "ahead")
+    monkeypatch.setattr(programs, "finish_ahead", lambda a: calls.append(("finish", a)))
+    monkeypatch.setattr(pipeline, "_run_pipeline", lambda cfg, *a: calls.append(("run",)) or "res")
+    ad = OmegaConf.create({"risk": {"method": "ad"}, "output": {"dir": "/tmp/a"}, "x": 1})
+    assert pipeline.run_pipeline(ad) == "res"
+    hint = pipeline.program_hint(OmegaConf.merge(ad, {"output": {"dir": "/elsewhere"}}))
+    assert calls == [("load", hint), ("run",), ("finish", "ahead")] and "/tmp/a" not in hint
+    calls.clear()
+    for cfg in (OmegaConf.create({"risk": {"method": "none"}}), OmegaConf.create({"x": 1})):
+        assert pipeline.run_pipeline(cfg) == "res"
+    assert calls == [("run",), ("finish", None)] * 2  # finish_ahead(None): nothing
+    calls.clear()
+    from exposure.confignode import ConfigNode, to_plain
+
+    node = ConfigNode(to_plain(ad))  # as exposure.api passes it: the same hint
+    assert pipeline.program_hint(node) == hint
+
+    def fails(cfg, *a):
+        raise RuntimeError("run failed")
+
+    monkeypatch.setattr(pipeline, "_run_pipeline", fails)
+    with pytest.raises(RuntimeError):
+        pipeline.run_pipeline(ad)
+    assert calls == [("load", hint), ("finish", "ahead")]

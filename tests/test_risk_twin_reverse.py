@@ -12,7 +12,8 @@ leaf scaled by 1 / the largest |dpres| of that leaf over the factors, so that ev
     builds, the amounts by two cash-flow generations) to 1e-9 of the largest |remainder| (measured 1.9e-10 at the
     setup step 0.1, 6e-10 at 0.03, 1.8e-9 at 0.01: the reference's rounding in its central differences, ~eps/h; the
     reverse form has no step);
-  * the amounts' Jacobian equals the central difference of ``cashflows.generate`` at the moved markets;
+  * the amounts' Jacobian equals the central difference of ``cashflows.generate`` at the moved markets, and its
+    products of exponentials (``setup_amounts.LogDual``) the general dual numbers' to 1e-14 of the largest entry;
   * FX/equity vols, swaption quotes, HW sigma, mean reversions, correlations: ``VolReverse`` and
     ``setup_vols_reverse.VolModelReverse`` (the model layer's cotangent once, the vol bootstraps transposed, the
     option twins with R and the market variance as inputs) equal <G, dS/de> with dS/de = ``stage.tangent`` (the
@@ -134,6 +135,11 @@ def test_amount_jacobian_equals_central_difference(base, curves):
     for i, tw in rev.twins.items():
         jac = amount_jacobian(tw.batch, s.market, tw.cf)
         assert jac is not None
+        ref = amount_jacobian(tw.batch, s.market, tw.cf, dual=True)  # every number a general Dual
+        assert list(ref) == list(jac)
+        for cid in ref:
+            for got, want in zip(jac[cid][1:], ref[cid][1:]):
+                np.testing.assert_allclose(got, want, rtol=0, atol=1e-14 * np.abs(want).max(initial=0.0))
         for f in fs:
             moved = moved_curve_of(s.market, f)
             if moved is None or id(moved) not in tw.amount_curves:

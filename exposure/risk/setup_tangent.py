@@ -47,10 +47,21 @@ def context(cfg, s, S, static) -> _Context:
         strip = str(getattr(ic.calibrate, "value", ic.calibrate))
         if strip != "none":
             quotes = calibration_quotes(s.market, ccy, ic, strip)
-            ift[ccy] = (CalibrationIFT(quotes, model.hw[i], s.market.curves[ccy]), i, s.market.swaption_vols[ccy])
+            ift[ccy] = (_kept_jacobian(CalibrationIFT(quotes, model.hw[i], s.market.curves[ccy])), i,
+                        s.market.swaption_vols[ccy])
     ctx = _Context(static, ModelTangent(model, s.grid, static, S), ift)
     _CACHE[:] = [ctx]
     return ctx
+
+
+def _kept_jacobian(ift):
+    """ift with its jitted Jacobian of the calibration equations through a kept executable (``kept``, keyed by
+    the quotes, times and solution it closes over): a warm run neither traces nor lowers it."""
+    from exposure.risk.kept import digest, kept
+
+    jac, key = ift._jac, digest({k: v for k, v in vars(ift).items() if k != "_jac"})
+    ift._jac = lambda *args: kept(jac, "ad_calibration_jacobian", key, args)
+    return ift
 
 
 def calibrated_moves(ctx: _Context, factor, markets, step: float) -> dict:

@@ -30,7 +30,7 @@ import threading
 from exposure import disk_cache
 
 MAX_STORED = 256  # lists kept per cache folder (one per configuration run), least recently used removed
-MAX_LISTED = 16  # programs listed per configuration: a run uses a handful
+MAX_LISTED = 32  # programs listed per configuration: a run uses a handful, an AD run (risk.method=ad) about 17
 
 
 class Ahead:
