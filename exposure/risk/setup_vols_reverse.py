@@ -18,8 +18,9 @@ response goes through the bootstrap transposed, once for all pillars of an asset
     dvalues = E J^-1 dw,   dw_i = 2 vol_i T_i size   =>   d measure / dvol_i = 2 vol_i T_i size (J^-T E' g)_i
 
 (E: the last piece repeated; ``AssetVol.pieces_tangent``; market forward vols: that map's transpose).
-The pricing data is ``vol_pres``'s (the twins' sigma where only sigma moves, the FX/equity option twins with the
-correlation and the market variance as inputs, central differences of prepare for the rest).
+The pricing data is ``pres_part``'s (the twins' sigma where only sigma moves, the FX/equity option twins with the
+correlation and the market variance as inputs (``setup_vols_options``), central differences of prepare for the
+rest: a mean reversion's batches).
 """
 
 from __future__ import annotations
@@ -184,10 +185,12 @@ class VolModelReverse:
         return out + pres_part(rev, vctx, factor, th, dsig, moved)
 
 
-def pres_part(rev, vctx, factor, th, dsig, moved) -> np.ndarray:
+def pres_part(rev, vctx, factor, th, dsig, moved, twins: bool = True) -> np.ndarray:
     """<G_pres, dpres/de> of a vol or model factor along theta's move th (``setup_vols.theta_direction``): the
-    twins' dot products where only Hull-White sigma moves, the batches' central differences at the first-order
-    moved model otherwise (``twin_reverse.VolReverse``'s)."""
+    twins' dot products where only Hull-White sigma moves and, for an FX / equity vol or a correlation, on the FX /
+    equity option batches (``setup_vols_options``; twins=False: their central differences, the reference), the
+    batches' central differences at the first-order moved model otherwise (a mean reversion: the twins hold a
+    fixed) (``twin_reverse.VolReverse``'s)."""
     from exposure.risk import setup_vols as sv
     from exposure.risk.state import batch_difference
     from exposure.risk.twins import sigma_only
@@ -203,9 +206,11 @@ def pres_part(rev, vctx, factor, th, dsig, moved) -> np.ndarray:
     else:
         diff = [i for i, b in enumerate(batches) if vctx.layout[i][1] and (
             sv.reads(b) is None or sv.reads(b) & moved)]
-        if factor.factor_type in VOL_OPTION_TYPES and rev.twin_reverse().mode == "vjp":  # the FX / equity option
-            # twins with R and w_mkt as inputs (their one backward pass: only where the options go in reverse)
-            opt = option_cotangents(rev)
+        if twins and factor.factor_type in VOL_OPTION_TYPES and not np.any(th["a"]):  # the FX / equity option
+            # twins with R and w_mkt as inputs: their cotangents once (with every option twin's in "vjp" mode)
+            from exposure.risk.setup_vols_options import option_vol_cotangents
+
+            opt = option_cotangents(rev) if rev.twin_reverse().mode == "vjp" else option_vol_cotangents(rev)
             out = out + opt.part(factor, th, dsig)
             diff = [i for i in diff if i not in opt.twins]
     if diff:
@@ -218,21 +223,6 @@ def pres_part(rev, vctx, factor, th, dsig, moved) -> np.ndarray:
     return out
 
 
-class _Extended:
-    """A twin seen with x0 extended by R and w_mkt (``twin_options``' optional inputs)."""
-
-    def __init__(self, tw, R0):
-        import jax.numpy as jnp
-
-        self.tw, self._x0 = tw, dict(tw.x0(), R=jnp.asarray(R0), wmkt=jnp.asarray(tw.w_mkt))
-
-    def x0(self):
-        return self._x0
-
-    def leaves(self, x):
-        return self.tw.leaves(x)
-
-
 class OptionCotangents:
     """g_x = (dleaves/dx)' G_pres of every option twin (``twins.option_twins``), the FX / equity ones on x =
     (curves, sigma, fx/eq vol pieces, R, w_mkt), once by one vjp (``twin_reverse.twin_cotangents``): the curve,
@@ -242,38 +232,21 @@ class OptionCotangents:
     correlation (NumPy, the option expiries only)."""
 
     def __init__(self, rev):
-        from exposure.risk.twin_options import EquityOptionPresTwin, FxOptionPresTwin
+        from exposure.risk.setup_vols_options import extended_twins
         from exposure.risk.twin_reverse import twin_cotangents
 
         self.rev = rev
-        ext = (FxOptionPresTwin, EquityOptionPresTwin)
         options = {i: tw for i, tw in rev.pt.twins.items() if i not in rev.twins}
-        self.twins = {i: tw for i, tw in options.items() if isinstance(tw, ext)}
-        R0 = np.asarray(rev.model.correlation, np.float64)
-        self.g = twin_cotangents(rev, {i: _Extended(tw, R0) if isinstance(tw, ext) else tw for i, tw in options.items()})
+        ext = extended_twins(rev)
+        self.twins = {i: e.tw for i, e in ext.items()}
+        self.g = twin_cotangents(rev, {i: ext.get(i, tw) for i, tw in options.items()})
 
     def part(self, factor, th, dsig) -> np.ndarray:
-        import dataclasses
+        from exposure.risk.setup_vols_options import option_directions
+        from exposure.risk.twin_reverse import _dot
 
-        from exposure.pricing.opt_common import variance_between_np
-        from exposure.pricing.opt_fx import pair_variance
-        from exposure.risk import setup_vols as sv
-        from exposure.risk.twin_options import FxOptionPresTwin
-        from exposure.risk.twin_reverse import _dot, direction
-
-        rev, out = self.rev, np.zeros(self.rev.n_out)
-        model, market, h = rev.model, rev.s.market, rev.step
-        fx = list(th["fx_vol"])
-        eq = list(th["eq_vol"])
-        mk = tuple(sv.moved_market(market, factor, e) for e in (h, -h))
-        md = tuple(dataclasses.replace(model, correlation=np.asarray(model.correlation) + e * th["R"]) for e in (h, -h))
-        for i, tw in self.twins.items():
-            dx = direction(tw, market, None, dsig, fx, eq, model)
-            if isinstance(tw, FxOptionPresTwin):
-                w = [pair_variance(m, d, tw.batch.foreign, tw.batch.domestic, 0.0, tw.T) for m, d in zip(mk, md)]
-            else:
-                w = [variance_between_np(m.equities[tw.batch.name].vol, np.zeros_like(tw.T), tw.T) for m in mk]
-            dx["R"], dx["wmkt"] = np.asarray(th["R"], np.float64), (w[0] - w[1]) / (2.0 * h)
+        out = np.zeros(self.rev.n_out)
+        for i, dx in option_directions(self.rev, self.twins, factor, th, dsig).items():
             out += _dot(self.g[i], dx)
         return out
 

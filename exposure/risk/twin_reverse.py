@@ -18,7 +18,8 @@ and dx/de is small and cheap per factor:
 ``TwinReverse`` holds the option twins' g_x (``ReverseSetup`` holds the linear twins') and the folded amounts;
 ``VolReverse`` takes FX/equity vol pillars and model parameters (``setup_vols``) with the model arrays by the run's
 compiled jvp (as the per-factor tangent) and the pricing data by these dot products where only Hull-White sigma
-moves, by the batches' own central differences otherwise. The per-factor forms (``ReverseSetup.
+moves, the FX / equity option batches of a vol or correlation factor by their extended twins' cotangents
+(``setup_vols_options``), by the batches' own central differences otherwise. The per-factor forms (``ReverseSetup.
 per_factor_remainder``, ``stage.tangent``) stay the reference (tests/test_risk_twin_reverse.py).
 """
 
@@ -28,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from exposure.risk.kept import digest, kept
+from exposure.risk.kept import digest, kept, shapes
 from exposure.risk.setup_pres import LinearPresTwin
 from exposure.risk.twins import named_leaves
 
@@ -52,15 +53,17 @@ def _dot(g, d) -> np.ndarray:
     return out
 
 
-def twin_cotangents(rev, twins: dict) -> dict:
+def twin_cotangents(rev, twins: dict, kind: str | None = None) -> dict:
     """{batch index: g_x (x's pytree, leading axis n_out)} of ``twins`` by one vjp of their leaves (rows in
-    groups of ROWS)."""
+    groups of ROWS); ``kind``: keep the program compiled across runs under that name (``kept``, the twins by
+    content)."""
     if not twins:
         return {}
     f = lambda xs: {i: named_leaves(twins[i].leaves(x)) for i, x in xs.items()}  # noqa: E731
     x0 = {i: tw.x0() for i, tw in twins.items()}
+    key = None if kind is None else digest(twins)
     cot = {}
-    for i, names in jax.eval_shape(f, x0).items():
+    for i, names in (jax.eval_shape(f, x0) if key is None else shapes(f, kind + "_shapes", key, x0)).items():
         paths = rev.pt.base[i][2]
         cot[i] = {}
         for name in names:
@@ -78,7 +81,7 @@ def twin_cotangents(rev, twins: dict) -> dict:
         _, vjp = jax.vjp(f, xs)
         return jax.lax.map(jax.vmap(lambda r: vjp(r)[0]), c)
 
-    g = jax.jit(rows)(x0, cot)
+    g = kept(jax.jit(rows), kind, key, (x0, cot))
     return jax.tree_util.tree_map(lambda a: np.asarray(a).reshape((groups * B,) + a.shape[2:])[:n], g)
 
 
@@ -246,9 +249,10 @@ class VolReverse:
     """FX/equity vol pillars and model parameters (``setup_vols.covered``) against one run's G: the model arrays
     by the run's compiled jvp along theta's move (``setup_vols.theta_direction``, as the per-factor tangent), the
     twins' pricing data by dot products with their one-time cotangents where only Hull-White sigma moves
-    (SwaptionVol, HWSigma: the FX/equity vol pieces' response is theta's own), every other batch that reads what
-    moved by its central difference at the first-order moved model (``setup_vols.pres_tangent``'s). The XVA
-    weights read no vol or model parameter."""
+    (SwaptionVol, HWSigma: the FX/equity vol pieces' response is theta's own), the FX / equity option batches of a
+    vol or correlation factor likewise (``setup_vols_options``), every other batch that reads what moved by its
+    central difference at the first-order moved model (``setup_vols.pres_tangent``'s). The XVA weights read no vol
+    or model parameter."""
 
     def __init__(self, rev, G):
         self.rev = rev
