@@ -122,12 +122,8 @@ def program_hint(cfg) -> str | None:
     import json
 
     try:
-        if isinstance(cfg, ConfigNode):
-            plain = to_plain(cfg, enum_values=True)
-        else:
-            from omegaconf import OmegaConf
-
-            plain = OmegaConf.to_container(cfg, resolve=True)
+        # a DictConfig is a Mapping whose items resolve on access: nothing below the API imports OmegaConf
+        plain = to_plain(cfg, enum_values=True)
         plain.get("output", {}).pop("dir", None)
         return json.dumps(plain, sort_keys=True, default=str)
     except Exception:  # noqa: BLE001 - an unresolvable interpolation fails in the run with its own message
