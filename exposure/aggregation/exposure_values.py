@@ -8,6 +8,13 @@ V the netting-set value (base currency, undiscounted), C the variation margin he
 IA = independent amount held - posted, fx base units per unit of collateral currency (1 for base-currency
 collateral). Without a margin period of risk the close-out date is the valuation date. Shapes: values
 (K_all, n_ns, p) on the chunk's date axis; outputs (K, n_ns, p) at the K valuation dates.
+
+Exposure dates: a netting set without a CSA has X(t_k) = V(t_k) at the valuation date, with or without an MPoR
+(the margin period of risk only delays collateral); trade-level EPE/ENE are stand-alone and uncollateralised.
+
+Discounting with a margin period of risk follows ORE: X is measured at the close-out date t + MPoR and deflated
+with the numeraire of the valuation (default) date t; P(0, t) is at the valuation date (an O(r * MPoR)
+approximation of discounting from the close-out date).
 """
 
 from __future__ import annotations

@@ -110,3 +110,12 @@ def empty_cube(n_ns: int, K: int, n_paths: int, dtype, with_collateral: bool) ->
     if with_collateral:
         cube["collateral"] = np.zeros((n_ns, K, n_paths), dtype=dtype)
     return cube
+
+
+def store_chunk(cube: dict, start: int, stop: int, X, N, coll) -> None:
+    """Paths [start, stop) into ``empty_cube``'s arrays: X and coll (K, n_ns, p) (coll None without any CSA) as
+    (n_ns, K, p), the numeraire N (K, p)."""
+    cube["exposure"][:, :, start:stop] = np.transpose(X, (1, 0, 2))
+    cube["numeraire"][:, start:stop] = N
+    if coll is not None:
+        cube["collateral"][:, :, start:stop] = np.transpose(coll, (1, 0, 2))

@@ -22,14 +22,7 @@ with the collateralised and funding values X, F per path in ``exposure_values``,
                     FundingENE} and weights given up front (``path_functionals.PathFunctionalSums``).
 
 Results are arrays (n_netting_sets, K[, nq]) (``ExposureMeasures.netting``) and (n_trades, K[, nq])
-(``ExposureMeasures.trade``).
-
-Exposure dates: a netting set without a CSA has X(t_k) = V(t_k) at the valuation date, with or without an MPoR
-(the margin period of risk only delays collateral); trade-level EPE/ENE are stand-alone and uncollateralised.
-
-Discounting with a margin period of risk follows ORE: X is measured at the close-out date t + MPoR and deflated
-with the numeraire of the valuation (default) date t; P(0, t) is at the valuation date (an O(r * MPoR)
-approximation of discounting from the close-out date).
+(``ExposureMeasures.trade``). Exposure dates and discounting with a margin period of risk: ``exposure_values``.
 """
 
 from __future__ import annotations
@@ -45,7 +38,7 @@ from exposure.aggregation.exposure_values import (at_closeout, collateralise, cs
                                                   functional_amounts, trade_exposure_values)
 from exposure.aggregation.measure_set import (FUNCTIONAL_BASES, FUNDING_BASES, ExposureMeasures, empty_cube,
                                               netting_profiles, reduced_functionals, reduced_profiles,
-                                              trade_profiles)
+                                              store_chunk, trade_profiles)
 from exposure.aggregation.path_functionals import PathFunctionalSums
 from exposure.aggregation.quantiles import DEFAULT_MEMORY_BUDGET, DEFAULT_QUANTILES
 from exposure.aggregation.block_totals import BlockTotals
@@ -239,10 +232,7 @@ class ExposureAggregator:
             a_pos, a_neg = allocation_paths(tv_exp, self.trade_netting_index, X, self.allocation_limit)
             self._trade_acc.add(start, stop, tv, N, extras={"AllocatedEPE": a_pos, "AllocatedENE": a_neg})
         if self.cube is not None:
-            self.cube["exposure"][:, :, start:stop] = np.transpose(X, (1, 0, 2))
-            self.cube["numeraire"][:, start:stop] = N
-            if coll is not None:
-                self.cube["collateral"][:, :, start:stop] = np.transpose(coll, (1, 0, 2))
+            store_chunk(self.cube, start, stop, X, N, coll)
         self._next = stop
 
     # -- the end ---------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import numpy as np
 
 from exposure.errors import ConfigError, MarketDataError
 from exposure.market.curves import DiscountCurve
+from exposure.market.snapshot_sources import bootstrapped, with_ore_market
 from exposure.dates import model_time, parse_date, tenor_time
 
 _CCY = re.compile(r"^[A-Z]{3}$")
@@ -161,7 +162,7 @@ def build_market(mc) -> MarketSnapshot:
     """MarketSnapshot from a ``MarketConfig`` node; raises ConfigError naming the first bad key."""
     asof = parse_date(mc.asof, "market.asof")
     base = str(mc.base_currency)
-    mc = _with_ore_market(mc, asof, base)
+    mc = with_ore_market(mc, asof, base)
     for ccy in mc.curves:
         if not _CCY.match(str(ccy)):
             raise ConfigError(f"market.curves.{ccy}", "currency codes are three upper-case letters (ISO 4217)")
@@ -171,7 +172,7 @@ def build_market(mc) -> MarketSnapshot:
         if name in curves:
             raise ConfigError(f"market.curve_inputs.curves.{name}",
                               f"curve '{name}' is also given as zero rates in market.curves: give one of the two")
-    boot = _bootstrapped(asof, ci, curves)
+    boot = bootstrapped(asof, ci, curves)
     curves.update({n: c for n, c in boot.curves.items() if _CCY.match(n)} if boot else {})
     if not curves:
         raise ConfigError("market.curves", "no discount curve is given (market.curves or market.curve_inputs)")
@@ -217,62 +218,6 @@ def build_market(mc) -> MarketSnapshot:
     swvols = {ccy: _swaption_vols(asof, ccy, sc, curves) for ccy, sc in mc.swaption_vols.items()}
     credit = {n: build_credit(asof, cc, f"market.credit.{n}", n, curves[base]) for n, cc in mc.credit.items()}
     return MarketSnapshot(asof, base, curves, indices, fx_spots, fx_vols, equities, swvols, credit, str(mc.own_name))
-
-
-def _resolve(path: str, key: str) -> str:
-    """``path`` as given, else relative to the project root (the parent of the exposure package)."""
-    import os
-
-    if os.path.exists(path):
-        return path
-    alt = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), path)
-    if not os.path.exists(alt):
-        raise ConfigError(key, f"file not found: {path}")
-    return alt
-
-
-def _with_ore_market(mc, asof, base):
-    """``mc`` with the quotes of ``market.curve_inputs.ore_market`` underneath (see ``market.ore_market``)."""
-    from exposure.market.config_view import merged
-
-    ore = ore_market_of(mc, asof, base)
-    return mc if ore is None else merged(mc, ore.config)
-
-
-def ore_market_of(mc, asof, base):
-    """The ``OreMarket`` of ``market.curve_inputs.ore_market`` (None without one); errors name the config key."""
-    ci = getattr(mc, "curve_inputs", None)
-    path = getattr(ci, "ore_market", None) if ci is not None else None
-    if not path:
-        return None
-    from exposure.market.ore_market import market_from_ore
-
-    path = _resolve(str(path), "market.curve_inputs.ore_market")
-    conventions = None
-    cpath = getattr(ci, "ore_conventions", None)
-    if cpath:
-        from exposure.market.ore_conventions import read_conventions
-
-        ccpath = getattr(ci, "ore_curveconfig", None)
-        try:
-            conventions = read_conventions(_resolve(str(cpath), "market.curve_inputs.ore_conventions"),
-                                           _resolve(str(ccpath), "market.curve_inputs.ore_curveconfig") if ccpath
-                                           else None)
-        except MarketDataError as exc:
-            raise ConfigError("market.curve_inputs.ore_conventions", str(exc)) from None
-    try:
-        return market_from_ore(path, asof, base, conventions)
-    except MarketDataError as exc:
-        raise ConfigError("market.curve_inputs.ore_market", str(exc)) from None
-
-
-def _bootstrapped(asof, ci, known):
-    """The curves of ``market.curve_inputs`` (None when absent); see ``exposure.market.curve_inputs``."""
-    if ci is None:
-        return None
-    from exposure.market.curve_inputs import build_input_curves
-
-    return build_input_curves(asof, ci, known)
 
 
 def _bootstrapped_indices(boot, configured) -> dict:

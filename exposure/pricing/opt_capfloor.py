@@ -8,7 +8,7 @@ index's forwarding curve over the discount curve, 1 on a single curve). At t_k:
   * t_k <= f_j (fixing ahead): at f_j the caplet is worth (b_j P(f,s)/P(f,e) - (1 + K tau_j))^+ P(f,p), so
     under the p_j-forward measure it is Black on F = b_j P(t,s) P(t,p) / P(t,e) e^C struck at (1 + K tau_j)
     P(t,p), with sd (B(f,e) - B(f,s)) sd(x(f) | x(t)) and the payment-lag convexity C = (B(f,s) - B(f,e))
-    (B(f,p) - B(f,e)) Var[x(f) | x(t)]: the formula of ``opt_common.zbo`` (call for a cap, put for a floor),
+    (B(f,p) - B(f,e)) Var[x(f) | x(t)]: the formula of ``opt_closed_form.zbo`` (call for a cap, put for a floor),
     live terms only. Without a payment lag (p = e, C = 0) it is the option to exchange bonds (1 + K tau_j)
     (k_j P(f,s) - P(f,e))^+, k_j = b_j / (1 + K tau_j), i.e. (1 + K tau_j) ZBO_put(t_k; s_j, e_j, k_j) as
     ``hw_options.caplet`` when also f_j = s_j;
@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from exposure.market.schedule import year_fraction
+from exposure.pricing.opt_closed_form import zbo
 from exposure.pricing.opt_common import (
     TIME_EPS,
     accumulate,
@@ -37,7 +38,6 @@ from exposure.pricing.opt_common import (
     current_coupons,
     entries,
     pad_rows,
-    zbo,
 )
 from exposure.pricing.view import TradeBatch
 

@@ -1,4 +1,4 @@
-"""Shared pieces of the option pricers: business days, grid look-ups, and the path kernels.
+"""Shared pieces of the option pricers: business days, grid look-ups, the sparse terms and fixed-phase coupons.
 
 Deterministic coefficients (bond intercepts, slopes, option vols) are precomputed by each batch's
 ``prepare``; on a path only exp, erfc (``normal_cdf``) and multiply-adds remain. FX and equity options are
@@ -8,17 +8,8 @@ dead at a given date (expired, fixed, paid) or padding: ``entries`` lists the li
 terms once in ``prepare`` and ``accumulate`` evaluates them in chunks of CHUNK with a scatter-add into
 the (K n, P) result, so the work follows the number of live terms. Terms discounted by the same bond
 P(t_k, T) (trades of one currency share payment dates) are sorted together and evaluated in blocks that compute
-the bond once (``shared_bond_entries`` / ``accumulate_shared``), with the same sums bit for bit.
-
-Hull-White zero-bond option with precomputed coefficients (the closed form of
-``exposure.models.hw_options.zero_bond_option``, rearranged so that every deterministic part is hoisted
-out of the path loop):
-
-    g = ln[P(t,S) / (K P(t,T))] = alpha - beta x,      v = ln[K P(t,T)] = gamma - delta x,
-    ZBO = w [ e^{g+v} N(w h) - e^v N(w (h - s)) ],     h = g/s + s/2,   s = B(T,S) sqrt(Var[x(T)|x(t)]),
-
-with alpha = lnA(t,S) - lnA(t,T) - ln K, beta = B(t,S) - B(t,T), gamma = ln K + lnA(t,T), delta = B(t,T),
-and the intrinsic value max(w (e^{g+v} - e^v), 0) when s is ~0 (t = T or zero vol), as in hw_options.
+the bond once (``shared_bond_entries`` / ``accumulate_shared``), with the same sums bit for bit. The closed
+forms evaluated per term (Hull-White zero-bond option, Black) are in ``opt_closed_form``.
 """
 
 from __future__ import annotations
@@ -30,7 +21,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from exposure.market.schedule import WEEKENDS_ONLY
-from exposure.pricing.normal_cdf import ndtr
 
 # Same threshold as hw_options: below it the option is worth its intrinsic value.
 TINY_SD = 1e-14
@@ -62,37 +52,7 @@ def pad_rows(rows, fill=0.0, width=None):
     return out
 
 
-# ---- kernels (traced) --------------------------------------------------------------------------------
-# The normal cdf N(x) = erfc(-x / sqrt 2) / 2 of ``normal_cdf``: one exponential and one division per element
-# (XLA's erfc costs 1.5x on CPU); relative accuracy in the lower tail, absolute ~1e-16 in the upper.
-
-
-def zbo(x, c):
-    """sum of wgt ZBO over entries: x (C, P) each entry's state; c: (C,) arrays alpha, beta, gamma, delta, s,
-    w (+1 call / -1 put), wgt (see the module docstring). Returns (C, P)."""
-    col = lambda name: c[name][:, None]  # noqa: E731
-    g = col("alpha") - col("beta") * x
-    v = col("gamma") - col("delta") * x
-    w = col("w")
-    live = col("s") > TINY_SD
-    ss = jnp.where(live, col("s"), 1.0)
-    h = g / ss + 0.5 * ss
-    ps = jnp.exp(g + v)
-    kp = jnp.exp(v)
-    closed = w * (ps * ndtr(w * h) - kp * ndtr(w * (h - ss)))
-    return col("wgt") * jnp.where(live, closed, jnp.maximum(w * (ps - kp), 0.0))
-
-
-def black_log(ln_f, ln_k, sd, w):
-    """Undiscounted Black value from logs: w [F N(w d1) - K N(w d2)], F = e^{ln_f}, K = e^{ln_k}; sd may be 0."""
-    live = sd > TINY_SD
-    ss = jnp.where(live, sd, 1.0)
-    d1 = (ln_f - ln_k) / ss + 0.5 * ss
-    f, k = jnp.exp(ln_f), jnp.exp(ln_k)
-    closed = w * (f * ndtr(w * d1) - k * ndtr(w * (d1 - ss)))
-    return jnp.where(live, closed, jnp.maximum(w * (f - k), 0.0))
-
-
+# ---- traced helpers ---------------------------------------------------------------------------------
 def cast_floats(tree, dtype):
     """The floating-point leaves of ``tree`` in ``dtype`` (the view's: float32 runs stay float32)."""
     def cast(a):

@@ -26,9 +26,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from exposure.models.forward_variance import equity_log_forward, forward_variance
+from exposure.pricing.opt_closed_form import black_log
 from exposure.pricing.opt_common import (
     TIME_EPS,
-    black_log,
     cast_floats,
     map_dates,
     variance_between_np,

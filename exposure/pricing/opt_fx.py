@@ -37,9 +37,9 @@ import numpy as np
 
 from exposure.models.forward_variance import forward_variance, fx_log_forward
 from exposure.pricing.linear import static_loops_enabled
+from exposure.pricing.opt_closed_form import black_log
 from exposure.pricing.opt_common import (
     TIME_EPS,
-    black_log,
     cast_floats,
     variance_between_np,
 )

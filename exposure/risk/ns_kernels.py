@@ -33,7 +33,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from exposure.pricing.linear import COUPON_CHUNK, LinearBatch
-from exposure.pricing.opt_common import black_log, cast_floats
+from exposure.pricing.opt_closed_form import black_log
+from exposure.pricing.opt_common import cast_floats
 from exposure.pricing.opt_fx import FX_CHUNK, FxOptionBatch
 from exposure.pricing.opt_swaption import SwaptionBatch
 from exposure.risk.ns_common import _zero, ns_sum, sg

@@ -54,7 +54,8 @@ def resolve(cfg):
     """(cfg', OreQuotes) of a config with ``market.curve_inputs.ore_market`` (module docstring), (cfg, None)
     without one. Raises the market's ConfigError (file and line) for a bad file."""
     from exposure.market.config_view import merged
-    from exposure.market.snapshot import ore_market_of, parse_date
+    from exposure.dates import parse_date
+    from exposure.market.snapshot_sources import ore_market_of
 
     mc = cfg.market
     ci = getattr(mc, "curve_inputs", None)
