@@ -132,35 +132,65 @@ def check_range(tab, x_abs_max, what: str) -> None:
             f"rate paths are implausible (check the Hull-White volatilities)")
 
 
-def add_table_values(acc, x, fx, tab, rows: tuple, term):
-    """acc (K, n_ns, P) + the tabulated netting values times fx: the terms ``term(x, bond, c)`` summed per row on
-    the nodes (``accumulate_shared``), each cell's Chebyshev coefficients, then per date (a scan) and path
-    Clenshaw's recurrence on its cell's coefficients, times fx (NaN where |x| > L_k), scattered into the rows
-    ``rows`` (R,: the netting set of each table row) of the dates with tables. x, fx (K, P): the currency's state
-    and FX rate."""
-    R = len(rows)
-    fx = jnp.asarray(fx)
-    x = jnp.asarray(x)
-    tab = cast_floats(tab, x.dtype)
-    Kt, N = tab["xn"].shape
-    vals = accumulate_shared(jnp.zeros((Kt * R, N), x.dtype), tab["xn"], tab["ent"], tab["blocks"], term)
-    cm = jnp.asarray(chebyshev_matrix(COEFS), x.dtype)
-    # (Kt, COEFS, R CELLS): one gather per coefficient of each row's cell, no (P, R, COEFS) temporary
-    coef = jnp.einsum("krmj,lj->klrm", vals.reshape(Kt, R, CELLS, COEFS), cm).reshape(Kt, COEFS, R * CELLS)
-    base = jnp.asarray(np.arange(R, dtype=np.int32) * CELLS)[:, None]
+def table_part(tab, rows: tuple, term) -> dict:
+    """One batch's share of ``add_tables``: its table (``build_tables``), the netting set of each table row
+    (R,) and the kernel ``term(x, bond, c)`` of its entries."""
+    return {"tab": tab, "rows": tuple(int(r) for r in rows), "term": term}
 
-    def one_date(_, d):
-        xk, L = x[d["k"]], d["L"]
+
+def _coefficients(parts, Rm: int, dtype):
+    """(S, COEFS, Rm CELLS) Chebyshev coefficients of every part's rows, parts' dates one after the other (S in
+    all), rows padded to Rm (zeros): the terms summed per row on the nodes by one ``accumulate_shared`` loop per
+    distinct (block size, kernel) (all the swaption batches: one), rows kt R + r moved to (kt + offset) Rm + r."""
+    off = np.cumsum([0] + [p["tab"]["k"].shape[0] for p in parts])
+    groups: dict = {}
+    for p, o in zip(parts, off):
+        ent, blk = p["tab"]["ent"], p["tab"]["blocks"]
+        s, R = ent["row"].shape[0] // blk["k"].shape[0], len(p["rows"])
+        ent = dict(ent, row=ent["row"] + np.int32(o * Rm) + (ent["row"] // np.int32(R)) * np.int32(Rm - R))
+        groups.setdefault((s, p["term"]), []).append((ent, dict(blk, k=blk["k"] + np.int32(o))))
+    xn = jnp.concatenate([jnp.asarray(p["tab"]["xn"], dtype) for p in parts])
+    vals = jnp.zeros((int(off[-1]) * Rm, xn.shape[1]), dtype)
+    for (_, term), members in groups.items():
+        cat = lambda i: jax.tree_util.tree_map(lambda *a: jnp.concatenate(a), *[m[i] for m in members])  # noqa: E731
+        ent, blk = cast_floats(cat(0), dtype), cast_floats(cat(1), dtype)
+        vals = accumulate_shared(vals, xn, ent, blk, term)
+    cm = jnp.asarray(chebyshev_matrix(COEFS), dtype)
+    # one gather per coefficient of each row's cell in the Clenshaw loop, no (P, R, COEFS) temporary
+    return jnp.einsum("krmj,lj->klrm", vals.reshape(-1, Rm, CELLS, COEFS), cm).reshape(-1, COEFS, Rm * CELLS)
+
+
+def add_tables(acc, x_all, fx_all, parts: list):
+    """acc (K, n_ns, P) + the tabulated netting values of every part (``table_part``, any currencies) times fx:
+    the nodes' values and coefficients of all parts together (``_coefficients``), then one scan over all parts'
+    dates, rows padded to the widest part (padding rows dropped), per step and path Clenshaw's recurrence on
+    its cell's coefficients, times fx (NaN where |x| > L_k), added into the running total (no (Kt, R, P) array):
+    the loops serve every swaption batch of a run. x_all, fx_all (n_ccy, K, P): states and FX rates."""
+    if not parts:
+        return acc
+    n_ns, x_all, fx_all = acc.shape[1], jnp.asarray(x_all), jnp.asarray(fx_all)
+    Rm = max(len(p["rows"]) for p in parts)
+    rows = [np.broadcast_to(np.r_[np.asarray(p["rows"], dtype=np.int32), np.full(Rm - len(p["rows"]), n_ns, np.int32)],
+                            (p["tab"]["k"].shape[0], Rm)) for p in parts]
+    xs = {"c": _coefficients(parts, Rm, acc.dtype), "k": jnp.concatenate([p["tab"]["k"] for p in parts]),
+          "L": jnp.concatenate([jnp.asarray(p["tab"]["L"], acc.dtype) for p in parts]),
+          "ci": jnp.concatenate([jnp.broadcast_to(jnp.asarray(p["tab"]["ci"], jnp.int32), p["tab"]["k"].shape)
+                                 for p in parts]),
+          "rows": jnp.asarray(np.concatenate(rows))}
+    base = jnp.asarray(np.arange(Rm, dtype=np.int32) * CELLS)[:, None]
+
+    def one_step(acc, d):
+        xk, L = x_all[d["ci"], d["k"]], d["L"]
         y = (xk + L) * (CELLS / (2.0 * L))
         m = jnp.clip(jnp.floor(y), 0, CELLS - 1)
         u = (2.0 * (y - m) - 1.0)[None, :]
-        idx = base + m.astype(jnp.int32)[None, :]  # (R, P)
+        idx = base + m.astype(jnp.int32)[None, :]  # (Rm, P)
         c = lambda j: jnp.take(d["c"][j], idx)  # noqa: E731
-        b1, b2 = c(COEFS - 1), jnp.zeros(idx.shape, x.dtype)
+        b1, b2 = c(COEFS - 1), jnp.zeros(idx.shape, acc.dtype)
         for j in range(COEFS - 2, 0, -1):
             b1, b2 = c(j) + 2.0 * u * b1 - b2, b1
-        v = c(0) + u * b1 - b2
-        return None, v * jnp.where(jnp.abs(xk) <= L, fx[d["k"]], jnp.nan)[None, :]
+        v = (c(0) + u * b1 - b2) * jnp.where(jnp.abs(xk) <= L, fx_all[d["ci"], d["k"]], jnp.nan)[None, :]
+        return acc.at[d["k"], d["rows"]].add(v, mode="drop"), None
 
-    ys = jax.lax.scan(one_date, None, {"c": coef, "k": tab["k"], "L": tab["L"]})[1]  # (Kt, R, P)
-    return acc.at[tab["k"][:, None], jnp.asarray(np.asarray(rows, dtype=np.int32))[None, :]].add(ys)
+    return jax.lax.scan(one_step, acc, xs)[0]
+
