@@ -115,10 +115,14 @@ def test_without_tables_the_batch_prices_directly():
     assert "tab" not in pre and np.array_equal(tab, direct)
 
 
-def test_all_batches_tables_in_one_loop_match_each_batch_alone():
-    """``chunks.netting_total`` adds every swaption batch's tables in one loop (``opt_tables.add_tables``: rows
-    padded to the widest batch, currencies as data): the same sums as each batch alone, to rounding."""
+@pytest.mark.parametrize("step_cost", [4, 0])
+def test_all_batches_tables_in_one_loop_match_each_batch_alone(monkeypatch, step_cost):
+    """``chunks.netting_total`` adds every swaption batch's tables in one loop (``opt_tables.add_tables``: steps of
+    W rows, currencies as data): the same sums as each batch alone, to rounding. Step cost 4: W = 2 (padding
+    rows); 0: W = 1 (the two-row batch in two row groups)."""
     from exposure.chunks import netting_total
+
+    monkeypatch.setattr(T, "STEP_COST", step_cost)
 
     cash = _book("cash")
     phys = batch(trade("Swaption", id="E", currency="USD", notional=5e6, expiry="2Y", maturity="6Y", fixed_rate=0.035,
