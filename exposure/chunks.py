@@ -20,6 +20,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from exposure.pricing.opt_swaption import SwaptionBatch
+from exposure.pricing.opt_tables import add_tables
 from exposure.pricing.view import PathView
 from exposure.simulation.programs import batch_digest, exported
 
@@ -128,16 +130,22 @@ def netting_total(batches, pres, view, n_ns: int):
     """(K, n_ns, P): sum over batches of their netting values, in batch order; a batch with
     ``add_netting_values`` (linear batches, FX options) adds its rows into the running total inside its own scan
     over dates instead of materialising a (K, n_out, P) array of its own: the same values to about one ulp of the
-    netting set's gross value (an FX option batch adds its trades in expiry order)."""
-    ns = None
+    netting set's gross value (an FX option batch adds its trades in expiry order). The swaption batches' netting
+    tables (``opt_tables``) are added last, all batches in one loop (``add_tables``): the program's compilation
+    does not grow with their number."""
+    ns, tables = None, []
     for b, pre in zip(batches, pres):
         add = getattr(b, "add_netting_values", None)
-        if add is not None:
+        if isinstance(b, SwaptionBatch):  # netting tables: one loop for all batches, after the loop
+            ns = add(pre, view, n_ns, ns, tables=tables)
+        elif add is not None:
             ns = add(pre, view, n_ns, ns)
         else:
             v = b.netting_values(pre, view, n_ns)
             ns = v if ns is None else ns + v
-    return ns if ns is not None else jnp.zeros((view.x.shape[1], n_ns, view.x.shape[2]), view.x.dtype)
+    if ns is None:
+        ns = jnp.zeros((view.x.shape[1], n_ns, view.x.shape[2]), view.x.dtype)
+    return add_tables(ns, view.x, view.fx, tables)
 
 
 def pricing_function(batches, n_ns: int, model, trade_level: bool, example_args):

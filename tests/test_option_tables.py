@@ -113,3 +113,33 @@ def test_without_tables_the_batch_prices_directly():
     x, _ = _paths()
     pre, tab, direct = _sums(b, x, ctx_tables=False)
     assert "tab" not in pre and np.array_equal(tab, direct)
+
+
+@pytest.mark.parametrize("step_cost", [4, 0])
+def test_all_batches_tables_in_one_loop_match_each_batch_alone(monkeypatch, step_cost):
+    """``chunks.netting_total`` adds every swaption batch's tables in one loop (``opt_tables.add_tables``: steps of
+    W rows, currencies as data): the same sums as each batch alone, to rounding. Step cost 4: W = 2 (padding
+    rows); 0: W = 1 (the two-row batch in two row groups)."""
+    from exposure.chunks import netting_total
+
+    monkeypatch.setattr(T, "STEP_COST", step_cost)
+
+    cash = _book("cash")
+    phys = batch(trade("Swaption", id="E", currency="USD", notional=5e6, expiry="2Y", maturity="6Y", fixed_rate=0.035,
+                       payer=True, long=True, settlement="physical", fixed_tenor="1Y", float_tenor="3M"))
+    phys.netting_set = np.array([2])  # one row: padded to the cash batch's two
+    eur = batch(trade("Swaption", id="F", currency="EUR", notional=8e6, expiry="3Y", maturity="9Y", fixed_rate=0.025,
+                      payer=False, long=False, settlement="cash", fixed_tenor="1Y", float_tenor="6M"))
+    eur.netting_set = np.array([1])
+    c = PricingContext(MARKET, MODEL, TIMES, None, (), option_tables=True)
+    x, _ = _paths()
+    view = _view(TIMES, x)
+    view.x[1] = _state_bound(c, ["EUR"])[:, 0, None] * np.linspace(1.0, -1.0, x.shape[1])[None, :]
+    batches = [cash, phys, eur]
+    pres = [b.prepare(c) for b in batches]
+    assert all("tab" in p for p in pres)
+    together = np.asarray(netting_total(batches, pres, view, 3))
+    alone = sum(np.asarray(b.add_netting_values(p, view, 3)) for b, p in zip(batches, pres))
+    scale = np.abs(alone).max(axis=(0, 2))
+    assert np.all(scale > 1e4) and np.all(np.isfinite(together))
+    assert np.all(np.abs(together - alone).max(axis=(0, 2)) <= 1e-15 * scale)

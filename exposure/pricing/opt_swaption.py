@@ -65,7 +65,7 @@ from exposure.pricing.opt_common import (
     pad_rows,
     shared_bond_entries,
 )
-from exposure.pricing.opt_tables import add_table_values, build_tables, check_range, netting_entries, split_terms
+from exposure.pricing.opt_tables import add_tables, build_tables, check_range, netting_entries, split_terms, table_part
 from exposure.pricing.swaption_kernels import (_cash_values, _jamshidian_shared, _physical_values,
                                                _probability_coefficients)
 from exposure.pricing.view import TradeBatch, netting_sum
@@ -272,18 +272,16 @@ class SwaptionBatch(TradeBatch):
             return _physical_values(pre, view.x[ci], view.fx[ci])
         return _cash_values(pre, view.x[ci], view.fx[ci])
 
-    def add_netting_values(self, pre, view, n_netting_sets: int, acc=None):
+    def add_netting_values(self, pre, view, n_netting_sets: int, acc=None, tables: list | None = None):
         """acc (K, n_netting_sets, P) or None (zeros) + the batch's netting values: with tables (a plain run's
         prepare, ``PricingContext.option_tables``) the tabulated pre-expiry terms by their netting tables
-        (``opt_tables``, within 1e-13 of each netting set's gross weight) and the rest as ``values``."""
-        K, P = view.x.shape[1], view.x.shape[2]
-        if acc is None:
-            acc = jnp.zeros((K, n_netting_sets, P), view.x.dtype)
+        (``opt_tables``, within 1e-13 of each netting set's gross weight) and the rest as ``values``; with a list
+        ``tables`` their ``table_part`` goes there instead (``chunks.netting_total``: one loop for all batches)."""
+        K, P, ci = view.x.shape[1], view.x.shape[2], view.ccy_index(self.currency)
+        acc = jnp.zeros((K, n_netting_sets, P), view.x.dtype) if acc is None else acc
         if "tab" not in pre or static_loops_enabled():
             return acc + self.netting_values(pre, view, n_netting_sets)
-        ci = view.ccy_index(self.currency)
-        x, fx = jnp.asarray(view.x[ci]), jnp.asarray(view.fx[ci])
-        ns = np.unique(self.netting_set)
+        x, fx, ns = jnp.asarray(view.x[ci]), jnp.asarray(view.fx[ci]), np.unique(self.netting_set)
         if self.physical:
             direct = {k: v for k, v in pre.items() if k not in ("tab", "opt_direct", "opt_direct_bonds")}
             direct.update(opt=pre["opt_direct"], opt_bonds=pre["opt_direct_bonds"])
@@ -292,7 +290,10 @@ class SwaptionBatch(TradeBatch):
             d = cast_floats({"o": pre["opt_direct"], "b": pre["opt_direct_bonds"]}, x.dtype)
             v = accumulate_shared(jnp.zeros((K * ns.size, P), x.dtype), x, d["o"], d["b"], _jamshidian_shared)
             acc = acc.at[:, jnp.asarray(ns.astype(np.int32))].add(v.reshape(K, ns.size, P) * fx[:, None, :])
-        return add_table_values(acc, x, fx, pre["tab"], tuple(int(s) for s in ns), _jamshidian_shared)
+        part = table_part(pre["tab"], ns, _jamshidian_shared)
+        if tables is None:
+            return add_tables(acc, view.x, view.fx, [part])
+        return tables.append(part) or acc
 
     def check_range(self, pre, x_abs_max) -> None:
         """OptionTableRangeError if a path's rate state left the netting tables' interval (``opt_tables``)."""

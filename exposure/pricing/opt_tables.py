@@ -39,6 +39,7 @@ from exposure.pricing.opt_common import accumulate_shared, cast_floats, shared_b
 CELLS = 32  # cells of [-L_k, L_k]
 COEFS = 16  # Chebyshev coefficients per cell (degree COEFS - 1)
 TOL = 2.5e-14  # bound on the tabulated error per unit of gross weight (1e-13 asked; margin for the rounding)
+STEP_COST = 4  # per-step work of the Clenshaw scan (the state's cell, u, fx), in rows' worth
 _R = np.array([1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0])  # ellipse parameters tried
 
 
@@ -132,35 +133,86 @@ def check_range(tab, x_abs_max, what: str) -> None:
             f"rate paths are implausible (check the Hull-White volatilities)")
 
 
-def add_table_values(acc, x, fx, tab, rows: tuple, term):
-    """acc (K, n_ns, P) + the tabulated netting values times fx: the terms ``term(x, bond, c)`` summed per row on
-    the nodes (``accumulate_shared``), each cell's Chebyshev coefficients, then per date (a scan) and path
-    Clenshaw's recurrence on its cell's coefficients, times fx (NaN where |x| > L_k), scattered into the rows
-    ``rows`` (R,: the netting set of each table row) of the dates with tables. x, fx (K, P): the currency's state
-    and FX rate."""
-    R = len(rows)
-    fx = jnp.asarray(fx)
-    x = jnp.asarray(x)
-    tab = cast_floats(tab, x.dtype)
-    Kt, N = tab["xn"].shape
-    vals = accumulate_shared(jnp.zeros((Kt * R, N), x.dtype), tab["xn"], tab["ent"], tab["blocks"], term)
-    cm = jnp.asarray(chebyshev_matrix(COEFS), x.dtype)
-    # (Kt, COEFS, R CELLS): one gather per coefficient of each row's cell, no (P, R, COEFS) temporary
-    coef = jnp.einsum("krmj,lj->klrm", vals.reshape(Kt, R, CELLS, COEFS), cm).reshape(Kt, COEFS, R * CELLS)
-    base = jnp.asarray(np.arange(R, dtype=np.int32) * CELLS)[:, None]
+def table_part(tab, rows: tuple, term) -> dict:
+    """One batch's share of ``add_tables``: its table (``build_tables``), the netting set of each table row
+    (R,) and the kernel ``term(x, bond, c)`` of its entries."""
+    return {"tab": tab, "rows": tuple(int(r) for r in rows), "term": term}
 
-    def one_date(_, d):
-        xk, L = x[d["k"]], d["L"]
+
+def _width(parts) -> int:
+    """Rows per Clenshaw step: a part's R rows take ceil(R / W) steps of W rows (the last padded); W minimises
+    the padded rows plus STEP_COST rows' worth of per-step work (bench-1k's R = 6, 12, 11, 17: W = 6, 4% padding
+    where padding every part to the widest took 48%)."""
+    R = np.array([len(p["rows"]) for p in parts])
+    return min(range(1, int(R.max()) + 1), key=lambda w: (int(np.sum(-(-R // w))) * (w + STEP_COST), -w))
+
+
+def _coefficients(parts, W: int, dtype):
+    """(S, COEFS, W CELLS) Chebyshev coefficients, S steps of W rows (``_width``: part by part, its row groups
+    in turn, each over the part's dates; padding rows zero): the terms summed per row on the nodes by one
+    ``accumulate_shared`` loop per distinct (block size, kernel) (all the swaption batches: one), a part's
+    rows kt R + r moved to offset + kt R' + r (R' = R rounded up to a multiple of W)."""
+    Kt = [p["tab"]["k"].shape[0] for p in parts]
+    Rp = [-(-len(p["rows"]) // W) * W for p in parts]
+    off = np.cumsum([0] + [k * r for k, r in zip(Kt, Rp)])
+    koff = np.cumsum([0] + Kt)
+    groups: dict = {}
+    for p, o, ko, r2 in zip(parts, off, koff, Rp):
+        ent, blk = p["tab"]["ent"], p["tab"]["blocks"]
+        s, R = ent["row"].shape[0] // blk["k"].shape[0], len(p["rows"])
+        ent = dict(ent, row=ent["row"] + np.int32(o) + (ent["row"] // np.int32(R)) * np.int32(r2 - R))
+        groups.setdefault((s, p["term"]), []).append((ent, dict(blk, k=blk["k"] + np.int32(ko))))
+    xn = jnp.concatenate([jnp.asarray(p["tab"]["xn"], dtype) for p in parts])
+    vals = jnp.zeros((int(off[-1]), xn.shape[1]), dtype)
+    for (_, term), members in groups.items():
+        cat = lambda i: jax.tree_util.tree_map(lambda *a: jnp.concatenate(a), *[m[i] for m in members])  # noqa: E731
+        ent, blk = cast_floats(cat(0), dtype), cast_floats(cat(1), dtype)
+        vals = accumulate_shared(vals, xn, ent, blk, term)
+    cm = jnp.asarray(chebyshev_matrix(COEFS), dtype)
+    # one gather per coefficient of each row's cell in the Clenshaw loop, no (P, R, COEFS) temporary
+    coef = jnp.einsum("nmj,lj->nlm", vals.reshape(-1, CELLS, COEFS), cm)  # (rows, COEFS, CELLS)
+    out = [coef[o:o + k * r2].reshape(k, r2 // W, W, COEFS, CELLS).transpose(1, 0, 3, 2, 4).reshape(-1, COEFS, W * CELLS)
+           for o, k, r2 in zip(off, Kt, Rp)]
+    return jnp.concatenate(out)
+
+
+def add_tables(acc, x_all, fx_all, parts: list):
+    """acc (K, n_ns, P) + the tabulated netting values of every part (``table_part``, any currencies) times fx:
+    the nodes' values and coefficients of all parts together (``_coefficients``), then one scan over steps of W
+    rows (``_width``; a part's dates, for each of its row groups; padding rows dropped), per step and path
+    Clenshaw's recurrence on its cell's coefficients, times fx (NaN where |x| > L_k), added into the running
+    total (no (Kt, R, P) array): the loops serve every swaption batch of a run. x_all, fx_all (n_ccy, K, P):
+    states and FX rates."""
+    if not parts:
+        return acc
+    n_ns, x_all, fx_all = acc.shape[1], jnp.asarray(x_all), jnp.asarray(fx_all)
+    W = _width(parts)
+    rows, per_step = [], []
+    for p in parts:
+        r = np.asarray(p["rows"], dtype=np.int32)
+        r = np.r_[r, np.full(-r.size % W, n_ns, np.int32)].reshape(-1, W)  # (groups, W); n_ns: dropped
+        Kt = p["tab"]["k"].shape[0]
+        rows.append(np.repeat(r, Kt, axis=0))
+        rep = lambda a: jnp.tile(jnp.broadcast_to(jnp.asarray(a), (Kt,)), r.shape[0])  # noqa: E731
+        per_step.append((rep(p["tab"]["k"]), rep(jnp.asarray(p["tab"]["L"], acc.dtype)),
+                         rep(jnp.asarray(p["tab"]["ci"], jnp.int32))))
+    xs = {"c": _coefficients(parts, W, acc.dtype), "k": jnp.concatenate([a[0] for a in per_step]),
+          "L": jnp.concatenate([a[1] for a in per_step]), "ci": jnp.concatenate([a[2] for a in per_step]),
+          "rows": jnp.asarray(np.concatenate(rows))}
+    base = jnp.asarray(np.arange(W, dtype=np.int32) * CELLS)[:, None]
+
+    def one_step(acc, d):
+        xk, L = x_all[d["ci"], d["k"]], d["L"]
         y = (xk + L) * (CELLS / (2.0 * L))
         m = jnp.clip(jnp.floor(y), 0, CELLS - 1)
         u = (2.0 * (y - m) - 1.0)[None, :]
-        idx = base + m.astype(jnp.int32)[None, :]  # (R, P)
+        idx = base + m.astype(jnp.int32)[None, :]  # (W, P)
         c = lambda j: jnp.take(d["c"][j], idx)  # noqa: E731
-        b1, b2 = c(COEFS - 1), jnp.zeros(idx.shape, x.dtype)
+        b1, b2 = c(COEFS - 1), jnp.zeros(idx.shape, acc.dtype)
         for j in range(COEFS - 2, 0, -1):
             b1, b2 = c(j) + 2.0 * u * b1 - b2, b1
-        v = c(0) + u * b1 - b2
-        return None, v * jnp.where(jnp.abs(xk) <= L, fx[d["k"]], jnp.nan)[None, :]
+        v = (c(0) + u * b1 - b2) * jnp.where(jnp.abs(xk) <= L, fx_all[d["ci"], d["k"]], jnp.nan)[None, :]
+        return acc.at[d["k"], d["rows"]].add(v, mode="drop"), None
 
-    ys = jax.lax.scan(one_date, None, {"c": coef, "k": tab["k"], "L": tab["L"]})[1]  # (Kt, R, P)
-    return acc.at[tab["k"][:, None], jnp.asarray(np.asarray(rows, dtype=np.int32))[None, :]].add(ys)
+    return jax.lax.scan(one_step, acc, xs)[0]
+
