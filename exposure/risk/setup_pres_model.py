@@ -91,7 +91,7 @@ def _flow_tangent(coef, cf, j, days, order: int, y: float):
     """(dmom (K, N+1, n_tr), dbmid (K,), dinv_s (K,)) of ``linear_moments._flow_moments`` (module docstring)."""
     K, n_tr = days.size, cf.n_trades
     dmom, dbmid, dinv = np.zeros((K, order + 1, n_tr)), np.zeros(K), np.zeros(K)
-    grouped = _flow_groups(cf, j)
+    grouped = None if coef is None else _flow_groups(cf, j)
     if grouped is None:
         return dmom, dbmid, dinv
     groups, W = grouped
@@ -135,9 +135,9 @@ def _coupon_tangent(coef_of, ctx, cf, days, ns_local, own_fixings: bool, u):
     ak, dak, dbk = np.zeros((K, n)), np.zeros((K, n)), np.zeros((K, n))
     for j, ccy in enumerate(cf.currencies):
         sel = np.nonzero(cf.c_ccy == j)[0]
-        if sel.size == 0:
-            continue
         coef = coef_of(ccy)
+        if sel.size == 0 or coef is None:  # base["d*"] stay 0: so do these coupons' tangents
+            continue
         a1, _, da1, db1 = coef(T1[sel])
         a2, _, da2, db2 = coef(T2[sel])
         ak[:, sel], _, dak[:, sel], dbk[:, sel] = coef(Tp[sel])
@@ -179,10 +179,10 @@ def linear_model_tangent(batch: LinearBatch, ctx, th: dict, ints) -> list:
     member = np.zeros((n_tr, ns_global.size))
     member[np.arange(n_tr), ns_local] = 1.0
 
-    def coef_of(ccy):
+    def coef_of(ccy):  # None where the currency's model does not move: its leaves' tangents are 0
         ci = ctx.ccy_index(ccy)
         da, dsig = float(th["a"][ci]), np.asarray(th["ir_vol"][ci], np.float64)
-        return lambda T: bond_tangent(ctx, ccy, da, dsig, T)
+        return (lambda T: bond_tangent(ctx, ccy, da, dsig, T)) if da or np.any(dsig) else None
 
     dmom = np.zeros((K, nb, batch.order + 1, n_tr))
     dbmid, dinv = np.zeros((K, nb)), np.zeros((K, nb))
