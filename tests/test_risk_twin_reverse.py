@@ -64,6 +64,12 @@ def base():
     factors = factor_list(cfg, s, RiskSettings())
     rng = np.random.default_rng(7)
     G0 = jax.tree_util.tree_map(lambda a: rng.standard_normal((3,) + np.shape(a)), S)
+    # xi_lim is read in a comparison only: a true reverse pass gives it a zero cotangent (setup_pres.ORDER_ONLY),
+    # and the linear batches' model tangent (setup_pres_model) leaves its tangent at 0
+    from exposure.risk.setup_pres import ORDER_ONLY
+    from exposure.risk.setup_vols import pres_names
+
+    G0["pres"] = [g * 0.0 if n in ORDER_ONLY else g for g, n in zip(G0["pres"], pres_names(static))]
     return cfg, s, S, static, market, factors, G0
 
 
@@ -172,9 +178,12 @@ def test_vol_and_model_factors_equal_per_factor_tangents(base):
     # (their cotangents once: ``setup_vols_options``, or with every option twin's in "vjp"), the reference by
     # central differences of prepare (truncation O(h^2): measured 1.5e-6 of scale at h = 0.1, x1/4 per halving):
     # against it, Richardson's (4 D(h/2) - D(h)) / 3 (O(h^4)).
+    # A mean reversion's linear batches take their exact model tangent (``setup_pres_model``), its option batches
+    # central differences: both sides extrapolated.
+    mr = [k for k, f in enumerate(fs) if f.factor_type == "MeanReversion"]
     opt = [k for k, f in enumerate(fs) if f.factor_type in VOL_OPTION_TYPES]
     rich = ref.copy()
-    for k in opt:
+    for k in opt + mr:
         half = contract(G, tangent(cfg, fs[k], S, static, s, STEP / 2, market))
         rich[k] = (4.0 * half - ref[k]) / 3.0
     forms = _forms(rev)  # in "vjp" the FX/equity option twins' cotangents once, R and w_mkt among their inputs
@@ -183,6 +192,12 @@ def test_vol_and_model_factors_equal_per_factor_tangents(base):
                                (VolModelReverse(rev, G), rich, 1e-9, "vjp")):
         rev._twin_reverse = forms[mode]
         got = np.array([vols.sensitivity(f) for f in fs])
+        for k in mr:  # a mean reversion's option batches by central differences: extrapolated as the reference
+            rev.step = STEP / 2
+            try:
+                got[k] = (4.0 * vols.sensitivity(fs[k]) - got[k]) / 3.0
+            finally:
+                rev.step = STEP
         err = np.abs(got - r).max(axis=1)
         w = int(np.argmax(err))
         print(type(vols).__name__, mode, "vol/model factors: max relative difference", err.max() / scale, "at",
@@ -208,7 +223,8 @@ def test_vol_option_part_equals_central_differences(base, curves):
     extended twins' cotangents once, alone or with every option twin's: equal to 1e-12) against the central
     differences of their prepare (``pres_part(twins=False)``, the path it replaces), Richardson-extrapolated:
     measured 1.1e-10 of the largest value (FXVol/EUR/USD/1M; its plain central difference is 6.7e-6 off, O(h^2)).
-    A mean reversion keeps the central differences (the twins hold a fixed): equal. Broken on purpose (dx["R"]
+    A mean reversion's options keep the central differences (the twins hold a fixed), its linear batches take their
+    exact model tangent (``setup_pres_model``): against Richardson too. Broken on purpose (dx["R"]
     dropped from ``option_directions``) it fails at 0.57 (Correlation/IR:USD~IR:EUR)."""
     from exposure.risk import setup_vols as sv
     from exposure.risk.setup_vols_reverse import pres_part
@@ -235,17 +251,17 @@ def test_vol_option_part_equals_central_differences(base, curves):
             TwinReverse.options_mode = "auto"
             rev._twin_reverse = saved
         np.testing.assert_allclose(alone, got, rtol=1e-12, atol=1e-12 * np.abs(got).max())
-        if f.factor_type == "MeanReversion":
-            np.testing.assert_array_equal(got, pres_part(rev, vctx, f, *move, twins=False))
-            continue
-        ref = {}
+        ref, mine = {}, {}
         for h in (STEP, STEP / 2):
             rev.step = h
             try:
                 ref[h] = pres_part(rev, vctx, f, *move, twins=False)
+                mine[h] = pres_part(rev, vctx, f, *move)
             finally:
                 rev.step = STEP
         rich = (4.0 * ref[STEP / 2] - ref[STEP]) / 3.0
+        if f.factor_type == "MeanReversion":  # its option batches' central differences, extrapolated alike
+            got = (4.0 * mine[STEP / 2] - mine[STEP]) / 3.0
         scale = np.abs(rich).max()
         err = np.abs(got - rich).max() / scale
         print(f.label(), "option part against Richardson: relative", err, "; plain central difference",

@@ -44,22 +44,11 @@ def _flow_moments(ctx, cf: CashFlows, j: int, days, order: int, y: float):
     K, n_tr = days.size, cf.n_trades
     mom = np.zeros((K, order + 1, n_tr))
     bmid, inv_s = np.zeros(K), np.zeros(K)
-    sel = np.nonzero(cf.f_ccy == j)[0]
-    if sel.size == 0:
+    grouped = _flow_groups(cf, j)
+    if grouped is None:
         return mom, bmid, inv_s
-    key = np.stack([cf.f_day[sel], cf.f_dead[sel], cf.f_num[sel], cf.f_den[sel]], axis=1)
-    groups, inverse = np.unique(key, axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    W = scipy.sparse.csr_matrix((cf.f_amount[sel], (cf.f_trade[sel], inverse)), shape=(n_tr, groups.shape[0]))
-    W.sum_duplicates()
-    lnA, B = ctx.bond_coefficients(cf.currencies[j], model_years(groups[:, 0]))
-    lag = groups[:, 2] != groups[:, 3]
-    if lag.any():  # P(t,T) P(t,Tn) / P(t,Td) = exp(lnA + lnA_n - lnA_d - (B + B_n - B_d) x): one more bond
-        lnA_n, B_n = ctx.bond_coefficients(cf.currencies[j], model_years(groups[lag, 2]))
-        lnA_d, B_d = ctx.bond_coefficients(cf.currencies[j], model_years(groups[lag, 3]))
-        lnA, B = lnA.copy(), B.copy()
-        lnA[:, lag] += lnA_n - lnA_d
-        B[:, lag] += B_n - B_d
+    groups, W = grouped
+    lnA, B = _group_coefficients(lambda T: ctx.bond_coefficients(cf.currencies[j], T), groups)
     alive = days[:, None] < groups[None, :, 1]
     for k in range(K):
         a = alive[k]
@@ -75,18 +64,42 @@ def _flow_moments(ctx, cf: CashFlows, j: int, days, order: int, y: float):
     return mom, bmid, inv_s
 
 
-def _current_coupons(ctx, cf: CashFlows, days, ns_local, n_u: int, own_fixings: bool = False):
-    """The coupons in their fixed phase at each date, packed (see ``LinearPre``); ``own_fixings``: the
-    coupons' fixing dates are the batch's event dates (read the state there when the view has it)."""
-    K, n_tr = days.size, cf.n_trades
+def _flow_groups(cf: CashFlows, j: int):
+    """(groups (G, 4) distinct (payment, dead, fixing num, fixing den) days, W (n_tr, G) sparse amounts) of the
+    flows of batch currency j, or None if it has none."""
+    sel = np.nonzero(cf.f_ccy == j)[0]
+    if sel.size == 0:
+        return None
+    key = np.stack([cf.f_day[sel], cf.f_dead[sel], cf.f_num[sel], cf.f_den[sel]], axis=1)
+    groups, inverse = np.unique(key, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    W = scipy.sparse.csr_matrix((cf.f_amount[sel], (cf.f_trade[sel], inverse)), shape=(cf.n_trades, groups.shape[0]))
+    W.sum_duplicates()
+    return groups, W
+
+
+def _group_coefficients(coef, groups) -> tuple:
+    """The (K, G) bond coefficients of each group, coef(T) -> a tuple of (K, len(T)) arrays linear in ln P (lnA, B,
+    or with their tangents): P(t,T) P(t,Tn) / P(t,Td) = exp(lnA + lnA_n - lnA_d - (B + B_n - B_d) x), one more
+    bond where a flow's fixing lags (num != den)."""
+    out = tuple(np.array(a) for a in coef(model_years(groups[:, 0])))
+    lag = groups[:, 2] != groups[:, 3]
+    if lag.any():
+        for a, n, d in zip(out, coef(model_years(groups[lag, 2])), coef(model_years(groups[lag, 3]))):
+            a[:, lag] += n - d
+    return out
+
+
+def _coupon_slots(ctx, cf: CashFlows, days, ns_local, own_fixings: bool):
+    """(active (K, n_cpn), counts (K,), C, packing order (n_cpn,), jfix (n_cpn,)) of ``_current_coupons``: which
+    coupons are current at each date, the packed width, their order within a date, the view date of each fixing
+    state (-1: none, the t0 state)."""
+    K = days.size
     active = (cf.c_fix[None, :] <= days[:, None]) & (days[:, None] < cf.c_pay[None, :])
     counts = active.sum(axis=1) if cf.c_fix.size else np.zeros(K, dtype=np.int64)
     C = COUPON_CHUNK * max(1, -(-int(counts.max(initial=0)) // COUPON_CHUNK))
-    out = {n: np.zeros((K, C)) for n in ("w", "b1", "b2")}
-    out.update({n: np.zeros((K, C), dtype=np.int32) for n in ("j", "b", "tr", "ns")})
-    out["n"] = counts.astype(np.int32)
     if cf.c_fix.size == 0:
-        return _distinct_exponents(out)
+        return active, counts, C, np.zeros(0, np.int64), np.zeros(0, np.int64)
     # The last readable view date <= the fixing date (an event date of another trade is never read: see
     # PricingContext.readable), so these values do not depend on the rest of the portfolio.
     rd = np.arange(K) if ctx.readable is None else np.flatnonzero(ctx.readable)
@@ -96,6 +109,20 @@ def _current_coupons(ctx, cf: CashFlows, days, ns_local, n_u: int, own_fixings: 
         hit = np.searchsorted(days, cf.c_fix, side="right") - 1
         exact = (hit >= 0) & (days[np.maximum(hit, 0)] == cf.c_fix)
         jfix = np.where(exact, hit, jfix)
+    order = np.lexsort((cf.c_trade, ns_local[cf.c_trade], cf.c_ccy))  # packing order within a date
+    return active, counts, C, order, jfix
+
+
+def _current_coupons(ctx, cf: CashFlows, days, ns_local, n_u: int, own_fixings: bool = False):
+    """The coupons in their fixed phase at each date, packed (see ``LinearPre``); ``own_fixings``: the
+    coupons' fixing dates are the batch's event dates (read the state there when the view has it)."""
+    K, n_tr = days.size, cf.n_trades
+    active, counts, C, order, jfix = _coupon_slots(ctx, cf, days, ns_local, own_fixings)
+    out = {n: np.zeros((K, C)) for n in ("w", "b1", "b2")}
+    out.update({n: np.zeros((K, C), dtype=np.int32) for n in ("j", "b", "tr", "ns")})
+    out["n"] = counts.astype(np.int32)
+    if cf.c_fix.size == 0:
+        return _distinct_exponents(out)
     T1, T2, Tp = model_years(cf.c_start), model_years(cf.c_end), model_years(cf.c_pay)
     n = cf.c_fix.size
     lnA1, B1, lnA2, B2 = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
@@ -119,7 +146,6 @@ def _current_coupons(ctx, cf: CashFlows, days, ns_local, n_u: int, own_fixings: 
             curve = ctx.model.curves[ctx.ccy_index(ccy)]
             lnA1[sel[~has]] = log_discount(curve, T1[sel[~has]])
             lnA2[sel[~has]] = log_discount(curve, T2[sel[~has]])
-    order = np.lexsort((cf.c_trade, ns_local[cf.c_trade], cf.c_ccy))  # packing order within a date
     for k in range(K):
         cc = order[active[k, order]]
         m = cc.size

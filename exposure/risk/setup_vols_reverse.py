@@ -19,8 +19,9 @@ response goes through the bootstrap transposed, once for all pillars of an asset
 
 (E: the last piece repeated; ``AssetVol.pieces_tangent``; market forward vols: that map's transpose).
 The pricing data is ``pres_part``'s (the twins' sigma where only sigma moves, the FX/equity option twins with the
-correlation and the market variance as inputs (``setup_vols_options``), central differences of prepare for the
-rest: a mean reversion's batches).
+correlation and the market variance as inputs (``setup_vols_options``), the linear batches' exact model tangent
+where only the model moves (``setup_pres_model``: a mean reversion's), central differences of prepare for the
+rest: a mean reversion's option batches).
 """
 
 from __future__ import annotations
@@ -189,9 +190,13 @@ def pres_part(rev, vctx, factor, th, dsig, moved, twins: bool = True) -> np.ndar
     """<G_pres, dpres/de> of a vol or model factor along theta's move th (``setup_vols.theta_direction``): the
     twins' dot products where only Hull-White sigma moves and, for an FX / equity vol or a correlation, on the FX /
     equity option batches (``setup_vols_options``; twins=False: their central differences, the reference), the
-    batches' central differences at the first-order moved model otherwise (a mean reversion: the twins hold a
-    fixed) (``twin_reverse.VolReverse``'s)."""
+    linear batches' exact model tangent where the market stays (a mean reversion, a correlation:
+    ``setup_pres_model``; twins=False: their central differences), the batches' central differences at the
+    first-order moved model otherwise (a mean reversion's options: the twins hold a fixed)
+    (``twin_reverse.VolReverse``'s)."""
+    from exposure.pricing.linear import LinearBatch
     from exposure.risk import setup_vols as sv
+    from exposure.risk.setup_pres_model import linear_model_tangent, model_only
     from exposure.risk.state import batch_difference
     from exposure.risk.twins import sigma_only
 
@@ -213,6 +218,17 @@ def pres_part(rev, vctx, factor, th, dsig, moved, twins: bool = True) -> np.ndar
             opt = option_cotangents(rev) if rev.twin_reverse().mode == "vjp" else option_vol_cotangents(rev)
             out = out + opt.part(factor, th, dsig)
             diff = [i for i in diff if i not in opt.twins]
+    if diff and twins and model_only(factor):  # the linear batches' exact tangent (about one prepare, not two)
+        from exposure.pricing.view import PricingContext
+
+        g = s.grid
+        ctx = PricingContext(market, model, rev.static.times, s.portfolio.fixings, (market.asof,) + tuple(g.dates),
+                             g.reporting_mask())
+        for i in [i for i in diff if type(batches[i]) is LinearBatch]:
+            at, _, ints = vctx.layout[i]
+            for j, d in enumerate(linear_model_tangent(batches[i], ctx, th, ints)):
+                out = out + rev._G_pres.dot(at + j, d)
+            diff.remove(i)
     if diff:
         models = tuple(sv.moved_model(model, th, e) for e in (step, -step))
         markets = tuple(sv.moved_market(market, factor, e) for e in (step, -step))
