@@ -64,15 +64,24 @@ def _flow_moments(ctx, cf: CashFlows, j: int, days, order: int, y: float):
     return mom, bmid, inv_s
 
 
-def _flow_groups(cf: CashFlows, j: int):
-    """(groups (G, 4) distinct (payment, dead, fixing num, fixing den) days, W (n_tr, G) sparse amounts) of the
-    flows of batch currency j, or None if it has none."""
+def flow_key_groups(cf: CashFlows, j: int):
+    """(sel, groups, inverse): the indices of batch currency j's flows, their distinct (payment, dead, fixing
+    num, fixing den) days (G, 4) and each flow's group (len(sel),); None if the currency has no flows."""
     sel = np.nonzero(cf.f_ccy == j)[0]
     if sel.size == 0:
         return None
     key = np.stack([cf.f_day[sel], cf.f_dead[sel], cf.f_num[sel], cf.f_den[sel]], axis=1)
     groups, inverse = np.unique(key, axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
+    return sel, groups, inverse.reshape(-1)
+
+
+def _flow_groups(cf: CashFlows, j: int):
+    """(groups (G, 4) distinct (payment, dead, fixing num, fixing den) days, W (n_tr, G) sparse amounts) of the
+    flows of batch currency j, or None if it has none."""
+    found = flow_key_groups(cf, j)
+    if found is None:
+        return None
+    sel, groups, inverse = found
     W = scipy.sparse.csr_matrix((cf.f_amount[sel], (cf.f_trade[sel], inverse)), shape=(cf.n_trades, groups.shape[0]))
     W.sum_duplicates()
     return groups, W

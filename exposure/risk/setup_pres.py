@@ -29,7 +29,7 @@ import numpy as np
 from exposure.dates import years as model_years
 from exposure.models.hull_white import HullWhiteParams, log_bond_intercept
 from exposure.pricing.linear import LinearBatch
-from exposure.pricing.linear_moments import _view_days
+from exposure.pricing.linear_moments import _view_days, flow_key_groups
 from exposure.risk.twin_common import StaticTimesCurve
 
 MOVED = ("mom_tr", "mom_ns", "cc_w")
@@ -113,12 +113,10 @@ class LinearPresTwin:
     # -- static structure (NumPy, once) --------------------------------------------------------------------
     def _flow_static(self, ctx, j, days, y):
         cf = self.cf
-        sel = np.nonzero(cf.f_ccy == j)[0]
-        if sel.size == 0:
+        found = flow_key_groups(cf, j)
+        if found is None:
             return None
-        key = np.stack([cf.f_day[sel], cf.f_dead[sel], cf.f_num[sel], cf.f_den[sel]], axis=1)
-        groups, inverse = np.unique(key, axis=0, return_inverse=True)
-        inverse = inverse.reshape(-1)
+        sel, groups, inverse = found
         _, B = ctx.bond_coefficients(cf.currencies[j], model_years(groups[:, 0]))
         lag = groups[:, 2] != groups[:, 3]
         if lag.any():

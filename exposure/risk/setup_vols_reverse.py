@@ -30,6 +30,7 @@ import jax
 import numpy as np
 
 from exposure.risk.setup_model import EIG_GAP, model_arrays
+from exposure.risk.setup_vols_options import OptionVolCotangents
 
 VOL_THETA = ("a", "ir_vol", "fx_vol", "eq_vol", "R")  # theta's parts a vol or model factor moves
 # factors whose pricing-data move is the FX / equity option twins' x with R and w_mkt (``OptionCotangents``)
@@ -239,7 +240,7 @@ def pres_part(rev, vctx, factor, th, dsig, moved, twins: bool = True) -> np.ndar
     return out
 
 
-class OptionCotangents:
+class OptionCotangents(OptionVolCotangents):
     """g_x = (dleaves/dx)' G_pres of every option twin (``twins.option_twins``), the FX / equity ones on x =
     (curves, sigma, fx/eq vol pieces, R, w_mkt), once by one vjp (``twin_reverse.twin_cotangents``): the curve,
     sigma-only (``TwinReverse`` in "vjp" mode) and vol / correlation factors' option part are then dot products.
@@ -256,15 +257,6 @@ class OptionCotangents:
         ext = extended_twins(rev)
         self.twins = {i: e.tw for i, e in ext.items()}
         self.g = twin_cotangents(rev, {i: ext.get(i, tw) for i, tw in options.items()})
-
-    def part(self, factor, th, dsig) -> np.ndarray:
-        from exposure.risk.setup_vols_options import option_directions
-        from exposure.risk.twin_reverse import _dot
-
-        out = np.zeros(self.rev.n_out)
-        for i, dx in option_directions(self.rev, self.twins, factor, th, dsig).items():
-            out += _dot(self.g[i], dx)
-        return out
 
 
 def option_cotangents(rev) -> OptionCotangents:
