@@ -82,7 +82,8 @@ def _run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | Non
     market, model, grid, pf = s.market, s.built.model, s.grid, s.portfolio
     times = np.concatenate([[0.0], grid.times])
     dates = (market.asof,) + tuple(grid.dates)
-    ctx = PricingContext(market, model, times, pf.fixings, dates, grid.reporting_mask(), option_tables=True)
+    ctx = PricingContext(market, model, times, pf.fixings, dates, grid.reporting_mask(), option_tables=True,
+                         paths=int(cfg.simulation.paths))
     batches = list(pf.batches)
     pres = [b.prepare(ctx) for b in batches]
     t0_ctx = PricingContext(market, model, np.zeros(1), pf.fixings, (market.asof,))

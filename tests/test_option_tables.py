@@ -115,6 +115,44 @@ def test_without_tables_the_batch_prices_directly():
     assert "tab" not in pre and np.array_equal(tab, direct)
 
 
+def test_size_rule_tables_for_bench_1k_not_for_the_example():
+    """``opt_tables.worth_tabulating`` on the counts measured at prepare: bench-1k (10,000 paths; its four swaption
+    batches tabulate 8,775 / 18,148 / 13,730 / 61,910 entries) keeps the tables, the bundled example (5,000 paths;
+    189 and 105 entries) does not; an unknown path count (0) keeps them."""
+    assert all(T.worth_tabulating(10_000, e) for e in (8_775, 18_148, 13_730, 61_910))
+    assert not any(T.worth_tabulating(5_000, e) for e in (189, 105))
+    assert T.worth_tabulating(0, 1)
+
+
+def test_a_small_run_prepares_no_tables():
+    """With the run's path count in the context, a batch below the size rule prepares no tables and prices
+    directly; with a path count large enough the same batch tabulates."""
+    b = _book("cash")
+    n = int(T.split_terms(PricingContext(MARKET, MODEL, TIMES, None, ()), "USD", _flat(b), 4)[0].sum())
+    small = PricingContext(MARKET, MODEL, TIMES, None, (), option_tables=True, paths=int(T.MIN_WORK // n) - 1)
+    large = PricingContext(MARKET, MODEL, TIMES, None, (), option_tables=True, paths=int(T.MIN_WORK // n) + 1)
+    assert "tab" not in b.prepare(small) and "tab" in b.prepare(large)
+
+
+def _flat(b):
+    """The batch's unpadded entries as ``split_terms`` sees them (captured from a prepare with tables)."""
+    seen = []
+    orig = T.split_terms
+
+    def spy(ctx, ccy, flat, n_trades):
+        seen.append({k: np.array(v) for k, v in flat.items()})
+        return orig(ctx, ccy, flat, n_trades)
+
+    import exposure.pricing.opt_swaption as S
+
+    S.split_terms = spy
+    try:
+        b.prepare(PricingContext(MARKET, MODEL, TIMES, None, (), option_tables=True))
+    finally:
+        S.split_terms = orig
+    return seen[0]
+
+
 @pytest.mark.parametrize("step_cost", [4, 0])
 def test_all_batches_tables_in_one_loop_match_each_batch_alone(monkeypatch, step_cost):
     """``chunks.netting_total`` adds every swaption batch's tables in one loop (``opt_tables.add_tables``: steps of

@@ -228,7 +228,8 @@ def program_params(r: ChunkReducer) -> dict:
             "t0": np.int32(0 if r.t0 is None else r.t0),
             "w": np.stack([w.T for _, w, _ in flat], axis=1) if flat else np.zeros((r.K, 0, n)),
             "m_sel": m_sel,
-            "member": member}
+            "member": member,
+            "csa_rows": np.flatnonzero(is_csa).astype(np.int32), "plain_rows": np.flatnonzero(~is_csa).astype(np.int32)}
 
 
 def host_width(n: int, B: int) -> int:

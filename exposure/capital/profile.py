@@ -9,6 +9,7 @@ EE = BaselEE (non-discounted, base currency); times in years; arrays (K,) per ne
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import numpy as np
@@ -26,17 +27,22 @@ def _aged(t, dt: float):
         kw.update(option="", delta=None, long=t.long)  # exercised into the underlying (physical settlement)
     elif t.expiry is not None:
         kw["expiry"] = t.expiry - dt
-    return dataclasses.replace(t, **kw)
+    # dataclasses.replace's values without its __init__ (SaccrTrade has no __post_init__): 101 dates x every
+    # trade made this the results stage's largest cost on bench-1k (~0.4 s of 0.8)
+    new = copy.copy(t)
+    new.__dict__.update(kw)
+    return new
 
 
 def saccr_profile(trades, terms, ee, times, s) -> np.ndarray:
     """alpha (EE(t) + AddOn of the trades alive at t, aged to t) at each date (multiplier 1)."""
     out = np.zeros(len(times))
+    terms0 = dataclasses.replace(terms, collateral=0.0)
     for k, tk in enumerate(times):
         alive = [a for a in (_aged(t, tk) for t in trades) if a is not None]
         if not alive:
             continue
-        r = saccr_netting_set("x", alive, dataclasses.replace(terms, collateral=0.0), V=0.0, alpha=s.alpha)
+        r = saccr_netting_set("x", alive, terms0, V=0.0, alpha=s.alpha)
         out[k] = s.alpha * (max(ee[k], 0.0) + r.addon)
     return out
 

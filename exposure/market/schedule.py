@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import calendar as _cal
 import dataclasses
+import functools
 import datetime as _dt
 
 from exposure.dates import DAYS_PER_YEAR, add_tenor, parse_tenor  # noqa: F401  (re-exported)
@@ -199,6 +200,18 @@ class Schedule:
 def make_schedule(start: _dt.date, end: _dt.date, tenor: str, convention: str = "following",
                   rule: str = "backward", calendar: Calendar = WEEKENDS_ONLY,
                   termination_convention: str | None = None, end_of_month: bool = False) -> Schedule:
+    """``_make_schedule`` memoised on its arguments (all values: dates, strings, a frozen Calendar): a warm
+    process re-parses and re-prepares the same trades every run (bench-1k: ~1,500 schedules a run, each of them
+    day-by-day calendar rolls in Python). Schedule is frozen, so sharing one is safe."""
+    try:
+        return _memo_schedule(start, end, tenor, convention, rule, calendar, termination_convention, end_of_month)
+    except TypeError:  # an unhashable argument: no memo
+        return _make_schedule(start, end, tenor, convention, rule, calendar, termination_convention, end_of_month)
+
+
+def _make_schedule(start: _dt.date, end: _dt.date, tenor: str, convention: str = "following",
+                   rule: str = "backward", calendar: Calendar = WEEKENDS_ONLY,
+                   termination_convention: str | None = None, end_of_month: bool = False) -> Schedule:
     """QuantLib's Schedule(start, end, tenor, calendar, convention, termination_convention, rule, eom).
 
     backward: dates roll back from ``end`` by k*tenor (a short stub at the front); forward: forward from
@@ -298,3 +311,6 @@ def twentieth_imm_dates(start: _dt.date, end: _dt.date) -> list[_dt.date]:
         out.append(d)
         d = _add_months(d, 3)
     return out
+
+
+_memo_schedule = functools.lru_cache(maxsize=16384)(_make_schedule)

@@ -84,6 +84,7 @@ class PricingContext:
     # Options prepare netting-set tables of their smooth pre-expiry terms (``opt_tables``): the plain run's
     # chunk program only (the AD twins and what-if price without them).
     option_tables: bool = False
+    paths: int = 0  # the run's path count for the tables' size rule (``opt_tables.worth_tabulating``); 0: unknown
 
     def ccy_index(self, ccy: str) -> int:
         return self.model.currencies.index(ccy)
