@@ -194,7 +194,7 @@ def program_params(r: ChunkReducer) -> dict:
     (n, 1), the collateral currency ``fx_sel`` (n,) (0: base, 1 + its fx row); date indices ``vi`` (K,), ``ci``
     (K,) or (K, n), ``t0``; functional weights ``w`` (K, T, n) and each set's survival-factor row
     ``m_sel`` (n,) (0: none, 1 + its row); the group sums' ``member`` (n, n_groups + 1) mask (the last column:
-    the total)."""
+    the total); the row lists ``csa_rows`` and ``plain_rows`` (the program's tiles, ``reduction_program``)."""
     n = r.n_ns
     slot = np.zeros(n, np.int64)
     is_csa = np.zeros(n, bool)
@@ -229,7 +229,8 @@ def program_params(r: ChunkReducer) -> dict:
             "w": np.stack([w.T for _, w, _ in flat], axis=1) if flat else np.zeros((r.K, 0, n)),
             "m_sel": m_sel,
             "member": member,
-            "csa_rows": np.flatnonzero(is_csa).astype(np.int32), "plain_rows": np.flatnonzero(~is_csa).astype(np.int32)}
+            "csa_rows": np.flatnonzero(is_csa).astype(np.int32),
+            "plain_rows": np.flatnonzero(~is_csa).astype(np.int32)}
 
 
 def host_width(n: int, B: int) -> int:

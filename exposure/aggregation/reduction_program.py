@@ -25,13 +25,13 @@ summed over its sets in set order, a loop over the sets) get the same three bloc
 
 Everything per netting set is data in ``prm`` (``reduction.program_params``): CSA amounts and flags (zero rows
 for the sets without a CSA), which sets have one, collateral currencies, start balances, functional weights,
-groups, and the valuation / close-out / t0 date indices. The traced program depends on the arrays' shapes and on
-a few switches and the number of CSA sets (any non-base collateral currency, close-out dates shared or per set, the functionals'
-bases), not on the netting sets' terms: it does not grow with the number of netting sets (no Python loop over
-them; bench-1k: 71 XLA kernels, was 98 with 20 for the start balances and a 50-set unrolled group sum), and one
-compiled program (and its persistent-cache entry) serves every book of the same shape and number of CSA sets
-and any what-if on their terms. The outputs are packed (one scan output per date for the block sums) because XLA compiles each
-kernel separately at a roughly fixed cost.
+groups, and the valuation / close-out / t0 date indices. The traced program depends on the arrays' shapes (the
+number of CSA sets among them) and on a few switches (any non-base collateral currency, close-out dates shared or
+per set, the functionals' bases), not on the netting sets' terms: it does not grow with the number of netting sets
+(no Python loop over them: the tiles are a loop, the rows data; the group sums a loop over the sets), and one
+compiled program (and its persistent-cache entry) serves every book of the same shape and number of CSA sets and
+any what-if on their terms. The outputs are packed (one scan output per date for the block sums) because XLA
+compiles each kernel separately at a roughly fixed cost.
 """
 
 from __future__ import annotations

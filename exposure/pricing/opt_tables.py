@@ -29,7 +29,9 @@ path count in ``PricingContext.paths``; 0, unknown, always tabulates). The table
 compilation once: on bench-1k (10,000 paths, 1.0e9 entry-paths) they cut the warm run 8.14 -> 6.62 s, about
 1.5 ns per entry-path saved, and cost the bundled example (5,000 paths, 294 entries: 1.5e6) 0.1-0.2 s of
 compilation for ~2 ms saved: break-even about 1e8 entry-paths for the first batch, less for the next (the same
-loop). MIN_WORK = 3e7 per batch keeps bench-1k's smallest batch (8.8e7) and drops the example's largest (9.5e5). Shapes: Kt dates with tabulated terms, R = the batch's netting sets,
+loop). MIN_WORK = 3e7 per batch keeps bench-1k's smallest batch (8.8e7) and drops the example's largest (9.5e5).
+
+Shapes: Kt dates with tabulated terms, R = the batch's netting sets,
 N = CELLS x COEFS nodes per date; values in the option currency until multiplied by its FX rate (base currency).
 """
 
