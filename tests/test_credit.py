@@ -17,7 +17,8 @@ from exposure.errors import MarketDataError
 from exposure.market.cds import bootstrap_cds, cds_contract, cds_legs, cds_par_spread
 from exposure.market.credit import CreditCurve
 from exposure.market.curves import DiscountCurve
-from exposure.market.schedule import cds_maturity, year_fraction
+from exposure.market.cds import cds_maturity
+from exposure.market.schedule import year_fraction
 
 RULES = {"twentieth_imm": ql.DateGeneration.TwentiethIMM, "cds": ql.DateGeneration.CDS,
          "cds2015": ql.DateGeneration.CDS2015}

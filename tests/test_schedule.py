@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 import QuantLib as ql
 
-from exposure.market.schedule import (WEEKENDS_ONLY, Calendar, add_tenor, adjust, cds_maturity, make_schedule,
+from exposure.market.cds import cds_maturity
+from exposure.market.schedule import (WEEKENDS_ONLY, Calendar, add_tenor, adjust, make_schedule,
                                       next_twentieth, parse_tenor, previous_twentieth, twentieth_imm_dates,
                                       year_fraction)
 

@@ -30,10 +30,29 @@ from exposure._pytree import pytree_dataclass, static_field
 from exposure.errors import MarketDataError
 from exposure.market.credit import CreditCurve, _check_recovery, _cum_hazard, _segment
 from exposure.market.curves import DiscountCurve
-from exposure.market.schedule import (RULES, WEEKENDS_ONLY, Calendar, _canonical, add_tenor, cds_maturity,
-                                      make_schedule, year_fraction)
+from exposure.dates import add_months as _add_months
+from exposure.dates import parse_tenor
+from exposure.dates import shift as _shift
+from exposure.market.schedule import (RULES, WEEKENDS_ONLY, Calendar, _canonical, add_tenor, make_schedule,
+                                      previous_twentieth, year_fraction)
 
 _MAX_HAZARD = 50.0  # per year: S drops by e^-12 in a quarter, well past any quoted name
+
+
+def cds_maturity(trade_date: _dt.date, tenor: str, rule: str = "cds2015") -> _dt.date:
+    """Standard CDS maturity (QuantLib's cdsMaturity): previous 20th IMM date + tenor + 3M, where under
+    CDS2015 the roll is semi-annual (a trade after 20 Jun/Dec and before the next 20 Sep/Mar anchors on
+    the 20 Mar/Sep before it)."""
+    r = _canonical(rule, ("cds", "cds2015"), "CDS maturity rule")
+    n, unit = parse_tenor(tenor)
+    if unit not in "MY" or (unit == "M" and n % 3):
+        raise ValueError(f"bad CDS tenor '{tenor}': must be a multiple of 3 months")
+    anchor = previous_twentieth(trade_date)
+    if r == "cds2015" and anchor.month in (6, 12):
+        if n == 0:
+            raise ValueError(f"CDS2015 tenor '{tenor}' has no maturity for trade date {trade_date}")
+        anchor = _add_months(anchor, -3)
+    return _add_months(_shift(anchor, n, unit), 3)
 
 
 @pytree_dataclass

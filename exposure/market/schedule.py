@@ -1,4 +1,5 @@
-"""Dates: day counts, tenors, business-day calendars, QuantLib-style coupon schedules, CDS roll dates.
+"""Dates: day counts, tenors, business-day calendars, QuantLib-style coupon schedules, CDS roll dates (the
+CDS maturity rule is ``market.cds.cds_maturity``).
 
     ACT/365F: yf = days/365      ACT/360: yf = days/360
     30/360 (bond basis, QL Thirty360.BondBasis): 360 (y2-y1) + 30 (m2-m1) + (d2-d1) over 360, with
@@ -166,22 +167,6 @@ def previous_twentieth(d: _dt.date, imm_only: bool = True) -> _dt.date:
     return r
 
 
-def cds_maturity(trade_date: _dt.date, tenor: str, rule: str = "cds2015") -> _dt.date:
-    """Standard CDS maturity (QuantLib's cdsMaturity): previous 20th IMM date + tenor + 3M, where under
-    CDS2015 the roll is semi-annual (a trade after 20 Jun/Dec and before the next 20 Sep/Mar anchors on
-    the 20 Mar/Sep before it)."""
-    r = _canonical(rule, ("cds", "cds2015"), "CDS maturity rule")
-    n, unit = parse_tenor(tenor)
-    if unit not in "MY" or (unit == "M" and n % 3):
-        raise ValueError(f"bad CDS tenor '{tenor}': must be a multiple of 3 months")
-    anchor = previous_twentieth(trade_date)
-    if r == "cds2015" and anchor.month in (6, 12):
-        if n == 0:
-            raise ValueError(f"CDS2015 tenor '{tenor}' has no maturity for trade date {trade_date}")
-        anchor = _add_months(anchor, -3)
-    return _add_months(_shift(anchor, n, unit), 3)
-
-
 @dataclasses.dataclass(frozen=True)
 class Schedule:
     """Period boundary dates, adjusted (``dates``, as QuantLib's Schedule.dates()) and before business-day
@@ -195,18 +180,6 @@ class Schedule:
     rule: str
     convention: str
     calendar: Calendar
-
-
-def make_schedule(start: _dt.date, end: _dt.date, tenor: str, convention: str = "following",
-                  rule: str = "backward", calendar: Calendar = WEEKENDS_ONLY,
-                  termination_convention: str | None = None, end_of_month: bool = False) -> Schedule:
-    """``_make_schedule`` memoised on its arguments (all values: dates, strings, a frozen Calendar): a warm
-    process re-parses and re-prepares the same trades every run (bench-1k: ~1,500 schedules a run, each of them
-    day-by-day calendar rolls in Python). Schedule is frozen, so sharing one is safe."""
-    try:
-        return _memo_schedule(start, end, tenor, convention, rule, calendar, termination_convention, end_of_month)
-    except TypeError:  # an unhashable argument: no memo
-        return _make_schedule(start, end, tenor, convention, rule, calendar, termination_convention, end_of_month)
 
 
 def _make_schedule(start: _dt.date, end: _dt.date, tenor: str, convention: str = "following",
@@ -313,4 +286,6 @@ def twentieth_imm_dates(start: _dt.date, end: _dt.date) -> list[_dt.date]:
     return out
 
 
-_memo_schedule = functools.lru_cache(maxsize=16384)(_make_schedule)
+# Memoised (every argument is a value; Schedule is frozen): a warm process re-prepares the same trades each run
+# (bench-1k: ~1,500 schedules, each a day-by-day calendar roll in Python).
+make_schedule = functools.lru_cache(maxsize=16384)(_make_schedule)
