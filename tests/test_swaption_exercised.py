@@ -41,3 +41,17 @@ def test_exercised_swaps_netting_values_match_the_textbook_swaps():
             want[j, ns] += sign * s.notional * (v if j == 0 else np.where(ex, v, 0.0))  # _swap: per unit
     assert np.abs(want).max(axis=2).min() > 1e-3  # not a comparison of zeros
     np.testing.assert_allclose(got[1:], want, rtol=1e-11, atol=1e-14)
+
+
+def test_no_flow_after_an_expiry_on_the_grid():
+    """Every expiry after the last date: no exercised-swap term (one padding entry of weight 0), the netting
+    values are the option's alone, as the trade-level route's."""
+    b = batch(_swaption(True, settlement_days=2, notional=1.0))
+    times = np.array([0.25, 0.5, 1.0])
+    xs = np.array([[0.0, 0.01, -0.01], [0.0, 0.02, -0.02], [0.0, 0.015, -0.03]])
+    pre = b.prepare(PricingContext(MARKET, MODEL, times, None, (), option_tables=True))
+    assert "ns_flows" in pre and not np.any(np.asarray(pre["ns_states"]["c"]))
+    view = _view(times, xs)
+    got, want = np.asarray(b.add_netting_values(pre, view, 1)), np.asarray(b.netting_values(pre, view, 1))
+    assert np.abs(want).max() > 1e-2
+    np.testing.assert_allclose(got, want, rtol=0.0, atol=1e-13)  # the tables: 1e-13 of the gross weight (~1)

@@ -77,8 +77,11 @@ def netting_rows(flat_flows: dict, run: dict, sign, ns_of_trade, ns_list) -> dic
     state_of = inv.reshape(-1).astype(np.int32) + 1
     first = order[np.flatnonzero(new_group)[groups]]
     flat = {"lnA": flat_flows["lnA"][first], "B": flat_flows["B"][first], "s": state_of, "k": k[first],
-            "trow": k[first] * R + r_of[i[first]], "row": np.arange(first.size, dtype=np.int32)}
-    ent, blocks = shared_bond_entries(flat, "lnA", "B", T[first], np.zeros(first.size, np.int64), entry_cost=0.5)
+            "trow": k[first] * R + r_of[i[first]], "row": np.arange(first.size, dtype=np.int32), "T": T[first]}
+    if not first.size:  # no flow after an expiry on the grid: one entry of state 0 (W = 0)
+        flat = {name: np.zeros(1, a.dtype) for name, a in flat.items()}
+    ent, blocks = shared_bond_entries(flat, "lnA", "B", flat.pop("T"), np.zeros(flat["k"].size, np.int64),
+                                      entry_cost=0.5)
     ri = np.asarray(run["i"])
     ns_run = dict(run, row=np.asarray(run["k"], dtype=np.int32) * R + r_of[ri], w=run["w"] * sign[ri])
     return {"ns_flows": {"row": ent["trow"], "s": ent["s"]}, "ns_flow_bonds": blocks,
