@@ -52,10 +52,13 @@ def _sums(b, x, ctx_tables=True):
 
 
 def _gross(b, pre):
-    """sum |wgt| of each (date, netting set)'s pre-expiry terms."""
-    o = pre["opt"]
+    """sum |wgt| of each (date, netting set)'s pre-expiry terms, and after the expiry sum |amount| of the exercised
+    swap's flows and running coupons (``swaption_exercised``: summed per netting set, in another order)."""
     g = np.zeros((TIMES.size, 2))
-    np.add.at(g, (np.asarray(o["k"]), b.netting_set[np.asarray(o["i"])]), np.abs(np.asarray(o["wgt"])))
+    for name, w in (("opt", "wgt"), ("flows", "amt"), ("run", "w")):
+        if name in pre:
+            o = pre[name]
+            np.add.at(g, (np.asarray(o["k"]), b.netting_set[np.asarray(o["i"])]), np.abs(np.asarray(o[w])))
     return g
 
 

@@ -26,8 +26,10 @@ swap keep their form with kappa at T* in place of b at s and -1 at p in place of
 Netting values (``add_netting_values``, the plain run's chunk program; prepared with ``PricingContext.option_tables``):
 before expiry a netting set's option terms of one date are one smooth function of x(t_k), tabulated per chunk on
 fixed nodes and interpolated per path (``opt_tables``: within 1e-13 of the netting set's gross weight by an a priori
-bound; the terms next to an expiry, where the erfc is a near-step in x, keep the formula above). Trade values, t0
-prices and the AD twins use the formula on every path. Path kernels: ``swaption_kernels``.
+bound; the terms next to an expiry, where the erfc is a near-step in x, keep the formula above); a physical batch's
+other terms and its exercised swap go straight into (date, netting set) rows, a netting set's flows at one payment
+date as one term weighted by the trades' exercise indicators (``swaption_exercised``). Trade values, t0 prices and
+the AD twins use the formula on every path. Path kernels: ``swaption_kernels``.
 
 At and after expiry:
   * cash settled: 0 from the expiry date on (the cash settlement is paid at expiry, and a payment on a
@@ -68,17 +70,8 @@ from exposure.pricing.opt_common import (
 from exposure.pricing.opt_tables import add_tables, build_tables, check_range, netting_entries, split_terms, table_part
 from exposure.pricing.swaption_kernels import (_cash_values, _jamshidian_shared, _physical_values,
                                                _probability_coefficients)
-from exposure.pricing.view import TradeBatch, netting_sum
-
-
-def _merge(times, amounts):
-    """Sum flows on the same date (to 1e-10 y), keeping the exact times; drop zero amounts."""
-    times = np.asarray(times, dtype=np.float64)
-    _, first, inv = np.unique(np.round(times, 10), return_index=True, return_inverse=True)
-    merged = np.zeros(first.size)
-    np.add.at(merged, inv.reshape(-1), amounts)
-    keep = merged != 0.0
-    return times[first][keep], merged[keep]
+from exposure.pricing.swaption_exercised import _merge, netting_rows, netting_values as exercised_netting_values
+from exposure.pricing.view import TradeBatch
 
 
 class SwaptionBatch(TradeBatch):
@@ -183,7 +176,11 @@ class SwaptionBatch(TradeBatch):
         if tables is not None:
             pre.update(tables)
         if self.physical:
-            pre.update(self._underlying(ctx, legs, lagged, specs, t, T0, notional, payer))
+            pre.update(swap := self._underlying(ctx, legs, lagged, specs, t, T0, notional, payer))
+            if tables is not None:  # the exercised swap straight into netting rows (``swaption_exercised``)
+                pre.update(netting_rows(pre.pop("flat_flows"), swap["run"], sign, self.netting_set,
+                                        np.unique(self.netting_set)))
+            pre.pop("flat_flows", None)
         return jax.tree_util.tree_map(jax.device_put, pre)  # jnp.asarray compiled a program per shape
 
     def _tables(self, ctx, flat, sign):
@@ -200,10 +197,8 @@ class SwaptionBatch(TradeBatch):
             keep[0] = True
         direct = {k: np.asarray(a)[keep] for k, a in flat.items()}
         direct["wgt"] = np.where(tabulate[keep], 0.0, direct["wgt"])
-        if self.physical:  # per trade, beside the exercised swap's terms
-            opt, bonds = shared_bond_entries(direct, "p", "q", direct.pop("T"), direct.pop("g"))
-        else:  # cash: per netting set, into the tables' rows
-            opt, bonds = netting_entries(direct, sign, self.netting_set, np.unique(self.netting_set), direct["k"])
+        # per netting set: the tables' rows (cash), or beside the exercised swap's terms (``swaption_exercised``)
+        opt, bonds = netting_entries(direct, sign, self.netting_set, np.unique(self.netting_set), direct["k"])
         return {"tab": tab, "opt_direct": opt, "opt_direct_bonds": bonds}
 
     def _underlying(self, ctx, legs, lagged, specs, t, T0, notional, payer):
@@ -261,9 +256,10 @@ class SwaptionBatch(TradeBatch):
         # a row's flows in their order (payments, then float starts, each by time): the sums kept bit for bit
         flat = entries(alive & after[..., None], n, chunk=1, lnA=lnA_U, B=B_U, amt=aU[None], T=U[None],
                        g=(~is_pay).astype(np.int64)[None])
-        flows, flow_bonds = shared_bond_entries(flat, "lnA", "B", flat.pop("T"), flat.pop("g"), entry_cost=0.5)
+        flows, flow_bonds = shared_bond_entries({k: v for k, v in flat.items() if k not in ("T", "g")}, "lnA", "B",
+                                                flat["T"], flat["g"], entry_cost=0.5)
         return {"flows": flows, "flow_bonds": flow_bonds, "run": cat(runs), "ex_flows": ex_flows, "ex_run": ex_run,
-                "after": after}
+                "after": after, "flat_flows": flat}
 
     # -- path values ----------------------------------------------------------------------------------
     def values(self, pre, view):
@@ -282,10 +278,9 @@ class SwaptionBatch(TradeBatch):
         if "tab" not in pre or static_loops_enabled():
             return acc + self.netting_values(pre, view, n_netting_sets)
         x, fx, ns = jnp.asarray(view.x[ci]), jnp.asarray(view.fx[ci]), np.unique(self.netting_set)
-        if self.physical:
-            direct = {k: v for k, v in pre.items() if k not in ("tab", "opt_direct", "opt_direct_bonds")}
-            direct.update(opt=pre["opt_direct"], opt_bonds=pre["opt_direct_bonds"])
-            acc = acc + netting_sum(_physical_values(direct, x, fx), self.netting_set, n_netting_sets)
+        if self.physical:  # the direct terms and the exercised swap in (date, netting set) rows
+            v = exercised_netting_values(pre, x, fx, ns.size)
+            acc = acc.at[:, jnp.asarray(ns.astype(np.int32))].add(v)
         else:  # the direct terms in (date, netting set) rows
             d = cast_floats({"o": pre["opt_direct"], "b": pre["opt_direct_bonds"]}, x.dtype)
             v = accumulate_shared(jnp.zeros((K * ns.size, P), x.dtype), x, d["o"], d["b"], _jamshidian_shared)

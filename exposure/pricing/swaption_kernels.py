@@ -86,13 +86,19 @@ def _cash_values(pre, x_all, fx):
     return acc.reshape(K, n, P) * pre["sign"][None, :, None] * fx[:, None, :]
 
 
+def _exercise_indicator(pre, x_all):
+    """(n, P): 1 where the holder exercised (its swap's value at the exercise date > 0), else 0."""
+    n, P = pre["sign"].shape[0], x_all.shape[1]
+    swap_ex = accumulate(jnp.zeros((n, P), x_all.dtype), x_all, pre["ex_flows"], _flow_terms())
+    swap_ex = accumulate(swap_ex, x_all, pre["ex_run"], _running_terms(x_all))
+    return (swap_ex > 0.0).astype(x_all.dtype)
+
+
 @jax.jit
 def _physical_values(pre, x_all, fx):
     pre = cast_floats(pre, x_all.dtype)
     (K, P), n = x_all.shape, pre["sign"].shape[0]
-    swap_ex = accumulate(jnp.zeros((n, P), x_all.dtype), x_all, pre["ex_flows"], _flow_terms())
-    swap_ex = accumulate(swap_ex, x_all, pre["ex_run"], _running_terms(x_all))
-    ind = (swap_ex > 0.0).astype(x_all.dtype)  # (n, P): the holder exercised
+    ind = _exercise_indicator(pre, x_all)  # (n, P): the holder exercised
     acc = accumulate_shared(jnp.zeros((K * n, P), x_all.dtype), x_all, pre["opt"], pre["opt_bonds"],
                             _jamshidian_shared)
     # The swap's rows (t_k > T0) are not the option's (t_k <= T0): its terms are summed without the exercise
