@@ -17,7 +17,8 @@ prepared leaves of ``LinearBatch.prepare`` (``linear_moments``) follow in closed
 exact (no step), at the cost of about one ``prepare`` where the central difference (``state.batch_difference``)
 takes two. Leaves no model moves here: eq_tr, eq_ns (no curve); xi_lim only picks the series order in a comparison
 (its cotangent is identically 0, ``setup_pres.ORDER_ONLY``): its tangent is left at 0. The FX / equity vols and R
-a mean reversion moves through the bootstraps reach a linear batch through xi_lim only.
+a mean reversion moves through the bootstraps reach a linear batch through xi_lim only. ``bond_tangent`` (on any
+(t, T) too) and ``state_variance_tangent`` serve the option batches' tangents as well (``setup_pres_options``).
 """
 
 from __future__ import annotations
@@ -67,14 +68,43 @@ def _variance_tangent(p, a, da, dsig, t, T):
     return np.sum(np.where(active, 2.0 * sig * dsig * g + sig * sig * dg, 0.0), axis=-1)
 
 
-def bond_tangent(ctx, ccy: str, da: float, dsig, T) -> tuple:
-    """(lnA, B, dlnA, dB) on the (K, *T.shape) grid of ``PricingContext.bond_coefficients`` (the context's times),
-    the tangents along da and dsigma (the currency's pieces)."""
+def state_variance_tangent(ctx, ccy: str, da: float, dsig, s, t) -> tuple:
+    """(v, dv) of ``hull_white.state_variance`` Var[x(t) | x(s)] = sum_k sigma_k^2 g_k (s, t broadcast) along da and
+    dsigma: g_k = e^{-2a q} F,  F = -expm1(-2a d) / 2a  (q = t - u2, d = u2 - u1),
+    dg_k = (-2 q g_k + e^{-2a q} (d e^{-2a d} - F) / a) da."""
+    rm = ctx.rate_model(ccy)
+    a = float(rm.params.mean_reversion)
+    s, t = np.broadcast_arrays(np.asarray(s, np.float64), np.asarray(t, np.float64))
+    u1, u2, t_, sig, active = clip_pieces(rm.params, s, t, np)
+    q, d = t_ - u2, u2 - u1
+    E, F = np.exp(-2.0 * a * q), -np.expm1(-2.0 * a * d) / (2.0 * a)
+    g = E * F
+    dg = (-2.0 * q * g + E * (d * np.exp(-2.0 * a * d) - F) / a) * da
+    dsig = np.asarray(dsig, np.float64)
+    return (np.sum(np.where(active, sig * sig * g, 0.0), axis=-1),
+            np.sum(np.where(active, 2.0 * sig * dsig * g + sig * sig * dg, 0.0), axis=-1))
+
+
+def bond_tangent(ctx, ccy: str, da: float, dsig, T, t=None) -> tuple:
+    """(lnA, B, dlnA, dB) as ``PricingContext.bond_coefficients(ccy, T, t)`` (default t: the context's times, on
+    the (K, *T.shape) grid; else t and T broadcast), the tangents along da and dsigma (the currency's pieces)."""
     rm = ctx.rate_model(ccy)
     p, a = rm.params, float(rm.params.mean_reversion)
     T = np.asarray(T, np.float64)
+    if t is not None:
+        t, T = np.broadcast_arrays(np.asarray(t, np.float64), T)
+        if T.size == 0:
+            return tuple(np.zeros(T.shape) for _ in range(4))
+        Tu, inv = np.unique(np.stack([t.ravel(), np.maximum(T, t).ravel()]), axis=1, return_inverse=True)
+        out = _bond_tangent(rm, p, a, da, dsig, Tu[0], Tu[1])
+        return tuple(x[inv.reshape(-1)].reshape(T.shape) for x in out)
     Tu, inv = np.unique(T, return_inverse=True)
     t, Tg = np.broadcast_arrays(np.asarray(ctx.times, np.float64)[:, None], Tu[None, :])
+    shape = (t.shape[0],) + T.shape
+    return tuple(x[:, inv.reshape(-1)].reshape(shape) for x in _bond_tangent(rm, p, a, da, dsig, t, Tg))
+
+
+def _bond_tangent(rm, p, a: float, da: float, dsig, t, Tg) -> tuple:
     Tg = np.maximum(Tg, t)
     lnA, B = rm.bond_coefficients(t, Tg)
     dsig = np.asarray(dsig, np.float64)
@@ -83,8 +113,7 @@ def bond_tangent(ctx, ccy: str, da: float, dsig, T) -> tuple:
                   + _variance_tangent(p, a, da, dsig, zero, t))
     tau = Tg - t
     dB = (tau * np.exp(-a * tau) - B) * da / a
-    shape = (t.shape[0],) + T.shape
-    return tuple(x[:, inv.reshape(-1)].reshape(shape) for x in (lnA, B, dlnA, dB))
+    return lnA, B, dlnA, dB
 
 
 def _flow_tangent(coef, cf, j, days, order: int, y: float):
