@@ -60,3 +60,38 @@ def test_linear_mean_reversion_tangent_equals_central_differences():
     assert {n for _, n in checked} >= {"mom_tr", "mom_ns", "bmid", "inv_scale", "cc_w", "cc_b1", "cc_b2", "cu_b1",
                                        "cu_b2"}
     assert len({f for f, _ in checked}) == 2  # EUR and USD
+
+
+def test_variance_weights_tangent_follows_variance_weights_branch_for_branch():
+    """``setup_pres_model.variance_weights_tangent`` is ``hull_white.variance_weights`` differentiated by hand, branch
+    for branch: its value equals variance_weights (NumPy) to rounding and its derivative in a equals jax.jvp of the
+    jnp variance_weights (1e-12 relative) and the Richardson extrapolation of NumPy central differences (1e-7), on
+    pieces that hit each branch: the small-z series (z = a (u2 - u1) < 0.5: a tiny, a short piece), the closed form
+    (z >= 0.5), z on both sides of the 0.5 switch, and the piece ending at T (B(u2, T) = 0) or before it. A change to
+    variance_weights that the tangent does not mirror fails here. Broken on purpose (the closed form's -3 big da / a^4
+    term dropped; the series' dpoly recursion one coefficient off) it fails at 8.8 and 2.3 relative."""
+    import jax
+    import jax.numpy as jnp
+
+    from exposure.models.hull_white import variance_weights
+    from exposure.risk.setup_pres_model import variance_weights_tangent
+
+    a = np.array([1e-6, 0.01, 0.03, 0.1, 0.4999, 0.5001, 0.05, 0.2, 1.5, 3.0])
+    u1 = np.array([0.0, 0.5, 1.0, 0.0, 0.0, 0.0, 2.0, 1.1, 0.0, 4.0])
+    u2 = np.array([1.0, 3.0, 11.0, 2.0, 1.0, 1.0, 30.0, 3.5, 2.0, 4.3])
+    gap = np.array([0.0, 1.0, 4.0, 0.0, 2.0, 0.0, 0.0, 7.0, 1.0, 0.0])
+    for T in (u2 + gap, u2 + np.where(gap > 0, 0.0, 3.0)):
+        z = a * (u2 - u1)
+        assert (z < 0.5).sum() >= 4 and (z >= 0.5).sum() >= 4 and np.any(T == u2) and np.any(T > u2)
+        for da in (1.0, -0.37):
+            g, dg = variance_weights_tangent(a, da * np.ones_like(a), u1, u2, T)
+            np.testing.assert_allclose(g, variance_weights(a, u1, u2, T, np), rtol=1e-15, atol=0)
+            _, jvp = jax.jvp(lambda a_: variance_weights(a_, u1, u2, T, jnp), (jnp.asarray(a),),
+                             (jnp.full(a.shape, da),))
+            # 1e-10: at a = 1e-6 both forms of dB/da = (tau e^{-a tau} - B) / a cancel to ~eps / (a tau)
+            np.testing.assert_allclose(dg, np.asarray(jvp), rtol=1e-10, atol=0)
+            h = np.maximum(1e-3 * a, 5e-7)  # no piece crosses the z = 0.5 switch; a - 2h > 0
+            cd = {k: (variance_weights(a + k * h * da, u1, u2, T, np) - variance_weights(a - k * h * da, u1, u2, T, np))
+                  / (2 * k * h) for k in (1.0, 0.5)}
+            rich = (4.0 * cd[0.5] - cd[1.0]) / 3.0
+            np.testing.assert_allclose(dg, rich, rtol=1e-7, atol=0)

@@ -178,8 +178,8 @@ def test_vol_and_model_factors_equal_per_factor_tangents(base):
     # (their cotangents once: ``setup_vols_options``, or with every option twin's in "vjp"), the reference by
     # central differences of prepare (truncation O(h^2): measured 1.5e-6 of scale at h = 0.1, x1/4 per halving):
     # against it, Richardson's (4 D(h/2) - D(h)) / 3 (O(h^4)).
-    # A mean reversion's linear batches take their exact model tangent (``setup_pres_model``), its option batches
-    # central differences: both sides extrapolated.
+    # A mean reversion's linear, cap, FX and equity option batches take their exact model tangent
+    # (``setup_pres_model``, ``setup_pres_options``), its swaptions central differences: both sides extrapolated.
     mr = [k for k, f in enumerate(fs) if f.factor_type == "MeanReversion"]
     opt = [k for k, f in enumerate(fs) if f.factor_type in VOL_OPTION_TYPES]
     rich = ref.copy()
@@ -192,7 +192,7 @@ def test_vol_and_model_factors_equal_per_factor_tangents(base):
                                (VolModelReverse(rev, G), rich, 1e-9, "vjp")):
         rev._twin_reverse = forms[mode]
         got = np.array([vols.sensitivity(f) for f in fs])
-        for k in mr:  # a mean reversion's option batches by central differences: extrapolated as the reference
+        for k in mr:  # a mean reversion's swaptions by central differences: extrapolated as the reference
             rev.step = STEP / 2
             try:
                 got[k] = (4.0 * vols.sensitivity(fs[k]) - got[k]) / 3.0
@@ -223,8 +223,9 @@ def test_vol_option_part_equals_central_differences(base, curves):
     extended twins' cotangents once, alone or with every option twin's: equal to 1e-12) against the central
     differences of their prepare (``pres_part(twins=False)``, the path it replaces), Richardson-extrapolated:
     measured 1.1e-10 of the largest value (FXVol/EUR/USD/1M; its plain central difference is 6.7e-6 off, O(h^2)).
-    A mean reversion's options keep the central differences (the twins hold a fixed), its linear batches take their
-    exact model tangent (``setup_pres_model``): against Richardson too. Broken on purpose (dx["R"]
+    A mean reversion's swaptions keep the central differences (the twins hold a fixed), its linear, cap, FX and
+    equity option batches take their exact model tangent (``setup_pres_model``, ``setup_pres_options``): against
+    Richardson too. Broken on purpose (dx["R"]
     dropped from ``option_directions``) it fails at 0.57 (Correlation/IR:USD~IR:EUR)."""
     from exposure.risk import setup_vols as sv
     from exposure.risk.setup_vols_reverse import pres_part
@@ -260,7 +261,7 @@ def test_vol_option_part_equals_central_differences(base, curves):
             finally:
                 rev.step = STEP
         rich = (4.0 * ref[STEP / 2] - ref[STEP]) / 3.0
-        if f.factor_type == "MeanReversion":  # its option batches' central differences, extrapolated alike
+        if f.factor_type == "MeanReversion":  # its swaptions' central differences, extrapolated alike
             got = (4.0 * mine[STEP / 2] - mine[STEP]) / 3.0
         scale = np.abs(rich).max()
         err = np.abs(got - rich).max() / scale

@@ -70,7 +70,9 @@ def _pieces(p: HullWhiteParams, xp=jnp):
     return lo, hi, vv
 
 
-def _clip_pieces(p: HullWhiteParams, t, T, xp=jnp):
+def clip_pieces(p: HullWhiteParams, t, T, xp=jnp):
+    """(u1, u2, T, sigma, active), each (..., m+1): every piece [lo_k, hi_k) clipped to [t, T] (t, T broadcast,
+    a trailing piece axis added); u2 = u1 on the pieces outside [t, T] (active False)."""
     lo, hi, sig = _pieces(p, xp)
     t = xp.asarray(t, dtype=xp.float64)[..., None]
     T = xp.asarray(T, dtype=xp.float64)[..., None]
@@ -83,7 +85,7 @@ def _clip_pieces(p: HullWhiteParams, t, T, xp=jnp):
 
 # int_0^d B(s)^2 ds = d^3 sum_n c_n z^(n-3), z = a d: the series used when a d is small, where the closed form
 # (z - e - e^2/2)/a^3 subtracts nearly equal terms (a = 1e-5 lost 5 digits; a = 2e-8 was 3650x off).
-_I1_SERIES = tuple((-1) ** n * (2.0 - 2.0 ** (n - 1)) / math.factorial(n) for n in range(3, 22))
+I1_SERIES = tuple((-1) ** n * (2.0 - 2.0 ** (n - 1)) / math.factorial(n) for n in range(3, 22))
 
 
 def integrated_variance(p: HullWhiteParams, t, T, xp=jnp):
@@ -93,20 +95,20 @@ def integrated_variance(p: HullWhiteParams, t, T, xp=jnp):
     ``xp=numpy`` evaluates in NumPy (set-up code that must not compile), default jax.numpy.
     """
     a = _scalar_a(p, xp)
-    u1, u2, T, sig, active = _clip_pieces(p, t, T, xp)
+    u1, u2, T, sig, active = clip_pieces(p, t, T, xp)
     return xp.sum(xp.where(active, sig * sig * variance_weights(a, u1, u2, T, xp), 0.0), axis=-1)
 
 
 def variance_weights(a, u1, u2, T, xp=jnp):
     """g_k = int_{u1}^{u2} B(u,T)^2 du per piece (``integrated_variance`` = sum_k sigma_k^2 g_k over the active
-    pieces; ``_clip_pieces`` gives u1, u2, T): the part without sigma, which set-up code may evaluate once."""
+    pieces; ``clip_pieces`` gives u1, u2, T): the part without sigma, which set-up code may evaluate once."""
     d = u2 - u1
     z = a * d
     e = -xp.expm1(-z)  # a B(u1, u2)
     small = z < 0.5
     zs = xp.where(small, z, 0.0)
     poly = xp.zeros_like(zs)
-    for c in reversed(_I1_SERIES):
+    for c in reversed(I1_SERIES):
         poly = poly * zs + c
     i1 = xp.where(small, d**3 * poly, (z - e - 0.5 * e * e) / (a * a * a))
     b2 = -xp.expm1(-a * (T - u2)) / a
@@ -116,7 +118,7 @@ def variance_weights(a, u1, u2, T, xp=jnp):
 def state_variance(p: HullWhiteParams, s, t, xp=jnp):
     """Var[x(t) | x(s)] = int_s^t sigma(u)^2 exp(-2a (t-u)) du (0 where t <= s)."""
     a = _scalar_a(p, xp)
-    u1, u2, t_, sig, active = _clip_pieces(p, s, t, xp)
+    u1, u2, t_, sig, active = clip_pieces(p, s, t, xp)
     g = xp.exp(-2.0 * a * (t_ - u2)) * -xp.expm1(-2.0 * a * (u2 - u1)) / (2.0 * a)
     return xp.sum(xp.where(active, sig * sig * g, 0.0), axis=-1)
 
@@ -124,7 +126,7 @@ def state_variance(p: HullWhiteParams, s, t, xp=jnp):
 def zeta(p: HullWhiteParams, t, xp=jnp):
     """LGM variance zeta(t) = int_0^t sigma(u)^2 exp(2a u) du, so Var x(t) = exp(-2at) zeta(t)."""
     a = _scalar_a(p, xp)
-    u1, u2, _, sig, active = _clip_pieces(p, xp.zeros_like(xp.asarray(t, dtype=xp.float64)), t, xp)
+    u1, u2, _, sig, active = clip_pieces(p, xp.zeros_like(xp.asarray(t, dtype=xp.float64)), t, xp)
     g = xp.exp(2.0 * a * u2) * -xp.expm1(-2.0 * a * (u2 - u1)) / (2.0 * a)
     return xp.sum(xp.where(active, sig * sig * g, 0.0), axis=-1)
 

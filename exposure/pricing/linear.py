@@ -58,8 +58,8 @@ from exposure.errors import ExposureError
 from exposure.pricing.cashflows import CashFlows, generate
 from exposure.pricing.linear_eval import (COUPON_CHUNK, _evaluate, differentiable_loops,  # noqa: F401 (re-exported)
                                           state_abs_max, static_loops_enabled)
-from exposure.pricing.linear_moments import (_current_coupons, _flow_moments, _per_netting_set, _state_bound,
-                                             _view_days)
+from exposure.pricing.linear_moments import (_current_coupons, _flow_moments, per_netting_set, _state_bound,
+                                             view_days)
 from exposure.pricing.linear_specs import FloatLeg
 from exposure.pricing.view import PathView, PricingContext, TradeBatch, netting_sum
 
@@ -177,7 +177,7 @@ class LinearBatch(TradeBatch):
 
     def prepare(self, ctx: PricingContext) -> LinearPre:
         cf = self.cashflows(ctx.market)
-        days = _view_days(ctx)
+        days = view_days(ctx)
         K, n_tr = days.size, len(self.ids)
         ns_global, ns_local = np.unique(self.netting_set, return_inverse=True)
         ns_local = ns_local.reshape(-1)
@@ -202,12 +202,12 @@ class LinearBatch(TradeBatch):
         eq_idx = tuple(ctx.model.equity_names.index(e) for e in cf.equities)
         eq_ccy = tuple(ccy_view[int(cf.e_ccy[np.nonzero(cf.e_equity == e)[0][0]])] for e in range(ne))
         return LinearPre(
-            mom_tr=mom_tr, mom_ns=_per_netting_set(mom_tr, member), bmid=bmid, inv_scale=inv_s, order_k=order_k,
+            mom_tr=mom_tr, mom_ns=per_netting_set(mom_tr, member), bmid=bmid, inv_scale=inv_s, order_k=order_k,
             xi_lim=xi_lim,
             cc_w=cc["w"], cc_b1=cc["b1"], cc_b2=cc["b2"], cc_j=cc["j"], cc_b=cc["b"], cc_n=cc["n"],
             cc_tr=cc["tr"], cc_ns=cc["ns"], cc_u=cc["u"], cu_b=cc["ub"], cu_j=cc["uj"], cu_b1=cc["ub1"],
             cu_b2=cc["ub2"],
-            eq_tr=eq_tr, eq_ns=_per_netting_set(eq_tr, member), ccy_idx=ccy_view, eq_idx=eq_idx, eq_ccy_idx=eq_ccy,
+            eq_tr=eq_tr, eq_ns=per_netting_set(eq_tr, member), ccy_idx=ccy_view, eq_idx=eq_idx, eq_ccy_idx=eq_ccy,
             ns_global=tuple(int(u) for u in ns_global),
         )
 

@@ -65,11 +65,11 @@ def equity_free(batch) -> bool:
 
 def layout(static) -> list:
     """Per batch: (first float leaf in S["pres"], number of float leaves, its integer leaves)."""
-    from exposure.risk.state import _split, merge_pres
+    from exposure.risk.state import split_leaves, merge_pres
 
     out, at = [], 0
     for tree in merge_pres(static, [np.zeros(0)] * static.n_float):
-        floats, ints, _ = _split([tree])
+        floats, ints, _ = split_leaves([tree])
         out.append((at, len(floats), ints))
         at += len(floats)
     return out

@@ -29,7 +29,7 @@ import numpy as np
 from exposure.dates import years as model_years
 from exposure.models.hull_white import HullWhiteParams, log_bond_intercept
 from exposure.pricing.linear import LinearBatch
-from exposure.pricing.linear_moments import _view_days, flow_key_groups
+from exposure.pricing.linear_moments import view_days, flow_key_groups
 from exposure.risk.twin_common import StaticTimesCurve
 
 MOVED = ("mom_tr", "mom_ns", "cc_w")
@@ -56,7 +56,7 @@ def amount_curves(batch: LinearBatch, market) -> set:
 
 
 def _taylor(z, order: int):
-    """(len(z), order+1): z^n / n! (``linear_moments._taylor_terms`` in jnp)."""
+    """(len(z), order+1): z^n / n! (``linear_moments.taylor_terms`` in jnp)."""
     steps = jnp.concatenate([jnp.ones((z.shape[0], 1)), z[:, None] / jnp.arange(1, order + 1)[None, :]], axis=1)
     return jnp.cumprod(steps, axis=1)
 
@@ -76,7 +76,7 @@ class LinearPresTwin:
         cf = batch.cashflows(ctx.market)
         self.batch, self.cf = batch, cf
         self.t = np.asarray(ctx.times, np.float64)
-        days = _view_days(ctx)
+        days = view_days(ctx)
         K, n_tr, order, y = days.size, len(batch.ids), batch.order, batch.series_range
         self.K, self.n_tr, self.order = K, n_tr, order
         ns_global, ns_local = np.unique(batch.netting_set, return_inverse=True)

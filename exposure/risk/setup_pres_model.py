@@ -17,7 +17,8 @@ prepared leaves of ``LinearBatch.prepare`` (``linear_moments``) follow in closed
 exact (no step), at the cost of about one ``prepare`` where the central difference (``state.batch_difference``)
 takes two. Leaves no model moves here: eq_tr, eq_ns (no curve); xi_lim only picks the series order in a comparison
 (its cotangent is identically 0, ``setup_pres.ORDER_ONLY``): its tangent is left at 0. The FX / equity vols and R
-a mean reversion moves through the bootstraps reach a linear batch through xi_lim only.
+a mean reversion moves through the bootstraps reach a linear batch through xi_lim only. ``bond_tangent`` (on any
+(t, T) too) and ``state_variance_tangent`` serve the option batches' tangents as well (``setup_pres_options``).
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ from __future__ import annotations
 import numpy as np
 
 from exposure.dates import years as model_years
-from exposure.models.hull_white import _I1_SERIES, _clip_pieces
+from exposure.models.hull_white import I1_SERIES, clip_pieces
 from exposure.pricing.cashflows import log_discount
 from exposure.pricing.linear import LinearBatch, LinearPre
-from exposure.pricing.linear_moments import (_coupon_slots, _flow_groups, _group_coefficients, _per_netting_set,
-                                             _taylor_terms, _view_days)
-from exposure.risk.state import _split
+from exposure.pricing.linear_moments import (coupon_slots, flow_groups, group_coefficients, per_netting_set,
+                                             taylor_terms, view_days)
+from exposure.risk.state import split_leaves
 
 
 def variance_weights_tangent(a, da, u1, u2, T):
@@ -42,7 +43,7 @@ def variance_weights_tangent(a, da, u1, u2, T):
     small = z < 0.5
     zs = np.where(small, z, 0.0)
     poly, dpoly = np.zeros_like(zs), np.zeros_like(zs)
-    for c in reversed(_I1_SERIES):
+    for c in reversed(I1_SERIES):
         dpoly = dpoly * zs + poly
         poly = poly * zs + c
     big = z - e - 0.5 * e * e
@@ -62,19 +63,48 @@ def variance_weights_tangent(a, da, u1, u2, T):
 
 def _variance_tangent(p, a, da, dsig, t, T):
     """dV(t,T) = d int_t^T sigma^2 B(u,T)^2 du along (da, dsigma) (``hull_white.integrated_variance``)."""
-    u1, u2, T_, sig, active = _clip_pieces(p, t, T, np)
+    u1, u2, T_, sig, active = clip_pieces(p, t, T, np)
     g, dg = variance_weights_tangent(a, da, u1, u2, T_)
     return np.sum(np.where(active, 2.0 * sig * dsig * g + sig * sig * dg, 0.0), axis=-1)
 
 
-def bond_tangent(ctx, ccy: str, da: float, dsig, T) -> tuple:
-    """(lnA, B, dlnA, dB) on the (K, *T.shape) grid of ``PricingContext.bond_coefficients`` (the context's times),
-    the tangents along da and dsigma (the currency's pieces)."""
+def state_variance_tangent(ctx, ccy: str, da: float, dsig, s, t) -> tuple:
+    """(v, dv) of ``hull_white.state_variance`` Var[x(t) | x(s)] = sum_k sigma_k^2 g_k (s, t broadcast) along da and
+    dsigma: g_k = e^{-2a q} F,  F = -expm1(-2a d) / 2a  (q = t - u2, d = u2 - u1),
+    dg_k = (-2 q g_k + e^{-2a q} (d e^{-2a d} - F) / a) da."""
+    rm = ctx.rate_model(ccy)
+    a = float(rm.params.mean_reversion)
+    s, t = np.broadcast_arrays(np.asarray(s, np.float64), np.asarray(t, np.float64))
+    u1, u2, t_, sig, active = clip_pieces(rm.params, s, t, np)
+    q, d = t_ - u2, u2 - u1
+    E, F = np.exp(-2.0 * a * q), -np.expm1(-2.0 * a * d) / (2.0 * a)
+    g = E * F
+    dg = (-2.0 * q * g + E * (d * np.exp(-2.0 * a * d) - F) / a) * da
+    dsig = np.asarray(dsig, np.float64)
+    return (np.sum(np.where(active, sig * sig * g, 0.0), axis=-1),
+            np.sum(np.where(active, 2.0 * sig * dsig * g + sig * sig * dg, 0.0), axis=-1))
+
+
+def bond_tangent(ctx, ccy: str, da: float, dsig, T, t=None) -> tuple:
+    """(lnA, B, dlnA, dB) as ``PricingContext.bond_coefficients(ccy, T, t)`` (default t: the context's times, on
+    the (K, *T.shape) grid; else t and T broadcast), the tangents along da and dsigma (the currency's pieces)."""
     rm = ctx.rate_model(ccy)
     p, a = rm.params, float(rm.params.mean_reversion)
     T = np.asarray(T, np.float64)
+    if t is not None:
+        t, T = np.broadcast_arrays(np.asarray(t, np.float64), T)
+        if T.size == 0:
+            return tuple(np.zeros(T.shape) for _ in range(4))
+        Tu, inv = np.unique(np.stack([t.ravel(), np.maximum(T, t).ravel()]), axis=1, return_inverse=True)
+        out = _bond_tangent(rm, p, a, da, dsig, Tu[0], Tu[1])
+        return tuple(x[inv.reshape(-1)].reshape(T.shape) for x in out)
     Tu, inv = np.unique(T, return_inverse=True)
     t, Tg = np.broadcast_arrays(np.asarray(ctx.times, np.float64)[:, None], Tu[None, :])
+    shape = (t.shape[0],) + T.shape
+    return tuple(x[:, inv.reshape(-1)].reshape(shape) for x in _bond_tangent(rm, p, a, da, dsig, t, Tg))
+
+
+def _bond_tangent(rm, p, a: float, da: float, dsig, t, Tg) -> tuple:
     Tg = np.maximum(Tg, t)
     lnA, B = rm.bond_coefficients(t, Tg)
     dsig = np.asarray(dsig, np.float64)
@@ -83,19 +113,18 @@ def bond_tangent(ctx, ccy: str, da: float, dsig, T) -> tuple:
                   + _variance_tangent(p, a, da, dsig, zero, t))
     tau = Tg - t
     dB = (tau * np.exp(-a * tau) - B) * da / a
-    shape = (t.shape[0],) + T.shape
-    return tuple(x[:, inv.reshape(-1)].reshape(shape) for x in (lnA, B, dlnA, dB))
+    return lnA, B, dlnA, dB
 
 
 def _flow_tangent(coef, cf, j, days, order: int, y: float):
     """(dmom (K, N+1, n_tr), dbmid (K,), dinv_s (K,)) of ``linear_moments._flow_moments`` (module docstring)."""
     K, n_tr = days.size, cf.n_trades
     dmom, dbmid, dinv = np.zeros((K, order + 1, n_tr)), np.zeros(K), np.zeros(K)
-    grouped = None if coef is None else _flow_groups(cf, j)
+    grouped = None if coef is None else flow_groups(cf, j)
     if grouped is None:
         return dmom, dbmid, dinv
     groups, W = grouped
-    lnA, B, dlnA, dB = _group_coefficients(coef, groups)
+    lnA, B, dlnA, dB = group_coefficients(coef, groups)
     alive = days[:, None] < groups[None, :, 1]
     for k in range(K):
         a = alive[k]
@@ -112,7 +141,7 @@ def _flow_tangent(coef, cf, j, days, order: int, y: float):
             dz = np.where(a, (dbm - dB[k]) * (y / h) - z * (dh / h), 0.0)
         else:
             z = dz = np.zeros_like(Bk)
-        terms = _taylor_terms(z, order)
+        terms = taylor_terms(z, order)
         E = np.where(a, np.exp(lnA[k]), 0.0)
         dD = terms * (E * dlnA[k])[:, None]
         dD[:, 1:] += terms[:, :-1] * (E * dz)[:, None]
@@ -124,7 +153,7 @@ def _coupon_tangent(coef_of, ctx, cf, days, ns_local, own_fixings: bool, u):
     """{w, b1, b2 (K, C), ub1, ub2 (K, U)}: the tangents of ``linear_moments._current_coupons``' float tables,
     u (K, C) the base run's distinct-exponent rows (its int leaf cc_u)."""
     K = days.size
-    active, counts, C, order, jfix = _coupon_slots(ctx, cf, days, ns_local, own_fixings)
+    active, counts, C, order, jfix = coupon_slots(ctx, cf, days, ns_local, own_fixings)
     out = {n: np.zeros((K, C)) for n in ("w", "b1", "b2")}
     out.update({n: np.zeros(u.shape[:1] + (1,)) for n in ("ub1", "ub2")})
     if cf.c_fix.size == 0:
@@ -167,12 +196,12 @@ def _coupon_tangent(coef_of, ctx, cf, days, ns_local, own_fixings: bool, u):
 
 
 def linear_model_tangent(batch: LinearBatch, ctx, th: dict, ints) -> list:
-    """d/de of the float leaves of ``batch.prepare(ctx)`` (in ``state._split``'s order) along theta's move th
+    """d/de of the float leaves of ``batch.prepare(ctx)`` (in ``state.split_leaves``'s order) along theta's move th
     (``setup_vols.theta_direction``: th["a"] (n_ccy,), th["ir_vol"] per currency; the model's other parts reach
     the batch only through xi_lim, module docstring). ints: the base run's integer leaves of the batch ((index,
-    array, name) of ``state._split``; cc_u, the coupons' distinct-exponent rows, is read from them)."""
+    array, name) of ``state.split_leaves``; cc_u, the coupons' distinct-exponent rows, is read from them)."""
     cf = batch.cashflows(ctx.market)
-    days = _view_days(ctx)
+    days = view_days(ctx)
     K, n_tr, nb = days.size, len(batch.ids), len(cf.currencies)
     ns_global, ns_local = np.unique(batch.netting_set, return_inverse=True)
     ns_local = ns_local.reshape(-1)
@@ -192,11 +221,11 @@ def linear_model_tangent(batch: LinearBatch, ctx, th: dict, ints) -> list:
     cc = _coupon_tangent(coef_of, ctx, cf, days, ns_local, batch.exact_fixings, np.asarray(u))
     ne = len(cf.equities)
     none = np.zeros(0, np.int32)
-    d = LinearPre(mom_tr=dmom, mom_ns=_per_netting_set(dmom, member), bmid=dbmid, inv_scale=dinv, order_k=none,
+    d = LinearPre(mom_tr=dmom, mom_ns=per_netting_set(dmom, member), bmid=dbmid, inv_scale=dinv, order_k=none,
                   xi_lim=np.zeros((K, nb)), cc_w=cc["w"], cc_b1=cc["b1"], cc_b2=cc["b2"], cc_j=none, cc_b=none,
                   cc_n=none, cc_tr=none, cc_ns=none, cc_u=none, cu_b=none, cu_j=none, cu_b1=cc["ub1"],
                   cu_b2=cc["ub2"], eq_tr=np.zeros((K, ne, n_tr)), eq_ns=np.zeros((K, ne, ns_global.size)))
-    return _split([d])[0]
+    return split_leaves([d])[0]
 
 
 def model_only(factor) -> bool:

@@ -26,7 +26,7 @@ class PresTangents:
 
     def __init__(self, s, static):
         from exposure.pricing.view import PricingContext
-        from exposure.risk.state import _split
+        from exposure.risk.state import split_leaves
 
         self.s, self.static = s, static
         g, m = s.grid, s.market
@@ -35,7 +35,7 @@ class PresTangents:
         self.base = []  # per batch: (float leaves, int leaves, key paths of the float leaves)
         for b in s.portfolio.batches:
             pre = [b.prepare(self.ctx)]
-            floats, ints, _ = _split(pre)
+            floats, ints, _ = split_leaves(pre)
             paths = [jax.tree_util.keystr(p).split(".")[-1] for p, x in jax.tree_util.tree_flatten_with_path(pre)[0]
                      if np.issubdtype(np.asarray(x).dtype, np.floating)]
             self.base.append((floats, ints, paths))

@@ -101,12 +101,12 @@ def prepared_floats(market, model, s, static) -> list:
     the integer leaves checked against the run's."""
     from exposure.errors import ConfigError
     from exposure.pricing.view import PricingContext
-    from exposure.risk.state import APPROXIMATION_ORDERS, _split
+    from exposure.risk.state import APPROXIMATION_ORDERS, split_leaves
 
     grid = s.grid
     dates = (market.asof,) + tuple(grid.dates)
     pctx = PricingContext(market, model, static.times, s.portfolio.fixings, dates, grid.reporting_mask())
-    floats, ints, treedef = _split([b.prepare(pctx) for b in s.portfolio.batches])
+    floats, ints, treedef = split_leaves([b.prepare(pctx) for b in s.portfolio.batches])
     same = treedef == static.treedef and len(ints) == len(static.int_leaves) and all(
         i == j and a.shape == b.shape and (np.array_equal(a, b) or any(o in name for o in APPROXIMATION_ORDERS))
         for (i, a, name), (j, b, _) in zip(ints, static.int_leaves))

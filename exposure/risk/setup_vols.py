@@ -74,7 +74,7 @@ _CACHE: list = []
 def vol_context(cfg, s, static, theta) -> VolContext:
     """Every asset's AssetVol and the batches' float-leaf layout, built once per run (``static``)."""
     from exposure.models.forward_variance import equity_log_forward, fx_log_forward
-    from exposure.risk.state import _split, merge_pres
+    from exposure.risk.state import split_leaves, merge_pres
 
     if _CACHE and _CACHE[0].static is static:
         return _CACHE[0]
@@ -91,7 +91,7 @@ def vol_context(cfg, s, static, theta) -> VolContext:
                                          2 * n - 1 + e, boot), "eq_vol", e)
     layout, at = [], 0
     for tree in merge_pres(static, [np.zeros(0)] * static.n_float):
-        floats, ints, _ = _split([tree])
+        floats, ints, _ = split_leaves([tree])
         layout.append((at, len(floats), ints))
         at += len(floats)
     p0 = {"a": theta["a"], "ir_vol": theta["ir_vol"], "R": theta["R"]}

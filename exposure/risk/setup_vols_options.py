@@ -14,7 +14,8 @@ backward pass per ROWS output rows (``twin_reverse.twin_cotangents``, kept compi
 the central differences of those batches' ``prepare`` at the moved models (``state.batch_difference``: two NumPy
 prepares per batch and factor; bench-1k: 40 calls). Measured on bench-1k (same process, loaded): g_x 2.5 s
 against 3.5 s of central differences; a jvp of the twins per factor cost about as much as the differences. The
-twins hold the mean reversions fixed: a mean reversion keeps the central differences.
+twins hold the mean reversions fixed: a mean reversion's option batches take their exact NumPy tangent
+(``setup_pres_options``: caps / floors, FX and equity options; swaptions keep the central differences).
 """
 
 from __future__ import annotations

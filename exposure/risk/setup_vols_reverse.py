@@ -19,9 +19,9 @@ response goes through the bootstrap transposed, once for all pillars of an asset
 
 (E: the last piece repeated; ``AssetVol.pieces_tangent``; market forward vols: that map's transpose).
 The pricing data is ``pres_part``'s (the twins' sigma where only sigma moves, the FX/equity option twins with the
-correlation and the market variance as inputs (``setup_vols_options``), the linear batches' exact model tangent
-where only the model moves (``setup_pres_model``: a mean reversion's), central differences of prepare for the
-rest: a mean reversion's option batches).
+correlation and the market variance as inputs (``setup_vols_options``), the linear, cap / floor, FX and equity option
+batches' exact model tangents where only the model moves (``setup_pres_model``, ``setup_pres_options``: a mean
+reversion's), central differences of prepare for the rest: a mean reversion's swaptions).
 """
 
 from __future__ import annotations
@@ -192,12 +192,14 @@ def pres_part(rev, vctx, factor, th, dsig, moved, twins: bool = True) -> np.ndar
     twins' dot products where only Hull-White sigma moves and, for an FX / equity vol or a correlation, on the FX /
     equity option batches (``setup_vols_options``; twins=False: their central differences, the reference), the
     linear batches' exact model tangent where the market stays (a mean reversion, a correlation:
-    ``setup_pres_model``; twins=False: their central differences), the batches' central differences at the
-    first-order moved model otherwise (a mean reversion's options: the twins hold a fixed)
+    ``setup_pres_model``; twins=False: their central differences) and the cap / floor, FX and equity option
+    batches' where only a and the vol pieces move (a mean reversion: ``setup_pres_options``), the batches'
+    central differences at the first-order moved model otherwise (a mean reversion's swaptions)
     (``twin_reverse.VolReverse``'s)."""
     from exposure.pricing.linear import LinearBatch
     from exposure.risk import setup_vols as sv
     from exposure.risk.setup_pres_model import linear_model_tangent, model_only
+    from exposure.risk.setup_pres_options import option_model_tangent
     from exposure.risk.state import batch_difference
     from exposure.risk.twins import sigma_only
 
@@ -219,15 +221,20 @@ def pres_part(rev, vctx, factor, th, dsig, moved, twins: bool = True) -> np.ndar
             opt = option_cotangents(rev) if rev.twin_reverse().mode == "vjp" else option_vol_cotangents(rev)
             out = out + opt.part(factor, th, dsig)
             diff = [i for i in diff if i not in opt.twins]
-    if diff and twins and model_only(factor):  # the linear batches' exact tangent (about one prepare, not two)
+    if diff and twins and model_only(factor):  # the batches' exact model tangents (about one prepare, not two)
         from exposure.pricing.view import PricingContext
 
         g = s.grid
         ctx = PricingContext(market, model, rev.static.times, s.portfolio.fixings, (market.asof,) + tuple(g.dates),
                              g.reporting_mask())
-        for i in [i for i in diff if type(batches[i]) is LinearBatch]:
+        for i in list(diff):  # the option batches' exact tangent (``setup_pres_options``; None: not written)
             at, _, ints = vctx.layout[i]
-            for j, d in enumerate(linear_model_tangent(batches[i], ctx, th, ints)):
+            b = batches[i]
+            tangent = linear_model_tangent(b, ctx, th, ints) if type(b) is LinearBatch else option_model_tangent(
+                b, ctx, th)
+            if tangent is None:
+                continue
+            for j, d in enumerate(tangent):
                 out = out + rev._G_pres.dot(at + j, d)
             diff.remove(i)
     if diff:

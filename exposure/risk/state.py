@@ -43,7 +43,9 @@ class Static:
     bridge: tuple | None = None  # (left, right, days, order) of the event-date bridge (simulation.bridge), ints
 
 
-def _split(pres):
+def split_leaves(pres):
+    """(float leaves as float64 NumPy arrays, ((flat index, array, key path) of every integer / bool leaf), treedef)
+    of the list of prepared trees ``pres``: S["pres"] is the float part, in this order."""
     with_paths, treedef = jax.tree_util.tree_flatten_with_path(list(pres))
     floats, ints = [], []
     for i, (path, x) in enumerate(with_paths):
@@ -65,14 +67,14 @@ APPROXIMATION_ORDERS = ("order_k",)
 
 def batch_difference(batch, ints, markets, models, s, static, factor, step: float) -> list:
     """[(f(+h) - f(-h)) / 2h] of one batch's prepare float leaves f at the two moved (market, model) pairs
-    (e = +-step), its integer leaves checked against the base run's ``ints`` ((index, array, name) of ``_split``):
+    (e = +-step), its integer leaves checked against the base run's ``ints`` ((index, array, name) of ``split_leaves``):
     a bump that changes the discrete set-up cannot be taken through the fixed path program."""
     from exposure.pricing.view import PricingContext
 
     g, pres = s.grid, []
     for m, md in zip(markets, models):
         ctx = PricingContext(m, md, static.times, s.portfolio.fixings, (m.asof,) + tuple(g.dates), g.reporting_mask())
-        fl, it, _ = _split([batch.prepare(ctx)])
+        fl, it, _ = split_leaves([batch.prepare(ctx)])
         if len(it) != len(ints) or not all(
                 a.shape == c.shape and (np.array_equal(a, c) or any(o in n for o in APPROXIMATION_ORDERS))
                 for (_, a, n), (_, c, _) in zip(it, ints)):
@@ -104,7 +106,7 @@ def path_state(cfg, s, measures=()):
     dates = (market.asof,) + tuple(grid.dates)
     ctx = PricingContext(market, model, times, pf.fixings, dates, grid.reporting_mask())
     pres = [b.prepare(ctx) for b in pf.batches]
-    floats, ints, treedef = _split(pres)
+    floats, ints, treedef = split_leaves(pres)
     # The run's own scheme: reporting dates stepped exactly, event dates bridged (exposure.simulation.bridge).
     disc = Discretisation.build(model, grid)
     valuation_index = np.concatenate([[0], 1 + grid.valuation_index])

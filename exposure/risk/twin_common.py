@@ -92,10 +92,10 @@ class StaticTimesCurve:
 def _variance_coefficients(a: float, vol_times, s, t, state: bool):
     """(g, active) (..., m+1) of ``hull_white.integrated_variance`` (state False) or ``state_variance`` (True) on
     static (s, t) in NumPy: V = sum_pieces where(active, sigma_k^2 g_k, 0), only sigma traced."""
-    from exposure.models.hull_white import HullWhiteParams, _clip_pieces, variance_weights
+    from exposure.models.hull_white import HullWhiteParams, clip_pieces, variance_weights
 
     vt = np.asarray(vol_times, F64)
-    u1, u2, T, _, active = _clip_pieces(HullWhiteParams(a, vt, np.zeros(vt.size + 1)), s, t, np)
+    u1, u2, T, _, active = clip_pieces(HullWhiteParams(a, vt, np.zeros(vt.size + 1)), s, t, np)
     if state:
         return np.exp(-2.0 * a * (T - u2)) * -np.expm1(-2.0 * a * (u2 - u1)) / (2.0 * a), active
     return variance_weights(a, u1, u2, T, np), active

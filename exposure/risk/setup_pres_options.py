@@ -1,0 +1,109 @@
+"""The option batches' prepared data along a model move (mean reversion a, Hull-White sigma, FX / equity vol pieces):
+forward mode in NumPy, exact (no step), in place of the central differences of ``prepare`` (``state.batch_difference``).
+
+With (lnA, B, dlnA, dB) of the Hull-White bonds (``setup_pres_model.bond_tangent``), the conditional variances'
+tangents (``state_variance_tangent``, ``forward_variance.forward_variance_tangent``) and theta's move th
+(``setup_vols.theta_direction``: th["a"], th["ir_vol"], th["fx_vol"], th["eq_vol"]; th["R"] must be 0):
+
+    FX option (``opt_fx``):  d lnAf, dBf, d lnAd, dBd at (t_k, T);  d sd = (dv(t_k,T) - dv(0,T)) / (2 sd)
+                             on the live cells with var > 0 (the market's variance w_mkt does not move)
+    equity option:           d lnA, dB, d sd as above (div, wgt, w do not move)
+    cap / floor:             opt: d alpha = dlnA_S - dlnA_E + d conv,  d beta = dB_S - dB_E,  d gamma = dlnA_P,
+                             d delta = dB_P,  d s = d(B_f(e) - B_f(s)) sqrt(sv) + (B_f(e) - B_f(s)) dsv / (2 sqrt(sv));
+                             fixed (``opt_common.current_coupons``): d c0 = dlnA(tm,s) - dlnA(tm,e) where the fixing
+                             is read off the state, d Bfix, d lnA_e, d B_e
+
+The tangent leaves are gathered by the batch's own ``entries`` with its own masks (the discrete structure does not
+move), so they line up with prepare's float leaves (``state.split_leaves`` order). Swaptions keep the central
+differences (the Jamshidian root and the probability coefficients: not written yet).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from exposure.pricing.opt_common import TIME_EPS
+from exposure.risk.setup_pres_model import bond_tangent
+from exposure.risk.state import split_leaves
+
+
+def _rate(ctx, th, ccy: str):
+    """(da, dsigma) of a currency along th."""
+    ci = ctx.ccy_index(ccy)
+    return float(th["a"][ci]), np.asarray(th["ir_vol"][ci], np.float64)
+
+
+def _variance_moves(model, lf, th) -> tuple:
+    """(dvols, da) of ``forward_variance_tangent`` for the log forward lf along th."""
+    n = model.n_ccy
+    dvols = {c: np.asarray(th["ir_vol"][c], np.float64) for c, _ in lf.bonds}
+    for f, _, _ in lf.assets:
+        dvols[f] = np.asarray(th["fx_vol"][f - n] if f < 2 * n - 1 else th["eq_vol"][f - 2 * n + 1], np.float64)
+    return dvols, {c: float(th["a"][c]) for c, _ in lf.bonds}
+
+
+def _sd_tangent(model, lf, th, t, T, alive, shift):
+    """d sd (K, n) of sd = sqrt(where(alive, max(v(t,T) + w - v(0,T), 0), 0)), w (n,) the market's total variance
+    at the expiries T (it does not move)."""
+    from exposure.models.forward_variance import forward_variance_tangent
+
+    dvols, da = _variance_moves(model, lf, th)
+    v0, dv0 = forward_variance_tangent(model, lf, 0.0, T, dvols, da)
+    k, i = np.nonzero(alive)  # the live cells only (bench-1k's FX options: 13% of the (date, trade) cells)
+    v, dv = forward_variance_tangent(model, lf, t[k], T[i], dvols, da)
+    var = v + shift[i] - v0[i]
+    out = np.zeros(alive.shape)
+    out[k, i] = np.where(var > 0.0, (dv - dv0[i]) / (2.0 * np.sqrt(np.where(var > 0.0, var, 1.0))), 0.0)
+    return out
+
+
+def fx_option_tangent(batch, ctx, th) -> dict:
+    """d/de of ``FxOptionBatch.prepare``'s leaves (module docstring), the same tree."""
+    from exposure.models.forward_variance import fx_log_forward
+    from exposure.pricing.opt_fx import FX_CHUNK, pair_variance
+
+    t = np.asarray(ctx.times, np.float64)
+    T = np.array([s.expiry_time for s in batch.specs])
+    _, _, dlnAf, dBf = bond_tangent(ctx, batch.foreign, *_rate(ctx, th, batch.foreign), T)
+    _, _, dlnAd, dBd = bond_tangent(ctx, batch.domestic, *_rate(ctx, th, batch.domestic), T)
+    alive = t[:, None] < T[None, :] - TIME_EPS
+    lf = fx_log_forward(ctx.model, batch.foreign, batch.domestic)
+    w = pair_variance(ctx.market, ctx.model, batch.foreign, batch.domestic, 0.0, T)
+    dsd = _sd_tangent(ctx.model, lf, th, t, T, alive, w)
+    o, n = batch.order, len(batch.specs)
+    pad = lambda a: np.pad(a[..., o], [(0, 0)] * (a.ndim - 1) + [(0, -n % FX_CHUNK)])  # noqa: E731
+    zero = np.zeros_like(alive, dtype=np.float64)
+    return {"lnAf": pad(dlnAf), "Bf": pad(dBf), "lnAd": pad(dlnAd), "Bd": pad(dBd), "sd": pad(dsd),
+            "wgt": pad(zero), "w": pad(np.zeros(n)), "n_alive": alive.sum(axis=1).astype(np.int32)}
+
+
+def equity_option_tangent(batch, ctx, th) -> dict:
+    """d/de of ``EquityOptionBatch.prepare``'s leaves (module docstring), the same tree."""
+    from exposure.models.forward_variance import equity_log_forward
+    from exposure.pricing.opt_common import variance_between_np
+
+    t = np.asarray(ctx.times, np.float64)
+    T = np.array([s.expiry_time for s in batch.specs])
+    _, _, dlnA, dB = bond_tangent(ctx, batch.currency, *_rate(ctx, th, batch.currency), T)
+    alive = t[:, None] < T[None, :] - TIME_EPS
+    lf = equity_log_forward(ctx.model, ctx.model.equity_names.index(batch.name))
+    w = variance_between_np(ctx.market.equities[batch.name].vol, np.zeros_like(T), T)
+    dsd = _sd_tangent(ctx.model, lf, th, t, T, alive, w)
+    zero = np.zeros(alive.shape)
+    return {"div": zero, "lnA": dlnA, "B": dB, "sd": dsd, "wgt": zero, "w": np.zeros(T.size)}
+
+
+def option_model_tangent(batch, ctx, th) -> list | None:
+    """d/de of the float leaves of ``batch.prepare(ctx)`` (``state.split_leaves`` order) along theta's move th, or
+    None for a batch type not written here or a move of R (the central differences then)."""
+    from exposure.pricing.opt_capfloor import CapFloorBatch
+    from exposure.pricing.opt_equity import EquityOptionBatch
+    from exposure.pricing.opt_fx import FxOptionBatch
+    from exposure.risk.setup_pres_capfloor import capfloor_tangent
+
+    if np.any(np.asarray(th["R"])):
+        return None
+    kinds = {FxOptionBatch: fx_option_tangent, EquityOptionBatch: equity_option_tangent,
+             CapFloorBatch: capfloor_tangent}
+    fn = kinds.get(type(batch))
+    return None if fn is None else split_leaves([fn(batch, ctx, th)])[0]
