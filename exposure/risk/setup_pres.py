@@ -199,8 +199,9 @@ class LinearPresTwin:
 
     def leaves(self, x, c_tr=None) -> dict:
         """{mom_tr (K, n_b, N+1, n_tr), mom_ns (K, n_b, N+1, n_ns_b), cc_w (K, C)} at x. With c_tr (n_tr,) trade tr
-        reads copy c_tr[tr] of x["ln_df"][j], x["sigma"][j] (leading axis n_c: ``twin_linear_ns``), its own
-        amounts and coupon weights either way: leaves(x_c, c_tr)[e] = leaves(x_{c_tr(e)})[e]."""
+        reads copy c_tr[tr] of x["ln_df"][j], x["sigma"][j] (leading axis n_c: the form ``twin_linear_backward``
+        differentiates in closed form), its own amounts and coupon weights either way:
+        leaves(x_c, c_tr)[e] = leaves(x_{c_tr(e)})[e]."""
         cf, t = self.cf, self.t
         if c_tr is None:  # one copy: the grids get a copy axis of 1
             grids = [self._lnA_grid(x, j)[None] for j in range(len(cf.currencies))]

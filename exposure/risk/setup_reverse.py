@@ -12,9 +12,10 @@ spot), d measure_o / de = <G_o, dS/de> (G = ``reverse.reverse_pass``'s g_S, n_ou
     gX[k]   = g_theta["fx_spot"][k]                             theta's FX spot (the initial state)
     gsig[c] = <G_model, J_theta dtheta/dsigma_c> + sum_twins g_x["sigma"][c]
     g_theta = J_theta' G_model on theta's (log_df, fx_spot)      one vjp of ``setup_model.model_arrays``
-    g_x     = (dleaves/dx)' G_pres[leaves]                      one vjp per measure of every twin's leaves,
-                                                                netting set u's trades reading copy u of x
-                                                                (``twin_linear_ns``: all netting sets at once)
+    g_x     = (dleaves/dx)' G_pres[leaves]                      one backward pass per measure of every twin's
+                                                                leaves, netting set u's trades reading copy u
+                                                                of x (``twin_linear_ns``: all netting sets at
+                                                                once, in closed form)
 
 with dlnP_c/de = -size t_i at the factor's pillar (``pillar_direction``), J_phi,c and M_c the (exactly linear)
 log-linear interpolation of the pillars at the model times / the calibration's times, G_model = G's (Phi, mu, L,

@@ -1,21 +1,21 @@
-"""The linear twins' cotangents g_x for every netting set in one backward pass per measure.
+"""The linear twins' cotangents g_x for every netting set at once, per measure, in closed form.
 
 ``setup_reverse`` needs, for every output o = (m, j) (measure m of netting set j),
 
     g_x[o] = (d leaves / d x)' G_pres[o],     G_pres[o] = where(ns == j, a_m, 0)     (``compact``: per element)
 
 with x = (ln P pillars, Hull-White sigma pieces per batch currency, flow amounts, coupon weights) and the leaves
-mom_tr, mom_ns, cc_w of ``setup_pres.LinearPresTwin``. A trade's leaves read only x and its own flows, so the
-leaves are computed here with netting set u's trades reading copy u of the curve part (ln_df, sigma: the lnA
-grids evaluated per copy, n_c copies of a small vector), the flows and coupons reading their own amounts:
+mom_tr, mom_ns, cc_w of ``setup_pres.LinearPresTwin``. A trade's leaves read only x and its own flows, so with
+netting set u's trades reading copy u of the curve part (ln_df, sigma) and the flows and coupons their own
+amounts,
 
-    leaves_c(x_c)[e] = leaves(x_{c(e)})[e]     c(e): the netting set of element e's trade
+    leaves_c(x_c)[e] = leaves(x_{c(e)})[e]     c(e): the netting set of element e's trade,
 
-equal to ``leaves(x)`` in value (the same operations on the same numbers) when every copy is x. One vjp with
-the cotangent a_m of all netting sets at once then gives d/d x_c[u] = netting set u's g_x of ln_df and sigma
-(n_meas backward passes instead of n_out), and d/d amt, d/d cw per element (each read by its own netting set's
-leaves only: masked by it). A G whose twin leaves are not per element, or whose netting sets disagree with the
-twin's trades, is left to the caller (``cotangent_layout`` returns None).
+one backward pass with the cotangent a_m of all netting sets at once gives d/d x_c[u] = netting set u's g_x of
+ln_df and sigma, and d/d amt, d/d cw per element (each read by its own netting set's leaves only: masked by it).
+That backward pass is ``twin_linear_backward.linear_backward`` (NumPy, at x0: no program); the per-row
+``jax.vjp`` of the twin's leaves (``cotangents_rows``) is the reference. A G whose twin leaves are not per element,
+or whose netting sets disagree with the twin's trades, takes the reference (``cotangent_layout`` returns None).
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ import jax
 import numpy as np
 
 from exposure.risk.compact import ELEMENTS, ZERO
-from exposure.risk.kept import digest, kept, shapes
+from exposure.risk.kept import digest, shapes
+from exposure.risk.twin_linear_backward import linear_backward
 
 LEAVES = ("mom_tr", "mom_ns", "cc_w")  # ``LinearPresTwin.leaves``' names, every batch (no trace to list them)
 ROWS = 8  # the per-row reference (``cotangents_rows``): cotangent rows per backward pass
@@ -70,23 +71,9 @@ def cotangent_layout(tw, pres, idx: dict):
     return copies, c_tr.reshape(-1), cot
 
 
-def leaves_ns(tw, x, c_tr) -> dict:
-    """``LinearPresTwin.leaves`` with trade tr reading copy c_tr[tr] of x["ln_df"][j], x["sigma"][j] ((n_c, ...)
-    each) and its own amounts x["amt"], coupon weights x["cw"] (module docstring)."""
-    return tw.leaves(x, c_tr)
-
-
-def copies_x0(tw, n_c: int) -> dict:
-    """The twin's x0 with n_c copies of every ln_df and sigma vector (the vjp's inputs)."""
-    x0 = tw.x0()
-    rep = lambda a: jax.device_put(np.ascontiguousarray(  # noqa: E731  a copy: no per-shape broadcast program
-        np.broadcast_to(np.asarray(a)[None], (n_c,) + np.shape(a))))
-    return dict(x0, ln_df=tuple(rep(a) for a in x0["ln_df"]), sigma=tuple(rep(a) for a in x0["sigma"]))
-
-
 def expand(tw, g, copies, c_tr, n_meas: int, n_ns: int) -> dict:
     """g_x with a leading axis n_out = n_meas n_ns (``setup_reverse``'s layout) from the per-measure g of
-    ``leaves_ns``'s inputs: copy u's ln_df / sigma are netting set copies[u]'s, amounts and weights per element."""
+    ``linear_backward``: copy u's ln_df / sigma are netting set copies[u]'s, amounts and weights per element."""
     def per_copy(a):  # (n_meas, n_c, p) -> (n_out, p)
         out = np.zeros((n_meas, n_ns) + a.shape[2:])
         out[:, copies] = a
@@ -118,8 +105,9 @@ def leaf_index(rev, i, tw) -> dict:
 
 def twin_cotangents(rev, twins: dict) -> dict:
     """{batch index: g_x (the twin's x pytree, leading axis n_out)}: per twin, netting set u's trades read copy u
-    of the curve part of x, so one vjp per measure gives every netting set's g_x (module docstring); a twin whose
-    G part is not per element (a caller's dense G of several netting sets) takes ``cotangents_rows``."""
+    of the curve part of x, so one backward pass per measure gives every netting set's g_x (module docstring,
+    ``linear_backward``); a twin whose G part is not per element (a caller's dense G of several netting sets)
+    takes ``cotangents_rows``."""
     pres, fast, slow = rev._G_pres, {}, {}
     for i, tw in twins.items():
         lay = cotangent_layout(tw, pres, leaf_index(rev, i, tw))
@@ -130,19 +118,9 @@ def twin_cotangents(rev, twins: dict) -> dict:
     out = cotangents_rows(rev, slow) if slow else {}
     if not fast:
         return out
-    xs = {i: copies_x0(twins[i], len(lay[0])) for i, lay in fast.items()}
-    cot = {i: lay[2] for i, lay in fast.items()}
-    f = lambda xs_: {i: leaves_ns(twins[i], x, fast[i][1]) for i, x in xs_.items()}  # noqa: E731
-
-    def per_measure(xs_, c):
-        _, vjp = jax.vjp(lambda x_: {i: {k: v for k, v in lv.items() if k in c[i]} for i, lv in f(x_).items()},
-                         xs_)
-        return jax.lax.map(lambda r: vjp(r)[0], c)
-
-    key = digest([(twins[i], lay[1]) for i, lay in sorted(fast.items())])  # ``kept``: the twins by content
-    g = kept(jax.jit(per_measure), "ad_linear_twins_vjp", key, (xs, cot))
-    for i, (copies, c_tr, _) in fast.items():
-        out[i] = expand(twins[i], g[i], copies, c_tr, pres.n_meas, pres.n_ns)
+    for i, (copies, c_tr, cot) in fast.items():
+        g = linear_backward(twins[i], cot, c_tr, len(copies), pres.n_meas)
+        out[i] = expand(twins[i], g, copies, c_tr, pres.n_meas, pres.n_ns)
     return out
 
 
