@@ -189,3 +189,50 @@ def test_grouped_kernels_price_as_the_batches(built):
         scale = float(np.max(np.abs(ref[b])))
         assert scale > 0.0, b
         np.testing.assert_allclose(got[b], ref[b], rtol=0.0, atol=1e-13 * scale, err_msg=type(plan.kernels[b]).__name__)
+
+
+def test_swaption_scan_chunk_moves_no_value(built, monkeypatch):
+    """``ns_swaption``'s grouped scans in chunks of GROUP_CHUNK entries, the tail padded with zero-weight entries
+    into a dropped row: the values are the same bits as in chunks of the pricers' CHUNK (every row receives its own
+    terms in their order), the gradient with respect to every pricing array and copy the same to 1e-14 of its
+    scale (the backward adds the chunks' state cotangents in another order)."""
+    from exposure.pricing.opt_common import CHUNK
+    from exposure.risk import ns_swaption
+    from exposure.risk.ns_kernels import kernel_values
+    from exposure.risk.state import merge_pres
+
+    _, _, S, static = built
+    plan = Plan(S, static)
+    kb = [b for b, k in enumerate(plan.kernels) if type(k).__name__ == "SwaptionKernel"]
+    rng = np.random.default_rng(2)
+    P_ = 8
+    copies = {}
+    for b in kb:
+        n_u = len(plan.kernels[b].ns_global)
+        x = rng.normal(0.0, 0.01, (1, static.times.size, P_))
+        vc = tuple(jax.numpy.broadcast_to(a[None], (n_u,) + a.shape) for a in (x, np.exp(x)))
+        sh = {"/".join(plan.shared[i]): jax.numpy.broadcast_to(S["pres"][i][None], (n_u,) + S["pres"][i].shape)
+              for i in plan.by_batch[b] if i in plan.shared}
+        copies[b] = (vc, sh)
+
+    def run(chunk):
+        monkeypatch.setattr(ns_swaption, "GROUP_CHUNK", chunk)
+
+        def total(floats, cps):
+            V = kernel_values({b: plan.kernels[b] for b in kb}, merge_pres(static, floats), cps, static.n_ns)
+            return sum(V.values())
+
+        V, vjp = jax.vjp(total, S["pres"], copies)
+        ct = jax.numpy.asarray(rng.normal(size=V.shape))
+        return V, jax.tree_util.tree_leaves(vjp(ct))
+
+    for chunk in (2 * CHUNK, 8 * CHUNK):
+        rng = np.random.default_rng(5)
+        V0, g0 = run(CHUNK)
+        rng = np.random.default_rng(5)
+        V1, g1 = run(chunk)
+        assert float(np.max(np.abs(V0))) > 0.0
+        np.testing.assert_array_equal(V1, V0)
+        assert len(g0) == len(g1)
+        for a, b in zip(g1, g0):
+            np.testing.assert_allclose(a, b, rtol=0.0, atol=1e-14 * max(float(np.max(np.abs(b), initial=0.0)), 1e-300))
