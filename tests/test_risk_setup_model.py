@@ -67,6 +67,29 @@ def test_jnp_model_layer_equals_the_numpy_discretisation(base):
     _close(aligned(factor_matrix(b["bridge"]["V"]), S["bridge"]["L"]), S["bridge"]["L"])
 
 
+def test_planned_model_tangent_equals_the_jvp_through_expm(base):
+    """ModelTangent's program computes only the Pade degree and squarings expm picks at the base theta
+    (``planned_expm``): its tangent equals jax.jvp of the layer through jax's expm; a dtheta of zeros gives 0
+    exactly without a program call."""
+    from exposure.risk.setup_model import model_arrays
+
+    cfg, s, S, static = base
+    mt = ModelTangent(s.built.model, s.grid, static, S)
+    assert mt.layout.expm_plan is not None
+    rng = np.random.default_rng(7)
+    dth = jax.tree_util.tree_map(lambda x: rng.standard_normal(np.shape(x)) * np.abs(np.asarray(x)), mt.theta)
+    plain = dataclasses.replace(mt.layout, expm_plan=None)
+    ref = jax.jit(lambda th, d: jax.jvp(lambda x: model_arrays(x, plain), (th,), (d,)))(mt.theta, dth)
+    got = mt.arrays(dth)
+    for r, g in zip(jax.tree_util.tree_leaves(ref), jax.tree_util.tree_leaves(got)):
+        _close(g, r, 1e-11)  # the bridge's A, B ~ 500 (test above): rounding amplified alike
+    calls = []
+    mt._jvp, jvp = (lambda *a: calls.append(a) or jvp(*a)), mt._jvp
+    zero = mt(mt.zero())
+    assert not calls and all(not np.any(x) for x in jax.tree_util.tree_leaves(zero))
+    assert jax.tree_util.tree_structure(zero) == jax.tree_util.tree_structure(mt(dth))
+
+
 def test_jnp_transitions_with_credit_states_and_breakpoints_equal_numpy():
     """A model with a stochastic credit intensity (model=flat_wwr) and steps that cross vol breakpoints and
     need sub-steps (a tau > 0.5)."""
