@@ -67,6 +67,24 @@ def test_jnp_model_layer_equals_the_numpy_discretisation(base):
     _close(aligned(factor_matrix(b["bridge"]["V"]), S["bridge"]["L"]), S["bridge"]["L"])
 
 
+def test_zero_dtheta_gives_a_zero_tangent_without_a_program_call(base, monkeypatch):
+    """A dtheta of zeros (a factor that moves no model parameter) gives dS = 0 exactly, with no program call once
+    the base arrays are known, and the same structure as any tangent."""
+    cfg, s, S, static = base
+    mt = ModelTangent(s.built.model, s.grid, static, S)
+    dth = jax.tree_util.tree_map(lambda x: 1e-3 * np.abs(np.asarray(x)), mt.theta)
+    full = mt(dth)
+    from exposure.risk import setup_model
+    from exposure.risk.kept import kept
+
+    calls = []
+    monkeypatch.setattr(setup_model, "kept", lambda *a: calls.append(a) or kept(*a))  # the program's only way in
+    zero = mt(mt.zero())
+    assert not calls and all(not np.any(x) for x in jax.tree_util.tree_leaves(zero))
+    assert jax.tree_util.tree_structure(zero) == jax.tree_util.tree_structure(full)
+    assert any(np.any(x) for x in jax.tree_util.tree_leaves(full))
+
+
 def test_jnp_transitions_with_credit_states_and_breakpoints_equal_numpy():
     """A model with a stochastic credit intensity (model=flat_wwr) and steps that cross vol breakpoints and
     need sub-steps (a tau > 0.5)."""

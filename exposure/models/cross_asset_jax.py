@@ -28,6 +28,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.linalg import expm
 
+from exposure.models.planned_expm import expm_plan, planned_expm
+
 from exposure.models.cross_asset import CrossAssetModel
 from exposure.models.hull_white import HullWhiteParams, integrated_variance
 
@@ -129,14 +131,22 @@ def local_coefficients(model: CrossAssetModel, theta: dict, u: np.ndarray):
     return b, C
 
 
-def van_loan(A, b, Q, tau):
-    """Batched exact transition of dY = (b + A Y) dt + dM, d<M> = Q dt over tau (P,): Phi, mu, Sigma."""
+def van_loan_matrices(A, b, Q, tau):
+    """The (2P, 2d, 2d) matrices whose exponentials ``van_loan`` reads: [aug tau padded; M tau]."""
     P, d = b.shape
     aug = jnp.zeros((P, d + 1, d + 1)).at[:, :d, :d].set(A).at[:, :d, d].set(b)
     M = jnp.zeros((P, 2 * d, 2 * d)).at[:, :d, :d].set(-A).at[:, :d, d:].set(Q).at[:, d:, d:].set(A.T)
     # One batched exponential for both: aug padded block-diagonally to 2d (exp(diag(X, 0)) = diag(e^X, I)).
     big = jnp.concatenate([jnp.zeros((P, 2 * d, 2 * d)).at[:, :d + 1, :d + 1].set(aug), M])
-    E = expm(big * jnp.concatenate([tau, tau])[:, None, None])
+    return big * jnp.concatenate([tau, tau])[:, None, None]
+
+
+def van_loan(A, b, Q, tau, plan=None):
+    """Batched exact transition of dY = (b + A Y) dt + dM, d<M> = Q dt over tau (P,): Phi, mu, Sigma.
+    plan: ``planned_expm.expm_plan`` of the matrices at the point (None: jax's expm)."""
+    P, d = b.shape
+    big = van_loan_matrices(A, b, Q, tau)
+    E = expm(big) if plan is None else planned_expm(big, plan)
     E1, E2 = E[:P, :d + 1, :d + 1], E[P:]
     Sigma = jnp.einsum("pji,pjk->pik", E2[:, d:, d:], E2[:, :d, d:])
     return E1[:, :d, :d], E1[:, :d, d], Sigma
@@ -159,23 +169,36 @@ def _plan(model: CrossAssetModel, starts, ends):
     return steps, np.asarray(mids, np.float64), np.asarray(taus, np.float64)
 
 
-def step_transitions(model: CrossAssetModel, theta: dict, phi_times, starts, ends):
-    """Phi (n, d, d), mu (n, d), Sigma (n, d, d) over [starts[k], ends[k]] (static times, each in phi_times):
-    ``CrossAssetModel.step_transitions`` as a function of theta."""
-    starts = np.asarray(starts, dtype=np.float64)
-    ends = np.asarray(ends, dtype=np.float64)
-    d = model.dim
+def _pieces(model: CrossAssetModel, theta: dict, starts, ends):
+    """(A, b, Q, taus) of the pieces' Van Loan problems and the steps' plan (``_plan``)."""
     A = drift_matrix(model, theta)
     steps, mids, taus = _plan(model, starts, ends)
     b, C = local_coefficients(model, theta, mids)
     Q = jnp.einsum("pim,mn,pjn->pij", C, theta["R"], C)
-    P_, m_, S_ = van_loan(A, b, Q, jnp.asarray(taus))
+    return A, b, Q, jnp.asarray(taus), steps
+
+
+def transition_plan(model: CrossAssetModel, theta: dict, starts, ends) -> tuple | None:
+    """The exponentials' plan (``planned_expm.expm_plan``) of ``step_transitions`` at theta (concrete)."""
+    A, b, Q, tau, _ = _pieces(model, theta, np.asarray(starts, np.float64), np.asarray(ends, np.float64))
+    return expm_plan(van_loan_matrices(A, b, Q, tau))
+
+
+def step_transitions(model: CrossAssetModel, theta: dict, phi_times, starts, ends, plan=None):
+    """Phi (n, d, d), mu (n, d), Sigma (n, d, d) over [starts[k], ends[k]] (static times, each in phi_times):
+    ``CrossAssetModel.step_transitions`` as a function of theta. plan: ``transition_plan`` at the point where
+    it is evaluated and differentiated (None: jax's expm, any theta)."""
+    starts = np.asarray(starts, dtype=np.float64)
+    ends = np.asarray(ends, dtype=np.float64)
+    d = model.dim
+    A, b, Q, tau, steps = _pieces(model, theta, starts, ends)
+    P_, m_, S_ = van_loan(A, b, Q, tau, plan)
     inc = integrated_phi(model, theta, phi_times, ends) - integrated_phi(model, theta, phi_times, starts)
     # Every step composes its pieces' sub-steps in order; steps with fewer are padded with the identity
     # transition (exact: I X = X), so all steps advance together in one scan.
     seq = [[p for p, nsub in row for _ in range(nsub)] for row in steps]
     width = max(len(r) for r in seq)
-    idx = np.array([r + [taus.size] * (width - len(r)) for r in seq], dtype=np.int64)  # (n, width)
+    idx = np.array([r + [tau.shape[0]] * (width - len(r)) for r in seq], dtype=np.int64)  # (n, width)
     P_ = jnp.concatenate([P_, jnp.eye(d)[None]])
     m_ = jnp.concatenate([m_, jnp.zeros((1, d))])
     S_ = jnp.concatenate([S_, jnp.zeros((1, d, d))])

@@ -7,7 +7,9 @@
     L = V diag(sqrt w)  with Sigma = V diag(w) V' (eigh, the run's ``factor_matrix``),
 
 dS = J_theta S . dtheta by jax.jvp, so the heavy part of the set-up (dozens of matrix exponentials per step) is
-differentiated exactly, in one compiled program, instead of being rebuilt twice per factor. L's tangent follows
+differentiated exactly, in one compiled program, instead of being rebuilt twice per factor. A factor that moves
+no model parameter (dtheta = 0: 38 of bench-1k's 93) takes dS = 0 without a call. ``planned`` (only the Pade
+degree and squarings expm picks at the base theta, ``models.planned_expm``) is not used yet (ModelTangent). L's tangent follows
 the base run's eigenvectors (the run's L is the NumPy one, and the paths must stay the run's own):
 
     dw_j = v_j' dSigma v_j,   dv_j = sum_{i != j} v_i (v_i' dSigma v_j) / (w_j - w_i),
@@ -48,6 +50,7 @@ class ModelLayout:
     hi: np.ndarray | None
     num_times: np.ndarray
     phi_times: np.ndarray
+    expm_plan: tuple | None = None  # the exponentials' plan at the base theta (``planned_expm``; None: expm)
 
 
 def model_layout(model, grid, static) -> ModelLayout:
@@ -85,16 +88,28 @@ def generalised_inverse(S):
     return scale[:, None] * jnp.where(jnp.all(keep), inv, pinv) * scale[None, :]
 
 
+def transition_times(lay: ModelLayout):
+    """(starts, ends) of every transition ``model_arrays`` takes: the steps', then the bridge's l -> e and e -> r
+    (in the same program as the steps')."""
+    if lay.lo is None:
+        return lay.starts, lay.ends
+    return np.concatenate([lay.starts, lay.lo, lay.node]), np.concatenate([lay.ends, lay.node, lay.hi])
+
+
+def planned(lay: ModelLayout, theta) -> ModelLayout:
+    """lay with the exponentials' plan at theta (``caj.transition_plan``): ``model_arrays`` then computes only
+    the Pade degree and squarings expm picks there, so its derivatives at theta (not its values elsewhere) are
+    expm's at a fraction of the cost."""
+    return dataclasses.replace(lay, expm_plan=caj.transition_plan(lay.model, theta, *transition_times(lay)))
+
+
 def model_arrays(theta, lay: ModelLayout) -> dict:
-    """{Phi, mu, Sigma, y0, log_num[, bridge {A, B, m, V}]} of the run's discretisation at theta."""
+    """{Phi, mu, Sigma, y0, log_num[, bridge {A, B, m, V}]} of the run's discretisation at theta (lay.expm_plan:
+    theta must be the point it was made at)."""
     m = lay.model
     ns = lay.starts.size
-    if lay.lo is None:
-        starts, ends = lay.starts, lay.ends
-    else:  # the bridge's transitions l -> e and e -> r in the same program as the steps'
-        starts = np.concatenate([lay.starts, lay.lo, lay.node])
-        ends = np.concatenate([lay.ends, lay.node, lay.hi])
-    P, M, S = caj.step_transitions(m, theta, lay.phi_times, starts, ends)
+    starts, ends = transition_times(lay)
+    P, M, S = caj.step_transitions(m, theta, lay.phi_times, starts, ends, lay.expm_plan)
     out = {"Phi": P[:ns], "mu": M[:ns], "Sigma": S[:ns], "y0": caj.initial_state(m, theta),
            "log_num": caj.integrated_phi(m, theta, lay.phi_times, lay.num_times)[0]}
     if lay.lo is not None:
@@ -139,10 +154,12 @@ class ModelTangent:
 
     def __init__(self, model, grid, static, S):
         lay = model_layout(model, grid, static)
+        # ``planned(lay, theta)`` (2.5x less per tangent on bench-1k) stays off: its program was seen to hang in
+        # XLA's CPU runtime on the risk test book (tenth session, loaded machine), cause not found yet
         self.layout = lay
         self.theta = caj.model_theta(model, lay.phi_times)
         self._L = (np.asarray(S["L"]), np.asarray(S["bridge"]["L"]) if "bridge" in S else None)
-        self._eig = None
+        self._eig = self._base = None
         # theta is an argument, not a constant of the program. Kept as an executable (``kept``) under the layout and
         # the model by content (the sub-steps follow its mean reversions): another model is a miss, compiled once.
         self._jvp = jax.jit(lambda th, dth: jax.jvp(lambda x: model_arrays(x, lay), (th,), (dth,)))
@@ -156,8 +173,12 @@ class ModelTangent:
         return jax.tree_util.tree_map(jnp.zeros_like, self.theta)
 
     def arrays(self, dtheta):
-        """(base arrays of ``model_arrays``, their tangent along dtheta), NumPy."""
+        """(base arrays of ``model_arrays``, their tangent along dtheta), NumPy; a dtheta of zeros (a factor that
+        moves no model parameter) has the tangent 0 exactly: no program call once the base is known."""
+        if self._base is not None and not any(np.any(np.asarray(x)) for x in jax.tree_util.tree_leaves(dtheta)):
+            return self._base, jax.tree_util.tree_map(np.zeros_like, self._base)
         base, d = jax.tree_util.tree_map(np.asarray, kept(self._jvp, "ad_model_jvp", self._key, (self.theta, dtheta)))
+        self._base = base
         if self._eig is None:
             self._eig = (eig_base(base["Sigma"], self._L[0]),
                          None if self._L[1] is None else eig_base(base["bridge"]["V"], self._L[1]))
@@ -166,10 +187,12 @@ class ModelTangent:
     def __call__(self, dtheta) -> dict:
         """The model components of dS (NumPy) along dtheta (a theta-shaped pytree)."""
         _, d = self.arrays(dtheta)
-        out = {"Phi": d["Phi"], "mu": d["mu"], "L": factor_tangent(*self._eig[0], d["Sigma"]), "y0": d["y0"],
+        zero = not any(np.any(x) for x in jax.tree_util.tree_leaves(d))  # factor_tangent is linear: L's is 0 too
+        L = (lambda w, V, dS: np.zeros_like(dS)) if zero else factor_tangent  # noqa: E731
+        out = {"Phi": d["Phi"], "mu": d["mu"], "L": L(*self._eig[0], d["Sigma"]), "y0": d["y0"],
                "log_num": d["log_num"]}
         if self.layout.lo is not None:
             b = d["bridge"]
-            out["bridge"] = {"A": b["A"], "B": b["B"], "m": b["m"], "L": factor_tangent(*self._eig[1], b["V"])}
+            out["bridge"] = {"A": b["A"], "B": b["B"], "m": b["m"], "L": L(*self._eig[1], b["V"])}
         return out
 
