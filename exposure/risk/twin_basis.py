@@ -6,17 +6,21 @@ vol pieces; ``twins``) and the pricing-data part of G (n_out rows, ``compact.Com
     g_i[o, k] = <G_pres[o], (d leaves_i / d x_i) e_k>          (n_out, n_i),   k < n_i
     <G_pres[o], d pres / de>  (option part)  = sum_i g_i[o] . dx_i/de      (per factor: a dot product)
 
-The columns J_i e_k come from one compiled program: a jvp of every option twin along basis vectors, vmapped over
-``CHUNK`` directions, the twins side by side (direction k is e_k of each twin's own x, zero where k >= n_i: the
-twins read disjoint inputs, so N = max_i n_i directions serve them all), called ceil(N / CHUNK) times with the
-first direction as an argument (one program; memory: CHUNK copies of the twins' leaves at a time); each column
-is contracted with G on the host (``CompactPres.dot_many``, a segment sum by netting set).
+The columns J_i e_k come from one compiled program, called once: per twin, one linearisation (one primal pass,
+its residuals kept inside the program) and its linear map applied to the basis vectors of x_i, CHUNK at a time in
+a loop (``_columns``; memory: CHUNK tangent copies of one twin's data at a time). A basis vector of some leaves of
+x_i moves only the outputs its tangent reaches (``_reads``, on the map's jaxpr); the map restricted to those
+leaves (``restrict``) leaves out every equation whose tangent inputs are all zero, as jvp does with symbolic
+zeros, so the leaves are grouped by the outputs they reach into loops (``classes``): an FX option twin's 22 curve
+pillars reach only lnA (about 1% of the map: the variance quadrature reads the vols alone), its 14 vol and sigma
+pieces the rest. Each column is contracted with G on the host (``CompactPres.dot_many``, a segment sum by
+netting set); the program's output tree (twin, loop: its leaves' positions in x_i, output name) places them.
 
 Three forms give the same numbers (to rounding, tests/test_risk_twin_reverse.py); their cost in units of one
 forward direction through the option twins (a primal evaluation costs about one):
 
     "jvp"    one jvp per factor along its own dx/de                            2 n_f
-    "basis"  the g_i above, once                                               1 + N
+    "basis"  the g_i above, once                                               1 + N (at most)
     "vjp"    g_i by one backward pass per output row (``twin_reverse.twin_cotangents``)   1 + ROW_COST n_out
 
 with n_f the factors that take the option part (curve pillars, FX spots, par quotes, Hull-White sigma moves).
@@ -29,13 +33,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jax.flatten_util import ravel_pytree
+
 from exposure.risk.kept import digest, kept
-from exposure.risk.programs import int_arg
 from exposure.risk.twins import named_leaves
 
-# Basis directions per call of the program. Memory: CHUNK tangent copies of the option twins' leaves; on bench-1k at
-# 256 x 100 CHUNK = 12 raised the AD run's peak RSS by 0.45-0.6 GiB (2.21 against 1.74 GiB warm with the per-factor
-# jvp, 3.2x the plain run), CHUNK = 4 by 0.06 GiB (1.80 GiB) for most of the time saved.
+# Basis directions per pass of a loop. Memory: CHUNK tangent copies of a twin's data; on bench-1k at 256 x 100, with
+# all twins in one pass (the earlier form), CHUNK = 12 raised the AD run's peak RSS by 0.45-0.6 GiB, CHUNK = 4 by
+# 0.06 GiB.
 CHUNK = 4
 ROW_COST = 3.0  # a backward pass per output row against one forward direction (residuals, transposed scatters)
 
@@ -59,15 +64,120 @@ def flat(dx) -> np.ndarray:
     return np.concatenate(leaves) if leaves else np.zeros(0)
 
 
-def _unflat(v, like):
-    """v (n,) as a pytree of ``like``'s structure and shapes (jnp, inside the program)."""
-    leaves, tree = jax.tree_util.tree_flatten(like)
-    out, at = [], 0
-    for a in leaves:
-        n = int(np.size(a))
-        out.append(v[at:at + n].reshape(np.shape(a)))
-        at += n
-    return jax.tree_util.tree_unflatten(tree, out)
+def _weight(jaxpr) -> int:
+    """The numbers a jaxpr's equations compute (nested programs by their own equations): its cost, roughly."""
+    w = 0
+    for e in jaxpr.eqns:
+        subs = [getattr(v, "jaxpr", v) for v in e.params.values() if hasattr(v, "eqns") or hasattr(v, "jaxpr")]
+        w += sum(_weight(j) for j in subs) if subs else sum(int(np.prod(v.aval.shape)) for v in e.outvars)
+    return w
+
+
+def _slice(jaxpr, outs) -> int:
+    """``_weight`` of the equations that the outputs ``outs`` (indices) need."""
+    from jax.extend.core import Literal
+
+    need = {v for k, v in enumerate(jaxpr.outvars) if k in outs and not isinstance(v, Literal)}
+    w = 0
+    for e in reversed(jaxpr.eqns):
+        if any(v in need for v in e.outvars):
+            subs = [getattr(v, "jaxpr", v) for v in e.params.values() if hasattr(v, "eqns") or hasattr(v, "jaxpr")]
+            w += sum(_weight(j) for j in subs) if subs else sum(int(np.prod(v.aval.shape)) for v in e.outvars)
+            need.update(v for v in e.invars if not isinstance(v, Literal))
+    return w
+
+
+def _reads(jaxpr, ins: list) -> list:
+    """[frozenset of the inputs that output r reads] (``ins``: each input's set): an equation's outputs read what
+    its inputs read (a nested pjit / closed_call by its own equations, any other nested program as a whole: an
+    over-approximation, never a miss)."""
+    from jax.extend.core import Literal
+
+    env = dict(zip(jaxpr.invars, ins))
+    none = frozenset()
+    read = lambda v: none if isinstance(v, Literal) else env.get(v, none)  # noqa: E731 - constvars read none
+    for e in jaxpr.eqns:
+        r = [read(v) for v in e.invars]
+        sub = e.params.get("jaxpr") if e.primitive.name == "pjit" else e.params.get("call_jaxpr")
+        sub = getattr(sub, "jaxpr", sub)
+        if e.primitive.name in ("pjit", "closed_call") and sub is not None and len(sub.invars) == len(r):
+            outs = _reads(sub, r)
+        else:
+            outs = [none.union(*r)] * len(e.outvars)
+        env.update(zip(e.outvars, outs))
+    return [read(v) for v in jaxpr.outvars]
+
+
+def classes(jaxpr, names: list, sizes_: list) -> list:
+    """[(output names, positions of x's leaves)]: the leaves of x whose columns one loop of the linear map ``lin``
+    (the tangents of f's outputs ``names`` from one tangent per leaf of x) computes, reading those outputs only.
+
+    A leaf's outputs are those its tangent reaches (``_reads``; the others' columns are exactly 0); leaves that
+    reach the same outputs share a loop, and a loop joins a costlier one (``_slice``: the numbers the map computes
+    for its outputs) where its own map costs at least half of that one's and the joined map at most 1.25x: a loop
+    apart would save its directions less than 2x and cost one more body to compile."""
+    reach = _reads(jaxpr, [frozenset([p]) for p in range(len(sizes_))])
+    by: dict = {}
+    for p, m in enumerate(sizes_):
+        outs = frozenset(r for r in range(len(names)) if p in reach[r])
+        if outs and m:
+            by.setdefault(outs, []).append(p)
+    cost = {outs: _slice(jaxpr, outs) for outs in by}
+    groups: list = []
+    for outs in sorted(by, key=lambda o: -cost[o]):
+        for g in groups:
+            if cost[outs] >= 0.5 * g[2] and _slice(jaxpr, g[0] | outs) <= 1.25 * g[2]:
+                g[0], g[1] = g[0] | outs, g[1] + by[outs]
+                break
+        else:
+            groups.append([outs, list(by[outs]), cost[outs]])
+    return [(tuple(names[r] for r in sorted(o)), sorted(ps)) for o, ps, _ in groups]
+
+
+def restrict(jaxpr, consts, keep: list):
+    """The linear map ``jaxpr`` (tangent inputs -> outputs) with only the inputs ``keep`` (positions): the others
+    are zero, and every equation whose tangent inputs are all zero is left out (its outputs are zero: the map is
+    linear), as jvp leaves out symbolic zeros; a zero that meets a nonzero tangent is materialised. Returns
+    fn(*tangents of keep) -> the outputs."""
+    from jax.extend.core import Literal
+
+    def fn(*ts):
+        env, tan = {}, set()  # values; the variables that carry a tangent (zero ones: absent from env)
+        env.update(zip(jaxpr.constvars, consts))
+        for p, v in enumerate(jaxpr.invars):
+            tan.add(v)
+            if p in keep:
+                env[v] = ts[keep.index(p)]
+        zero = lambda v: v in tan and v not in env  # noqa: E731
+        read = lambda v: v.val if isinstance(v, Literal) else (  # noqa: E731
+            jnp.zeros(v.aval.shape, v.aval.dtype) if zero(v) else env[v])
+        for e in jaxpr.eqns:
+            ins = [v for v in e.invars if not isinstance(v, Literal)]
+            t_in = [v for v in ins if v in tan]
+            if t_in:
+                tan.update(e.outvars)
+                if all(zero(v) for v in t_in):
+                    continue
+            with e.ctx.manager:
+                out = e.primitive.bind(*[read(v) for v in e.invars], **e.primitive.get_bind_params(e.params))
+            env.update(zip(e.outvars, out if e.primitive.multiple_results else [out]))
+        return [read(v) for v in jaxpr.outvars]
+
+    return fn
+
+
+def _columns(lin_fn, sizes_: list, names: tuple) -> dict:
+    """{name: (n, *shape)}: the linear map ``lin_fn`` (tangents of the loop's leaves of x, their sizes ``sizes_``)
+    along each basis vector of those leaves (n numbers, in their flat order), CHUNK vectors at a time in a loop."""
+    n = int(sum(sizes_))
+    nb = -(-n // CHUNK)
+    _, unravel = ravel_pytree([jnp.zeros(m) for m in sizes_])
+
+    def one(v):
+        return dict(zip(names, lin_fn(*unravel(v))))
+
+    cols = jax.lax.map(jax.vmap(one), jnp.eye(nb * CHUNK, n, dtype=jnp.float64).reshape(nb, CHUNK, n))
+    return {k: c.reshape((nb * CHUNK,) + c.shape[2:])[:n] for k, c in cols.items()}
 
 
 def basis_cotangents(rev, twins: dict) -> dict:
@@ -76,28 +186,33 @@ def basis_cotangents(rev, twins: dict) -> dict:
         return {}
     x0 = {i: tw.x0() for i, tw in twins.items()}
     n = sizes(x0)
-    N = max(n.values())
-    f = lambda xs: {i: named_leaves(twins[i].leaves(x)) for i, x in xs.items()}  # noqa: E731
 
-    def columns(xs, k0):
-        def one(k):
-            return jax.jvp(f, (xs,), ({i: _unflat(jax.nn.one_hot(k, n[i], dtype=jnp.float64), xs[i])
-                                       for i in xs},))[1]
+    def columns(xs):
+        out = {}
+        for i, x in xs.items():
+            leaves, tree = jax.tree_util.tree_flatten(x)
+            f = lambda *ls, i=i, tree=tree: named_leaves(twins[i].leaves(tree.unflatten(ls)))  # noqa: E731
+            y, lin = jax.linearize(f, *leaves)  # one trace of the twin; its tangents by output and by leaf of x
+            flats = [jnp.ravel(a) for a in leaves]
+            names = list(y)
+            lj = jax.make_jaxpr(lambda *ts: list(lin(*[t.reshape(np.shape(a)) for t, a in zip(ts, leaves)]).values()))(
+                *flats)  # the map once: outputs in ``names``' order (one dict, as y)
+            out[i] = {}
+            for outs, ps in classes(lj.jaxpr, names, [int(np.size(a)) for a in leaves]):
+                fn = restrict(lj.jaxpr, lj.consts, ps)
+                sel = [names.index(k) for k in outs]
+                out[i][",".join(map(str, ps))] = _columns(
+                    lambda *ts, fn=fn, sel=sel: [v for r, v in enumerate(fn(*ts)) if r in sel],
+                    [flats[p].size for p in ps], outs)
+        return out
 
-        return jax.vmap(one)(k0 + jnp.arange(CHUNK))
-
-    prog, key = jax.jit(columns), digest(twins)  # ``kept``: the option twins by content
+    cols = kept(jax.jit(columns), "ad_option_twins_basis", digest(twins), (x0,))  # ``kept``: the twins by content
     g = {i: np.zeros((rev.n_out, n[i])) for i in twins}
-    pos = None
-    for k0 in range(0, N, CHUNK):
-        cols = kept(prog, "ad_option_twins_basis", key, (x0, int_arg(k0)))
-        if pos is None:  # the leaves' places in S["pres"], from the program's own output (no separate trace)
-            pos = {i: {name: rev.offsets[i] + rev.pt.base[i][2].index(name) for name in leaves}
-                   for i, leaves in cols.items()}
-        for i, leaves in cols.items():
-            m = min(CHUNK, n[i] - k0)
-            if m <= 0:
-                continue
+    for i, loops in cols.items():
+        at = np.cumsum([0] + [int(np.size(a)) for a in jax.tree_util.tree_leaves(x0[i])])
+        for ps, leaves in loops.items():  # the loop's columns of g_i: its leaves' places in x_i's flat order
+            k = np.concatenate([np.arange(at[p], at[p + 1]) for p in map(int, ps.split(","))])
             for name, d in leaves.items():
-                g[i][:, k0:k0 + m] += rev._G_pres.dot_many(pos[i][name], np.asarray(d, np.float64)[:m])
+                pos = rev.offsets[i] + rev.pt.base[i][2].index(name)
+                g[i][:, k] += rev._G_pres.dot_many(pos, np.asarray(d, np.float64))
     return g
