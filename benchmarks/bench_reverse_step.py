@@ -82,10 +82,13 @@ def main() -> None:
         G["pres"] = plan.zeros(len(M))
         return G, device_zeros((len(M), static.n_ns))
 
+    def jitted(f):
+        return jax.jit(f, donate_argnums=(0, 1), compiler_options=reverse_ns.STEP_OPTIONS)
+
     G, acc = zeros()
     with differentiable_loops():
         t0 = cpu()
-        traced = jax.jit(step, donate_argnums=(0, 1)).trace(G, acc, S, ix, int_arg(0), int_arg(P), int_arg(seed))
+        traced = jitted(step).trace(G, acc, S, ix, int_arg(0), int_arg(P), int_arg(seed))
         t1 = cpu()
         lowered = traced.lower()
         t2 = cpu()
