@@ -6,7 +6,7 @@ cost, and its gradients for a comparison between checkouts.
 
 Workload: the bench-1k set-up of ``bench_sensitivities`` (risk.measures=[CVA]), seed 7. Persistent compilation
 cache off: the step is traced, lowered and compiled in this process. Prints process CPU seconds (XLA's threads
-included) of trace / lower / compile, the step's MLIR lines and while loops, XLA's temp buffer, the CPU seconds
+included) of trace / lower / compile, the step's MLIR size, lines and while loops, XLA's temp buffer, the CPU seconds
 of each block of one pass over the paths, then ``--reps`` more calls of block 0. ``--save`` writes G / P and
 the values; ``--compare`` prints, for every leaf, whether it equals OTHER's bit for bit and else the largest
 difference relative to the leaf's largest magnitude per output (per measure for G["pres"]).
@@ -70,8 +70,10 @@ def main() -> None:
     S = device_tree(S0)
     n_out = len(M) * static.n_ns
 
-    def step(G, acc, S, start, n_total, seed_):  # reverse_pass_shared's step
-        g, y = reverse_ns.block_gradients(S, static, plan, start, a.block, n_total, seed_, False, M, 0.0)
+    ix = device_tree(plan.args())  # the index arrays: arguments, as in reverse_pass_shared
+
+    def step(G, acc, S, ix, start, n_total, seed_):  # reverse_pass_shared's step
+        g, y = reverse_ns.block_gradients(S, static, plan, start, a.block, n_total, seed_, False, M, 0.0, ix)
         return jax.tree_util.tree_map(jnp.add, G, g), acc + y
 
     def zeros():
@@ -80,10 +82,13 @@ def main() -> None:
         G["pres"] = plan.zeros(len(M))
         return G, device_zeros((len(M), static.n_ns))
 
+    def jitted(f):
+        return jax.jit(f, donate_argnums=(0, 1), compiler_options=reverse_ns.STEP_OPTIONS)
+
     G, acc = zeros()
     with differentiable_loops():
         t0 = cpu()
-        traced = jax.jit(step, donate_argnums=(0, 1)).trace(G, acc, S, int_arg(0), int_arg(P), int_arg(seed))
+        traced = jitted(step).trace(G, acc, S, ix, int_arg(0), int_arg(P), int_arg(seed))
         t1 = cpu()
         lowered = traced.lower()
         t2 = cpu()
@@ -91,12 +96,12 @@ def main() -> None:
         compiled = lowered.compile()
         t3 = cpu()
         temp = compiled.memory_analysis().temp_size_in_bytes / 2 ** 30
-        print(f"trace {t1 - t0:.1f} / lower {t2 - t1:.1f} / compile {t3 - t2:.1f} CPU s; MLIR lines "
-              f"{text.count(chr(10))}, while loops {text.count('stablehlo.while')}; XLA temp {temp:.2f} GiB")
+        print(f"trace {t1 - t0:.1f} / lower {t2 - t1:.1f} / compile {t3 - t2:.1f} CPU s; MLIR {len(text) / 1e6:.2f} MB,"
+              f" lines {text.count(chr(10))}, while loops {text.count('stablehlo.while')}; XLA temp {temp:.2f} GiB")
         blocks = []
         for start in range(0, P, a.block):
             t = cpu()
-            G, acc = compiled(G, acc, S, int_arg(start), int_arg(P), int_arg(seed))
+            G, acc = compiled(G, acc, S, ix, int_arg(start), int_arg(P), int_arg(seed))
             jax.block_until_ready(acc)
             blocks.append(cpu() - t)
         G = jax.tree_util.tree_map(lambda x: np.asarray(x) / P, G)
@@ -105,7 +110,7 @@ def main() -> None:
         for _ in range(a.reps):
             G2, acc2 = zeros()
             t = cpu()
-            jax.block_until_ready(compiled(G2, acc2, S, int_arg(0), int_arg(P), int_arg(seed)))
+            jax.block_until_ready(compiled(G2, acc2, S, ix, int_arg(0), int_arg(P), int_arg(seed)))
             reps.append(cpu() - t)
     print("per block CPU s:", " ".join(f"{b:.2f}" for b in blocks), "| block 0 again:",
           " ".join(f"{b:.2f}" for b in reps))

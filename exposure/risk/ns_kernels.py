@@ -240,18 +240,21 @@ def _horner_bwd(res, g):
 _horner.defvjp(_horner_fwd, _horner_bwd)
 
 
-def kernel_values(kernels: dict, pres, copies: dict, n_ns: int) -> dict:
+def kernel_values(kernels: dict, pres, copies: dict, n_ns: int, index: dict | None = None) -> dict:
     """{b: V_b (K, n_ns, P)} of the kernels {b: kernel}: the batches of a kernel class with ``group_values`` in one
     call (one scan per kind of term over all of them: the program does not grow with the number of batches),
-    the others one by one. pres: every batch's prepared data; copies: {b: the kernel's copies}."""
+    the others one by one. pres: every batch's prepared data; copies: {b: the kernel's copies}; index: {class name:
+    its ``group_index``} (the reverse step's arguments; a class not in it computes its own, baked in)."""
     groups: dict = {}
     for b, k in kernels.items():
         groups.setdefault(type(k), []).append(b)
     out = {}
     for cls, bs in groups.items():
         if hasattr(cls, "group_values"):
+            ix = (index or {}).get(cls.__name__)
             out.update(zip(bs, cls.group_values([kernels[b] for b in bs], [pres[b] for b in bs],
-                                                [copies[b] for b in bs], n_ns)))
+                                                [copies[b] for b in bs], n_ns,
+                                                **({} if ix is None else {"index": ix}))))
         else:
             out.update({b: kernels[b].netting_values(pres[b], copies[b], n_ns) for b in bs})
     return out

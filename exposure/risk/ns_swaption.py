@@ -30,7 +30,7 @@ from exposure.pricing.swaption_kernels import _flow_terms, _running_terms
 from exposure.risk.ns_common import ns_sum, sg
 
 _TWO_OVER_SQRT_PI = 1.1283791670955126
-# Entries per iteration of the reverse step's scans (``_padded``): each iteration of XLA's CPU while loop costs
+# Entries per iteration of the reverse step's scans (``_chunked``): each iteration of XLA's CPU while loop costs
 # some microseconds per thunk, forward and backward; at CHUNK bench-1k's blocks ran 1,990 + 1,157 + 515 of them
 # (8 CHUNK: about 8% less CPU per block). Temporaries stay small, (GROUP_CHUNK, P).
 GROUP_CHUNK = 8 * CHUNK
@@ -64,12 +64,32 @@ class SwaptionKernel:
         return self.group_values([self], [pre], [copies], n_ns)[0]
 
     @staticmethod
-    def group_values(kernels, pres, copies, n_ns: int) -> list:
+    def group_index(kernels, pres, K: int) -> dict:
+        """The index arrays of ``group_values``' scans (NumPy, from the batches' integer data and shapes alone):
+        {"opt": ``_shared_index``, and for physical batches "flows", "run" (``_running_index``)}. The reverse step
+        takes them as arguments (``reverse_ns.Plan.args``), not as constants baked into its program."""
+        ns = [np.shape(p["sign"])[0] for p in pres]
+        row0 = np.cumsum([0] + [K * n for n in ns])
+        c0 = np.cumsum([0] + [len(k.ns_global) * K for k in kernels])
+        lay = [(row0[b], b * K, c0[b], np.asarray(k.trade_ns, np.int64), K) for b, k in enumerate(kernels)]
+        pad = int(row0[-1])
+        out = {"opt": _shared_index([(lay[b], p["opt"], p["opt_bonds"], len(k.ns_global))
+                                     for b, (k, p) in enumerate(zip(kernels, pres))], pad)}
+        phys = [b for b, k in enumerate(kernels) if k.batch.physical]
+        if phys:
+            out["flows"] = _shared_index([(lay[b], pres[b]["flows"], pres[b]["flow_bonds"],
+                                           len(kernels[b].ns_global)) for b in phys], pad)
+            out["run"] = _running_index([(lay[b], pres[b]["run"]) for b in phys], pad)
+        return out
+
+    @staticmethod
+    def group_values(kernels, pres, copies, n_ns: int, index: dict | None = None) -> list:
         """[V_b (K, n_ns, P)] of swaption batches b (``SwaptionKernel``s of one model): each kind of term (option
         entries, swap flows, running coupons, the exercise values) of all the batches in one scan over their
         entries, concatenated in batch order, so that the program does not grow with the number of batches.
         A batch's entries are whole chunks and its rows its own (offset), so every row receives its terms in its
-        batch's order: the values are each batch's alone, bit for bit."""
+        batch's order: the values are each batch's alone, bit for bit. index: ``group_index`` (traced arguments;
+        None: computed here, then constants of the program)."""
         xcs = [c[0][0][:, 0] for c in copies]  # (n_u, K, P) per batch
         dt = xcs[0].dtype
         pres = [_cast(p, dt) for p in pres]
@@ -77,12 +97,11 @@ class SwaptionKernel:
         ns = [p["sign"].shape[0] for p in pres]
         row0 = np.cumsum([0] + [K * n for n in ns])  # batch b's rows of the accumulator: row0[b] + k n_b + i
         xs = jnp.concatenate([sg(xc[0]) for xc in xcs])  # batch b's shared state at rows b K + k
-        xcat = jnp.concatenate([xc.reshape(-1, P) for xc in xcs])  # its copy u at rows c0[b] + u K + k
-        c0 = np.cumsum([0] + [xc.shape[0] * K for xc in xcs])
-        lay = [(row0[b], b * K, c0[b], np.asarray(k.trade_ns, np.int64), K) for b, k in enumerate(kernels)]
+        xcat = jnp.concatenate([xc.reshape(-1, P) for xc in xcs])  # copy u: rows c0[b] + u K + k (``group_index``)
+        ix = SwaptionKernel.group_index(kernels, pres, K) if index is None else index
         acc = jnp.zeros((row0[-1], P), dt)
-        acc = _shared_group(acc, xs, xcat, [(lay[b], p["opt"], p["opt_bonds"], c[1]["opt_bonds/p"],
-                                             c[1]["opt_bonds/q"]) for b, (p, c) in enumerate(zip(pres, copies))], True)
+        acc = _shared_group(acc, xs, xcat, [(p["opt"], p["opt_bonds"], c[1]["opt_bonds/p"], c[1]["opt_bonds/q"])
+                                            for p, c in zip(pres, copies)], True, ix["opt"])
         phys = [b for b, k in enumerate(kernels) if k.batch.physical]
         ind = None
         if phys:
@@ -96,10 +115,10 @@ class SwaptionKernel:
             swap_ex = accumulate(swap_ex, xs, cat([moved("ex_run", b, row=ex0[b], k=b * K, m=b * K) for b in phys]),
                                  _running_terms(xs))
             ind = (swap_ex > 0.0).astype(dt)  # the exercise decision: no derivative (pathwise)
-            acc = _shared_group(acc, xs, xcat, [(lay[b], pres[b]["flows"], pres[b]["flow_bonds"],
+            acc = _shared_group(acc, xs, xcat, [(pres[b]["flows"], pres[b]["flow_bonds"],
                                                  copies[b][1]["flow_bonds/p"], copies[b][1]["flow_bonds/q"])
-                                                for b in phys], False)
-            acc = _running_group(acc, xcat, [(lay[b], pres[b]["run"]) for b in phys])
+                                                for b in phys], False, ix["flows"])
+            acc = _running_group(acc, xcat, [pres[b]["run"] for b in phys], ix["run"])
         out = []
         for b, k in enumerate(kernels):
             fx_tr = jnp.moveaxis(copies[b][0][1][:, 0][jnp.asarray(k.trade_ns)], 0, 1)  # (K, n, P)
@@ -116,20 +135,41 @@ def _cast(tree, dtype):
                                   else cast_floats(a, dtype), tree)
 
 
-def _running_group(acc, xcat, parts):
-    """acc[row] += w exp(c0 + Bfix x_u(t_m) - B_e x_u(t_k)) (``opt_swaption._running_terms``) with the entries
-    reading their netting set's copy u of x: parts [(layout, run entries)], one scan over them all."""
-    ent, e_m, e_k, rows = [], [], [], []
+def _running_index(parts, pad_row: int) -> dict:
+    """{"em", "ek", "row"} (n_chunks, GROUP_CHUNK) of ``_running_group``: each entry's copy of x at its fixing and
+    its date, its accumulator row; the tail padded (row ``pad_row``, ``_chunked``). parts [(layout, run entries)]."""
+    e_m, e_k, rows = [], [], []
     for (r0, _, c0, tns, K), e in parts:
         u = tns[np.asarray(e["i"])] * K + c0
         e_m.append(u + np.asarray(e["m"]))
         e_k.append(u + np.asarray(e["k"]))
         rows.append(np.asarray(e["row"]) + r0)
-        ent.append({f: e[f] for f in ("w", "c0", "Bfix", "B_e")})
-    ent = {f: jnp.concatenate([e[f] for e in ent]) for f in ent[0]}
-    ent.update(em=np.concatenate(e_m), ek=np.concatenate(e_k), row=np.concatenate(rows))
-    ent, n_chunks = _padded(ent, acc.shape[0])
-    chunks = jax.tree_util.tree_map(lambda a: a.reshape((n_chunks, GROUP_CHUNK) + a.shape[1:]), ent)
+    return _chunked({"em": np.concatenate(e_m), "ek": np.concatenate(e_k), "row": np.concatenate(rows)}, pad_row)
+
+
+def _chunked(ix: dict, pad_row: int) -> dict:
+    """NumPy index arrays (L,) padded to whole GROUP_CHUNKs (``row`` with ``pad_row``, the others 0) and cut into
+    (n_chunks, GROUP_CHUNK)."""
+    L = ix["row"].shape[0]
+    n = -(-L // GROUP_CHUNK)
+    pad = n * GROUP_CHUNK - L
+    return {k: np.concatenate([a, np.full(pad, pad_row if k == "row" else 0, a.dtype)]).reshape(n, GROUP_CHUNK)
+            for k, a in ix.items()}
+
+
+def _float_chunks(ent: dict, n_chunks: int, per: int) -> dict:
+    """Float entries (L, ...) padded with zeros to n_chunks x per entries and cut into (n_chunks, per, ...)."""
+    def cut(a):
+        a = jnp.concatenate([a, jnp.zeros((n_chunks * per - a.shape[0],) + a.shape[1:], a.dtype)])
+        return a.reshape((n_chunks, per) + a.shape[1:])
+    return jax.tree_util.tree_map(cut, ent)
+
+
+def _running_group(acc, xcat, parts, ix):
+    """acc[row] += w exp(c0 + Bfix x_u(t_m) - B_e x_u(t_k)) (``opt_swaption._running_terms``) with the entries
+    reading their netting set's copy u of x: parts [run entries], ix ``_running_index``; one scan over them all."""
+    ent = {f: jnp.concatenate([e[f] for e in parts]) for f in ("w", "c0", "Bfix", "B_e")}
+    chunks = dict(_float_chunks(ent, *ix["row"].shape), em=ix["em"], ek=ix["ek"], row=ix["row"])
 
     @jax.checkpoint  # as ``_shared_group``: no (GROUP_CHUNK, P) residual per chunk
     def terms(c):
@@ -142,28 +182,6 @@ def _running_group(acc, xcat, parts):
     return _unpadded(jax.lax.scan(body, _with_pad_row(acc), chunks)[0])
 
 
-def _padded(ent: dict, pad_row: int, blocks: dict | None = None, s: int = 1):
-    """(entries, n_chunks): ``ent`` padded to whole GROUP_CHUNKs with entries of weight 0 that add to the
-    accumulator's extra row ``pad_row`` (``_with_pad_row``; dropped after the scan), so that every real row
-    receives exactly its own terms in their order (the same bits as chunks of CHUNK); ``blocks`` (one per s
-    entries) padded alike (state row 0, bond exp(0))."""
-    L = ent["row"].shape[0]
-    n = -(-L // GROUP_CHUNK)
-    pad = n * GROUP_CHUNK - L
-
-    def ext(a, fill=0):
-        if isinstance(a, np.ndarray):
-            return np.concatenate([a, np.full((pad,) + a.shape[1:], fill, a.dtype)])
-        return jnp.concatenate([a, jnp.zeros((pad,) + a.shape[1:], a.dtype)])
-
-    out = {k: (tuple(ext(c) for c in v) if isinstance(v, tuple) else ext(v, pad_row if k == "row" else 0))
-           for k, v in ent.items()}
-    if blocks is None:
-        return out, n
-    return out, n, {k: (np.concatenate([v, np.zeros(pad // s, v.dtype)]) if isinstance(v, np.ndarray)
-                        else jnp.concatenate([v, jnp.zeros(pad // s, v.dtype)])) for k, v in blocks.items()}
-
-
 def _with_pad_row(acc):
     return jnp.concatenate([acc, jnp.zeros((1,) + acc.shape[1:], acc.dtype)])
 
@@ -172,16 +190,16 @@ def _unpadded(acc):
     return acc[:-1]
 
 
-def _shared_group(acc, xs, xcat, parts, jamshidian: bool):
-    """``opt_common.accumulate_shared`` over several batches' entries with the entries reading copies: x of their
-    netting set, the block's bond exp(p - q x) to first order in the copies of p, q and x (value: the shared bond,
-    bit for bit). parts: [((row0, x0, c0, trade_ns, K), entries, blocks, p copies (n_u, nb), q copies)]; xs, xcat
-    the batches' shared states and copies (``group_values``). Blocks of s_b entries are cut to the parts' least s
-    (the same bond, evaluated once per smaller block: the same bits)."""
+def _shared_index(parts, pad_row: int) -> dict:
+    """The index arrays of ``_shared_group``: {"row", "ex" (n_chunks, GROUP_CHUNK): an entry's accumulator row and
+    its copy of x at its block's date (padded, ``_chunked``); "ec" (L,): its copy of its block's p, q; "bx"
+    (n_chunks, GROUP_CHUNK / s): a block's shared state row}. parts: [((row0, x0, c0, trade_ns, K), entries,
+    blocks, n_u)]. Blocks of s_b entries are cut to the parts' least s (the same bond, evaluated once per smaller
+    block: the same bits)."""
     s = min(p[1]["row"].shape[0] // p[2]["k"].shape[0] for p in parts)
-    rows, e_x, e_c, b_x, coef, p_b, q_b, q_e, flat_p, flat_q = ([] for _ in range(10))
+    rows, e_x, e_c, b_x = [], [], [], []
     n_c = 0
-    for (r0, x0, c0, tns, K), ent, blk, p_c, q_c in parts:
+    for (r0, x0, c0, tns, K), ent, blk, n_u in parts:
         L, nb = ent["row"].shape[0], blk["k"].shape[0]
         s_b = L // nb
         own = np.arange(L) // s_b  # an entry's block
@@ -190,30 +208,44 @@ def _shared_group(acc, xs, xcat, parts, jamshidian: bool):
         rows.append(np.asarray(ent["row"]) + r0)
         e_x.append(c0 + u * K + k_blk[own])  # the entry's copy of x at its block's date
         e_c.append(n_c + u * nb + own)  # its copy of its block's p, q
-        n_c += p_c.size
+        n_c += n_u * nb
         b_x.append(x0 + np.repeat(k_blk, s_b // s))
+    out = _chunked({"row": np.concatenate(rows), "ex": np.concatenate(e_x)}, pad_row)
+    bx = np.concatenate(b_x)
+    n = out["row"].shape[0]
+    out["bx"] = np.concatenate([bx, np.zeros(n * GROUP_CHUNK // s - bx.size, bx.dtype)]).reshape(n, GROUP_CHUNK // s)
+    out["ec"] = np.concatenate(e_c)
+    return out
+
+
+def _shared_group(acc, xs, xcat, parts, jamshidian: bool, ix):
+    """``opt_common.accumulate_shared`` over several batches' entries with the entries reading copies: x of their
+    netting set, the block's bond exp(p - q x) to first order in the copies of p, q and x (value: the shared bond,
+    bit for bit). parts: [(entries, blocks, p copies (n_u, nb), q copies)]; ix their ``_shared_index``; xs, xcat
+    the batches' shared states and copies (``group_values``)."""
+    (n_chunks, C), s = ix["row"].shape, ix["row"].shape[1] // ix["bx"].shape[1]  # C: the index's chunk width
+    coef, p_b, q_b, q_e, flat_p, flat_q = ([] for _ in range(6))
+    for ent, blk, p_c, q_c in parts:
+        L, nb = ent["row"].shape[0], blk["k"].shape[0]
+        s_b = L // nb
         p_b.append(jnp.repeat(sg(blk["p"]), s_b // s))
         q_b.append(jnp.repeat(sg(blk["q"]), s_b // s))
         q_e.append(jnp.repeat(sg(blk["q"]), s_b))
         coef.append((ent["wgt"], ent["a0"], ent["a1"]) if jamshidian else (ent["amt"],))
         flat_p.append(p_c.reshape(-1))
         flat_q.append(q_c.reshape(-1))
-    e_c = np.concatenate(e_c)
-    ent = {"row": np.concatenate(rows), "ex": np.concatenate(e_x), "q": jnp.concatenate(q_e),
-           "pc": jnp.concatenate(flat_p)[e_c], "qc": jnp.concatenate(flat_q)[e_c],
+    ent = {"q": jnp.concatenate(q_e), "pc": jnp.concatenate(flat_p)[ix["ec"]], "qc": jnp.concatenate(flat_q)[ix["ec"]],
            "coef": tuple(jnp.concatenate(c) for c in zip(*coef))}
-    blocks = {"x": np.concatenate(b_x), "p": jnp.concatenate(p_b), "q": jnp.concatenate(q_b)}
-    ent, n_chunks, blocks = _padded(ent, acc.shape[0], blocks, s)
-    chunks = jax.tree_util.tree_map(lambda a: a.reshape((n_chunks, GROUP_CHUNK) + a.shape[1:]), ent)
-    blks = jax.tree_util.tree_map(lambda a: a.reshape((n_chunks, GROUP_CHUNK // s) + a.shape[1:]), blocks)
+    chunks = dict(_float_chunks(ent, n_chunks, C), row=ix["row"], ex=ix["ex"])
+    blks = dict(_float_chunks({"p": jnp.concatenate(p_b), "q": jnp.concatenate(q_b)}, n_chunks, C // s),
+                x=ix["bx"])
 
     @jax.checkpoint  # residuals: the chunk's entries (no path axis), its (GROUP_CHUNK, P) terms recomputed backward
     def terms(cb):
         c, b = cb
         xb = xs[b["x"]]
         bond = jnp.exp(b["p"][:, None] - b["q"][:, None] * xb)
-        spread = lambda a: jnp.broadcast_to(a[:, None, :], (a.shape[0], s, a.shape[1])).reshape(  # noqa: E731
-            GROUP_CHUNK, -1)
+        spread = lambda a: jnp.broadcast_to(a[:, None, :], (a.shape[0], s, a.shape[1])).reshape(C, -1)  # noqa: E731
         w = c["coef"][0]
         a0, a1 = c["coef"][1:] if jamshidian else (jnp.zeros_like(w), jnp.zeros_like(w))
         return _bond_terms(jamshidian, w, a0, a1, c["pc"], c["qc"], xcat[c["ex"]], spread(bond), spread(xb), c["q"])

@@ -41,6 +41,8 @@ from exposure.simulation.bridge import bridge_states
 from exposure.simulation.paths import simulate_chunk
 
 SIM_KEYS = ("Phi", "mu", "L", "y0", "bridge")
+# LLVM at -O1 for the step: bench-1k compiles in ~15 instead of ~19 CPU s, the same bits, no slower per block
+STEP_OPTIONS = {"xla_backend_optimization_level": 1}
 sg = jax.lax.stop_gradient
 
 
@@ -94,6 +96,20 @@ class Plan:
                 self.layout.append((ELEMENTS, self.mask[i], shape))
             else:  # not read by the values: no gradient in either form
                 self.layout.append((ZERO, None, shape))
+
+        # the grouped kernels' scan indices and the element-wise leaves' masks: the step's arguments (``args``), not
+        # constants XLA folds and specialises on (bench-1k: ~7 of the 7.7 MB of arrays its trace closed over)
+        K, groups = np.size(static.times), {}
+        for b, k in enumerate(self.kernels):
+            if hasattr(type(k), "group_index"):
+                groups.setdefault(type(k), []).append(b)
+        self.index = {cls.__name__: cls.group_index([self.kernels[b] for b in bs], [pres[b] for b in bs], K)
+                      for cls, bs in groups.items()}
+        self.live = {i: self.mask[i] >= 0 for i, (kind, _, _) in enumerate(self.layout) if kind == ELEMENTS}
+
+    def args(self) -> dict:
+        """The step's index arguments {"index": {kernel class: group_index}, "live": {leaf: mask >= 0}} (NumPy)."""
+        return {"index": self.index, "live": self.live}
 
     def zeros(self, n_meas: int) -> list:
         """The accumulator of G["pres"] in ``layout`` (a zero leaf: an empty placeholder)."""
@@ -164,8 +180,11 @@ def _per_measure(fn, ct):
     return jax.tree_util.tree_map(lambda a: a[None], fn(ct[0]))
 
 
-def block_gradients(S, static: Static, plan: Plan, start, block, n_total, seed, antithetic, measures, smooth):
-    """(G (n_out, pytree of S), f (n_meas, n_ns)) of one block: d f_o / d S for every output (module docstring)."""
+def block_gradients(S, static: Static, plan: Plan, start, block, n_total, seed, antithetic, measures, smooth,
+                    args=None):
+    """(G (n_out, pytree of S), f (n_meas, n_ns)) of one block: d f_o / d S for every output (module docstring).
+    args: ``plan.args()`` as traced arguments (None: the NumPy ones, baked into the program as constants)."""
+    args = plan.args() if args is None else args
     n_ns, n_meas = static.n_ns, len(measures)
     n_out = n_meas * n_ns
     idx = start + jnp.arange(block, dtype=jnp.int64)
@@ -193,7 +212,7 @@ def block_gradients(S, static: Static, plan: Plan, start, block, n_total, seed, 
 
     def priced_k(floats, cps):
         pres = merge_pres(static, floats)
-        return kernel_values({b: plan.kernels[b] for b in kb}, pres, cps, n_ns)
+        return kernel_values({b: plan.kernels[b] for b in kb}, pres, cps, n_ns, args["index"])
 
     def priced_f(b, floats, xv, fxv, eqv):
         pres = merge_pres(static, floats)
@@ -251,7 +270,7 @@ def block_gradients(S, static: Static, plan: Plan, start, block, n_total, seed, 
         elif i in plan.shared:
             g_pres.append(g_cp[b][1]["/".join(plan.shared[i])])  # (n_meas, n_u, ...): rows ns_global
         else:
-            g_pres.append(jnp.where(jnp.asarray(plan.mask[i] >= 0)[None], g_fl_k[i], 0.0))
+            g_pres.append(jnp.where(args["live"][i][None], g_fl_k[i], 0.0))
     G = dict(g_sim, log_num=g_log, pres=g_pres, w=g_w)
     return G, f
 
@@ -259,23 +278,24 @@ def block_gradients(S, static: Static, plan: Plan, start, block, n_total, seed, 
 def reverse_pass_shared(S, static: Static, n_paths: int, seed: int, antithetic: bool, measures, block: int = 64,
                         smooth: float = 0.0):
     """``reverse.reverse_pass``'s (G, values) by ``block_gradients``: the pricers differentiated once per measure."""
-    n_ns, n_meas = static.n_ns, len(measures)
-    plan = Plan(S, static)
+    n_ns, n_meas, plan = static.n_ns, len(measures), Plan(S, static)
     S = device_tree(S)  # ``programs``: no per-shape programs; the seed an argument (one program for every seed)
+    ix = device_tree(plan.args())  # index arrays: arguments, so the program holds no large constants
 
-    def step(G, acc, S, start, n_total, seed_):
-        g, y = block_gradients(S, static, plan, start, block, n_total, seed_, antithetic, measures, smooth)
+    def step(G, acc, S, ix, start, n_total, seed_):
+        g, y = block_gradients(S, static, plan, start, block, n_total, seed_, antithetic, measures, smooth, ix)
         return jax.tree_util.tree_map(jnp.add, G, g), acc + y
 
-    step = jax.jit(step, donate_argnums=(0, 1))
+    step = jax.jit(step, donate_argnums=(0, 1), compiler_options=STEP_OPTIONS)
     G = jax.tree_util.tree_map(lambda a: device_zeros((n_meas * n_ns,) + a.shape, a.dtype),
                                {k: v for k, v in S.items() if k != "pres"})
     G["pres"] = plan.zeros(n_meas)
     acc = device_zeros((n_meas, n_ns))
     with differentiable_loops():
         key = step_key(static, plan, block, antithetic, measures, smooth)  # what the trace bakes in (``kept``)
+        seed_ = int_arg(seed)
         for start in block_starts(n_paths, block):
-            G, acc = kept(step, "ad_reverse_step", key, (G, acc, S, int_arg(start), int_arg(n_paths), int_arg(seed)))
+            G, acc = kept(step, "ad_reverse_step", key, (G, acc, S, ix, int_arg(start), int_arg(n_paths), seed_))
     G = jax.tree_util.tree_map(lambda a: np.asarray(a) / n_paths, G)
     G["pres"] = plan.compact(G["pres"], n_meas, n_ns)
     return G, np.asarray(acc) / n_paths
