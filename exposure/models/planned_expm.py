@@ -42,19 +42,31 @@ def expm_plan(X) -> tuple | None:
 
 
 def planned_expm(X, plan: tuple) -> jnp.ndarray:
-    """e^X (B, n, n) by ``plan`` (``expm_plan``): matrices grouped by (degree, squarings), each group batched."""
+    """e^X (B, n, n) by ``plan`` (``expm_plan``): matrices grouped by (degree, squarings), each group batched.
+
+    One LU solve for all groups (q_m^-1 p_m stacked): a solve per group put several batched LAPACK getrf custom
+    calls in one program with no data dependence between them; XLA's CPU runtime ran them concurrently and each
+    getrf's batch split (jaxlib ParallelBatchMap) waited for tasks queued on the same intra-op pool, which its
+    callers filled: a deadlock on a 2-core machine (tenth session; bench-1k's plan had one group)."""
     if len(plan) != X.shape[0]:
         raise ValueError(f"planned_expm: a plan of {len(plan)} matrices for {X.shape[0]}")
     groups: dict = {}
     for i, g in enumerate(plan):
         groups.setdefault(g, []).append(i)
-    outs, order = [], []
+    Us, Vs, sizes, order = [], [], [], []
     for (idx, nsq), rows in sorted(groups.items()):
-        A = X[np.asarray(rows)] / 2.0 ** nsq
-        U, V = jax.vmap(_PADE[idx])(A)
-        R = jnp.linalg.solve(V - U, U + V)  # q_m^-1 p_m, q_m = V - U, p_m = V + U
+        U, V = jax.vmap(_PADE[idx])(X[np.asarray(rows)] / 2.0 ** nsq)
+        Us.append(U)
+        Vs.append(V)
+        sizes.append((nsq, len(rows)))
+        order += rows
+    U, V = jnp.concatenate(Us), jnp.concatenate(Vs)
+    R_all = jnp.linalg.solve(V - U, U + V)  # q_m^-1 p_m, q_m = V - U, p_m = V + U
+    outs, lo = [], 0
+    for nsq, k in sizes:
+        R = R_all[lo:lo + k]
+        lo += k
         for _ in range(nsq):
             R = jnp.matmul(R, R, precision=jax.lax.Precision.HIGHEST)
         outs.append(R)
-        order += rows
     return jnp.concatenate(outs)[np.argsort(np.asarray(order))]
