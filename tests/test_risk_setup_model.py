@@ -68,22 +68,24 @@ def test_jnp_model_layer_equals_the_numpy_discretisation(base):
 
 
 def test_planned_model_tangent_equals_the_jvp_through_expm(base):
-    """ModelTangent's program computes only the Pade degree and squarings expm picks at the base theta
-    (``planned_expm``; this book's plan has all five degrees): its tangent equals jax.jvp of the layer through
-    jax's expm, and the program holds one LU (getrf) for all the exponentials (one per degree group deadlocked
-    XLA's CPU runtime on a 2-core machine: concurrent batched getrf calls waiting on one thread pool)."""
-    from exposure.risk.setup_model import model_arrays
+    """The model layer with only the Pade degree and squarings expm picks at the base theta (``planned``,
+    ``planned_expm``; this book's plan has all five degrees; ModelTangent does not plan yet): its tangent equals
+    jax.jvp of the layer through jax's expm, and the program holds one LU (getrf) for all the exponentials (one per
+    degree group deadlocked XLA's CPU runtime on a 2-core machine: concurrent batched getrf calls waiting on one
+    thread pool)."""
+    from exposure.risk.setup_model import model_arrays, planned
 
     cfg, s, S, static = base
     mt = ModelTangent(s.built.model, s.grid, static, S)
-    assert mt.layout.expm_plan is not None and len({g for g, _ in mt.layout.expm_plan}) > 1
+    lay = planned(mt.layout, mt.theta)
+    assert lay.expm_plan is not None and len({g for g, _ in lay.expm_plan}) > 1
     rng = np.random.default_rng(7)
     dth = jax.tree_util.tree_map(lambda x: rng.standard_normal(np.shape(x)) * np.abs(np.asarray(x)), mt.theta)
-    hlo = mt._jvp.lower(mt.theta, dth).as_text()
-    assert hlo.count("lapack_dgetrf") <= 1 + (mt.layout.lo is not None)  # the exponentials' one (+ the bridge's)
-    plain = dataclasses.replace(mt.layout, expm_plan=None)
-    ref = jax.jit(lambda th, d: jax.jvp(lambda x: model_arrays(x, plain), (th,), (d,)))(mt.theta, dth)
-    got = mt.arrays(dth)
+    jvp = jax.jit(lambda th, d: jax.jvp(lambda x: model_arrays(x, lay), (th,), (d,)))
+    hlo = jvp.lower(mt.theta, dth).as_text()
+    assert hlo.count("lapack_dgetrf") <= 1 + (lay.lo is not None)  # the exponentials' one (+ the bridge's)
+    ref = jax.jit(lambda th, d: jax.jvp(lambda x: model_arrays(x, mt.layout), (th,), (d,)))(mt.theta, dth)
+    got = jvp(mt.theta, dth)
     for r, g in zip(jax.tree_util.tree_leaves(ref), jax.tree_util.tree_leaves(got)):
         _close(g, r, 1e-11)  # the bridge's A, B ~ 500 (test above): rounding amplified alike
 

@@ -41,8 +41,7 @@ from exposure.simulation.bridge import bridge_states
 from exposure.simulation.paths import simulate_chunk
 
 SIM_KEYS = ("Phi", "mu", "L", "y0", "bridge")
-# LLVM at -O1 for the step: bench-1k compiles in ~15 instead of ~19 CPU s, the same bits, no slower per block
-STEP_OPTIONS = {"xla_backend_optimization_level": 1}
+STEP_OPTIONS = {"xla_backend_optimization_level": 1}  # LLVM -O1: bench-1k ~15 not ~19 CPU s, same bits and speed
 sg = jax.lax.stop_gradient
 
 

@@ -7,10 +7,9 @@
     L = V diag(sqrt w)  with Sigma = V diag(w) V' (eigh, the run's ``factor_matrix``),
 
 dS = J_theta S . dtheta by jax.jvp, so the heavy part of the set-up (dozens of matrix exponentials per step) is
-differentiated exactly, in one compiled program, instead of being rebuilt twice per factor. The program computes
-only the Pade degree and squarings expm picks at the base theta (``models.planned_expm``: the same operations at
-that point, 2.5x less per tangent on bench-1k than expm's all-branch batch), and a factor that moves no model
-parameter (dtheta = 0: 38 of bench-1k's 93) takes dS = 0 without a call. L's tangent follows
+differentiated exactly, in one compiled program, instead of being rebuilt twice per factor. A factor that moves
+no model parameter (dtheta = 0: 38 of bench-1k's 93) takes dS = 0 without a call. ``planned`` (only the Pade
+degree and squarings expm picks at the base theta, ``models.planned_expm``) is not used yet (ModelTangent). L's tangent follows
 the base run's eigenvectors (the run's L is the NumPy one, and the paths must stay the run's own):
 
     dw_j = v_j' dSigma v_j,   dv_j = sum_{i != j} v_i (v_i' dSigma v_j) / (w_j - w_i),
@@ -154,10 +153,11 @@ class ModelTangent:
     primal, the jnp set-up at the base, fixes the eigenvectors L's tangent follows)."""
 
     def __init__(self, model, grid, static, S):
-        theta = caj.model_theta(model, model_layout(model, grid, static).phi_times)
-        # the jvp's primal is always the base theta: the exponentials' plan is made there (``planned``)
-        self.layout = lay = planned(model_layout(model, grid, static), theta)
-        self.theta = theta
+        lay = model_layout(model, grid, static)
+        # ``planned(lay, theta)`` stays off: its deadlock is fixed (one LU solve, ``planned_expm``) but making the plan
+        # compiles ~60 small eager programs per fresh process (test_risk_programs) and no whole-run gain was measured
+        self.layout = lay
+        self.theta = caj.model_theta(model, lay.phi_times)
         self._L = (np.asarray(S["L"]), np.asarray(S["bridge"]["L"]) if "bridge" in S else None)
         self._eig = self._base = None
         # theta is an argument, not a constant of the program. Kept as an executable (``kept``) under the layout and
