@@ -210,6 +210,27 @@ def variance_between_np(vol, s, t) -> np.ndarray:
 
 
 # ---- floating coupons fixed before the valuation date (NumPy, prepare time) ---------------------------
+def coupon_periods(ctx, starts, ends, fixes, valid, pays, own_fixings: bool) -> tuple:
+    """(t, jj, s, e, fx, pay, has, m, det), (K, n) each but t (K,): the coupon period j in its fixed phase at t_k
+    (the last valid period with f_j < t_k), its start, end, fixing and payment times (pay = e without ``pays``),
+    ``has`` (t_k before its payment), m the last view date that reads its fixing state and ``det`` (fixed today or
+    unreadable: deterministic). The discrete choices that ``current_coupons`` and its tangents share."""
+    t = np.asarray(ctx.times, dtype=np.float64)
+    ends = np.asarray(ends, dtype=np.float64)
+    n = starts.shape[0]
+    thresh = np.maximum(t - TIME_EPS, 2.0 * TIME_EPS)
+    j = np.empty((t.size, n), dtype=int)
+    for i in range(n):
+        j[:, i] = np.searchsorted(fixes[i][valid[i]], thresh, side="left") - 1
+    jj = np.maximum(j, 0)
+    cols = np.arange(n)[None, :]
+    s, e, fx = starts[cols, jj], ends[cols, jj], fixes[cols, jj]
+    pay = e if pays is None else np.asarray(pays, dtype=np.float64)[cols, jj]
+    has = (j >= 0) & (t[:, None] < pay - TIME_EPS) & valid[cols, jj]
+    m = ctx.last_readable(fx, own=np.full(fx.shape, own_fixings))  # last readable view date <= f_j
+    return t, jj, s, e, fx, pay, has, m, (fx <= TIME_EPS) | (m < 0)
+
+
 def current_coupons(ctx, ccy: str, fwd_curve, starts, ends, valid, fixing_factor=None, fixing_times=None,
                     own_fixings=False, pays=None) -> dict:
     """The floating period in its fixed phase at each valuation date and the coefficients of its fixing.
@@ -238,22 +259,10 @@ def current_coupons(ctx, ccy: str, fwd_curve, starts, ends, valid, fixing_factor
     lnA_e, B_e of the bond P(t_k, p_j) that discounts the coupon to t_k; all zero where ``has`` is False.
     """
     curve = ctx.model.curves[ctx.ccy_index(ccy)]
-    t = np.asarray(ctx.times, dtype=np.float64)
     starts = np.asarray(starts, dtype=np.float64)
-    ends = np.asarray(ends, dtype=np.float64)
     fixes = starts if fixing_times is None else np.asarray(fixing_times, dtype=np.float64)
-    n = starts.shape[0]
-    thresh = np.maximum(t - TIME_EPS, 2.0 * TIME_EPS)
-    j = np.empty((t.size, n), dtype=int)
-    for i in range(n):
-        j[:, i] = np.searchsorted(fixes[i][valid[i]], thresh, side="left") - 1
-    jj = np.maximum(j, 0)
-    cols = np.arange(n)[None, :]
-    s, e, fx = starts[cols, jj], ends[cols, jj], fixes[cols, jj]
-    pay = e if pays is None else np.asarray(pays, dtype=np.float64)[cols, jj]
-    has = (j >= 0) & (t[:, None] < pay - TIME_EPS) & valid[cols, jj]
-    m = ctx.last_readable(fx, own=np.full(fx.shape, own_fixings))  # last readable view date <= f_j
-    det = (fx <= TIME_EPS) | (m < 0)
+    t, jj, s, e, fx, pay, has, m, det = coupon_periods(ctx, starts, ends, fixes, valid, pays, own_fixings)
+    cols = np.arange(starts.shape[0])[None, :]
     ff = np.full(s.shape, np.nan) if fixing_factor is None else np.asarray(fixing_factor, dtype=np.float64)[cols, jj]
     curve_ff = np.exp(log_discount_np(fwd_curve, s) - log_discount_np(fwd_curve, e))
     f_det = np.where(np.isfinite(ff) & (fx <= TIME_EPS), ff, curve_ff)

@@ -10,25 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from exposure.pricing.opt_common import TIME_EPS, entries
+from exposure.pricing.opt_common import TIME_EPS, coupon_periods, entries
 from exposure.risk.setup_pres_model import bond_tangent, state_variance_tangent
 
 
 def _coupon_tangent(ctx, ccy, da, dsig, starts, ends, valid, fixes, pays) -> dict:
     """{has, j, m, c0, Bfix, lnA_e, B_e}: ``current_coupons``' tables with own_fixings=True, the float ones as
     their tangents (c0: only where the fixing is read off a simulated state; lnb and F_det do not move)."""
-    t = np.asarray(ctx.times, dtype=np.float64)
-    n = starts.shape[0]
-    thresh = np.maximum(t - TIME_EPS, 2.0 * TIME_EPS)
-    j = np.empty((t.size, n), dtype=int)
-    for i in range(n):
-        j[:, i] = np.searchsorted(fixes[i][valid[i]], thresh, side="left") - 1
-    jj = np.maximum(j, 0)
-    cols = np.arange(n)[None, :]
-    s, e, fx, pay = starts[cols, jj], ends[cols, jj], fixes[cols, jj], pays[cols, jj]
-    has = (j >= 0) & (t[:, None] < pay - TIME_EPS) & valid[cols, jj]
-    m = ctx.last_readable(fx, own=np.full(fx.shape, True))
-    det = (fx <= TIME_EPS) | (m < 0)
+    t, jj, s, e, fx, pay, has, m, det = coupon_periods(ctx, starts, ends, fixes, valid, pays, True)
     tm = np.minimum(t[np.maximum(m, 0)], fx)
     _, _, dlnA_s, dB_s = bond_tangent(ctx, ccy, da, dsig, s, t=tm)
     _, _, dlnA_f, dB_f = bond_tangent(ctx, ccy, da, dsig, e, t=tm)
