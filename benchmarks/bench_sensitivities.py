@@ -77,6 +77,12 @@ def _child(a) -> None:
         rec["n_factors"] = int(ds.sizes["risk_factor"])
         rec["risk_s"] = round(float(ds.attrs["risk_seconds"]), 3)
         rec["risk_timings"] = ds.attrs.get("risk_timings", "")
+        if a.save:  # the sensitivities with their factor labels (to compare two builds' numbers)
+            import numpy as np
+
+            np.savez(a.save, values=np.asarray(ds["sensitivity"].values),
+                     factor_type=np.asarray(ds["factor_type"].values).astype(str),
+                     factor_name=np.asarray(ds["factor_name"].values).astype(str))
         if a.mode == "bump" and a.bump_factors:
             rec["n_factors_all"] = n_all[0]
             rec["risk_s_scaled_to_all"] = round(rec["risk_s"] * n_all[0] / max(rec["n_factors"], 1), 1)
@@ -91,6 +97,7 @@ def main(argv=None) -> None:
     ap.add_argument("--factor-types", default="")
     ap.add_argument("--bump-factors", type=int, default=4)
     ap.add_argument("--jax-cache", default="", help="JAX persistent cache folder of the children (default: off)")
+    ap.add_argument("--save", default="", help="with --mode: write the sensitivities (npz: values, factors) here")
     ap.add_argument("--mode", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.mode:

@@ -178,8 +178,8 @@ def test_vol_and_model_factors_equal_per_factor_tangents(base):
     # (their cotangents once: ``setup_vols_options``, or with every option twin's in "vjp"), the reference by
     # central differences of prepare (truncation O(h^2): measured 1.5e-6 of scale at h = 0.1, x1/4 per halving):
     # against it, Richardson's (4 D(h/2) - D(h)) / 3 (O(h^4)).
-    # A mean reversion's linear, cap, FX and equity option batches take their exact model tangent
-    # (``setup_pres_model``, ``setup_pres_options``), its swaptions central differences: both sides extrapolated.
+    # A mean reversion's batches take their exact model tangent (``setup_pres_model``, ``setup_pres_options``,
+    # ``setup_pres_swaption``): no step of its own, against the reference extrapolated as well.
     mr = [k for k, f in enumerate(fs) if f.factor_type == "MeanReversion"]
     opt = [k for k, f in enumerate(fs) if f.factor_type in VOL_OPTION_TYPES]
     rich = ref.copy()
@@ -192,12 +192,6 @@ def test_vol_and_model_factors_equal_per_factor_tangents(base):
                                (VolModelReverse(rev, G), rich, 1e-9, "vjp")):
         rev._twin_reverse = forms[mode]
         got = np.array([vols.sensitivity(f) for f in fs])
-        for k in mr:  # a mean reversion's swaptions by central differences: extrapolated as the reference
-            rev.step = STEP / 2
-            try:
-                got[k] = (4.0 * vols.sensitivity(fs[k]) - got[k]) / 3.0
-            finally:
-                rev.step = STEP
         err = np.abs(got - r).max(axis=1)
         w = int(np.argmax(err))
         print(type(vols).__name__, mode, "vol/model factors: max relative difference", err.max() / scale, "at",

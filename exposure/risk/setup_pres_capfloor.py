@@ -14,14 +14,14 @@ from exposure.pricing.opt_common import TIME_EPS, coupon_periods, entries
 from exposure.risk.setup_pres_model import bond_tangent, state_variance_tangent
 
 
-def _coupon_tangent(ctx, ccy, da, dsig, starts, ends, valid, fixes, pays) -> dict:
-    """{has, j, m, c0, Bfix, lnA_e, B_e}: ``current_coupons``' tables with own_fixings=True, the float ones as
+def coupon_tangent(ctx, ccy, da, dsig, starts, ends, valid, fixes, pays, own_fixings: bool = True) -> dict:
+    """{has, j, m, c0, Bfix, lnA_e, B_e}: ``current_coupons``' tables (its ``own_fixings``), the float ones as
     their tangents (c0: only where the fixing is read off a simulated state; lnb and F_det do not move)."""
-    t, jj, s, e, fx, pay, has, m, det = coupon_periods(ctx, starts, ends, fixes, valid, pays, True)
+    t, jj, s, e, fx, pay, has, m, det = coupon_periods(ctx, starts, ends, fixes, valid, pays, own_fixings)
     tm = np.minimum(t[np.maximum(m, 0)], fx)
-    _, _, dlnA_s, dB_s = bond_tangent(ctx, ccy, da, dsig, s, t=tm)
-    _, _, dlnA_f, dB_f = bond_tangent(ctx, ccy, da, dsig, e, t=tm)
-    _, _, dlnA_e, dB_e = bond_tangent(ctx, ccy, da, dsig, pay, t=t[:, None])
+    _, _, dlnA_s, dB_s = bond_tangent(ctx, ccy, da, dsig, s, t=tm, base=False)
+    _, _, dlnA_f, dB_f = bond_tangent(ctx, ccy, da, dsig, e, t=tm, base=False)
+    _, _, dlnA_e, dB_e = bond_tangent(ctx, ccy, da, dsig, pay, t=t[:, None], base=False)
     z = lambda v: np.where(has, v, 0.0)  # noqa: E731
     return {"has": has, "j": jj, "m": np.where(has & ~det, m, 0), "c0": z(np.where(det, 0.0, dlnA_s - dlnA_f)),
             "Bfix": z(np.where(det, 0.0, dB_f - dB_s)), "lnA_e": z(dlnA_e), "B_e": z(dB_e)}
@@ -39,14 +39,14 @@ def capfloor_tangent(batch, ctx, th) -> dict:
         "per", "st", "en", "tau", "ft", "pt", "valid", "strike", "notional"))
     n = len(batch.specs)
     scale = 1.0 + strike[:, None] * tau
-    _, _, dlnA_E, dB_E = bond_tangent(ctx, ccy, da, dsig, en)
-    _, _, dlnA_S, dB_S = bond_tangent(ctx, ccy, da, dsig, st)
-    _, _, dlnA_P, dB_P = bond_tangent(ctx, ccy, da, dsig, pt)
+    _, _, dlnA_E, dB_E = bond_tangent(ctx, ccy, da, dsig, en, base=False)
+    _, _, dlnA_S, dB_S = bond_tangent(ctx, ccy, da, dsig, st, base=False)
+    _, _, dlnA_P, dB_P = bond_tangent(ctx, ccy, da, dsig, pt, base=False)
     ahead = (t[:, None, None] <= ft[None] + TIME_EPS) & (ft[None] > TIME_EPS) & valid[None]
     v, dv = state_variance_tangent(ctx, ccy, da, dsig, t[:, None, None], ft[None])
     pos = ahead & (v > 0.0)
     sv, dsv = np.where(pos, v, 0.0), np.where(pos, dv, 0.0)
-    Bf = [bond_tangent(ctx, ccy, da, dsig, T, t=ft) for T in (st, en, pt)]
+    Bf = [bond_tangent(ctx, ccy, da, dsig, T, t=ft, base=False) for T in (st, en, pt)]
     (Bs, dBs), (Be, dBe), (Bp, dBp) = ((b[1], b[3]) for b in Bf)
     root = np.sqrt(sv)
     ds_p = (dBe - dBs)[None] * root + (Be - Bs)[None] * np.where(pos, dsv / (2.0 * np.where(pos, root, 1.0)), 0.0)
@@ -67,7 +67,7 @@ def capfloor_tangent(batch, ctx, th) -> dict:
         for _, idx in groups.values():
             idx = np.asarray(idx)
             sub = lambda a: a[idx][:, sl]  # noqa: E731
-            part = _coupon_tangent(ctx, ccy, da, dsig, sub(st), sub(en), sub(valid), sub(ft), sub(pt))
+            part = coupon_tangent(ctx, ccy, da, dsig, sub(st), sub(en), sub(valid), sub(ft), sub(pt))
             part["j"] = first + step * part["j"]
             for k in keys:
                 cur[k][:, idx] = part[k]

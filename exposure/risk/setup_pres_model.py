@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from exposure.dates import years as model_years
-from exposure.models.hull_white import I1_SERIES, clip_pieces
+from exposure.models.hull_white import I1_SERIES, clip_pieces, hw_B
 from exposure.pricing.cashflows import log_discount
 from exposure.pricing.linear import LinearBatch, LinearPre
 from exposure.pricing.linear_moments import (coupon_slots, flow_groups, group_coefficients, per_netting_set,
@@ -85,9 +85,10 @@ def state_variance_tangent(ctx, ccy: str, da: float, dsig, s, t) -> tuple:
             np.sum(np.where(active, 2.0 * sig * dsig * g + sig * sig * dg, 0.0), axis=-1))
 
 
-def bond_tangent(ctx, ccy: str, da: float, dsig, T, t=None) -> tuple:
+def bond_tangent(ctx, ccy: str, da: float, dsig, T, t=None, base: bool = True) -> tuple:
     """(lnA, B, dlnA, dB) as ``PricingContext.bond_coefficients(ccy, T, t)`` (default t: the context's times, on
-    the (K, *T.shape) grid; else t and T broadcast), the tangents along da and dsigma (the currency's pieces)."""
+    the (K, *T.shape) grid; else t and T broadcast), the tangents along da and dsigma (the currency's pieces);
+    base=False: lnA is None (not computed: the costly part of the base)."""
     rm = ctx.rate_model(ccy)
     p, a = rm.params, float(rm.params.mean_reversion)
     T = np.asarray(T, np.float64)
@@ -95,22 +96,29 @@ def bond_tangent(ctx, ccy: str, da: float, dsig, T, t=None) -> tuple:
         t, T = np.broadcast_arrays(np.asarray(t, np.float64), T)
         if T.size == 0:
             return tuple(np.zeros(T.shape) for _ in range(4))
-        Tu, inv = np.unique(np.stack([t.ravel(), np.maximum(T, t).ravel()]), axis=1, return_inverse=True)
-        out = _bond_tangent(rm, p, a, da, dsig, Tu[0], Tu[1])
-        return tuple(x[inv.reshape(-1)].reshape(T.shape) for x in out)
+        # each distinct (t, T) once: a complex key sorts and compares as the pair (np.unique(axis=1) is ~10x slower)
+        ku, inv = np.unique(t.ravel() + 1j * np.maximum(T, t).ravel(), return_inverse=True)
+        out = _bond_tangent(rm, p, a, da, dsig, ku.real.copy(), ku.imag.copy(), base)
+        return tuple(None if x is None else x[inv.reshape(-1)].reshape(T.shape) for x in out)
     Tu, inv = np.unique(T, return_inverse=True)
     t, Tg = np.broadcast_arrays(np.asarray(ctx.times, np.float64)[:, None], Tu[None, :])
     shape = (t.shape[0],) + T.shape
-    return tuple(x[:, inv.reshape(-1)].reshape(shape) for x in _bond_tangent(rm, p, a, da, dsig, t, Tg))
+    return tuple(None if x is None else x[:, inv.reshape(-1)].reshape(shape)
+                 for x in _bond_tangent(rm, p, a, da, dsig, t, Tg, base))
 
 
-def _bond_tangent(rm, p, a: float, da: float, dsig, t, Tg) -> tuple:
-    Tg = np.maximum(Tg, t)
-    lnA, B = rm.bond_coefficients(t, Tg)
+def _from_zero(p, a: float, da: float, dsig, x):
+    """dV(0, x) of ``_variance_tangent``, evaluated once per distinct x (V(0, .) is a function of one time)."""
+    xu, inv = np.unique(x, return_inverse=True)
+    return _variance_tangent(p, a, da, dsig, np.zeros_like(xu), xu)[inv.reshape(-1)].reshape(x.shape)
+
+
+def _bond_tangent(rm, p, a: float, da: float, dsig, t, Tg, base: bool = True) -> tuple:
+    t, Tg = np.broadcast_arrays(t, np.maximum(Tg, t))
+    lnA, B = rm.bond_coefficients(t, Tg) if base else (None, hw_B(a, t, Tg, np))
     dsig = np.asarray(dsig, np.float64)
-    zero = np.zeros_like(t)
-    dlnA = 0.5 * (_variance_tangent(p, a, da, dsig, t, Tg) - _variance_tangent(p, a, da, dsig, zero, Tg)
-                  + _variance_tangent(p, a, da, dsig, zero, t))
+    dlnA = 0.5 * (_variance_tangent(p, a, da, dsig, t, Tg) - _from_zero(p, a, da, dsig, Tg)
+                  + _from_zero(p, a, da, dsig, t))
     tau = Tg - t
     dB = (tau * np.exp(-a * tau) - B) * da / a
     return lnA, B, dlnA, dB

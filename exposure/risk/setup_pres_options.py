@@ -14,8 +14,8 @@ tangents (``state_variance_tangent``, ``forward_variance.forward_variance_tangen
                              is read off the state, d Bfix, d lnA_e, d B_e
 
 The tangent leaves are gathered by the batch's own ``entries`` with its own masks (the discrete structure does not
-move), so they line up with prepare's float leaves (``state.split_leaves`` order). Swaptions keep the central
-differences (the Jamshidian root and the probability coefficients: not written yet).
+move), so they line up with prepare's float leaves (``state.split_leaves`` order). Swaptions: ``setup_pres_swaption``
+(the Jamshidian root by the implicit-function theorem; a batch with a payment lag keeps the central differences).
 """
 
 from __future__ import annotations
@@ -64,8 +64,8 @@ def fx_option_tangent(batch, ctx, th) -> dict:
 
     t = np.asarray(ctx.times, np.float64)
     T = np.array([s.expiry_time for s in batch.specs])
-    _, _, dlnAf, dBf = bond_tangent(ctx, batch.foreign, *_rate(ctx, th, batch.foreign), T)
-    _, _, dlnAd, dBd = bond_tangent(ctx, batch.domestic, *_rate(ctx, th, batch.domestic), T)
+    _, _, dlnAf, dBf = bond_tangent(ctx, batch.foreign, *_rate(ctx, th, batch.foreign), T, base=False)
+    _, _, dlnAd, dBd = bond_tangent(ctx, batch.domestic, *_rate(ctx, th, batch.domestic), T, base=False)
     alive = t[:, None] < T[None, :] - TIME_EPS
     lf = fx_log_forward(ctx.model, batch.foreign, batch.domestic)
     w = pair_variance(ctx.market, ctx.model, batch.foreign, batch.domestic, 0.0, T)
@@ -84,7 +84,7 @@ def equity_option_tangent(batch, ctx, th) -> dict:
 
     t = np.asarray(ctx.times, np.float64)
     T = np.array([s.expiry_time for s in batch.specs])
-    _, _, dlnA, dB = bond_tangent(ctx, batch.currency, *_rate(ctx, th, batch.currency), T)
+    _, _, dlnA, dB = bond_tangent(ctx, batch.currency, *_rate(ctx, th, batch.currency), T, base=False)
     alive = t[:, None] < T[None, :] - TIME_EPS
     lf = equity_log_forward(ctx.model, ctx.model.equity_names.index(batch.name))
     w = variance_between_np(ctx.market.equities[batch.name].vol, np.zeros_like(T), T)
@@ -99,11 +99,14 @@ def option_model_tangent(batch, ctx, th) -> list | None:
     from exposure.pricing.opt_capfloor import CapFloorBatch
     from exposure.pricing.opt_equity import EquityOptionBatch
     from exposure.pricing.opt_fx import FxOptionBatch
+    from exposure.pricing.opt_swaption import SwaptionBatch
     from exposure.risk.setup_pres_capfloor import capfloor_tangent
+    from exposure.risk.setup_pres_swaption import swaption_tangent
 
     if np.any(np.asarray(th["R"])):
         return None
     kinds = {FxOptionBatch: fx_option_tangent, EquityOptionBatch: equity_option_tangent,
-             CapFloorBatch: capfloor_tangent}
+             CapFloorBatch: capfloor_tangent, SwaptionBatch: swaption_tangent}
     fn = kinds.get(type(batch))
-    return None if fn is None else split_leaves([fn(batch, ctx, th)])[0]
+    tree = None if fn is None else fn(batch, ctx, th)
+    return None if tree is None else split_leaves([tree])[0]

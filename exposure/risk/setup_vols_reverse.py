@@ -193,8 +193,8 @@ def pres_part(rev, vctx, factor, th, dsig, moved, twins: bool = True) -> np.ndar
     equity option batches (``setup_vols_options``; twins=False: their central differences, the reference), the
     linear batches' exact model tangent where the market stays (a mean reversion, a correlation:
     ``setup_pres_model``; twins=False: their central differences) and the cap / floor, FX and equity option
-    batches' where only a and the vol pieces move (a mean reversion: ``setup_pres_options``), the batches'
-    central differences at the first-order moved model otherwise (a mean reversion's swaptions)
+    batches' and the swaptions' where only a and the vol pieces move (a mean reversion: ``setup_pres_options``),
+    the batches' central differences at the first-order moved model otherwise (swaptions with a payment lag)
     (``twin_reverse.VolReverse``'s)."""
     from exposure.pricing.linear import LinearBatch
     from exposure.risk import setup_vols as sv
