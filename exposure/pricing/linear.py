@@ -188,7 +188,7 @@ class LinearBatch(TradeBatch):
         mom_tr = np.zeros((K, nb, self.order + 1, n_tr))
         bmid, inv_s = np.zeros((K, nb)), np.zeros((K, nb))
         for j in range(nb):
-            mom_tr[:, j], bmid[:, j], inv_s[:, j] = _flow_moments(ctx, cf, j, days, self.order, self.series_range)
+            _, bmid[:, j], inv_s[:, j] = _flow_moments(ctx, cf, j, days, self.order, self.series_range, mom_tr[:, j])
         xi_lim = np.minimum(_state_bound(ctx, cf.currencies) * inv_s, 1.0)
         order_k = np.array([min(self.order, _round_order(series_order(max(r, 1e-3) * self.series_range)))
                             for r in xi_lim.max(axis=1, initial=0.0)], dtype=np.int32)
