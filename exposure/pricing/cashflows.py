@@ -224,6 +224,39 @@ class _Builder:
                                  self.day(t1)))
 
 
+def _curve_value(curve) -> tuple:
+    """The values ``log_discount`` reads of a DiscountCurve (pillar times, ln P): part of ``market_key``."""
+    from exposure.market.curves import DiscountCurve
+
+    if type(curve) is not DiscountCurve:
+        raise TypeError(f"no value key for a {type(curve).__name__}")
+    t, y = np.asarray(curve.times, dtype=np.float64), np.asarray(curve.log_dfs, dtype=np.float64)
+    return t.shape, t.tobytes(), y.shape, y.tobytes()
+
+
+def market_key(specs, market) -> tuple | None:
+    """Every market value ``generate(specs, market)`` reads, as a hashable tuple: the as-of date, per (index,
+    currency) of a floating leg or FRA whether the index is the market's, its forwarding and discount curves'
+    pillars, and the dividend yield of each live equity leg; None when some input has no value key (a curve that
+    is not a DiscountCurve, traced values). Two markets with equal keys give equal tables."""
+    pairs, names = set(), set()
+    for s in specs:
+        for leg in s.legs:
+            if isinstance(leg, (FloatLeg, FraLeg)):
+                pairs.add((leg.index, leg.currency))
+            elif isinstance(leg, EquityLeg) and leg.maturity > market.asof:
+                names.add(leg.name)
+    try:
+        parts = [market.asof]
+        for index, ccy in sorted(pairs, key=repr):
+            parts.append((index, ccy, index in market.indices, _curve_value(market.forward_curve(index, ccy)),
+                          _curve_value(market.curves[ccy])))
+        parts.extend((n, float(market.equities[n].dividend_yield)) for n in sorted(names))
+    except Exception:  # noqa: BLE001 - no value key: the caller generates the tables without a memo
+        return None
+    return tuple(parts)
+
+
 def generate(specs, market) -> CashFlows:
     """The cash-flow tables of ``specs`` (LinearTrade) on the t0 ``market`` (for the basis and t0 forwards)."""
     b = _Builder(market)
