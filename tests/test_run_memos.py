@@ -1,9 +1,11 @@
-"""Per-run work done once: a batch's cash-flow tables per market object, the compiled pricer's key per batches.
+"""Per-run work done once: a batch's cash-flow tables per (specs, market values), the compiled pricer's key per
+batches.
 
-A run prepares every batch twice (simulation dates and t0) on one market, and asks for the compiled chunk
-pricer once per chunk; both used to redo their work (0.2 and 0.04 CPU s per call on bench-1k). The memos are
-keyed by object identity, so a different market (a bump, another run's market) or a different portfolio
-object is never served another one's tables.
+A run prepares every batch twice (simulation dates and t0) on one market, a warm process re-runs a book on a
+market built anew, and the chunk pricer is asked for once per chunk; all used to redo their work (0.2 and 0.04 CPU
+s per call on bench-1k). The cash-flow memo is keyed by value (the specs and every market value the tables read,
+``cashflows.market_key``), so an equal market (another run's) is served the same tables and a moved one (a bump)
+never another one's.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from exposure.chunks import _digest, _pricing_key
 from exposure.setup import setup
 
 
-def test_cashflows_are_generated_once_per_market_object_and_keys_once_per_batches():
+def test_cashflows_are_generated_once_per_market_values_and_keys_once_per_batches():
+    from exposure.market.curves import DiscountCurve
     from exposure.pricing.cashflows import generate
     from exposure.pricing.linear import LinearBatch
 
@@ -27,13 +30,20 @@ def test_cashflows_are_generated_once_per_market_object_and_keys_once_per_batche
     b = lin[0]
     cf = b.cashflows(s.market)
     assert b.cashflows(s.market) is cf  # the t0 prepare reuses the tables
-    other = dataclasses.replace(s.market)  # an equal market, another object (e.g. a bumped copy)
-    cf2 = b.cashflows(other)
+    assert b.cashflows(dataclasses.replace(s.market)) is cf  # an equal market, another object: another run's
+    assert LinearBatch(b.specs, b.netting_set).cashflows(s.market) is cf  # the book parsed anew: equal specs
+    ccy = next(c for c in cf.currencies)
+    curves = dict(s.market.curves)
+    c0 = curves[ccy]
+    curves[ccy] = DiscountCurve(c0.times, np.asarray(c0.log_dfs) - 1e-4 * np.asarray(c0.times), c0.name)
+    moved = dataclasses.replace(s.market, curves=curves)  # a bumped discount curve: the coupons' basis moves
+    cf2 = b.cashflows(moved)
     assert cf2 is not cf
-    fresh = generate(b.specs, s.market)
-    for f in dataclasses.fields(fresh):  # the memo serves exactly what generate gives
-        x, y = getattr(cf, f.name), getattr(fresh, f.name)
-        assert np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y, f.name
+    for market, tables in ((s.market, cf), (moved, cf2)):
+        fresh = generate(b.specs, market)
+        for f in dataclasses.fields(fresh):  # the memo serves exactly what generate gives
+            x, y = getattr(tables, f.name), getattr(fresh, f.name)
+            assert np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y, f.name
 
     m = s.built.model
     key = _pricing_key(s.portfolio.batches, 4, m, False)

@@ -44,11 +44,19 @@ def _canonical(value: str, allowed: tuple, what: str) -> str:
     raise ValueError(f"unknown {what} '{value}' (expected one of {', '.join(allowed)})")
 
 
+_DAY_COUNT_NAMES: dict = {}  # the names seen -> canonical (cash-flow generation asks once per coupon)
+
+
 def day_count_name(day_count: str) -> str:
     """Canonical name of a day count ('ACT/365F', 'ACT/360', '30/360', 'ACT/ACT'); ValueError if unknown."""
+    name = _DAY_COUNT_NAMES.get(day_count) if isinstance(day_count, str) else None
+    if name is not None:
+        return name
     k = _key(day_count)
     if k not in _DAY_COUNTS:
         raise ValueError(f"unknown day count '{day_count}' (expected ACT/365F, ACT/360, 30/360, ACT/ACT)")
+    if isinstance(day_count, str) and len(_DAY_COUNT_NAMES) < 256:
+        _DAY_COUNT_NAMES[day_count] = _DAY_COUNTS[k]
     return _DAY_COUNTS[k]
 
 

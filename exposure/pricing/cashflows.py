@@ -111,6 +111,7 @@ class _Builder:
         self.equity: list = []
         self.logdf: dict = {}
         self.n_legs = 0
+        self._basis: dict = {}  # (index, ccy, date) -> D(T): coupons share their dates (one's end, the next's start)
 
     def day(self, d: dt.date) -> int:
         return (d - self.asof).days
@@ -139,25 +140,31 @@ class _Builder:
 
     def log_fwd(self, index, ccy, d: dt.date) -> float:
         """ln P_f(0, T) of the index's forwarding curve (the discount curve without an index)."""
-        key = (index if index in self.market.indices else None, ccy)
-        if key not in self.logdf or self.day(d) not in self.logdf[key]:
+        tab = self.logdf.get((index if index in self.market.indices else None, ccy))
+        day = self.day(d)
+        if tab is None or day not in tab:
             curve = self.market.forward_curve(index, ccy)
             return float(log_discount(curve, self.t(d)))
-        return self.logdf[key][self.day(d)]
+        return tab[day]
 
     def basis(self, index, ccy, d: dt.date) -> float:
         """D(T) = P_f(0,T) / P_d(0,T)."""
-        return float(np.exp(self.log_fwd(index, ccy, d) - self.log_fwd(None, ccy, d)))
+        key = (index, ccy, d)
+        v = self._basis.get(key)
+        if v is None:
+            v = self._basis[key] = float(np.exp(self.log_fwd(index, ccy, d) - self.log_fwd(None, ccy, d)))
+        return v
 
     def flow(self, i, ccy, pay: dt.date, amount, dead: dt.date | None = None, settle: dt.date | None = None,
              ratio: tuple | None = None):
         """amount P(t, pay) [P(t, ratio[0]) / P(t, ratio[1])] while t < dead."""
-        dead = pay if dead is None else dead
-        settle = pay if settle is None else settle
-        num, den = (pay, pay) if ratio is None or ratio[0] == ratio[1] else ratio
-        if self.day(min(dead, pay)) > 0 and amount != 0.0:
-            self.flows.append((i, ccy, self.day(pay), self.day(min(dead, pay)), self.day(settle), float(amount),
-                               self.day(num), self.day(den)))
+        day = self.day
+        d_pay = day(pay)
+        d_dead = d_pay if dead is None or dead >= pay else day(dead)  # alive while t < min(dead, pay)
+        if d_dead > 0 and amount != 0.0:
+            d_num, d_den = (d_pay, d_pay) if ratio is None or ratio[0] == ratio[1] else (day(ratio[0]), day(ratio[1]))
+            self.flows.append((i, ccy, d_pay, d_dead, d_pay if settle is None else day(settle), float(amount),
+                               d_num, d_den))
 
     def add(self, i: int, leg) -> None:
         if isinstance(leg, FixedLeg):
@@ -217,6 +224,39 @@ class _Builder:
                                  self.day(t1)))
 
 
+def _curve_value(curve) -> tuple:
+    """The values ``log_discount`` reads of a DiscountCurve (pillar times, ln P): part of ``market_key``."""
+    from exposure.market.curves import DiscountCurve
+
+    if type(curve) is not DiscountCurve:
+        raise TypeError(f"no value key for a {type(curve).__name__}")
+    t, y = np.asarray(curve.times, dtype=np.float64), np.asarray(curve.log_dfs, dtype=np.float64)
+    return t.shape, t.tobytes(), y.shape, y.tobytes()
+
+
+def market_key(specs, market) -> tuple | None:
+    """Every market value ``generate(specs, market)`` reads, as a hashable tuple: the as-of date, per (index,
+    currency) of a floating leg or FRA whether the index is the market's, its forwarding and discount curves'
+    pillars, and the dividend yield of each live equity leg; None when some input has no value key (a curve that
+    is not a DiscountCurve, traced values). Two markets with equal keys give equal tables."""
+    pairs, names = set(), set()
+    for s in specs:
+        for leg in s.legs:
+            if isinstance(leg, (FloatLeg, FraLeg)):
+                pairs.add((leg.index, leg.currency))
+            elif isinstance(leg, EquityLeg) and leg.maturity > market.asof:
+                names.add(leg.name)
+    try:
+        parts = [market.asof]
+        for index, ccy in sorted(pairs, key=repr):
+            parts.append((index, ccy, index in market.indices, _curve_value(market.forward_curve(index, ccy)),
+                          _curve_value(market.curves[ccy])))
+        parts.extend((n, float(market.equities[n].dividend_yield)) for n in sorted(names))
+    except Exception:  # noqa: BLE001 - no value key: the caller generates the tables without a memo
+        return None
+    return tuple(parts)
+
+
 def generate(specs, market) -> CashFlows:
     """The cash-flow tables of ``specs`` (LinearTrade) on the t0 ``market`` (for the basis and t0 forwards)."""
     b = _Builder(market)
@@ -229,10 +269,13 @@ def generate(specs, market) -> CashFlows:
     ci = {c: j for j, c in enumerate(ccys)}
     ei = {e: j for j, e in enumerate(eqs)}
 
-    def col(rows, j, dtype, f=lambda v: v):
-        return np.array([f(r[j]) for r in rows], dtype=dtype)
+    def columns(rows, width):
+        return list(zip(*rows)) if rows else [()] * width
 
-    F, C, E = b.flows, b.coupons, b.equity
+    def col(cols, j, dtype, f=None):
+        return np.array(cols[j] if f is None else [f(v) for v in cols[j]], dtype=dtype)
+
+    F, C, E = columns(b.flows, 8), columns(b.coupons, 8), columns(b.equity, 6)
     return CashFlows(
         market.asof, len(specs), ccys, eqs,
         col(F, 0, np.int64), col(F, 1, np.int64, ci.get), col(F, 2, np.int64), col(F, 3, np.int64),

@@ -55,7 +55,7 @@ import numpy as np
 from exposure.dates import years as model_years
 from exposure._pytree import pytree_dataclass, static_field
 from exposure.errors import ExposureError
-from exposure.pricing.cashflows import CashFlows, generate
+from exposure.pricing.cashflows import CashFlows, generate, market_key
 from exposure.pricing.linear_eval import (COUPON_CHUNK, _evaluate, differentiable_loops,  # noqa: F401 (re-exported)
                                           state_abs_max, static_loops_enabled)
 from exposure.pricing.linear_moments import (_current_coupons, _flow_moments, per_netting_set, _state_bound,
@@ -126,7 +126,7 @@ class LinearPre:
     ns_global: tuple = static_field(default=())
 
 
-_CASHFLOWS: dict = {}  # (id(batch), id(market)) -> (batch, market, CashFlows), oldest first
+_CASHFLOWS: dict = {}  # (specs, cashflows.market_key) -> CashFlows, oldest first
 _MAX_CASHFLOWS = 64
 
 
@@ -162,17 +162,23 @@ class LinearBatch(TradeBatch):
         return LinearBatch(self.specs, self.netting_set, self.series_range, exact_fixings=True)
 
     def cashflows(self, market) -> CashFlows:
-        """The batch's cash-flow tables on ``market``; generated once per (batch, market object): a run
-        prepares every batch twice (the simulation dates and t0) on the same market, and a warm process
-        re-running a book on a cached market reuses them (the tables are a function of both, never mutated)."""
-        key = (id(self), id(market))
-        hit = _CASHFLOWS.get(key)
-        if hit is not None and hit[0] is self and hit[1] is market:
-            return hit[2]
+        """The batch's cash-flow tables on ``market``, memoised by value: the trade specs and every market value the
+        tables read (``cashflows.market_key``). A run prepares every batch twice (the simulation dates and t0), and
+        each warm run of a book parses it and builds its market anew: equal values, the same tables (never
+        mutated). A market without a value key (``market_key`` None) is generated each time."""
+        mkey = market_key(self.specs, market)
+        try:
+            key = None if mkey is None else (tuple(self.specs), mkey)
+            hit = None if key is None else _CASHFLOWS.get(key)
+        except TypeError:  # a spec that cannot be hashed
+            key = hit = None
+        if hit is not None:
+            return hit
         cf = generate(self.specs, market)
-        while len(_CASHFLOWS) >= _MAX_CASHFLOWS:
-            _CASHFLOWS.pop(next(iter(_CASHFLOWS)))
-        _CASHFLOWS[key] = (self, market, cf)  # strong references: the ids cannot be reused while cached
+        if key is not None:
+            while len(_CASHFLOWS) >= _MAX_CASHFLOWS:
+                _CASHFLOWS.pop(next(iter(_CASHFLOWS)))
+            _CASHFLOWS[key] = cf
         return cf
 
     def prepare(self, ctx: PricingContext) -> LinearPre:
@@ -188,7 +194,7 @@ class LinearBatch(TradeBatch):
         mom_tr = np.zeros((K, nb, self.order + 1, n_tr))
         bmid, inv_s = np.zeros((K, nb)), np.zeros((K, nb))
         for j in range(nb):
-            mom_tr[:, j], bmid[:, j], inv_s[:, j] = _flow_moments(ctx, cf, j, days, self.order, self.series_range)
+            _, bmid[:, j], inv_s[:, j] = _flow_moments(ctx, cf, j, days, self.order, self.series_range, mom_tr[:, j])
         xi_lim = np.minimum(_state_bound(ctx, cf.currencies) * inv_s, 1.0)
         order_k = np.array([min(self.order, _round_order(series_order(max(r, 1e-3) * self.series_range)))
                             for r in xi_lim.max(axis=1, initial=0.0)], dtype=np.int32)
