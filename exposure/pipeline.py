@@ -130,6 +130,9 @@ def _run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | Non
         cube.add(out.start, out.stop, ns, out.numeraire, out.fx, out.states)
         progress.advance(out.stop - out.start)
 
+    # path-independent host work (the SA-CCR profile's add-ons) on a thread while the chunks are priced: JAX
+    # and NumPy's large operations release the GIL, so it takes the core the chunk loop leaves free
+    ahead = _in_background(post.capital_ahead)
     with agg:
         first = ckpt.begin(job.ranges(), take, states=keep_states, agg=agg)  # restores or replays a killed run
         if cluster.distributed and not agg.needs_values and not ckpt.needs_outputs:  # only the sums travel
@@ -157,7 +160,8 @@ def _run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | Non
     ds = post.results(measures, ns_npv, trade_npv, config_yaml(cfg), trade_ids=trade_ids if trade_level else None,
                       extra_attrs={"skipped_trades": "; ".join(f"{t}: {r}" for t, r in pf.skipped) or "none",
                                    "n_trades": len(trade_ids),
-                                   "reduction": agg.reduction}, sensitivities=sens)
+                                   "reduction": agg.reduction}, sensitivities=sens,
+                      capital_addons=ahead.result())
     progress.stage("write")
     if not write:  # in memory (exposure.run(cfg, write=False)): the Dataset a written run would hold
         from exposure.finite import finite_results
@@ -189,6 +193,23 @@ def _sensitivities(cfg, s: Setup, job, dates, progress):
             return run_pipeline(c, setup(c), out_dir=tmp, write=False).dataset  # no files per bump
 
     return run_sensitivities(cfg, s, settings, job.gen.n_paths, job.gen.seed, job.gen.antithetic, revalue, dates)
+
+
+def _in_background(fn):
+    """fn() on a daemon thread: a Future whose result() waits for it (fn returns None rather than raise)."""
+    import concurrent.futures
+    import threading
+
+    fut = concurrent.futures.Future()
+
+    def work():
+        try:
+            fut.set_result(fn())
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's result()
+            fut.set_exception(exc)
+
+    threading.Thread(target=work, name="xposure-capital-ahead", daemon=True).start()
+    return fut
 
 
 def _check_finite(npv0, trade_ids) -> None:

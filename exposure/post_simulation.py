@@ -28,13 +28,26 @@ class PostSimulation:
     xva: object  # exposure.xva settings
     maturities: np.ndarray  # (n_ns,) years to each netting set's last maturity (Basel EEPE horizon cap)
 
+    def capital_ahead(self):
+        """``capital.ahead.profile_addons`` for this run's portfolio, market and dates (path independent: a
+        run computes it while the paths are priced); None when there is nothing to compute or on any error."""
+        from exposure.capital import capital_settings
+        from exposure.capital.ahead import profile_addons
+
+        try:
+            settings = capital_settings(self.cfg.get("capital"))
+        except Exception:  # noqa: BLE001 - results() reads the settings again and raises the named error
+            return None
+        return profile_addons(self.portfolio, self.market, settings, self.val_times)
+
     def finalize(self, agg):
         return agg.finalize(discount_factors=self.discount_factors, maturities=self.maturities)
 
     def results(self, measures, ns_npv, trade_npv: dict | None, config_yaml: str, trade_ids=None,
-                extra_attrs: dict | None = None, sensitivities=None):
+                extra_attrs: dict | None = None, sensitivities=None, capital_addons=None):
         """The results Dataset; trade_npv: t0 value per trade id (None: the capital stage does not run, as on a
-        stored book without trade specs)."""
+        stored book without trade specs); capital_addons: ``capital.ahead.profile_addons`` for these dates
+        (computed while the paths ran), or None."""
         from exposure.report import apply_limits, report_settings
         from exposure.results import build_results
         from exposure.xva import add_xva
@@ -52,7 +65,7 @@ class PostSimulation:
         if trade_npv is not None:  # capital: SA-CCR / IMM EAD, RWA, BA-CVA, SA-CVA, profiles (before KVA)
             from exposure.capital import add_capital, capital_settings
 
-            ds = add_capital(ds, pf, market, capital_settings(cfg.get("capital")), trade_npv)
+            ds = add_capital(ds, pf, market, capital_settings(cfg.get("capital")), trade_npv, addons=capital_addons)
         ds = add_xva(ds, market.credit, market.own_name, self.xva, measures.functionals)
         if trade_npv is not None and "sensitivity" in ds:  # SA-CVA from the engine's CVA sensitivities
             from exposure.capital import add_sa_cva, capital_settings

@@ -170,6 +170,25 @@ def test_stage_on_hand_made_exposures(example):
     assert "SA_CVA_total" not in out and "not computed" in out.attrs["sa_cva"]
 
 
+def test_addons_computed_ahead_give_the_same_capital(example, monkeypatch):
+    """The pipeline's SA-CCR profile add-ons computed while the paths run (capital.ahead) cover every netting
+    set of the example and leave every capital variable as add_capital computes it alone, bit for bit."""
+    from exposure.capital import add_capital, capital_settings, profile as prof_mod
+    from exposure.capital.ahead import profile_addons
+
+    cfg, market, pf, _ = example
+    ds = _synthetic_results(pf, market)
+    st = capital_settings(cfg.capital)
+    ahead = profile_addons(pf, market, st, ds["time"].values)
+    assert ahead is not None and all(ahead.get(n.id, ds["time"].values) is not None for n in pf.netting_sets)
+    alone = add_capital(ds, pf, market, st, {})
+    monkeypatch.setattr(prof_mod, "addon_profile", None)  # with the add-ons given, nothing computes them again
+    both = add_capital(ds, pf, market, st, {}, addons=ahead)
+    assert both["EAD_profile"].values.tobytes() == alone["EAD_profile"].values.tobytes()
+    assert both.identical(alone)
+    assert profile_addons(pf, market, dataclasses.replace(st, approach="imm"), ds["time"].values) is None
+
+
 def test_trade_table_joins_the_engine_netting_sets(example, tmp_path):
     from exposure.capital import add_capital, capital_settings
 

@@ -100,6 +100,9 @@ def test_quantile_definitions():
     qs = [0.95, 0.975, 0.99, 0.123]
     np.testing.assert_array_equal(exposure_quantiles(y, qs, method="linear"),
                                   np.moveaxis(np.quantile(y, qs, axis=-1), 0, -1))
+    ranks = [1000, 0, 17, 949, 950, 951]  # order statistics read off the same selections, any order
+    q, stats = exposure_quantiles(y, qs, ranks=ranks)
+    np.testing.assert_array_equal(stats, np.sort(y, axis=-1)[:, ranks])
     with pytest.raises(ValueError):
         exposure_quantiles(y, [1.5])
 

@@ -4,9 +4,9 @@ Quantiles Q_q of n sorted samples x_(0) <= ... <= x_(n-1), q a quantile level in
     method "ore"    : x_(i), i = floor(q (n - 1) + 1/2)  (ORE: distribution[Size(floor(q*(n-1)+0.5))])
     method "linear" : Hyndman-Fan type 7, h = q (n - 1), x_(floor h) + (h - floor h)(x_(floor h + 1) - x_(floor h))
                       (numpy's default 'linear', same interpolation formula)
-Both are exact order statistics computed with ``numpy.partition`` on all paths of a (netting set, date); they
-give PFE(t, q) = Q_q(max(X(t), 0)) (see ``measures``), in the units of the values (base currency). Every path
-is kept for them in a ``quantile_store.QuantileStore``.
+Both are exact order statistics computed with ``numpy.partition`` (one selection per position) on all paths of
+a (netting set, date); they give PFE(t, q) = Q_q(max(X(t), 0)) (see ``measures``), in the units of the values
+(base currency). Every path is kept for them in a ``quantile_store.QuantileStore``.
 """
 
 from __future__ import annotations
@@ -60,8 +60,13 @@ def exposure_quantiles(x, quantiles, method: str = "ore", overwrite: bool = Fals
     r = np.zeros(0, np.int64) if ranks is None else np.asarray(ranks, np.int64).reshape(-1)
     if r.size and (r.min() < 0 or r.max() >= n):
         raise ValueError(f"order-statistic ranks must lie in [0, {n})")
-    kth = np.unique(np.concatenate([lo, hi, r]))
-    a.partition(kth, axis=-1)
+    prev = 0
+    for k in np.unique(np.concatenate([lo, hi, r])).tolist():
+        # one selection per position, each on what lies above the last: NumPy's partition with several kth
+        # costs ~3x as much on 10,000 distinct values (the same order statistics, so the same values); with
+        # the kth inside a block of ties it is the other way round (bench-1k: still -30%, benchmarks/RESULTS.md)
+        a[..., prev:].partition(k - prev, axis=-1)
+        prev = k + 1
     xlo = a[..., lo].astype(np.float64)
     q = xlo if method == "ore" else _lerp(xlo, a[..., hi].astype(np.float64), frac)
     return q if ranks is None else (q, a[..., r].astype(np.float64))

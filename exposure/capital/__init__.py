@@ -11,7 +11,8 @@
     sacva_from_sensitivities  the engine's ``sensitivity`` (CVA) mapped onto MAR50's risk factors
     sacva_stage   add_sa_cva(ds, market, settings): SA_CVA_total from the table or the engine's sensitivities
     settings      CapitalSettings from the ``capital`` config node
-    profile       EAD at future dates (IMM and SA-CCR)
+    profile       EAD at future dates (IMM and SA-CCR); addon_profile the SA-CCR AddOn at all dates at once
+    ahead         the path-independent part (the profile's add-ons), computed while the paths run
     stage         add_capital(ds, portfolio, market, settings, npv): the stage; check_inputs (before compute)
     report        capital.csv and the run-summary lines
 """

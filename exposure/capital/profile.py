@@ -14,6 +14,7 @@ import dataclasses
 
 import numpy as np
 
+from exposure.capital.addon_profile import addon_profile
 from exposure.capital.saccr import saccr_netting_set
 
 
@@ -34,8 +35,21 @@ def _aged(t, dt: float):
     return new
 
 
-def saccr_profile(trades, terms, ee, times, s) -> np.ndarray:
-    """alpha (EE(t) + AddOn of the trades alive at t, aged to t) at each date (multiplier 1)."""
+def saccr_profile(trades, terms, ee, times, s, addon=None) -> np.ndarray:
+    """alpha (EE(t) + AddOn of the trades alive at t, aged to t) at each date (multiplier 1). addon: the
+    ``addon_profile.addon_profile`` of these trades, terms and times when already computed (the pipeline
+    computes it while the paths run); it is computed here otherwise."""
+    terms0 = dataclasses.replace(terms, collateral=0.0)
+    addon = addon_profile(trades, terms0, times, s.alpha) if addon is None else addon
+    if addon is None:  # trades the all-dates computation does not cover: date by date
+        return saccr_profile_dates(trades, terms, ee, times, s)
+    add, alive = addon
+    return np.where(alive, s.alpha * (np.maximum(np.asarray(ee, dtype=np.float64), 0.0) + add), 0.0)
+
+
+def saccr_profile_dates(trades, terms, ee, times, s) -> np.ndarray:
+    """saccr_profile date by date: ``saccr_netting_set`` of the aged trades at each date (the reference
+    ``addon_profile`` reproduces bit for bit, and the path for the trades it does not cover)."""
     out = np.zeros(len(times))
     terms0 = dataclasses.replace(terms, collateral=0.0)
     for k, tk in enumerate(times):

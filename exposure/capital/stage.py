@@ -125,8 +125,9 @@ def check_inputs(node, market, portfolio):
     return st
 
 
-def add_capital(ds: xr.Dataset, portfolio, market, settings, npv: dict | None = None) -> xr.Dataset:
-    """The results Dataset with the capital variables added (see the module docstring)."""
+def add_capital(ds: xr.Dataset, portfolio, market, settings, npv: dict | None = None, addons=None) -> xr.Dataset:
+    """The results Dataset with the capital variables added (see the module docstring). addons: the SA-CCR
+    profile's AddOn(t) per netting set (``ahead.profile_addons``, computed while the paths ran), or None."""
     if not settings.enabled:
         return ds
     settings = resolve_inputs(settings)
@@ -220,7 +221,8 @@ def add_capital(ds: xr.Dataset, portfolio, market, settings, npv: dict | None = 
                 prof[i] = imm_profile(ds["BaselEE"].values[i], times, mats[i], settings.alpha)
                 prof[i, 0] = ead_imm[i]
             else:
-                prof[i] = saccr_profile(res[i][0], terms_all[i], ds["BaselEE"].values[i], times, settings)
+                prof[i] = saccr_profile(res[i][0], terms_all[i], ds["BaselEE"].values[i], times, settings,
+                                        addon=None if addons is None else addons.get(ns_ids[i], times))
                 prof[i, 0] = ead_sa[i]
         new["EAD_profile"] = (("netting_set", "date"), prof, {"units": "base currency"})
         new["Capital_profile"] = (("netting_set", "date"), 0.08 * rw[:, None] * prof, {"units": "base currency"})
