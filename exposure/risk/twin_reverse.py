@@ -79,10 +79,9 @@ def twin_cotangents(rev, twins: dict, kind: str | None = None) -> dict:
     groups = {i: -(-live[i].size // min(ROWS, live[i].size)) for i in run}
 
     def grouped(i, a):  # (groups, B, ...): the live rows, padded with zero rows
-        B = min(ROWS, live[i].size)
-        a = a[live[i]]
-        return np.concatenate([a, np.zeros((groups[i] * B - a.shape[0],) + a.shape[1:])]).reshape(
-            (groups[i], B) + a.shape[1:])
+        B, a = min(ROWS, live[i].size), a[live[i]]
+        pad = np.zeros((groups[i] * B - len(a),) + a.shape[1:])
+        return np.concatenate([a, pad]).reshape((groups[i], B) + a.shape[1:])
 
     c = {i: {name: grouped(i, a) for name, a in cot[i].items()} for i in run}
 
@@ -94,15 +93,15 @@ def twin_cotangents(rev, twins: dict, kind: str | None = None) -> dict:
         return out
 
     g = kept(jax.jit(rows), kind, key, ({i: x0[i] for i in run}, c)) if run else {}
-    out = {}
-    for i in twins:
-        def place(x, a=None, i=i):  # (n_out, *x's shape): the live rows' g_x, 0 elsewhere
-            full = np.zeros((n,) + np.shape(x))
-            if a is not None:
-                full[live[i]] = np.asarray(a).reshape((-1,) + np.shape(x))[: live[i].size]
-            return full
-        out[i] = (jax.tree_util.tree_map(place, x0[i], g[i]) if i in g else jax.tree_util.tree_map(place, x0[i]))
-    return out
+
+    def place(i, x, a=None):  # (n_out, *x's shape): the live rows' g_x, 0 elsewhere
+        full = np.zeros((n,) + np.shape(x))
+        if a is not None:
+            full[live[i]] = np.asarray(a).reshape((-1,) + np.shape(x))[: live[i].size]
+        return full
+
+    return {i: jax.tree_util.tree_map(lambda x, *a, i=i: place(i, x, *a), x0[i], *([g[i]] if i in g else []))
+            for i in twins}
 
 
 def bootstrap_response(vctx, model, dsig: dict) -> tuple:
