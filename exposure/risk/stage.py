@@ -42,20 +42,26 @@ def factor_list(cfg, s, settings: RiskSettings) -> list:
     return enumerate_factors(cfg, s.market.asof, s.market.base_currency, credit_names(s), settings.factor_types)
 
 
-def tangent(cfg, factor, S, static, s, step: float, market=None):
+def tangent(cfg, factor, S, static, s, step: float, market=None, full: bool = True):
     """dS/de of one factor: the components that ``market`` (``setup_market.MarketTangents``) gives by AD (all of
     them for credit and funding inputs: nothing is rebuilt), the model arrays by jvp and the calibration by the
     implicit-function theorem where the factor moves the market or the model (``setup_tangent``), the rest by a
-    central difference of the set-up layer with e = +-step units."""
+    central difference of the set-up layer with e = +-step units. full=False: a credit or funding input's dS is
+    those components alone (the rest is 0; ``contract_tangent``), not S's size in zeros."""
     parts, complete = market.parts(factor) if market is not None else ({}, False)
     if complete:
-        return dict(jax.tree_util.tree_map(np.zeros_like, S), **parts)
+        return dict(parts) if not full else dict(jax.tree_util.tree_map(np.zeros_like, S), **parts)
     keep = "w" in parts  # the weights' tangent is AD: the bumped set-up need not bootstrap credit again
     if not weights_only(factor):
         return dict(model_state_tangent(cfg, s, factor, S, static, step, keep_credit=keep), **parts)
     up = bumped_state(cfg, s, factor, S, static, step, keep_credit=keep)
     down = bumped_state(cfg, s, factor, S, static, -step, keep_credit=keep)
     return dict(difference(up, down, S, step), **parts)
+
+
+def contract_tangent(G, dS, n_out: int) -> np.ndarray:
+    """``reverse.contract`` over dS's own components (a part left out of dS is 0: ``tangent(full=False)``)."""
+    return contract({k: G[k] for k in dS}, dS) if dS else np.zeros(n_out)
 
 
 def ad_sensitivities(cfg, s, settings: RiskSettings, n_paths: int, seed: int, antithetic: bool, factors=None):
@@ -91,8 +97,8 @@ def ad_sensitivities(cfg, s, settings: RiskSettings, n_paths: int, seed: int, an
         if v is not None:
             sens[:, :, i] = v.reshape(n_meas, n_ns).T
             continue
-        dS = tangent(cfg, f, S, static, s, settings.setup_step, market)
-        sens[:, :, i] = contract(G, dS).reshape(n_meas, n_ns).T
+        dS = tangent(cfg, f, S, static, s, settings.setup_step, market, full=settings.profiles)
+        sens[:, :, i] = contract_tangent(G, dS, n_meas * n_ns).reshape(n_meas, n_ns).T
         if settings.profiles:
             tangents.append(dS)
     t2 = time.perf_counter()

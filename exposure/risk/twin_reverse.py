@@ -56,13 +56,14 @@ def _dot(g, d) -> np.ndarray:
 def twin_cotangents(rev, twins: dict, kind: str | None = None) -> dict:
     """{batch index: g_x (x's pytree, leading axis n_out)} of ``twins`` by one vjp of their leaves (rows in
     groups of ROWS); ``kind``: keep the program compiled across runs under that name (``kept``, the twins by
-    content)."""
+    content). A twin's rows whose cotangent is 0 on all its leaves (the netting sets that hold none of its trades:
+    ``compact``) have g_x = 0 exactly and take no backward pass: each twin runs over its own live rows."""
     if not twins:
         return {}
     f = lambda xs: {i: named_leaves(twins[i].leaves(x)) for i, x in xs.items()}  # noqa: E731
     x0 = {i: tw.x0() for i, tw in twins.items()}
     key = None if kind is None else digest(twins)
-    cot = {}
+    cot, live = {}, {}
     for i, names in (jax.eval_shape(f, x0) if key is None else shapes(f, kind + "_shapes", key, x0)).items():
         paths = rev.pt.base[i][2]
         cot[i] = {}
@@ -71,18 +72,36 @@ def twin_cotangents(rev, twins: dict, kind: str | None = None) -> dict:
             if len(pos) != 1:
                 raise ValueError(f"twin leaf '{name}' found {len(pos)} times in batch {i}'s prepared data")
             cot[i][name] = pres_rows(rev, rev.offsets[i] + pos[0])
-    n, B = rev.n_out, min(ROWS, rev.n_out)
-    groups = -(-n // B)
-    cot = jax.tree_util.tree_map(
-        lambda a: np.concatenate([a, np.zeros((groups * B - n,) + a.shape[1:])]).reshape((groups, B) + a.shape[1:]),
-        cot)
+        nz = [np.any(a.reshape(rev.n_out, -1) != 0, axis=1) for a in cot[i].values()]
+        live[i] = np.flatnonzero(np.logical_or.reduce(nz)) if nz else np.zeros(0, np.int64)
+    n = rev.n_out
+    run = [i for i in twins if live[i].size]
+    groups = {i: -(-live[i].size // min(ROWS, live[i].size)) for i in run}
 
-    def rows(xs, c):
-        _, vjp = jax.vjp(f, xs)
-        return jax.lax.map(jax.vmap(lambda r: vjp(r)[0]), c)
+    def grouped(i, a):  # (groups, B, ...): the live rows, padded with zero rows
+        B, a = min(ROWS, live[i].size), a[live[i]]
+        pad = np.zeros((groups[i] * B - len(a),) + a.shape[1:])
+        return np.concatenate([a, pad]).reshape((groups[i], B) + a.shape[1:])
 
-    g = kept(jax.jit(rows), kind, key, (x0, cot))
-    return jax.tree_util.tree_map(lambda a: np.asarray(a).reshape((groups * B,) + a.shape[2:])[:n], g)
+    c = {i: {name: grouped(i, a) for name, a in cot[i].items()} for i in run}
+
+    def rows(xs, c):  # per twin: its own forward pass and rows (another twin's rows would be zeros to it)
+        out = {}
+        for i, ci in c.items():
+            _, vjp = jax.vjp(lambda x, i=i: f({i: x})[i], xs[i])
+            out[i] = jax.lax.map(jax.vmap(lambda r, vjp=vjp: vjp(r)[0]), ci)
+        return out
+
+    g = kept(jax.jit(rows), kind, key, ({i: x0[i] for i in run}, c)) if run else {}
+
+    def place(i, x, a=None):  # (n_out, *x's shape): the live rows' g_x, 0 elsewhere
+        full = np.zeros((n,) + np.shape(x))
+        if a is not None:
+            full[live[i]] = np.asarray(a).reshape((-1,) + np.shape(x))[: live[i].size]
+        return full
+
+    return {i: jax.tree_util.tree_map(lambda x, *a, i=i: place(i, x, *a), x0[i], *([g[i]] if i in g else []))
+            for i in twins}
 
 
 def bootstrap_response(vctx, model, dsig: dict) -> tuple:
