@@ -69,7 +69,7 @@ def test_jnp_model_layer_equals_the_numpy_discretisation(base):
 
 def test_planned_model_tangent_equals_the_jvp_through_expm(base):
     """The model layer with only the Pade degree and squarings expm picks at the base theta (``planned``,
-    ``planned_expm``; this book's plan has all five degrees; ModelTangent does not plan yet): its tangent equals
+    ``planned_expm``; this book's plan has all five degrees; ModelTangent's jvp is this one): its tangent equals
     jax.jvp of the layer through jax's expm, and the program holds one LU (getrf) for all the exponentials (one per
     degree group deadlocked XLA's CPU runtime on a 2-core machine: concurrent batched getrf calls waiting on one
     thread pool)."""
@@ -88,6 +88,26 @@ def test_planned_model_tangent_equals_the_jvp_through_expm(base):
     got = jvp(mt.theta, dth)
     for r, g in zip(jax.tree_util.tree_leaves(ref), jax.tree_util.tree_leaves(got)):
         _close(g, r, 1e-11)  # the bridge's A, B ~ 500 (test above): rounding amplified alike
+
+
+def test_plan_is_made_on_the_host_and_equals_the_plan_of_the_jnp_matrices(base):
+    """``caj.transition_plan`` (NumPy, on the host) equals ``expm_plan`` of the jnp layer's own Van Loan matrices
+    (one jitted program), and makes no program: eager jnp ops compiled one small program each (~60 per fresh
+    process, test_risk_programs). A prefix of the transitions gives shapes no other call here has made, so an
+    eager jnp op would be a request even in a process that made them for the whole layout before."""
+    from exposure.models.planned_expm import expm_plan
+    from exposure.risk.programs import compile_counter
+    from exposure.risk.setup_model import model_layout, transition_times
+
+    cfg, s, S, static = base
+    lay = model_layout(s.built.model, s.grid, static)
+    theta = caj.model_theta(lay.model, lay.phi_times)
+    starts, ends = (t[:5] for t in transition_times(lay))
+    with compile_counter() as c:
+        plan = caj.transition_plan(lay.model, theta, starts, ends)
+    assert c.requests == 0, c.requests
+    X = jax.jit(lambda th: caj.van_loan_matrices(*caj._pieces(lay.model, th, starts, ends)[:4]))(theta)
+    assert plan is not None and plan == expm_plan(np.asarray(X))
 
 
 def test_zero_dtheta_gives_a_zero_tangent_without_a_program_call(base, monkeypatch):

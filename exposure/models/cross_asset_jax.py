@@ -83,25 +83,38 @@ def initial_state(model: CrossAssetModel, theta: dict) -> jnp.ndarray:
     return y0
 
 
-def drift_matrix(model: CrossAssetModel, theta: dict) -> jnp.ndarray:
+def _set(x, idx, v, add: bool = False):
+    """x with x[idx] set to (or, add: increased by) v: jnp's functional update, or in place on a NumPy array (the
+    host-side plan, ``transition_plan``: no eager JAX op, so no program compiled per op)."""
+    if isinstance(x, np.ndarray):
+        if add:
+            x[idx] += v
+        else:
+            x[idx] = v
+        return x
+    return x.at[idx].add(v) if add else x.at[idx].set(v)
+
+
+def drift_matrix(model: CrossAssetModel, theta: dict, xp=jnp) -> jnp.ndarray:
     d, n = model.dim, model.n_ccy
-    A = jnp.zeros((d, d))
+    A = xp.zeros((d, d))
     for c in range(n):
-        A = A.at[model.ir_state(c), model.ir_state(c)].set(-theta["a"][c])
-    A = A.at[1, 0].set(1.0)
+        A = _set(A, (model.ir_state(c), model.ir_state(c)), -theta["a"][c])
+    A = _set(A, (1, 0), 1.0)
     for c in range(1, n):
-        A = A.at[model.fx_state(c), model.ir_state(0)].add(1.0)
-        A = A.at[model.fx_state(c), model.ir_state(c)].add(-1.0)
+        A = _set(A, (model.fx_state(c), model.ir_state(0)), 1.0, add=True)
+        A = _set(A, (model.fx_state(c), model.ir_state(c)), -1.0, add=True)
     for e, c in enumerate(model.equity_ccy):
-        A = A.at[model.eq_state(e), model.ir_state(c)].set(1.0)
+        A = _set(A, (model.eq_state(e), model.ir_state(c)), 1.0)
     for k in range(len(model.credit)):
-        A = A.at[model.cr_state(k), model.cr_state(k)].set(-theta["cr_a"][k])
-        A = A.at[model.cr_state(k) + 1, model.cr_state(k)].set(1.0)
+        A = _set(A, (model.cr_state(k), model.cr_state(k)), -theta["cr_a"][k])
+        A = _set(A, (model.cr_state(k) + 1, model.cr_state(k)), 1.0)
     return A
 
 
-def local_coefficients(model: CrossAssetModel, theta: dict, u: np.ndarray):
-    """b (P, d) and C (P, d, m) on the pieces containing the static mid-points u (P,) (curve terms excluded)."""
+def local_coefficients(model: CrossAssetModel, theta: dict, u: np.ndarray, xp=jnp):
+    """b (P, d) and C (P, d, m) on the pieces containing the static mid-points u (P,) (curve terms excluded);
+    xp: jnp, or np for a NumPy theta (the host-side plan)."""
     n, q = model.n_ccy, len(model.equity_names)
     m = n + (n - 1) + q + len(model.credit)
     d, P = model.dim, u.size
@@ -110,35 +123,38 @@ def local_coefficients(model: CrossAssetModel, theta: dict, u: np.ndarray):
     ir = [pick(theta["ir_vol"][c], model.ir_vols[c].times) for c in range(n)]
     fx = [pick(theta["fx_vol"][k], model.fx_vol[k].times) for k in range(n - 1)]
     eq = [pick(theta["eq_vol"][e], model.equity_vol[e].times) for e in range(q)]
-    b = jnp.zeros((P, d))
-    C = jnp.zeros((P, d, m))
+    b = xp.zeros((P, d))
+    C = xp.zeros((P, d, m))
     for c in range(n):
-        C = C.at[:, model.ir_state(c), c].set(ir[c])
+        C = _set(C, (slice(None), model.ir_state(c), c), ir[c])
     for c in range(1, n):
         fxf = n + c - 1
-        C = C.at[:, model.fx_state(c), fxf].set(fx[c - 1])
-        b = b.at[:, model.fx_state(c)].set(-0.5 * fx[c - 1] ** 2)
-        b = b.at[:, model.ir_state(c)].set(-R[c, fxf] * ir[c] * fx[c - 1])
+        C = _set(C, (slice(None), model.fx_state(c), fxf), fx[c - 1])
+        b = _set(b, (slice(None), model.fx_state(c)), -0.5 * fx[c - 1] ** 2)
+        b = _set(b, (slice(None), model.ir_state(c)), -R[c, fxf] * ir[c] * fx[c - 1])
     for e, c in enumerate(model.equity_ccy):
         eqf = 2 * n - 1 + e
-        C = C.at[:, model.eq_state(e), eqf].set(eq[e])
+        C = _set(C, (slice(None), model.eq_state(e), eqf), eq[e])
         drift = -theta["eq_div"][e] - 0.5 * eq[e] ** 2
         if c != 0:
             drift = drift - R[eqf, n + c - 1] * eq[e] * fx[c - 1]
-        b = b.at[:, model.eq_state(e)].set(drift)
+        b = _set(b, (slice(None), model.eq_state(e)), drift)
     for k in range(len(model.credit)):
-        C = C.at[:, model.cr_state(k), 2 * n - 1 + q + k].set(pick(theta["cr_vol"][k], model.cr_vols[k].times))
+        C = _set(C, (slice(None), model.cr_state(k), 2 * n - 1 + q + k),
+                 pick(theta["cr_vol"][k], model.cr_vols[k].times))
     return b, C
 
 
-def van_loan_matrices(A, b, Q, tau):
+def van_loan_matrices(A, b, Q, tau, xp=jnp):
     """The (2P, 2d, 2d) matrices whose exponentials ``van_loan`` reads: [aug tau padded; M tau]."""
     P, d = b.shape
-    aug = jnp.zeros((P, d + 1, d + 1)).at[:, :d, :d].set(A).at[:, :d, d].set(b)
-    M = jnp.zeros((P, 2 * d, 2 * d)).at[:, :d, :d].set(-A).at[:, :d, d:].set(Q).at[:, d:, d:].set(A.T)
+    s = slice(None)
+    aug = _set(_set(xp.zeros((P, d + 1, d + 1)), (s, slice(d), slice(d)), A), (s, slice(d), d), b)
+    M = _set(_set(_set(xp.zeros((P, 2 * d, 2 * d)), (s, slice(d), slice(d)), -A), (s, slice(d), slice(d, None)), Q),
+             (s, slice(d, None), slice(d, None)), A.T)
     # One batched exponential for both: aug padded block-diagonally to 2d (exp(diag(X, 0)) = diag(e^X, I)).
-    big = jnp.concatenate([jnp.zeros((P, 2 * d, 2 * d)).at[:, :d + 1, :d + 1].set(aug), M])
-    return big * jnp.concatenate([tau, tau])[:, None, None]
+    big = xp.concatenate([_set(xp.zeros((P, 2 * d, 2 * d)), (s, slice(d + 1), slice(d + 1)), aug), M])
+    return big * xp.concatenate([tau, tau])[:, None, None]
 
 
 def van_loan(A, b, Q, tau, plan=None):
@@ -169,19 +185,23 @@ def _plan(model: CrossAssetModel, starts, ends):
     return steps, np.asarray(mids, np.float64), np.asarray(taus, np.float64)
 
 
-def _pieces(model: CrossAssetModel, theta: dict, starts, ends):
+def _pieces(model: CrossAssetModel, theta: dict, starts, ends, xp=jnp):
     """(A, b, Q, taus) of the pieces' Van Loan problems and the steps' plan (``_plan``)."""
-    A = drift_matrix(model, theta)
+    A = drift_matrix(model, theta, xp)
     steps, mids, taus = _plan(model, starts, ends)
-    b, C = local_coefficients(model, theta, mids)
-    Q = jnp.einsum("pim,mn,pjn->pij", C, theta["R"], C)
-    return A, b, Q, jnp.asarray(taus), steps
+    b, C = local_coefficients(model, theta, mids, xp)
+    Q = xp.einsum("pim,mn,pjn->pij", C, theta["R"], C)
+    return A, b, Q, xp.asarray(taus), steps
 
 
 def transition_plan(model: CrossAssetModel, theta: dict, starts, ends) -> tuple | None:
-    """The exponentials' plan (``planned_expm.expm_plan``) of ``step_transitions`` at theta (concrete)."""
-    A, b, Q, tau, _ = _pieces(model, theta, np.asarray(starts, np.float64), np.asarray(ends, np.float64))
-    return expm_plan(van_loan_matrices(A, b, Q, tau))
+    """The exponentials' plan (``planned_expm.expm_plan``) of ``step_transitions`` at theta (concrete), made in
+    NumPy on the host: the same matrices to rounding, and no eager JAX op (each compiled a small program, ~60 per
+    fresh process). A norm within rounding of a threshold could pick the neighbouring degree or squaring: both
+    are accurate to rounding there (expm's thresholds bound the error, not a jump in the value)."""
+    th = jax.tree_util.tree_map(lambda x: np.asarray(x, np.float64), theta)
+    A, b, Q, tau, _ = _pieces(model, th, np.asarray(starts, np.float64), np.asarray(ends, np.float64), np)
+    return expm_plan(van_loan_matrices(A, b, Q, tau, np))
 
 
 def step_transitions(model: CrossAssetModel, theta: dict, phi_times, starts, ends, plan=None):

@@ -8,8 +8,8 @@
 
 dS = J_theta S . dtheta by jax.jvp, so the heavy part of the set-up (dozens of matrix exponentials per step) is
 differentiated exactly, in one compiled program, instead of being rebuilt twice per factor. A factor that moves
-no model parameter (dtheta = 0: 38 of bench-1k's 93) takes dS = 0 without a call. ``planned`` (only the Pade
-degree and squarings expm picks at the base theta, ``models.planned_expm``) is not used yet (ModelTangent). L's tangent follows
+no model parameter (dtheta = 0: 38 of bench-1k's 93) takes dS = 0 without a call. The jvp computes only the
+Pade degree and squarings expm picks at the base theta (``planned``, ``models.planned_expm``). L's tangent follows
 the base run's eigenvectors (the run's L is the NumPy one, and the paths must stay the run's own):
 
     dw_j = v_j' dSigma v_j,   dv_j = sum_{i != j} v_i (v_i' dSigma v_j) / (w_j - w_i),
@@ -153,11 +153,11 @@ class ModelTangent:
     primal, the jnp set-up at the base, fixes the eigenvectors L's tangent follows)."""
 
     def __init__(self, model, grid, static, S):
-        lay = model_layout(model, grid, static)
-        # ``planned(lay, theta)`` stays off: its deadlock is fixed (one LU solve, ``planned_expm``) but making the plan
-        # compiles ~60 small eager programs per fresh process (test_risk_programs) and no whole-run gain was measured
-        self.layout = lay
-        self.theta = caj.model_theta(model, lay.phi_times)
+        self.layout = model_layout(model, grid, static)  # expm's (any theta: ``theta_of``, the cotangent)
+        self.theta = caj.model_theta(model, self.layout.phi_times)
+        # The jvp's primal is always the base theta: only the Pade degree and squarings expm picks there
+        # (``planned``; the plan is made in NumPy on the host, no eager program), the same function near the base.
+        lay = planned(self.layout, self.theta)
         self._L = (np.asarray(S["L"]), np.asarray(S["bridge"]["L"]) if "bridge" in S else None)
         self._eig = self._base = None
         # theta is an argument, not a constant of the program. Kept as an executable (``kept``) under the layout and
