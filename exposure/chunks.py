@@ -160,7 +160,10 @@ def _coefficient_function(batches, key, dtype):
     """pres -> the netting tables' coefficients (``opt_tables.table_coefficients``) or None: one program per run
     (``programs.compiled``, kept across processes), its result kept for the pres it was given (every chunk of
     a run passes the same prepared objects), so a run evaluates the tables' nodes once, not once per chunk."""
-    jitted = jax.jit(lambda pres: table_coefficients(table_parts(batches, pres), dtype))
+    def option_tables(pres):
+        return table_coefficients(table_parts(batches, pres), dtype)
+
+    jitted = jax.jit(option_tables)  # named: compile reports show "jit(option_tables)"
     memo: dict = {}
 
     def coefficients(pres):
