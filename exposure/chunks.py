@@ -21,9 +21,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from exposure.pricing.opt_swaption import SwaptionBatch
-from exposure.pricing.opt_tables import add_tables
+from exposure.pricing.opt_tables import add_tables, table_coefficients
 from exposure.pricing.view import PathView
-from exposure.simulation.programs import batch_digest, exported
+from exposure.simulation.programs import batch_digest, compiled, exported
 
 _PRICERS: dict = {}
 _MAX_PRICERS = 8  # compiled chunk pricers kept per process (a notebook cycling portfolios must not grow without end)
@@ -126,13 +126,14 @@ def _digest(batches) -> str:
     return h.hexdigest()
 
 
-def netting_total(batches, pres, view, n_ns: int):
+def netting_total(batches, pres, view, n_ns: int, coef=None):
     """(K, n_ns, P): sum over batches of their netting values, in batch order; a batch with
     ``add_netting_values`` (linear batches, FX options) adds its rows into the running total inside its own scan
     over dates instead of materialising a (K, n_out, P) array of its own: the same values to about one ulp of the
     netting set's gross value (an FX option batch adds its trades in expiry order). The swaption batches' netting
     tables (``opt_tables``) are added last, all batches in one loop (``add_tables``): the program's compilation
-    does not grow with their number."""
+    does not grow with their number; ``coef``: their coefficients, ``table_coefficients(table_parts(batches, pres),
+    dtype)``, computed here when None)."""
     ns, tables = None, []
     for b, pre in zip(batches, pres):
         add = getattr(b, "add_netting_values", None)
@@ -145,7 +146,35 @@ def netting_total(batches, pres, view, n_ns: int):
             ns = v if ns is None else ns + v
     if ns is None:
         ns = jnp.zeros((view.x.shape[1], n_ns, view.x.shape[2]), view.x.dtype)
-    return add_tables(ns, view.x, view.fx, tables)
+    return add_tables(ns, view.x, view.fx, tables, coef)
+
+
+def table_parts(batches, pres) -> list:
+    """The swaption batches' netting tables (``SwaptionBatch.table_part``), in the order ``netting_total`` adds
+    them."""
+    parts = [b.table_part(pre) for b, pre in zip(batches, pres) if isinstance(b, SwaptionBatch)]
+    return [p for p in parts if p is not None]
+
+
+def _coefficient_function(batches, key, dtype):
+    """pres -> the netting tables' coefficients (``opt_tables.table_coefficients``) or None: one program per run
+    (``programs.compiled``, kept across processes), its result kept for the pres it was given (every chunk of
+    a run passes the same prepared objects), so a run evaluates the tables' nodes once, not once per chunk."""
+    def option_tables(pres):
+        return table_coefficients(table_parts(batches, pres), dtype)
+
+    jitted = jax.jit(option_tables)  # named: compile reports show "jit(option_tables)"
+    memo: dict = {}
+
+    def coefficients(pres):
+        ids = tuple(id(p) for p in pres)
+        hit = memo.get(ids)
+        if hit is None or not all(a is b for a, b in zip(hit[0], pres)):
+            memo.clear()  # strong references below: the ids cannot be reused while kept
+            hit = memo[ids] = (tuple(pres), compiled(jitted, "option_tables", (list(pres),), key=key))
+        return hit[1]
+
+    return coefficients
 
 
 def pricing_function(batches, n_ns: int, model, trade_level: bool, example_args):
@@ -162,16 +191,24 @@ def pricing_function(batches, n_ns: int, model, trade_level: bool, example_args)
     if key in _PRICERS:
         return _PRICERS[key]
 
-    def price(states, pres, pres0, y0, times, log_num):
+    def price(states, pres, pres0, y0, times, log_num, coef):
         view = PathView.from_states(model, states, times, log_num)
-        ns = netting_total(batches, pres, view, n_ns)
+        ns = netting_total(batches, pres, view, n_ns, coef)
         trades = (jnp.concatenate([b.values(pre, view) for b, pre in zip(batches, pres)], axis=1)
                   if trade_level else None)
         today = PathView.today(model, y0)
         npv0 = jnp.concatenate([b.values(p0, today)[0, :, 0] for b, p0 in zip(batches, pres0)])
         return ns, trades, view.numeraire, view.fx, npv0, jnp.max(jnp.abs(view.x), axis=2)
 
+    tabulated = bool(table_parts(batches, example_args[1]))
+    coefficients = (_coefficient_function(batches, key[:-1] + (str(leaves[0].dtype),), leaves[0].dtype)
+                    if tabulated else lambda pres: None)
+    program = exported(price, key[:-1], *example_args, coefficients(example_args[1]))
+
+    def call(*args):
+        return program(*args, coefficients(args[1]))
+
     while len(_PRICERS) >= _MAX_PRICERS:
         _PRICERS.pop(next(iter(_PRICERS)))
-    _PRICERS[key] = exported(price, key[:-1], *example_args)
+    _PRICERS[key] = call
     return _PRICERS[key]

@@ -184,3 +184,30 @@ def test_all_batches_tables_in_one_loop_match_each_batch_alone(monkeypatch, step
     scale = np.abs(alone).max(axis=(0, 2))
     assert np.all(scale > 1e4) and np.all(np.isfinite(together))
     assert np.all(np.abs(together - alone).max(axis=(0, 2)) <= 1e-15 * scale)
+
+
+def test_a_run_evaluates_the_tables_nodes_once(tmp_path, monkeypatch):
+    """``chunks.pricing_function`` computes the tables' coefficients once per run (``opt_tables.table_coefficients``
+    in a program of its own) and passes them to every chunk: two chunks, one evaluation, and the run's numbers
+    equal, bit for bit, those of a run whose chunk programs compute the coefficients themselves."""
+    import exposure
+    from exposure import chunks
+
+    monkeypatch.setattr(T, "MIN_WORK", 0.0)  # the bundled example tabulates
+    calls = []
+    orig = chunks.compiled
+    monkeypatch.setattr(chunks, "compiled", lambda *a, **k: calls.append(a[1]) or orig(*a, **k))
+
+    def run(name):
+        chunks._PRICERS.clear()
+        return exposure.run(exposure.compose(["simulation.paths=300", "simulation.chunk_size=150",
+                                              "simulation.grid='3M,1Y,2Y,5Y'", f"output.dir={tmp_path / name}"])).dataset
+
+    once = run("once")
+    assert calls == ["option_tables"]
+    monkeypatch.setattr(chunks, "_coefficient_function", lambda *a: (lambda pres: None))
+    inside = run("inside")
+    chunks._PRICERS.clear()
+    assert np.abs(once["EPE"].values).max() > 0.0
+    for v in ("EPE", "ENE", "PFE", "NPV"):
+        np.testing.assert_array_equal(once[v].values, inside[v].values)

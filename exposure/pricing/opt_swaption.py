@@ -24,7 +24,7 @@ is the zero bond kappa P(t,T*), exactly (payment-lag convexity included), and th
 swap keep their form with kappa at T* in place of b at s and -1 at p in place of -1 at e.
 
 Netting values (``add_netting_values``, the plain run's chunk program; prepared with ``PricingContext.option_tables``):
-before expiry a netting set's option terms of one date are one smooth function of x(t_k), tabulated per chunk on
+before expiry a netting set's option terms of one date are one smooth function of x(t_k), tabulated once per run on
 fixed nodes and interpolated per path (``opt_tables``: within 1e-13 of the netting set's gross weight by an a priori
 bound; the terms next to an expiry, where the erfc is a near-step in x, keep the formula above); a physical batch's
 other terms and its exercised swap go straight into (date, netting set) rows, a netting set's flows at one payment
@@ -275,7 +275,8 @@ class SwaptionBatch(TradeBatch):
         ``tables`` their ``table_part`` goes there instead (``chunks.netting_total``: one loop for all batches)."""
         K, P, ci = view.x.shape[1], view.x.shape[2], view.ccy_index(self.currency)
         acc = jnp.zeros((K, n_netting_sets, P), view.x.dtype) if acc is None else acc
-        if "tab" not in pre or static_loops_enabled():
+        part = self.table_part(pre)
+        if part is None:
             return acc + self.netting_values(pre, view, n_netting_sets)
         x, fx, ns = jnp.asarray(view.x[ci]), jnp.asarray(view.fx[ci]), np.unique(self.netting_set)
         if self.physical:  # the direct terms and the exercised swap in (date, netting set) rows
@@ -285,10 +286,14 @@ class SwaptionBatch(TradeBatch):
             d = cast_floats({"o": pre["opt_direct"], "b": pre["opt_direct_bonds"]}, x.dtype)
             v = accumulate_shared(jnp.zeros((K * ns.size, P), x.dtype), x, d["o"], d["b"], _jamshidian_shared)
             acc = acc.at[:, jnp.asarray(ns.astype(np.int32))].add(v.reshape(K, ns.size, P) * fx[:, None, :])
-        part = table_part(pre["tab"], ns, _jamshidian_shared)
         if tables is None:
             return add_tables(acc, view.x, view.fx, [part])
         return tables.append(part) or acc
+
+    def table_part(self, pre):
+        """The batch's ``opt_tables.table_part``, or None where it prices directly (no tables, or static loops)."""
+        ok = "tab" in pre and not static_loops_enabled()
+        return table_part(pre["tab"], np.unique(self.netting_set), _jamshidian_shared) if ok else None
 
     def check_range(self, pre, x_abs_max) -> None:
         """OptionTableRangeError if a path's rate state left the netting tables' interval (``opt_tables``)."""

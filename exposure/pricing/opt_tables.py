@@ -5,11 +5,14 @@ Before its expiry a swaption is worth a deterministic function of its currency's
 
     f_{ns,k}(x) = sum_e sign_i wgt_e exp(p_e - q_e x) erfc(a0_e + a1_e x)      (e: the set's terms at date k)
 
-It is evaluated once per chunk on fixed nodes and interpolated per path, instead of every term per path. The
+It is evaluated once per run on fixed nodes (``table_coefficients``, a program of its own: the nodes do not depend on
+the paths) and interpolated per path in every chunk, instead of every term per path. The
 interval [-L_k, L_k], L_k = |E x(t_k)| + BOUND_SD sd(x(t_k)) from the model alone (``linear_moments._state_bound``:
 the same on every chunk, whatever its paths), is cut into CELLS equal cells of half-width h_k = L_k / CELLS, each
 interpolated at its COEFS Chebyshev points of the first kind and evaluated by Clenshaw's recurrence in the local
-u = (x - c_m) / h_k in [-1, 1]. A path with |x| > L_k gets NaN there and ``check_range`` names it.
+u = (x - c_m) / h_k in [-1, 1]. A path with |x| > L_k gets NaN there and ``check_range`` names it. Where the
+state is deterministic, L_k = 0 (t0, x = 0 on every path), the interval is [-L_MIN, L_MIN]: the terms of the as-of
+date (16% of bench-1k's untabulated ones) are tabulated too, a near-constant on a tiny interval.
 
 Which terms are tabulated is decided at prepare time, per (date, trade), from an a priori bound of the interpolation
 error (Trefethen, ATAP Thm 8.2: ||f - p_n|| <= 4 M r^{-n} / (r - 1) for f analytic in the Bernstein ellipse E_r
@@ -49,6 +52,7 @@ CELLS = 32  # cells of [-L_k, L_k]
 COEFS = 16  # Chebyshev coefficients per cell (degree COEFS - 1)
 TOL = 2.5e-14  # bound on the tabulated error per unit of gross weight (1e-13 asked; margin for the rounding)
 MIN_WORK = 3e7  # paths x tabulated entries below which a batch keeps the direct terms (module docstring)
+L_MIN = 1e-8  # the interval of a date whose state is deterministic (t0: x = 0 on every path, L_k = 0)
 STEP_COST = 4  # per-step work of the Clenshaw scan (the state's cell, u, fx), in rows' worth
 _R = np.array([1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0])  # ellipse parameters tried
 
@@ -84,7 +88,7 @@ def error_bound(p, q, a1, L, cells: int = CELLS, coefs: int = COEFS) -> np.ndarr
 def split_terms(ctx, ccy: str, flat: dict, n_trades: int):
     """(tabulate (L,) bool, L_k (K,)) for the unpadded entries ``flat`` (``entries(..., chunk=1)``; keys p, q, a1,
     wgt, k, i): True for every entry of a (date, trade) whose bound passes (module docstring)."""
-    L = _state_bound(ctx, [ccy])[:, 0]
+    L = np.maximum(_state_bound(ctx, [ccy])[:, 0], L_MIN)
     k, i, wgt = np.asarray(flat["k"]), np.asarray(flat["i"]), np.abs(np.asarray(flat["wgt"], dtype=np.float64))
     err = error_bound(np.asarray(flat["p"]), np.asarray(flat["q"]), np.asarray(flat["a1"]), L[k])
     key = k.astype(np.int64) * n_trades + i
@@ -92,7 +96,7 @@ def split_terms(ctx, ccy: str, flat: dict, n_trades: int):
     with np.errstate(invalid="ignore"):
         bound = np.bincount(key, weights=np.where(wgt > 0.0, wgt * err, 0.0), minlength=size)
     gross = np.bincount(key, weights=wgt, minlength=size)
-    good = ((bound <= TOL * gross) & (L > 0.0).repeat(n_trades))[key]
+    good = (bound <= TOL * gross)[key]
     if not worth_tabulating(getattr(ctx, "paths", 0), int(good.sum())):
         good[:] = False
     return good, L
@@ -193,9 +197,18 @@ def _coefficients(parts, W: int, dtype):
     return jnp.concatenate(out)
 
 
-def add_tables(acc, x_all, fx_all, parts: list):
+def table_coefficients(parts: list, dtype):
+    """The coefficients ``add_tables`` reads for ``parts`` (``_coefficients`` at ``_width(parts)``), None without
+    parts. They depend on the prepared data alone, not on the paths: ``chunks.pricing_function`` computes them once
+    per run in a program of their own (its node loop cost 0.2-0.35 CPU s of every bench-1k chunk) and passes them
+    to every chunk."""
+    return _coefficients(parts, _width(parts), dtype) if parts else None
+
+
+def add_tables(acc, x_all, fx_all, parts: list, coef=None):
     """acc (K, n_ns, P) + the tabulated netting values of every part (``table_part``, any currencies) times fx:
-    the nodes' values and coefficients of all parts together (``_coefficients``), then one scan over steps of W
+    the nodes' values and coefficients of all parts together (``_coefficients``, or ``coef`` from
+    ``table_coefficients(parts, acc.dtype)``), then one scan over steps of W
     rows (``_width``; a part's dates, for each of its row groups; padding rows dropped), per step and path
     Clenshaw's recurrence on its cell's coefficients, times fx (NaN where |x| > L_k), added into the running
     total (no (Kt, R, P) array): the loops serve every swaption batch of a run. x_all, fx_all (n_ccy, K, P):
@@ -213,7 +226,7 @@ def add_tables(acc, x_all, fx_all, parts: list):
         rep = lambda a: jnp.tile(jnp.broadcast_to(jnp.asarray(a), (Kt,)), r.shape[0])  # noqa: E731
         per_step.append((rep(p["tab"]["k"]), rep(jnp.asarray(p["tab"]["L"], acc.dtype)),
                          rep(jnp.asarray(p["tab"]["ci"], jnp.int32))))
-    xs = {"c": _coefficients(parts, W, acc.dtype), "k": jnp.concatenate([a[0] for a in per_step]),
+    xs = {"c": _coefficients(parts, W, acc.dtype) if coef is None else coef, "k": jnp.concatenate([a[0] for a in per_step]),
           "L": jnp.concatenate([a[1] for a in per_step]), "ci": jnp.concatenate([a[2] for a in per_step]),
           "rows": jnp.asarray(np.concatenate(rows))}
     base = jnp.asarray(np.arange(W, dtype=np.int32) * CELLS)[:, None]
