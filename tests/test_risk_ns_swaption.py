@@ -64,7 +64,7 @@ def test_horner_backward_equals_autodiff(n_top):
     """``ns_kernels._horner``'s written-out backward pass against autodiff of the same guarded Horner loop (the
     linear twin's moment series), at a date order below, at and between the series' full order; xi the netting
     sets' copies of one state (equal along axis 1), as the twin calls it."""
-    from exposure.risk.ns_kernels import _horner
+    from exposure.risk.ns_linear import _horner
 
     def reference(mom, xi, n):
         coef = lambda m: jax.lax.dynamic_index_in_dim(mom, m, axis=1, keepdims=False)[:, :, None]  # noqa: E731
