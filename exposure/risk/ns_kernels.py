@@ -16,8 +16,9 @@ E (1 + d) = E exactly) with the exact first derivative.
 
 Each kernel states ``separable``: for every other float leaf of ``prepare``'s output, the netting set each
 element belongs to (its gradient from the shared pass is masked with it); a leaf not listed must not reach the
-values (its gradient is 0 in both forms). The swaption twin is in ``ns_swaption``; ``ns_common.ns_sum`` sums
-the trades into netting sets (one scatter, not ``view.netting_sum``'s unrolled gathers: the same bits).
+values (its gradient is 0 in both forms). The linear twin is in ``ns_linear``, the swaption twin in
+``ns_swaption``; ``ns_common.ns_sum`` sums the trades into netting sets (one scatter, not ``view.netting_sum``'s
+unrolled gathers: the same bits).
 
 ``kernel_values`` prices the batches of one kernel class together where the class has ``group_values`` (the
 swaption batches: one scan per kind of term over their concatenated entries; the FX option batches: their live
