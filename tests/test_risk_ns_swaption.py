@@ -62,8 +62,9 @@ def test_ns_sum_equals_netting_sum_bit_for_bit():
 @pytest.mark.parametrize("n_top", [0, 3, 7])
 def test_horner_backward_equals_autodiff(n_top):
     """``ns_kernels._horner``'s written-out backward pass against autodiff of the same guarded Horner loop (the
-    linear twin's moment series), at a date order below, at and between the series' full order."""
-    from exposure.risk.ns_kernels import _horner
+    linear twin's moment series), at a date order below, at and between the series' full order; xi the netting
+    sets' copies of one state (equal along axis 1), as the twin calls it."""
+    from exposure.risk.ns_linear import _horner
 
     def reference(mom, xi, n):
         coef = lambda m: jax.lax.dynamic_index_in_dim(mom, m, axis=1, keepdims=False)[:, :, None]  # noqa: E731
@@ -73,7 +74,7 @@ def test_horner_backward_equals_autodiff(n_top):
 
     rng = np.random.default_rng(7)
     mom = jnp.asarray(rng.normal(size=(2, 8, 3)))  # (n_b, N + 1, n_u)
-    xi = jnp.asarray(rng.uniform(-1.0, 1.0, (2, 3, 5)))
+    xi = jnp.asarray(np.broadcast_to(rng.uniform(-1.0, 1.0, (2, 1, 5)), (2, 3, 5)))  # copies of one state
     g = jnp.asarray(rng.normal(size=(2, 3, 5)))
     n = jnp.int32(n_top)
     v, vjp = jax.vjp(lambda m, x: _horner(m, x, n), mom, xi)

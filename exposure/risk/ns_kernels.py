@@ -16,8 +16,9 @@ E (1 + d) = E exactly) with the exact first derivative.
 
 Each kernel states ``separable``: for every other float leaf of ``prepare``'s output, the netting set each
 element belongs to (its gradient from the shared pass is masked with it); a leaf not listed must not reach the
-values (its gradient is 0 in both forms). The swaption twin is in ``ns_swaption``; ``ns_common.ns_sum`` sums
-the trades into netting sets (one scatter, not ``view.netting_sum``'s unrolled gathers: the same bits).
+values (its gradient is 0 in both forms). The linear twin is in ``ns_linear``, the swaption twin in
+``ns_swaption``; ``ns_common.ns_sum`` sums the trades into netting sets (one scatter, not ``view.netting_sum``'s
+unrolled gathers: the same bits).
 
 ``kernel_values`` prices the batches of one kernel class together where the class has ``group_values`` (the
 swaption batches: one scan per kind of term over their concatenated entries; the FX option batches: their live
@@ -28,16 +29,16 @@ never indexed from a whole copy array (whose transpose adds a full-size cotangen
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
-from exposure.pricing.linear import COUPON_CHUNK, LinearBatch
+from exposure.pricing.linear import LinearBatch
 from exposure.pricing.opt_closed_form import black_log
 from exposure.pricing.opt_common import cast_floats
 from exposure.pricing.opt_fx import FX_CHUNK, FxOptionBatch
 from exposure.pricing.opt_swaption import SwaptionBatch
-from exposure.risk.ns_common import _zero, ns_sum, sg
+from exposure.risk.ns_common import ns_sum
+from exposure.risk.ns_linear import LinearKernel
 from exposure.risk.ns_swaption import SwaptionKernel
 
 
@@ -98,146 +99,6 @@ class FxOptionKernel:
             vb = jnp.take(v[:, c0[b]:c0[b + 1]], jnp.asarray(np.argsort(k.batch.order), dtype=jnp.int32), axis=1)
             out.append(ns_sum(vb, k.batch.netting_set, n_ns))
         return out
-
-
-class LinearKernel:
-    """``LinearBatch.netting_values`` (``linear._evaluate`` with static loops, poisoned) with per-netting-set
-    copies of x, X (and equity spots) of the batch's currencies and of bmid, inv_scale, cu_b1, cu_b2."""
-
-    shared = (("bmid",), ("inv_scale",), ("cu_b1",), ("cu_b2",))
-
-    def __init__(self, batch: LinearBatch, model):
-        self.batch = batch
-        self.model = model
-        self.ns_global = None  # from pre (``prepare`` decides the batch's netting sets)
-
-    def bind(self, pre):
-        self.ns_global = np.asarray(pre.ns_global, dtype=np.int64)
-        self.view_reads = (("x", tuple(pre.ccy_idx)), ("fx", tuple(pre.ccy_idx)), ("eq", tuple(pre.eq_idx)),
-                           ("fx", tuple(pre.eq_ccy_idx)))
-        return self
-
-    def separable(self, pre) -> dict:
-        g = self.ns_global
-        n_u = g.size
-        cc = g[np.asarray(pre.cc_ns) % n_u]
-        return {("mom_ns",): np.broadcast_to(g, np.shape(pre.mom_ns)),
-                ("eq_ns",): np.broadcast_to(g, np.shape(pre.eq_ns)), ("cc_w",): cc}
-
-    def netting_values(self, pre, copies, n_ns: int):
-        (xc, fxc, eqc, fxec), sh = copies  # view copies (n_u, n_b|n_e, K, P); sh: shared leaves' copies
-        if not pre.ccy_idx:
-            return jnp.zeros((xc.shape[2], n_ns, xc.shape[3]), xc.dtype)
-        v = _linear_ns(pre, xc, fxc, eqc * fxec, sh)
-        if pre.ns_global == tuple(range(n_ns)):
-            return v
-        return ns_sum(v, pre.ns_global, n_ns)
-
-
-def _linear_ns(pre, xc, fxc, eqbc, sh):
-    """(K, n_u, P): ``linear._evaluate``'s netting values, column u reading copy u (module docstring)."""
-    dt = xc.dtype
-    n_u, nb, K, P = xc.shape
-    cast = lambda a: jnp.asarray(a, dt)  # noqa: E731
-    mom = cast(pre.mom_ns)
-    full = mom.shape[2] - 1
-    inv_s, bmid = sg(cast(pre.inv_scale)), sg(cast(pre.bmid))  # shared: their gradient goes to the copies
-    cu_b1, cu_b2 = sg(cast(pre.cu_b1)), sg(cast(pre.cu_b2))
-    xi_lim, cc_w, eqc = cast(pre.xi_lim), cast(pre.cc_w), cast(pre.eq_ns)
-    n_e = eqbc.shape[1]
-    xb = sg(xc[0])  # (n_b, K, P): the shared state (every copy equals it)
-    xpad = jnp.concatenate([xb, jnp.zeros((nb, 1, P), dt)], axis=1)
-    xpad_c = jnp.concatenate([xc, jnp.zeros((n_u, nb, 1, P), dt)], axis=2)  # (n_u, n_b, K+1, P)
-    # The copies a date reads arrive as the scan's per-date inputs (their cotangents stacked per date), never
-    # indexed by date from the whole array inside the loop (whose backward adds a full-size cotangent per date):
-    # x, X (and equity spots) at t_k, and x at the fixing date of each distinct coupon exponent (cu_b, cu_j).
-    x_j = jnp.moveaxis(xpad_c[:, np.asarray(pre.cu_b), np.asarray(pre.cu_j)], 0, 1)  # (K, n_u, U, P)
-    CH = COUPON_CHUNK
-    n_cu = pre.cu_b.shape[-1]
-
-    def step(_, inp):
-        (k, mom_k, bmid_k, inv_k, ord_k, lim_k, w, cn, sgm, eq_k, uu, ub, uj, ub1, ub2,
-         bmid_c, inv_c, ub1_c, ub2_c, xk_c, fxk_c, eqk_c, xj_c) = inp  # xk_c, fxk_c (n_b, n_u, P); xj_c (n_u, U, P)
-        xk = xb[:, k]  # (n_b, P)
-        xi = xk * inv_k[:, None]
-        xi_c = xk_c * inv_c.T[:, :, None]
-        n_top = jnp.where(jnp.any(jnp.abs(xi) > lim_k[:, None]), full, ord_k)
-        v = _horner(mom_k, xi_c, n_top) * jnp.exp(-bmid_c.T[:, :, None] * xk_c)
-
-        ex = jnp.exp(-ub1[:, None] * xpad[ub, uj] - ub2[:, None] * xk[ub])  # (U, P), shared
-
-        def chunk(i, acc):
-            sl = lambda a: jax.lax.dynamic_slice_in_dim(a, i * CH, CH)  # noqa: E731
-            u_ = sl(uu)
-            e = jnp.broadcast_to(ex[0][None, :], (CH, P))
-            for r in range(1, n_cu):
-                e = jnp.where(u_[:, None] == r, ex[r][None, :], e)
-            seg = sl(sgm)
-            ns = seg % n_u  # the coupon's local netting set (its segment is b n_u + ns)
-            b, j = ub[u_], uj[u_]
-            xs, xt = xpad[b, j], xk[b]  # (CH, P)
-            d = (-_zero(ub1_c[ns, u_])[:, None] * xs - ub1[u_][:, None] * _zero(xj_c[ns, u_])
-                 - _zero(ub2_c[ns, u_])[:, None] * xt - ub2[u_][:, None] * _zero(xk_c[b, ns]))
-            cv = sl(w)[:, None] * (e * (1.0 + d))
-            return acc + jax.ops.segment_sum(cv, seg, num_segments=nb * n_u, indices_are_sorted=True)
-
-        n_chunks = (cn + CH - 1) // CH
-        cpn = jax.lax.fori_loop(0, -(-w.shape[0] // CH), lambda i, acc: jnp.where(i < n_chunks, chunk(i, acc), acc),
-                                jnp.zeros((nb * n_u, P), dt))
-        v = v + cpn.reshape(nb, n_u, P)
-        val = v[0] * fxk_c[0]
-        for j in range(1, nb):
-            val = val + v[j] * fxk_c[j]
-        if n_e:
-            for e in range(n_e):
-                val = val + eq_k[e][:, None] * eqk_c[e]
-        return None, (val, jnp.max(jnp.abs(xi), initial=0.0))
-
-    bmid_c, inv_c = jnp.moveaxis(cast(sh["bmid"]), 0, 1), jnp.moveaxis(cast(sh["inv_scale"]), 0, 1)  # (K, n_u, n_b)
-    ub1_c, ub2_c = jnp.moveaxis(cast(sh["cu_b1"]), 0, 1), jnp.moveaxis(cast(sh["cu_b2"]), 0, 1)  # (K, n_u, U)
-    xs_in = (jnp.arange(K), mom, bmid, inv_s, jnp.asarray(pre.order_k, jnp.int32), xi_lim, cc_w, pre.cc_n,
-             pre.cc_ns, eqc, pre.cc_u, pre.cu_b, pre.cu_j, cu_b1, cu_b2, bmid_c, inv_c, ub1_c, ub2_c,
-             jnp.moveaxis(xc, (2, 0), (0, 2)), jnp.moveaxis(fxc, (2, 0), (0, 2)), jnp.moveaxis(eqbc, (2, 0), (0, 2)),
-             x_j)
-    _, (vals, ratio) = jax.lax.scan(jax.checkpoint(step), None, xs_in)  # residuals: a date's inputs, not its loops
-    return jnp.where(jnp.max(ratio) <= 1.0, vals, jnp.nan)
-
-
-@jax.custom_vjp
-def _horner(mom, xi, n_top):
-    """v = sum_{n <= n_top} m_n xi^n by Horner (``linear._evaluate``'s order of operations: the same bits);
-    mom (n_b, N + 1, n_u) the moments by power, xi (n_b, n_u, P), n_top the date's order (an integer).
-
-    Its backward pass is written out: d/dm_n = sum_p g xi^n (n <= n_top), d/dxi = g sum_{1 <= n <= n_top} n m_n
-    xi^(n-1), one loop over the powers without residuals (autodiff's transpose of the guarded Horner loop kept
-    every step's accumulator: a fifth of the reverse step's time on bench-1k)."""
-    coef = lambda n: jax.lax.dynamic_index_in_dim(mom, n, axis=1, keepdims=False)[:, :, None]  # noqa: E731
-    init = jnp.broadcast_to(coef(n_top), xi.shape)
-    return jax.lax.fori_loop(1, mom.shape[1], lambda i, acc: jnp.where(i <= n_top, acc * xi + coef(n_top - i), acc),
-                             init)
-
-
-def _horner_fwd(mom, xi, n_top):
-    return _horner(mom, xi, n_top), (mom, xi, n_top)
-
-
-def _horner_bwd(res, g):
-    mom, xi, n_top = res
-
-    def body(n, c):
-        pw, dv, gm = c  # pw = xi^(n-1)
-        live = (n <= n_top).astype(xi.dtype)
-        dv = dv + live * n * jax.lax.dynamic_index_in_dim(mom, n, axis=1, keepdims=False)[:, :, None] * pw
-        pw = pw * xi
-        gm = jax.lax.dynamic_update_index_in_dim(gm, live * jnp.sum(g * pw, axis=-1), n, axis=1)
-        return pw, dv, gm
-
-    gm = jnp.zeros_like(mom).at[:, 0].set(jnp.sum(g, axis=-1))
-    _, dv, gm = jax.lax.fori_loop(1, mom.shape[1], body, (jnp.ones_like(xi), jnp.zeros_like(xi), gm))
-    return gm, g * dv, None
-
-
-_horner.defvjp(_horner_fwd, _horner_bwd)
 
 
 def kernel_values(kernels: dict, pres, copies: dict, n_ns: int, index: dict | None = None) -> dict:

@@ -10,7 +10,7 @@ once per measure with the cotangent of all netting sets at once, c_m[k, j, p] = 
 of different netting sets do not overlap), and read per-netting-set copies of what their trades share
 (``ns_kernels``): the copies' gradients are the netting sets' own view (and shared pricing data) gradients, the
 other pricing arrays' gradients are split by the netting set of their element. The collateral and sums are
-differentiated once per measure too (``functional_cotangents``: per-netting-set copies of fx and the numeraire);
+differentiated once per measure too (``ns_functionals``: per-netting-set copies of fx and the numeraire);
 only the cheap view and simulation once per output (vmapped). Batches without a copy-reading twin
 are differentiated once per output of the netting sets they hold, as in ``reverse.reverse_pass`` (their cost
 grows with those netting sets).
@@ -28,14 +28,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from exposure.aggregation.collateral_jax import collateralise
 from exposure.pricing.linear import differentiable_loops
 from exposure.pricing.view import PathView
 from exposure.risk.compact import ELEMENTS, ROWS, ZERO, CompactPres
 from exposure.risk.kept import kept, step_key
+from exposure.risk.ns_functionals import _per_measure, functional_cotangents
 from exposure.risk.ns_kernels import kernel_for, kernel_values
 from exposure.risk.programs import device_tree, device_zeros, int_arg
-from exposure.risk.reverse import BASIS, block_starts
+from exposure.risk.reverse import block_starts
 from exposure.risk.state import Static, merge_pres
 from exposure.simulation.bridge import bridge_states
 from exposure.simulation.paths import simulate_chunk
@@ -129,54 +129,8 @@ def _states(sim, static, key, idx, antithetic):
     return states
 
 
-def _functionals(V, fx_ns, num_ns, w, static, mask, measures, smooth):
-    """f (n_meas, n_ns) with netting set j reading its own copies fx_ns[j], num_ns[j] (n_ns, ...) of the fx
-    rates and the numeraire (equal to the shared ones): one vjp per measure separates the netting sets."""
-    X, F = collateralise(static.layout, V, None, smooth, fx_ns=fx_ns)
-    inv = 1.0 / jnp.moveaxis(num_ns[:, static.layout.vi], 0, 1)  # (K_val, n_ns, P)
-    pos = jnp.maximum(X, 0.0)
-    y = {"EPE": pos * inv, "ENE": (pos - X) * inv,
-         "FundingEPE": jnp.maximum(F, 0.0) * inv, "FundingENE": jnp.maximum(-F, 0.0) * inv}
-    out = []
-    for m in measures:
-        per_path = jnp.sum(w[m].T[:, :, None] * y[BASIS[m]], axis=0)
-        out.append(jnp.sum(per_path * mask[None, :], axis=-1))
-    return jnp.stack(out)
-
-
-def functional_cotangents(V, fx, num, w, static, mask, measures, smooth):
-    """(f (n_meas, n_ns), ct_V (n_meas, K, n_ns, P), ct_fx (n_out, n_ccy, K, P), ct_num (n_out, K, P),
-    g_w {m: (n_out, n_ns, K_val)}): f = ``_functionals`` and, for every output o = (m, j) = m n_ns + j, the
-    cotangents d f_o / d(fx, num, w); ct_V[m] = sum_j d f_(m,j) / dV (column j is output (m, j)'s alone).
-
-    One backward per measure, not per output: netting set j reads its own copies of fx and the numeraire, so
-    the copies' cotangents are the outputs' own; w[m]'s row j is output (m, j)'s."""
-    n_ns, n_meas = static.n_ns, len(measures)
-    n_out = n_meas * n_ns
-    o_m, o_j = np.divmod(np.arange(n_out), n_ns)
-    fx_ns = jnp.broadcast_to(sg(fx)[None], (n_ns,) + fx.shape)
-    num_ns = jnp.broadcast_to(sg(num)[None], (n_ns,) + num.shape)
-    f, vjp_h = jax.vjp(lambda V_, fx_, num_, w_: _functionals(V_, fx_, num_, w_, static, mask, measures, smooth),
-                       V, fx_ns, num_ns, w)
-    basis = jnp.repeat(jnp.eye(n_meas, dtype=f.dtype)[:, :, None], n_ns, axis=2)  # (n_meas, n_meas, n_ns)
-    ct_V, ct_fx, ct_num, g_wm = _per_measure(vjp_h, basis)  # (n_meas, K, n_ns, P); (n_meas, n_ns, ...)
-    g_w = {}
-    for q, m in enumerate(measures):
-        own = (o_m == q)[:, None] & (np.arange(n_ns)[None, :] == o_j[:, None])  # (n_out, n_ns)
-        g_w[m] = jnp.where(jnp.asarray(own)[:, :, None], g_wm[m][q][None], 0.0)
-    return f, ct_V, ct_fx.reshape((n_out,) + fx.shape), ct_num.reshape((n_out,) + num.shape), g_w
-
-
 def _take(arr, idx):
     return arr[jnp.asarray(idx, jnp.int32)] if len(idx) else arr[:0]
-
-
-def _per_measure(fn, ct):
-    """fn over ct's leading (measure) axis: vmapped, or with one measure called once (a vmap of size 1 still
-    gives every gather and scatter of the kernels' backward a batch axis: 4% of the step's MLIR on bench-1k)."""
-    if ct.shape[0] != 1:
-        return jax.vmap(fn)(ct)
-    return jax.tree_util.tree_map(lambda a: a[None], fn(ct[0]))
 
 
 def block_gradients(S, static: Static, plan: Plan, start, block, n_total, seed, antithetic, measures, smooth,
@@ -235,27 +189,33 @@ def block_gradients(S, static: Static, plan: Plan, start, block, n_total, seed, 
     g_fl_k, g_cp = _per_measure(lambda c: vjp_k({b: c for b in kb}), ct_Vm)  # one pass per measure
 
     # batches without a twin: one pass per output of the netting sets they hold (the others' cotangent is 0)
-    ct = {"x": jnp.zeros((n_out,) + x.shape, x.dtype), "fx": ct_fx_h, "eq": jnp.zeros((n_out,) + eq.shape, eq.dtype)}
+    view = {"x": x, "fx": fx, "eq": eq}
+    ct = {"x": None, "fx": ct_fx_h, "eq": None}  # None: zero, not materialised
     g_fl_f = {}
     for b in fb:
         outs = np.flatnonzero(np.isin(o_j, np.unique(static.batches[b].netting_set)))
-        gf, gx, gfx, geq = jax.vmap(vjp_f[b])(ct_V(outs))
+        gf, *gv = jax.vmap(vjp_f[b])(ct_V(outs))
         o_idx = jnp.asarray(outs, jnp.int32)
-        ct = {"x": ct["x"].at[o_idx].add(gx), "fx": ct["fx"].at[o_idx].add(gfx), "eq": ct["eq"].at[o_idx].add(geq)}
+        ct = {f: (jnp.zeros((n_out,) + view[f].shape, x.dtype) if ct[f] is None else ct[f]).at[o_idx].add(g)
+              for f, g in zip(("x", "fx", "eq"), gv)}
         for i in plan.by_batch[b]:  # outs: measure-major, the batch's netting sets ascending (``layout``'s rows)
             g_fl_f[i] = gf[i].reshape((n_meas, -1) + gf[i].shape[1:])
 
-    # the view's cotangent of each output: the copies of its netting set, the other batches', collateral's
+    # the view's cotangent of each output: the copies of its netting set, the other batches', collateral's; summed
+    # per view column in the kernels' order (no zero-filled (n_out, ...) arrays scattered into)
+    cols = {f: [None if ct[f] is None else ct[f][:, c] for c in range(a.shape[0])] for f, a in view.items()}
     for b in kb:
         k = plan.kernels[b]
         pos = np.full(n_ns, -1)
         pos[k.ns_global] = np.arange(len(k.ns_global))
-        sel, live = np.maximum(pos[o_j], 0), (pos[o_j] >= 0)
-        for (field, ix), g in zip(k.view_reads, g_cp[b][0]):
-            if not len(ix):
-                continue
-            gg = g[o_m, sel] * jnp.asarray(live, g.dtype)[:, None, None, None]  # (n_out, len(ix), K, P)
-            ct[field] = ct[field].at[:, jnp.asarray(ix, jnp.int32)].add(gg)
+        rows, live = o_m * len(k.ns_global) + np.maximum(pos[o_j], 0), jnp.asarray(pos[o_j] >= 0, x.dtype)
+        for (field, ix), g in ((r, g) for r, g in zip(k.view_reads, g_cp[b][0]) if len(r[1])):
+            g = g.reshape((-1,) + g.shape[2:])  # (n_meas n_u, len(ix), K, P) -> output rows (n_out, ...)
+            g = g if np.array_equal(rows, np.arange(g.shape[0])) else g[rows] * live[:, None, None, None]
+            for q, c in enumerate(ix):
+                cols[field][c] = g[:, q] if cols[field][c] is None else cols[field][c] + g[:, q]
+    ct = {f: jnp.stack([jnp.zeros((n_out,) + a.shape[1:], a.dtype) if c is None else c for c in cols[f]], axis=1)
+          if a.shape[0] else jnp.zeros((n_out,) + a.shape, a.dtype) for f, a in view.items()}
     ct_states, g_log = jax.vmap(lambda a, b_, c, d: vjp_view((a, b_, c, d)))(ct["x"], ct["fx"], ct["eq"], ct_num_h)
     (g_sim,) = jax.vmap(vjp_sim)(ct_states)
 
