@@ -42,12 +42,14 @@ def factor_list(cfg, s, settings: RiskSettings) -> list:
     return enumerate_factors(cfg, s.market.asof, s.market.base_currency, credit_names(s), settings.factor_types)
 
 
-def tangent(cfg, factor, S, static, s, step: float, market=None):
+def tangent(cfg, factor, S, static, s, step: float, market=None, parts=None):
     """dS/de of one factor: the components that ``market`` (``setup_market.MarketTangents``) gives by AD (all of
     them for credit and funding inputs: nothing is rebuilt), the model arrays by jvp and the calibration by the
     implicit-function theorem where the factor moves the market or the model (``setup_tangent``), the rest by a
-    central difference of the set-up layer with e = +-step units."""
-    parts, complete = market.parts(factor) if market is not None else ({}, False)
+    central difference of the set-up layer with e = +-step units. parts: ``market.parts(factor)`` if computed."""
+    if parts is None:
+        parts = market.parts(factor) if market is not None else ({}, False)
+    parts, complete = parts
     if complete:
         return dict(jax.tree_util.tree_map(np.zeros_like, S), **parts)
     keep = "w" in parts  # the weights' tangent is AD: the bumped set-up need not bootstrap credit again
@@ -91,7 +93,11 @@ def ad_sensitivities(cfg, s, settings: RiskSettings, n_paths: int, seed: int, an
         if v is not None:
             sens[:, :, i] = v.reshape(n_meas, n_ns).T
             continue
-        dS = tangent(cfg, f, S, static, s, settings.setup_step, market)
+        parts = market.parts(f) if market is not None else ({}, False)
+        if parts[1] and not settings.profiles:  # only the weights move: <G_w, dw/de>, no zero-filled S
+            sens[:, :, i] = contract({"w": G["w"]}, parts[0]).reshape(n_meas, n_ns).T
+            continue
+        dS = tangent(cfg, f, S, static, s, settings.setup_step, market, parts)
         sens[:, :, i] = contract(G, dS).reshape(n_meas, n_ns).T
         if settings.profiles:
             tangents.append(dS)
