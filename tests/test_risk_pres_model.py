@@ -95,3 +95,21 @@ def test_variance_weights_tangent_follows_variance_weights_branch_for_branch():
                   / (2 * k * h) for k in (1.0, 0.5)}
             rich = (4.0 * cd[0.5] - cd[1.0]) / 3.0
             np.testing.assert_allclose(dg, rich, rtol=1e-7, atol=0)
+
+
+def test_pres_tangents_take_the_run_state_as_prepare_gives_it():
+    """``PresTangents(s, static, S)`` splits the run's own S["pres"] per batch (``ReverseSetup``: no second prepare
+    of every batch); its base (float leaves, integer leaves, leaf names) equals the one from each batch's prepare,
+    leaf for leaf and bit for bit. Broken on purpose (the batches' trees shifted by one) it fails on the first batch's
+    leaf names."""
+    from exposure.risk.setup_pres_tangents import PresTangents
+
+    cfg, s, S, static = book_state()
+    got, ref = PresTangents(s, static, S).base, PresTangents(s, static).base
+    assert len(got) == len(ref) == len(s.portfolio.batches)
+    for (gf, gi, gp), (rf, ri, rp) in zip(got, ref):
+        assert gp == rp and len(gf) == len(rf) and len(gi) == len(ri)
+        for a, b in zip(gf, rf):
+            assert a.dtype == b.dtype == np.float64 and np.array_equal(a, b)
+        for (k, a, n), (k_, b, n_) in zip(gi, ri):
+            assert (k, n) == (k_, n_) and a.dtype == b.dtype and np.array_equal(a, b)

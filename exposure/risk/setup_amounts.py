@@ -219,8 +219,13 @@ class _DualBuilder(_Builder):
         self._dual = dual
         self._curve_of: dict = {}
 
-    def log_fwd(self, index, ccy, d):
-        v = super().log_fwd(index, ccy, d)
+    def _log_fwd(self, index, ccy, d) -> tuple:
+        """(ln P_f(0, T) as the parent reads it, the curve's position, the day)."""
+        day = (d - self.asof).days
+        tab = self.logdf.get((index if index in self.market.indices else None, ccy))
+        v = tab.get(day) if tab is not None else None  # the parent's prefetched value, else its own evaluation
+        if v is None:
+            v = super().log_fwd(index, ccy, d)
         k = self._curve_of.get((index, ccy))
         if k is None:
             curve = self.market.forward_curve(index if index in self.market.indices else None, ccy)
@@ -228,12 +233,20 @@ class _DualBuilder(_Builder):
             if id(curve) not in ids:
                 self.curves.append(curve)
             k = self._curve_of[(index, ccy)] = [id(c) for c in self.curves].index(id(curve))
+        return v, k, day
+
+    def log_fwd(self, index, ccy, d):
+        v, k, day = self._log_fwd(index, ccy, d)
         if self._dual:
-            return Dual(v, {(k, self.day(d)): 1.0})
-        return LogSum(v, ((k, self.day(d), 1.0),))
+            return Dual(v, {(k, day): 1.0})
+        return LogSum(v, ((k, day, 1.0),))
 
     def basis(self, index, ccy, d):
-        return (self.log_fwd(index, ccy, d) - self.log_fwd(None, ccy, d)).exp()
+        if self._dual:
+            return (self.log_fwd(index, ccy, d) - self.log_fwd(None, ccy, d)).exp()
+        vf, kf, day = self._log_fwd(index, ccy, d)  # LogSum's difference and exp written out (the most frequent)
+        vd, kd, _ = self._log_fwd(None, ccy, d)
+        return LogDual(float(np.exp(vf - vd)), ((kf, day, 1.0), (kd, day, -1.0)))
 
     def flow(self, i, ccy, pay, amount, dead=None, settle=None, ratio=None):
         n = len(self.flows)

@@ -68,6 +68,13 @@ def _variance_tangent(p, a, da, dsig, t, T):
     return np.sum(np.where(active, 2.0 * sig * dsig * g + sig * sig * dg, 0.0), axis=-1)
 
 
+def _from_zero(p, a, da, dsig, x):
+    """dV(0, x) (x's shape): a function of x alone, so taken on x's distinct values (on the (K, n) grid of
+    ``bond_tangent``: K + n of them, not K n)."""
+    u, inv = np.unique(x, return_inverse=True)
+    return _variance_tangent(p, a, da, dsig, np.zeros_like(u), u)[inv.reshape(np.shape(x))]
+
+
 def state_variance_tangent(ctx, ccy: str, da: float, dsig, s, t) -> tuple:
     """(v, dv) of ``hull_white.state_variance`` Var[x(t) | x(s)] = sum_k sigma_k^2 g_k (s, t broadcast) along da and
     dsigma: g_k = e^{-2a q} F,  F = -expm1(-2a d) / 2a  (q = t - u2, d = u2 - u1),
@@ -175,14 +182,14 @@ def _coupon_tangent(coef_of, ctx, cf, days, ns_local, own_fixings: bool, u):
         coef = coef_of(ccy)
         if sel.size == 0 or coef is None:  # base["d*"] stay 0: so do these coupons' tangents
             continue
-        a1, _, da1, db1 = coef(T1[sel])
-        a2, _, da2, db2 = coef(T2[sel])
-        ak[:, sel], _, dak[:, sel], dbk[:, sel] = coef(Tp[sel])
         js = jfix[sel]
         has = js >= 0
-        rows, cols = np.maximum(js, 0), np.arange(sel.size)
+        tf = np.asarray(ctx.times, np.float64)[np.maximum(js, 0)]  # T1, T2 are read at the fixing row only
+        a1, _, da1, db1 = coef(T1[sel], tf)
+        a2, _, da2, db2 = coef(T2[sel], tf)
+        ak[:, sel], _, dak[:, sel], dbk[:, sel] = coef(Tp[sel])
         for key, arr in (("a1", a1), ("a2", a2), ("da1", da1), ("da2", da2), ("db1", db1), ("db2", db2)):
-            base[key][sel] = np.where(has, arr[rows, cols], 0.0)
+            base[key][sel] = np.where(has, arr, 0.0)
         if (~has).any():  # the t0 state: today's curve, which no model parameter moves
             curve = ctx.model.curves[ctx.ccy_index(ccy)]
             base["a1"][sel[~has]] = log_discount(curve, T1[sel[~has]])
@@ -219,17 +226,22 @@ def linear_model_tangent(batch: LinearBatch, ctx, th: dict, ints) -> list:
     def coef_of(ccy):  # None where the currency's model does not move: its leaves' tangents are 0
         ci = ctx.ccy_index(ccy)
         da, dsig = float(th["a"][ci]), np.asarray(th["ir_vol"][ci], np.float64)
-        return (lambda T: bond_tangent(ctx, ccy, da, dsig, T)) if da or np.any(dsig) else None
+        return (lambda T, t=None: bond_tangent(ctx, ccy, da, dsig, T, t)) if da or np.any(dsig) else None
 
     dmom = np.zeros((K, nb, batch.order + 1, n_tr))
+    dmom_ns = np.zeros((K, nb, batch.order + 1, ns_global.size))
     dbmid, dinv = np.zeros((K, nb)), np.zeros((K, nb))
     for j, ccy in enumerate(cf.currencies):
-        dmom[:, j], dbmid[:, j], dinv[:, j] = _flow_tangent(coef_of(ccy), cf, j, days, batch.order, batch.series_range)
+        coef = coef_of(ccy)
+        if coef is None:  # this currency's model does not move: its moments' tangents are 0
+            continue
+        dmom[:, j], dbmid[:, j], dinv[:, j] = _flow_tangent(coef, cf, j, days, batch.order, batch.series_range)
+        dmom_ns[:, j] = per_netting_set(dmom[:, j], member)
     u = next(a for _, a, name in ints if name.endswith("cc_u"))
     cc = _coupon_tangent(coef_of, ctx, cf, days, ns_local, batch.exact_fixings, np.asarray(u))
     ne = len(cf.equities)
     none = np.zeros(0, np.int32)
-    d = LinearPre(mom_tr=dmom, mom_ns=per_netting_set(dmom, member), bmid=dbmid, inv_scale=dinv, order_k=none,
+    d = LinearPre(mom_tr=dmom, mom_ns=dmom_ns, bmid=dbmid, inv_scale=dinv, order_k=none,
                   xi_lim=np.zeros((K, nb)), cc_w=cc["w"], cc_b1=cc["b1"], cc_b2=cc["b2"], cc_j=none, cc_b=none,
                   cc_n=none, cc_tr=none, cc_ns=none, cc_u=none, cu_b=none, cu_j=none, cu_b1=cc["ub1"],
                   cu_b2=cc["ub2"], eq_tr=np.zeros((K, ne, n_tr)), eq_ns=np.zeros((K, ne, ns_global.size)))

@@ -92,7 +92,7 @@ class ReverseSetup:
         self.market_t = market
         self.model = s.built.model
         if ctx.pres is None:
-            ctx.pres = PresTangents(s, static)
+            ctx.pres = PresTangents(s, static, S)
         self.pt = ctx.pres
         # the linear batches' twins in reverse; the option batches' twins (``twins``: other x layouts) per factor
         self.twins = {i: tw for i, tw in self.pt._linear().items() if isinstance(tw, LinearPresTwin)}

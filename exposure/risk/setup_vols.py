@@ -212,9 +212,17 @@ def reads(batch):
     if isinstance(batch, (SwaptionBatch, CapFloorBatch)):
         return {("ir", batch.currency)}
     if isinstance(batch, LinearBatch):
-        ccys = {getattr(leg, "currency", None) for spec in batch.specs for leg in spec.legs}
-        return None if None in ccys else {("ir", c) for c in ccys}
+        hit = _LINEAR_READS.get(id(batch))
+        if hit is None or hit[0] is not batch:  # once per batch: its legs' currencies (a pass over every trade)
+            ccys = {getattr(leg, "currency", None) for spec in batch.specs for leg in spec.legs}
+            if len(_LINEAR_READS) > 64:  # a long process's earlier runs: their batches are not kept alive
+                _LINEAR_READS.clear()
+            hit = _LINEAR_READS[id(batch)] = (batch, None if None in ccys else frozenset(("ir", c) for c in ccys))
+        return None if hit[1] is None else set(hit[1])
     return None
+
+
+_LINEAR_READS: dict = {}  # id(batch) -> (batch, its moved keys): ``reads`` of a linear batch
 
 
 def pres_tangent(s, static, S, vctx: VolContext, factor, markets, models, moved: set, step: float) -> list:
@@ -252,7 +260,7 @@ def in_place_tangent(cfg, s, factor, S, static, step: float, tctx) -> dict | Non
         from exposure.risk.setup_pres_tangents import PresTangents
 
         if tctx.pres is None:
-            tctx.pres = PresTangents(s, static)
+            tctx.pres = PresTangents(s, static, S)
         dS["pres"] = tctx.pres(factor, markets, models, dsig, step)
     else:
         dS["pres"] = pres_tangent(s, static, S, vctx, factor, markets, models, moved, step)
