@@ -19,9 +19,9 @@ spot), d measure_o / de = <G_o, dS/de> (G = ``reverse.reverse_pass``'s g_S, n_ou
 
 with dlnP_c/de = -size t_i at the factor's pillar (``pillar_direction``), J_phi,c and M_c the (exactly linear)
 log-linear interpolation of the pillars at the model times / the calibration's times, G_model = G's (Phi, mu, L,
-y0, log_num, bridge), dtheta/dsigma_c by central differences of ``build_model`` with the calibrated sigma piece
-moved (the FX/equity vol bootstraps read sigma) and J_theta . dtheta by the run's compiled model jvp
-(``setup_model.ModelTangent``): m calls and 2 m builds per calibrated currency, once per run; g_w the weights'
+y0, log_num, bridge), dtheta/dsigma_c exact (``sigma_direction``: the unit piece and the FX/equity vol
+bootstraps' implicit-function response, no model build) and J_theta . dtheta by the run's compiled model jvp
+(``setup_model.ModelTangent``): m calls per calibrated currency, once per run; g_w the weights'
 Jacobian ``MarketTangents.jacobian`` contracted with G_w. All of this is computed once per run (``ReverseSetup``);
 per factor it is a dot product. The remainder is what has no jnp twin, kept per factor as ``setup_tangent``
 takes it (so the sum is the per-factor tangent's sensitivity exactly, to rounding): the central difference of
@@ -52,7 +52,6 @@ from exposure.risk.setup_reverse_inputs import InputReverse, input_covered
 from exposure.risk.setup_remainder import amounts_difference, prepare_difference, remainder_per_factor
 
 MARKET_THETA = ("log_df", "fx_spot")  # theta's parts that curve pillars and FX spots move directly
-SIGMA_REL_STEP = 1e-5  # dtheta/dsigma by central differences: relative step of each calibrated sigma piece
 
 
 def interpolation_matrix(curve, t) -> np.ndarray:
@@ -78,6 +77,21 @@ def reverse_covered(cfg, s, market_tangents, factor) -> bool:
     if p[:2] == INDICES:
         return not any(moved_curve_of(m, factor) is cv for cv in model.curves)
     return p[:2] == FX and p[2] in model.currencies[1:]
+
+
+def sigma_direction(theta, vctx, model, ccy, k: int) -> dict:
+    """dtheta/dsigma_k (theta-shaped, NumPy) of currency ccy's Hull-White sigma piece k (1/unit of sigma): the unit
+    vector in theta["ir_vol"][ccy], the FX/equity vol pieces by their bootstraps' implicit-function response
+    (``twin_reverse.bootstrap_response``); nothing else in theta reads sigma. Exact: no model build."""
+    from exposure.risk.twin_reverse import bootstrap_response
+
+    th = jax.tree_util.tree_map(lambda x: np.zeros(np.shape(x)), theta)
+    ci = model.currencies.index(ccy)
+    unit = np.zeros(np.shape(th["ir_vol"][ci]))
+    unit[k] = 1.0
+    fx, eq = bootstrap_response(vctx, model, {ccy: unit})
+    return dict(th, ir_vol=tuple(unit if j == ci else x for j, x in enumerate(th["ir_vol"])),
+                fx_vol=tuple(fx), eq_vol=tuple(eq))
 
 
 class ReverseSetup:
@@ -138,7 +152,7 @@ class ReverseSetup:
 
         return cotangents_rows(self, twins)
 
-    # True (default): ``_sigma_cotangents_differences`` (m jvps, 2 m model builds); False: the model layer's
+    # True (default): ``_sigma_cotangents_jvp`` (m jvps, exact dtheta/dsigma); False: the model layer's
     # cotangent once (``setup_vols_reverse``): one backward pass per output row, measured not cheaper on bench-1k
     sigma_by_differences = True
 
@@ -146,33 +160,24 @@ class ReverseSetup:
         """{ccy: gsig (n_out, m)} of every calibrated currency: the model layer's cotangent once
         (``setup_vols_reverse.sigma_cotangents``)."""
         if self.sigma_by_differences:
-            return self._sigma_cotangents_differences(G)
+            return self._sigma_cotangents_jvp(G)
         from exposure.risk.setup_vols_reverse import sigma_cotangents
 
         return sigma_cotangents(self, G)
 
-    def _sigma_cotangents_differences(self, G) -> dict:
-        """{ccy: gsig (n_out, m)} of every calibrated currency: <g_theta, dtheta/dsigma_k> + the twins' sigma."""
-        from exposure.models.build import build_model
-        from exposure.models.hull_white import HullWhiteParams
+    def _sigma_cotangents_jvp(self, G) -> dict:
+        """{ccy: gsig (n_out, m)} of every calibrated currency: <G_model, J_theta dtheta/dsigma_k> (the run's
+        compiled model jvp, m calls) + the twins' sigma, dtheta/dsigma_k exact (``sigma_direction``)."""
+        from exposure.risk.setup_vols import vol_context
 
-        out = {}
-        params = {c: HullWhiteParams(ift.a, ift.vol_times, np.asarray(ift.sigma)) for c, (ift, _, _) in
-                  self.ctx.ift.items()}
+        vctx = vol_context(self.cfg, self.s, self.static, self.ctx.tangent.theta)
         model_keys = [k for k in ("Phi", "mu", "L", "y0", "log_num", "bridge") if k in G]
         Gm = {k: G[k] for k in model_keys}
+        out = {}
         for c, (ift, _, _) in self.ctx.ift.items():
             g = np.zeros((self.n_out, ift.sigma.size))
-            for k in range(ift.sigma.size):  # <G, J_theta dtheta/dsigma_k>: the run's compiled model jvp, m calls
-                h = SIGMA_REL_STEP * max(abs(float(ift.sigma[k])), 1e-4)
-                th = []
-                for e in (h, -h):
-                    sig = np.array(ift.sigma, np.float64)
-                    sig[k] += e
-                    p = dict(params, **{c: HullWhiteParams(ift.a, ift.vol_times, sig)})
-                    th.append(self.ctx.tangent.theta_of(build_model(self.s.market, self.cfg.model, calibrated=p).model))
-                dtheta = jax.tree_util.tree_map(lambda u, d: (np.asarray(u) - np.asarray(d)) / (2.0 * h), *th)
-                dS = self.ctx.tangent(dtheta)
+            for k in range(ift.sigma.size):
+                dS = self.ctx.tangent(sigma_direction(self.ctx.tangent.theta, vctx, self.model, c, k))
                 g[:, k] = contract(Gm, {k_: dS[k_] for k_ in model_keys})
             for i, tw in self.twins.items():
                 ccys = list(tw.cf.currencies)
