@@ -42,11 +42,7 @@ def differences(rev, G, rel_step: float = 1e-5) -> dict:
                 th.append(rev.ctx.tangent.theta_of(build_model(rev.s.market, rev.cfg.model, calibrated=p).model))
             dS = rev.ctx.tangent(jax.tree_util.tree_map(lambda u, d: (np.asarray(u) - np.asarray(d)) / (2 * h), *th))
             g[:, k] = contract({k_: G[k_] for k_ in keys}, {k_: dS[k_] for k_ in keys})
-        for i, tw in rev.twins.items():
-            ccys = list(tw.cf.currencies)
-            if c in ccys:
-                g += np.asarray(rev.g_x[i]["sigma"][ccys.index(c)]).reshape(rev.n_out, -1)
-        out[c] = g
+        out[c] = rev.add_twins_sigma(c, g)
     return out
 
 

@@ -179,12 +179,13 @@ class ReverseSetup:
             for k in range(ift.sigma.size):
                 dS = self.ctx.tangent(sigma_direction(self.ctx.tangent.theta, vctx, self.model, c, k))
                 g[:, k] = contract(Gm, {k_: dS[k_] for k_ in model_keys})
-            for i, tw in self.twins.items():
-                ccys = list(tw.cf.currencies)
-                if c in ccys:
-                    g += np.asarray(self.g_x[i]["sigma"][ccys.index(c)]).reshape(self.n_out, -1)
-            out[c] = g
+            out[c] = self.add_twins_sigma(c, g)
         return out
+
+    def add_twins_sigma(self, c: str, g: np.ndarray) -> np.ndarray:
+        """g + g_x["sigma"][c] of each linear twin holding currency c, added in twin order: (n_out, m)."""
+        return sum((np.asarray(self.g_x[i]["sigma"][list(tw.cf.currencies).index(c)]).reshape(self.n_out, -1)
+                    for i, tw in self.twins.items() if c in tw.cf.currencies), g)
 
     def _pillar_cotangents(self, G) -> dict:
         """{ccy: gP (n_out, n_pillars)} of every model currency's discount curve (module docstring)."""

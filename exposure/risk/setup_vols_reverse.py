@@ -106,11 +106,7 @@ def sigma_cotangents(rev, G) -> dict:
             dv = vctx.dv_dp(dict(zeros, ir_vol=ir))
             for key, w in gw.items():
                 g[:, k] -= w @ dv[key]
-        for i, tw in rev.twins.items():
-            ccys = list(tw.cf.currencies)
-            if c in ccys:
-                g += np.asarray(rev.g_x[i]["sigma"][ccys.index(c)]).reshape(rev.n_out, -1)
-        out[c] = g
+        out[c] = rev.add_twins_sigma(c, g)
     return out
 
 
