@@ -39,6 +39,32 @@ def book_state(overrides=BOOK_OVERRIDES) -> tuple:
     return cfg, s, S, static
 
 
+def mean_reversion_moves(batch_types=None):
+    """(f, th, b, at, n, ints, ctx, model, market, s, static, names) per (mean-reversion factor, batch it moves) on
+    the test book: the set-up of ``setup_vols_reverse.pres_part``'s tangent tests (``book_state``, the tangent and
+    vol contexts, a PricingContext on the run's dates, the batches' leaf names). batch_types: keep only those."""
+    from exposure.pricing.view import PricingContext
+    from exposure.risk import RiskSettings, setup_tangent
+    from exposure.risk import setup_vols as sv
+    from exposure.risk.stage import factor_list
+
+    cfg, s, S, static = book_state()
+    tctx = setup_tangent.context(cfg, s, S, static)
+    vctx = sv.vol_context(cfg, s, static, tctx.tangent.theta)
+    model, market, g = s.built.model, s.market, s.grid
+    ctx = PricingContext(market, model, static.times, s.portfolio.fixings, (market.asof,) + tuple(g.dates),
+                         g.reporting_mask())
+    names = sv.pres_names(static)
+    for f in factor_list(cfg, s, RiskSettings()):
+        if f.factor_type != "MeanReversion":
+            continue
+        th, _, moved = sv.theta_direction(tctx, vctx, model, market, f)
+        for i, b in enumerate(s.portfolio.batches):
+            at, n, ints = vctx.layout[i]
+            if (batch_types is None or isinstance(b, batch_types)) and n and sv.reads(b) & moved:
+                yield f, th, b, at, n, ints, ctx, model, market, s, static, names
+
+
 def ad_base(overrides: list, paths: int, out_dir, bumps_dir) -> dict:
     """The run (dataset), its path state S, the reverse pass G and per-path programs: fwd(S) (n_meas, n_ns, P)
     the per-path sums, jvp(S, dS) their tangent; market the weights' tangents (as risk=ad)."""

@@ -13,50 +13,34 @@ from __future__ import annotations
 import numpy as np
 
 from exposure.pricing.linear import LinearBatch
-from exposure.pricing.view import PricingContext
-from exposure.risk import RiskSettings, setup_tangent
+from exposure.risk import RiskSettings
 from exposure.risk import setup_vols as sv
 from exposure.risk.setup_pres_model import linear_model_tangent
-from exposure.risk.stage import factor_list
 from exposure.risk.state import batch_difference
-from tests.risk_reference import book_state
+from tests.risk_reference import book_state, mean_reversion_moves
 
 STEP = RiskSettings().setup_step
 
 
 def test_linear_mean_reversion_tangent_equals_central_differences():
-    cfg, s, S, static = book_state()
-    tctx = setup_tangent.context(cfg, s, S, static)
-    vctx = sv.vol_context(cfg, s, static, tctx.tangent.theta)
-    model, market, g = s.built.model, s.market, s.grid
-    ctx = PricingContext(market, model, static.times, s.portfolio.fixings, (market.asof,) + tuple(g.dates),
-                         g.reporting_mask())
-    names = sv.pres_names(static)
     checked = set()
-    for f in factor_list(cfg, s, RiskSettings()):
-        if f.factor_type != "MeanReversion":
-            continue
-        th, _, moved = sv.theta_direction(tctx, vctx, model, market, f)
-        for i, b in enumerate(s.portfolio.batches):
-            at, n, ints = vctx.layout[i]
-            if not isinstance(b, LinearBatch) or not n or not sv.reads(b) & moved:
+    for f, th, b, at, n, ints, ctx, model, market, s, static, names in mean_reversion_moves(LinearBatch):
+        got = linear_model_tangent(b, ctx, th, ints)
+        ref = {h: batch_difference(b, ints, (market, market), tuple(sv.moved_model(model, th, e) for e in (h, -h)),
+                                   s, static, f, h) for h in (STEP, STEP / 2)}
+        for j, (d, r1, r2) in enumerate(zip(got, ref[STEP], ref[STEP / 2])):
+            name = names[at + j]
+            assert d.shape == r1.shape, name
+            if name == "xi_lim":
+                assert not np.any(d)
                 continue
-            got = linear_model_tangent(b, ctx, th, ints)
-            ref = {h: batch_difference(b, ints, (market, market), tuple(sv.moved_model(model, th, e) for e in (h, -h)),
-                                       s, static, f, h) for h in (STEP, STEP / 2)}
-            for j, (d, r1, r2) in enumerate(zip(got, ref[STEP], ref[STEP / 2])):
-                name = names[at + j]
-                assert d.shape == r1.shape, name
-                if name == "xi_lim":
-                    assert not np.any(d)
-                    continue
-                rich = (4.0 * r2 - r1) / 3.0
-                scale = np.abs(rich).max(initial=0.0)
-                err = np.abs(d - rich).max(initial=0.0)
-                print(f.label(), name, "relative", err / max(scale, 1e-300), "plain", np.abs(d - r1).max(initial=0) / max(scale, 1e-300))
-                assert err <= 1e-8 * scale, (f.label(), name, err, scale)
-                if scale > 0:
-                    checked.add((f.label(), name))
+            rich = (4.0 * r2 - r1) / 3.0
+            scale = np.abs(rich).max(initial=0.0)
+            err = np.abs(d - rich).max(initial=0.0)
+            print(f.label(), name, "relative", err / max(scale, 1e-300), "plain", np.abs(d - r1).max(initial=0) / max(scale, 1e-300))
+            assert err <= 1e-8 * scale, (f.label(), name, err, scale)
+            if scale > 0:
+                checked.add((f.label(), name))
     assert {n for _, n in checked} >= {"mom_tr", "mom_ns", "bmid", "inv_scale", "cc_w", "cc_b1", "cc_b2", "cu_b1",
                                        "cu_b2"}
     assert len({f for f, _ in checked}) == 2  # EUR and USD

@@ -20,59 +20,43 @@ import re
 
 import numpy as np
 
-from exposure.pricing.view import PricingContext
-from exposure.risk import RiskSettings, setup_tangent
+from exposure.risk import RiskSettings
 from exposure.risk import setup_vols as sv
 from exposure.risk.setup_pres_options import option_model_tangent
-from exposure.risk.stage import factor_list
 from exposure.risk.state import batch_difference, split_leaves
-from tests.risk_reference import book_state
+from tests.risk_reference import mean_reversion_moves
 
 STEP = RiskSettings().setup_step
 
 
 def test_option_mean_reversion_tangent_equals_central_differences():
-    cfg, s, S, static = book_state()
-    tctx = setup_tangent.context(cfg, s, S, static)
-    vctx = sv.vol_context(cfg, s, static, tctx.tangent.theta)
-    model, market, g = s.built.model, s.market, s.grid
-    ctx = PricingContext(market, model, static.times, s.portfolio.fixings, (market.asof,) + tuple(g.dates),
-                         g.reporting_mask())
-    names = sv.pres_names(static)
     checked, kinds = set(), set()
-    for f in factor_list(cfg, s, RiskSettings()):
-        if f.factor_type != "MeanReversion":
+    for f, th, b, at, n, ints, ctx, model, market, s, static, names in mean_reversion_moves():
+        got = option_model_tangent(b, ctx, th)
+        if got is None:
             continue
-        th, _, moved = sv.theta_direction(tctx, vctx, model, market, f)
-        for i, b in enumerate(s.portfolio.batches):
-            at, n, ints = vctx.layout[i]
-            if not n or not sv.reads(b) & moved:
-                continue
-            got = option_model_tangent(b, ctx, th)
-            if got is None:
-                continue
-            kinds.add(type(b).__name__)
-            ref = {h: batch_difference(b, ints, (market, market), tuple(sv.moved_model(model, th, e) for e in (h, -h)),
-                                       s, static, f, h) for h in (STEP, STEP / 2)}
-            assert len(got) == n
-            base = split_leaves([b.prepare(ctx)])[0]
-            for j, (d, r1, r2) in enumerate(zip(got, ref[STEP], ref[STEP / 2])):
-                name = names[at + j]
-                assert d.shape == r1.shape, name
-                rich = (4.0 * r2 - r1) / 3.0
-                # a swaption's cdf coefficients at s ~ 0 (the expiry) are +-alpha 1e200 (``_STEP``): checked apart,
-                # so that their scale does not hide the other entries
-                step = np.abs(base[j]) > 1e100
-                for part in (step, ~step):
-                    scale = np.abs(rich[part]).max(initial=0.0)
-                    err = np.abs(d - rich)[part].max(initial=0.0)
-                    print(f.label(), type(b).__name__, name, "relative", err / max(scale, 1e-300),
-                          "plain", np.abs(d - r1)[part].max(initial=0) / max(scale, 1e-300))
-                    # the reference's own rounding: eps |leaf| / h (lnA + ln K of the equity option: ~1e-14)
-                    tol = 1e-7 * scale + 64 * np.finfo(float).eps * np.abs(base[j][part]).max(initial=0.0) / STEP
-                    assert err <= tol, (f.label(), type(b).__name__, name, err, scale)
-                    if scale > 0:
-                        checked.add((type(b).__name__, re.findall(r"\w+", name)[-1]))
+        kinds.add(type(b).__name__)
+        ref = {h: batch_difference(b, ints, (market, market), tuple(sv.moved_model(model, th, e) for e in (h, -h)),
+                                   s, static, f, h) for h in (STEP, STEP / 2)}
+        assert len(got) == n
+        base = split_leaves([b.prepare(ctx)])[0]
+        for j, (d, r1, r2) in enumerate(zip(got, ref[STEP], ref[STEP / 2])):
+            name = names[at + j]
+            assert d.shape == r1.shape, name
+            rich = (4.0 * r2 - r1) / 3.0
+            # a swaption's cdf coefficients at s ~ 0 (the expiry) are +-alpha 1e200 (``_STEP``): checked apart,
+            # so that their scale does not hide the other entries
+            step = np.abs(base[j]) > 1e100
+            for part in (step, ~step):
+                scale = np.abs(rich[part]).max(initial=0.0)
+                err = np.abs(d - rich)[part].max(initial=0.0)
+                print(f.label(), type(b).__name__, name, "relative", err / max(scale, 1e-300),
+                      "plain", np.abs(d - r1)[part].max(initial=0) / max(scale, 1e-300))
+                # the reference's own rounding: eps |leaf| / h (lnA + ln K of the equity option: ~1e-14)
+                tol = 1e-7 * scale + 64 * np.finfo(float).eps * np.abs(base[j][part]).max(initial=0.0) / STEP
+                assert err <= tol, (f.label(), type(b).__name__, name, err, scale)
+                if scale > 0:
+                    checked.add((type(b).__name__, re.findall(r"\w+", name)[-1]))
     assert kinds == {"FxOptionBatch", "EquityOptionBatch", "CapFloorBatch", "SwaptionBatch"}
     assert {n for k, n in checked if k == "CapFloorBatch"} >= {"alpha", "beta", "gamma", "delta", "s", "c0", "Bfix",
                                                                "lnA_e", "B_e"}
