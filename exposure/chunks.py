@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from exposure.pricing.opt_swaption import SwaptionBatch
+from exposure.pricing.opt_table_nodes import node_program
 from exposure.pricing.opt_tables import add_tables, table_coefficients
 from exposure.pricing.view import PathView
 from exposure.simulation.programs import batch_digest, compiled, exported
@@ -157,21 +158,22 @@ def table_parts(batches, pres) -> list:
 
 
 def _coefficient_function(batches, key, dtype):
-    """pres -> the netting tables' coefficients (``opt_tables.table_coefficients``) or None: one program per run
-    (``programs.compiled``, kept across processes), its result kept for the pres it was given (every chunk of
-    a run passes the same prepared objects), so a run evaluates the tables' nodes once, not once per chunk."""
-    def option_tables(pres):
-        return table_coefficients(table_parts(batches, pres), dtype)
-
-    jitted = jax.jit(option_tables)  # named: compile reports show "jit(option_tables)"
+    """pres -> the netting tables' coefficients (``opt_tables.table_coefficients``) or None: computed on the host
+    around one small node program (``opt_table_nodes``; ``programs.compiled``, kept across processes), the result
+    kept for the pres it was given (every chunk of a run passes the same prepared objects), so a run evaluates the
+    tables' nodes once, not once per chunk."""
     memo: dict = {}
+
+    def kernel(xn, ent, n_rows, unit, coefs, term):
+        return compiled(node_program(term), "option_tables", (xn, ent),
+                        {"n_rows": n_rows, "unit": unit, "coefs": coefs}, key=key + (term.__qualname__,))
 
     def coefficients(pres):
         ids = tuple(id(p) for p in pres)
         hit = memo.get(ids)
         if hit is None or not all(a is b for a, b in zip(hit[0], pres)):
             memo.clear()  # strong references below: the ids cannot be reused while kept
-            hit = memo[ids] = (tuple(pres), compiled(jitted, "option_tables", (list(pres),), key=key))
+            hit = memo[ids] = (tuple(pres), table_coefficients(table_parts(batches, pres), dtype, kernel))
         return hit[1]
 
     return coefficients

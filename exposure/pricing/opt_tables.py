@@ -5,8 +5,8 @@ Before its expiry a swaption is worth a deterministic function of its currency's
 
     f_{ns,k}(x) = sum_e sign_i wgt_e exp(p_e - q_e x) erfc(a0_e + a1_e x)      (e: the set's terms at date k)
 
-It is evaluated once per run on fixed nodes (``table_coefficients``, a program of its own: the nodes do not depend on
-the paths) and interpolated per path in every chunk, instead of every term per path. The
+It is evaluated once per run on fixed nodes (``table_coefficients``: ``opt_table_nodes``, one small program of its
+own: the nodes do not depend on the paths) and interpolated per path in every chunk, instead of every term per path. The
 interval [-L_k, L_k], L_k = |E x(t_k)| + BOUND_SD sd(x(t_k)) from the model alone (``linear_moments._state_bound``:
 the same on every chunk, whatever its paths), is cut into CELLS equal cells of half-width h_k = L_k / CELLS, each
 interpolated at its COEFS Chebyshev points of the first kind and evaluated by Clenshaw's recurrence in the local
@@ -46,7 +46,9 @@ import numpy as np
 
 from exposure.errors import ExposureError
 from exposure.pricing.linear_moments import _state_bound
-from exposure.pricing.opt_common import accumulate_shared, cast_floats, shared_bond_entries
+from exposure.pricing.opt_common import shared_bond_entries
+from exposure.pricing.opt_table_nodes import chebyshev_points, flat_terms
+from exposure.pricing.opt_table_nodes import table_coefficients as _node_table_coefficients
 
 CELLS = 32  # cells of [-L_k, L_k]
 COEFS = 16  # Chebyshev coefficients per cell (degree COEFS - 1)
@@ -59,19 +61,6 @@ _R = np.array([1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0])  # ellipse
 
 class OptionTableRangeError(ExposureError, ValueError):
     """A simulated rate state is outside the interval an option netting table covers."""
-
-
-def chebyshev_points(n1: int) -> np.ndarray:
-    """u_j = cos(pi (j + 1/2) / n1), j < n1: the Chebyshev points of the first kind on [-1, 1]."""
-    return np.cos(np.pi * (np.arange(n1) + 0.5) / n1)
-
-
-def chebyshev_matrix(n1: int) -> np.ndarray:
-    """(n1, n1) C with c_l = sum_j C[l, j] f(u_j) the coefficients of the interpolant sum_l c_l T_l(u)."""
-    l, j = np.arange(n1)[:, None], np.arange(n1)[None, :]
-    c = (2.0 / n1) * np.cos(np.pi * l * (j + 0.5) / n1)
-    c[0] *= 0.5
-    return c
 
 
 def error_bound(p, q, a1, L, cells: int = CELLS, coefs: int = COEFS) -> np.ndarray:
@@ -124,18 +113,21 @@ def netting_entries(sub: dict, sign, ns_of_trade, ns_list, k) -> tuple:
 
 def build_tables(flat: dict, mask, L, sign, ns_of_trade, ns_list, ccy_index: int) -> dict | None:
     """The prepared table data of the entries ``flat[mask]`` (their weights times the trade's ``sign``), rows
-    (date, netting set): {"ent", "blocks"} (``netting_entries``, rows kt R + r), "xn" (Kt, N) nodes, "L" (Kt,),
+    (date, netting set): "ent" (``opt_table_nodes.flat_terms``, rows kt R + r), "xn" (Kt, N) nodes, "L" (Kt,),
     "k" (Kt,) date indices, "ci" the currency's index; None when no entry is tabulated."""
     if not np.any(mask):
         return None
     sub = {name: np.asarray(a)[mask] for name, a in flat.items()}
     kk = np.unique(sub["k"])
-    ent, blocks = netting_entries(sub, sign, ns_of_trade, ns_list, np.searchsorted(kk, sub["k"]))
+    kt = np.searchsorted(kk, sub["k"]).astype(np.int32)
+    i = np.asarray(sub["i"])
+    r = np.searchsorted(ns_list, np.asarray(ns_of_trade)[i]).astype(np.int32)
+    ent = flat_terms(dict(sub, wgt=sub["wgt"] * sign[i]), kt * np.int32(len(ns_list)) + r, kt)
     Lk = L[kk]
     h = Lk / CELLS
     centres = -Lk[:, None] + (2.0 * np.arange(CELLS) + 1.0)[None, :] * h[:, None]  # (Kt, CELLS)
     xn = (centres[:, :, None] + h[:, None, None] * chebyshev_points(COEFS)[None, None, :]).reshape(kk.size, -1)
-    return {"ent": ent, "blocks": blocks, "xn": xn, "L": Lk, "k": kk.astype(np.int32),
+    return {"ent": ent, "xn": xn, "L": Lk, "k": kk.astype(np.int32),
             "ci": np.int32(ccy_index)}
 
 
@@ -157,7 +149,7 @@ def check_range(tab, x_abs_max, what: str) -> None:
 def table_part(tab, rows: tuple, term) -> dict:
     """One batch's share of ``add_tables``: its table (``build_tables``), the netting set of each table row
     (R,) and the kernel ``term(x, bond, c)`` of its entries."""
-    return {"tab": tab, "rows": tuple(int(r) for r in rows), "term": term}
+    return {"tab": tab, "rows": tuple(int(r) for r in rows), "term": term, "cells": CELLS}
 
 
 def _width(parts) -> int:
@@ -168,47 +160,18 @@ def _width(parts) -> int:
     return min(range(1, int(R.max()) + 1), key=lambda w: (int(np.sum(-(-R // w))) * (w + STEP_COST), -w))
 
 
-def _coefficients(parts, W: int, dtype):
-    """(S, COEFS, W CELLS) Chebyshev coefficients, S steps of W rows (``_width``: part by part, its row groups
-    in turn, each over the part's dates; padding rows zero): the terms summed per row on the nodes by one
-    ``accumulate_shared`` loop per distinct (block size, kernel) (all the swaption batches: one), a part's
-    rows kt R + r moved to offset + kt R' + r (R' = R rounded up to a multiple of W)."""
-    Kt = [p["tab"]["k"].shape[0] for p in parts]
-    Rp = [-(-len(p["rows"]) // W) * W for p in parts]
-    off = np.cumsum([0] + [k * r for k, r in zip(Kt, Rp)])
-    koff = np.cumsum([0] + Kt)
-    groups: dict = {}
-    for p, o, ko, r2 in zip(parts, off, koff, Rp):
-        ent, blk = p["tab"]["ent"], p["tab"]["blocks"]
-        s, R = ent["row"].shape[0] // blk["k"].shape[0], len(p["rows"])
-        ent = dict(ent, row=ent["row"] + np.int32(o) + (ent["row"] // np.int32(R)) * np.int32(r2 - R))
-        groups.setdefault((s, p["term"]), []).append((ent, dict(blk, k=blk["k"] + np.int32(ko))))
-    xn = jnp.concatenate([jnp.asarray(p["tab"]["xn"], dtype) for p in parts])
-    vals = jnp.zeros((int(off[-1]), xn.shape[1]), dtype)
-    for (_, term), members in groups.items():
-        cat = lambda i: jax.tree_util.tree_map(lambda *a: jnp.concatenate(a), *[m[i] for m in members])  # noqa: E731
-        ent, blk = cast_floats(cat(0), dtype), cast_floats(cat(1), dtype)
-        vals = accumulate_shared(vals, xn, ent, blk, term)
-    cm = jnp.asarray(chebyshev_matrix(COEFS), dtype)
-    # one gather per coefficient of each row's cell in the Clenshaw loop, no (P, R, COEFS) temporary
-    coef = jnp.einsum("nmj,lj->nlm", vals.reshape(-1, CELLS, COEFS), cm)  # (rows, COEFS, CELLS)
-    out = [coef[o:o + k * r2].reshape(k, r2 // W, W, COEFS, CELLS).transpose(1, 0, 3, 2, 4).reshape(-1, COEFS, W * CELLS)
-           for o, k, r2 in zip(off, Kt, Rp)]
-    return jnp.concatenate(out)
-
-
-def table_coefficients(parts: list, dtype):
-    """The coefficients ``add_tables`` reads for ``parts`` (``_coefficients`` at ``_width(parts)``), None without
-    parts. They depend on the prepared data alone, not on the paths: ``chunks.pricing_function`` computes them once
-    per run in a program of their own (its node loop cost 0.2-0.35 CPU s of every bench-1k chunk) and passes them
-    to every chunk."""
-    return _coefficients(parts, _width(parts), dtype) if parts else None
+def table_coefficients(parts: list, dtype, kernel=None):
+    """The coefficients ``add_tables`` reads for ``parts`` (``opt_table_nodes.table_coefficients`` at
+    ``_width(parts)``; ``kernel`` its node program), None without parts. They depend on the prepared data alone, not
+    on the paths: ``chunks.pricing_function`` computes them once per run, outside the chunk programs (their node loop
+    cost 0.2-0.35 CPU s of every bench-1k chunk), and passes them to every chunk."""
+    return _node_table_coefficients(parts, _width(parts), COEFS, dtype, kernel) if parts else None
 
 
 def add_tables(acc, x_all, fx_all, parts: list, coef=None):
     """acc (K, n_ns, P) + the tabulated netting values of every part (``table_part``, any currencies) times fx:
-    the nodes' values and coefficients of all parts together (``_coefficients``, or ``coef`` from
-    ``table_coefficients(parts, acc.dtype)``), then one scan over steps of W
+    the nodes' values and coefficients of all parts together (``table_coefficients(parts, acc.dtype)``, or ``coef``
+    computed so beforehand), then one scan over steps of W
     rows (``_width``; a part's dates, for each of its row groups; padding rows dropped), per step and path
     Clenshaw's recurrence on its cell's coefficients, times fx (NaN where |x| > L_k), added into the running
     total (no (Kt, R, P) array): the loops serve every swaption batch of a run. x_all, fx_all (n_ccy, K, P):
@@ -226,7 +189,7 @@ def add_tables(acc, x_all, fx_all, parts: list, coef=None):
         rep = lambda a: jnp.tile(jnp.broadcast_to(jnp.asarray(a), (Kt,)), r.shape[0])  # noqa: E731
         per_step.append((rep(p["tab"]["k"]), rep(jnp.asarray(p["tab"]["L"], acc.dtype)),
                          rep(jnp.asarray(p["tab"]["ci"], jnp.int32))))
-    xs = {"c": _coefficients(parts, W, acc.dtype) if coef is None else coef, "k": jnp.concatenate([a[0] for a in per_step]),
+    xs = {"c": table_coefficients(parts, acc.dtype) if coef is None else coef, "k": jnp.concatenate([a[0] for a in per_step]),
           "L": jnp.concatenate([a[1] for a in per_step]), "ci": jnp.concatenate([a[2] for a in per_step]),
           "rows": jnp.asarray(np.concatenate(rows))}
     base = jnp.asarray(np.arange(W, dtype=np.int32) * CELLS)[:, None]
