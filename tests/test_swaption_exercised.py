@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from exposure.pricing.view import PricingContext
+from exposure.pricing.view import PathView, PricingContext
 from tests.test_option_pricing import MARKET, MODEL, _view, batch
 from tests.test_swaption_settlement import _swap, _swaption
 
@@ -54,4 +54,32 @@ def test_no_flow_after_an_expiry_on_the_grid():
     view = _view(times, xs)
     got, want = np.asarray(b.add_netting_values(pre, view, 1)), np.asarray(b.netting_values(pre, view, 1))
     assert np.abs(want).max() > 1e-2
+    np.testing.assert_allclose(got, want, rtol=0.0, atol=1e-13)  # the tables: 1e-13 of the gross weight (~1)
+
+
+def test_terms_go_into_the_runs_total_in_their_netting_sets_rows_times_fx():
+    """A EUR batch whose netting sets are rows 3 and 1 of a run's five, FX varying per date and path, added onto a
+    running total: its rows as the trade-level route's (``values`` summed per netting set) times FX plus the
+    total, the other rows untouched (``swaption_exercised.add_netting_values``: each term times its date's FX,
+    scatter-added straight into the total)."""
+    specs = [_swaption(True, currency="EUR", settlement_days=2, notional=1.0, long=True),
+             _swaption(False, currency="EUR", settlement_days=2, notional=1.0, long=False, fixed_rate=0.031)]
+    b = batch(*specs)
+    b.netting_set = np.array([3, 1])
+    tm = MARKET.time
+    T0, s0 = tm(specs[0].expiry), tm(specs[0].start)
+    times = np.array([0.5, T0, (T0 + s0) / 2, s0, s0 + 0.1])
+    xs = np.array([[0.0, 0.0, 0.0, 0.0], [0.02, -0.02, 0.004, -0.004], [0.01, 0.01, -0.01, 0.03],
+                   [0.012, 0.008, -0.012, 0.025], [0.0, 0.02, -0.02, 0.01]])
+    base = _view(times, np.zeros_like(xs), fx_eur=1.1 + 0.05 * np.arange(xs.size).reshape(xs.shape) / xs.size)
+    x = np.asarray(base.x).copy()
+    x[base.ccy_index("EUR")] = xs
+    view = PathView(base.times, x, base.fx, base.eq, base.numeraire, base.currencies, base.equity_names)
+    pre = b.prepare(PricingContext(MARKET, MODEL, times, None, (), option_tables=True))
+    acc = np.random.default_rng(0).normal(size=(times.size, 5, xs.shape[1]))
+    got = np.asarray(b.add_netting_values(pre, view, 5, acc))
+    want = acc + np.asarray(b.netting_values(pre, view, 5))
+    after = np.asarray(b.values(pre, view))[2:]
+    assert np.abs(after).max(axis=(0, 2)).min() > 1e-3 and np.any(after == 0.0)  # exercised on some paths only
+    np.testing.assert_array_equal(got[:, [0, 2, 4]], acc[:, [0, 2, 4]])
     np.testing.assert_allclose(got, want, rtol=0.0, atol=1e-13)  # the tables: 1e-13 of the gross weight (~1)

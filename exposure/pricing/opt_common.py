@@ -92,15 +92,17 @@ def entries(mask, n_trades: int, chunk: int = CHUNK, **coefs) -> dict:
     return out
 
 
-def accumulate(acc, x_all, ent, fn, chunk: int = CHUNK):
-    """acc[row_e] += fn(x_all[k_e], entry chunk) for every entry e: a scan over chunks of ``chunk``.
+def accumulate(acc, x_all, ent, fn, chunk: int = CHUNK, scale=None):
+    """acc[row_e] += fn(x_all[k_e], entry chunk) [* scale[k_e]] for every entry e: a scan over chunks of ``chunk``.
 
-    acc: (K n, P); x_all: (K, P) the currency's state; fn(x (C, P), c) -> (C, P)."""
+    acc: (K' n, P) (any number of rows); x_all: (K, P) the currency's state; fn(x (C, P), c) -> (C, P); scale
+    (K, P) or None: each term times its date's row (FX rates; the terms go straight into a base-currency total)."""
     L = ent["row"].shape[0]
     chunks = jax.tree_util.tree_map(lambda a: a.reshape((L // chunk, chunk) + a.shape[1:]), ent)
 
     def body(acc, c):
-        return acc.at[c["row"]].add(fn(x_all[c["k"]], c)), None
+        v = fn(x_all[c["k"]], c)
+        return acc.at[c["row"]].add(v if scale is None else v * scale[c["k"]]), None
 
     acc, _ = jax.lax.scan(body, acc, chunks)
     return acc
@@ -169,10 +171,10 @@ def shared_bond_entries(flat: dict, lnA: str, B: str, time, group=None, chunk: i
     return ent, blocks
 
 
-def accumulate_shared(acc, x_all, ent, blocks, fn, chunk: int = CHUNK):
-    """acc[row_e] += fn(x_all[k_e], bond_e, entry chunk) for every entry e, bond_e = exp(p - q x_all[k]) of its
-    block (``shared_bond_entries``): a scan over chunks, one exp and one state row per block, broadcast to the
-    block's entries. Shapes as ``accumulate``."""
+def accumulate_shared(acc, x_all, ent, blocks, fn, chunk: int = CHUNK, scale=None):
+    """acc[row_e] += fn(x_all[k_e], bond_e, entry chunk) [* scale[k_e]] for every entry e, bond_e = exp(p - q
+    x_all[k]) of its block (``shared_bond_entries``): a scan over chunks, one exp and one state row per block,
+    broadcast to the block's entries. Shapes and ``scale`` as ``accumulate``."""
     L, nb = ent["row"].shape[0], blocks["k"].shape[0]
     s, n_chunks = L // nb, L // chunk
     chunks = jax.tree_util.tree_map(lambda a: a.reshape((n_chunks, chunk) + a.shape[1:]), ent)
@@ -183,7 +185,8 @@ def accumulate_shared(acc, x_all, ent, blocks, fn, chunk: int = CHUNK):
         xb = x_all[b["k"]]  # (chunk / s, P)
         bond = jnp.exp(b["p"][:, None] - b["q"][:, None] * xb)
         spread = lambda a: jnp.broadcast_to(a[:, None, :], (a.shape[0], s, a.shape[1])).reshape(chunk, -1)  # noqa: E731
-        return acc.at[c["row"]].add(fn(spread(xb), spread(bond), c)), None
+        v = fn(spread(xb), spread(bond), c)
+        return acc.at[c["row"]].add(v if scale is None else v * spread(scale[b["k"]])), None
 
     acc, _ = jax.lax.scan(body, acc, (chunks, blks))
     return acc

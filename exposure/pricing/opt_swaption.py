@@ -70,7 +70,7 @@ from exposure.pricing.opt_common import (
 from exposure.pricing.opt_tables import add_tables, build_tables, check_range, netting_entries, split_terms, table_part
 from exposure.pricing.swaption_kernels import (_cash_values, _jamshidian_shared, _physical_values,
                                                _probability_coefficients)
-from exposure.pricing.swaption_exercised import _merge, netting_rows, netting_values as exercised_netting_values
+from exposure.pricing.swaption_exercised import _merge, add_netting_values as add_exercised, netting_rows
 from exposure.pricing.view import TradeBatch
 
 
@@ -279,9 +279,8 @@ class SwaptionBatch(TradeBatch):
         if part is None:
             return acc + self.netting_values(pre, view, n_netting_sets)
         x, fx, ns = jnp.asarray(view.x[ci]), jnp.asarray(view.fx[ci]), np.unique(self.netting_set)
-        if self.physical:  # the direct terms and the exercised swap in (date, netting set) rows
-            v = exercised_netting_values(pre, x, fx, ns.size)
-            acc = acc.at[:, jnp.asarray(ns.astype(np.int32))].add(v)
+        if self.physical:  # the direct terms and the exercised swap straight into the total's rows
+            acc = add_exercised(acc, pre, x, fx, ns)
         else:  # the direct terms in (date, netting set) rows
             d = cast_floats({"o": pre["opt_direct"], "b": pre["opt_direct_bonds"]}, x.dtype)
             v = accumulate_shared(jnp.zeros((K * ns.size, P), x.dtype), x, d["o"], d["b"], _jamshidian_shared)
