@@ -45,8 +45,9 @@ from exposure.pricing.opt_common import (
 )
 from exposure.pricing.view import TradeBatch
 
-# Live options evaluated together on a date: temporaries (FX_CHUNK, paths) stay in cache, and a date costs
-# ceil(live / FX_CHUNK) chunks (bench-1k: 13% of the (date, trade) cells are before expiry).
+# Live options evaluated together: temporaries (FX_CHUNK, paths) stay in cache. ``_fx_values`` spends
+# ceil(live / FX_CHUNK) chunks on a date; ``_fx_add`` chunks the live cells of all dates together (bench-1k: 13% of
+# the (date, trade) cells are before expiry).
 FX_CHUNK = 8
 
 
@@ -199,23 +200,33 @@ def _fx_values(pre, x, fx, fi: int, di: int, static_loops: bool = False):
 
 @partial(jax.jit, static_argnames=("fi", "di", "ns", "n_ns"))
 def _fx_add(pre, x, fx, acc, fi: int, di: int, ns: tuple, n_ns: int):
-    """acc (K, n_ns, P) + the options' netting values: ``_fx_values``'s scan over dates and its chunks of FX_CHUNK
-    options holding a live one, each chunk's values (the same, bit for bit) added into their netting sets' rows
-    of the date's tile of acc; ``ns`` (n_pad,): the netting set of each column of ``pre`` (padding: weight 0).
-    No zero-filled (K, n_pad, P) output and no netting pass over it (the chunk program was memory-bound on
-    these, benchmarks/RESULTS.md); a netting set's trades are added in expiry order, not trade order."""
+    """acc (K, n_ns, P) + the options' netting values; ``ns`` (n_pad,): the netting set of each column of ``pre``.
+
+    The live cells (date k, column j < n_alive[k]) are taken as one flat list, e = sum_{k' < k} n_alive[k'] + j,
+    and evaluated FX_CHUNK at a time (a chunk may span dates: no padding columns), each chunk's values (the same as
+    ``_fx_values``', bit for bit) scatter-added straight into acc's rows k n_ns + ns[j]. A netting set's trades are
+    added date by date in expiry order (the columns' order), not trade order. No zero-filled (K, n_pad, P) output
+    and no per-date copy of acc's (n_ns, P) tile (the date scan that copied it in and out cost 3x the Black
+    values themselves, benchmarks/RESULTS.md)."""
     pre = cast_floats(pre, x.dtype)
-    per_date = {k: pre[k] for k in ("lnAf", "Bf", "lnAd", "Bd", "sd", "wgt", "n_alive")}
-    per_date.update(k=jnp.arange(x.shape[1]), xf=x[fi], xd=x[di], yf=jnp.log(fx[fi]), yd=jnp.log(fx[di]))
-    CH = FX_CHUNK
-    rows = jnp.asarray(np.asarray(ns, dtype=np.int32))
+    K, P, CH = x.shape[1], x.shape[2], FX_CHUNK
+    xf, xd, yf, yd = x[fi], x[di], jnp.log(fx[fi]), jnp.log(fx[di])
+    n_alive = pre["n_alive"]
+    ends = jnp.cumsum(n_alive)  # (K,): live cells up to and including date k
+    total = ends[-1]
+    ns_col = jnp.asarray(np.asarray(ns, dtype=np.int32))
 
-    def one_date(acc, c):
-        def chunk(j, tile):
-            return tile.at[jax.lax.dynamic_slice_in_dim(rows, j * CH, CH)].add(_chunk_values(c, pre["w"], j))
+    def chunk(c, flat):
+        e = c * CH + jnp.arange(CH, dtype=ends.dtype)
+        live = e < total
+        k = jnp.minimum(jnp.searchsorted(ends, e, side="right"), K - 1)
+        j = jnp.where(live, e - (ends[k] - n_alive[k]), 0)
+        col = lambda name: pre[name][k, j][:, None]  # noqa: E731
+        ln_f = yf[k] + col("lnAf") - col("Bf") * xf[k]
+        ln_k = yd[k] + col("lnAd") - col("Bd") * xd[k]
+        v = col("wgt") * black_log(ln_f, ln_k, col("sd"), pre["w"][j][:, None])
+        row = jnp.where(live, k * n_ns + ns_col[j], K * n_ns)  # past the end: dropped
+        return flat.at[row].add(v, mode="drop")
 
-        n_chunks = (c["n_alive"] + CH - 1) // CH
-        tile = jax.lax.fori_loop(0, n_chunks, chunk, jax.lax.dynamic_index_in_dim(acc, c["k"], 0, keepdims=False))
-        return jax.lax.dynamic_update_index_in_dim(acc, tile, c["k"], axis=0), None
-
-    return jax.lax.scan(one_date, acc, per_date)[0]
+    flat = jax.lax.fori_loop(0, (total + CH - 1) // CH, chunk, acc.reshape(K * n_ns, P))
+    return flat.reshape(K, n_ns, P)
