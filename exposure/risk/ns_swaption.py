@@ -22,9 +22,8 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.ad_checkpoint import checkpoint_name
 
-from exposure.pricing.normal_cdf import _parts
+from exposure.pricing.normal_cdf import _parts, erfc
 from exposure.pricing.opt_common import CHUNK, accumulate, cast_floats
 from exposure.pricing.opt_swaption import SwaptionBatch
 from exposure.pricing.swaption_kernels import _flow_terms, _running_terms
@@ -35,7 +34,6 @@ _TWO_OVER_SQRT_PI = 1.1283791670955126
 # some microseconds per thunk, forward and backward; at CHUNK bench-1k's blocks ran 1,990 + 1,157 + 515 of them
 # (8 CHUNK: about 8% less CPU per block). Temporaries stay small, (GROUP_CHUNK, P).
 GROUP_CHUNK = 8 * CHUNK
-_KEEP_ERFC = jax.checkpoint_policies.save_only_these_names("ns_swaption_erfc")
 
 
 class SwaptionKernel:
@@ -242,17 +240,15 @@ def _shared_group(acc, xs, xcat, parts, jamshidian: bool, ix):
     blks = dict(_float_chunks({"p": jnp.concatenate(p_b), "q": jnp.concatenate(q_b)}, n_chunks, C // s),
                 x=ix["bx"])
 
-    @functools.partial(jax.checkpoint, policy=_KEEP_ERFC)  # residuals: the chunk's entries (no path axis) and
-    def terms(cb):  # (jamshidian) its erfc(z), e^{-z^2}; the bonds and the copies' gathers recomputed backward
+    @jax.checkpoint  # residuals: the chunk's entries (no path axis), its (GROUP_CHUNK, P) terms recomputed backward
+    def terms(cb):
         c, b = cb
         xb = xs[b["x"]]
         bond = jnp.exp(b["p"][:, None] - b["q"][:, None] * xb)
         spread = lambda a: jnp.broadcast_to(a[:, None, :], (a.shape[0], s, a.shape[1])).reshape(C, -1)  # noqa: E731
         w = c["coef"][0]
         a0, a1 = c["coef"][1:] if jamshidian else (jnp.zeros_like(w), jnp.zeros_like(w))
-        x_e = xcat[c["ex"]]
-        e = _erfc_parts(a0, a1, x_e) if jamshidian else None
-        return _bond_terms(jamshidian, w, a0, a1, c["pc"], c["qc"], x_e, spread(bond), spread(xb), c["q"], e)
+        return _bond_terms(jamshidian, w, a0, a1, c["pc"], c["qc"], xcat[c["ex"]], spread(bond), spread(xb), c["q"])
 
     def body(acc, cb):
         return acc.at[cb[0]["row"]].add(terms(cb)), None
@@ -260,35 +256,26 @@ def _shared_group(acc, xs, xcat, parts, jamshidian: bool, ix):
     return _unpadded(jax.lax.scan(body, _with_pad_row(acc), (chunks, blks))[0])
 
 
-def _erfc_parts(a0, a1, x_e):
-    """(erfc(z), e^{-z^2}) (C, P), z = a0 + a1 x_e (``normal_cdf._parts``; values only, ``_bond_terms`` gives the
-    derivative), named for ``_KEEP_ERFC``: evaluated once, in the forward pass, and kept for the backward pass as
-    two (C, P) residuals per chunk instead of a second evaluation there."""
-    e = _parts(sg(a0)[:, None] + sg(a1)[:, None] * sg(x_e))
-    return tuple(checkpoint_name(a, "ns_swaption_erfc") for a in e)
-
-
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
-def _bond_terms(jamshidian, w, a0, a1, p_u, q_u, x_e, bond, xb, q, e):
+def _bond_terms(jamshidian, w, a0, a1, p_u, q_u, x_e, bond, xb, q):
     """(C, P): w B erfc(a0 + a1 x_e) (jamshidian) or w B, with B = bond (1 + d), d = (p_u - p) - (q_u - q) xb
     - q (x_e - x) the copies' first-order term (0 in value: the copies equal the shared p, q, x). Entries: w, a0,
     a1, p_u, q_u, q (C,); x_e (the entry's copy of x), bond, xb (the shared state at its block's date) (C, P).
-    bond, xb and q are the shared values and carry no derivative (theirs enters through the copies p_u, q_u, x_e).
-    e: ``_erfc_parts`` of the same z (jamshidian; None otherwise), values only (its derivative is this rule's)."""
+    bond, xb and q are the shared values and carry no derivative (theirs enters through the copies p_u, q_u, x_e)."""
     v = w[:, None] * bond
-    return v * e[0] if jamshidian else v
+    return v * erfc(a0[:, None] + a1[:, None] * x_e) if jamshidian else v
 
 
-def _bond_terms_fwd(jamshidian, w, a0, a1, p_u, q_u, x_e, bond, xb, q, e):
-    return _bond_terms(jamshidian, w, a0, a1, p_u, q_u, x_e, bond, xb, q, e), (w, a0, a1, x_e, bond, xb, q, e)
+def _bond_terms_fwd(jamshidian, w, a0, a1, p_u, q_u, x_e, bond, xb, q):
+    return _bond_terms(jamshidian, w, a0, a1, p_u, q_u, x_e, bond, xb, q), (w, a0, a1, x_e, bond, xb, q)
 
 
 def _bond_terms_bwd(jamshidian, res, g):
     """The module docstring's derivatives (jamshidian=False: E = 1, E' = 0)."""
-    w, a0, a1, x_e, bond, xb, q, parts = res
+    w, a0, a1, x_e, bond, xb, q = res
     gb = g * bond
     if jamshidian:
-        e, ez = parts  # erfc(z) and exp(-z^2), the forward pass's (``_erfc_parts``)
+        e, ez = _parts(a0[:, None] + a1[:, None] * x_e)  # erfc(z) and exp(-z^2) from one exponential
         t_e = gb * e
         t_d = gb * (-_TWO_OVER_SQRT_PI * ez)
         g_a0, g_a1 = w * jnp.sum(t_d, axis=1), w * jnp.sum(t_d * x_e, axis=1)
@@ -299,7 +286,7 @@ def _bond_terms_bwd(jamshidian, res, g):
         g_x = -(w * q)[:, None] * t_e
     s_e = jnp.sum(t_e, axis=1)
     return (s_e, g_a0, g_a1, w * s_e, -w * jnp.sum(t_e * xb, axis=1), g_x, jnp.zeros_like(bond), jnp.zeros_like(xb),
-            jnp.zeros_like(q), jax.tree_util.tree_map(jnp.zeros_like, parts))
+            jnp.zeros_like(q))
 
 
 _bond_terms.defvjp(_bond_terms_fwd, _bond_terms_bwd)
