@@ -135,27 +135,6 @@ def test_curve_remainder_equals_per_factor_form(base, curves):
     assert len(moving) > 20
 
 
-def test_basis_columns_ahead_are_taken_same_bits(base, curves):
-    """``twin_basis.ahead_for_run`` (the stage, before the reverse pass) starts the option twins' basis columns on a
-    thread; the run's TwinReverse takes them (none left over) and gets the same bits as computing them in place."""
-    from exposure.risk import twin_basis
-    from exposure.risk.twin_reverse import TwinReverse
-
-    cfg, s, S, static, market, factors, _ = base
-    fs, rev = curves
-    TwinReverse.options_mode = "basis"
-    try:
-        ref = TwinReverse(rev).g_flat  # in place: nothing started ahead
-        twin_basis.ahead_for_run(cfg, s, S, static, market, factors, rev.n_out)
-        assert len(twin_basis._AHEAD) == 1
-        got = TwinReverse(rev).g_flat
-        assert not twin_basis._AHEAD  # taken by the TwinReverse of the same twin objects
-    finally:
-        TwinReverse.options_mode = "auto"
-        twin_basis._AHEAD.clear()
-    assert list(got) == list(ref) and all(np.array_equal(got[i], ref[i]) for i in ref)
-
-
 def test_amount_jacobian_equals_central_difference(base, curves):
     from exposure.risk.setup_amounts import amount_jacobian
     from exposure.risk.setup_curves import pillar_direction

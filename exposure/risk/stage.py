@@ -71,22 +71,15 @@ def ad_sensitivities(cfg, s, settings: RiskSettings, n_paths: int, seed: int, an
     t0 = time.perf_counter()
     S, static = path_state(cfg, s, settings.measures)
     measures = tuple(S["w"])
-    tm = time.perf_counter()
-    market = market_tangents(cfg, s, measures, static.val_times)
-    reverse = settings.reverse_setup and not settings.profiles
-    if reverse:  # the option twins' basis columns read no G: on a background thread, beside the reverse pass
-        from exposure.risk.twin_basis import ahead_for_run
-
-        ahead_for_run(cfg, s, S, static, market, factors, len(measures) * static.n_ns)
-    tm = time.perf_counter() - tm  # set-up time, not the reverse pass's
     G, values = reverse_pass(S, static, n_paths, seed, antithetic, measures, settings.block_paths,
                              settings.mta_smoothing)
     t1 = time.perf_counter()
     n_meas, n_ns = len(measures), static.n_ns
     sens = np.zeros((n_ns, n_meas, len(factors)))
     tangents = []
+    market = market_tangents(cfg, s, measures, static.val_times)
     rev = None  # curve pillars and FX spots in reverse (``setup_reverse``); profiles need each factor's tangent
-    if reverse and any(reverse_covered(cfg, s, market, f) for f in factors):
+    if settings.reverse_setup and not settings.profiles and any(reverse_covered(cfg, s, market, f) for f in factors):
         rev = ReverseSetup(cfg, s, S, static, G, market, settings.setup_step)
     vols = None  # FX/equity vols and model parameters against the same one-time twin cotangents (``twin_reverse``)
     if rev is not None:
@@ -108,17 +101,13 @@ def ad_sensitivities(cfg, s, settings: RiskSettings, n_paths: int, seed: int, an
         sens[:, :, i] = contract_tangent(G, dS, n_meas * n_ns).reshape(n_meas, n_ns).T
         if settings.profiles:
             tangents.append(dS)
-    if reverse:
-        from exposure.risk.twin_basis import drop_ahead
-
-        drop_ahead()
     t2 = time.perf_counter()
     prof = None
     if settings.profiles and factors:
         prof = forward_profiles(S, static, tangents, n_paths, seed, antithetic, settings.block_paths,
                                 settings.mta_smoothing)
     t3 = time.perf_counter()
-    timings = {"paths_reverse_s": t1 - t0 - tm, "setup_tangents_s": t2 - t1 + tm, "profiles_s": t3 - t2}
+    timings = {"paths_reverse_s": t1 - t0, "setup_tangents_s": t2 - t1, "profiles_s": t3 - t2}
     return factors, measures, sens, values, prof, timings
 
 

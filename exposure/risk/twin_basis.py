@@ -36,7 +36,6 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from exposure.risk.kept import digest, kept
-from exposure.risk.setup_pres import LinearPresTwin
 from exposure.risk.twins import named_leaves
 
 # Basis directions per pass of a loop. Memory: CHUNK tangent copies of a twin's data; on bench-1k at 256 x 100, with
@@ -181,10 +180,12 @@ def _columns(lin_fn, sizes_: list, names: tuple) -> dict:
     return {k: c.reshape((nb * CHUNK,) + c.shape[2:])[:n] for k, c in cols.items()}
 
 
-def basis_columns(twins: dict, x0: dict, key) -> dict:
-    """{twin: {loop: {output name: (n, *shape)}}}: the columns J_i e_k of the option twins ``twins`` at their
-    inputs x0 (module docstring), one program (``kept`` under ``key``: the twins by content). Reads the twins alone,
-    not G: it can run ahead of the reverse pass (``start_ahead``)."""
+def basis_cotangents(rev, twins: dict) -> dict:
+    """{twin: g_i (n_out, n_i)} (module docstring) of the option twins ``twins`` of ``ReverseSetup`` rev."""
+    if not twins:
+        return {}
+    x0 = {i: tw.x0() for i, tw in twins.items()}
+    n = sizes(x0)
 
     def columns(xs):
         out = {}
@@ -205,92 +206,7 @@ def basis_columns(twins: dict, x0: dict, key) -> dict:
                     [flats[p].size for p in ps], outs)
         return out
 
-    return kept(jax.jit(columns), "ad_option_twins_basis", key, (x0,))
-
-
-# The columns started ahead (``start_ahead``): {the twins' (index, id) pairs: (thread, result box, twins)}.
-_AHEAD: dict = {}
-
-
-def _ahead_key(twins: dict) -> tuple:
-    return tuple(sorted((i, id(tw)) for i, tw in twins.items()))
-
-
-def start_ahead(twins: dict) -> None:
-    """Start ``basis_columns`` of ``twins`` on a background thread (``basis_cotangents`` of the same twin objects
-    takes the result). The program is the AD run's largest (bench-1k 256 x 100, cache off: about a third of its
-    compile seconds); XLA compiles with the GIL released, so its trace, compilation and evaluation overlap the
-    reverse pass's. The same program on the same inputs: the same bits. The key and x0 are taken here, on the
-    caller's thread (the thread only traces the twins: reads them)."""
-    import threading
-
-    k = _ahead_key(twins)
-    if not twins or k in _AHEAD:
-        return
-    x0, key = {i: tw.x0() for i, tw in twins.items()}, digest(twins)
-    box: dict = {}
-
-    def work():
-        try:
-            box["cols"] = basis_columns(twins, x0, key)
-        except BaseException as e:  # noqa: BLE001 - raised again on the caller's thread (``_take_ahead``)
-            box["error"] = e
-
-    t = threading.Thread(target=work, name="xposure-option-basis", daemon=True)
-    _AHEAD.clear()  # one run's at a time: an earlier run's unclaimed columns are dropped
-    _AHEAD[k] = (t, box, twins)  # the twins kept alive: their ids stay theirs
-    t.start()
-
-
-def ahead_for_run(cfg, s, S, static, market, factors, n_out: int) -> None:
-    """``start_ahead`` of the run's option twins where ``stage.ad_sensitivities`` will build a ``ReverseSetup``
-    whose ``TwinReverse`` takes the "basis" form (the same choice, from the same counts); else nothing."""
-    from exposure.risk.setup_pres_tangents import PresTangents
-    from exposure.risk.setup_reverse import reverse_covered
-    from exposure.risk.setup_tangent import context
-    from exposure.risk.twin_reverse import TwinReverse
-    from exposure.risk.twins import sigma_only
-
-    covered = [reverse_covered(cfg, s, market, f) for f in factors]
-    if not any(covered) or TwinReverse.options_mode not in ("auto", "basis"):
-        return
-    ctx = context(cfg, s, S, static)  # the ReverseSetup's own (one per Static): the same twin objects
-    if ctx.pres is None:
-        ctx.pres = PresTangents(s, static, S)
-    options = {i: tw for i, tw in ctx.pres._linear().items() if not isinstance(tw, LinearPresTwin)}
-    n_f = sum(1 for c, f in zip(covered, factors) if c or sigma_only(f))
-    mode = TwinReverse.options_mode
-    if mode == "auto" and options:
-        mode = choose(max(sizes({i: tw.x0() for i, tw in options.items()}).values()), n_out, n_f)
-    if mode == "basis":
-        start_ahead(options)
-
-
-def _take_ahead(twins: dict):
-    entry = _AHEAD.pop(_ahead_key(twins), None)
-    if entry is None:
-        return None
-    t, box, _ = entry
-    t.join()
-    if "error" in box:
-        raise box["error"]
-    return box["cols"]
-
-
-def drop_ahead() -> None:
-    """Forget columns started ahead and not taken (a run whose factors never needed the option part)."""
-    _AHEAD.clear()
-
-
-def basis_cotangents(rev, twins: dict) -> dict:
-    """{twin: g_i (n_out, n_i)} (module docstring) of the option twins ``twins`` of ``ReverseSetup`` rev."""
-    if not twins:
-        return {}
-    x0 = {i: tw.x0() for i, tw in twins.items()}
-    n = sizes(x0)
-    cols = _take_ahead(twins)
-    if cols is None:
-        cols = basis_columns(twins, x0, digest(twins))
+    cols = kept(jax.jit(columns), "ad_option_twins_basis", digest(twins), (x0,))  # ``kept``: the twins by content
     g = {i: np.zeros((rev.n_out, n[i])) for i in twins}
     for i, loops in cols.items():
         at = np.cumsum([0] + [int(np.size(a)) for a in jax.tree_util.tree_leaves(x0[i])])
