@@ -29,7 +29,9 @@ path of a chunk lies beyond that bound (probability ~1e-15 per path and date) ta
 
 Current coupons (fixing date T1 <= t_k < payment T2) are evaluated exactly, one exp per coupon and path
 (at most one per floating leg and date), packed per date and taken ``COUPON_CHUNK`` at a time so that
-the work follows the number of live coupons; their cost grows with the number of floating legs. Their
+the work follows the number of live coupons; their cost grows with the number of floating legs. For netting
+values (``linear_eval._coupon_slots``) the weights of the coupons of one netting set that share an exponent are
+summed once per chunk, so each date costs a few products per netting set and distinct exponent. Their
 fixing is the forward implied by the state at the fixing date if it is a valuation date of the view,
 else at the last view date s before it (the t0 state if there is none):
 
@@ -58,8 +60,8 @@ from exposure.errors import ExposureError
 from exposure.pricing.cashflows import CashFlows, generate, market_key
 from exposure.pricing.linear_eval import (COUPON_CHUNK, _evaluate, differentiable_loops,  # noqa: F401 (re-exported)
                                           state_abs_max, static_loops_enabled)
-from exposure.pricing.linear_moments import (_current_coupons, _flow_moments, per_netting_set, _state_bound,
-                                             view_days)
+from exposure.pricing.linear_moments import (_current_coupons, _flow_moments, exponent_widths, per_netting_set,
+                                             _state_bound, view_days)
 from exposure.pricing.linear_specs import FloatLeg
 from exposure.pricing.view import PathView, PricingContext, TradeBatch, netting_sum
 
@@ -96,7 +98,9 @@ class LinearPre:
         state x = 0); sorted by (currency, local netting set, trade). cc_tr / cc_ns (K, C): the segment
         b * n_trades + trade / b * n_ns_b + netting set the value adds to
     eq_tr (K, n_eq_b, n_trades), eq_ns (K, n_eq_b, n_ns_b): q exp(-div (T - t_k)) of alive equity terms
-    static: ccy_idx / eq_idx / eq_ccy_idx view indices of the batch's currencies, equities, their currency
+    static: ccy_idx / eq_idx / eq_ccy_idx view indices of the batch's currencies, equities, their currency;
+        cu_width per batch currency the most distinct coupon exponents of one date (() : the netting values sum
+        the coupons one by one)
     """
 
     mom_tr: jnp.ndarray
@@ -124,6 +128,7 @@ class LinearPre:
     eq_idx: tuple = static_field(default=())
     eq_ccy_idx: tuple = static_field(default=())
     ns_global: tuple = static_field(default=())
+    cu_width: tuple = static_field(default=())
 
 
 _CASHFLOWS: dict = {}  # (specs, cashflows.market_key) -> CashFlows, oldest first
@@ -214,7 +219,7 @@ class LinearBatch(TradeBatch):
             cc_tr=cc["tr"], cc_ns=cc["ns"], cc_u=cc["u"], cu_b=cc["ub"], cu_j=cc["uj"], cu_b1=cc["ub1"],
             cu_b2=cc["ub2"],
             eq_tr=eq_tr, eq_ns=per_netting_set(eq_tr, member), ccy_idx=ccy_view, eq_idx=eq_idx, eq_ccy_idx=eq_ccy,
-            ns_global=tuple(int(u) for u in ns_global),
+            ns_global=tuple(int(u) for u in ns_global), cu_width=exponent_widths(cc, nb),
         )
 
     def values(self, pre: LinearPre, view: PathView):
@@ -246,7 +251,7 @@ class LinearBatch(TradeBatch):
         return _evaluate(pre.mom_ns, pre.bmid, pre.inv_scale, pre.order_k, pre.xi_lim, pre.cc_w, pre.cc_b1, pre.cc_b2,
                          pre.cc_j, pre.cc_b, pre.cc_n, (pre.cc_u, pre.cu_b, pre.cu_j, pre.cu_b1, pre.cu_b2), pre.cc_ns,
                          pre.eq_ns, view.x, view.fx, view.eq, pre.ccy_idx, pre.eq_idx, pre.eq_ccy_idx, True, traced,
-                         False, acc=acc, rows=pre.ns_global)
+                         False, acc=acc, rows=pre.ns_global, cu_width=pre.cu_width)
 
     def check_range(self, pre: LinearPre, x_abs_max) -> None:
         """Raise SeriesRangeError if |xi| = |x| h / Y > 1 on some path and date, where the series is not
@@ -271,7 +276,7 @@ class LinearBatch(TradeBatch):
         return _evaluate(mom, pre.bmid, pre.inv_scale, pre.order_k, pre.xi_lim, pre.cc_w, pre.cc_b1, pre.cc_b2,
                          pre.cc_j, pre.cc_b, pre.cc_n, (pre.cc_u, pre.cu_b, pre.cu_j, pre.cu_b1, pre.cu_b2), seg,
                          eqc, view.x, view.fx, view.eq, pre.ccy_idx, pre.eq_idx,
-                         pre.eq_ccy_idx, not per_trade, traced, static_loops_enabled())
+                         pre.eq_ccy_idx, not per_trade, traced, static_loops_enabled(), cu_width=pre.cu_width)
 
 
 def _round_order(n: int) -> int:
