@@ -39,3 +39,15 @@ def test_restricted_columns_equal_jacfwd():
         want = {k: np.concatenate([np.moveaxis(np.asarray(jac[k][p]), -1, 0) for p in ps]) for k in names}
         for k in names:  # outputs outside the loop's own: exactly 0
             np.testing.assert_allclose(np.asarray(got[k]), want[k], rtol=1e-14, atol=1e-14, err_msg=(k, ps))
+
+
+def test_flat_rows_match_flat():
+    """``flat_rows`` (a twin's g_x, leading axis n_out, cut to x0's keys) against ``flat`` (its direction): their
+    product is sum over x0's leaves of <g_leaf, d_leaf>; an extra input (an extended twin's R) is left out."""
+    rng = np.random.default_rng(3)
+    x0 = {"curves": (np.zeros(4), np.zeros(3)), "sigma": (np.zeros(2),), "fxvol": (np.zeros(5),)}
+    g = jax.tree_util.tree_map(lambda a: rng.standard_normal((6,) + a.shape), x0)
+    g["R"] = rng.standard_normal((6, 2, 2))
+    d = jax.tree_util.tree_map(lambda a: rng.standard_normal(a.shape), x0)
+    want = sum(a @ b for a, b in zip(jax.tree_util.tree_leaves({k: g[k] for k in x0}), jax.tree_util.tree_leaves(d)))
+    np.testing.assert_allclose(twin_basis.flat_rows(g, x0) @ twin_basis.flat(d), want, rtol=1e-13)

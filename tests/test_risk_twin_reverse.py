@@ -135,6 +135,29 @@ def test_curve_remainder_equals_per_factor_form(base, curves):
     assert len(moving) > 20
 
 
+def test_basis_form_shares_the_vol_factors_cotangents(curves, monkeypatch):
+    """"basis" form in a run with FX / equity vol or correlation factors (``rev.vol_option_factors``): the FX /
+    equity option twins' g_i come from the vol factors' backward pass (``setup_vols_options``) and the basis program
+    runs over the other twins only; g_i equal to the basis program over every twin to 1e-12 of each twin's largest."""
+    from exposure.risk import twin_basis
+    from exposure.risk.setup_vols_options import option_vol_cotangents
+    from exposure.risk.twin_reverse import TwinReverse
+
+    fs, rev = curves
+    seen = []
+    run = twin_basis.basis_cotangents
+    monkeypatch.setattr(twin_basis, "basis_cotangents", lambda r, tw: seen.append(set(tw)) or run(r, tw))
+    monkeypatch.setattr(TwinReverse, "options_mode", "basis")
+    ref = TwinReverse(rev)  # no vol factors in the run: every twin through the basis program
+    monkeypatch.setattr(rev, "vol_option_factors", 1, raising=False)
+    new = TwinReverse(rev)
+    shared = set(option_vol_cotangents(rev).twins)
+    assert seen[0] == set(ref.options) and shared and seen[1] == set(ref.options) - shared
+    for i, b in ref.g_flat.items():
+        assert new.g_flat[i].shape == b.shape
+        np.testing.assert_allclose(new.g_flat[i], b, rtol=0, atol=1e-12 * np.abs(b).max(), err_msg=str(i))
+
+
 def test_amount_jacobian_equals_central_difference(base, curves):
     from exposure.risk.setup_amounts import amount_jacobian
     from exposure.risk.setup_curves import pillar_direction

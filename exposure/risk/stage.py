@@ -84,11 +84,15 @@ def ad_sensitivities(cfg, s, settings: RiskSettings, n_paths: int, seed: int, an
     vols = None  # FX/equity vols and model parameters against the same one-time twin cotangents (``twin_reverse``)
     if rev is not None:
         from exposure.risk.twin_reverse import VolReverse
+        from exposure.risk.setup_vols import covered
+        from exposure.risk.setup_vols_reverse import VOL_OPTION_TYPES
         from exposure.risk.twins import sigma_only
 
         vols = VolReverse(rev, G)
         # the factors that take the option twins' part: picks its form (``twin_basis.choose``)
         rev.option_factors = sum(1 for f in factors if rev.covers(f) or sigma_only(f))
+        # the FX / equity vol and correlation factors: their option twins' cotangents serve the curves' too
+        rev.vol_option_factors = sum(1 for f in factors if f.factor_type in VOL_OPTION_TYPES and covered(cfg, f))
     for i, f in enumerate(factors):
         if rev is not None and rev.covers(f):
             sens[:, :, i] = rev.sensitivity(f).reshape(n_meas, n_ns).T

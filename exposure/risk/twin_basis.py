@@ -24,7 +24,9 @@ forward direction through the option twins (a primal evaluation costs about one)
     "vjp"    g_i by one backward pass per output row (``twin_reverse.twin_cotangents``)   1 + ROW_COST n_out
 
 with n_f the factors that take the option part (curve pillars, FX spots, par quotes, Hull-White sigma moves).
-``choose`` takes the cheapest. On bench-1k (50 output rows, N = 36, n_f = 97 at 64 x 40): "basis".
+``choose`` takes the cheapest. On bench-1k (50 output rows, N = 36, n_f = 97 at 64 x 40): "basis". Where the run
+has FX / equity vol or correlation factors, their one backward pass (``setup_vols_options``) already gives the FX /
+equity option twins' g_i (``vol_shared``): the basis program then runs over the other twins only.
 """
 
 from __future__ import annotations
@@ -62,6 +64,27 @@ def flat(dx) -> np.ndarray:
     """A twin's direction (its x0's structure) as one vector, in the order of ``basis_cotangents``' columns."""
     leaves = [np.asarray(a, np.float64).reshape(-1) for a in jax.tree_util.tree_leaves(dx)]
     return np.concatenate(leaves) if leaves else np.zeros(0)
+
+
+def flat_rows(g, x0) -> np.ndarray:
+    """(n_out, n_i): a twin's g_x (x0's structure, leading axis n_out; a tree holding more inputs than x0, e.g. an
+    extended twin's R and w_mkt, is cut to x0's keys) as ``basis_cotangents``' g_i, columns in ``flat``'s order."""
+    leaves = jax.tree_util.tree_leaves({k: g[k] for k in x0})
+    n = np.shape(leaves[0])[0]
+    return np.concatenate([np.asarray(a, np.float64).reshape(n, -1) for a in leaves], axis=1)
+
+
+def vol_shared(rev, options: dict) -> dict:
+    """{twin: g_i} of the FX / equity option twins among ``options`` from ``setup_vols_options.
+    option_vol_cotangents`` (their g_x on x extended by R and w_mkt: g_i's columns and more) when the run has FX /
+    equity vol or correlation factors (``stage``: rev.vol_option_factors), which take it anyway: one derivative of
+    those twins, not two (they carried the basis program's cost: 36 inputs through the variance quadrature)."""
+    if not getattr(rev, "vol_option_factors", 0):
+        return {}
+    from exposure.risk.setup_vols_options import option_vol_cotangents
+
+    opt = option_vol_cotangents(rev)
+    return {i: flat_rows(opt.g[i], options[i].x0()) for i in opt.twins if i in options}
 
 
 def _weight(jaxpr) -> int:

@@ -166,6 +166,7 @@ class TwinReverse:
     # factors (``ReverseSetup.option_factors``), inputs and output rows. Measured (benchmarks/RESULTS.md): on
     # bench-1k (64 x 40, 50 rows, 97 factors, N = 36) "basis"; "vjp" cost more than "jvp" there.
     options_mode = "auto"
+    share_vol_cotangents = True  # "basis": ``twin_basis.vol_shared`` (False: every twin through the basis program)
 
     def __init__(self, rev):
         from exposure.risk.setup_amounts import amount_jacobian
@@ -182,8 +183,10 @@ class TwinReverse:
             from exposure.risk.setup_vols_reverse import option_cotangents
 
             self.g_opt = option_cotangents(rev).g
-        elif self.mode == "basis":
-            self.g_flat = twin_basis.basis_cotangents(rev, self.options)
+        elif self.mode == "basis":  # the FX / equity twins' g_i from the vol factors' pass where it runs
+            self.g_flat = twin_basis.vol_shared(rev, self.options) if self.share_vol_cotangents else {}
+            self.g_flat.update(twin_basis.basis_cotangents(
+                rev, {i: tw for i, tw in self.options.items() if i not in self.g_flat}))
         else:
             self._jvp_setup()
         self.vctx = vol_context(rev.cfg, rev.s, rev.static, rev.ctx.tangent.theta)
