@@ -28,7 +28,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 MAX_PROGRAMS = 13  # programs (XLA compilations) of the narrow child's run on risk_tiny.yaml
-KEPT = {"ad_reverse_step", "ad_model_jvp", "ad_model_cotangent", "ad_calibration_jacobian"}  # on risk_tiny.yaml
+KEPT = {"ad_reverse_step", "ad_model_jvps", "ad_model_cotangent", "ad_calibration_jacobian"}  # on risk_tiny.yaml
 
 CHILD = r"""
 import json, sys

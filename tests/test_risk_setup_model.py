@@ -128,6 +128,35 @@ def test_zero_dtheta_gives_a_zero_tangent_without_a_program_call(base, monkeypat
     assert any(np.any(x) for x in jax.tree_util.tree_leaves(full))
 
 
+def test_batched_model_tangents_equal_one_jvp_per_direction(base):
+    """``ModelTangent.prefetch`` (one linearisation at the base, the linear map vmapped over BATCH directions, the
+    last chunk padded with zero directions; factor_tangent over the stack) equals one jax.jvp per direction with
+    L's tangent per direction, and ``__call__`` hands each direction its own tangent (BATCH = 2 here: 3 distinct
+    directions, a repeat and a zero take two chunks, the second padded)."""
+    from exposure.risk.setup_model import model_arrays, planned
+
+    cfg, s, S, static = base
+    mt = ModelTangent(s.built.model, s.grid, static, S)
+    mt.BATCH = 2
+    rng = np.random.default_rng(11)
+    dths = [jax.tree_util.tree_map(lambda x: rng.standard_normal(np.shape(x)) * np.abs(np.asarray(x)), mt.theta)
+            for _ in range(3)]
+    mt.prefetch(dths + [dths[1], mt.zero()])
+    assert len(mt._cache) == 3
+    lay = planned(mt.layout, mt.theta)
+    jvp = jax.jit(lambda th, d: jax.jvp(lambda x: model_arrays(x, lay), (th,), (d,)))
+    for dth in dths:
+        base_arrays, d = jax.tree_util.tree_map(np.asarray, jvp(mt.theta, dth))
+        got = mt(dth)
+        ref = {"Phi": d["Phi"], "mu": d["mu"], "y0": d["y0"], "log_num": d["log_num"],
+               "L": factor_tangent(*mt._eig[0], d["Sigma"])}
+        ref["bridge"] = dict({k: d["bridge"][k] for k in ("A", "B", "m")},
+                             L=factor_tangent(*mt._eig[1], d["bridge"]["V"]))
+        assert jax.tree_util.tree_structure(got) == jax.tree_util.tree_structure(ref)
+        for g, r in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(ref)):
+            _close(g, r, 1e-12)
+
+
 def test_jnp_transitions_with_credit_states_and_breakpoints_equal_numpy():
     """A model with a stochastic credit intensity (model=flat_wwr) and steps that cross vol breakpoints and
     need sub-steps (a tau > 0.5)."""

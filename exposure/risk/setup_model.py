@@ -6,9 +6,10 @@
     y0 = (ln X_c, ln S_e),   log_num_k = int_0^{t_k} phi_base
     L = V diag(sqrt w)  with Sigma = V diag(w) V' (eigh, the run's ``factor_matrix``),
 
-dS = J_theta S . dtheta by jax.jvp, so the heavy part of the set-up (dozens of matrix exponentials per step) is
-differentiated exactly, in one compiled program, instead of being rebuilt twice per factor. A factor that moves
-no model parameter (dtheta = 0: 38 of bench-1k's 93) takes dS = 0 without a call. The jvp computes only the
+dS = J_theta S . dtheta by jax.linearize at the base theta and the linear map vmapped over a stack of directions,
+so the heavy part of the set-up (dozens of matrix exponentials per step) is differentiated exactly, in one compiled
+program whose primal runs once per BATCH directions (not once per factor), instead of being rebuilt twice per
+factor. A factor that moves no model parameter (dtheta = 0: 38 of bench-1k's 93) takes dS = 0 without a call. The jvp computes only the
 Pade degree and squarings expm picks at the base theta (``planned``, ``models.planned_expm``). L's tangent follows
 the base run's eigenvectors (the run's L is the NumPy one, and the paths must stay the run's own):
 
@@ -23,6 +24,7 @@ with the base L's signs (``state.aligned``'s convention).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 
 import jax
 import jax.numpy as jnp
@@ -148,21 +150,42 @@ def factor_tangent(w, V, dSigma):
     return dV * s[..., None, :] + V * ds[..., None, :]
 
 
+def _direction_key(dtheta) -> bytes:
+    """A dtheta's cache key: its leaves' shapes and float64 bytes (the same direction, the same tangent)."""
+    h = hashlib.sha256()
+    for x in jax.tree_util.tree_leaves(dtheta):
+        a = np.ascontiguousarray(np.asarray(x, np.float64))
+        h.update(repr(a.shape).encode())
+        h.update(a.tobytes())
+    return h.digest()
+
+
 class ModelTangent:
-    """dS (Phi, mu, L, y0, log_num, bridge) = J S . dtheta at the run's base model: one compiled jvp (its
-    primal, the jnp set-up at the base, fixes the eigenvectors L's tangent follows)."""
+    """dS (Phi, mu, L, y0, log_num, bridge) = J S . dtheta at the run's base model: one compiled program that
+    linearises the jnp set-up at the base once and applies the linear map to BATCH directions at a time (vmapped;
+    its primal fixes the eigenvectors L's tangent follows). ``prefetch`` takes every direction a caller will ask
+    for in one call (chunks of BATCH, padded with zero directions: one program shape); ``__call__`` then reads
+    the cache, and runs a direction it does not hold on its own (one chunk)."""
+
+    BATCH = 16  # directions per program call (memory: BATCH x the model arrays' tangent and its intermediates)
 
     def __init__(self, model, grid, static, S):
         self.layout = model_layout(model, grid, static)  # expm's (any theta: ``theta_of``, the cotangent)
         self.theta = caj.model_theta(model, self.layout.phi_times)
-        # The jvp's primal is always the base theta: only the Pade degree and squarings expm picks there
+        # The primal is always the base theta: only the Pade degree and squarings expm picks there
         # (``planned``; the plan is made in NumPy on the host, no eager program), the same function near the base.
         lay = planned(self.layout, self.theta)
         self._L = (np.asarray(S["L"]), np.asarray(S["bridge"]["L"]) if "bridge" in S else None)
         self._eig = self._base = None
+        self._cache = {}
+
         # theta is an argument, not a constant of the program. Kept as an executable (``kept``) under the layout and
         # the model by content (the sub-steps follow its mean reversions): another model is a miss, compiled once.
-        self._jvp = jax.jit(lambda th, dth: jax.jvp(lambda x: model_arrays(x, lay), (th,), (dth,)))
+        def jvps(th, dths):  # dths: theta's leaves with a leading axis of BATCH directions
+            base, lin = jax.linearize(lambda x: model_arrays(x, lay), th)
+            return base, jax.vmap(lin)(dths)
+
+        self._jvps = jax.jit(jvps)
         self._key = digest(lay)
 
     def theta_of(self, model) -> dict:
@@ -172,27 +195,70 @@ class ModelTangent:
     def zero(self) -> dict:
         return jax.tree_util.tree_map(jnp.zeros_like, self.theta)
 
+    def _batch(self, dthetas: list) -> list:
+        """[tangent of ``model_arrays`` along each dtheta] (NumPy), BATCH directions per program call."""
+        out, B = [], self.BATCH
+        for lo in range(0, len(dthetas), B):
+            part = list(dthetas[lo:lo + B])
+            part += [jax.tree_util.tree_map(np.zeros_like, part[0])] * (B - len(part))
+            stack = jax.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x, np.float64) for x in xs]), *part)
+            base, d = jax.tree_util.tree_map(np.asarray, kept(self._jvps, "ad_model_jvps", self._key,
+                                                              (self.theta, stack)))
+            if self._base is None:
+                self._base = base
+                self._eig = (eig_base(base["Sigma"], self._L[0]),
+                             None if self._L[1] is None else eig_base(base["bridge"]["V"], self._L[1]))
+            out += [jax.tree_util.tree_map(lambda x, j=j: x[j], d) for j in range(min(B, len(dthetas) - lo))]
+        return out
+
     def arrays(self, dtheta):
         """(base arrays of ``model_arrays``, their tangent along dtheta), NumPy; a dtheta of zeros (a factor that
         moves no model parameter) has the tangent 0 exactly: no program call once the base is known."""
         if self._base is not None and not any(np.any(np.asarray(x)) for x in jax.tree_util.tree_leaves(dtheta)):
             return self._base, jax.tree_util.tree_map(np.zeros_like, self._base)
-        base, d = jax.tree_util.tree_map(np.asarray, kept(self._jvp, "ad_model_jvp", self._key, (self.theta, dtheta)))
-        self._base = base
-        if self._eig is None:
-            self._eig = (eig_base(base["Sigma"], self._L[0]),
-                         None if self._L[1] is None else eig_base(base["bridge"]["V"], self._L[1]))
-        return base, d
+        d = self._batch([dtheta])[0]
+        return self._base, d
 
-    def __call__(self, dtheta) -> dict:
-        """The model components of dS (NumPy) along dtheta (a theta-shaped pytree)."""
-        _, d = self.arrays(dtheta)
-        zero = not any(np.any(x) for x in jax.tree_util.tree_leaves(d))  # factor_tangent is linear: L's is 0 too
-        L = (lambda w, V, dS: np.zeros_like(dS)) if zero else factor_tangent  # noqa: E731
-        out = {"Phi": d["Phi"], "mu": d["mu"], "L": L(*self._eig[0], d["Sigma"]), "y0": d["y0"],
+    def _components(self, d) -> dict:
+        out = {"Phi": d["Phi"], "mu": d["mu"], "L": factor_tangent(*self._eig[0], d["Sigma"]), "y0": d["y0"],
                "log_num": d["log_num"]}
         if self.layout.lo is not None:
             b = d["bridge"]
-            out["bridge"] = {"A": b["A"], "B": b["B"], "m": b["m"], "L": L(*self._eig[1], b["V"])}
+            out["bridge"] = {"A": b["A"], "B": b["B"], "m": b["m"], "L": factor_tangent(*self._eig[1], b["V"])}
         return out
 
+    def prefetch(self, dthetas) -> None:
+        """Compute and keep the model components of dS along every dtheta given (``__call__`` then reads them):
+        one program call per BATCH directions, the primal once per call; L's tangent (``factor_tangent``, linear
+        in dSigma) once over the whole stack. Zero and already kept directions are skipped."""
+        todo = {}
+        for th in dthetas:
+            if any(np.any(np.asarray(x)) for x in jax.tree_util.tree_leaves(th)):
+                k = _direction_key(th)
+                if k not in self._cache:
+                    todo.setdefault(k, th)
+        if not todo:
+            return
+        ds = self._batch(list(todo.values()))
+        stacked = jax.tree_util.tree_map(lambda *xs: np.stack(xs), *ds)
+        comps = self._components(stacked)
+        for j, k in enumerate(todo):
+            self._cache[k] = jax.tree_util.tree_map(lambda x, j=j: x[j], comps)
+
+    def __call__(self, dtheta) -> dict:
+        """The model components of dS (NumPy) along dtheta (a theta-shaped pytree)."""
+        if not any(np.any(np.asarray(x)) for x in jax.tree_util.tree_leaves(dtheta)):
+            if self._base is None:
+                self._batch([dtheta])
+            d = jax.tree_util.tree_map(np.zeros_like, self._base)
+            L = lambda w, V, dS: np.zeros_like(dS)  # noqa: E731  (factor_tangent is linear: L's is 0 too)
+            out = {"Phi": d["Phi"], "mu": d["mu"], "L": L(*self._eig[0], d["Sigma"]), "y0": d["y0"],
+                   "log_num": d["log_num"]}
+            if self.layout.lo is not None:
+                b = d["bridge"]
+                out["bridge"] = {"A": b["A"], "B": b["B"], "m": b["m"], "L": L(*self._eig[1], b["V"])}
+            return out
+        k = _direction_key(dtheta)
+        if k not in self._cache:
+            self.prefetch([dtheta])
+        return dict(self._cache[k])  # callers add their own components (pres, w) to it

@@ -173,11 +173,14 @@ class ReverseSetup:
         vctx = vol_context(self.cfg, self.s, self.static, self.ctx.tangent.theta)
         model_keys = [k for k in ("Phi", "mu", "L", "y0", "log_num", "bridge") if k in G]
         Gm = {k: G[k] for k in model_keys}
-        out = {}
+        mt, out = self.ctx.tangent, {}
+        dirs = {(c, k): sigma_direction(mt.theta, vctx, self.model, c, k)
+                for c, (ift, _, _) in self.ctx.ift.items() for k in range(ift.sigma.size)}
+        mt.prefetch(list(dirs.values()))  # all currencies' directions in one batched program call
         for c, (ift, _, _) in self.ctx.ift.items():
             g = np.zeros((self.n_out, ift.sigma.size))
             for k in range(ift.sigma.size):
-                dS = self.ctx.tangent(sigma_direction(self.ctx.tangent.theta, vctx, self.model, c, k))
+                dS = mt(dirs[c, k])
                 g[:, k] = contract(Gm, {k_: dS[k_] for k_ in model_keys})
             out[c] = self.add_twins_sigma(c, g)
         return out

@@ -267,3 +267,21 @@ def option_cotangents(rev) -> OptionCotangents:
     if "_option_vols" not in rev.__dict__:
         rev._option_vols = OptionCotangents(rev)
     return rev._option_vols
+
+
+def factor_direction(rev, factor):
+    """(vctx, dtheta/de, {ccy: dsigma/de}, moved) of a factor ``setup_vols.in_place_tangent`` takes, else None."""
+    from exposure.risk import setup_vols as sv
+    from exposure.risk.factors import value_at
+
+    cfg, s = rev.cfg, rev.s
+    if not sv.covered(cfg, factor):
+        return None
+    model, market, ctx = s.built.model, s.market, rev.ctx
+    vctx = sv.vol_context(cfg, s, rev.static, ctx.tangent.theta)
+    if factor.factor_type in sv.VOL_TYPES:  # the quote must be the built curve's (``in_place_tangent``)
+        key, i = sv._vol_pillar(factor)
+        if not np.isclose(float(value_at(cfg, factor.path)), vctx.assets[key][0].vol[i], rtol=1e-12, atol=0):
+            return None
+    th, dsig, moved = sv.theta_direction(ctx, vctx, model, market, factor)
+    return vctx, th, dsig, moved

@@ -89,6 +89,7 @@ def ad_sensitivities(cfg, s, settings: RiskSettings, n_paths: int, seed: int, an
         from exposure.risk.twins import sigma_only
 
         vols = VolReverse(rev, G)
+        vols.prefetch([f for f in factors if not rev.covers(f)])  # every vol / model-parameter factor's model tangent in one batched call
         # the factors that take the option twins' part: picks its form (``twin_basis.choose``)
         rev.option_factors = sum(1 for f in factors if rev.covers(f) or sigma_only(f))
         # the FX / equity vol and correlation factors: their option twins' cotangents serve the curves' too

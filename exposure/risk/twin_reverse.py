@@ -279,25 +279,25 @@ class VolReverse:
     def __init__(self, rev, G):
         self.rev = rev
         self.G_model = {k: G[k] for k in MODEL_KEYS if k in G}
+        self._dirs = {}  # factor -> (vctx, th, dsig, moved) or None, from ``prefetch``
+
+    def prefetch(self, factors) -> None:
+        """Every factor's direction, and their model tangents in one batched call (``ModelTangent.prefetch``)."""
+        from exposure.risk.setup_vols_reverse import factor_direction
+
+        self._dirs.update({f: factor_direction(self.rev, f) for f in factors if f not in self._dirs})
+        self.rev.ctx.tangent.prefetch([jax.tree_util.tree_map(jnp.asarray, d[1])
+                                       for d in self._dirs.values() if d is not None])
 
     def sensitivity(self, factor) -> np.ndarray | None:
         """d measure_o / de (n_out,), or None for a factor ``setup_vols.in_place_tangent`` does not take."""
-        from exposure.risk import setup_vols as sv
-        from exposure.risk.factors import value_at
         from exposure.risk.reverse import contract
-        from exposure.risk.setup_vols_reverse import pres_part
+        from exposure.risk.setup_vols_reverse import factor_direction, pres_part
 
-        rev = self.rev
-        cfg, s = rev.cfg, rev.s
-        if not sv.covered(cfg, factor):
+        d = self._dirs[factor] if factor in self._dirs else factor_direction(self.rev, factor)
+        if d is None:
             return None
-        model, market, ctx = s.built.model, s.market, rev.ctx
-        vctx = sv.vol_context(cfg, s, rev.static, ctx.tangent.theta)
-        if factor.factor_type in sv.VOL_TYPES:  # the quote must be the built curve's (``in_place_tangent``)
-            key, i = sv._vol_pillar(factor)
-            if not np.isclose(float(value_at(cfg, factor.path)), vctx.assets[key][0].vol[i], rtol=1e-12, atol=0):
-                return None
-        th, dsig, moved = sv.theta_direction(ctx, vctx, model, market, factor)
-        dS = ctx.tangent(jax.tree_util.tree_map(jnp.asarray, th))
+        vctx, th, dsig, moved = d
+        dS = self.rev.ctx.tangent(jax.tree_util.tree_map(jnp.asarray, th))
         out = contract(self.G_model, {k: dS[k] for k in self.G_model})
-        return out + pres_part(rev, vctx, factor, th, dsig, moved)
+        return out + pres_part(self.rev, vctx, factor, th, dsig, moved)
