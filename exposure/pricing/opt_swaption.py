@@ -58,8 +58,6 @@ from exposure.models.hw_options import pad_cashflows, swap_coupon_bond
 from exposure.pricing.linear_eval import static_loops_enabled
 from exposure.pricing.opt_common import (
     TIME_EPS,
-    accumulate_shared,
-    cast_floats,
     basis_np,
     current_coupons,
     entries,
@@ -70,7 +68,7 @@ from exposure.pricing.opt_common import (
 from exposure.pricing.opt_tables import add_tables, build_tables, check_range, netting_entries, split_terms, table_part
 from exposure.pricing.swaption_kernels import (_cash_values, _jamshidian_shared, _physical_values,
                                                _probability_coefficients)
-from exposure.pricing.swaption_exercised import _merge, add_netting_values as add_exercised, netting_rows
+from exposure.pricing.swaption_exercised import _merge, add_direct, add_netting_values as add_exercised, netting_rows
 from exposure.pricing.view import TradeBatch
 
 
@@ -281,10 +279,8 @@ class SwaptionBatch(TradeBatch):
         x, fx, ns = jnp.asarray(view.x[ci]), jnp.asarray(view.fx[ci]), np.unique(self.netting_set)
         if self.physical:  # the direct terms and the exercised swap straight into the total's rows
             acc = add_exercised(acc, pre, x, fx, ns)
-        else:  # the direct terms in (date, netting set) rows
-            d = cast_floats({"o": pre["opt_direct"], "b": pre["opt_direct_bonds"]}, x.dtype)
-            v = accumulate_shared(jnp.zeros((K * ns.size, P), x.dtype), x, d["o"], d["b"], _jamshidian_shared)
-            acc = acc.at[:, jnp.asarray(ns.astype(np.int32))].add(v.reshape(K, ns.size, P) * fx[:, None, :])
+        else:  # the direct terms straight into the total's rows too
+            acc = add_direct(acc, pre, x, fx, ns)
         if tables is None:
             return add_tables(acc, view.x, view.fx, [part])
         return tables.append(part) or acc

@@ -112,6 +112,28 @@ def netting_values(pre, x_all, fx, ns_rows: int):
     return add_netting_values(acc, pre, x_all, fx, np.arange(ns_rows))
 
 
+def total_rows(ns, n_ns: int):
+    """ent -> ent with its rows k R + r (the batch's r-th netting set at date k) moved to the run's total's rows
+    k n_ns + ns[r] (R = len(ns))."""
+    ns_j, R = jnp.asarray(np.asarray(ns, dtype=np.int32)), np.int32(len(ns))
+
+    def to_total(ent):
+        row = ent["row"]
+        return dict(ent, row=(row // R) * np.int32(n_ns) + ns_j[row % R])
+
+    return to_total
+
+
+def add_direct(acc, pre, x_all, fx, ns):
+    """acc (K, n_ns, P) + a cash batch's pre-expiry terms left out of its tables (``opt_direct``), each times its
+    date's FX rate and scatter-added straight into the run's total (``add_netting_values``' rows and rounding)."""
+    K, n_ns, P = acc.shape
+    d = cast_floats({"o": pre["opt_direct"], "b": pre["opt_direct_bonds"]}, x_all.dtype)
+    flat = accumulate_shared(acc.reshape(K * n_ns, P), x_all, total_rows(ns, n_ns)(d["o"]), d["b"],
+                             _jamshidian_shared, scale=fx)
+    return flat.reshape(K, n_ns, P)
+
+
 def add_netting_values(acc, pre, x_all, fx, ns):
     """acc (K, n_ns, P) + a physical batch's direct terms (module docstring) in its netting sets' rows ``ns`` (R,
     ints, the batch's r-th netting set's row of acc): the pre-expiry terms left out of the tables (``opt_direct``,
@@ -123,12 +145,7 @@ def add_netting_values(acc, pre, x_all, fx, ns):
     the currency's states and FX rates."""
     pre = cast_floats(pre, x_all.dtype)
     K, n_ns, P = acc.shape
-    ns_j, R = jnp.asarray(np.asarray(ns, dtype=np.int32)), np.int32(len(ns))
-
-    def to_total(ent):  # row k R + r -> k n_ns + ns[r]
-        row = ent["row"]
-        return dict(ent, row=(row // R) * np.int32(n_ns) + ns_j[row % R])
-
+    to_total = total_rows(ns, n_ns)
     ind = _exercise_indicator(pre, x_all)
     st = pre["ns_states"]
     weights = st["c"][:, 0, None] * ind[st["idx"][:, 0]]  # (S, P): W_s per path, its trades in a fixed order
