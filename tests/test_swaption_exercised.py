@@ -83,3 +83,30 @@ def test_terms_go_into_the_runs_total_in_their_netting_sets_rows_times_fx():
     assert np.abs(after).max(axis=(0, 2)).min() > 1e-3 and np.any(after == 0.0)  # exercised on some paths only
     np.testing.assert_array_equal(got[:, [0, 2, 4]], acc[:, [0, 2, 4]])
     np.testing.assert_allclose(got, want, rtol=0.0, atol=1e-13)  # the tables: 1e-13 of the gross weight (~1)
+
+
+def test_cash_direct_terms_go_into_the_runs_total_times_fx():
+    """A cash EUR batch in rows 3 and 1 of five, dates up to its expiry (near-expiry terms are left out of the
+    tables and priced directly, ``swaption_exercised.add_direct``), FX varying per date and path: its rows equal
+    ``netting_values`` (the per-netting-set route, times FX once) plus the running total within the tables' 1e-13,
+    the other rows untouched. Broken on purpose (FX left off the direct terms) it fails."""
+    specs = [_swaption(True, currency="EUR", settlement="cash", notional=1.0, long=True),
+             _swaption(False, currency="EUR", settlement="cash", notional=1.0, long=False, fixed_rate=0.031)]
+    b = batch(*specs)
+    b.netting_set = np.array([3, 1])
+    T0 = MARKET.time(specs[0].expiry)
+    times = np.array([0.5, T0 - 0.05, T0 - 0.01, T0 - 0.002, T0])
+    xs = np.array([[0.0, 0.0, 0.0, 0.0], [0.02, -0.02, 0.004, -0.004], [0.01, 0.01, -0.01, 0.03],
+                   [0.012, 0.008, -0.012, 0.025], [0.0, 0.02, -0.02, 0.01]])
+    base = _view(times, np.zeros_like(xs), fx_eur=1.1 + 0.3 * np.arange(xs.size).reshape(xs.shape) / xs.size)
+    x = np.asarray(base.x).copy()
+    x[base.ccy_index("EUR")] = xs
+    view = PathView(base.times, x, base.fx, base.eq, base.numeraire, base.currencies, base.equity_names)
+    pre = b.prepare(PricingContext(MARKET, MODEL, times, None, (), option_tables=True))
+    assert np.count_nonzero(np.asarray(pre["opt_direct"]["wgt"])) > 0  # some terms are priced directly
+    acc = np.random.default_rng(1).normal(size=(times.size, 5, xs.shape[1]))
+    got = np.asarray(b.add_netting_values(pre, view, 5, acc))
+    want = acc + np.asarray(b.netting_values(pre, view, 5))
+    assert np.abs(want - acc)[:, [1, 3]].max() > 1e-3
+    np.testing.assert_array_equal(got[:, [0, 2, 4]], acc[:, [0, 2, 4]])
+    np.testing.assert_allclose(got, want, rtol=0.0, atol=1e-13)
