@@ -11,24 +11,16 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
-import tempfile
 import time
 
-os.environ.setdefault("XPOSURE_JAX_CACHE", "0")
+from benchmarks.chunk_harness import best_cpu, first_chunk
 
-import jax  # noqa: E402
+import jax  # noqa: E402  (after chunk_harness: the JAX cache off)
 import numpy as np  # noqa: E402
 
 
 def _best(fn, repeats):
-    jax.block_until_ready(fn())
-    best = 1e9
-    for _ in range(repeats):
-        c = time.process_time()
-        jax.block_until_ready(fn())
-        best = min(best, time.process_time() - c)
-    return round(best, 3)
+    return best_cpu(fn, repeats, digits=3)
 
 
 def _sha(tree) -> str:
@@ -48,31 +40,21 @@ def main(argv=None) -> dict:
     ap.add_argument("--save")
     args = ap.parse_args(argv)
 
-    import exposure
-    from benchmarks.bench_e2e import BENCH_1K, overrides
-    from exposure import api
     from exposure.chunks import pricing_function
     from exposure.memory import run_memory_plan
     from exposure.post_simulation import make_aggregator
     from exposure.pricing.view import PathView, PricingContext
-    from exposure.setup import path_generator
 
-    out_dir = tempfile.mkdtemp(prefix="bench_chunk_")
-    cfg = exposure.compose(overrides(BENCH_1K, args.paths, 100, args.chunk, "float64", out_dir))
-    s = api.setup(cfg)
+    fc = first_chunk(args.paths, args.chunk, "bench_chunk_", option_tables=True)
+    cfg, s, times, ctx, gen, start, stop, states = fc.cfg, fc.s, fc.times, fc.ctx, fc.gen, fc.start, fc.stop, fc.states
     market, model, grid, pf = s.market, s.built.model, s.grid, s.portfolio
-    times = np.concatenate([[0.0], grid.times])
-    ctx = PricingContext(market, model, times, pf.fixings, (market.asof,) + tuple(grid.dates), grid.reporting_mask(),
-                         **({"option_tables": True} if "option_tables" in PricingContext.__dataclass_fields__ else {}))
+    out_dir = cfg.output.dir
     t0c = PricingContext(market, model, np.zeros(1), pf.fixings, (market.asof,))
     batches = list(pf.batches)
     c = time.process_time()
     pres = [b.prepare(ctx) for b in batches]
     pres0 = [b.prepare(t0c) for b in batches]
     rec = {"prepare_cpu_s": round(time.process_time() - c, 3)}
-    gen = path_generator(cfg, s)
-    start, stop = gen.ranges()[0]
-    states = gen.chunk(start)
     n_ns = len(pf.netting_sets)
     args_ = (states, pres, pres0, np.asarray(model.initial_state(), dtype=np.float64), times, ctx.numeraire_log_det())
     c = time.process_time()

@@ -14,23 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
 import time
 
-os.environ.setdefault("XPOSURE_JAX_CACHE", "0")
+from benchmarks.chunk_harness import best_cpu as _best, first_chunk
 
-import jax  # noqa: E402
+import jax  # noqa: E402  (after chunk_harness: the JAX cache off)
 import numpy as np  # noqa: E402
-
-
-def _best(fn, repeats):
-    jax.block_until_ready(fn())
-    best = 1e9
-    for _ in range(repeats):
-        c = time.process_time()
-        jax.block_until_ready(fn())
-        best = min(best, time.process_time() - c)
-    return round(best, 4)
 
 
 def main(argv=None) -> dict:
@@ -42,25 +31,13 @@ def main(argv=None) -> dict:
     ap.add_argument("--against")
     args = ap.parse_args(argv)
 
-    import exposure
-    from benchmarks.bench_e2e import BENCH_1K, overrides
-    from exposure import api
     from exposure.pricing.opt_swaption import SwaptionBatch
     from exposure.pricing import swaption_exercised as se
-    from exposure.pricing.view import PathView, PricingContext
-    from exposure.setup import path_generator
 
-    out_dir = tempfile.mkdtemp(prefix="bench_exercised_")
-    cfg = exposure.compose(overrides(BENCH_1K, args.paths, 100, args.chunk, "float64", out_dir))
-    s = api.setup(cfg)
-    market, model, grid, pf = s.market, s.built.model, s.grid, s.portfolio
-    times = np.concatenate([[0.0], grid.times])
-    ctx = PricingContext(market, model, times, pf.fixings, (market.asof,) + tuple(grid.dates), grid.reporting_mask(),
-                         option_tables=True)
+    fc = first_chunk(args.paths, args.chunk, "bench_exercised_", option_tables=True)
+    pf, ctx, states = fc.s.portfolio, fc.ctx, fc.states
     batches = [b for b in pf.batches if isinstance(b, SwaptionBatch) and b.physical]
-    gen = path_generator(cfg, s)
-    states = gen.chunk(gen.ranges()[0][0])
-    view = PathView.from_states(model, jax.numpy.asarray(states), times, ctx.numeraire_log_det())
+    view = fc.view()
     rec = {"paths": int(states.shape[-1]), "batches": {}}
     for b in batches:
         c = time.process_time()

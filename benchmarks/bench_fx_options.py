@@ -13,24 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
-import time
 
-os.environ.setdefault("XPOSURE_JAX_CACHE", "0")
+from benchmarks.chunk_harness import best_cpu as _best, first_chunk
 
-import jax  # noqa: E402
+import jax  # noqa: E402  (after chunk_harness: the JAX cache off)
 import numpy as np  # noqa: E402
-
-
-def _best(fn, repeats):
-    jax.block_until_ready(fn())
-    best = 1e9
-    for _ in range(repeats):
-        c = time.process_time()
-        jax.block_until_ready(fn())
-        best = min(best, time.process_time() - c)
-    return round(best, 4)
 
 
 def main(argv=None) -> dict:
@@ -42,23 +29,13 @@ def main(argv=None) -> dict:
     ap.add_argument("--compare")
     args = ap.parse_args(argv)
 
-    import exposure
-    from benchmarks.bench_e2e import BENCH_1K, overrides
-    from exposure import api
     from exposure.pricing.opt_fx import FxOptionBatch
-    from exposure.pricing.view import PathView, PricingContext
-    from exposure.setup import path_generator
 
-    cfg = exposure.compose(overrides(BENCH_1K, args.paths, 100, args.chunk, "float64", tempfile.mkdtemp()))
-    s = api.setup(cfg)
-    market, model, grid, pf = s.market, s.built.model, s.grid, s.portfolio
-    times = np.concatenate([[0.0], grid.times])
-    ctx = PricingContext(market, model, times, pf.fixings, (market.asof,) + tuple(grid.dates), grid.reporting_mask())
+    fc = first_chunk(args.paths, args.chunk, "bench_fx_options_")
+    pf, ctx = fc.s.portfolio, fc.ctx
     batches = [b for b in pf.batches if isinstance(b, FxOptionBatch)]
     pres = [b.prepare(ctx) for b in batches]
-    gen = path_generator(cfg, s)
-    states = gen.chunk(gen.ranges()[0][0])
-    view = PathView.from_states(model, jax.numpy.asarray(states), times, ctx.numeraire_log_det())
+    view = fc.view()
     n_ns = len(pf.netting_sets)
     K, P = view.x.shape[1], view.x.shape[2]
     zeros = jax.jit(lambda view: jax.numpy.zeros((K, n_ns, P), view.x.dtype) + view.x[0, 0, 0])
