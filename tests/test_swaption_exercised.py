@@ -57,6 +57,17 @@ def test_no_flow_after_an_expiry_on_the_grid():
     np.testing.assert_allclose(got, want, rtol=0.0, atol=1e-13)  # the tables: 1e-13 of the gross weight (~1)
 
 
+def _eur_paths(times, fx_span: float):
+    """(EUR states (5, 4), a PathView on ``times``) with those EUR states and EUR/USD 1.1 + fx_span * (0 .. 1)
+    varying per date and path."""
+    xs = np.array([[0.0, 0.0, 0.0, 0.0], [0.02, -0.02, 0.004, -0.004], [0.01, 0.01, -0.01, 0.03],
+                   [0.012, 0.008, -0.012, 0.025], [0.0, 0.02, -0.02, 0.01]])
+    base = _view(times, np.zeros_like(xs), fx_eur=1.1 + fx_span * np.arange(xs.size).reshape(xs.shape) / xs.size)
+    x = np.asarray(base.x).copy()
+    x[base.ccy_index("EUR")] = xs
+    return xs, PathView(base.times, x, base.fx, base.eq, base.numeraire, base.currencies, base.equity_names)
+
+
 def test_terms_go_into_the_runs_total_in_their_netting_sets_rows_times_fx():
     """A EUR batch whose netting sets are rows 3 and 1 of a run's five, FX varying per date and path, added onto a
     running total: its rows as the trade-level route's (``values`` summed per netting set) times FX plus the
@@ -69,12 +80,7 @@ def test_terms_go_into_the_runs_total_in_their_netting_sets_rows_times_fx():
     tm = MARKET.time
     T0, s0 = tm(specs[0].expiry), tm(specs[0].start)
     times = np.array([0.5, T0, (T0 + s0) / 2, s0, s0 + 0.1])
-    xs = np.array([[0.0, 0.0, 0.0, 0.0], [0.02, -0.02, 0.004, -0.004], [0.01, 0.01, -0.01, 0.03],
-                   [0.012, 0.008, -0.012, 0.025], [0.0, 0.02, -0.02, 0.01]])
-    base = _view(times, np.zeros_like(xs), fx_eur=1.1 + 0.05 * np.arange(xs.size).reshape(xs.shape) / xs.size)
-    x = np.asarray(base.x).copy()
-    x[base.ccy_index("EUR")] = xs
-    view = PathView(base.times, x, base.fx, base.eq, base.numeraire, base.currencies, base.equity_names)
+    xs, view = _eur_paths(times, 0.05)
     pre = b.prepare(PricingContext(MARKET, MODEL, times, None, (), option_tables=True))
     acc = np.random.default_rng(0).normal(size=(times.size, 5, xs.shape[1]))
     got = np.asarray(b.add_netting_values(pre, view, 5, acc))
@@ -96,12 +102,7 @@ def test_cash_direct_terms_go_into_the_runs_total_times_fx():
     b.netting_set = np.array([3, 1])
     T0 = MARKET.time(specs[0].expiry)
     times = np.array([0.5, T0 - 0.05, T0 - 0.01, T0 - 0.002, T0])
-    xs = np.array([[0.0, 0.0, 0.0, 0.0], [0.02, -0.02, 0.004, -0.004], [0.01, 0.01, -0.01, 0.03],
-                   [0.012, 0.008, -0.012, 0.025], [0.0, 0.02, -0.02, 0.01]])
-    base = _view(times, np.zeros_like(xs), fx_eur=1.1 + 0.3 * np.arange(xs.size).reshape(xs.shape) / xs.size)
-    x = np.asarray(base.x).copy()
-    x[base.ccy_index("EUR")] = xs
-    view = PathView(base.times, x, base.fx, base.eq, base.numeraire, base.currencies, base.equity_names)
+    xs, view = _eur_paths(times, 0.3)
     pre = b.prepare(PricingContext(MARKET, MODEL, times, None, (), option_tables=True))
     assert np.count_nonzero(np.asarray(pre["opt_direct"]["wgt"])) > 0  # some terms are priced directly
     acc = np.random.default_rng(1).normal(size=(times.size, 5, xs.shape[1]))
