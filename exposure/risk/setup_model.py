@@ -219,12 +219,12 @@ class ModelTangent:
         d = self._batch([dtheta])[0]
         return self._base, d
 
-    def _components(self, d) -> dict:
-        out = {"Phi": d["Phi"], "mu": d["mu"], "L": factor_tangent(*self._eig[0], d["Sigma"]), "y0": d["y0"],
+    def _components(self, d, L=factor_tangent) -> dict:
+        out = {"Phi": d["Phi"], "mu": d["mu"], "L": L(*self._eig[0], d["Sigma"]), "y0": d["y0"],
                "log_num": d["log_num"]}
         if self.layout.lo is not None:
             b = d["bridge"]
-            out["bridge"] = {"A": b["A"], "B": b["B"], "m": b["m"], "L": factor_tangent(*self._eig[1], b["V"])}
+            out["bridge"] = {"A": b["A"], "B": b["B"], "m": b["m"], "L": L(*self._eig[1], b["V"])}
         return out
 
     def prefetch(self, dthetas) -> None:
@@ -251,13 +251,8 @@ class ModelTangent:
             if self._base is None:
                 self._batch([dtheta])
             d = jax.tree_util.tree_map(np.zeros_like, self._base)
-            L = lambda w, V, dS: np.zeros_like(dS)  # noqa: E731  (factor_tangent is linear: L's is 0 too)
-            out = {"Phi": d["Phi"], "mu": d["mu"], "L": L(*self._eig[0], d["Sigma"]), "y0": d["y0"],
-                   "log_num": d["log_num"]}
-            if self.layout.lo is not None:
-                b = d["bridge"]
-                out["bridge"] = {"A": b["A"], "B": b["B"], "m": b["m"], "L": L(*self._eig[1], b["V"])}
-            return out
+            # factor_tangent is linear in dS: L's tangent is 0 too, with no eigen-solve to pay for it
+            return self._components(d, L=lambda w, V, dS: np.zeros_like(dS))
         k = _direction_key(dtheta)
         if k not in self._cache:
             self.prefetch([dtheta])
