@@ -94,6 +94,8 @@ CASES = [
      "at most 256"),
     ("netting set id 300 characters", "validate", BOOK3.replace("NS_A", "N" * 300), [], "at most 256"),
     ("duplicate trade ids", "validate", BOOK3.replace("id: T2", "id: T1"), [], "T1"),
+    ("trade's netting set not declared", "validate", BOOK3.replace("netting_set: NS_B", "netting_set: NS_BB"), [],
+     "trade 'T2': netting_set: 'NS_BB' is not declared"),
     ("trade notional infinite", "validate", _book(FX.format(id="T1", amt=".inf", mat="1Y")), [], "T1"),
     ("trade notional NaN", "validate", _book(FX.format(id="T1", amt=".nan", mat="1Y")), [], "T1"),
     ("on_error unknown", "validate", None, ["portfolio.on_error=maybe"], "portfolio.on_error"),

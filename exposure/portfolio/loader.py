@@ -134,6 +134,7 @@ def load_portfolio(pc, market, grid) -> Portfolio:
         if cp is None:
             unnamed.add(str(nid))
 
+    declared = frozenset(netting)  # empty: no netting sets given, each id named by a trade is one (no CSA)
     specs, skipped, seen = [], [], set()
     for i, raw in enumerate(data["trades"]):
         tid = str(raw.get("id", f"#{i}")) if isinstance(raw, dict) else getattr(raw, "trade_id", f"#{i}")
@@ -147,6 +148,10 @@ def load_portfolio(pc, market, grid) -> Portfolio:
             if raw["type"] not in TRADE_TYPES:
                 raise TradeError(tid, f"unknown trade type '{raw['type']}' (known: {', '.join(sorted(TRADE_TYPES))})", source=path)
             spec = TRADE_TYPES[raw["type"]].parse(raw, ctx)
+            if declared and spec.netting_set is not None and spec.netting_set not in declared:
+                # a mistyped id would otherwise become a netting set of its own, with no CSA and no credit
+                raise TradeError(tid, f"netting_set: '{spec.netting_set}' is not declared (declared: "
+                                      f"{', '.join(sorted(declared))})", source=path)
         except TradeError as exc:
             if on_error == "skip":
                 skipped.append((tid, exc.problem))
