@@ -172,7 +172,9 @@ def test_settings_from_config_and_csv(tmp_path):
 
 
 @pytest.mark.parametrize("text, key", [("Counterparty,Limit\nCP_A,-5\n", "line 2"), ("Counterparty,Limit\nCP_A,abc\n", "line 2"),
-                                       ("Name,Limit\nCP_A,5\n", "Counterparty"), ("Counterparty,Bucket,Limit\nCP_A,5Y-1Y,5\n", "start must be before")])
+                                       ("Name,Limit\nCP_A,5\n", "Counterparty"), ("Counterparty,Bucket,Limit\nCP_A,5Y-1Y,5\n", "start must be before"),
+                                       ("Counterparty,Bucket,Limit\nCP_A,0-1Y,5\nCP_B,0-1Y,5\nCP_A,0-1Y,6\n",
+                                        "line 4: second limit for CP_A 0-1Y .the first is on line 2")])
 def test_bad_limits_file_names_the_problem(tmp_path, text, key):
     p = tmp_path / "bad.csv"
     p.write_text(text)

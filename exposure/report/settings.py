@@ -91,11 +91,12 @@ def _amount(value, key: str) -> float:
 
 
 def read_limits_csv(path: str, key: str = "report.limits_file") -> list:
-    """Rows ``Counterparty,Bucket,Limit`` (header required; Bucket may be empty or the column absent)."""
+    """Rows ``Counterparty,Bucket,Limit`` (header required; Bucket may be empty or the column absent); one row per
+    (counterparty, bucket): a second is an error naming both lines."""
     from exposure.portfolio.loader import resolve_input
 
     real = resolve_input(str(path), key)
-    out = []
+    out, first = [], {}
     with open(real, newline="") as fh:
         reader = csv.DictReader(fh)
         cols = {c.strip().lower(): c for c in (reader.fieldnames or [])}
@@ -110,6 +111,10 @@ def read_limits_csv(path: str, key: str = "report.limits_file") -> list:
                 if not cp:
                     raise ConfigError(where, "empty Counterparty")
                 bucket = parse_bucket(row.get(cols["bucket"]) if "bucket" in cols else None, where)
+                if (cp, bucket.label) in first:  # two limits for one bucket: which one the desk meant is unknown
+                    raise ConfigError(where, f"second limit for {cp} {bucket.label} (the first is on line "
+                                             f"{first[cp, bucket.label]})")
+                first[cp, bucket.label] = i
                 out.append(LimitSpec(cp, bucket, _amount(row.get(cols["limit"]), where)))
             except ConfigError as exc:  # name the file as well as the line
                 raise ConfigError(exc.key, exc.problem, source=real) from None
