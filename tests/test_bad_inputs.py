@@ -72,6 +72,8 @@ CASES = [
     ("fx vol negative", "validate", None, ["market.fx_vols.EUR.vols=[-0.1]", "market.fx_vols.EUR.tenors=[]"],
      "EUR"),
     ("fx spot not a number", "validate", None, ["market.fx_spots.EUR=abc"], "market.fx_spots.EUR"),
+    ("index day count unknown", "validate", None, ["market.indices.USD-LIBOR-3M.day_count=ACT/361"],
+     "market.indices.USD-LIBOR-3M.day_count: unknown day count 'ACT/361'"),
     # --- portfolio files
     ("trades file missing", "validate", "MISSING", [], "nope.yaml"),
     ("trades file empty", "validate", "", [], "book.yaml"),

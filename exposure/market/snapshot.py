@@ -14,6 +14,7 @@ import numpy as np
 
 from exposure.errors import ConfigError, MarketDataError
 from exposure.market.curves import DiscountCurve
+from exposure.market.schedule import day_count_name
 from exposure.market.snapshot_sources import bootstrapped, with_ore_market
 from exposure.dates import model_time, parse_date, tenor_time
 
@@ -187,6 +188,10 @@ def build_market(mc) -> MarketSnapshot:
             fwd = indices[name].curve  # bootstrapped in market.curve_inputs
         else:
             fwd = curves[ic.currency] if ic.curve is None else build_curve(asof, ic.curve, f"{key}.curve", name)
+        try:  # here, not at the first trade that uses the index (whose error would blame the trade)
+            day_count_name(str(ic.day_count))
+        except ValueError as exc:
+            raise ConfigError(f"{key}.day_count", str(exc)) from None
         indices[name] = IndexCurve(name, ic.currency, str(ic.tenor), str(ic.day_count), fwd)
     fx_spots = {base: 1.0}
     for ccy, spot in mc.fx_spots.items():
