@@ -92,6 +92,7 @@ CASES = [
     ("precision unknown", "validate", None, ["simulation.precision=float16"], "simulation.precision"),
     ("device unknown", "validate", None, ["simulation.device=tpu9"], "simulation.device"),
     ("output key typo", "validate", None, ["+output.quantile=[0.9]"], "output.quantile"),
+    ("group added twice", "validate", None, ["+risk=ad"], "risk: the group is already in the defaults"),
     ("trade id 10,000 characters", "validate", _book(FX.format(id=LONG, amt="1.0e+7", mat="1Y")), [],
      "at most 256"),
     ("netting set id 300 characters", "validate", BOOK3.replace("NS_A", "N" * 300), [], "at most 256"),

@@ -58,6 +58,12 @@ def _hydra_compose(overrides: list[str] | None, config_name: str) -> DictConfig:
             full_key = hit[0].split("=", 1)[0].lstrip("+~") if hit else "overrides"
             if "Ambiguous value" in msg:
                 msg += " (quote values that contain commas: key='1Y,2Y')"
+            added = [o for o in (overrides or []) if o.startswith("+") and f"Multiple values for {o[1:].split('=')[0]}."
+                     in msg]
+            if added:  # `+risk=ad`: the group already has an option in the defaults list
+                full_key = added[0][1:].split("=", 1)[0]
+                msg = (f"the group is already in the defaults (conf/config.yaml): choose its option with "
+                       f"{added[0][1:]} (a leading '+' adds a group that is not there)")
         raise ConfigError(str(full_key), msg, source=conf_dir()) from exc
     finally:
         GlobalHydra.instance().clear()
