@@ -6,6 +6,7 @@ from the code. Values that are multiples of 1/8 keep every float operation exact
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 import pytest
 
@@ -82,6 +83,23 @@ def test_rounding_up_deliveries_and_down_returns_and_no_oscillation():
     w = _paths([0, -30, -30, -10])
     C = np.asarray(collateral_paths(w, Csa(rounding=25)))[:, 0]
     np.testing.assert_array_equal(C, [0, -50, -50, -25])  # the bank's delivery rounded up, its return down
+
+
+@pytest.mark.parametrize("rounding", [1.0e5, 2.5e4, 5.0e4, 1.0e4, 1.0e3])
+def test_multiples_of_the_rounding_move_exactly_on_many_paths(rounding):
+    # By hand: a balance of n r returned in full (the value falls under the threshold) is n r, not (n +- 1) r, and
+    # a delivery of exactly n r is n r. Many paths: XLA:CPU divides by a broadcast r as D * (1 / r) (inexact).
+    from exposure.aggregation import collateral_jax
+
+    n, P = 6, 256
+    v = np.tile(np.array([[7.0e6 + n * rounding], [5.0e5], [7.0e6 + n * rounding]]), (1, P))
+    csa = Csa(threshold_cpty=7.0e6, threshold_bank=7.0e6, rounding=rounding)
+    C = np.asarray(collateral_paths(v, csa))
+    np.testing.assert_array_equal(C, np.tile([[n * rounding], [0.0], [n * rounding]], (1, P)))
+    terms = {k: np.full((1, 1), x) for k, x in dict(h_cpty=7.0e6, h_bank=7.0e6, mta_cpty=0.0, mta_bank=0.0,
+                                                    rounding=rounding, a_recv=1.0, a_post=1.0).items()}
+    C2 = np.asarray(jax.jit(collateral_jax.vm_scan)(v[:, None, :], np.zeros((1, P)), terms))[:, 0]
+    np.testing.assert_array_equal(C2, C)
 
 
 def test_one_way_versus_two_way():

@@ -13,7 +13,8 @@ Conventions (all per path; ``v`` is the netting-set value expressed in the colla
                = C_{k-1}                      otherwise
     round(D)   = ceil(D / r) r  if VM* >= 0, else floor(D / r) r   (ISDA: the delivery amount is rounded up and
                  the return amount down, i.e. always in favour of the party that holds collateral; this is also
-                 what keeps a zero-MTA balance from oscillating around its target)
+                 what keeps a zero-MTA balance from oscillating around its target); a D within 8 ulps of a
+                 multiple of r is that multiple (``rounded_delivery``)
 
 C (collateral-currency units, > 0: held by the bank) is the variation margin balance after the call at t_k,
 settled at once. Calls happen on the simulation's valuation dates only (the grid is the margining calendar).
@@ -63,6 +64,18 @@ def vm_target(v, h_cpty, h_bank, a_recv=1.0, a_post=1.0):
     return recv - post
 
 
+def rounded_delivery(d, target, r_safe):
+    """round(D) = ceil(D / r) r if VM* >= 0, else floor(D / r) r, with D / r taken as the integer n where it is
+    within 8 ulps of n: XLA:CPU computes a division by a broadcast r as D * (1 / r) and 1 / r is inexact for most
+    roundings (1e5), so a D that is an exact multiple of r (a rounded balance returned in full) came out as
+    6.000000000000001 or 5.999999999999999 and was rounded one unit the wrong way; the snap makes the result the
+    same whichever way the compiler divides. Same shapes as d (broadcast)."""
+    q = d / r_safe
+    n = jnp.round(q)
+    q = jnp.where(jnp.abs(q - n) <= 8.0 * jnp.finfo(q.dtype).eps * jnp.maximum(jnp.abs(n), 1.0), n, q)
+    return jnp.where(target >= 0, jnp.ceil(q), jnp.floor(q)) * r_safe
+
+
 @jax.jit
 def _vm_scan(v, c_init, h_cpty, h_bank, mta_cpty, mta_bank, rounding, a_recv, a_post):
     """v: (K, m, P) values in collateral currency; c_init: (m, P); terms (m, 1). Returns C (K, m, P)."""
@@ -73,8 +86,7 @@ def _vm_scan(v, c_init, h_cpty, h_bank, mta_cpty, mta_bank, rounding, a_recv, a_
         d = target - c
         mta = jnp.where(d >= 0, mta_cpty, mta_bank)
         call = jnp.abs(d) >= mta
-        rounded = jnp.where(target >= 0, jnp.ceil(d / r_safe), jnp.floor(d / r_safe)) * r_safe
-        new = jnp.where(call, jnp.where(rounding > 0, c + rounded, target), c)
+        new = jnp.where(call, jnp.where(rounding > 0, c + rounded_delivery(d, target, r_safe), target), c)
         return new, new
 
     _, out = jax.lax.scan(step, c_init, v)

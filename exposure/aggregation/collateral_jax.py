@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from exposure.aggregation.collateral import csa_arrays, vm_target
+from exposure.aggregation.collateral import csa_arrays, rounded_delivery, vm_target
 
 
 def _with_derivative_of(exact_fn, smooth_fn):
@@ -42,11 +42,7 @@ def _with_derivative_of(exact_fn, smooth_fn):
     return f
 
 
-def _rounded(d, target, r_safe):
-    return jnp.where(target >= 0, jnp.ceil(d / r_safe), jnp.floor(d / r_safe)) * r_safe
-
-
-_round_st = _with_derivative_of(_rounded, lambda d, target, r_safe: d)
+_round_st = _with_derivative_of(rounded_delivery, lambda d, target, r_safe: d)
 
 
 def _call(c, moved, d, mta):
