@@ -235,7 +235,10 @@ def _write(cfg, s: Setup, ds, npv: dict, out: str, on_results=None) -> RunResult
     if bool(cfg.output.csv):
         files += list(write_ore_csv(ds, out))
         files += write_xva_csv(ds, out)
-    files.append(atomic_text(os.path.join(out, "config.yaml"), config_yaml(cfg)))
+    # The YAML the results already hold (build_results stored config_yaml(cfg)): dumping the config again cost
+    # about as much as writing the CSVs' text.
+    text = ds.attrs.get("config")
+    files.append(atomic_text(os.path.join(out, "config.yaml"), text if isinstance(text, str) else config_yaml(cfg)))
     npv_csv = csv_text(("TradeId", "NPV"), ((k, f"{v:.10g}") for k, v in npv.items()))
     files.append(atomic_text(os.path.join(out, "npv.csv"), npv_csv))
     if "sensitivity" in ds and bool(getattr(cfg.get("risk"), "csv", True)):  # exposure.risk

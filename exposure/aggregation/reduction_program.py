@@ -66,6 +66,7 @@ def build_program(r, W: int):
     here)."""
     import jax
     import jax.numpy as jnp
+    import numpy as np
 
     from exposure.aggregation.collateral_jax import vm_step
 
@@ -82,6 +83,13 @@ def build_program(r, W: int):
 
     def at(a, i, axis=0):  # a[i] along an axis, i traced
         return jax.lax.dynamic_index_in_dim(a, i, axis, keepdims=False)
+
+    def rows_at(a, i, rr):
+        """a[i, rr] (nt, W) of a (K_all, n, W), i a scalar or (nt,): one dynamic slice per row (XLA's gather
+        kernel for a[i][rr] cost more on a CPU than the rest of a date step)."""
+        i = jnp.broadcast_to(i, rr.shape)
+        return jnp.concatenate([jax.lax.dynamic_slice(a, (i[j], rr[j], np.int32(0)), (1, 1, a.shape[2]))[0]
+                                for j in range(rr.shape[0])])
 
     def fx_rows(fx, i, sel):
         """(n, W): each set's collateral-currency rate at date index i (scalar, or (n,) per set); 1 for the
@@ -144,7 +152,7 @@ def build_program(r, W: int):
             def body(carry, x):
                 c_prev, acc, big = carry
                 vk = x["vk"]
-                Vv = at(vals, vk)[rr]  # (nt, W)
+                Vv = rows_at(vals, vk, rr)  # (nt, W)
                 invb = x["inv"][None, :]
                 C = c_prev
                 if csa:
@@ -152,9 +160,9 @@ def build_program(r, W: int):
                     if ck is None:
                         V_co = Vv
                     elif per_set_co:  # each set on its own close-out date
-                        V_co = vals[ck[rr], rr]
+                        V_co = rows_at(vals, ck[rr], rr)
                     else:
-                        V_co = at(vals, ck)[rr]
+                        V_co = rows_at(vals, ck, rr)
                     if any_fx:
                         fx_call = fx_rows(fx, vk, p["fx_sel"])
                         fx_co = fx_call if ck is None else fx_rows(fx, ck if ck.ndim == 0 else ck[rr], p["fx_sel"])
