@@ -5,7 +5,10 @@
 Runs the CLI in child processes: once with JAX's persistent compilation cache off (XPOSURE_JAX_CACHE=0, every
 program compiled), then with a fresh cache directory (the first run fills it, the next ``repeats`` read it).
 Prints one JSON record per mode with the median wall time and the number of XLA programs compiled per run
-(counted from JAX's compile log, JAX_LOG_COMPILES=1, in a further run of each mode).
+(counted from JAX's compile log, JAX_LOG_COMPILES=1, in a further run of each mode), and for the cache-off run
+the programs with their tracing, lowering and XLA compilation wall seconds, largest compilation first
+(``programs_cache_off``: [name, trace s, lower s, compile s]; wall seconds of the main process, so on a loaded
+machine they grow with the load, and XLA compiles one program on several threads).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -20,8 +24,32 @@ import tempfile
 import time
 
 
-def _run(overrides: list[str], env: dict, log_compiles: bool = False) -> tuple[float, int]:
-    """(wall seconds, XLA programs compiled or -1 when not logged) of one CLI run in a child process."""
+_LOG = re.compile(r"Finished (tracing|jaxpr to MLIR module conversion|XLA compilation of) (?:jit\()?(\S+?)\)?"
+                  r"(?: for jit)? in ([0-9.eE+-]+) sec")
+_PHASE = {"tracing": 0, "jaxpr to MLIR module conversion": 1, "XLA compilation of": 2}
+
+
+def program_seconds(log: str) -> list:
+    """[name, trace s, lower s, compile s] per program in JAX's compile log (JAX_LOG_COMPILES=1), in the order
+    compiled; a program compiled twice (two shapes) is listed twice."""
+    rows, open_ = [], {}
+    for line in log.splitlines():
+        m = _LOG.search(line)
+        if m is None:
+            continue
+        phase, name, sec = _PHASE[m.group(1)], m.group(2), float(m.group(3))
+        row = open_.get(name)
+        if row is None or row[1 + phase] is not None:  # a new program of that name
+            row = open_[name] = [name, None, None, None]
+            rows.append(row)
+        row[1 + phase] = round(sec, 3)
+    return rows
+
+
+def _run(overrides: list[str], env: dict, log_compiles: bool = False, programs: list | None = None
+         ) -> tuple[float, int]:
+    """(wall seconds, XLA programs compiled or -1 when not logged) of one CLI run in a child process; with
+    ``programs`` (and log_compiles) its per-program seconds (``program_seconds``) are appended to it."""
     # PYTHONDONTWRITEBYTECODE (set in some sandboxes) would make every child compile the package's 150 modules
     # from source (about 0.2 s of CPU) where an installed package runs from its bytecode: the children write it.
     env = dict(os.environ, **env, PYTHONDONTWRITEBYTECODE="", **({"JAX_LOG_COMPILES": "1"} if log_compiles else {}))
@@ -31,6 +59,8 @@ def _run(overrides: list[str], env: dict, log_compiles: bool = False) -> tuple[f
     if p.returncode:
         raise SystemExit(f"exposure run failed ({p.returncode}):\n{p.stderr[-2000:]}")
     compiled = sum("Finished XLA compilation of" in line for line in p.stderr.splitlines())
+    if programs is not None and log_compiles:
+        programs.extend(program_seconds(p.stderr))
     return wall, compiled if log_compiles else -1
 
 
@@ -47,7 +77,9 @@ def main(argv=None) -> dict:
         rec["cache_off_s"] = statistics.median(_run(ov, off)[0] for _ in range(a.repeats))
         rec["cache_fill_s"] = _run(ov, warm)[0]
         rec["cache_warm_s"] = statistics.median(_run(ov, warm)[0] for _ in range(a.repeats))
-        rec["compiled_programs_cache_off"] = _run(ov, off, log_compiles=True)[1]
+        progs: list = []
+        rec["compiled_programs_cache_off"] = _run(ov, off, log_compiles=True, programs=progs)[1]
+        rec["programs_cache_off"] = sorted(progs, key=lambda r: -(r[3] or 0.0))
         with open("/proc/loadavg") as f:
             rec["loadavg_1min"] = float(f.read().split()[0])
     print(json.dumps(rec))

@@ -180,11 +180,12 @@ def _sensitivities(cfg, s: Setup, job, dates, progress):
     import tempfile
 
     from exposure.risk import risk_settings
-    from exposure.risk.stage import run_sensitivities
 
     settings = risk_settings(cfg)
     if settings is None:
         return None
+    from exposure.risk.stage import run_sensitivities  # here: a run without sensitivities does not import it
+
     progress.stage("sensitivities")
 
     def revalue(c):

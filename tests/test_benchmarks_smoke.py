@@ -62,3 +62,27 @@ def test_benchmark_suite_smoke(tmp_path):
             assert len(r["points"]) >= 2 and math.isfinite(r["slope"]), name
     assert recs["bench1k_e2e"]["warm_compiles"] == 0  # warm really is warm: nothing recompiles
     assert recs["bench1k_memory_1m"]["extrapolated"] is True  # the smoke forces the extrapolation branch
+
+
+def test_bench_fresh_program_seconds():
+    """bench_fresh's per-program listing from JAX's compile log: phases matched to their program, a program
+    compiled again (another shape) listed again."""
+    sys.path.insert(0, str(REPO))
+    try:
+        from benchmarks.bench_fresh import program_seconds
+    finally:
+        sys.path.pop(0)
+    log = "\n".join([
+        "Finished tracing price for jit in 1.5 sec",
+        "Compiling jit(price) with global shapes and types (ShapedArray(float64[2])). Argument mapping: (x).",
+        "Finished jaxpr to MLIR module conversion jit(price) in 0.25 sec",
+        "Finished XLA compilation of jit(price) in 4.0 sec",
+        "Finished tracing _vm_scan for jit in 0.1 sec",
+        "Finished jaxpr to MLIR module conversion jit(_vm_scan) in 2e-2 sec",
+        "Finished XLA compilation of jit(_vm_scan) in 0.5 sec",
+        "Finished tracing price for jit in 0.75 sec",
+        "Finished jaxpr to MLIR module conversion jit(price) in 0.125 sec",
+        "Finished XLA compilation of jit(price) in 3.0 sec",
+    ])
+    assert program_seconds(log) == [["price", 1.5, 0.25, 4.0], ["_vm_scan", 0.1, 0.02, 0.5],
+                                    ["price", 0.75, 0.125, 3.0]]

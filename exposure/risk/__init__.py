@@ -14,8 +14,19 @@
 
 from exposure.risk.factors import FACTOR_TYPES, RiskFactor, bumped, enumerate_factors
 from exposure.risk.settings import RiskSettings, risk_settings
-from exposure.risk.stage import (add_sensitivities, ad_sensitivities, bump_sensitivities, sensitivities_csv_text,
-                                 sensitivity_dataset)
+
+# The stage (reverse pass, set-up tangents: ~40 modules) is imported on first use of one of its names, not by a
+# run without sensitivities, which reads risk_settings only (module __getattr__, PEP 562).
+_STAGE = ("add_sensitivities", "ad_sensitivities", "bump_sensitivities", "sensitivities_csv_text",
+          "sensitivity_dataset")
+
+
+def __getattr__(name):
+    if name in _STAGE:
+        from exposure.risk import stage
+
+        return getattr(stage, name)
+    raise AttributeError(f"module 'exposure.risk' has no attribute '{name}'")
 
 __all__ = ["FACTOR_TYPES", "RiskFactor", "RiskSettings", "add_sensitivities", "ad_sensitivities", "bumped",
            "bump_sensitivities", "enumerate_factors", "risk_settings", "sensitivities_csv_text",
