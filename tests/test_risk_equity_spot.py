@@ -1,7 +1,9 @@
-"""An equity spot's pricing-data tangent (``setup_equity_spot``): the batches that read no equity are not prepared
-again, and the tangent is bit for bit the central difference of every batch's prepare (the reference: the same
-model_state_tangent with the shortcut off); a moved model whose other parts moved too falls back to every batch.
-Breaking the guard (the model's comparison dropped) fails the second test."""
+"""An equity spot's pricing-data tangent (``setup_equity_spot``): exactly 0 for every batch (no prepare reads the
+spot; no step), and bit for bit the central difference of every batch's prepare, equity options and equity
+forwards included (the reference: the same model_state_tangent with the shortcut off, which it replaced); a moved
+set-up whose other parts moved too (the rates model, an equity's dividend yield) falls back to every batch.
+Broken on purpose: a tangent of 1e-9 in place of 0 fails the first test; the equities' comparison dropped
+(``spot_only``) fails the second."""
 
 from __future__ import annotations
 
@@ -51,6 +53,9 @@ def test_equity_spot_pres_falls_back_where_more_than_the_equity_moves():
     hw = (HullWhiteParams(h.mean_reversion, h.vol_times, np.asarray(h.vol_values) * 1.01),) + tuple(model.hw[1:])
     moved = dataclasses.replace(model, hw=hw)  # a model whose rates part moved as well: every batch again
     assert setup_equity_spot.equity_spot_pres(s, static, S["pres"], f, (market, market), (moved, model), 0.1) is None
+    eqs = {k: dataclasses.replace(v, dividend_yield=v.dividend_yield + 1e-4) for k, v in market.equities.items()}
+    div = dataclasses.replace(market, equities=eqs)  # an equity field the batches read moved: every batch again
+    assert setup_equity_spot.equity_spot_pres(s, static, S["pres"], f, (div, market), (model, model), 0.1) is None
     other = next(f for f in factor_list(cfg, s, RiskSettings()) if f.factor_type == "FXSpot")
     assert setup_equity_spot.equity_spot_pres(s, static, S["pres"], other, (market,) * 2, (model,) * 2, 0.1) is None
 

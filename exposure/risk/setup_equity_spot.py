@@ -1,14 +1,16 @@
-"""An equity spot's pricing-data tangent: only the batches that can read an equity are prepared again.
+"""An equity spot's pricing-data tangent: exactly 0 for every batch, no prepare again (no step).
 
-    d pres_b / de = (prepare_b(market+, model+) - prepare_b(market-, model-)) / 2h     b reads an equity
-                  = 0                                                                 every other batch
+    d pres_b / de = d prepare_b(market(S0), model(S0)) / dS0 . dS0/de = 0          every batch b
 
-An EquitySpot factor rebuilds the market and the model at +-h (``setup_tangent.model_state_tangent``); what
-moves there is the equity's spot (and whatever the model derives from the equities). A batch that reads no
-equity (swaptions, caps/floors, FX options, linear trades without an equity leg) prepares from the rest, and
-when the moved markets and models equal the base run's outside their equity parts (checked, value by value),
-its two prepares are equal: its difference is exactly 0, as the full central difference gives it. Any other
-difference (a model whose other parts read the equity) falls back to every batch (None).
+An EquitySpot factor moves the equity's spot S0 (units: ``factors``): in the market ``equities[name].spot``, in
+the model ``equity_spot`` (the path state's y0 = ln S0, ``models.cross_asset``, whose tangent ``setup_model``
+takes). No batch's ``prepare`` reads either (an equity option's and an equity leg's prepared data are built from
+the dividend yield, the vol and the curves: ``opt_equity``, ``cashflows``; the spot is read by the path state
+only), so when the moved markets and models at +-h equal the base run's in everything but those two spot fields
+(checked, value by value: the dividend yield, the vol curve and the model's bootstrapped equity vol pieces
+included), the tangent of every pres leaf is exactly 0 (the central difference this replaces gave 0 bit for bit:
+tests/test_risk_equity_spot.py). A moved set-up that differs anywhere else (a model whose other parts read the
+spot) is not this case: None, and the caller differentiates every batch (``setup_tangent.model_state_tangent``).
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ import datetime as dt
 import jax
 import numpy as np
 
-MARKET_EQUITY = ("equities", "credit")  # market fields no equity-free batch reads (credit: the XVA weights')
-MODEL_EQUITY = ("equity_spot", "equity_div", "equity_vol")
+MARKET_EQUITY = ("equities", "credit")  # compared apart (equities) or read by no batch (credit: the XVA weights')
+MODEL_SPOT = ("equity_spot",)  # the model's only field an equity spot may move
 
 
 def same(a, b) -> bool:
@@ -48,47 +50,20 @@ def _fields_same(a, b, skip) -> bool:
                                       for f in dataclasses.fields(a) if f.name not in skip)
 
 
-def equity_free(batch) -> bool:
-    """A batch whose prepare reads no equity (spot, dividend, vol)."""
-    from exposure.pricing.linear import LinearBatch
-    from exposure.pricing.linear_specs import EquityLeg
-    from exposure.pricing.opt_capfloor import CapFloorBatch
-    from exposure.pricing.opt_fx import FxOptionBatch
-    from exposure.pricing.opt_swaption import SwaptionBatch
-
-    if type(batch) in (SwaptionBatch, CapFloorBatch, FxOptionBatch):
-        return True
-    if type(batch) is LinearBatch:
-        return not any(isinstance(leg, EquityLeg) for spec in batch.specs for leg in spec.legs)
-    return False
-
-
-def layout(static) -> list:
-    """Per batch: (first float leaf in S["pres"], number of float leaves, its integer leaves)."""
-    from exposure.risk.state import split_leaves, merge_pres
-
-    out, at = [], 0
-    for tree in merge_pres(static, [np.zeros(0)] * static.n_float):
-        floats, ints, _ = split_leaves([tree])
-        out.append((at, len(floats), ints))
-        at += len(floats)
-    return out
+def spot_only(market, base_market, model, base_model) -> bool:
+    """Whether a moved (market, model) equals the base run's in everything but the equities' spots (the credit
+    curves aside: no batch reads them; the XVA weights' tangent is taken elsewhere)."""
+    if not (_fields_same(market, base_market, MARKET_EQUITY) and _fields_same(model, base_model, MODEL_SPOT)):
+        return False
+    eqs, base = market.equities, base_market.equities
+    return eqs.keys() == base.keys() and all(_fields_same(eqs[k], base[k], ("spot",)) for k in eqs)
 
 
 def equity_spot_pres(s, static, pres, factor, markets, models, step: float) -> list | None:
-    """d S["pres"]/de of an EquitySpot factor (module docstring) at the moved (markets, models) (+-step), or None
-    where the shortcut does not hold. pres: the run's S["pres"] (float leaves)."""
-    from exposure.risk.state import batch_difference
-
+    """d S["pres"]/de of an EquitySpot factor (module docstring: exactly 0, each leaf's shape) given the moved
+    (markets, models) at +-step, or None where more than the spot moved. pres: the run's S["pres"] (float leaves)."""
     if factor.factor_type != "EquitySpot":
         return None
-    base_m, base_md = s.market, s.built.model
-    if not all(_fields_same(m, base_m, MARKET_EQUITY) and _fields_same(md, base_md, MODEL_EQUITY)
-               for m, md in zip(markets, models)):
+    if not all(spot_only(m, s.market, md, s.built.model) for m, md in zip(markets, models)):
         return None
-    out = [np.zeros(np.shape(x)) for x in pres]
-    for b, (at, k, ints) in zip(s.portfolio.batches, layout(static)):
-        if equity_free(b):
-            continue
-        out[at:at + k] = batch_difference(b, ints, markets, models, s, static, factor, step)
-    return out
+    return [np.zeros(np.shape(x)) for x in pres]

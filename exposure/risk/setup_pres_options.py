@@ -1,12 +1,14 @@
 """The option batches' prepared data along a model move (mean reversion a, Hull-White sigma, FX / equity vol pieces):
-forward mode in NumPy, exact (no step), in place of the central differences of ``prepare`` (``state.batch_difference``).
+forward mode in NumPy, exact (no step), in place of the central differences of ``prepare`` (``state.batch_difference``);
+an FX / equity vol pillar too (FX / equity options, with the market variance's exact move dw).
 
 With (lnA, B, dlnA, dB) of the Hull-White bonds (``setup_pres_model.bond_tangent``), the conditional variances'
 tangents (``state_variance_tangent``, ``forward_variance.forward_variance_tangent``) and theta's move th
 (``setup_vols.theta_direction``: th["a"], th["ir_vol"], th["fx_vol"], th["eq_vol"]; th["R"] must be 0):
 
-    FX option (``opt_fx``):  d lnAf, dBf, d lnAd, dBd at (t_k, T);  d sd = (dv(t_k,T) - dv(0,T)) / (2 sd)
-                             on the live cells with var > 0 (the market's variance w_mkt does not move)
+    FX option (``opt_fx``):  d lnAf, dBf, d lnAd, dBd at (t_k, T);  d sd = (dv(t_k,T) - dv(0,T) + dw) / (2 sd)
+                             on the live cells with var > 0 (dw: the market's variance w_mkt(T)'s move, 0 but
+                             for a vol pillar, ``market_variance``)
     equity option:           d lnA, dB, d sd as above (div, wgt, w do not move)
     cap / floor:             opt: d alpha = dlnA_S - dlnA_E + d conv,  d beta = dB_S - dB_E,  d gamma = dlnA_P,
                              d delta = dB_P,  d s = d(B_f(e) - B_f(s)) sqrt(sv) + (B_f(e) - B_f(s)) dsv / (2 sqrt(sv));
@@ -42,9 +44,9 @@ def _variance_moves(model, lf, th) -> tuple:
     return dvols, {c: float(th["a"][c]) for c, _ in lf.bonds}
 
 
-def _sd_tangent(model, lf, th, t, T, alive, shift):
+def _sd_tangent(model, lf, th, t, T, alive, shift, dshift=None):
     """d sd (K, n) of sd = sqrt(where(alive, max(v(t,T) + w - v(0,T), 0), 0)), w (n,) the market's total variance
-    at the expiries T (it does not move)."""
+    at the expiries T, dshift (n,) its move (None: it does not move)."""
     from exposure.models.forward_variance import forward_variance_tangent
 
     dvols, da = _variance_moves(model, lf, th)
@@ -53,11 +55,12 @@ def _sd_tangent(model, lf, th, t, T, alive, shift):
     v, dv = forward_variance_tangent(model, lf, t[k], T[i], dvols, da)
     var = v + shift[i] - v0[i]
     out = np.zeros(alive.shape)
-    out[k, i] = np.where(var > 0.0, (dv - dv0[i]) / (2.0 * np.sqrt(np.where(var > 0.0, var, 1.0))), 0.0)
+    dw = 0.0 if dshift is None else np.asarray(dshift, np.float64)[i]
+    out[k, i] = np.where(var > 0.0, (dv - dv0[i] + dw) / (2.0 * np.sqrt(np.where(var > 0.0, var, 1.0))), 0.0)
     return out
 
 
-def fx_option_tangent(batch, ctx, th) -> dict:
+def fx_option_tangent(batch, ctx, th, dw=None) -> dict:
     """d/de of ``FxOptionBatch.prepare``'s leaves (module docstring), the same tree."""
     from exposure.models.forward_variance import fx_log_forward
     from exposure.pricing.opt_fx import FX_CHUNK, pair_variance
@@ -69,7 +72,7 @@ def fx_option_tangent(batch, ctx, th) -> dict:
     alive = t[:, None] < T[None, :] - TIME_EPS
     lf = fx_log_forward(ctx.model, batch.foreign, batch.domestic)
     w = pair_variance(ctx.market, ctx.model, batch.foreign, batch.domestic, 0.0, T)
-    dsd = _sd_tangent(ctx.model, lf, th, t, T, alive, w)
+    dsd = _sd_tangent(ctx.model, lf, th, t, T, alive, w, dw)
     o, n = batch.order, len(batch.specs)
     pad = lambda a: np.pad(a[..., o], [(0, 0)] * (a.ndim - 1) + [(0, -n % FX_CHUNK)])  # noqa: E731
     zero = np.zeros_like(alive, dtype=np.float64)
@@ -77,7 +80,7 @@ def fx_option_tangent(batch, ctx, th) -> dict:
             "wgt": pad(zero), "w": pad(np.zeros(n)), "n_alive": alive.sum(axis=1).astype(np.int32)}
 
 
-def equity_option_tangent(batch, ctx, th) -> dict:
+def equity_option_tangent(batch, ctx, th, dw=None) -> dict:
     """d/de of ``EquityOptionBatch.prepare``'s leaves (module docstring), the same tree."""
     from exposure.models.forward_variance import equity_log_forward
     from exposure.pricing.opt_common import variance_between_np
@@ -88,14 +91,15 @@ def equity_option_tangent(batch, ctx, th) -> dict:
     alive = t[:, None] < T[None, :] - TIME_EPS
     lf = equity_log_forward(ctx.model, ctx.model.equity_names.index(batch.name))
     w = variance_between_np(ctx.market.equities[batch.name].vol, np.zeros_like(T), T)
-    dsd = _sd_tangent(ctx.model, lf, th, t, T, alive, w)
+    dsd = _sd_tangent(ctx.model, lf, th, t, T, alive, w, dw)
     zero = np.zeros(alive.shape)
     return {"div": zero, "lnA": dlnA, "B": dB, "sd": dsd, "wgt": zero, "w": np.zeros(T.size)}
 
 
-def option_model_tangent(batch, ctx, th) -> list | None:
+def option_model_tangent(batch, ctx, th, dw=None) -> list | None:
     """d/de of the float leaves of ``batch.prepare(ctx)`` (``state.split_leaves`` order) along theta's move th, or
-    None for a batch type not written here or a move of R (the central differences then)."""
+    None for a batch type not written here or a move of R (the central differences then). dw (n,): the market
+    total variance's move at an FX / equity option batch's expiries (a vol pillar, ``market_variance``)."""
     from exposure.pricing.opt_capfloor import CapFloorBatch
     from exposure.pricing.opt_equity import EquityOptionBatch
     from exposure.pricing.opt_fx import FxOptionBatch
@@ -108,5 +112,32 @@ def option_model_tangent(batch, ctx, th) -> list | None:
     kinds = {FxOptionBatch: fx_option_tangent, EquityOptionBatch: equity_option_tangent,
              CapFloorBatch: capfloor_tangent, SwaptionBatch: swaption_tangent}
     fn = kinds.get(type(batch))
-    tree = None if fn is None else fn(batch, ctx, th)
+    if fn is None:
+        return None
+    tree = fn(batch, ctx, th) if dw is None else fn(batch, ctx, th, dw)
     return None if tree is None else split_leaves([tree])[0]
+
+
+def batch_model_tangent(batch, ctx, th, ints) -> list | None:
+    """The exact model tangent of any batch's float leaves along th (a market-free move): a linear batch's
+    (``setup_pres_model.linear_model_tangent``; ints its base integer leaves) or an option batch's (above), None
+    where none is written."""
+    from exposure.pricing.linear import LinearBatch
+    from exposure.risk.setup_pres_model import linear_model_tangent
+
+    if type(batch) is LinearBatch:
+        return linear_model_tangent(batch, ctx, th, ints)
+    return option_model_tangent(batch, ctx, th)
+
+
+def vol_option_tangent(batch, ctx, th, factor) -> list | None:
+    """The exact tangent of an FX / equity option batch's float leaves along a factor's theta move th with the
+    market's total variance moved too (``market_variance``: an FX / equity vol pillar, a correlation's cross
+    pair); None where that has no derivative or R moves (``option_model_tangent``)."""
+    from exposure.pricing.opt_fx import FxOptionBatch
+    from exposure.risk.market_variance import market_variance_tangent, pillar_moves
+
+    T = np.array([s.expiry_time for s in batch.specs])
+    under = (batch.foreign, batch.domestic) if isinstance(batch, FxOptionBatch) else batch.name
+    dw = market_variance_tangent(ctx.market, ctx.model, under, T, pillar_moves(ctx.market, factor), th["R"])
+    return None if dw is None else option_model_tangent(batch, ctx, th, dw)

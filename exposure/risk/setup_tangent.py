@@ -146,7 +146,8 @@ def model_state_tangent(cfg, s, factor, S, static, step: float, keep_credit: boo
         dtheta/de = central difference of the model build at the bumped market, its calibrated Hull-White
                     sigma moved by the implicit-function theorem (no re-calibration)
         pres, w   = central difference of prepare / the XVA weights at the bumped market and model
-                    (a curve pillar or FX spot: market moved in place, pres by ``setup_pres_tangents.PresTangents``)
+                    (a curve pillar or FX spot: market moved in place, pres by ``setup_pres_tangents.PresTangents``;
+                    an equity spot: pres exactly 0, ``setup_equity_spot``)
 
     with e = +-step factor units; the model's matrix exponentials and eigen-decompositions are not rebuilt.
     keep_credit: the caller takes the weights' tangent by AD (``setup_market``): the bumped markets keep the base
@@ -182,7 +183,7 @@ def model_state_tangent(cfg, s, factor, S, static, step: float, keep_credit: boo
         if ctx.pres is None:
             ctx.pres = PresTangents(s, static)
         dS["pres"] = ctx.pres(factor, markets, models, moves, step)
-    else:  # an equity spot: only the batches that read an equity (``setup_equity_spot``), else every batch
+    else:  # an equity spot: exactly 0 (no prepare reads it, ``setup_equity_spot``), else every batch
         from exposure.risk.setup_equity_spot import equity_spot_pres
 
         dS["pres"] = equity_spot_pres(s, static, S["pres"], factor, markets, models, step)

@@ -17,10 +17,12 @@ market's forward vols, sigma_k = sqrt((w_k - w_{k-1}) / (T_k - T_{k-1})), and p 
 A factor's theta move (``models.cross_asset_jax``): FXVol / EquityVol its asset's pieces; MeanReversion a_c (and
 the calibrated sigma_c by the implicit-function theorem, ``setup_tangent.calibrated_moves``); HWSigma sigma_c;
 SwaptionVol the calibrated sigma_c; Correlation R_ab = R_ba; then every bootstrapped asset's pieces through
-dv/dp. The model arrays follow by ``setup_model.ModelTangent`` (jvp), the pricing data by ``pres_tangent``
-(central difference of prepare at the first-order moved model, and for a vol pillar the market with that one vol
-curve moved: the FX and equity options read the market's total variance), only for the batches that read what
-moved. The XVA weights read the credit curves and the base discount curve only: their tangent is 0.
+dv/dp. The model arrays follow by ``setup_model.ModelTangent`` (jvp), the pricing data by ``pres_tangent``,
+only for the batches that read what moved: each batch's exact forward tangent along th, no step (a model
+parameter, the market kept: ``setup_pres_model``, ``setup_pres_options``; an FX / equity vol pillar's options with
+the market's total variance moved exactly too: ``market_variance``); where none is written (an FX / equity option
+under a correlation, a swaption with a payment lag under a mean reversion) the central difference of prepare at
+the first-order moved model and the market with that one vol curve moved. The XVA weights read the credit curves and the base discount curve only: their tangent is 0.
 """
 
 from __future__ import annotations
@@ -225,17 +227,33 @@ def reads(batch):
 _LINEAR_READS: dict = {}  # id(batch) -> (batch, its moved keys): ``reads`` of a linear batch
 
 
-def pres_tangent(s, static, S, vctx: VolContext, factor, markets, models, moved: set, step: float) -> list:
-    """d S["pres"] / de: for every batch that reads a moved key, the central difference of its prepare at the
-    moved markets and models (+-step), the other batches' leaves 0. The place for jnp twins of prepare."""
+def pres_tangent(s, static, S, vctx: VolContext, factor, markets, models, moved: set, step: float, th=None) -> list:
+    """d S["pres"] / de: for every batch that reads a moved key, its exact forward-mode tangent along th (a mean
+    reversion or correlation: ``setup_pres_options.batch_model_tangent``; an FX / equity vol pillar's FX / equity
+    options: ``vol_option_tangent``), else (a correlation's options, a lagged swaption) the central difference of
+    its prepare at the moved markets and models (+-step); the other batches' leaves 0."""
+    from exposure.pricing.opt_equity import EquityOptionBatch
+    from exposure.pricing.opt_fx import FxOptionBatch
+    from exposure.risk.setup_pres_model import model_only
+    from exposure.risk.setup_pres_options import batch_model_tangent, vol_option_tangent
     from exposure.risk.state import batch_difference
 
     out = [np.zeros_like(x) for x in S["pres"]]
+    ctx = None
     for b, (at, k, ints) in zip(s.portfolio.batches, vctx.layout):
         r = reads(b)
         if not k or not (r is None or r & moved):
             continue
-        out[at:at + k] = batch_difference(b, ints, markets, models, s, static, factor, step)
+        d = None
+        if th is not None and (model_only(factor) or isinstance(b, (FxOptionBatch, EquityOptionBatch))):
+            if ctx is None:
+                from exposure.pricing.view import PricingContext
+
+                g, m = s.grid, s.market
+                ctx = PricingContext(m, s.built.model, static.times, s.portfolio.fixings, (m.asof,) + tuple(g.dates),
+                                     g.reporting_mask())
+            d = batch_model_tangent(b, ctx, th, ints) if model_only(factor) else vol_option_tangent(b, ctx, th, factor)
+        out[at:at + k] = d if d is not None else batch_difference(b, ints, markets, models, s, static, factor, step)
     return out
 
 
@@ -263,6 +281,6 @@ def in_place_tangent(cfg, s, factor, S, static, step: float, tctx) -> dict | Non
             tctx.pres = PresTangents(s, static, S)
         dS["pres"] = tctx.pres(factor, markets, models, dsig, step)
     else:
-        dS["pres"] = pres_tangent(s, static, S, vctx, factor, markets, models, moved, step)
+        dS["pres"] = pres_tangent(s, static, S, vctx, factor, markets, models, moved, step, th)
     dS["w"] = {k: np.zeros_like(v) for k, v in S["w"].items()}
     return {k: dS[k] for k in S}

@@ -7,9 +7,10 @@ pieces, R, w_mkt) (``twin_options``, R and w_mkt as optional inputs), so
     <G_pres, dpres/de> = sum_twins <g_x, dx/de>,     g_x = (d leaves / dx)' G_pres[leaves]       (once per run)
     dx/de = (0, dsigma/de, th's FX / equity vol pieces, th["R"], dw_mkt/de)
 
-with dw_mkt/de the central difference of the market's total variance (``opt_fx.pair_variance``, the equity vol
-curve) at the moved vol curve and correlation: NumPy on the option expiries only, and exact but for rounding
-(w_mkt is linear in rho and, at a pillar, in vol^2: a central difference of a quadratic). g_x comes from one
+with dw_mkt/de the exact tangent of the market's total variance (``opt_fx.pair_variance``, the equity vol curve)
+along the moved vol pillar and correlation (``market_variance``: the interpolated pillar variances' move, a cross
+pair's covariance by the chain rule through its vol pieces), NumPy on the option expiries only, no step (the
+central difference it replaced was off by O(h^2) for a cross pair's covariance). g_x comes from one
 backward pass per ROWS output rows (``twin_reverse.twin_cotangents``, kept compiled across runs); it replaces
 the central differences of those batches' ``prepare`` at the moved models (``state.batch_difference``: two NumPy
 prepares per batch and factor; bench-1k: 40 calls). Measured on bench-1k (same process, loaded): g_x 2.5 s
@@ -56,21 +57,26 @@ def option_directions(rev, twins: dict, factor, th: dict, dsig: dict) -> dict:
     from exposure.pricing.opt_common import variance_between_np
     from exposure.pricing.opt_fx import pair_variance
     from exposure.risk import setup_vols as sv
+    from exposure.risk.market_variance import market_variance_tangent, pillar_moves
     from exposure.risk.twin_options import FxOptionPresTwin
     from exposure.risk.twin_reverse import direction
 
     model, market, h = rev.model, rev.s.market, rev.step
     fx, eq = list(th["fx_vol"]), list(th["eq_vol"])
-    mk = tuple(sv.moved_market(market, factor, e) for e in (h, -h))
-    md = tuple(dataclasses.replace(model, correlation=np.asarray(model.correlation) + e * th["R"]) for e in (h, -h))
+    moves, dR = pillar_moves(market, factor), np.asarray(th["R"], np.float64)
     out = {}
     for i, tw in twins.items():
         dx = direction(tw, market, None, dsig, fx, eq, model)
-        if isinstance(tw, FxOptionPresTwin):
-            w = [pair_variance(m, d, tw.batch.foreign, tw.batch.domestic, 0.0, tw.T) for m, d in zip(mk, md)]
-        else:
-            w = [variance_between_np(m.equities[tw.batch.name].vol, np.zeros_like(tw.T), tw.T) for m in mk]
-        dx["R"], dx["wmkt"] = np.asarray(th["R"], np.float64), (w[0] - w[1]) / (2.0 * h)
+        fx_pair = isinstance(tw, FxOptionPresTwin)
+        under = (tw.batch.foreign, tw.batch.domestic) if fx_pair else tw.batch.name
+        dw = market_variance_tangent(market, model, under, tw.T, moves, dR)
+        if dw is None:  # a moving vol piece at 0 (no derivative): the central difference (module docstring)
+            mk = tuple(sv.moved_market(market, factor, e) for e in (h, -h))
+            md = tuple(dataclasses.replace(model, correlation=np.asarray(model.correlation) + e * dR) for e in (h, -h))
+            w = [pair_variance(m, d, *under, 0.0, tw.T) if fx_pair else
+                 variance_between_np(m.equities[under].vol, np.zeros_like(tw.T), tw.T) for m, d in zip(mk, md)]
+            dw = (w[0] - w[1]) / (2.0 * h)
+        dx["R"], dx["wmkt"] = dR, dw
         out[i] = dx
     return out
 

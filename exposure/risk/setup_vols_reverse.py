@@ -192,10 +192,9 @@ def pres_part(rev, vctx, factor, th, dsig, moved, twins: bool = True) -> np.ndar
     batches' and the swaptions' where only a and the vol pieces move (a mean reversion: ``setup_pres_options``),
     the batches' central differences at the first-order moved model otherwise (swaptions with a payment lag)
     (``twin_reverse.VolReverse``'s)."""
-    from exposure.pricing.linear import LinearBatch
     from exposure.risk import setup_vols as sv
-    from exposure.risk.setup_pres_model import linear_model_tangent, model_only
-    from exposure.risk.setup_pres_options import option_model_tangent
+    from exposure.risk.setup_pres_model import model_only
+    from exposure.risk.setup_pres_options import batch_model_tangent
     from exposure.risk.state import batch_difference
     from exposure.risk.twins import sigma_only
 
@@ -226,8 +225,7 @@ def pres_part(rev, vctx, factor, th, dsig, moved, twins: bool = True) -> np.ndar
         for i in list(diff):  # the option batches' exact tangent (``setup_pres_options``; None: not written)
             at, _, ints = vctx.layout[i]
             b = batches[i]
-            tangent = linear_model_tangent(b, ctx, th, ints) if type(b) is LinearBatch else option_model_tangent(
-                b, ctx, th)
+            tangent = batch_model_tangent(b, ctx, th, ints)
             if tangent is None:
                 continue
             for j, d in enumerate(tangent):
@@ -247,9 +245,9 @@ class OptionCotangents(OptionVolCotangents):
     """g_x = (dleaves/dx)' G_pres of every option twin (``twins.option_twins``), the FX / equity ones on x =
     (curves, sigma, fx/eq vol pieces, R, w_mkt), once by one vjp (``twin_reverse.twin_cotangents``): the curve,
     sigma-only (``TwinReverse`` in "vjp" mode) and vol / correlation factors' option part are then dot products.
-    ``part``: <g_x, dx/de> of a vol / correlation factor with dx/de theta's move and dw_mkt/de the central
-    difference of the market variance (``opt_fx.pair_variance``, the equity vol curve) at the moved vol curve and
-    correlation (NumPy, the option expiries only)."""
+    ``part``: <g_x, dx/de> of a vol / correlation factor with dx/de theta's move and dw_mkt/de the exact tangent
+    of the market variance (``opt_fx.pair_variance``, the equity vol curve) along the moved vol pillar and
+    correlation (``market_variance``; NumPy, the option expiries only)."""
 
     def __init__(self, rev):
         from exposure.risk.setup_vols_options import extended_twins
