@@ -157,6 +157,31 @@ def test_batched_model_tangents_equal_one_jvp_per_direction(base):
             _close(g, r, 1e-12)
 
 
+def test_deferred_directions_share_the_next_prefetch(base, monkeypatch):
+    """``ModelTangent.defer`` holds directions for the next ``prefetch``: with BATCH = 4, two deferred (and a zero)
+    plus two prefetched directions take one program call, not a padded chunk each, reading them back takes none,
+    and each direction's tangent equals the one a ModelTangent computes for it alone (to rounding)."""
+    from exposure.risk import setup_model
+    from exposure.risk.kept import kept
+
+    cfg, s, S, static = base
+    mt, alone = (ModelTangent(s.built.model, s.grid, static, S) for _ in range(2))
+    mt.BATCH = alone.BATCH = 4
+    rng = np.random.default_rng(5)
+    dths = [jax.tree_util.tree_map(lambda x: rng.standard_normal(np.shape(x)) * np.abs(np.asarray(x)), mt.theta)
+            for _ in range(4)]
+    ref = [alone(d) for d in dths]
+    calls = []
+    monkeypatch.setattr(setup_model, "kept", lambda *a: calls.append(a) or kept(*a))  # the program's only way in
+    mt.defer(dths[2:] + [mt.zero()])
+    mt.prefetch(dths[:2])
+    got = [mt(d) for d in dths]
+    assert len(calls) == 1 and len(mt._cache) == 4 and not mt._pending
+    for g, r in zip(got, ref):
+        for a, b in zip(jax.tree_util.tree_leaves(g), jax.tree_util.tree_leaves(r)):
+            _close(a, b, 1e-12)
+
+
 def test_jnp_transitions_with_credit_states_and_breakpoints_equal_numpy():
     """A model with a stochastic credit intensity (model=flat_wwr) and steps that cross vol breakpoints and
     need sub-steps (a tau > 0.5)."""

@@ -178,6 +178,7 @@ class ModelTangent:
         self._L = (np.asarray(S["L"]), np.asarray(S["bridge"]["L"]) if "bridge" in S else None)
         self._eig = self._base = None
         self._cache = {}
+        self._pending = {}  # directions ``defer``red to the next program calls (key -> dtheta)
 
         # theta is an argument, not a constant of the program. Kept as an executable (``kept``) under the layout and
         # the model by content (the sub-steps follow its mean reversions): another model is a miss, compiled once.
@@ -227,16 +228,29 @@ class ModelTangent:
             out["bridge"] = {"A": b["A"], "B": b["B"], "m": b["m"], "L": L(*self._eig[1], b["V"])}
         return out
 
-    def prefetch(self, dthetas) -> None:
-        """Compute and keep the model components of dS along every dtheta given (``__call__`` then reads them):
-        one program call per BATCH directions, the primal once per call; L's tangent (``factor_tangent``, linear
-        in dSigma) once over the whole stack. Zero and already kept directions are skipped."""
-        todo = {}
+    def _new(self, dthetas, into: dict) -> dict:
+        """into with every nonzero dtheta not yet kept, by key (the first of equal ones)."""
         for th in dthetas:
             if any(np.any(np.asarray(x)) for x in jax.tree_util.tree_leaves(th)):
                 k = _direction_key(th)
                 if k not in self._cache:
-                    todo.setdefault(k, th)
+                    into.setdefault(k, th)
+        return into
+
+    def defer(self, dthetas) -> None:
+        """Hold dthetas for the next ``prefetch`` (or uncached ``__call__``): directions that callers will ask
+        for later share its program calls (BATCH directions each, padded with zeros) instead of each caller
+        padding its own last chunk."""
+        self._new(dthetas, self._pending)
+
+    def prefetch(self, dthetas) -> None:
+        """Compute and keep the model components of dS along every dtheta given and every ``defer``red one
+        (``__call__`` then reads them): one program call per BATCH directions, the primal once per call; L's
+        tangent (``factor_tangent``, linear in dSigma) once over the whole stack. Zero and already kept directions
+        are skipped."""
+        todo = self._new(dthetas, {})
+        todo.update((k, th) for k, th in self._pending.items() if k not in todo and k not in self._cache)
+        self._pending = {}
         if not todo:
             return
         ds = self._batch(list(todo.values()))

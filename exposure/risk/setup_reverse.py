@@ -97,7 +97,9 @@ def sigma_direction(theta, vctx, model, ccy, k: int) -> dict:
 class ReverseSetup:
     """The reduced cotangents of one run's G (module docstring) and the per-factor sensitivity from them."""
 
-    def __init__(self, cfg, s, S, static, G, market, step: float):
+    def __init__(self, cfg, s, S, static, G, market, step: float, ahead=None):
+        """ahead: None, or ahead(self) -> [dtheta], the model directions the caller will ask the run's
+        ``ModelTangent`` for later, fetched in the calibrated sigma's program calls (``ModelTangent.defer``)."""
         from exposure.risk.setup_pres_tangents import PresTangents
         from exposure.risk.setup_tangent import context
 
@@ -115,6 +117,8 @@ class ReverseSetup:
         self.g_theta = self._model_cotangent(G)
         self.offsets = np.cumsum([0] + [len(f) for f, _, _ in self.pt.base])
         self.g_x = self._twin_cotangents(G)
+        if ahead is not None:
+            ctx.tangent.defer(ahead(self))
         self.g_sigma = self._sigma_cotangents(G)
         self.g_pillars = self._pillar_cotangents(G)
 

@@ -28,6 +28,7 @@ class _Context:
     tangent: ModelTangent
     ift: dict  # ccy -> (CalibrationIFT, currency index, SwaptionVolCurve)
     pres: object = None  # setup_pres_tangents.PresTangents, built on the first curve-pillar or FX-spot factor
+    moved: dict = dataclasses.field(default_factory=dict)  # ``model_direction``'s builds, until the factor's tangent
 
 
 _CACHE: list = []  # the context of the last run's Static (compiled once per run, found by identity)
@@ -139,6 +140,38 @@ def bumped_view(cfg, factor, e: float):
     return _Overlay(cfg, top, bumped(ConfigNode({top: to_plain(cfg[top])}), factor, e)[top])
 
 
+def _moved(cfg, s, factor, ctx: _Context, step: float, keep_credit: bool) -> tuple:
+    """(cfgs, markets, moves, models, dtheta/de) at e = +-step of a factor ``model_state_tangent`` rebuilds."""
+    from exposure.models.build import build_model
+    from exposure.risk.setup_curves import covered, moved_market
+    from exposure.risk.setup_inputs import moved_input_market
+    from exposure.risk.state import rebuilt_market
+
+    # a market input moved in place leaves the config's model group as it is: no bumped copy to read
+    cfgs = (cfg, cfg) if covered(cfg, factor) else (bumped_view(cfg, factor, step), bumped_view(cfg, factor, -step))
+    # a curve pillar or an FX spot moves the built market in place (``setup_curves``): no market build
+    # a par quote: the bootstrapped curves moved in place by the implicit-function theorem (``setup_inputs``)
+    markets = tuple(moved_market(cfg, s.market, factor, e, keep_credit) or moved_input_market(cfg, s.market, factor, e)
+                    or rebuilt_market(c, s, factor, keep_credit) for c, e in zip(cfgs, (step, -step)))
+    moves = calibrated_moves(ctx, factor, markets, step)
+    models = tuple(build_model(m, c.model, calibrated=_calibrated_params(ctx, c, moves, e)).model
+                   for m, c, e in zip(markets, cfgs, (step, -step)))
+    thetas = [ctx.tangent.theta_of(m) for m in models]
+    dtheta = jax.tree_util.tree_map(lambda a, b: (np.asarray(a) - np.asarray(b)) / (2.0 * step), *thetas)
+    return cfgs, markets, moves, models, dtheta
+
+
+def model_direction(cfg, s, factor, S, static, step: float, keep_credit: bool = False):
+    """dtheta/de of a factor that ``model_state_tangent`` takes through moved markets and models (not one that
+    ``setup_vols.in_place_tangent`` takes), its builds kept until that call reads them: a caller can hand the
+    direction to ``ModelTangent.defer`` first, so its model tangent shares other factors' program calls."""
+    ctx = context(cfg, s, S, static)
+    key = (factor, step, keep_credit)
+    if key not in ctx.moved:
+        ctx.moved[key] = _moved(cfg, s, factor, ctx, step, keep_credit)
+    return ctx.moved[key][-1]
+
+
 def model_state_tangent(cfg, s, factor, S, static, step: float, keep_credit: bool = False) -> dict:
     """dS/de of a factor that reaches S through the market and the model (everything but credit and funding):
 
@@ -152,12 +185,10 @@ def model_state_tangent(cfg, s, factor, S, static, step: float, keep_credit: boo
     with e = +-step factor units; the model's matrix exponentials and eigen-decompositions are not rebuilt.
     keep_credit: the caller takes the weights' tangent by AD (``setup_market``): the bumped markets keep the base
     credit curves (no CDS bootstrap) and w is left to the caller."""
-    from exposure.models.build import build_model
-    from exposure.risk.setup_curves import covered, moved_market
-    from exposure.risk.setup_inputs import moved_input_market
+    from exposure.risk.setup_curves import covered
     from exposure.risk.setup_pres_tangents import PresTangents
     from exposure.risk.twins import sigma_only
-    from exposure.risk.state import rebuilt_market, xva_weight_arrays
+    from exposure.risk.state import xva_weight_arrays
 
     ctx = context(cfg, s, S, static)
     from exposure.risk.setup_vols import in_place_tangent  # FX/equity vols and model parameters: nothing rebuilt
@@ -165,18 +196,9 @@ def model_state_tangent(cfg, s, factor, S, static, step: float, keep_credit: boo
     done = in_place_tangent(cfg, s, factor, S, static, step, ctx)
     if done is not None:
         return done
-    # a market input moved in place leaves the config's model group as it is: no bumped copy to read
-    cfgs = (cfg, cfg) if covered(cfg, factor) else (bumped_view(cfg, factor, step), bumped_view(cfg, factor, -step))
-    # a curve pillar or an FX spot moves the built market in place (``setup_curves``): no market build
-    # a par quote: the bootstrapped curves moved in place by the implicit-function theorem (``setup_inputs``)
-    markets = tuple(moved_market(cfg, s.market, factor, e, keep_credit) or moved_input_market(cfg, s.market, factor, e)
-                    or rebuilt_market(c, s, factor, keep_credit) for c, e in zip(cfgs, (step, -step)))
-    moves = calibrated_moves(ctx, factor, markets, step)
-    models = tuple(build_model(m, c.model, calibrated=_calibrated_params(ctx, c, moves, e)).model
-                   for m, c, e in zip(markets, cfgs, (step, -step)))
+    key = (factor, step, keep_credit)
+    cfgs, markets, moves, models, dtheta = ctx.moved.pop(key, None) or _moved(cfg, s, factor, ctx, step, keep_credit)
     h2 = 2.0 * step
-    thetas = [ctx.tangent.theta_of(m) for m in models]
-    dtheta = jax.tree_util.tree_map(lambda a, b: (np.asarray(a) - np.asarray(b)) / h2, *thetas)
     dS = ctx.tangent(dtheta)
     # moved in place, or only sigma moves (``twins.sigma_only``): pres by jvp
     if all(m is not s.market for m in markets) and covered(cfg, factor) or sigma_only(factor):

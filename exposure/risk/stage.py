@@ -30,7 +30,7 @@ from exposure.risk.reverse import contract, forward_profiles, reverse_pass
 from exposure.risk.settings import RiskSettings
 from exposure.risk.setup_market import market_tangents
 from exposure.risk.setup_reverse import ReverseSetup, reverse_covered
-from exposure.risk.setup_tangent import model_state_tangent
+from exposure.risk.setup_tangent import model_direction, model_state_tangent
 from exposure.risk.state import bumped_state, difference, path_state, weights_only
 
 
@@ -64,6 +64,14 @@ def contract_tangent(G, dS, n_out: int) -> np.ndarray:
     return contract({k: G[k] for k in dS}, dS) if dS else np.zeros(n_out)
 
 
+def _tangent_factors(rev, vols, market, factors) -> list:
+    """[(factor, keep_credit)] of the factors that ``ad_sensitivities``' loop takes through ``tangent`` into
+    ``model_state_tangent``'s moved markets and models (neither rev nor vols takes them, not weights only), with
+    the keep_credit that ``tangent`` passes."""
+    return [(f, market is not None and market.direction(f) is not None) for f in factors
+            if not rev.covers(f) and not vols.taken(f) and not weights_only(f)]
+
+
 def ad_sensitivities(cfg, s, settings: RiskSettings, n_paths: int, seed: int, antithetic: bool, factors=None):
     """(factors, measures, sens (n_ns, n_meas, n_f), values (n_meas, n_ns), profiles (n_f, 2, K, n_ns) or None,
     timings {stage: seconds})."""
@@ -79,17 +87,26 @@ def ad_sensitivities(cfg, s, settings: RiskSettings, n_paths: int, seed: int, an
     tangents = []
     market = market_tangents(cfg, s, measures, static.val_times)
     rev = None  # curve pillars and FX spots in reverse (``setup_reverse``); profiles need each factor's tangent
-    if settings.reverse_setup and not settings.profiles and any(reverse_covered(cfg, s, market, f) for f in factors):
-        rev = ReverseSetup(cfg, s, S, static, G, market, settings.setup_step)
     vols = None  # FX/equity vols and model parameters against the same one-time twin cotangents (``twin_reverse``)
-    if rev is not None:
+    if settings.reverse_setup and not settings.profiles and any(reverse_covered(cfg, s, market, f) for f in factors):
         from exposure.risk.twin_reverse import VolReverse
+
+        held = []
+
+        def ahead(rev_):  # every model direction the loop asks for, in the calibrated sigma's program calls
+            held.append(VolReverse(rev_, G))
+            return held[0].directions([f for f in factors if not rev_.covers(f)]) + [
+                model_direction(cfg, s, f, S, static, settings.setup_step, keep_credit=keep)
+                for f, keep in _tangent_factors(rev_, held[0], market, factors)]
+
+        rev = ReverseSetup(cfg, s, S, static, G, market, settings.setup_step, ahead=ahead)
+        vols = held[0]
+    if rev is not None:
         from exposure.risk.setup_vols import covered
         from exposure.risk.setup_vols_reverse import VOL_OPTION_TYPES
         from exposure.risk.twins import sigma_only
 
-        vols = VolReverse(rev, G)
-        vols.prefetch([f for f in factors if not rev.covers(f)])  # every vol / model-parameter factor's model tangent in one batched call
+        vols.prefetch([f for f in factors if not rev.covers(f)])  # kept: nothing left to fetch
         # the factors that take the option twins' part: picks its form (``twin_basis.choose``)
         rev.option_factors = sum(1 for f in factors if rev.covers(f) or sigma_only(f))
         # the FX / equity vol and correlation factors: their option twins' cotangents serve the curves' too
@@ -106,6 +123,8 @@ def ad_sensitivities(cfg, s, settings: RiskSettings, n_paths: int, seed: int, an
         sens[:, :, i] = contract_tangent(G, dS, n_meas * n_ns).reshape(n_meas, n_ns).T
         if settings.profiles:
             tangents.append(dS)
+    if rev is not None:
+        rev.ctx.moved.clear()  # builds of a factor the loop did not take as ``_tangent_factors`` expected
     t2 = time.perf_counter()
     prof = None
     if settings.profiles and factors:

@@ -281,13 +281,19 @@ class VolReverse:
         self.G_model = {k: G[k] for k in MODEL_KEYS if k in G}
         self._dirs = {}  # factor -> (vctx, th, dsig, moved) or None, from ``prefetch``
 
-    def prefetch(self, factors) -> None:
-        """Every factor's direction, and their model tangents in one batched call (``ModelTangent.prefetch``)."""
+    def directions(self, factors) -> list:
+        """Keep every factor's direction (None: one ``sensitivity`` does not take); their dthetas (jnp)."""
         from exposure.risk.setup_vols_reverse import factor_direction
 
         self._dirs.update({f: factor_direction(self.rev, f) for f in factors if f not in self._dirs})
-        self.rev.ctx.tangent.prefetch([jax.tree_util.tree_map(jnp.asarray, d[1])
-                                       for d in self._dirs.values() if d is not None])
+        return [jax.tree_util.tree_map(jnp.asarray, d[1]) for d in self._dirs.values() if d is not None]
+
+    def prefetch(self, factors) -> None:
+        """Every factor's direction, and their model tangents in one batched call (``ModelTangent.prefetch``)."""
+        self.rev.ctx.tangent.prefetch(self.directions(factors))
+
+    def taken(self, factor) -> bool:  # a factor of ``directions`` that ``sensitivity`` takes
+        return self._dirs.get(factor) is not None
 
     def sensitivity(self, factor) -> np.ndarray | None:
         """d measure_o / de (n_out,), or None for a factor ``setup_vols.in_place_tangent`` does not take."""
