@@ -68,13 +68,6 @@ def _variance_tangent(p, a, da, dsig, t, T):
     return np.sum(np.where(active, 2.0 * sig * dsig * g + sig * sig * dg, 0.0), axis=-1)
 
 
-def _from_zero(p, a, da, dsig, x):
-    """dV(0, x) (x's shape): a function of x alone, so taken on x's distinct values (on the (K, n) grid of
-    ``bond_tangent``: K + n of them, not K n)."""
-    u, inv = np.unique(x, return_inverse=True)
-    return _variance_tangent(p, a, da, dsig, np.zeros_like(u), u)[inv.reshape(np.shape(x))]
-
-
 def state_variance_tangent(ctx, ccy: str, da: float, dsig, s, t) -> tuple:
     """(v, dv) of ``hull_white.state_variance`` Var[x(t) | x(s)] = sum_k sigma_k^2 g_k (s, t broadcast) along da and
     dsigma: g_k = e^{-2a q} F,  F = -expm1(-2a d) / 2a  (q = t - u2, d = u2 - u1),
