@@ -21,6 +21,7 @@ from exposure.chunks import ChunkJob, first_nonfinite
 from exposure.confignode import config_yaml, merged, program_hint
 from exposure.cluster import chunk_outputs, cluster_settings
 from exposure.errors import ConfigError, NonFiniteError
+from exposure.gc_pause import gc_paused
 from exposure.memory import run_memory_plan
 from exposure.post_simulation import make_aggregator
 from exposure.pricing.view import PricingContext
@@ -85,9 +86,10 @@ def _run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | Non
     ctx = PricingContext(market, model, times, pf.fixings, dates, grid.reporting_mask(), option_tables=True,
                          paths=int(cfg.simulation.paths))
     batches = list(pf.batches)
-    pres = [b.prepare(ctx) for b in batches]
     t0_ctx = PricingContext(market, model, np.zeros(1), pf.fixings, (market.asof,))
-    pres0 = [b.prepare(t0_ctx) for b in batches]
+    with gc_paused():  # host set-up that allocates and keeps (exposure.gc_pause)
+        pres = [b.prepare(ctx) for b in batches]
+        pres0 = [b.prepare(t0_ctx) for b in batches]
     trade_ids = [tid for b in batches for tid in b.ids]
     trade_ns = np.concatenate([np.asarray(b.netting_set, dtype=int) for b in batches])
     n_ns = len(pf.netting_sets)

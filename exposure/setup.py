@@ -19,7 +19,16 @@ class Setup:
 
 
 def setup(cfg, calibrate: bool = True) -> Setup:
-    """Build and validate every input; raises ConfigError/TradeError before any path is simulated."""
+    """Build and validate every input; raises ConfigError/TradeError before any path is simulated. The garbage
+    collector is paused meanwhile (``exposure.gc_pause``: parsing a book allocates tens of thousands of objects
+    that all survive, and full collections in a warm process cost more than the parsing)."""
+    from exposure.gc_pause import gc_paused
+
+    with gc_paused():
+        return _setup(cfg, calibrate)
+
+
+def _setup(cfg, calibrate: bool) -> Setup:
     from exposure.market.snapshot import build_market
     from exposure.models.build import build_model
     from exposure.simulation.grid import TimeGrid

@@ -399,3 +399,24 @@ def test_rate_model_interface_matches_the_hull_white_closed_forms():
                                np.asarray(jamshidian_critical_state(p, curve, exp, pay, amt, np.ones(2))), atol=1e-14)
     with pytest.raises(TypeError):  # an incomplete model cannot be built
         type("Partial", (RateModel,), {"bond_coefficients": lambda self, t, T: (t, T)})()
+
+
+def test_rate_model_bond_coefficients_are_the_intercept_formula_bit_for_bit():
+    """HullWhiteRateModel.bond_coefficients evaluates ln P(0, .) and V(0, .) on t and T alone (not on the broadcast
+    grid): the same values, bit for bit, as ``log_bond_intercept`` and ``hw_B`` on the broadcast arrays with T
+    clamped to t (T < t, T = t, T beyond the last pillar, a grid, elementwise and scalar inputs)."""
+    from exposure.models.rate_model import HullWhiteRateModel
+
+    p = HullWhiteParams.create(0.07, [0.008, 0.012, 0.01, 0.009], [1.0, 4.0, 9.5])
+    curve = DiscountCurve.from_zero_rates([1.0, 5.0, 20.0], [0.03, 0.033, 0.036])
+    rm = HullWhiteRateModel(p, curve)
+    rng = np.random.default_rng(7)
+    t_grid = np.concatenate([[0.0, 1.0, 4.0, 7.25], rng.uniform(0.0, 30.0, 40)])
+    T_grid = np.concatenate([[0.0, 1.0, 4.0, 7.25, 25.0, 40.0], rng.uniform(0.0, 45.0, 60)])
+    for t, T in ((t_grid[:, None], T_grid[None, :]), (t_grid, T_grid[:t_grid.size]), (2.0, T_grid), (3.0, 1.5)):
+        tb, Tb = np.broadcast_arrays(np.asarray(t, dtype=np.float64), np.asarray(T, dtype=np.float64))
+        Tc = np.maximum(Tb, tb)
+        ln_a, b = rm.bond_coefficients(t, T)
+        assert np.array_equal(ln_a, hw.log_bond_intercept(p, curve, tb, Tc, xp=np))
+        assert np.array_equal(b, hw.hw_B(0.07, tb, Tc, xp=np))
+        assert np.all(ln_a[Tb <= tb] == 0.0) and np.all(b[Tb <= tb] == 0.0)  # a bond past its maturity: P = 1

@@ -20,7 +20,7 @@ import dataclasses
 import numpy as np
 
 from exposure.market.curves import DiscountCurve
-from exposure.models.hull_white import HullWhiteParams, hw_B, integrated_phi, log_bond_intercept, state_variance
+from exposure.models.hull_white import HullWhiteParams, hw_B, integrated_phi, integrated_variance, state_variance
 
 
 class RateModel(abc.ABC):
@@ -88,9 +88,21 @@ class HullWhiteRateModel(RateModel):
     curve: DiscountCurve
 
     def bond_coefficients(self, t, T):
-        t, T = np.broadcast_arrays(np.asarray(t, dtype=np.float64), np.asarray(T, dtype=np.float64))
+        """``hull_white.log_bond_intercept`` and ``hw_B`` at (t, max(T, t)), t and T broadcast. ln P(0, .) and
+        V(0, .) are functions of one time: evaluated on t and T as given (a (K, 1) x (1, U) grid: K + U values,
+        not 2 K U) and picked per element where T is clamped, the same elementwise formulas in the same order
+        as ``log_bond_intercept`` on the broadcast arrays, so the same values; only V(t, T) needs the grid."""
+        t0, T0 = np.asarray(t, dtype=np.float64), np.asarray(T, dtype=np.float64)
+        t, T = np.broadcast_arrays(t0, T0)
+        clamped = T < t
         T = np.maximum(T, t)
-        return log_bond_intercept(self.params, self.curve, t, T, xp=np), hw_B(self._a, t, T, xp=np)
+        p, log_df = self.params, self.curve.log_discount_np
+        iv0_t = integrated_variance(p, np.zeros_like(t0), t0, np)
+        iv0_T = integrated_variance(p, np.zeros_like(T0), T0, np)
+        ldf_t, ldf_T = log_df(t0), log_df(T0)
+        ln_a = (np.where(clamped, ldf_t, ldf_T) - ldf_t
+                + 0.5 * (integrated_variance(p, t, T, np) - np.where(clamped, iv0_t, iv0_T) + iv0_t))
+        return ln_a, hw_B(self._a, t, T, xp=np)
 
     def state_variance(self, s, t):
         s, t = np.broadcast_arrays(np.asarray(s, dtype=np.float64), np.asarray(t, dtype=np.float64))

@@ -144,36 +144,43 @@ def _current_coupons(ctx, cf: CashFlows, days, ns_local, n_u: int, own_fixings: 
     T1, T2, Tp = model_years(cf.c_start), model_years(cf.c_end), model_years(cf.c_pay)
     n = cf.c_fix.size
     lnA1, B1, lnA2, B2 = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
-    lnAk, Bk = np.zeros((K, n)), np.zeros((K, n))
+    # P(t_k, Tp) of a current coupon is read at its active dates only: per currency the (K, U) grid of its
+    # distinct T1, T2, Tp (``PricingContext.bond_grid``), the grids side by side, and each coupon's Tp column in
+    # them (no (K, n) tables of which each coupon reads a few dates)
+    grids_a, grids_b, pcol, off = [], [], np.zeros(n, dtype=np.int64), 0
     for j, ccy in enumerate(cf.currencies):
         sel = np.nonzero(cf.c_ccy == j)[0]
         if sel.size == 0:
             continue
-        # one call for T1, T2 and Tp (elementwise in T, evaluated once per distinct time: a coupon's T2 is the next
+        # one grid for T1, T2 and Tp (elementwise in T, evaluated once per distinct time: a coupon's T2 is the next
         # one's T1, and Tp = T2 without a payment lag)
         m = sel.size
-        a, b = ctx.bond_coefficients(ccy, np.concatenate([T1[sel], T2[sel], Tp[sel]]))
-        a1, b1, a2, b2 = a[:, :m], b[:, :m], a[:, m:2 * m], b[:, m:2 * m]
-        lnAk[:, sel], Bk[:, sel] = a[:, 2 * m:], b[:, 2 * m:]
+        ga, gb, col = ctx.bond_grid(ccy, np.concatenate([T1[sel], T2[sel], Tp[sel]]))
+        c1, c2 = col[:m], col[m:2 * m]
+        pcol[sel] = col[2 * m:] + off
+        grids_a.append(ga)
+        grids_b.append(gb)
+        off += ga.shape[1]
         js = jfix[sel]
         has = js >= 0
-        rows, cols = np.maximum(js, 0), np.arange(sel.size)
-        lnA1[sel] = np.where(has, a1[rows, cols], 0.0)
-        lnA2[sel] = np.where(has, a2[rows, cols], 0.0)
-        B1[sel] = np.where(has, b1[rows, cols], 0.0)
-        B2[sel] = np.where(has, b2[rows, cols], 0.0)
+        rows = np.maximum(js, 0)
+        lnA1[sel] = np.where(has, ga[rows, c1], 0.0)
+        lnA2[sel] = np.where(has, ga[rows, c2], 0.0)
+        B1[sel] = np.where(has, gb[rows, c1], 0.0)
+        B2[sel] = np.where(has, gb[rows, c2], 0.0)
         if (~has).any():  # no view date on or before the fixing: the t0 state (x = 0)
             curve = ctx.model.curves[ctx.ccy_index(ccy)]
             lnA1[sel[~has]] = log_discount(curve, T1[sel[~has]])
             lnA2[sel[~has]] = log_discount(curve, T2[sel[~has]])
+    grid_a, grid_b = np.concatenate(grids_a, axis=1), np.concatenate(grids_b, axis=1)
     # every (date, coupon) of the packed tables at once: row-major over active[:, order] is each date's coupons in
     # packing order, slot their position within the date
     ks, cols = np.nonzero(active[:, order])
     cc = order[cols]
     slot = np.arange(ks.size) - np.repeat(np.cumsum(counts) - counts, counts)
-    out["w"][ks, slot] = cf.c_weight[cc] * np.exp(lnA1[cc] - lnA2[cc] + lnAk[ks, cc])
+    out["w"][ks, slot] = cf.c_weight[cc] * np.exp(lnA1[cc] - lnA2[cc] + grid_a[ks, pcol[cc]])
     out["b1"][ks, slot] = B1[cc] - B2[cc]
-    out["b2"][ks, slot] = Bk[ks, cc]
+    out["b2"][ks, slot] = grid_b[ks, pcol[cc]]
     out["j"][ks, slot] = np.where(jfix[cc] >= 0, jfix[cc], K)
     out["b"][ks, slot] = cf.c_ccy[cc]
     out["tr"][ks, slot] = cf.c_ccy[cc] * n_tr + cf.c_trade[cc]

@@ -132,14 +132,11 @@ class FxOptionBatch(TradeBatch):
         # dead columns (weight 0).
         o, n = self.order, len(specs)
         pad = lambda a: np.pad(a[..., o], [(0, 0)] * (a.ndim - 1) + [(0, -n % FX_CHUNK)])  # noqa: E731
-        return {
-            "lnAf": jax.device_put(pad(lnAf)), "Bf": jax.device_put(pad(Bf)),  # device_put: no program per shape
-            "lnAd": jax.device_put(pad(lnAd + lnK[None, :])), "Bd": jax.device_put(pad(Bd)),
-            "sd": jax.device_put(pad(sd)),
-            "wgt": jax.device_put(pad(alive * (sign * notional)[None, :])),
-            "w": jax.device_put(pad(w)),
-            "n_alive": jax.device_put(alive.sum(axis=1).astype(np.int32)),
-        }
+        return jax.device_put({  # device_put: no program per shape; every leaf in one transfer
+            "lnAf": pad(lnAf), "Bf": pad(Bf), "lnAd": pad(lnAd + lnK[None, :]), "Bd": pad(Bd), "sd": pad(sd),
+            "wgt": pad(alive * (sign * notional)[None, :]), "w": pad(w),
+            "n_alive": alive.sum(axis=1).astype(np.int32),
+        })
 
     def _sorted_values(self, pre, view):
         """(K, n_pad, P) values in ``self.order``."""

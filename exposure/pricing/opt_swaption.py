@@ -52,6 +52,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from exposure.dates import model_times
 from exposure.errors import TradeError
 from exposure.market.schedule import year_fraction
 from exposure.models.hw_options import pad_cashflows, swap_coupon_bond
@@ -88,20 +89,23 @@ class SwaptionBatch(TradeBatch):
     def legs(self, market):
         """Per trade: T0, fixed (payment times, accruals), float (starts, ends), basis b_j, forwarding curve,
         float payment times (model times)."""
-        out = []
-        for s in self.specs:
-            tm = market.time
+        out, asof, curves = [], market.asof, {}
+        for i, s in enumerate(self.specs):
             fd, gd = s.fixed_dates, s.float_dates
-            fixed_t = np.array([tm(d) for d in (s.fixed_payment_dates or fd[1:])])
+            fixed_t = model_times(asof, s.fixed_payment_dates or fd[1:])  # market.time of each date
             fixed_acc = np.array([year_fraction(a, b, s.fixed_day_count) for a, b in zip(fd[:-1], fd[1:])])
-            fs = np.array([tm(d) for d in gd[:-1]])
-            fe = np.array([tm(d) for d in gd[1:]])
-            fp = np.array([tm(d) for d in (s.float_payment_dates or gd[1:])])
+            float_t = model_times(asof, gd)
+            fs, fe = float_t[:-1], float_t[1:]
+            fp = model_times(asof, s.float_payment_dates) if s.float_payment_dates else fe
             fwd = market.forward_curve(s.float_index, s.currency)
             disc = market.curves[s.currency]
-            b = basis_np(disc, fwd, fs, fe)
-            out.append((tm(s.expiry), fixed_t, fixed_acc, fs, fe, b, fwd, fp))
-        return out
+            curves.setdefault((id(disc), id(fwd)), (disc, fwd, []))[2].append(i)
+            out.append([market.time(s.expiry), fixed_t, fixed_acc, fs, fe, None, fwd, fp])
+        for disc, fwd, idx in curves.values():  # b_j of every period on one pair of curves at once (elementwise)
+            b = basis_np(disc, fwd, np.concatenate([out[i][3] for i in idx]), np.concatenate([out[i][4] for i in idx]))
+            for i, bi in zip(idx, np.split(b, np.cumsum([out[i][3].size for i in idx])[:-1])):
+                out[i][5] = bi
+        return [tuple(lg) for lg in out]
 
     @staticmethod
     def lagged_float(rm, fs, fe, fp, b):
@@ -179,7 +183,7 @@ class SwaptionBatch(TradeBatch):
                 pre.update(netting_rows(pre.pop("flat_flows"), swap["run"], sign, self.netting_set,
                                         np.unique(self.netting_set)))
             pre.pop("flat_flows", None)
-        return jax.tree_util.tree_map(jax.device_put, pre)  # jnp.asarray compiled a program per shape
+        return jax.device_put(pre)  # every leaf in one transfer (jnp.asarray compiled a program per shape)
 
     def _tables(self, ctx, flat, sign):
         """{"tab": the netting tables of the pre-expiry terms whose bound passes (``opt_tables``), "opt_direct",

@@ -115,16 +115,21 @@ class PricingContext:
 
         Default t: the context's times, giving (K, *T.shape); otherwise t and T broadcast. NumPy on purpose:
         set-up code that compiled one XLA program per array shape cost about 12 s per bench-1k run."""
-        rm = self.rate_model(ccy)
         T = np.asarray(T, dtype=np.float64)
         if t is None:
-            # Portfolios repeat payment dates across trades (and pad with them): evaluate each distinct T
-            # once on the (K, U) grid; the formula is elementwise, so this changes nothing but the cost.
-            Tu, inv = np.unique(T, return_inverse=True)
-            lnA, B = rm.bond_coefficients(np.asarray(self.times, dtype=np.float64)[:, None], Tu[None, :])
+            lnA, B, inv = self.bond_grid(ccy, T)
             shape = (lnA.shape[0],) + T.shape
-            return lnA[:, inv.reshape(-1)].reshape(shape), B[:, inv.reshape(-1)].reshape(shape)
-        return rm.bond_coefficients(t, T)
+            return lnA[:, inv].reshape(shape), B[:, inv].reshape(shape)
+        return self.rate_model(ccy).bond_coefficients(t, T)
+
+    def bond_grid(self, ccy: str, T):
+        """(lnA (K, U), B (K, U), col (T.size,)): ``bond_coefficients`` at the context's times on the U distinct
+        maturities of T (flattened), and each T's column: ``bond_coefficients(ccy, T)[i][:, j] = grid[i][:, col[j]]``.
+        Portfolios repeat payment dates across trades (and pad with them): each distinct T is evaluated once, and
+        a caller that reads a few dates per T gathers those alone (the formula is elementwise: the same values)."""
+        Tu, inv = np.unique(np.asarray(T, dtype=np.float64), return_inverse=True)
+        lnA, B = self.rate_model(ccy).bond_coefficients(np.asarray(self.times, dtype=np.float64)[:, None], Tu[None, :])
+        return lnA, B, inv.reshape(-1)
 
     def numeraire_log_det(self) -> np.ndarray:
         """int_0^t phi_base at the context's times: the deterministic part of the log numeraire."""
