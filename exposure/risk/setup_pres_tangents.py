@@ -25,13 +25,10 @@ class PresTangents:
     and models (no market build)."""
 
     def __init__(self, s, static, S=None):
-        from exposure.pricing.view import PricingContext
-        from exposure.risk.state import merge_pres, split_leaves
+        from exposure.risk.state import merge_pres, run_context, split_leaves
 
         self.s, self.static = s, static
-        g, m = s.grid, s.market
-        self.ctx = PricingContext(m, s.built.model, static.times, s.portfolio.fixings, (m.asof,) + tuple(g.dates),
-                                  g.reporting_mask())
+        self.ctx = run_context(s, static, s.market, s.built.model)
         # S given: the run's own prepared data (``state.path_state``, the same context) split per batch, not a
         # second prepare of every batch (bench-1k: about as long as the run's own prepare)
         trees = merge_pres(static, S["pres"]) if S is not None else None

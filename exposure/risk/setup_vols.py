@@ -236,7 +236,7 @@ def pres_tangent(s, static, S, vctx: VolContext, factor, markets, models, moved:
     from exposure.pricing.opt_fx import FxOptionBatch
     from exposure.risk.setup_pres_model import model_only
     from exposure.risk.setup_pres_options import batch_model_tangent, vol_option_tangent
-    from exposure.risk.state import batch_difference
+    from exposure.risk.state import batch_difference, run_context
 
     out = [np.zeros_like(x) for x in S["pres"]]
     ctx = None
@@ -247,11 +247,7 @@ def pres_tangent(s, static, S, vctx: VolContext, factor, markets, models, moved:
         d = None
         if th is not None and (model_only(factor) or isinstance(b, (FxOptionBatch, EquityOptionBatch))):
             if ctx is None:
-                from exposure.pricing.view import PricingContext
-
-                g, m = s.grid, s.market
-                ctx = PricingContext(m, s.built.model, static.times, s.portfolio.fixings, (m.asof,) + tuple(g.dates),
-                                     g.reporting_mask())
+                ctx = run_context(s, static, s.market, s.built.model)
             d = batch_model_tangent(b, ctx, th, ints) if model_only(factor) else vol_option_tangent(b, ctx, th, factor)
         out[at:at + k] = d if d is not None else batch_difference(b, ints, markets, models, s, static, factor, step)
     return out

@@ -217,11 +217,9 @@ def pres_part(rev, vctx, factor, th, dsig, moved, twins: bool = True) -> np.ndar
             out = out + opt.part(factor, th, dsig)
             diff = [i for i in diff if i not in opt.twins]
     if diff and twins and model_only(factor):  # the batches' exact model tangents (about one prepare, not two)
-        from exposure.pricing.view import PricingContext
+        from exposure.risk.state import run_context
 
-        g = s.grid
-        ctx = PricingContext(market, model, rev.static.times, s.portfolio.fixings, (market.asof,) + tuple(g.dates),
-                             g.reporting_mask())
+        ctx = run_context(s, rev.static, market, model)
         for i in list(diff):  # the option batches' exact tangent (``setup_pres_options``; None: not written)
             at, _, ints = vctx.layout[i]
             b = batches[i]

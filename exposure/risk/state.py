@@ -65,16 +65,23 @@ APPROXIMATION_ORDERS = ("order_k",)
 
 
 
+def run_context(s, static, market, model):
+    """The run's pricing context (its times, fixings, as-of + grid dates, reporting mask) at a (market, model):
+    what ``prepare`` reads when the set-up differentiates or re-prepares a batch."""
+    from exposure.pricing.view import PricingContext
+
+    g = s.grid
+    return PricingContext(market, model, static.times, s.portfolio.fixings, (market.asof,) + tuple(g.dates),
+                          g.reporting_mask())
+
+
 def batch_difference(batch, ints, markets, models, s, static, factor, step: float) -> list:
     """[(f(+h) - f(-h)) / 2h] of one batch's prepare float leaves f at the two moved (market, model) pairs
     (e = +-step), its integer leaves checked against the base run's ``ints`` ((index, array, name) of ``split_leaves``):
     a bump that changes the discrete set-up cannot be taken through the fixed path program."""
-    from exposure.pricing.view import PricingContext
-
-    g, pres = s.grid, []
+    pres = []
     for m, md in zip(markets, models):
-        ctx = PricingContext(m, md, static.times, s.portfolio.fixings, (m.asof,) + tuple(g.dates), g.reporting_mask())
-        fl, it, _ = split_leaves([batch.prepare(ctx)])
+        fl, it, _ = split_leaves([batch.prepare(run_context(s, static, m, md))])
         if len(it) != len(ints) or not all(
                 a.shape == c.shape and (np.array_equal(a, c) or any(o in n for o in APPROXIMATION_ORDERS))
                 for (_, a, n), (_, c, _) in zip(it, ints)):
