@@ -10,7 +10,8 @@ must request the same number of programs but the AD run's big ones (a program pe
 no more than MAX_PROGRAMS (a program compiled per array shape would add requests).
 
 The big programs (``exposure.risk.kept``: the reverse pass's step, the model arrays' jvp and cotangent, the
-calibration's Jacobian; the linear twins' backward pass is NumPy, no program) are kept as executables: the second
+calibration's Jacobian, the XVA weights' and the CDS bootstrap's Jacobians, the FX / equity vol bootstraps' dv/dp;
+the linear twins' backward pass is NumPy, no program) are kept as executables: the second
 child loads every one of them (neither traced nor lowered, so not requested at all), and a third child with the
 cache off (plain ``jax.jit``) gives the second's sensitivities and values bit for bit.
 """
@@ -28,7 +29,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 MAX_PROGRAMS = 13  # programs (XLA compilations) of the narrow child's run on risk_tiny.yaml
-KEPT = {"ad_reverse_step", "ad_model_jvps", "ad_model_cotangent", "ad_calibration_jacobian"}  # on risk_tiny.yaml
+KEPT = {"ad_reverse_step", "ad_model_jvps", "ad_model_cotangent", "ad_calibration_jacobian",  # on risk_tiny.yaml
+        "ad_weights_jacrev", "ad_cds_jacobians", "ad_vol_dv_dp"}
 
 CHILD = r"""
 import json, sys

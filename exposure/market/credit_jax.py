@@ -63,16 +63,17 @@ class CdsBootstrap:
         """s*_k = Prot_k / Annuity_k (n,), decimal, in jnp."""
         return self._programs[0](jnp.asarray(hazards), jnp.asarray(recovery), jnp.asarray(log_dfs))
 
-    def jacobians(self, hazards, spreads, recovery, log_dfs) -> dict:
-        """{h: dR/dh (n, n), q: dR/dq (n, n), R: dR/dR (n,), y: dR/dy (n, m)} at the given point."""
-        jh, jq, jr, jy = self._programs[1](jnp.asarray(hazards), jnp.asarray(spreads), jnp.asarray(recovery),
-                                           jnp.asarray(log_dfs))
+    def jacobians(self, hazards, spreads, recovery, log_dfs, run=None) -> dict:
+        """{h: dR/dh (n, n), q: dR/dq (n, n), R: dR/dR (n,), y: dR/dy (n, m)} at the given point; run(jitted,
+        args) calls the compiled Jacobians (default: jitted(*args); a caller may run a stored executable)."""
+        args = (jnp.asarray(hazards), jnp.asarray(spreads), jnp.asarray(recovery), jnp.asarray(log_dfs))
+        jh, jq, jr, jy = self._programs[1](*args) if run is None else run(self._programs[1], args)
         return {"h": np.asarray(jh), "q": np.asarray(jq), "R": np.asarray(jr), "y": np.asarray(jy)}
 
-    def hazard_derivatives(self, hazards, spreads, recovery, log_dfs) -> dict:
+    def hazard_derivatives(self, hazards, spreads, recovery, log_dfs, run=None) -> dict:
         """{q: dh/dq (n, n), R: dh/dR (n,), y: dh/dy (n, m)} by the implicit-function theorem at the solved
-        hazards (module docstring)."""
-        j = self.jacobians(hazards, spreads, recovery, log_dfs)
+        hazards (module docstring); run: as ``jacobians``."""
+        j = self.jacobians(hazards, spreads, recovery, log_dfs, run)
         inv = np.linalg.solve(j["h"], np.concatenate([j["q"], j["R"][:, None], j["y"]], axis=1))
         n = j["q"].shape[1]
         return {"q": -inv[:, :n], "R": -inv[:, n], "y": -inv[:, n + 1:]}

@@ -22,6 +22,7 @@ import jax
 import numpy as np
 
 from exposure.market.credit_jax import CdsBootstrap
+from exposure.risk.kept import digest, kept
 from exposure.xva.weights_jax import Credit, weight_arrays
 
 CREDIT, FUNDING = ("market", "credit"), ("market", "funding")
@@ -37,6 +38,7 @@ class MarketTangents:
     weights_fn: object
     curve_times: np.ndarray
     dh: dict  # name -> {q (n, n) per decimal spread, R (n,), y (n, m)}
+    key: str | None = None  # ``kept.digest`` of what weights_fn closes over (None: plain jit, traced each run)
     _jac: dict | None = None
 
     def weights(self) -> dict:
@@ -46,9 +48,13 @@ class MarketTangents:
     def jacobian(self) -> dict:
         """{measure: pytree like x0 with leaves (n_ns, K, *leaf shape)}: dW/dx by jax.jacfwd or jax.jacrev."""
         if self._jac is None:  # forward mode when the inputs are fewer than the weights, else reverse mode
+            from exposure.risk.kept import shapes
+
             n_in = sum(np.size(x) for x in jax.tree_util.tree_leaves(self.x0))
-            n_out = sum(int(np.prod(v.shape)) for v in jax.eval_shape(self.weights_fn, self.x0).values())
-            jac = jax.jit((jax.jacfwd if n_in <= n_out else jax.jacrev)(self.weights_fn))(self.x0)
+            out = shapes(self.weights_fn, "ad_weights_shapes", self.key, self.x0)
+            n_out = sum(int(np.prod(v.shape)) for v in out.values())
+            mode = jax.jacfwd if n_in <= n_out else jax.jacrev
+            jac = kept(jax.jit(mode(self.weights_fn)), f"ad_weights_{mode.__name__}", self.key, (self.x0,))
             self._jac = jax.tree_util.tree_map(np.asarray, jac)
         return self._jac
 
@@ -129,17 +135,27 @@ def market_tangents(cfg, s, measures, val_times) -> MarketTangents | None:
             if not np.array_equal(boot.times, times[n]):
                 return None
             q = np.array([float(x) for x in cc.spreads_bp]) * 1e-4
-            dh[n] = boot.hazard_derivatives(x0["h"][n], q, x0["R"][n], y0)
+            dh[n] = boot.hazard_derivatives(x0["h"][n], q, x0["R"][n], y0, run=_kept_run(boot))
     f = xs.funding
     if f is not None:
         x0.update(borrowing=np.asarray(f.borrowing, np.float64), lending=np.asarray(f.lending, np.float64))
     cps = [ns.counterparty for ns in s.portfolio.netting_sets]
     t = np.asarray(val_times, np.float64)
+    # weights_fn closes over these alone (their digest keys its kept programs)
+    fixed = (names, times, m.own_name, cps, t, curve_times, None if f is None else np.asarray(f.times, np.float64),
+             xs.bilateral, xs.discretisation, xs.survival_weighting, tuple(measures))
 
     def weights_fn(x):
-        curves = {n: Credit(times[n], x["h"][n], x["R"][n]) for n in names}
-        funding = None if f is None else (f.times, x["borrowing"], x["lending"])
-        return weight_arrays(curves, m.own_name, cps, t, curve_times, x["y"], funding, xs.bilateral,
-                             xs.discretisation, xs.survival_weighting, tuple(measures))
+        names_, times_, own, cps_, t_, ct, f_times, bilateral, disc, surv, meas = fixed
+        curves = {n: Credit(times_[n], x["h"][n], x["R"][n]) for n in names_}
+        funding = None if f_times is None else (f_times, x["borrowing"], x["lending"])
+        return weight_arrays(curves, own, cps_, t_, ct, x["y"], funding, bilateral, disc, surv, meas)
 
-    return MarketTangents(m.base_currency, x0, weights_fn, curve_times, dh)
+    return MarketTangents(m.base_currency, x0, weights_fn, curve_times, dh, key=digest(fixed))
+
+
+def _kept_run(boot):
+    """run(jitted, args) for ``CdsBootstrap.hazard_derivatives``: its residual Jacobians through a kept executable
+    (keyed by the bootstrap's contracts and times: a warm run does not trace them)."""
+    key = digest(boot.arrays())
+    return lambda jitted, args: kept(jitted, "ad_cds_jacobians", key, args)

@@ -63,11 +63,19 @@ class VolContext:
 
     def dv_dp(self, dp) -> dict:
         """{asset: dv/dp . dp} of every bootstrapped asset, one compiled program (built on first use: only a model
-        parameter's factor needs it)."""
+        parameter's factor needs it), kept as an executable (``kept``: a warm run does not trace it) under the
+        assets' quadrature and loadings by content."""
+        from exposure.risk.kept import digest, kept
+
         boot = {k: av for k, (av, _, _) in self.assets.items() if av.bootstrap}
+        if not boot:
+            return {}
         if self._dv_dp is None:
-            self._dv_dp = jax.jit(lambda p, d: {k: av.variance_jvp(p, d) for k, av in boot.items()})
-        return {k: np.asarray(v) for k, v in self._dv_dp(self.p0, dp).items()} if boot else {}
+            # the program reads each AssetVol's static arrays, not its cached Jacobian (filled later: not keyed)
+            key = digest({k: {a: v for a, v in vars(av).items() if a != "_J"} for k, av in boot.items()})
+            jitted = jax.jit(lambda p, d: {k: av.variance_jvp(p, d) for k, av in boot.items()})
+            self._dv_dp = lambda p, d: kept(jitted, "ad_vol_dv_dp", key, (p, d))
+        return {k: np.asarray(v) for k, v in self._dv_dp(self.p0, dp).items()}
 
 
 _CACHE: list = []
