@@ -187,6 +187,39 @@ def test_amount_jacobian_equals_central_difference(base, curves):
     assert checked >= 5
 
 
+def test_amounts_made_ahead_are_the_twins_own(base, curves):
+    """``stage._host_ahead`` (run beside the reverse pass) makes every linear twin's amounts Jacobian, bit for bit
+    ``amount_jacobian``'s, and ``TwinReverse`` folds the ones it is handed (``ReverseSetup(amounts=...)``)."""
+    from exposure.risk import stage
+    from exposure.risk.setup_amounts import amount_jacobian
+    from exposure.risk.twin_reverse import TwinReverse
+
+    cfg, s, S, static = base[:4]
+    rev = curves[1]
+    made = stage._host_ahead(cfg, s, S, static, RiskSettings())
+    want = {i: tw for i, tw in rev.twins.items() if tw.amount_curves}
+    assert want and set(made) == set(want)
+    for i, tw in want.items():
+        ref = amount_jacobian(tw.batch, s.market, tw.cf)
+        assert list(made[i]) == list(ref)
+        for cid in ref:
+            assert made[i][cid][0] is ref[cid][0]
+            assert all(np.array_equal(a, b) for a, b in zip(made[i][cid][1:], ref[cid][1:]))
+    assert stage._host_ahead(cfg, s, S, static, RiskSettings(reverse_setup=False)) == {}
+    TwinReverse.options_mode = "jvp"  # the cheapest form to build: no option cotangents up front
+    try:
+        own = TwinReverse(rev).amounts
+        rev.amount_jacobians = {i: {c: (j[0], 2.0 * j[1], 2.0 * j[2]) for c, j in jac.items()} for i, jac in made.items()}
+        handed = TwinReverse(rev).amounts
+    finally:
+        TwinReverse.options_mode = "auto"
+        rev.amount_jacobians = {}
+    assert own and set(handed) == set(own)
+    for cid, (curve, gA) in own.items():
+        assert handed[cid][0] is curve
+        np.testing.assert_allclose(handed[cid][1], 2.0 * gA, rtol=1e-15, atol=0)
+
+
 def test_vol_and_model_factors_equal_per_factor_tangents(base):
     from exposure.risk import setup_vols
     from exposure.risk.setup_vols_reverse import VOL_OPTION_TYPES, VolModelReverse

@@ -97,13 +97,15 @@ def sigma_direction(theta, vctx, model, ccy, k: int) -> dict:
 class ReverseSetup:
     """The reduced cotangents of one run's G (module docstring) and the per-factor sensitivity from them."""
 
-    def __init__(self, cfg, s, S, static, G, market, step: float, ahead=None):
+    def __init__(self, cfg, s, S, static, G, market, step: float, ahead=None, amounts=None):
         """ahead: None, or ahead(self) -> [dtheta], the model directions the caller will ask the run's
-        ``ModelTangent`` for later, fetched in the calibrated sigma's program calls (``ModelTangent.defer``)."""
+        ``ModelTangent`` for later, fetched in the calibrated sigma's program calls (``ModelTangent.defer``).
+        amounts: {batch index: ``setup_amounts.amount_jacobian``} made ahead (``stage``), or None."""
         from exposure.risk.setup_pres_tangents import PresTangents
         from exposure.risk.setup_tangent import context
 
         self.cfg, self.s, self.static, self.step = cfg, s, static, step
+        self.amount_jacobians = dict(amounts or {})  # read by ``TwinReverse`` (the rest it makes itself)
         self.ctx = ctx = context(cfg, s, S, static)
         self.market_t = market
         self.model = s.built.model

@@ -19,12 +19,14 @@ imports nothing above it.
 
 from __future__ import annotations
 
+import concurrent.futures
 import time
 
 import jax
 import numpy as np
 import xarray as xr
 
+from exposure.gc_pause import gc_paused
 from exposure.risk.factors import bumped, enumerate_factors
 from exposure.risk.reverse import contract, forward_profiles, reverse_pass
 from exposure.risk.settings import RiskSettings
@@ -72,6 +74,26 @@ def _tangent_factors(rev, vols, market, factors) -> list:
             if not rev.covers(f) and not vols.taken(f) and not weights_only(f)]
 
 
+def _host_ahead(cfg, s, S, static, settings: RiskSettings) -> dict:
+    """{batch index: ``setup_amounts.amount_jacobian``} of the linear twins whose amounts read a curve, with the
+    run's tangent context and twins (``setup_tangent.context``, ``PresTangents``) built on the way: host work
+    (NumPy and Python, no device program) that needs no G, done while the reverse pass runs on the device (XLA:CPU
+    runs the step's blocks one after another on one core: the other is free; a device program called here would
+    wait for them). Empty where ``ReverseSetup`` takes no factor (it then builds nothing of this)."""
+    if not settings.reverse_setup or settings.profiles:
+        return {}
+    from exposure.risk.setup_amounts import amount_jacobian
+    from exposure.risk.setup_pres import LinearPresTwin
+    from exposure.risk.setup_pres_tangents import PresTangents
+    from exposure.risk.setup_tangent import context
+
+    ctx = context(cfg, s, S, static)
+    if ctx.pres is None:
+        ctx.pres = PresTangents(s, static, S)
+    return {i: amount_jacobian(tw.batch, s.market, tw.cf) for i, tw in ctx.pres._linear().items()
+            if isinstance(tw, LinearPresTwin) and tw.amount_curves}
+
+
 def ad_sensitivities(cfg, s, settings: RiskSettings, n_paths: int, seed: int, antithetic: bool, factors=None):
     """(factors, measures, sens (n_ns, n_meas, n_f), values (n_meas, n_ns), profiles (n_f, 2, K, n_ns) or None,
     timings {stage: seconds})."""
@@ -79,8 +101,11 @@ def ad_sensitivities(cfg, s, settings: RiskSettings, n_paths: int, seed: int, an
     t0 = time.perf_counter()
     S, static = path_state(cfg, s, settings.measures)
     measures = tuple(S["w"])
-    G, values = reverse_pass(S, static, n_paths, seed, antithetic, measures, settings.block_paths,
-                             settings.mta_smoothing)
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="xposure-risk-ahead") as pool:
+        host = pool.submit(_host_ahead, cfg, s, S, static, settings)  # on the core the device pass leaves free
+        G, values = reverse_pass(S, static, n_paths, seed, antithetic, measures, settings.block_paths,
+                                 settings.mta_smoothing)
+        amounts = host.result()
     t1 = time.perf_counter()
     n_meas, n_ns = len(measures), static.n_ns
     sens = np.zeros((n_ns, n_meas, len(factors)))
@@ -99,7 +124,7 @@ def ad_sensitivities(cfg, s, settings: RiskSettings, n_paths: int, seed: int, an
                 model_direction(cfg, s, f, S, static, settings.setup_step, keep_credit=keep)
                 for f, keep in _tangent_factors(rev_, held[0], market, factors)]
 
-        rev = ReverseSetup(cfg, s, S, static, G, market, settings.setup_step, ahead=ahead)
+        rev = ReverseSetup(cfg, s, S, static, G, market, settings.setup_step, ahead=ahead, amounts=amounts)
         vols = held[0]
     if rev is not None:
         from exposure.risk.setup_vols import covered
@@ -248,11 +273,15 @@ def run_sensitivities(cfg, s, settings: RiskSettings, n_paths: int, seed: int, a
         out = sensitivity_dataset(ids, measures, factors, sens, attrs={
             "risk_method": f"central bump and revalue, step {settings.bump_step} factor units, same seed"})
     else:
-        factors, measures, sens, values, prof, timings = ad_sensitivities(cfg, s, settings, n_paths, seed,
-                                                                          antithetic, factors)
-        out = sensitivity_dataset(ids, measures, factors, sens, prof, dates, attrs={
-            "risk_method": NOTES, "risk_block_paths": settings.block_paths, "risk_setup_step": settings.setup_step,
-            "risk_timings": "; ".join(f"{k}={v:.3f}" for k, v in timings.items())})
+        # bounded host work that allocates and keeps (cotangents, tangents, twins): no full collection over the
+        # process's heap inside (``exposure.gc_pause``); the bump method's revaluations are whole runs, not paused
+        with gc_paused():
+            factors, measures, sens, values, prof, timings = ad_sensitivities(cfg, s, settings, n_paths, seed,
+                                                                              antithetic, factors)
+            out = sensitivity_dataset(ids, measures, factors, sens, prof, dates, attrs={
+                "risk_method": NOTES, "risk_block_paths": settings.block_paths,
+                "risk_setup_step": settings.setup_step,
+                "risk_timings": "; ".join(f"{k}={v:.3f}" for k, v in timings.items())})
         out["sensitivity_base_value"] = (("netting_set", "xva_measure"), np.asarray(values).T,
                                          {"units": "base currency", "description": "the measures on the AD pass"})
     if ore is not None:

@@ -194,7 +194,8 @@ class TwinReverse:
         for i, tw in rev.twins.items():
             if not tw.amount_curves:
                 continue
-            jac = amount_jacobian(tw.batch, rev.s.market, tw.cf)
+            made = getattr(rev, "amount_jacobians", {})
+            jac = made[i] if i in made else amount_jacobian(tw.batch, rev.s.market, tw.cf)
             if jac is None:
                 self.unfolded.append(i)
                 continue
