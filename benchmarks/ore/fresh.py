@@ -1,13 +1,18 @@
 """ORE against this engine as users run them: one fresh process per run, side by side, same book and paths.
 
-    python -m benchmarks.ore.fresh [--swaps 5] [--fx 1] [--dates 40] [--paths 1000 10000] [--repeats 2]
+    python -m benchmarks.ore.fresh [--book csa|plain] [--paths 1000 10000] [--repeats 2] [--swaps N --fx N ...]
 
-The book and market are the ORE side by side's (``benchmarks.ore.ore_inputs``: flat curves, fixed Hull-White
-and FX parameters, quarterly grid). For each path count: ORE's run (``benchmarks.ore.run_ore`` in a child
-Python process: import of the ORE bindings, the simulation, the exposure reports), and ``python -m exposure
+The book (``benchmarks.ore.book``): by default ``csa``, issue 9's workload: 4 swaps, 1 EUR/USD FX forward and 1
+European swaption in one netting set with a zero-threshold CSA and a 2W margin period of risk (ORE: its close-out
+grid; this engine: ``simulation.mpor``), CVA and DVA on both sides, 40 quarterly dates (+ 40 close-out dates);
+``--book plain`` is the book of the earlier figures (5 swaps + 1 FX forward, no CSA, ORE exposure only). Flat
+curves, fixed Hull-White and FX parameters (``benchmarks.ore.ore_inputs``). For each path count: ORE's run
+(``benchmarks.ore.run_ore`` in a child Python process: import of the ORE bindings, the simulation, the exposure
+and XVA reports; the run fails if ORE reports an error, e.g. a trade it could not build), and ``python -m exposure
 run`` in a child process with JAX's persistent caches off (``XPOSURE_JAX_CACHE=0``: everything compiled) and
 warm (a run beforehand filled a fresh cache directory). Wall times are the whole child process, start to exit;
-each figure is the best of ``repeats``. Prints one JSON record.
+each figure is the best of ``repeats``, and the child processes' CPU seconds of that run are given too. Prints
+one JSON record per path count.
 """
 
 from __future__ import annotations
@@ -15,55 +20,65 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.ore import ore_inputs as oi
+from benchmarks.ore import book as bk
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _wall(cmd: list, env: dict | None = None) -> float:
-    t = time.perf_counter()
+def _run(cmd: list, env: dict | None = None) -> tuple:
+    """(wall s, CPU s of the child) of one child process."""
+    t, c = time.perf_counter(), os.times()
     p = subprocess.run(cmd, cwd=ROOT, env=dict(os.environ, **(env or {})), capture_output=True, text=True)
-    wall = time.perf_counter() - t
+    wall, c2 = time.perf_counter() - t, os.times()
     if p.returncode:
         raise SystemExit(f"{' '.join(cmd[:4])} failed ({p.returncode}):\n{p.stderr[-3000:]}")
-    return wall
+    return wall, (c2.children_user - c.children_user) + (c2.children_system - c.children_system)
 
 
-def compare(swaps: int, fx: int, dates: int, paths: int, repeats: int, work: Path) -> dict:
-    spec = oi.SideBySide(n_swaps=swaps, n_fx=fx, grid_points=dates, paths=paths)
-    trades = oi.make_trades(spec)
-    ore_xml = oi.write_ore_inputs(work / f"ore_{paths}", spec, trades, paths=paths)
-    yaml_path = oi.to_engine_portfolio(trades, work / "engine_portfolio.yaml")
-    ov = oi.engine_overrides(spec, yaml_path, str(work / f"engine_{paths}"), paths=paths, store_cube=False)
-    ore_cmd = [sys.executable, "-m", "benchmarks.ore.run_ore", str(ore_xml), str(work / "ore.pkl"), "NS_ORE", "npv"]
-    eng_cmd = [sys.executable, "-m", "exposure", "run", *ov]
+def _best(cmd: list, repeats: int, env: dict | None = None) -> tuple:
+    return min((_run(cmd, env) for _ in range(repeats)), key=lambda r: r[0])
+
+
+def compare(book: bk.Book, dates: int, paths: int, repeats: int, work: Path) -> dict:
+    case = bk.prepare(book, work, paths, dates)
+    pkl = work / "ore.pkl"
+    ore_cmd = [sys.executable, "-m", "benchmarks.ore.run_ore", case.ore_xml, str(pkl), "NS_ORE", "npv"]
+    eng_cmd = [sys.executable, "-m", "exposure", "run", *case.overrides]
     load = os.getloadavg()[0]
-    ore = min(_wall(ore_cmd, {"PYTHONPATH": str(ROOT)}) for _ in range(repeats))
-    off = min(_wall(eng_cmd, {"XPOSURE_JAX_CACHE": "0"}) for _ in range(repeats))
+    ore = _best(ore_cmd, repeats, {"PYTHONPATH": str(ROOT)})
+    with open(pkl, "rb") as fh:
+        errors = pickle.load(fh).errors
+    if errors:
+        raise SystemExit(f"ORE reported errors (a trade left out?): {errors[:3]}")
+    off = _best(eng_cmd, repeats, {"XPOSURE_JAX_CACHE": "0"})
     cache = {"XPOSURE_JAX_CACHE": str(work / "jax_cache")}
-    _wall(eng_cmd, cache)  # fills the cache
-    warm = min(_wall(eng_cmd, cache) for _ in range(repeats))
-    return {"trades": len(trades), "paths": paths, "dates": len(spec.grid_dates()), "load_avg_before": load,
-            "ore_fresh_s": ore, "engine_fresh_cache_off_s": off, "engine_fresh_cache_warm_s": warm,
-            "ratio_cache_off": ore / off, "ratio_cache_warm": ore / warm}
+    _run(eng_cmd, cache)  # fills the cache
+    warm = _best(eng_cmd, repeats, cache)
+    return {"book": book.name, "workload": case.workload(paths), "trades": len(case.trades), "paths": paths,
+            "dates": len(case.spec.grid_dates()), "valuation_dates": case.valuation_dates,
+            "load_avg_before": load, "ore_fresh_s": ore[0], "ore_fresh_cpu_s": ore[1],
+            "engine_fresh_cache_off_s": off[0], "engine_fresh_cache_off_cpu_s": off[1],
+            "engine_fresh_cache_warm_s": warm[0], "engine_fresh_cache_warm_cpu_s": warm[1],
+            "ratio_cache_off": ore[0] / off[0], "ratio_cache_warm": ore[0] / warm[0],
+            "cpu_ratio_cache_off": ore[1] / off[1], "cpu_ratio_cache_warm": ore[1] / warm[1]}
 
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--swaps", type=int, default=5)
-    ap.add_argument("--fx", type=int, default=1)
-    ap.add_argument("--dates", type=int, default=40)
+    bk.add_arguments(ap)
     ap.add_argument("--paths", type=int, nargs="+", default=[1000, 10000])
     ap.add_argument("--repeats", type=int, default=2)
     a = ap.parse_args(argv)
+    book = bk.from_arguments(a)
     with tempfile.TemporaryDirectory() as tmp:
-        recs = [compare(a.swaps, a.fx, a.dates, p, a.repeats, Path(tmp)) for p in a.paths]
+        recs = [compare(book, a.dates, p, a.repeats, Path(tmp)) for p in a.paths]
     print(json.dumps(recs, indent=1))
     return {"records": recs}
 

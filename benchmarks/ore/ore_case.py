@@ -31,6 +31,7 @@ class SideBySide:
     correlations: tuple = ()
     n_swaps: int = 50
     n_fx: int = 10
+    n_swaptions: int = 0  # European physical payer swaptions (``make_trades``), after the FX forwards
     trade_seed: int = 2026
     grid_points: int = 40
     grid_step_months: int = 3
@@ -111,7 +112,8 @@ def _par_rate(spec: SideBySide, ccy: str, start: dt.date, end: dt.date) -> float
 
 
 def make_trades(spec: SideBySide) -> list:
-    """Seeded trade list (plain dicts, engine-neutral): swaps first, then FX forwards."""
+    """Seeded trade list (plain dicts, engine-neutral): swaps first, then FX forwards, then swaptions (the
+    swaptions draw nothing from the generator, so adding them leaves the swaps and forwards as they were)."""
     rng = np.random.default_rng(spec.trade_seed)
     trades = []
     grid = set(grid_dates(spec.asof, spec.grid_points, spec.grid_step_months)) | set(spec.grid_dates())
@@ -150,14 +152,32 @@ def make_trades(spec: SideBySide) -> list:
             "buy_currency": "EUR" if buy_eur else "USD", "buy_amount": eur if buy_eur else usd,
             "sell_currency": "USD" if buy_eur else "EUR", "sell_amount": usd if buy_eur else eur,
         })
-    return trades
+    return trades + [make_swaption(spec, i) for i in range(spec.n_swaptions)]
+
+
+def make_swaption(spec: SideBySide, i: int = 0) -> dict:
+    """The i-th European swaption: long, payer, physical, USD (3M floating coupons: every fixing on the quarterly
+    grid), at-the-money forward, 10mm; expiry on a grid date (2Y, 3Y, ... : both engines exercise there with the
+    same information; between grid dates ORE exercises at the next one), underlying starting at the expiry (no
+    spot lag) and running 5Y. Expiry and schedule dates avoid weekend rolls across month ends (as of the 20th)."""
+    k = (2 + i) * 12 // spec.grid_step_months  # grid index of the expiry
+    months = spec.grid_step_months * k
+    expiry = following(add_months(spec.asof, months))
+    end = add_months(spec.asof, months + 60)
+    ccy = "USD"
+    index, tenor, _ = INDEX[ccy]
+    return {"id": f"SWO_{i + 1:03d}", "type": "Swaption", "currency": ccy, "notional": 1e7, "expiry": expiry,
+            "start": expiry, "maturity": end, "fixed_rate": round(_par_rate(spec, ccy, expiry, end), 6), "payer": True,
+            "long": True, "fixed_tenor": "1Y", "fixed_day_count": "30/360", "float_index": index, "float_tenor": tenor,
+            "float_day_count": "ACT/360"}
 
 
 # ---- the engine's side -----------------------------------------------------------------------------------
 
 
-def to_engine_portfolio(trades: list, path) -> str:
-    """Write ``trades`` in the engine's portfolio YAML (exposure/portfolio/loader.py, pricing/linear_parse.py)."""
+def to_engine_portfolio(trades: list, path, csa: dict | None = None) -> str:
+    """Write ``trades`` in the engine's portfolio YAML (exposure/portfolio/loader.py, pricing/linear_parse.py);
+    ``csa``: the netting set's CSA terms (examples/portfolio/README.md "CSA fields"), none by default."""
     import yaml
 
     out = []
@@ -173,11 +193,19 @@ def to_engine_portfolio(trades: list, path) -> str:
                 "float_tenor": t["float_tenor"],
                 "float_day_count": t["float_day_count"], "convention": "modified_following",
             })
+        elif t["type"] == "Swaption":
+            d.update({k: t[k] for k in ("currency", "notional", "fixed_rate", "payer", "long", "fixed_tenor",
+                                        "fixed_day_count", "float_tenor")})
+            d.update({k: t[k].isoformat() for k in ("expiry", "start", "maturity")})
+            d.update(convention="modified_following", settlement="physical")  # no float_index: as the swaps'
         else:
             d.update({k: t[k] for k in ("buy_currency", "buy_amount", "sell_currency", "sell_amount")})
             d["maturity"] = t["maturity"].isoformat()
         out.append(d)
-    doc = {"netting_sets": {NETTING_SET: {"counterparty": COUNTERPARTY}}, "trades": out}
+    ns = {"counterparty": COUNTERPARTY}
+    if csa:
+        ns["csa"] = dict(csa)
+    doc = {"netting_sets": {NETTING_SET: ns}, "trades": out}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as fh:

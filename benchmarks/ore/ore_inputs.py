@@ -44,8 +44,8 @@ payment on the accrual end without lag, fixing on the accrual start (ORE: ``Fixi
 conventions. ORE's IBOR indices are redefined in conventions.xml with ``SettlementDays 0``, fixing calendar
 WeekendsOnly, ACT/360, so that its (par) coupon forward is (P(T1)/P(T2) - 1)/tau_ACT360(T1, T2) on the coupon's own
 accrual dates, exactly as the engine's. FX forwards EURUSD: buy EUR / sell USD or the reverse, EUR amount 1..10mm,
-strike = forward * (1 +- 4%), settlement on a weekday 1M..3Y out that is not a grid date. One netting set
-``NS_ORE`` (counterparty CP_A), no CSA.
+strike = forward * (1 +- 4%), settlement on a weekday 1M..3Y out that is not a grid date. ``n_swaptions``: European
+swaptions (``ore_case.make_swaption``). One netting set ``NS_ORE`` (counterparty CP_A), no CSA (``ore_xva.add_csa``).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ from pathlib import Path
 from benchmarks.ore.ore_case import (ASOF, COUNTERPARTY, INDEX, NETTING_SET, SideBySide, add_months, engine_overrides,
                                      make_trades, to_engine_portfolio)
 from benchmarks.ore.ore_config_xml import (conventions_xml, curveconfig_xml, iborfallback_xml, netting_xml,
-                                           pricingengine_xml, todaysmarket_xml)
+                                           pricingengine_xml, simulation_swaptions_xml, todaysmarket_xml)
 from benchmarks.ore.ore_market_xml import fixings_txt, market_txt, portfolio_xml
 
 # The case's one entry point: the engine-side names (ore_case) and ORE's files (ore_market_xml, ore_config_xml, here).
@@ -175,7 +175,7 @@ def simulation_xml(spec: SideBySide, paths: int, seed: int) -> str:
       </Configuration>
     </YieldCurves>
     <Indices>{indices}</Indices>
-    <SwapIndices/>
+{simulation_swaptions_xml(spec)}
     <DefaultCurves><Names/><Tenors>1Y</Tenors></DefaultCurves>
     <FxVolatilities>
       <Simulate>false</Simulate>
@@ -269,15 +269,16 @@ def ore_xml(spec: SideBySide, input_dir: Path, output_dir: Path, exposure: bool 
 
 
 def write_ore_inputs(folder, spec: SideBySide, trades: list, paths: int | None = None, seed: int | None = None,
-                     exposure: bool = True, trade_profiles: bool = False) -> str:
+                     exposure: bool = True, trade_profiles: bool = False, net_cube: bool = True) -> str:
     """Write ORE's complete input folder under ``folder/Input`` (outputs go to ``folder/Output``); returns the
-    path of ore.xml. Absolute paths everywhere, so ORE may run from any working directory."""
+    path of ore.xml. Absolute paths everywhere, so ORE may run from any working directory. ``net_cube``: ORE
+    writes its per-path netting-set values (netcube.csv; the accuracy checks read them)."""
     folder = Path(folder).resolve()
     inp, out = folder / "Input", folder / "Output"
     inp.mkdir(parents=True, exist_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     files = {
-        "ore.xml": ore_xml(spec, inp, out, exposure=exposure, trade_profiles=trade_profiles),
+        "ore.xml": ore_xml(spec, inp, out, exposure=exposure, trade_profiles=trade_profiles, net_cube=net_cube),
         "portfolio.xml": portfolio_xml(trades),
         "netting.xml": netting_xml(),
         "iborfallback.xml": iborfallback_xml(),
@@ -285,7 +286,7 @@ def write_ore_inputs(folder, spec: SideBySide, trades: list, paths: int | None =
         "todaysmarket.xml": todaysmarket_xml(spec),
         "curveconfig.xml": curveconfig_xml(spec),
         "conventions.xml": conventions_xml(spec),
-        "pricingengine.xml": pricingengine_xml(),
+        "pricingengine.xml": pricingengine_xml(spec if any(t["type"] == "Swaption" for t in trades) else None),
         "market.txt": market_txt(spec),
         "fixings.txt": fixings_txt(spec),
     }

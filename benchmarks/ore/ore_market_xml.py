@@ -17,7 +17,7 @@ def _ymd(d: dt.date) -> str:
     return d.strftime("%Y%m%d")
 
 
-def _swap_xml(t: dict) -> str:
+def _swap_legs(t: dict) -> str:
     index, tenor, _ = INDEX[t["currency"]]
 
     def leg(kind: str, payer: bool, dc: str, tenor_: str, body: str) -> str:
@@ -53,20 +53,43 @@ def _swap_xml(t: dict) -> str:
           <IsInArrears>false</IsInArrears>
           <FixingDays>0</FixingDays>
         </FloatingLegData>""")
+    return f"{fixed}\n{flt}"
+
+
+def _envelope(t: dict, kind: str) -> str:
     return f"""  <Trade id="{escape(t['id'])}">
-    <TradeType>Swap</TradeType>
-    <Envelope><CounterParty>{COUNTERPARTY}</CounterParty><NettingSetId>{NETTING_SET}</NettingSetId><AdditionalFields/></Envelope>
+    <TradeType>{kind}</TradeType>
+    <Envelope><CounterParty>{COUNTERPARTY}</CounterParty><NettingSetId>{NETTING_SET}</NettingSetId><AdditionalFields/></Envelope>"""
+
+
+def _swap_xml(t: dict) -> str:
+    return f"""{_envelope(t, "Swap")}
     <SwapData>
-{fixed}
-{flt}
+{_swap_legs(t)}
     </SwapData>
   </Trade>"""
 
 
+def _swaption_xml(t: dict) -> str:
+    """European swaption: the option on the swap legs (the legs' Payer flags make it a payer or receiver; ORE
+    ignores OptionType for swaptions); physical settlement, exercise on ``expiry``."""
+    return f"""{_envelope(t, "Swaption")}
+    <SwaptionData>
+      <OptionData>
+        <LongShort>{'Long' if t['long'] else 'Short'}</LongShort>
+        <OptionType>Call</OptionType>
+        <Style>European</Style>
+        <Settlement>Physical</Settlement>
+        <PayOffAtExpiry>false</PayOffAtExpiry>
+        <ExerciseDates><ExerciseDate>{_d(t['expiry'])}</ExerciseDate></ExerciseDates>
+      </OptionData>
+{_swap_legs(t)}
+    </SwaptionData>
+  </Trade>"""
+
+
 def _fx_xml(t: dict) -> str:
-    return f"""  <Trade id="{escape(t['id'])}">
-    <TradeType>FxForward</TradeType>
-    <Envelope><CounterParty>{COUNTERPARTY}</CounterParty><NettingSetId>{NETTING_SET}</NettingSetId><AdditionalFields/></Envelope>
+    return f"""{_envelope(t, "FxForward")}
     <FxForwardData>
       <ValueDate>{_d(t['maturity'])}</ValueDate>
       <BoughtCurrency>{t['buy_currency']}</BoughtCurrency>
@@ -79,7 +102,8 @@ def _fx_xml(t: dict) -> str:
 
 
 def portfolio_xml(trades: list) -> str:
-    body = "\n".join(_swap_xml(t) if t["type"] == "Swap" else _fx_xml(t) for t in trades)
+    xml = {"Swap": _swap_xml, "Swaption": _swaption_xml, "FxForward": _fx_xml}
+    body = "\n".join(xml[t["type"]](t) for t in trades)
     return f'<?xml version="1.0"?>\n<Portfolio>\n{body}\n</Portfolio>\n'
 
 

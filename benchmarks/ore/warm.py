@@ -1,10 +1,13 @@
 """The ORE side by side's book run again and again in one process (a notebook, a service, a what-if): warm times.
 
-    python -m benchmarks.ore.warm [--paths 10000] [--repeats 5] [--modes memory files report] [--profile MODE]
+    python -m benchmarks.ore.warm [--book csa|plain] [--paths 10000] [--repeats 5] [--modes memory files report]
+                                  [--profile MODE]
 
-Book, market, model and grid are ``benchmarks.ore.fresh``'s (5 swaps + 1 EUR/USD FX forward, 40 quarterly
-dates, flat curves, fixed Hull-White/FX parameters); each run is ``exposure.run(cfg)`` in this process after a
-first run of each mode that compiled everything. Modes (each says what the timed run produced):
+Book, market, model and grid are ``benchmarks.ore.fresh``'s (``benchmarks.ore.book``: by default issue 9's CSA
+book, 4 swaps + 1 EUR/USD FX forward + 1 European swaption, zero-threshold CSA with a 2W margin period of risk,
+CVA/DVA, 40 quarterly dates; ``--book plain``: 5 swaps + 1 FX forward, no CSA); each run is ``exposure.run(cfg)``
+in this process after a first run of each mode that compiled everything. Modes (each says what the timed run
+produced):
 
 - ``memory``: ``output.write=false``: the results Dataset (exposure, capital, XVA, limits) returned in memory;
   no file written;
@@ -30,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.ore import ore_inputs as oi
+from benchmarks.ore import book as bk
 
 MODES = {"memory": ["output.write=false"], "files": ["output.csv=true", "report.enabled=false"],
          "report": ["output.csv=true"]}
@@ -38,9 +41,7 @@ MODES = {"memory": ["output.write=false"], "files": ["output.csv=true", "report.
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--swaps", type=int, default=5)
-    ap.add_argument("--fx", type=int, default=1)
-    ap.add_argument("--dates", type=int, default=40)
+    bk.add_arguments(ap)
     ap.add_argument("--paths", type=int, default=10_000)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--modes", nargs="*", default=list(MODES), choices=list(MODES))
@@ -49,13 +50,11 @@ def main(argv=None) -> dict:
     a = ap.parse_args(argv)
     import exposure
 
-    rec = {"paths": a.paths, "load_avg_before": os.getloadavg()[0], "modes": {}}
+    book = bk.from_arguments(a)
+    rec = {"book": book.name, "paths": a.paths, "load_avg_before": os.getloadavg()[0], "modes": {}}
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        spec = oi.SideBySide(n_swaps=a.swaps, n_fx=a.fx, grid_points=a.dates, paths=a.paths)
-        trades = oi.make_trades(spec)
-        yaml_path = oi.to_engine_portfolio(trades, work / "engine_portfolio.yaml")
-        base = oi.engine_overrides(spec, yaml_path, str(work / "engine"), paths=a.paths, store_cube=False)
+        case = bk.prepare(book, Path(tmp), a.paths, a.dates)
+        base = case.overrides
         cfgs = {m: exposure.compose(base + MODES[m] + list(a.set)) for m in a.modes}
         times = {m: ([], []) for m in a.modes}
         files = {}
@@ -78,7 +77,8 @@ def main(argv=None) -> dict:
         w, c = times[m]
         rec["modes"][m].update(warm_s=statistics.median(w), warm_cpu_s=statistics.median(c),
                                warm_all_s=[round(x, 4) for x in w], files_written=files[m])
-    rec.update(trades=len(trades), dates=len(spec.grid_dates()), load_avg_after=os.getloadavg()[0])
+    rec.update(workload=case.workload(a.paths), trades=len(case.trades), dates=len(case.spec.grid_dates()),
+               valuation_dates=case.valuation_dates, load_avg_after=os.getloadavg()[0])
     print(json.dumps(rec, indent=1))
     return rec
 
