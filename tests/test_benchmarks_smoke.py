@@ -86,3 +86,24 @@ def test_bench_fresh_program_seconds():
     ])
     assert program_seconds(log) == [["price", 1.5, 0.25, 4.0], ["_vm_scan", 0.1, 0.02, 0.5],
                                     ["price", 0.75, 0.125, 3.0]]
+
+
+def test_bench_reduction_compile_loads_each_tree(tmp_path, monkeypatch):
+    """bench_reduction_compile compares source trees side by side: a tree's build_program and program_params
+    are that tree's (program_params reading its own reduction_program), not the imported package's."""
+    monkeypatch.setenv("XPOSURE_JAX_CACHE", os.environ.get("XPOSURE_JAX_CACHE", "0"))  # the module sets a default
+    sys.path.insert(0, str(REPO))
+    try:
+        from benchmarks.bench_reduction_compile import load_variant
+    finally:
+        sys.path.pop(0)
+    agg = tmp_path / "exposure" / "aggregation"
+    agg.mkdir(parents=True)
+    src = REPO / "exposure" / "aggregation"
+    (agg / "reduction_program.py").write_text((src / "reduction_program.py").read_text() + "\n_VARIANT = 7\n")
+    (agg / "reduction.py").write_text((src / "reduction.py").read_text())
+    build, params = load_variant(str(tmp_path), 7)
+    assert sys.modules[build.__module__]._VARIANT == 7
+    assert params.__module__ == "_rc_reduction_7" and sys.modules["_rc_reduction_7"].build_program is build
+    from exposure.aggregation import reduction_program
+    assert not hasattr(reduction_program, "_VARIANT")  # the package's own module untouched
