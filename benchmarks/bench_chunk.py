@@ -1,5 +1,6 @@
 """bench-1k's two per-chunk programs alone: process CPU seconds of the compiled pricing program (states -> netting
-values, t0 prices) and of the compiled reduction (collateral, sums, PFE input) on the first chunk, plus, with
+values; the t0 prices are computed on the host, ``t0_host_cpu_s``) and of the compiled reduction (collateral, sums,
+PFE input) on the first chunk, plus, with
 ``--batches``, each pricing batch jitted alone. Made for back-to-back comparisons on a loaded machine (run it
 from two trees one after the other); ``--save`` writes a SHA-1 of every output so that two trees' bits compare.
 

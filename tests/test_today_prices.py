@@ -122,3 +122,16 @@ def test_fx_option_t0_is_garman_kohlhagen(book):
     ref = -sp.notional * put  # short
     got = b.today_values(pres0[batches.index(b)], TodayState.of(model))[i]
     assert got == pytest.approx(ref, rel=1e-12)
+
+
+def test_a_batch_without_a_host_formula_is_priced_by_its_path_code(book):
+    """A batch class with no ``today_values`` (a product added without one) gets its t0 prices from its own path
+    code in a small compiled program: the same numbers."""
+    from exposure.pricing.opt_equity import EquityOptionBatch
+
+    market, model, batches, pres0 = book
+    b = next(b for b in batches if isinstance(b, EquityOptionBatch))
+    plain = type("PlainEquityOptionBatch", (EquityOptionBatch,), {"today_values": None})(b.specs, b.netting_set)
+    pre = pres0[batches.index(b)]
+    got = today_values([plain], [pre], model)
+    np.testing.assert_allclose(got, today_values([b], [pre], model), rtol=1e-13, atol=1e-13 * 6.0e6)

@@ -227,9 +227,7 @@ class LinearBatch(TradeBatch):
         """(K, n_trades, P) trade values in base currency, undiscounted."""
         return self._run(pre, view, per_trade=True)
 
-    def today_values(self, pre: LinearPre, state):
-        """(n_trades,) t0 values on the host from the t0 ``pre`` (``today_linear``)."""
-        return linear_today(pre, state)
+    today_values = linear_today  # (n,) t0 values on the host from the t0 prepared data (``pricing.today``)
 
     def netting_values(self, pre: LinearPre, view: PathView, n_netting_sets: int):
         """(K, n_netting_sets, P): the batch's values summed per netting set before the path dimension."""

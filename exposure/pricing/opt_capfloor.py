@@ -152,9 +152,7 @@ class CapFloorBatch(TradeBatch):
         ci = view.ccy_index(self.currency)
         return _cap_values(pre, view.x[ci], view.fx[ci])
 
-    def today_values(self, pre, state):
-        """(n,) t0 values on the host from the t0 ``pre`` (``today_options``)."""
-        return cap_floor_today(self, pre, state)
+    today_values = cap_floor_today  # (n,) t0 values on the host from the t0 prepared data (``pricing.today``)
 
 
 @jax.jit

@@ -77,9 +77,7 @@ class EquityOptionBatch(TradeBatch):
         ci, ei = view.ccy_index(self.currency), view.equity_names.index(self.name)
         return _eq_values(pre, view.x, view.fx, view.eq, ci=ci, ei=ei)
 
-    def today_values(self, pre, state):
-        """(n,) t0 values on the host from the t0 ``pre`` (``today_options``)."""
-        return equity_today(self, pre, state)
+    today_values = equity_today  # (n,) t0 values on the host from the t0 prepared data (``pricing.today``)
 
 
 @partial(jax.jit, static_argnames=("ci", "ei"))

@@ -149,9 +149,7 @@ class FxOptionBatch(TradeBatch):
         inv = np.argsort(self.order)
         return jnp.take(self._sorted_values(pre, view), jnp.asarray(inv, dtype=jnp.int32), axis=1)
 
-    def today_values(self, pre, state):
-        """(n,) t0 values on the host from the t0 ``pre`` (``today_options``)."""
-        return fx_today(self, pre, state)
+    today_values = fx_today  # (n,) t0 values on the host from the t0 prepared data (``pricing.today``)
 
     def add_netting_values(self, pre, view, n_netting_sets: int, acc=None):
         """acc (K, n_netting_sets, P) or None (zeros) + the batch's netting values, each live chunk's rows added

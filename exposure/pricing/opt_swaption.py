@@ -271,9 +271,7 @@ class SwaptionBatch(TradeBatch):
             return _physical_values(pre, view.x[ci], view.fx[ci])
         return _cash_values(pre, view.x[ci], view.fx[ci])
 
-    def today_values(self, pre, state):
-        """(n,) t0 values on the host from the t0 ``pre`` (``today_swaption``)."""
-        return swaption_today(self, pre, state)
+    today_values = swaption_today  # (n,) t0 values on the host from the t0 prepared data (``pricing.today``)
 
     def add_netting_values(self, pre, view, n_netting_sets: int, acc=None, tables: list | None = None):
         """acc (K, n_netting_sets, P) or None (zeros) + the batch's netting values: with tables (a plain run's

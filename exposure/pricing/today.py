@@ -7,10 +7,11 @@ At t = 0 every pricer is a closed form on one date and one path (linear flows: t
 m_0 since x(0) = 0; FX and equity options: Garman-Kohlhagen / Black on the spot and the prepared total variance;
 caps/floors: Hull-White zero-bond options and fixed caplets; swaptions: Jamshidian's sum of zero-bond options),
 so each batch class evaluates its prepared coefficients in NumPy (``today_linear``, ``today_options``,
-``today_swaption``): the same formulas as the path pricers (``values`` on ``PathView.today``), to rounding
-(<= 1e-15 of the trade's gross value; tested), without tracing, lowering or compiling anything. A batch class
-without ``today_values`` (a product added without one) is priced by its own path code in a small compiled program
-of its own, only when such a batch is present.
+``today_swaption``): the same formulas as the path pricers (``values`` on ``PathView.today``), equal to rounding
+(bundled example, bench-1k, desk: <= 1.2e-15 of a trade's notional, <= 1.7e-13 of its value; test_today_prices),
+in milliseconds, without tracing, lowering or compiling anything (in the chunk program they were a second copy of
+every pricer: about 40% of its StableHLO). A batch class without ``today_values`` (a product added without one) is
+priced by its own path code in a small compiled program of its own, only when such a batch is present.
 
 Returns (n_trades,) values in base currency, batches in order, trades in batch order.
 """

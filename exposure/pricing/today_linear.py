@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 
-def linear_today(pre, state) -> np.ndarray:
-    """(n_trades,) t0 values of a ``LinearBatch`` from ``pre`` (its ``prepare`` at t = 0) and the
+def linear_today(batch, pre, state) -> np.ndarray:
+    """(n_trades,) t0 values of the ``LinearBatch`` ``batch`` from ``pre`` (its ``prepare`` at t = 0) and the
     ``today.TodayState`` ``state``."""
     a = lambda name: np.asarray(getattr(pre, name))  # noqa: E731
     mom = a("mom_tr")  # (1, n_b, N+1, n_tr)
