@@ -8,7 +8,8 @@ unwrapped run's: the stages no longer overlap). Stages:
     setup       exposure.api.setup (market, model with calibration, grid, portfolio parsing)
     prepare     the batches' prepare() for the simulation dates and for t0
     simulation  simulate_chunk, per chunk            bridge     bridge_states, per chunk
-    pricing     the compiled chunk pricer (netting values, numeraire, fx, t0 prices), per chunk
+    pricing     the compiled chunk pricer (netting values, numeraire, fx), per chunk
+    t0          the t0 prices on the host (``pricing.today``; before issue 9 they were in the chunk pricer)
     reduction   ChunkReducer (collateral, block sums, functionals, PFE input), per chunk, with host copies
     aggregate   ExposureAggregator.add_chunk (quantile store, block totals) per chunk
     finalize    measures from the running sums (quantiles, profiles, XVA)
@@ -92,6 +93,8 @@ def instrument() -> None:
     _wrap(PostSimulation, "finalize", "finalize", sync=False)
     _wrap(PostSimulation, "results", "results", sync=False)
     _wrap(pipeline, "_write", "write", sync=False)
+    if hasattr(pipeline, "today_values"):
+        _wrap(pipeline, "today_values", "t0", sync=False)
     for b in _batch_classes():
         _wrap(b, "prepare", "prepare")
 

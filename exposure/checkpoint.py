@@ -38,7 +38,8 @@ dates x (netting sets + 1 + currencies [+ trades] [+ states]) bytes, deleted whe
 a resume the aggregation of the journaled chunks again (no simulation or pricing).
 
 Both modes: stage/checkpoint/manifest.json (what the run is, ``exposure.manifest``, and its chunk layout;
-written once) and npv0.npy (the t0 trade prices).
+written once). The t0 trade prices are not journaled: the run computes them on the host from the same set-up
+(``pricing.today``), resumed or not.
 
 Resume modes (``simulation.resume``) and the choice between resuming and starting afresh:
 ``exposure.checkpoint_resume``.
@@ -86,7 +87,6 @@ class Checkpoint:
         self.state = state  # the committed state of a checkpoint being resumed, else None
         self._files: dict = {}
         self.discarded = ""  # what a discarded checkpoint of another run differed in (auto), for run.log
-        self.npv0 = None  # the t0 prices journaled by a resumed run
         self._agg = None
         self._seconds = 0.0  # time spent committing, for run.log
 
@@ -123,7 +123,6 @@ class Checkpoint:
         st = self.state
         if st.get("mode", "replay") != mode:
             raise RuntimeError(f"the checkpoint was taken in {st.get('mode', 'replay')} mode, this run needs {mode}")
-        self.npv0 = np.load(os.path.join(self.dir, "npv0.npy"))
         if mode == "state":
             from exposure.aggregation.snapshot import restore
 
@@ -132,7 +131,6 @@ class Checkpoint:
         for name, length in st["lengths"].items():  # cut a chunk that was being appended when the run died
             with open(os.path.join(self.dir, name + ".bin"), "r+b") as fh:
                 fh.truncate(length)
-        npv0 = self.npv0
         handles = {n: open(os.path.join(self.dir, n + ".bin"), "rb") for n in st["lengths"]}
         try:
             for start, stop in layout[:st["chunks"]]:
@@ -142,7 +140,7 @@ class Checkpoint:
                     count = int(np.prod(prefix, dtype=np.int64)) * (stop - start)
                     arr[n] = np.fromfile(fh, dtype=dtype, count=count).reshape(prefix + (stop - start,))
                 consume(ChunkOutput(start, stop, arr["values"], arr["numeraire"], arr["fx"], arr.get("trades"),
-                                    arr.get("states"), npv0, None))
+                                    arr.get("states"), None))
         finally:
             for fh in handles.values():
                 fh.close()
@@ -153,11 +151,6 @@ class Checkpoint:
         t0 = time.perf_counter()
         st = self.state
         k = st["chunks"]
-        if k == 0:  # before the first state.json: a kill here leaves nothing to resume
-            with open(os.path.join(self.dir, "npv0.npy"), "wb") as fh:
-                np.save(fh, np.asarray(out.npv0))
-                fh.flush()
-                os.fsync(fh.fileno())
         if st["mode"] == "state":
             commit_state(self, k)
             self._seconds += time.perf_counter() - t0
@@ -216,7 +209,6 @@ class NoCheckpoint:
 
     resuming = False
     discarded = ""
-    npv0 = None
     needs_outputs = False
 
     def begin(self, layout, consume, states: bool, agg=None) -> int:

@@ -1,14 +1,14 @@
 """The unit of work of a run: one chunk of paths, simulated and priced by one compiled program.
 
     ChunkJob.run(start, stop) -> ChunkOutput(V (K, n_ns, n), N (K, n), fx (n_ccy, K, n), trade values
-                                 (K, n_trades, n) or None, states (K, d, n), t0 prices (n_trades,),
-                                 max_p |x_c| (n_ccy, K))
+                                 (K, n_trades, n) or None, states (K, d, n), max_p |x_c| (n_ccy, K))
 
 A job holds only NumPy set-up data (the prepared batches, the discretisation, the seed), so it pickles to a
 worker process or machine (``exposure run cluster=...``) and gives there, bit for bit, what it gives here:
 every path's normals depend only on (seed, path index) and every chunk is priced with the same width. The
 consumer (``pipeline.run_pipeline``) takes the outputs in chunk order, checks them and streams them into the
-aggregator; checkpoints are taken between chunks.
+aggregator; checkpoints are taken between chunks. The t0 prices are not a chunk's: the pipeline computes them
+once on the host (``pricing.today``), outside every compiled program.
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ class ChunkOutput:
     fx: np.ndarray  # (n_ccy, K, n)
     trades: np.ndarray | None  # (K, n_trades, n) with output.trade_level
     states: np.ndarray  # (K, d, n) model states (the stored cube keeps them for what-if)
-    npv0: np.ndarray  # (n_trades,) t0 prices (the same in every chunk)
     x_abs_max: np.ndarray  # (n_ccy, K) max over the chunk's simulated paths of |x_c|
     sums: object = None  # exposure.aggregation.reduction.ChunkSums when the job carries the run's reducer
     nonfinite: tuple | None = None  # (date, netting set, path) of the first non-finite value when values were
@@ -60,15 +59,12 @@ def first_nonfinite(values) -> tuple | None:
 @dataclasses.dataclass(frozen=True)
 class ChunkJob:
     """Everything a chunk needs: the path generator, the batches with their prepared data for the
-    simulation dates (``pres``) and for t0 (``pres0``), the initial state y0 (d,), model times (K,), the
-    deterministic log numeraire (K,) and the netting-set count."""
+    simulation dates (``pres``), model times (K,), the deterministic log numeraire (K,) and the netting-set count."""
 
     gen: object  # exposure.simulation.paths.PathGenerator
     model: object
     batches: tuple
     pres: tuple
-    pres0: tuple
-    y0: np.ndarray
     times: np.ndarray
     log_num: np.ndarray
     n_ns: int
@@ -80,16 +76,16 @@ class ChunkJob:
 
     def run(self, start: int, stop: int, arrays=None) -> ChunkOutput:
         states = self.gen.chunk(start, arrays)
-        args = (states, list(self.pres), list(self.pres0), self.y0, self.times, self.log_num)
+        args = (states, list(self.pres), self.times, self.log_num)
         price = pricing_function(self.batches, self.n_ns, self.model, self.trade_level, args)
-        ns, tr, num, fx, npv0, x_abs_max = price(*args)
+        ns, tr, num, fx, x_abs_max = price(*args)
         n = stop - start
         # The collateral and exposure sums on the device arrays, before anything comes back to the host.
         sums = None if self.reducer is None else self.reducer(start, stop, ns, num, fx, states)
         # To NumPy before slicing: slicing a device array compiles a program per chunk width.
         return ChunkOutput(start, stop, np.asarray(ns)[..., :n], np.asarray(num)[..., :n], np.asarray(fx)[..., :n],
                            None if tr is None else np.asarray(tr)[..., :n], np.asarray(states)[..., :n],
-                           np.asarray(npv0), np.asarray(x_abs_max), sums)
+                           np.asarray(x_abs_max), sums)
 
     def outputs(self, first: int = 0):
         """ChunkOutputs of the chunks ``first``, ``first + 1``, ... in order, computed in this process (a resumed
@@ -180,27 +176,25 @@ def _coefficient_function(batches, key, dtype):
 
 
 def pricing_function(batches, n_ns: int, model, trade_level: bool, example_args):
-    """The one compiled program per run: (states (K, d, P), pres, pres0, y0 (d,), times (K,), log_num (K,)) ->
+    """The one compiled program per run: (states (K, d, P), pres, times (K,), log_num (K,)) ->
     (netting values (K, n_ns, P), trade values or None, numeraire (K, P), fx (n_ccy, K, P),
-    t0 trade values (n_trades,), max over paths of |x_c| (n_ccy, K)).
+    max over paths of |x_c| (n_ccy, K)).
 
-    t0 prices come from the same program on today's one-path view (``pres0`` prepared at t = 0, the initial
-    state ``y0`` an argument, so market data is never baked in), so they need no compilation of their own;
-    the range of the rate states is reduced inside it too. Kept in the process (a second run of the same
-    portfolio does not retrace) and, compiled, across processes (``simulation.programs``)."""
+    The range of the rate states is reduced inside it too. t0 prices are not in it: they are closed forms
+    evaluated on the host (``pricing.today``; inside this program they were a second copy of every pricer, about
+    40% of its StableHLO). Kept in the process (a second run of the same portfolio does not retrace) and,
+    compiled, across processes (``simulation.programs``)."""
     leaves = jax.tree_util.tree_leaves(example_args)
     key = _pricing_key(batches, n_ns, model, trade_level) + (tuple((x.shape, str(x.dtype)) for x in leaves),)
     if key in _PRICERS:
         return _PRICERS[key]
 
-    def price(states, pres, pres0, y0, times, log_num, coef):
+    def price(states, pres, times, log_num, coef):
         view = PathView.from_states(model, states, times, log_num)
         ns = netting_total(batches, pres, view, n_ns, coef)
         trades = (jnp.concatenate([b.values(pre, view) for b, pre in zip(batches, pres)], axis=1)
                   if trade_level else None)
-        today = PathView.today(model, y0)
-        npv0 = jnp.concatenate([b.values(p0, today)[0, :, 0] for b, p0 in zip(batches, pres0)])
-        return ns, trades, view.numeraire, view.fx, npv0, jnp.max(jnp.abs(view.x), axis=2)
+        return ns, trades, view.numeraire, view.fx, jnp.max(jnp.abs(view.x), axis=2)
 
     tabulated = bool(table_parts(batches, example_args[1]))
     coefficients = (_coefficient_function(batches, key[:-1] + (str(leaves[0].dtype),), leaves[0].dtype)

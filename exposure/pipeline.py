@@ -24,6 +24,7 @@ from exposure.errors import ConfigError, NonFiniteError
 from exposure.gc_pause import gc_paused
 from exposure.memory import run_memory_plan
 from exposure.post_simulation import make_aggregator
+from exposure.pricing.today import today_values
 from exposure.pricing.view import PricingContext
 
 
@@ -96,9 +97,11 @@ def _run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | Non
     trade_level = bool(cfg.output.trade_level)
 
     log_num = ctx.numeraire_log_det()
-    y0 = np.asarray(model.initial_state(), dtype=np.float64)
+    # t0 prices: closed forms on the host from the t0 prepared data (no compiled program, pricing.today)
+    npv0 = today_values(batches, pres0, model, np.asarray(model.initial_state(), dtype=np.float64))
+    _check_finite(npv0, trade_ids)
     gen = path_generator(cfg, s)
-    job = ChunkJob(gen, model, tuple(batches), tuple(pres), tuple(pres0), y0, times, log_num, n_ns, trade_level)
+    job = ChunkJob(gen, model, tuple(batches), tuple(pres), times, log_num, n_ns, trade_level)
     plan = run_memory_plan(cfg, s)  # the chunk size (in gen) and the quantile spill from the memory budget
     agg, post = make_aggregator(cfg, market, pf, grid, gen.n_paths, model.currencies, out_dir,
                                 trade_ns if trade_level else None, model=model, memory_budget_bytes=plan.store_bytes,
@@ -109,16 +112,11 @@ def _run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | Non
     keep_states = bool(cfg.output.store_cube) or agg.needs_states  # stochastic survival reads the model states
     if keep_states and not cluster.keep_states:
         cluster = dataclasses.replace(cluster, keep_states=True)
-    npv0 = None
     progress.stage("paths", total=gen.n_paths)
     cube = values_cube(bool(cfg.output.store_cube), gen.n_paths)  # netting-set values for `exposure aggregate`
     ckpt = checkpoint if checkpoint is not None else NoCheckpoint()
 
     def take(out):  # one chunk, computed or replayed from the checkpoint: checked, aggregated, kept
-        nonlocal npv0
-        if npv0 is None:
-            npv0 = out.npv0
-            _check_finite(npv0, trade_ids)
         # Named errors for rate states beyond a series expansion's range (inside the trace they are NaN).
         for b, p in zip(batches, pres):
             if hasattr(b, "check_range") and out.x_abs_max is not None:
@@ -150,7 +148,6 @@ def _run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | Non
                 take(out)
                 ckpt.commit(out)
         ckpt.close()
-        npv0 = ckpt.npv0 if npv0 is None else npv0  # a resumed run restored (not replayed) with no chunk left
         progress.log(ckpt.summary())
         progress.stage("measures")
         measures = post.finalize(agg)

@@ -84,6 +84,7 @@ def price_on_scenarios(cfg, market, grid, model, states, trades: list, netting_s
     """(values (K_all, P) summed over ``trades``, t0 value) of the trades on the stored states."""
     from exposure.chunks import pricing_function
     from exposure.portfolio import load_portfolio
+    from exposure.pricing.today import today_values
     from exposure.pricing.view import PricingContext
 
     data = {"netting_sets": {netting_set: {"counterparty": counterparty}},
@@ -106,10 +107,10 @@ def price_on_scenarios(cfg, market, grid, model, states, trades: list, netting_s
     # The run's own chunk program (one netting set): traced, lowered and compiled once per trade set and cube
     # shape, then kept across processes (exposure.simulation.programs); eager pricing traced every batch and
     # compiled a dozen small programs in every fresh process.
-    args = (np.asarray(states), pres, pres0, np.asarray(model.initial_state(), dtype=np.float64), times,
-            ctx.numeraire_log_det())
+    args = (np.asarray(states), pres, times, ctx.numeraire_log_det())
     price = pricing_function(pf.batches, 1, model, False, args)
-    ns, _, _, _, v0, x_abs_max = price(*args)
+    ns, _, _, _, x_abs_max = price(*args)
+    v0 = today_values(pf.batches, pres0, model)  # t0: closed forms on the host (exposure.pricing.today)
     x_abs_max = np.asarray(x_abs_max)
     for b, pre in zip(pf.batches, pres):  # named errors for rate states beyond a series expansion's range
         if hasattr(b, "check_range"):

@@ -209,10 +209,9 @@ def _job(tmp_path, name, own, extra, trade_level=False):
     market, model, grid, pf = s.market, s.built.model, s.grid, s.portfolio
     times = np.concatenate([[0.0], grid.times])
     ctx = PricingContext(market, model, times, pf.fixings, (market.asof,) + tuple(grid.dates), grid.reporting_mask())
-    t0 = PricingContext(market, model, np.zeros(1), pf.fixings, (market.asof,))
     b = tuple(pf.batches)
-    job = ChunkJob(path_generator(cfg, s), model, b, tuple(x.prepare(ctx) for x in b), tuple(x.prepare(t0) for x in b),
-                   model.initial_state(), times, ctx.numeraire_log_det(), len(pf.netting_sets), trade_level)
+    job = ChunkJob(path_generator(cfg, s), model, b, tuple(x.prepare(ctx) for x in b), times, ctx.numeraire_log_det(),
+                   len(pf.netting_sets), trade_level)
     return (grid, job.run(0, 128)) if not trade_level else (grid, job.run(0, 128), [i for x in b for i in x.ids])
 
 

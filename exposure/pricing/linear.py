@@ -63,6 +63,7 @@ from exposure.pricing.linear_eval import (COUPON_CHUNK, _evaluate, differentiabl
 from exposure.pricing.linear_moments import (_current_coupons, _flow_moments, exponent_widths, per_netting_set,
                                              _state_bound, view_days)
 from exposure.pricing.linear_specs import FloatLeg
+from exposure.pricing.today_linear import linear_today
 from exposure.pricing.view import PathView, PricingContext, TradeBatch, netting_sum
 
 SERIES_RANGE = 6.0  # Y: the largest |(B_f - B_mid) x| the series covers
@@ -225,6 +226,8 @@ class LinearBatch(TradeBatch):
     def values(self, pre: LinearPre, view: PathView):
         """(K, n_trades, P) trade values in base currency, undiscounted."""
         return self._run(pre, view, per_trade=True)
+
+    today_values = linear_today  # (n,) t0 values on the host from the t0 prepared data (``pricing.today``)
 
     def netting_values(self, pre: LinearPre, view: PathView, n_netting_sets: int):
         """(K, n_netting_sets, P): the batch's values summed per netting set before the path dimension."""

@@ -40,6 +40,7 @@ from exposure.pricing.opt_common import (
     pad_rows,
 )
 from exposure.pricing.view import TradeBatch
+from exposure.pricing.today_options import cap_floor_today
 
 
 class CapFloorBatch(TradeBatch):
@@ -150,6 +151,8 @@ class CapFloorBatch(TradeBatch):
     def values(self, pre, view):
         ci = view.ccy_index(self.currency)
         return _cap_values(pre, view.x[ci], view.fx[ci])
+
+    today_values = cap_floor_today  # (n,) t0 values on the host from the t0 prepared data (``pricing.today``)
 
 
 @jax.jit

@@ -34,6 +34,7 @@ from exposure.pricing.opt_common import (
     variance_between_np,
 )
 from exposure.pricing.view import TradeBatch
+from exposure.pricing.today_options import equity_today
 
 
 class EquityOptionBatch(TradeBatch):
@@ -75,6 +76,8 @@ class EquityOptionBatch(TradeBatch):
     def values(self, pre, view):
         ci, ei = view.ccy_index(self.currency), view.equity_names.index(self.name)
         return _eq_values(pre, view.x, view.fx, view.eq, ci=ci, ei=ei)
+
+    today_values = equity_today  # (n,) t0 values on the host from the t0 prepared data (``pricing.today``)
 
 
 @partial(jax.jit, static_argnames=("ci", "ei"))

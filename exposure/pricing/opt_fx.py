@@ -44,6 +44,7 @@ from exposure.pricing.opt_common import (
     variance_between_np,
 )
 from exposure.pricing.view import TradeBatch
+from exposure.pricing.today_options import fx_today
 
 # Live options evaluated together: temporaries (FX_CHUNK, paths) stay in cache. ``_fx_values`` spends
 # ceil(live / FX_CHUNK) chunks on a date; ``_fx_add`` chunks the live cells of all dates together (bench-1k: 13% of
@@ -147,6 +148,8 @@ class FxOptionBatch(TradeBatch):
         # A gather of static columns: inside the chunk program it fuses with the netting sums (TradeBatch).
         inv = np.argsort(self.order)
         return jnp.take(self._sorted_values(pre, view), jnp.asarray(inv, dtype=jnp.int32), axis=1)
+
+    today_values = fx_today  # (n,) t0 values on the host from the t0 prepared data (``pricing.today``)
 
     def add_netting_values(self, pre, view, n_netting_sets: int, acc=None):
         """acc (K, n_netting_sets, P) or None (zeros) + the batch's netting values, each live chunk's rows added

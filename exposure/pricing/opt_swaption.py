@@ -70,6 +70,7 @@ from exposure.pricing.opt_tables import add_tables, build_tables, check_range, n
 from exposure.pricing.swaption_kernels import (_cash_values, _jamshidian_shared, _physical_values,
                                                _probability_coefficients)
 from exposure.pricing.swaption_exercised import _merge, add_direct, add_netting_values as add_exercised, netting_rows
+from exposure.pricing.today_swaption import swaption_today
 from exposure.pricing.view import TradeBatch
 
 
@@ -269,6 +270,8 @@ class SwaptionBatch(TradeBatch):
         if self.physical:
             return _physical_values(pre, view.x[ci], view.fx[ci])
         return _cash_values(pre, view.x[ci], view.fx[ci])
+
+    today_values = swaption_today  # (n,) t0 values on the host from the t0 prepared data (``pricing.today``)
 
     def add_netting_values(self, pre, view, n_netting_sets: int, acc=None, tables: list | None = None):
         """acc (K, n_netting_sets, P) or None (zeros) + the batch's netting values: with tables (a plain run's
