@@ -223,12 +223,13 @@ def _n_chunks(pre):
 @partial(jax.jit, static_argnames=("used", "static_loops"))
 def _fx_values(pre, x, fx, used: tuple, static_loops: bool = False):
     """(K, n_pad, P) base-currency values, columns as in ``pre``: the live cells (``_cells``) FX_CHUNK at a time,
-    the dead ones 0. With ``static_loops`` (reverse mode, ``linear.differentiable_loops``) every cell is evaluated
-    at once and the dead ones masked: the same values."""
+    the dead ones 0. With ``static_loops`` (reverse mode, ``linear.differentiable_loops``) or on one date (the t0
+    view, where every option is alive: no loop to compile) every cell is evaluated at once and the dead ones
+    masked: the same values."""
     pre = cast_floats(pre, x.dtype)
     xu, yu = _states(x, fx, used)
     K, P, n_pad = x.shape[1], x.shape[2], pre["w"].shape[0]
-    if static_loops:
+    if static_loops or K == 1:
         cols = jnp.arange(n_pad)
         g = jnp.searchsorted(pre["g0"], cols, side="right") - 1
         alive = (cols - pre["g0"][g])[None, :] < pre["n_alive"][:, g]  # (K, n_pad)
