@@ -47,7 +47,7 @@ def main(argv=None) -> dict:
         return acc
 
     chain = jax.jit(chained)
-    rec = {"paths": P, "batches": [f"{b.foreign}{b.domestic}:{len(b.ids)}" for b in batches]}
+    rec = {"paths": P, "batches": [f"{','.join(f + d for f, d in b.pairs)}:{len(b.ids)}" for b in batches]}
     outs = {"netting": np.asarray(chain(pres, view))}
     rec["chain_cpu_s"] = _best(lambda: chain(pres, view), args.repeats)
     rec["zeros_cpu_s"] = _best(lambda: zeros(view), args.repeats)

@@ -127,10 +127,10 @@ def netting_total(batches, pres, view, n_ns: int, coef=None):
     """(K, n_ns, P): sum over batches of their netting values, in batch order; a batch with
     ``add_netting_values`` (linear batches, FX options) adds its rows into the running total inside its own scan
     over dates instead of materialising a (K, n_out, P) array of its own: the same values to about one ulp of the
-    netting set's gross value (an FX option batch adds its trades in expiry order). The swaption batches' netting
-    tables (``opt_tables``) are added last, all batches in one loop (``add_tables``): the program's compilation
-    does not grow with their number; ``coef``: their coefficients, ``table_coefficients(table_parts(batches, pres),
-    dtype)``, computed here when None)."""
+    netting set's gross value (the FX option batch adds its trades date by date, pair by pair, in expiry order
+    within a pair). The swaption batches' netting tables (``opt_tables``) are added last, all batches in one loop
+    (``add_tables``): the program's compilation does not grow with their number; ``coef``: their coefficients,
+    ``table_coefficients(table_parts(batches, pres), dtype)``, computed here when None)."""
     ns, tables = None, []
     for b, pre in zip(batches, pres):
         add = getattr(b, "add_netting_values", None)

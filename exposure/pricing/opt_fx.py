@@ -46,9 +46,8 @@ from exposure.pricing.opt_common import (
 from exposure.pricing.view import TradeBatch
 from exposure.pricing.today_options import fx_today
 
-# Live options evaluated together: temporaries (FX_CHUNK, paths) stay in cache. ``_fx_values`` spends
-# ceil(live / FX_CHUNK) chunks on a date; ``_fx_add`` chunks the live cells of all dates together (bench-1k: 13% of
-# the (date, trade) cells are before expiry).
+# Live options evaluated together: temporaries (FX_CHUNK, paths) stay in cache. ``_fx_values`` and ``_fx_add``
+# chunk the live cells of all dates and pairs together (bench-1k: 13% of the (date, trade) cells are before expiry).
 FX_CHUNK = 8
 
 
@@ -100,49 +99,74 @@ def pair_variance(market, model, foreign: str, domestic: str, t, T):
 
 
 class FxOptionBatch(TradeBatch):
-    """FX options on one currency pair (foreign, domestic); specs from ``options.parse_fx_option``."""
+    """FX options on every currency pair in one batch (specs from ``options.parse_fx_option``): a trade's pair is
+    data (its columns' currency positions ``fpos``, ``dpos`` into ``ccys``), so the compiled pricer does not grow
+    with the number of pairs.
+
+    pairs: the distinct (foreign, domestic) in order of first appearance; pair (n,): each trade's; ccys: the
+    currencies they name, in that order. Columns: pair by pair, latest expiry first within a pair (``order``), so
+    on every date a pair's live options are a prefix of its columns (``n_alive`` (K, G) per date and pair, ``g0``
+    (G,) the pairs' first columns)."""
 
     def __init__(self, specs, netting_index):
         super().__init__(specs, netting_index)
-        self.foreign = specs[0].foreign_currency
-        self.domestic = specs[0].domestic_currency
-        # Latest expiry first: on every date the options still alive are then a prefix of this order.
-        self.order = np.argsort([-s.expiry_time for s in self.specs], kind="stable")
+        keys = [(s.foreign_currency, s.domestic_currency) for s in self.specs]
+        self.pairs = tuple(dict.fromkeys(keys))
+        self.pair = np.array([self.pairs.index(k) for k in keys], dtype=np.int64)
+        self.ccys = tuple(dict.fromkeys(c for p in self.pairs for c in p))
+        self.order = np.lexsort((np.array([-s.expiry_time for s in self.specs]), self.pair))  # stable
 
     def event_dates(self) -> tuple:
         """The expiry dates (cash settlement from the path's state at expiry)."""
         return tuple(s.expiry for s in self.specs)
 
+    def pair_columns(self, g: int) -> np.ndarray:
+        """The trades of pair g in column order (latest expiry first)."""
+        return self.order[self.pair[self.order] == g]
+
     def prepare(self, ctx):
-        specs = self.specs
+        specs, n = self.specs, len(self.specs)
         t = np.asarray(ctx.times, dtype=np.float64)
         T = np.array([s.expiry_time for s in specs])
-        lnAf, Bf = ctx.bond_coefficients(self.foreign, T)
-        lnAd, Bd = ctx.bond_coefficients(self.domestic, T)
         alive = t[:, None] < T[None, :] - TIME_EPS
-        lf = fx_log_forward(ctx.model, self.foreign, self.domestic)
-        shift = pair_variance(ctx.market, ctx.model, self.foreign, self.domestic, 0.0, T) - forward_variance(
-            ctx.model, lf, 0.0, T)
-        var = forward_variance(ctx.model, lf, t[:, None], T[None, :]) + shift[None, :]
-        sd = np.sqrt(np.where(alive, np.maximum(var, 0.0), 0.0))
+        lnAf, Bf, lnAd, Bd, sd = (np.zeros((t.size, n)) for _ in range(5))
+        for g, (f, d) in enumerate(self.pairs):
+            i = np.flatnonzero(self.pair == g)
+            lnAf[:, i], Bf[:, i] = ctx.bond_coefficients(f, T[i])
+            lnAd[:, i], Bd[:, i] = ctx.bond_coefficients(d, T[i])
+            lf = fx_log_forward(ctx.model, f, d)
+            shift = pair_variance(ctx.market, ctx.model, f, d, 0.0, T[i]) - forward_variance(ctx.model, lf, 0.0, T[i])
+            var = forward_variance(ctx.model, lf, t[:, None], T[None, i]) + shift[None, :]
+            sd[:, i] = np.sqrt(np.where(alive[:, i], np.maximum(var, 0.0), 0.0))
         sign = np.array([1.0 if s.long else -1.0 for s in specs])
         notional = np.array([s.notional for s in specs])
         lnK = np.log([s.strike for s in specs])
         w = np.array([1.0 if s.call else -1.0 for s in specs])
-        # Columns in ``self.order`` (alive: a prefix of n_alive[k]), padded to a multiple of FX_CHUNK with
-        # dead columns (weight 0).
-        o, n = self.order, len(specs)
+        # Columns in ``self.order``, padded to a multiple of FX_CHUNK with dead columns (weight 0).
+        o = self.order
         pad = lambda a: np.pad(a[..., o], [(0, 0)] * (a.ndim - 1) + [(0, -n % FX_CHUNK)])  # noqa: E731
         return jax.device_put({  # device_put: no program per shape; every leaf in one transfer
             "lnAf": pad(lnAf), "Bf": pad(Bf), "lnAd": pad(lnAd + lnK[None, :]), "Bd": pad(Bd), "sd": pad(sd),
-            "wgt": pad(alive * (sign * notional)[None, :]), "w": pad(w),
-            "n_alive": alive.sum(axis=1).astype(np.int32),
+            "wgt": pad(alive * (sign * notional)[None, :]), "w": pad(w), **self.prepare_ints(alive),
         })
+
+    def prepare_ints(self, alive) -> dict:
+        """The integer leaves of ``prepare`` from alive (K, n): fpos, dpos (n_pad,) each column's foreign and
+        domestic currency in ``ccys`` (padding: 0), n_alive (K, G) the live options per date and pair, g0 (G,)
+        each pair's first column."""
+        G, n = len(self.pairs), len(self.specs)
+        pos = lambda side: np.array([self.ccys.index(self.pairs[g][side]) for g in self.pair], np.int32)  # noqa: E731
+        pad = lambda a: np.pad(a[self.order], (0, -n % FX_CHUNK))  # noqa: E731
+        n_alive = np.stack([alive[:, self.pair == g].sum(axis=1) for g in range(G)], axis=1).astype(np.int32)
+        g0 = np.concatenate([[0], np.cumsum(np.bincount(self.pair, minlength=G))[:-1]]).astype(np.int32)
+        return {"fpos": pad(pos(0)), "dpos": pad(pos(1)), "n_alive": n_alive, "g0": g0}
+
+    def _used(self, view) -> tuple:
+        return tuple(view.ccy_index(c) for c in self.ccys)
 
     def _sorted_values(self, pre, view):
         """(K, n_pad, P) values in ``self.order``."""
-        return _fx_values(pre, view.x, view.fx, fi=view.ccy_index(self.foreign), di=view.ccy_index(self.domestic),
-                          static_loops=static_loops_enabled())
+        return _fx_values(pre, view.x, view.fx, used=self._used(view), static_loops=static_loops_enabled())
 
     def values(self, pre, view):
         # A gather of static columns: inside the chunk program it fuses with the netting sums (TradeBatch).
@@ -161,72 +185,90 @@ class FxOptionBatch(TradeBatch):
             return acc + self.netting_values(pre, view, n_netting_sets)
         cols = self.netting_set[self.order]
         ns = tuple(int(s) for s in np.pad(cols, (0, pre["w"].shape[0] - cols.size)))
-        return _fx_add(pre, view.x, view.fx, acc, fi=view.ccy_index(self.foreign), di=view.ccy_index(self.domestic),
-                       ns=ns, n_ns=n_netting_sets)
+        return _fx_add(pre, view.x, view.fx, acc, used=self._used(view), ns=ns, n_ns=n_netting_sets)
 
 
-def _chunk_values(c, w, j):
-    """(FX_CHUNK, P): the options j FX_CHUNK .. (j + 1) FX_CHUNK - 1 of one date (c: that date's slices)."""
-    sl = lambda a: jax.lax.dynamic_slice_in_dim(a, j * FX_CHUNK, FX_CHUNK)[:, None]  # noqa: E731
-    ln_f = c["yf"][None, :] + sl(c["lnAf"]) - sl(c["Bf"]) * c["xf"][None, :]
-    ln_k = c["yd"][None, :] + sl(c["lnAd"]) - sl(c["Bd"]) * c["xd"][None, :]
-    return sl(c["wgt"]) * black_log(ln_f, ln_k, sl(c["sd"]), sl(w))
+def _cells(pre, c):
+    """(k, j, live) (FX_CHUNK,) of the live cells c FX_CHUNK .. (c + 1) FX_CHUNK - 1, taken date by date, pair by
+    pair within a date, in column order within a pair: cell e = sum of n_alive over the (date, pair) before its
+    own + its place in its pair's live prefix (past the last live cell: live False, k and j clamped)."""
+    n_alive = pre["n_alive"]
+    K, G = n_alive.shape
+    flat = n_alive.reshape(-1)
+    ends = jnp.cumsum(flat)  # (K G,): live cells up to and including (date, pair)
+    e = c * FX_CHUNK + jnp.arange(FX_CHUNK, dtype=ends.dtype)
+    live = e < ends[-1]
+    q = jnp.minimum(jnp.searchsorted(ends, e, side="right"), K * G - 1)
+    k, g = q // G, q % G
+    j = jnp.where(live, pre["g0"][g] + e - (ends[q] - flat[q]), 0)
+    return k, j, live
 
 
-@partial(jax.jit, static_argnames=("fi", "di", "static_loops"))
-def _fx_values(pre, x, fx, fi: int, di: int, static_loops: bool = False):
-    """(K, n_pad, P) base-currency values, columns as in ``pre``: a scan over dates, each evaluating only
-    the chunks of FX_CHUNK options that hold a live one (dead cells stay 0). With ``static_loops`` (reverse
-    mode, ``linear.differentiable_loops``) every chunk is visited and the dead ones masked: the same values."""
+def _cell_values(pre, xu, yu, k, j):
+    """(FX_CHUNK, P) weighted Black values of the cells (k, j); xu, yu (U, K, P): x and ln X of ``ccys``."""
+    col = lambda name: pre[name][k, j][:, None]  # noqa: E731
+    fp, dp = pre["fpos"][j], pre["dpos"][j]
+    ln_f = yu[fp, k] + col("lnAf") - col("Bf") * xu[fp, k]
+    ln_k = yu[dp, k] + col("lnAd") - col("Bd") * xu[dp, k]
+    return col("wgt") * black_log(ln_f, ln_k, col("sd"), pre["w"][j][:, None])
+
+
+def _states(x, fx, used: tuple):
+    """(U, K, P) x and ln X of the view's currencies ``used``, one static row each (as ``x[c]``, ``log(fx[c])``
+    of one currency: XLA then sees ln X_c = ln exp(state) and simplifies it, as it did for one pair per batch)."""
+    return jnp.stack([x[c] for c in used]), jnp.stack([jnp.log(fx[c]) for c in used])
+
+
+def _n_chunks(pre):
+    return (jnp.sum(pre["n_alive"]) + FX_CHUNK - 1) // FX_CHUNK
+
+
+@partial(jax.jit, static_argnames=("used", "static_loops"))
+def _fx_values(pre, x, fx, used: tuple, static_loops: bool = False):
+    """(K, n_pad, P) base-currency values, columns as in ``pre``: the live cells (``_cells``) FX_CHUNK at a time,
+    the dead ones 0. With ``static_loops`` (reverse mode, ``linear.differentiable_loops``) or on one date (the t0
+    view, where every option is alive: no loop to compile) every cell is evaluated at once and the dead ones
+    masked: the same values."""
     pre = cast_floats(pre, x.dtype)
-    per_date = {k: pre[k] for k in ("lnAf", "Bf", "lnAd", "Bd", "sd", "wgt", "n_alive")}
-    per_date.update(xf=x[fi], xd=x[di], yf=jnp.log(fx[fi]), yd=jnp.log(fx[di]))
-    n_pad, P, CH = pre["w"].shape[0], x.shape[2], FX_CHUNK
+    xu, yu = _states(x, fx, used)
+    K, P, n_pad = x.shape[1], x.shape[2], pre["w"].shape[0]
+    if static_loops or K == 1:
+        cols = jnp.arange(n_pad)
+        g = jnp.searchsorted(pre["g0"], cols, side="right") - 1
+        alive = (cols - pre["g0"][g])[None, :] < pre["n_alive"][:, g]  # (K, n_pad)
+        k = jnp.broadcast_to(jnp.arange(K)[:, None], (K, n_pad)).reshape(-1)
+        j = jnp.broadcast_to(cols[None, :], (K, n_pad)).reshape(-1)
+        v = _cell_values(pre, xu, yu, k, j).reshape(K, n_pad, P)
+        return jnp.where(alive[:, :, None], v, 0.0)
 
-    def one_date(_, c):
-        def chunk(j, out):
-            return jax.lax.dynamic_update_slice_in_dim(out, _chunk_values(c, pre["w"], j), j * CH, axis=0)
+    def chunk(c, flat):
+        k, j, live = _cells(pre, c)
+        row = jnp.where(live, k * n_pad + j, K * n_pad)  # past the end: dropped
+        return flat.at[row].set(_cell_values(pre, xu, yu, k, j), mode="drop")
 
-        n_chunks = (c["n_alive"] + CH - 1) // CH
-        out = jnp.zeros((n_pad, P), x.dtype)
-        if static_loops:
-            out = jax.lax.fori_loop(0, n_pad // CH, lambda j, o: jnp.where(j < n_chunks, chunk(j, o), o), out)
-        else:
-            out = jax.lax.fori_loop(0, n_chunks, chunk, out)
-        return None, out
-
-    return jax.lax.scan(one_date, None, per_date)[1]
+    flat = jax.lax.fori_loop(0, _n_chunks(pre), chunk, jnp.zeros((K * n_pad, P), x.dtype))
+    return flat.reshape(K, n_pad, P)
 
 
-@partial(jax.jit, static_argnames=("fi", "di", "ns", "n_ns"))
-def _fx_add(pre, x, fx, acc, fi: int, di: int, ns: tuple, n_ns: int):
+@partial(jax.jit, static_argnames=("used", "ns", "n_ns"))
+def _fx_add(pre, x, fx, acc, used: tuple, ns: tuple, n_ns: int):
     """acc (K, n_ns, P) + the options' netting values; ``ns`` (n_pad,): the netting set of each column of ``pre``.
 
-    The live cells (date k, column j < n_alive[k]) are taken as one flat list, e = sum_{k' < k} n_alive[k'] + j,
-    and evaluated FX_CHUNK at a time (a chunk may span dates: no padding columns), each chunk's values (the same as
-    ``_fx_values``', bit for bit) scatter-added straight into acc's rows k n_ns + ns[j]. A netting set's trades are
-    added date by date in expiry order (the columns' order), not trade order. No zero-filled (K, n_pad, P) output
-    and no per-date copy of acc's (n_ns, P) tile (the date scan that copied it in and out cost 3x the Black
-    values themselves, benchmarks/RESULTS.md)."""
+    The live cells (``_cells``: date by date, pair by pair) are evaluated FX_CHUNK at a time (a chunk may span
+    dates and pairs: no padding columns), each chunk's values (``_fx_values``', bit for bit) scatter-added straight
+    into acc's rows k n_ns + ns[j]. A netting set's trades are added date by date, pair by pair (in order of first
+    appearance) and in expiry order within a pair: the order of one batch per pair added one after the other. No
+    zero-filled (K, n_pad, P) output and no per-date copy of acc's (n_ns, P) tile (the date scan that copied it in
+    and out cost 3x the Black values themselves, benchmarks/RESULTS.md)."""
     pre = cast_floats(pre, x.dtype)
-    K, P, CH = x.shape[1], x.shape[2], FX_CHUNK
-    xf, xd, yf, yd = x[fi], x[di], jnp.log(fx[fi]), jnp.log(fx[di])
-    n_alive = pre["n_alive"]
-    ends = jnp.cumsum(n_alive)  # (K,): live cells up to and including date k
-    total = ends[-1]
+    K, P = x.shape[1], x.shape[2]
+    xu, yu = _states(x, fx, used)
     ns_col = jnp.asarray(np.asarray(ns, dtype=np.int32))
 
     def chunk(c, flat):
-        e = c * CH + jnp.arange(CH, dtype=ends.dtype)
-        live = e < total
-        k = jnp.minimum(jnp.searchsorted(ends, e, side="right"), K - 1)
-        j = jnp.where(live, e - (ends[k] - n_alive[k]), 0)
-        col = lambda name: pre[name][k, j][:, None]  # noqa: E731
-        ln_f = yf[k] + col("lnAf") - col("Bf") * xf[k]
-        ln_k = yd[k] + col("lnAd") - col("Bd") * xd[k]
-        v = col("wgt") * black_log(ln_f, ln_k, col("sd"), pre["w"][j][:, None])
+        k, j, live = _cells(pre, c)
         row = jnp.where(live, k * n_ns + ns_col[j], K * n_ns)  # past the end: dropped
-        return flat.at[row].add(v, mode="drop")
+        return flat.at[row].add(_cell_values(pre, xu, yu, k, j), mode="drop")
 
-    flat = jax.lax.fori_loop(0, (total + CH - 1) // CH, chunk, acc.reshape(K * n_ns, P))
+    flat = jax.lax.fori_loop(0, _n_chunks(pre), chunk, acc.reshape(K * n_ns, P))
     return flat.reshape(K, n_ns, P)

@@ -235,7 +235,14 @@ def _grouped(cls, key):
     return make
 
 
-fx_option_batches = _grouped(FxOptionBatch, lambda s: (s.foreign_currency, s.domestic_currency))
+def fx_option_batches(specs, netting_index):
+    """One batch of every FX option, whatever its pair (its currencies are data: ``FxOptionBatch``), the trades
+    grouped by pair in order of first appearance (the trade order of one batch per pair)."""
+    groups = _grouped(lambda ss, idx: (ss, idx), lambda s: (s.foreign_currency, s.domestic_currency))(specs,
+                                                                                                    netting_index)
+    if not groups:
+        return []
+    return [FxOptionBatch([s for ss, _ in groups for s in ss], [i for _, idx in groups for i in idx])]
 swaption_batches = _grouped(SwaptionBatch, lambda s: (s.currency, s.settlement))
 cap_floor_batches = _grouped(CapFloorBatch, lambda s: s.currency)
 equity_option_batches = _grouped(EquityOptionBatch, lambda s: s.name)

@@ -22,9 +22,9 @@ unrolled gathers: the same bits).
 
 ``kernel_values`` prices the batches of one kernel class together where the class has ``group_values`` (the
 swaption batches: one scan per kind of term over their concatenated entries; the FX option batches: their live
-cells as one array), so the reverse step's program does not grow with the number of batches (bench-1k: 4 swaption
-and 2 FX option batches; the step's while loops 46 -> 24). Inside loops the copies arrive as per-iteration inputs,
-never indexed from a whole copy array (whose transpose adds a full-size cotangent per iteration).
+cells as one array; all pairs are one batch today), so the reverse step's program does not grow with the number of
+batches (bench-1k: 4 swaption and then 2 FX option batches; the step's while loops 46 -> 24). Inside loops the copies
+arrive as per-iteration inputs, never indexed from a whole copy array (whose transpose adds a full-size cotangent per iteration).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from exposure.risk.ns_swaption import SwaptionKernel
 
 
 class FxOptionKernel:
-    """``FxOptionBatch`` with per-netting-set copies of x_f, x_d, X_f, X_d (``_fx_values``, static loops)."""
+    """``FxOptionBatch`` with per-netting-set copies of x and X of the batch's currencies (``ccys``)."""
 
     shared = ()
 
@@ -56,41 +56,50 @@ class FxOptionKernel:
         self.col_ns = np.zeros(n_pad, dtype=np.int32)  # local netting set of each sorted column (pad: 0)
         self.col_ns[:n] = local.reshape(-1)[batch.order]
         cur = tuple(model.currencies)
-        self.fi, self.di = cur.index(batch.foreign), cur.index(batch.domestic)
-        self.view_reads = (("x", (self.fi, self.di)), ("fx", (self.fi, self.di)))
+        self.used = tuple(cur.index(c) for c in batch.ccys)
+        self.view_reads = (("x", self.used), ("fx", self.used))
 
     def separable(self, pre) -> dict:
         col = self.ns_global[self.col_ns]
-        return {(k,): np.broadcast_to(col, np.shape(v)) for k, v in pre.items() if k != "n_alive"}
+        return {(k,): np.broadcast_to(col, np.shape(v)) for k, v in pre.items()
+                if jnp.issubdtype(v.dtype, jnp.floating)}
 
     def netting_values(self, pre, copies, n_ns: int):
         return self.group_values([self], [pre], [copies], n_ns)[0]
 
     @staticmethod
     def group_values(kernels, pres, copies, n_ns: int) -> list:
-        """[V_b (K, n_ns, P)] of FX option batches b: ``_fx_values``' cells (date, column) of every chunk of
-        FX_CHUNK columns holding a live option (the cells the pricer evaluates) of all the batches, gathered once
-        and evaluated as one (cells, P) array: no loop, so neither the program nor the backward pass (one gather's
-        transpose, not a full-size cotangent per date and chunk) grows with the dates or the batches. Each cell's
-        value is the pricer's, bit for bit; the other cells are 0, as there."""
-        xc = [c[0][0] for c in copies]  # (n_u, 2, K, P) per batch: x_f, x_d of the batch's pair
+        """[V_b (K, n_ns, P)] of FX option batches b: the live cells (date, column) of all the batches (the
+        pricer's: column j - g0[g] < n_alive[k, g] of its pair g), gathered once and evaluated as one (cells, P)
+        array: no loop, so neither the program nor the backward pass (one gather's transpose, not a full-size
+        cotangent per date and chunk) grows with the dates, the pairs or the batches. Each cell's value is the
+        pricer's, bit for bit; the other cells are 0, as there."""
+        xc = [c[0][0] for c in copies]  # (n_u, U, K, P) per batch: x of the batch's currencies
         dt, (K, P) = xc[0].dtype, xc[0].shape[2:]
-        pres = [{k: (v if k == "n_alive" else cast_floats(v, dt)) for k, v in p.items()} for p in pres]
-        u0 = np.cumsum([0] + [a.shape[0] for a in xc])  # batch b's copies at u0[b] + u
+        pres = [{k: (cast_floats(v, dt) if jnp.issubdtype(v.dtype, jnp.floating) else v) for k, v in p.items()}
+                for p in pres]
+        r0 = np.cumsum([0] + [a.shape[0] * a.shape[1] for a in xc])  # batch b's (copy, currency) rows from r0[b]
         n_pad = [p["w"].shape[0] for p in pres]
         c0 = np.cumsum([0] + n_pad)  # batch b's columns at c0[b] + column
-        cells_k, cells_c, cells_u = [], [], []
-        for k, p, n, c, u in zip(kernels, pres, n_pad, c0, u0):
-            n_live = (np.asarray(p["n_alive"]) + FX_CHUNK - 1) // FX_CHUNK * FX_CHUNK  # (K,) columns evaluated
-            kk, cc = np.nonzero(np.arange(n)[None, :] < n_live[:, None])
+        cells_k, cells_c, cells_f, cells_d = [], [], [], []
+        for k, p, n, c, r, a in zip(kernels, pres, n_pad, c0, r0, xc):
+            n_alive, g0 = np.asarray(p["n_alive"]), np.asarray(p["g0"])
+            cols = np.arange(n)
+            g = np.searchsorted(g0, cols, side="right") - 1  # each column's pair
+            kk, cc = np.nonzero((cols - g0[g])[None, :] < n_alive[:, g])
+            row = r + k.col_ns[cc] * a.shape[1]  # its netting set's copy
             cells_k.append(kk)
             cells_c.append(cc + c)
-            cells_u.append(k.col_ns[cc] + u)
-        kk, cc, uu = (np.concatenate(a).astype(np.int32) for a in (cells_k, cells_c, cells_u))
+            cells_f.append(row + np.asarray(p["fpos"])[cc])
+            cells_d.append(row + np.asarray(p["dpos"])[cc])
+        kk, cc, ff, dd = (np.concatenate(a).astype(np.int32) for a in (cells_k, cells_c, cells_f, cells_d))
         cell = lambda name: jnp.concatenate([p[name] for p in pres], axis=-1)[..., kk, cc][:, None]  # noqa: E731
-        st = lambda f, i: jnp.moveaxis(jnp.concatenate([c[0][f][:, i] for c in copies]), 1, 0)[kk, uu]  # noqa: E731
-        ln_f = jnp.log(st(1, 0)) + cell("lnAf") - cell("Bf") * st(0, 0)
-        ln_k = jnp.log(st(1, 1)) + cell("lnAd") - cell("Bd") * st(0, 1)
+        # (K, rows, P): every batch's copies, row = copy u x U + currency position
+        st = lambda f: jnp.moveaxis(jnp.concatenate([c[0][f].reshape((-1,) + c[0][f].shape[2:]) for c in copies]),
+                                    1, 0)  # noqa: E731
+        xs, fs = st(0), st(1)
+        ln_f = jnp.log(fs[kk, ff]) + cell("lnAf") - cell("Bf") * xs[kk, ff]
+        ln_k = jnp.log(fs[kk, dd]) + cell("lnAd") - cell("Bd") * xs[kk, dd]
         w = jnp.concatenate([p["w"] for p in pres])[cc][:, None]
         v = cell("wgt") * black_log(ln_f, ln_k, cell("sd"), w)  # (cells, P)
         v = jnp.zeros((K, c0[-1], P), dt).at[kk, cc].add(v, unique_indices=True)

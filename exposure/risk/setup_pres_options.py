@@ -61,23 +61,26 @@ def _sd_tangent(model, lf, th, t, T, alive, shift, dshift=None):
 
 
 def fx_option_tangent(batch, ctx, th, dw=None) -> dict:
-    """d/de of ``FxOptionBatch.prepare``'s leaves (module docstring), the same tree."""
+    """d/de of ``FxOptionBatch.prepare``'s leaves (module docstring), the same tree: pair by pair."""
     from exposure.models.forward_variance import fx_log_forward
     from exposure.pricing.opt_fx import FX_CHUNK, pair_variance
 
     t = np.asarray(ctx.times, np.float64)
     T = np.array([s.expiry_time for s in batch.specs])
-    _, _, dlnAf, dBf = bond_tangent(ctx, batch.foreign, *_rate(ctx, th, batch.foreign), T, base=False)
-    _, _, dlnAd, dBd = bond_tangent(ctx, batch.domestic, *_rate(ctx, th, batch.domestic), T, base=False)
     alive = t[:, None] < T[None, :] - TIME_EPS
-    lf = fx_log_forward(ctx.model, batch.foreign, batch.domestic)
-    w = pair_variance(ctx.market, ctx.model, batch.foreign, batch.domestic, 0.0, T)
-    dsd = _sd_tangent(ctx.model, lf, th, t, T, alive, w, dw)
+    dlnAf, dBf, dlnAd, dBd, dsd = (np.zeros(alive.shape) for _ in range(5))
+    for g, (f, d) in enumerate(batch.pairs):
+        i = np.flatnonzero(batch.pair == g)
+        _, _, dlnAf[:, i], dBf[:, i] = bond_tangent(ctx, f, *_rate(ctx, th, f), T[i], base=False)
+        _, _, dlnAd[:, i], dBd[:, i] = bond_tangent(ctx, d, *_rate(ctx, th, d), T[i], base=False)
+        lf = fx_log_forward(ctx.model, f, d)
+        w = pair_variance(ctx.market, ctx.model, f, d, 0.0, T[i])
+        dsd[:, i] = _sd_tangent(ctx.model, lf, th, t, T[i], alive[:, i], w, None if dw is None else np.asarray(dw)[i])
     o, n = batch.order, len(batch.specs)
     pad = lambda a: np.pad(a[..., o], [(0, 0)] * (a.ndim - 1) + [(0, -n % FX_CHUNK)])  # noqa: E731
     zero = np.zeros_like(alive, dtype=np.float64)
     return {"lnAf": pad(dlnAf), "Bf": pad(dBf), "lnAd": pad(dlnAd), "Bd": pad(dBd), "sd": pad(dsd),
-            "wgt": pad(zero), "w": pad(np.zeros(n)), "n_alive": alive.sum(axis=1).astype(np.int32)}
+            "wgt": pad(zero), "w": pad(np.zeros(n)), **batch.prepare_ints(alive)}
 
 
 def equity_option_tangent(batch, ctx, th, dw=None) -> dict:
@@ -138,6 +141,12 @@ def vol_option_tangent(batch, ctx, th, factor) -> list | None:
     from exposure.risk.market_variance import market_variance_tangent, pillar_moves
 
     T = np.array([s.expiry_time for s in batch.specs])
-    under = (batch.foreign, batch.domestic) if isinstance(batch, FxOptionBatch) else batch.name
-    dw = market_variance_tangent(ctx.market, ctx.model, under, T, pillar_moves(ctx.market, factor), th["R"])
-    return None if dw is None else option_model_tangent(batch, ctx, th, dw)
+    groups = ([(p, batch.pair == g) for g, p in enumerate(batch.pairs)] if isinstance(batch, FxOptionBatch)
+              else [(batch.name, np.ones(T.size, bool))])
+    dw = np.zeros(T.size)
+    for under, cols in groups:  # each pair's trades (an equity option batch: one name)
+        d_w = market_variance_tangent(ctx.market, ctx.model, under, T[cols], pillar_moves(ctx.market, factor), th["R"])
+        if d_w is None:
+            return None
+        dw[cols] = d_w
+    return option_model_tangent(batch, ctx, th, dw)

@@ -215,8 +215,7 @@ def reads(batch):
     from exposure.pricing.opt_swaption import SwaptionBatch
 
     if isinstance(batch, FxOptionBatch):
-        f, d = batch.foreign, batch.domestic
-        return {("ir", f), ("ir", d), ("fx", f), ("fx", d), ("R",)}
+        return {(k, c) for c in batch.ccys for k in ("ir", "fx")} | {("R",)}
     if isinstance(batch, EquityOptionBatch):
         return {("ir", batch.currency), ("eq", batch.name), ("R",)}
     if isinstance(batch, (SwaptionBatch, CapFloorBatch)):

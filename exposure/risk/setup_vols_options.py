@@ -68,14 +68,21 @@ def option_directions(rev, twins: dict, factor, th: dict, dsig: dict) -> dict:
     for i, tw in twins.items():
         dx = direction(tw, market, None, dsig, fx, eq, model)
         fx_pair = isinstance(tw, FxOptionPresTwin)
-        under = (tw.batch.foreign, tw.batch.domestic) if fx_pair else tw.batch.name
-        dw = market_variance_tangent(market, model, under, tw.T, moves, dR)
-        if dw is None:  # a moving vol piece at 0 (no derivative): the central difference (module docstring)
-            mk = tuple(sv.moved_market(market, factor, e) for e in (h, -h))
-            md = tuple(dataclasses.replace(model, correlation=np.asarray(model.correlation) + e * dR) for e in (h, -h))
-            w = [pair_variance(m, d, *under, 0.0, tw.T) if fx_pair else
-                 variance_between_np(m.equities[under].vol, np.zeros_like(tw.T), tw.T) for m, d in zip(mk, md)]
-            dw = (w[0] - w[1]) / (2.0 * h)
+        # an FX option batch: each pair's trades; an equity option batch: its one name
+        groups = ([(p, np.flatnonzero(tw.batch.pair == g)) for g, p in enumerate(tw.batch.pairs)] if fx_pair
+                  else [(tw.batch.name, np.arange(tw.T.size))])
+        dw = np.zeros(tw.T.size)
+        for under, cols in groups:
+            T = tw.T[cols]
+            d_w = market_variance_tangent(market, model, under, T, moves, dR)
+            if d_w is None:  # a moving vol piece at 0 (no derivative): the central difference (module docstring)
+                mk = tuple(sv.moved_market(market, factor, e) for e in (h, -h))
+                md = tuple(dataclasses.replace(model, correlation=np.asarray(model.correlation) + e * dR)
+                           for e in (h, -h))
+                w = [pair_variance(m, d, *under, 0.0, T) if fx_pair else
+                     variance_between_np(m.equities[under].vol, np.zeros_like(T), T) for m, d in zip(mk, md)]
+                d_w = (w[0] - w[1]) / (2.0 * h)
+            dw[cols] = d_w
         dx["R"], dx["wmkt"] = dR, dw
         out[i] = dx
     return out

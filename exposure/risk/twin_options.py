@@ -7,8 +7,9 @@ the two currencies' curves and Hull-White sigma pieces and the model's lognormal
     v_model(t, T) = int_t^T l(u,T)' R l(u,T) du                                  (``models.forward_variance``)
     l(u, T) = sum_FX s_a sigma_a(u) e_a + sum_c s_c B_c(T - u) sigma_c(u) e_{IR:c}
 
-x = {"curves": the two model curves' ln P pillars, "sigma": (sigma_f, sigma_d), "fxvol": the values of the
-model's piecewise FX vol of each non-base currency of the pair}. The quadrature (knots, Gauss-Legendre nodes,
+x = {"curves": the model curves' ln P pillars, "sigma": the Hull-White sigma pieces of every currency of the batch's
+pairs, "fxvol": the values of the model's piecewise FX vol of each non-base currency they read}, each pair's columns
+from its own currencies' entries. The quadrature (knots, Gauss-Legendre nodes,
 which vol piece each node reads) and the mean reversions stay the base run's; the correlation R and the market's
 total variance w_mkt (``pair_variance``, the market's FX vol curves: no curve pillar moves them) too, unless x
 holds them ("R" (m, m), "wmkt" (n,): the vol and model factors in reverse, ``setup_vols_reverse``).
@@ -84,30 +85,58 @@ class _VarianceTwin:
         return jnp.maximum(up[0] - up[1], 0.0).reshape(self.shape)
 
 
+class _PairTwin:
+    """One currency pair's columns of an FX option batch: its variance twins on (t_k, T) and (0, T) of its trades
+    in column order, which x["fxvol"] / x["sigma"] entries its vol pieces read."""
+
+    def __init__(self, batch, ctx, g: int, t, fx_ccy: list):
+        model = ctx.model
+        f, d = batch.pairs[g]
+        self.cols = batch.pair_columns(g)  # its trades, in column order
+        T = np.array([batch.specs[i].expiry_time for i in self.cols])
+        self.f, self.d = batch.ccys.index(f), batch.ccys.index(d)
+        lf = fx_log_forward(model, f, d)
+        self.asset = []
+        for a, pv, _ in lf.assets:
+            c = model.currencies[a - model.n_ccy + 1]
+            if c not in fx_ccy:
+                fx_ccy.append(c)
+            self.asset.append(fx_ccy.index(c))
+        self.ir_of = {c: batch.ccys.index(model.currencies[c]) for c, _ in lf.bonds}
+        self.v_tT = _VarianceTwin(model, lf, t[:, None], T[None, :])
+        self.v_0T = _VarianceTwin(model, lf, 0.0, T)
+
+    def vols(self, x) -> dict:
+        out = {("asset", j): x["fxvol"][u] for j, u in enumerate(self.asset)}
+        out.update({("ir", c): x["sigma"][j] for c, j in self.ir_of.items()})
+        return out
+
+
 class FxOptionPresTwin:
-    """One FX option batch's lnAf, lnAd, sd as jnp functions of x (module docstring)."""
+    """An FX option batch's lnAf, lnAd, sd as jnp functions of x (module docstring), every pair's columns:
+    x["sigma"] one entry per currency of ``batch.ccys``, x["fxvol"] one per FX vol of ``fx_ccy`` (the non-base
+    currencies the pairs' vols read), x["wmkt"] (n,) per trade."""
 
     def __init__(self, batch: FxOptionBatch, ctx):
         self.batch, specs, model = batch, batch.specs, ctx.model
         self.curves = CurveSet()
-        self.rf = RateTwin(ctx, batch.foreign, self.curves, 0)
-        self.rd = RateTwin(ctx, batch.domestic, self.curves, 1)
+        self.rates = [RateTwin(ctx, c, self.curves, j) for j, c in enumerate(batch.ccys)]
         t = self.t = np.asarray(ctx.times, np.float64)
         T = self.T = np.array([s.expiry_time for s in specs])
         self.alive = t[:, None] < T[None, :] - TIME_EPS
         self.lnK = np.log([s.strike for s in specs])
-        lf = fx_log_forward(model, batch.foreign, batch.domestic)
-        self.fx_ccy = [model.currencies[f - model.n_ccy + 1] for f, _, _ in lf.assets]
-        self.fx0 = [np.asarray(pv.values, np.float64) for _, pv, _ in lf.assets]
-        self.ir_of = {c: (0 if model.currencies[c] == batch.foreign else 1) for c, _ in lf.bonds}
-        self.v_tT = _VarianceTwin(model, lf, t[:, None], T[None, :])
-        self.v_0T = _VarianceTwin(model, lf, 0.0, T)
-        self.w_mkt = pair_variance(ctx.market, model, batch.foreign, batch.domestic, 0.0, T)
-        o, n = batch.order, len(specs)
-        self.o, self.pad = o, -n % FX_CHUNK
+        self.fx_ccy = []
+        self.parts = [_PairTwin(batch, ctx, g, t, self.fx_ccy) for g in range(len(batch.pairs))]
+        fx_vol = {model.currencies[i + 1]: v for i, v in enumerate(model.fx_vol)}
+        self.fx0 = [np.asarray(fx_vol[c].values, np.float64) for c in self.fx_ccy]
+        self.w_mkt = np.zeros(T.size)
+        for g, (f, d) in enumerate(batch.pairs):
+            i = np.flatnonzero(batch.pair == g)
+            self.w_mkt[i] = pair_variance(ctx.market, model, f, d, 0.0, T[i])
+        self.pad = -len(specs) % FX_CHUNK
 
     def x0(self) -> dict:
-        return {"curves": self.curves.x0(), "sigma": (jnp.asarray(self.rf.sigma0), jnp.asarray(self.rd.sigma0)),
+        return {"curves": self.curves.x0(), "sigma": tuple(jnp.asarray(r.sigma0) for r in self.rates),
                 "fxvol": tuple(jnp.asarray(v) for v in self.fx0)}
 
     def direction(self, market, factor, moves: dict, models=None, step: float = 1.0) -> dict:
@@ -119,26 +148,21 @@ class FxOptionPresTwin:
             i = models[0].currencies.index(ccy) - 1
             up, down = (np.asarray(md.fx_vol[i].values, np.float64) for md in models)
             fx.append(jnp.asarray((up - down) / (2.0 * step)))
-        sig = tuple(jnp.asarray(moves[r.ccy]) if r.ccy in moves else jnp.zeros_like(r.sigma0)
-                    for r in (self.rf, self.rd))
+        sig = tuple(jnp.asarray(moves[r.ccy]) if r.ccy in moves else jnp.zeros_like(r.sigma0) for r in self.rates)
         return {"curves": self.curves.direction(market, factor), "sigma": sig, "fxvol": tuple(fx)}
 
-    def _padded(self, a):
-        a = a[..., self.o]
-        return jnp.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, self.pad)])
-
     def leaves(self, x) -> dict:
-        """{lnAf, lnAd, sd} (K, n_pad) at x (the batch's leaves of those names)."""
-        t, T = self.t, self.T
-        vols = {("asset", j): v for j, v in enumerate(x["fxvol"])}
-        vols.update({("ir", c): x["sigma"][j] for c, j in self.ir_of.items()})
-        lnAf = self.rf.lnA(x, t[:, None], T[None, :])
-        lnAd = self.rd.lnA(x, t[:, None], T[None, :])
+        """{lnAf, lnAd, sd} (K, n_pad) at x (the batch's leaves of those names), pair by pair in column order."""
+        t = self.t
         R, w_mkt = x.get("R"), x.get("wmkt", self.w_mkt)  # optional inputs (``setup_vols_reverse``)
-        shift = w_mkt - self.v_0T(vols, R)
-        var = self.v_tT(vols, R) + shift[None, :]
-        sd = jnp.where(self.alive, safe_sqrt(jnp.where(self.alive, jnp.maximum(var, 0.0), 0.0)), 0.0)
-        return {"lnAf": self._padded(lnAf), "lnAd": self._padded(lnAd + self.lnK[None, :]), "sd": self._padded(sd)}
+        out = {"lnAf": [], "lnAd": [], "sd": []}
+        for p in self.parts:
+            T, alive, vols = self.T[p.cols], self.alive[:, p.cols], p.vols(x)
+            out["lnAf"].append(self.rates[p.f].lnA(x, t[:, None], T[None, :]))
+            out["lnAd"].append(self.rates[p.d].lnA(x, t[:, None], T[None, :]) + self.lnK[None, p.cols])
+            var = p.v_tT(vols, R) + (w_mkt[p.cols] - p.v_0T(vols, R))[None, :]
+            out["sd"].append(jnp.where(alive, safe_sqrt(jnp.where(alive, jnp.maximum(var, 0.0), 0.0)), 0.0))
+        return {k: jnp.pad(jnp.concatenate(v, axis=1), [(0, 0), (0, self.pad)]) for k, v in out.items()}
 
 
 class EquityOptionPresTwin:

@@ -148,7 +148,7 @@ def direction(tw, market, factor, dsig: dict, fx: list, eq: list, model) -> dict
                 "amt": np.zeros(np.shape(tw.cf.f_amount)), "cw": np.zeros(np.shape(tw.cf.c_weight))}
     curves = _curves_direction(tw.curves, market, factor)
     if isinstance(tw, FxOptionPresTwin):
-        return {"curves": curves, "sigma": (sig(tw.rf.ccy, tw.rf.sigma0), sig(tw.rd.ccy, tw.rd.sigma0)),
+        return {"curves": curves, "sigma": tuple(sig(r.ccy, r.sigma0) for r in tw.rates),
                 "fxvol": tuple(np.asarray(fx[model.currencies.index(c) - 1]) for c in tw.fx_ccy)}
     if isinstance(tw, EquityOptionPresTwin):
         return {"curves": curves, "sigma": (sig(tw.rt.ccy, tw.rt.sigma0),), "eqvol": (np.asarray(eq[tw.e]),)}
