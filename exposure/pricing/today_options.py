@@ -47,12 +47,15 @@ def _np(tree) -> dict:
 
 
 def fx_today(batch, pre, state) -> np.ndarray:
-    """(n,) t0 values of an ``FxOptionBatch``; ``pre`` its columns in ``batch.order``, padded."""
+    """(n,) t0 values of an ``FxOptionBatch`` (every pair in one batch); ``pre`` its columns in ``batch.order``,
+    padded; each column's foreign / domestic currency ``batch.ccys[fpos]`` / ``batch.ccys[dpos]``."""
     p = _np(pre)
-    fi, di = state.ccy_index(batch.foreign), state.ccy_index(batch.domestic)
-    ln_f = np.log(state.fx[fi]) + p["lnAf"][0] - p["Bf"][0] * state.x[fi]
-    ln_k = np.log(state.fx[di]) + p["lnAd"][0] - p["Bd"][0] * state.x[di]
-    v = p["wgt"][0] * black_log_np(ln_f, ln_k, p["sd"][0], p["w"])
+    n = len(batch.specs)
+    used = np.array([state.ccy_index(c) for c in batch.ccys])  # a column's pair is data: positions into ccys
+    fi, di = used[p["fpos"][:n]], used[p["dpos"][:n]]
+    ln_f = np.log(state.fx[fi]) + p["lnAf"][0, :n] - p["Bf"][0, :n] * state.x[fi]
+    ln_k = np.log(state.fx[di]) + p["lnAd"][0, :n] - p["Bd"][0, :n] * state.x[di]
+    v = p["wgt"][0, :n] * black_log_np(ln_f, ln_k, p["sd"][0, :n], p["w"][:n])
     return v[np.argsort(batch.order)]
 
 
