@@ -10,11 +10,11 @@ from two trees one after the other); ``--save`` writes a SHA-1 of every output s
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import time
 
 from benchmarks.chunk_harness import best_cpu, first_chunk
+from benchmarks.common import tree_sha as _sha
 
 import jax  # noqa: E402  (after chunk_harness: the JAX cache off)
 import numpy as np  # noqa: E402
@@ -22,13 +22,6 @@ import numpy as np  # noqa: E402
 
 def _best(fn, repeats):
     return best_cpu(fn, repeats, digits=3)
-
-
-def _sha(tree) -> str:
-    h = hashlib.sha1()
-    for leaf in jax.tree_util.tree_leaves(tree):
-        h.update(np.ascontiguousarray(np.asarray(leaf)).tobytes())
-    return h.hexdigest()[:16]
 
 
 def main(argv=None) -> dict:

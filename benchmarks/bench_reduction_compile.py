@@ -15,7 +15,6 @@ itself (netting sets, functionals, switches) comes from the imported package.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib.util
 import os
 import statistics
@@ -28,6 +27,8 @@ os.environ.setdefault("XPOSURE_JAX_CACHE", "0")
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
+
+from benchmarks.common import tree_sha as _sha  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -76,13 +77,6 @@ def load_variant(tree: str, i: int):
     sys.modules[md.__name__] = md
     exec(compile(src, f"{tree}/exposure/aggregation/reduction.py", "exec"), md.__dict__)
     return rp.build_program, md.program_params
-
-
-def _sha(tree) -> str:
-    h = hashlib.sha1()
-    for leaf in jax.tree_util.tree_leaves(tree):
-        h.update(np.ascontiguousarray(np.asarray(leaf)).tobytes())
-    return h.hexdigest()[:16]
 
 
 def main(argv=None) -> dict:

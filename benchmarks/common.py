@@ -58,6 +58,19 @@ def time_cold_warm(fn, repeats: int = 3) -> dict:
     return {"cold_s": cold, "warm_s": statistics.median(warm), "warm_all_s": warm}
 
 
+def tree_sha(tree) -> str:
+    """First 16 hex digits of the SHA-1 of a pytree's leaves' bytes (C order): bit-for-bit comparisons of outputs."""
+    import hashlib
+
+    import jax
+    import numpy as np
+
+    h = hashlib.sha1()
+    for leaf in jax.tree_util.tree_leaves(tree):
+        h.update(np.ascontiguousarray(np.asarray(leaf)).tobytes())
+    return h.hexdigest()[:16]
+
+
 def write_json(obj, path: str) -> None:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = path + ".tmp"
