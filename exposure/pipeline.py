@@ -98,7 +98,7 @@ def _run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | Non
 
     log_num = ctx.numeraire_log_det()
     # t0 prices: closed forms on the host from the t0 prepared data (no compiled program, pricing.today)
-    npv0 = today_values(batches, pres0, model, np.asarray(model.initial_state(), dtype=np.float64))
+    npv0 = today_values(batches, pres0, model)  # at the model's initial state
     _check_finite(npv0, trade_ids)
     gen = path_generator(cfg, s)
     job = ChunkJob(gen, model, tuple(batches), tuple(pres), times, log_num, n_ns, trade_level)

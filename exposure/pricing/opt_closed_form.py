@@ -23,27 +23,31 @@ from exposure.pricing.opt_common import TINY_SD
 # (XLA's erfc costs 1.5x on CPU); relative accuracy in the lower tail, absolute ~1e-16 in the upper.
 
 
-def zbo(x, c):
+def zbo(x, c, xp=jnp, cdf=ndtr, col=None):
     """sum of wgt ZBO over entries: x (C, P) each entry's state; c: (C,) arrays alpha, beta, gamma, delta, s,
-    w (+1 call / -1 put), wgt (see the module docstring). Returns (C, P)."""
-    col = lambda name: c[name][:, None]  # noqa: E731
+    w (+1 call / -1 put), wgt (see the module docstring). Returns (C, P).
+
+    xp, cdf: the array module and normal cdf (the host's t0 prices, ``pricing.today_options``, pass NumPy and
+    SciPy's ndtr); col(name): c's array as it broadcasts against x (default c[name][:, None])."""
+    col = col or (lambda name: c[name][:, None])
     g = col("alpha") - col("beta") * x
     v = col("gamma") - col("delta") * x
     w = col("w")
     live = col("s") > TINY_SD
-    ss = jnp.where(live, col("s"), 1.0)
+    ss = xp.where(live, col("s"), 1.0)
     h = g / ss + 0.5 * ss
-    ps = jnp.exp(g + v)
-    kp = jnp.exp(v)
-    closed = w * (ps * ndtr(w * h) - kp * ndtr(w * (h - ss)))
-    return col("wgt") * jnp.where(live, closed, jnp.maximum(w * (ps - kp), 0.0))
+    ps = xp.exp(g + v)
+    kp = xp.exp(v)
+    closed = w * (ps * cdf(w * h) - kp * cdf(w * (h - ss)))
+    return col("wgt") * xp.where(live, closed, xp.maximum(w * (ps - kp), 0.0))
 
 
-def black_log(ln_f, ln_k, sd, w):
-    """Undiscounted Black value from logs: w [F N(w d1) - K N(w d2)], F = e^{ln_f}, K = e^{ln_k}; sd may be 0."""
+def black_log(ln_f, ln_k, sd, w, xp=jnp, cdf=ndtr):
+    """Undiscounted Black value from logs: w [F N(w d1) - K N(w d2)], F = e^{ln_f}, K = e^{ln_k}; sd may be 0.
+    xp, cdf: the array module and normal cdf (as ``zbo``)."""
     live = sd > TINY_SD
-    ss = jnp.where(live, sd, 1.0)
+    ss = xp.where(live, sd, 1.0)
     d1 = (ln_f - ln_k) / ss + 0.5 * ss
-    f, k = jnp.exp(ln_f), jnp.exp(ln_k)
-    closed = w * (f * ndtr(w * d1) - k * ndtr(w * (d1 - ss)))
-    return jnp.where(live, closed, jnp.maximum(w * (f - k), 0.0))
+    f, k = xp.exp(ln_f), xp.exp(ln_k)
+    closed = w * (f * cdf(w * d1) - k * cdf(w * (d1 - ss)))
+    return xp.where(live, closed, xp.maximum(w * (f - k), 0.0))

@@ -16,40 +16,28 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtr
 
-from exposure.pricing.opt_common import TINY_SD
+from exposure.pricing.opt_closed_form import black_log, zbo
 
 
 def black_log_np(ln_f, ln_k, sd, w):
     """``opt_closed_form.black_log`` in NumPy: w [F N(w d1) - K N(w d2)], intrinsic where sd ~ 0."""
-    live = sd > TINY_SD
-    ss = np.where(live, sd, 1.0)
-    d1 = (ln_f - ln_k) / ss + 0.5 * ss
-    f, k = np.exp(ln_f), np.exp(ln_k)
-    closed = w * (f * ndtr(w * d1) - k * ndtr(w * (d1 - ss)))
-    return np.where(live, closed, np.maximum(w * (f - k), 0.0))
+    return black_log(ln_f, ln_k, sd, w, xp=np, cdf=ndtr)
 
 
 def zbo_np(x, c):
     """``opt_closed_form.zbo`` in NumPy: wgt ZBO per entry of ``c`` (1-d arrays), each at its state x."""
-    g = c["alpha"] - c["beta"] * x
-    v = c["gamma"] - c["delta"] * x
-    w = c["w"]
-    live = c["s"] > TINY_SD
-    ss = np.where(live, c["s"], 1.0)
-    h = g / ss + 0.5 * ss
-    ps, kp = np.exp(g + v), np.exp(v)
-    closed = w * (ps * ndtr(w * h) - kp * ndtr(w * (h - ss)))
-    return c["wgt"] * np.where(live, closed, np.maximum(w * (ps - kp), 0.0))
+    return zbo(x, c, xp=np, cdf=ndtr, col=lambda name: c[name])
 
 
-def _np(tree) -> dict:
+def host_arrays(tree) -> dict:
+    """{name: NumPy array} of a prepared dict (device arrays come back once, here)."""
     return {k: np.asarray(v) for k, v in tree.items()}
 
 
 def fx_today(batch, pre, state) -> np.ndarray:
     """(n,) t0 values of an ``FxOptionBatch`` (every pair in one batch); ``pre`` its columns in ``batch.order``,
     padded; each column's foreign / domestic currency ``batch.ccys[fpos]`` / ``batch.ccys[dpos]``."""
-    p = _np(pre)
+    p = host_arrays(pre)
     n = len(batch.specs)
     used = np.array([state.ccy_index(c) for c in batch.ccys])  # a column's pair is data: positions into ccys
     fi, di = used[p["fpos"][:n]], used[p["dpos"][:n]]
@@ -61,7 +49,7 @@ def fx_today(batch, pre, state) -> np.ndarray:
 
 def equity_today(batch, pre, state) -> np.ndarray:
     """(n,) t0 values of an ``EquityOptionBatch``."""
-    p = _np(pre)
+    p = host_arrays(pre)
     ci, ei = state.ccy_index(batch.currency), state.equity_names.index(batch.name)
     y = np.log(state.fx[ci])
     ln_f = y + np.log(state.eq[ei]) + p["div"][0]
@@ -76,9 +64,9 @@ def cap_floor_today(batch, pre, state) -> np.ndarray:
     x = state.x[ci]
     sign = np.asarray(pre["sign"])
     acc = np.zeros(sign.size)
-    opt = _np(pre["opt"])
+    opt = host_arrays(pre["opt"])
     np.add.at(acc, opt["row"], zbo_np(x, opt))
-    c = _np(pre["fixed"])  # m: the view date of the fixing state, 0 (today) here
+    c = host_arrays(pre["fixed"])  # m: the view date of the fixing state, 0 (today) here
     factor = np.exp(c["c0"] + c["Bfix"] * x)
     payoff = np.maximum(c["wp"] * (factor - c["scale"]), 0.0)
     np.add.at(acc, c["row"], c["w"] * payoff * np.exp(c["lnA_e"] - c["B_e"] * x))

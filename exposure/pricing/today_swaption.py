@@ -16,15 +16,13 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import erfc
 
-
-def _np(tree) -> dict:
-    return {k: np.asarray(v) for k, v in tree.items()}
+from exposure.pricing.today_options import host_arrays
 
 
 def _shared(ent, blocks, x, term):
     """(rows, values) of entries sharing their blocks' bonds (``opt_common.shared_bond_entries``): entry e reads
     the bond exp(p - q x) of block e // s, s = entries per block; ``term(bond, ent)`` its value."""
-    ent, blocks = _np(ent), _np(blocks)
+    ent, blocks = host_arrays(ent), host_arrays(blocks)
     s = ent["row"].shape[0] // blocks["k"].shape[0]
     blk = np.arange(ent["row"].shape[0]) // s
     bond = np.exp(blocks["p"][blk] - blocks["q"][blk] * x)
@@ -37,7 +35,7 @@ def _jamshidian(bond, c):
 
 def _running(c, x):
     """The float coupon in its fixed phase, w F P(0, e), F = exp(c0' + Bfix x(fixing date)) (m = 0: today)."""
-    c = _np(c)
+    c = host_arrays(c)
     return c["row"], c["w"] * np.exp(c["c0"] + c["Bfix"] * x - c["B_e"] * x)
 
 
@@ -53,7 +51,7 @@ def swaption_today(batch, pre, state) -> np.ndarray:
         np.add.at(acc, *_shared(pre["flows"], pre["flow_bonds"], x, lambda bond, c: c["amt"] * bond))
         np.add.at(acc, *_running(pre["run"], x))
         swap_ex = np.zeros(sign.size)  # the holder's swap at its exercise date (rows: trades)
-        ex = _np(pre["ex_flows"])
+        ex = host_arrays(pre["ex_flows"])
         np.add.at(swap_ex, ex["row"], ex["amt"] * np.exp(ex["lnA"] - ex["B"] * x))
         np.add.at(swap_ex, *_running(pre["ex_run"], x))
         exercised = np.where(np.asarray(pre["after"])[0], (swap_ex > 0.0).astype(np.float64), 1.0)
