@@ -14,18 +14,9 @@ import os
 import numpy as np
 import xarray as xr
 
-from exposure.results import _atomic
+from exposure.report import figures
 
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _limit_segments(ds: xr.Dataset, cpty: str):
@@ -67,14 +58,6 @@ def _draw_limits(ax, ds, cpty, scale, top: float) -> str:
     return f"; PFE limit off scale: {', '.join(off)} M" if off else ""
 
 
-def _dates_axis(ax) -> None:
-    import matplotlib.dates as mdates
-
-    loc = mdates.AutoDateLocator(minticks=4, maxticks=9)
-    ax.xaxis.set_major_locator(loc)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
-
-
 def _horizon(dates, *profiles):
     """Last date worth plotting: one date after the last value above 0.5% of its profile's maximum (residual
     collateral below the MTA can linger for decades at a level no plot shows)."""
@@ -90,7 +73,6 @@ def netting_set_plot(ds: xr.Dataset, j: int, q: float, path: str) -> str:
     """The netting set j's profile plot written to ``path`` (PNG); returns path."""
     from exposure.report.limits import quantile_index
 
-    plt = _plt()
     qi = quantile_index(ds, q)
     scale = 1.0e6
     dates = ds["date"].values
@@ -98,7 +80,7 @@ def netting_set_plot(ds: xr.Dataset, j: int, q: float, path: str) -> str:
     epe = ds["EPE"].values[j] / scale
     ene = ds["ENE"].values[j] / scale
     pfe = ds["PFE"].values[j, :, qi] / scale
-    fig, ax = plt.subplots(figsize=(8.0, 4.2), dpi=100)
+    fig, ax = figures.ns_figure()
     ax.plot(dates, pfe, color="#2c3e50", lw=1.8, label=f"PFE {100 * q:g}%")
     if "PFE_lower" in ds and "PFE_upper" in ds:
         ax.fill_between(dates, ds["PFE_lower"].values[j, :, qi] / scale, ds["PFE_upper"].values[j, :, qi] / scale,
@@ -127,28 +109,26 @@ def netting_set_plot(ds: xr.Dataset, j: int, q: float, path: str) -> str:
     ax.set_xlim(dates[0], _horizon(dates, epe, ene, pfe, coll))
     ax.axhline(0.0, color="0.4", lw=0.6)
     ccy = ds.attrs.get("base_currency", "")
-    ax.set_title(f"Netting set {ns} (counterparty {cp})", fontsize=11)
     ax.set_ylabel(f"{ccy} millions")
     basis = ds.attrs.get("pfe_basis", "undiscounted")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    _dates_axis(ax)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    figures.dates_axis(ax)
+    figures.freeze_ticks(ax)
+    figures.titled(ax, f"Netting set {ns} (counterparty {cp})", 11)
+    figures.lay_out(fig, rect=(0, 0.04, 1, 1))
     fig.text(0.01, 0.01, f"EPE, ENE, collateral discounted; PFE {basis}; {int(ds.attrs.get('n_paths', 0))} paths{note}",
              fontsize=7, color="0.35")
-    _atomic(path, lambda tmp: fig.savefig(tmp, format="png"))  # never a half-written PNG
-    plt.close(fig)
-    return path
+    return figures.save_png(fig, path)
 
 
 def portfolio_plot(ds: xr.Dataset, frame, q: float, path: str) -> str:
     """Counterparty peak PFE against limits (bars, coloured by status), and the portfolio EPE/ENE profile."""
-    plt = _plt()
+    plt = figures.plt()
     scale = 1.0e6
     cps = frame[frame["Level"] == "counterparty"]
     label = [c for c in frame.columns if c.startswith("PeakPFE_")][0]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11.0, max(3.8, 0.3 * len(cps) + 2.0)), dpi=100,
-                                 gridspec_kw={"width_ratios": [1.1, 1.0]})
+    fig, (a1, a2) = figures.portfolio_figure(max(3.8, 0.3 * len(cps) + 2.0))
     order = cps.sort_values(label, ascending=True, na_position="first")
     y = np.arange(len(order))
     colours = {"breach": "#c0392b", "cannot decide": "#d68910", "ok": "#27ae60"}
@@ -166,7 +146,6 @@ def portfolio_plot(ds: xr.Dataset, frame, q: float, path: str) -> str:
     a1.set_xlim(0.0, right)
     a1.set_yticks(y, order["Counterparty"].values, fontsize=8)
     a1.set_xlabel(f"peak PFE {100 * q:g}%, {ds.attrs.get('base_currency', '')} millions")
-    a1.set_title("Counterparties by peak PFE (colour: limit status)", fontsize=10)
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()] + [plt.Rectangle((0, 0), 1, 1, color="#7f8c8d")]
     a1.legend(handles + [a1.collections[-1]], list(colours) + ["no limit", "binding limit"], fontsize=7,
               loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=5, frameon=False)
@@ -176,24 +155,26 @@ def portfolio_plot(ds: xr.Dataset, frame, q: float, path: str) -> str:
     a2.plot(dates, -ds["ENE"].values.sum(axis=0) / scale, color="#27ae60", lw=1.5, label="-(sum of ENE)")
     a2.set_xlim(dates[0], _horizon(dates, ds["EPE"].values.sum(axis=0), ds["ENE"].values.sum(axis=0)))
     a2.axhline(0.0, color="0.4", lw=0.6)
-    a2.set_title("Portfolio expected exposure (discounted)", fontsize=10)
     a2.set_ylabel(f"{ds.attrs.get('base_currency', '')} millions")
     a2.grid(alpha=0.3)
     a2.legend(fontsize=8)
-    _dates_axis(a2)
-    fig.tight_layout()
-    _atomic(path, lambda tmp: fig.savefig(tmp, format="png"))  # never a half-written PNG
-    plt.close(fig)
-    return path
+    figures.dates_axis(a2)
+    figures.freeze_ticks(a1)
+    figures.freeze_ticks(a2)
+    figures.titled(a1, "Counterparties by peak PFE (colour: limit status)", 10)
+    figures.titled(a2, "Portfolio expected exposure (discounted)", 10)
+    figures.lay_out(fig)
+    return figures.save_png(fig, path)
 
 
 def warm_up() -> None:
     """Draw a throwaway figure with the elements of the real ones (dates axis, bands, legend, tight layout, PNG
     encoding) into memory: matplotlib's first drawing loads fonts and fills caches, which a process that draws
-    the report later (exposure.report_process) does while it would otherwise wait. Nothing is written."""
+    the report later (exposure.report_process) does while it would otherwise wait; then builds the first
+    netting-set and portfolio figures ahead (figures.build_spares). Nothing is written."""
     import io
 
-    plt = _plt()
+    plt = figures.plt()
     dates = np.arange("2026-01", "2031-01", 6, dtype="datetime64[M]").astype("datetime64[ns]")
     y = np.linspace(0.0, 1.0, len(dates))
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(8.0, 4.2), dpi=100)
@@ -201,18 +182,20 @@ def warm_up() -> None:
     a1.fill_between(dates, y - 0.1, y + 0.1, alpha=0.25, lw=0, label="EPE ± 1.96 s.e. (MC)")
     a1.hlines(0.5, dates[1], dates[4], ls="--", label="limit")
     a1.annotate("limit", (dates[1], 0.5), textcoords="offset points", xytext=(2, 3), fontsize=7)
-    a1.set_title("warm-up", fontsize=11)
     a1.set_ylabel("USD millions")
     a1.grid(alpha=0.3)
     a1.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    _dates_axis(a1)
+    figures.dates_axis(a1)
+    figures.freeze_ticks(a1)
+    figures.titled(a1, "warm-up", 11)
     a2.barh(np.arange(3), [1.0, 2.0, 3.0], alpha=0.85)
     a2.scatter([1.5, 2.5, 3.5], np.arange(3), marker="|", s=300, zorder=3)
     a2.set_yticks(np.arange(3), ["A", "B", "C"], fontsize=8)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    figures.lay_out(fig, rect=(0, 0.04, 1, 1))
     fig.text(0.01, 0.01, "warm-up", fontsize=7, color="0.35")
-    fig.savefig(io.BytesIO(), format="png")
+    fig.savefig(io.BytesIO(), format="png", pil_kwargs={"compress_level": figures.PNG_LEVEL})
     plt.close(fig)
+    figures.build_spares()
 
 
 def plot_jobs(ds: xr.Dataset, frame, q: float, out_dir: str) -> list:
