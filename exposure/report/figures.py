@@ -3,7 +3,7 @@
 A report plot's cost is its text layout (tick labels, legend, title: measured by tight_layout, then again by the
 draw), its tick objects and its PNG encoding. Each helper here removes a repeat of that work and leaves the
 pixels as they were (the plots of exposure.report.plots were compared pixel by pixel on the bundled example, the
-desk book and issue 9's ORE CSA book):
+desk book and issue 9's ORE CSA book; tests/test_report_figures.py holds them to it):
 
 - ``freeze_ticks``: the tick locations and labels computed once, when the axis limits are final, instead of by
   every extent query of tight_layout and the draw (AutoDateLocator runs dateutil rules each time);
