@@ -4,7 +4,7 @@ The model-array map S(theta) is linearised at the base, so its tangent is linear
 
     dtheta = sum_k c_k b_k   =>   J_theta S . dtheta = sum_k c_k (J_theta S . b_k)
 
-A swaption quote (or a fixed Hull-White sigma piece of a calibrated currency) moves theta only through the
+A swaption quote of a calibrated currency (bench-1k: 10 of the 55 directions) moves theta only through its
 calibrated sigma pieces (the calibration's implicit-function theorem) and the FX / equity vol bootstraps'
 response to them, which is linear in dsigma: its direction lies in the span of the pieces' own directions
 dtheta/dsigma_k (``setup_reverse.sigma_direction``), whose tangents the run computes anyway. Such a direction
