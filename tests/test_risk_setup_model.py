@@ -129,7 +129,7 @@ def test_zero_dtheta_gives_a_zero_tangent_without_a_program_call(base, monkeypat
 
 
 def test_batched_model_tangents_equal_one_jvp_per_direction(base):
-    """``ModelTangent.prefetch`` (one linearisation at the base, the linear map vmapped over BATCH directions, the
+    """``ModelTangent.prefetch`` (one linearisation at the base, the linear map mapped over BATCH directions, the
     last chunk padded with zero directions; factor_tangent over the stack) equals one jax.jvp per direction with
     L's tangent per direction, and ``__call__`` hands each direction its own tangent (BATCH = 2 here: 3 distinct
     directions, a repeat and a zero take two chunks, the second padded)."""
@@ -179,6 +179,36 @@ def test_deferred_directions_share_the_next_prefetch(base, monkeypatch):
     assert len(calls) == 1 and len(mt._cache) == 4 and not mt._pending
     for g, r in zip(got, ref):
         for a, b in zip(jax.tree_util.tree_leaves(g), jax.tree_util.tree_leaves(r)):
+            _close(a, b, 1e-12)
+
+
+def test_directions_in_the_span_take_the_basis_combination(base, monkeypatch):
+    """``ModelTangent.span``: a direction that is an exact combination of the basis (each basis direction alone
+    moves its own pivot entry of theta["ir_vol"], like ``setup_reverse.sigma_direction``) takes sum_k c_k
+    (tangent of b_k) in no program slot of its own, equal to its own jvp (a ModelTangent without the span) to
+    rounding; a direction just off the span (a 1e-6 move of theta["a"] added) is propagated itself."""
+    cfg, s, S, static = base
+    mt, alone = (ModelTangent(s.built.model, s.grid, static, S) for _ in range(2))
+    rng = np.random.default_rng(7)
+    dense = lambda: jax.tree_util.tree_map(lambda x: rng.standard_normal(np.shape(x)), mt.theta)  # noqa: E731
+    basis = []
+    for k in range(2):
+        b = dict(dense(), a=np.zeros(np.shape(mt.theta["a"])))
+        vol = [np.zeros(np.shape(v)) for v in mt.theta["ir_vol"]]
+        vol[0][k] = 1.0
+        basis.append(dict(b, ir_vol=tuple(vol)))
+    c = np.array([0.7, -1.3])
+    inside = jax.tree_util.tree_map(lambda x, y: c[0] * x + c[1] * y, *basis)
+    off = dict(inside, a=np.asarray(inside["a"]) + 1e-6)
+    sizes = []
+    batch = mt._batch
+    monkeypatch.setattr(mt, "_batch", lambda ds: sizes.append(len(ds)) or batch(ds))
+    mt.span(basis)
+    mt.prefetch([inside, off] + basis)
+    assert sizes == [3] and len(mt._cache) == 4  # the basis and the off-span direction only
+    for d in (inside, off):
+        got, ref = mt(d), alone(d)
+        for a, b in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(ref)):
             _close(a, b, 1e-12)
 
 

@@ -6,7 +6,7 @@
     y0 = (ln X_c, ln S_e),   log_num_k = int_0^{t_k} phi_base
     L = V diag(sqrt w)  with Sigma = V diag(w) V' (eigh, the run's ``factor_matrix``),
 
-dS = J_theta S . dtheta by jax.linearize at the base theta and the linear map vmapped over a stack of directions,
+dS = J_theta S . dtheta by jax.linearize at the base theta and the linear map mapped over a stack of directions,
 so the heavy part of the set-up (dozens of matrix exponentials per step) is differentiated exactly, in one compiled
 program whose primal runs once per BATCH directions (not once per factor), instead of being rebuilt twice per
 factor. A factor that moves no model parameter (dtheta = 0: 38 of bench-1k's 93) takes dS = 0 without a call. The jvp computes only the
@@ -162,12 +162,12 @@ def _direction_key(dtheta) -> bytes:
 
 class ModelTangent:
     """dS (Phi, mu, L, y0, log_num, bridge) = J S . dtheta at the run's base model: one compiled program that
-    linearises the jnp set-up at the base once and applies the linear map to BATCH directions at a time (vmapped;
+    linearises the jnp set-up at the base once and applies the linear map to BATCH directions at a time (lax.map;
     its primal fixes the eigenvectors L's tangent follows). ``prefetch`` takes every direction a caller will ask
     for in one call (chunks of BATCH, padded with zero directions: one program shape); ``__call__`` then reads
     the cache, and runs a direction it does not hold on its own (one chunk)."""
 
-    BATCH = 16  # directions per program call (memory: BATCH x the model arrays' tangent and its intermediates)
+    BATCH = 16  # directions per program call (memory: BATCH x the model arrays' tangent)
 
     def __init__(self, model, grid, static, S):
         self.layout = model_layout(model, grid, static)  # expm's (any theta: ``theta_of``, the cotangent)
@@ -179,12 +179,14 @@ class ModelTangent:
         self._eig = self._base = None
         self._cache = {}
         self._pending = {}  # directions ``defer``red to the next program calls (key -> dtheta)
+        self._span = None  # (``model_span.Span``, its basis' keys, the basis): directions taken as combinations
 
         # theta is an argument, not a constant of the program. Kept as an executable (``kept``) under the layout and
         # the model by content (the sub-steps follow its mean reversions): another model is a miss, compiled once.
+        # lax.map, not vmap: a vmapped chunk's intermediates (BATCH copies of every expm power) cost ~4x the CPU
         def jvps(th, dths):  # dths: theta's leaves with a leading axis of BATCH directions
             base, lin = jax.linearize(lambda x: model_arrays(x, lay), th)
-            return base, jax.vmap(lin)(dths)
+            return base, jax.lax.map(lin, dths)
 
         self._jvps = jax.jit(jvps)
         self._key = digest(lay)
@@ -243,6 +245,24 @@ class ModelTangent:
         padding its own last chunk."""
         self._new(dthetas, self._pending)
 
+    def span(self, basis) -> None:
+        """Directions in the span of basis (``model_span``: e.g. a swaption quote's, in the calibrated sigma
+        pieces') take their tangent as the combination of the basis' tangents, in no program slot of their own."""
+        from exposure.risk.model_span import Span
+
+        basis = [b for b in basis if any(np.any(np.asarray(x)) for x in jax.tree_util.tree_leaves(b))]
+        self._span = (Span(basis), [_direction_key(b) for b in basis], basis) if basis else None
+
+    def _spanned(self, todo: dict) -> dict:
+        """{key: c} of todo's directions in the span (removed from todo; the basis added to it where not kept)."""
+        sp, keys, basis = self._span or (None, (), ())
+        combos = {k: c for k, th in todo.items() if sp and k not in keys and (c := sp.coords(th)) is not None}
+        for k in combos:
+            del todo[k]
+        if combos:
+            todo.update((k, b) for k, b in zip(keys, basis) if k not in todo and k not in self._cache)
+        return combos
+
     def prefetch(self, dthetas) -> None:
         """Compute and keep the model components of dS along every dtheta given and every ``defer``red one
         (``__call__`` then reads them): one program call per BATCH directions, the primal once per call; L's
@@ -251,13 +271,19 @@ class ModelTangent:
         todo = self._new(dthetas, {})
         todo.update((k, th) for k, th in self._pending.items() if k not in todo and k not in self._cache)
         self._pending = {}
-        if not todo:
-            return
-        ds = self._batch(list(todo.values()))
-        stacked = jax.tree_util.tree_map(lambda *xs: np.stack(xs), *ds)
-        comps = self._components(stacked)
-        for j, k in enumerate(todo):
-            self._cache[k] = jax.tree_util.tree_map(lambda x, j=j: x[j], comps)
+        combos = self._spanned(todo)
+        if todo:
+            ds = self._batch(list(todo.values()))
+            stacked = jax.tree_util.tree_map(lambda *xs: np.stack(xs), *ds)
+            comps = self._components(stacked)
+            for j, k in enumerate(todo):
+                self._cache[k] = jax.tree_util.tree_map(lambda x, j=j: x[j], comps)
+        if combos:
+            from exposure.risk.model_span import combined
+
+            basis = [self._cache[k] for k in self._span[1]]
+            for k, c in combos.items():
+                self._cache[k] = combined(basis, c)
 
     def __call__(self, dtheta) -> dict:
         """The model components of dS (NumPy) along dtheta (a theta-shaped pytree)."""

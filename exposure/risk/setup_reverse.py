@@ -182,6 +182,8 @@ class ReverseSetup:
         mt, out = self.ctx.tangent, {}
         dirs = {(c, k): sigma_direction(mt.theta, vctx, self.model, c, k)
                 for c, (ift, _, _) in self.ctx.ift.items() for k in range(ift.sigma.size)}
+        # a swaption quote's direction is a combination of these (``model_span``): no program slot of its own
+        mt.span(list(dirs.values()))
         mt.prefetch(list(dirs.values()))  # all currencies' directions in one batched program call
         for c, (ift, _, _) in self.ctx.ift.items():
             g = np.zeros((self.n_out, ift.sigma.size))
