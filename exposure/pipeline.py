@@ -184,6 +184,7 @@ def _sensitivities(cfg, s: Setup, job, dates, progress):
     if settings is None:
         return None
     from exposure.risk.stage import run_sensitivities  # here: a run without sensitivities does not import it
+    from exposure.risk.state import Prepared
 
     progress.stage("sensitivities")
 
@@ -192,7 +193,9 @@ def _sensitivities(cfg, s: Setup, job, dates, progress):
         with tempfile.TemporaryDirectory() as tmp:
             return run_pipeline(c, setup(c), out_dir=tmp, write=False).dataset  # no files per bump
 
-    return run_sensitivities(cfg, s, settings, job.gen.n_paths, job.gen.seed, job.gen.antithetic, revalue, dates)
+    prepared = Prepared(job.batches, job.pres, job.gen.disc, job.log_num)  # the AD set-up reuses what it shares
+    return run_sensitivities(cfg, s, settings, job.gen.n_paths, job.gen.seed, job.gen.antithetic, revalue, dates,
+                             prepared)
 
 
 def _in_background(fn):

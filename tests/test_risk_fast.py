@@ -146,6 +146,37 @@ def test_cheap_rebuilds_equal_a_full_setup_of_the_bumped_config():
     assert {"DiscountCurve", "CDSSpread", "FundingSpread", "SwaptionVol", "FXSpot", "Correlation"} <= {k[0] for k in seen}
 
 
+def test_path_state_from_the_plain_runs_prepared_data_is_its_own():
+    """The AD set-up takes the plain run's prepared batches (``state.Prepared``: prepared with the option netting
+    tables, ``paths`` 0 so that every swaption batch tabulates) less what only the tables add
+    (``TradeBatch.without_tables``): S and the static integer leaves equal its own prepare's, bit for bit, on a book
+    of every product type (cash and physical swaptions among them)."""
+    import jax
+
+    from exposure.pricing.view import PricingContext
+    from exposure.risk.state import Prepared, path_state
+    from exposure.simulation.paths import Discretisation
+    from tests.risk_reference import BOOK_OVERRIDES
+
+    cfg = compose(BOOK_OVERRIDES + ["risk=ad"])
+    s = setup(cfg)
+    own, st_own = path_state(cfg, s)
+    g, pf = s.grid, s.portfolio
+    ctx = PricingContext(s.market, s.built.model, st_own.times, pf.fixings, (s.market.asof,) + tuple(g.dates),
+                         g.reporting_mask(), option_tables=True, paths=0)
+    pres = tuple(b.prepare(ctx) for b in pf.batches)
+    assert sum("tab" in p for p in pres if isinstance(p, dict)) >= 2  # cash and physical swaptions tabulate
+    run = Prepared(tuple(pf.batches), pres, Discretisation.build(s.built.model, g), ctx.numeraire_log_det())
+    got, st = path_state(cfg, s, prepared=run)
+    assert st.treedef == st_own.treedef and len(st.int_leaves) == len(st_own.int_leaves)
+    for (i, a, n), (j, b, _) in zip(st.int_leaves, st_own.int_leaves):
+        assert i == j and np.array_equal(a, b), n
+    la, lb = jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(own)
+    assert len(la) == len(lb)
+    for a, b in zip(la, lb):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
 @pytest.mark.slow
 def test_profile_sensitivities_add_up_to_the_cva_sensitivity(runs):
     """Forward mode (EPE_sensitivity, ENE_sensitivity) against reverse mode (sensitivity): for a factor that does

@@ -69,13 +69,16 @@ from exposure.pricing.opt_common import (
 from exposure.pricing.opt_tables import add_tables, build_tables, check_range, netting_entries, split_terms, table_part
 from exposure.pricing.swaption_kernels import (_cash_values, _jamshidian_shared, _physical_values,
                                                _probability_coefficients)
-from exposure.pricing.swaption_exercised import _merge, add_direct, add_netting_values as add_exercised, netting_rows
+from exposure.pricing.swaption_exercised import (NETTING_ROW_KEYS, _merge, add_direct,
+                                                 add_netting_values as add_exercised, netting_rows)
 from exposure.pricing.today_swaption import swaption_today
 from exposure.pricing.view import TradeBatch
 
 
 class SwaptionBatch(TradeBatch):
     """Swaptions in one currency with one settlement type; specs from ``options.parse_swaption``."""
+
+    table_keys = ("tab", "opt_direct", "opt_direct_bonds") + NETTING_ROW_KEYS  # ``_tables``, ``netting_rows``
 
     def __init__(self, specs, netting_index):
         super().__init__(specs, netting_index)

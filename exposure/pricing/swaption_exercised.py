@@ -42,6 +42,9 @@ def _merge(times, amounts):
     return times[first][keep], merged[keep]
 
 
+NETTING_ROW_KEYS = ("ns_flows", "ns_flow_bonds", "ns_states", "ns_run")  # what ``netting_rows`` returns
+
+
 def netting_rows(flat_flows: dict, run: dict, sign, ns_of_trade, ns_list) -> dict:
     """{"ns_flows", "ns_flow_bonds", "ns_states", "ns_run"}: the exercised swap's flows (``opt_swaption._underlying``:
     ``flat_flows`` unpadded with keys lnA, B, amt, T, g, k, i) summed per (date k, netting set r, bond time T) into

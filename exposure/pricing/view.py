@@ -153,6 +153,9 @@ class TradeBatch:
 
     ids: tuple = ()
     netting_set: np.ndarray = np.zeros(0, dtype=int)
+    # The keys prepare adds only with ``PricingContext.option_tables`` (the plain run's netting tables; nothing else
+    # it prepares reads the flag or ``paths``): ``without_tables`` drops them.
+    table_keys: tuple = ()
 
     def __init__(self, specs, netting_index):
         """specs: the batch's trade specs (each with ``.id``); netting_index: (n,) netting-set index per trade."""
@@ -168,6 +171,11 @@ class TradeBatch:
 
     def prepare(self, ctx: PricingContext):  # pragma: no cover - interface
         raise NotImplementedError
+
+    def without_tables(self, pre):
+        """prepare(ctx) of a context without ``option_tables`` from ``pre`` = prepare(ctx) with them (the AD run's
+        set-up takes the plain run's, ``risk.state.path_state``): pre less ``table_keys``."""
+        return {k: v for k, v in pre.items() if k not in self.table_keys} if self.table_keys else pre
 
     def values(self, pre, view: PathView):  # pragma: no cover - interface
         raise NotImplementedError

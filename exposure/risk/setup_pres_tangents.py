@@ -32,6 +32,7 @@ class PresTangents:
         # S given: the run's own prepared data (``state.path_state``, the same context) split per batch, not a
         # second prepare of every batch (bench-1k: about as long as the run's own prepare)
         trees = merge_pres(static, S["pres"]) if S is not None else None
+        self.trees = trees  # the option twins' structure checks read them too (``twins.option_twins``)
         self.base = []  # per batch: (float leaves, int leaves, key paths of the float leaves)
         for k, b in enumerate(s.portfolio.batches):
             pre = [b.prepare(self.ctx) if trees is None else trees[k]]
@@ -50,7 +51,7 @@ class PresTangents:
         if not self.twins:
             self.twins = {i: LinearPresTwin(b, self.ctx) for i, b in enumerate(self.s.portfolio.batches)
                           if isinstance(b, LinearBatch)}
-            self.twins.update(option_twins(self.s.portfolio.batches, self.ctx))  # ``twins``: option batches
+            self.twins.update(option_twins(self.s.portfolio.batches, self.ctx, self.trees))  # ``twins``: options
             f = lambda xs: {i: self.twins[i].leaves(x) for i, x in xs.items()}  # noqa: E731
             self._jvp = jax.jit(lambda xs, ds: jax.jvp(f, (xs,), (ds,)))
             self._x0 = {i: tw.x0() for i, tw in self.twins.items()}

@@ -94,12 +94,13 @@ def _host_ahead(cfg, s, S, static, settings: RiskSettings) -> dict:
             if isinstance(tw, LinearPresTwin) and tw.amount_curves}
 
 
-def ad_sensitivities(cfg, s, settings: RiskSettings, n_paths: int, seed: int, antithetic: bool, factors=None):
+def ad_sensitivities(cfg, s, settings: RiskSettings, n_paths: int, seed: int, antithetic: bool, factors=None,
+                     prepared=None):
     """(factors, measures, sens (n_ns, n_meas, n_f), values (n_meas, n_ns), profiles (n_f, 2, K, n_ns) or None,
-    timings {stage: seconds})."""
+    timings {stage: seconds}). prepared: the plain run's set-up of ``s`` (``state.Prepared``) or None."""
     factors = factor_list(cfg, s, settings) if factors is None else factors
     t0 = time.perf_counter()
-    S, static = path_state(cfg, s, settings.measures)
+    S, static = path_state(cfg, s, settings.measures, prepared)
     measures = tuple(S["w"])
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="xposure-risk-ahead") as pool:
         host = pool.submit(_host_ahead, cfg, s, S, static, settings)  # on the core the device pass leaves free
@@ -259,9 +260,10 @@ NOTES = ("reverse mode (jax.vjp) through simulation, pricing, collateral and XVA
 
 
 def run_sensitivities(cfg, s, settings: RiskSettings, n_paths: int, seed: int, antithetic: bool, revalue,
-                      dates) -> xr.Dataset:
+                      dates, prepared=None) -> xr.Dataset:
     """The sensitivities Dataset of a run (``sensitivity_dataset``) by settings.method; revalue(cfg) -> results
-    Dataset (bump method only), dates: the results' valuation dates (profiles)."""
+    Dataset (bump method only), dates: the results' valuation dates (profiles); prepared: the plain run's
+    set-up of ``s`` (``state.Prepared``: the AD set-up takes what it shares instead of building it again)."""
     from exposure.risk.ore_quotes import labelled, resolve
 
     ids = [ns.id for ns in s.portfolio.netting_sets]
@@ -277,7 +279,7 @@ def run_sensitivities(cfg, s, settings: RiskSettings, n_paths: int, seed: int, a
         # process's heap inside (``exposure.gc_pause``); the bump method's revaluations are whole runs, not paused
         with gc_paused():
             factors, measures, sens, values, prof, timings = ad_sensitivities(cfg, s, settings, n_paths, seed,
-                                                                              antithetic, factors)
+                                                                              antithetic, factors, prepared)
             out = sensitivity_dataset(ids, measures, factors, sens, prof, dates, attrs={
                 "risk_method": NOTES, "risk_block_paths": settings.block_paths,
                 "risk_setup_step": settings.setup_step,

@@ -101,9 +101,32 @@ def merge_pres(static: Static, floats):
     return jax.tree_util.tree_unflatten(static.treedef, leaves)
 
 
-def path_state(cfg, s, measures=()):
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+    """The plain run's deterministic set-up of the same Setup (``pipeline``: its chunk job's), which ``path_state``
+    takes instead of building it again: the batches (matched by identity) with their prepared data on the run's
+    dates, the discretisation (``simulation.paths.Discretisation``) and the log numeraire (K,)."""
+
+    batches: tuple
+    pres: tuple
+    disc: object
+    log_num: np.ndarray
+
+
+def _prepared(b, i: int, ctx, prepared: Prepared | None):
+    """Batch i's prepare(ctx): the plain run's own where it prepared the same batch object on the same dates, less
+    what only its context's ``option_tables`` adds (``TradeBatch.without_tables``: the two contexts differ in that
+    flag and ``paths`` alone)."""
+    if prepared is not None and i < len(prepared.batches) and prepared.batches[i] is b and hasattr(
+            b, "without_tables"):
+        return b.without_tables(prepared.pres[i])
+    return b.prepare(ctx)
+
+
+def path_state(cfg, s, measures=(), prepared: Prepared | None = None):
     """(S, Static) of the run configured by ``cfg`` with its Setup ``s`` (module docstring); S["w"] holds the
-    weights of ``measures`` (empty: CVA, DVA and, with market.funding, FCA, FBA)."""
+    weights of ``measures`` (empty: CVA, DVA and, with market.funding, FCA, FBA). ``prepared``: the plain run's
+    set-up of this same ``s`` (``Prepared``), reused where it is the same (bumped set-ups pass None)."""
     from exposure.aggregation.collateral_jax import CollateralLayout
     from exposure.pricing.view import PricingContext
     from exposure.simulation.paths import Discretisation
@@ -112,17 +135,17 @@ def path_state(cfg, s, measures=()):
     times = np.concatenate([[0.0], grid.times])
     dates = (market.asof,) + tuple(grid.dates)
     ctx = PricingContext(market, model, times, pf.fixings, dates, grid.reporting_mask())
-    pres = [b.prepare(ctx) for b in pf.batches]
+    pres = [_prepared(b, i, ctx, prepared) for i, b in enumerate(pf.batches)]
     floats, ints, treedef = split_leaves(pres)
     # The run's own scheme: reporting dates stepped exactly, event dates bridged (exposure.simulation.bridge).
-    disc = Discretisation.build(model, grid)
+    disc = Discretisation.build(model, grid) if prepared is None else prepared.disc
     valuation_index = np.concatenate([[0], 1 + grid.valuation_index])
     closeout_index = None if grid.closeout_index is None else np.concatenate([[0], 1 + grid.closeout_index])
     val_times = times[valuation_index]
     weights = xva_weight_arrays(cfg, market, pf.netting_sets, val_times, measures)
     S = {"Phi": np.asarray(disc.Phi, np.float64), "mu": np.asarray(disc.mu, np.float64),
          "L": np.asarray(disc.L, np.float64), "y0": np.asarray(disc.y0, np.float64),
-         "log_num": np.asarray(ctx.numeraire_log_det(), np.float64), "pres": floats,
+         "log_num": np.asarray(ctx.numeraire_log_det() if prepared is None else prepared.log_num, np.float64), "pres": floats,
          "w": weights}
     br = disc.bridge
     if br is not None:

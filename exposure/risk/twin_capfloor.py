@@ -27,7 +27,8 @@ from exposure.risk.twin_common import (CurveSet, OneCurrencyTwin, RateTwin, chec
 class CapFloorPresTwin(OneCurrencyTwin):
     """One cap/floor batch's moved float leaves as jnp functions of x (module docstring)."""
 
-    def __init__(self, batch: CapFloorBatch, ctx):
+    def __init__(self, batch: CapFloorBatch, ctx, pre=None):
+        """pre: batch.prepare(ctx) where the caller has it (read only: the structure checks)."""
         self.batch, specs, ccy = batch, batch.specs, batch.currency
         self.curves = CurveSet()
         self.rt = rt = RateTwin(ctx, ccy, self.curves, 0)
@@ -49,7 +50,7 @@ class CapFloorPresTwin(OneCurrencyTwin):
         n = len(specs)
         mask = self.ahead & (notional[:, None] * self.scale != 0.0)[None]
         self.opt = entries(mask, n, **with_source(mask))
-        pre = batch.prepare(ctx)
+        pre = batch.prepare(ctx) if pre is None else pre
         check_structure(self.opt, pre["opt"], "a cap/floor batch's opt")
         self._fixed_static(ctx, pre, per, st, en, valid, fix, ft, pt, n)
 

@@ -37,7 +37,8 @@ R2 = 0.7071067811865476
 class SwaptionPresTwin(PhysicalUnderlying, OneCurrencyTwin):
     """One swaption batch's moved float leaves as jnp functions of x (module docstring)."""
 
-    def __init__(self, batch: SwaptionBatch, ctx):
+    def __init__(self, batch: SwaptionBatch, ctx, pre=None):
+        """pre: batch.prepare(ctx) where the caller has it (read only: the structure checks)."""
         self.batch, ccy, specs = batch, batch.currency, batch.specs
         self.curves = CurveSet()
         self.rt = RateTwin(ctx, ccy, self.curves, 0)
@@ -54,7 +55,7 @@ class SwaptionPresTwin(PhysicalUnderlying, OneCurrencyTwin):
             self.legs.append(dict(t0=t0, fs=fs, fe=fe, fp=fp, tstar=tstar, f_slot=f_slot, fwd=fwd,
                                   lag=np.asarray(fp > fe + TIME_EPS), kp=kp, b=b,
                                   fixed=(fixed_t, fixed_acc, s.fixed_rate)))
-        pre = batch.prepare(ctx)
+        pre = batch.prepare(ctx) if pre is None else pre
         self._bond_static(specs)
         self._kappa_static()
         self._option_static(ctx, pre, specs)

@@ -12,8 +12,10 @@ Leaves a twin does not return do not move with x (their tangent is 0).
 from __future__ import annotations
 
 
-def option_twins(batches, ctx) -> dict:
-    """{batch index: twin} for every batch with an option twin (the others keep central differences)."""
+def option_twins(batches, ctx, pres=None) -> dict:
+    """{batch index: twin} for every batch with an option twin (the others keep central differences). pres: every
+    batch's prepare(ctx) where the caller has them (``state.path_state``'s, the same context): the swaption and
+    cap/floor twins check their structure against them instead of preparing their batch again."""
     from exposure.pricing.opt_swaption import SwaptionBatch
     from exposure.pricing.opt_capfloor import CapFloorBatch
     from exposure.pricing.opt_equity import EquityOptionBatch
@@ -24,11 +26,12 @@ def option_twins(batches, ctx) -> dict:
 
     kinds = ((SwaptionBatch, SwaptionPresTwin), (FxOptionBatch, FxOptionPresTwin),
              (CapFloorBatch, CapFloorPresTwin), (EquityOptionBatch, EquityOptionPresTwin))
+    takes_pre = (SwaptionPresTwin, CapFloorPresTwin)
     out = {}
     for i, b in enumerate(batches):
         for cls, twin in kinds:
             if type(b) is cls:
-                out[i] = twin(b, ctx)
+                out[i] = twin(b, ctx, pres[i]) if pres is not None and twin in takes_pre else twin(b, ctx)
     return out
 
 
