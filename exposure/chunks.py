@@ -75,10 +75,18 @@ class ChunkJob:
         return self.gen.ranges()
 
     def run(self, start: int, stop: int, arrays=None) -> ChunkOutput:
+        return self._collect(self._dispatch(start, stop, arrays))
+
+    def _dispatch(self, start: int, stop: int, arrays=None) -> tuple:
+        """The chunk's programs enqueued (JAX dispatches asynchronously): device arrays not yet computed."""
         states = self.gen.chunk(start, arrays)
         args = (states, list(self.pres), self.times, self.log_num)
         price = pricing_function(self.batches, self.n_ns, self.model, self.trade_level, args)
-        ns, tr, num, fx, x_abs_max = price(*args)
+        return (start, stop, states) + tuple(price(*args))
+
+    def _collect(self, pending: tuple) -> ChunkOutput:
+        """The dispatched chunk's ChunkOutput: waits for its programs, reduces its sums, copies it to NumPy."""
+        start, stop, states, ns, tr, num, fx, x_abs_max = pending
         n = stop - start
         # The collateral and exposure sums on the device arrays, before anything comes back to the host.
         sums = None if self.reducer is None else self.reducer(start, stop, ns, num, fx, states)
@@ -91,8 +99,19 @@ class ChunkJob:
         """ChunkOutputs of the chunks ``first``, ``first + 1``, ... in order, computed in this process (a resumed
         run starts after its last checkpointed chunk)."""
         arrays = self.gen._arrays()
-        for start, stop in self.ranges()[first:]:
-            yield self.run(start, stop, arrays)
+        todo = self.ranges()[first:]
+        if not todo:
+            return
+        pending = self._dispatch(*todo[0], arrays)
+        for start, stop in todo[1:]:
+            out = self._collect(pending)
+            # The next chunk's programs run while the consumer checks, aggregates and journals this one (host work
+            # and disk writes that leave the cores to XLA): the same programs on the same inputs, the outputs
+            # taken in the same order, so the same bits. Memory: this chunk and the next one's device arrays, as
+            # before (the consumer drops each chunk before asking for the next, pipeline.run_pipeline).
+            pending = self._dispatch(start, stop, arrays)
+            yield out
+        yield self._collect(pending)
 
 
 def _pricing_key(batches, n_ns: int, model, trade_level: bool):

