@@ -158,8 +158,8 @@ def theta_direction(tctx, vctx: VolContext, model, market, factor) -> tuple:
             th["ir_vol"][ccys.index(c)] = np.asarray(d, np.float64)
             dsig[c] = th["ir_vol"][ccys.index(c)]
             moved.add(("ir", c))
-        dp = {"a": jnp.asarray(th["a"]), "ir_vol": tuple(jnp.asarray(x) for x in th["ir_vol"]),
-              "R": jnp.asarray(th["R"])}
+        dp = {"a": np.asarray(th["a"], np.float64), "ir_vol": tuple(np.asarray(x, np.float64) for x in th["ir_vol"]),
+              "R": np.asarray(th["R"], np.float64)}  # NumPy: the program's arguments (a jnp copy: a transfer each)
         dv = vctx.dv_dp(dp) if moved else {}
         for key, (av, tk, pos) in vctx.assets.items():
             if key in dv:

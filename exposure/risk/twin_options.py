@@ -22,6 +22,7 @@ difference of the model builds at +-h (``models`` of ``setup_tangent``: the vol 
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -74,15 +75,72 @@ class _VarianceTwin:
             L = L.at[..., f].add(coef * vols[key][idx])
         return jnp.einsum("...i,ij,...j->...", L, R, L)
 
-    def __call__(self, vols, R=None):
-        """v_model on the fixed (t, T); R: the correlation (None: the base model's)."""
-        R = self.R if R is None else R
+    def _diff(self, vols, R):
+        """v_model(0, T) - v_model(0, t) per (t, T) cell (flat), before the clamp at 0."""
         vals = self._integrand(self.full, vols, R).reshape(-1, self.n_seg, _GL_X.size)
         seg = jnp.einsum("rsg,g->rs", vals, _GL_W) * self.seg_half[None, :]
         C = jnp.concatenate([jnp.zeros((seg.shape[0], 1)), jnp.cumsum(seg, axis=1)], axis=1)
         up = [C[rows, k] + jnp.einsum("ng,g->n", self._integrand(terms, vols, R), _GL_W) * ph
               for rows, k, ph, terms in self.parts]
-        return jnp.maximum(up[0] - up[1], 0.0).reshape(self.shape)
+        return up[0] - up[1]
+
+    def _node_jacobian(self, terms, vols, R) -> tuple:
+        """d integrand / d vols[key] (nodes, pieces) per key and d integrand / dR (nodes, m, m) at the nodes of
+        ``terms``: the integrand is L' R L with L linear in the vols, so d/dvol_p = sum of the terms reading piece p
+        of coef ((R + R') L)_f, d/dR_ij = L_i L_j."""
+        m = self.R.shape[0]
+        L = jnp.zeros(terms[0][1].shape + (m,))
+        for f, coef, key, idx in terms:
+            L = L.at[..., f].add(coef * vols[key][idx])
+        RL = jnp.einsum("...j,ij->...i", L, R) + jnp.einsum("...i,ij->...j", L, R)
+        out = {}
+        for f, coef, key, idx in terms:
+            P = vols[key].shape[0]
+            hot = jnp.asarray(np.clip(idx, 0, P - 1))[..., None] == jnp.arange(P)  # vols[key][idx] clamps too
+            out[key] = out.get(key, 0.0) + jnp.where(hot, (coef * RL[..., f])[..., None], 0.0)
+        return out, L[..., :, None] * L[..., None, :]
+
+    def _jacobian(self, vols, R) -> tuple:
+        """d _diff / d vols[key] (cells, pieces) per key and d _diff / dR (cells, m, m): the quadrature of
+        ``_node_jacobian`` as ``_diff`` sums the integrand."""
+        dv, dR = self._node_jacobian(self.full, vols, R)
+        dv["R"] = dR
+        C = {}
+        for key, d in dv.items():
+            d = d.reshape((-1, self.n_seg, _GL_X.size) + d.shape[2:])
+            seg = jnp.einsum("rsg...,g->rs...", d, _GL_W) * self.seg_half.reshape((1, -1) + (1,) * (d.ndim - 3))
+            C[key] = jnp.concatenate([jnp.zeros((seg.shape[0], 1) + seg.shape[2:]), jnp.cumsum(seg, axis=1)], axis=1)
+        up = []
+        for rows, k, ph, terms in self.parts:
+            dv, dR = self._node_jacobian(terms, vols, R)
+            dv["R"] = dR
+            up.append({key: C[key][rows, k] + jnp.einsum("ng...,g->n...", d, _GL_W) * ph.reshape((-1,) + (1,) * (
+                d.ndim - 2)) for key, d in dv.items()})
+        return {key: up[0][key] - up[1][key] for key in C}
+
+    def __call__(self, vols, R=None):
+        """v_model on the fixed (t, T); R: the correlation (None: the base model's).
+
+        Its derivative is the Jacobian's (``_jacobian``, custom_jvp): per cell a row of pieces and R's entries,
+        computed once per linearisation, so that a backward pass per output row (``twin_reverse.
+        twin_cotangents``) is a product with it instead of a pass through every quadrature node."""
+        R = self.R if R is None else R
+
+        @jax.custom_jvp
+        def diff(vols, R):
+            return self._diff(vols, R)
+
+        @diff.defjvp
+        def _(primals, tangents):
+            (vols, R), (dvols, dR) = primals, tangents
+            J = self._jacobian(vols, R)
+            d = jnp.einsum("nij,ij->n", J["R"], dR)
+            for key in vols:
+                if key in J:
+                    d = d + J[key] @ dvols[key]
+            return self._diff(vols, R), d
+
+        return jnp.maximum(diff(vols, jnp.asarray(R, jnp.float64)), 0.0).reshape(self.shape)
 
 
 class _PairTwin:

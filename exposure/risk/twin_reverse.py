@@ -26,7 +26,6 @@ per_factor_remainder``, ``stage.tangent``) stay the reference (tests/test_risk_t
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from exposure.risk.kept import digest, kept, shapes
@@ -283,11 +282,12 @@ class VolReverse:
         self._dirs = {}  # factor -> (vctx, th, dsig, moved) or None, from ``prefetch``
 
     def directions(self, factors) -> list:
-        """Keep every factor's direction (None: one ``sensitivity`` does not take); their dthetas (jnp)."""
+        """Keep every factor's direction (None: one ``sensitivity`` does not take); their dthetas (NumPy:
+        ``ModelTangent`` reads them as NumPy and keys them by their bytes, and a jnp copy is a transfer per leaf)."""
         from exposure.risk.setup_vols_reverse import factor_direction
 
         self._dirs.update({f: factor_direction(self.rev, f) for f in factors if f not in self._dirs})
-        return [jax.tree_util.tree_map(jnp.asarray, d[1]) for d in self._dirs.values() if d is not None]
+        return [d[1] for d in self._dirs.values() if d is not None]
 
     def prefetch(self, factors) -> None:
         """Every factor's direction, and their model tangents in one batched call (``ModelTangent.prefetch``)."""
@@ -305,6 +305,6 @@ class VolReverse:
         if d is None:
             return None
         vctx, th, dsig, moved = d
-        dS = self.rev.ctx.tangent(jax.tree_util.tree_map(jnp.asarray, th))
+        dS = self.rev.ctx.tangent(th)
         out = contract(self.G_model, {k: dS[k] for k in self.G_model})
         return out + pres_part(self.rev, vctx, factor, th, dsig, moved)
