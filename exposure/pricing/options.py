@@ -245,7 +245,15 @@ def fx_option_batches(specs, netting_index):
     return [FxOptionBatch([s for ss, _ in groups for s in ss], [i for _, idx in groups for i in idx])]
 swaption_batches = _grouped(SwaptionBatch, lambda s: (s.currency, s.settlement))
 cap_floor_batches = _grouped(CapFloorBatch, lambda s: s.currency)
-equity_option_batches = _grouped(EquityOptionBatch, lambda s: s.name)
+
+
+def equity_option_batches(specs, netting_index):
+    """One batch of every equity option, whatever its underlying (``EquityOptionBatch``: the name is data), the
+    trades grouped by name in order of first appearance (the trade order of one batch per name)."""
+    groups = _grouped(lambda ss, idx: (ss, idx), lambda s: s.name)(specs, netting_index)
+    if not groups:
+        return []
+    return [EquityOptionBatch([s for ss, _ in groups for s in ss], [i for _, idx in groups for i in idx])]
 
 
 def price_today(batch, market, model, fixings=None) -> np.ndarray:

@@ -48,9 +48,11 @@ def fx_today(batch, pre, state) -> np.ndarray:
 
 
 def equity_today(batch, pre, state) -> np.ndarray:
-    """(n,) t0 values of an ``EquityOptionBatch``."""
+    """(n,) t0 values of an ``EquityOptionBatch`` (every underlying in one batch); each column's currency
+    ``batch.ccys[cpos]`` and underlying ``batch.names[epos]``."""
     p = host_arrays(pre)
-    ci, ei = state.ccy_index(batch.currency), state.equity_names.index(batch.name)
+    ci = np.array([state.ccy_index(c) for c in batch.ccys])[p["cpos"]]
+    ei = np.array([state.equity_names.index(nm) for nm in batch.names])[p["epos"]]
     y = np.log(state.fx[ci])
     ln_f = y + np.log(state.eq[ei]) + p["div"][0]
     ln_k = y + p["lnA"][0] - p["B"][0] * state.x[ci]

@@ -84,19 +84,24 @@ def fx_option_tangent(batch, ctx, th, dw=None) -> dict:
 
 
 def equity_option_tangent(batch, ctx, th, dw=None) -> dict:
-    """d/de of ``EquityOptionBatch.prepare``'s leaves (module docstring), the same tree."""
+    """d/de of ``EquityOptionBatch.prepare``'s leaves (module docstring), the same tree: underlying by underlying."""
     from exposure.models.forward_variance import equity_log_forward
     from exposure.pricing.opt_common import variance_between_np
 
     t = np.asarray(ctx.times, np.float64)
     T = np.array([s.expiry_time for s in batch.specs])
-    _, _, dlnA, dB = bond_tangent(ctx, batch.currency, *_rate(ctx, th, batch.currency), T, base=False)
     alive = t[:, None] < T[None, :] - TIME_EPS
-    lf = equity_log_forward(ctx.model, ctx.model.equity_names.index(batch.name))
-    w = variance_between_np(ctx.market.equities[batch.name].vol, np.zeros_like(T), T)
-    dsd = _sd_tangent(ctx.model, lf, th, t, T, alive, w, dw)
+    dlnA, dB, dsd = (np.zeros(alive.shape) for _ in range(3))
+    for e, name in enumerate(batch.names):
+        i = batch.name_columns(e)
+        eq = ctx.market.equities[name]
+        _, _, dlnA[:, i], dB[:, i] = bond_tangent(ctx, eq.currency, *_rate(ctx, th, eq.currency), T[i], base=False)
+        lf = equity_log_forward(ctx.model, ctx.model.equity_names.index(name))
+        w = variance_between_np(eq.vol, np.zeros_like(T[i]), T[i])
+        dsd[:, i] = _sd_tangent(ctx.model, lf, th, t, T[i], alive[:, i], w, None if dw is None else np.asarray(dw)[i])
     zero = np.zeros(alive.shape)
-    return {"div": zero, "lnA": dlnA, "B": dB, "sd": dsd, "wgt": zero, "w": np.zeros(T.size)}
+    return {"div": zero, "lnA": dlnA, "B": dB, "sd": dsd, "wgt": zero, "w": np.zeros(T.size),
+            **{k: np.asarray(v) for k, v in batch.prepare_ints().items()}}
 
 
 def option_model_tangent(batch, ctx, th, dw=None) -> list | None:
@@ -142,9 +147,9 @@ def vol_option_tangent(batch, ctx, th, factor) -> list | None:
 
     T = np.array([s.expiry_time for s in batch.specs])
     groups = ([(p, batch.pair == g) for g, p in enumerate(batch.pairs)] if isinstance(batch, FxOptionBatch)
-              else [(batch.name, np.ones(T.size, bool))])
+              else [(nm, batch.und == e) for e, nm in enumerate(batch.names)])
     dw = np.zeros(T.size)
-    for under, cols in groups:  # each pair's trades (an equity option batch: one name)
+    for under, cols in groups:  # each pair's / underlying's trades
         d_w = market_variance_tangent(ctx.market, ctx.model, under, T[cols], pillar_moves(ctx.market, factor), th["R"])
         if d_w is None:
             return None

@@ -217,7 +217,7 @@ def reads(batch):
     if isinstance(batch, FxOptionBatch):
         return {(k, c) for c in batch.ccys for k in ("ir", "fx")} | {("R",)}
     if isinstance(batch, EquityOptionBatch):
-        return {("ir", batch.currency), ("eq", batch.name), ("R",)}
+        return {("ir", c) for c in batch.ccys} | {("eq", nm) for nm in batch.names} | {("R",)}
     if isinstance(batch, (SwaptionBatch, CapFloorBatch)):
         return {("ir", batch.currency)}
     if isinstance(batch, LinearBatch):

@@ -68,9 +68,9 @@ def option_directions(rev, twins: dict, factor, th: dict, dsig: dict) -> dict:
     for i, tw in twins.items():
         dx = direction(tw, market, None, dsig, fx, eq, model)
         fx_pair = isinstance(tw, FxOptionPresTwin)
-        # an FX option batch: each pair's trades; an equity option batch: its one name
+        # an FX option batch: each pair's trades; an equity option batch: each underlying's
         groups = ([(p, np.flatnonzero(tw.batch.pair == g)) for g, p in enumerate(tw.batch.pairs)] if fx_pair
-                  else [(tw.batch.name, np.arange(tw.T.size))])
+                  else [(nm, tw.batch.name_columns(e)) for e, nm in enumerate(tw.batch.names)])
         dw = np.zeros(tw.T.size)
         for under, cols in groups:
             T = tw.T[cols]

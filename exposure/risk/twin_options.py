@@ -224,8 +224,9 @@ class FxOptionPresTwin:
 
 
 class EquityOptionPresTwin:
-    """One equity option batch's lnA (+ ln K) and sd as jnp functions of x = {"curves": the currency's model
-    curve, "sigma": (its Hull-White sigma pieces,), "eqvol": (the model's piecewise equity vol values,)}:
+    """An equity option batch's lnA (+ ln K) and sd as jnp functions of x = {"curves": its currencies' model
+    curves, "sigma": one Hull-White sigma tuple entry per currency of ``batch.ccys``, "eqvol": one piecewise
+    equity vol per underlying of ``batch.names``}, each underlying's columns from its own entries:
 
         lnA = lnA_c(t_k, T) + ln K,   sd = sqrt(v_model(t_k, T) + w_e(T) - v_model(0, T)) on the live cells
 
@@ -237,36 +238,47 @@ class EquityOptionPresTwin:
 
         model, specs = ctx.model, batch.specs
         self.batch, self.curves = batch, CurveSet()
-        self.rt = RateTwin(ctx, batch.currency, self.curves, 0)
+        self.rates = [RateTwin(ctx, c, self.curves, j) for j, c in enumerate(batch.ccys)]
         t = self.t = np.asarray(ctx.times, np.float64)
         T = self.T = np.array([s.expiry_time for s in specs])
         self.alive = t[:, None] < T[None, :] - TIME_EPS
-        self.e = model.equity_names.index(batch.name)
-        lf = equity_log_forward(model, self.e)
-        self.eq0 = np.asarray(model.equity_vol[self.e].values, np.float64)
-        self.ir_of = {c: 0 for c, _ in lf.bonds}
-        self.v_tT = _VarianceTwin(model, lf, t[:, None], np.maximum(T[None, :], t[:, None]))
-        self.v_0T = _VarianceTwin(model, lf, 0.0, T)
-        self.w_mkt = variance_between_np(ctx.market.equities[batch.name].vol, np.zeros_like(T), T)
+        self.e = [model.equity_names.index(nm) for nm in batch.names]  # the model's index of each underlying
+        self.eq0 = [np.asarray(model.equity_vol[e].values, np.float64) for e in self.e]
         self.lnK = np.log([s.strike for s in specs])
+        self.w_mkt = np.zeros(T.size)
+        self.parts = []  # per underlying: (columns, its currency in rates, {ir factor: sigma entry}, v_tT, v_0T)
+        for u, (nm, e) in enumerate(zip(batch.names, self.e)):
+            cols = batch.name_columns(u)
+            lf = equity_log_forward(model, e)
+            ir_of = {c: batch.ccys.index(model.currencies[c]) for c, _ in lf.bonds}
+            r = batch.ccys.index(ctx.market.equities[nm].currency)
+            Tc = T[cols]
+            self.parts.append((cols, r, ir_of, _VarianceTwin(model, lf, t[:, None], np.maximum(Tc[None, :], t[:, None])),
+                               _VarianceTwin(model, lf, 0.0, Tc)))
+            self.w_mkt[cols] = variance_between_np(ctx.market.equities[nm].vol, np.zeros_like(Tc), Tc)
+        self.inv = np.argsort(np.concatenate([p[0] for p in self.parts]))  # the parts' columns back to batch order
 
     def x0(self) -> dict:
-        return {"curves": self.curves.x0(), "sigma": (jnp.asarray(self.rt.sigma0),), "eqvol": (jnp.asarray(self.eq0),)}
+        return {"curves": self.curves.x0(), "sigma": tuple(jnp.asarray(r.sigma0) for r in self.rates),
+                "eqvol": tuple(jnp.asarray(v) for v in self.eq0)}
 
     def direction(self, market, factor, moves: dict, models=None, step: float = 1.0) -> dict:
-        c = self.rt.ccy
-        eq = jnp.zeros_like(self.eq0) if models is None else jnp.asarray(
-            (np.asarray(models[0].equity_vol[self.e].values) - np.asarray(models[1].equity_vol[self.e].values))
-            / (2.0 * step))
-        return {"curves": self.curves.direction(market, factor),
-                "sigma": (jnp.asarray(moves[c]) if c in moves else jnp.zeros_like(self.rt.sigma0),), "eqvol": (eq,)}
+        eq = tuple(jnp.zeros_like(v) if models is None else jnp.asarray(
+            (np.asarray(models[0].equity_vol[e].values) - np.asarray(models[1].equity_vol[e].values)) / (2.0 * step))
+            for e, v in zip(self.e, self.eq0))
+        sig = tuple(jnp.asarray(moves[r.ccy]) if r.ccy in moves else jnp.zeros_like(r.sigma0) for r in self.rates)
+        return {"curves": self.curves.direction(market, factor), "sigma": sig, "eqvol": eq}
 
     def leaves(self, x) -> dict:
-        """{lnA, sd} (K, n) at x (the batch's leaves of those names)."""
-        t, T = self.t, self.T
-        vols = {("asset", 0): x["eqvol"][0]}
-        vols.update({("ir", c): x["sigma"][j] for c, j in self.ir_of.items()})
+        """{lnA, sd} (K, n) at x (the batch's leaves of those names), underlying by underlying."""
+        t = self.t
         R, w_mkt = x.get("R"), x.get("wmkt", self.w_mkt)  # optional inputs (``setup_vols_reverse``)
-        var = self.v_tT(vols, R) + (w_mkt - self.v_0T(vols, R))[None, :]
-        sd = jnp.where(self.alive, safe_sqrt(jnp.where(self.alive, jnp.maximum(var, 0.0), 0.0)), 0.0)
-        return {"lnA": self.rt.lnA(x, t[:, None], T[None, :]) + self.lnK[None, :], "sd": sd}
+        out = {"lnA": [], "sd": []}
+        for u, (cols, r, ir_of, v_tT, v_0T) in enumerate(self.parts):
+            vols = {("asset", 0): x["eqvol"][u]}
+            vols.update({("ir", c): x["sigma"][j] for c, j in ir_of.items()})
+            var = v_tT(vols, R) + (w_mkt[cols] - v_0T(vols, R))[None, :]
+            alive = self.alive[:, cols]
+            out["sd"].append(jnp.where(alive, safe_sqrt(jnp.where(alive, jnp.maximum(var, 0.0), 0.0)), 0.0))
+            out["lnA"].append(self.rates[r].lnA(x, t[:, None], self.T[None, cols]) + self.lnK[None, cols])
+        return {k: jnp.concatenate(v, axis=1)[:, self.inv] for k, v in out.items()}

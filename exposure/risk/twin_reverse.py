@@ -150,7 +150,8 @@ def direction(tw, market, factor, dsig: dict, fx: list, eq: list, model) -> dict
         return {"curves": curves, "sigma": tuple(sig(r.ccy, r.sigma0) for r in tw.rates),
                 "fxvol": tuple(np.asarray(fx[model.currencies.index(c) - 1]) for c in tw.fx_ccy)}
     if isinstance(tw, EquityOptionPresTwin):
-        return {"curves": curves, "sigma": (sig(tw.rt.ccy, tw.rt.sigma0),), "eqvol": (np.asarray(eq[tw.e]),)}
+        return {"curves": curves, "sigma": tuple(sig(r.ccy, r.sigma0) for r in tw.rates),
+                "eqvol": tuple(np.asarray(eq[e]) for e in tw.e)}
     return {"curves": curves, "sigma": (sig(tw.rt.ccy, tw.rt.sigma0),)}
 
 
