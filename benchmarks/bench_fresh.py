@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 
+from benchmarks.common import child_env, compile_package
 
 _LOG = re.compile(r"Finished (tracing|jaxpr to MLIR module conversion|XLA compilation of) (?:jit\()?(\S+?)\)?"
                   r"(?: for jit)? in ([0-9.eE+-]+) sec")
@@ -50,9 +51,7 @@ def _run(overrides: list[str], env: dict, log_compiles: bool = False, programs: 
          ) -> tuple[float, int]:
     """(wall seconds, XLA programs compiled or -1 when not logged) of one CLI run in a child process; with
     ``programs`` (and log_compiles) its per-program seconds (``program_seconds``) are appended to it."""
-    # PYTHONDONTWRITEBYTECODE (set in some sandboxes) would make every child compile the package's 150 modules
-    # from source (about 0.2 s of CPU) where an installed package runs from its bytecode: the children write it.
-    env = dict(os.environ, **env, PYTHONDONTWRITEBYTECODE="", **({"JAX_LOG_COMPILES": "1"} if log_compiles else {}))
+    env = child_env(**env, **({"JAX_LOG_COMPILES": "1"} if log_compiles else {}))  # from bytecode, as installed
     t = time.perf_counter()
     p = subprocess.run([sys.executable, "-m", "exposure", "run", *overrides], env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t
@@ -69,6 +68,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("overrides", nargs="*")
     a = ap.parse_args(argv)
+    compile_package()  # no timed child compiles the package from source
     with tempfile.TemporaryDirectory() as tmp:
         ov = [f"output.dir={tmp}/run", *a.overrides]
         off = {"XPOSURE_JAX_CACHE": "0"}

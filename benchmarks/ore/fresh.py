@@ -27,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.common import child_env, compile_package
 from benchmarks.ore import book as bk
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def _run(cmd: list, env: dict | None = None) -> tuple:
     """(wall s, CPU s of the child) of one child process."""
     t, c = time.perf_counter(), os.times()
-    p = subprocess.run(cmd, cwd=ROOT, env=dict(os.environ, **(env or {})), capture_output=True, text=True)
+    p = subprocess.run(cmd, cwd=ROOT, env=child_env(**(env or {})), capture_output=True, text=True)
     wall, c2 = time.perf_counter() - t, os.times()
     if p.returncode:
         raise SystemExit(f"{' '.join(cmd[:4])} failed ({p.returncode}):\n{p.stderr[-3000:]}")
@@ -77,6 +78,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--repeats", type=int, default=2)
     a = ap.parse_args(argv)
     book = bk.from_arguments(a)
+    compile_package()  # children run from bytecode, as an installed package does (child_env)
     with tempfile.TemporaryDirectory() as tmp:
         recs = [compare(book, a.dates, p, a.repeats, Path(tmp)) for p in a.paths]
     print(json.dumps(recs, indent=1))
