@@ -22,8 +22,10 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _waiting(fd: int) -> bool:
-    """Whether the parent closed the job pipe: it has written the results and waits for the report (or is gone)."""
+def job_waiting(fd: int) -> bool:
+    """Whether the job pipe ``fd`` is readable now: before the job, whether it has arrived (the child's warm-up
+    stops, exposure.report_process); after it, whether the parent closed the pipe: it has written the results
+    and waits for the report (or is gone)."""
     import select
 
     try:
@@ -39,7 +41,7 @@ def draw_shared(idle_fd: int, jobs: list) -> None:
     job pipe, ``ReportJob.result``)."""
     todo = list(jobs)
     while todo:
-        if len(todo) > 1 and _waiting(idle_fd):
+        if len(todo) > 1 and job_waiting(idle_fd):
             draw_in_two_processes(todo)
             return
         todo.pop(0)[2]()

@@ -29,7 +29,7 @@ import signal
 import struct
 import sys
 
-from exposure.report_draw import draw_shared
+from exposure.report_draw import draw_shared, job_waiting
 
 _LEN = struct.Struct("<Q")
 
@@ -90,7 +90,8 @@ def _child(jobs: int, answers: int) -> None:
 
         import exposure.report.html  # noqa: F401 - imported before the job arrives, not on the critical path
 
-        warm_up()  # matplotlib's first drawing, while the parent still computes
+        # matplotlib's first drawing while the parent still computes; cut short once the job is there
+        warm_up(stop=functools.partial(job_waiting, jobs))
         t_ready = time.monotonic()
         job = _receive(jobs)
         if job is None:

@@ -178,3 +178,33 @@ def test_the_plot_helper_dies_with_the_report_process(tmp_path):
     else:
         os.kill(helper, signal.SIGKILL)
         raise AssertionError("the helper outlived the report process")
+
+
+def test_the_warm_up_stops_where_the_job_arrives(monkeypatch):
+    """The report child's warm-up (spare figures, then a throwaway drawing) asks stop() after the spares and
+    before the drawing, and ends there: once the job is waiting the real plots would only wait for it."""
+    import matplotlib.figure
+
+    from exposure.report import figures, plots
+    from exposure.report_draw import job_waiting
+
+    done = []
+    monkeypatch.setattr(figures, "build_spares", lambda: done.append("spares"))
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda *a, **k: done.append("drawn"))
+    for n, expected in [(1, ["spares"]), (2, ["spares"]), (None, ["spares", "drawn"])]:
+        asked, done[:] = [], []
+        plots.warm_up(stop=lambda: asked.append(1) or len(asked) == n)
+        assert done == expected and len(asked) == (n or 2), (n, done, asked)
+    r, w = os.pipe()
+    try:
+        assert not job_waiting(r)
+        os.write(w, b"x")
+        assert job_waiting(r)  # the job has arrived
+        os.read(r, 1)
+        os.close(w)
+        w = None
+        assert job_waiting(r)  # the end of the pipe: nothing will come, no reason to wait either
+    finally:
+        os.close(r)
+        if w is not None:
+            os.close(w)
