@@ -100,11 +100,19 @@ def bond_tangent(ctx, ccy: str, da: float, dsig, T, t=None, base: bool = True) -
         ku, inv = np.unique(t.ravel() + 1j * np.maximum(T, t).ravel(), return_inverse=True)
         out = _bond_tangent(rm, p, a, da, dsig, ku.real.copy(), ku.imag.copy(), base)
         return tuple(None if x is None else x[inv.reshape(-1)].reshape(T.shape) for x in out)
-    Tu, inv = np.unique(T, return_inverse=True)
+    inv, out = bond_grid(ctx, ccy, da, dsig, T, base)
+    shape = (out[2].shape[0],) + T.shape
+    return tuple(None if x is None else x[:, inv].reshape(shape) for x in out)
+
+
+def bond_grid(ctx, ccy: str, da: float, dsig, T, base: bool = True) -> tuple:
+    """(inv (T.size,), (lnA, B, dlnA, dB) (K, U)) of ``bond_tangent`` at the context's times on T's U distinct
+    values: column inv[i] is T.flat[i]'s (a caller reading a few (k, i) entries skips the (K, T.size) copies)."""
+    rm = ctx.rate_model(ccy)
+    p, a = rm.params, float(rm.params.mean_reversion)
+    Tu, inv = np.unique(np.asarray(T, np.float64), return_inverse=True)
     t, Tg = np.broadcast_arrays(np.asarray(ctx.times, np.float64)[:, None], Tu[None, :])
-    shape = (t.shape[0],) + T.shape
-    return tuple(None if x is None else x[:, inv.reshape(-1)].reshape(shape)
-                 for x in _bond_tangent(rm, p, a, da, dsig, t, Tg, base))
+    return inv.reshape(-1), _bond_tangent(rm, p, a, da, dsig, t, Tg, base)
 
 
 def _from_zero(p, a: float, da: float, dsig, x):
@@ -157,9 +165,11 @@ def _flow_tangent(coef, cf, j, days, order: int, y: float):
     return dmom, dbmid, dinv
 
 
-def _coupon_tangent(coef_of, ctx, cf, days, ns_local, own_fixings: bool, u):
+def _coupon_tangent(move_of, ctx, cf, days, ns_local, own_fixings: bool, u):
     """{w, b1, b2 (K, C), ub1, ub2 (K, U)}: the tangents of ``linear_moments._current_coupons``' float tables,
-    u (K, C) the base run's distinct-exponent rows (its int leaf cc_u)."""
+    u (K, C) the base run's distinct-exponent rows (its int leaf cc_u); move_of(ccy): (da, dsigma), None where the
+    currency's model does not move. The payment bonds stay on the (K, distinct payment times) grid (``bond_grid``):
+    a date reads only its current coupons (~5% of bench-1k's (K, n_cpn) table)."""
     K = days.size
     active, counts, C, order, jfix = coupon_slots(ctx, cf, days, ns_local, own_fixings)
     out = {n: np.zeros((K, C)) for n in ("w", "b1", "b2")}
@@ -169,24 +179,31 @@ def _coupon_tangent(coef_of, ctx, cf, days, ns_local, own_fixings: bool, u):
     T1, T2, Tp = model_years(cf.c_start), model_years(cf.c_end), model_years(cf.c_pay)
     n = cf.c_fix.size
     base = {k: np.zeros(n) for k in ("a1", "a2", "da1", "da2", "db1", "db2")}
-    ak, dak, dbk = np.zeros((K, n)), np.zeros((K, n)), np.zeros((K, n))
+    col = np.zeros(n, np.int64)  # each coupon's column in the payment grids below; column 0: zeros (no move)
+    grids = [[np.zeros((K, 1))] for _ in range(3)]  # (lnA, dlnA, dB) at the payment times, per currency
+    width = 1
     for j, ccy in enumerate(cf.currencies):
         sel = np.nonzero(cf.c_ccy == j)[0]
-        coef = coef_of(ccy)
-        if sel.size == 0 or coef is None:  # base["d*"] stay 0: so do these coupons' tangents
+        mv = move_of(ccy)
+        if sel.size == 0 or mv is None:  # base["d*"] stay 0: so do these coupons' tangents
             continue
         js = jfix[sel]
         has = js >= 0
         tf = np.asarray(ctx.times, np.float64)[np.maximum(js, 0)]  # T1, T2 are read at the fixing row only
-        a1, _, da1, db1 = coef(T1[sel], tf)
-        a2, _, da2, db2 = coef(T2[sel], tf)
-        ak[:, sel], _, dak[:, sel], dbk[:, sel] = coef(Tp[sel])
+        a1, _, da1, db1 = bond_tangent(ctx, ccy, *mv, T1[sel], tf)
+        a2, _, da2, db2 = bond_tangent(ctx, ccy, *mv, T2[sel], tf)
+        inv, (lnA_p, _, dlnA_p, dB_p) = bond_grid(ctx, ccy, *mv, Tp[sel])
+        col[sel] = width + inv
+        width += lnA_p.shape[1]
+        for g, x in zip(grids, (lnA_p, dlnA_p, dB_p)):
+            g.append(x)
         for key, arr in (("a1", a1), ("a2", a2), ("da1", da1), ("da2", da2), ("db1", db1), ("db2", db2)):
             base[key][sel] = np.where(has, arr, 0.0)
         if (~has).any():  # the t0 state: today's curve, which no model parameter moves
             curve = ctx.model.curves[ctx.ccy_index(ccy)]
             base["a1"][sel[~has]] = log_discount(curve, T1[sel[~has]])
             base["a2"][sel[~has]] = log_discount(curve, T2[sel[~has]])
+    ak, dak, dbk = (np.concatenate(g, axis=1) for g in grids)
     U = max(1, int(u.max(initial=0)) + 1) if u.size else 1
     out["ub1"], out["ub2"] = np.zeros((K, U)), np.zeros((K, U))
     for k in range(K):
@@ -194,10 +211,11 @@ def _coupon_tangent(coef_of, ctx, cf, days, ns_local, own_fixings: bool, u):
         m = cc.size
         if m == 0:
             continue
-        w = cf.c_weight[cc] * np.exp(base["a1"][cc] - base["a2"][cc] + ak[k, cc])
-        out["w"][k, :m] = w * (base["da1"][cc] - base["da2"][cc] + dak[k, cc])
+        p = col[cc]
+        w = cf.c_weight[cc] * np.exp(base["a1"][cc] - base["a2"][cc] + ak[k, p])
+        out["w"][k, :m] = w * (base["da1"][cc] - base["da2"][cc] + dak[k, p])
         out["b1"][k, :m] = base["db1"][cc] - base["db2"][cc]
-        out["b2"][k, :m] = dbk[k, cc]
+        out["b2"][k, :m] = dbk[k, p]
         out["ub1"][k, u[k, :m]] = out["b1"][k, :m]  # coupons sharing a row share (b1, b2), so their tangents
         out["ub2"][k, u[k, :m]] = out["b2"][k, :m]
     return out
@@ -216,22 +234,24 @@ def linear_model_tangent(batch: LinearBatch, ctx, th: dict, ints) -> list:
     member = np.zeros((n_tr, ns_global.size))
     member[np.arange(n_tr), ns_local] = 1.0
 
-    def coef_of(ccy):  # None where the currency's model does not move: its leaves' tangents are 0
+    def move_of(ccy):  # (da, dsigma); None where the currency's model does not move: its leaves' tangents are 0
         ci = ctx.ccy_index(ccy)
         da, dsig = float(th["a"][ci]), np.asarray(th["ir_vol"][ci], np.float64)
-        return (lambda T, t=None: bond_tangent(ctx, ccy, da, dsig, T, t)) if da or np.any(dsig) else None
+        return (da, dsig) if da or np.any(dsig) else None
 
     dmom = np.zeros((K, nb, batch.order + 1, n_tr))
     dmom_ns = np.zeros((K, nb, batch.order + 1, ns_global.size))
     dbmid, dinv = np.zeros((K, nb)), np.zeros((K, nb))
     for j, ccy in enumerate(cf.currencies):
-        coef = coef_of(ccy)
-        if coef is None:  # this currency's model does not move: its moments' tangents are 0
+        mv = move_of(ccy)
+        if mv is None:  # this currency's model does not move: its moments' tangents are 0
             continue
-        dmom[:, j], dbmid[:, j], dinv[:, j] = _flow_tangent(coef, cf, j, days, batch.order, batch.series_range)
-        dmom_ns[:, j] = per_netting_set(dmom[:, j], member)
+        coef = (lambda T, mv=mv, ccy=ccy: bond_tangent(ctx, ccy, *mv, T))
+        mom, dbmid[:, j], dinv[:, j] = _flow_tangent(coef, cf, j, days, batch.order, batch.series_range)
+        dmom_ns[:, j] = per_netting_set(mom, member)  # on the contiguous array: no copy of the strided slice
+        dmom[:, j] = mom
     u = next(a for _, a, name in ints if name.endswith("cc_u"))
-    cc = _coupon_tangent(coef_of, ctx, cf, days, ns_local, batch.exact_fixings, np.asarray(u))
+    cc = _coupon_tangent(move_of, ctx, cf, days, ns_local, batch.exact_fixings, np.asarray(u))
     ne = len(cf.equities)
     none = np.zeros(0, np.int32)
     d = LinearPre(mom_tr=dmom, mom_ns=dmom_ns, bmid=dbmid, inv_scale=dinv, order_k=none,
