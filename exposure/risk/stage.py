@@ -76,7 +76,8 @@ def _tangent_factors(rev, vols, market, factors) -> list:
 
 def _host_ahead(cfg, s, S, static, settings: RiskSettings) -> dict:
     """{batch index: ``setup_amounts.amount_jacobian``} of the linear twins whose amounts read a curve, with the
-    run's tangent context and twins (``setup_tangent.context``, ``PresTangents``) built on the way: host work
+    run's tangent context and twins (``setup_tangent.context``, ``PresTangents``) and the linear twins' G-free
+    backward parts (``twin_linear_backward.prepare``) built on the way: host work
     (NumPy and Python, no device program) that needs no G, done while the reverse pass runs on the device (XLA:CPU
     runs the step's blocks one after another on one core: the other is free; a device program called here would
     wait for them). Empty where ``ReverseSetup`` takes no factor (it then builds nothing of this)."""
@@ -86,12 +87,15 @@ def _host_ahead(cfg, s, S, static, settings: RiskSettings) -> dict:
     from exposure.risk.setup_pres import LinearPresTwin
     from exposure.risk.setup_pres_tangents import PresTangents
     from exposure.risk.setup_tangent import context
+    from exposure.risk.twin_linear_backward import prepare
 
     ctx = context(cfg, s, S, static)
     if ctx.pres is None:
         ctx.pres = PresTangents(s, static, S)
-    return {i: amount_jacobian(tw.batch, s.market, tw.cf) for i, tw in ctx.pres._linear().items()
-            if isinstance(tw, LinearPresTwin) and tw.amount_curves}
+    linear = {i: tw for i, tw in ctx.pres._linear().items() if isinstance(tw, LinearPresTwin)}
+    for tw in linear.values():  # the linear twins' backward pass's parts that need no G (``twin_linear_backward``)
+        prepare(tw)
+    return {i: amount_jacobian(tw.batch, s.market, tw.cf) for i, tw in linear.items() if tw.amount_curves}
 
 
 def ad_sensitivities(cfg, s, settings: RiskSettings, n_paths: int, seed: int, antithetic: bool, factors=None,

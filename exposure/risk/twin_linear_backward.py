@@ -26,6 +26,8 @@ reference) to rounding; no program is compiled.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -87,13 +89,9 @@ def _flow_map(tw, j: int, st: dict):
     return sp.csr_matrix((np.concatenate(v), (np.concatenate(r), np.concatenate(c))), shape=(K * G, n_cells))
 
 
-DATES = 16  # view dates per block of the flows' backward: (DATES, n_j, G) temporaries
-
-
-def _flows_backward(tw, j: int, st: dict, L, a_j, c_tr, n_c: int, g_amt) -> np.ndarray:
-    """Currency j's flows for the cotangents a_j (n_meas, K, N+1, n_j) of its n_j trades' moments: adds their g_amt
-    (n_meas, n_f) in place, returns their g_L (n_meas, n_c, nt nT). Per date a (n_j, N+1) (N+1, G) product gives
-    Q of every (trade, group); a trade's flows in one group share it, their amounts summed in W (n_j, G)."""
+def _flow_parts(tw, j: int, st: dict, L):
+    """(fmap, E (K, G), tay_t (K, N+1, G), tr (n_f,), W (n_j, G)) of currency j's flows at x0: what
+    ``_flows_backward`` reads besides the cotangents (``prepare``)."""
     sel, inv = st["sel"], st["inv"][:-1]
     K, G = st["z"].shape
     fmap = _flow_map(tw, j, st)
@@ -103,6 +101,37 @@ def _flows_backward(tw, j: int, st: dict, L, a_j, c_tr, n_c: int, g_amt) -> np.n
     tr = np.searchsorted(st["tr"], tw.cf.f_trade[sel])  # the flows' trades among the n_j
     W = np.zeros((st["tr"].size, G))
     np.add.at(W, (tr, inv), tw.cf.f_amount[sel])
+    return fmap, E, tay_t, tr, W
+
+
+# twin -> [per currency (``grid_jacobian``, ``_flow_parts`` or None)]: outside the twin (``kept.digest`` walks
+# twins' attributes: a filled cache must not change a program's key)
+_PARTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def prepare(tw) -> list:
+    """Twin tw's cotangent-free parts of the backward pass (x0's grids, their Jacobians, the flows' E, Taylor
+    factors and amounts), built once: ``stage._host_ahead`` builds them while the reverse pass runs."""
+    parts = _PARTS.get(tw)
+    if parts is None:
+        with _blas().limit(limits=1, user_api="blas"):  # as ``linear_backward``: the same products, the same bits
+            jac = [grid_jacobian(tw, j) for j in range(len(tw.cf.currencies))]
+            parts = [(jac[j], None if st is None else _flow_parts(tw, j, st, jac[j][0]))
+                     for j, st in enumerate(tw.flows)]
+        _PARTS[tw] = parts
+    return parts
+
+
+DATES = 16  # view dates per block of the flows' backward: (DATES, n_j, G) temporaries
+
+
+def _flows_backward(tw, j: int, st: dict, parts, a_j, c_tr, n_c: int, g_amt) -> np.ndarray:
+    """Currency j's flows for the cotangents a_j (n_meas, K, N+1, n_j) of its n_j trades' moments: adds their g_amt
+    (n_meas, n_f) in place, returns their g_L (n_meas, n_c, nt nT). Per date a (n_j, N+1) (N+1, G) product gives
+    Q of every (trade, group); a trade's flows in one group share it, their amounts summed in W (n_j, G)."""
+    sel, inv = st["sel"], st["inv"][:-1]
+    K, G = st["z"].shape
+    fmap, E, tay_t, tr, W = parts  # ``_flow_parts``
     copy = sp.csr_matrix((np.ones(st["tr"].size), (np.asarray(c_tr)[st["tr"]], np.arange(st["tr"].size))),
                          shape=(n_c, st["tr"].size))  # (n_c, n_j): each trade's netting-set copy
     out = np.empty((a_j.shape[0], n_c, fmap.shape[1]))
@@ -165,7 +194,8 @@ def linear_backward(tw, cot: dict, c_tr, n_c: int, n_meas: int) -> dict:
 
 def _linear_backward(tw, cot: dict, c_tr, n_c: int, n_meas: int) -> dict:
     cf = tw.cf
-    jac = [grid_jacobian(tw, j) for j in range(len(cf.currencies))]
+    parts = prepare(tw)
+    jac = [jp for jp, _ in parts]
     g_grid = [np.zeros((n_meas, n_c, L.size)) for L, _, _ in jac]
     g_amt, g_cw = np.zeros((n_meas, cf.f_amount.size)), np.zeros((n_meas, cf.c_weight.size))
     ns_of = np.argmax(tw.member, axis=1)  # mom_ns = mom_tr @ member: trade tr adds to column ns_of[tr] only
@@ -177,7 +207,7 @@ def _linear_backward(tw, cot: dict, c_tr, n_c: int, n_meas: int) -> dict:
             a_j += np.asarray(cot["mom_tr"], np.float64)[:, :, j][..., st["tr"]]
         if "mom_ns" in cot:
             a_j += np.asarray(cot["mom_ns"], np.float64)[:, :, j][..., ns_of[st["tr"]]]
-        g_grid[j] += _flows_backward(tw, j, st, jac[j][0], a_j, c_tr, n_c, g_amt)
+        g_grid[j] += _flows_backward(tw, j, st, parts[j][1], a_j, c_tr, n_c, g_amt)
     if tw.coupons is not None and "cc_w" in cot:
         _coupons_backward(tw, [L for L, _, _ in jac], np.asarray(cot["cc_w"], np.float64), c_tr, n_c, g_cw, g_grid)
     return {"ln_df": tuple(g @ jp for g, (_, jp, _) in zip(g_grid, jac)),
