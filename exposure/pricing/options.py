@@ -235,25 +235,24 @@ def _grouped(cls, key):
     return make
 
 
-def fx_option_batches(specs, netting_index):
-    """One batch of every FX option, whatever its pair (its currencies are data: ``FxOptionBatch``), the trades
-    grouped by pair in order of first appearance (the trade order of one batch per pair)."""
-    groups = _grouped(lambda ss, idx: (ss, idx), lambda s: (s.foreign_currency, s.domestic_currency))(specs,
-                                                                                                    netting_index)
-    if not groups:
-        return []
-    return [FxOptionBatch([s for ss, _ in groups for s in ss], [i for _, idx in groups for i in idx])]
+def _one_batch(cls, key):
+    """batch(specs, netting_index) -> [one ``cls`` batch of every trade] (what varies between them is data of the
+    batch), the trades grouped by the key in order of first appearance: the trade order of one batch per key."""
+    by_key = _grouped(lambda ss, idx: (ss, idx), key)
+
+    def make(specs, netting_index):
+        groups = by_key(specs, netting_index)
+        if not groups:
+            return []
+        return [cls([s for ss, _ in groups for s in ss], [i for _, idx in groups for i in idx])]
+
+    return make
+
+
+fx_option_batches = _one_batch(FxOptionBatch, lambda s: (s.foreign_currency, s.domestic_currency))  # pair: data
+equity_option_batches = _one_batch(EquityOptionBatch, lambda s: s.name)  # underlying and currency: data
 swaption_batches = _grouped(SwaptionBatch, lambda s: (s.currency, s.settlement))
 cap_floor_batches = _grouped(CapFloorBatch, lambda s: s.currency)
-
-
-def equity_option_batches(specs, netting_index):
-    """One batch of every equity option, whatever its underlying (``EquityOptionBatch``: the name is data), the
-    trades grouped by name in order of first appearance (the trade order of one batch per name)."""
-    groups = _grouped(lambda ss, idx: (ss, idx), lambda s: s.name)(specs, netting_index)
-    if not groups:
-        return []
-    return [EquityOptionBatch([s for ss, _ in groups for s in ss], [i for _, idx in groups for i in idx])]
 
 
 def price_today(batch, market, model, fixings=None) -> np.ndarray:

@@ -117,8 +117,7 @@ def _prepared(b, i: int, ctx, prepared: Prepared | None):
     """Batch i's prepare(ctx): the plain run's own where it prepared the same batch object on the same dates, less
     what only its context's ``option_tables`` adds (``TradeBatch.without_tables``: the two contexts differ in that
     flag and ``paths`` alone)."""
-    if prepared is not None and i < len(prepared.batches) and prepared.batches[i] is b and hasattr(
-            b, "without_tables"):
+    if prepared is not None and i < len(prepared.batches) and prepared.batches[i] is b:
         return b.without_tables(prepared.pres[i])
     return b.prepare(ctx)
 
@@ -145,8 +144,8 @@ def path_state(cfg, s, measures=(), prepared: Prepared | None = None):
     weights = xva_weight_arrays(cfg, market, pf.netting_sets, val_times, measures)
     S = {"Phi": np.asarray(disc.Phi, np.float64), "mu": np.asarray(disc.mu, np.float64),
          "L": np.asarray(disc.L, np.float64), "y0": np.asarray(disc.y0, np.float64),
-         "log_num": np.asarray(ctx.numeraire_log_det() if prepared is None else prepared.log_num, np.float64), "pres": floats,
-         "w": weights}
+         "log_num": np.asarray(ctx.numeraire_log_det() if prepared is None else prepared.log_num, np.float64),
+         "pres": floats, "w": weights}
     br = disc.bridge
     if br is not None:
         S["bridge"] = {k: np.asarray(getattr(br, k), np.float64) for k in ("A", "B", "m", "L")}
